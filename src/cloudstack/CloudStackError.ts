@@ -1,0 +1,172 @@
+/**
+ * Every way a CloudStack call can fail, as tagged errors classified once at the boundary by HTTP
+ * status, `errorcode` and `cserrorcode` (reference 2.2-2.4), never by message text.
+ * Retrying is decided here (`isRetryable`), not by callers guessing.
+ */
+import { Data, Duration } from "effect"
+
+/** Coarse class of an API error answer, used for retry decisions, metrics and messages. */
+export type ApiErrorClass =
+  | "auth" // 401: bad keys, signature, expired request, unknown command
+  | "methodNotAllowed" // 405
+  | "rateLimited" // 429
+  | "malformedParameter" // 430
+  | "parameter" // 431
+  | "unsupported" // 432
+  | "internal" // 530
+  | "permission" // 531
+  | "limit" // 532, 535
+  | "capacity" // 533
+  | "unavailable" // 534, 502, 503, 504
+  | "inUse" // 536
+  | "conflict" // 537
+  | "unknown"
+
+export const classifyErrorCode = (code: number): ApiErrorClass => {
+  switch (code) {
+    case 401:
+    case 511:
+      return "auth"
+    case 405:
+      return "methodNotAllowed"
+    case 429:
+      return "rateLimited"
+    case 430:
+      return "malformedParameter"
+    case 431:
+      return "parameter"
+    case 432:
+      return "unsupported"
+    case 530:
+      return "internal"
+    case 531:
+      return "permission"
+    case 532:
+    case 535:
+      return "limit"
+    case 533:
+      return "capacity"
+    case 534:
+    case 502:
+    case 503:
+    case 504:
+      return "unavailable"
+    case 536:
+      return "inUse"
+    case 537:
+      return "conflict"
+    default:
+      return "unknown"
+  }
+}
+
+/** An error answer of the API: the envelope `{errorcode, cserrorcode, errortext, uuidList}`. */
+export class CloudStackApiError extends Data.TaggedError("CloudStackApiError")<{
+  readonly command: string
+  readonly httpStatus: number
+  readonly errorCode: number
+  readonly csErrorCode: number | undefined
+  readonly errorText: string
+  readonly uuidList: ReadonlyArray<{ readonly uuid: string; readonly description?: string | undefined }>
+}> {
+  get errorClass(): ApiErrorClass {
+    return classifyErrorCode(this.errorCode)
+  }
+  override get message(): string {
+    const cs = this.csErrorCode === undefined ? "" : `, cserrorcode ${this.csErrorCode}`
+    const hint = this.errorCode === 401
+      ? " (check api-key and secret-key in the cloud-config, that the key pair is enabled, and the clock: signed requests expire)"
+      : ""
+    return `CloudStack ${this.command} failed (HTTP ${this.httpStatus}, errorcode ${this.errorCode}${cs}): ${this.errorText}${hint}`
+  }
+}
+
+/** The request never got an HTTP answer (DNS, connect, TLS, reset) or timed out waiting for one. */
+export class CloudStackTransportError extends Data.TaggedError("CloudStackTransportError")<{
+  readonly command: string
+  readonly reason: "Connect" | "Timeout" | "Tls" | "Reset" | "Other"
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `CloudStack ${this.command}: ${this.reason.toLowerCase()} error: ${this.detail}`
+  }
+}
+
+/** The server answered with something that is not a CloudStack JSON envelope (HTML proxy page, truncated JSON). */
+export class CloudStackUnexpectedBodyError extends Data.TaggedError("CloudStackUnexpectedBodyError")<{
+  readonly command: string
+  readonly httpStatus: number
+  readonly contentType: string
+  /** First bytes of the body, for the operator to recognise what answered. */
+  readonly bodyPrefix: string
+}> {
+  override get message(): string {
+    return `CloudStack ${this.command}: HTTP ${this.httpStatus} answer is not CloudStack JSON (${this.contentType}): ${JSON.stringify(this.bodyPrefix)}`
+  }
+}
+
+/** A JSON answer that does not match the command's response schema (missing or mistyped field). */
+export class CloudStackDecodeError extends Data.TaggedError("CloudStackDecodeError")<{
+  readonly command: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `CloudStack ${this.command}: unexpected response shape: ${this.detail}`
+  }
+}
+
+/** An async job finished with jobstatus 2. */
+export class AsyncJobFailedError extends Data.TaggedError("AsyncJobFailedError")<{
+  readonly command: string
+  readonly jobId: string
+  readonly errorCode: number
+  readonly errorText: string
+}> {
+  get errorClass(): ApiErrorClass {
+    return classifyErrorCode(this.errorCode)
+  }
+  override get message(): string {
+    return `CloudStack ${this.command} job ${this.jobId} failed (errorcode ${this.errorCode}): ${this.errorText}`
+  }
+}
+
+/** An async job was still pending when the overall wait ran out; it may still complete later. */
+export class AsyncJobTimeoutError extends Data.TaggedError("AsyncJobTimeoutError")<{
+  readonly command: string
+  readonly jobId: string
+  readonly waited: Duration.Duration
+}> {
+  override get message(): string {
+    return `CloudStack ${this.command} job ${this.jobId} still pending after ${Duration.format(this.waited)}`
+  }
+}
+
+export type CloudStackError =
+  | CloudStackApiError
+  | CloudStackTransportError
+  | CloudStackUnexpectedBodyError
+  | CloudStackDecodeError
+  | AsyncJobFailedError
+  | AsyncJobTimeoutError
+
+const RETRYABLE_CLASSES: ReadonlySet<ApiErrorClass> = new Set(["rateLimited", "unavailable"])
+
+/**
+ * Whether repeating the same request may succeed: transport errors and timeouts, 429, and
+ * unavailable-type answers (534, 502/503/504, or a non-JSON body from a proxy with such a status).
+ * 401, 430, 431, 531 and 537 never retry. Job failures and job timeouts are not retried here: the
+ * job may have had effects, so the caller re-reads state and decides.
+ */
+export const isRetryable = (error: CloudStackError): boolean => {
+  switch (error._tag) {
+    case "CloudStackTransportError":
+      return true
+    case "CloudStackApiError":
+      return RETRYABLE_CLASSES.has(error.errorClass)
+    case "CloudStackUnexpectedBodyError":
+      return error.httpStatus === 429 || RETRYABLE_CLASSES.has(classifyErrorCode(error.httpStatus))
+    default:
+      return false
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The seam between the typed client and whatever answers CloudStack API calls: the live HTTP
+ * transport (signs and sends) or the in-memory simulator. It moves raw answers only; decoding,
+ * error classification, retries and job polling live above it in CloudStackClient.
+ */
+import { Context, type Effect } from "effect"
+import type { CloudStackTransportError } from "./CloudStackError.js"
+
+export interface CloudStackRequest {
+  readonly command: string
+  /** Command parameters without command/apiKey/response/signature: the transport adds those. */
+  readonly params: Readonly<Record<string, string>>
+  /** GET for reads, POST form for mutations. */
+  readonly method: "GET" | "POST"
+}
+
+export interface CloudStackRawResponse {
+  readonly status: number
+  readonly contentType: string
+  readonly body: string
+}
+
+export class CloudStackTransport extends Context.Tag("cloudstack-ccm/cloudstack/CloudStackTransport")<
+  CloudStackTransport,
+  {
+    readonly send: (request: CloudStackRequest) => Effect.Effect<CloudStackRawResponse, CloudStackTransportError>
+  }
+>() {}
