@@ -1,0 +1,57 @@
+/**
+ * The one error type of the Kubernetes boundary. Foreign failures (client-node's ApiException,
+ * fetch errors, watch breaks) are mapped here once, by HTTP status; nothing above sees `unknown`.
+ */
+import { Data } from "effect"
+
+export type KubeErrorReason =
+  | "NotFound" // 404
+  | "Conflict" // 409 on update/patch with a stale resourceVersion
+  | "AlreadyExists" // 409 on create
+  | "Invalid" // 422
+  | "Gone" // 410: resourceVersion too old (watch, list)
+  | "Forbidden" // 403
+  | "Unauthorized" // 401
+  | "Unavailable" // 429, 5xx
+  | "Transport" // no HTTP answer
+  | "Unknown"
+
+export class KubeApiError extends Data.TaggedError("KubeApiError")<{
+  readonly verb: "get" | "list" | "watch" | "create" | "update" | "patch" | "delete"
+  readonly resource: string
+  readonly name?: string | undefined
+  readonly reason: KubeErrorReason
+  readonly status?: number | undefined
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const target = this.name === undefined ? this.resource : `${this.resource} ${this.name}`
+    return `Kubernetes ${this.verb} ${target}: ${this.reason}${this.status === undefined ? "" : ` (HTTP ${this.status})`}: ${this.detail}`
+  }
+}
+
+/** Whether repeating the same call may succeed. Conflict is retryable after a re-read, not blindly. */
+export const isRetryable = (error: KubeApiError): boolean =>
+  error.reason === "Unavailable" || error.reason === "Transport"
+
+export const reasonFromStatus = (status: number, verb: KubeApiError["verb"]): KubeErrorReason => {
+  switch (status) {
+    case 401:
+      return "Unauthorized"
+    case 403:
+      return "Forbidden"
+    case 404:
+      return "NotFound"
+    case 409:
+      return verb === "create" ? "AlreadyExists" : "Conflict"
+    case 410:
+      return "Gone"
+    case 422:
+      return "Invalid"
+    case 429:
+      return "Unavailable"
+    default:
+      return status >= 500 ? "Unavailable" : "Unknown"
+  }
+}
