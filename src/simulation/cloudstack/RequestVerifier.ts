@@ -93,13 +93,48 @@ export type Verdict = Data.TaggedEnum<{
 }>
 export const Verdict = Data.taggedEnum<Verdict>()
 
-/** What the verifier needs to know about the server: the clock reading and its users and commands. */
+/** What the verifier needs to know about the server: the clock reading, the key pair and its commands. */
 export interface VerifyContext {
   /** The server's "now", epoch milliseconds (the simulator's Clock). */
   readonly now: number
-  readonly secretKeyOf: (apiKey: string) => Option.Option<string>
+  /** The secret of the request's {@link apiKeyOf}, if such a user exists. */
+  readonly secretKey: Option.Option<string>
   readonly isCommand: (command: string) => boolean
 }
+
+interface AuthParams {
+  apiKey?: string
+  signature?: string
+  version?: string
+  expires?: string
+}
+
+/** The authentication parameters, names in any case; the last in sorted name order wins, as in the server's loop. */
+const authParams = (params: RawParams): AuthParams => {
+  const auth: AuthParams = {}
+  for (const name of Object.keys(params).sort()) {
+    const value = params[name]
+    if (value === undefined) continue
+    switch (name.toLowerCase()) {
+      case "signature":
+        auth.signature = value
+        break
+      case "apikey":
+        auth.apiKey = value
+        break
+      case "signatureversion":
+        auth.version = value
+        break
+      case "expires":
+        auth.expires = value
+        break
+    }
+  }
+  return auth
+}
+
+/** The api key the request presents (`apiKey` in any case), to look its secret up. */
+export const apiKeyOf = (params: RawParams): string | undefined => authParams(params).apiKey
 
 const CONTROL = new Set(["apikey", "signature", "signatureversion", "expires"])
 
@@ -127,27 +162,7 @@ export const commandParams = (params: RawParams): RawParams => {
 export const verify = (params: RawParams, ctx: VerifyContext): Verdict => {
   const command = params["command"]
   if (command === undefined) return Verdict.Rejected({ reason: "MissingCommand" })
-  let apiKey: string | undefined
-  let signature: string | undefined
-  let version: string | undefined
-  let expires: string | undefined
-  for (const name of Object.keys(params).sort()) {
-    const value = params[name]
-    switch (name.toLowerCase()) {
-      case "signature":
-        signature = value
-        break
-      case "apikey":
-        apiKey = value
-        break
-      case "signatureversion":
-        version = value
-        break
-      case "expires":
-        expires = value
-        break
-    }
-  }
+  const { apiKey, expires, signature, version } = authParams(params)
   if (apiKey === undefined || signature === undefined) return Verdict.Rejected({ reason: "MissingCredentials" })
   if (version === "3") {
     if (expires === undefined) return Verdict.Rejected({ reason: "ExpiresMissing" })
@@ -155,10 +170,9 @@ export const verify = (params: RawParams, ctx: VerifyContext): Verdict => {
     if (Option.isNone(at)) return Verdict.Rejected({ reason: "ExpiresUnparseable" })
     if (at.value < ctx.now) return Verdict.Rejected({ reason: "Expired" })
   }
-  const secret = ctx.secretKeyOf(apiKey)
-  if (Option.isNone(secret)) return Verdict.Rejected({ reason: "UnknownApiKey" })
+  if (Option.isNone(ctx.secretKey)) return Verdict.Rejected({ reason: "UnknownApiKey" })
   if (!ctx.isCommand(command)) return Verdict.Rejected({ reason: "UnknownCommand" })
-  if (!Signing.verify(params, secret.value, signature)) return Verdict.Rejected({ reason: "BadSignature" })
+  if (!Signing.verify(params, ctx.secretKey.value, signature)) return Verdict.Rejected({ reason: "BadSignature" })
   return Verdict.Accepted({ command, apiKey, params: commandParams(params) })
 }
 
@@ -166,6 +180,19 @@ export const verify = (params: RawParams, ctx: VerifyContext): Verdict => {
 export const wantsJson = (params: RawParams): boolean => params["response"]?.toLowerCase() === "json"
 
 export const UNAUTHORIZED_TEXT = "unable to verify user credentials and/or request signature"
+
+/** Commands whose response name is not `<command lowercased>response` (BaseCmd.getCommandName overrides). */
+const RESPONSE_NAME_OVERRIDES: Readonly<Record<string, string>> = { createLBStickinessPolicy: "createLBStickinessPolicy" }
+
+/** The outer key of a command's answers. */
+export const responseName = (command: string): string =>
+  RESPONSE_NAME_OVERRIDES[command] ?? `${command.toLowerCase()}response`
+
+/** The 401's outer key: the command's response name when it exists, else `errorresponse` (1.7). */
+export const rejectionKey = (params: RawParams, isCommand: (command: string) => boolean): string => {
+  const command = params["command"]
+  return command !== undefined && isCommand(command) ? responseName(command) : "errorresponse"
+}
 
 /** The 401 body: no `cserrorcode`; key `<command>response` for a known command, else `errorresponse`. */
 export const unauthorizedBody = (responseKey: string): Record<string, unknown> => ({
