@@ -170,3 +170,37 @@ export const isRetryable = (error: CloudStackError): boolean => {
       return false
   }
 }
+
+/**
+ * Whether a failed *mutation* may be sent again: only when the failure proves the server did not
+ * execute it. That is a transport failure before the request was written (`Connect`: refused, DNS,
+ * connect timeout), or a 429/503 answer (rate limiter or a proxy/load balancer turning the request
+ * away before CloudStack accepted it). A timeout, a reset, or any other error answer may come after
+ * the command ran (async commands may already have created an entity), so they are never repeated.
+ */
+export const isRetryableMutation = (error: CloudStackError): boolean => {
+  switch (error._tag) {
+    case "CloudStackTransportError":
+      return error.reason === "Connect"
+    case "CloudStackApiError":
+      return error.httpStatus === 429 || error.httpStatus === 503 || error.errorCode === 429
+    case "CloudStackUnexpectedBodyError":
+      return error.httpStatus === 429 || error.httpStatus === 503
+    default:
+      return false
+  }
+}
+
+/** The configured `project-id` could not be resolved to exactly one project at start-up. */
+export class CloudStackProjectError extends Data.TaggedError("CloudStackProjectError")<{
+  readonly project: string
+  readonly reason: "NotFound" | "Ambiguous"
+  /** Ids of the matching projects when ambiguous. */
+  readonly candidates: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return this.reason === "NotFound"
+      ? `CloudStack project ${JSON.stringify(this.project)} not found (check project-id in the cloud-config and that the API key's account is a member)`
+      : `CloudStack project name ${JSON.stringify(this.project)} is ambiguous (${this.candidates.join(", ")}); set project-id to the project's UUID`
+  }
+}

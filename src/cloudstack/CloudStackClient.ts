@@ -1,0 +1,310 @@
+/**
+ * The typed CloudStack API client: scoping, paging, async-job polling, envelope decoding, class-based
+ * retries, one client-wide concurrency bound and rate limit, and per-command metrics. Generic over
+ * the command definitions in `commands/*`; it holds no CloudStack semantics beyond the API itself.
+ */
+import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Option, Predicate, RateLimiter, Ref, Schema, type Scope as EffectScope, Stream } from "effect"
+import { ArrayFormatter, type ParseError } from "effect/ParseResult"
+import { CloudConfig } from "../config/CloudConfig.js"
+import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
+import {
+  AsyncJobFailedError,
+  AsyncJobTimeoutError,
+  type CloudStackError,
+  CloudStackDecodeError,
+  CloudStackProjectError,
+  isRetryable,
+  isRetryableMutation
+} from "./CloudStackError.js"
+import { CloudStackTransport } from "./CloudStackTransport.js"
+import type { AsyncCommand, ListCommand, Scope, SyncCommand } from "./Command.js"
+import { AsyncJobResult, JobFailure, JobSubmitted, queryAsyncJobResult } from "./commands/AsyncJobs.js"
+import { listProjects } from "./commands/Projects.js"
+import * as Envelope from "./Envelope.js"
+import { type JobId, ProjectId } from "./Ids.js"
+import { pollDelay, retrySchedule } from "./RetryPolicy.js"
+import type { Params } from "./Signing.js"
+
+/** CloudStack's maximum (and default) page size, `default.page.size` (reference 4.1). */
+export const PAGE_SIZE = 500
+
+/** A submitted async job; `entityId` is the new entity's id for create-style commands. */
+export interface SubmittedJob {
+  readonly command: string
+  readonly jobId: JobId
+  readonly entityId: Option.Option<string>
+  /** Clock millis at submission, for the job-wait metric. */
+  readonly submittedAt: number
+}
+
+export interface CloudStackClientShape {
+  /** The resolved project every scoped call carries, if `project-id` is configured. */
+  readonly projectId: Option.Option<ProjectId>
+  /** A synchronous command. Reads retry on any retryable error; sync mutations only when provably unexecuted. */
+  readonly call: <P, A>(command: SyncCommand<P, A>, params: P) => Effect.Effect<A, CloudStackError>
+  /** Every item of a list command (all pages, pagesize 500, until `count` items are collected). */
+  readonly list: <P, A>(command: ListCommand<P, A>, params: P) => Effect.Effect<ReadonlyArray<A>, CloudStackError>
+  /** The same as `list`, page by page, as a Stream. */
+  readonly stream: <P, A>(command: ListCommand<P, A>, params: P) => Stream.Stream<A, CloudStackError>
+  /** Sends an async command without waiting for its job. Retried only when provably unexecuted. */
+  readonly submit: <P, A>(command: AsyncCommand<P, A>, params: P) => Effect.Effect<SubmittedJob, CloudStackError>
+  /**
+   * Polls the job until it finishes (bounded by `asyncJobTimeout`). Fails with `AsyncJobFailedError`
+   * (jobstatus 2) or `AsyncJobTimeoutError` (the job may still complete later); never re-submits.
+   */
+  readonly waitForJob: <P, A>(command: AsyncCommand<P, A>, job: SubmittedJob) => Effect.Effect<A, CloudStackError>
+  /** `submit` then `waitForJob`. */
+  readonly run: <P, A>(command: AsyncCommand<P, A>, params: P) => Effect.Effect<A, CloudStackError>
+}
+
+export class CloudStackClient extends Context.Tag("cloudstack-ccm/cloudstack/CloudStackClient")<
+  CloudStackClient,
+  CloudStackClientShape
+>() {}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const toDecodeError = (command: string, prefix: ReadonlyArray<string>) => (error: ParseError) =>
+  new CloudStackDecodeError({
+    command,
+    detail: ArrayFormatter.formatErrorSync(error)
+      .map((issue) => `${[...prefix, ...issue.path.map(String)].join(".") || "(root)"}: ${issue.message}`)
+      .join("; ")
+  })
+
+const outcomeOf = (error: CloudStackError): string => {
+  switch (error._tag) {
+    case "CloudStackApiError":
+      return String(error.errorCode)
+    case "CloudStackTransportError":
+      return "transport"
+    case "CloudStackUnexpectedBodyError":
+      return "unexpected_body"
+    default:
+      return "decode"
+  }
+}
+
+const scopeParams = (scope: Scope, projectId: Option.Option<ProjectId>): Params => {
+  const project = Option.match(projectId, { onNone: () => ({}), onSome: (id) => ({ projectid: id }) })
+  switch (scope) {
+    case "list":
+      return { listall: "true", ...project }
+    case "create":
+      return project
+    case "none":
+      return {}
+  }
+}
+
+interface Core {
+  readonly request: <A>(
+    command: string,
+    method: "GET" | "POST",
+    params: Params,
+    decode: (inner: unknown) => Effect.Effect<A, ParseError>
+  ) => Effect.Effect<A, CloudStackError>
+}
+
+const makeCore = (
+  transport: CloudStackTransport["Type"],
+  metrics: MetricsShape,
+  limit: RateLimiter.RateLimiter,
+  semaphore: Effect.Semaphore
+): Core => {
+  const record = (command: string, outcome: string, startedAt: number) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        metrics.apiRequests.inc({ command, outcome })
+        metrics.apiRequestDuration.observe({ command }, (now - startedAt) / 1000)
+      }))
+
+  // One HTTP exchange: rate-limited and bounded, measured, decoded; metrics count the final outcome.
+  const once = <A>(
+    command: string,
+    method: "GET" | "POST",
+    params: Params,
+    decode: (inner: unknown) => Effect.Effect<A, ParseError>
+  ): Effect.Effect<A, CloudStackError> =>
+    semaphore.withPermits(1)(limit(Effect.gen(function*() {
+      const startedAt = yield* Clock.currentTimeMillis
+      const result = yield* transport.send({ command, params, method }).pipe(
+        Effect.flatMap((raw) => Envelope.decode(command, raw)),
+        Effect.flatMap((inner) => Effect.mapError(decode(inner), toDecodeError(command, []))),
+        Effect.either
+      )
+      yield* record(command, Either.isRight(result) ? "success" : outcomeOf(result.left), startedAt)
+      return yield* result
+    })))
+
+  const request: Core["request"] = (command, method, params, decode) =>
+    Effect.gen(function*() {
+      const retryable = method === "GET" ? isRetryable : isRetryableMutation
+      const attempts = yield* Ref.make(0)
+      const attempt = Ref.getAndUpdate(attempts, (n) => n + 1).pipe(
+        Effect.tap((n) =>
+          n === 0 ? Effect.void : Effect.zipRight(
+            Effect.sync(() => metrics.apiRetries.inc({ command })),
+            Effect.logDebug("CloudStack request retried").pipe(Effect.annotateLogs({ command, attempt: n + 1 }))
+          )
+        ),
+        Effect.zipRight(once(command, method, params, decode))
+      )
+      return yield* Effect.retry(attempt, { schedule: retrySchedule, while: retryable })
+    }).pipe(Effect.withSpan("CloudStackClient.request", { attributes: { command } }))
+
+  return { request }
+}
+
+const makeClient = (
+  core: Core,
+  config: CloudConfig["Type"],
+  metrics: MetricsShape,
+  projectId: Option.Option<ProjectId>
+): CloudStackClientShape => {
+  const paramsOf = <P>(command: { readonly scope: Scope; readonly encode: (p: P) => Params }, params: P): Params => ({
+    ...command.encode(params),
+    ...scopeParams(command.scope, projectId)
+  })
+
+  const call = <P, A>(command: SyncCommand<P, A>, params: P) =>
+    core.request(command.name, command.method, paramsOf(command, params), command.decode)
+
+  const stream = <P, A>(command: ListCommand<P, A>, params: P): Stream.Stream<A, CloudStackError> => {
+    const base = paramsOf(command, params)
+    return Stream.paginateChunkEffect({ page: 1, seen: 0 }, (state) =>
+      core.request(
+        command.name,
+        "GET",
+        { ...base, page: String(state.page), pagesize: String(PAGE_SIZE) },
+        command.decodePage
+      ).pipe(Effect.map((page) => {
+        const seen = state.seen + page.items.length
+        // `{}` (no count) is an empty result; an empty page past the end stops too
+        const more = page.items.length > 0 && page.count !== undefined && seen < page.count
+        return [Chunk.fromIterable(page.items), more ? Option.some({ page: state.page + 1, seen }) : Option.none()] as const
+      })))
+  }
+
+  const list = <P, A>(command: ListCommand<P, A>, params: P) =>
+    Stream.runCollect(stream(command, params)).pipe(
+      Effect.map(Chunk.toReadonlyArray),
+      Effect.withSpan("CloudStackClient.list", { attributes: { command: command.name } })
+    )
+
+  const submit = <P, A>(command: AsyncCommand<P, A>, params: P) =>
+    Effect.gen(function*() {
+      const answer = yield* core.request(command.name, "POST", paramsOf(command, params), decodeSubmitted)
+      if (command.kind === "asyncCreate" && answer.id === undefined) {
+        return yield* new CloudStackDecodeError({ command: command.name, detail: "id: is missing" })
+      }
+      const submittedAt = yield* Clock.currentTimeMillis
+      yield* Effect.logDebug("CloudStack job submitted").pipe(
+        Effect.annotateLogs({ command: command.name, jobId: answer.jobId })
+      )
+      return { command: command.name, jobId: answer.jobId, entityId: Option.fromNullable(answer.id), submittedAt }
+    }).pipe(Effect.withSpan("CloudStackClient.submit", { attributes: { command: command.name } }))
+
+  const observeJob = (job: SubmittedJob, result: "success" | "failed" | "timeout") =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => metrics.asyncJobWait.observe({ command: job.command, result }, (now - job.submittedAt) / 1000)))
+
+  const pollUntilDone = (job: SubmittedJob) => {
+    const poll = call(queryAsyncJobResult, { jobId: job.jobId })
+    const loop = (pending: number): Effect.Effect<AsyncJobResult, CloudStackError> =>
+      Effect.flatMap(poll, (answer) =>
+        answer.jobStatus === 0
+          ? Effect.zipRight(Effect.sleep(pollDelay(pending + 1)), loop(pending + 1))
+          : Effect.succeed(answer))
+    return loop(0).pipe(
+      Effect.timeoutFail({
+        duration: config.asyncJobTimeout,
+        onTimeout: () => new AsyncJobTimeoutError({ command: job.command, jobId: job.jobId, waited: config.asyncJobTimeout })
+      })
+    )
+  }
+
+  const waitForJob = <P, A>(command: AsyncCommand<P, A>, job: SubmittedJob) =>
+    Effect.gen(function*() {
+      const done = yield* pollUntilDone(job).pipe(
+        Effect.tapError((e) => e._tag === "AsyncJobTimeoutError" ? observeJob(job, "timeout") : Effect.void)
+      )
+      if (done.jobStatus === 2) {
+        yield* observeJob(job, "failed")
+        const failure = Schema.decodeUnknownOption(JobFailure)(done.jobResult)
+        return yield* new AsyncJobFailedError({
+          command: command.name,
+          jobId: job.jobId,
+          errorCode: Option.flatMapNullable(failure, (f) => f.errorCode).pipe(
+            Option.orElse(() => Option.fromNullable(done.jobResultCode)),
+            Option.getOrElse(() => 530)
+          ),
+          errorText: Option.flatMapNullable(failure, (f) => f.errorText).pipe(Option.getOrElse(() => ""))
+        })
+      }
+      yield* observeJob(job, "success")
+      const result = done.jobResult
+      if (!Predicate.isRecord(result) || !(command.resultKey in result)) {
+        return yield* new CloudStackDecodeError({ command: command.name, detail: `jobresult.${command.resultKey}: is missing` })
+      }
+      return yield* Effect.mapError(
+        command.decodeResult(result[command.resultKey]),
+        toDecodeError(command.name, ["jobresult", command.resultKey])
+      )
+    }).pipe(
+      Effect.withSpan("CloudStackClient.waitForJob", { attributes: { command: command.name, jobId: job.jobId } })
+    )
+
+  const run = <P, A>(command: AsyncCommand<P, A>, params: P) =>
+    Effect.flatMap(submit(command, params), (job) => waitForJob(command, job))
+
+  return { projectId, call, list, stream, submit, waitForJob, run }
+}
+
+const decodeSubmitted = Schema.decodeUnknown(JobSubmitted)
+
+/**
+ * Resolves `project-id` once: a UUID-shaped value is used as is; a name is looked up with
+ * `listProjects name=<n> listall=true` and must match exactly one project (names compare
+ * case-insensitively, like CloudStack's MySQL collation).
+ */
+const resolveProject = (
+  client: CloudStackClientShape,
+  configured: Option.Option<string>
+): Effect.Effect<Option.Option<ProjectId>, CloudStackError | CloudStackProjectError> =>
+  Option.match(configured, {
+    onNone: () => Effect.succeed(Option.none()),
+    onSome: (value) =>
+      UUID.test(value)
+        ? Effect.succeed(Option.some(ProjectId.make(value)))
+        : Effect.gen(function*() {
+          const projects = yield* client.list(listProjects, { name: value, listAll: true })
+          const matches = projects.filter((p) => p.name.toLowerCase() === value.toLowerCase())
+          const [only, ...rest] = matches
+          if (only === undefined) return yield* new CloudStackProjectError({ project: value, reason: "NotFound", candidates: [] })
+          if (rest.length > 0) {
+            return yield* new CloudStackProjectError({ project: value, reason: "Ambiguous", candidates: matches.map((p) => p.id) })
+          }
+          yield* Effect.logInfo("CloudStack project resolved").pipe(Effect.annotateLogs({ project: value, projectId: only.id }))
+          return Option.some(only.id)
+        })
+  })
+
+/** Builds the client; scoped because the rate limiter lives as long as the layer. */
+export const make: Effect.Effect<
+  CloudStackClientShape,
+  CloudStackError | CloudStackProjectError,
+  CloudStackTransport | CloudConfig | Metrics | EffectScope.Scope
+> = Effect.gen(function*() {
+  const transport = yield* CloudStackTransport
+  const config = yield* CloudConfig
+  const metrics = yield* Metrics
+  const semaphore = yield* Effect.makeSemaphore(config.maxInFlight)
+  const limiter = yield* RateLimiter.make({ limit: config.requestsPerSecond, interval: Duration.seconds(1) })
+  const core = makeCore(transport, metrics, limiter, semaphore)
+  const projectId = yield* resolveProject(makeClient(core, config, metrics, Option.none()), config.projectId)
+  return CloudStackClient.of(makeClient(core, config, metrics, projectId))
+}).pipe(Effect.annotateLogs({ module: "CloudStackClient" }))
+
+/** The live client over whatever `CloudStackTransport` is provided (HTTP or the simulator). */
+export const layer = Layer.scoped(CloudStackClient, make)

@@ -1,0 +1,46 @@
+/**
+ * Schema building blocks for CloudStack response objects: lowercase wire keys mapped to camelCase
+ * fields, ports that arrive as strings or numbers, comma-separated CIDR lists, embedded tags.
+ * Pure data modules only; each command's response Schema is assembled from these.
+ */
+import { Schema } from "effect"
+
+/** A required wire field `key`, exposed under the property name it is assigned to. */
+export const required = <S extends Schema.Schema.All>(key: string, schema: S) =>
+  Schema.propertySignature(schema).pipe(Schema.fromKey(key))
+
+/** An optional wire field (CloudStack omits null fields). */
+export const optional = <S extends Schema.Schema.All>(key: string, schema: S) =>
+  Schema.optional(schema).pipe(Schema.fromKey(key))
+
+/** An optional array field (`tags`, `nic`, ...), decoded to `[]` when omitted. */
+export const array = <S extends Schema.Schema.Any>(key: string, item: S) =>
+  Schema.optionalWith(Schema.Array(item), { default: () => [] }).pipe(Schema.fromKey(key))
+
+/** A TCP/UDP port number in 0..65535 (0 never occurs on the wire, but ICMP-ish rules carry none). */
+export const PortNumber = Schema.Int.pipe(Schema.between(0, 65535))
+
+/** A port as the wire sends it: LB and ACL ports are strings, firewall ports are numbers. */
+export const Port = Schema.Union(PortNumber, Schema.compose(Schema.NumberFromString, PortNumber))
+
+/** `"10.0.0.0/8,192.168.0.0/16"` (or `""`) as a list of trimmed entries. */
+export const CidrList = Schema.transform(Schema.String, Schema.Array(Schema.String), {
+  strict: true,
+  decode: (s) => s.split(",").map((c) => c.trim()).filter((c) => c.length > 0),
+  encode: (xs) => xs.join(",")
+})
+
+/** A resource tag as embedded in entities (`tags: [...]`) and returned by listTags. */
+export const Tag = Schema.Struct({
+  key: Schema.String,
+  value: Schema.String,
+  resourceType: optional("resourcetype", Schema.String),
+  resourceId: optional("resourceid", Schema.String)
+})
+export type Tag = typeof Tag.Type
+
+/** Embedded tags of an entity, `[]` when omitted. */
+export const tags = array("tags", Tag)
+
+/** `{"success": true}`: the job result (or sync answer) of commands that return no object. */
+export const Success = Schema.Literal(true)
