@@ -1,0 +1,54 @@
+/**
+ * The `cloudstack-ccm` command tree (@effect/cli). The root command alone validates a
+ * cloud-config (`cloudstack-ccm --cloud-config FILE`); everything else is a subcommand, one file
+ * each, registered in `subcommands` below. Runs nothing itself: `bin.ts` provides the platform.
+ */
+import { CliApp, Command, Options } from "@effect/cli"
+import { Effect, Option } from "effect"
+import * as CheckCommand from "./CheckCommand.js"
+import { CliUsageError } from "./CliUsageError.js"
+import { cloudConfigOption } from "./CloudConfigOption.js"
+import { reportFailure } from "./ReportFailure.js"
+
+export const version = "0.1.0"
+
+/** `cloudstack-ccm [--cloud-config FILE]`: with the flag, the same as `check`. */
+export const rootCommand = Command.make(
+  "cloudstack-ccm",
+  { cloudConfig: cloudConfigOption.pipe(Options.optional) },
+  ({ cloudConfig }) =>
+    Effect.gen(function*() {
+      if (Option.isNone(cloudConfig)) {
+        return yield* new CliUsageError({ detail: "nothing to do: give --cloud-config FILE or a subcommand" })
+      }
+      yield* CheckCommand.checkConfig(cloudConfig.value)
+    })
+).pipe(Command.withDescription("Cloud controller manager for Apache CloudStack."))
+
+/**
+ * Every subcommand, ONE line each. To add one, write `src/cli/<Name>Command.ts` exporting
+ * `command` (an @effect/cli `Command`), import it above and list it here. A handler may require
+ * only the platform (`CliApp.Environment`, from NodeContext); it provides its own layers
+ * (CloudConfig, CloudStack, Kubernetes...) with `Effect.provide`/`Command.provide` inside its file.
+ */
+const subcommands = [
+  CheckCommand.command
+  // SimulatorCommand.command,
+  // SimulateCommand.command,
+  // RunCommand.command,
+] as const
+
+export const command = rootCommand.pipe(Command.withSubcommands(subcommands))
+
+/** Parses `argv` (as `process.argv`: node, script, args...) and runs the chosen command. */
+export const run = Command.run(command, { name: "cloudstack-ccm", version })
+
+/**
+ * `run`, then the process exit code: 0 on success; 1 after printing every error on stderr (no
+ * stack traces; @effect/cli prints its own usage errors). Never fails.
+ */
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
+  run(argv).pipe(
+    Effect.as(0),
+    Effect.catchAllCause((cause) => Effect.as(reportFailure(cause), 1))
+  )
