@@ -1,0 +1,176 @@
+/**
+ * The Instances provider (InstancesV2 semantics): resolves Nodes to CloudStack VMs with ONE paginated
+ * `listVirtualMachines` per round (never a call per node), confirming by id only providerIDs missing
+ * from the listing. It knows nothing of Kubernetes I/O: plain node refs in, plain answers out.
+ */
+import { Clock, Context, Duration, Effect, Either, Layer, Option, SynchronizedRef } from "effect"
+import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
+import type { CloudStackError } from "../cloudstack/CloudStackError.js"
+import { listVirtualMachines, type VirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
+import { VmId } from "../cloudstack/Ids.js"
+import { CloudConfig } from "../config/CloudConfig.js"
+import * as InstanceLookup from "./InstanceLookup.js"
+import type { ProviderName } from "./ProviderId.js"
+
+export type InstancesError = CloudStackError | InstanceLookup.NodeNotResolvedError
+
+/** Where VMs come from: the full scoped listing and a by-id lookup (None = definitively absent). */
+export interface VmSource {
+  readonly listAll: Effect.Effect<ReadonlyArray<VirtualMachine>, CloudStackError>
+  readonly byId: (id: string) => Effect.Effect<Option.Option<VirtualMachine>, CloudStackError>
+}
+
+export interface InstancesOptions {
+  readonly providerName: ProviderName
+  /** Configured zone name: name matches only consider VMs in this zone. */
+  readonly zone: string | undefined
+  /** Configured region label value; the VM's zone name when absent. */
+  readonly region: string | undefined
+}
+
+export interface ResolveOptions {
+  /**
+   * Reuse the last complete listing when it is at most this old and it answers every node with a
+   * VM. Node initialisation uses it so N nodes joining together cost about ceil(N/500) list calls;
+   * existence checks (which may delete Nodes) always list afresh (the default, 0).
+   */
+  readonly maxAge?: Duration.DurationInput | undefined
+}
+
+export class Instances extends Context.Tag("cloudstack-ccm/provider/Instances")<Instances, {
+  /**
+   * Every node's lookup from one listing (paged, `listall`, `projectid`), plus one by-id call per
+   * providerID absent from it. Fails only on CloudStack errors; per-node problems (ambiguous name,
+   * foreign providerID) are lookups, turned into errors by the answers below.
+   */
+  readonly resolve: (
+    nodes: ReadonlyArray<InstanceLookup.NodeRef>,
+    options?: ResolveOptions
+  ) => Effect.Effect<ReadonlyMap<string, InstanceLookup.Lookup>, CloudStackError>
+  /** False only for a definitive no-such-VM or a Destroyed/Expunging VM; any API error is an error. */
+  readonly instanceExists: (node: InstanceLookup.NodeRef) => Effect.Effect<boolean, InstancesError>
+  /** True when the VM exists and is Stopped. */
+  readonly instanceShutdown: (node: InstanceLookup.NodeRef) => Effect.Effect<boolean, InstancesError>
+  /** providerID, instance type, zone, region and addresses of the node's live VM. */
+  readonly instanceMetadata: (
+    node: InstanceLookup.NodeRef
+  ) => Effect.Effect<InstanceLookup.InstanceMetadata, InstancesError>
+  readonly options: InstancesOptions
+}>() {}
+
+/** details=min,nics,servoff: NICs and the offering name, not the stats/volumes/ISO detail. */
+const DETAILS = ["min", "nics", "servoff"] as const
+
+/**
+ * VmSource over the typed client. A by-id 431 (UUID resolution: "entity does not exist", classified
+ * by errorcode, not text) and an empty answer (a VM the caller cannot see) both mean absent.
+ */
+export const vmSourceFromClient = (client: CloudStackClient["Type"]): VmSource => ({
+  listAll: client.list(listVirtualMachines, { details: DETAILS }),
+  byId: (id) =>
+    client.list(listVirtualMachines, { id: VmId.make(id), details: DETAILS }).pipe(
+      Effect.map((vms) => Option.fromNullable(vms.find((vm) => vm.id === id))),
+      Effect.catchIf(
+        (error) => error._tag === "CloudStackApiError" && error.errorCode === 431,
+        () => Effect.succeed(Option.none<VirtualMachine>())
+      )
+    )
+})
+
+interface Listing {
+  readonly at: number
+  readonly index: InstanceLookup.VmIndex
+}
+
+/** Builds the provider on any VmSource (the live client, a simulator, a test double). */
+export const makeWith = (source: VmSource, options: InstancesOptions) =>
+  Effect.gen(function*() {
+    const cache = yield* SynchronizedRef.make<Option.Option<Listing>>(Option.none())
+    const matchOptions = { zone: options.zone }
+
+    const fetch = Effect.gen(function*() {
+      const vms = yield* source.listAll
+      const at = yield* Clock.currentTimeMillis
+      const listing: Listing = { at, index: InstanceLookup.index(vms, matchOptions) }
+      yield* Effect.logDebug("VM listing fetched").pipe(Effect.annotateLogs({ vms: vms.length }))
+      return listing
+    })
+
+    const allFound = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, index: InstanceLookup.VmIndex) =>
+      nodes.every((node) => InstanceLookup.match(node, index)._tag === "Found")
+
+    // Serialised through the ref: callers arriving during a fetch reuse its result.
+    const listing = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, maxAge: number) =>
+      SynchronizedRef.modifyEffect(cache, (cached) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          if (
+            maxAge > 0 && Option.isSome(cached) && now - cached.value.at <= maxAge &&
+            allFound(nodes, cached.value.index)
+          ) return [cached.value.index, cached] as const
+          const fresh = yield* fetch
+          return [fresh.index, Option.some(fresh)] as const
+        }))
+
+    const confirm = (match: InstanceLookup.Match): Effect.Effect<InstanceLookup.Lookup, CloudStackError> =>
+      match._tag === "Unlisted"
+        ? Effect.map(source.byId(match.vmId), (vm) =>
+          Option.match(vm, {
+            onNone: () => InstanceLookup.Match.Missing(),
+            onSome: (found) => InstanceLookup.Match.Found({ vm: found, by: "providerID" })
+          }))
+        : Effect.succeed(match)
+
+    const resolve = Effect.fn("Instances.resolve")(function*(
+      nodes: ReadonlyArray<InstanceLookup.NodeRef>,
+      resolveOptions?: ResolveOptions
+    ) {
+      const result = new Map<string, InstanceLookup.Lookup>()
+      if (nodes.length === 0) return result
+      const maxAge = Duration.toMillis(Duration.decode(resolveOptions?.maxAge ?? 0))
+      const index = yield* listing(nodes, maxAge)
+      const lookups = yield* Effect.forEach(
+        nodes,
+        (node) => Effect.map(confirm(InstanceLookup.match(node, index)), (lookup) => [node.name, lookup] as const),
+        { concurrency: 4 }
+      )
+      for (const [name, lookup] of lookups) result.set(name, lookup)
+      yield* Effect.annotateCurrentSpan({ nodes: nodes.length })
+      return result
+    })
+
+    const one = <A>(
+      node: InstanceLookup.NodeRef,
+      answer: (name: string, lookup: InstanceLookup.Lookup) => Either.Either<A, InstanceLookup.NodeNotResolvedError>
+    ): Effect.Effect<A, InstancesError> =>
+      Effect.flatMap(resolve([node]), (lookups) => {
+        const lookup = lookups.get(node.name) ?? InstanceLookup.Match.Missing()
+        return Either.match(answer(node.name, lookup), { onLeft: Effect.fail, onRight: Effect.succeed })
+      })
+
+    return Instances.of({
+      resolve,
+      instanceExists: (node) => one(node, InstanceLookup.exists).pipe(Effect.withSpan("Instances.instanceExists")),
+      instanceShutdown: (node) => one(node, InstanceLookup.shutdown).pipe(Effect.withSpan("Instances.instanceShutdown")),
+      instanceMetadata: (node) =>
+        one(node, (name, lookup) => InstanceLookup.metadata(name, lookup, options)).pipe(
+          Effect.withSpan("Instances.instanceMetadata")
+        ),
+      options
+    })
+  })
+
+/** The live provider: the typed client for VMs, zone and region from the cloud-config. */
+export const layer = (providerName: ProviderName): Layer.Layer<Instances, never, CloudStackClient | CloudConfig> =>
+  Layer.effect(
+    Instances,
+    Effect.gen(function*() {
+      const client = yield* CloudStackClient
+      const config = yield* CloudConfig
+      return yield* makeWith(vmSourceFromClient(client), {
+        providerName,
+        zone: Option.getOrUndefined(config.zone),
+        region: Option.getOrUndefined(config.region)
+      })
+    })
+  )

@@ -1,0 +1,107 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Option, Ref, Schema, TestClock } from "effect"
+import { CloudStackApiError } from "../../src/cloudstack/CloudStackError.js"
+import { VirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
+import { makeWith, type VmSource } from "../../src/provider/Instances.js"
+
+const vm = (id: string, name: string, state = "Running") =>
+  Schema.decodeUnknownSync(VirtualMachine)({
+    id,
+    name,
+    state,
+    zoneid: "z1",
+    zonename: "zone1",
+    nic: [{ id: `nic-${id}`, networkid: "n1", ipaddress: "10.0.0.1", isdefault: true }]
+  })
+
+const outage = new CloudStackApiError({
+  command: "listVirtualMachines",
+  httpStatus: 530,
+  errorCode: 530,
+  csErrorCode: 4250,
+  errorText: "internal",
+  uuidList: []
+})
+
+/** A counting VmSource over a mutable list (a Ref), with an optional outage switch. */
+const source = Effect.gen(function*() {
+  const vms = yield* Ref.make<ReadonlyArray<VirtualMachine>>([vm("a", "node-a"), vm("b", "node-b", "Stopped")])
+  const hidden = yield* Ref.make<ReadonlyArray<VirtualMachine>>([])
+  const down = yield* Ref.make(false)
+  const calls = yield* Ref.make({ list: 0, byId: 0 })
+  const guard = Effect.flatMap(Ref.get(down), (d) => (d ? Effect.fail(outage) : Effect.void))
+  const src: VmSource = {
+    listAll: Ref.update(calls, (c) => ({ ...c, list: c.list + 1 })).pipe(Effect.zipRight(guard), Effect.zipRight(Ref.get(vms))),
+    byId: (id) =>
+      Ref.update(calls, (c) => ({ ...c, byId: c.byId + 1 })).pipe(
+        Effect.zipRight(guard),
+        Effect.zipRight(Ref.get(hidden)),
+        Effect.map((h) => Option.fromNullable(h.find((v) => v.id === id)))
+      )
+  }
+  const instances = yield* makeWith(src, { providerName: "external-cloudstack", zone: undefined, region: undefined })
+  return { instances, vms, hidden, down, calls }
+})
+
+describe("Instances", () => {
+  it.effect("resolves every node of a round with one listing", () =>
+    Effect.gen(function*() {
+      const { calls, instances } = yield* source
+      const lookups = yield* instances.resolve([
+        { name: "node-a", providerID: "" },
+        { name: "node-b", providerID: "external-cloudstack://b" },
+        { name: "node-c", providerID: "" }
+      ])
+      assert.deepStrictEqual([...lookups.values()].map((l) => l._tag), ["Found", "Found", "Missing"])
+      assert.deepStrictEqual(yield* Ref.get(calls), { list: 1, byId: 0 })
+    }))
+
+  it.effect("a providerID missing from the listing is confirmed by id before it counts as gone", () =>
+    Effect.gen(function*() {
+      const { calls, hidden, instances } = yield* source
+      assert.isFalse(yield* instances.instanceExists({ name: "x", providerID: "external-cloudstack://gone" }))
+      assert.deepStrictEqual(yield* Ref.get(calls), { list: 1, byId: 1 })
+      // visible by id but not in the listing (e.g. listing raced a create): exists
+      yield* Ref.set(hidden, [vm("late", "x")])
+      assert.isTrue(yield* instances.instanceExists({ name: "x", providerID: "cloudstack:///late" }))
+    }))
+
+  it.effect("a CloudStack error is an error, never 'does not exist'", () =>
+    Effect.gen(function*() {
+      const { down, instances } = yield* source
+      yield* Ref.set(down, true)
+      const exit = yield* Effect.exit(instances.instanceExists({ name: "node-a", providerID: "" }))
+      assert.isTrue(Exit.isFailure(exit))
+    }))
+
+  it.effect("shutdown and metadata answers", () =>
+    Effect.gen(function*() {
+      const { instances } = yield* source
+      assert.isTrue(yield* instances.instanceShutdown({ name: "node-b", providerID: "" }))
+      assert.isFalse(yield* instances.instanceShutdown({ name: "node-a", providerID: "" }))
+      const md = yield* instances.instanceMetadata({ name: "node-a", providerID: "" })
+      assert.strictEqual(md.providerID, "external-cloudstack://a")
+      assert.strictEqual(md.zone, "zone1")
+      const err = yield* Effect.flip(instances.instanceMetadata({ name: "node-z", providerID: "" }))
+      assert.strictEqual(err._tag, "NodeNotResolvedError")
+    }))
+
+  it.effect("maxAge reuses a recent listing only while it answers every node", () =>
+    Effect.gen(function*() {
+      const { calls, instances, vms } = yield* source
+      yield* instances.resolve([{ name: "node-a", providerID: "" }], { maxAge: "30 seconds" })
+      yield* instances.resolve([{ name: "node-b", providerID: "" }], { maxAge: "30 seconds" })
+      assert.strictEqual((yield* Ref.get(calls)).list, 1)
+      yield* Ref.update(vms, (xs) => [...xs, vm("c", "node-c")])
+      // node-c is not in the cached listing: list again instead of answering Missing from stale data
+      const l = yield* instances.resolve([{ name: "node-c", providerID: "" }], { maxAge: "30 seconds" })
+      assert.strictEqual(l.get("node-c")?._tag, "Found")
+      assert.strictEqual((yield* Ref.get(calls)).list, 2)
+      yield* TestClock.adjust("31 seconds")
+      yield* instances.resolve([{ name: "node-a", providerID: "" }], { maxAge: "30 seconds" })
+      assert.strictEqual((yield* Ref.get(calls)).list, 3)
+      // without maxAge every round lists afresh
+      yield* instances.resolve([{ name: "node-a", providerID: "" }])
+      assert.strictEqual((yield* Ref.get(calls)).list, 4)
+    }))
+})
