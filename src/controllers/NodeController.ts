@@ -1,0 +1,189 @@
+/**
+ * The cloud-node controller: initialises Nodes that carry the uninitialized taint from their
+ * CloudStack VM (providerID, labels, addresses, then the taint goes) through a keyed WorkQueue with
+ * backoff, and re-syncs the addresses of initialised Nodes every `--node-status-update-frequency`
+ * with ONE VM listing per round. Decisions live in NodePlan; this module only executes them.
+ */
+import { Duration, Effect, Either, Option, Schedule, type Scope, Stream } from "effect"
+import type { KubeApiError } from "../kubernetes/KubeError.js"
+import type { EventApi } from "../kubernetes/EventApi.js"
+import * as EventRecorder from "../kubernetes/EventRecorder.js"
+import { NodeApi } from "../kubernetes/NodeApi.js"
+import type { NodeView } from "../kubernetes/NodeView.js"
+import { WatchEvent } from "../kubernetes/WatchEvent.js"
+import { Metrics } from "../metrics/Metrics.js"
+import type { CloudStackError } from "../cloudstack/CloudStackError.js"
+import * as InstanceLookup from "../provider/InstanceLookup.js"
+import { Instances } from "../provider/Instances.js"
+import * as NodeAddresses from "../provider/NodeAddresses.js"
+import * as NodePlan from "./NodePlan.js"
+import * as WorkQueue from "./WorkQueue.js"
+
+export const CONTROLLER_NAME = "cloud-node"
+/** The `source.component` of the Events this controller records (as upstream). */
+export const EVENT_COMPONENT = "cloud-node-controller"
+
+/** Records one Event about a Node; failures to record are the recorder's to log, never the controller's. */
+export type RecordNodeEvent = (
+  node: NodeView,
+  type: "Normal" | "Warning",
+  reason: string,
+  message: string
+) => Effect.Effect<void>
+
+/** A Node event recorder with `component` as the Events' source (aggregated like client-go's). */
+export const nodeEvents = (component: string) =>
+  Effect.map(EventRecorder.make(component), (recorder): RecordNodeEvent => (node, type, reason, message) =>
+    recorder.record(
+      { kind: "Node", namespace: "", name: node.metadata.name, uid: node.metadata.uid, apiVersion: "v1" },
+      type,
+      reason,
+      message
+    ))
+
+export interface NodeControllerOptions {
+  /** `--concurrent-node-syncs` (default 1). */
+  readonly workers?: number | undefined
+  /** `--node-status-update-frequency` (default 5m). */
+  readonly statusUpdateFrequency?: Duration.DurationInput | undefined
+  /**
+   * How old a VM listing may be to initialise a Node from it (default 10 s): Nodes joining together
+   * share one listing. A Node missing from the cached listing always triggers a fresh one.
+   */
+  readonly initListingMaxAge?: Duration.DurationInput | undefined
+  /** Pause before re-listing Nodes after the watch ended or failed (default 1 s). */
+  readonly relistDelay?: Duration.DurationInput | undefined
+}
+
+export type SyncError = KubeApiError | CloudStackError | InstanceLookup.NodeNotResolvedError | NodeAddresses.ProvidedNodeIpError
+
+/** A controller the runtime can start: a name and a loop that runs until its scope closes. */
+export interface Controller {
+  readonly name: string
+  readonly run: Effect.Effect<void, never, Scope.Scope>
+}
+
+/** At most this many attempts of an update that keeps hitting Conflict (each after a re-read). */
+const CONFLICT_ATTEMPTS = 5
+
+const isConflict = (error: SyncError): boolean => error._tag === "KubeApiError" && error.reason === "Conflict"
+
+export const make = (options: NodeControllerOptions) =>
+  Effect.gen(function*() {
+    const recordEvent = yield* nodeEvents(EVENT_COMPONENT)
+    const nodes = yield* NodeApi
+    const instances = yield* Instances
+    const initMaxAge = options.initListingMaxAge ?? "10 seconds"
+    const frequency = Duration.decode(options.statusUpdateFrequency ?? "5 minutes")
+    const context = yield* Effect.context<Metrics>()
+
+    const patchAddresses = (node: NodeView, addresses: ReadonlyArray<NodeView["status"]["addresses"][number]>) =>
+      nodes.patchStatusAddresses(node.metadata.name, addresses).pipe(
+        Effect.zipRight(Effect.logInfo("node addresses updated").pipe(Effect.annotateLogs({ node: node.metadata.name })))
+      )
+
+    /** One attempt: read, decide, write. Re-run as a whole on Conflict so every retry sees the latest Node. */
+    const initialiseOnce = (name: string): Effect.Effect<Option.Option<NodeView>, SyncError> =>
+      Effect.gen(function*() {
+        const found = yield* nodes.get(name)
+        if (Option.isNone(found) || !NodePlan.isUninitialized(found.value)) return Option.none()
+        const node = found.value
+        const lookups = yield* instances.resolve([NodePlan.nodeRef(node)], { maxAge: initMaxAge })
+        const lookup = lookups.get(name) ?? InstanceLookup.Match.Missing()
+        const metadata = yield* Either.match(InstanceLookup.metadata(name, lookup, instances.options), {
+          onLeft: Effect.fail,
+          onRight: Effect.succeed
+        })
+        const plan = yield* Either.match(NodePlan.initialise(node, metadata), { onLeft: Effect.fail, onRight: Effect.succeed })
+        const updated = yield* nodes.update(plan.update)
+        if (plan.addresses !== undefined) yield* patchAddresses(updated, plan.addresses)
+        return Option.some(updated)
+      })
+
+    const syncNode = (name: string): Effect.Effect<WorkQueue.ReconcileResult, SyncError> =>
+      initialiseOnce(name).pipe(
+        Effect.retry({ while: isConflict, times: CONFLICT_ATTEMPTS - 1 }),
+        Effect.tap((done) =>
+          Option.match(done, {
+            onNone: () => Effect.void,
+            onSome: (node) =>
+              recordEvent(node, "Normal", "Synced", "Node synced successfully").pipe(
+                Effect.zipRight(Effect.logInfo("node initialised").pipe(Effect.annotateLogs({ node: name })))
+              )
+          })
+        ),
+        Effect.tapError((error) =>
+          Effect.flatMap(nodes.get(name), (node) =>
+            Option.match(node, {
+              onNone: () => Effect.void,
+              onSome: (n) => recordEvent(n, "Warning", "SyncNodeFailed", error.message)
+            })).pipe(Effect.catchAll((e) => Effect.logWarning("could not read node for its failure event", e)))
+        ),
+        Effect.as(WorkQueue.ReconcileResult.Done()),
+        Effect.withSpan("NodeController.syncNode", { attributes: { node: name } })
+      )
+
+    /** Keeps the queue fed: list, then watch from the list's version; re-list when the watch ends or fails. */
+    const feed = (queue: WorkQueue.WorkQueue<string>) => {
+      const offer = (node: NodeView) => NodePlan.isUninitialized(node) ? queue.add(node.metadata.name) : Effect.void
+      const once = Effect.gen(function*() {
+        const listed = yield* nodes.list
+        yield* Effect.forEach(listed.items, offer, { discard: true })
+        yield* nodes.watch(listed.resourceVersion).pipe(
+          Stream.runForEach(WatchEvent.$match({
+            Added: ({ object }) => offer(object),
+            Modified: ({ object }) => offer(object),
+            Deleted: () => Effect.void,
+            Bookmark: () => Effect.void
+          }))
+        )
+      })
+      return once.pipe(
+        Effect.catchAll((error) => Effect.logWarning("node watch failed, re-listing", error)),
+        Effect.zipRight(Effect.sleep(options.relistDelay ?? "1 second")),
+        Effect.forever
+      )
+    }
+
+    /** One periodic address round over all initialised Nodes: one listing, patches only where changed. */
+    const syncAddresses = Effect.gen(function*() {
+      const listed = yield* nodes.list
+      const ready = listed.items.filter((n) => !NodePlan.isUninitialized(n))
+      const lookups = yield* instances.resolve(ready.map(NodePlan.nodeRef))
+      let patched = 0
+      for (const node of ready) {
+        const lookup = lookups.get(node.metadata.name)
+        if (lookup?._tag !== "Found" || InstanceLookup.isGone(lookup.vm)) continue
+        const change = NodePlan.addressChange(node, NodeAddresses.fromVm(lookup.vm))
+        if (Either.isLeft(change)) {
+          yield* Effect.logWarning("provided node IP is not a VM address").pipe(Effect.annotateLogs({ node: node.metadata.name, error: change.left.message }))
+          continue
+        }
+        if (change.right === undefined) continue
+        const result = yield* Effect.either(patchAddresses(node, change.right))
+        if (Either.isLeft(result)) yield* Effect.logWarning("address update failed", result.left)
+        else patched++
+      }
+      yield* Effect.logDebug("node address sync round done").pipe(Effect.annotateLogs({ nodes: ready.length, patched }))
+    }).pipe(Effect.withSpan("NodeController.syncAddresses"))
+
+    const run = Effect.gen(function*() {
+      const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
+      yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNode, { controller: CONTROLLER_NAME })
+      yield* Effect.forkScoped(feed(queue))
+      // Errors skip a round (no retry until the next period), as upstream.
+      yield* Effect.forkScoped(
+        syncAddresses.pipe(
+          Effect.catchAll((error) => Effect.logWarning("node address sync round failed", error)),
+          Effect.repeat(Schedule.spaced(frequency)),
+          Effect.delay(frequency)
+        )
+      )
+    }).pipe(Effect.annotateLogs({ module: "NodeController" }), Effect.provide(context))
+
+    const controller: Controller = { name: CONTROLLER_NAME, run }
+    return { ...controller, syncNode, syncAddresses } as const
+  })
+
+export type NodeController = Effect.Effect.Success<ReturnType<typeof make>>
+export type NodeControllerRequirements = NodeApi | EventApi | Instances | Metrics

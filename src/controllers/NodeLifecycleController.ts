@@ -1,0 +1,116 @@
+/**
+ * The cloud-node-lifecycle controller: every `--node-monitor-period` Ready Nodes lose the shutdown
+ * taint, NotReady Nodes whose VM is stopped get it, and NotReady Nodes whose VM definitively does not
+ * exist are deleted. All NotReady Nodes of a round share ONE VM listing; a CloudStack error skips
+ * the round, so an outage deletes nothing. Decisions live in NodePlan.
+ */
+import { Duration, Effect, Either, Option, Schedule } from "effect"
+import type { KubeApiError } from "../kubernetes/KubeError.js"
+import { NodeApi } from "../kubernetes/NodeApi.js"
+import type { NodeView } from "../kubernetes/NodeView.js"
+import { Instances } from "../provider/Instances.js"
+import { type Controller, nodeEvents } from "./NodeController.js"
+import * as NodePlan from "./NodePlan.js"
+
+export const CONTROLLER_NAME = "cloud-node-lifecycle"
+/** The `source.component` of the Events this controller records (as upstream). */
+export const EVENT_COMPONENT = "cloud-node-lifecycle-controller"
+
+export interface NodeLifecycleOptions {
+  /** `--node-monitor-period` (default 5 s). */
+  readonly monitorPeriod?: Duration.DurationInput | undefined
+}
+
+const CONFLICT_ATTEMPTS = 5
+
+/** What a round did, for logs, the demo's progress lines and tests. */
+export interface RoundReport {
+  readonly deleted: ReadonlyArray<string>
+  readonly tainted: ReadonlyArray<string>
+  readonly untainted: ReadonlyArray<string>
+  readonly unresolved: ReadonlyArray<string>
+}
+
+export const make = (options: NodeLifecycleOptions) =>
+  Effect.gen(function*() {
+    const recordEvent = yield* nodeEvents(EVENT_COMPONENT)
+    const nodes = yield* NodeApi
+    const instances = yield* Instances
+    const period = Duration.decode(options.monitorPeriod ?? "5 seconds")
+
+    /** Re-reads the Node and rewrites its taints; retried on Conflict, each time from the latest Node. */
+    const setShutdownTaint = (name: string, present: boolean): Effect.Effect<boolean, KubeApiError> =>
+      Effect.gen(function*() {
+        const found = yield* nodes.get(name)
+        if (Option.isNone(found)) return false
+        const node = found.value
+        if (NodePlan.hasTaint(node, NodePlan.TAINT_SHUTDOWN) === present) return false
+        const others = node.spec.taints.filter((t) => t.key !== NodePlan.TAINT_SHUTDOWN)
+        yield* nodes.update({
+          name,
+          resourceVersion: node.metadata.resourceVersion,
+          taints: present ? [...others, NodePlan.shutdownTaint] : others
+        })
+        return true
+      }).pipe(Effect.retry({ while: (e) => e.reason === "Conflict", times: CONFLICT_ATTEMPTS - 1 }))
+
+    const deleteNode = (node: NodeView, uid: string) =>
+      Effect.gen(function*() {
+        const name = node.metadata.name
+        yield* recordEvent(node, "Normal", "DeletingNode", `Deleting node ${name} because it does not exist in the cloud provider`)
+        const result = yield* Effect.either(nodes.delete(name, uid))
+        if (Either.isLeft(result)) {
+          yield* recordEvent(node, "Warning", "DeletingNodeFailed", `Error deleting node ${name}: ${result.left.message}`)
+          yield* Effect.logWarning("node deletion failed", result.left).pipe(Effect.annotateLogs({ node: name }))
+          return false
+        }
+        yield* Effect.logInfo("node deleted: its VM no longer exists").pipe(Effect.annotateLogs({ node: name }))
+        return true
+      })
+
+    /** One monitor pass. Fails only when CloudStack could not answer: then nothing was deleted. */
+    const monitor = Effect.gen(function*() {
+      const listed = yield* nodes.list
+      const notReady = listed.items.filter((n) => !NodePlan.isReady(n))
+      const lookups = notReady.length === 0
+        ? new Map()
+        : yield* instances.resolve(notReady.map(NodePlan.nodeRef))
+      const report = { deleted: [] as Array<string>, tainted: [] as Array<string>, untainted: [] as Array<string>, unresolved: [] as Array<string> }
+      for (const node of listed.items) {
+        const name = node.metadata.name
+        const action = NodePlan.lifecycle(node, lookups.get(name))
+        const step = NodePlan.LifecycleAction.$match(action, {
+          Nothing: () => Effect.void,
+          RemoveShutdownTaint: () =>
+            setShutdownTaint(name, false).pipe(Effect.map((changed) => changed && report.untainted.push(name))),
+          AddShutdownTaint: () =>
+            setShutdownTaint(name, true).pipe(Effect.map((changed) => changed && report.tainted.push(name))),
+          Delete: ({ uid }) => deleteNode(node, uid).pipe(Effect.map((ok) => ok && report.deleted.push(name))),
+          Unresolved: ({ error }) =>
+            Effect.sync(() => report.unresolved.push(name)).pipe(
+              Effect.zipRight(Effect.logWarning("cannot tell whether the node's VM exists", error.message).pipe(
+                Effect.annotateLogs({ node: name })
+              ))
+            )
+        })
+        // One Node's Kubernetes failure never stops the round for the others.
+        yield* step.pipe(Effect.catchAll((error) => Effect.logWarning("node lifecycle step failed", error).pipe(
+          Effect.annotateLogs({ node: name })
+        )))
+      }
+      const result: RoundReport = report
+      return result
+    }).pipe(Effect.withSpan("NodeLifecycleController.monitor"))
+
+    const run = monitor.pipe(
+      Effect.catchAll((error) => Effect.logWarning("node lifecycle round skipped, nothing deleted", error)),
+      Effect.repeat(Schedule.spaced(period)),
+      Effect.asVoid,
+      Effect.annotateLogs({ module: "NodeLifecycleController" })
+    )
+
+    const controller: Controller = { name: CONTROLLER_NAME, run }
+    return { ...controller, monitor } as const
+  })
+
+export type NodeLifecycleController = Effect.Effect.Success<ReturnType<typeof make>>

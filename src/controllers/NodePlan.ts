@@ -1,0 +1,111 @@
+/**
+ * Pure decisions of the cloud-node and cloud-node-lifecycle controllers: the spec update that
+ * initialises a Node from its instance metadata, the status addresses to write, and what the
+ * lifecycle monitor does with a Node. No I/O; the controllers execute what these return.
+ */
+import { Data, Either } from "effect"
+import type { NodeUpdate } from "../kubernetes/NodeApi.js"
+import type { NodeAddress, NodeView, Taint } from "../kubernetes/NodeView.js"
+import * as InstanceLookup from "../provider/InstanceLookup.js"
+import * as NodeAddresses from "../provider/NodeAddresses.js"
+
+/** kubelet `--cloud-provider=external` registers Nodes with this taint; we remove it once initialised. */
+export const TAINT_UNINITIALIZED = "node.cloudprovider.kubernetes.io/uninitialized"
+/** Added to NotReady Nodes whose VM is stopped; removed once the Node is Ready again. */
+export const TAINT_SHUTDOWN = "node.cloudprovider.kubernetes.io/shutdown"
+export const shutdownTaint: Taint = { key: TAINT_SHUTDOWN, effect: "NoSchedule" }
+
+/** GA label -> its deprecated beta twin; both are written at initialisation. */
+export const LABELS = {
+  instanceType: ["node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"],
+  zone: ["topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"],
+  region: ["topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region"]
+} as const
+
+export const hasTaint = (node: NodeView, key: string): boolean => node.spec.taints.some((t) => t.key === key)
+
+export const isUninitialized = (node: NodeView): boolean => hasTaint(node, TAINT_UNINITIALIZED)
+
+/** Ready=True; a missing Ready condition counts as Unknown (not ready), as the upstream controller does. */
+export const isReady = (node: NodeView): boolean =>
+  node.status.conditions.some((c) => c.type === "Ready" && c.status === "True")
+
+export const providedNodeIp = (node: NodeView): string | undefined =>
+  node.metadata.annotations[NodeAddresses.PROVIDED_NODE_IP_ANNOTATION]
+
+export const nodeRef = (node: NodeView): InstanceLookup.NodeRef => ({
+  name: node.metadata.name,
+  providerID: node.spec.providerID
+})
+
+/** The addresses to write, or undefined when status.addresses already has them (or the cloud has none). */
+export const addressChange = (
+  node: NodeView,
+  cloud: ReadonlyArray<NodeAddress>
+): Either.Either<ReadonlyArray<NodeAddress> | undefined, NodeAddresses.ProvidedNodeIpError> => {
+  const current = node.status.addresses.filter(isKnownAddress)
+  return Either.map(NodeAddresses.forNode(cloud.filter(isKnownAddress), current, providedNodeIp(node)), (desired) =>
+    desired === undefined || NodeAddresses.equal(desired, node.status.addresses.filter(isKnownAddress)) && desired.length === node.status.addresses.length ? undefined : desired)
+}
+
+const KNOWN = new Set(["Hostname", "InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS"])
+const isKnownAddress = (a: NodeAddress): a is NodeAddresses.NodeAddress => KNOWN.has(a.type)
+
+export interface Initialisation {
+  readonly update: NodeUpdate
+  /** Written right after the spec update; undefined when unchanged. */
+  readonly addresses: ReadonlyArray<NodeAddress> | undefined
+}
+
+/**
+ * Initialises a tainted Node: providerID only if empty (immutable once set), GA + beta labels for
+ * instance type, zone and region, only the uninitialized taint removed. `provided-node-ip` is
+ * validated first: an invalid one fails and the Node keeps its taint.
+ */
+export const initialise = (
+  node: NodeView,
+  metadata: InstanceLookup.InstanceMetadata
+): Either.Either<Initialisation, NodeAddresses.ProvidedNodeIpError> =>
+  Either.map(addressChange(node, metadata.addresses), (addresses) => {
+    const labels: Record<string, string> = {}
+    const set = (keys: readonly [string, string], value: string | undefined) => {
+      if (value !== undefined) for (const key of keys) labels[key] = value
+    }
+    set(LABELS.instanceType, metadata.instanceType)
+    set(LABELS.zone, metadata.zone)
+    set(LABELS.region, metadata.region)
+    const update: NodeUpdate = {
+      name: node.metadata.name,
+      resourceVersion: node.metadata.resourceVersion,
+      ...(node.spec.providerID === "" ? { providerID: metadata.providerID } : {}),
+      labels,
+      taints: node.spec.taints.filter((t) => t.key !== TAINT_UNINITIALIZED)
+    }
+    return { update, addresses }
+  })
+
+/** What the lifecycle monitor does with one Node this round. */
+export type LifecycleAction = Data.TaggedEnum<{
+  Nothing: {}
+  RemoveShutdownTaint: {}
+  AddShutdownTaint: {}
+  /** The VM definitively does not exist (or is Destroyed/Expunging) and the Node is NotReady. */
+  Delete: { readonly uid: string }
+  /** The Node's VM could not be determined: keep the Node, report why. */
+  Unresolved: { readonly error: InstanceLookup.NodeNotResolvedError }
+}>
+export const LifecycleAction = Data.taggedEnum<LifecycleAction>()
+
+/** Ready Nodes only lose the shutdown taint; NotReady ones are judged by their lookup. */
+export const lifecycle = (node: NodeView, lookup: InstanceLookup.Lookup | undefined): LifecycleAction => {
+  if (isReady(node)) return hasTaint(node, TAINT_SHUTDOWN) ? LifecycleAction.RemoveShutdownTaint() : LifecycleAction.Nothing()
+  if (lookup === undefined) return LifecycleAction.Nothing()
+  const name = node.metadata.name
+  const exists = InstanceLookup.exists(name, lookup)
+  if (Either.isLeft(exists)) return LifecycleAction.Unresolved({ error: exists.left })
+  if (!exists.right) return LifecycleAction.Delete({ uid: node.metadata.uid })
+  const shutdown = InstanceLookup.shutdown(name, lookup)
+  return Either.isRight(shutdown) && shutdown.right && !hasTaint(node, TAINT_SHUTDOWN)
+    ? LifecycleAction.AddShutdownTaint()
+    : LifecycleAction.Nothing()
+}
