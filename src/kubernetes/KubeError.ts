@@ -14,6 +14,7 @@ export type KubeErrorReason =
   | "Unauthorized" // 401
   | "Unavailable" // 429, 5xx
   | "Transport" // no HTTP answer
+  | "Decode" // an answer that does not match our view schema
   | "Unknown"
 
 export class KubeApiError extends Data.TaggedError("KubeApiError")<{

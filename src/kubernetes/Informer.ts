@@ -1,0 +1,181 @@
+/**
+ * A client-go style informer: list, then watch from the list's resourceVersion (with bookmarks),
+ * relisting with backoff when the watch fails (410 Gone or a broken connection). Keeps a cache of
+ * decoded views keyed `namespace/name`, a change stream for handlers, and a has-synced signal.
+ */
+import {
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  HashMap,
+  Option,
+  PubSub,
+  Ref,
+  Schedule,
+  type Scope,
+  Stream
+} from "effect"
+import type { KubeApiError } from "./KubeError.js"
+import { type KubeObject, objectKey } from "./ObjectMeta.js"
+import type { ListResult, WatchEvent } from "./WatchEvent.js"
+
+/** Anything that can list and watch one resource: NodeApi, ServiceApi, EndpointSliceApi qualify. */
+export interface ListWatch<A> {
+  readonly list: Effect.Effect<ListResult<A>, KubeApiError>
+  readonly watch: (resourceVersion: string) => Stream.Stream<WatchEvent<A>, KubeApiError>
+}
+
+/** What handlers see. A relist that finds an object changed yields Updated, gone yields Deleted. */
+export type Change<A> = Data.TaggedEnum<{
+  Added: { readonly object: A }
+  Updated: { readonly previous: A; readonly object: A }
+  Deleted: { readonly object: A }
+}>
+interface ChangeDefinition extends Data.TaggedEnum.WithGenerics<1> {
+  readonly taggedEnum: Change<this["A"]>
+}
+export const Change = Data.taggedEnum<ChangeDefinition>()
+
+export interface Informer<A> {
+  /** By cache key: `namespace/name`, or `name` for cluster-scoped objects. */
+  readonly get: (key: string) => Effect.Effect<Option.Option<A>>
+  readonly list: Effect.Effect<ReadonlyArray<A>>
+  /** Completes once the first list is in the cache (client-go's WaitForCacheSync). */
+  readonly awaitSynced: Effect.Effect<void>
+  readonly isSynced: Effect.Effect<boolean>
+  /**
+   * Every object already cached as Added, then each change as it happens: a late subscriber
+   * misses nothing (client-go's AddEventHandler). Runs until its consumer stops.
+   */
+  readonly changes: Stream.Stream<Change<A>>
+  /** The resourceVersion the next watch resumes from (diagnostics and tests). */
+  readonly resourceVersion: Effect.Effect<string>
+}
+
+export interface InformerOptions {
+  /** Delay between failed cycles (list + watch). Default: 1 s doubling to 30 s, jittered, reset after 2 min of health. */
+  readonly backoff?: Schedule.Schedule<unknown, KubeApiError>
+}
+
+/** The default relist backoff. */
+export const defaultBackoff: Schedule.Schedule<unknown, KubeApiError> = Schedule.exponential("1 second").pipe(
+  Schedule.union(Schedule.spaced("30 seconds")),
+  Schedule.jittered,
+  Schedule.resetAfter("2 minutes")
+)
+
+/** The change a relist implies for one key. Pure. */
+const relistChanges = <A extends KubeObject>(
+  before: HashMap.HashMap<string, A>,
+  after: HashMap.HashMap<string, A>
+): ReadonlyArray<Change<A>> => {
+  const changes: Array<Change<A>> = []
+  for (const [key, object] of after) {
+    const previous = HashMap.get(before, key)
+    if (Option.isNone(previous)) changes.push(Change.Added({ object }))
+    else if (previous.value.metadata.resourceVersion !== object.metadata.resourceVersion) {
+      changes.push(Change.Updated({ previous: previous.value, object }))
+    }
+  }
+  for (const [key, object] of before) {
+    if (!HashMap.has(after, key)) changes.push(Change.Deleted({ object }))
+  }
+  return changes
+}
+
+/**
+ * Starts an informer in the current scope; closing the scope stops its watch. `name` labels logs.
+ */
+export const make = <A extends KubeObject>(
+  name: string,
+  source: ListWatch<A>,
+  options: InformerOptions = {}
+): Effect.Effect<Informer<A>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const cache = yield* Ref.make(HashMap.empty<string, A>())
+    const lastVersion = yield* Ref.make("")
+    const synced = yield* Deferred.make<void>()
+    const changes = yield* Effect.acquireRelease(PubSub.unbounded<Change<A>>(), PubSub.shutdown)
+    // Cache updates and publications are one step, so a subscriber's snapshot never misses a change.
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const replace = (items: ReadonlyArray<A>, resourceVersion: string) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        const after = HashMap.fromIterable(items.map((item) => [objectKey(item), item] as const))
+        const before = yield* Ref.getAndSet(cache, after)
+        yield* Ref.set(lastVersion, resourceVersion)
+        yield* PubSub.publishAll(changes, relistChanges(before, after))
+      }))
+
+    const apply = (event: WatchEvent<A>) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        if (event._tag === "Bookmark") {
+          if (event.resourceVersion !== "") yield* Ref.set(lastVersion, event.resourceVersion)
+          return
+        }
+        const object = event.object
+        const key = objectKey(object)
+        yield* Ref.set(lastVersion, object.metadata.resourceVersion)
+        const previous = HashMap.get(yield* Ref.get(cache), key)
+        if (event._tag === "Deleted") {
+          yield* Ref.update(cache, HashMap.remove(key))
+          yield* PubSub.publish(changes, Change.Deleted({ object }))
+          return
+        }
+        yield* Ref.update(cache, HashMap.set(key, object))
+        if (Option.isNone(previous)) yield* PubSub.publish(changes, Change.Added({ object }))
+        else if (previous.value.metadata.resourceVersion !== object.metadata.resourceVersion) {
+          yield* PubSub.publish(changes, Change.Updated({ previous: previous.value, object }))
+        }
+      }))
+
+    // A watch that ends normally (server-side timeout) resumes from the last version seen.
+    const watchForever = Effect.flatMap(Ref.get(lastVersion), (resourceVersion) =>
+      Stream.runForEach(source.watch(resourceVersion), apply)).pipe(Effect.forever)
+
+    const cycle = Effect.gen(function*() {
+      const listed = yield* source.list
+      yield* replace(listed.items, listed.resourceVersion)
+      yield* Deferred.succeed(synced, undefined)
+      yield* Effect.logDebug("informer synced").pipe(Effect.annotateLogs({ objects: listed.items.length }))
+      return yield* watchForever
+    }).pipe(
+      Effect.tapError((error) =>
+        (error.reason === "Gone" ? Effect.logDebug("watch expired, relisting") : Effect.logWarning("watch failed, relisting"))
+          .pipe(Effect.annotateLogs({ error: error.message }))
+      )
+    )
+
+    yield* cycle.pipe(
+      Effect.retry(options.backoff ?? defaultBackoff),
+      Effect.annotateLogs({ module: "Informer", informer: name }),
+      Effect.forkScoped
+    )
+
+    const subscribe = Stream.unwrapScoped(
+      lock.withPermits(1)(Effect.gen(function*() {
+        const subscription = yield* PubSub.subscribe(changes)
+        const snapshot = yield* Ref.get(cache)
+        return Stream.concat(
+          Stream.fromIterable(HashMap.values(snapshot)).pipe(Stream.map((object) => Change.Added({ object }))),
+          Stream.fromQueue(subscription)
+        )
+      }))
+    )
+
+    return {
+      get: (key: string) => Effect.map(Ref.get(cache), HashMap.get(key)),
+      list: Effect.map(Ref.get(cache), (map) => Array.from(HashMap.values(map))),
+      awaitSynced: Deferred.await(synced),
+      isSynced: Deferred.isDone(synced),
+      changes: subscribe,
+      resourceVersion: Ref.get(lastVersion)
+    } satisfies Informer<A>
+  })
+
+/** Waits for all informers' first sync, failing with a timeout like client-go's WaitForCacheSync. */
+export const awaitAllSynced = (
+  informers: ReadonlyArray<{ readonly awaitSynced: Effect.Effect<void> }>,
+  timeout: Duration.DurationInput
+) => Effect.forEach(informers, (informer) => informer.awaitSynced, { discard: true }).pipe(Effect.timeout(timeout))
