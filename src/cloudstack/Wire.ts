@@ -9,13 +9,13 @@ import { Schema } from "effect"
 export const required = <S extends Schema.Schema.All>(key: string, schema: S) =>
   Schema.propertySignature(schema).pipe(Schema.fromKey(key))
 
-/** An optional wire field (CloudStack omits null fields). */
+/** An optional wire field (CloudStack omits null fields, so absent is the only "no value"). */
 export const optional = <S extends Schema.Schema.All>(key: string, schema: S) =>
-  Schema.optional(schema).pipe(Schema.fromKey(key))
+  Schema.optionalWith(schema, { exact: true }).pipe(Schema.fromKey(key))
 
 /** An optional array field (`tags`, `nic`, ...), decoded to `[]` when omitted. */
 export const array = <S extends Schema.Schema.Any>(key: string, item: S) =>
-  Schema.optionalWith(Schema.Array(item), { default: () => [] }).pipe(Schema.fromKey(key))
+  Schema.optionalWith(Schema.Array(item), { default: () => [], exact: true }).pipe(Schema.fromKey(key))
 
 /** A TCP/UDP port number in 0..65535 (0 never occurs on the wire, but ICMP-ish rules carry none). */
 export const PortNumber = Schema.Int.pipe(Schema.between(0, 65535))
