@@ -1,0 +1,131 @@
+import { FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import { main } from "../../src/cli/Cli.js"
+import * as CliLogger from "../../src/cli/CliLogger.js"
+import * as CapturingConsole from "../fakes/CapturingConsole.js"
+
+const API_KEY = "AKEY-visible-n0where"
+const SECRET = "SKEY-n3v3r-pr1nt-m3"
+const GOOD = `[Global]\napi-url = https://cloud.example.com/client/api\napi-key = ${API_KEY}\nsecret-key = "${SECRET}"\n` +
+  `zone = z1\nssl-no-verify = yes\n`
+const BAD = `[Global]\napi-url = ftp://cloud\napi-kee = ${API_KEY}\nsecret-key = ${SECRET}\nssl-no-verify = maybe\n`
+
+const decodeLogLine = Schema.decodeUnknownSync(
+  Schema.parseJson(Schema.Struct({ message: Schema.String, logLevel: Schema.String }))
+)
+
+/** Runs the CLI in-process with JSON logs, capturing stdout/stderr; returns the exit code too. */
+const runCli = (...args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const captured = yield* CapturingConsole.make
+    const code = yield* main(["node", "cloudstack-ccm", ...args]).pipe(
+      Effect.provide(CliLogger.layer),
+      Effect.withConsole(captured.console)
+    )
+    const stdout = captured.stdout().join("\n")
+    const stderr = captured.stderr().join("\n")
+    for (const secret of [API_KEY, SECRET]) {
+      assert.notInclude(stdout, secret)
+      assert.notInclude(stderr, secret)
+    }
+    return { code, stdout, stderr }
+  })
+
+const files = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cli-" })
+  const good = path.join(dir, "good.ini")
+  const bad = path.join(dir, "bad.ini")
+  yield* fs.writeFileString(good, GOOD)
+  yield* fs.writeFileString(bad, BAD)
+  return { good, bad, missing: path.join(dir, "missing.ini") }
+})
+
+const summaryLine = (path: string) =>
+  `cloud-config ${path} OK: api-url=https://cloud.example.com/client/api api-key=<redacted> secret-key=<redacted> ` +
+  "project=<none> zone=z1 region=<zone> ssl-verify=off request-timeout=30s async-job-timeout=5m max-in-flight=16 " +
+  "requests-per-second=20"
+
+describe("cloudstack-ccm (in-process)", () => {
+  it.scoped("--cloud-config FILE validates and prints a one-line summary, exit 0; logs are JSON on stderr", () =>
+    Effect.gen(function*() {
+      const { good } = yield* files
+      const r = yield* runCli("--cloud-config", good)
+      assert.strictEqual(r.code, 0)
+      assert.strictEqual(r.stdout, summaryLine(good))
+      const logs = r.stderr.split("\n").map((line) => decodeLogLine(line))
+      assert.deepStrictEqual(logs.map((l) => [l.logLevel, l.message]), [
+        ["WARN", "TLS certificate verification is disabled (ssl-no-verify)"],
+        ["INFO", "cloud-config is valid"]
+      ])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("accepts --cloud-config=FILE (k8s flag style) and the check subcommand", () =>
+    Effect.gen(function*() {
+      const { good } = yield* files
+      const eq = yield* runCli(`--cloud-config=${good}`)
+      const check = yield* runCli("check", "--cloud-config", good)
+      assert.deepStrictEqual([eq.code, eq.stdout], [0, summaryLine(good)])
+      assert.deepStrictEqual([check.code, check.stdout], [0, summaryLine(good)])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a bad file: every problem on stderr, each naming the path, exit 1, no stack trace", () =>
+    Effect.gen(function*() {
+      const { bad } = yield* files
+      for (const args of [["--cloud-config", bad], ["check", "--cloud-config", bad]]) {
+        const r = yield* runCli(...args)
+        assert.strictEqual(r.code, 1)
+        assert.strictEqual(r.stdout, "")
+        assert.deepStrictEqual(r.stderr.split("\n"), [
+          `cannot use cloud-config ${bad} (4 problems):`,
+          `  ${bad}: missing required key in [Global]: api-key`,
+          `  ${bad}:2: invalid value for "api-url": "ftp://cloud" must use http or https, not ftp`,
+          `  ${bad}:3: unknown key "api-kee" in [Global] (did you mean "api-key"?)`,
+          `  ${bad}:5: invalid value for "ssl-no-verify": "maybe" is not a boolean (use true/false, yes/no, on/off or 1/0)`
+        ])
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a missing file: one message naming the path, exit 1", () =>
+    Effect.gen(function*() {
+      const { missing } = yield* files
+      const r = yield* runCli("--cloud-config", missing)
+      assert.strictEqual(r.code, 1)
+      assert.deepStrictEqual(r.stderr.split("\n"), [
+        `cannot use cloud-config ${missing} (1 problem):`,
+        `  ${missing}: file not found`
+      ])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("no arguments: a usage message, exit 1", () =>
+    Effect.gen(function*() {
+      const r = yield* runCli()
+      assert.strictEqual(r.code, 1)
+      assert.strictEqual(r.stderr, "nothing to do: give --cloud-config FILE or a subcommand (see cloudstack-ccm --help)")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("an unknown flag is rejected with exit 1 and reported once", () =>
+    Effect.gen(function*() {
+      const r = yield* runCli("--cloud-confg", "x")
+      assert.strictEqual(r.code, 1)
+      const all = `${r.stdout}\n${r.stderr}`
+      assert.isAbove(all.trim().length, 0)
+      assert.notInclude(all, "    at ")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("--help lists the flag and the subcommands, never a secret, exit 0", () =>
+    Effect.gen(function*() {
+      const { good } = yield* files
+      const root = yield* runCli("--help")
+      const withConfig = yield* runCli("--help", "--cloud-config", good)
+      const check = yield* runCli("check", "--help")
+      assert.deepStrictEqual([root.code, withConfig.code, check.code], [0, 0, 0])
+      assert.include(root.stdout, "--cloud-config")
+      assert.include(root.stdout, "check")
+      assert.include(check.stdout, "--cloud-config")
+      assert.notInclude(withConfig.stdout, "z1") // help never reads the file
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
