@@ -54,12 +54,12 @@ export interface ApiDownWindow {
 
 export interface Faults {
   readonly errorRates: ReadonlyArray<ErrorRate>
-  /** Added to every call before it is handled (Effect.sleep on the Clock). */
-  readonly latency: Duration.Duration
+  /** Added to every call before it is handled (Effect.sleep on the Clock); a number is millis. */
+  readonly latency: Duration.DurationInput
   /** Probability in [0, 1] that an async job fails with 530 at execution. */
   readonly jobFailureRate: number
   /** Time from submission to execution of each async job (per-network FIFO queues add up). */
-  readonly jobDuration: Duration.Duration
+  readonly jobDuration: Duration.DurationInput
   readonly apiDown: Option.Option<ApiDownWindow>
 }
 

@@ -182,6 +182,8 @@ export interface FirewallRuleRow {
   readonly icmpcode: number | undefined
   state: RuleState
   readonly owner: string
+  /** The LB rule this firewall rule was opened for (`openfirewall=true`); deleted with it. */
+  readonly relatedLbUuid: string | undefined
 }
 
 export interface HealthCheckRow {

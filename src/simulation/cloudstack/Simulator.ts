@@ -1,0 +1,205 @@
+/**
+ * The in-memory CloudStack simulator layer: seeds a store from a World, answers calls through the
+ * engine, injects faults (seeded Random, latency on the Clock, API-down windows) and records a
+ * call log. Also provides CloudStackTransport so the typed client runs against it without HTTP.
+ *
+ * Async jobs are evaluated lazily: every call (and `state`) first runs the jobs whose finish time
+ * the Clock has passed, so TestClock.adjust drives them deterministically and no fiber is needed.
+ * The store is mutable data owned by this layer instance and touched only inside one
+ * `Effect.sync` per call, which is atomic on JS's single thread; copying immutable tables on
+ * every call would make `handle` O(state) and miss the 20,000 calls/s target.
+ */
+import { Clock, Data, Duration, Effect, Either, Layer, Option, Random } from "effect"
+import { CloudStackTransportError } from "../../cloudstack/CloudStackError.js"
+import { CloudStackTransport } from "../../cloudstack/CloudStackTransport.js"
+import {
+  type ApiCredentials,
+  type CallRecord,
+  CloudStackSimulator,
+  type Faults,
+  type SimRequest,
+  type SimResponse
+} from "./CloudStackSimulator.js"
+import { advance } from "./EngineContext.js"
+import { dispatch, isCommand } from "./Engine.js"
+import type { SimState } from "./SimModel.js"
+import { seedStore, type Store } from "./Store.js"
+import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Wire.js"
+import type { World } from "./World.js"
+
+export { isCommand }
+
+/** The World references something it does not define (unknown zone, network, offering...). */
+export class WorldSeedError extends Data.TaggedError("WorldSeedError")<{
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `invalid simulator world: ${this.problems.join("; ")}`
+  }
+}
+
+export interface SimulatorOptions {
+  /** Seed of ids and of fault-injection randomness (default 1). */
+  readonly seed?: number
+  readonly faults?: Partial<Faults>
+  /** Call log entries kept (oldest dropped first; default 100,000). */
+  readonly callLogLimit?: number
+}
+
+export const defaultFaults: Faults = {
+  errorRates: [],
+  latency: Duration.zero,
+  jobFailureRate: 0,
+  jobDuration: Duration.zero,
+  apiDown: Option.none()
+}
+
+const INJECTED: Readonly<Record<number, readonly [number, string]>> = {
+  429: [4545, "There are too many API calls, please wait and retry"],
+  530: [4250, USER_ERROR_MESSAGE],
+  533: [4325, USER_ERROR_MESSAGE],
+  534: [4380, USER_ERROR_MESSAGE],
+  537: [4360, "Network rule conflict (injected fault)"]
+}
+
+/** The envelope of an injected `code` error, as the real server would word it. */
+const injectedError = (command: string, code: number): SimResponse => {
+  const [cs, text] = INJECTED[code] ?? [9999, `Injected fault ${code}`]
+  return { status: code, body: errorBody(command, new Fail(code, cs, text)) }
+}
+
+const snapshot = (s: Store, now: number): SimState =>
+  structuredClone({
+    now,
+    zones: [...s.zones.values()],
+    projects: [...s.projects.values()],
+    vpcs: [...s.vpcs.values()],
+    networks: [...s.networks.values()],
+    aclLists: [...s.aclLists.values()],
+    aclItems: [...s.aclItems.values()],
+    vms: [...s.vms.values()],
+    publicIps: [...s.ips.values()],
+    lbRules: [...s.lbRules.values()],
+    firewallRules: [...s.fwRules.values()],
+    healthChecks: [...s.healthChecks.values()],
+    stickiness: [...s.stickiness.values()],
+    tags: [...s.tags.values()].flatMap((m) => [...m.values()]),
+    jobs: [...s.jobs.values()]
+  })
+
+/** Builds a simulator over `world`; fails when the world's references do not resolve. */
+export const make = (world: World, options: SimulatorOptions = {}) =>
+  Effect.gen(function*() {
+    const seed = options.seed ?? 1
+    const start = yield* Clock.currentTimeMillis
+    const seeded = seedStore(world, seed, start)
+    if (Either.isLeft(seeded)) return yield* new WorldSeedError({ problems: seeded.left })
+    const store = seeded.right
+    const rng = Random.make(seed)
+    const limit = options.callLogLimit ?? 100_000
+    // Owned by this instance; mutated only inside single Effect.sync steps (see module doc).
+    const box = { faults: { ...defaultFaults, ...options.faults } }
+    const log: Array<CallRecord> = []
+    const counters = new Map<string, number>()
+
+    const record = (at: number, request: SimRequest, status: number) => {
+      counters.set(request.command, (counters.get(request.command) ?? 0) + 1)
+      if (log.length >= limit) log.splice(0, Math.max(1, limit >> 1))
+      log.push({ at, command: request.command, params: request.params, status })
+    }
+
+    const roll = (rate: number) => rate <= 0 ? Effect.succeed(false) : Effect.map(rng.next, (x) => x < rate)
+
+    const handle = Effect.fn("CloudStackSimulator.handle")(function*(request: SimRequest) {
+      const faults = box.faults
+      const latency = Duration.decode(faults.latency)
+      if (Duration.greaterThan(latency, Duration.zero)) yield* Effect.sleep(latency)
+      const now = yield* Clock.currentTimeMillis
+      if (Option.isSome(faults.apiDown) && now >= faults.apiDown.value.from && now < faults.apiDown.value.until) {
+        const down: SimResponse = faults.apiDown.value.mode === "unreachable"
+          ? { status: 0, body: undefined, unreachable: true }
+          : { status: 503, body: undefined, text: "503 Service Unavailable" }
+        yield* Effect.sync(() => record(now, request, down.status))
+        return down
+      }
+      let injected: number | undefined
+      for (const r of faults.errorRates) {
+        if ((r.command === "*" || r.command === request.command) && (yield* roll(r.rate))) {
+          injected = r.code
+          break
+        }
+      }
+      const jobFails = yield* roll(faults.jobFailureRate)
+      const jobDurationMs = Duration.toMillis(Duration.decode(faults.jobDuration))
+      return yield* Effect.sync(() => {
+        const response = injected !== undefined && isCommand(request.command)
+          ? injectedError(request.command, injected)
+          : dispatch(store, request, now, { jobDurationMs, jobFails })
+        record(now, request, response.status)
+        return response
+      })
+    })
+
+    const credentials = (apiKey: string) =>
+      Effect.sync((): Option.Option<ApiCredentials> => {
+        const c = store.keys.get(apiKey)
+        return c === undefined ? Option.none() : Option.some({ apiKey: c.apiKey, secretKey: c.secretKey, account: c.account.name })
+      })
+
+    const setFaults = (faults: Partial<Faults>) =>
+      Effect.sync(() => {
+        box.faults = { ...box.faults, ...faults }
+      })
+
+    const failNextJobs = (command: string, n: number, code = 530, text?: string) =>
+      Effect.sync(() => {
+        const queue = store.forcedFailures.get(command) ?? []
+        for (let i = 0; i < n; i++) queue.push({ code, text })
+        store.forcedFailures.set(command, queue)
+      })
+
+    const state = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        advance(store, now)
+        return snapshot(store, now)
+      }))
+
+    return CloudStackSimulator.of({
+      handle,
+      credentials,
+      setFaults,
+      failNextJobs,
+      callLog: Effect.sync(() => [...log]),
+      counters: Effect.sync(() => new Map(counters)),
+      state
+    })
+  })
+
+/** The in-memory transport: the typed client's raw requests answered by the simulator. */
+export const transportFrom = (simulator: CloudStackSimulator["Type"]): CloudStackTransport["Type"] =>
+  CloudStackTransport.of({
+    send: (request) =>
+      Effect.flatMap(simulator.handle({ command: request.command, params: request.params, apiKey: undefined }), (r) =>
+        r.unreachable === true
+          ? Effect.fail(
+            new CloudStackTransportError({
+              command: request.command,
+              reason: "Connect",
+              detail: "connection refused (simulated API-down window)"
+            })
+          )
+          : Effect.succeed({
+            status: r.status,
+            contentType: r.text !== undefined ? "text/plain; charset=UTF-8" : "application/json; charset=UTF-8",
+            body: r.text ?? JSON.stringify(r.body)
+          }))
+  })
+
+/** CloudStackSimulator seeded from `world`, plus the in-memory CloudStackTransport over it. */
+export const layer = (
+  world: World,
+  options: SimulatorOptions = {}
+): Layer.Layer<CloudStackSimulator | CloudStackTransport, WorldSeedError> =>
+  Layer.effect(CloudStackTransport, Effect.map(CloudStackSimulator, transportFrom)).pipe(
+    Layer.provideMerge(Layer.effect(CloudStackSimulator, make(world, options)))
+  )
