@@ -1,0 +1,68 @@
+/**
+ * Shared wiring of the node scenario tests: the CloudStack simulator (in memory, on the TestClock)
+ * behind the real CloudStackClient and Instances provider, and worlds sized for the scenarios.
+ */
+import { Duration, Layer, Option, Redacted, Schema } from "effect"
+import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
+import { CloudConfig, type CloudConfigShape } from "../../src/config/CloudConfig.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
+import * as Instances from "../../src/provider/Instances.js"
+import type { ProviderName } from "../../src/provider/ProviderId.js"
+import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
+import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
+import { World } from "../../src/simulation/cloudstack/World.js"
+
+export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudConfigShape => ({
+  apiUrl: new URL("http://127.0.0.1:8080/client/api"),
+  apiKey: Redacted.make("k"),
+  secretKey: Redacted.make("s"),
+  projectId: Option.none(),
+  zone: Option.none(),
+  region: Option.none(),
+  sslNoVerify: false,
+  requestTimeout: Duration.seconds(30),
+  asyncJobTimeout: Duration.minutes(5),
+  maxInFlight: 16,
+  // no rate limit in tests: the TestClock would stall a limited burst
+  requestsPerSecond: 1_000_000,
+  source: "test",
+  ...overrides
+})
+
+/** `count` extra running VMs `big-<n>` on a /16 network (IPv4 + IPv6), for paging and scale. */
+export const bigWorld = (count: number, world: World = demoWorld): World => {
+  const base = Schema.encodeSync(World)(world)
+  return Schema.decodeUnknownSync(World)({
+    ...base,
+    networks: [
+      ...base.networks,
+      { name: "big", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingWithSourceNatService", owner: "admin", cidr: "10.20.0.0/16", ip6cidr: "fd00:20::/64" }
+    ],
+    vms: [
+      ...base.vms,
+      ...Array.from({ length: count }, (_, i) => ({
+        name: `big-${i + 1}`,
+        zone: "zone1",
+        owner: "admin",
+        serviceOffering: "Medium Instance",
+        template: "Debian 12",
+        nics: [{ network: "big", ip: `10.20.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 2}`, ip6: `fd00:20::${(i + 1).toString(16)}` }] 
+      }))
+    ]
+  })
+}
+
+export interface CloudOptions {
+  readonly world?: World
+  readonly seed?: number
+  readonly config?: Partial<CloudConfigShape>
+  readonly providerName?: ProviderName
+}
+
+/** Simulator + transport + client + Instances (+ Metrics), all on the ambient Clock. */
+export const cloudLayer = (options: CloudOptions = {}) => {
+  const simulator = Simulator.layer(options.world ?? demoWorld, { seed: options.seed ?? 7 })
+  const base = Layer.mergeAll(simulator, Layer.succeed(CloudConfig, cloudConfig(options.config)), Metrics.layer)
+  const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
+  return Instances.layer(options.providerName ?? "external-cloudstack").pipe(Layer.provideMerge(client))
+}
