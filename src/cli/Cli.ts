@@ -9,6 +9,7 @@ import * as CheckCommand from "./CheckCommand.js"
 import { CliUsageError } from "./CliUsageError.js"
 import { cloudConfigOption } from "./CloudConfigOption.js"
 import { reportFailure } from "./ReportFailure.js"
+import * as SimulatorCommand from "./SimulatorCommand.js"
 
 export const version = "0.1.0"
 
@@ -32,8 +33,8 @@ export const rootCommand = Command.make(
  * (CloudConfig, CloudStack, Kubernetes...) with `Effect.provide`/`Command.provide` inside its file.
  */
 const subcommands = [
-  CheckCommand.command
-  // SimulatorCommand.command,
+  CheckCommand.command,
+  SimulatorCommand.command,
   // SimulateCommand.command,
   // RunCommand.command,
 ] as const

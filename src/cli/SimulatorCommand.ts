@@ -1,0 +1,132 @@
+/**
+ * `cloudstack-ccm simulator`: serves the CloudStack simulator's HTTP face on 127.0.0.1 with a
+ * scenario file (JSON or YAML) or the built-in demo world, prints how to connect, and runs until
+ * interrupted (SIGINT/SIGTERM close the server through the layer's finalizer).
+ */
+import { Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { Console, Data, Effect, Layer, Option, ParseResult, Random } from "effect"
+import * as YAML from "yaml"
+import { demoWorld } from "../simulation/cloudstack/DemoWorld.js"
+import { isCommand, layer as simulatorLayer } from "../simulation/cloudstack/Simulator.js"
+import * as HttpFace from "../simulation/cloudstack/SimulatorHttpServer.js"
+import { decodeWorld, type World } from "../simulation/cloudstack/World.js"
+import { type KeyPair, keysOf, withKeys } from "../simulation/cloudstack/WorldKeys.js"
+
+/** A scenario file that cannot be read, parsed or decoded; the message names the file and every problem. */
+export class ScenarioError extends Data.TaggedError("ScenarioError")<{
+  readonly path: string
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `scenario ${this.path}: ${this.detail}`
+  }
+}
+
+/** Reads a JSON or YAML scenario (YAML 1.2 parses JSON too) and decodes it with the World schema. */
+export const loadScenario = (path: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(path).pipe(
+      Effect.mapError((cause) => new ScenarioError({ path, detail: `cannot read: ${cause.message}`, cause }))
+    )
+    const parsed = yield* Effect.try({
+      try: (): unknown => YAML.parse(text, { prettyErrors: true }),
+      catch: (cause) =>
+        new ScenarioError({ path, detail: `not JSON/YAML: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+    })
+    return yield* decodeWorld(parsed).pipe(
+      Effect.mapError((cause) =>
+        new ScenarioError({ path, detail: `not a valid scenario:\n${ParseResult.TreeFormatter.formatErrorSync(cause)}`, cause })
+      )
+    )
+  })
+
+/** A key like CloudStack's: 64 random bytes, base64url (86 characters). */
+export const generateKey: Effect.Effect<string> = Effect.map(
+  Effect.replicateEffect(Random.nextIntBetween(0, 256), 64),
+  (bytes) => Buffer.from(bytes).toString("base64url")
+)
+
+/** What the command prints once listening (pure). */
+export const banner = (apiUrl: string, keys: KeyPair, world: World, source: string): string => {
+  const zone = world.zones[0].name
+  return [
+    `CloudStack simulator (${source}) listening on ${apiUrl}`,
+    "",
+    `api-url:    ${apiUrl}`,
+    `api-key:    ${keys.apiKey}`,
+    `secret-key: ${keys.secretKey}`,
+    "",
+    "cloud-config for cloudstack-ccm (or the Go CCM):",
+    "[Global]",
+    `api-url = ${apiUrl}`,
+    `api-key = ${keys.apiKey}`,
+    `secret-key = ${keys.secretKey}`,
+    `zone = ${zone}`,
+    "",
+    "python3-cs:",
+    `CLOUDSTACK_ENDPOINT=${apiUrl} CLOUDSTACK_KEY=${keys.apiKey} CLOUDSTACK_SECRET=${keys.secretKey} cs listZones`,
+    "cmk:",
+    `cmk set url ${apiUrl}; cmk set apikey ${keys.apiKey}; cmk set secretkey ${keys.secretKey}`,
+    "",
+    "Ctrl-C stops it."
+  ].join("\n")
+}
+
+const port = Options.integer("port").pipe(
+  Options.withDefault(8080),
+  Options.withDescription("TCP port on 127.0.0.1 (0 picks a free one)")
+)
+const seed = Options.integer("seed").pipe(
+  Options.withDefault(1),
+  Options.withDescription("seed for generated ids and fault injection: the same seed gives the same run")
+)
+const scenario = Options.file("scenario", { exists: "yes" }).pipe(
+  Options.optional,
+  Options.withDescription("scenario file (JSON or YAML, see README); default: the built-in demo world")
+)
+const apiKey = Options.text("api-key").pipe(
+  Options.optional,
+  Options.withDescription("api key of the default account (generated when neither the flag nor the scenario gives one)")
+)
+const secretKey = Options.text("secret-key").pipe(
+  Options.optional,
+  Options.withDescription("secret key of the default account (generated likewise)")
+)
+
+/**
+ * Flags win; otherwise a scenario file's own keys are kept; the demo world gets fresh random keys.
+ * A missing half of a pair given by flags is generated.
+ */
+const resolveKeys = (world: World, fromFile: boolean, flags: { apiKey: Option.Option<string>; secretKey: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    const own = keysOf(world)
+    if (Option.isNone(flags.apiKey) && Option.isNone(flags.secretKey) && fromFile && Option.isSome(own)) return own.value
+    return {
+      apiKey: Option.isSome(flags.apiKey) ? flags.apiKey.value : yield* generateKey,
+      secretKey: Option.isSome(flags.secretKey) ? flags.secretKey.value : yield* generateKey
+    }
+  })
+
+export const command = Command.make(
+  "simulator",
+  { port, seed, scenario, apiKey, secretKey },
+  (options) =>
+    Effect.gen(function*() {
+      const fromFile = Option.isSome(options.scenario)
+      const loaded = Option.isSome(options.scenario) ? yield* loadScenario(options.scenario.value) : demoWorld
+      const keys = yield* resolveKeys(loaded, fromFile, options)
+      const world = withKeys(loaded, keys)
+      const source = Option.getOrElse(options.scenario, () => "demo world")
+      const face = HttpFace.layer({ port: options.port, isCommand }).pipe(
+        Layer.provide(simulatorLayer(world, { seed: options.seed }))
+      )
+      yield* HttpFace.SimulatorHttpServer.pipe(
+        Effect.flatMap((server) => Console.log(banner(server.apiUrl, keys, world, source))),
+        Effect.zipRight(Effect.never),
+        Effect.provide(face)
+      )
+    })
+).pipe(Command.withDescription("Serve the CloudStack simulator on 127.0.0.1 (the real API protocol at /client/api)"))
