@@ -1082,7 +1082,7 @@ const deployVirtualMachine: Handler = (c, p) => {
     createdId: vm.uuid,
     execute: () => {
       vm.state = start ? "Running" : "Stopped"
-      return ok({ virtualmachine: renderVm(s, vm, { jobid }) })
+      return ok({ virtualmachine: renderVm(s, vm, { jobid, deployed: true }) })
     },
     onFailure: () => {
       vm.state = "Destroyed"

@@ -397,7 +397,28 @@ const userOf = (s: Store, owner: string): { readonly username: string; readonly 
   return { username: owner, userid: "" }
 }
 
-export const renderVm = (s: Store, vm: VmRow, extra?: { readonly jobid: string }): Obj => {
+/** Statistics fields, rendered once a VM has run (a freshly deployed VM has none yet). */
+const STATS: Obj = {
+  cpuused: "0%",
+  networkkbsread: 0,
+  networkkbswrite: 0,
+  diskkbsread: 0,
+  diskkbswrite: 0,
+  memorykbs: 0,
+  memoryintfreekbs: 0,
+  memorytargetkbs: 0,
+  diskioread: 0,
+  diskiowrite: 0
+}
+
+export interface VmRenderOptions {
+  /** The VM job's id, rendered with `jobstatus: 0` as in a VM job's result. */
+  readonly jobid?: string
+  /** The deploy result: boot fields instead of statistics. */
+  readonly deployed?: boolean
+}
+
+export const renderVm = (s: Store, vm: VmRow, options: VmRenderOptions = {}): Obj => {
   const so = s.serviceOfferings.get(vm.serviceOfferingUuid)
   const tpl = s.templates.get(vm.templateUuid)
   const ip = staticNatIpOf(s, vm)
@@ -428,16 +449,7 @@ export const renderVm = (s: Store, vm: VmRow, extra?: { readonly jobid: string }
     cpunumber: so?.cpunumber ?? 1,
     cpuspeed: so?.cpuspeed ?? 1000,
     memory: so?.memory ?? 1024,
-    cpuused: "0%",
-    networkkbsread: 0,
-    networkkbswrite: 0,
-    diskkbsread: 0,
-    diskkbswrite: 0,
-    memorykbs: 0,
-    memoryintfreekbs: 0,
-    memorytargetkbs: 0,
-    diskioread: 0,
-    diskiowrite: 0,
+    ...(options.deployed === true ? {} : STATS),
     guestosid: "e53f7606-5fdf-11ea-9a56-1e006800018c",
     rootdeviceid: 0,
     rootdevicetype: "ROOT",
@@ -456,9 +468,9 @@ export const renderVm = (s: Store, vm: VmRow, extra?: { readonly jobid: string }
         o.ip6address = nic.ip6
         if (net?.ip6cidr !== undefined) o.ip6cidr = net.ip6cidr
       }
+      // The VLAN URIs belong to an implemented NIC: a stopped VM's NICs have none.
+      if (running) Object.assign(o, { isolationuri: "vlan://1994", broadcasturi: "vlan://1994" })
       Object.assign(o, {
-        isolationuri: "vlan://1994",
-        broadcasturi: "vlan://1994",
         traffictype: "Guest",
         type: net?.type ?? "Isolated",
         isdefault: nic.isdefault,
@@ -486,8 +498,12 @@ export const renderVm = (s: Store, vm: VmRow, extra?: { readonly jobid: string }
     out.publicip = ip.address
     out.publicipid = ip.uuid
   }
-  if (extra !== undefined) {
-    out.jobid = extra.jobid
+  if (options.deployed === true) {
+    out.bootmode = "legacy"
+    out.boottype = "Bios"
+  }
+  if (options.jobid !== undefined) {
+    out.jobid = options.jobid
     out.jobstatus = 0
   }
   return out
