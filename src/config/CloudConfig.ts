@@ -1,7 +1,8 @@
 /**
  * The validated cloud-config (the `[Global]` section of the upstream CCM's INI file plus this CCM's
  * optional tuning keys). Decoded once at start-up; everything downstream trusts these types.
- * This module holds the service shape only; parsing and the file-reading layer live beside it.
+ * This module holds the service shape only; parsing is `CloudConfigParser.ts` (pure) and the layers
+ * (`layerFromFile`, `layerFromString`) are in `CloudConfigFile.ts`.
  */
 import { Context, type Duration, type Option, type Redacted } from "effect"
 

@@ -36,6 +36,14 @@ export const issueLine = (issue: ConfigIssue): Option.Option<number> =>
     InvalidValue: ({ line }) => line
   })
 
+/**
+ * How text from the file appears in a message: JSON-quoted, unless longer than `max`, in which case
+ * only its length is shown. A long unknown "key" or bad value is often a wrapped or misplaced secret
+ * (CloudStack keys are 86 characters), and secrets must never reach a terminal or a log.
+ */
+export const echo = (text: string, max = 64): string =>
+  text.length <= max ? JSON.stringify(text) : `a ${text.length}-character text (not shown: it may be a secret)`
+
 const didYouMean = (suggestion: Option.Option<string>): string =>
   Option.match(suggestion, { onNone: () => "", onSome: (s) => ` (did you mean "${s}"?)` })
 
@@ -47,7 +55,7 @@ export const describeIssue = (issue: ConfigIssue): string =>
     SyntaxError: ({ detail }) => `syntax error: ${detail}`,
     UnknownSection: ({ section, suggestion }) =>
       `unknown section [${section}]${didYouMean(suggestion)}; only [Global] is read`,
-    UnknownKey: ({ key, suggestion }) => `unknown key "${key}" in [Global]${didYouMean(suggestion)}`,
+    UnknownKey: ({ key, suggestion }) => `unknown key ${echo(key, 32)} in [Global]${didYouMean(suggestion)}`,
     MissingKeys: ({ keys }) => `missing required key${keys.length === 1 ? "" : "s"} in [Global]: ${keys.join(", ")}`,
     InvalidValue: ({ detail, key }) => `invalid value for "${key}": ${detail}`
   })

@@ -17,7 +17,7 @@
  */
 import { Array as Arr, Duration, Either, Option, Order, ParseResult, Redacted, Schema } from "effect"
 import type { CloudConfigShape } from "./CloudConfig.js"
-import { CloudConfigError, ConfigIssue, issueLine } from "./CloudConfigError.js"
+import { CloudConfigError, ConfigIssue, echo, issueLine } from "./CloudConfigError.js"
 import { format as formatDuration, GoDuration } from "./GoDuration.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ export const tokenize = (input: string): IniDocument => {
     skipSpace()
     let v = Option.none<string>()
     if (!atLineEnd()) {
-      if (text[pos] !== "=") return syntax(at, `expected '=' after "${key}"`)
+      if (text[pos] !== "=") return syntax(at, `expected '=' after ${echo(key, 32)}`)
       pos++
       skipSpace()
       const parsed = value(at)
@@ -168,7 +168,7 @@ export const tokenize = (input: string): IniDocument => {
       v = Option.some(parsed)
     }
     if (current === undefined) {
-      issues.push(ConfigIssue.SyntaxError({ line: at, detail: `"${key}" appears before any section header (add [Global] above it)` }))
+      issues.push(ConfigIssue.SyntaxError({ line: at, detail: `${echo(key, 32)} appears before any section header (add [Global] above it)` }))
     } else if (current !== "broken") {
       entries.push({ section: current, key, value: v, line: at })
     }
@@ -234,11 +234,11 @@ const fail = (ast: Schema.Schema.Any["ast"], actual: string, message: string) =>
 const HttpUrl = Schema.transformOrFail(Schema.String, Schema.URLFromSelf, {
   strict: true,
   decode: (s, _, ast) => {
-    if (!URL.canParse(s)) return fail(ast, s, `"${s}" is not a URL (expected e.g. https://cloud.example.com/client/api)`)
+    if (!URL.canParse(s)) return fail(ast, s, `${echo(s)} is not a URL (expected e.g. https://cloud.example.com/client/api)`)
     const url = new URL(s)
     return url.protocol === "http:" || url.protocol === "https:"
       ? ParseResult.succeed(url)
-      : fail(ast, s, `"${s}" must use http or https, not ${url.protocol.replace(/:$/, "")}`)
+      : fail(ast, s, `${echo(s)} must use http or https, not ${url.protocol.replace(/:$/, "")}`)
   },
   encode: (url) => ParseResult.succeed(url.href)
 })
@@ -253,7 +253,7 @@ const GcfgBoolean = Schema.transformOrFail(Schema.String, Schema.Boolean, {
       ? ParseResult.succeed(true)
       : falsy.has(v)
       ? ParseResult.succeed(false)
-      : fail(ast, s, `"${s}" is not a boolean (use true/false, yes/no, on/off or 1/0)`)
+      : fail(ast, s, `${echo(s)} is not a boolean (use true/false, yes/no, on/off or 1/0)`)
   },
   encode: (b) => ParseResult.succeed(b ? "true" : "false")
 })
@@ -263,7 +263,7 @@ const PositiveInt = Schema.transformOrFail(Schema.String, Schema.Number, {
   decode: (s, _, ast) =>
     /^\d+$/.test(s) && Number(s) > 0 && Number.isSafeInteger(Number(s))
       ? ParseResult.succeed(Number(s))
-      : fail(ast, s, `"${s}" is not a positive whole number`),
+      : fail(ast, s, `${echo(s)} is not a positive whole number`),
   encode: (n) => ParseResult.succeed(String(n))
 })
 
@@ -272,7 +272,7 @@ const PositiveNumber = Schema.transformOrFail(Schema.String, Schema.Number, {
   decode: (s, _, ast) =>
     /^(\d+(\.\d*)?|\.\d+)$/.test(s) && Number(s) > 0 && Number.isFinite(Number(s))
       ? ParseResult.succeed(Number(s))
-      : fail(ast, s, `"${s}" is not a positive number`),
+      : fail(ast, s, `${echo(s)} is not a positive number`),
   encode: (n) => ParseResult.succeed(String(n))
 })
 
@@ -324,20 +324,33 @@ export const editDistance = (a: string, b: string): number => {
   return prev[b.length] ?? 0
 }
 
-/** The candidate closest to `word` (case-insensitive); ties go to the earlier candidate. */
-export const closest = (word: string, candidates: ReadonlyArray<string>): Option.Option<string> => {
+/**
+ * The candidate closest to `word` (case-insensitive) within `maxDistance` edits; ties go to the
+ * earlier candidate.
+ */
+export const closest = (
+  word: string,
+  candidates: ReadonlyArray<string>,
+  maxDistance = Number.POSITIVE_INFINITY
+): Option.Option<string> => {
   const w = word.toLowerCase()
   let best: Option.Option<string> = Option.none()
   let bestDistance = Number.POSITIVE_INFINITY
   for (const c of candidates) {
     const d = editDistance(w, c.toLowerCase())
-    if (d < bestDistance) {
+    if (d < bestDistance && d <= maxDistance) {
       best = Option.some(c)
       bestDistance = d
     }
   }
   return best
 }
+
+/** The known key a misspelt one was probably meant to be: a few edits away, a third of it at most. */
+const suggestKey = (key: string) => closest(key, knownKeys, Math.max(3, Math.ceil(key.length / 3)))
+
+/** Within a typo's reach (edit distance <= 3) of a known key. */
+const looksLikeKey = (key: string): boolean => knownKeys.some((k) => editDistance(key, k) <= 3)
 
 const isKnownKey = (key: string): key is KnownKey => (knownKeys as ReadonlyArray<string>).includes(key)
 
@@ -354,7 +367,6 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
   const issues: Array<ConfigIssue> = [...doc.issues]
   const raw: Record<string, string> = {}
   const lines = new Map<string, number>()
-  const present = new Set<string>()
 
   for (const section of doc.sections) {
     if (section.name.toLowerCase() !== "global") {
@@ -366,21 +378,25 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
       }))
     }
   }
+  // A repeated key keeps its last value, as gcfg does for single-valued variables.
+  const latest = new Map<KnownKey, IniEntry>()
   for (const entry of doc.entries) {
     if (entry.section.name.toLowerCase() !== "global" || Option.isSome(entry.section.subsection)) continue
     const key = entry.key.toLowerCase()
-    if (!isKnownKey(key)) {
-      issues.push(ConfigIssue.UnknownKey({ line: entry.line, key: entry.key, suggestion: closest(key, knownKeys) }))
-      continue
+    if (isKnownKey(key)) {
+      latest.set(key, entry)
+    } else if (Option.isNone(entry.value) && !looksLikeKey(key)) {
+      // A bare word far from any key is most likely the tail of a wrapped value (a secret): never echo it.
+      issues.push(ConfigIssue.SyntaxError({
+        line: entry.line,
+        detail: "a word on its own line that is not a key (not shown: it may be part of a wrapped value)"
+      }))
+    } else {
+      issues.push(ConfigIssue.UnknownKey({ line: entry.line, key: entry.key, suggestion: suggestKey(key) }))
     }
-    // A repeated key keeps its last value (gcfg); an earlier invalid value no longer matters.
-    present.add(key)
+  }
+  for (const [key, entry] of latest) {
     lines.set(key, entry.line)
-    delete raw[key]
-    for (let i = issues.length - 1; i >= 0; i--) {
-      const prior = issues[i]
-      if (prior !== undefined && prior._tag === "InvalidValue" && prior.key === key) issues.splice(i, 1)
-    }
     const invalid = (detail: string) =>
       issues.push(ConfigIssue.InvalidValue({ line: Option.some(entry.line), key, detail }))
     if (Option.isNone(entry.value)) {
@@ -393,7 +409,7 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
     }
   }
 
-  const missing = requiredKeys.filter((k) => !present.has(k))
+  const missing = requiredKeys.filter((k) => !latest.has(k))
   if (missing.length > 0) issues.push(ConfigIssue.MissingKeys({ keys: missing }))
 
   const decoded = Schema.decodeUnknownEither(GlobalSection, { errors: "all" })(raw)

@@ -4,6 +4,7 @@
  * Pure: parsing, formatting and a Schema from string; no I/O.
  */
 import { Duration, Option, ParseResult, Schema } from "effect"
+import { echo } from "./CloudConfigError.js"
 
 const unitMillis: Readonly<Record<string, number>> = {
   ns: 1e-6,
@@ -63,7 +64,7 @@ export const GoDuration = Schema.transformOrFail(Schema.String, Schema.DurationF
     Option.match(parse(text.trim()), {
       onNone: () =>
         ParseResult.fail(
-          new ParseResult.Type(ast, text, `"${text}" is not a duration (use a number and a unit: 500ms, 30s, 5m, 1h)`)
+          new ParseResult.Type(ast, text, `${echo(text)} is not a duration (use a number and a unit: 500ms, 30s, 5m, 1h)`)
         ),
       onSome: ParseResult.succeed
     }),

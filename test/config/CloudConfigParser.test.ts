@@ -261,6 +261,26 @@ describe("CloudConfigParser.parse errors", () => {
     ])
   })
 
+  it("does not echo long text or bare words that may be a wrapped secret", () => {
+    const secret = // CloudStack-like key material, 87 characters
+      "Xk3vQ9zT0aLmN5bR7cD2eF8gH1iJ4kL6mN0oP3qR5sT7uV9wX2yZ4aB6cD8eF0gH3iJ5kL7mN9oP1qR3sT5uV7w"
+    const e = bad(
+      `[Global]\napi-url = https://h/client/api\napi-key = k\nsecret-key = ${secret.slice(0, 40)}\n` +
+        `${secret.slice(40, 60)}\n${secret.slice(60)}\nrequest-timeout = ${secret}\n${secret} = 1\nssl-no-verfy\n`
+    )
+    for (const fragment of [secret.slice(40, 60), secret.slice(60), secret]) assert.notInclude(e.message, fragment)
+    assert.deepStrictEqual(summary(e.issues), [
+      "SyntaxError@5",
+      "SyntaxError@6",
+      "InvalidValue@7:request-timeout",
+      "UnknownKey@8:" + secret + "->-",
+      "UnknownKey@9:ssl-no-verfy->ssl-no-verify"
+    ])
+    assert.include(e.message, `${PATH}:7: invalid value for "request-timeout": a ${secret.length}-character text (not shown`)
+    assert.include(e.message, `${PATH}:8: unknown key a ${secret.length}-character text (not shown: it may be a secret)`)
+    assert.include(e.message, `${PATH}:9: unknown key "ssl-no-verfy" in [Global] (did you mean "ssl-no-verify"?)`)
+  })
+
   it("never quotes a secret in a message, even when the secret's own line is wrong", () => {
     // The helpers assert that neither API_KEY nor SECRET appears in the message.
     bad(`[Global]\napi-url = https://h/client/api\napi-key = "${API_KEY}\nsecret-key = ${SECRET} \\x\n`)
@@ -286,6 +306,8 @@ describe("CloudConfigParser helpers", () => {
     assert.deepStrictEqual(closest("secret_key", ["api-key", "secret-key"]), Option.some("secret-key"))
     assert.deepStrictEqual(closest("APIKEY", ["api-url", "api-key"]), Option.some("api-key"))
     assert.deepStrictEqual(closest("x", []), Option.none())
+    assert.deepStrictEqual(closest("zonee", ["zone", "region"], 1), Option.some("zone"))
+    assert.deepStrictEqual(closest("completely-different", ["zone"], 3), Option.none())
   })
 })
 
