@@ -1,0 +1,165 @@
+/**
+ * The serving endpoint of the process (k8s controller-manager style) on `--bind-address:--secure-port`:
+ * `/healthz` (all checks), `/healthz/<check>` (one), `/metrics` (Prometheus text). HTTPS with a
+ * self-signed certificate unless a cert/key pair is given, or plain HTTP for local runs. A scoped
+ * resource: the socket closes with the scope. Knows nothing about controllers beyond `HealthChecks`.
+ */
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Clock, Context, Data, Effect, Layer, Option } from "effect"
+import { readFile } from "node:fs/promises"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import type { AddressInfo } from "node:net"
+import * as Selfsigned from "selfsigned"
+import { Metrics, render } from "../metrics/Metrics.js"
+import { HealthChecks, type HealthCheckResult } from "./HealthChecks.js"
+
+export interface HealthServerOptions {
+  /** `--bind-address` (default 0.0.0.0). */
+  readonly bindAddress: string
+  /** `--secure-port` (default 10258); 0 picks a free port (tests). */
+  readonly port: number
+  /** `--plain-http`: serve HTTP instead of HTTPS (local runs; probes then use scheme HTTP). */
+  readonly plainHttp: boolean
+  /** `--tls-cert-file` / `--tls-private-key-file`: both or neither; neither = self-signed in memory. */
+  readonly tls: Option.Option<{ readonly certFile: string; readonly keyFile: string }>
+}
+
+export class HealthServerError extends Data.TaggedError("HealthServerError")<{
+  readonly reason: "TlsFiles" | "Certificate" | "Listen"
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `health server: ${this.detail}`
+  }
+}
+
+export class HealthServer extends Context.Tag("cloudstack-ccm/runtime/HealthServer")<HealthServer, {
+  readonly scheme: "http" | "https"
+  readonly host: string
+  /** The bound port (the real one when 0 was asked for). */
+  readonly port: number
+  /** PEM of the served certificate (None for plain HTTP), e.g. for clients that pin it. */
+  readonly certificate: Option.Option<string>
+}>() {}
+
+const plain = (body: string, status = 200) =>
+  HttpServerResponse.text(body, { status, headers: { "x-content-type-options": "nosniff", "cache-control": "no-store" } })
+
+/** k8s healthz text: "ok", or one `[+]/[-]` line per check then "healthz check failed" (500). */
+export const renderHealthz = (results: ReadonlyArray<HealthCheckResult>, verbose: boolean): { readonly status: number; readonly body: string } => {
+  const failed = results.some((r) => !r.healthy)
+  if (!failed && !verbose) return { status: 200, body: "ok" }
+  const lines = results.map((r) =>
+    r.healthy ? `[+]${r.name} ok` : `[-]${r.name} failed: ${Option.getOrElse(r.reason, () => "reason withheld")}`)
+  return failed
+    ? { status: 500, body: [...lines, "healthz check failed"].join("\n") + "\n" }
+    : { status: 200, body: [...lines, "healthz check passed"].join("\n") + "\n" }
+}
+
+const app = (checks: HealthChecks["Type"], metrics: Metrics["Type"]) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const url = new URL(request.url, "http://localhost")
+    const path = url.pathname.replace(/\/+$/, "") || "/"
+    if (request.method !== "GET" && request.method !== "HEAD") return plain("method not allowed\n", 405)
+    if (path === "/healthz") {
+      const { status, body } = renderHealthz(yield* checks.runAll, url.searchParams.has("verbose"))
+      return plain(body, status)
+    }
+    if (path.startsWith("/healthz/")) {
+      const result = yield* checks.runOne(decodeURIComponent(path.slice("/healthz/".length)))
+      return Option.match(result, {
+        onNone: () => plain("not found\n", 404),
+        onSome: (r) => (r.healthy ? plain("ok") : plain(`internal server error: ${Option.getOrElse(r.reason, () => "")}\n`, 500))
+      })
+    }
+    if (path === "/metrics") {
+      return yield* render(metrics).pipe(
+        Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })),
+        Effect.catchTag("MetricsRenderError", () =>
+          Effect.logError("rendering metrics failed").pipe(Effect.as(plain("metrics unavailable\n", 500))))
+      )
+    }
+    return plain("not found\n", 404)
+  })
+
+const readTls = (files: { readonly certFile: string; readonly keyFile: string }) =>
+  Effect.tryPromise({
+    try: async () => ({ cert: await readFile(files.certFile, "utf8"), key: await readFile(files.keyFile, "utf8") }),
+    catch: (cause) =>
+      new HealthServerError({
+        reason: "TlsFiles",
+        detail: `cannot read --tls-cert-file ${files.certFile} / --tls-private-key-file ${files.keyFile}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
+  })
+
+/** A self-signed pair for `localhost`/127.0.0.1 named `cloud-controller-manager`, as the k8s CCM generates. */
+export const selfSigned: Effect.Effect<{ readonly cert: string; readonly key: string }, HealthServerError> = Effect.flatMap(
+  Clock.currentTimeMillis,
+  (now) =>
+    Effect.try({
+      // node-forge delegates RSA key generation to node's native crypto here: about 0.3 s, once per start.
+      try: () => {
+        const pem = Selfsigned.generate([{ name: "commonName", value: "cloud-controller-manager" }], {
+          keySize: 2048,
+          days: 365,
+          algorithm: "sha256",
+          notBeforeDate: new Date(now),
+          extensions: [
+            { name: "basicConstraints", cA: false },
+            { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+            { name: "extKeyUsage", serverAuth: true },
+            { name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }] }
+          ]
+        })
+        return { cert: pem.cert, key: pem.private }
+      },
+      catch: (cause) => new HealthServerError({ reason: "Certificate", detail: "cannot create a self-signed certificate", cause })
+    })
+)
+
+const listen = (server: Http.Server, options: HealthServerOptions) =>
+  Effect.async<number, HealthServerError>((resume) => {
+    const onError = (cause: Error) =>
+      resume(Effect.fail(new HealthServerError({ reason: "Listen", detail: `cannot listen on ${options.bindAddress}:${options.port}: ${cause.message}`, cause })))
+    server.once("error", onError)
+    server.listen({ port: options.port, host: options.bindAddress }, () => {
+      server.off("error", onError)
+      const address: AddressInfo | string | null = server.address()
+      resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : options.port))
+    })
+  })
+
+const close = (server: Http.Server) =>
+  Effect.async<void>((resume) => {
+    server.close(() => resume(Effect.void))
+    // Keep-alive probe connections would otherwise hold the close open.
+    server.closeAllConnections()
+  })
+
+/** Starts serving; the socket is closed when the scope closes. */
+export const make = (options: HealthServerOptions) =>
+  Effect.gen(function*() {
+    const checks = yield* HealthChecks
+    const metrics = yield* Metrics
+    const handler = yield* NodeHttpServer.makeHandler(app(checks, metrics))
+    const tls = options.plainHttp
+      ? Option.none<{ readonly cert: string; readonly key: string }>()
+      : Option.some(yield* Option.match(options.tls, { onNone: () => selfSigned, onSome: readTls }))
+    const server: Http.Server = Option.match(tls, {
+      onNone: () => Http.createServer(handler),
+      onSome: ({ cert, key }) => Https.createServer({ cert, key }, handler)
+    })
+    const port = yield* Effect.acquireRelease(listen(server, options), () => close(server))
+    const scheme = Option.isSome(tls) ? "https" as const : "http" as const
+    yield* Effect.logInfo("serving health and metrics").pipe(
+      Effect.annotateLogs({ module: "HealthServer", scheme, address: options.bindAddress, port })
+    )
+    return HealthServer.of({ scheme, host: options.bindAddress, port, certificate: Option.map(tls, (t) => t.cert) })
+  })
+
+export const layer = (options: HealthServerOptions) => Layer.scoped(HealthServer, make(options))
