@@ -4,7 +4,7 @@
  * each, registered in `subcommands` below. Runs nothing itself: `bin.ts` provides the platform.
  */
 import { CliApp, Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import * as CheckCommand from "./CheckCommand.js"
 import { CliUsageError } from "./CliUsageError.js"
 import { cloudConfigOption } from "./CloudConfigOption.js"
@@ -53,3 +53,13 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, 
     Effect.as(0),
     Effect.catchAllCause((cause) => Effect.as(reportFailure(cause), 1))
   )
+
+/**
+ * The process exit code for the end of `main`: its value on success; 0 when only interrupted
+ * (SIGTERM/SIGINT is a clean shutdown); 1 for anything else (a defect escaping `main`).
+ */
+export const exitCode = (exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.match(exit, {
+    onSuccess: (code) => (typeof code === "number" ? code : 0),
+    onFailure: (cause) => (Cause.isInterruptedOnly(cause) ? 0 : 1)
+  })

@@ -4,12 +4,12 @@
  * the code `Cli.main` decides. The only place in `src/` that runs an effect.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Exit, Layer } from "effect"
-import { main } from "./Cli.js"
+import { Effect, Layer } from "effect"
+import { exitCode, main } from "./Cli.js"
 import * as CliLogger from "./CliLogger.js"
 
 NodeRuntime.runMain(main(process.argv).pipe(Effect.provide(Layer.mergeAll(NodeContext.layer, CliLogger.layer))), {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 1)
+  teardown: (exit, onExit) => onExit(exitCode(exit))
 })

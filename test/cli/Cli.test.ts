@@ -1,8 +1,8 @@
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
-import { main } from "../../src/cli/Cli.js"
+import { Effect, Exit, FiberId, Schema } from "effect"
+import { exitCode, main } from "../../src/cli/Cli.js"
 import * as CliLogger from "../../src/cli/CliLogger.js"
 import * as CapturingConsole from "../fakes/CapturingConsole.js"
 
@@ -128,4 +128,15 @@ describe("cloudstack-ccm (in-process)", () => {
       assert.include(check.stdout, "--cloud-config")
       assert.notInclude(withConfig.stdout, "z1") // help never reads the file
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("Cli.exitCode", () => {
+  it("is main's value on success, 0 for a clean interruption (SIGTERM), 1 for a defect", () => {
+    assert.strictEqual(exitCode(Exit.succeed(0)), 0)
+    assert.strictEqual(exitCode(Exit.succeed(1)), 1)
+    assert.strictEqual(exitCode(Exit.void), 0)
+    assert.strictEqual(exitCode(Exit.interrupt(FiberId.none)), 0)
+    assert.strictEqual(exitCode(Exit.die(new Error("bug"))), 1)
+    assert.strictEqual(exitCode(Exit.fail("anything")), 1)
+  })
 })
