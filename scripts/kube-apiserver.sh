@@ -6,6 +6,8 @@
 #   scripts/kube-apiserver.sh build          build and cache the binary (skipped when cached)
 #   scripts/kube-apiserver.sh start [DIR]    start etcd + apiserver, print the kubeconfig path
 #   scripts/kube-apiserver.sh stop [DIR]     stop both (by PID), remove DIR
+#   scripts/kube-apiserver.sh compact [DIR]  compact etcd to its current revision: watches of
+#                                            Nodes from an older resourceVersion then get 410 Gone
 #   scripts/kube-apiserver.sh path           print the cached binary path (exit 1 if missing)
 #
 # Environment: KUBE_APISERVER_CACHE (default /var/cache/cloudstack-ccm), KUBE_APISERVER_STATE
@@ -110,12 +112,14 @@ start() {
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "contract=http://127.0.0.1:$etcd_peer" >"$STATE_DIR/etcd.log" 2>&1 < /dev/null &
   echo $! > "$STATE_DIR/etcd.pid"
+  echo "$etcd_client" > "$STATE_DIR/etcd.port"
   setsid "$BINARY" --etcd-servers="http://127.0.0.1:$etcd_client" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" --insecure-port=0 \
     --cert-dir="$STATE_DIR/certs" --token-auth-file="$STATE_DIR/tokens.csv" --authorization-mode=AlwaysAllow \
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$STATE_DIR/sa.key" \
     --service-account-signing-key-file="$STATE_DIR/sa.key" --service-cluster-ip-range=10.96.0.0/24 \
     --disable-admission-plugins=ServiceAccount --allow-privileged=true \
+    --watch-cache-sizes=nodes#0 \
     >"$STATE_DIR/apiserver.log" 2>&1 < /dev/null &
   echo $! > "$STATE_DIR/apiserver.pid"
   local url="https://127.0.0.1:$port"
@@ -154,6 +158,16 @@ stop_pid() {
   rm -f "$file"
 }
 
+# Nodes are watched straight from etcd (--watch-cache-sizes=nodes#0), so compacting etcd makes
+# every older resourceVersion of Nodes "too old": the 410 path of watches and informers, on demand.
+compact() {
+  local endpoint revision
+  endpoint="http://127.0.0.1:$(cat "$STATE_DIR/etcd.port")"
+  revision=$(ETCDCTL_API=3 etcdctl --endpoints="$endpoint" endpoint status -w json |
+    sed -n 's/.*"revision":\([0-9]*\).*/\1/p')
+  ETCDCTL_API=3 etcdctl --endpoints="$endpoint" compact "$revision" >/dev/null
+}
+
 stop() {
   # The apiserver first: killed after etcd it spends ~20 s retrying etcd before exiting.
   stop_pid "$STATE_DIR/apiserver.pid"
@@ -165,6 +179,7 @@ case "${1:-}" in
   build) build ;;
   start) start ;;
   stop) stop ;;
+  compact) compact ;;
   path) [ -x "$BINARY" ] && echo "$BINARY" ;;
-  *) echo "usage: $0 build|start [state-dir]|stop [state-dir]|path" >&2; exit 64 ;;
+  *) echo "usage: $0 build|start [state-dir]|stop [state-dir]|compact [state-dir]|path" >&2; exit 64 ;;
 esac

@@ -49,6 +49,8 @@ export interface Informer<A> {
    * misses nothing (client-go's AddEventHandler). Runs until its consumer stops.
    */
   readonly changes: Stream.Stream<Change<A>>
+  /** Like `changes`, but registered when this effect completes (not when the stream starts). */
+  readonly subscribe: Effect.Effect<Stream.Stream<Change<A>>, never, Scope.Scope>
   /** The resourceVersion the next watch resumes from (diagnostics and tests). */
   readonly resourceVersion: Effect.Effect<string>
 }
@@ -153,23 +155,22 @@ export const make = <A extends KubeObject>(
       Effect.forkScoped
     )
 
-    const subscribe = Stream.unwrapScoped(
-      lock.withPermits(1)(Effect.gen(function*() {
-        const subscription = yield* PubSub.subscribe(changes)
-        const snapshot = yield* Ref.get(cache)
-        return Stream.concat(
-          Stream.fromIterable(HashMap.values(snapshot)).pipe(Stream.map((object) => Change.Added({ object }))),
-          Stream.fromQueue(subscription)
-        )
-      }))
-    )
+    const subscribe = lock.withPermits(1)(Effect.gen(function*() {
+      const subscription = yield* PubSub.subscribe(changes)
+      const snapshot = yield* Ref.get(cache)
+      return Stream.concat(
+        Stream.fromIterable(HashMap.values(snapshot)).pipe(Stream.map((object) => Change.Added({ object }))),
+        Stream.fromQueue(subscription)
+      )
+    }))
 
     return {
       get: (key: string) => Effect.map(Ref.get(cache), HashMap.get(key)),
       list: Effect.map(Ref.get(cache), (map) => Array.from(HashMap.values(map))),
       awaitSynced: Deferred.await(synced),
       isSynced: Deferred.isDone(synced),
-      changes: subscribe,
+      changes: Stream.unwrapScoped(subscribe),
+      subscribe,
       resourceVersion: Ref.get(lastVersion)
     } satisfies Informer<A>
   })
