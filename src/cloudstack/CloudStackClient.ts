@@ -3,7 +3,7 @@
  * retries, one client-wide concurrency bound and rate limit, and per-command metrics. Generic over
  * the command definitions in `commands/*`; it holds no CloudStack semantics beyond the API itself.
  */
-import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Option, Predicate, RateLimiter, Ref, Schema, type Scope as EffectScope, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Option, Predicate, RateLimiter, Schedule, Schema, type Scope as EffectScope, Stream } from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
@@ -17,7 +17,7 @@ import {
   isRetryableMutation
 } from "./CloudStackError.js"
 import { CloudStackTransport } from "./CloudStackTransport.js"
-import type { AsyncCommand, ListCommand, Scope, SyncCommand } from "./Command.js"
+import type { AsyncCommand, ListCommand, ListPage, Scope, SyncCommand } from "./Command.js"
 import { AsyncJobResult, JobFailure, JobSubmitted, queryAsyncJobResult } from "./commands/AsyncJobs.js"
 import { listProjects } from "./commands/Projects.js"
 import * as Envelope from "./Envelope.js"
@@ -137,21 +137,39 @@ const makeCore = (
       return yield* result
     })))
 
-  const request: Core["request"] = (command, method, params, decode) =>
+  // Retries start only after a retryable failure, so the common success path sets up no Schedule.
+  const retryAfter = <A>(
+    first: CloudStackError,
+    retryable: (e: CloudStackError) => boolean,
+    attempt: Effect.Effect<A, CloudStackError>,
+    command: string
+  ): Effect.Effect<A, CloudStackError> =>
     Effect.gen(function*() {
-      const retryable = method === "GET" ? isRetryable : isRetryableMutation
-      const attempts = yield* Ref.make(0)
-      const attempt = Ref.getAndUpdate(attempts, (n) => n + 1).pipe(
-        Effect.tap((n) =>
-          n === 0 ? Effect.void : Effect.zipRight(
-            Effect.sync(() => metrics.apiRetries.inc({ command })),
-            Effect.logDebug("CloudStack request retried").pipe(Effect.annotateLogs({ command, attempt: n + 1 }))
-          )
-        ),
-        Effect.zipRight(once(command, method, params, decode))
-      )
-      return yield* Effect.retry(attempt, { schedule: retrySchedule, while: retryable })
-    }).pipe(Effect.withSpan("CloudStackClient.request", { attributes: { command } }))
+      const driver = yield* Schedule.driver(retrySchedule)
+      let last = first
+      for (let n = 2;; n++) {
+        // sleeps the jittered backoff; fails once MAX_ATTEMPTS is reached
+        const step = yield* Effect.either(driver.next(last))
+        if (Either.isLeft(step)) return yield* Effect.fail(last)
+        metrics.apiRetries.inc({ command })
+        yield* Effect.logDebug("CloudStack request retried").pipe(
+          Effect.annotateLogs({ command, attempt: n, after: last._tag })
+        )
+        const result = yield* Effect.either(attempt)
+        if (Either.isRight(result)) return result.right
+        if (!retryable(result.left)) return yield* Effect.fail(result.left)
+        last = result.left
+      }
+    })
+
+  const request: Core["request"] = (command, method, params, decode) => {
+    const retryable = method === "GET" ? isRetryable : isRetryableMutation
+    const attempt = once(command, method, params, decode)
+    return attempt.pipe(
+      Effect.catchIf(retryable, (error) => retryAfter(error, retryable, attempt, command)),
+      Effect.withSpan("CloudStackClient.request", { attributes: { command } })
+    )
+  }
 
   return { request }
 }
@@ -170,27 +188,36 @@ const makeClient = (
   const call = <P, A>(command: SyncCommand<P, A>, params: P) =>
     core.request(command.name, command.method, paramsOf(command, params), command.decode)
 
-  const stream = <P, A>(command: ListCommand<P, A>, params: P): Stream.Stream<A, CloudStackError> => {
-    const base = paramsOf(command, params)
-    return Stream.paginateChunkEffect({ page: 1, seen: 0 }, (state) =>
-      core.request(
-        command.name,
-        "GET",
-        { ...base, page: String(state.page), pagesize: String(PAGE_SIZE) },
-        command.decodePage
-      ).pipe(Effect.map((page) => {
-        const seen = state.seen + page.items.length
-        // `{}` (no count) is an empty result; an empty page past the end stops too
-        const more = page.items.length > 0 && page.count !== undefined && seen < page.count
-        return [Chunk.fromIterable(page.items), more ? Option.some({ page: state.page + 1, seen }) : Option.none()] as const
-      })))
+  interface Cursor {
+    readonly page: number
+    readonly seen: number
+  }
+  const fetchPage = <P, A>(command: ListCommand<P, A>, base: Params, page: number) =>
+    core.request(command.name, "GET", { ...base, page: String(page), pagesize: String(PAGE_SIZE) }, command.decodePage)
+  // `{}` (no count) is an empty result; an empty page before `count` is reached stops too
+  const nextCursor = (cursor: Cursor, page: ListPage<unknown>): Option.Option<Cursor> => {
+    const seen = cursor.seen + page.items.length
+    return page.items.length > 0 && page.count !== undefined && seen < page.count
+      ? Option.some({ page: cursor.page + 1, seen })
+      : Option.none()
   }
 
-  const list = <P, A>(command: ListCommand<P, A>, params: P) =>
-    Stream.runCollect(stream(command, params)).pipe(
-      Effect.map(Chunk.toReadonlyArray),
-      Effect.withSpan("CloudStackClient.list", { attributes: { command: command.name } })
-    )
+  const stream = <P, A>(command: ListCommand<P, A>, params: P): Stream.Stream<A, CloudStackError> => {
+    const base = paramsOf(command, params)
+    return Stream.paginateChunkEffect<Cursor, A, CloudStackError, never>({ page: 1, seen: 0 }, (cursor) =>
+      Effect.map(fetchPage(command, base, cursor.page), (page) => [Chunk.fromIterable(page.items), nextCursor(cursor, page)]))
+  }
+
+  // The same walk as `stream` without Stream machinery: `list` is on every reconcile's hot path.
+  const list = <P, A>(command: ListCommand<P, A>, params: P): Effect.Effect<ReadonlyArray<A>, CloudStackError> => {
+    const base = paramsOf(command, params)
+    const walk = (cursor: Cursor, collected: ReadonlyArray<A>): Effect.Effect<ReadonlyArray<A>, CloudStackError> =>
+      Effect.flatMap(fetchPage(command, base, cursor.page), (page) => {
+        const all = collected.length === 0 ? page.items : [...collected, ...page.items]
+        return Option.match(nextCursor(cursor, page), { onNone: () => Effect.succeed(all), onSome: (next) => walk(next, all) })
+      })
+    return walk({ page: 1, seen: 0 }, []).pipe(Effect.withSpan("CloudStackClient.list", { attributes: { command: command.name } }))
+  }
 
   const submit = <P, A>(command: AsyncCommand<P, A>, params: P) =>
     Effect.gen(function*() {
