@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Either, FastCheck as fc, Option, Redacted } from "effect"
 import type { CloudConfigShape } from "../../src/config/CloudConfig.js"
-import type { CloudConfigError, ConfigIssue } from "../../src/config/CloudConfigError.js"
+import { type CloudConfigError, type ConfigIssue, issueLine } from "../../src/config/CloudConfigError.js"
 import { closest, parse, render, tokenize } from "../../src/config/CloudConfigParser.js"
 
 const PATH = "/etc/kubernetes/cloud-config"
@@ -323,6 +323,7 @@ const valueText = fc.string({
   minLength: 1,
   maxLength: 24
 })
+const knownKeysForNoise = ["api-url = https://h/client/api", "api-key = k", "secret-key = s", "ssl-no-verify", "zone = z"]
 const configArb = fc.record({
   apiUrl: fc.webUrl({ withQueryParameters: true }).map((u) => new URL(u)),
   apiKey: valueText.map(Redacted.make),
@@ -367,7 +368,30 @@ const recase = (text: string, flips: ReadonlyArray<boolean>, spaces: ReadonlyArr
   }).join("\n")
 }
 
+/** Line-oriented gcfg-ish noise: headers, keys, values, quotes, escapes, continuations, comments. */
+const noise = fc.array(
+  fc.oneof(
+    fc.constantFrom("[Global]", "[global \"x\"]", "[", "]", "=", "\"", "\\", "\\\n", "\n", "\r\n", ";", "#", " ", "\t"),
+    fc.constantFrom(...knownKeysForNoise),
+    fc.string({ maxLength: 6 })
+  ),
+  { maxLength: 40 }
+).map((parts) => parts.join(""))
+
 describe("CloudConfigParser properties", () => {
+  it.prop("never throws on any text; every issue's line exists in the text", [noise], ([text]) => {
+    const lines = text.split("\n").length
+    Either.match(parse(text, PATH), {
+      onLeft: (e) => {
+        assert.isAbove(e.issues.length, 0)
+        for (const issue of e.issues) {
+          Option.map(issueLine(issue), (l) => assert.isTrue(l >= 1 && l <= lines, `line ${l} of ${lines}`))
+        }
+      },
+      onRight: (c) => assert.strictEqual(c.source, PATH)
+    })
+  })
+
   it.prop("a rendered valid config parses back to the same config", [configArb], ([config]) => {
     assert.deepStrictEqual(parsedPlain(render(config)), plain(config))
   })
