@@ -7,7 +7,7 @@
 import { renderTag, tagKey } from "./Render.js"
 import type { AccountRow, IpRow, JobRow, LbRuleRow } from "./SimModel.js"
 import type { Credentials, JobOutcome, PendingJob, Store } from "./Store.js"
-import { nextUuid } from "./Store.js"
+import { FREE_IP, nextUuid } from "./Store.js"
 import { CS_SERVER_API, Fail, invalid, invalidUuid, isFail, list, mapParam, optBool, type Params, permissionDenied } from "./Wire.js"
 
 export type Obj = Record<string, unknown>
@@ -337,15 +337,7 @@ export const releaseIp = (s: Store, ip: IpRow) => {
   s.rulesByIp.delete(ip.uuid)
   if (ip.staticNatVmUuid !== undefined) s.staticNatByVm.delete(ip.staticNatVmUuid)
   deleteTagsOf(s, "PublicIpAddress", ip.uuid)
-  Object.assign(ip, {
-    state: "Free",
-    owner: undefined,
-    associatedNetworkUuid: undefined,
-    vpcUuid: undefined,
-    sourceNat: false,
-    staticNatVmUuid: undefined,
-    allocated: undefined
-  })
+  Object.assign(ip, FREE_IP)
 }
 
 export const unsupported = (text: string): Fail => new Fail(431, CS_SERVER_API, text)

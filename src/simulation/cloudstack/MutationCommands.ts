@@ -527,21 +527,25 @@ const createLBHealthCheckPolicy: Handler = (c, p) => {
   })
 }
 
-const deleteLBHealthCheckPolicy: Handler = (c, p) => {
-  const hc = reqUuid(p, "id", c.command, c.s.healthChecks)
-  if (isFail(hc)) return hc
-  const lb = c.s.lbRules.get(hc.lbUuid)
-  const denied = checkAccess(c, lb?.owner, hc.uuid)
+/** delete{LBHealthCheck,LBStickiness}Policy: revoke now, remove in the job (on the rule's queue). */
+const deletePolicy = (table: (s: Store) => Map<string, HealthCheckRow | StickinessRow>): Handler => (c, p) => {
+  const rows = table(c.s)
+  const policy = reqUuid(p, "id", c.command, rows)
+  if (isFail(policy)) return policy
+  const lb = c.s.lbRules.get(policy.lbUuid)
+  const denied = checkAccess(c, lb?.owner, policy.uuid)
   if (denied !== undefined) return denied
-  hc.state = "Revoke"
+  policy.state = "Revoke"
   return submit(c, {
-    queueKey: networkKey(lb?.networkUuid ?? hc.uuid),
+    queueKey: networkKey(lb?.networkUuid ?? policy.uuid),
     execute: () => {
-      c.s.healthChecks.delete(hc.uuid)
+      rows.delete(policy.uuid)
       return SUCCESS
     }
   })
 }
+
+const deleteLBHealthCheckPolicy = deletePolicy((s) => s.healthChecks)
 
 const createLBStickinessPolicy: Handler = (c, p) => {
   const s = c.s
@@ -594,21 +598,7 @@ const createLBStickinessPolicy: Handler = (c, p) => {
   })
 }
 
-const deleteLBStickinessPolicy: Handler = (c, p) => {
-  const sp = reqUuid(p, "id", c.command, c.s.stickiness)
-  if (isFail(sp)) return sp
-  const lb = c.s.lbRules.get(sp.lbUuid)
-  const denied = checkAccess(c, lb?.owner, sp.uuid)
-  if (denied !== undefined) return denied
-  sp.state = "Revoke"
-  return submit(c, {
-    queueKey: networkKey(lb?.networkUuid ?? sp.uuid),
-    execute: () => {
-      c.s.stickiness.delete(sp.uuid)
-      return SUCCESS
-    }
-  })
-}
+const deleteLBStickinessPolicy = deletePolicy((s) => s.stickiness)
 
 // ---- firewall ------------------------------------------------------------------------------
 

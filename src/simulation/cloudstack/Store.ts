@@ -90,6 +90,17 @@ export interface Store {
   readonly forcedFailures: Map<string, Array<{ readonly code: number; readonly text: string | undefined }>>
 }
 
+/** The fields of a public IP back in the pool (seeded free, or released). */
+export const FREE_IP = {
+  state: "Free",
+  owner: undefined,
+  associatedNetworkUuid: undefined,
+  vpcUuid: undefined,
+  sourceNat: false,
+  staticNatVmUuid: undefined,
+  allocated: undefined
+} as const
+
 export const nextUuid = (s: Store): string => uuidFor(s.seed, s.counter++)
 export const nextInternalId = (s: Store): number => ++s.internalId
 
@@ -236,13 +247,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
         internalId: nextInternalId(s),
         address,
         zoneUuid: zone.uuid,
-        state: "Free",
-        owner: undefined,
-        associatedNetworkUuid: undefined,
-        vpcUuid: undefined,
-        sourceNat: false,
-        staticNatVmUuid: undefined,
-        allocated: undefined
+        ...FREE_IP
       }
       s.ips.set(row.uuid, row)
       s.ipsByAddress.set(address, row)
