@@ -44,12 +44,29 @@ export const command = rootCommand.pipe(Command.withSubcommands(subcommands))
 /** Parses `argv` (as `process.argv`: node, script, args...) and runs the chosen command. */
 export const run = Command.run(command, { name: "cloudstack-ccm", version })
 
+const builtins: ReadonlySet<string> = new Set(["--help", "-h", "--version"])
+
+/**
+ * Moves `--help`/`-h`/`--version` to just after the subcommand path: @effect/cli honours them only
+ * there, while users append them anywhere (`cloudstack-ccm check --cloud-config f --help`).
+ * Arguments after `--` are left alone. Pure.
+ */
+export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const end = args.includes("--") ? args.indexOf("--") : args.length
+  const flag = args.slice(0, end).find((a) => builtins.has(a))
+  if (flag === undefined) return args
+  const rest = args.filter((a, i) => i >= end || !builtins.has(a))
+  const firstFlag = rest.findIndex((a) => a.startsWith("-"))
+  const pathLength = firstFlag === -1 ? rest.length : firstFlag
+  return [...rest.slice(0, pathLength), flag, ...rest.slice(pathLength)]
+}
+
 /**
  * `run`, then the process exit code: 0 on success; 1 after printing every error on stderr (no
  * stack traces; @effect/cli prints its own usage errors). Never fails.
  */
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
-  run(argv).pipe(
+  run([...argv.slice(0, 2), ...normalizeArgs(argv.slice(2))]).pipe(
     Effect.as(0),
     Effect.catchAllCause((cause) => Effect.as(reportFailure(cause), 1))
   )

@@ -2,7 +2,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, FiberId, Schema } from "effect"
-import { exitCode, main } from "../../src/cli/Cli.js"
+import { exitCode, main, normalizeArgs } from "../../src/cli/Cli.js"
 import * as CliLogger from "../../src/cli/CliLogger.js"
 import * as CapturingConsole from "../fakes/CapturingConsole.js"
 
@@ -120,8 +120,8 @@ describe("cloudstack-ccm (in-process)", () => {
     Effect.gen(function*() {
       const { good } = yield* files
       const root = yield* runCli("--help")
-      const withConfig = yield* runCli("--help", "--cloud-config", good)
-      const check = yield* runCli("check", "--help")
+      const withConfig = yield* runCli("--cloud-config", good, "--help")
+      const check = yield* runCli("check", "--cloud-config", good, "-h")
       assert.deepStrictEqual([root.code, withConfig.code, check.code], [0, 0, 0])
       assert.include(root.stdout, "--cloud-config")
       assert.include(root.stdout, "check")
@@ -138,5 +138,15 @@ describe("Cli.exitCode", () => {
     assert.strictEqual(exitCode(Exit.interrupt(FiberId.none)), 0)
     assert.strictEqual(exitCode(Exit.die(new Error("bug"))), 1)
     assert.strictEqual(exitCode(Exit.fail("anything")), 1)
+  })
+})
+
+describe("Cli.normalizeArgs", () => {
+  it("moves --help/-h/--version right after the subcommand path, leaving `--` and later alone", () => {
+    assert.deepStrictEqual(normalizeArgs(["--cloud-config", "f", "--help"]), ["--help", "--cloud-config", "f"])
+    assert.deepStrictEqual(normalizeArgs(["check", "--cloud-config", "f", "-h"]), ["check", "-h", "--cloud-config", "f"])
+    assert.deepStrictEqual(normalizeArgs(["check", "--version"]), ["check", "--version"])
+    assert.deepStrictEqual(normalizeArgs(["check", "--cloud-config", "f"]), ["check", "--cloud-config", "f"])
+    assert.deepStrictEqual(normalizeArgs(["x", "--", "--help"]), ["x", "--", "--help"])
   })
 })
