@@ -9,6 +9,7 @@ import * as CheckCommand from "./CheckCommand.js"
 import { CliUsageError } from "./CliUsageError.js"
 import { cloudConfigOption } from "./CloudConfigOption.js"
 import { reportFailure } from "./ReportFailure.js"
+import * as RunCommand from "./RunCommand.js"
 import * as SimulatorCommand from "./SimulatorCommand.js"
 
 export const version = "0.1.0"
@@ -36,7 +37,7 @@ const subcommands = [
   CheckCommand.command,
   SimulatorCommand.command,
   // SimulateCommand.command,
-  // RunCommand.command,
+  RunCommand.command,
 ] as const
 
 export const command = rootCommand.pipe(Command.withSubcommands(subcommands))
