@@ -1,0 +1,167 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Fiber, Layer, Option, Ref, Schedule, Stream, TestClock } from "effect"
+import * as Informer from "../../src/kubernetes/Informer.js"
+import { NodeApi } from "../../src/kubernetes/NodeApi.js"
+import type { NodeView } from "../../src/kubernetes/NodeView.js"
+import { WatchEvent } from "../../src/kubernetes/WatchEvent.js"
+import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+
+/** Lets forked fibers (the informer loop) run to their next suspension. */
+const settle = Effect.repeatN(Effect.yieldNow(), 50)
+
+/** NodeApi's list/watch, counting lists; `watchTake` ends each watch after that many events. */
+const counting = (watchTake?: number) =>
+  Effect.gen(function*() {
+    const nodes = yield* NodeApi
+    const lists = yield* Ref.make(0)
+    const source: Informer.ListWatch<NodeView> = {
+      list: Effect.zipRight(Ref.update(lists, (n) => n + 1), nodes.list),
+      watch: (rv) => watchTake === undefined ? nodes.watch(rv) : Stream.take(nodes.watch(rv), watchTake)
+    }
+    return { nodes, lists, source }
+  })
+
+const names = (objects: ReadonlyArray<NodeView>) => objects.map((n) => n.metadata.name).sort()
+
+const withFake = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, FakeKubernetes.layer())
+
+const backoff = Schedule.exponential("1 second")
+
+describe("Informer", () => {
+  it.scoped("relists after 410 Gone, only once the backoff elapsed, and reports what changed meanwhile", () =>
+    withFake(Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const { lists, nodes, source } = yield* counting()
+      yield* nodes.create({ name: "n1" })
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      const changes = yield* informer.subscribe
+      const collected = yield* changes.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      assert.strictEqual(yield* Ref.get(lists), 1)
+      yield* settle // the informer's watch is open
+
+      yield* fake.expireWatches
+      yield* settle
+      const n2 = yield* nodes.create({ name: "n2" })
+      const n1 = yield* Effect.flatMap(nodes.get("n1"), Option.match({ onNone: () => Effect.dieMessage("n1"), onSome: Effect.succeed }))
+      yield* nodes.delete("n1", n1.metadata.uid)
+      yield* settle
+      // The watch is gone and no relist happened yet: the cache still shows the old world.
+      assert.deepStrictEqual(names(yield* informer.list), ["n1"])
+
+      yield* TestClock.adjust("999 millis")
+      yield* settle
+      assert.strictEqual(yield* Ref.get(lists), 1)
+      yield* TestClock.adjust("1 millis")
+      yield* settle
+      assert.strictEqual(yield* Ref.get(lists), 2)
+      assert.deepStrictEqual(names(yield* informer.list), ["n2"])
+      // Resumes from the relist's snapshot, which is at least the last write before it.
+      assert.isAtLeast(Number(yield* informer.resourceVersion), Number(n2.metadata.resourceVersion))
+
+      // After the relist the new watch works again.
+      yield* nodes.create({ name: "n3" })
+      yield* settle
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      assert.deepStrictEqual(
+        seen.map((c) => `${c._tag} ${c.object.metadata.name}`).sort(),
+        ["Added n1", "Added n2", "Deleted n1"].sort()
+      )
+      assert.deepStrictEqual(names(yield* informer.list), ["n2", "n3"])
+    })))
+
+  it.scoped("backs off exponentially while listing fails, then syncs", () =>
+    withFake(Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const { lists, source } = yield* counting()
+      yield* fake.failNext({ verb: "list", resource: "nodes", reason: "Unavailable", times: 2 })
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* settle
+      assert.strictEqual(yield* Ref.get(lists), 1)
+      assert.isFalse(yield* informer.isSynced)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(yield* Ref.get(lists), 2)
+      yield* TestClock.adjust("1999 millis")
+      yield* settle
+      assert.strictEqual(yield* Ref.get(lists), 2)
+      assert.isFalse(yield* informer.isSynced)
+      yield* TestClock.adjust("1 millis")
+      yield* settle
+      assert.strictEqual(yield* Ref.get(lists), 3)
+      assert.isTrue(yield* informer.isSynced)
+    })))
+
+  it.scoped("relists after a broken connection too", () =>
+    withFake(Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const { lists, nodes, source } = yield* counting()
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      yield* settle // the informer's watch is open
+      yield* fake.breakWatches
+      yield* settle
+      yield* nodes.create({ name: "missed" })
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(yield* Ref.get(lists), 2)
+      assert.deepStrictEqual(names(yield* informer.list), ["missed"])
+    })))
+
+  it.scoped("resumes a watch the server ended from the last version seen, without relisting", () =>
+    withFake(Effect.gen(function*() {
+      const { lists, nodes, source } = yield* counting(1)
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      // Each watch ends after one event; nothing may be lost between watches.
+      yield* nodes.create({ name: "a" })
+      yield* nodes.create({ name: "b" })
+      yield* nodes.create({ name: "c" })
+      yield* settle
+      assert.deepStrictEqual(names(yield* informer.list), ["a", "b", "c"])
+      assert.strictEqual(yield* Ref.get(lists), 1)
+    })))
+
+  it.scoped("replays cached objects to a late subscriber as Added", () =>
+    withFake(Effect.gen(function*() {
+      const { nodes, source } = yield* counting()
+      yield* nodes.create({ name: "x" })
+      yield* nodes.create({ name: "y" })
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      const first = yield* informer.changes.pipe(Stream.take(2), Stream.runCollect)
+      assert.deepStrictEqual(
+        Chunk.toReadonlyArray(first).map((c) => `${c._tag} ${c.object.metadata.name}`).sort(),
+        ["Added x", "Added y"]
+      )
+      assert.isTrue(Option.isSome(yield* informer.get("x")))
+    })))
+
+  it.scoped("moves its resourceVersion forward on bookmarks", () =>
+    Effect.gen(function*() {
+      const watched = yield* Ref.make<ReadonlyArray<string>>([])
+      const source: Informer.ListWatch<NodeView> = {
+        list: Effect.succeed({ items: [], resourceVersion: "10" }),
+        watch: (rv) =>
+          Stream.concat(
+            Stream.fromEffect(Ref.update(watched, (all) => [...all, rv])).pipe(Stream.drain),
+            Stream.make(WatchEvent.Bookmark({ resourceVersion: "42" }))
+          )
+      }
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      yield* settle
+      assert.strictEqual(yield* informer.resourceVersion, "42")
+      // The second watch resumed from the bookmark, not from the list.
+      assert.deepStrictEqual((yield* Ref.get(watched)).slice(0, 2), ["10", "42"])
+    }))
+
+  it.effect("stops watching when its scope closes", () =>
+    Effect.gen(function*() {
+      const { nodes, source } = yield* counting()
+      const informer = yield* Effect.scoped(Effect.tap(Informer.make("nodes", source, { backoff }), (i) => i.awaitSynced))
+      yield* nodes.create({ name: "after-close" })
+      yield* settle
+      assert.deepStrictEqual(names(yield* informer.list), [])
+    }).pipe(Effect.provide(Layer.fresh(FakeKubernetes.layer()))))
+})
