@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
 import { World, WorldNetwork, WorldNetworkOffering, WorldVm, WorldNic } from "../../../src/simulation/cloudstack/World.js"
-import { byName, call, items, job, simLayer, str, wait } from "./SimHarness.js"
+import { arr, byName, call, items, job, simLayer, str, wait } from "./SimHarness.js"
 
 const ALICE = "demo-alice-api-key"
 
@@ -513,4 +513,91 @@ const strictWorld = new World({
       nics: [new WorldNic({ network: "strict", ip: "10.9.0.11" })]
     })
   ]
+})
+
+describe("lifecycle commands", () => {
+  it.effect("policies are deleted by id; listing them afterwards shows none", () =>
+    run(Effect.gen(function*() {
+      const ip = yield* acquire({ networkid: yield* netId("isolated-ns") })
+      const lb = str((yield* lbRule(ip, "80")).submitted.inner.id)
+      const hc = str((yield* job("createLBHealthCheckPolicy", { lbruleid: lb })).submitted.inner.id)
+      const sp = str((yield* job("createLBStickinessPolicy", { lbruleid: lb, name: "s", methodname: "SourceBased" })).submitted.inner.id)
+      assert.strictEqual((yield* job("deleteLBHealthCheckPolicy", { id: hc })).result.inner.jobstatus, 1)
+      assert.strictEqual((yield* job("deleteLBStickinessPolicy", { id: sp })).result.inner.jobstatus, 1)
+      const hcs = items(yield* call("listLBHealthCheckPolicies", { lbruleid: lb }), "healthcheckpolicies")[0]
+      assert.deepStrictEqual(hcs?.healthcheckpolicy, [])
+      const sps = items(yield* call("listLBStickinessPolicies", { lbruleid: lb }), "stickinesspolicies")[0]
+      assert.deepStrictEqual(sps?.stickinesspolicy, [])
+      assert.strictEqual((yield* call("deleteLBHealthCheckPolicy", { id: hc })).status, 431)
+      assert.strictEqual((yield* job("createLBHealthCheckPolicy", { lbruleid: lb })).result.inner.jobstatus, 1)
+    })))
+
+  it.effect("updateLoadBalancerRule changes name, algorithm and CIDRs but validates them first", () =>
+    run(Effect.gen(function*() {
+      const ip = yield* acquire({ networkid: yield* netId("isolated1") })
+      const lb = str((yield* lbRule(ip, "80")).submitted.inner.id)
+      assert.strictEqual((yield* call("updateLoadBalancerRule", { id: lb, algorithm: "fastest" })).inner.errortext, "Invalid algorithm: fastest")
+      assert.strictEqual((yield* call("updateLoadBalancerRule", { id: lb, cidrlist: "10.0.0.0/33" })).inner.errortext, "Invalid CIDR list: 10.0.0.0/33")
+      const updated = yield* job("updateLoadBalancerRule", { id: lb, name: "renamed", algorithm: "leastconn", cidrlist: "10.0.0.0/8,192.168.1.1" })
+      const rule = obj(obj(updated.result.inner.jobresult).loadbalancer)
+      assert.deepStrictEqual([rule.name, rule.algorithm, rule.cidrlist, rule.publicport], ["renamed", "leastconn", "10.0.0.0/8,192.168.1.1", "80"])
+    })))
+
+  it.effect("static NAT: enable shows the IP on the VM, disable frees it for LB rules", () =>
+    run(Effect.gen(function*() {
+      const ip = yield* acquire({ networkid: yield* netId("isolated1") })
+      const vm = yield* vmId("node-2")
+      yield* call("enableStaticNat", { ipaddressid: ip, virtualmachineid: vm })
+      const row = items(yield* call("listVirtualMachines", { id: vm }), "virtualmachine")[0]
+      assert.strictEqual(row?.publicipid, ip)
+      assert.strictEqual((yield* ipRow(ip)).virtualmachineid, vm)
+      assert.strictEqual((yield* job("disableStaticNat", { ipaddressid: ip })).result.inner.jobstatus, 1)
+      assert.strictEqual((yield* ipRow(ip)).isstaticnat, false)
+      assert.strictEqual((yield* lbRule(ip, "80")).result.inner.jobstatus, 1)
+      assert.strictEqual((yield* call("disableStaticNat", { ipaddressid: ip })).inner.errortext, "Specified IP address id is not associated with any vm Id")
+    })))
+
+  it.effect("deploy creates a Starting VM that runs when its job completes; stop/start/destroy change its state", () =>
+    run(Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      yield* sim.setFaults({ jobDuration: "3 seconds" })
+      const project = yield* byName("listProjects", "project", "demo-project")
+      const deployed = yield* call("deployVirtualMachine", {
+        zoneid: yield* byName("listZones", "zone", "zone1"),
+        serviceofferingid: yield* byName("listServiceOfferings", "serviceoffering", "Small Instance"),
+        templateid: yield* byName("listTemplates", "template", "Debian 12", { templatefilter: "featured" }),
+        networkids: yield* byName("listNetworks", "network", "project-net", { projectid: project }),
+        projectid: project,
+        name: "proj-3"
+      }, ALICE)
+      assert.strictEqual(deployed.status, 200, JSON.stringify(deployed.body))
+      const id = str(deployed.inner.id)
+      const state = () => Effect.map(call("listVirtualMachines", { id, projectid: project }, ALICE), (a) => items(a, "virtualmachine")[0]?.state)
+      assert.strictEqual(yield* state(), "Starting")
+      yield* wait(3000)
+      assert.strictEqual(yield* state(), "Running")
+      const nic = arr(items(yield* call("listVirtualMachines", { id, projectid: project }, ALICE), "virtualmachine")[0]?.nic)[0] ?? {}
+      assert.strictEqual(nic.ipaddress, "10.4.1.2")
+      for (const [command, expected] of [["stopVirtualMachine", "Stopped"], ["startVirtualMachine", "Running"], ["destroyVirtualMachine", undefined]] as const) {
+        yield* call(command, { id }, ALICE)
+        yield* wait(3000)
+        assert.strictEqual(yield* state(), expected)
+      }
+    })))
+
+  it.effect("no free public IP left is 533 (text hidden from users)", () =>
+    run(Effect.gen(function*() {
+      const net = yield* netId("isolated1")
+      const free = items(yield* call("listPublicIpAddresses", { allocatedonly: "false", state: "Free" }), "publicipaddress").length
+      for (let i = 0; i < free; i++) yield* acquire({ networkid: net })
+      const admin = yield* call("associateIpAddress", { networkid: net })
+      assert.strictEqual(admin.status, 533)
+      assert.match(str(admin.inner.errortext), /^Insufficient address capacity/)
+      const user = yield* call("associateIpAddress", { networkid: yield* netId("alice-net") }, ALICE)
+      assert.deepStrictEqual([user.status, user.inner.cserrorcode, user.inner.errortext], [
+        533,
+        4320,
+        "Internal error executing command, please contact your system administrator"
+      ])
+    })))
 })
