@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import { CloudStackClient, layer as clientLayer } from "../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress, disassociateIpAddress, listPublicIpAddresses } from "../../src/cloudstack/commands/Addresses.js"
 import { createFirewallRule, listFirewallRules } from "../../src/cloudstack/commands/Firewall.js"
@@ -23,20 +23,40 @@ import {
   listVirtualMachines
 } from "../../src/cloudstack/commands/VirtualMachines.js"
 import { listZones } from "../../src/cloudstack/commands/Zones.js"
+import * as HttpTransport from "../../src/cloudstack/HttpTransport.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
+import * as SimulatorHttpServer from "../../src/simulation/cloudstack/SimulatorHttpServer.js"
 import { cloudConfig } from "../fakes/CloudStackTestEnv.js"
 
 // The typed client over the simulator's in-memory transport: every schema meets the simulator's
 // renderings, and the simulator meets the client's encodings (maps, lists, paging, scoping).
-const env = (projectId: Option.Option<string> = Option.none()) =>
+const memoryEnv = (projectId: Option.Option<string>) =>
   clientLayer.pipe(
     Layer.provideMerge(Simulator.layer(demoWorld)),
     Layer.provide(Metrics.layer),
     Layer.provide(Layer.succeed(CloudConfig, cloudConfig({ projectId })))
   )
+
+/** The live HttpTransport signing with the demo admin's keys, sent to the simulator's HTTP face. */
+const httpEnv = (projectId: Option.Option<string>, secretKey = "demo-admin-secret-key") => {
+  const server = SimulatorHttpServer.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(
+    Layer.provide(Simulator.layer(demoWorld))
+  )
+  const config = Layer.effect(
+    CloudConfig,
+    Effect.map(SimulatorHttpServer.SimulatorHttpServer, (s) =>
+      cloudConfig({
+        apiUrl: new URL(s.apiUrl),
+        apiKey: Redacted.make("demo-admin-api-key"),
+        secretKey: Redacted.make(secretKey),
+        projectId
+      }))
+  ).pipe(Layer.provide(server))
+  return clientLayer.pipe(Layer.provide(HttpTransport.layer), Layer.provide(Metrics.layer), Layer.provide(config))
+}
 
 /** Runs `effect` while moving TestClock on, so job polls and backoff sleeps complete. */
 const driven = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -46,9 +66,17 @@ const driven = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return yield* Fiber.join(fiber)
   })
 
-describe("CloudStackClient against the CloudStack simulator", () => {
-  it.effect("isolated network: IP, LB rule, members, tags, firewall, conflict, clean-up", () =>
-    driven(Effect.gen(function*() {
+interface Scenario {
+  readonly name: string
+  readonly projectId: Option.Option<string>
+  readonly run: Effect.Effect<unknown, unknown, CloudStackClient>
+}
+
+const scenarios: ReadonlyArray<Scenario> = [
+  {
+    name: "isolated network: IP, LB rule, members, tags, firewall, conflict, clean-up",
+    projectId: Option.none(),
+    run: Effect.gen(function*() {
       const cs = yield* CloudStackClient
       const [zone] = yield* cs.list(listZones, {})
       assert.strictEqual(zone?.name, "zone1")
@@ -104,10 +132,12 @@ describe("CloudStackClient against the CloudStack simulator", () => {
       assert.strictEqual(yield* cs.run(deleteLoadBalancerRule, { id: rule.id }), true)
       assert.strictEqual(yield* cs.run(disassociateIpAddress, { id: ip.id }), true)
       assert.deepStrictEqual(yield* cs.list(listLoadBalancerRules, { publicIpId: ip.id }), [])
-    })).pipe(Effect.provide(env())))
-
-  it.effect("VPC: tiers, ACL lists and items (string ports decoded)", () =>
-    driven(Effect.gen(function*() {
+    })
+  },
+  {
+    name: "VPC: tiers, ACL lists and items (string ports decoded)",
+    projectId: Option.none(),
+    run: Effect.gen(function*() {
       const cs = yield* CloudStackClient
       const [vpc] = yield* cs.list(listVPCs, {})
       assert.strictEqual(vpc?.name, "vpc1")
@@ -120,18 +150,22 @@ describe("CloudStackClient against the CloudStack simulator", () => {
       if (web === undefined) return
       const items = yield* cs.list(listNetworkACLs, { aclId: web.id })
       assert.sameMembers(items.map((i) => i.startPort), [80, 443])
-    })).pipe(Effect.provide(env())))
-
-  it.effect("project by name: resolved once; scoped lists see the project's network", () =>
-    driven(Effect.gen(function*() {
+    })
+  },
+  {
+    name: "project by name: resolved once; scoped lists see the project's network",
+    projectId: Option.some("demo-project"),
+    run: Effect.gen(function*() {
       const cs = yield* CloudStackClient
       assert.isTrue(Option.isSome(cs.projectId))
       const networks = yield* cs.list(listNetworks, {})
       assert.deepStrictEqual(networks.map((n) => n.name), ["project-net"])
-    })).pipe(Effect.provide(env(Option.some("demo-project")))))
-
-  it.effect("deploy and expunge a VM from template and offering", () =>
-    driven(Effect.gen(function*() {
+    })
+  },
+  {
+    name: "deploy and expunge a VM from template and offering",
+    projectId: Option.none(),
+    run: Effect.gen(function*() {
       const cs = yield* CloudStackClient
       const [template] = yield* cs.list(listTemplates, { templateFilter: "executable" })
       const [offering] = yield* cs.list(listServiceOfferings, { name: "Small Instance" })
@@ -154,5 +188,26 @@ describe("CloudStackClient against the CloudStack simulator", () => {
       // an admin may still see it while the expunge thread has not removed it yet
       const after = yield* cs.list(listVirtualMachines, { id: vm.id })
       assert.isTrue(after.every((v) => v.state === "Expunging"), JSON.stringify(after.map((v) => v.state)))
-    })).pipe(Effect.provide(env())))
+    })
+  }
+]
+
+describe("CloudStackClient against the simulator, in memory (TestClock)", () => {
+  for (const scenario of scenarios) {
+    it.effect(scenario.name, () => driven(scenario.run).pipe(Effect.provide(memoryEnv(scenario.projectId))))
+  }
+})
+
+describe("CloudStackClient over HTTP against the simulator's HTTP face (signatures verified)", () => {
+  for (const scenario of scenarios) {
+    it.live(scenario.name, () => Effect.scoped(scenario.run.pipe(Effect.provide(httpEnv(scenario.projectId)))))
+  }
+
+  it.live("a wrong secret key is refused with 401 (the face really checks signatures)", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.scoped(
+        Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})).pipe(Effect.provide(httpEnv(Option.none(), "not-the-secret")))
+      ))
+      assert.deepInclude(error, { _tag: "CloudStackApiError", errorCode: 401 })
+    }))
 })
