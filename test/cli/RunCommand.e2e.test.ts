@@ -1,0 +1,156 @@
+/**
+ * Two real `cloudstack-ccm run` processes against the real kube-apiserver (scripts/kube-apiserver.sh):
+ * exactly one leads, the other takes over after the leader is SIGKILLed, SIGTERM releases the lease and
+ * exits 0, a bad flag exits 1 with one line. Processes run the TypeScript entry through vite-node (a
+ * vitest dependency), so no build step is needed.
+ */
+import * as k8s from "@kubernetes/client-node"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { join } from "node:path"
+import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+
+const repo = join(import.meta.dirname, "..", "..")
+const viteNode = join(repo, "node_modules", "vite-node", "vite-node.mjs")
+const bin = join(repo, "src", "cli", "bin.ts")
+
+interface Ccm {
+  readonly name: string
+  readonly port: number
+  readonly child: ChildProcess
+  readonly stderr: () => string
+  readonly exited: Promise<number | null>
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>): Ccm => {
+  const child = spawn(process.execPath, [viteNode, bin, "run", ...args], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
+  let err = ""
+  child.stderr?.setEncoding("utf8")
+  child.stderr?.on("data", (chunk: string) => (err += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { name, port, child, stderr: () => err, exited }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The process's own view: its leader gauge on /metrics (undefined while not serving yet or dead). */
+const leaderGauge = async (ccm: Ccm): Promise<number | undefined> => {
+  try {
+    const res = await fetch(`http://127.0.0.1:${ccm.port}/metrics`)
+    const text = await res.text()
+    const line = text.split("\n").find((l) => l.startsWith("cloudstack_ccm_leader_election_master_status{"))
+    return line === undefined ? undefined : Number(line.split(" ").pop())
+  } catch {
+    return undefined
+  }
+}
+
+const waitFor = async <A>(what: string, timeoutMs: number, probe: () => Promise<A | undefined>): Promise<A> => {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await sleep(100)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+let apiserver: RunningApiServer
+let leases: k8s.CoordinationV1Api
+
+beforeAll(() => {
+  apiserver = startRealApiServer()
+  const config = new k8s.KubeConfig()
+  config.loadFromFile(apiserver.kubeconfig)
+  leases = config.makeApiClient(k8s.CoordinationV1Api)
+})
+afterAll(() => apiserver?.stop())
+
+describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
+  it.live("elects one leader of two, fails over after SIGKILL, releases the lease on SIGTERM with exit 0", () =>
+    Effect.promise(async () => {
+      const leaseName = `ccm-e2e-${process.pid}-${Date.now() % 100000}`
+      const common = [
+        "--cloud-provider=external-cloudstack",
+        "--controllers=-*",
+        `--kubeconfig=${apiserver.kubeconfig}`,
+        "--plain-http",
+        "--bind-address=127.0.0.1",
+        "--leader-elect=true",
+        "--leader-elect-resource-namespace=default",
+        `--leader-elect-resource-name=${leaseName}`,
+        "--leader-elect-lease-duration=4s",
+        "--leader-elect-renew-deadline=3s",
+        "--leader-elect-retry-period=1s"
+      ]
+      const ccms: Array<Ccm> = []
+      try {
+        const pa = await freePort()
+        const pb = await freePort()
+        const first = spawnCcm("a", pa, [...common, `--secure-port=${pa}`])
+        const second = spawnCcm("b", pb, [...common, `--secure-port=${pb}`])
+        ccms.push(first, second)
+
+        const [leader, follower] = await waitFor("one leader", 30_000, async () => {
+          const [ga, gb] = [await leaderGauge(first), await leaderGauge(second)]
+          if (ga === undefined || gb === undefined) return undefined
+          if (ga === 1 && gb === 0) return [first, second] as const
+          if (gb === 1 && ga === 0) return [second, first] as const
+          return undefined
+        })
+        // Stable: for several retry periods the follower stays a follower.
+        for (let i = 0; i < 10; i++) {
+          assert.deepStrictEqual([await leaderGauge(leader), await leaderGauge(follower)], [1, 0])
+          await sleep(300)
+        }
+        const held = await leases.readNamespacedLease({ namespace: "default", name: leaseName })
+        const leaderIdentity = held.spec?.holderIdentity ?? ""
+        assert.match(leaderIdentity, /^.+_[0-9a-f-]{36}$/)
+        const transitions = held.spec?.leaseTransitions ?? 0
+
+        const killedAt = Date.now()
+        leader.child.kill("SIGKILL")
+        await leader.exited
+        await waitFor("the follower to take over", 20_000, async () => ((await leaderGauge(follower)) === 1 ? true : undefined))
+        const tookMs = Date.now() - killedAt
+        // Not before the 4 s lease could have expired (minus at most one 1 s renew interval), and promptly after.
+        assert.isAtLeast(tookMs, 2_500)
+        assert.isAtMost(tookMs, 12_000)
+        const taken = await leases.readNamespacedLease({ namespace: "default", name: leaseName })
+        assert.notStrictEqual(taken.spec?.holderIdentity, leaderIdentity)
+        assert.strictEqual(taken.spec?.leaseTransitions, transitions + 1)
+
+        follower.child.kill("SIGTERM")
+        assert.strictEqual(await follower.exited, 0)
+        assert.include(follower.stderr(), "released leader lease")
+        const released = await leases.readNamespacedLease({ namespace: "default", name: leaseName })
+        assert.isUndefined(released.spec?.holderIdentity ?? undefined)
+      } finally {
+        for (const c of ccms) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL")
+      }
+    }), 120_000)
+
+  it.live("a configuration error exits 1 with one clear line on stderr", () =>
+    Effect.promise(async () => {
+      const ccm = spawnCcm("bad", 0, ["--controllers=-*", "--leader-elect=maybe", "--bogus"])
+      assert.strictEqual(await ccm.exited, 1)
+      const lines = ccm.stderr().trim().split("\n")
+      assert.strictEqual(lines.length, 1, ccm.stderr())
+      assert.match(lines[0] ?? "", /^invalid command line: /)
+      assert.include(lines[0], 'unknown flag: --bogus')
+      assert.include(lines[0], '--leader-elect: invalid boolean "maybe"')
+    }), 60_000)
+})
