@@ -151,7 +151,7 @@ const makeCore = (
         // sleeps the jittered backoff; fails once MAX_ATTEMPTS is reached
         const step = yield* Effect.either(driver.next(last))
         if (Either.isLeft(step)) return yield* Effect.fail(last)
-        metrics.apiRetries.inc({ command })
+        yield* Effect.sync(() => metrics.apiRetries.inc({ command }))
         yield* Effect.logDebug("CloudStack request retried").pipe(
           Effect.annotateLogs({ command, attempt: n, after: last._tag })
         )
