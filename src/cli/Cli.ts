@@ -1,31 +1,25 @@
 /**
- * The `cloudstack-ccm` command tree (@effect/cli). The root command alone validates a
- * cloud-config (`cloudstack-ccm --cloud-config FILE`); everything else is a subcommand, one file
- * each, registered in `subcommands` below. Runs nothing itself: `bin.ts` provides the platform.
+ * The `cloudstack-ccm` command tree (@effect/cli). The root command runs the controller manager
+ * with the k8s CCM flags (`RunCommand`); everything else is a subcommand, one file each,
+ * registered in `subcommands` below. Runs nothing itself: `bin.ts` provides the platform.
  */
-import { CliApp, Command, Options } from "@effect/cli"
-import { Cause, Effect, Exit, Option } from "effect"
+import { CliApp, Command } from "@effect/cli"
+import { Cause, Effect, Exit } from "effect"
 import * as CheckCommand from "./CheckCommand.js"
-import { CliUsageError } from "./CliUsageError.js"
-import { cloudConfigOption } from "./CloudConfigOption.js"
 import { reportFailure } from "./ReportFailure.js"
 import * as RunCommand from "./RunCommand.js"
 import * as SimulatorCommand from "./SimulatorCommand.js"
 
 export const version = "0.1.0"
 
-/** `cloudstack-ccm [--cloud-config FILE]`: with the flag, the same as `check`. */
-export const rootCommand = Command.make(
-  "cloudstack-ccm",
-  { cloudConfig: cloudConfigOption.pipe(Options.optional) },
-  ({ cloudConfig }) =>
-    Effect.gen(function*() {
-      if (Option.isNone(cloudConfig)) {
-        return yield* new CliUsageError({ detail: "nothing to do: give --cloud-config FILE or a subcommand" })
-      }
-      yield* CheckCommand.checkConfig(cloudConfig.value)
-    })
-).pipe(Command.withDescription("Cloud controller manager for Apache CloudStack."))
+/**
+ * `cloudstack-ccm [k8s CCM flags]` runs the controller manager (a drop-in for the upstream image's
+ * command line; see RunCommand/RunFlags). Validating a cloud-config alone is the `check` subcommand.
+ */
+export const rootCommand = Command.make("cloudstack-ccm", { flags: RunCommand.flagsArgs }, ({ flags }) =>
+  RunCommand.runWithTokens(flags)).pipe(
+    Command.withDescription("Cloud controller manager for Apache CloudStack (k8s cloud-controller-manager flags).")
+  )
 
 /**
  * Every subcommand, ONE line each. To add one, write `src/cli/<Name>Command.ts` exporting

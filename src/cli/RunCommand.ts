@@ -8,6 +8,7 @@ import { Args, Command } from "@effect/cli"
 import { Effect, Either, Layer, LogLevel, Logger, Option } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import * as HttpTransport from "../cloudstack/HttpTransport.js"
+import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
 import * as CloudConfigFile from "../config/CloudConfigFile.js"
 import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
@@ -34,11 +35,11 @@ const kubernetesLayer = (flags: RunFlags) =>
   )
 
 /** CloudStack for the controllers: the validated cloud-config, the HTTP transport, the typed client, Instances. */
-const cloudLayer = (flags: RunFlags, path: string) =>
+const cloudLayer = (flags: RunFlags, config: CloudConfigShape) =>
   Instances.layer(flags.cloudProvider).pipe(
     Layer.provideMerge(CloudStackClient.layer),
     Layer.provide(HttpTransport.layer),
-    Layer.provideMerge(CloudConfigFile.layerFromFile(path))
+    Layer.provideMerge(Layer.succeed(CloudConfig, config))
   )
 
 /** Builds the enabled controllers (names as k8s: also their health check names). */
@@ -66,6 +67,11 @@ const buildControllers = (flags: RunFlags) =>
 /** Everything after the flags were parsed: runs until interrupted or leadership is lost. */
 export const program = (flags: RunFlags) =>
   Effect.gen(function*() {
+    // The cloud-config is checked before anything connects or logs: a bad file fails at once, alone.
+    const cloudConfig = yield* Option.match(flags.cloudConfig, {
+      onNone: () => Effect.succeed(Option.none<CloudConfigShape>()),
+      onSome: (path) => Effect.map(CloudConfigFile.load(path), Option.some)
+    })
     const identity = yield* LeaderElection.makeIdentity
     const electionLayer = flags.leaderElection.enabled
       ? LeaderElection.layer({ ...flags.leaderElection, identity })
@@ -90,15 +96,14 @@ export const program = (flags: RunFlags) =>
           lease: `${flags.leaderElection.namespace}/${flags.leaderElection.name}`
         })
       )
-      if (flags.controllers.length === 0) {
+      if (flags.controllers.length === 0 || Option.isNone(cloudConfig)) {
         yield* election.withLeadership(ControllerManager.run<never>([]))
         return
       }
-      const path = Option.getOrElse(flags.cloudConfig, () => "")
       yield* Effect.gen(function*() {
         const controllers = yield* buildControllers(flags)
         yield* election.withLeadership(ControllerManager.run(controllers))
-      }).pipe(Effect.provide(cloudLayer(flags, path)))
+      }).pipe(Effect.provide(cloudLayer(flags, cloudConfig.value)))
     }).pipe(Effect.scoped)
     const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)
     return yield* run.pipe(
