@@ -352,7 +352,8 @@ const suggestKey = (key: string) => closest(key, knownKeys, Math.max(3, Math.cei
 /** Within a typo's reach (edit distance <= 3) of a known key. */
 const looksLikeKey = (key: string): boolean => knownKeys.some((k) => editDistance(key, k) <= 3)
 
-const isKnownKey = (key: string): key is KnownKey => (knownKeys as ReadonlyArray<string>).includes(key)
+const knownKeySet: ReadonlySet<string> = new Set(knownKeys)
+const isKnownKey = (key: string): key is KnownKey => knownKeySet.has(key)
 
 const sortIssues = (issues: ReadonlyArray<ConfigIssue>): ReadonlyArray<ConfigIssue> =>
   Arr.sortWith(issues, (i) => Option.getOrElse(issueLine(i), () => 0), Order.number)
@@ -370,7 +371,7 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
 
   for (const section of doc.sections) {
     if (section.name.toLowerCase() !== "global") {
-      issues.push(ConfigIssue.UnknownSection({ line: section.line, section: section.name, suggestion: Option.some("Global") }))
+      issues.push(ConfigIssue.UnknownSection({ line: section.line, section: section.name, suggestion: closest(section.name, ["Global"], 3) }))
     } else if (Option.isSome(section.subsection)) {
       issues.push(ConfigIssue.SyntaxError({
         line: section.line,

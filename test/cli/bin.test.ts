@@ -68,7 +68,7 @@ describe("cloudstack-ccm executable", () => {
       yield* fsys.writeFileString(good, "[Global]\napi-url = https://h/client/api\napi-key = K1\nsecret-key = S3CR3T\n")
       yield* fsys.writeFileString(bad, "[Global]\napi-url = https://h/client/api\napi-key = K1\nsecret-key\nzome = a\n")
 
-      const ok = yield* runBin("--cloud-config", good)
+      const ok = yield* runBin("check", "--cloud-config", good)
       assert.strictEqual(ok.code, 0)
       assert.match(ok.stdout, new RegExp(`^cloud-config ${good} OK: api-url=https://h/client/api api-key=<redacted> `))
       assert.strictEqual(ok.stdout.trimEnd().split("\n").length, 1)
