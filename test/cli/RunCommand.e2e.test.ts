@@ -35,8 +35,9 @@ const freePort = () =>
     })
   })
 
-const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>): Ccm => {
-  const child = spawn(process.execPath, [viteNode, bin, "run", ...args], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
+/** `args` go to the root command (the upstream image's way), or after `run` when `subcommand` is set. */
+const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>, subcommand: ReadonlyArray<string> = []): Ccm => {
+  const child = spawn(process.execPath, [viteNode, bin, ...subcommand, ...args], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
   let err = ""
   child.stderr?.setEncoding("utf8")
   child.stderr?.on("data", (chunk: string) => (err += chunk))
@@ -101,7 +102,7 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
         const pa = await freePort()
         const pb = await freePort()
         const first = spawnCcm("a", pa, [...common, `--secure-port=${pa}`])
-        const second = spawnCcm("b", pb, [...common, `--secure-port=${pb}`])
+        const second = spawnCcm("b", pb, [...common, `--secure-port=${pb}`], ["run"])
         ccms.push(first, second)
 
         const [leader, follower] = await waitFor("one leader", 30_000, async () => {
