@@ -252,7 +252,9 @@ const listVirtualMachines: Handler = (c, p) => {
   const single = id !== undefined ? [id] : c.s.vms.values()
   for (const vm of single) {
     if (idSet.size > 0 && !idSet.has(vm.uuid)) continue
-    const gone = vm.state === "Destroyed" || vm.state === "Expunging"
+    // An expunged VM's row is removed (hidden from everyone); Destroyed ones only admins see.
+    if (vm.state === "Expunging") continue
+    const gone = vm.state === "Destroyed"
     if (gone && !admin) continue
     if (state !== undefined && (state === "present" ? gone : vm.state.toLowerCase() !== state)) continue
     if (name !== undefined && vm.name !== name) continue

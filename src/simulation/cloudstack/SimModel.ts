@@ -3,6 +3,7 @@
  * read-only snapshot (`SimState`) handed to tests. Data only: no behaviour, no services.
  */
 
+/** `Expunging`: destroyed with expunge; the row counts as removed (no list shows it, ids still resolve). */
 export type VmState = "Running" | "Stopped" | "Starting" | "Stopping" | "Destroyed" | "Expunging"
 export type IpState = "Free" | "Allocating" | "Allocated" | "Releasing"
 export type LbState = "Add" | "Active" | "Deleting"
