@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
+import { Context, Duration, Effect, FastCheck, Layer, Logger, Option, Redacted } from "effect"
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https"
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from "node:http"
 import selfsigned from "selfsigned"
@@ -288,6 +288,20 @@ describe("HttpTransport socket failures", () => {
       assert.strictEqual(warnings.length, 1)
       assert.include(String(warnings[0]), "ssl-no-verify")
     })))
+
+  it.prop(
+    "encodeRequest round-trips any values through the server's URL decoding, and the signature verifies",
+    [FastCheck.dictionary(FastCheck.stringMatching(/^[a-z][a-z0-9]{0,8}(\[\d\]\.[a-z]{1,5})?$/), FastCheck.string({ unit: "grapheme", maxLength: 20 })), FastCheck.boolean()],
+    ([params, post]) => {
+      const url = new URL("http://127.0.0.1:8080/client/api")
+      const wire = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, { command: "listZones", params, method: post ? "POST" : "GET" }, 1_900_000_000_000)
+      const raw = post ? wire.body ?? "" : wire.url.split("?")[1] ?? ""
+      const { signature = "", ...received } = Object.fromEntries(new URLSearchParams(raw))
+      const reserved = new Set(["command", "apiKey", "response", "signatureVersion", "expires", "signature"])
+      for (const [k, v] of Object.entries(params)) if (!reserved.has(k)) assert.strictEqual(received[k], v)
+      assert.isTrue(verify(received, SECRET_KEY, signature))
+    }
+  )
 
   it("reasonOf classifies by code only", () => {
     assert.strictEqual(HttpTransport.reasonOf("ECONNREFUSED"), "Connect")
