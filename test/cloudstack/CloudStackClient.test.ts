@@ -40,7 +40,10 @@ const counter = (name: "apiRequests" | "apiRetries", labels: Record<string, stri
   Effect.flatMap(Metrics, (m) =>
     Effect.promise(() => m[name].get()).pipe(
       Effect.map((v) =>
-        v.values.filter((x) => Object.entries(labels).every(([k, l]) => x.labels[k as keyof typeof x.labels] === l))
+        v.values.filter((x) => {
+          const have = new Map(Object.entries(x.labels))
+          return Object.entries(labels).every(([k, l]) => have.get(k) === l)
+        })
           .reduce((n, x) => n + x.value, 0)
       )
     ))
