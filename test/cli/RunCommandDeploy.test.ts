@@ -1,0 +1,102 @@
+/**
+ * The deploy/ manifests against the code: the Deployment's command line parses with RunFlags exactly
+ * as the upstream image's (no warnings), probes hit the HealthServer's port and scheme, the Secret
+ * mount yields the --cloud-config path, and the ClusterRole grants every call the CCM makes.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Either, Option, Schema } from "effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import * as YAML from "yaml"
+import { parse } from "../../src/cli/RunFlags.js"
+
+const deploy = join(import.meta.dirname, "..", "..", "deploy")
+const docs = (file: string): ReadonlyArray<unknown> => YAML.parseAllDocuments(readFileSync(join(deploy, file), "utf8")).map((d) => d.toJS())
+
+const Probe = Schema.Struct({ httpGet: Schema.Struct({ path: Schema.String, port: Schema.Number, scheme: Schema.String }) })
+const Deployment = Schema.Struct({
+  kind: Schema.Literal("Deployment"),
+  metadata: Schema.Struct({ namespace: Schema.String }),
+  spec: Schema.Struct({
+    template: Schema.Struct({
+      spec: Schema.Struct({
+        serviceAccountName: Schema.String,
+        containers: Schema.Tuple(Schema.Struct({
+          args: Schema.Array(Schema.String),
+          livenessProbe: Probe,
+          readinessProbe: Probe,
+          resources: Schema.Struct({ limits: Schema.Struct({ memory: Schema.String }) }),
+          volumeMounts: Schema.Tuple(Schema.Struct({ name: Schema.String, mountPath: Schema.String }))
+        })),
+        volumes: Schema.Tuple(Schema.Struct({ name: Schema.String, secret: Schema.Struct({ secretName: Schema.String }) }))
+      })
+    })
+  })
+})
+const Named = Schema.Struct({ name: Schema.String })
+const Rbac = Schema.Tuple(
+  Schema.Struct({ kind: Schema.Literal("ServiceAccount"), metadata: Named }),
+  Schema.Struct({
+    kind: Schema.Literal("ClusterRole"),
+    metadata: Named,
+    rules: Schema.Array(Schema.Struct({ apiGroups: Schema.Array(Schema.String), resources: Schema.Array(Schema.String), verbs: Schema.Array(Schema.String) }))
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("ClusterRoleBinding"),
+    roleRef: Named,
+    subjects: Schema.Tuple(Schema.Struct({ kind: Schema.String, name: Schema.String, namespace: Schema.String }))
+  })
+)
+const Entrypoint = Schema.parseJson(Schema.Array(Schema.String))
+
+describe("deploy/ manifests", () => {
+  const deployment = Schema.decodeUnknownSync(Deployment)(docs("deployment.yaml")[0])
+  const pod = deployment.spec.template.spec
+  const [container] = pod.containers
+
+  it("the Deployment's args (after the image's entrypoint flag) parse cleanly, leader election on", () => {
+    const entrypoint = Schema.decodeUnknownSync(Entrypoint)(readFileSync(join(deploy, "Dockerfile"), "utf8").match(/^ENTRYPOINT (.*)$/m)?.[1])
+    const result = parse([...entrypoint.filter((a) => a.startsWith("--")), ...container.args])
+    if (Either.isLeft(result)) return assert.fail(result.left.message)
+    assert.deepStrictEqual(result.right.warnings, [])
+    assert.isTrue(result.right.flags.leaderElection.enabled)
+    assert.strictEqual(result.right.flags.cloudProvider, "external-cloudstack")
+    assert.strictEqual(result.right.flags.securePort, 10258)
+    // The upstream Secret, key cloud-config, mounted where --cloud-config points.
+    const [mount] = container.volumeMounts
+    const [volume] = pod.volumes
+    assert.strictEqual(volume.secret.secretName, "cloudstack-secret")
+    assert.strictEqual(mount.name, volume.name)
+    assert.deepStrictEqual(result.right.flags.cloudConfig, Option.some(`${mount.mountPath}/cloud-config`))
+  })
+
+  it("probes /healthz on 10258 over HTTPS, memory limited to 120Mi", () => {
+    for (const probe of [container.livenessProbe, container.readinessProbe]) {
+      assert.deepStrictEqual(probe.httpGet, { path: "/healthz", port: 10258, scheme: "HTTPS" })
+    }
+    assert.strictEqual(container.resources.limits.memory, "120Mi")
+    assert.strictEqual(deployment.metadata.namespace, "kube-system")
+  })
+
+  it("the ClusterRole covers every API call of the CCM and is bound to the Deployment's ServiceAccount", () => {
+    const [account, role, binding] = Schema.decodeUnknownSync(Rbac)(docs("rbac.yaml"))
+    const allows = (group: string, resource: string, verb: string) =>
+      role.rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb))
+    const needed: ReadonlyArray<readonly [string, string, ReadonlyArray<string>]> = [
+      ["coordination.k8s.io", "leases", ["get", "create", "update"]],
+      ["", "events", ["create", "patch", "update"]],
+      ["", "nodes", ["get", "list", "watch", "update", "patch", "delete"]],
+      ["", "nodes/status", ["patch"]],
+      ["", "services", ["get", "list", "watch", "patch"]],
+      ["", "services/status", ["patch", "update"]],
+      ["discovery.k8s.io", "endpointslices", ["list", "watch"]],
+      ["", "configmaps", ["get", "list", "watch"]]
+    ]
+    for (const [group, resource, verbs] of needed) {
+      for (const verb of verbs) assert.isTrue(allows(group, resource, verb), `${verb} ${group}/${resource}`)
+    }
+    assert.strictEqual(binding.roleRef.name, role.metadata.name)
+    assert.deepStrictEqual(binding.subjects[0], { kind: "ServiceAccount", name: account.metadata.name, namespace: "kube-system" })
+    assert.strictEqual(pod.serviceAccountName, account.metadata.name)
+  })
+})
