@@ -262,8 +262,24 @@ export const submit = (c: Ctx, spec: JobSpec): Obj => {
   return spec.createdId === undefined ? { jobid: row.uuid } : { id: spec.createdId, jobid: row.uuid }
 }
 
-/** Runs every job whose finish time has come, in (finishAt, submission) order. */
+/** `job.expire.minutes` (default 1440): finished jobs are forgotten after a day, as the real server. */
+export const JOB_EXPIRE_MS = 1440 * 60_000
+
+/**
+ * Runs every job whose finish time has come, in (finishAt, submission) order, then forgets
+ * finished jobs older than JOB_EXPIRE_MS (their jobid then resolves to nothing: 431).
+ */
 export const advance = (s: Store, now: number): void => {
+  runDue(s, now)
+  while (s.finished.length > 0) {
+    const oldest = s.finished[0]
+    if (oldest === undefined || (oldest.completed ?? now) + JOB_EXPIRE_MS > now) return
+    s.finished.shift()
+    s.jobs.delete(oldest.uuid)
+  }
+}
+
+const runDue = (s: Store, now: number): void => {
   while (s.pending.length > 0) {
     const next = s.pending[0]
     if (next === undefined || next.row.finishAt > now) return
@@ -281,6 +297,7 @@ export const advance = (s: Store, now: number): void => {
       row.resultCode = outcome.code
       row.result = { errorcode: outcome.code, errortext: outcome.text }
     }
+    s.finished.push(row)
   }
 }
 

@@ -162,17 +162,20 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
         return c === undefined ? Option.none() : Option.some({ apiKey: c.apiKey, secretKey: c.secretKey, account: c.account.name })
       })
 
-    const setFaults = (faults: Partial<Faults>) =>
+    const setFaults = Effect.fn("CloudStackSimulator.setFaults")((faults: Partial<Faults>) =>
       Effect.sync(() => {
         box.faults = { ...box.faults, ...faults }
       })
+    )
 
-    const failNextJobs = (command: string, n: number, code = 530, text?: string) =>
-      Effect.sync(() => {
-        const queue = store.forcedFailures.get(command) ?? []
-        for (let i = 0; i < n; i++) queue.push({ code, text })
-        store.forcedFailures.set(command, queue)
-      })
+    const failNextJobs = Effect.fn("CloudStackSimulator.failNextJobs")(
+      (command: string, n: number, code: number = 530, text?: string) =>
+        Effect.sync(() => {
+          const queue = store.forcedFailures.get(command) ?? []
+          for (let i = 0; i < n; i++) queue.push({ code, text })
+          store.forcedFailures.set(command, queue)
+        })
+    )
 
     const state = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {

@@ -84,6 +84,8 @@ export interface Store {
   readonly jobs: Map<string, JobRow>
   /** Sorted by (finishAt, seq). */
   readonly pending: Array<PendingJob>
+  /** Finished jobs in completion order, dropped `job.expire.minutes` after completion. */
+  readonly finished: Array<JobRow>
   /** queue key -> finishAt of its last job: the per-network FIFO. */
   readonly queueTail: Map<string, number>
   /** command -> remaining forced failures. */
@@ -156,6 +158,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
     tags: new Map<string, Map<string, TagRow>>(),
     jobs: new Map<string, JobRow>(),
     pending: [],
+    finished: [],
     queueTail: new Map<string, number>(),
     forcedFailures: new Map()
   }

@@ -117,3 +117,16 @@ describe("async jobs", () => {
       ])
     }).pipe(Effect.provide(simLayer())))
 })
+
+describe("job expiry", () => {
+  it.effect("a finished job is forgotten after job.expire.minutes (1440): its jobid is then 431", () =>
+    Effect.gen(function*() {
+      const vm = yield* byName("listVirtualMachines", "virtualmachine", "node-1")
+      const tagged = yield* job("createTags", { resourcetype: "UserVm", resourceids: vm, "tags[0].key": "a", "tags[0].value": "b" })
+      const jobid = str(tagged.submitted.inner.jobid)
+      yield* wait(1440 * 60_000 - 1)
+      assert.strictEqual((yield* status(jobid)).jobstatus, 1)
+      yield* wait(1)
+      assert.strictEqual((yield* call("queryAsyncJobResult", { jobid })).status, 431)
+    }).pipe(Effect.provide(simLayer())))
+})
