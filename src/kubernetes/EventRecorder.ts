@@ -39,7 +39,8 @@ export const make = (component: string) =>
 
     const createNew = (key: string, object: ObjectReference, type: EventType, reason: string, message: string, now: string) =>
       Effect.gen(function*() {
-        const nanos = yield* Clock.currentTimeNanos
+        // millis, floored: TestClock's currentTimeNanos throws on the fractional times jittered sleeps produce
+        const nanos = BigInt(Math.floor(yield* Clock.currentTimeMillis)) * 1_000_000n
         const salt = yield* Random.nextIntBetween(0, 0xffff)
         const name = `${object.name}.${nanos.toString(16)}${salt.toString(16).padStart(4, "0")}`
         yield* api.create({ name, involvedObject: object, type, reason, message, component, timestamp: now })
