@@ -16,8 +16,15 @@ const COMMANDS = new Set(["listUsers", "listZones", "listVirtualMachines", "crea
 const UNAUTHORIZED = "unable to verify user credentials and/or request signature"
 
 const Echo = Layer.mock(CloudStackSimulator, {
+  // `name=down` / `name=gone` play the simulator's apiDown modes "unavailable" and "unreachable"
   handle: (request: SimRequest) =>
-    Effect.succeed({ status: 200, body: { [`${request.command.toLowerCase()}response`]: { echo: request } } }),
+    Effect.succeed(
+      request.params["name"] === "down"
+        ? { status: 503, body: undefined, text: "503 Service Unavailable" }
+        : request.params["name"] === "gone"
+        ? { status: 0, body: undefined, unreachable: true }
+        : { status: 200, body: { [`${request.command.toLowerCase()}response`]: { echo: request } } }
+    ),
   credentials: (apiKey: string) =>
     Effect.succeed(apiKey === API_KEY ? Option.some({ apiKey, secretKey: SECRET, account: "admin" }) : Option.none())
 })
@@ -157,6 +164,25 @@ describe("HttpFace", () => {
       assert.match(face.apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/client\/api$/)
     }))
 })
+
+it.live("HttpFace passes the simulator's API-down modes on: a plain-text 503, or a dropped connection", () =>
+  Effect.gen(function*() {
+    const signed = (name: string) => {
+      const params = { command: "listZones", response: "json", apiKey: API_KEY, name }
+      return get(params, sign(params, SECRET))
+    }
+    const down = yield* signed("down")
+    assert.deepStrictEqual(down, { status: 503, contentType: "text/plain; charset=UTF-8", text: "503 Service Unavailable" })
+    const gone = yield* Effect.either(signed("gone").pipe(Effect.sandbox))
+    assert.strictEqual(gone._tag, "Left", "the connection must be dropped without an answer")
+    const face = yield* HttpFace.SimulatorHttpServer
+    const huge = yield* send(face.apiUrl, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `name=${"x".repeat(1_100_000)}`
+    })
+    assert.strictEqual(huge.status, 413)
+  }).pipe(Effect.provide(Face)))
 
 it.live("HttpFace frees its port when the scope closes; a taken port is a typed error", () =>
   Effect.gen(function*() {
