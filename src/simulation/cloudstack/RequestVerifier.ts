@@ -5,6 +5,7 @@
  */
 import { Data, Option } from "effect"
 import * as Signing from "../../cloudstack/Signing.js"
+import { responseKey } from "./Wire.js"
 
 /** Decoded request parameters, one value per name, names exactly as sent. */
 export type RawParams = Readonly<Record<string, string>>
@@ -181,17 +182,13 @@ export const wantsJson = (params: RawParams): boolean => params["response"]?.toL
 
 export const UNAUTHORIZED_TEXT = "unable to verify user credentials and/or request signature"
 
-/** Commands whose response name is not `<command lowercased>response` (BaseCmd.getCommandName overrides). */
-const RESPONSE_NAME_OVERRIDES: Readonly<Record<string, string>> = { createLBStickinessPolicy: "createLBStickinessPolicy" }
-
-/** The outer key of a command's answers. */
-export const responseName = (command: string): string =>
-  RESPONSE_NAME_OVERRIDES[command] ?? `${command.toLowerCase()}response`
-
-/** The 401's outer key: the command's response name when it exists, else `errorresponse` (1.7). */
+/**
+ * The 401's outer key: the command's response name when it exists (the engine's, so a command's
+ * answers all share one key), else `errorresponse` (1.7).
+ */
 export const rejectionKey = (params: RawParams, isCommand: (command: string) => boolean): string => {
   const command = params["command"]
-  return command !== undefined && isCommand(command) ? responseName(command) : "errorresponse"
+  return command !== undefined && isCommand(command) ? responseKey(command) : "errorresponse"
 }
 
 /** The 401 body: no `cserrorcode`; key `<command>response` for a known command, else `errorresponse`. */

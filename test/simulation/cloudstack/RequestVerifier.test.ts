@@ -101,9 +101,8 @@ describe("RequestVerifier", () => {
   })
 
   it("the 401 answer: command key when known, errorresponse otherwise, JSON or XML", () => {
-    const isCommand = (c: string) => c === "listZones" || c === "createLBStickinessPolicy"
+    const isCommand = (c: string) => c === "listZones"
     assert.strictEqual(rejectionKey({ command: "listZones" }, isCommand), "listzonesresponse")
-    assert.strictEqual(rejectionKey({ command: "createLBStickinessPolicy" }, isCommand), "createLBStickinessPolicy")
     assert.strictEqual(rejectionKey({ command: "nope" }, isCommand), "errorresponse")
     assert.strictEqual(rejectionKey({}, isCommand), "errorresponse")
     assert.strictEqual(
