@@ -197,6 +197,7 @@ const drive = (job: ClientJob): Promise<HttpFigures> =>
       resolve({ wall: m.calls / m.seconds, perCpuSecond: m.calls / ((used.user + used.system) / 1e6) })
     })
     child.on("error", reject)
+    child.on("exit", (code) => reject(new Error(`bench client exited with ${code} before reporting`)))
   })
 
 const overHttp = async (): Promise<HttpFigures> => {
