@@ -165,6 +165,24 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
   // defaultAccount is filled below; the placeholder is replaced before the store escapes.
   const s: Store = { ...partial, defaultAccount: { apiKey: "", secretKey: "", account: { uuid: "", name: "", role: "user", projectUuid: undefined }, userUuid: "" } }
   const id = (given: string | undefined) => given ?? nextUuid(s)
+  // References are by name, so names (and api keys) must be unique per kind.
+  const unique = (kind: string, names: ReadonlyArray<string>) => {
+    const seen = new Set<string>()
+    for (const n of names) {
+      if (seen.has(n)) errors.push(`duplicate ${kind} ${n}`)
+      seen.add(n)
+    }
+  }
+  unique("account", world.accounts.map((a) => a.name))
+  unique("apiKey", world.accounts.map((a) => a.apiKey))
+  unique("project", world.projects.map((p) => p.name))
+  unique("zone", world.zones.map((z) => z.name))
+  unique("network offering", world.networkOfferings.map((o) => o.name))
+  unique("service offering", world.serviceOfferings.map((o) => o.name))
+  unique("template", world.templates.map((t) => t.name))
+  unique("vpc", world.vpcs.map((v) => v.name))
+  unique("aclList", world.aclLists.map((a) => `${a.vpc}/${a.name}`))
+  unique("network", world.networks.map((n) => n.name))
 
   for (const a of world.accounts) {
     const row: AccountRow = { uuid: nextUuid(s), name: a.name, role: a.role, projectUuid: undefined }

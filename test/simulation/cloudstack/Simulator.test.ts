@@ -138,13 +138,15 @@ describe("seeding", () => {
         ...demoWorld,
         networks: [
           ...demoWorld.networks,
-          new WorldNetwork({ name: "bad", zone: "mars", offering: "nope", owner: "nobody", cidr: "10.0.0.0/24" })
+          new WorldNetwork({ name: "bad", zone: "mars", offering: "nope", owner: "nobody", cidr: "10.0.0.0/24" }),
+          new WorldNetwork({ name: "isolated1", zone: "zone1", offering: "DefaultSharedNetworkOffering", owner: "admin", cidr: "10.7.0.0/24" })
         ]
       })
       const exit = yield* Effect.exit(Effect.provide(CloudStackSimulator, Simulator.layer(broken)))
       assert.isTrue(Exit.isFailure(exit) && exit.cause._tag === "Fail")
       if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
         assert.deepStrictEqual(exit.cause.error.problems, [
+          "duplicate network isolated1",
           "network bad: unknown zone mars",
           "network bad: unknown offering nope",
           "network bad: unknown account nobody"
