@@ -94,7 +94,9 @@ export const make = (options: SimulatorHttpServerOptions) =>
           isCommand: options.isCommand
         })
         if (verdict._tag === "Rejected") {
-          yield* Effect.logDebug("request rejected").pipe(Effect.annotateLogs({ reason: verdict.reason }))
+          yield* Effect.logDebug("request rejected").pipe(
+            Effect.annotateLogs({ module: "SimulatorHttpServer", reason: verdict.reason })
+          )
           return render(401, Verifier.unauthorizedBody(Verifier.rejectionKey(params, options.isCommand)), json)
         }
         const response = yield* simulator.handle({
@@ -150,7 +152,7 @@ export const make = (options: SimulatorHttpServerOptions) =>
     )
     const address = server.address()
     const port = address !== null && typeof address === "object" ? address.port : options.port
-    yield* Effect.logInfo("CloudStack simulator listening").pipe(Effect.annotateLogs({ port }))
+    yield* Effect.logInfo("CloudStack simulator listening").pipe(Effect.annotateLogs({ module: "SimulatorHttpServer", port }))
     return SimulatorHttpServer.of({ port, apiUrl: `http://${HOST}:${port}${API_PATH}` })
   })
 
