@@ -34,11 +34,19 @@ export const loadScenario = (path: string) =>
     const parsed = yield* Effect.try({
       try: (): unknown => YAML.parse(text, { prettyErrors: true }),
       catch: (cause) =>
-        new ScenarioError({ path, detail: `not JSON/YAML: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+        new ScenarioError({
+          path,
+          detail: `not JSON/YAML: ${cause instanceof Error ? cause.message : String(cause)}`,
+          cause
+        })
     })
     return yield* decodeWorld(parsed).pipe(
       Effect.mapError((cause) =>
-        new ScenarioError({ path, detail: `not a valid scenario:\n${ParseResult.TreeFormatter.formatErrorSync(cause)}`, cause })
+        new ScenarioError({
+          path,
+          detail: `not a valid scenario:\n${ParseResult.TreeFormatter.formatErrorSync(cause)}`,
+          cause
+        })
       )
     )
   })
@@ -100,10 +108,16 @@ const secretKey = Options.text("secret-key").pipe(
  * Flags win; otherwise a scenario file's own keys are kept; the demo world gets fresh random keys.
  * A missing half of a pair given by flags is generated.
  */
-const resolveKeys = (world: World, fromFile: boolean, flags: { apiKey: Option.Option<string>; secretKey: Option.Option<string> }) =>
+interface KeyFlags {
+  readonly apiKey: Option.Option<string>
+  readonly secretKey: Option.Option<string>
+}
+
+const resolveKeys = (world: World, fromFile: boolean, flags: KeyFlags) =>
   Effect.gen(function*() {
     const own = keysOf(world)
-    if (Option.isNone(flags.apiKey) && Option.isNone(flags.secretKey) && fromFile && Option.isSome(own)) return own.value
+    const noFlags = Option.isNone(flags.apiKey) && Option.isNone(flags.secretKey)
+    if (noFlags && fromFile && Option.isSome(own)) return own.value
     return {
       apiKey: Option.isSome(flags.apiKey) ? flags.apiKey.value : yield* generateKey,
       secretKey: Option.isSome(flags.secretKey) ? flags.secretKey.value : yield* generateKey

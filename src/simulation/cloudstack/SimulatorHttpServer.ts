@@ -152,10 +152,14 @@ export const make = (options: SimulatorHttpServerOptions) =>
     )
     const address = server.address()
     const port = address !== null && typeof address === "object" ? address.port : options.port
-    yield* Effect.logInfo("CloudStack simulator listening").pipe(Effect.annotateLogs({ module: "SimulatorHttpServer", port }))
+    yield* Effect.logInfo("CloudStack simulator listening").pipe(
+      Effect.annotateLogs({ module: "SimulatorHttpServer", port })
+    )
     return SimulatorHttpServer.of({ port, apiUrl: `http://${HOST}:${port}${API_PATH}` })
   })
 
 /** The HTTP face as a scoped layer over a `CloudStackSimulator`. */
-export const layer = (options: SimulatorHttpServerOptions): Layer.Layer<SimulatorHttpServer, SimulatorServerError, CloudStackSimulator> =>
+export const layer = (
+  options: SimulatorHttpServerOptions
+): Layer.Layer<SimulatorHttpServer, SimulatorServerError, CloudStackSimulator> =>
   Layer.scoped(SimulatorHttpServer, make(options))
