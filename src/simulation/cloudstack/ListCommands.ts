@@ -304,8 +304,10 @@ const listPublicIpAddresses: Handler = (c, p) => {
     : c.s.ips.values()
   const rows: Array<IpRow> = []
   for (const ip of candidates) {
+    // Free addresses belong to no account: allocatedonly=false shows them to any caller (the
+    // reference CCM looks up the IP it wants with projectid set, then associates it).
     if (ip.state === "Free") {
-      if (allocatedOnly || p.get("projectid") !== undefined) continue
+      if (allocatedOnly) continue
     } else if (ip.owner === undefined || !sc(ip.owner)) continue
     if (zone !== undefined && ip.zoneUuid !== zone.uuid) continue
     if (assoc !== undefined && ip.associatedNetworkUuid !== assoc.uuid) continue

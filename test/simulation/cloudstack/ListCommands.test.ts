@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
-import { byName, call, items, job, simLayer, str } from "./SimHarness.js"
+import { byName, call, items, job, obj, simLayer, str } from "./SimHarness.js"
 
 const ALICE = "demo-alice-api-key"
 const BOB = "demo-bob-api-key"
@@ -187,5 +187,28 @@ describe("filters", () => {
         ["vpc1-app", "web-acl"],
         ["vpc1-db", "default_allow"]
       ])
+    })))
+})
+
+describe("public IPs and ACL lists", () => {
+  it.effect("allocatedonly=false adds the zone's free addresses for any caller, with or without projectid", () =>
+    run(Effect.gen(function*() {
+      const project = yield* byName("listProjects", "project", "demo-project")
+      const free = yield* call("listPublicIpAddresses", { ipaddress: "203.0.113.40", allocatedonly: "false", listall: "true", projectid: project }, ALICE)
+      assert.deepStrictEqual(items(free, "publicipaddress").map((i) => [i.ipaddress, i.state, i.account]), [["203.0.113.40", "Free", undefined]])
+      assert.deepStrictEqual((yield* call("listPublicIpAddresses", { ipaddress: "203.0.113.40" }, ALICE)).inner, {})
+    })))
+
+  it.effect("ACL lists: the defaults are visible to all, a VPC's custom list to whoever sees the VPC; custom items update", () =>
+    run(Effect.gen(function*() {
+      assert.deepStrictEqual(names(yield* call("listNetworkACLLists", {}, ALICE), "networkacllist"), ["default_allow", "default_deny"])
+      assert.deepStrictEqual(names(yield* call("listNetworkACLLists", { listall: "true" }), "networkacllist"), ["default_allow", "default_deny", "web-acl"])
+      const web = yield* byName("listNetworks", "network", "vpc1-web")
+      const rules = items(yield* call("listNetworkACLs", { networkid: web }), "networkacl")
+      assert.deepStrictEqual(rules.map((r) => [r.number, r.startport, r.action]), [[20, "443", "Allow"], [10, "80", "Allow"]])
+      const updated = yield* job("updateNetworkACLItem", { id: str(rules[1]?.id), action: "deny", cidrlist: "10.0.0.0/8" })
+      assert.strictEqual(obj(obj(updated.result.inner.jobresult).networkacl).action, "Deny")
+      const after = items(yield* call("listNetworkACLs", { id: str(rules[1]?.id) }), "networkacl")[0]
+      assert.deepStrictEqual([after?.action, after?.cidrlist, after?.number], ["Deny", "10.0.0.0/8", 10])
     })))
 })
