@@ -104,15 +104,15 @@ const secretKey = Options.text("secret-key").pipe(
   Options.withDescription("secret key of the default account (generated likewise)")
 )
 
-/**
- * Flags win; otherwise a scenario file's own keys are kept; the demo world gets fresh random keys.
- * A missing half of a pair given by flags is generated.
- */
 interface KeyFlags {
   readonly apiKey: Option.Option<string>
   readonly secretKey: Option.Option<string>
 }
 
+/**
+ * Flags win; otherwise a scenario file's own keys are kept; the demo world gets fresh random keys.
+ * A missing half of a pair given by flags is generated.
+ */
 const resolveKeys = (world: World, fromFile: boolean, flags: KeyFlags) =>
   Effect.gen(function*() {
     const own = keysOf(world)
