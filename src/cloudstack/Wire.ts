@@ -3,7 +3,7 @@
  * fields, ports that arrive as strings or numbers, comma-separated CIDR lists, embedded tags.
  * Pure data modules only; each command's response Schema is assembled from these.
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 
 /** A required wire field `key`, exposed under the property name it is assigned to. */
 export const required = <S extends Schema.Schema.All>(key: string, schema: S) =>
@@ -20,8 +20,18 @@ export const array = <S extends Schema.Schema.Any>(key: string, item: S) =>
 /** A TCP/UDP port number in 0..65535 (0 never occurs on the wire, but ICMP-ish rules carry none). */
 export const PortNumber = Schema.Int.pipe(Schema.between(0, 65535))
 
-/** A port as the wire sends it: LB and ACL ports are strings, firewall ports are numbers. */
-export const Port = Schema.Union(PortNumber, Schema.compose(Schema.NumberFromString, PortNumber))
+/**
+ * A port as the wire sends it: LB and ACL ports are strings, firewall ports are numbers. One
+ * transformation rather than a union of two, so a string port costs no failed branch.
+ */
+export const Port = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), PortNumber, {
+  strict: true,
+  decode: (value, _, ast) => {
+    const n = typeof value === "number" ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN
+    return Number.isNaN(n) ? ParseResult.fail(new ParseResult.Type(ast, value, "Expected a port number")) : ParseResult.succeed(n)
+  },
+  encode: (n) => ParseResult.succeed(n)
+})
 
 /** `"10.0.0.0/8,192.168.0.0/16"` (or `""`) as a list of trimmed entries. */
 export const CidrList = Schema.transform(Schema.String, Schema.Array(Schema.String), {
