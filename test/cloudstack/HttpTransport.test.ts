@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, FastCheck, Layer, Logger, Option, Redacted } from "effect"
+import { Context, Duration, Effect, FastCheck, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https"
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from "node:http"
 import selfsigned from "selfsigned"
@@ -226,6 +226,31 @@ describe("HttpTransport + CloudStackClient against a loopback CloudStack", () =>
         "queryAsyncJobResult",
         "listNetworks"
       ])
+    })))
+
+  it.live("no log line (Debug included, annotations too) carries the api key or the secret", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const cs = yield* fakeCloudStack
+      const lines: Array<string> = []
+      const logger = Logger.make(({ annotations, message }) => {
+        lines.push(JSON.stringify({ message, annotations: Object.fromEntries(annotations) }))
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const client = yield* CloudStackClient
+        yield* client.list(listZones, {})
+        yield* client.run(createTags, { resourceType: "LoadBalancer", resourceIds: ["r"], tags: [{ key: "k", value: "v" }] })
+        yield* Effect.either(client.run(assignToLoadBalancerRule, { id: LbRuleId.make("r") }))
+        yield* Effect.either(client.list(listNetworks, {}))
+      })).pipe(
+        Effect.provide(live({ apiUrl: cs.url, sslNoVerify: true })),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
+      assert.isAbove(lines.length, 2, "debug lines were emitted")
+      for (const line of lines) {
+        assert.notInclude(line, API_KEY)
+        assert.notInclude(line, SECRET_KEY)
+      }
     })))
 
   it.live("HTTP_PROXY is honoured, and NO_PROXY bypasses it", () =>
