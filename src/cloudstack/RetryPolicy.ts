@@ -1,6 +1,7 @@
 /**
  * The client's waiting rules as Schedules, driven by `Clock` so TestClock controls them.
- * Retries: 500 ms doubling, capped at 30 s, jittered (x0.8..1.2), at most 5 attempts in all.
+ * Retries: 500 ms doubling, capped at 30 s, then jittered (x0.8..1.2, so at most 36 s), at most 5
+ * attempts in all.
  * Job polling: first poll at once, then 1 s, 2 s, 3 s ... capped at 10 s, bounded overall by
  * `asyncJobTimeout` in the client.
  */
