@@ -5,7 +5,7 @@
  * released, exit 0) or lost leadership (exit 1). Owns wiring only: no controller logic here.
  */
 import { Args, Command } from "@effect/cli"
-import { Effect, Either, Layer, LogLevel, Logger, Option } from "effect"
+import { Duration, Effect, Either, Layer, LogLevel, Logger, Option } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import * as HttpTransport from "../cloudstack/HttpTransport.js"
 import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
@@ -42,6 +42,16 @@ const cloudLayer = (flags: RunFlags, config: CloudConfigShape) =>
     Layer.provideMerge(Layer.succeed(CloudConfig, config))
   )
 
+/**
+ * How long in-flight reconciles may finish when the controllers stop. On lost leadership that stop
+ * starts at the renew deadline and must end before the lease expires for the others, so the drain
+ * gets at most half of that margin (2 s with the default 15 s / 10 s).
+ */
+export const drainTimeout = (flags: RunFlags): Duration.Duration => {
+  const margin = Duration.toMillis(flags.leaderElection.leaseDuration) - Duration.toMillis(flags.leaderElection.renewDeadline)
+  return flags.leaderElection.enabled ? Duration.millis(Math.max(0, Math.min(2000, margin / 2))) : Duration.seconds(2)
+}
+
 /** Builds the enabled controllers (names as k8s: also their health check names). */
 const buildControllers = (flags: RunFlags) =>
   Effect.forEach(flags.controllers, (name: ControllerName) => {
@@ -49,7 +59,8 @@ const buildControllers = (flags: RunFlags) =>
       case "cloud-node-controller":
         return NodeController.make({
           workers: flags.concurrentNodeSyncs,
-          statusUpdateFrequency: flags.nodeStatusUpdateFrequency
+          statusUpdateFrequency: flags.nodeStatusUpdateFrequency,
+          drainTimeout: drainTimeout(flags)
         }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run })))
       case "cloud-node-lifecycle-controller":
         return NodeLifecycleController.make({ monitorPeriod: flags.nodeMonitorPeriod }).pipe(

@@ -52,7 +52,8 @@ export class LeaderElection extends Context.Tag("cloudstack-ccm/runtime/LeaderEl
    * Waits until this process holds the Lease, then runs `effect` while renewing. Fails with
    * LeadershipLostError (after interrupting `effect`) when renewal fails for the renew deadline.
    * When `effect` ends or is interrupted (shutdown), the Lease is released so another candidate
-   * takes over at once.
+   * takes over at once. The loss is safe only if `effect`'s finalizers end within
+   * leaseDuration - renewDeadline (see RunCommand.drainTimeout).
    */
   readonly withLeadership: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LeadershipLostError, R>
   /** The `leaderElection` healthz check: unhealthy when leading but not renewed for lease duration + 20 s. */

@@ -1,7 +1,8 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, LogLevel } from "effect"
-import { logLevelOf, runWithTokens } from "../../src/cli/RunCommand.js"
+import { Duration, Effect, Either, LogLevel } from "effect"
+import { drainTimeout, logLevelOf, runWithTokens } from "../../src/cli/RunCommand.js"
+import { parse } from "../../src/cli/RunFlags.js"
 
 describe("RunCommand", () => {
   it("maps klog verbosity to log levels", () => {
@@ -14,6 +15,17 @@ describe("RunCommand", () => {
       LogLevel.Trace._tag,
       LogLevel.Trace._tag
     ])
+  })
+
+  it("the drain on stop fits between the renew deadline and the lease expiry", () => {
+    const drain = (tokens: ReadonlyArray<string>) => {
+      const parsed = parse(["--controllers=-*", ...tokens])
+      if (Either.isLeft(parsed)) return assert.fail(parsed.left.message)
+      return Duration.toMillis(drainTimeout(parsed.right.flags))
+    }
+    assert.strictEqual(drain([]), 2000)
+    assert.strictEqual(drain(["--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"]), 500)
+    assert.strictEqual(drain(["--leader-elect=false"]), 2000)
   })
 
   it.effect("bad flags fail with RunFlagsError before anything starts", () =>
