@@ -1,12 +1,19 @@
 import { defineConfig } from "vitest/config"
 
+// Two projects: `unit` needs nothing but Node (npm test); `e2e` drives real external programs
+// (a kube-apiserver built by scripts/kube-apiserver.sh, Debian's python3-cs, cloudstack-ccm
+// processes) and fails loudly when one is missing (npm run test:e2e; CI runs both).
+const e2e = ["test/e2e/**/*.test.ts", "test/**/*.e2e.test.ts"]
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     setupFiles: ["test/setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ["default"],
-    pool: "forks"
+    pool: "forks",
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: e2e } },
+      { extends: true, test: { name: "e2e", include: e2e, fileParallelism: false } }
+    ]
   }
 })
