@@ -127,11 +127,12 @@ const associateIpAddress: Handler = (c, p) => {
     if (ip === undefined) return capacityFail(c, `Insufficient address capacity: no free public IP in zone ${zoneUuid}`)
   }
   const row = ip
+  // With a tier's networkid the IP belongs to the tier's VPC and is associated with the tier at once.
   Object.assign(row, {
     state: "Allocating",
     owner,
     associatedNetworkUuid: vpc === undefined ? network?.uuid : undefined,
-    vpcUuid: vpc?.uuid,
+    vpcUuid: vpc?.uuid ?? network?.vpcUuid,
     sourceNat: false,
     allocated: c.now
   })

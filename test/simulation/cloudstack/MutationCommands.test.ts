@@ -608,3 +608,15 @@ describe("lifecycle commands", () => {
       ])
     })))
 })
+
+describe("6.1 VPC tier association by networkid", () => {
+  it.effect("an IP acquired with a tier's networkid belongs to the VPC and serves that tier at once", () =>
+    run(Effect.gen(function*() {
+      const web = yield* netId("vpc1-web")
+      const ip = yield* acquire({ networkid: web })
+      const row = yield* ipRow(ip)
+      assert.deepStrictEqual([row.associatednetworkid, row.vpcid], [web, yield* vpcId()])
+      const lb = yield* lbRule(ip, "80")
+      assert.strictEqual((yield* lbRow(str(lb.submitted.inner.id))).networkid, web)
+    })))
+})
