@@ -2,7 +2,7 @@
  * The CloudStack simulator service: a faithful in-memory management server that speaks the wire
  * format (command + string params in, JSON envelope out). This module is the seam only: the Tag
  * and the request/response/fault types shared by the in-memory layer and the HTTP face. It must
- * not know about HTTP, signing or the typed client.
+ * not know about HTTP, signing or the typed client. The layer is `Simulator.layer(world, options)`.
  */
 import { Context, type Duration, type Effect, type Option } from "effect"
 import type { SimState } from "./SimModel.js"

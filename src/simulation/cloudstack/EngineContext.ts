@@ -4,11 +4,11 @@
  * passes a job's finish time) and the cascading deletes of 5.7/5.11. Synchronous and pure apart
  * from mutating the store it is given.
  */
-import { renderTag, tagKey } from "./Render.js"
+import { tagKey } from "./Render.js"
 import type { AccountRow, IpRow, JobRow, LbRuleRow } from "./SimModel.js"
 import type { Credentials, JobOutcome, PendingJob, Store } from "./Store.js"
 import { FREE_IP, nextUuid } from "./Store.js"
-import { CS_SERVER_API, Fail, invalid, invalidUuid, isFail, list, mapParam, optBool, type Params, permissionDenied } from "./Wire.js"
+import { type Fail, invalid, invalidUuid, isFail, list, mapParam, optBool, type Params, permissionDenied } from "./Wire.js"
 
 export type Obj = Record<string, unknown>
 /** A handler's answer: the inner body of `<command>response`, or an error envelope. */
@@ -357,6 +357,3 @@ export const releaseIp = (s: Store, ip: IpRow) => {
   Object.assign(ip, FREE_IP)
 }
 
-export const unsupported = (text: string): Fail => new Fail(431, CS_SERVER_API, text)
-
-export { renderTag }

@@ -9,7 +9,6 @@ import {
   isAdmin,
   keywordMatch,
   type Obj,
-  renderTag,
   scope,
   tagFilter,
   TAG_TYPES
@@ -26,6 +25,7 @@ import {
   renderStickiness,
   renderVm,
   renderVpc,
+  renderTag,
   renderZone,
   renderFw
 } from "./Render.js"
