@@ -1,14 +1,17 @@
 /**
  * Two real `cloudstack-ccm run` processes against the real kube-apiserver (scripts/kube-apiserver.sh):
  * exactly one leads, the other takes over after the leader is SIGKILLed, SIGTERM releases the lease and
- * exits 0, a bad flag exits 1 with one line. Processes run the TypeScript entry through vite-node (a
- * vitest dependency), so no build step is needed.
+ * exits 0, a bad flag exits 1 with one line. One candidate is the esbuild bundle the image ships
+ * (deploy/Dockerfile), the other the TypeScript entry through vite-node (a vitest dependency).
  */
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { buildSync } from "esbuild"
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
 
@@ -35,9 +38,17 @@ const freePort = () =>
     })
   })
 
-/** `args` go to the root command (the upstream image's way), or after `run` when `subcommand` is set. */
-const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>, subcommand: ReadonlyArray<string> = []): Ccm => {
-  const child = spawn(process.execPath, [viteNode, bin, ...subcommand, ...args], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
+let bundleDir = ""
+/** The image's artifact: the same esbuild invocation as deploy/Dockerfile. */
+const bundle = () => join(bundleDir, "cloudstack-ccm.mjs")
+
+/**
+ * `args` go to the root command (the upstream image's way), or after `run` when `subcommand` is set;
+ * `bundled` runs the image's single-file bundle instead of the TypeScript sources.
+ */
+const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>, subcommand: ReadonlyArray<string> = [], bundled = false): Ccm => {
+  const entry = bundled ? [bundle()] : [viteNode, bin]
+  const child = spawn(process.execPath, [...entry, ...subcommand, ...args], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
   let err = ""
   child.stderr?.setEncoding("utf8")
   child.stderr?.on("data", (chunk: string) => (err += chunk))
@@ -73,12 +84,27 @@ let apiserver: RunningApiServer
 let leases: k8s.CoordinationV1Api
 
 beforeAll(() => {
+  bundleDir = mkdtempSync(join(tmpdir(), "ccm-bundle-"))
+  buildSync({
+    entryPoints: [bin],
+    bundle: true,
+    minify: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
+    outfile: bundle(),
+    logLevel: "error"
+  })
   apiserver = startRealApiServer()
   const config = new k8s.KubeConfig()
   config.loadFromFile(apiserver.kubeconfig)
   leases = config.makeApiClient(k8s.CoordinationV1Api)
 })
-afterAll(() => apiserver?.stop())
+afterAll(() => {
+  apiserver?.stop()
+  rmSync(bundleDir, { recursive: true, force: true })
+})
 
 describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
   it.live("elects one leader of two, fails over after SIGKILL, releases the lease on SIGTERM with exit 0", () =>
@@ -101,7 +127,7 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
       try {
         const pa = await freePort()
         const pb = await freePort()
-        const first = spawnCcm("a", pa, [...common, `--secure-port=${pa}`])
+        const first = spawnCcm("a", pa, [...common, `--secure-port=${pa}`], [], true)
         const second = spawnCcm("b", pb, [...common, `--secure-port=${pb}`], ["run"])
         ccms.push(first, second)
 
