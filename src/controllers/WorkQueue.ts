@@ -95,12 +95,13 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
     const delayed = yield* FiberMap.make<K>()
     // Serialises addAfter so the FiberMap fiber of a key always matches its recorded ready time.
     const delayLock = yield* Effect.makeSemaphore(1)
-    const idle = yield* Ref.make(0)
 
     const size = Effect.flatMap(Queue.isShutdown(ready), (down) => (down ? Effect.succeed(0) : Queue.size(ready))).pipe(
       Effect.map((n) => Math.max(n, 0))
     )
     const syncDepth = Effect.flatMap(size, (n) => Effect.sync(() => metrics.workqueueDepth.set(labels, n)))
+    // A shut-down Queue answers offer with an interruption; a key arriving during shutdown is simply dropped.
+    const offerReady = (key: K) => Queue.offer(ready, key).pipe(Effect.exit, Effect.zipRight(syncDepth))
 
     const add = (key: K): Effect.Effect<void> =>
       Ref.modify(state, (s): [boolean, State<K>] => {
@@ -111,10 +112,7 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
       }).pipe(
         Effect.flatMap((enqueue) =>
           enqueue
-            ? Queue.offer(ready, key).pipe(
-              Effect.zipRight(Effect.sync(() => metrics.workqueueAdds.inc(labels))),
-              Effect.zipRight(syncDepth)
-            )
+            ? offerReady(key).pipe(Effect.zipRight(Effect.sync(() => metrics.workqueueAdds.inc(labels))))
             : Effect.void
         ),
         Effect.uninterruptible
@@ -171,7 +169,6 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
             processing: HashSet.add(s.processing, key)
           }))
         ),
-        Effect.tap(() => Ref.update(idle, (n) => n + 1)),
         Effect.tap(() => syncDepth)
       )
     )
@@ -181,8 +178,7 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
         const processing = HashSet.remove(s.processing, key)
         return [HashSet.has(s.dirty, key) && !s.shuttingDown, { ...s, processing }]
       }).pipe(
-        Effect.flatMap((requeue) => (requeue ? Queue.offer(ready, key).pipe(Effect.zipRight(syncDepth)) : Effect.void)),
-        Effect.zipRight(Ref.update(idle, (n) => n - 1)),
+        Effect.flatMap((requeue) => (requeue ? offerReady(key) : Effect.void)),
         Effect.uninterruptible
       )
 
@@ -193,8 +189,8 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
     )
 
     // Polls rather than signals: draining happens once per process, a 50 ms step is plenty.
-    const awaitIdle = Ref.get(idle).pipe(
-      Effect.repeat({ until: (n) => n <= 0, schedule: Schedule.spaced("50 millis") }),
+    const awaitIdle = Ref.get(state).pipe(
+      Effect.repeat({ until: (s) => HashSet.size(s.processing) === 0, schedule: Schedule.spaced("50 millis") }),
       Effect.asVoid
     )
 
