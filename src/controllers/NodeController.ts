@@ -51,6 +51,8 @@ export interface NodeControllerOptions {
    * share one listing. A Node missing from the cached listing always triggers a fresh one.
    */
   readonly initListingMaxAge?: Duration.DurationInput | undefined
+  /** On shutdown, how long in-flight syncs may finish before they are interrupted (default 2 s). */
+  readonly drainTimeout?: Duration.DurationInput | undefined
   /** Pause before re-listing Nodes after the watch ended or failed (default 1 s). */
   readonly relistDelay?: Duration.DurationInput | undefined
 }
@@ -140,6 +142,7 @@ export const make = (options: NodeControllerOptions) =>
       })
       return once.pipe(
         Effect.catchAll((error) => Effect.logWarning("node watch failed, re-listing", error)),
+        Effect.catchAllDefect((defect) => Effect.logError("node watch crashed, re-listing", defect)),
         Effect.zipRight(Effect.sleep(options.relistDelay ?? "1 second")),
         Effect.forever
       )
@@ -169,12 +172,16 @@ export const make = (options: NodeControllerOptions) =>
 
     const run = Effect.gen(function*() {
       const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
-      yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNode, { controller: CONTROLLER_NAME })
+      yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNode, {
+        controller: CONTROLLER_NAME,
+        drainTimeout: options.drainTimeout
+      })
       yield* Effect.forkScoped(feed(queue))
       // Errors skip a round (no retry until the next period), as upstream.
       yield* Effect.forkScoped(
         syncAddresses.pipe(
           Effect.catchAll((error) => Effect.logWarning("node address sync round failed", error)),
+          Effect.catchAllDefect((defect) => Effect.logError("node address sync round crashed", defect)),
           Effect.repeat(Schedule.spaced(frequency)),
           Effect.delay(frequency)
         )

@@ -104,6 +104,8 @@ export const make = (options: NodeLifecycleOptions) =>
 
     const run = monitor.pipe(
       Effect.catchAll((error) => Effect.logWarning("node lifecycle round skipped, nothing deleted", error)),
+      // A defect ends one round, never the controller.
+      Effect.catchAllDefect((defect) => Effect.logError("node lifecycle round crashed", defect)),
       Effect.repeat(Schedule.spaced(period)),
       Effect.asVoid,
       Effect.annotateLogs({ module: "NodeLifecycleController" })

@@ -32,6 +32,7 @@ export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudCon
 /** `count` extra running VMs `big-<n>` on a /16 network (IPv4 + IPv6), for paging and scale. */
 export const bigWorld = (count: number, world: World = demoWorld): World => {
   const base = Schema.encodeSync(World)(world)
+  const vms: ReadonlyArray<unknown> = base.vms ?? []
   return Schema.decodeUnknownSync(World)({
     ...base,
     networks: [
@@ -39,7 +40,7 @@ export const bigWorld = (count: number, world: World = demoWorld): World => {
       { name: "big", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingWithSourceNatService", owner: "admin", cidr: "10.20.0.0/16", ip6cidr: "fd00:20::/64" }
     ],
     vms: [
-      ...base.vms,
+      ...vms,
       ...Array.from({ length: count }, (_, i) => ({
         name: `big-${i + 1}`,
         zone: "zone1",

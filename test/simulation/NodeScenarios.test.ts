@@ -1,0 +1,232 @@
+import { assert, describe, it } from "@effect/vitest"
+import { type Duration, Effect, Layer, Option, TestClock } from "effect"
+import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
+import {
+  deployVirtualMachine,
+  destroyVirtualMachine,
+  listServiceOfferings,
+  listTemplates,
+  listVirtualMachines,
+  stopVirtualMachine
+} from "../../src/cloudstack/commands/VirtualMachines.js"
+import * as NodeController from "../../src/controllers/NodeController.js"
+import * as NodeLifecycleController from "../../src/controllers/NodeLifecycleController.js"
+import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../../src/controllers/NodePlan.js"
+import { NodeApi } from "../../src/kubernetes/NodeApi.js"
+import type { NodeView } from "../../src/kubernetes/NodeView.js"
+import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
+import * as DemoCluster from "../../src/simulation/DemoCluster.js"
+import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+import { bigWorld, cloudLayer, type CloudOptions } from "./NodeScenariosEnv.js"
+
+const env = (options: CloudOptions = {}) => Layer.merge(cloudLayer(options), FakeKubernetes.layer())
+
+/**
+ * Lets forked controllers run: small TestClock steps, each followed by enough scheduler turns for
+ * the woken fibers' chains (client, simulator, fake API server) to reach their next sleep.
+ */
+const settle = (steps = 20, step: Duration.DurationInput = "100 millis") =>
+  Effect.repeatN(Effect.zipRight(TestClock.adjust(step), Effect.repeatN(Effect.yieldNow(), 30)), steps - 1)
+
+/**
+ * Keeps the TestClock moving while the test's scope closes: controllers stopped mid-retry would
+ * otherwise wait forever on a clock nobody advances.
+ */
+const keepClockRunning = Effect.asVoid(Effect.fork(Effect.forever(TestClock.adjust("1 second"))))
+
+const startControllers = (options: { lifecycle?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const node = yield* NodeController.make({ statusUpdateFrequency: "5 minutes", workers: 4, drainTimeout: 0 })
+    yield* node.run
+    if (options.lifecycle !== false) {
+      const lifecycle = yield* NodeLifecycleController.make({ monitorPeriod: "5 seconds" })
+      yield* Effect.forkScoped(lifecycle.run)
+    }
+  })
+
+const nodes = Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.nodes)
+const events = Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events)
+const nodeNamed = (name: string) => Effect.map(nodes, (ns) => ns.find((n) => n.metadata.name === name))
+const tainted = (n: NodeView | undefined, key: string) => n?.spec.taints.some((t) => t.key === key) ?? false
+const callsOf = (command: string) =>
+  Effect.map(Effect.flatMap(CloudStackSimulator, (s) => s.counters), (c) => c.get(command) ?? 0)
+
+describe("node controllers on the simulator and FakeKubernetes", () => {
+  it.scoped("nodes join tainted and are initialised: providerID, labels, addresses, Synced event", () =>
+    Effect.gen(function*() {
+      const registered = yield* DemoCluster.setup({ nodes: 6 })
+      yield* startControllers({ lifecycle: false })
+      yield* settle()
+      const all = yield* nodes
+      assert.strictEqual(all.length, 6)
+      for (const { node, vm } of registered) {
+        const n = all.find((x) => x.metadata.name === node)
+        assert.isFalse(tainted(n, TAINT_UNINITIALIZED), node)
+        assert.strictEqual(n?.spec.providerID, `external-cloudstack://${vm.id}`)
+        assert.strictEqual(n?.metadata.labels["topology.kubernetes.io/zone"], "zone1")
+        assert.strictEqual(n?.metadata.labels["failure-domain.beta.kubernetes.io/region"], "zone1")
+        assert.strictEqual(n?.metadata.labels["node.kubernetes.io/instance-type"], "Small_Instance")
+        assert.deepStrictEqual(n?.status.addresses.at(-1), { type: "Hostname", address: node })
+        assert.isTrue(n?.status.addresses.some((a) => a.type === "InternalIP") ?? false)
+      }
+      // FQDN node names (every third) resolved by their short name
+      assert.isTrue(registered.some(({ node }) => node.endsWith(".cluster.example")))
+      const synced = (yield* events).filter((e) => e.reason === "Synced")
+      assert.strictEqual(synced.length, 6)
+      assert.strictEqual(synced[0]?.message, "Node synced successfully")
+      assert.strictEqual(synced[0]?.source.component, "cloud-node-controller")
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("mixed-case VM names match lowercase node names; IPv6 addresses reported", () =>
+    Effect.gen(function*() {
+      const api = yield* NodeApi
+      const client = yield* CloudStackClient
+      const template = (yield* client.list(listVirtualMachines, { name: "node-1" }))[0]
+      assert.isDefined(template)
+      yield* api.create({ name: "node-1", taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }] })
+      yield* startControllers({ lifecycle: false })
+      yield* settle()
+      const n = yield* nodeNamed("node-1")
+      assert.deepStrictEqual(n?.status.addresses, [
+        { type: "InternalIP", address: "10.1.1.11" },
+        { type: "InternalIP", address: "fd00:1:1::11" }
+      ])
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("an invalid provided-node-ip keeps the taint and records a Warning; a valid one orders addresses", () =>
+    Effect.gen(function*() {
+      const api = yield* NodeApi
+      const taints = [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }]
+      yield* api.create({ name: "node-2", taints, annotations: { "alpha.kubernetes.io/provided-node-ip": "192.0.2.1" } })
+      yield* api.create({ name: "node-1", taints, annotations: { "alpha.kubernetes.io/provided-node-ip": "fd00:1:1::11" } })
+      yield* startControllers({ lifecycle: false })
+      yield* settle()
+      assert.isTrue(tainted(yield* nodeNamed("node-2"), TAINT_UNINITIALIZED))
+      const warning = (yield* events).find((e) => e.reason === "SyncNodeFailed")
+      assert.strictEqual(warning?.type, "Warning")
+      assert.include(warning?.message ?? "", "192.0.2.1")
+      const n1 = yield* nodeNamed("node-1")
+      assert.isFalse(tainted(n1, TAINT_UNINITIALIZED))
+      assert.deepStrictEqual(n1?.status.addresses, [{ type: "InternalIP", address: "fd00:1:1::11" }])
+      // retried with backoff: fixing the annotation is not needed to see the retry happen
+      const before = yield* callsOf("listVirtualMachines")
+      yield* settle(100, "1 second")
+      assert.isAbove(yield* callsOf("listVirtualMachines"), before)
+      assert.isTrue(tainted(yield* nodeNamed("node-2"), TAINT_UNINITIALIZED))
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("a Conflict on update is retried after re-reading the node", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      yield* DemoCluster.setup({ nodes: 2 })
+      yield* fake.failNext({ verb: "patch", resource: "nodes", reason: "Conflict", times: 2 })
+      yield* startControllers({ lifecycle: false })
+      yield* settle()
+      for (const n of yield* nodes) assert.isFalse(tainted(n, TAINT_UNINITIALIZED), n.metadata.name)
+      assert.strictEqual((yield* events).filter((e) => e.reason === "SyncNodeFailed").length, 0)
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("lifecycle: a stopped VM gets the shutdown taint, a destroyed VM's node is deleted", () =>
+    Effect.gen(function*() {
+      const client = yield* CloudStackClient
+      const [stopped, destroyed] = yield* DemoCluster.setup({ nodes: 5 })
+      yield* startControllers()
+      yield* settle()
+      yield* client.run(stopVirtualMachine, { id: stopped!.vm.id })
+      yield* client.run(destroyVirtualMachine, { id: destroyed!.vm.id, expunge: true })
+      yield* settle(20, "1 second")
+      const all = yield* nodes
+      assert.isTrue(tainted(all.find((n) => n.metadata.name === stopped!.node), TAINT_SHUTDOWN))
+      assert.isUndefined(all.find((n) => n.metadata.name === destroyed!.node))
+      assert.strictEqual(all.length, 4)
+      const deleting = (yield* events).filter((e) => e.reason === "DeletingNode")
+      assert.strictEqual(deleting.length, 1)
+      assert.strictEqual(deleting[0]?.source.component, "cloud-node-lifecycle-controller")
+    }).pipe(Effect.provide(env({ world: bigWorld(0) }))))
+
+  it.scoped("a 10-minute API outage deletes nothing; the gone VM's node goes once CloudStack answers", () =>
+    Effect.gen(function*() {
+      const client = yield* CloudStackClient
+      const sim = yield* CloudStackSimulator
+      const [gone] = yield* DemoCluster.setup({ nodes: 4 })
+      const node = yield* NodeController.make({ drainTimeout: 0 })
+      yield* node.run
+      yield* settle()
+      yield* client.run(destroyVirtualMachine, { id: gone!.vm.id, expunge: true })
+      const now = yield* TestClock.currentTimeMillis
+      yield* sim.setFaults({ apiDown: Option.some({ from: now, until: now + 10 * 60_000, mode: "unavailable" }) })
+      const lifecycle = yield* NodeLifecycleController.make({})
+      yield* Effect.forkScoped(lifecycle.run)
+      for (let minute = 0; minute < 10; minute++) {
+        yield* settle(60, "1 second")
+        if (minute < 9) assert.strictEqual((yield* nodes).length, 4, `minute ${minute}`)
+      }
+      yield* settle(30, "1 second")
+      const names = (yield* nodes).map((n) => n.metadata.name)
+      assert.strictEqual(names.length, 3)
+      assert.notInclude(names, gone!.node)
+    }).pipe(Effect.provide(env({ world: bigWorld(0) }))))
+
+  it.scoped("unreachable API (transport errors) deletes nothing", () =>
+    Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      yield* DemoCluster.setup({ nodes: 3 })
+      const now = yield* TestClock.currentTimeMillis
+      yield* sim.setFaults({ apiDown: Option.some({ from: now, until: now + 3_600_000, mode: "unreachable" }) })
+      yield* startControllers()
+      yield* settle(120, "1 second")
+      assert.strictEqual((yield* nodes).length, 3)
+      for (const n of yield* nodes) assert.isTrue(tainted(n, TAINT_UNINITIALIZED))
+      yield* keepClockRunning
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("a VM recreated under the same name: the node with the old providerID is deleted, not re-pointed", () =>
+    Effect.gen(function*() {
+      const client = yield* CloudStackClient
+      const api = yield* NodeApi
+      yield* DemoCluster.setup({ nodes: 0 })
+      const old = (yield* client.list(listVirtualMachines, { name: "node-2" }))[0]!
+      const oldId = old.id
+      yield* api.create({ name: "node-2", providerID: `external-cloudstack://${oldId}` })
+      yield* client.run(destroyVirtualMachine, { id: oldId, expunge: true })
+      const [offering] = yield* client.list(listServiceOfferings, {})
+      const [template] = yield* client.list(listTemplates, { templateFilter: "executable" })
+      const created = yield* client.run(deployVirtualMachine, {
+        serviceOfferingId: offering!.id,
+        templateId: template!.id,
+        zoneId: old.zoneId,
+        networkIds: [old.nics[0]!.networkId],
+        name: "node-2"
+      })
+      assert.notStrictEqual(created.id, oldId)
+      yield* startControllers()
+      yield* settle(20, "1 second")
+      assert.isUndefined(yield* nodeNamed("node-2"))
+      // the kubelet re-registers: the new node is initialised against the new VM
+      yield* api.create({ name: "node-2", taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }] })
+      yield* settle(20, "1 second")
+      assert.strictEqual((yield* nodeNamed("node-2"))?.spec.providerID, `external-cloudstack://${created.id}`)
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("periodic address sync: one list call per round, patches only changed addresses", () =>
+    Effect.gen(function*() {
+      const api = yield* NodeApi
+      yield* DemoCluster.setup({ nodes: 600 })
+      const node = yield* NodeController.make({ statusUpdateFrequency: "5 minutes", workers: 4, drainTimeout: 0 })
+      yield* node.run
+      yield* settle(30)
+      for (const n of yield* nodes) assert.isFalse(tainted(n, TAINT_UNINITIALIZED), n.metadata.name)
+      // drift one node's addresses by hand
+      const victim = (yield* nodes)[0]!
+      yield* api.patchStatusAddresses(victim.metadata.name, [
+        { type: "InternalIP", address: "192.0.2.99" },
+        ...victim.status.addresses.filter((a) => a.type === "Hostname")
+      ])
+      const before = yield* callsOf("listVirtualMachines")
+      yield* TestClock.adjust("5 minutes")
+      yield* settle(5)
+      assert.strictEqual((yield* callsOf("listVirtualMachines")) - before, 2)
+      const repaired = yield* nodeNamed(victim.metadata.name)
+      assert.deepStrictEqual(repaired?.status.addresses, victim.status.addresses)
+    }).pipe(Effect.provide(env({ world: bigWorld(600) }))))
+})
