@@ -117,7 +117,7 @@ start() {
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" --insecure-port=0 \
     --cert-dir="$STATE_DIR/certs" --token-auth-file="$STATE_DIR/tokens.csv" --authorization-mode=AlwaysAllow \
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$STATE_DIR/sa.key" \
-    --service-account-signing-key-file="$STATE_DIR/sa.key" --service-cluster-ip-range=10.96.0.0/24 \
+    --service-account-signing-key-file="$STATE_DIR/sa.key" --service-cluster-ip-range=10.96.0.0/16 \
     --disable-admission-plugins=ServiceAccount --allow-privileged=true \
     --watch-cache-sizes=nodes#0 \
     >"$STATE_DIR/apiserver.log" 2>&1 < /dev/null &

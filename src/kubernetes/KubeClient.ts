@@ -113,7 +113,9 @@ export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeCo
       if (options.kubeconfig !== undefined && options.kubeconfig !== "") {
         config.loadFromFile(options.kubeconfig)
       } else if (options.master !== undefined && options.master !== "") {
-        config.loadFromClusterAndUser({ name: "master", server: options.master, skipTLSVerify: false }, { name: "anonymous" })
+        // client-node refuses plain http unless TLS verification is marked as skipped.
+        const plainHttp = options.master.startsWith("http:")
+        config.loadFromClusterAndUser({ name: "master", server: options.master, skipTLSVerify: plainHttp }, { name: "anonymous" })
         return config
       } else if ((process.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") {
         config.loadFromCluster()
@@ -124,7 +126,11 @@ export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeCo
         const current = config.getCurrentCluster()
         if (current === null) throw new Error("the kubeconfig has no current cluster")
         config.loadFromOptions({
-          clusters: config.clusters.map((cluster) => cluster.name === current.name ? { ...cluster, server: options.master } : cluster),
+          clusters: config.clusters.map((cluster) =>
+            cluster.name === current.name
+              ? { ...cluster, server: options.master, skipTLSVerify: cluster.skipTLSVerify || (options.master?.startsWith("http:") ?? false) }
+              : cluster
+          ),
           users: config.users,
           contexts: config.contexts,
           currentContext: config.currentContext
@@ -135,14 +141,46 @@ export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeCo
     catch: (cause) => new KubeConfigError({ detail: cause instanceof Error ? cause.message : String(cause), cause })
   })
 
+/**
+ * client-node 1.x builds a new https.Agent for every call, i.e. a new TLS connection per request.
+ * This decorator lets the KubeConfig authenticate each call (tokens may rotate) but reuses the
+ * first agent, so calls share keep-alive connections. The agent is per client, never global.
+ */
+const sharedAgentAuth = (config: k8s.KubeConfig): k8s.SecurityAuthentication => {
+  const agents: Array<NonNullable<ReturnType<k8s.RequestContext["getAgent"]>>> = []
+  return {
+    getName: () => "default",
+    applySecurityAuthentication: async (context) => {
+      await config.applySecurityAuthentication(context)
+      const fresh = context.getAgent()
+      const shared = agents[0]
+      if (shared !== undefined) context.setAgent(shared)
+      else if (fresh !== undefined) agents.push(fresh)
+    }
+  }
+}
+
+const apiClient = <T>(
+  server: string,
+  auth: k8s.SecurityAuthentication,
+  Api: new(configuration: k8s.Configuration) => T
+): T =>
+  new Api(
+    k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: auth } })
+  )
+
 export const make = (options: KubeConfigOptions): Effect.Effect<KubeClient["Type"], KubeConfigError> =>
-  Effect.map(loadConfig(options), (config) =>
-    KubeClient.of({
+  Effect.flatMap(loadConfig(options), (config) => {
+    const server = config.getCurrentCluster()?.server
+    if (server === undefined) return Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
+    const auth = sharedAgentAuth(config)
+    return Effect.succeed(KubeClient.of({
       config,
-      core: config.makeApiClient(k8s.CoreV1Api),
-      coordination: config.makeApiClient(k8s.CoordinationV1Api),
-      custom: config.makeApiClient(k8s.CustomObjectsApi)
+      core: apiClient(server, auth, k8s.CoreV1Api),
+      coordination: apiClient(server, auth, k8s.CoordinationV1Api),
+      custom: apiClient(server, auth, k8s.CustomObjectsApi)
     }))
+  })
 
 export const layer = (options: KubeConfigOptions): Layer.Layer<KubeClient, KubeConfigError> =>
   Layer.effect(KubeClient, make(options))
