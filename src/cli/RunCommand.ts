@@ -7,6 +7,7 @@
 import { Args, Command } from "@effect/cli"
 import { Duration, Effect, Either, Layer, LogLevel, Logger, Option } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
+import type { CloudStackTransport } from "../cloudstack/CloudStackTransport.js"
 import * as HttpTransport from "../cloudstack/HttpTransport.js"
 import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
 import * as CloudConfigFile from "../config/CloudConfigFile.js"
@@ -34,11 +35,25 @@ const kubernetesLayer = (flags: RunFlags) =>
     Layer.provide(KubeClient.layer({ kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) }))
   )
 
-/** CloudStack for the controllers: the validated cloud-config, the HTTP transport, the typed client, Instances. */
-const cloudLayer = (flags: RunFlags, config: CloudConfigShape) =>
+/**
+ * The two outside worlds of the CCM: live ones built from the flags (`liveBackends`), or simulated
+ * ones (FakeKubernetes, the CloudStack simulator) for the `simulate` command and in-process tests.
+ */
+export interface Backends<E1, E2> {
+  readonly kubernetes: Layer.Layer<NodeApi.NodeApi | EventApi.EventApi | LeaseApi.LeaseApi, E1>
+  readonly cloudStackTransport: Layer.Layer<CloudStackTransport, E2, CloudConfig | Metrics.Metrics>
+}
+
+export const liveBackends = (flags: RunFlags) => ({
+  kubernetes: kubernetesLayer(flags),
+  cloudStackTransport: HttpTransport.layer
+})
+
+/** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances. */
+const cloudLayer = <E2>(flags: RunFlags, config: CloudConfigShape, transport: Backends<unknown, E2>["cloudStackTransport"]) =>
   Instances.layer(flags.cloudProvider).pipe(
     Layer.provideMerge(CloudStackClient.layer),
-    Layer.provide(HttpTransport.layer),
+    Layer.provide(transport),
     Layer.provideMerge(Layer.succeed(CloudConfig, config))
   )
 
@@ -75,7 +90,7 @@ const buildControllers = (flags: RunFlags) =>
     }
   }).pipe(Effect.map((cs) => cs.flatMap(Option.toArray)))
 
-/** Everything after the flags were parsed: runs until interrupted or leadership is lost. */
+/** Everything after the flags were parsed, live: runs until interrupted or leadership is lost. */
 export const program = (flags: RunFlags) =>
   Effect.gen(function*() {
     // The cloud-config is checked before anything connects or logs: a bad file fails at once, alone.
@@ -83,6 +98,16 @@ export const program = (flags: RunFlags) =>
       onNone: () => Effect.succeed(Option.none<CloudConfigShape>()),
       onSome: (path) => Effect.map(CloudConfigFile.load(path), Option.some)
     })
+    return yield* programWith(flags, cloudConfig, liveBackends(flags))
+  })
+
+/**
+ * The run wiring over given backends and an already validated cloud-config (None: no controller
+ * needs CloudStack): Metrics, HealthChecks, HealthServer (unless `--secure-port=0`), LeaderElection
+ * and the ControllerManager with the enabled controllers under leadership.
+ */
+export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<CloudConfigShape>, backends: Backends<E1, E2>) =>
+  Effect.gen(function*() {
     const identity = yield* LeaderElection.makeIdentity
     const electionLayer = flags.leaderElection.enabled
       ? LeaderElection.layer({ ...flags.leaderElection, identity })
@@ -114,12 +139,12 @@ export const program = (flags: RunFlags) =>
       yield* Effect.gen(function*() {
         const controllers = yield* buildControllers(flags)
         yield* election.withLeadership(ControllerManager.run(controllers))
-      }).pipe(Effect.provide(cloudLayer(flags, cloudConfig.value)))
+      }).pipe(Effect.provide(cloudLayer(flags, cloudConfig.value, backends.cloudStackTransport)))
     }).pipe(Effect.scoped)
     const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)
     return yield* run.pipe(
       Effect.provide(
-        Layer.mergeAll(electionLayer, serving).pipe(Layer.provideMerge(kubernetesLayer(flags)), Layer.provideMerge(base))
+        Layer.mergeAll(electionLayer, serving).pipe(Layer.provideMerge(backends.kubernetes), Layer.provideMerge(base))
       )
     )
   }).pipe(Effect.annotateLogs({ module: "RunCommand" }))

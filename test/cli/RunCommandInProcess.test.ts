@@ -1,0 +1,63 @@
+/**
+ * The run wiring in-process on TestClock, with simulated backends: FakeKubernetes with Nodes
+ * registered as kubelet does (DemoCluster) and the CloudStack simulator behind the real client.
+ * Proves that `cloudstack-ccm run` takes the Lease, runs the cloud-node controller under it (the
+ * Nodes get initialised) and releases the Lease when interrupted.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Duration, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
+import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
+import { CloudConfig } from "../../src/config/CloudConfig.js"
+import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
+import { programWith } from "../../src/cli/RunCommand.js"
+import { parse } from "../../src/cli/RunFlags.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
+import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
+import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
+import * as DemoCluster from "../../src/simulation/DemoCluster.js"
+import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+
+const flagsOf = (tokens: ReadonlyArray<string>) => {
+  const parsed = parse(tokens)
+  if (Either.isLeft(parsed)) throw new Error(parsed.left.message)
+  return parsed.right.flags
+}
+
+describe("RunCommand.programWith (in-process, simulated backends)", () => {
+  it.scoped("takes the Lease, initialises the Nodes through the cloud-node controller, releases the Lease on interruption", () =>
+    Effect.gen(function*() {
+      const kube = yield* Layer.build(FakeKubernetes.layer())
+      const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
+      const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k\nsecret-key = s\n")
+      const fake = Context.get(kube, FakeKubernetes.FakeKubernetes)
+
+      // kubelet's part: three Nodes registered with the uninitialized taint.
+      const registered = yield* DemoCluster.setup({ nodes: 3 }).pipe(
+        Effect.provide(CloudStackClient.layer.pipe(
+          Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
+        )),
+        Effect.provide(Layer.succeedContext(kube))
+      )
+      assert.strictEqual(registered.length, 3)
+
+      const flags = flagsOf(["--cloud-config=/unused", "--secure-port=0", "--controllers=cloud-node"])
+      const running = yield* Effect.fork(programWith(flags, Option.some(config), {
+        kubernetes: Layer.succeedContext(kube),
+        cloudStackTransport: Layer.succeedContext(cloud)
+      }))
+      for (let i = 0; i < 60; i++) yield* TestClock.adjust(Duration.millis(500))
+
+      const lease = (yield* fake.leases).find((l) => l.name === "cloud-controller-manager")
+      assert.match(lease?.spec.holderIdentity ?? "", /_[0-9a-f-]{36}$/)
+      const nodes = yield* fake.nodes
+      assert.strictEqual(nodes.length, 3)
+      for (const node of nodes) {
+        assert.match(node.spec.providerID, /^external-cloudstack:\/\/[0-9a-f-]{36}$/, node.metadata.name)
+        assert.isFalse(node.spec.taints.some((t) => t.key === "node.cloudprovider.kubernetes.io/uninitialized"))
+      }
+
+      yield* Fiber.interrupt(running)
+      const released = (yield* fake.leases).find((l) => l.name === "cloud-controller-manager")
+      assert.isUndefined(released?.spec.holderIdentity)
+    }))
+})
