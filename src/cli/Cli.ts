@@ -8,6 +8,7 @@ import { Cause, Effect, Exit } from "effect"
 import * as CheckCommand from "./CheckCommand.js"
 import { reportFailure } from "./ReportFailure.js"
 import * as RunCommand from "./RunCommand.js"
+import * as SimulateCommand from "./SimulateCommand.js"
 import * as SimulatorCommand from "./SimulatorCommand.js"
 
 export const version = "0.1.0"
@@ -30,7 +31,7 @@ export const rootCommand = Command.make("cloudstack-ccm", { flags: RunCommand.fl
 const subcommands = [
   CheckCommand.command,
   SimulatorCommand.command,
-  // SimulateCommand.command,
+  SimulateCommand.command,
   RunCommand.command,
 ] as const
 

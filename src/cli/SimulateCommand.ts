@@ -1,0 +1,193 @@
+/**
+ * `cloudstack-ccm simulate` (= `npm start`): the REAL node controllers against the in-memory
+ * CloudStack simulator (demo world) and FakeKubernetes, on the real clock with short periods. A
+ * seeded demo cluster joins tainted and is initialised, one VM stops (shutdown taint), one is
+ * destroyed (Node deleted); progress is printed as it happens and a node table at the end.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Data, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Redacted, Ref, Schedule, Stream } from "effect"
+import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
+import { destroyVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
+import { CloudConfig } from "../config/CloudConfig.js"
+import * as NodeController from "../controllers/NodeController.js"
+import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
+import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../controllers/NodePlan.js"
+import { NodeApi } from "../kubernetes/NodeApi.js"
+import type { NodeView } from "../kubernetes/NodeView.js"
+import { WatchEvent } from "../kubernetes/WatchEvent.js"
+import * as Metrics from "../metrics/Metrics.js"
+import * as Instances from "../provider/Instances.js"
+import type { ProviderName } from "../provider/ProviderId.js"
+import { CloudStackSimulator } from "../simulation/cloudstack/CloudStackSimulator.js"
+import { demoWorld } from "../simulation/cloudstack/DemoWorld.js"
+import * as Simulator from "../simulation/cloudstack/Simulator.js"
+import * as DemoCluster from "../simulation/DemoCluster.js"
+import * as FakeKubernetes from "../simulation/FakeKubernetes.js"
+import * as NodeTable from "../simulation/NodeTable.js"
+
+/** A demo step did not happen in time: a bug somewhere, reported instead of hanging. */
+export class SimulationStepError extends Data.TaggedError("SimulationStepError")<{ readonly step: string }> {
+  override get message(): string {
+    return `simulation step did not complete in time: ${this.step}`
+  }
+}
+
+export interface SimulateOptions {
+  readonly seed: number
+  readonly nodes: number
+  readonly duration: Duration.Duration
+  readonly providerName: ProviderName
+  readonly verbose: boolean
+}
+
+/** The simulated cloud and cluster: simulator, typed client, Instances, FakeKubernetes. */
+export const layer = (options: Pick<SimulateOptions, "seed" | "providerName">) => {
+  const config = Layer.succeed(CloudConfig, {
+    apiUrl: new URL("http://127.0.0.1/simulated/client/api"),
+    apiKey: Redacted.make("simulated"),
+    secretKey: Redacted.make("simulated"),
+    projectId: Option.none(),
+    zone: Option.none(),
+    region: Option.none(),
+    sslNoVerify: false,
+    requestTimeout: Duration.seconds(30),
+    asyncJobTimeout: Duration.minutes(5),
+    maxInFlight: 16,
+    requestsPerSecond: 1000,
+    source: "simulate (built-in)"
+  })
+  const base = Layer.mergeAll(Simulator.layer(demoWorld, { seed: options.seed }), config, Metrics.layer)
+  const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
+  return Layer.merge(Instances.layer(options.providerName).pipe(Layer.provideMerge(client)), FakeKubernetes.layer())
+}
+
+const waitFor = (step: string, check: Effect.Effect<boolean>, within: Duration.DurationInput) =>
+  check.pipe(
+    Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (done) => done }),
+    Effect.timeoutFail({ duration: within, onTimeout: () => new SimulationStepError({ step }) })
+  )
+
+/** Prints one line per notable Node change, stamped with the time since the start. */
+const progress = (started: number) =>
+  Effect.gen(function*() {
+    const nodes = yield* NodeApi
+    const seen = yield* Ref.make(HashMap.empty<string, NodeView>())
+    const say = (name: string, text: string) =>
+      Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) =>
+        Console.log(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${name.padEnd(28)} ${text}`))
+    const onChange = (node: NodeView) =>
+      Effect.gen(function*() {
+        const before = HashMap.get(yield* Ref.get(seen), node.metadata.name)
+        yield* Ref.update(seen, HashMap.set(node.metadata.name, node))
+        for (const line of NodeTable.describeChange(Option.getOrUndefined(before), node)) yield* say(node.metadata.name, line)
+      })
+    const listed = yield* nodes.list
+    yield* Effect.forEach(listed.items, onChange, { discard: true })
+    yield* nodes.watch(listed.resourceVersion).pipe(
+      Stream.runForEach(WatchEvent.$match({
+        Added: ({ object }) => onChange(object),
+        Modified: ({ object }) => onChange(object),
+        Deleted: ({ object }) =>
+          Ref.update(seen, HashMap.remove(object.metadata.name)).pipe(
+            Effect.zipRight(say(object.metadata.name, "deleted: its VM no longer exists"))
+          ),
+        Bookmark: () => Effect.void
+      }))
+    )
+    return { say }
+  })
+
+/** The demo scenario; its layers come from `layer`. */
+export const simulate = (options: SimulateOptions) =>
+  Effect.gen(function*() {
+    const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
+    const nodes = yield* NodeApi
+    const fake = yield* FakeKubernetes.FakeKubernetes
+    const client = yield* CloudStackClient.CloudStackClient
+    const simulator = yield* CloudStackSimulator
+    const note = (text: string) =>
+      Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) =>
+        Console.log(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${"--".padEnd(28)} ${text}`))
+
+    yield* Console.log(
+      `cloudstack-ccm simulate: ${options.nodes} nodes, seed ${options.seed}, provider ${options.providerName}; ` +
+        "real controllers, simulated CloudStack (demo world) and Kubernetes\n"
+    )
+    yield* Effect.forkScoped(Effect.catchAll(progress(started), (e) => Effect.logWarning("progress printer stopped", e)))
+
+    const controller = yield* NodeController.make({ workers: 4, statusUpdateFrequency: "3 seconds", initListingMaxAge: "2 seconds" })
+    yield* controller.run
+    const lifecycle = yield* NodeLifecycleController.make({ monitorPeriod: "1 second" })
+    yield* Effect.forkScoped(lifecycle.run)
+
+    yield* note("kubelets register their Nodes")
+    const registered = yield* DemoCluster.setup({ nodes: options.nodes }).pipe(Effect.withRandom(Random.make(options.seed)))
+    const allInitialised = Effect.map(fake.nodes, (ns) => ns.every((n) => !n.spec.taints.some((t) => t.key === TAINT_UNINITIALIZED)))
+    yield* waitFor("every node initialised", allInitialised, "20 seconds")
+
+    const [stopped, destroyed] = [registered[1], registered[2]]
+    if (stopped !== undefined) {
+      yield* note(`CloudStack: stopping VM ${stopped.vm.name}; its kubelet goes NotReady`)
+      yield* client.run(stopVirtualMachine, { id: stopped.vm.id })
+      const tainted = Effect.map(nodes.get(stopped.node), (n) =>
+        Option.exists(n, (node) => node.spec.taints.some((t) => t.key === TAINT_SHUTDOWN))).pipe(Effect.orElseSucceed(() => false))
+      yield* waitFor(`shutdown taint on ${stopped.node}`, tainted, "20 seconds")
+    }
+    if (destroyed !== undefined) {
+      yield* note(`CloudStack: destroying VM ${destroyed.vm.name} (expunge)`)
+      yield* client.run(destroyVirtualMachine, { id: destroyed.vm.id, expunge: true })
+      const gone = Effect.map(nodes.get(destroyed.node), Option.isNone).pipe(Effect.orElseSucceed(() => false))
+      yield* waitFor(`deletion of ${destroyed.node}`, gone, "20 seconds")
+    }
+    const elapsed = (yield* Effect.clockWith((c) => c.currentTimeMillis)) - started
+    const rest = Duration.toMillis(options.duration) - elapsed
+    if (rest > 0) {
+      yield* note(`controllers keep running for ${(rest / 1000).toFixed(1)}s more (address sync every 3s, monitor every 1s)`)
+      yield* Effect.sleep(Duration.millis(rest))
+    }
+
+    const counters = yield* simulator.counters
+    const calls = [...counters.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([c, n]) => `${c} ${n}`).join(", ")
+    yield* Console.log(`\nNodes after ${((yield* Effect.clockWith((c) => c.currentTimeMillis)) - started) / 1000}s:\n`)
+    yield* Console.log(NodeTable.nodesTable(yield* fake.nodes))
+    const events = yield* fake.events
+    const byReason = new Map<string, number>()
+    for (const e of events) byReason.set(e.reason, (byReason.get(e.reason) ?? 0) + e.count)
+    yield* Console.log(`\nEvents: ${[...byReason.entries()].map(([r, n]) => `${r} ${n}`).join(", ") || "none"}`)
+    yield* Console.log(`CloudStack API calls: ${calls}`)
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(layer(options)),
+    options.verbose ? (e) => e : Logger.withMinimumLogLevel(LogLevel.Warning)
+  )
+
+const seed = Options.integer("seed").pipe(
+  Options.withDefault(1),
+  Options.withDescription("seed of the simulated cloud's ids and of which VMs become nodes")
+)
+const nodes = Options.integer("nodes").pipe(
+  Options.withDefault(8),
+  Options.withDescription("cluster size; VMs beyond the demo world's are deployed through the simulated API")
+)
+const duration = Options.integer("duration").pipe(
+  Options.withDefault(6),
+  Options.withDescription("seconds the whole simulation runs at least (controllers use short periods)")
+)
+const provider = Options.choice("cloud-provider", ["external-cloudstack", "cloudstack"]).pipe(
+  Options.withDefault("external-cloudstack" as const),
+  Options.withDescription("provider name: decides the providerID format written to Nodes")
+)
+const verbose = Options.boolean("verbose").pipe(Options.withDescription("also print the controllers' info logs (stderr)"))
+
+export const command = Command.make(
+  "simulate",
+  { seed, nodes, duration, provider, verbose },
+  (o) =>
+    simulate({
+      seed: o.seed,
+      nodes: Math.max(1, o.nodes),
+      duration: Duration.seconds(Math.max(0, o.duration)),
+      providerName: o.provider,
+      verbose: o.verbose
+    })
+).pipe(Command.withDescription("Run the node controllers against a simulated CloudStack and Kubernetes (npm start)"))
