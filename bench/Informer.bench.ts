@@ -11,12 +11,9 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, ManagedRuntime, Stream } from "effect"
-import * as EndpointSliceApi from "../src/kubernetes/EndpointSliceApi.js"
-import * as EventApi from "../src/kubernetes/EventApi.js"
+import { Effect, ManagedRuntime, Stream } from "effect"
 import * as Informer from "../src/kubernetes/Informer.js"
-import * as KubeClient from "../src/kubernetes/KubeClient.js"
-import * as LeaseApi from "../src/kubernetes/LeaseApi.js"
+import * as KubernetesLive from "../src/kubernetes/KubernetesLive.js"
 import * as NodeApi from "../src/kubernetes/NodeApi.js"
 import * as ServiceApi from "../src/kubernetes/ServiceApi.js"
 import * as FakeKubernetes from "../src/simulation/FakeKubernetes.js"
@@ -83,8 +80,6 @@ const serviceCreate = (i: number): ServiceApi.ServiceCreate => ({
   type: i % 4 === 0 ? "LoadBalancer" : "ClusterIP",
   ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }]
 })
-
-type Apis = NodeApi.NodeApi | ServiceApi.ServiceApi
 
 const populate = Effect.gen(function*() {
   const nodes = yield* NodeApi.NodeApi
@@ -154,10 +149,7 @@ const measure = (populateFirst: boolean, updates: number) =>
     return report
   }).pipe(Effect.scoped)
 
-const liveLayer = (kubeconfig: string): Layer.Layer<Apis | EventApi.EventApi | LeaseApi.LeaseApi | EndpointSliceApi.EndpointSliceApi, KubeClient.KubeConfigError> =>
-  Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
-    Layer.provide(KubeClient.layer({ kubeconfig }))
-  )
+const liveLayer = (kubeconfig: string) => KubernetesLive.layer({ kubeconfig })
 
 const runChild = async (mode: string): Promise<void> => {
   let report: ChildReport | { readonly rssMiB: number; readonly heapUsedMiB: number }

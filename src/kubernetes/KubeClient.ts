@@ -4,7 +4,7 @@
  * (ApiException, fetch/watch errors) to `KubeApiError` exactly once. Resource APIs build on `call`.
  */
 import * as k8s from "@kubernetes/client-node"
-import { Context, Data, Effect, Either, Layer, Option, ParseResult, Random, Stream } from "effect"
+import { Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Random, Stream } from "effect"
 import { KubeApiError, reasonFromStatus } from "./KubeError.js"
 import type { ListResult } from "./WatchEvent.js"
 import { WatchEvent } from "./WatchEvent.js"
@@ -106,40 +106,51 @@ export const watchErrorToKubeApiError = (resource: string, status: unknown): Kub
 }
 
 /** Loads the client configuration the way client-go's BuildConfigFromFlags does. */
-export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeConfig, KubeConfigError> =>
-  Effect.try({
-    try: () => {
-      const config = new k8s.KubeConfig()
-      if (options.kubeconfig !== undefined && options.kubeconfig !== "") {
-        config.loadFromFile(options.kubeconfig)
-      } else if (options.master !== undefined && options.master !== "") {
-        // client-node refuses plain http unless TLS verification is marked as skipped.
-        const plainHttp = options.master.startsWith("http:")
-        config.loadFromClusterAndUser({ name: "master", server: options.master, skipTLSVerify: plainHttp }, { name: "anonymous" })
+export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeConfig, KubeConfigError> => {
+  const master = options.master ?? ""
+  const kubeconfig = options.kubeconfig ?? ""
+  // client-node refuses plain http unless TLS verification is marked as skipped.
+  const plainHttp = master.startsWith("http:")
+  const foreign = (f: (config: k8s.KubeConfig) => void) =>
+    Effect.try({
+      try: () => {
+        const config = new k8s.KubeConfig()
+        f(config)
         return config
-      } else if ((process.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") {
-        config.loadFromCluster()
-      } else {
-        throw new Error("no API server: pass --kubeconfig or --master, or run in a cluster (KUBERNETES_SERVICE_HOST)")
-      }
-      if (options.master !== undefined && options.master !== "") {
-        const current = config.getCurrentCluster()
-        if (current === null) throw new Error("the kubeconfig has no current cluster")
-        config.loadFromOptions({
-          clusters: config.clusters.map((cluster) =>
-            cluster.name === current.name
-              ? { ...cluster, server: options.master, skipTLSVerify: cluster.skipTLSVerify || (options.master?.startsWith("http:") ?? false) }
-              : cluster
-          ),
-          users: config.users,
-          contexts: config.contexts,
-          currentContext: config.currentContext
-        })
-      }
-      return config
-    },
-    catch: (cause) => new KubeConfigError({ detail: cause instanceof Error ? cause.message : String(cause), cause })
+      },
+      catch: (cause) => new KubeConfigError({ detail: cause instanceof Error ? cause.message : String(cause), cause })
+    })
+  if (kubeconfig === "" && master !== "") {
+    return foreign((config) =>
+      config.loadFromClusterAndUser({ name: "master", server: master, skipTLSVerify: plainHttp }, { name: "anonymous" })
+    )
+  }
+  if (kubeconfig === "" && (process.env["KUBERNETES_SERVICE_HOST"] ?? "") === "") {
+    return Effect.fail(
+      new KubeConfigError({
+        detail: "no API server: pass --kubeconfig or --master, or run in a cluster (KUBERNETES_SERVICE_HOST)"
+      })
+    )
+  }
+  const loaded = foreign((config) => kubeconfig === "" ? config.loadFromCluster() : config.loadFromFile(kubeconfig))
+  if (master === "") return loaded
+  return Effect.flatMap(loaded, (config) => {
+    const current = config.getCurrentCluster()
+    if (current === null) return Effect.fail(new KubeConfigError({ detail: "the kubeconfig has no current cluster" }))
+    return foreign((overridden) =>
+      overridden.loadFromOptions({
+        clusters: config.clusters.map((cluster) =>
+          cluster.name === current.name
+            ? { ...cluster, server: master, skipTLSVerify: cluster.skipTLSVerify || plainHttp }
+            : cluster
+        ),
+        users: config.users,
+        contexts: config.contexts,
+        currentContext: config.currentContext
+      })
+    )
   })
+}
 
 /**
  * client-node 1.x builds a new https.Agent for every call, i.e. a new TLS connection per request.
@@ -272,10 +283,28 @@ export const watchPath = <A>(
   resourceVersion: string,
   decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>
 ): Stream.Stream<WatchEvent<A>, KubeApiError> =>
+  // Spread reconnections of many watchers, as client-go does (5 to 10 minutes).
+  Stream.unwrap(Effect.map(Random.nextIntBetween(300, 600), (timeoutSeconds) =>
+    watchOnce(config, resource, path, resourceVersion, decode, timeoutSeconds).pipe(
+      // The server ends a healthy watch after timeoutSeconds (and sends bookmarks meanwhile); silence
+      // well beyond that means a dead connection nobody closed.
+      Stream.timeoutFail(
+        () =>
+          new KubeApiError({ verb: "watch", resource, reason: "Transport", detail: "watch silent past its timeout" }),
+        Duration.seconds(timeoutSeconds + 60)
+      )
+    )))
+
+const watchOnce = <A>(
+  config: k8s.KubeConfig,
+  resource: string,
+  path: string,
+  resourceVersion: string,
+  decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>,
+  timeoutSeconds: number
+): Stream.Stream<WatchEvent<A>, KubeApiError> =>
   Stream.asyncScoped<WatchEvent<A>, KubeApiError>((emit) =>
     Effect.gen(function*() {
-      // Spread reconnections of many watchers, as client-go does (5 to 10 minutes).
-      const timeoutSeconds = yield* Random.nextIntBetween(300, 600)
       const onEvent = (phase: string, object: unknown): void => {
         if (phase === "BOOKMARK") {
           void emit.single(WatchEvent.Bookmark({ resourceVersion: bookmarkVersion(object) }))

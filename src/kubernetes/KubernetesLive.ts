@@ -1,0 +1,26 @@
+/**
+ * The composition of every live Kubernetes service over one KubeClient: what `main.ts` provides
+ * for `--kubeconfig` / `--master` / in-cluster. Wiring only; each service lives in its own module.
+ */
+import { Layer } from "effect"
+import * as EndpointSliceApi from "./EndpointSliceApi.js"
+import * as EventApi from "./EventApi.js"
+import * as KubeClient from "./KubeClient.js"
+import * as LeaseApi from "./LeaseApi.js"
+import * as NodeApi from "./NodeApi.js"
+import * as ServiceApi from "./ServiceApi.js"
+
+export type KubernetesServices =
+  | NodeApi.NodeApi
+  | ServiceApi.ServiceApi
+  | EndpointSliceApi.EndpointSliceApi
+  | EventApi.EventApi
+  | LeaseApi.LeaseApi
+
+/** All live Kubernetes services; fails with KubeConfigError when no API server can be configured. */
+export const layer = (
+  options: KubeClient.KubeConfigOptions
+): Layer.Layer<KubernetesServices, KubeClient.KubeConfigError> =>
+  Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
+    Layer.provide(KubeClient.layer(options))
+  )
