@@ -21,6 +21,7 @@ import type { ProviderName } from "../provider/ProviderId.js"
 import { CloudStackSimulator } from "../simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../simulation/cloudstack/Simulator.js"
+import type { World } from "../simulation/cloudstack/World.js"
 import * as DemoCluster from "../simulation/DemoCluster.js"
 import * as FakeKubernetes from "../simulation/FakeKubernetes.js"
 import * as NodeTable from "../simulation/NodeTable.js"
@@ -40,8 +41,8 @@ export interface SimulateOptions {
   readonly verbose: boolean
 }
 
-/** The simulated cloud and cluster: simulator, typed client, Instances, FakeKubernetes. */
-export const layer = (options: Pick<SimulateOptions, "seed" | "providerName">) => {
+/** The simulated cloud and cluster: simulator (demo world by default), typed client, Instances, FakeKubernetes. */
+export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & { readonly world?: World | undefined }) => {
   const config = Layer.succeed(CloudConfig, {
     apiUrl: new URL("http://127.0.0.1/simulated/client/api"),
     apiKey: Redacted.make("simulated"),
@@ -53,10 +54,10 @@ export const layer = (options: Pick<SimulateOptions, "seed" | "providerName">) =
     requestTimeout: Duration.seconds(30),
     asyncJobTimeout: Duration.minutes(5),
     maxInFlight: 16,
-    requestsPerSecond: 1000,
+    requestsPerSecond: 10_000,
     source: "simulate (built-in)"
   })
-  const base = Layer.mergeAll(Simulator.layer(demoWorld, { seed: options.seed }), config, Metrics.layer)
+  const base = Layer.mergeAll(Simulator.layer(options.world ?? demoWorld, { seed: options.seed }), config, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
   return Layer.merge(Instances.layer(options.providerName).pipe(Layer.provideMerge(client)), FakeKubernetes.layer())
 }

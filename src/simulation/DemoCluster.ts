@@ -4,7 +4,7 @@
  * kubelet `--cloud-provider=external` would: tainted uninitialized, with only a Hostname address.
  * It plays kubelet's part only; everything after registration is the real controllers' work.
  */
-import { Chunk, Effect, Random } from "effect"
+import { Chunk, Effect, Random, Schema } from "effect"
 import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import { listNetworks } from "../cloudstack/commands/Networks.js"
@@ -19,6 +19,42 @@ import { listZones } from "../cloudstack/commands/Zones.js"
 import { TAINT_UNINITIALIZED } from "../controllers/NodePlan.js"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
 import { type NodeCreate, NodeApi } from "../kubernetes/NodeApi.js"
+import { demoWorld } from "./cloudstack/DemoWorld.js"
+import { World } from "./cloudstack/World.js"
+
+/**
+ * A world with `count` extra running VMs `big-<n>` (IPv4 + IPv6) on a /16 network `big`, for
+ * paging and scale (tests, benchmarks, `simulate --nodes` beyond the demo world without deploys).
+ */
+export const scaledWorld = (count: number, world: World = demoWorld): World => {
+  const base = Schema.encodeSync(World)(world)
+  const vms: ReadonlyArray<unknown> = base.vms ?? []
+  return Schema.decodeUnknownSync(World)({
+    ...base,
+    networks: [
+      ...base.networks,
+      {
+        name: "big",
+        zone: base.zones[0].name,
+        offering: "DefaultIsolatedNetworkOfferingWithSourceNatService",
+        owner: base.defaultAccount,
+        cidr: "10.20.0.0/16",
+        ip6cidr: "fd00:20::/64"
+      }
+    ],
+    vms: [
+      ...vms,
+      ...Array.from({ length: count }, (_, i) => ({
+        name: `big-${i + 1}`,
+        zone: base.zones[0].name,
+        owner: base.defaultAccount,
+        serviceOffering: "Medium Instance",
+        template: "Debian 12",
+        nics: [{ network: "big", ip: `10.20.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 2}`, ip6: `fd00:20::${(i + 1).toString(16)}` }]
+      }))
+    ]
+  })
+}
 
 export interface DemoClusterOptions {
   /** How many Nodes (and running VMs) the cluster has. */

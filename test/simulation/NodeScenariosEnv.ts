@@ -2,7 +2,7 @@
  * Shared wiring of the node scenario tests: the CloudStack simulator (in memory, on the TestClock)
  * behind the real CloudStackClient and Instances provider, and worlds sized for the scenarios.
  */
-import { Duration, Layer, Option, Redacted, Schema } from "effect"
+import { Duration, Layer, Option, Redacted } from "effect"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { CloudConfig, type CloudConfigShape } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
@@ -10,7 +10,8 @@ import * as Instances from "../../src/provider/Instances.js"
 import type { ProviderName } from "../../src/provider/ProviderId.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
-import { World } from "../../src/simulation/cloudstack/World.js"
+import type { World } from "../../src/simulation/cloudstack/World.js"
+import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 
 export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudConfigShape => ({
   apiUrl: new URL("http://127.0.0.1:8080/client/api"),
@@ -30,28 +31,7 @@ export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudCon
 })
 
 /** `count` extra running VMs `big-<n>` on a /16 network (IPv4 + IPv6), for paging and scale. */
-export const bigWorld = (count: number, world: World = demoWorld): World => {
-  const base = Schema.encodeSync(World)(world)
-  const vms: ReadonlyArray<unknown> = base.vms ?? []
-  return Schema.decodeUnknownSync(World)({
-    ...base,
-    networks: [
-      ...base.networks,
-      { name: "big", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingWithSourceNatService", owner: "admin", cidr: "10.20.0.0/16", ip6cidr: "fd00:20::/64" }
-    ],
-    vms: [
-      ...vms,
-      ...Array.from({ length: count }, (_, i) => ({
-        name: `big-${i + 1}`,
-        zone: "zone1",
-        owner: "admin",
-        serviceOffering: "Medium Instance",
-        template: "Debian 12",
-        nics: [{ network: "big", ip: `10.20.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 2}`, ip6: `fd00:20::${(i + 1).toString(16)}` }] 
-      }))
-    ]
-  })
-}
+export const bigWorld = DemoCluster.scaledWorld
 
 export interface CloudOptions {
   readonly world?: World
