@@ -112,12 +112,20 @@ export const make = (config: LeaderElectionConfig) =>
       })
       const write = Decision.$match(decision, {
         Create: ({ lease }) => Effect.map(api.create(lease), Option.some),
-        Update: ({ lease, takeover }) =>
-          api.update(lease).pipe(
-            Effect.tap(() => (takeover ? Effect.logInfo("taking over leader lease").pipe(Effect.annotateLogs({ previousHolder: Option.match(current, { onNone: () => "", onSome: (l) => l.spec.holderIdentity ?? "" }) })) : Effect.void)),
+        Update: ({ lease, takeover }) => {
+          const previousHolder = Option.match(current, { onNone: () => "", onSome: (l) => l.spec.holderIdentity ?? "" })
+          return api.update(lease).pipe(
+            Effect.tap(() =>
+              takeover ? Effect.logInfo("taking over leader lease").pipe(Effect.annotateLogs({ previousHolder })) : Effect.void
+            ),
             Effect.map(Option.some)
-          ),
-        Wait: ({ holder }) => Effect.logDebug("leader lease held by another candidate").pipe(Effect.annotateLogs({ holder }), Effect.as(Option.none<Lease>()))
+          )
+        },
+        Wait: ({ holder }) =>
+          Effect.logDebug("leader lease held by another candidate").pipe(
+            Effect.annotateLogs({ holder }),
+            Effect.as(Option.none<Lease>())
+          )
       })
       const written = yield* write
       if (Option.isNone(written)) return false
