@@ -2,7 +2,8 @@
  * The node scenarios end to end: the `cloudstack-ccm` process (TypeScript entry through vite-node)
  * against the REAL kube-apiserver (scripts/kube-apiserver.sh) and the CloudStack simulator's HTTP
  * face (signed requests over loopback). Nodes join tainted and are initialised; a stopped VM's
- * NotReady Node gets the shutdown taint; a destroyed VM's Node is deleted.
+ * NotReady Node gets the shutdown taint, which goes once it is Ready again; a destroyed VM's Node
+ * is deleted.
  */
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -114,7 +115,7 @@ const hasTaint = (n: k8s.V1Node | undefined, key: string) => (n?.spec?.taints ??
 const tail = () => stderr.split("\n").slice(-15).join("\n")
 
 describe("node controllers as the cloudstack-ccm process (real kube-apiserver, HTTP simulator)", () => {
-  it.live("initialise, shutdown taint, deletion of a gone VM's node", () =>
+  it.live("initialise, shutdown taint on stop and off when Ready, deletion of a gone VM's node", () =>
     Effect.promise(async () => {
       const names = ["node-1", "node-2", "node-3", "web-1.cluster.example"]
       await waitFor("all nodes initialised", 90_000, async () => {
@@ -137,6 +138,18 @@ describe("node controllers as the cloudstack-ccm process (real kube-apiserver, H
       // Nodes registered without a kubelet have no Ready condition: NotReady for the lifecycle controller.
       await cloud("stopVirtualMachine", { id: await vmIdOf("node-2") })
       await waitFor("shutdown taint on node-2", 30_000, async () => (hasTaint(await node("node-2"), SHUTDOWN) ? true : undefined), tail)
+
+      // Back up and Ready again (the kubelet's status report): the shutdown taint goes.
+      await cloud("startVirtualMachine", { id: await vmIdOf("node-2") })
+      const now = new Date()
+      await core.patchNodeStatus(
+        {
+          name: "node-2",
+          body: { status: { conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", lastHeartbeatTime: now, lastTransitionTime: now }] } }
+        },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
+      )
+      await waitFor("shutdown taint removed from Ready node-2", 30_000, async () => (hasTaint(await node("node-2"), SHUTDOWN) ? undefined : true), tail)
 
       await cloud("destroyVirtualMachine", { id: await vmIdOf("node-3"), expunge: "true" })
       await waitFor("node-3 deleted", 30_000, async () => ((await node("node-3")) === undefined ? true : undefined), tail)
