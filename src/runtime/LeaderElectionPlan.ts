@@ -3,8 +3,8 @@
  * observed that version of it, and the local time, decide whether to create, take over, renew or wait.
  * No I/O and no Clock here: LeaderElection.ts feeds it times and performs the writes.
  */
-import { Data, DateTime, Option } from "effect"
-import type { Lease, LeaseSpec } from "../kubernetes/LeaseApi.js"
+import { Data, Option } from "effect"
+import { type Lease, type LeaseSpec, microTime } from "../kubernetes/LeaseApi.js"
 
 export type Decision = Data.TaggedEnum<{
   /** No Lease yet: create it holding it ourselves. */
@@ -27,16 +27,12 @@ export interface DecideInput {
   readonly now: number
 }
 
-/** RFC 3339 with microseconds, the API server's MicroTime format. */
-export const formatMicroTime = (millis: number): string =>
-  DateTime.formatIso(DateTime.unsafeMake(millis)).replace(/Z$/, "000Z")
-
 /**
  * Expiry is judged by OUR clock from when we observed the holder's last write, never by comparing the
  * holder's renewTime with our clock, so clock skew between nodes cannot cause two leaders.
  */
 export const decide = (input: DecideInput): Decision => {
-  const stamp = formatMicroTime(input.now)
+  const stamp = microTime(input.now)
   if (Option.isNone(input.current)) {
     return Decision.Create({
       lease: {
@@ -75,8 +71,8 @@ export const released = (lease: Lease, now: number): Lease => ({
   spec: {
     holderIdentity: undefined,
     leaseDurationSeconds: 1,
-    acquireTime: formatMicroTime(now),
-    renewTime: formatMicroTime(now),
+    acquireTime: microTime(now),
+    renewTime: microTime(now),
     leaseTransitions: lease.spec.leaseTransitions
   }
 })

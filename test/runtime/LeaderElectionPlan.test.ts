@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Option } from "effect"
 import type { Lease } from "../../src/kubernetes/LeaseApi.js"
-import { decide, formatMicroTime, released } from "../../src/runtime/LeaderElectionPlan.js"
+import { microTime } from "../../src/kubernetes/LeaseApi.js"
+import { decide, released } from "../../src/runtime/LeaderElectionPlan.js"
 
 const base = { namespace: "kube-system", name: "cloud-controller-manager", identity: "me_1", leaseDurationSeconds: 15 }
 const held = (holder: string | undefined, transitions = 3): Lease => ({
@@ -25,7 +26,7 @@ describe("LeaderElectionPlan.decide", () => {
     assert.strictEqual(d.lease.spec.holderIdentity, "me_1")
     assert.strictEqual(d.lease.spec.leaseTransitions, 0)
     assert.strictEqual(d.lease.spec.leaseDurationSeconds, 15)
-    assert.strictEqual(d.lease.spec.renewTime, formatMicroTime(1000))
+    assert.strictEqual(d.lease.spec.renewTime, microTime(1000))
   })
 
   it("waits while another holder's lease has not expired by our observation, whatever its renewTime says", () => {
@@ -41,7 +42,7 @@ describe("LeaderElectionPlan.decide", () => {
     assert.strictEqual(d.lease.resourceVersion, "7", "the write is conditional on the version we read")
     assert.strictEqual(d.lease.spec.holderIdentity, "me_1")
     assert.strictEqual(d.lease.spec.leaseTransitions, 4)
-    assert.strictEqual(d.lease.spec.acquireTime, formatMicroTime(115_000))
+    assert.strictEqual(d.lease.spec.acquireTime, microTime(115_000))
   })
 
   it("renews its own lease keeping acquireTime and transitions", () => {
@@ -51,7 +52,7 @@ describe("LeaderElectionPlan.decide", () => {
     assert.isFalse(d.takeover)
     assert.strictEqual(d.lease.spec.leaseTransitions, 3)
     assert.strictEqual(d.lease.spec.acquireTime, "2026-01-01T00:00:00.000000Z")
-    assert.strictEqual(d.lease.spec.renewTime, formatMicroTime(102_000))
+    assert.strictEqual(d.lease.spec.renewTime, microTime(102_000))
   })
 
   it("takes a released lease (no holder) at once", () => {
@@ -65,9 +66,5 @@ describe("LeaderElectionPlan.decide", () => {
     assert.isUndefined(r.spec.holderIdentity)
     assert.strictEqual(r.spec.leaseDurationSeconds, 1)
     assert.strictEqual(r.spec.leaseTransitions, 5)
-  })
-
-  it("formats MicroTime with microseconds", () => {
-    assert.strictEqual(formatMicroTime(Date.UTC(2026, 10, 28, 2, 3, 4, 567)), "2026-11-28T02:03:04.567000Z")
   })
 })
