@@ -113,6 +113,25 @@ const withNotReadyTaint = (taints: ReadonlyArray<Taint>): ReadonlyArray<Taint> =
     ? taints
     : [...taints, { key: "node.kubernetes.io/not-ready", effect: "NoSchedule" }]
 
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/** The API server's label validation (metav1validation.ValidateLabels): the first problem, if any. */
+export const labelProblem = (labels: Readonly<Record<string, string | null>>): string | undefined => {
+  for (const [key, value] of Object.entries(labels)) {
+    const slash = key.lastIndexOf("/")
+    const prefix = slash === -1 ? "" : key.slice(0, slash)
+    const name = slash === -1 ? key : key.slice(slash + 1)
+    if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name) || (slash !== -1 && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) {
+      return `metadata.labels: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.'`
+    }
+    if (value !== null && value !== "" && (value.length > 63 || !LABEL_NAME.test(value))) {
+      return `metadata.labels: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`
+    }
+  }
+  return undefined
+}
+
 const withVersion = (meta: ObjectMeta, version: number): ObjectMeta => ({ ...meta, resourceVersion: String(version) })
 
 export const make = (options: FakeKubernetesOptions = {}) =>
@@ -214,6 +233,8 @@ export const make = (options: FakeKubernetesOptions = {}) =>
           if (Option.isSome(yield* get((s) => s.nodes, input.name))) {
             return yield* fail("create", "nodes", input.name, "AlreadyExists", 409, `nodes "${input.name}" already exists`)
           }
+          const invalid = labelProblem(input.labels ?? {})
+          if (invalid !== undefined) return yield* fail("create", "nodes", input.name, "Invalid", 422, `Node "${input.name}" is invalid: ${invalid}`)
           const node: NodeView = {
             metadata: { ...newMeta({ name: input.name, labels: input.labels ?? {}, annotations: input.annotations ?? {} }), uid: yield* uid },
             spec: { providerID: input.providerID ?? "", taints: withNotReadyTaint(input.taints ?? []) },
@@ -229,6 +250,8 @@ export const make = (options: FakeKubernetesOptions = {}) =>
           if (Option.isNone(found)) return yield* notFound("patch", "nodes", change.name)
           const node = found.value
           if (node.metadata.resourceVersion !== change.resourceVersion) return yield* conflict("patch", "nodes", change.name)
+          const invalid = labelProblem(change.labels ?? {})
+          if (invalid !== undefined) return yield* fail("patch", "nodes", change.name, "Invalid", 422, `Node "${change.name}" is invalid: ${invalid}`)
           if (change.providerID !== undefined && node.spec.providerID !== "" && change.providerID !== node.spec.providerID) {
             return yield* fail(
               "patch",
@@ -336,6 +359,8 @@ export const make = (options: FakeKubernetesOptions = {}) =>
           if (Option.isSome(yield* get((s) => s.services, serviceKey(input.namespace, input.name)))) {
             return yield* fail("create", "services", input.name, "AlreadyExists", 409, `services "${input.name}" already exists`)
           }
+          const invalid = labelProblem(input.labels ?? {})
+          if (invalid !== undefined) return yield* fail("create", "services", input.name, "Invalid", 422, `Service "${input.name}" is invalid: ${invalid}`)
           const service: ServiceView = {
             metadata: {
               ...newMeta({

@@ -126,6 +126,26 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         yield* nodes.delete(nodeName, created.metadata.uid)
       }))
 
+    it.effect("validates label keys and values (Invalid, 422)", () =>
+      Effect.gen(function*() {
+        const nodes = yield* NodeApi
+        const nodeName = yield* unique("labels")
+        const spaced = yield* Effect.either(nodes.create({ name: nodeName, labels: { "node.kubernetes.io/instance-type": "Medium Instance" } }))
+        assert.strictEqual(reasonOf(spaced), "Invalid")
+        const created = yield* nodes.create({ name: nodeName, labels: { "node.kubernetes.io/instance-type": "Medium_Instance-1.0" } })
+        const tooLong = yield* Effect.either(
+          nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { zone: "z".repeat(64) } })
+        )
+        assert.strictEqual(reasonOf(tooLong), "Invalid")
+        const badKey = yield* Effect.either(
+          nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { "Bad_Prefix/zone": "a" } })
+        )
+        assert.strictEqual(reasonOf(badKey), "Invalid")
+        const empty = yield* nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { "example.com/empty": "" } })
+        assert.strictEqual(empty.metadata.labels["example.com/empty"], "")
+        yield* nodes.delete(nodeName, created.metadata.uid)
+      }))
+
     it.effect("separates Node status from spec", () =>
       Effect.gen(function*() {
         const nodes = yield* NodeApi
