@@ -10,7 +10,7 @@ import type { EventApi } from "../kubernetes/EventApi.js"
 import * as EventRecorder from "../kubernetes/EventRecorder.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
-import { WatchEvent } from "../kubernetes/WatchEvent.js"
+import * as Informer from "../kubernetes/Informer.js"
 import { Metrics } from "../metrics/Metrics.js"
 import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import * as InstanceLookup from "../provider/InstanceLookup.js"
@@ -53,8 +53,6 @@ export interface NodeControllerOptions {
   readonly initListingMaxAge?: Duration.DurationInput | undefined
   /** On shutdown, how long in-flight syncs may finish before they are interrupted (default 2 s). */
   readonly drainTimeout?: Duration.DurationInput | undefined
-  /** Pause before re-listing Nodes after the watch ended or failed (default 1 s). */
-  readonly relistDelay?: Duration.DurationInput | undefined
 }
 
 export type SyncError = KubeApiError | CloudStackError | InstanceLookup.NodeNotResolvedError | NodeAddresses.ProvidedNodeIpError
@@ -125,33 +123,24 @@ export const make = (options: NodeControllerOptions) =>
         Effect.withSpan("NodeController.syncNode", { attributes: { node: name } })
       )
 
-    /** Keeps the queue fed: list, then watch from the list's version; re-list when the watch ends or fails. */
-    const feed = (queue: WorkQueue.WorkQueue<string>) => {
+    /** Keeps the queue fed from the informer: every tainted Node, on start and on each change. */
+    const feed = (informer: Informer.Informer<NodeView>, queue: WorkQueue.WorkQueue<string>) => {
       const offer = (node: NodeView) => NodePlan.isUninitialized(node) ? queue.add(node.metadata.name) : Effect.void
-      const once = Effect.gen(function*() {
-        const listed = yield* nodes.list
-        yield* Effect.forEach(listed.items, offer, { discard: true })
-        yield* nodes.watch(listed.resourceVersion).pipe(
-          Stream.runForEach(WatchEvent.$match({
-            Added: ({ object }) => offer(object),
-            Modified: ({ object }) => offer(object),
-            Deleted: () => Effect.void,
-            Bookmark: () => Effect.void
-          }))
-        )
-      })
-      return once.pipe(
-        Effect.catchAll((error) => Effect.logWarning("node watch failed, re-listing", error)),
-        Effect.catchAllDefect((defect) => Effect.logError("node watch crashed, re-listing", defect)),
-        Effect.zipRight(Effect.sleep(options.relistDelay ?? "1 second")),
-        Effect.forever
+      return informer.changes.pipe(
+        Stream.runForEach(Informer.Change.$match({
+          Added: ({ object }) => offer(object),
+          Updated: ({ object }) => offer(object),
+          Deleted: () => Effect.void
+        }))
       )
     }
 
-    /** One periodic address round over all initialised Nodes: one listing, patches only where changed. */
-    const syncAddresses = Effect.gen(function*() {
-      const listed = yield* nodes.list
-      const ready = listed.items.filter((n) => !NodePlan.isUninitialized(n))
+    /**
+     * One periodic address round over all initialised Nodes of `source` (the informer cache when
+     * running): one VM listing, patches only where the addresses changed.
+     */
+    const syncAddressesOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => Effect.gen(function*() {
+      const ready = (yield* source).filter((n) => !NodePlan.isUninitialized(n))
       const lookups = yield* instances.resolve(ready.map(NodePlan.nodeRef))
       let patched = 0
       for (const node of ready) {
@@ -170,16 +159,21 @@ export const make = (options: NodeControllerOptions) =>
       yield* Effect.logDebug("node address sync round done").pipe(Effect.annotateLogs({ nodes: ready.length, patched }))
     }).pipe(Effect.withSpan("NodeController.syncAddresses"))
 
+    /** An address round over the Nodes as the API server lists them now (tests, benchmarks). */
+    const syncAddresses = syncAddressesOf(Effect.map(nodes.list, (listed) => listed.items))
+
     const run = Effect.gen(function*() {
       const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
       yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNode, {
         controller: CONTROLLER_NAME,
         drainTimeout: options.drainTimeout
       })
-      yield* Effect.forkScoped(feed(queue))
+      // The informer list-watches Nodes (relisting with backoff on 410 or a broken watch).
+      const informer = yield* Informer.make("nodes", nodes)
+      yield* Effect.forkScoped(feed(informer, queue))
       // Errors skip a round (no retry until the next period), as upstream.
       yield* Effect.forkScoped(
-        syncAddresses.pipe(
+        syncAddressesOf(informer.list).pipe(
           Effect.catchAll((error) => Effect.logWarning("node address sync round failed", error)),
           Effect.catchAllDefect((defect) => Effect.logError("node address sync round crashed", defect)),
           Effect.repeat(Schedule.spaced(frequency)),

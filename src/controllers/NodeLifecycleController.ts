@@ -6,6 +6,7 @@
  */
 import { Duration, Effect, Either, Option, Schedule } from "effect"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
+import * as Informer from "../kubernetes/Informer.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import { Instances } from "../provider/Instances.js"
@@ -68,15 +69,19 @@ export const make = (options: NodeLifecycleOptions) =>
         return true
       })
 
-    /** One monitor pass. Fails only when CloudStack could not answer: then nothing was deleted. */
-    const monitor = Effect.gen(function*() {
-      const listed = yield* nodes.list
-      const notReady = listed.items.filter((n) => !NodePlan.isReady(n))
+    /**
+     * One monitor pass over the Nodes of `source` (the informer cache when running; writes re-read
+     * or carry a uid precondition, so a stale cache is safe). Fails only when the Nodes or CloudStack
+     * could not be read: then nothing was deleted.
+     */
+    const monitorOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => Effect.gen(function*() {
+      const all = yield* source
+      const notReady = all.filter((n) => !NodePlan.isReady(n))
       const lookups = notReady.length === 0
         ? new Map()
         : yield* instances.resolve(notReady.map(NodePlan.nodeRef))
       const report = { deleted: [] as Array<string>, tainted: [] as Array<string>, untainted: [] as Array<string>, unresolved: [] as Array<string> }
-      for (const node of listed.items) {
+      for (const node of all) {
         const name = node.metadata.name
         const action = NodePlan.lifecycle(node, lookups.get(name))
         const step = NodePlan.LifecycleAction.$match(action, {
@@ -102,14 +107,22 @@ export const make = (options: NodeLifecycleOptions) =>
       return result
     }).pipe(Effect.withSpan("NodeLifecycleController.monitor"))
 
-    const run = monitor.pipe(
+    /** A pass over the Nodes as the API server lists them now (tests). */
+    const monitor = monitorOf(Effect.map(nodes.list, (listed) => listed.items))
+
+    const loop = (informer: Informer.Informer<NodeView>) => monitorOf(informer.list).pipe(
       Effect.catchAll((error) => Effect.logWarning("node lifecycle round skipped, nothing deleted", error)),
       // A defect ends one round, never the controller.
       Effect.catchAllDefect((defect) => Effect.logError("node lifecycle round crashed", defect)),
       Effect.repeat(Schedule.spaced(period)),
-      Effect.asVoid,
-      Effect.annotateLogs({ module: "NodeLifecycleController" })
+      Effect.asVoid
     )
+
+    const run = Effect.gen(function*() {
+      const informer = yield* Informer.make("nodes", nodes)
+      yield* informer.awaitSynced
+      yield* loop(informer)
+    }).pipe(Effect.scoped, Effect.annotateLogs({ module: "NodeLifecycleController" }))
 
     const controller: Controller = { name: CONTROLLER_NAME, run }
     return { ...controller, monitor } as const

@@ -126,6 +126,22 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       assert.strictEqual((yield* events).filter((e) => e.reason === "SyncNodeFailed").length, 0)
     }).pipe(Effect.provide(env())))
 
+  it.scoped("nodes registered after the watch broke or expired are still initialised (informer relist)", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const api = yield* NodeApi
+      const taints = [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }]
+      yield* startControllers({ lifecycle: false })
+      yield* settle()
+      yield* fake.breakWatches
+      yield* api.create({ name: "node-1", taints })
+      yield* settle(10, "1 second")
+      yield* fake.expireWatches
+      yield* api.create({ name: "node-2", taints })
+      yield* settle(10, "1 second")
+      for (const name of ["node-1", "node-2"]) assert.isFalse(tainted(yield* nodeNamed(name), TAINT_UNINITIALIZED), name)
+    }).pipe(Effect.provide(env())))
+
   it.scoped("lifecycle: a stopped VM gets the shutdown taint, a destroyed VM's node is deleted", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
