@@ -75,7 +75,9 @@ export const make = (options: NodeControllerOptions) =>
     const instances = yield* Instances
     const initMaxAge = options.initListingMaxAge ?? "10 seconds"
     const frequency = Duration.decode(options.statusUpdateFrequency ?? "5 minutes")
-    const context = yield* Effect.context<Metrics>()
+    // Only Metrics: capturing the whole context would also capture the caller's Scope, and `run` would
+    // then fork into that Scope instead of the one the controller manager gives it.
+    const metrics = yield* Metrics
 
     const patchAddresses = (node: NodeView, addresses: ReadonlyArray<NodeView["status"]["addresses"][number]>) =>
       nodes.patchStatusAddresses(node.metadata.name, addresses).pipe(
@@ -180,7 +182,7 @@ export const make = (options: NodeControllerOptions) =>
           Effect.delay(frequency)
         )
       )
-    }).pipe(Effect.annotateLogs({ module: "NodeController" }), Effect.provide(context))
+    }).pipe(Effect.annotateLogs({ module: "NodeController" }), Effect.provideService(Metrics, metrics))
 
     const controller: Controller = { name: CONTROLLER_NAME, run }
     return { ...controller, syncNode, syncAddresses } as const

@@ -3,27 +3,32 @@
  * each (k8s: added when the controllers start, i.e. only while leading). Runs until interrupted
  * (shutdown or lost leadership), which stops every controller. Knows no controller's internals.
  */
-import { Cause, Effect, Option, Ref, type Scope } from "effect"
+import { Cause, Effect, ExecutionStrategy, Option, Ref, Scope } from "effect"
 import { HealthCheckError, HealthChecks } from "./HealthChecks.js"
 
-/** A controller the runtime can start: a name and a loop that runs until its scope closes. */
+/**
+ * A controller the runtime can start. `run` may be a loop that never returns, or a setup that forks
+ * its loops into the provided Scope and returns: either way the controller lives until the manager
+ * stops (its Scope stays open until then).
+ */
 export interface Controller<R = never> {
   readonly name: string
   readonly run: Effect.Effect<void, never, R | Scope.Scope>
 }
 
 /**
- * Runs `controllers` until interrupted. A controller that ends or dies is logged at Error once and
- * its health check turns unhealthy (so a liveness probe restarts the pod); the others keep running.
+ * Runs `controllers` until interrupted, each in its own fiber and Scope. A controller whose `run`
+ * dies is logged at Error once and its health check turns unhealthy (so a liveness probe restarts
+ * the pod); the others keep running.
  */
 export const run = <R>(controllers: ReadonlyArray<Controller<R>>): Effect.Effect<never, never, Exclude<R, Scope.Scope> | HealthChecks> =>
   Effect.gen(function*() {
     const checks = yield* HealthChecks
+    const managerScope = yield* Effect.scope
     for (const controller of controllers) {
       const stopped = yield* Ref.make(Option.none<string>())
-      const supervised = Effect.scoped(controller.run).pipe(
-        Effect.zipRight(Ref.set(stopped, Option.some("controller exited"))),
-        Effect.zipRight(Effect.logError("controller exited unexpectedly")),
+      const scope = yield* Scope.fork(managerScope, ExecutionStrategy.sequential)
+      const supervised = Scope.extend(controller.run, scope).pipe(
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
             ? Effect.failCause(cause)

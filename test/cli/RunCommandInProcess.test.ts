@@ -7,10 +7,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
+import { listVirtualMachines } from "../../src/cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
 import { programWith } from "../../src/cli/RunCommand.js"
 import { parse } from "../../src/cli/RunFlags.js"
+import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
@@ -31,13 +33,14 @@ describe("RunCommand.programWith (in-process, simulated backends)", () => {
       const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k\nsecret-key = s\n")
       const fake = Context.get(kube, FakeKubernetes.FakeKubernetes)
 
+      const client = yield* Layer.build(CloudStackClient.layer.pipe(
+        Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
+      ))
+      const asKubelet = <A, E>(effect: Effect.Effect<A, E, CloudStackClient.CloudStackClient | NodeApi>) =>
+        effect.pipe(Effect.provide(Layer.merge(Layer.succeedContext(client), Layer.succeedContext(kube))))
+
       // kubelet's part: three Nodes registered with the uninitialized taint.
-      const registered = yield* DemoCluster.setup({ nodes: 3 }).pipe(
-        Effect.provide(CloudStackClient.layer.pipe(
-          Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
-        )),
-        Effect.provide(Layer.succeedContext(kube))
-      )
+      const registered = yield* asKubelet(DemoCluster.setup({ nodes: 3 }))
       assert.strictEqual(registered.length, 3)
 
       const flags = flagsOf(["--cloud-config=/unused", "--secure-port=0", "--controllers=cloud-node"])
@@ -55,6 +58,17 @@ describe("RunCommand.programWith (in-process, simulated backends)", () => {
         assert.match(node.spec.providerID, /^external-cloudstack:\/\/[0-9a-f-]{36}$/, node.metadata.name)
         assert.isFalse(node.spec.taints.some((t) => t.key === "node.cloudprovider.kubernetes.io/uninitialized"))
       }
+
+      // The controller keeps running after its first round: a Node joining later is initialised too.
+      const spare = yield* asKubelet(Effect.gen(function*() {
+        const vms = yield* (yield* CloudStackClient.CloudStackClient).list(listVirtualMachines, { state: "Running", details: ["min", "nics"] })
+        const vm = vms.find((v) => !registered.some((r) => r.vm.id === v.id))
+        if (vm === undefined) return assert.fail("the demo world has no spare running VM")
+        return yield* (yield* NodeApi).create(DemoCluster.nodeFor(vm, 3, "cluster.example"))
+      }))
+      for (let i = 0; i < 20; i++) yield* TestClock.adjust(Duration.millis(500))
+      const late = (yield* fake.nodes).find((n) => n.metadata.name === spare.metadata.name)
+      assert.match(late?.spec.providerID ?? "", /^external-cloudstack:\/\//)
 
       yield* Fiber.interrupt(running)
       const released = (yield* fake.leases).find((l) => l.name === "cloud-controller-manager")
