@@ -5,7 +5,7 @@
  * Nodes get initialised) and releases the Lease when interrupted.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
+import { Cause, Context, Duration, Effect, Either, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { listVirtualMachines } from "../../src/cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
@@ -25,53 +25,83 @@ const flagsOf = (tokens: ReadonlyArray<string>) => {
   return parsed.right.flags
 }
 
+/** FakeKubernetes + the simulator, a client for kubelet's part, and three registered Nodes. */
+const world = Effect.gen(function*() {
+  const kube = yield* Layer.build(FakeKubernetes.layer())
+  const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
+  const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k\nsecret-key = s\n")
+  const client = yield* Layer.build(CloudStackClient.layer.pipe(
+    Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
+  ))
+  const asKubelet = <A, E>(effect: Effect.Effect<A, E, CloudStackClient.CloudStackClient | NodeApi>) =>
+    effect.pipe(Effect.provide(Layer.merge(Layer.succeedContext(client), Layer.succeedContext(kube))))
+  // kubelet's part: three Nodes registered with the uninitialized taint.
+  const registered = yield* asKubelet(DemoCluster.setup({ nodes: 3 }))
+  /** Registers one more Node, for a running VM that has none yet. */
+  const registerSpare = asKubelet(Effect.gen(function*() {
+    const vms = yield* (yield* CloudStackClient.CloudStackClient).list(listVirtualMachines, { state: "Running", details: ["min", "nics"] })
+    const vm = vms.find((v) => !registered.some((r) => r.vm.id === v.id))
+    if (vm === undefined) return assert.fail("the demo world has no spare running VM")
+    return yield* (yield* NodeApi).create(DemoCluster.nodeFor(vm, 3, "cluster.example"))
+  }))
+  const start = (tokens: ReadonlyArray<string>) =>
+    Effect.fork(programWith(flagsOf(["--cloud-config=/unused", "--secure-port=0", ...tokens]), Option.some(config), {
+      kubernetes: Layer.succeedContext(kube),
+      cloudStackTransport: Layer.succeedContext(cloud)
+    }))
+  return { fake: Context.get(kube, FakeKubernetes.FakeKubernetes), registered, registerSpare, start }
+})
+
+const advance = (seconds: number) =>
+  Effect.forEach(Array.from({ length: seconds * 2 }), () => TestClock.adjust(Duration.millis(500)), { discard: true })
+
+const initialised = (node: { readonly spec: { readonly providerID: string } } | undefined) =>
+  /^external-cloudstack:\/\/[0-9a-f-]{36}$/.test(node?.spec.providerID ?? "")
+
 describe("RunCommand.programWith (in-process, simulated backends)", () => {
   it.scoped("takes the Lease, initialises the Nodes through the cloud-node controller, releases the Lease on interruption", () =>
     Effect.gen(function*() {
-      const kube = yield* Layer.build(FakeKubernetes.layer())
-      const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
-      const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k\nsecret-key = s\n")
-      const fake = Context.get(kube, FakeKubernetes.FakeKubernetes)
-
-      const client = yield* Layer.build(CloudStackClient.layer.pipe(
-        Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
-      ))
-      const asKubelet = <A, E>(effect: Effect.Effect<A, E, CloudStackClient.CloudStackClient | NodeApi>) =>
-        effect.pipe(Effect.provide(Layer.merge(Layer.succeedContext(client), Layer.succeedContext(kube))))
-
-      // kubelet's part: three Nodes registered with the uninitialized taint.
-      const registered = yield* asKubelet(DemoCluster.setup({ nodes: 3 }))
+      const { fake, registered, registerSpare, start } = yield* world
       assert.strictEqual(registered.length, 3)
-
-      const flags = flagsOf(["--cloud-config=/unused", "--secure-port=0", "--controllers=cloud-node"])
-      const running = yield* Effect.fork(programWith(flags, Option.some(config), {
-        kubernetes: Layer.succeedContext(kube),
-        cloudStackTransport: Layer.succeedContext(cloud)
-      }))
-      for (let i = 0; i < 60; i++) yield* TestClock.adjust(Duration.millis(500))
+      const running = yield* start(["--controllers=cloud-node"])
+      yield* advance(30)
 
       const lease = (yield* fake.leases).find((l) => l.name === "cloud-controller-manager")
       assert.match(lease?.spec.holderIdentity ?? "", /_[0-9a-f-]{36}$/)
       const nodes = yield* fake.nodes
       assert.strictEqual(nodes.length, 3)
       for (const node of nodes) {
-        assert.match(node.spec.providerID, /^external-cloudstack:\/\/[0-9a-f-]{36}$/, node.metadata.name)
+        assert.isTrue(initialised(node), node.metadata.name)
         assert.isFalse(node.spec.taints.some((t) => t.key === "node.cloudprovider.kubernetes.io/uninitialized"))
       }
 
       // The controller keeps running after its first round: a Node joining later is initialised too.
-      const spare = yield* asKubelet(Effect.gen(function*() {
-        const vms = yield* (yield* CloudStackClient.CloudStackClient).list(listVirtualMachines, { state: "Running", details: ["min", "nics"] })
-        const vm = vms.find((v) => !registered.some((r) => r.vm.id === v.id))
-        if (vm === undefined) return assert.fail("the demo world has no spare running VM")
-        return yield* (yield* NodeApi).create(DemoCluster.nodeFor(vm, 3, "cluster.example"))
-      }))
-      for (let i = 0; i < 20; i++) yield* TestClock.adjust(Duration.millis(500))
-      const late = (yield* fake.nodes).find((n) => n.metadata.name === spare.metadata.name)
-      assert.match(late?.spec.providerID ?? "", /^external-cloudstack:\/\//)
+      const spare = yield* registerSpare
+      yield* advance(10)
+      assert.isTrue(initialised((yield* fake.nodes).find((n) => n.metadata.name === spare.metadata.name)))
 
       yield* Fiber.interrupt(running)
       const released = (yield* fake.leases).find((l) => l.name === "cloud-controller-manager")
       assert.isUndefined(released?.spec.holderIdentity)
+    }))
+
+  it.scoped("when Lease renewals fail, the run ends with LeadershipLostError and the controllers stop working", () =>
+    Effect.gen(function*() {
+      const { fake, registerSpare, start } = yield* world
+      const running = yield* start(["--controllers=cloud-node,cloud-node-lifecycle"])
+      yield* advance(30)
+      assert.isTrue((yield* fake.nodes).every(initialised))
+
+      yield* fake.failNext({ verb: "update", resource: "leases", reason: "Unavailable", times: 1_000 })
+      yield* advance(15)
+      const exit = yield* Fiber.await(running)
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        assert.strictEqual(Option.getOrUndefined(Cause.failureOption(exit.cause))?._tag, "LeadershipLostError")
+      }
+
+      const spare = yield* registerSpare
+      yield* advance(30)
+      assert.isFalse(initialised((yield* fake.nodes).find((n) => n.metadata.name === spare.metadata.name)), "no controller may act after the loss")
     }))
 })
