@@ -13,7 +13,8 @@ export default defineConfig({
     pool: "forks",
     projects: [
       { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: e2e } },
-      { extends: true, test: { name: "e2e", include: e2e, fileParallelism: false } }
+      // e2e files run one at a time: each starts real servers and processes on a 2-core machine
+      { extends: true, test: { name: "e2e", include: e2e, poolOptions: { forks: { singleFork: true } } } }
     ]
   }
 })
