@@ -1,7 +1,7 @@
 /**
  * Two real `cloudstack-ccm run` processes against the real kube-apiserver (scripts/kube-apiserver.sh):
  * exactly one leads, the other takes over after the leader is SIGKILLed, SIGTERM releases the lease and
- * exits 0, a bad flag exits 1 with one line. One candidate is the esbuild bundle the image ships
+ * exits 0, a leader whose Lease is taken away exits 1, a bad flag exits 1 with one line. One candidate is the esbuild bundle the image ships
  * (deploy/Dockerfile), the other the TypeScript entry through vite-node (a vitest dependency).
  */
 import * as k8s from "@kubernetes/client-node"
@@ -169,6 +169,45 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
         for (const c of ccms) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL")
       }
     }), 120_000)
+
+  it.live("a leader whose Lease is taken away stops and exits 1 after the renew deadline", () =>
+    Effect.promise(async () => {
+      const leaseName = `ccm-e2e-lost-${process.pid}-${Date.now() % 100000}`
+      const port = await freePort()
+      const ccm = spawnCcm("leader", port, [
+        "--controllers=-*",
+        `--kubeconfig=${apiserver.kubeconfig}`,
+        "--plain-http",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${port}`,
+        "--leader-elect-resource-namespace=default",
+        `--leader-elect-resource-name=${leaseName}`,
+        "--leader-elect-lease-duration=4s",
+        "--leader-elect-renew-deadline=3s",
+        "--leader-elect-retry-period=1s"
+      ])
+      try {
+        await waitFor("leadership", 30_000, async () => ((await leaderGauge(ccm)) === 1 ? true : undefined))
+        // Another holder overwrites the Lease (as a split brain or a manual edit would): renewals now fail.
+        const current = await leases.readNamespacedLease({ namespace: "default", name: leaseName })
+        const now = new k8s.V1MicroTime(Date.now())
+        await leases.replaceNamespacedLease({
+          namespace: "default",
+          name: leaseName,
+          body: { ...current, spec: { ...current.spec, holderIdentity: "intruder", leaseDurationSeconds: 60, renewTime: now, acquireTime: now } }
+        })
+        const tookAt = Date.now()
+        const code = await Promise.race([ccm.exited, sleep(20_000).then(() => "still running")])
+        assert.strictEqual(code, 1)
+        assert.isAtMost(Date.now() - tookAt, 10_000)
+        const lines = ccm.stderr().trim().split("\n")
+        assert.match(lines[lines.length - 1] ?? "", /^leader election lost: lease default\/ccm-e2e-lost-.* not renewed for \d+ ms$/)
+        const after = await leases.readNamespacedLease({ namespace: "default", name: leaseName })
+        assert.strictEqual(after.spec?.holderIdentity, "intruder", "a lost leader does not touch the Lease again")
+      } finally {
+        if (ccm.child.exitCode === null && ccm.child.signalCode === null) ccm.child.kill("SIGKILL")
+      }
+    }), 60_000)
 
   it.live("a configuration error exits 1 with one clear line on stderr", () =>
     Effect.promise(async () => {
