@@ -77,13 +77,23 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       assert.strictEqual(synced[0]?.source.component, "cloud-node-controller")
     }).pipe(Effect.provide(env())))
 
-  it.scoped("mixed-case VM names match lowercase node names; IPv6 addresses reported", () =>
+  it.scoped("mixed-case VM names match lowercase and FQDN node names; IPv6 addresses reported", () =>
     Effect.gen(function*() {
       const api = yield* NodeApi
       const client = yield* CloudStackClient
-      const template = (yield* client.list(listVirtualMachines, { name: "node-1" }))[0]
-      assert.isDefined(template)
-      yield* api.create({ name: "node-1", taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }] })
+      const base = (yield* client.list(listVirtualMachines, { name: "node-1" }))[0]!
+      const [offering] = yield* client.list(listServiceOfferings, {})
+      const [template] = yield* client.list(listTemplates, { templateFilter: "executable" })
+      const mixed = yield* client.run(deployVirtualMachine, {
+        serviceOfferingId: offering!.id,
+        templateId: template!.id,
+        zoneId: base.zoneId,
+        networkIds: [base.nics[0]!.networkId],
+        name: "Worker-MiXed"
+      })
+      const taints = [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }]
+      yield* api.create({ name: "node-1", taints })
+      yield* api.create({ name: "worker-mixed.k8s.example.org", taints })
       yield* startControllers({ lifecycle: false })
       yield* settle()
       const n = yield* nodeNamed("node-1")
@@ -91,6 +101,9 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
         { type: "InternalIP", address: "10.1.1.11" },
         { type: "InternalIP", address: "fd00:1:1::11" }
       ])
+      const w = yield* nodeNamed("worker-mixed.k8s.example.org")
+      assert.strictEqual(w?.spec.providerID, `external-cloudstack://${mixed.id}`)
+      assert.isFalse(tainted(w, TAINT_UNINITIALIZED))
     }).pipe(Effect.provide(env())))
 
   it.scoped("an invalid provided-node-ip keeps the taint and records a Warning; a valid one orders addresses", () =>
