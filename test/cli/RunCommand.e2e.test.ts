@@ -1,8 +1,9 @@
 /**
  * Two real `cloudstack-ccm run` processes against the real kube-apiserver (scripts/kube-apiserver.sh):
  * exactly one leads, the other takes over after the leader is SIGKILLed, SIGTERM releases the lease and
- * exits 0, a leader whose Lease is taken away exits 1, a bad flag exits 1 with one line. One candidate is the esbuild bundle the image ships
- * (deploy/Dockerfile), the other the TypeScript entry through vite-node (a vitest dependency).
+ * exits 0, a leader whose Lease is taken away exits 1, a bad flag exits 1 with one line. One
+ * candidate is the esbuild bundle the image ships (deploy/Dockerfile), the other the TypeScript entry
+ * through vite-node (a vitest dependency).
  */
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
