@@ -88,8 +88,14 @@ export const make = (options: NodeControllerOptions) =>
     const initialiseOnce = (name: string): Effect.Effect<Option.Option<NodeView>, SyncError> =>
       Effect.gen(function*() {
         const found = yield* nodes.get(name)
-        if (Option.isNone(found) || !NodePlan.isUninitialized(found.value)) return Option.none()
+        if (Option.isNone(found)) return Option.none()
         const node = found.value
+        if (!NodePlan.isUninitialized(node)) {
+          // Initialised already: only keep the GA labels in step with their beta twins (no cloud call).
+          const labels = NodePlan.mirroredLabels(node)
+          if (labels !== undefined) yield* nodes.update({ name, resourceVersion: node.metadata.resourceVersion, labels })
+          return Option.none()
+        }
         const lookups = yield* instances.resolve([NodePlan.nodeRef(node)], { maxAge: initMaxAge })
         const lookup = lookups.get(name) ?? InstanceLookup.Match.Missing()
         const metadata = yield* Either.match(InstanceLookup.metadata(name, lookup, instances.options), {
@@ -127,7 +133,10 @@ export const make = (options: NodeControllerOptions) =>
 
     /** Keeps the queue fed from the informer: every tainted Node, on start and on each change. */
     const feed = (informer: Informer.Informer<NodeView>, queue: WorkQueue.WorkQueue<string>) => {
-      const offer = (node: NodeView) => NodePlan.isUninitialized(node) ? queue.add(node.metadata.name) : Effect.void
+      const offer = (node: NodeView) =>
+        NodePlan.isUninitialized(node) || NodePlan.mirroredLabels(node) !== undefined
+          ? queue.add(node.metadata.name)
+          : Effect.void
       return informer.changes.pipe(
         Stream.runForEach(Informer.Change.$match({
           Added: ({ object }) => offer(object),

@@ -38,6 +38,19 @@ export const nodeRef = (node: NodeView): InstanceLookup.NodeRef => ({
   providerID: node.spec.providerID
 })
 
+/**
+ * Upstream's `reconcileNodeLabels` for initialised Nodes: the deprecated beta label is the source
+ * of truth and its GA twin is added or corrected. The labels to set, or undefined when in step.
+ */
+export const mirroredLabels = (node: NodeView): Readonly<Record<string, string>> | undefined => {
+  const labels: Record<string, string> = {}
+  for (const [ga, beta] of [LABELS.instanceType, LABELS.zone, LABELS.region]) {
+    const value = node.metadata.labels[beta]
+    if (value !== undefined && node.metadata.labels[ga] !== value) labels[ga] = value
+  }
+  return Object.keys(labels).length === 0 ? undefined : labels
+}
+
 /** The addresses to write, or undefined when status.addresses already has them (or the cloud has none). */
 export const addressChange = (
   node: NodeView,

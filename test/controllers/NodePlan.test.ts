@@ -68,6 +68,26 @@ describe("NodePlan.initialise", () => {
   })
 })
 
+describe("NodePlan.mirroredLabels", () => {
+  it("the beta label wins: GA twins are added or corrected, nothing when in step", () => {
+    const n = Schema.decodeUnknownSync(NodeView)({
+      metadata: {
+        name: "w1",
+        labels: {
+          "failure-domain.beta.kubernetes.io/zone": "z1",
+          "topology.kubernetes.io/zone": "old",
+          "beta.kubernetes.io/instance-type": "small"
+        }
+      }
+    })
+    assert.deepStrictEqual(NodePlan.mirroredLabels(n), { "topology.kubernetes.io/zone": "z1", "node.kubernetes.io/instance-type": "small" })
+    const inStep = Schema.decodeUnknownSync(NodeView)({
+      metadata: { name: "w1", labels: { "failure-domain.beta.kubernetes.io/zone": "z1", "topology.kubernetes.io/zone": "z1" } }
+    })
+    assert.isUndefined(NodePlan.mirroredLabels(inStep))
+  })
+})
+
 describe("NodePlan.lifecycle", () => {
   const vm = (state: string) =>
     InstanceLookup.Match.Found({

@@ -155,6 +155,17 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       for (const name of ["node-1", "node-2"]) assert.isFalse(tainted(yield* nodeNamed(name), TAINT_UNINITIALIZED), name)
     }).pipe(Effect.provide(env())))
 
+  it.scoped("initialised nodes get GA labels mirrored from their beta twins, without cloud calls", () =>
+    Effect.gen(function*() {
+      const api = yield* NodeApi
+      yield* api.create({ name: "legacy", providerID: "external-cloudstack://x", labels: { "failure-domain.beta.kubernetes.io/region": "r1" } })
+      const before = yield* callsOf("listVirtualMachines")
+      yield* startControllers({ lifecycle: false })
+      yield* settle()
+      assert.strictEqual((yield* nodeNamed("legacy"))?.metadata.labels["topology.kubernetes.io/region"], "r1")
+      assert.strictEqual(yield* callsOf("listVirtualMachines"), before)
+    }).pipe(Effect.provide(env())))
+
   it.scoped("lifecycle: a stopped VM gets the shutdown taint, a destroyed VM's node is deleted", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
