@@ -62,7 +62,7 @@ export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & 
   return Layer.merge(Instances.layer(options.providerName).pipe(Layer.provideMerge(client)), FakeKubernetes.layer())
 }
 
-const waitFor = (step: string, check: Effect.Effect<boolean>, within: Duration.DurationInput) =>
+const waitFor = <E>(step: string, check: Effect.Effect<boolean, E>, within: Duration.DurationInput) =>
   check.pipe(
     Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (done) => done }),
     Effect.timeoutFail({ duration: within, onTimeout: () => new SimulationStepError({ step }) })
@@ -131,13 +131,13 @@ export const simulate = (options: SimulateOptions) =>
       yield* note(`CloudStack: stopping VM ${stopped.vm.name}; its kubelet goes NotReady`)
       yield* client.run(stopVirtualMachine, { id: stopped.vm.id })
       const tainted = Effect.map(nodes.get(stopped.node), (n) =>
-        Option.exists(n, (node) => node.spec.taints.some((t) => t.key === TAINT_SHUTDOWN))).pipe(Effect.orElseSucceed(() => false))
+        Option.exists(n, (node) => node.spec.taints.some((t) => t.key === TAINT_SHUTDOWN)))
       yield* waitFor(`shutdown taint on ${stopped.node}`, tainted, "20 seconds")
     }
     if (destroyed !== undefined) {
       yield* note(`CloudStack: destroying VM ${destroyed.vm.name} (expunge)`)
       yield* client.run(destroyVirtualMachine, { id: destroyed.vm.id, expunge: true })
-      const gone = Effect.map(nodes.get(destroyed.node), Option.isNone).pipe(Effect.orElseSucceed(() => false))
+      const gone = Effect.map(nodes.get(destroyed.node), Option.isNone)
       yield* waitFor(`deletion of ${destroyed.node}`, gone, "20 seconds")
     }
     const elapsed = (yield* Effect.clockWith((c) => c.currentTimeMillis)) - started

@@ -80,7 +80,7 @@ export const make = (options: NodeLifecycleOptions) =>
       const lookups = notReady.length === 0
         ? new Map()
         : yield* instances.resolve(notReady.map(NodePlan.nodeRef))
-      const report = { deleted: [] as Array<string>, tainted: [] as Array<string>, untainted: [] as Array<string>, unresolved: [] as Array<string> }
+      const report: { readonly [K in keyof RoundReport]: Array<string> } = { deleted: [], tainted: [], untainted: [], unresolved: [] }
       for (const node of all) {
         const name = node.metadata.name
         const action = NodePlan.lifecycle(node, lookups.get(name))

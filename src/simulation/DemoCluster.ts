@@ -83,16 +83,16 @@ export const nodeFor = (vm: VirtualMachine, index: number, domain: string): Node
 
 /** Deploys `count` more VMs in the first zone's first isolated network, named `Worker-<n>`. */
 const deployMore = (count: number, first: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<VirtualMachine>, CloudStackError, CloudStackClient> {
     const client = yield* CloudStackClient
     const [zone] = yield* client.list(listZones, {})
     const [offering] = yield* client.list(listServiceOfferings, {})
-    if (zone === undefined || offering === undefined) return [] as ReadonlyArray<VirtualMachine>
+    if (zone === undefined || offering === undefined) return []
     const templates = yield* client.list(listTemplates, { templateFilter: "executable", zoneId: zone.id })
     const networks = yield* client.list(listNetworks, { zoneId: zone.id, type: "Isolated" })
     const template = templates[0]
     const network = networks.find((n) => n.vpcId === undefined) ?? networks[0]
-    if (template === undefined || network === undefined) return [] as ReadonlyArray<VirtualMachine>
+    if (template === undefined || network === undefined) return []
     return yield* Effect.forEach(
       Array.from({ length: count }, (_, i) => first + i),
       (n) =>
