@@ -39,6 +39,8 @@ export interface SimulateOptions {
   readonly duration: Duration.Duration
   readonly providerName: ProviderName
   readonly verbose: boolean
+  /** Where progress and the final report go (default: stdout through Console). */
+  readonly output?: ((text: string) => Effect.Effect<void>) | undefined
 }
 
 /** The simulated cloud and cluster: simulator (demo world by default), typed client, Instances, FakeKubernetes. */
@@ -69,13 +71,13 @@ const waitFor = <E>(step: string, check: Effect.Effect<boolean, E>, within: Dura
   )
 
 /** Prints one line per notable Node change, stamped with the time since the start. */
-const progress = (started: number) =>
+const progress = (started: number, print: (text: string) => Effect.Effect<void>) =>
   Effect.gen(function*() {
     const nodes = yield* NodeApi
     const seen = yield* Ref.make(HashMap.empty<string, NodeView>())
     const say = (name: string, text: string) =>
       Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) =>
-        Console.log(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${name.padEnd(28)} ${text}`))
+        print(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${name.padEnd(28)} ${text}`))
     const onChange = (node: NodeView) =>
       Effect.gen(function*() {
         const before = HashMap.get(yield* Ref.get(seen), node.metadata.name)
@@ -101,6 +103,7 @@ const progress = (started: number) =>
 /** The demo scenario; its layers come from `layer`. */
 export const simulate = (options: SimulateOptions) =>
   Effect.gen(function*() {
+    const print = options.output ?? ((text: string) => Console.log(text))
     const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
     const nodes = yield* NodeApi
     const fake = yield* FakeKubernetes.FakeKubernetes
@@ -108,13 +111,13 @@ export const simulate = (options: SimulateOptions) =>
     const simulator = yield* CloudStackSimulator
     const note = (text: string) =>
       Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) =>
-        Console.log(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${"--".padEnd(28)} ${text}`))
+        print(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${"--".padEnd(28)} ${text}`))
 
-    yield* Console.log(
+    yield* print(
       `cloudstack-ccm simulate: ${options.nodes} nodes, seed ${options.seed}, provider ${options.providerName}; ` +
         "real controllers, simulated CloudStack (demo world) and Kubernetes\n"
     )
-    yield* Effect.forkScoped(Effect.catchAll(progress(started), (e) => Effect.logWarning("progress printer stopped", e)))
+    yield* Effect.forkScoped(Effect.catchAll(progress(started, print), (e) => Effect.logWarning("progress printer stopped", e)))
 
     const controller = yield* NodeController.make({ workers: 4, statusUpdateFrequency: "3 seconds", initListingMaxAge: "2 seconds" })
     yield* controller.run
@@ -149,13 +152,13 @@ export const simulate = (options: SimulateOptions) =>
 
     const counters = yield* simulator.counters
     const calls = [...counters.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([c, n]) => `${c} ${n}`).join(", ")
-    yield* Console.log(`\nNodes after ${((yield* Effect.clockWith((c) => c.currentTimeMillis)) - started) / 1000}s:\n`)
-    yield* Console.log(NodeTable.nodesTable(yield* fake.nodes))
+    yield* print(`\nNodes after ${((yield* Effect.clockWith((c) => c.currentTimeMillis)) - started) / 1000}s:\n`)
+    yield* print(NodeTable.nodesTable(yield* fake.nodes))
     const events = yield* fake.events
     const byReason = new Map<string, number>()
     for (const e of events) byReason.set(e.reason, (byReason.get(e.reason) ?? 0) + e.count)
-    yield* Console.log(`\nEvents: ${[...byReason.entries()].map(([r, n]) => `${r} ${n}`).join(", ") || "none"}`)
-    yield* Console.log(`CloudStack API calls: ${calls}`)
+    yield* print(`\nEvents: ${[...byReason.entries()].map(([r, n]) => `${r} ${n}`).join(", ") || "none"}`)
+    yield* print(`CloudStack API calls: ${calls}`)
   }).pipe(
     Effect.scoped,
     Effect.provide(layer(options)),
