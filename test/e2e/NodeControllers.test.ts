@@ -157,4 +157,20 @@ describe("node controllers as the cloudstack-ccm process (real kube-apiserver, H
       const events = await core.listNamespacedEvent({ namespace: "default" })
       assert.isTrue(events.items.some((e) => e.reason === "DeletingNode" && e.involvedObject.name === "node-3"))
     }), 180_000)
+
+  it.live("a CloudStack outage deletes nothing; the gone VM's node goes once CloudStack answers", () =>
+    Effect.promise(async () => {
+      const id = await vmIdOf("node-1")
+      await simulator.runPromise(Effect.flatMap(CloudStackSimulator, (s) =>
+        s.setFaults({ errorRates: [{ command: "listVirtualMachines", code: 530, rate: 1 }] })))
+      await cloud("destroyVirtualMachine", { id, expunge: "true" })
+      // node-1 has no Ready condition: every monitor round (1 s) would delete it if CloudStack answered.
+      await sleep(6_000)
+      assert.isDefined(await node("node-1"), tail())
+      const refused = (await simulator.runPromise(Effect.flatMap(CloudStackSimulator, (s) => s.callLog)))
+        .filter((c) => c.command === "listVirtualMachines" && c.status === 530).length
+      assert.isAtLeast(refused, 3, "the CCM kept asking during the outage")
+      await simulator.runPromise(Effect.flatMap(CloudStackSimulator, (s) => s.setFaults({ errorRates: [] })))
+      await waitFor("node-1 deleted after the outage", 30_000, async () => ((await node("node-1")) === undefined ? true : undefined), tail)
+    }), 60_000)
 })
