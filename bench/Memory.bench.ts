@@ -209,12 +209,23 @@ const status = (pid: number, field: "VmRSS" | "VmHWM"): number | undefined => {
   }
 }
 
+/** User + system CPU seconds of `pid` so far (/proc/<pid>/stat fields 14 and 15, in USER_HZ = 100 ticks). */
+const cpuSeconds = (pid: number): number => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 
 interface Sample {
   readonly rssMiB: number
   readonly hwmMiB: number
   readonly settleMs: number
+  readonly cpuSeconds: number
 }
 
 /**
@@ -245,7 +256,7 @@ const sampleProcess = async (variant: Variant, args: ReadonlyArray<string>, hold
       rss = status(pid, "VmRSS") ?? NaN
       if (child.exitCode !== null) throw new Error(`${args.join(" ")} exited ${child.exitCode}: ${err}`)
     }
-    return { rssMiB: rss, hwmMiB: status(pid, "VmHWM") ?? NaN, settleMs }
+    return { rssMiB: rss, hwmMiB: status(pid, "VmHWM") ?? NaN, settleMs, cpuSeconds: cpuSeconds(pid) }
   } finally {
     child.kill("SIGKILL")
   }
@@ -316,7 +327,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         rows.push(
           { bench, metric: `RSS (${variant.name})`, value: round(sample.rssMiB), unit: "MiB", note: `target < 120; flags: ${flags}` },
           { bench, metric: `peak RSS, VmHWM (${variant.name})`, value: round(sample.hwmMiB), unit: "MiB", note: "target < 120" },
-          { bench, metric: `RSS ratio to node defaults (${variant.name})`, value: Math.round((sample.rssMiB / baseline.rssMiB) * 100) / 100, unit: "x" }
+          { bench, metric: `RSS ratio to node defaults (${variant.name})`, value: Math.round((sample.rssMiB / baseline.rssMiB) * 100) / 100, unit: "x" },
+          { bench, metric: `CPU, start to end of sampling (${variant.name})`, value: round(sample.cpuSeconds), unit: "s", note: `ratio to node defaults ${round(sample.cpuSeconds / baseline.cpuSeconds)}` }
         )
         if (mode.name.startsWith("bundle's")) {
           rows.push({ bench, metric: `start to synced (${variant.name})`, value: Math.round(sample.settleMs), unit: "ms" })
