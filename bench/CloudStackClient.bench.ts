@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process"
 import { performance } from "node:perf_hooks"
-import { Duration, Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { Agent, request } from "undici"
 import { CloudStackClient, layer as clientLayer } from "../src/cloudstack/CloudStackClient.js"
 import { CloudStackTransport } from "../src/cloudstack/CloudStackTransport.js"
@@ -15,6 +15,7 @@ import { listZones } from "../src/cloudstack/commands/Zones.js"
 import * as HttpTransport from "../src/cloudstack/HttpTransport.js"
 import { CloudConfig, type CloudConfigShape } from "../src/config/CloudConfig.js"
 import * as Metrics from "../src/metrics/Metrics.js"
+import { simulatedCloudConfig } from "../src/simulation/SimulatedCloudConfig.js"
 import type { BenchRow } from "./run.js"
 
 const CALLS = Number(process.env["BENCH_CALLS"] ?? "3000")
@@ -46,20 +47,15 @@ const BODIES: Record<string, string> = {
   })
 }
 
-const config = (apiUrl: URL): CloudConfigShape => ({
-  apiUrl,
-  apiKey: Redacted.make("bench-api-key-0123456789abcdefghijklmnopqrstuvwxyz"),
-  secretKey: Redacted.make("bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"),
-  projectId: Option.none(),
-  zone: Option.none(),
-  region: Option.none(),
-  sslNoVerify: false,
-  requestTimeout: Duration.seconds(30),
-  asyncJobTimeout: Duration.minutes(5),
-  maxInFlight: CONCURRENCY,
-  requestsPerSecond: 1_000_000_000,
-  source: "bench"
-})
+const config = (apiUrl: URL): CloudConfigShape =>
+  simulatedCloudConfig({
+    apiUrl,
+    apiKey: Redacted.make("bench-api-key-0123456789abcdefghijklmnopqrstuvwxyz"),
+    secretKey: Redacted.make("bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"),
+    maxInFlight: CONCURRENCY,
+    requestsPerSecond: 1_000_000_000,
+    source: "bench"
+  })
 
 /** Signs and encodes exactly like HttpTransport, then answers from memory: no sockets. */
 const inProcessTransport = (cfg: CloudConfigShape) =>

@@ -5,7 +5,7 @@
  * destroyed (Node deleted); progress is printed as it happens and a node table at the end.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Data, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Redacted, Ref, Schedule, Stream } from "effect"
+import { Console, Data, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Schedule, Stream } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import { destroyVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../config/CloudConfig.js"
@@ -25,6 +25,7 @@ import type { World } from "../simulation/cloudstack/World.js"
 import * as DemoCluster from "../simulation/DemoCluster.js"
 import * as FakeKubernetes from "../simulation/FakeKubernetes.js"
 import * as NodeTable from "../simulation/NodeTable.js"
+import { simulatedCloudConfig } from "../simulation/SimulatedCloudConfig.js"
 
 /** A demo step did not happen in time: a bug somewhere, reported instead of hanging. */
 export class SimulationStepError extends Data.TaggedError("SimulationStepError")<{ readonly step: string }> {
@@ -45,20 +46,7 @@ export interface SimulateOptions {
 
 /** The simulated cloud and cluster: simulator (demo world by default), typed client, Instances, FakeKubernetes. */
 export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & { readonly world?: World | undefined }) => {
-  const config = Layer.succeed(CloudConfig, {
-    apiUrl: new URL("http://127.0.0.1/simulated/client/api"),
-    apiKey: Redacted.make("simulated"),
-    secretKey: Redacted.make("simulated"),
-    projectId: Option.none(),
-    zone: Option.none(),
-    region: Option.none(),
-    sslNoVerify: false,
-    requestTimeout: Duration.seconds(30),
-    asyncJobTimeout: Duration.minutes(5),
-    maxInFlight: 16,
-    requestsPerSecond: 10_000,
-    source: "simulate (built-in)"
-  })
+  const config = Layer.succeed(CloudConfig, simulatedCloudConfig())
   const base = Layer.mergeAll(Simulator.layer(options.world ?? demoWorld, { seed: options.seed }), config, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
   return Layer.merge(Instances.layer(options.providerName).pipe(Layer.provideMerge(client)), FakeKubernetes.layer())

@@ -2,7 +2,7 @@
  * Shared wiring of the node scenario tests: the CloudStack simulator (in memory, on the TestClock)
  * behind the real CloudStackClient and Instances provider, and worlds sized for the scenarios.
  */
-import { Duration, Layer, Option, Redacted } from "effect"
+import { Layer } from "effect"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { CloudConfig, type CloudConfigShape } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
@@ -12,23 +12,11 @@ import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import type { World } from "../../src/simulation/cloudstack/World.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
+import * as CloudStackTestEnv from "../fakes/CloudStackTestEnv.js"
 
-export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudConfigShape => ({
-  apiUrl: new URL("http://127.0.0.1:8080/client/api"),
-  apiKey: Redacted.make("k"),
-  secretKey: Redacted.make("s"),
-  projectId: Option.none(),
-  zone: Option.none(),
-  region: Option.none(),
-  sslNoVerify: false,
-  requestTimeout: Duration.seconds(30),
-  asyncJobTimeout: Duration.minutes(5),
-  maxInFlight: 16,
-  // no rate limit in tests: the TestClock would stall a limited burst
-  requestsPerSecond: 1_000_000,
-  source: "test",
-  ...overrides
-})
+/** The client tests' config without a rate limit: the TestClock would stall a limited burst. */
+export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudConfigShape =>
+  CloudStackTestEnv.cloudConfig({ requestsPerSecond: 1_000_000, ...overrides })
 
 /** `count` extra running VMs `big-<n>` on a /16 network (IPv4 + IPv6), for paging and scale. */
 export const bigWorld = DemoCluster.scaledWorld
