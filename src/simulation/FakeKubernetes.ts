@@ -3,7 +3,8 @@
  * EndpointSliceApi, EventApi, LeaseApi), enforcing what the real server enforces and controllers
  * rely on: one global resourceVersion counter, watches resumable from the past (410 when too old),
  * 409 on stale writes, 422 on changing a set providerID, finalizers with deletionTimestamp, and
- * status/spec separation. The `FakeKubernetes` Tag adds inspection and fault injection for tests.
+ * status/spec separation. The `FakeKubernetes` Tag adds inspection, fault injection, and the parts
+ * of kubelet and kube-controller-manager the CCM depends on (Ready condition, not-ready taints).
  */
 import { Context, DateTime, Effect, HashMap, Layer, Option, Random, Ref, Stream } from "effect"
 import { EndpointSliceApi } from "../kubernetes/EndpointSliceApi.js"
@@ -13,7 +14,7 @@ import { eventNamespace, type EventView } from "../kubernetes/EventView.js"
 import { KubeApiError } from "../kubernetes/KubeError.js"
 import { type Lease, LeaseApi } from "../kubernetes/LeaseApi.js"
 import { NodeApi, type NodeCreate, type NodeUpdate } from "../kubernetes/NodeApi.js"
-import type { NodeAddress, NodeView, Taint } from "../kubernetes/NodeView.js"
+import type { NodeAddress, NodeCondition, NodeView, Taint } from "../kubernetes/NodeView.js"
 import { newMeta, type ObjectMeta, objectKey } from "../kubernetes/ObjectMeta.js"
 import { nextFinalizers, ServiceApi, type ServiceCreate } from "../kubernetes/ServiceApi.js"
 import type { LoadBalancerIngress, ServiceView } from "../kubernetes/ServiceView.js"
@@ -30,6 +31,9 @@ export interface InjectedFailure {
   readonly times?: number
 }
 
+/** A Node condition's status. */
+export type ConditionStatus = "True" | "False" | "Unknown"
+
 export class FakeKubernetes extends Context.Tag("cloudstack-ccm/simulation/FakeKubernetes")<FakeKubernetes, {
   readonly nodes: Effect.Effect<ReadonlyArray<NodeView>>
   readonly services: Effect.Effect<ReadonlyArray<ServiceView>>
@@ -45,6 +49,15 @@ export class FakeKubernetes extends Context.Tag("cloudstack-ccm/simulation/FakeK
   /** Ends every open watch with a transport error (a dropped connection); history is kept. */
   readonly breakWatches: Effect.Effect<void>
   readonly failNext: (failure: InjectedFailure) => Effect.Effect<void>
+  /**
+   * Sets the Node's Ready condition through the status subresource (new resourceVersion, a
+   * Modified event, spec untouched), as kubelet's status report does ("True"/"False", heartbeat
+   * now) or kube-controller-manager once kubelet stopped posting ("Unknown", heartbeat kept).
+   * Then, in a second write as kube-controller-manager's node-lifecycle controller, the taint for
+   * the condition: none when Ready, `not-ready` when False, `unreachable` when Unknown (NoSchedule;
+   * the NoExecute eviction taints are not modelled). NotFound if there is no such Node.
+   */
+  readonly setNodeReady: (name: string, status: ConditionStatus) => Effect.Effect<NodeView, KubeApiError>
 }>() {}
 
 export interface FakeKubernetesOptions {
@@ -112,6 +125,24 @@ const withNotReadyTaint = (taints: ReadonlyArray<Taint>): ReadonlyArray<Taint> =
   taints.some((taint) => taint.key === "node.kubernetes.io/not-ready")
     ? taints
     : [...taints, { key: "node.kubernetes.io/not-ready", effect: "NoSchedule" }]
+
+const TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+const TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
+
+/** kube-controller-manager's NoSchedule taint for a Ready status (doNoScheduleTaintingPass); others kept. */
+const conditionTaints = (taints: ReadonlyArray<Taint>, ready: ConditionStatus): ReadonlyArray<Taint> => {
+  const wanted = ready === "False" ? TAINT_NOT_READY : ready === "Unknown" ? TAINT_UNREACHABLE : undefined
+  const others = taints.filter((t) => !((t.key === TAINT_NOT_READY || t.key === TAINT_UNREACHABLE) && t.effect === "NoSchedule"))
+  const kept = taints.filter((t) => t.key === wanted && t.effect === "NoSchedule")
+  return wanted === undefined ? others : kept.length > 0 ? taints : [...others, { key: wanted, effect: "NoSchedule" }]
+}
+
+/** The reason kubelet (True/False) or kube-controller-manager (Unknown) gives a Ready condition. */
+const READY_REASON: Record<ConditionStatus, string> = {
+  True: "KubeletReady",
+  False: "KubeletNotReady",
+  Unknown: "NodeStatusUnknown"
+}
 
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
@@ -590,6 +621,31 @@ export const make = (options: FakeKubernetesOptions = {}) =>
         yield* sliceFeed.interrupt(current, error("endpointslices"), compact)
       }))
 
+    const setNodeReady = (name: string, status: ConditionStatus) =>
+      locked(Effect.gen(function*() {
+        const found = yield* get((s) => s.nodes, name)
+        if (Option.isNone(found)) return yield* notFound("patch", "nodes/status", name)
+        const node = found.value
+        const now = yield* timestamp
+        const previous = node.status.conditions.find((c) => c.type === "Ready")
+        const ready: NodeCondition = {
+          type: "Ready",
+          status,
+          reason: READY_REASON[status],
+          // "Unknown" is written because heartbeats stopped: the last one stays.
+          lastHeartbeatTime: status === "Unknown" ? previous?.lastHeartbeatTime ?? now : now,
+          lastTransitionTime: previous?.status === status ? previous.lastTransitionTime ?? now : now
+        }
+        const conditions = previous === undefined
+          ? [...node.status.conditions, ready]
+          : node.status.conditions.map((c) => c.type === "Ready" ? ready : c)
+        const reported = yield* storeNode({ ...node, status: { ...node.status, conditions } }, "Modified")
+        const taints = conditionTaints(reported.spec.taints, status)
+        return sameJson(taints, reported.spec.taints)
+          ? reported
+          : yield* storeNode({ ...reported, spec: { ...reported.spec, taints } }, "Modified")
+      }))
+
     const fake = FakeKubernetes.of({
       nodes: Effect.map(Ref.get(state), (s) => Array.from(HashMap.values(s.nodes))),
       services: Effect.map(Ref.get(state), (s) => Array.from(HashMap.values(s.services))),
@@ -600,7 +656,8 @@ export const make = (options: FakeKubernetesOptions = {}) =>
       deleteEndpointSlice,
       expireWatches: interruptAll("Gone"),
       breakWatches: interruptAll("Transport"),
-      failNext: (failure) => Ref.update(state, (s) => ({ ...s, failures: [...s.failures, failure] }))
+      failNext: (failure) => Ref.update(state, (s) => ({ ...s, failures: [...s.failures, failure] })),
+      setNodeReady
     })
 
     return { fake, nodeApi, serviceApi, endpointSliceApi, eventApi, leaseApi }

@@ -16,10 +16,12 @@ import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import type { WatchEvent } from "../../src/kubernetes/WatchEvent.js"
 
-/** What each variant must offer beyond the API: forgetting history, so old versions become Gone. */
+/** What each variant must offer beyond the API: forgetting history, and kubelet's status report. */
 export class ContractHooks extends Context.Tag("test/contracts/ContractHooks")<ContractHooks, {
   /** Compacts the store to its current version: watches from any older version must get 410. */
   readonly compact: Effect.Effect<void>
+  /** Writes the Node's Ready condition through nodes/status with a heartbeat, as kubelet does. */
+  readonly setNodeReady: (name: string, status: "True" | "False" | "Unknown") => Effect.Effect<unknown, KubeApiError>
 }>() {}
 
 export type KubernetesServices = NodeApi | ServiceApi | EndpointSliceApi | EventApi | LeaseApi | ContractHooks
@@ -163,6 +165,36 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         assert.deepStrictEqual(shrunk.status.addresses, [{ type: "InternalIP", address: "10.1.1.8" }])
         assert.strictEqual(shrunk.spec.providerID, "cloudstack:///vm-s")
         assert.strictEqual(reasonOf(yield* Effect.either(nodes.patchStatusAddresses(`${nodeName}-absent`, addresses))), "NotFound")
+        yield* nodes.delete(nodeName, created.metadata.uid)
+      }))
+
+    it.effect("takes kubelet's Ready condition through the status subresource, spec untouched", () =>
+      Effect.gen(function*() {
+        const nodes = yield* NodeApi
+        const hooks = yield* ContractHooks
+        const nodeName = yield* unique("ready")
+        const created = yield* nodes.create({
+          name: nodeName,
+          labels: { role: "worker" },
+          taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }]
+        })
+        assert.deepStrictEqual(created.status.conditions, [])
+        yield* hooks.setNodeReady(nodeName, "True")
+        // The status write is one Modified event with a newer version, the spec as it was.
+        const [event] = yield* eventsFor(nodes.watch(created.metadata.resourceVersion), nodeName, 1)
+        if (event?._tag !== "Modified") return assert.fail(`expected Modified, got ${event?._tag}`)
+        assert.isAbove(Number(event.object.metadata.resourceVersion), Number(created.metadata.resourceVersion))
+        assert.deepStrictEqual(event.object.spec, created.spec)
+        assert.deepStrictEqual(event.object.metadata.labels, created.metadata.labels)
+        const ready = event.object.status.conditions.filter((c) => c.type === "Ready")
+        assert.deepStrictEqual(ready.map((c) => c.status), ["True"])
+        assert.isString(ready[0]?.lastHeartbeatTime)
+        // A later report replaces the Ready condition (merged by type), never adds a second one.
+        yield* hooks.setNodeReady(nodeName, "False")
+        const after = yield* someOrFail(yield* nodes.get(nodeName), nodeName)
+        assert.deepStrictEqual(after.status.conditions.filter((c) => c.type === "Ready").map((c) => c.status), ["False"])
+        assert.strictEqual(after.spec.providerID, "")
+        assert.strictEqual(reasonOf(yield* Effect.either(hooks.setNodeReady(`${nodeName}-absent`, "True"))), "NotFound")
         yield* nodes.delete(nodeName, created.metadata.uid)
       }))
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Stream } from "effect"
+import { Chunk, Effect, Either, Stream, TestClock } from "effect"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
@@ -49,4 +49,48 @@ describe("FakeKubernetes", () => {
       assert.strictEqual((yield* nodes.create({ name: "n" })).metadata.name, "n")
       assert.deepStrictEqual((yield* fake.nodes).map((n) => n.metadata.name), ["n"])
     }).pipe(Effect.provide(FakeKubernetes.layer())))
+
+  it.effect("setNodeReady: kubelet's condition with heartbeats, then kube-controller-manager's not-ready taints", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const nodes = yield* NodeApi
+      const created = yield* nodes.create({ name: "n", taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }] })
+      const taintKeys = (n: { readonly spec: { readonly taints: ReadonlyArray<{ readonly key: string }> } }) => n.spec.taints.map((t) => t.key)
+      // Admission taints a new Node not-ready until kubelet reports.
+      assert.deepStrictEqual(taintKeys(created), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/not-ready"])
+      yield* TestClock.adjust("10 seconds")
+      const ready = yield* fake.setNodeReady("n", "True")
+      assert.deepStrictEqual(ready.status.conditions, [{
+        type: "Ready",
+        status: "True",
+        reason: "KubeletReady",
+        lastHeartbeatTime: "1970-01-01T00:00:10Z",
+        lastTransitionTime: "1970-01-01T00:00:10Z"
+      }])
+      assert.deepStrictEqual(taintKeys(ready), ["node.cloudprovider.kubernetes.io/uninitialized"])
+      // Two writes: the status (spec untouched), then the taint.
+      const events = yield* nodes.watch(created.metadata.resourceVersion).pipe(Stream.take(2), Stream.runCollect)
+      const [status, taint] = Chunk.toReadonlyArray(events)
+      assert.isTrue(status?._tag === "Modified" && sameTaints(status.object.spec.taints, created.spec.taints))
+      assert.isTrue(taint?._tag === "Modified" && taint.object.metadata.resourceVersion === ready.metadata.resourceVersion)
+      // A later heartbeat keeps the transition time; no taint change, so one write.
+      yield* TestClock.adjust("10 seconds")
+      const again = yield* fake.setNodeReady("n", "True")
+      assert.strictEqual(Number(again.metadata.resourceVersion), Number(ready.metadata.resourceVersion) + 1)
+      assert.strictEqual(again.status.conditions[0]?.lastHeartbeatTime, "1970-01-01T00:00:20Z")
+      assert.strictEqual(again.status.conditions[0]?.lastTransitionTime, "1970-01-01T00:00:10Z")
+      // Heartbeats stop: Unknown keeps the last heartbeat and taints unreachable; False taints not-ready.
+      yield* TestClock.adjust("40 seconds")
+      const lost = yield* fake.setNodeReady("n", "Unknown")
+      assert.strictEqual(lost.status.conditions[0]?.lastHeartbeatTime, "1970-01-01T00:00:20Z")
+      assert.strictEqual(lost.status.conditions[0]?.lastTransitionTime, "1970-01-01T00:01:00Z")
+      assert.deepStrictEqual(taintKeys(lost), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/unreachable"])
+      const notReady = yield* fake.setNodeReady("n", "False")
+      assert.deepStrictEqual(taintKeys(notReady), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/not-ready"])
+      assert.strictEqual(notReady.status.conditions.length, 1)
+      const absent = yield* Effect.either(fake.setNodeReady("absent", "True"))
+      assert.isTrue(Either.isLeft(absent) && absent.left.reason === "NotFound")
+    }).pipe(Effect.provide(FakeKubernetes.layer())))
 })
+
+const sameTaints = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>) => JSON.stringify(a) === JSON.stringify(b)
