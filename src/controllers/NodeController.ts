@@ -4,7 +4,7 @@
  * backoff, and re-syncs the addresses of initialised Nodes every `--node-status-update-frequency`
  * with ONE VM listing per round. Decisions live in NodePlan; this module only executes them.
  */
-import { Duration, Effect, Either, Option, Schedule, type Scope, Stream } from "effect"
+import { Duration, Effect, Either, Option, Schedule, Stream } from "effect"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
 import type { EventApi } from "../kubernetes/EventApi.js"
 import * as EventRecorder from "../kubernetes/EventRecorder.js"
@@ -16,6 +16,7 @@ import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import * as InstanceLookup from "../provider/InstanceLookup.js"
 import { Instances } from "../provider/Instances.js"
 import * as NodeAddresses from "../provider/NodeAddresses.js"
+import type { Controller } from "./Controller.js"
 import * as NodePlan from "./NodePlan.js"
 import * as WorkQueue from "./WorkQueue.js"
 
@@ -56,12 +57,6 @@ export interface NodeControllerOptions {
 }
 
 export type SyncError = KubeApiError | CloudStackError | InstanceLookup.NodeNotResolvedError | NodeAddresses.ProvidedNodeIpError
-
-/** A controller the runtime can start: a name and a loop that runs until its scope closes. */
-export interface Controller {
-  readonly name: string
-  readonly run: Effect.Effect<void, never, Scope.Scope>
-}
 
 /** At most this many attempts of an update that keeps hitting Conflict (each after a re-read). */
 const CONFLICT_ATTEMPTS = 5

@@ -4,17 +4,11 @@
  * (shutdown or lost leadership), which stops every controller. Knows no controller's internals.
  */
 import { Cause, Effect, ExecutionStrategy, Option, Ref, Scope } from "effect"
+import type { Controller } from "../controllers/Controller.js"
 import { HealthCheckError, HealthChecks } from "./HealthChecks.js"
 
-/**
- * A controller the runtime can start. `run` may be a loop that never returns, or a setup that forks
- * its loops into the provided Scope and returns: either way the controller lives until the manager
- * stops (its Scope stays open until then).
- */
-export interface Controller<R = never> {
-  readonly name: string
-  readonly run: Effect.Effect<void, never, R | Scope.Scope>
-}
+/** Re-exported so callers of the runtime need not know where the type lives. */
+export type { Controller }
 
 /**
  * Runs `controllers` until interrupted, each in its own fiber and Scope. A controller whose `run`
