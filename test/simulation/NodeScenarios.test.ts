@@ -7,6 +7,7 @@ import {
   listServiceOfferings,
   listTemplates,
   listVirtualMachines,
+  startVirtualMachine,
   stopVirtualMachine
 } from "../../src/cloudstack/commands/VirtualMachines.js"
 import * as NodeController from "../../src/controllers/NodeController.js"
@@ -182,6 +183,47 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       const deleting = (yield* events).filter((e) => e.reason === "DeletingNode")
       assert.strictEqual(deleting.length, 1)
       assert.strictEqual(deleting[0]?.source.component, "cloud-node-lifecycle-controller")
+    }).pipe(Effect.provide(env({ world: bigWorld(0) }))))
+
+  it.scoped("lifecycle with kubelets: stopped VM NotReady -> shutdown taint, started again Ready -> taint removed; a Ready node is never deleted", () =>
+    Effect.gen(function*() {
+      const client = yield* CloudStackClient
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const registered = yield* DemoCluster.setup({ nodes: 4 })
+      // kubelet reports Ready right after registering
+      for (const { node } of registered) yield* fake.setNodeReady(node, "True")
+      yield* startControllers()
+      yield* settle()
+      for (const n of yield* nodes) assert.deepStrictEqual(n.spec.taints, [], n.metadata.name)
+      // Only NotReady Nodes are looked up: with every Node Ready the monitor asks CloudStack nothing.
+      const listings = yield* callsOf("listVirtualMachines")
+      yield* settle(20, "1 second")
+      assert.strictEqual(yield* callsOf("listVirtualMachines"), listings)
+
+      const [stopped, gone] = registered
+      // The stopped VM's kubelet stops posting status: kube-controller-manager marks it Unknown.
+      yield* client.run(stopVirtualMachine, { id: stopped!.vm.id })
+      yield* fake.setNodeReady(stopped!.node, "Unknown")
+      // The destroyed VM's Node is still Ready (its heartbeats have not timed out yet).
+      yield* client.run(destroyVirtualMachine, { id: gone!.vm.id, expunge: true })
+      yield* settle(20, "1 second")
+      const down = yield* nodeNamed(stopped!.node)
+      assert.isTrue(tainted(down, TAINT_SHUTDOWN))
+      assert.isTrue(tainted(down, "node.kubernetes.io/unreachable"))
+      assert.isDefined(yield* nodeNamed(gone!.node), "a Ready node is not deleted, whatever the cloud says")
+      assert.strictEqual((yield* events).filter((e) => e.reason === "DeletingNode").length, 0)
+
+      // Started again, kubelet reports Ready: the next monitor round removes the shutdown taint.
+      yield* client.run(startVirtualMachine, { id: stopped!.vm.id })
+      yield* fake.setNodeReady(stopped!.node, "True")
+      yield* settle(10, "1 second")
+      assert.deepStrictEqual((yield* nodeNamed(stopped!.node))?.spec.taints, [])
+
+      // Once the gone VM's Node is NotReady too, it is deleted.
+      yield* fake.setNodeReady(gone!.node, "Unknown")
+      yield* settle(10, "1 second")
+      assert.isUndefined(yield* nodeNamed(gone!.node))
+      assert.strictEqual((yield* nodes).length, 3)
     }).pipe(Effect.provide(env({ world: bigWorld(0) }))))
 
   it.scoped("a 10-minute API outage deletes nothing; the gone VM's node goes once CloudStack answers", () =>
