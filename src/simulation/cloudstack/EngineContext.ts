@@ -84,6 +84,12 @@ export const TAG_TYPES: ReadonlyMap<string, string> = new Map(
     .map((t) => [t.toLowerCase(), t])
 )
 
+/** An ACL list's owner is its VPC's owner; the built-in lists (no VPC) belong to no account. */
+export const aclOwner = (c: Ctx, aclUuid: string): string | undefined => {
+  const vpc = c.s.aclLists.get(aclUuid)?.vpcUuid
+  return vpc === undefined ? undefined : c.s.vpcs.get(vpc)?.owner
+}
+
 /** Owner of a taggable resource, or undefined when it does not exist. */
 export const tagResourceOwner = (c: Ctx, type: string, uuid: string): string | undefined | false => {
   const s = c.s
@@ -102,9 +108,7 @@ export const tagResourceOwner = (c: Ctx, type: string, uuid: string): string | u
       return s.fwRules.get(uuid)?.owner ?? false
     case "NetworkACL": {
       const item = s.aclItems.get(uuid)
-      if (item === undefined) return false
-      const vpc = s.aclLists.get(item.aclUuid)?.vpcUuid
-      return vpc === undefined ? undefined : s.vpcs.get(vpc)?.owner
+      return item === undefined ? false : aclOwner(c, item.aclUuid)
     }
     case "Vpc":
       return s.vpcs.get(uuid)?.owner ?? false

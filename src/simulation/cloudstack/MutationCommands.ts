@@ -4,6 +4,7 @@
  * applies the change. Enforces the rules of reference section 6 with the real codes and texts.
  */
 import {
+  aclOwner,
   addRuleToIp,
   type Answer,
   canAccess,
@@ -58,6 +59,9 @@ const ruleString = (r: { readonly internalId: number; readonly state: string }, 
   `Rule[${r.internalId}-${purpose}-${r.state}]`
 
 const networkKey = (uuid: string) => `network:${uuid}`
+
+/** Tag changes queue per set of resources they name. */
+const tagsQueueKey = (ids: ReadonlyArray<string>) => `tags:${ids.join(",")}`
 
 const offeringOf = (s: Store, n: NetworkRow) => s.offerings.get(n.offeringUuid)
 
@@ -413,7 +417,8 @@ const setLbStateFromMembers = (lb: LbRuleRow) => {
   if (lb.state !== "Deleting") lb.state = lb.members.size > 0 ? "Active" : "Add"
 }
 
-const assignToLoadBalancerRule: Handler = (c, p) => {
+/** The rule and the VMs of an assign/removeFromLoadBalancerRule call, checked in the server's order. */
+const membershipChange = (c: Ctx, p: Params): { readonly lb: LbRuleRow; readonly mappings: ReadonlyArray<Mapping> } | Fail => {
   const lb = lbForChange(c, p)
   if (isFail(lb)) return lb
   if (!p.has("virtualmachineids") && !p.has("vmidipmap[0].vmid")) {
@@ -421,6 +426,13 @@ const assignToLoadBalancerRule: Handler = (c, p) => {
   }
   const mappings = mappingsOf(c, p)
   if (isFail(mappings)) return mappings
+  return { lb, mappings }
+}
+
+const assignToLoadBalancerRule: Handler = (c, p) => {
+  const change = membershipChange(c, p)
+  if (isFail(change)) return change
+  const { lb, mappings } = change
   return submit(c, {
     queueKey: networkKey(lb.networkUuid),
     execute: () => {
@@ -451,13 +463,9 @@ const assignToLoadBalancerRule: Handler = (c, p) => {
 }
 
 const removeFromLoadBalancerRule: Handler = (c, p) => {
-  const lb = lbForChange(c, p)
-  if (isFail(lb)) return lb
-  if (!p.has("virtualmachineids") && !p.has("vmidipmap[0].vmid")) {
-    return invalid("Both instanceids and vmidipmap can't be null")
-  }
-  const mappings = mappingsOf(c, p)
-  if (isFail(mappings)) return mappings
+  const change = membershipChange(c, p)
+  if (isFail(change)) return change
+  const { lb, mappings } = change
   return submit(c, {
     queueKey: networkKey(lb.networkUuid),
     execute: () => {
@@ -755,9 +763,14 @@ const aclFields = (c: Ctx, p: Params, base: AclFields | undefined): AclFields | 
   return { protocol, startport, endport, action, traffictype }
 }
 
-const aclOwner = (c: Ctx, aclUuid: string) => {
-  const vpc = c.s.aclLists.get(aclUuid)?.vpcUuid
-  return vpc === undefined ? undefined : c.s.vpcs.get(vpc)?.owner
+/** ACL changes queue per VPC (the ACL's own id when it belongs to none). */
+const aclQueueKey = (s: Store, aclUuid: string) => `vpc:${s.aclLists.get(aclUuid)?.vpcUuid ?? aclUuid}`
+
+/** The ACL item named by `id`, if the caller may change it (like lbForChange). */
+const aclItemForChange = (c: Ctx, p: Params): AclItemRow | Fail => {
+  const item = reqUuid(p, "id", c.command, c.s.aclItems)
+  if (isFail(item)) return item
+  return checkAccess(c, aclOwner(c, item.aclUuid), item.uuid) ?? item
 }
 
 const createNetworkACL: Handler = (c, p) => {
@@ -807,7 +820,7 @@ const createNetworkACL: Handler = (c, p) => {
   }
   s.aclItems.set(row.uuid, row)
   return submit(c, {
-    queueKey: `vpc:${s.aclLists.get(aclUuid)?.vpcUuid ?? aclUuid}`,
+    queueKey: aclQueueKey(s, aclUuid),
     instanceType: "NetworkACL",
     instanceUuid: row.uuid,
     createdId: row.uuid,
@@ -820,16 +833,14 @@ const createNetworkACL: Handler = (c, p) => {
 }
 
 const updateNetworkACLItem: Handler = (c, p) => {
-  const item = reqUuid(p, "id", c.command, c.s.aclItems)
+  const item = aclItemForChange(c, p)
   if (isFail(item)) return item
-  const denied = checkAccess(c, aclOwner(c, item.aclUuid), item.uuid)
-  if (denied !== undefined) return denied
   const numberParam = optInt(p, "number", c.command)
   if (isFail(numberParam)) return numberParam
   const cidrs = p.has("cidrlist") ? cidrsOf(p, (x) => `Invalid cidr ${x}`) : undefined
   if (isFail(cidrs)) return cidrs
   return submit(c, {
-    queueKey: `vpc:${c.s.aclLists.get(item.aclUuid)?.vpcUuid ?? item.aclUuid}`,
+    queueKey: aclQueueKey(c.s, item.aclUuid),
     instanceType: "NetworkACL",
     instanceUuid: item.uuid,
     execute: () => {
@@ -853,12 +864,10 @@ const updateNetworkACLItem: Handler = (c, p) => {
 }
 
 const deleteNetworkACL: Handler = (c, p) => {
-  const item = reqUuid(p, "id", c.command, c.s.aclItems)
+  const item = aclItemForChange(c, p)
   if (isFail(item)) return item
-  const denied = checkAccess(c, aclOwner(c, item.aclUuid), item.uuid)
-  if (denied !== undefined) return denied
   return submit(c, {
-    queueKey: `vpc:${c.s.aclLists.get(item.aclUuid)?.vpcUuid ?? item.aclUuid}`,
+    queueKey: aclQueueKey(c.s, item.aclUuid),
     execute: () => {
       if (isDefaultAcl(c, item.aclUuid)) return failed(431, "Default ACL cannot be modified")
       c.s.aclItems.delete(item.uuid)
@@ -888,7 +897,7 @@ const createTags: Handler = (c, p) => {
   if (target.tags.length === 0) return paramError(`Unable to execute API command ${c.command.toLowerCase()} due to missing parameter tags`)
   const s = c.s
   return submit(c, {
-    queueKey: `tags:${target.ids.join(",")}`,
+    queueKey: tagsQueueKey(target.ids),
     execute: () => {
       const planned: Array<TagRow> = []
       for (const uuid of target.ids) {
@@ -927,7 +936,7 @@ const deleteTags: Handler = (c, p) => {
   if (isFail(target)) return target
   const s = c.s
   return submit(c, {
-    queueKey: `tags:${target.ids.join(",")}`,
+    queueKey: tagsQueueKey(target.ids),
     execute: () => {
       const doomed: Array<readonly [Map<string, TagRow>, string]> = []
       for (const uuid of target.ids) {
