@@ -8,6 +8,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { request, Agent } from "node:https"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -277,6 +278,17 @@ const startSimulator = async (cli: string): Promise<{ readonly child: ChildProce
   throw new Error("the simulator did not start")
 }
 
+const freePort = () =>
+  new Promise<number>((done, fail) => {
+    const server = createServer()
+    server.once("error", fail)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => done(port))
+    })
+  })
+
 const round = (value: number) => Math.round(value * 10) / 10
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
@@ -295,21 +307,21 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     simulator = sim.child
     const cloudConfig = join(work, "cloud.ini")
     execFileSync("sh", ["-c", `printf '%s\\n' '[Global]' 'api-url = ${sim.apiUrl}' 'api-key = bench-key' 'secret-key = bench-secret' 'zone = zone1' > ${cloudConfig}`])
-    const ccm = (extra: ReadonlyArray<string>) => [
+    // As the Deployment: /healthz and /metrics over HTTPS with the self-signed certificate made at start.
+    const ccm = async (extra: ReadonlyArray<string>) => [
       bundles.cli,
       `--kubeconfig=${kubeconfig}`,
       "--cloud-provider=external-cloudstack",
-      "--plain-http",
       "--bind-address=127.0.0.1",
-      "--secure-port=0",
+      `--secure-port=${await freePort()}`,
       "--leader-elect=false",
       ...extra
     ]
     const modes = [
-      { name: "cloudstack-ccm idle (--controllers=-*)", run: (v: Variant) => sampleProcess(v, ccm(["--controllers=-*"]), 8_000) },
+      { name: "cloudstack-ccm idle (--controllers=-*)", run: async (v: Variant) => sampleProcess(v, await ccm(["--controllers=-*"]), 8_000) },
       {
         name: `cloudstack-ccm with controllers, ${NODES} Nodes in the API`,
-        run: (v: Variant) => sampleProcess(v, ccm([`--cloud-config=${cloudConfig}`]), 25_000)
+        run: async (v: Variant) => sampleProcess(v, await ccm([`--cloud-config=${cloudConfig}`]), 25_000)
       },
       {
         name: `bundle's informers caching ${NODES} Nodes + ${SERVICES} Services`,
