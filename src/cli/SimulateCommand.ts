@@ -1,13 +1,14 @@
 /**
  * `cloudstack-ccm simulate` (= `npm start`): the REAL node controllers against the in-memory
  * CloudStack simulator (demo world) and FakeKubernetes, on the real clock with short periods. A
- * seeded demo cluster joins tainted and is initialised, one VM stops (shutdown taint), one is
- * destroyed (Node deleted); progress is printed as it happens and a node table at the end.
+ * seeded demo cluster joins tainted, its kubelets report Ready and it is initialised; one VM stops
+ * (NotReady: shutdown taint) and starts again (Ready: taint removed), one is destroyed (NotReady:
+ * Node deleted); progress is printed as it happens and a node table at the end.
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Data, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Schedule, Stream } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
-import { destroyVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
+import { destroyVirtualMachine, startVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../config/CloudConfig.js"
 import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
@@ -114,20 +115,30 @@ export const simulate = (options: SimulateOptions) =>
 
     yield* note("kubelets register their Nodes")
     const registered = yield* DemoCluster.setup({ nodes: options.nodes }).pipe(Effect.withRandom(Random.make(options.seed)))
+    // As a real kubelet, each reports Ready right after registering (uninitialised or not).
+    yield* Effect.forEach(registered, ({ node }) => fake.setNodeReady(node, "True"), { discard: true })
     const allInitialised = Effect.map(fake.nodes, (ns) => ns.every((n) => !n.spec.taints.some((t) => t.key === TAINT_UNINITIALIZED)))
     yield* waitFor("every node initialised", allInitialised, "20 seconds")
 
     const [stopped, destroyed] = [registered[1], registered[2]]
     if (stopped !== undefined) {
-      yield* note(`CloudStack: stopping VM ${stopped.vm.name}; its kubelet goes NotReady`)
+      const shutdownTainted = (present: boolean) =>
+        Effect.map(nodes.get(stopped.node), (n) =>
+          Option.exists(n, (node) => node.spec.taints.some((t) => t.key === TAINT_SHUTDOWN) === present))
+      yield* note(`CloudStack: stopping VM ${stopped.vm.name}; its kubelet stops posting status`)
       yield* client.run(stopVirtualMachine, { id: stopped.vm.id })
-      const tainted = Effect.map(nodes.get(stopped.node), (n) =>
-        Option.exists(n, (node) => node.spec.taints.some((t) => t.key === TAINT_SHUTDOWN)))
-      yield* waitFor(`shutdown taint on ${stopped.node}`, tainted, "20 seconds")
+      // kube-controller-manager's verdict once heartbeats stop (after 40s in a real cluster).
+      yield* fake.setNodeReady(stopped.node, "Unknown")
+      yield* waitFor(`shutdown taint on ${stopped.node}`, shutdownTainted(true), "20 seconds")
+      yield* note(`CloudStack: starting VM ${stopped.vm.name} again; its kubelet resumes posting status`)
+      yield* client.run(startVirtualMachine, { id: stopped.vm.id })
+      yield* fake.setNodeReady(stopped.node, "True")
+      yield* waitFor(`shutdown taint off ${stopped.node}`, shutdownTainted(false), "20 seconds")
     }
     if (destroyed !== undefined) {
-      yield* note(`CloudStack: destroying VM ${destroyed.vm.name} (expunge)`)
+      yield* note(`CloudStack: destroying VM ${destroyed.vm.name} (expunge); its kubelet is gone`)
       yield* client.run(destroyVirtualMachine, { id: destroyed.vm.id, expunge: true })
+      yield* fake.setNodeReady(destroyed.node, "Unknown")
       const gone = Effect.map(nodes.get(destroyed.node), Option.isNone)
       yield* waitFor(`deletion of ${destroyed.node}`, gone, "20 seconds")
     }

@@ -13,6 +13,15 @@ const shortTaint = (key: string): string =>
 const addresses = (node: NodeView): string =>
   node.status.addresses.map((a) => `${a.type === "InternalIP" ? "" : `${a.type}:`}${a.address}`).join(" ")
 
+/** The Ready condition's status, or undefined when kubelet never reported. */
+const readyStatus = (node: NodeView): string | undefined => node.status.conditions.find((c) => c.type === "Ready")?.status
+
+/** As `kubectl get nodes` prints it: Ready, NotReady, or Unknown when kubelet never reported. */
+const statusOf = (node: NodeView): string => {
+  const ready = readyStatus(node)
+  return ready === undefined ? "Unknown" : ready === "True" ? "Ready" : "NotReady"
+}
+
 /** A fixed-width table with a header row; every column as wide as its widest cell. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
@@ -20,14 +29,15 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")
 }
 
-/** NODE, PROVIDER ID, TYPE, ZONE, REGION, ADDRESSES, TAINTS, sorted by name. */
+/** NODE, STATUS, PROVIDER ID, TYPE, ZONE, REGION, ADDRESSES, TAINTS, sorted by name. */
 export const nodesTable = (nodes: ReadonlyArray<NodeView>): string =>
   table(
-    ["NODE", "PROVIDER ID", "INSTANCE TYPE", "ZONE", "REGION", "ADDRESSES", "TAINTS"],
+    ["NODE", "STATUS", "PROVIDER ID", "INSTANCE TYPE", "ZONE", "REGION", "ADDRESSES", "TAINTS"],
     [...nodes]
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
       .map((n) => [
         n.metadata.name,
+        statusOf(n),
         n.spec.providerID === "" ? "-" : n.spec.providerID,
         n.metadata.labels[LABELS.instanceType[0]] ?? "-",
         n.metadata.labels[LABELS.zone[0]] ?? "-",
@@ -48,6 +58,16 @@ export const describeChange = (before: NodeView | undefined, after: NodeView): R
     const labels = after.metadata.labels
     out.push(
       `initialised: ${after.spec.providerID}, type ${labels[LABELS.instanceType[0]] ?? "-"}, zone ${labels[LABELS.zone[0]] ?? "-"}, region ${labels[LABELS.region[0]] ?? "-"}`
+    )
+  }
+  const [wasReady, isReady] = [readyStatus(before), readyStatus(after)]
+  if (wasReady !== isReady) {
+    out.push(
+      isReady === "True"
+        ? wasReady === undefined ? "kubelet reports Ready" : "Ready again: kubelet posts status"
+        : isReady === "Unknown"
+        ? "NotReady: kubelet stopped posting status"
+        : "NotReady: kubelet reports not ready"
     )
   }
   if (!had(TAINT_SHUTDOWN, before) && had(TAINT_SHUTDOWN, after)) out.push("VM stopped: shutdown taint added")
