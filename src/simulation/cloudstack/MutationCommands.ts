@@ -27,7 +27,7 @@ import {
 } from "./EngineContext.js"
 import { renderAclItem, renderFw, renderHealthCheck, renderIp, renderLb, renderStickiness, renderVm, STICKINESS_METHODS, tagKey } from "./Render.js"
 import type { AclItemRow, FirewallRuleRow, HealthCheckRow, IpRow, LbRuleRow, NetworkRow, NicRow, StickinessRow, TagRow, VmRow } from "./SimModel.js"
-import { newMac, nextInternalId, nextUuid, type Store } from "./Store.js"
+import { type JobOutcome, newMac, nextInternalId, nextUuid, type Store } from "./Store.js"
 import {
   conflict,
   CS_INSUFFICIENT_ADDRESS,
@@ -417,8 +417,15 @@ const setLbStateFromMembers = (lb: LbRuleRow) => {
   if (lb.state !== "Deleting") lb.state = lb.members.size > 0 ? "Active" : "Add"
 }
 
-/** The rule and the VMs of an assign/removeFromLoadBalancerRule call, checked in the server's order. */
-const membershipChange = (c: Ctx, p: Params): { readonly lb: LbRuleRow; readonly mappings: ReadonlyArray<Mapping> } | Fail => {
+/**
+ * assign/removeFromLoadBalancerRule: checks the rule, access and VM mappings in the server's order,
+ * then runs `execute` as a job on the rule's network queue.
+ */
+const membershipJob = (
+  c: Ctx,
+  p: Params,
+  execute: (lb: LbRuleRow, mappings: ReadonlyArray<Mapping>) => JobOutcome
+): Answer => {
   const lb = lbForChange(c, p)
   if (isFail(lb)) return lb
   if (!p.has("virtualmachineids") && !p.has("vmidipmap[0].vmid")) {
@@ -426,68 +433,54 @@ const membershipChange = (c: Ctx, p: Params): { readonly lb: LbRuleRow; readonly
   }
   const mappings = mappingsOf(c, p)
   if (isFail(mappings)) return mappings
-  return { lb, mappings }
+  return submit(c, { queueKey: networkKey(lb.networkUuid), execute: () => execute(lb, mappings) })
 }
 
-const assignToLoadBalancerRule: Handler = (c, p) => {
-  const change = membershipChange(c, p)
-  if (isFail(change)) return change
-  const { lb, mappings } = change
-  return submit(c, {
-    queueKey: networkKey(lb.networkUuid),
-    execute: () => {
-      // Every per-VM problem surfaces as the command's generic 530 (AssignToLoadBalancerRuleCmd).
-      const fail = failed(530, "Failed to assign load balancer rule")
-      if (!c.s.lbRules.has(lb.uuid)) return fail
-      const planned: Array<readonly [string, string]> = []
-      for (const m of mappings) {
-        if (m.vm.state === "Destroyed" || m.vm.state === "Expunging") return fail
-        if (!canAccess(c, m.vm.owner)) return fail
-        const nic = nicIn(m.vm, lb.networkUuid)
-        if (nic === undefined) return fail
-        const vmIp = m.ip ?? nic.ip
-        if (vmIp !== nic.ip) return fail
-        if (lb.members.get(m.vm.uuid)?.has(vmIp) === true) return fail
-        if (planned.some(([v, i]) => v === m.vm.uuid && i === vmIp)) return fail
-        planned.push([m.vm.uuid, vmIp])
-      }
-      for (const [vm, ip] of planned) {
-        const set = lb.members.get(vm) ?? new Set<string>()
-        set.add(ip)
-        lb.members.set(vm, set)
-      }
-      setLbStateFromMembers(lb)
-      return SUCCESS
+const assignToLoadBalancerRule: Handler = (c, p) =>
+  membershipJob(c, p, (lb, mappings) => {
+    // Every per-VM problem surfaces as the command's generic 530 (AssignToLoadBalancerRuleCmd).
+    const fail = failed(530, "Failed to assign load balancer rule")
+    if (!c.s.lbRules.has(lb.uuid)) return fail
+    const planned: Array<readonly [string, string]> = []
+    for (const m of mappings) {
+      if (m.vm.state === "Destroyed" || m.vm.state === "Expunging") return fail
+      if (!canAccess(c, m.vm.owner)) return fail
+      const nic = nicIn(m.vm, lb.networkUuid)
+      if (nic === undefined) return fail
+      const vmIp = m.ip ?? nic.ip
+      if (vmIp !== nic.ip) return fail
+      if (lb.members.get(m.vm.uuid)?.has(vmIp) === true) return fail
+      if (planned.some(([v, i]) => v === m.vm.uuid && i === vmIp)) return fail
+      planned.push([m.vm.uuid, vmIp])
     }
+    for (const [vm, ip] of planned) {
+      const set = lb.members.get(vm) ?? new Set<string>()
+      set.add(ip)
+      lb.members.set(vm, set)
+    }
+    setLbStateFromMembers(lb)
+    return SUCCESS
   })
-}
 
-const removeFromLoadBalancerRule: Handler = (c, p) => {
-  const change = membershipChange(c, p)
-  if (isFail(change)) return change
-  const { lb, mappings } = change
-  return submit(c, {
-    queueKey: networkKey(lb.networkUuid),
-    execute: () => {
-      for (const m of mappings) {
-        if (m.ip !== undefined && lb.members.get(m.vm.uuid)?.has(m.ip) !== true) {
-          return failed(431, "Failed to remove Instance from load balancer rule")
-        }
+const removeFromLoadBalancerRule: Handler = (c, p) =>
+  membershipJob(c, p, (lb, mappings) => {
+    for (const m of mappings) {
+      if (m.ip !== undefined && lb.members.get(m.vm.uuid)?.has(m.ip) !== true) {
+        return failed(431, "Failed to remove Instance from load balancer rule")
       }
-      for (const m of mappings) {
-        const set = lb.members.get(m.vm.uuid)
-        if (set === undefined) continue
-        if (m.ip === undefined) lb.members.delete(m.vm.uuid)
-        else {
-          set.delete(m.ip)
-          if (set.size === 0) lb.members.delete(m.vm.uuid)
-        }
-      }
-      setLbStateFromMembers(lb)
-      return SUCCESS
     }
+    for (const m of mappings) {
+      const set = lb.members.get(m.vm.uuid)
+      if (set === undefined) continue
+      if (m.ip === undefined) lb.members.delete(m.vm.uuid)
+      else {
+        set.delete(m.ip)
+        if (set.size === 0) lb.members.delete(m.vm.uuid)
+      }
+    }
+    setLbStateFromMembers(lb)
+    return SUCCESS
   })
-}
 
 // ---- LB policies ---------------------------------------------------------------------------
 
