@@ -3,7 +3,7 @@
  * (typed calls) or raw JSON (watch events). Pure: no I/O.
  */
 import { Schema } from "effect"
-import { listOf, ObjectMeta, OptionalString, Timestamp } from "./ObjectMeta.js"
+import { listOf, ObjectMeta, OptionalString } from "./ObjectMeta.js"
 
 export const Taint = Schema.Struct({
   key: Schema.String,
@@ -21,13 +21,7 @@ export type NodeAddress = typeof NodeAddress.Type
 
 export const NodeCondition = Schema.Struct({
   type: Schema.String,
-  /** "True", "False" or "Unknown" (kept open, as the taint effect). */
-  status: Schema.String,
-  reason: Schema.optionalWith(Schema.String, { nullable: true }),
-  /** When kubelet last posted this condition. */
-  lastHeartbeatTime: Schema.optionalWith(Timestamp, { nullable: true }),
-  /** When `status` last changed. */
-  lastTransitionTime: Schema.optionalWith(Timestamp, { nullable: true })
+  status: Schema.String
 })
 export type NodeCondition = typeof NodeCondition.Type
 

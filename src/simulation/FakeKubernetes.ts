@@ -6,7 +6,7 @@
  * status/spec separation. The `FakeKubernetes` Tag adds inspection, fault injection, and the parts
  * of kubelet and kube-controller-manager the CCM depends on (Ready condition, not-ready taints).
  */
-import { Context, DateTime, Effect, HashMap, Layer, Option, Random, Ref, Stream } from "effect"
+import { Context, DateTime, Effect, HashMap, Layer, Option, Random, Ref, Schema, Stream } from "effect"
 import { EndpointSliceApi } from "../kubernetes/EndpointSliceApi.js"
 import type { EndpointSliceView } from "../kubernetes/EndpointSliceView.js"
 import { EventApi, type EventCreate } from "../kubernetes/EventApi.js"
@@ -33,6 +33,28 @@ export interface InjectedFailure {
 
 /** A Node condition's status. */
 export type ConditionStatus = "True" | "False" | "Unknown"
+
+/**
+ * The Ready condition as kubelet writes it. The fake stores these fields, as the real server does;
+ * NodeView keeps only type and status (all the controllers read), so decoded caches stay small.
+ */
+export const ReportedCondition = Schema.Struct({
+  type: Schema.String,
+  status: Schema.String,
+  reason: Schema.String,
+  /** When kubelet last posted the condition. */
+  lastHeartbeatTime: Schema.String,
+  /** When `status` last changed. */
+  lastTransitionTime: Schema.String
+})
+export type ReportedCondition = typeof ReportedCondition.Type
+
+/** A stored Node's Ready condition with kubelet's reason and times; None before any report. */
+export const reportedReady = (node: NodeView): Option.Option<ReportedCondition> =>
+  Option.flatMap(
+    Option.fromNullable(node.status.conditions.find((c) => c.type === "Ready")),
+    Schema.decodeUnknownOption(ReportedCondition)
+  )
 
 export class FakeKubernetes extends Context.Tag("cloudstack-ccm/simulation/FakeKubernetes")<FakeKubernetes, {
   readonly nodes: Effect.Effect<ReadonlyArray<NodeView>>
@@ -627,18 +649,18 @@ export const make = (options: FakeKubernetesOptions = {}) =>
         if (Option.isNone(found)) return yield* notFound("patch", "nodes/status", name)
         const node = found.value
         const now = yield* timestamp
-        const previous = node.status.conditions.find((c) => c.type === "Ready")
-        const ready: NodeCondition = {
+        const previous = Option.getOrUndefined(reportedReady(node))
+        const ready: ReportedCondition = {
           type: "Ready",
           status,
           reason: READY_REASON[status],
           // "Unknown" is written because heartbeats stopped: the last one stays.
           lastHeartbeatTime: status === "Unknown" ? previous?.lastHeartbeatTime ?? now : now,
-          lastTransitionTime: previous?.status === status ? previous.lastTransitionTime ?? now : now
+          lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : now
         }
-        const conditions = previous === undefined
-          ? [...node.status.conditions, ready]
-          : node.status.conditions.map((c) => c.type === "Ready" ? ready : c)
+        const conditions: ReadonlyArray<NodeCondition> = node.status.conditions.some((c) => c.type === "Ready")
+          ? node.status.conditions.map((c) => c.type === "Ready" ? ready : c)
+          : [...node.status.conditions, ready]
         const reported = yield* storeNode({ ...node, status: { ...node.status, conditions } }, "Modified")
         const taints = conditionTaints(reported.spec.taints, status)
         return sameJson(taints, reported.spec.taints)

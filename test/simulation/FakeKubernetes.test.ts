@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Stream, TestClock } from "effect"
+import { Chunk, Effect, Either, Option, Stream, TestClock } from "effect"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
+import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 
@@ -60,30 +61,32 @@ describe("FakeKubernetes", () => {
       assert.deepStrictEqual(taintKeys(created), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/not-ready"])
       yield* TestClock.adjust("10 seconds")
       const ready = yield* fake.setNodeReady("n", "True")
-      assert.deepStrictEqual(ready.status.conditions, [{
+      assert.deepStrictEqual(ready.status.conditions.map((c) => [c.type, c.status]), [["Ready", "True"]])
+      assert.deepStrictEqual(reported(ready), {
         type: "Ready",
         status: "True",
         reason: "KubeletReady",
         lastHeartbeatTime: "1970-01-01T00:00:10Z",
         lastTransitionTime: "1970-01-01T00:00:10Z"
-      }])
+      })
       assert.deepStrictEqual(taintKeys(ready), ["node.cloudprovider.kubernetes.io/uninitialized"])
       // Two writes: the status (spec untouched), then the taint.
       const events = yield* nodes.watch(created.metadata.resourceVersion).pipe(Stream.take(2), Stream.runCollect)
       const [status, taint] = Chunk.toReadonlyArray(events)
       assert.isTrue(status?._tag === "Modified" && sameTaints(status.object.spec.taints, created.spec.taints))
+      assert.isTrue(status?._tag === "Modified" && reported(status.object)?.status === "True")
       assert.isTrue(taint?._tag === "Modified" && taint.object.metadata.resourceVersion === ready.metadata.resourceVersion)
       // A later heartbeat keeps the transition time; no taint change, so one write.
       yield* TestClock.adjust("10 seconds")
       const again = yield* fake.setNodeReady("n", "True")
       assert.strictEqual(Number(again.metadata.resourceVersion), Number(ready.metadata.resourceVersion) + 1)
-      assert.strictEqual(again.status.conditions[0]?.lastHeartbeatTime, "1970-01-01T00:00:20Z")
-      assert.strictEqual(again.status.conditions[0]?.lastTransitionTime, "1970-01-01T00:00:10Z")
+      assert.strictEqual(reported(again)?.lastHeartbeatTime, "1970-01-01T00:00:20Z")
+      assert.strictEqual(reported(again)?.lastTransitionTime, "1970-01-01T00:00:10Z")
       // Heartbeats stop: Unknown keeps the last heartbeat and taints unreachable; False taints not-ready.
       yield* TestClock.adjust("40 seconds")
       const lost = yield* fake.setNodeReady("n", "Unknown")
-      assert.strictEqual(lost.status.conditions[0]?.lastHeartbeatTime, "1970-01-01T00:00:20Z")
-      assert.strictEqual(lost.status.conditions[0]?.lastTransitionTime, "1970-01-01T00:01:00Z")
+      assert.strictEqual(reported(lost)?.lastHeartbeatTime, "1970-01-01T00:00:20Z")
+      assert.strictEqual(reported(lost)?.lastTransitionTime, "1970-01-01T00:01:00Z")
       assert.deepStrictEqual(taintKeys(lost), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/unreachable"])
       const notReady = yield* fake.setNodeReady("n", "False")
       assert.deepStrictEqual(taintKeys(notReady), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/not-ready"])
@@ -93,4 +96,5 @@ describe("FakeKubernetes", () => {
     }).pipe(Effect.provide(FakeKubernetes.layer())))
 })
 
+const reported = (node: NodeView) => Option.getOrUndefined(FakeKubernetes.reportedReady(node))
 const sameTaints = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>) => JSON.stringify(a) === JSON.stringify(b)
