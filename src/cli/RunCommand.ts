@@ -5,7 +5,7 @@
  * released, exit 0) or lost leadership (exit 1). Owns wiring only: no controller logic here.
  */
 import { Args, Command } from "@effect/cli"
-import { Duration, Effect, Either, Layer, LogLevel, Logger, Option } from "effect"
+import { Duration, Effect, Either, Layer, LogLevel, Logger, Option, Scope } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import type { CloudStackTransport } from "../cloudstack/CloudStackTransport.js"
 import * as HttpTransport from "../cloudstack/HttpTransport.js"
@@ -14,9 +14,11 @@ import * as CloudConfigFile from "../config/CloudConfigFile.js"
 import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
 import * as EventApi from "../kubernetes/EventApi.js"
+import * as Informer from "../kubernetes/Informer.js"
 import * as KubeClient from "../kubernetes/KubeClient.js"
 import * as LeaseApi from "../kubernetes/LeaseApi.js"
 import * as NodeApi from "../kubernetes/NodeApi.js"
+import type { NodeView } from "../kubernetes/NodeView.js"
 import * as Metrics from "../metrics/Metrics.js"
 import * as Instances from "../provider/Instances.js"
 import * as ControllerManager from "../runtime/ControllerManager.js"
@@ -68,17 +70,18 @@ export const drainTimeout = (flags: RunFlags): Duration.Duration => {
 }
 
 /** Builds the enabled controllers (names as k8s: also their health check names). */
-const buildControllers = (flags: RunFlags) =>
+const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.Informer<NodeView>>) =>
   Effect.forEach(flags.controllers, (name: ControllerName) => {
     switch (name) {
       case "cloud-node-controller":
         return NodeController.make({
           workers: flags.concurrentNodeSyncs,
           statusUpdateFrequency: flags.nodeStatusUpdateFrequency,
-          drainTimeout: drainTimeout(flags)
+          drainTimeout: drainTimeout(flags),
+          informer: nodeInformer
         }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run })))
       case "cloud-node-lifecycle-controller":
-        return NodeLifecycleController.make({ monitorPeriod: flags.nodeMonitorPeriod }).pipe(
+        return NodeLifecycleController.make({ monitorPeriod: flags.nodeMonitorPeriod, informer: nodeInformer }).pipe(
           Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run }))
         )
       case "service-lb-controller":
@@ -137,7 +140,11 @@ export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<
         return
       }
       yield* Effect.gen(function*() {
-        const controllers = yield* buildControllers(flags)
+        // One Node informer for both node controllers, started by the first that runs (so only while
+        // leading) and kept until the run ends: one cache and one watch (bench/Memory.bench.ts).
+        const nodes = yield* NodeApi.NodeApi
+        const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", nodes), yield* Effect.scope))
+        const controllers = yield* buildControllers(flags, nodeInformer)
         yield* election.withLeadership(ControllerManager.run(controllers))
       }).pipe(Effect.provide(cloudLayer(flags, cloudConfig.value, backends.cloudStackTransport)))
     }).pipe(Effect.scoped)
