@@ -6,7 +6,7 @@
  * Node deleted); progress is printed as it happens and a node table at the end.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Data, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Schedule, Stream } from "effect"
+import { Console, Data, Deferred, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Schedule, Stream } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import { destroyVirtualMachine, startVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../config/CloudConfig.js"
@@ -59,8 +59,8 @@ const waitFor = <E>(step: string, check: Effect.Effect<boolean, E>, within: Dura
     Effect.timeoutFail({ duration: within, onTimeout: () => new SimulationStepError({ step }) })
   )
 
-/** Prints one line per notable Node change, stamped with the time since the start. */
-const progress = (started: number, print: (text: string) => Effect.Effect<void>) =>
+/** Prints one line per notable Node change, stamped with the time since the start; `listed` once it watches. */
+const progress = (started: number, print: (text: string) => Effect.Effect<void>, listed: Deferred.Deferred<void>) =>
   Effect.gen(function*() {
     const nodes = yield* NodeApi
     const seen = yield* Ref.make(HashMap.empty<string, NodeView>())
@@ -73,9 +73,11 @@ const progress = (started: number, print: (text: string) => Effect.Effect<void>)
         yield* Ref.update(seen, HashMap.set(node.metadata.name, node))
         for (const line of NodeTable.describeChange(Option.getOrUndefined(before), node)) yield* say(node.metadata.name, line)
       })
-    const listed = yield* nodes.list
-    yield* Effect.forEach(listed.items, onChange, { discard: true })
-    yield* nodes.watch(listed.resourceVersion).pipe(
+    const snapshot = yield* nodes.list
+    yield* Effect.forEach(snapshot.items, onChange, { discard: true })
+    // The watch replays everything after the snapshot: from here on no change goes unprinted.
+    yield* Deferred.succeed(listed, undefined)
+    yield* nodes.watch(snapshot.resourceVersion).pipe(
       Stream.runForEach(WatchEvent.$match({
         Added: ({ object }) => onChange(object),
         Modified: ({ object }) => onChange(object),
@@ -106,7 +108,10 @@ export const simulate = (options: SimulateOptions) =>
       `cloudstack-ccm simulate: ${options.nodes} nodes, seed ${options.seed}, provider ${options.providerName}; ` +
         "real controllers, simulated CloudStack (demo world) and Kubernetes\n"
     )
-    yield* Effect.forkScoped(Effect.catchAll(progress(started, print), (e) => Effect.logWarning("progress printer stopped", e)))
+    const printing = yield* Deferred.make<void>()
+    yield* Effect.forkScoped(Effect.catchAll(progress(started, print, printing), (e) =>
+      Effect.logWarning("progress printer stopped", e).pipe(Effect.zipRight(Deferred.succeed(printing, undefined)))))
+    yield* Deferred.await(printing)
 
     const controller = yield* NodeController.make({ workers: 4, statusUpdateFrequency: "3 seconds", initListingMaxAge: "2 seconds" })
     yield* controller.run
@@ -155,7 +160,10 @@ export const simulate = (options: SimulateOptions) =>
     yield* print(NodeTable.nodesTable(yield* fake.nodes))
     const events = yield* fake.events
     const byReason = new Map<string, number>()
-    for (const e of events) byReason.set(e.reason, (byReason.get(e.reason) ?? 0) + e.count)
+    // In the order they first happened: the store's iteration order depends on the generated names.
+    const chronological = [...events].sort((a, b) =>
+      (a.firstTimestamp ?? "").localeCompare(b.firstTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name))
+    for (const e of chronological) byReason.set(e.reason, (byReason.get(e.reason) ?? 0) + e.count)
     yield* print(`\nEvents: ${[...byReason.entries()].map(([r, n]) => `${r} ${n}`).join(", ") || "none"}`)
     yield* print(`CloudStack API calls: ${calls}`)
   }).pipe(
