@@ -39,7 +39,14 @@ export const authFail = (errorResponseKey: boolean): Fail => new Fail(401, undef
 export const USER_ERROR_MESSAGE = "Internal error executing command, please contact your system administrator"
 
 /** `<command lowercased>response`. */
-export const responseKey = (command: string): string => `${command.toLowerCase()}response`
+/**
+ * Commands whose class overrides the response name (reference 2.1): CreateLBStickinessPolicyCmd
+ * answers under the literal `createLBStickinessPolicy`, as cloudstack-go's recordings show.
+ */
+const RESPONSE_KEY_OVERRIDES: Readonly<Record<string, string>> = { createLBStickinessPolicy: "createLBStickinessPolicy" }
+
+export const responseKey = (command: string): string =>
+  RESPONSE_KEY_OVERRIDES[command] ?? `${command.toLowerCase()}response`
 
 export const errorBody = (command: string, f: Fail): unknown => {
   const inner = f.cs === undefined

@@ -51,6 +51,13 @@ describe("envelopes", () => {
       assert.strictEqual(zones.status, 200)
     }).pipe(Effect.provide(simLayer())))
 
+  it.effect("createLBStickinessPolicy answers under its literal class-defined key, errors too", () =>
+    Effect.gen(function*() {
+      const r = yield* call("createLBStickinessPolicy")
+      assert.strictEqual(r.status, 431)
+      assert.strictEqual(r.key, "createLBStickinessPolicy")
+    }).pipe(Effect.provide(simLayer())))
+
   it("implements every command of the CCM subset plus the scenario commands", () => {
     const expected = [
       "listVirtualMachines", "listZones", "listNetworks", "listProjects", "listPublicIpAddresses", "associateIpAddress",
