@@ -31,10 +31,13 @@ import { type ControllerName, parse, type RunFlags, usage } from "./RunFlags.js"
 export const logLevelOf = (verbosity: number): LogLevel.LogLevel =>
   verbosity >= 6 ? LogLevel.Trace : verbosity >= 4 ? LogLevel.Debug : LogLevel.Info
 
-/** The Kubernetes APIs the runtime and the node controllers use, over one client-node configuration. */
+/** The Kubernetes APIs the runtime and the node controllers use, over one client-node configuration and one rate limit. */
 const kubernetesLayer = (flags: RunFlags) =>
   Layer.mergeAll(NodeApi.layer, EventApi.layer, LeaseApi.layer).pipe(
-    Layer.provide(KubeClient.layer({ kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) }))
+    Layer.provide(KubeClient.layer(
+      { kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) },
+      { qps: flags.kubeApiQps, burst: flags.kubeApiBurst }
+    ))
   )
 
 /**

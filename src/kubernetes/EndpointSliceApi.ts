@@ -32,7 +32,8 @@ export const make = Effect.gen(function*() {
           limit: LIST_PAGE_SIZE,
           ...(cont === undefined ? {} : { _continue: cont })
         }),
-      decodeEndpointSlice
+      decodeEndpointSlice,
+      client.limit
     )
 
   const list = Effect.gen(function*() {
@@ -56,7 +57,8 @@ export const make = Effect.gen(function*() {
           "endpointslices",
           `/apis/${group}/${Option.getOrElse(known, () => "v1" as const)}/endpointslices`,
           resourceVersion,
-          Schema.decodeUnknownEither(EndpointSliceView)
+          Schema.decodeUnknownEither(EndpointSliceView),
+          client.limit
         ))
     )
 

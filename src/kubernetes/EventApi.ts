@@ -5,7 +5,7 @@
 import * as k8s from "@kubernetes/client-node"
 import { Context, DateTime, Effect, Layer, Option } from "effect"
 import { type EventType, type EventView, decodeEvent, eventNamespace, type ObjectReference } from "./EventView.js"
-import { call, decodeWith, KubeClient, listAll, LIST_PAGE_SIZE } from "./KubeClient.js"
+import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE } from "./KubeClient.js"
 import type { KubeApiError } from "./KubeError.js"
 
 export interface EventCreate {
@@ -45,6 +45,7 @@ const referenceToWire = (ref: ObjectReference): k8s.V1ObjectReference => ({
 
 export const make = Effect.gen(function*() {
   const client = yield* KubeClient
+  const call = limitedCall(client.limit)
   const decode = (verb: KubeApiError["verb"]) => decodeWith(verb, "events", decodeEvent)
 
   const create = Effect.fn("EventApi.create")(function*(event: EventCreate) {
@@ -81,7 +82,8 @@ export const make = Effect.gen(function*() {
       "events",
       (cont) =>
         client.core.listNamespacedEvent({ namespace, limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
-      decodeEvent
+      decodeEvent,
+      client.limit
     )
     return result.items
   })

@@ -4,7 +4,7 @@
  * (ApiException, fetch/watch errors) to `KubeApiError` exactly once. Resource APIs build on `call`.
  */
 import * as k8s from "@kubernetes/client-node"
-import { Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Random, Stream } from "effect"
+import { Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Random, RateLimiter, type Scope, Stream } from "effect"
 import { KubeApiError, reasonFromStatus } from "./KubeError.js"
 import type { ListResult } from "./WatchEvent.js"
 import { WatchEvent } from "./WatchEvent.js"
@@ -14,6 +14,30 @@ export interface KubeConfigOptions {
   readonly kubeconfig?: string | undefined
   readonly master?: string | undefined
 }
+
+/** client-go's client-side throttle: `qps` requests per second on average, `burst` at once. */
+export interface KubeRateLimit {
+  readonly qps: number
+  readonly burst: number
+}
+
+/** Delays an API request until the client's rate limit admits it. */
+export type KubeLimiter = <A, E, R>(request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/** No client-side limit (the default of `layer` without a KubeRateLimit). */
+export const unlimited: KubeLimiter = (request) => request
+
+/**
+ * A token bucket like client-go's flowcontrol.NewTokenBucketRateLimiter: `burst` tokens, full at
+ * start, refilled one every 1/qps s. effect's bucket refills `limit` per `interval`, so that is
+ * `burst` per `burst / qps` seconds.
+ */
+export const makeLimiter = (rate: KubeRateLimit): Effect.Effect<KubeLimiter, never, Scope.Scope> =>
+  RateLimiter.make({
+    limit: rate.burst,
+    interval: Duration.millis(rate.burst * 1000 / rate.qps),
+    algorithm: "token-bucket"
+  })
 
 export class KubeConfigError extends Data.TaggedError("KubeConfigError")<{
   readonly detail: string
@@ -30,6 +54,8 @@ export class KubeClient extends Context.Tag("cloudstack-ccm/kubernetes/KubeClien
   readonly coordination: k8s.CoordinationV1Api
   /** Generic group/version/plural access, for discovery.k8s.io (v1 or v1beta1 depending on the server). */
   readonly custom: k8s.CustomObjectsApi
+  /** The client-side rate limit every request (a list page, a watch's opening) goes through. */
+  readonly limit: KubeLimiter
 }>() {}
 
 const statusOf = (cause: unknown): number | undefined => {
@@ -78,6 +104,15 @@ export const call = <A>(
   Effect.tryPromise({ try: f, catch: toKubeApiError(verb, resource, name) }).pipe(
     Effect.withSpan(`Kubernetes.${verb}`, { attributes: { resource, ...(name === undefined ? {} : { name }) } })
   )
+
+/** `call` through a rate limiter: what resource APIs use, with their client's `limit`. */
+export const limitedCall = (limit: KubeLimiter) =>
+<A>(
+  verb: KubeApiError["verb"],
+  resource: string,
+  name: string | undefined,
+  f: (signal: AbortSignal) => Promise<A>
+): Effect.Effect<A, KubeApiError> => limit(call(verb, resource, name, f))
 
 /** Reads one object: None when it does not exist, else the decoded view. */
 export const readOptional = <A>(
@@ -180,7 +215,10 @@ const apiClient = <T>(
     k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: auth } })
   )
 
-export const make = (options: KubeConfigOptions): Effect.Effect<KubeClient["Type"], KubeConfigError> =>
+export const make = (
+  options: KubeConfigOptions,
+  limit: KubeLimiter = unlimited
+): Effect.Effect<KubeClient["Type"], KubeConfigError> =>
   Effect.flatMap(loadConfig(options), (config) => {
     const server = config.getCurrentCluster()?.server
     if (server === undefined) return Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
@@ -189,12 +227,17 @@ export const make = (options: KubeConfigOptions): Effect.Effect<KubeClient["Type
       config,
       core: apiClient(server, auth, k8s.CoreV1Api),
       coordination: apiClient(server, auth, k8s.CoordinationV1Api),
-      custom: apiClient(server, auth, k8s.CustomObjectsApi)
+      custom: apiClient(server, auth, k8s.CustomObjectsApi),
+      limit
     }))
   })
 
-export const layer = (options: KubeConfigOptions): Layer.Layer<KubeClient, KubeConfigError> =>
-  Layer.effect(KubeClient, make(options))
+/** The live client; with `rate`, every request waits for a token of one shared bucket (`--kube-api-qps/-burst`). */
+export const layer = (options: KubeConfigOptions, rate?: KubeRateLimit): Layer.Layer<KubeClient, KubeConfigError> =>
+  Layer.scoped(
+    KubeClient,
+    Effect.flatMap(rate === undefined ? Effect.succeed(unlimited) : makeLimiter(rate), (limit) => make(options, limit))
+  )
 
 /** Turns a Schema decode failure of a server answer into a KubeApiError (reason Decode). */
 export const decodeWith = <A>(
@@ -249,7 +292,8 @@ export const LIST_PAGE_SIZE = 100
 export const listAll = <A>(
   resource: string,
   fetchPage: (cont: string | undefined, signal: AbortSignal) => Promise<unknown>,
-  decode: (input: unknown) => Effect.Effect<A, ParseResult.ParseError>
+  decode: (input: unknown) => Effect.Effect<A, ParseResult.ParseError>,
+  limit: KubeLimiter = unlimited
 ): Effect.Effect<ListResult<A>, KubeApiError> =>
   Effect.gen(function*() {
     const items: Array<A> = []
@@ -257,7 +301,7 @@ export const listAll = <A>(
     let cont: string | undefined = undefined
     do {
       const token: string | undefined = cont
-      const raw = yield* call("list", resource, undefined, (signal) => fetchPage(token, signal))
+      const raw = yield* limit(call("list", resource, undefined, (signal) => fetchPage(token, signal)))
       const page = pageOf(raw)
       if (page === undefined) {
         return yield* new KubeApiError({ verb: "list", resource, reason: "Decode", detail: "the answer is not a list" })
@@ -278,18 +322,20 @@ const bookmarkVersion = (object: unknown): string =>
 /**
  * Watches `path` from `resourceVersion` with bookmarks. The stream ends when the server closes the
  * watch (its timeout), fails with reason Gone when the version is too old, and aborts the HTTP
- * request when the consumer stops.
+ * request when the consumer stops. Only the request that opens the watch waits for `limit`; its
+ * events are never throttled (client-go does the same).
  */
 export const watchPath = <A>(
   config: k8s.KubeConfig,
   resource: string,
   path: string,
   resourceVersion: string,
-  decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>
+  decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>,
+  limit: KubeLimiter = unlimited
 ): Stream.Stream<WatchEvent<A>, KubeApiError> =>
   // Spread reconnections of many watchers, as client-go does (5 to 10 minutes).
   Stream.unwrap(Effect.map(Random.nextIntBetween(300, 600), (timeoutSeconds) =>
-    watchOnce(config, resource, path, resourceVersion, decode, timeoutSeconds).pipe(
+    watchOnce(config, resource, path, resourceVersion, decode, timeoutSeconds, limit).pipe(
       // The server ends a healthy watch after timeoutSeconds (and sends bookmarks meanwhile); silence
       // well beyond that means a dead connection nobody closed.
       Stream.timeoutFail(
@@ -305,7 +351,8 @@ const watchOnce = <A>(
   path: string,
   resourceVersion: string,
   decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>,
-  timeoutSeconds: number
+  timeoutSeconds: number,
+  limit: KubeLimiter
 ): Stream.Stream<WatchEvent<A>, KubeApiError> =>
   Stream.asyncScoped<WatchEvent<A>, KubeApiError>((emit) =>
     Effect.gen(function*() {
@@ -341,6 +388,8 @@ const watchOnce = <A>(
       const onDone = (error: unknown): void => {
         void (error === null || error === undefined ? emit.end() : emit.fail(toKubeApiError("watch", resource)(error)))
       }
+      // The token is taken before the (uninterruptible) acquire, so waiting for it stays interruptible.
+      yield* limit(Effect.void)
       yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: () =>

@@ -17,10 +17,11 @@ export type KubernetesServices =
   | EventApi.EventApi
   | LeaseApi.LeaseApi
 
-/** All live Kubernetes services; fails with KubeConfigError when no API server can be configured. */
+/** All live Kubernetes services sharing one client (and one `rate` limit, if given); fails with KubeConfigError when no API server can be configured. */
 export const layer = (
-  options: KubeClient.KubeConfigOptions
+  options: KubeClient.KubeConfigOptions,
+  rate?: KubeClient.KubeRateLimit
 ): Layer.Layer<KubernetesServices, KubeClient.KubeConfigError> =>
   Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
-    Layer.provide(KubeClient.layer(options))
+    Layer.provide(KubeClient.layer(options, rate))
   )

@@ -4,7 +4,7 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
-import { call, decodeWith, KubeClient, readOptional } from "./KubeClient.js"
+import { decodeWith, KubeClient, limitedCall, readOptional } from "./KubeClient.js"
 import type { KubeApiError } from "./KubeError.js"
 import { OptionalString, Timestamp } from "./ObjectMeta.js"
 
@@ -106,6 +106,7 @@ const leaseToWire = (lease: Lease): k8s.V1Lease => {
 /** The live LeaseApi over client-node's CoordinationV1Api. */
 export const make = Effect.gen(function*() {
   const client = yield* KubeClient
+  const call = limitedCall(client.limit)
   const get = Effect.fn("LeaseApi.get")((namespace: string, name: string) =>
     readOptional(
       call("get", "leases", name, () => client.coordination.readNamespacedLease({ namespace, name })),

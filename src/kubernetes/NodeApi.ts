@@ -5,7 +5,7 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, type Option, Schema, type Stream } from "effect"
-import { call, decodeWith, KubeClient, listAll, LIST_PAGE_SIZE, readOptional, watchPath } from "./KubeClient.js"
+import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE, readOptional, watchPath } from "./KubeClient.js"
 import type { KubeApiError } from "./KubeError.js"
 import { decodeNode, type NodeAddress, NodeView, type Taint } from "./NodeView.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
@@ -72,17 +72,19 @@ const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergeP
 
 export const make = Effect.gen(function*() {
   const client = yield* KubeClient
+  const call = limitedCall(client.limit)
   const decode = (verb: KubeApiError["verb"], name?: string) => (input: unknown) =>
     decodeWith(verb, name === undefined ? "nodes" : `nodes/${name}`, decodeNode)(input)
 
   const list = listAll(
     "nodes",
     (cont) => client.core.listNode({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
-    decodeNode
+    decodeNode,
+    client.limit
   ).pipe(Effect.withSpan("NodeApi.list"))
 
   const watch = (resourceVersion: string) =>
-    watchPath(client.config, "nodes", "/api/v1/nodes", resourceVersion, Schema.decodeUnknownEither(NodeView))
+    watchPath(client.config, "nodes", "/api/v1/nodes", resourceVersion, Schema.decodeUnknownEither(NodeView), client.limit)
 
   const get = Effect.fn("NodeApi.get")((name: string) =>
     readOptional(call("get", "nodes", name, () => client.core.readNode({ name })), decode("get", name))

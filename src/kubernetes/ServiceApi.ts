@@ -5,7 +5,7 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, Option, Schedule, Schema, type Stream } from "effect"
-import { call, decodeWith, KubeClient, listAll, LIST_PAGE_SIZE, readOptional, watchPath } from "./KubeClient.js"
+import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE, readOptional, watchPath } from "./KubeClient.js"
 import type { KubeApiError } from "./KubeError.js"
 import { decodeService, type LoadBalancerIngress, type ServicePort, ServiceView } from "./ServiceView.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
@@ -112,6 +112,7 @@ const serviceToWire = (service: ServiceCreate): k8s.V1Service => ({
 
 export const make = Effect.gen(function*() {
   const client = yield* KubeClient
+  const call = limitedCall(client.limit)
   const decode = (verb: KubeApiError["verb"], name: string) => (input: unknown) =>
     decodeWith(verb, `services/${name}`, decodeService)(input)
 
@@ -119,11 +120,12 @@ export const make = Effect.gen(function*() {
     "services",
     (cont) =>
       client.core.listServiceForAllNamespaces({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
-    decodeService
+    decodeService,
+    client.limit
   ).pipe(Effect.withSpan("ServiceApi.list"))
 
   const watch = (resourceVersion: string) =>
-    watchPath(client.config, "services", "/api/v1/services", resourceVersion, Schema.decodeUnknownEither(ServiceView))
+    watchPath(client.config, "services", "/api/v1/services", resourceVersion, Schema.decodeUnknownEither(ServiceView), client.limit)
 
   const get = Effect.fn("ServiceApi.get")((namespace: string, name: string) =>
     readOptional(

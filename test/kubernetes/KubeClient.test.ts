@@ -1,10 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as k8s from "@kubernetes/client-node"
-import { Effect, Either } from "effect"
+import { Clock, Context, Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { call, loadConfig, toKubeApiError, watchErrorToKubeApiError } from "../../src/kubernetes/KubeClient.js"
+import {
+  call,
+  KubeClient,
+  type KubeLimiter,
+  layer,
+  limitedCall,
+  listAll,
+  loadConfig,
+  makeLimiter,
+  toKubeApiError,
+  watchErrorToKubeApiError
+} from "../../src/kubernetes/KubeClient.js"
 
 const apiException = (code: number, message: string) =>
   new k8s.ApiException(code, "Unknown API Status Code!", JSON.stringify({ kind: "Status", code, message }), {})
@@ -104,5 +115,63 @@ describe("KubeClient", () => {
       if (saved !== undefined) process.env["KUBERNETES_SERVICE_HOST"] = saved
       assert.isTrue(Either.isLeft(none))
       if (Either.isLeft(none)) assert.include(none.left.message, "--kubeconfig or --master")
+    }))
+
+  it.scoped("lets a burst through at once, then one request per 1/qps seconds (client-go's token bucket)", () =>
+    Effect.gen(function*() {
+      const limit = yield* makeLimiter({ qps: 10, burst: 3 })
+      const limited = limitedCall(limit)
+      const fiber = yield* Effect.forEach(
+        Array.from({ length: 3 + 5 }, (_, i) => i),
+        (i) => limited("get", "nodes", `n${i}`, () => Promise.resolve(i)).pipe(Effect.zipRight(Clock.currentTimeMillis)),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const times = yield* Fiber.join(fiber)
+      // 3 at once from the full bucket, the 5 others 100 ms apart: 8 requests take 500 ms at 10 qps.
+      assert.deepStrictEqual([...times].sort((a, b) => a - b), [0, 0, 0, 100, 200, 300, 400, 500])
+    }))
+
+  it.scoped("a quiet client refills its bucket up to burst, not beyond", () =>
+    Effect.gen(function*() {
+      const limit = yield* makeLimiter({ qps: 2, burst: 2 })
+      const stamp = limit(Clock.currentTimeMillis)
+      const first = yield* Effect.fork(Effect.all([stamp, stamp, stamp], { concurrency: "unbounded" }))
+      yield* TestClock.adjust("500 millis")
+      assert.deepStrictEqual([...(yield* Fiber.join(first))].sort((a, b) => a - b), [0, 0, 500])
+      yield* TestClock.adjust("10 seconds")
+      const second = yield* Effect.fork(Effect.all([stamp, stamp, stamp], { concurrency: "unbounded" }))
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual([...(yield* Fiber.join(second))].sort((a, b) => a - b), [10500, 10500, 11000])
+    }))
+
+  it.effect("takes one token per list page", () =>
+    Effect.gen(function*() {
+      const taken = yield* Ref.make(0)
+      const counting: KubeLimiter = (request) => Effect.zipRight(Ref.update(taken, (n) => n + 1), request)
+      const pages = [
+        { items: [1, 2], metadata: { resourceVersion: "7", _continue: "a" } },
+        { items: [3], metadata: { _continue: "b" } },
+        { items: [4], metadata: {} }
+      ]
+      const result = yield* listAll(
+        "nodes",
+        (cont) => Promise.resolve(pages[cont === undefined ? 0 : cont === "a" ? 1 : 2]),
+        (input) => Effect.succeed(input),
+        counting
+      )
+      assert.deepStrictEqual(result.items, [1, 2, 3, 4])
+      assert.strictEqual(result.resourceVersion, "7")
+      assert.strictEqual(yield* Ref.get(taken), 3)
+    }))
+
+  it.scoped("the live layer applies the given rate to the client it provides", () =>
+    Effect.gen(function*() {
+      const built = yield* Layer.build(layer({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }, { qps: 1, burst: 1 }))
+      const client = Context.get(built, KubeClient)
+      const stamp = client.limit(Clock.currentTimeMillis)
+      const fiber = yield* Effect.fork(Effect.all([stamp, stamp], { concurrency: "unbounded" }))
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual([...(yield* Fiber.join(fiber))].sort((a, b) => a - b), [0, 1000])
     }))
 })
