@@ -4,7 +4,7 @@
  * backoff, and re-syncs the addresses of initialised Nodes every `--node-status-update-frequency`
  * with ONE VM listing per round. Decisions live in NodePlan; this module only executes them.
  */
-import { Duration, Effect, Either, Option, Schedule, Stream } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Option, Schedule, Stream } from "effect"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
 import type { EventApi } from "../kubernetes/EventApi.js"
 import * as EventRecorder from "../kubernetes/EventRecorder.js"
@@ -80,6 +80,22 @@ export const make = (options: NodeControllerOptions) =>
     // then fork into that Scope instead of the one the controller manager gives it.
     const metrics = yield* Metrics
 
+    /** Seconds since the Node's creation (None when the object has no creationTimestamp). */
+    const secondsSinceCreation = (node: NodeView) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        Option.fromNullable(node.metadata.creationTimestamp).pipe(
+          Option.flatMap(DateTime.make),
+          Option.map((created) => (now - DateTime.toEpochMillis(created)) / 1000)
+        ))
+
+    /** Upstream's cloud-node delay metrics, measured from the Node's creation. */
+    const observeDelay = (histogram: "nodeTaintRemovalDelay" | "nodeInitialSyncDelay", node: NodeView) =>
+      Effect.flatMap(secondsSinceCreation(node), (seconds) =>
+        Option.match(seconds, {
+          onNone: () => Effect.void,
+          onSome: (s) => Effect.sync(() => metrics[histogram].observe(s))
+        }))
+
     const patchAddresses = (node: NodeView, addresses: ReadonlyArray<NodeView["status"]["addresses"][number]>) =>
       nodes.patchStatusAddresses(node.metadata.name, addresses).pipe(
         Effect.zipRight(Effect.logInfo("node addresses updated").pipe(Effect.annotateLogs({ node: node.metadata.name })))
@@ -105,7 +121,9 @@ export const make = (options: NodeControllerOptions) =>
         })
         const plan = yield* Either.match(NodePlan.initialise(node, metadata), { onLeft: Effect.fail, onRight: Effect.succeed })
         const updated = yield* nodes.update(plan.update)
+        yield* observeDelay("nodeTaintRemovalDelay", updated)
         if (plan.addresses !== undefined) yield* patchAddresses(updated, plan.addresses)
+        yield* observeDelay("nodeInitialSyncDelay", updated)
         return Option.some(updated)
       })
 

@@ -37,6 +37,8 @@ export const ObjectMeta = Schema.Struct({
   labels: StringMap,
   annotations: StringMap,
   finalizers: listOf(Schema.String),
+  /** Set by the API server on create (absent on objects we build); one short string per cached object. */
+  creationTimestamp: Schema.optionalWith(Timestamp, { nullable: true }),
   /** Set once deletion was requested while finalizers remain. */
   deletionTimestamp: Schema.optionalWith(Timestamp, { nullable: true })
 })

@@ -8,6 +8,18 @@ import * as Prom from "prom-client"
 
 const PREFIX = "cloudstack_ccm_"
 
+/** Upstream's cloud-node delay buckets, ExponentialBuckets(1, 4, 6): 1 s to 1,024 s (~17 min). */
+const NODE_DELAY_BUCKETS = [1, 4, 16, 64, 256, 1024]
+
+/** A cloud-node delay histogram, measured from the Node's creation; `name` is upstream's after `node_controller_`. */
+const nodeDelay = (name: string, until: string, registers: Array<Prom.Registry>) =>
+  new Prom.Histogram({
+    name: `${PREFIX}node_controller_${name}`,
+    help: `Seconds from a Node's creation to ${until} by the cloud-node controller (upstream node_controller_${name}).`,
+    buckets: NODE_DELAY_BUCKETS,
+    registers
+  })
+
 const make = Effect.sync(() => {
   const registry = new Prom.Registry()
   const registers = [registry]
@@ -71,6 +83,10 @@ const make = Effect.sync(() => {
       labelNames: ["controller", "result"] as const,
       registers
     }),
+    /** Observed when the uninitialized taint was removed. */
+    nodeTaintRemovalDelay: nodeDelay("cloud_provider_taint_removal_delay_seconds", "the removal of its uninitialized taint", registers),
+    /** Observed when a Node's initialisation (taint removed, then addresses) completed. */
+    nodeInitialSyncDelay: nodeDelay("initial_node_sync_delay_seconds", "the end of its initial sync", registers),
     leaderStatus: new Prom.Gauge({
       name: `${PREFIX}leader_election_master_status`,
       help: "1 while this process holds the leader lease, else 0.",

@@ -289,7 +289,11 @@ export const make = (options: FakeKubernetesOptions = {}) =>
           const invalid = labelProblem(input.labels ?? {})
           if (invalid !== undefined) return yield* fail("create", "nodes", input.name, "Invalid", 422, `Node "${input.name}" is invalid: ${invalid}`)
           const node: NodeView = {
-            metadata: { ...newMeta({ name: input.name, labels: input.labels ?? {}, annotations: input.annotations ?? {} }), uid: yield* uid },
+            metadata: {
+              ...newMeta({ name: input.name, labels: input.labels ?? {}, annotations: input.annotations ?? {} }),
+              uid: yield* uid,
+              creationTimestamp: yield* timestamp
+            },
             spec: { providerID: input.providerID ?? "", taints: withNotReadyTaint(input.taints ?? []) },
             // Nodes, unlike most objects, keep the status given on create (kubelet registers that way).
             status: { addresses: input.addresses ?? [], conditions: [] }

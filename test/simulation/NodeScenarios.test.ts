@@ -17,6 +17,7 @@ import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { bigWorld, cloudLayer, type CloudOptions } from "./NodeScenariosEnv.js"
 
@@ -76,6 +77,35 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       assert.strictEqual(synced.length, 6)
       assert.strictEqual(synced[0]?.message, "Node synced successfully")
       assert.strictEqual(synced[0]?.source.component, "cloud-node-controller")
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("taint removal and initial sync delays are observed from each node's creationTimestamp", () =>
+    Effect.gen(function*() {
+      // Nodes created at t=0 (the API server stamps them); the controllers start 90 s later.
+      yield* DemoCluster.setup({ nodes: 6 })
+      assert.isTrue((yield* nodes).every((n) => n.metadata.creationTimestamp === "1970-01-01T00:00:00Z"))
+      yield* TestClock.adjust("90 seconds")
+      yield* startControllers({ lifecycle: false })
+      yield* settle()
+      assert.isFalse((yield* nodes).some((n) => tainted(n, TAINT_UNINITIALIZED)))
+      const text = yield* Effect.flatMap(Metrics.Metrics, Metrics.render)
+      const sample = (name: string) => {
+        const line = text.split("\n").find((l) => l.startsWith(`cloudstack_ccm_node_controller_${name} `))
+        return Number(line?.split(" ")[1])
+      }
+      for (const histogram of ["cloud_provider_taint_removal_delay_seconds", "initial_node_sync_delay_seconds"]) {
+        assert.strictEqual(sample(`${histogram}_count`), 6, histogram)
+        // Each node was initialised within the 2 s of settling after the 90 s wait: 90-92 s, bucket 256.
+        const mean = sample(`${histogram}_sum`) / 6
+        assert.isAtLeast(mean, 90, histogram)
+        assert.isAtMost(mean, 92, histogram)
+        assert.strictEqual(sample(`${histogram}_bucket{le="64"}`), 0, histogram)
+        assert.strictEqual(sample(`${histogram}_bucket{le="256"}`), 6, histogram)
+      }
+      assert.isAtLeast(
+        sample("initial_node_sync_delay_seconds_sum"),
+        sample("cloud_provider_taint_removal_delay_seconds_sum")
+      )
     }).pipe(Effect.provide(env())))
 
   it.scoped("mixed-case VM names match lowercase and FQDN node names; IPv6 addresses reported", () =>
