@@ -1,0 +1,217 @@
+/**
+ * The catalogue of every Service annotation this CCM reads or writes for load balancers: key, type,
+ * default, origin and meaning (the README's table is rendered from it and checked by a test), each
+ * with a Schema from string. Pure: decoding reports every bad value at once, never guesses.
+ */
+import { isIP } from "node:net"
+import { Data, Either, Option, ParseResult, Schema } from "effect"
+import type { LbAlgorithm } from "../../cloudstack/commands/LoadBalancers.js"
+import * as Cidr from "./Cidr.js"
+
+const PREFIX = "service.beta.kubernetes.io/"
+
+export const PROXY_PROTOCOL = `${PREFIX}cloudstack-load-balancer-proxy-protocol`
+export const HOSTNAME = `${PREFIX}cloudstack-load-balancer-hostname`
+export const SOURCE_CIDRS = `${PREFIX}cloudstack-load-balancer-source-cidrs`
+export const ALGORITHM = `${PREFIX}cloudstack-load-balancer-algorithm`
+export const ADDRESS = `${PREFIX}cloudstack-load-balancer-address`
+export const KEEP_IP = `${PREFIX}cloudstack-load-balancer-keep-ip`
+export const SOURCE_RANGES = `${PREFIX}load-balancer-source-ranges`
+export const IP_ID = `${PREFIX}cloudstack-load-balancer-id`
+export const IP_ASSOCIATED = `${PREFIX}cloudstack-load-balancer-ip-associated-by-controller`
+export const IP_ALLOCATING = `${PREFIX}cloudstack-load-balancer-ip-allocating`
+
+export interface AnnotationDoc {
+  readonly key: string
+  readonly type: string
+  readonly default: string
+  /** Written by the controller: do not set or remove by hand. */
+  readonly managed: boolean
+  readonly origin: "Kubernetes" | "Go CCM" | "leaseweb fork" | "cloudstack-ccm"
+  readonly description: string
+}
+
+/** Every annotation, in the README's order. */
+export const catalogue: ReadonlyArray<AnnotationDoc> = [
+  {
+    key: ADDRESS,
+    type: "IP address",
+    default: "`spec.loadBalancerIP`",
+    managed: false,
+    origin: "leaseweb fork",
+    description:
+      "The public IP to use; wins over `spec.loadBalancerIP`. Associated first if free; used as it is if the account already holds it on the nodes' network; a Warning if it is taken elsewhere. Changing it moves the LB (new rules first, then the old IP's rules go)."
+  },
+  {
+    key: PROXY_PROTOCOL,
+    type: "`true` / `false`",
+    default: "`false`",
+    managed: false,
+    origin: "Go CCM",
+    description:
+      "TCP ports use CloudStack's `tcp-proxy` protocol (HAProxy PROXY protocol) and the status gets `ipMode: Proxy`. Any other value is a Warning."
+  },
+  {
+    key: ALGORITHM,
+    type: "`roundrobin` / `leastconn` / `source`",
+    default: "from `spec.sessionAffinity`: None → `roundrobin`, ClientIP → `source`",
+    managed: false,
+    origin: "cloudstack-ccm",
+    description: "The rules' balancing algorithm, changed in place."
+  },
+  {
+    key: SOURCE_CIDRS,
+    type: "comma-separated CIDRs",
+    default: "none (every source)",
+    managed: false,
+    origin: "Go CCM",
+    description:
+      "The LB rules' own `cidrlist` (HAProxy source filter, CloudStack 4.18+), changed in place where the server allows it, else the rule is recreated. Independent of the firewall/ACL source ranges."
+  },
+  {
+    key: SOURCE_RANGES,
+    type: "comma-separated CIDRs",
+    default: "`0.0.0.0/0`",
+    managed: false,
+    origin: "Kubernetes",
+    description:
+      "Sources allowed by the firewall rules (isolated networks) or network ACL items (VPC tiers) when `spec.loadBalancerSourceRanges` is empty."
+  },
+  {
+    key: HOSTNAME,
+    type: "hostname",
+    default: "none",
+    managed: false,
+    origin: "Go CCM",
+    description:
+      "Publish this hostname instead of the IP in `status.loadBalancer.ingress` (keeps kube-proxy from short-circuiting the LB IP)."
+  },
+  {
+    key: KEEP_IP,
+    type: "`true` / `false`",
+    default: "`false`",
+    managed: false,
+    origin: "leaseweb fork",
+    description: "Never release the public IP when the LB is deleted, even if this CCM associated it."
+  },
+  {
+    key: IP_ID,
+    type: "CloudStack IP id",
+    default: "written",
+    managed: true,
+    origin: "leaseweb fork",
+    description: "The public IP's id, recorded as soon as the IP is known, so a crash never loses track of it."
+  },
+  {
+    key: IP_ASSOCIATED,
+    type: "`true`",
+    default: "written",
+    managed: true,
+    origin: "Go CCM",
+    description: "Present when this CCM associated the IP: only such an IP is ever released."
+  },
+  {
+    key: IP_ALLOCATING,
+    type: "IP address",
+    default: "written",
+    managed: true,
+    origin: "cloudstack-ccm",
+    description:
+      "The free address this CCM is associating, written before `associateIpAddress` so a crash in between adopts the IP instead of leaking it."
+  }
+]
+
+/** Keys the controller writes: their changes never trigger a sync. */
+export const managedKeys: ReadonlySet<string> = new Set(catalogue.filter((a) => a.managed).map((a) => a.key))
+
+/** A bad annotation value: the user's to fix (Warning Event, no cloud change). */
+export class InvalidAnnotationError extends Data.TaggedError("InvalidAnnotationError")<{
+  readonly key: string
+  readonly value: string
+  readonly expected: string
+}> {
+  override get message(): string {
+    return `annotation ${this.key}: ${JSON.stringify(this.value.slice(0, 200))} is not valid (expected ${this.expected})`
+  }
+}
+
+// ---- value schemas ---------------------------------------------------------------------------
+
+const literalBoolean = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
+  strict: true,
+  decode: (s) => s === "true",
+  encode: (b) => (b ? "true" : "false")
+})
+
+const algorithm = Schema.Literal("roundrobin", "leastconn", "source")
+
+const ipAddress = Schema.String.pipe(Schema.filter((s) => isIP(s) !== 0, { message: () => "an IP address" }))
+
+/** `a, b, c` → trimmed non-empty entries, each a valid CIDR or address; an empty list is invalid. */
+export const CidrListFromString = Schema.transformOrFail(Schema.String, Schema.Array(Schema.String), {
+  strict: true,
+  decode: (text, _, ast) => {
+    const entries = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    if (entries.length === 0) return ParseResult.fail(new ParseResult.Type(ast, text, "at least one CIDR"))
+    const bad = entries.find((e) => Option.isNone(Cidr.parse(e)))
+    return bad === undefined ? ParseResult.succeed(entries) : ParseResult.fail(new ParseResult.Type(ast, text, `a CIDR, not ${bad}`))
+  },
+  encode: (list) => ParseResult.succeed(list.join(","))
+})
+
+const hostname = Schema.String.pipe(
+  Schema.filter((s) => /^(?=.{1,253}$)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$/.test(s), {
+    message: () => "a DNS hostname"
+  })
+)
+
+/** The user-set annotations, decoded. */
+export interface LbAnnotations {
+  readonly address: Option.Option<string>
+  readonly proxyProtocol: boolean
+  readonly algorithm: Option.Option<LbAlgorithm>
+  readonly sourceCidrs: Option.Option<ReadonlyArray<string>>
+  readonly sourceRanges: Option.Option<ReadonlyArray<string>>
+  readonly hostname: Option.Option<string>
+  readonly keepIp: boolean
+}
+
+const decodeOne = <A, I extends string>(
+  annotations: Readonly<Record<string, string>>,
+  key: string,
+  schema: Schema.Schema<A, I>,
+  expected: string,
+  errors: Array<InvalidAnnotationError>
+): Option.Option<A> => {
+  const raw = annotations[key]
+  if (raw === undefined) return Option.none()
+  const decoded = Schema.decodeUnknownEither(schema)(raw.trim())
+  if (Either.isRight(decoded)) return Option.some(decoded.right)
+  errors.push(new InvalidAnnotationError({ key, value: raw, expected }))
+  return Option.none()
+}
+
+/** Decodes every user-set annotation; all invalid values are reported together. */
+export const decode = (
+  annotations: Readonly<Record<string, string>>
+): Either.Either<LbAnnotations, ReadonlyArray<InvalidAnnotationError>> => {
+  const errors: Array<InvalidAnnotationError> = []
+  const result: LbAnnotations = {
+    address: decodeOne(annotations, ADDRESS, ipAddress, "an IP address", errors),
+    proxyProtocol: Option.getOrElse(decodeOne(annotations, PROXY_PROTOCOL, literalBoolean, '"true" or "false"', errors), () => false),
+    algorithm: decodeOne(annotations, ALGORITHM, algorithm, "roundrobin, leastconn or source", errors),
+    sourceCidrs: decodeOne(annotations, SOURCE_CIDRS, CidrListFromString, "comma-separated CIDRs", errors),
+    sourceRanges: decodeOne(annotations, SOURCE_RANGES, CidrListFromString, "comma-separated CIDRs", errors),
+    hostname: decodeOne(annotations, HOSTNAME, hostname, "a DNS hostname", errors),
+    keepIp: Option.getOrElse(decodeOne(annotations, KEEP_IP, literalBoolean, '"true" or "false"', errors), () => false)
+  }
+  return errors.length === 0 ? Either.right(result) : Either.left(errors)
+}
+
+/** The markdown table of the README's annotation section (checked against the README by a test). */
+export const renderTable = (): string => {
+  const rows = catalogue.map((a) =>
+    `| \`${a.key}\` | ${a.type} | ${a.default} | ${a.origin}${a.managed ? " (written by the CCM)" : ""} | ${a.description} |`
+  )
+  return ["| annotation | type | default | origin | meaning |", "| --- | --- | --- | --- | --- |", ...rows].join("\n")
+}

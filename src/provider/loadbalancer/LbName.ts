@@ -1,0 +1,32 @@
+/**
+ * Load-balancer and rule names, compatible with the Go CCM so its rules are adopted as they are:
+ * lbName = "a" + the Service UID without dashes, 32 characters at most (k8s
+ * cloudprovider.DefaultLoadBalancerName); a rule is `<lbName>-<tcp|udp|tcp-proxy>-<public port>`.
+ * Pure.
+ */
+import type { LbProtocol } from "../../cloudstack/commands/LoadBalancers.js"
+
+export const lbName = (uid: string): string => `a${uid.replace(/-/g, "")}`.slice(0, 32)
+
+export const ruleName = (name: string, protocol: LbProtocol, port: number): string => `${name}-${protocol}-${port}`
+
+export interface ParsedRuleName {
+  readonly protocol: LbProtocol
+  readonly port: number
+}
+
+const PROTOCOL_AND_PORT = /^(tcp-proxy|tcp|udp)-(\d{1,5})$/
+
+/** The protocol and port of a rule name made for `name`; undefined for any other rule. */
+export const parseRuleName = (name: string, rule: string): ParsedRuleName | undefined => {
+  if (!rule.startsWith(`${name}-`)) return undefined
+  const match = PROTOCOL_AND_PORT.exec(rule.slice(name.length + 1))
+  if (match === null) return undefined
+  const [, protocol, port] = match
+  const n = Number(port)
+  if (n < 1 || n > 65535) return undefined
+  return protocol === "tcp" || protocol === "udp" || protocol === "tcp-proxy" ? { protocol, port: n } : undefined
+}
+
+/** Whether a rule (by name) belongs to the LB called `name`. */
+export const isOwnRule = (name: string, rule: string): boolean => parseRuleName(name, rule) !== undefined
