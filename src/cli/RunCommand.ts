@@ -13,14 +13,18 @@ import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
 import * as CloudConfigFile from "../config/CloudConfigFile.js"
 import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
+import * as ServiceController from "../controllers/ServiceController.js"
+import * as EndpointSliceApi from "../kubernetes/EndpointSliceApi.js"
 import * as EventApi from "../kubernetes/EventApi.js"
 import * as Informer from "../kubernetes/Informer.js"
 import * as KubeClient from "../kubernetes/KubeClient.js"
 import * as LeaseApi from "../kubernetes/LeaseApi.js"
 import * as NodeApi from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
+import * as ServiceApi from "../kubernetes/ServiceApi.js"
 import * as Metrics from "../metrics/Metrics.js"
 import * as Instances from "../provider/Instances.js"
+import * as LoadBalancers from "../provider/loadbalancer/LoadBalancers.js"
 import * as ControllerManager from "../runtime/ControllerManager.js"
 import * as HealthChecks from "../runtime/HealthChecks.js"
 import * as HealthServer from "../runtime/HealthServer.js"
@@ -31,9 +35,9 @@ import { type ControllerName, parse, type RunFlags, usage } from "./RunFlags.js"
 export const logLevelOf = (verbosity: number): LogLevel.LogLevel =>
   verbosity >= 6 ? LogLevel.Trace : verbosity >= 4 ? LogLevel.Debug : LogLevel.Info
 
-/** The Kubernetes APIs the runtime and the node controllers use, over one client-node configuration and one rate limit. */
+/** The Kubernetes APIs the runtime and the controllers use, over one client-node configuration and one rate limit. */
 const kubernetesLayer = (flags: RunFlags) =>
-  Layer.mergeAll(NodeApi.layer, EventApi.layer, LeaseApi.layer).pipe(
+  Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
     Layer.provide(KubeClient.layer(
       { kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) },
       { qps: flags.kubeApiQps, burst: flags.kubeApiBurst }
@@ -45,7 +49,10 @@ const kubernetesLayer = (flags: RunFlags) =>
  * ones (FakeKubernetes, the CloudStack simulator) for the `simulate` command and in-process tests.
  */
 export interface Backends<E1, E2> {
-  readonly kubernetes: Layer.Layer<NodeApi.NodeApi | EventApi.EventApi | LeaseApi.LeaseApi, E1>
+  readonly kubernetes: Layer.Layer<
+    NodeApi.NodeApi | ServiceApi.ServiceApi | EndpointSliceApi.EndpointSliceApi | EventApi.EventApi | LeaseApi.LeaseApi,
+    E1
+  >
   readonly cloudStackTransport: Layer.Layer<CloudStackTransport, E2, CloudConfig | Metrics.Metrics>
 }
 
@@ -54,9 +61,10 @@ export const liveBackends = (flags: RunFlags) => ({
   cloudStackTransport: HttpTransport.layer
 })
 
-/** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances. */
+/** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
 const cloudLayer = <E2>(flags: RunFlags, config: CloudConfigShape, transport: Backends<unknown, E2>["cloudStackTransport"]) =>
-  Instances.layer(flags.cloudProvider).pipe(
+  LoadBalancers.layer.pipe(
+    Layer.provideMerge(Instances.layer(flags.cloudProvider)),
     Layer.provideMerge(CloudStackClient.layer),
     Layer.provide(transport),
     Layer.provideMerge(Layer.succeed(CloudConfig, config))
@@ -74,7 +82,11 @@ export const drainTimeout = (flags: RunFlags): Duration.Duration => {
 
 /** Builds the enabled controllers (names as k8s: also their health check names). */
 const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.Informer<NodeView>>) =>
-  Effect.forEach(flags.controllers, (name: ControllerName) => {
+  Effect.forEach(flags.controllers, (name: ControllerName): Effect.Effect<
+    Option.Option<ControllerManager.Controller>,
+    never,
+    NodeController.NodeControllerRequirements | ServiceController.ServiceControllerRequirements
+  > => {
     switch (name) {
       case "cloud-node-controller":
         return NodeController.make({
@@ -88,11 +100,11 @@ const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.
           Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run }))
         )
       case "service-lb-controller":
-        // Not in this build yet: said once at start-up rather than silently skipped.
-        return Effect.logWarning("controller not available in this build, not started").pipe(
-          Effect.annotateLogs({ controller: name }),
-          Effect.as(Option.none<ControllerManager.Controller>())
-        )
+        return ServiceController.make({
+          workers: flags.concurrentServiceSyncs,
+          drainTimeout: drainTimeout(flags),
+          nodeInformer
+        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run })))
     }
   }).pipe(Effect.map((cs) => cs.flatMap(Option.toArray)))
 

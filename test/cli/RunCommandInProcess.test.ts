@@ -12,6 +12,7 @@ import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
 import { programWith } from "../../src/cli/RunCommand.js"
 import { parse } from "../../src/cli/RunFlags.js"
+import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
@@ -49,7 +50,8 @@ const world = Effect.gen(function*() {
       kubernetes: Layer.succeedContext(kube),
       cloudStackTransport: Layer.succeedContext(cloud)
     }))
-  return { fake: Context.get(kube, FakeKubernetes.FakeKubernetes), registered, registerSpare, start }
+  const kubectl = <A, E>(effect: Effect.Effect<A, E, ServiceApi>) => effect.pipe(Effect.provide(Layer.succeedContext(kube)))
+  return { fake: Context.get(kube, FakeKubernetes.FakeKubernetes), kubectl, registered, registerSpare, start }
 })
 
 const advance = (seconds: number) =>
@@ -83,6 +85,21 @@ describe("RunCommand.programWith (in-process, simulated backends)", () => {
       yield* Fiber.interrupt(running)
       const released = (yield* fake.leases).find((l) => l.name === "cloud-controller-manager")
       assert.isUndefined(released?.spec.holderIdentity)
+    }))
+
+  it.scoped("--controllers=* runs the service controller: a LoadBalancer Service gets an IP in its status", () =>
+    Effect.gen(function*() {
+      const { fake, kubectl, start } = yield* world
+      const running = yield* start(["--controllers=*"])
+      yield* advance(20)
+      assert.isTrue((yield* fake.nodes).every(initialised))
+      yield* kubectl(Effect.flatMap(ServiceApi, (api) =>
+        api.create({ namespace: "default", name: "web", type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })))
+      yield* advance(10)
+      const web = (yield* fake.services).find((s) => s.metadata.name === "web")
+      assert.match(web?.status.loadBalancer.ingress[0]?.ip ?? "", /^203\.0\.113\.\d+$/)
+      assert.deepStrictEqual(web?.metadata.finalizers, ["service.kubernetes.io/load-balancer-cleanup"])
+      yield* Fiber.interrupt(running)
     }))
 
   it.scoped("when Lease renewals fail, the run ends with LeadershipLostError and the controllers stop working", () =>
