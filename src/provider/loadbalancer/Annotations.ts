@@ -17,6 +17,7 @@ export const ALGORITHM = `${PREFIX}cloudstack-load-balancer-algorithm`
 export const ADDRESS = `${PREFIX}cloudstack-load-balancer-address`
 export const KEEP_IP = `${PREFIX}cloudstack-load-balancer-keep-ip`
 export const SOURCE_RANGES = `${PREFIX}load-balancer-source-ranges`
+export const NETWORK_ID = `${PREFIX}cloudstack-load-balancer-network-id`
 export const IP_ID = `${PREFIX}cloudstack-load-balancer-id`
 export const IP_ASSOCIATED = `${PREFIX}cloudstack-load-balancer-ip-associated-by-controller`
 export const IP_ALLOCATING = `${PREFIX}cloudstack-load-balancer-ip-allocating`
@@ -76,6 +77,15 @@ export const catalogue: ReadonlyArray<AnnotationDoc> = [
     origin: "Kubernetes",
     description:
       "Sources allowed by the firewall rules (isolated networks) or network ACL items (VPC tiers) when `spec.loadBalancerSourceRanges` is empty."
+  },
+  {
+    key: NETWORK_ID,
+    type: "CloudStack network id",
+    default: "the network most nodes' default NICs are on",
+    managed: false,
+    origin: "leaseweb fork",
+    description:
+      "The guest network (or VPC tier) the LB is built on, for clusters whose nodes span several networks; only nodes with a NIC in it are members. Changing it moves the LB to a new IP on that network."
   },
   {
     key: HOSTNAME,
@@ -165,6 +175,10 @@ const hostname = Schema.String.pipe(
   })
 )
 
+const uuid = Schema.String.pipe(
+  Schema.filter((s) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s), { message: () => "a UUID" })
+)
+
 /** The user-set annotations, decoded. */
 export interface LbAnnotations {
   readonly address: Option.Option<string>
@@ -174,6 +188,7 @@ export interface LbAnnotations {
   readonly sourceRanges: Option.Option<ReadonlyArray<string>>
   readonly hostname: Option.Option<string>
   readonly keepIp: boolean
+  readonly networkId: Option.Option<string>
 }
 
 const decodeOne = <A, I extends string>(
@@ -203,7 +218,8 @@ export const decode = (
     sourceCidrs: decodeOne(annotations, SOURCE_CIDRS, CidrListFromString, "comma-separated CIDRs", errors),
     sourceRanges: decodeOne(annotations, SOURCE_RANGES, CidrListFromString, "comma-separated CIDRs", errors),
     hostname: decodeOne(annotations, HOSTNAME, hostname, "a DNS hostname", errors),
-    keepIp: Option.getOrElse(decodeOne(annotations, KEEP_IP, literalBoolean, '"true" or "false"', errors), () => false)
+    keepIp: Option.getOrElse(decodeOne(annotations, KEEP_IP, literalBoolean, '"true" or "false"', errors), () => false),
+    networkId: decodeOne(annotations, NETWORK_ID, uuid, "a CloudStack network id (UUID)", errors)
   }
   return errors.length === 0 ? Either.right(result) : Either.left(errors)
 }

@@ -48,9 +48,12 @@ export const make = Effect.gen(function*() {
       const cs = yield* CloudStackClient
       const [network] = (yield* cs.list(listNetworks, { id })).filter((n) => n.id === id)
       if (network === undefined) return Option.none<NetworkProfile>()
-      const listName = network.vpcId !== undefined && network.aclId !== undefined
-        ? Option.fromNullable((yield* cs.list(listNetworkACLLists, { id: network.aclId })).find((l) => l.id === network.aclId)?.name)
-        : Option.none<string>()
+      // listNetworks names the tier's list; older servers only give its id.
+      const listName = network.vpcId === undefined || network.aclId === undefined
+        ? Option.none<string>()
+        : network.aclName !== undefined
+        ? Option.some(network.aclName)
+        : Option.fromNullable((yield* cs.list(listNetworkACLLists, { id: network.aclId })).find((l) => l.id === network.aclId)?.name)
       return Option.some(fromNetwork(network, listName))
     })
 

@@ -6,6 +6,7 @@
  */
 import { Either, Option } from "effect"
 import type { LbAlgorithm, LbProtocol } from "../../cloudstack/commands/LoadBalancers.js"
+import { NetworkId } from "../../cloudstack/Ids.js"
 import * as Annotations from "./Annotations.js"
 import { lbName, ruleName } from "./LbName.js"
 
@@ -54,6 +55,8 @@ export interface LbSpec {
   readonly keepIp: boolean
   readonly proxyProtocol: boolean
   readonly hostname: Option.Option<string>
+  /** The network the user chose for the LB (`...-network-id`). */
+  readonly networkId: Option.Option<NetworkId>
   /** Ports that get no rule, with why. */
   readonly warnings: ReadonlyArray<LbWarning>
 }
@@ -119,6 +122,7 @@ export const fromService = (
       keepIp: a.keepIp,
       proxyProtocol: a.proxyProtocol,
       hostname: a.hostname,
+      networkId: Option.map(a.networkId, NetworkId.make),
       warnings
     }
   })

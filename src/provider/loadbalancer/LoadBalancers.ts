@@ -132,7 +132,7 @@ export const make = Effect.gen(function*() {
         claimedElsewhere: request.claimedElsewhere
       }))
       const lookups = yield* resolve(request.nodes, freshListing)
-      const networkId = chooseNetwork(base, lookups)
+      const networkId = chooseNetwork(base, lookups, spec.networkId)
       if (Option.isNone(networkId)) {
         return yield* new LbUserError({
           reason: "UnAvailableLoadBalancer",
@@ -163,6 +163,7 @@ export const make = Effect.gen(function*() {
       const names = new Set(usable.map((p) => p.name))
       const observed = yield* withClient(observeDetails({
         uid,
+        fresh: request.fresh,
         spec: effective,
         base,
         network,
@@ -201,8 +202,10 @@ export const make = Effect.gen(function*() {
       let ownership = Ownership.fromAnnotations(request.service.annotations)
       let mutations = 0
       let refusals = 0
+      // A membership failure may come from a stale VM listing: the next round lists afresh.
+      const listing = { fresh: false }
       for (let attempt = 1;; attempt++) {
-        const result = yield* Effect.either(round(request, spec, ownership, attempt > 1))
+        const result = yield* Effect.either(round(request, spec, ownership, listing.fresh))
         if (Either.isRight(result)) {
           const { executed, network, planned, warnings } = result.right
           mutations += executed.mutations
@@ -234,6 +237,7 @@ export const make = Effect.gen(function*() {
         mutations += error.executed.mutations
         ownership = error.executed.ownership
         const { cause, step } = error
+        listing.fresh = step._tag === "AssignMembers"
         switch (cause._tag) {
           case "PersistFailedError":
             return yield* Effect.fail(cause.cause)
@@ -303,6 +307,7 @@ export const make = Effect.gen(function*() {
           keepIp: request.service.annotations["service.beta.kubernetes.io/cloudstack-load-balancer-keep-ip"] === "true",
           proxyProtocol: false,
           hostname: Option.none(),
+          networkId: Option.none(),
           warnings: []
         })
       })
@@ -315,7 +320,7 @@ export const make = Effect.gen(function*() {
           const network = Option.isSome(networkId)
             ? Option.getOrElse(yield* withClient(facts.profile(networkId.value)), () => unknownNetwork)
             : unknownNetwork
-          const observed = yield* withClient(observeDetails({ uid: request.service.uid, spec, base, network, memberRules: [], claimedElsewhere: request.claimedElsewhere }))
+          const observed = yield* withClient(observeDetails({ uid: request.service.uid, fresh: false, spec, base, network, memberRules: [], claimedElsewhere: request.claimedElsewhere }))
           const planned = yield* Either.match(
             plan({ spec, network, members: [], aclReason: aclMarker(request.service.uid), recreateForCidrs: false, ownership }, observed),
             { onLeft: Effect.fail, onRight: Effect.succeed }

@@ -16,11 +16,13 @@ const defaultNetwork = (vm: VirtualMachine): NetworkId | undefined =>
 const liveVm = (lookup: Lookup | undefined): VirtualMachine | undefined =>
   lookup?._tag === "Found" && !isGone(lookup.vm) ? lookup.vm : undefined
 
-/** The LB's network: where its rules (or recorded IP) are, else where most nodes are. */
+/** The LB's network: the one the user chose, else where its rules (or recorded IP) are, else where most nodes are. */
 export const chooseNetwork = (
   base: ObservedBase,
-  lookups: ReadonlyMap<string, Lookup>
+  lookups: ReadonlyMap<string, Lookup>,
+  chosen: Option.Option<NetworkId> = Option.none()
 ): Option.Option<NetworkId> => {
+  if (Option.isSome(chosen)) return chosen
   const recorded = base.rules.find((r) => base.ips.some((ip) => ip.recorded && ip.id === r.ipId) && Option.isSome(r.networkId))
   const fromRules = (recorded ?? base.rules.find((r) => Option.isSome(r.networkId)))?.networkId
   if (fromRules !== undefined && Option.isSome(fromRules)) return fromRules

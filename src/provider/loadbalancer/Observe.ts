@@ -108,7 +108,7 @@ export const observeBase = (input: ObserveInput): Effect.Effect<ObservedBase, Cl
         const [ip] = yield* cs.list(listPublicIpAddresses, { id: ipId })
         if (ip !== undefined && ip.id === ipId && isAllocated(ip)) addIp(ipFromAddress(ip, ownership.associated, 0, true), [])
       }
-    } else {
+    } else if (!input.fresh) {
       // No record: rules named by the Go CCM (keyword is a LIKE match: keep exact prefixes only).
       const named = (yield* cs.list(listLoadBalancerRules, { keyword: spec.lbName })).flatMap((r) => {
         const o = toObservedRule(spec.lbName, r)
@@ -153,6 +153,8 @@ export const observeBase = (input: ObserveInput): Effect.Effect<ObservedBase, Cl
 
 export interface DetailsInput {
   readonly uid: string
+  /** No controller has acted on the Service yet: none of its ACL items can exist. */
+  readonly fresh: boolean
   readonly spec: LbSpec
   readonly base: ObservedBase
   readonly network: NetworkProfile
@@ -197,7 +199,8 @@ export const observeDetails = (input: DetailsInput): Effect.Effect<ObservedLb, C
       ? (yield* Effect.forEach(base.ips.filter((ip) => !released(ip)), (ip) => cs.list(listFirewallRules, { ipAddressId: ip.id }))).flat()
       : []
     const marker = aclMarker(input.uid)
-    const acl = network.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(network.access.listName)
+    // A fresh Service has no items yet (the marker carries its UID).
+    const acl = network.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(network.access.listName) && !input.fresh
       ? (yield* cs.list(listNetworkACLs, { aclId: network.access.aclId })).filter((a) => a.reason === marker)
       : []
     const members = new Map<LbRuleId, ReadonlyArray<VmId>>()

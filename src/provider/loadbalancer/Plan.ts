@@ -90,7 +90,7 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
   const existing = (ip: ObservedIp): Option.Option<Target> => Option.some({ _tag: "Existing", ip })
   if (Option.isSome(d.spec.requestedIp)) {
     const address = d.spec.requestedIp.value
-    const held = o.ips.find((ip) => ip.address === address)
+    const held = o.ips.find((ip) => ip.address === address && usableIn(ip, d.network))
     if (held !== undefined) return Either.right(existing(held))
     const unknown: RequestedIp = { _tag: "Unavailable", address, why: "it could not be looked up" }
     const requested = Option.getOrElse(o.requested, () => unknown)
@@ -105,10 +105,19 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
         )
     }
   }
-  const withRules = o.ips.filter((ip) => o.rules.some((r) => r.ipId === ip.id))
-  const current = withRules.find((ip) => ip.recorded) ?? withRules[0] ?? o.ips.find((ip) => ip.recorded) ?? o.ips[0]
+  // An IP already bound to another network cannot carry this LB's rules (its network changed).
+  const usable = o.ips.filter((ip) => usableIn(ip, d.network))
+  const withRules = usable.filter((ip) => o.rules.some((r) => r.ipId === ip.id))
+  const current = withRules.find((ip) => ip.recorded) ?? withRules[0] ?? usable.find((ip) => ip.recorded) ?? usable[0]
   return Either.right(current !== undefined ? existing(current) : Option.some({ _tag: "Acquire", address: Option.none() }))
 }
+
+/** Whether rules for `network` may go on `ip`: not associated yet, or associated with that network. */
+const usableIn = (ip: ObservedIp, network: NetworkProfile): boolean =>
+  Option.match(ip.associatedNetworkId, {
+    onNone: () => Option.isNone(ip.vpcId) || Option.getEquivalence((a: string, b: string) => a === b)(ip.vpcId, network.vpcId),
+    onSome: (id) => id === network.id
+  })
 
 const refOf = (target: Target): IpRef =>
   target._tag === "Existing" ? IpRef.Existing({ id: target.ip.id }) : IpRef.Acquired()
@@ -136,15 +145,15 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     const targetIp = Option.flatMap(target, (t) => (t._tag === "Existing" ? Option.some(t.ip) : Option.none()))
     const targetId = Option.map(targetIp, (ip) => ip.id)
     const onTarget = (rule: ObservedRule) => Option.exists(targetId, (id) => id === rule.ipId)
-    const wanted = Option.isSome(target) ? d.spec.ports : []
+    const targetRef = Option.map(target, refOf)
+    const wanted = Option.isSome(targetRef) ? d.spec.ports.map((port) => ({ port, ref: targetRef.value })) : []
 
     // ---- the IP ----
     if (Option.isSome(target) && target.value._tag === "Acquire") first.push(Step.AcquireIp({ address: target.value.address }))
 
     // ---- rules on the target ----
     const kept = new Set<LbRuleId>()
-    for (const port of wanted) {
-      const ref = refOf(Option.getOrThrow(target))
+    for (const { port, ref } of wanted) {
       const rule = o.rules.find((r) => onTarget(r) && r.name === port.name && sameRule(r, port))
       if (rule !== undefined && (!d.recreateForCidrs || cidrsMatch(d.spec.ruleCidrs, rule.cidrs))) {
         kept.add(rule.id)
@@ -167,8 +176,7 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     // ---- access: firewall rules or ACL items for the wanted ports ----
     const keptFirewall = new Set<string>()
     if (d.network.access._tag === "Firewall") {
-      for (const port of wanted) {
-        const ref = refOf(Option.getOrThrow(target))
+      for (const { port, ref } of wanted) {
         const have = Option.match(targetId, {
           onNone: () => [],
           onSome: (id) => firewallFor(o.firewall, id, port.ipProtocol, port.publicPort)
@@ -198,7 +206,7 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
         }
       } else {
         const matched = new Set<string>()
-        for (const port of wanted) {
+        for (const { port } of wanted) {
           const have = o.acl.filter((a) =>
             a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort && (a.endPort ?? port.publicPort) === port.publicPort
           )
@@ -222,12 +230,12 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
       if (kept.has(rule.id)) continue
       // Releasing the IP removes its rules and firewall rules with it (reference 5.7).
       if (releasing.has(rule.ipId)) continue
-      const stillOpen = onTarget(rule) && wanted.some((p) => p.publicPort === rule.publicPort && ipProtocolOf(p.protocol) === ipProtocolOf(rule.protocol))
+      const stillOpen = onTarget(rule) && wanted.some(({ port: p }) => p.publicPort === rule.publicPort && ipProtocolOf(p.protocol) === ipProtocolOf(rule.protocol))
       const fw = stillOpen ? [] : firewallFor(o.firewall, rule.ipId, ipProtocolOf(rule.protocol), rule.publicPort)
         .filter((f) => !keptFirewall.has(f.id))
       const steps = [...fw.map((f) => Step.DeleteFirewall({ id: f.id, port: rule.publicPort })), Step.DeleteRule({ id: rule.id, name: rule.name })]
       // A rule on the public port a new rule needs must go before it is created.
-      const blocks = onTarget(rule) && wanted.some((p) => p.publicPort === rule.publicPort)
+      const blocks = onTarget(rule) && wanted.some(({ port: p }) => p.publicPort === rule.publicPort)
       if (blocks) first.push(...steps)
       else cleanup.push(...steps)
     }

@@ -93,3 +93,19 @@ export const simState = Effect.flatMap(CloudStackSimulator, (s) => s.state)
 
 export const someOrFail = <A>(o: Option.Option<A>, what: string) =>
   Option.match(o, { onNone: () => Effect.dieMessage(`expected ${what}`), onSome: Effect.succeed })
+
+/** A network's id by name (demo world). */
+export const networkId = (name: string) =>
+  Effect.map(simState, (s) => s.networks.find((n) => n.name === name)?.uuid ?? "")
+
+/** Everything the CCM could leak or duplicate, for before/after comparisons. */
+export const inventory = Effect.map(simState, (s) => ({
+  ips: s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => `${ip.address}@${ip.associatedNetworkUuid ?? ip.vpcUuid ?? ""}`).sort(),
+  rules: s.lbRules.map((r) => `${r.name}@${r.ipUuid}:${r.publicPort}>${r.privatePort}/${r.protocol}[${[...r.members.keys()].sort().join(",")}]`).sort(),
+  firewall: s.firewallRules.map((f) => `${f.ipUuid}:${f.protocol}/${f.startport}-${f.endport}<${f.cidrlist.join(",")}`).sort(),
+  acl: s.aclItems.map((a) => `${a.aclUuid}#${a.number}:${a.protocol}/${a.startport}<${a.cidrlist.join(",")}(${a.reason ?? ""})`).sort()
+}))
+
+/** The simulator's rules of a Service (by its lbName prefix). */
+export const rulesOfUid = (uid: string) =>
+  Effect.map(simState, (s) => s.lbRules.filter((r) => r.name.startsWith(`${`a${uid.replace(/-/g, "")}`.slice(0, 32)}-`)))
