@@ -200,24 +200,30 @@ export const make = (options: ServiceControllerOptions = {}) =>
             }
           }
           yield* event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
-          // The finalizer goes on before any cloud call, so nothing can be left behind unseen.
-          const held = ServicePlan.hasFinalizer(service)
-            ? Option.some(service)
-            : yield* services.setFinalizer(service.metadata.namespace, service.metadata.name, ServicePlan.FINALIZER, true)
-          if (Option.isNone(held)) return WorkQueue.ReconcileResult.Done()
-          if (nodes.length === 0) yield* event(service, "Warning", "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
-          const request = yield* requestFor(service, nodes)
-          const result = yield* lbs.ensure(request).pipe(
-            Effect.catchTag("LbUserError", (e) => userError(service, e)),
-            Effect.tapErrorTag("ServiceUserError", () => forget(key)),
+          const outcome = yield* Effect.gen(function*() {
+            // The finalizer goes on before any cloud call, so nothing can be left behind unseen.
+            const held = ServicePlan.hasFinalizer(service)
+              ? Option.some(service)
+              : yield* services.setFinalizer(service.metadata.namespace, service.metadata.name, ServicePlan.FINALIZER, true)
+            if (Option.isNone(held)) return Option.none()
+            if (nodes.length === 0) yield* event(service, "Warning", "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
+            const result = yield* lbs.ensure(yield* requestFor(service, nodes)).pipe(
+              Effect.catchTag("LbUserError", (e) => userError(service, e))
+            )
+            for (const w of result.warnings) yield* event(service, "Warning", w.reason, w.message)
+            yield* publishStatus(held.value, ServicePlan.ingressOf(result.address, result.spec.hostname, result.spec.proxyProtocol))
+            return Option.some(result)
+          }).pipe(
             Effect.tapError((e) =>
-              e._tag === "ServiceUserError"
-                ? Effect.void
-                : event(service, "Warning", "SyncLoadBalancerFailed", `Error syncing load balancer: ${e.message}`)
+              forget(key).pipe(Effect.zipRight(
+                e._tag === "ServiceUserError"
+                  ? Effect.void
+                  : event(service, "Warning", "SyncLoadBalancerFailed", `Error syncing load balancer: ${e.message}`)
+              ))
             )
           )
-          for (const w of result.warnings) yield* event(service, "Warning", w.reason, w.message)
-          yield* publishStatus(held.value, ServicePlan.ingressOf(result.address, result.spec.hostname, result.spec.proxyProtocol))
+          if (Option.isNone(outcome)) return WorkQueue.ReconcileResult.Done()
+          const result = outcome.value
           yield* event(service, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
           if (result.mutations > 0) {
             yield* Effect.logInfo("load balancer ensured").pipe(
