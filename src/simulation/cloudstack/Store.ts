@@ -51,6 +51,8 @@ export interface PendingJob {
 
 export interface Store {
   readonly seed: number
+  /** The management server version the world plays (World.version). */
+  readonly version: ReadonlyArray<number>
   counter: number
   internalId: number
   jobSeq: number
@@ -130,6 +132,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
   const errors: Array<string> = []
   const partial = {
     seed,
+    version: world.version.split(".").map(Number),
     counter: 0,
     internalId: 0,
     jobSeq: 0,

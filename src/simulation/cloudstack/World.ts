@@ -147,6 +147,11 @@ export class WorldIpRange extends Schema.Class<WorldIpRange>("WorldIpRange")({
 }) {}
 
 export class World extends Schema.Class<World>("World")({
+  /**
+   * The management server's version. Before 4.22 updateLoadBalancerRule ignores `cidrlist` (an
+   * unknown parameter to it), as those servers do.
+   */
+  version: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^\d+\.\d+(\.\d+)*$/)), { default: () => "4.22.0.0" }),
   /** Requests without an api key (in-memory layer) act as this account. */
   defaultAccount: Schema.String,
   accounts: Schema.NonEmptyArray(WorldAccount),

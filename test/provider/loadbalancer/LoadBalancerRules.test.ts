@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
+import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
+import { World } from "../../../src/simulation/cloudstack/World.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import {
@@ -216,4 +218,27 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
       }
       assert.strictEqual((yield* callsSince(mark)).total, 0)
     }).pipe(Effect.provide(env())))
+
+  it.effect("before CloudStack 4.22 (cidrlist ignored on update) a cidrs change recreates the rule, once learnt", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      const svc = service({ annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8" } })
+      yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      const [rule] = yield* rulesOfUid(svc.uid)
+      const changed = { ...svc, annotations: { [Annotations.SOURCE_CIDRS]: "192.168.0.0/16" } }
+      yield* lbs.ensure(yield* request(changed, nodes, store))
+      const [recreated] = yield* rulesOfUid(svc.uid)
+      assert.notStrictEqual(recreated?.uuid, rule?.uuid)
+      assert.deepStrictEqual(recreated?.cidrlist, ["192.168.0.0/16"])
+      assert.strictEqual(recreated?.members.size, 2)
+      // learnt: the next change goes straight to delete + create, no update attempt
+      const mark = yield* countersNow
+      yield* lbs.ensure(yield* request({ ...svc, annotations: { [Annotations.SOURCE_CIDRS]: "172.16.0.0/12" } }, nodes, store))
+      const calls = yield* callsSince(mark)
+      assert.isUndefined(calls.byCommand["updateLoadBalancerRule"])
+      assert.strictEqual(calls.byCommand["deleteLoadBalancerRule"], 1)
+      assert.deepStrictEqual((yield* rulesOfUid(svc.uid))[0]?.cidrlist, ["172.16.0.0/12"])
+    }).pipe(Effect.provide(env({ world: Schema.decodeSync(World)({ ...Schema.encodeSync(World)(demoWorld), version: "4.20.1.0" }) }))))
 })
