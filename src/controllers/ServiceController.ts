@@ -74,6 +74,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
     const synced = yield* Ref.make(new Map<string, Synced>())
     /** Services that vanished while holding a record (finalizer removed by hand): cleaned up once. */
     const vanished = yield* Ref.make(new Map<string, ServiceView>())
+    /** UIDs whose cleanup this controller finished: their deletion needs nothing more. */
+    const cleaned = yield* Ref.make(new Set<string>())
     /** Whether the API server keeps `ipMode` (1.29+); learnt from the first status write. */
     const ipModeKept = yield* Ref.make(true)
     const delay = Duration.decode(options.nodeSyncDelay ?? "1 second")
@@ -171,6 +173,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
             }
             yield* services.setFinalizer(service.metadata.namespace, service.metadata.name, ServicePlan.FINALIZER, false)
           }
+          yield* Ref.update(cleaned, (set) => new Set(set).add(service.metadata.uid))
           yield* event(service, "Normal", "DeletedLoadBalancer", "Deleted load balancer")
           yield* Effect.logInfo("load balancer deleted").pipe(Effect.annotateLogs({ service: key }))
         })
@@ -283,14 +286,19 @@ export const make = (options: ServiceControllerOptions = {}) =>
             ServicePlan.needsUpdate(previous, object) || ServicePlan.needsCleanup(object)
               ? queue.add(ServicePlan.serviceKey(object))
               : Effect.void,
-          Deleted: ({ object }) => {
-            const recorded = ServicePlan.hasFinalizer(object) || !ServicePlan.isFresh(object)
-            return recorded && ServicePlan.wantsLoadBalancer(object)
-              ? Ref.update(vanished, (m) => new Map(m).set(ServicePlan.serviceKey(object), object)).pipe(
-                Effect.zipRight(queue.add(ServicePlan.serviceKey(object)))
-              )
-              : forget(ServicePlan.serviceKey(object))
-          }
+          Deleted: ({ object }) =>
+            Effect.gen(function*() {
+              const key = ServicePlan.serviceKey(object)
+              const done = yield* Ref.modify(cleaned, (set) => {
+                const next = new Set(set)
+                return [next.delete(object.metadata.uid), next] as const
+              })
+              // Gone with a record but without our cleanup: the finalizer was removed by hand.
+              const recorded = ServicePlan.hasFinalizer(object) || !ServicePlan.isFresh(object)
+              if (done || !recorded || !ServicePlan.wantsLoadBalancer(object)) return yield* forget(key)
+              yield* Ref.update(vanished, (m) => new Map(m).set(key, object))
+              yield* queue.add(key)
+            })
         }))
       )
 

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Clock, Effect, Option } from "effect"
+import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { EXCLUDE_LABEL, FINALIZER } from "../../src/controllers/ServicePlan.js"
 import { newMeta } from "../../src/kubernetes/ObjectMeta.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
@@ -226,5 +227,43 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       const associated = (now.get("associateIpAddress") ?? 0) - (mark.get("associateIpAddress") ?? 0)
       assert.strictEqual(associated, 2, "one IP for good, one for the first UDP try (released): no IP churn on retries")
       assert.strictEqual((now.get("createLoadBalancerRule") ?? 0) - (mark.get("createLoadBalancerRule") ?? 0), 2)
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("a finalizer removed by hand while CloudStack is down: the vanished Service's LB is still cleaned up, once", () =>
+    Effect.gen(function*() {
+      yield* keepClockRunning
+      yield* registerNodes("node-1", "node-2")
+      const before = yield* allocated
+      const simulator = yield* CloudStackSimulator
+      yield* startController()
+      const created = yield* createService({ name: "web" })
+      yield* settle()
+      assert.strictEqual((yield* rulesOf(created.metadata.uid)).length, 1)
+      const now = yield* Clock.currentTimeMillis
+      yield* simulator.setFaults({ apiDown: Option.some({ from: now, until: now + 60_000, mode: "unavailable" }) })
+      const api = yield* ServiceApi
+      yield* api.delete("default", "web")
+      yield* settle(20)
+      assert.isDefined(yield* serviceNamed("web"), "held by the finalizer while the cleanup fails")
+      yield* api.setFinalizer("default", "web", FINALIZER, false)
+      assert.isUndefined(yield* serviceNamed("web"))
+      yield* settle(120, "1 second")
+      assert.deepStrictEqual(yield* rulesOf(created.metadata.uid), [])
+      assert.deepStrictEqual(yield* allocated, before)
+      const deleted = (yield* eventsOf("web")).filter((e) => e.reason === "DeletedLoadBalancer")
+      assert.strictEqual(deleted.reduce((n, e) => n + e.count, 0), 1)
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("a normal delete cleans up exactly once (no second pass when the Service goes)", () =>
+    Effect.gen(function*() {
+      yield* keepClockRunning
+      yield* registerNodes("node-1", "node-2")
+      yield* startController()
+      yield* createService({ name: "web" })
+      yield* settle()
+      yield* Effect.flatMap(ServiceApi, (api) => api.delete("default", "web"))
+      yield* settle()
+      const reasons = (yield* eventsOf("web")).filter((e) => e.reason.endsWith("LoadBalancer") && e.reason.startsWith("Delet"))
+      assert.deepStrictEqual(reasons.map((e) => [e.reason, e.count]).sort(), [["DeletedLoadBalancer", 1], ["DeletingLoadBalancer", 1]])
     }).pipe(Effect.provide(env())))
 })
