@@ -1,0 +1,139 @@
+/**
+ * LoadBalancer Services end to end: the `cloudstack-ccm` process (all controllers) against the REAL
+ * kube-apiserver and the CloudStack simulator's HTTP face. A Service gets its IP (status via the
+ * status subresource, finalizer, record annotations), a port change replaces its rule, a node
+ * leaving updates the members, and a delete releases everything.
+ */
+import * as k8s from "@kubernetes/client-node"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
+import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
+import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
+import * as HttpFace from "../../src/simulation/cloudstack/SimulatorHttpServer.js"
+import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+
+const repo = join(import.meta.dirname, "..", "..")
+const viteNode = join(repo, "node_modules", "vite-node", "vite-node.mjs")
+const bin = join(repo, "src", "cli", "bin.ts")
+const FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const waitFor = async <A>(what: string, timeoutMs: number, probe: () => Promise<A | undefined>, debug: () => string): Promise<A> => {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await sleep(200)
+  }
+  throw new Error(`timed out waiting for ${what}\n${debug()}`)
+}
+
+const simulator = ManagedRuntime.make(
+  HttpFace.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(Layer.provideMerge(Simulator.layer(demoWorld, { seed: 5 })))
+)
+const state = () => simulator.runPromise(Effect.flatMap(CloudStackSimulator, (s) => s.state))
+
+let apiserver: RunningApiServer
+let core: k8s.CoreV1Api
+let dir = ""
+let ccm: ChildProcess | undefined
+let stderr = ""
+const tail = () => stderr.split("\n").slice(-20).join("\n")
+
+beforeAll(async () => {
+  apiserver = startRealApiServer()
+  const config = new k8s.KubeConfig()
+  config.loadFromFile(apiserver.kubeconfig)
+  core = config.makeApiClient(k8s.CoreV1Api)
+  const face = await simulator.runPromise(HttpFace.SimulatorHttpServer)
+  dir = mkdtempSync(join(tmpdir(), "ccm-e2e-lb-"))
+  const cloudConfig = join(dir, "cloud-config")
+  writeFileSync(cloudConfig, ["[Global]", `api-url = ${face.apiUrl}`, "api-key = demo-admin-api-key", "secret-key = demo-admin-secret-key", ""].join("\n"))
+  for (const name of ["node-1", "node-2", "node-3"]) {
+    await core.createNode({
+      body: {
+        metadata: { name, labels: { "kubernetes.io/hostname": name } },
+        spec: { taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }] }
+      }
+    })
+  }
+  ccm = spawn(process.execPath, [
+    viteNode,
+    bin,
+    "--cloud-provider=external-cloudstack",
+    `--cloud-config=${cloudConfig}`,
+    `--kubeconfig=${apiserver.kubeconfig}`,
+    "--leader-elect=false",
+    "--secure-port=0",
+    "--concurrent-service-syncs=2"
+  ], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
+  ccm.stderr?.setEncoding("utf8")
+  ccm.stderr?.on("data", (chunk: string) => (stderr += chunk))
+}, 180_000)
+
+afterAll(async () => {
+  if (ccm !== undefined && ccm.exitCode === null) {
+    const exited = new Promise((resolve) => ccm?.once("exit", resolve))
+    ccm.kill("SIGTERM")
+    await Promise.race([exited, sleep(10_000)])
+    if (ccm.exitCode === null) ccm.kill("SIGKILL")
+  }
+  apiserver?.stop()
+  await simulator.dispose()
+  if (dir !== "") rmSync(dir, { recursive: true, force: true })
+})
+
+const service = (name: string) => core.readNamespacedService({ name, namespace: "default" }).then((s) => s, () => undefined)
+const lbPrefix = (uid: string) => `a${uid.replace(/-/g, "")}`.slice(0, 32) + "-"
+const rulesOf = async (uid: string) => (await state()).lbRules.filter((r) => r.name.startsWith(lbPrefix(uid)))
+
+describe("the service controller as the cloudstack-ccm process (real kube-apiserver, HTTP simulator)", () => {
+  it.live("create, port change, a node leaving, delete", () =>
+    Effect.promise(async () => {
+      const before = (await state()).publicIps.filter((ip) => ip.state !== "Free").length
+      const created = await core.createNamespacedService({
+        namespace: "default",
+        body: { metadata: { name: "web" }, spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80, protocol: "TCP" }] } }
+      })
+      const uid = created.metadata?.uid ?? ""
+      const ip = await waitFor("web's status IP", 90_000, async () => (await service("web"))?.status?.loadBalancer?.ingress?.[0]?.ip, tail)
+      const web = await service("web")
+      assert.deepStrictEqual(web?.metadata?.finalizers, [FINALIZER])
+      const rules = await waitFor("a rule with three members", 30_000, async () => {
+        const rs = await rulesOf(uid)
+        return rs.length === 1 && rs[0]?.members.size === 3 ? rs : undefined
+      }, tail)
+      const s = await state()
+      assert.strictEqual(s.publicIps.find((i) => i.uuid === rules[0]?.ipUuid)?.address, ip)
+      assert.strictEqual(web?.metadata?.annotations?.["service.beta.kubernetes.io/cloudstack-load-balancer-id"], rules[0]?.ipUuid)
+      assert.strictEqual(web?.metadata?.annotations?.["service.beta.kubernetes.io/cloudstack-load-balancer-ip-associated-by-controller"], "true")
+      const events = await core.listNamespacedEvent({ namespace: "default" })
+      assert.isTrue(events.items.some((e) => e.reason === "EnsuredLoadBalancer" && e.involvedObject.name === "web"))
+
+      // The port changes: the rule is replaced, on the same IP.
+      await core.patchNamespacedService(
+        { name: "web", namespace: "default", body: { spec: { ports: [{ name: "http", port: 8080, protocol: "TCP", nodePort: web?.spec?.ports?.[0]?.nodePort }] } } },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
+      )
+      await waitFor("the rule on 8080", 30_000, async () => {
+        const rs = await rulesOf(uid)
+        return rs.length === 1 && rs[0]?.publicPort === 8080 ? true : undefined
+      }, tail)
+      assert.strictEqual((await service("web"))?.status?.loadBalancer?.ingress?.[0]?.ip, ip)
+
+      // A node leaves the cluster: it leaves the rule.
+      await core.deleteNode({ name: "node-3" })
+      await waitFor("two members", 30_000, async () => ((await rulesOf(uid))[0]?.members.size === 2 ? true : undefined), tail)
+
+      // Delete: the finalizer holds the Service until everything is gone.
+      await core.deleteNamespacedService({ name: "web", namespace: "default" })
+      await waitFor("web deleted", 60_000, async () => ((await service("web")) === undefined ? true : undefined), tail)
+      assert.deepStrictEqual(await rulesOf(uid), [])
+      assert.strictEqual((await state()).publicIps.filter((i) => i.state !== "Free").length, before)
+    }), 240_000)
+})
