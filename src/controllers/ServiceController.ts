@@ -132,7 +132,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
             service: ServicePlan.toLbService(service),
             nodes,
             fresh: ServicePlan.isFresh(service),
-            claimedElsewhere: (v: string) => claims.has(v),
+            claimedElsewhere: (v: string) => claims.recorded.has(v),
+            requestedElsewhere: (v: string) => claims.requested.has(v),
             persist: persistFor(service)
           }
         })

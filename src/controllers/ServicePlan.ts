@@ -139,17 +139,26 @@ export const sameIngress = (
       (!withIpMode || (x.ipMode ?? "") === (y.ipMode ?? ""))
   })
 
-/** IP ids and addresses recorded by Services other than `self` (never adopted or released as ours). */
-export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): ReadonlySet<string> => {
-  const out = new Set<string>()
+export interface Claims {
+  /** IP ids and addresses other Services record (annotations, status): never adopted or released as ours. */
+  readonly recorded: ReadonlySet<string>
+  /** Addresses other Services ask for: never picked as a free address. */
+  readonly requested: ReadonlySet<string>
+}
+
+/** What Services other than `self` hold or ask for. */
+export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Claims => {
+  const recorded = new Set<string>()
+  const requested = new Set<string>()
   for (const s of services) {
     if (serviceKey(s) === self) continue
     const a = s.metadata.annotations
     for (const key of [Annotations.IP_ID, Annotations.IP_ALLOCATING]) {
       const v = a[key]
-      if (v !== undefined && v !== "") out.add(v)
+      if (v !== undefined && v !== "") recorded.add(v)
     }
-    for (const ingress of s.status.loadBalancer.ingress) if (ingress.ip !== undefined && ingress.ip !== null) out.add(ingress.ip)
+    for (const ingress of s.status.loadBalancer.ingress) if (ingress.ip !== undefined && ingress.ip !== null) recorded.add(ingress.ip)
+    for (const v of [s.spec.loadBalancerIP ?? "", a[Annotations.ADDRESS] ?? ""]) if (v !== "") requested.add(v)
   }
-  return out
+  return { recorded, requested }
 }

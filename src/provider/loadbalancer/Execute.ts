@@ -33,7 +33,8 @@ export interface ExecuteInput<E> {
   readonly aclReason: string
   readonly ownership: Ownership
   readonly persist: (ownership: Ownership) => Effect.Effect<void, E>
-  readonly claimedElsewhere: (idOrAddress: string) => boolean
+  /** Addresses never to pick as a free one (recorded or requested by another Service). */
+  readonly avoid: (address: string) => boolean
   readonly reservations: Reservations
 }
 
@@ -76,7 +77,7 @@ const pickFree = (network: NetworkProfile, input: ExecuteInput<unknown>) =>
       Stream.runCollect
     )
     const reserved = yield* Ref.get(input.reservations)
-    const free = [...page].filter((ip) => ip.state === "Free" && !reserved.has(ip.ipAddress) && !input.claimedElsewhere(ip.ipAddress))
+    const free = [...page].filter((ip) => ip.state === "Free" && !reserved.has(ip.ipAddress) && !input.avoid(ip.ipAddress))
     if (free.length === 0) return yield* new NoFreeAddressError({ zone: network.zoneId })
     // Random among the page, so concurrent CCMs (or a human) rarely race for the same one.
     const index = yield* Random.nextIntBetween(0, free.length)

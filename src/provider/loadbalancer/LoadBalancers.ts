@@ -33,6 +33,8 @@ export interface LbRequest<E> {
   readonly fresh: boolean
   /** Whether another Service records this IP id or address (never adopted or released as ours). */
   readonly claimedElsewhere: (idOrAddress: string) => boolean
+  /** Whether another Service asks for this address (never picked as a free one). */
+  readonly requestedElsewhere: (address: string) => boolean
   /** Writes the ownership record on the Service (annotations). */
   readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
 }
@@ -186,7 +188,7 @@ export const make = Effect.gen(function*() {
         aclReason: desired.aclReason,
         ownership,
         persist: request.persist,
-        claimedElsewhere: request.claimedElsewhere,
+        avoid: (address) => request.claimedElsewhere(address) || request.requestedElsewhere(address),
         reservations
       }))
       return { planned, executed, warnings, network, base, effective }
@@ -331,7 +333,7 @@ export const make = Effect.gen(function*() {
             aclReason: aclMarker(request.service.uid),
             ownership,
             persist: request.persist,
-            claimedElsewhere: request.claimedElsewhere,
+            avoid: (address) => request.claimedElsewhere(address) || request.requestedElsewhere(address),
             reservations
           }))
         }))

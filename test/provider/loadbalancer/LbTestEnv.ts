@@ -86,6 +86,7 @@ export const request = (
     nodes,
     fresh,
     claimedElsewhere: () => false,
+    requestedElsewhere: () => false,
     persist: store.persist
   }))
 

@@ -117,6 +117,7 @@ const request = (
   nodes,
   fresh: annotations[Annotations.IP_ID] === undefined && annotations[Annotations.IP_ALLOCATING] === undefined,
   claimedElsewhere: () => false,
+  requestedElsewhere: () => false,
   persist
 })
 
