@@ -93,7 +93,7 @@ const lbPrefix = (uid: string) => `a${uid.replace(/-/g, "")}`.slice(0, 32) + "-"
 const rulesOf = async (uid: string) => (await state()).lbRules.filter((r) => r.name.startsWith(lbPrefix(uid)))
 
 describe("the service controller as the cloudstack-ccm process (real kube-apiserver, HTTP simulator)", () => {
-  it.live("create, port change, a node leaving, delete", () =>
+  it.live("create, port change, a node leaving, externalTrafficPolicy Local (v1beta1 EndpointSlices), delete", () =>
     Effect.promise(async () => {
       const before = (await state()).publicIps.filter((ip) => ip.state !== "Free").length
       const created = await core.createNamespacedService({
@@ -129,6 +129,35 @@ describe("the service controller as the cloudstack-ccm process (real kube-apiser
       // A node leaves the cluster: it leaves the rule.
       await core.deleteNode({ name: "node-3" })
       await waitFor("two members", 30_000, async () => ((await rulesOf(uid))[0]?.members.size === 2 ? true : undefined), tail)
+
+      // externalTrafficPolicy Local: only the node with a ready endpoint (a v1beta1 EndpointSlice on 1.20).
+      const custom = (() => {
+        const config = new k8s.KubeConfig()
+        config.loadFromFile(apiserver.kubeconfig)
+        return config.makeApiClient(k8s.CustomObjectsApi)
+      })()
+      await custom.createNamespacedCustomObject({
+        group: "discovery.k8s.io",
+        version: "v1beta1",
+        namespace: "default",
+        plural: "endpointslices",
+        body: {
+          apiVersion: "discovery.k8s.io/v1beta1",
+          kind: "EndpointSlice",
+          metadata: { name: "web-local", labels: { "kubernetes.io/service-name": "web" } },
+          addressType: "IPv4",
+          endpoints: [
+            { addresses: ["10.244.1.5"], conditions: { ready: true }, topology: { "kubernetes.io/hostname": "node-1" } },
+            { addresses: ["10.244.2.5"], conditions: { ready: false }, topology: { "kubernetes.io/hostname": "node-2" } }
+          ],
+          ports: [{ name: "http", port: 8080, protocol: "TCP" }]
+        }
+      })
+      await core.patchNamespacedService(
+        { name: "web", namespace: "default", body: { spec: { externalTrafficPolicy: "Local" } } },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
+      )
+      await waitFor("one member (node-1's ready endpoint)", 30_000, async () => ((await rulesOf(uid))[0]?.members.size === 1 ? true : undefined), tail)
 
       // Delete: the finalizer holds the Service until everything is gone.
       await core.deleteNamespacedService({ name: "web", namespace: "default" })
