@@ -21,7 +21,7 @@ import { createNetworkACL, deleteNetworkACL } from "../../cloudstack/commands/Ne
 import { AclItemId, type IpAddressId, type LbRuleId, type NetworkId } from "../../cloudstack/Ids.js"
 import type { LbSpec } from "./LbSpec.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
-import type { Ownership } from "./Ownership.js"
+import { equals, type Ownership } from "./Ownership.js"
 import { type IpRef, type RuleRef, Step } from "./Plan.js"
 
 /** Addresses being associated by this process right now: two Services never pick the same free one. */
@@ -126,6 +126,10 @@ export const execute = <E>(
             ipAddress: chosen
           }))
           state.acquired = Option.some(ip)
+          // Its id is recorded at once, unless an old IP still needs the record until it goes (a move).
+          if (Option.isNone(state.ownership.ipId)) {
+            yield* record({ ipId: Option.some(ip.id), associated: true, allocating: Option.none() })
+          }
         }).pipe(
           Effect.ensuring(Ref.update(input.reservations, (s) => {
             const next = new Set(s)
@@ -189,7 +193,10 @@ export const execute = <E>(
         Persist: ({ associated, ip }) =>
           Effect.flatMap(
             Option.match(ip, { onNone: () => Effect.succeed(Option.none<IpAddressId>()), onSome: (r) => Effect.map(ipOf(r), Option.some) }),
-            (ipId) => record({ ipId, associated, allocating: Option.none() })
+            (ipId) => {
+              const final: Ownership = { ipId, associated, allocating: Option.none() }
+              return equals(final, state.ownership) ? Effect.void : Effect.asVoid(record(final))
+            }
           )
       }))
 

@@ -117,7 +117,8 @@ const request = (
   nodes,
   fresh: annotations[Annotations.IP_ID] === undefined && annotations[Annotations.IP_ALLOCATING] === undefined,
   claimedElsewhere: () => false,
-  requestedElsewhere: () => false,
+  // the move scenario asks for .65: never picked (as the controller does for addresses Services ask for)
+  requestedElsewhere: (address) => address === "203.0.113.65",
   persist
 })
 
