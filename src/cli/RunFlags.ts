@@ -46,6 +46,8 @@ export interface RunFlags {
   readonly nodeMonitorPeriod: Duration.Duration
   readonly lbResyncPeriod: Duration.Duration
   readonly minResyncPeriod: Duration.Duration
+  /** How long a controller's informer may take to list once before its health check fails. */
+  readonly informerSyncGrace: Duration.Duration
   readonly concurrentServiceSyncs: number
   readonly concurrentNodeSyncs: number
   /** 0 = same as concurrentNodeSyncs. */
@@ -102,6 +104,7 @@ export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "node-monitor-period", kind: "duration", default: "5s", help: "Period of the node lifecycle check." },
   { name: "lb-resync-period", kind: "duration", default: "10m", help: "Re-ensure every load balancer this often (drift repair); 0 disables." },
   { name: "min-resync-period", kind: "duration", default: "12h", help: "Informer resync base period." },
+  { name: "informer-sync-grace", kind: "duration", default: "2m", help: "How long a controller's informer may take to list once before /healthz/<controller> fails (e.g. credentials or RBAC)." },
   { name: "concurrent-service-syncs", kind: "int", default: "1", help: "Service workers." },
   { name: "concurrent-node-syncs", kind: "int", default: "1", help: "Node initialisation workers." },
   { name: "concurrent-node-status-updates", kind: "int", default: "0", help: "Parallelism of the address sync; 0 = --concurrent-node-syncs." },
@@ -328,6 +331,7 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     nodeMonitorPeriod: duration("node-monitor-period"),
     lbResyncPeriod: duration("lb-resync-period", true),
     minResyncPeriod: duration("min-resync-period"),
+    informerSyncGrace: duration("informer-sync-grace"),
     concurrentServiceSyncs: int("concurrent-service-syncs", 1),
     concurrentNodeSyncs: int("concurrent-node-syncs", 1),
     concurrentNodeStatusUpdates: int("concurrent-node-status-updates", 0),

@@ -34,6 +34,7 @@ describe("RunFlags.parse", () => {
     assert.isFalse(flags.plainHttp)
     assert.strictEqual(Duration.toMinutes(flags.nodeStatusUpdateFrequency), 5)
     assert.strictEqual(Duration.toSeconds(flags.nodeMonitorPeriod), 5)
+    assert.strictEqual(Duration.toMinutes(flags.informerSyncGrace), 2)
     assert.strictEqual(flags.concurrentServiceSyncs, 1)
     assert.strictEqual(flags.clusterName, "kubernetes")
     assert.strictEqual(flags.verbosity, 0)
@@ -64,6 +65,8 @@ describe("RunFlags.parse", () => {
     assert.strictEqual(ok([...cfg, "-v", "2"]).flags.verbosity, 2)
     assert.strictEqual(ok([...cfg, "-v6"]).flags.verbosity, 6)
     assert.strictEqual(ok([...cfg, "--v=3"]).flags.verbosity, 3)
+    assert.strictEqual(Duration.toSeconds(ok([...cfg, "--informer-sync-grace=45s"]).flags.informerSyncGrace), 45)
+    assert.match(bad([...cfg, "--informer-sync-grace=0s"]).message, /--informer-sync-grace: must be greater than zero/)
   })
 
   it("bools: bare means true, =false turns off, the last occurrence wins", () => {
