@@ -12,6 +12,7 @@ import { isCommand, layer as simulatorLayer } from "../simulation/cloudstack/Sim
 import * as HttpFace from "../simulation/cloudstack/SimulatorHttpServer.js"
 import { decodeWorld, type World } from "../simulation/cloudstack/World.js"
 import { type KeyPair, keysOf, withKeys } from "../simulation/cloudstack/WorldKeys.js"
+import * as CliOptions from "./CliOptions.js"
 
 /** A scenario file that cannot be read, parsed or decoded; the message names the file and every problem. */
 export class ScenarioError extends Data.TaggedError("ScenarioError")<{
@@ -83,11 +84,11 @@ export const banner = (apiUrl: string, keys: KeyPair, world: World, source: stri
   ].join("\n")
 }
 
-const port = Options.integer("port").pipe(
+const port = CliOptions.integer("port", { min: 0, max: 65535 }).pipe(
   Options.withDefault(8080),
-  Options.withDescription("TCP port on 127.0.0.1 (0 picks a free one)")
+  Options.withDescription("TCP port on 127.0.0.1, 0..65535 (0 picks a free one)")
 )
-const seed = Options.integer("seed").pipe(
+const seed = CliOptions.integer("seed", CliOptions.anyInteger).pipe(
   Options.withDefault(1),
   Options.withDescription("seed for generated ids and fault injection: the same seed gives the same run")
 )
@@ -95,13 +96,13 @@ const scenario = Options.file("scenario", { exists: "yes" }).pipe(
   Options.optional,
   Options.withDescription("scenario file (JSON or YAML, see README); default: the built-in demo world")
 )
-const apiKey = Options.text("api-key").pipe(
+const apiKey = CliOptions.nonEmptyText("api-key").pipe(
   Options.optional,
-  Options.withDescription("api key of the default account (generated when neither the flag nor the scenario gives one)")
+  Options.withDescription("api key of the default account (generated when neither the flag nor the scenario gives one; must not be empty)")
 )
-const secretKey = Options.text("secret-key").pipe(
+const secretKey = CliOptions.nonEmptyText("secret-key").pipe(
   Options.optional,
-  Options.withDescription("secret key of the default account (generated likewise)")
+  Options.withDescription("secret key of the default account (generated likewise; must not be empty)")
 )
 
 interface KeyFlags {

@@ -125,6 +125,18 @@ describe("RunFlags.parse", () => {
     ]) assert.include(text, expected)
   })
 
+  it("an invalid duration is reported alone, without a timing rule it would spuriously break", () => {
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=abc"]).issues, [
+      '--leader-elect-lease-duration: invalid duration "abc" (e.g. 15s, 5m, 1h30m)'
+    ])
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-retry-period=x"]).issues, [
+      '--leader-elect-retry-period: invalid duration "x" (e.g. 15s, 5m, 1h30m)'
+    ])
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=5s"]).issues, [
+      "--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline"
+    ])
+  })
+
   it("leader-election timing rules apply only when leader election is on", () => {
     assert.match(bad([...cfg, "--leader-elect-retry-period=9s"]).message, /renew-deadline must be greater than 1.2 x/)
     assert.isFalse(ok([...cfg, "--leader-elect=false", "--leader-elect-retry-period=9s"]).flags.leaderElection.enabled)

@@ -2,11 +2,9 @@ import { NodeContext } from "@effect/platform-node"
 import { FileSystem, Path } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { main } from "../../src/cli/Cli.js"
-import * as CliLogger from "../../src/cli/CliLogger.js"
 import * as HealthServer from "../../src/runtime/HealthServer.js"
 import * as TlsFiles from "../../src/runtime/TlsFiles.js"
-import * as CapturingConsole from "../fakes/CapturingConsole.js"
+import * as InProcessCli from "../cli/InProcessCli.js"
 
 /** A temp dir with a good pair, a second pair's key, garbage, and a directory. */
 const files = Effect.gen(function*() {
@@ -55,22 +53,16 @@ describe("cloudstack-ccm with a bad TLS pair", () => {
     Effect.gen(function*() {
       const f = yield* files
       const run = (cert: string, key: string) =>
-        Effect.gen(function*() {
-          const captured = yield* CapturingConsole.make
-          const code = yield* main([
-            "node",
-            "cloudstack-ccm",
-            "--controllers=-*",
-            "--leader-elect=false",
-            "--master=http://127.0.0.1:1",
-            "--bind-address=127.0.0.1",
-            // Never bound: the pair is checked before listening.
-            "--secure-port=1",
-            `--tls-cert-file=${cert}`,
-            `--tls-private-key-file=${key}`
-          ]).pipe(Effect.provide(CliLogger.layer), Effect.withConsole(captured.console))
-          return { code, stderr: captured.stderr(), stdout: captured.stdout() }
-        })
+        InProcessCli.runCli(
+          "--controllers=-*",
+          "--leader-elect=false",
+          "--master=http://127.0.0.1:1",
+          "--bind-address=127.0.0.1",
+          // Never bound: the pair is checked before listening.
+          "--secure-port=1",
+          `--tls-cert-file=${cert}`,
+          `--tls-private-key-file=${key}`
+        )
       for (
         const [cert, key, line] of [
           [f.garbage, f.key, `health server: --tls-cert-file ${f.garbage}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`],
@@ -80,9 +72,9 @@ describe("cloudstack-ccm with a bad TLS pair", () => {
       ) {
         const r = yield* run(cert, key)
         assert.strictEqual(r.code, 1)
-        const errors = r.stderr.filter((l) => !l.startsWith("{"))
+        const errors = r.stderr.split("\n").filter((l) => !l.startsWith("{"))
         assert.deepStrictEqual(errors, [line])
-        assert.notInclude(r.stderr.join("\n"), "    at ")
+        assert.notInclude(r.stderr, "    at ")
       }
     }).pipe(Effect.provide(NodeContext.layer)))
 })
