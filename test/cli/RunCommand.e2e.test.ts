@@ -8,17 +8,15 @@
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { buildSync } from "esbuild"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+import { bin, buildBundle, repo } from "./CliBundle.js"
 
-const repo = join(import.meta.dirname, "..", "..")
 const viteNode = join(repo, "node_modules", "vite-node", "vite-node.mjs")
-const bin = join(repo, "src", "cli", "bin.ts")
 
 interface Ccm {
   readonly name: string
@@ -39,9 +37,9 @@ const freePort = () =>
     })
   })
 
-let bundleDir = ""
+let bundled: ReturnType<typeof buildBundle> | undefined
 /** The image's artifact: the same esbuild invocation as deploy/Dockerfile. */
-const bundle = () => join(bundleDir, "cloudstack-ccm.mjs")
+const bundle = () => bundled?.file ?? ""
 
 /**
  * `args` go to the root command (the upstream image's way), or after `run` when `subcommand` is set;
@@ -85,18 +83,7 @@ let apiserver: RunningApiServer
 let leases: k8s.CoordinationV1Api
 
 beforeAll(() => {
-  bundleDir = mkdtempSync(join(tmpdir(), "ccm-bundle-"))
-  buildSync({
-    entryPoints: [bin],
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
-    outfile: bundle(),
-    logLevel: "error"
-  })
+  bundled = buildBundle()
   apiserver = startRealApiServer()
   const config = new k8s.KubeConfig()
   config.loadFromFile(apiserver.kubeconfig)
@@ -104,7 +91,7 @@ beforeAll(() => {
 })
 afterAll(() => {
   apiserver?.stop()
-  rmSync(bundleDir, { recursive: true, force: true })
+  bundled?.remove()
 })
 
 describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
