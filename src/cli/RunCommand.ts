@@ -94,17 +94,17 @@ const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.
           statusUpdateFrequency: flags.nodeStatusUpdateFrequency,
           drainTimeout: drainTimeout(flags),
           informer: nodeInformer
-        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run })))
+        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync })))
       case "cloud-node-lifecycle-controller":
         return NodeLifecycleController.make({ monitorPeriod: flags.nodeMonitorPeriod, informer: nodeInformer }).pipe(
-          Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run }))
+          Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync }))
         )
       case "service-lb-controller":
         return ServiceController.make({
           workers: flags.concurrentServiceSyncs,
           drainTimeout: drainTimeout(flags),
           nodeInformer
-        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run })))
+        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync })))
     }
   }).pipe(Effect.map((cs) => cs.flatMap(Option.toArray)))
 
@@ -160,7 +160,7 @@ export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<
         const nodes = yield* NodeApi.NodeApi
         const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", nodes), yield* Effect.scope))
         const controllers = yield* buildControllers(flags, nodeInformer)
-        yield* election.withLeadership(ControllerManager.run(controllers))
+        yield* election.withLeadership(ControllerManager.run(controllers, { informerSyncGrace: flags.informerSyncGrace }))
       }).pipe(Effect.provide(cloudLayer(flags, cloudConfig.value, backends.cloudStackTransport)))
     }).pipe(Effect.scoped)
     const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)

@@ -46,6 +46,8 @@ export interface RunFlags {
   readonly nodeMonitorPeriod: Duration.Duration
   readonly lbResyncPeriod: Duration.Duration
   readonly minResyncPeriod: Duration.Duration
+  /** How long a controller's informer may take to list once before its health check fails. */
+  readonly informerSyncGrace: Duration.Duration
   readonly concurrentServiceSyncs: number
   readonly concurrentNodeSyncs: number
   /** 0 = same as concurrentNodeSyncs. */
@@ -102,6 +104,7 @@ export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "node-monitor-period", kind: "duration", default: "5s", help: "Period of the node lifecycle check." },
   { name: "lb-resync-period", kind: "duration", default: "10m", help: "Re-ensure every load balancer this often (drift repair); 0 disables." },
   { name: "min-resync-period", kind: "duration", default: "12h", help: "Informer resync base period." },
+  { name: "informer-sync-grace", kind: "duration", default: "2m", help: "How long a controller's informer may take to list once before /healthz/<controller> fails (e.g. credentials or RBAC)." },
   { name: "concurrent-service-syncs", kind: "int", default: "1", help: "Service workers." },
   { name: "concurrent-node-syncs", kind: "int", default: "1", help: "Node initialisation workers." },
   { name: "concurrent-node-status-updates", kind: "int", default: "0", help: "Parallelism of the address sync; 0 = --concurrent-node-syncs." },
@@ -280,22 +283,28 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     issues.push(`--cloud-provider: "${provider}" is not served by this CCM (use external-cloudstack or cloudstack)`)
   }
   const controllers = parseControllers(raw("controllers"), issues, warnings)
+  const beforeTiming = issues.length
+  const leaseDuration = duration("leader-elect-lease-duration")
+  const renewDeadline = duration("leader-elect-renew-deadline")
+  const retryPeriod = duration("leader-elect-retry-period")
+  // The timing rules compare the three durations: only meaningful when each of them is valid.
+  const timingValid = issues.length === beforeTiming
   const leaderElection: LeaderElectionFlags = {
     enabled: bool("leader-elect"),
     namespace: raw("leader-elect-resource-namespace"),
     name: raw("leader-elect-resource-name"),
-    leaseDuration: duration("leader-elect-lease-duration"),
-    renewDeadline: duration("leader-elect-renew-deadline"),
-    retryPeriod: duration("leader-elect-retry-period")
+    leaseDuration,
+    renewDeadline,
+    retryPeriod
   }
   if (raw("leader-elect-resource-lock") !== "leases") {
     issues.push(`--leader-elect-resource-lock: only "leases" is supported, not "${raw("leader-elect-resource-lock")}"`)
   }
   if (leaderElection.enabled) {
-    const [lease, renew, retry] = [leaderElection.leaseDuration, leaderElection.renewDeadline, leaderElection.retryPeriod].map(Duration.toMillis)
+    const [lease, renew, retry] = [leaseDuration, renewDeadline, retryPeriod].map(Duration.toMillis)
     // client-go's own validation: the leader must give up before the lease expires, with retries in between.
-    if (!((lease ?? 0) > (renew ?? 0))) issues.push("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
-    if (!((renew ?? 0) > 1.2 * (retry ?? 0))) issues.push("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
+    if (timingValid && !((lease ?? 0) > (renew ?? 0))) issues.push("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
+    if (timingValid && !((renew ?? 0) > 1.2 * (retry ?? 0))) issues.push("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
     if (leaderElection.namespace === "" || leaderElection.name === "") issues.push("--leader-elect-resource-namespace and --leader-elect-resource-name must not be empty")
   }
   const tlsCertFile = given("tls-cert-file")
@@ -328,6 +337,7 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     nodeMonitorPeriod: duration("node-monitor-period"),
     lbResyncPeriod: duration("lb-resync-period", true),
     minResyncPeriod: duration("min-resync-period"),
+    informerSyncGrace: duration("informer-sync-grace"),
     concurrentServiceSyncs: int("concurrent-service-syncs", 1),
     concurrentNodeSyncs: int("concurrent-node-syncs", 1),
     concurrentNodeStatusUpdates: int("concurrent-node-status-updates", 0),

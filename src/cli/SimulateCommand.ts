@@ -28,6 +28,7 @@ import * as DemoCluster from "../simulation/DemoCluster.js"
 import * as FakeKubernetes from "../simulation/FakeKubernetes.js"
 import * as NodeTable from "../simulation/NodeTable.js"
 import { simulatedCloudConfig } from "../simulation/SimulatedCloudConfig.js"
+import * as CliOptions from "./CliOptions.js"
 import { SimulationStepError, story as serviceStory, waitFor } from "./SimulateServices.js"
 
 export { SimulationStepError }
@@ -165,17 +166,17 @@ export const simulate = (options: SimulateOptions) =>
     options.verbose ? (e) => e : Logger.withMinimumLogLevel(LogLevel.Warning)
   )
 
-const seed = Options.integer("seed").pipe(
+const seed = CliOptions.integer("seed", CliOptions.anyInteger).pipe(
   Options.withDefault(1),
   Options.withDescription("seed of the simulated cloud's ids and of which VMs become nodes")
 )
-const nodes = Options.integer("nodes").pipe(
+const nodes = CliOptions.integer("nodes", { min: 1, max: 5000 }).pipe(
   Options.withDefault(8),
-  Options.withDescription("cluster size; VMs beyond the demo world's are deployed through the simulated API")
+  Options.withDescription("cluster size, 1..5000; VMs beyond the demo world's are deployed through the simulated API")
 )
-const duration = Options.integer("duration").pipe(
+const duration = CliOptions.integer("duration", { min: 0, max: 86400 }).pipe(
   Options.withDefault(6),
-  Options.withDescription("seconds the whole simulation runs at least (controllers use short periods)")
+  Options.withDescription("seconds the whole simulation runs at least, 0..86400 (controllers use short periods)")
 )
 const provider = Options.choice("cloud-provider", ["external-cloudstack", "cloudstack"]).pipe(
   Options.withDefault("external-cloudstack" as const),
@@ -189,8 +190,8 @@ export const command = Command.make(
   (o) =>
     simulate({
       seed: o.seed,
-      nodes: Math.max(1, o.nodes),
-      duration: Duration.seconds(Math.max(0, o.duration)),
+      nodes: o.nodes,
+      duration: Duration.seconds(o.duration),
       providerName: o.provider,
       verbose: o.verbose
     })

@@ -5,13 +5,15 @@
  */
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Data, Effect, Layer, Option, ParseResult, Random } from "effect"
+import type { PlatformError } from "@effect/platform/Error"
+import { Console, Data, Duration, Effect, Layer, Option, ParseResult, Random } from "effect"
 import * as YAML from "yaml"
 import { demoWorld } from "../simulation/cloudstack/DemoWorld.js"
 import { isCommand, layer as simulatorLayer } from "../simulation/cloudstack/Simulator.js"
 import * as HttpFace from "../simulation/cloudstack/SimulatorHttpServer.js"
 import { decodeWorld, type World } from "../simulation/cloudstack/World.js"
 import { type KeyPair, keysOf, withKeys } from "../simulation/cloudstack/WorldKeys.js"
+import * as CliOptions from "./CliOptions.js"
 
 /** A scenario file that cannot be read, parsed or decoded; the message names the file and every problem. */
 export class ScenarioError extends Data.TaggedError("ScenarioError")<{
@@ -24,23 +26,56 @@ export class ScenarioError extends Data.TaggedError("ScenarioError")<{
   }
 }
 
-/** Reads a JSON or YAML scenario (YAML 1.2 parses JSON too) and decodes it with the World schema. */
+/** A larger scenario file is refused before it is read (a world at every WorldLimits bound is ~20 MiB of JSON). */
+export const MAX_SCENARIO_BYTES = 32 * 1024 * 1024
+/** YAML parses about 100 times slower than JSON (10 s for 17 MiB): larger scenarios must be JSON. */
+export const MAX_YAML_BYTES = 1024 * 1024
+
+/** A timer turn of the event loop between synchronous start-up steps, so SIGTERM is acted on between them. */
+const eventLoopTurn = Effect.sleep(Duration.zero)
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`
+
+/** JSON first (fast); YAML 1.2 (a superset of JSON) for files small enough to parse quickly. */
+const parseScenario = (path: string, text: string, bytes: number) =>
+  Effect.try({
+    try: (): unknown => JSON.parse(text),
+    catch: (cause) => cause
+  }).pipe(
+    Effect.orElse(() =>
+      bytes > MAX_YAML_BYTES
+        ? Effect.fail(
+          new ScenarioError({
+            path,
+            detail: `not JSON, and YAML scenarios are limited to ${mib(MAX_YAML_BYTES)} (YAML parses slowly); write larger ones as JSON`
+          })
+        )
+        : Effect.try({
+          try: (): unknown => YAML.parse(text, { prettyErrors: true }),
+          catch: (cause) =>
+            new ScenarioError({ path, detail: `not JSON/YAML: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+        })
+    )
+  )
+
+/**
+ * Reads a JSON or YAML scenario and decodes it with the World schema (whose bounds keep any world
+ * small). Files over MAX_SCENARIO_BYTES are refused unread; the event loop gets a turn between the
+ * synchronous steps (parse, decode), so a signal during start-up is acted on promptly.
+ */
 export const loadScenario = (path: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(path).pipe(
-      Effect.mapError((cause) => new ScenarioError({ path, detail: `cannot read: ${cause.message}`, cause }))
-    )
-    const parsed = yield* Effect.try({
-      try: (): unknown => YAML.parse(text, { prettyErrors: true }),
-      catch: (cause) =>
-        new ScenarioError({
-          path,
-          detail: `not JSON/YAML: ${cause instanceof Error ? cause.message : String(cause)}`,
-          cause
-        })
-    })
-    return yield* decodeWorld(parsed).pipe(
+    const cannotRead = (cause: PlatformError) => new ScenarioError({ path, detail: `cannot read: ${cause.message}`, cause })
+    const bytes = Number((yield* fs.stat(path).pipe(Effect.mapError(cannotRead))).size)
+    if (bytes > MAX_SCENARIO_BYTES) {
+      return yield* new ScenarioError({ path, detail: `${mib(bytes)} is larger than the ${mib(MAX_SCENARIO_BYTES)} a scenario may have` })
+    }
+    const text = yield* fs.readFileString(path).pipe(Effect.mapError(cannotRead))
+    yield* eventLoopTurn
+    const parsed = yield* parseScenario(path, text, bytes)
+    yield* eventLoopTurn
+    const world = yield* decodeWorld(parsed).pipe(
       Effect.mapError((cause) =>
         new ScenarioError({
           path,
@@ -49,6 +84,8 @@ export const loadScenario = (path: string) =>
         })
       )
     )
+    yield* eventLoopTurn
+    return world
   })
 
 /** A key like CloudStack's: 64 random bytes, base64url (86 characters). */
@@ -83,11 +120,11 @@ export const banner = (apiUrl: string, keys: KeyPair, world: World, source: stri
   ].join("\n")
 }
 
-const port = Options.integer("port").pipe(
+const port = CliOptions.integer("port", { min: 0, max: 65535 }).pipe(
   Options.withDefault(8080),
-  Options.withDescription("TCP port on 127.0.0.1 (0 picks a free one)")
+  Options.withDescription("TCP port on 127.0.0.1, 0..65535 (0 picks a free one)")
 )
-const seed = Options.integer("seed").pipe(
+const seed = CliOptions.integer("seed", CliOptions.anyInteger).pipe(
   Options.withDefault(1),
   Options.withDescription("seed for generated ids and fault injection: the same seed gives the same run")
 )
@@ -95,13 +132,13 @@ const scenario = Options.file("scenario", { exists: "yes" }).pipe(
   Options.optional,
   Options.withDescription("scenario file (JSON or YAML, see README); default: the built-in demo world")
 )
-const apiKey = Options.text("api-key").pipe(
+const apiKey = CliOptions.nonEmptyText("api-key").pipe(
   Options.optional,
-  Options.withDescription("api key of the default account (generated when neither the flag nor the scenario gives one)")
+  Options.withDescription("api key of the default account (generated when neither the flag nor the scenario gives one; must not be empty)")
 )
-const secretKey = Options.text("secret-key").pipe(
+const secretKey = CliOptions.nonEmptyText("secret-key").pipe(
   Options.optional,
-  Options.withDescription("secret key of the default account (generated likewise)")
+  Options.withDescription("secret key of the default account (generated likewise; must not be empty)")
 )
 
 interface KeyFlags {

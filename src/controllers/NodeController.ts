@@ -79,6 +79,7 @@ export const make = (options: NodeControllerOptions) =>
     // Only Metrics: capturing the whole context would also capture the caller's Scope, and `run` would
     // then fork into that Scope instead of the one the controller manager gives it.
     const metrics = yield* Metrics
+    const sync = yield* Informer.makeSyncProbe
 
     /** Seconds since the Node's creation (None when the object has no creationTimestamp). */
     const secondsSinceCreation = (node: NodeView) =>
@@ -200,6 +201,7 @@ export const make = (options: NodeControllerOptions) =>
       })
       // The informer list-watches Nodes (relisting with backoff on 410 or a broken watch).
       const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
+      yield* sync.track(informer)
       yield* Effect.forkScoped(feed(informer, queue))
       // Errors skip a round (no retry until the next period), as upstream.
       yield* Effect.forkScoped(
@@ -212,7 +214,7 @@ export const make = (options: NodeControllerOptions) =>
       )
     }).pipe(Effect.annotateLogs({ module: "NodeController" }), Effect.provideService(Metrics, metrics))
 
-    const controller: Controller = { name: CONTROLLER_NAME, run }
+    const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }
     return { ...controller, syncNode, syncAddresses } as const
   })
 

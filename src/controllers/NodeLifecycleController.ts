@@ -45,6 +45,7 @@ export const make = (options: NodeLifecycleOptions) =>
     const nodes = yield* NodeApi
     const instances = yield* Instances
     const period = Duration.decode(options.monitorPeriod ?? "5 seconds")
+    const sync = yield* Informer.makeSyncProbe
 
     /** Re-reads the Node and rewrites its taints; retried on Conflict, each time from the latest Node. */
     const setShutdownTaint = (name: string, present: boolean): Effect.Effect<boolean, KubeApiError> =>
@@ -127,11 +128,12 @@ export const make = (options: NodeLifecycleOptions) =>
 
     const run = Effect.gen(function*() {
       const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
+      yield* sync.track(informer)
       yield* informer.awaitSynced
       yield* loop(informer)
     }).pipe(Effect.scoped, Effect.annotateLogs({ module: "NodeLifecycleController" }))
 
-    const controller: Controller = { name: CONTROLLER_NAME, run }
+    const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }
     return { ...controller, monitor } as const
   })
 

@@ -79,6 +79,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
     /** Whether the API server keeps `ipMode` (1.29+); learnt from the first status write. */
     const ipModeKept = yield* Ref.make(true)
     const delay = Duration.decode(options.nodeSyncDelay ?? "1 second")
+    const sync = yield* Informer.makeSyncProbe
 
     const event = (service: ServiceView, type: EventType, reason: string, message: string) =>
       recorder.record(
@@ -97,6 +98,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
     const run = Effect.gen(function*() {
       const serviceInformer = yield* Informer.make("services", services)
+      yield* sync.track(serviceInformer)
       const nodeInformer = options.nodeInformer === undefined ? yield* Informer.make("nodes", nodeApi) : yield* options.nodeInformer
       // EndpointSlices are watched only once a Service asks for externalTrafficPolicy: Local.
       const scope = yield* Effect.scope
@@ -243,7 +245,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
           return WorkQueue.ReconcileResult.Done()
         })
 
-      const sync = (key: string): Effect.Effect<WorkQueue.ReconcileResult, SyncError> =>
+      const syncService = (key: string): Effect.Effect<WorkQueue.ReconcileResult, SyncError> =>
         Effect.gen(function*() {
           const found = yield* serviceInformer.get(key)
           if (Option.isNone(found)) {
@@ -271,7 +273,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
         }).pipe(Effect.withSpan("ServiceController.sync", { attributes: { service: key } }))
 
       const queue = yield* WorkQueue.make<string>({ name: "service" })
-      yield* WorkQueue.runWorkers(queue, options.workers ?? 1, sync, {
+      yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncService, {
         controller: CONTROLLER_NAME,
         drainTimeout: options.drainTimeout
       })
@@ -341,7 +343,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
       yield* Effect.forkScoped(sliceFeed)
     }).pipe(Effect.annotateLogs({ module: "ServiceController" }), Effect.provideService(Metrics, metrics))
 
-    const controller: Controller = { name: CONTROLLER_NAME, run }
+    const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }
     return controller
   })
 

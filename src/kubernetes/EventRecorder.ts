@@ -1,9 +1,11 @@
 /**
  * Records Kubernetes Events the way client-go's recorder does: a repeat of the same (object,
  * type, reason, message) bumps `count`/`lastTimestamp` of the Event already written instead of
- * creating another, so a retry loop never floods the API. Best effort: failures are logged, not raised.
+ * creating another, so a retry loop never floods the API. Best effort: failures are logged, not raised
+ * (a denied write once per cause at Error, see AccessReporter).
  */
 import { Clock, Context, DateTime, Effect, HashMap, Layer, Option, Random, Ref } from "effect"
+import * as AccessReporter from "./AccessReporter.js"
 import { EventApi } from "./EventApi.js"
 import { eventNamespace, type EventType, type ObjectReference } from "./EventView.js"
 import type { KubeApiError } from "./KubeError.js"
@@ -36,6 +38,7 @@ export const make = (component: string) =>
   Effect.gen(function*() {
     const api = yield* EventApi
     const written = yield* Ref.make(HashMap.empty<string, Written>())
+    const access = yield* AccessReporter.make(`EventRecorder ${component}`)
 
     const createNew = (key: string, object: ObjectReference, type: EventType, reason: string, message: string, now: string) =>
       Effect.gen(function*() {
@@ -65,10 +68,13 @@ export const make = (component: string) =>
             Effect.catchIf((error) => error.reason === "NotFound", () => createNew(key, object, type, reason, message, now))
           )
         yield* write.pipe(
+          Effect.zipRight(access.succeeded),
           Effect.catchAll((error) =>
-            Effect.logWarning("could not record event").pipe(
-              Effect.annotateLogs({ reason, object: `${object.kind}/${object.namespace}/${object.name}`, error: error.message })
-            )
+            // 401/403: at Error once per cause (what to check) instead of a warning per Event.
+            Effect.flatMap(access.failed(error), (denied) =>
+              (denied ? Effect.logDebug("could not record event") : Effect.logWarning("could not record event")).pipe(
+                Effect.annotateLogs({ reason, object: `${object.kind}/${object.namespace}/${object.name}`, error: error.message })
+              ))
           )
         )
       }

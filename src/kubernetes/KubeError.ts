@@ -32,6 +32,10 @@ export class KubeApiError extends Data.TaggedError("KubeApiError")<{
   }
 }
 
+/** `verb resource: Reason (HTTP n)`: the error without the server's text, for health check reasons. */
+export const brief = (error: KubeApiError): string =>
+  `${error.verb} ${error.resource}: ${error.reason}${error.status === undefined ? "" : ` (HTTP ${error.status})`}`
+
 /** Whether repeating the same call may succeed. Conflict is retryable after a re-read, not blindly. */
 export const isRetryable = (error: KubeApiError): boolean =>
   error.reason === "Unavailable" || error.reason === "Transport"

@@ -7,13 +7,13 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Context, Data, Effect, Layer, Option } from "effect"
-import { readFile } from "node:fs/promises"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
 import * as Selfsigned from "selfsigned"
 import { Metrics, render } from "../metrics/Metrics.js"
 import { HealthChecks, type HealthCheckResult } from "./HealthChecks.js"
+import * as TlsFiles from "./TlsFiles.js"
 
 export interface HealthServerOptions {
   /** `--bind-address` (default 0.0.0.0). */
@@ -86,16 +86,10 @@ const app = (checks: HealthChecks["Type"], metrics: Metrics["Type"]) =>
     return plain("not found\n", 404)
   })
 
-const readTls = (files: { readonly certFile: string; readonly keyFile: string }) =>
-  Effect.tryPromise({
-    try: async () => ({ cert: await readFile(files.certFile, "utf8"), key: await readFile(files.keyFile, "utf8") }),
-    catch: (cause) =>
-      new HealthServerError({
-        reason: "TlsFiles",
-        detail: `cannot read --tls-cert-file ${files.certFile} / --tls-private-key-file ${files.keyFile}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause
-      })
-  })
+const readTls = (files: TlsFiles.TlsFilePaths) =>
+  TlsFiles.load(files).pipe(
+    Effect.mapError((cause) => new HealthServerError({ reason: "TlsFiles", detail: cause.message, cause }))
+  )
 
 /** A self-signed pair for `localhost`/127.0.0.1 named `cloud-controller-manager`, as the k8s CCM generates. */
 export const selfSigned: Effect.Effect<{ readonly cert: string; readonly key: string }, HealthServerError> = Effect.flatMap(
@@ -150,9 +144,19 @@ export const make = (options: HealthServerOptions) =>
     const tls = options.plainHttp
       ? Option.none<{ readonly cert: string; readonly key: string }>()
       : Option.some(yield* Option.match(options.tls, { onNone: () => selfSigned, onSome: readTls }))
-    const server: Http.Server = Option.match(tls, {
-      onNone: () => Http.createServer(handler),
-      onSome: ({ cert, key }) => Https.createServer({ cert, key }, handler)
+    const server: Http.Server = yield* Option.match(tls, {
+      onNone: () => Effect.succeed(Http.createServer(handler)),
+      // The pair was checked (TlsFiles); OpenSSL may still refuse it (e.g. a key too weak for its policy).
+      onSome: ({ cert, key }) =>
+        Effect.try({
+          try: () => Https.createServer({ cert, key }, handler),
+          catch: (cause) =>
+            new HealthServerError({
+              reason: "Certificate",
+              detail: `cannot serve with the TLS certificate: ${cause instanceof Error ? cause.message : String(cause)}`,
+              cause
+            })
+        })
     })
     const port = yield* Effect.acquireRelease(listen(server, options), () => close(server))
     const scheme = Option.isSome(tls) ? "https" as const : "http" as const

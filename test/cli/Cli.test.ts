@@ -2,9 +2,8 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, FiberId, Schema } from "effect"
-import { exitCode, main, normalizeArgs } from "../../src/cli/Cli.js"
-import * as CliLogger from "../../src/cli/CliLogger.js"
-import * as CapturingConsole from "../fakes/CapturingConsole.js"
+import { exitCode, normalizeArgs } from "../../src/cli/Cli.js"
+import * as InProcessCli from "./InProcessCli.js"
 
 const API_KEY = "AKEY-visible-n0where"
 const SECRET = "SKEY-n3v3r-pr1nt-m3"
@@ -16,21 +15,13 @@ const decodeLogLine = Schema.decodeUnknownSync(
   Schema.parseJson(Schema.Struct({ message: Schema.String, logLevel: Schema.String }))
 )
 
-/** Runs the CLI in-process with JSON logs, capturing stdout/stderr; returns the exit code too. */
+/** Runs the CLI in-process; no key ever shows on stdout or stderr. */
 const runCli = (...args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const captured = yield* CapturingConsole.make
-    const code = yield* main(["node", "cloudstack-ccm", ...args]).pipe(
-      Effect.provide(CliLogger.layer),
-      Effect.withConsole(captured.console)
-    )
-    const stdout = captured.stdout().join("\n")
-    const stderr = captured.stderr().join("\n")
+  Effect.tap(InProcessCli.runCli(...args), ({ stderr, stdout }) => {
     for (const secret of [API_KEY, SECRET]) {
       assert.notInclude(stdout, secret)
       assert.notInclude(stderr, secret)
     }
-    return { code, stdout, stderr }
   })
 
 const files = Effect.gen(function*() {

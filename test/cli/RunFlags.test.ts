@@ -34,6 +34,7 @@ describe("RunFlags.parse", () => {
     assert.isFalse(flags.plainHttp)
     assert.strictEqual(Duration.toMinutes(flags.nodeStatusUpdateFrequency), 5)
     assert.strictEqual(Duration.toSeconds(flags.nodeMonitorPeriod), 5)
+    assert.strictEqual(Duration.toMinutes(flags.informerSyncGrace), 2)
     assert.strictEqual(flags.concurrentServiceSyncs, 1)
     assert.strictEqual(flags.clusterName, "kubernetes")
     assert.strictEqual(flags.verbosity, 0)
@@ -64,6 +65,8 @@ describe("RunFlags.parse", () => {
     assert.strictEqual(ok([...cfg, "-v", "2"]).flags.verbosity, 2)
     assert.strictEqual(ok([...cfg, "-v6"]).flags.verbosity, 6)
     assert.strictEqual(ok([...cfg, "--v=3"]).flags.verbosity, 3)
+    assert.strictEqual(Duration.toSeconds(ok([...cfg, "--informer-sync-grace=45s"]).flags.informerSyncGrace), 45)
+    assert.match(bad([...cfg, "--informer-sync-grace=0s"]).message, /--informer-sync-grace: must be greater than zero/)
   })
 
   it("bools: bare means true, =false turns off, the last occurrence wins", () => {
@@ -120,6 +123,18 @@ describe("RunFlags.parse", () => {
       'unexpected argument "stray"',
       "--cloud-config is required"
     ]) assert.include(text, expected)
+  })
+
+  it("an invalid duration is reported alone, without a timing rule it would spuriously break", () => {
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=abc"]).issues, [
+      '--leader-elect-lease-duration: invalid duration "abc" (e.g. 15s, 5m, 1h30m)'
+    ])
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-retry-period=x"]).issues, [
+      '--leader-elect-retry-period: invalid duration "x" (e.g. 15s, 5m, 1h30m)'
+    ])
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=5s"]).issues, [
+      "--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline"
+    ])
   })
 
   it("leader-election timing rules apply only when leader election is on", () => {

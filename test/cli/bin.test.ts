@@ -85,4 +85,15 @@ describe("cloudstack-ccm executable", () => {
       )
       for (const r of [ok, ko]) assert.notInclude(r.stdout + r.stderr, "S3CR3T")
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("--help and usage errors are plain text when stdout/stderr are not terminals (pipes here)", () =>
+    Effect.gen(function*() {
+      const help = yield* runBin("simulator", "--help")
+      assert.strictEqual(help.code, 0)
+      assert.include(help.stdout, "--port integer")
+      assert.notInclude(help.stdout, "\u001b")
+      const usage = yield* runBin("simulator", "--port", "abc")
+      assert.strictEqual(usage.code, 1)
+      assert.strictEqual(usage.stderr.trim(), "--port: 'abc' is not an integer in 0..65535")
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import * as EventRecorder from "../../src/kubernetes/EventRecorder.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+import * as CapturingLogger from "../fakes/CapturingLogger.js"
 
 const ref = { kind: "Service", namespace: "shop", name: "web", uid: "uid-1", apiVersion: "v1" }
 
@@ -59,4 +60,20 @@ describe("EventRecorder", () => {
       yield* recorder.record(ref, "Warning", "X", "y")
       assert.deepStrictEqual((yield* fake.events).map((event) => event.count), [1])
     }).pipe(Effect.provide(FakeKubernetes.layer())))
+
+  it.effect("a forbidden create is logged at Error once with the RBAC rule, not as a warning per Event", () => {
+    const log = CapturingLogger.make()
+    return Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const recorder = yield* EventRecorder.make("cloud-node-controller")
+      yield* fake.failNext({ verb: "create", resource: "events", reason: "Forbidden", times: 5 })
+      for (let i = 0; i < 5; i++) yield* recorder.record(ref, "Warning", "X", `message ${i}`)
+      assert.deepStrictEqual(log.lines.filter((l) => l.level !== "DEBUG").map((l) => [l.level, l.message, l.annotations["check"]]), [[
+        "ERROR",
+        "Kubernetes API server forbids a request (403 Forbidden): RBAC rule missing",
+        "RBAC: the CCM's ClusterRole needs \"create,patch,update events\" in the core API group " +
+        "(denied: create; see deploy/rbac.yaml, ClusterRole system:cloud-controller-manager)"
+      ]])
+    }).pipe(Effect.provide(FakeKubernetes.layer()), Effect.provide(log.layer))
+  })
 })

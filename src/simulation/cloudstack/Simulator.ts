@@ -23,7 +23,7 @@ import {
 import { advance } from "./EngineContext.js"
 import { dispatch, isCommand } from "./Engine.js"
 import type { SimState } from "./SimModel.js"
-import { seedStore, type Store } from "./Store.js"
+import { seedSteps, type Store } from "./Store.js"
 import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Wire.js"
 import type { World } from "./World.js"
 
@@ -88,11 +88,25 @@ const snapshot = (s: Store, now: number): SimState =>
   })
 
 /** Builds a simulator over `world`; fails when the world's references do not resolve. */
+/**
+ * Seeds the store in chunks with a zero sleep between them: on the live Clock that is a timer turn
+ * of the event loop, so SIGTERM during the seeding of a large world is acted on at once (an
+ * interruption point); on the TestClock it returns immediately.
+ */
+const seedInterruptibly = (world: World, seed: number, now: number) =>
+  Effect.gen(function*() {
+    const steps = seedSteps(world, seed, now)
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done === true) return step.value
+      yield* Effect.sleep(Duration.zero)
+    }
+  })
+
 export const make = (world: World, options: SimulatorOptions = {}) =>
   Effect.gen(function*() {
     const seed = options.seed ?? 1
     const start = yield* Clock.currentTimeMillis
-    const seeded = seedStore(world, seed, start)
+    const seeded = yield* seedInterruptibly(world, seed, start)
     if (Either.isLeft(seeded)) return yield* new WorldSeedError({ problems: seeded.left })
     const store = seeded.right
     const rng = Random.make(seed)

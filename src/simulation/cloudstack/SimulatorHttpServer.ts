@@ -140,6 +140,10 @@ export const make = (options: SimulatorHttpServerOptions) =>
 
     const server = yield* Effect.acquireRelease(
       Effect.async<Server, SimulatorServerError>((resume) => {
+        // node's listen throws a RangeError (a defect here) for these: say it as the typed error.
+        if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+          return resume(Effect.fail(new SimulatorServerError({ port: options.port, cause: "the port must be an integer in 0..65535" })))
+        }
         const s = createServer({ keepAlive: true }, onRequest)
         s.once("error", (cause) => resume(Effect.fail(new SimulatorServerError({ port: options.port, cause }))))
         s.listen(options.port, HOST, () => resume(Effect.succeed(s)))

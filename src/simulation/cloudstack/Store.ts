@@ -124,11 +124,17 @@ const ownerOf = (s: Store, owner: string, projectByName: ReadonlyMap<string, Pro
   return s.accounts.has(owner) ? Either.right(owner) : Either.left(`unknown account ${owner}`)
 }
 
+/** Rows seeded between two yields of `seedSteps`. */
+const SEED_CHUNK = 2_000
+
 /**
- * Builds the tables from a World. Left with every reference problem found (unknown names) so a
- * scenario file is fixed in one go.
+ * Builds the tables from a World: the Store, or every reference problem found (unknown names) so a
+ * scenario file is fixed in one go. A generator that yields after every SEED_CHUNK public IPs,
+ * networks and VMs, so the caller can let other work (a signal handler) run while a large world is
+ * seeded; run it to its end for the result. Pure.
  */
-export const seedStore = (world: World, seed: number, now: number): Either.Either<Store, ReadonlyArray<string>> => {
+export function* seedSteps(world: World, seed: number, now: number): Generator<void, Either.Either<Store, ReadonlyArray<string>>> {
+  let rows = 0
   const errors: Array<string> = []
   const partial = {
     seed,
@@ -258,10 +264,13 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
     const addresses = [...r.addresses]
     if (r.start !== undefined) {
       const base = ipv4ToInt(r.start)
+      const count = r.count ?? 1
       if (base === undefined) errors.push(`publicIps: invalid start ${r.start}`)
-      else for (let i = 0; i < (r.count ?? 1); i++) addresses.push(intToIpv4(base + i))
+      else if (base + count - 1 > 0xffffffff) errors.push(`publicIps: ${count} addresses from ${r.start} run past 255.255.255.255`)
+      else for (let i = 0; i < count; i++) addresses.push(intToIpv4(base + i))
     }
     for (const address of addresses) {
+      if (++rows % SEED_CHUNK === 0) yield
       if (s.ipsByAddress.has(address)) {
         errors.push(`publicIps: duplicate address ${address}`)
         continue
@@ -277,10 +286,19 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
       s.ipsByAddress.set(address, row)
     }
   }
+  // The first free address of a zone, in pool order. Seeding never frees an address, so one cursor
+  // per zone finds it without rescanning the pool for each network (10,000 x 65,536 otherwise).
+  const cursors = new Map<string, Iterator<IpRow>>()
+  const firstFree = (zoneUuid: string): IpRow | undefined => {
+    const cursor = cursors.get(zoneUuid) ?? s.ips.values()
+    cursors.set(zoneUuid, cursor)
+    for (let r = cursor.next(); r.done !== true; r = cursor.next()) {
+      if (r.value.zoneUuid === zoneUuid && r.value.state === "Free") return r.value
+    }
+    return undefined
+  }
   const takeSourceNat = (zoneUuid: string, wanted: string | undefined, what: string): IpRow | undefined => {
-    const ip = wanted !== undefined
-      ? s.ipsByAddress.get(wanted)
-      : [...s.ips.values()].find((r) => r.zoneUuid === zoneUuid && r.state === "Free")
+    const ip = wanted !== undefined ? s.ipsByAddress.get(wanted) : firstFree(zoneUuid)
     if (ip === undefined || ip.state !== "Free") {
       errors.push(`${what}: no free public IP for source NAT${wanted === undefined ? "" : ` (${wanted})`}`)
       return undefined
@@ -340,6 +358,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
   }
   const netByName = new Map<string, NetworkRow>()
   for (const n of world.networks) {
+    if (++rows % SEED_CHUNK === 0) yield
     const zone = zoneByName.get(n.zone)
     const offering = offeringByName.get(n.offering)
     const owner = ownerOf(s, n.owner, projectByName)
@@ -379,6 +398,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
     }
   }
   for (const v of world.vms) {
+    if (++rows % SEED_CHUNK === 0) yield
     const zone = zoneByName.get(v.zone)
     const owner = ownerOf(s, v.owner, projectByName)
     const so = soByName.get(v.serviceOffering)
