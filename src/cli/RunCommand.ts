@@ -63,7 +63,7 @@ export const liveBackends = (flags: RunFlags) => ({
 
 /** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
 const cloudLayer = <E2>(flags: RunFlags, config: CloudConfigShape, transport: Backends<unknown, E2>["cloudStackTransport"]) =>
-  LoadBalancers.layer.pipe(
+  LoadBalancers.layer({ clusterName: flags.clusterName, tags: flags.lbOwnershipTags }).pipe(
     Layer.provideMerge(Instances.layer(flags.cloudProvider)),
     Layer.provideMerge(CloudStackClient.layer),
     Layer.provide(transport),

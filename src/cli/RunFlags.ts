@@ -33,6 +33,8 @@ export interface RunFlags {
   readonly kubeconfig: Option.Option<string>
   readonly master: Option.Option<string>
   readonly clusterName: string
+  /** `--lb-ownership-tags`: CloudStack tags on everything the LB code creates. */
+  readonly lbOwnershipTags: boolean
   /** Enabled controllers, in start order. */
   readonly controllers: ReadonlyArray<ControllerName>
   readonly leaderElection: LeaderElectionFlags
@@ -103,6 +105,7 @@ export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "node-status-update-frequency", kind: "duration", default: "5m", help: "Period of the node address sync." },
   { name: "node-monitor-period", kind: "duration", default: "5s", help: "Period of the node lifecycle check." },
   { name: "lb-resync-period", kind: "duration", default: "10m", help: "Re-ensure every load balancer this often (drift repair); 0 disables." },
+  { name: "lb-ownership-tags", kind: "bool", default: "true", help: "Tag every IP, LB rule, firewall rule and ACL item created with the cluster and Service (one createTags per type, not awaited); false saves those calls." },
   { name: "min-resync-period", kind: "duration", default: "12h", help: "Informer resync base period." },
   { name: "informer-sync-grace", kind: "duration", default: "2m", help: "How long a controller's informer may take to list once before /healthz/<controller> fails (e.g. credentials or RBAC)." },
   { name: "concurrent-service-syncs", kind: "int", default: "1", help: "Service workers." },
@@ -326,6 +329,7 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     kubeconfig: given("kubeconfig"),
     master: given("master"),
     clusterName: raw("cluster-name"),
+    lbOwnershipTags: bool("lb-ownership-tags"),
     controllers,
     leaderElection,
     securePort: int("secure-port", 0, 65535),

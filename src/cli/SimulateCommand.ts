@@ -48,7 +48,7 @@ export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & 
   const config = Layer.succeed(CloudConfig, simulatedCloudConfig())
   const base = Layer.mergeAll(Simulator.layer(options.world ?? demoWorld, { seed: options.seed }), config, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
-  const cloud = LoadBalancers.layer.pipe(Layer.provideMerge(Instances.layer(options.providerName)), Layer.provideMerge(client))
+  const cloud = LoadBalancers.layer().pipe(Layer.provideMerge(Instances.layer(options.providerName)), Layer.provideMerge(client))
   return Layer.merge(cloud, FakeKubernetes.layer())
 }
 

@@ -15,7 +15,7 @@ import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { cloudLayer, type CloudOptions } from "./NodeScenariosEnv.js"
 
 export const env = (options: CloudOptions = {}) =>
-  Layer.merge(LoadBalancers.layer.pipe(Layer.provideMerge(cloudLayer(options))), FakeKubernetes.layer())
+  Layer.merge(LoadBalancers.layer().pipe(Layer.provideMerge(cloudLayer(options))), FakeKubernetes.layer())
 
 /** Small TestClock steps, each followed by enough scheduler turns for woken fibers to reach their next sleep. */
 export const settle = (steps = 30, step: Duration.DurationInput = "100 millis") =>

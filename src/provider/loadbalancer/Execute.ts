@@ -18,11 +18,12 @@ import {
   updateLoadBalancerRule
 } from "../../cloudstack/commands/LoadBalancers.js"
 import { createNetworkACL, deleteNetworkACL } from "../../cloudstack/commands/NetworkAcls.js"
+import { createTags } from "../../cloudstack/commands/Tags.js"
 import { AclItemId, type IpAddressId, type LbRuleId, type NetworkId } from "../../cloudstack/Ids.js"
 import type { LbSpec } from "./LbSpec.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { equals, type Ownership } from "./Ownership.js"
-import { type IpRef, type RuleRef, Step } from "./Plan.js"
+import { type IpRef, type RuleRef, Step, TagTarget } from "./Plan.js"
 
 /** Addresses being associated by this process right now: two Services never pick the same free one. */
 export type Reservations = Ref.Ref<ReadonlySet<string>>
@@ -41,6 +42,9 @@ export interface ExecuteInput<E> {
 export interface Executed {
   readonly acquired: Option.Option<PublicIpAddress>
   readonly created: ReadonlyMap<string, LoadBalancerRule>
+  /** Firewall rules and ACL items created, by `<protocol>/<port>`. */
+  readonly createdFirewall: ReadonlyMap<string, string>
+  readonly createdAcl: ReadonlyMap<string, string>
   readonly updated: ReadonlyMap<LbRuleId, LoadBalancerRule>
   /** The ownership now recorded on the Service. */
   readonly ownership: Ownership
@@ -93,11 +97,19 @@ export const execute = <E>(
     const state = {
       acquired: Option.none<PublicIpAddress>(),
       created: new Map<string, LoadBalancerRule>(),
+      createdFirewall: new Map<string, string>(),
+      createdAcl: new Map<string, string>(),
       updated: new Map<LbRuleId, LoadBalancerRule>(),
       ownership: input.ownership,
       mutations: 0
     }
-    const snapshot = (): Executed => ({ ...state, created: new Map(state.created), updated: new Map(state.updated) })
+    const snapshot = (): Executed => ({
+      ...state,
+      created: new Map(state.created),
+      createdFirewall: new Map(state.createdFirewall),
+      createdAcl: new Map(state.createdAcl),
+      updated: new Map(state.updated)
+    })
     const { network, spec } = input
 
     const ipOf = (ref: IpRef): Effect.Effect<IpAddressId> =>
@@ -175,7 +187,9 @@ export const execute = <E>(
         RemoveMembers: ({ rule, vms }) => mutate(cs.run(removeFromLoadBalancerRule, { id: rule, virtualMachineIds: vms })),
         CreateFirewall: ({ cidrs, ip, port, protocol }) =>
           Effect.flatMap(ipOf(ip), (ipAddressId) =>
-            mutate(cs.run(createFirewallRule, { ipAddressId, protocol, startPort: port, endPort: port, cidrList: cidrs }))),
+            mutate(cs.run(createFirewallRule, { ipAddressId, protocol, startPort: port, endPort: port, cidrList: cidrs }))).pipe(
+              Effect.tap((fw) => Effect.sync(() => state.createdFirewall.set(`${protocol}/${port}`, fw.id)))
+            ),
         DeleteFirewall: ({ id }) => mutate(cs.run(deleteFirewallRule, { id })),
         CreateAcl: ({ cidrs, port, protocol }) =>
           network.access._tag !== "Acl" ? Effect.void : mutate(cs.run(createNetworkACL, {
@@ -187,9 +201,23 @@ export const execute = <E>(
             action: "Allow",
             trafficType: "Ingress",
             reason: input.aclReason
-          })),
+          })).pipe(Effect.tap((item) => Effect.sync(() => state.createdAcl.set(`${protocol}/${port}`, item.id)))),
         DeleteAcl: ({ id }) => mutate(cs.run(deleteNetworkACL, { id: AclItemId.make(id) })),
         ReleaseIp: ({ id }) => mutate(cs.run(disassociateIpAddress, { id })),
+        Tag: ({ resourceType, tags, targets }) => {
+          const ids = targets.flatMap((t) => {
+            const id = TagTarget.$match(t, {
+              Existing: ({ id }) => id,
+              AcquiredIp: () => Option.getOrUndefined(Option.map(state.acquired, (ip) => ip.id)),
+              CreatedRule: ({ name }) => state.created.get(name)?.id,
+              CreatedFirewall: ({ port, protocol }) => state.createdFirewall.get(`${protocol}/${port}`),
+              CreatedAcl: ({ port, protocol }) => state.createdAcl.get(`${protocol}/${port}`)
+            })
+            return id === undefined ? [] : [id]
+          })
+          // Not awaited: tags never add a wait to the create path; a failed job is redone next time.
+          return ids.length === 0 ? Effect.void : mutate(cs.submit(createTags, { resourceType, resourceIds: ids, tags }))
+        },
         Persist: ({ associated, ip }) =>
           Effect.flatMap(
             Option.match(ip, { onNone: () => Effect.succeed(Option.none<IpAddressId>()), onSome: (r) => Effect.map(ipOf(r), Option.some) }),

@@ -8,6 +8,13 @@ import type { LbProtocol } from "../../cloudstack/commands/LoadBalancers.js"
 
 export const lbName = (uid: string): string => `a${uid.replace(/-/g, "")}`.slice(0, 32)
 
+/**
+ * The leaseweb fork's name, `K8s_svc_<cluster>_<namespace>_<service>` (`--cluster-name`), cut at
+ * 255: its rules are adopted under it, never renamed or recreated.
+ */
+export const forkName = (cluster: string, namespace: string, service: string): string =>
+  `K8s_svc_${cluster}_${namespace}_${service}`.slice(0, 255)
+
 export const ruleName = (name: string, protocol: LbProtocol, port: number): string => `${name}-${protocol}-${port}`
 
 export interface ParsedRuleName {
@@ -30,3 +37,12 @@ export const parseRuleName = (name: string, rule: string): ParsedRuleName | unde
 
 /** Whether a rule (by name) belongs to the LB called `name`. */
 export const isOwnRule = (name: string, rule: string): boolean => parseRuleName(name, rule) !== undefined
+
+/** The protocol and port of a rule named by any of `names` (this CCM's first, then older schemes). */
+export const parseAnyRuleName = (names: ReadonlyArray<string>, rule: string): ParsedRuleName | undefined => {
+  for (const name of names) {
+    const parsed = parseRuleName(name, rule)
+    if (parsed !== undefined) return parsed
+  }
+  return undefined
+}

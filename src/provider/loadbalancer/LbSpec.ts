@@ -8,7 +8,7 @@ import { Either, Option } from "effect"
 import type { LbAlgorithm, LbProtocol } from "../../cloudstack/commands/LoadBalancers.js"
 import { NetworkId } from "../../cloudstack/Ids.js"
 import * as Annotations from "./Annotations.js"
-import { lbName, ruleName } from "./LbName.js"
+import { forkName, lbName, ruleName } from "./LbName.js"
 
 /** The plain data of a Service the provider needs (the controller maps its Kubernetes view to this). */
 export interface LbService {
@@ -45,6 +45,8 @@ export interface LbWarning {
 
 export interface LbSpec {
   readonly lbName: string
+  /** Every name the Service's rules may carry: `lbName`, then the leaseweb fork's. */
+  readonly lbNames: ReadonlyArray<string>
   readonly ports: ReadonlyArray<PortSpec>
   readonly requestedIp: Option.Option<string>
   readonly algorithm: LbAlgorithm
@@ -66,9 +68,10 @@ export const ALL_SOURCES: ReadonlyArray<string> = ["0.0.0.0/0"]
 const lbProtocol = (protocol: "TCP" | "UDP", proxy: boolean): LbProtocol =>
   protocol === "UDP" ? "udp" : proxy ? "tcp-proxy" : "tcp"
 
-/** The LbSpec of a Service, or every invalid annotation it carries. */
+/** The LbSpec of a Service, or every invalid annotation it carries; `clusterName` is `--cluster-name`. */
 export const fromService = (
-  service: LbService
+  service: LbService,
+  clusterName = "kubernetes"
 ): Either.Either<LbSpec, ReadonlyArray<Annotations.InvalidAnnotationError>> =>
   Either.map(Annotations.decode(service.annotations), (a) => {
     const name = lbName(service.uid)
@@ -114,6 +117,7 @@ export const fromService = (
       : Option.getOrElse(a.sourceRanges, () => ALL_SOURCES)
     return {
       lbName: name,
+      lbNames: [name, forkName(clusterName, service.namespace, service.name)],
       ports,
       requestedIp: requested,
       algorithm: Option.getOrElse(a.algorithm, () => (service.sessionAffinity === "ClientIP" ? "source" : "roundrobin")),

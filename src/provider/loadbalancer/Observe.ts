@@ -1,26 +1,27 @@
 /**
- * Reads what CloudStack has for one Service's load balancer, with as few calls as the question
+ * Reads what CloudStack has for one Service's load balancer, with as few reads as the question
  * allows: nothing for a Service no controller has touched yet; the rules on the recorded IP (one
- * call, which also shows other Services' rules on it); the Go CCM's rules by name otherwise. Then,
- * once the network is known, the firewall rules or ACL items and the members of the rules that stay.
+ * read, which also shows other Services' rules on it); the Go CCM's or the fork's rules by name
+ * otherwise. Then, once the network is known, the firewall rules or ACL items and the members of
+ * the rules that stay. The reads come from `LbReads`: live calls, or a drift pass's fleet listings.
  */
 import { Effect, Option } from "effect"
-import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
-import { listFirewallRules } from "../../cloudstack/commands/Firewall.js"
-import { type LoadBalancerRule, listLoadBalancerRuleInstances, listLoadBalancerRules } from "../../cloudstack/commands/LoadBalancers.js"
-import { listPublicIpAddresses, type PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
-import { listNetworkACLs } from "../../cloudstack/commands/NetworkAcls.js"
+import type { PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
+import type { LoadBalancerRule } from "../../cloudstack/commands/LoadBalancers.js"
 import type { IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
-import { parseRuleName } from "./LbName.js"
+import { parseAnyRuleName } from "./LbName.js"
 import type { LbSpec } from "./LbSpec.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { DEFAULT_ACL_LISTS } from "./NetworkProfile.js"
 import { aclMarker, type ObservedIp, type ObservedLb, type ObservedRule, type RequestedIp } from "./ObservedLb.js"
 import type { Ownership } from "./Ownership.js"
+import type { LbReads } from "./Reads.js"
+import { isClusters } from "./Tags.js"
 
 export interface ObserveInput {
   readonly uid: string
+  readonly cluster: string
   readonly spec: LbSpec
   readonly ownership: Ownership
   /** No controller has acted on the Service yet (no finalizer, status or record): nothing can exist. */
@@ -37,8 +38,8 @@ export interface ObservedBase {
 
 const isAllocated = (ip: PublicIpAddress) => ip.state === "Allocated" || ip.state === "Allocating"
 
-const toObservedRule = (lbName: string, rule: LoadBalancerRule): ObservedRule | undefined => {
-  const parsed = parseRuleName(lbName, rule.name)
+const toObservedRule = (names: ReadonlyArray<string>, rule: LoadBalancerRule): ObservedRule | undefined => {
+  const parsed = parseAnyRuleName(names, rule.name)
   if (parsed === undefined) return undefined
   return {
     id: rule.id,
@@ -49,38 +50,57 @@ const toObservedRule = (lbName: string, rule: LoadBalancerRule): ObservedRule | 
     algorithm: rule.algorithm,
     cidrs: rule.cidrList ?? [],
     ipId: rule.publicIpId,
-    networkId: Option.fromNullable(rule.networkId)
+    networkId: Option.fromNullable(rule.networkId),
+    tags: rule.tags
   }
 }
 
-const ipFromAddress = (ip: PublicIpAddress, owned: boolean, foreignRules: number, recorded: boolean): ObservedIp => ({
+const ipFromAddress = (ip: PublicIpAddress, owned: boolean, foreignPorts: ReadonlyArray<number>, recorded: boolean): ObservedIp => ({
   id: ip.id,
   address: ip.ipAddress,
   associatedNetworkId: Option.fromNullable(ip.associatedNetworkId),
   vpcId: Option.fromNullable(ip.vpcId),
   owned,
-  foreignRules,
-  recorded
+  foreignRules: foreignPorts.length,
+  foreignPorts,
+  recorded,
+  tags: Option.some(ip.tags)
+})
+
+const ipFromRule = (rule: LoadBalancerRule, owned: boolean, foreignPorts: ReadonlyArray<number>, recorded: boolean): ObservedIp => ({
+  id: rule.publicIpId,
+  address: rule.publicIp,
+  associatedNetworkId: Option.fromNullable(rule.networkId),
+  vpcId: Option.none(),
+  owned,
+  foreignRules: foreignPorts.length,
+  foreignPorts,
+  recorded,
+  tags: Option.none()
 })
 
 /** Phase 1: the Service's IPs and rules. */
-export const observeBase = (input: ObserveInput): Effect.Effect<ObservedBase, CloudStackError, CloudStackClient> =>
+export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<ObservedBase, CloudStackError> =>
   Effect.gen(function*() {
     const { ownership, spec } = input
     if (input.fresh && Option.isNone(ownership.ipId) && Option.isNone(ownership.allocating)) return { ips: [], rules: [] }
-    const cs = yield* CloudStackClient
     const ips: Array<ObservedIp> = []
     const rules: Array<ObservedRule> = []
     const seen = new Set<string>()
 
-    /** All LB rules on an IP: the Service's become ObservedRules, the rest count as foreign. */
+    /** All LB rules on an IP: the Service's become ObservedRules, the others' ports are foreign. */
     const rulesOn = (ipId: IpAddressId) =>
-      Effect.map(cs.list(listLoadBalancerRules, { publicIpId: ipId }), (all) => {
-        const own = all.flatMap((r) => {
-          const o = r.publicIpId === ipId ? toObservedRule(spec.lbName, r) : undefined
-          return o === undefined ? [] : [o]
-        })
-        return { own, foreign: all.filter((r) => r.publicIpId === ipId).length - own.length, any: all[0] }
+      Effect.map(reads.rulesOnIp(ipId), (all) => {
+        const own: Array<ObservedRule> = []
+        const foreign: Array<number> = []
+        for (const r of all) {
+          const o = toObservedRule(spec.lbNames, r)
+          if (o === undefined) foreign.push(r.publicPort)
+          else own.push(o)
+        }
+        // A rule named by the fork's scheme means the fork managed this LB.
+        const forked = own.some((o) => !o.name.startsWith(`${spec.lbName}-`))
+        return { own, foreign, any: all[0], forked }
       })
 
     const addIp = (ip: ObservedIp, own: ReadonlyArray<ObservedRule>) => {
@@ -89,51 +109,34 @@ export const observeBase = (input: ObserveInput): Effect.Effect<ObservedBase, Cl
       rules.push(...own)
     }
 
-    // The recorded IP: one call lists its rules, the Service's and any others'.
+    // The recorded IP: one read lists its rules, the Service's and any others'.
     if (Option.isSome(ownership.ipId)) {
       const ipId = ownership.ipId.value
       const found = yield* rulesOn(ipId)
-      if (found.any !== undefined) {
-        addIp({
-          id: ipId,
-          address: found.any.publicIp,
-          associatedNetworkId: Option.fromNullable(found.any.networkId),
-          vpcId: Option.none(),
-          owned: ownership.associated,
-          foreignRules: found.foreign,
-          recorded: true
-        }, found.own)
-      } else {
-        // No rule on it (e.g. a crash right after the association): is it still ours?
-        const [ip] = yield* cs.list(listPublicIpAddresses, { id: ipId })
-        if (ip !== undefined && ip.id === ipId && isAllocated(ip)) addIp(ipFromAddress(ip, ownership.associated, 0, true), [])
+      // The fork released the IP it managed on delete unless keep-ip: its LBs keep that contract.
+      const owned = ownership.associated || found.forked
+      if (found.any !== undefined) addIp(ipFromRule(found.any, owned, found.foreign, true), found.own)
+      else {
+        // No rule on it (e.g. a crash right after the association): is it still there?
+        const ip = yield* reads.ipById(ipId)
+        if (Option.isSome(ip) && isAllocated(ip.value)) addIp(ipFromAddress(ip.value, owned, [], true), [])
       }
     } else if (!input.fresh) {
-      // No record: rules named by the Go CCM (keyword is a LIKE match: keep exact prefixes only).
-      const named = (yield* cs.list(listLoadBalancerRules, { keyword: spec.lbName })).flatMap((r) => {
-        const o = toObservedRule(spec.lbName, r)
-        return o === undefined ? [] : [{ rule: r, observed: o }]
-      })
-      const byIp = new Map<IpAddressId, Array<{ rule: LoadBalancerRule; observed: ObservedRule }>>()
-      for (const n of named) byIp.set(n.rule.publicIpId, [...(byIp.get(n.rule.publicIpId) ?? []), n])
-      for (const [ipId, list] of byIp) {
+      // No record: rules named by the Go CCM or the fork (keyword is a LIKE match: exact prefixes only).
+      const named = new Map<IpAddressId, LoadBalancerRule>()
+      for (const name of spec.lbNames) {
+        for (const r of yield* reads.rulesNamed(name)) {
+          if (toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId)) named.set(r.publicIpId, r)
+        }
+      }
+      for (const [ipId, first] of named) {
         const found = yield* rulesOn(ipId)
-        const first = list[0]?.rule
-        if (first === undefined) continue
-        // The Go CCM always released IPs it allocated itself, and a requested one only with its annotation.
-        const owned = Option.match(spec.requestedIp, {
+        // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
+        const owned = found.forked || Option.match(spec.requestedIp, {
           onNone: () => true,
           onSome: (requested) => requested === first.publicIp && ownership.associated
         })
-        addIp({
-          id: ipId,
-          address: first.publicIp,
-          associatedNetworkId: Option.fromNullable(first.networkId),
-          vpcId: Option.none(),
-          owned,
-          foreignRules: found.foreign,
-          recorded: false
-        }, found.own)
+        addIp(ipFromRule(first, owned, found.foreign, false), found.own)
       }
     }
 
@@ -141,14 +144,32 @@ export const observeBase = (input: ObserveInput): Effect.Effect<ObservedBase, Cl
     if (Option.isSome(ownership.allocating)) {
       const address = ownership.allocating.value
       if (!ips.some((ip) => ip.address === address) && !input.claimedElsewhere(address)) {
-        const [ip] = (yield* cs.list(listPublicIpAddresses, { ipAddress: address })).filter((i) => i.ipAddress === address)
-        if (ip !== undefined && isAllocated(ip) && !ip.isSourceNat && !ip.isStaticNat && !seen.has(ip.id) && !input.claimedElsewhere(ip.id)) {
-          const found = yield* rulesOn(ip.id)
-          if (found.foreign === 0) addIp(ipFromAddress(ip, true, 0, false), found.own)
+        const ip = yield* reads.ipByAddress(address, false)
+        if (
+          Option.isSome(ip) && isAllocated(ip.value) && !ip.value.isSourceNat && !ip.value.isStaticNat && !seen.has(ip.value.id) &&
+          !input.claimedElsewhere(ip.value.id)
+        ) {
+          const found = yield* rulesOn(ip.value.id)
+          if (found.foreign.length === 0) addIp(ipFromAddress(ip.value, true, [], false), found.own)
         }
       }
     }
-    return { ips, rules }
+
+    // An IP about to be given up that the record does not call ours: this cluster's tag on it says
+    // this CCM associated it for another Service that shared it and left (the last user releases it).
+    const givingUp = (ip: ObservedIp) =>
+      !ip.owned && ip.foreignRules === 0 && !spec.keepIp && !input.claimedElsewhere(ip.id) && !input.claimedElsewhere(ip.address) &&
+      (spec.ports.length === 0 || Option.exists(spec.requestedIp, (r) => r !== ip.address))
+    const checked: Array<ObservedIp> = []
+    for (const ip of ips) {
+      if (!givingUp(ip)) {
+        checked.push(ip)
+        continue
+      }
+      const read = Option.isSome(ip.tags) ? Option.some(ip.tags.value) : Option.map(yield* reads.ipById(ip.id), (i) => i.tags)
+      checked.push({ ...ip, tags: read, owned: Option.exists(read, (tags) => isClusters(input.cluster, tags)) })
+    }
+    return { ips: checked, rules }
   })
 
 export interface DetailsInput {
@@ -164,14 +185,12 @@ export interface DetailsInput {
 }
 
 /** What the requested address is, seen from the LB's network. */
-const lookupRequested = (address: string, network: NetworkProfile, claimed: (s: string) => boolean) =>
+const lookupRequested = (reads: LbReads, address: string, network: NetworkProfile) =>
   Effect.gen(function*() {
-    const cs = yield* CloudStackClient
-    const [ip] = (yield* cs.list(listPublicIpAddresses, { ipAddress: address, allocatedOnly: false })).filter((i) =>
-      i.ipAddress === address
-    )
+    const found = yield* reads.ipByAddress(address, true)
     const unavailable = (why: string): RequestedIp => ({ _tag: "Unavailable", address, why })
-    if (ip === undefined) return unavailable("no such public IP is visible to the account in this zone")
+    if (Option.isNone(found)) return unavailable("no such public IP is visible to the account in this zone")
+    const ip = found.value
     if (ip.zoneId !== network.zoneId) return unavailable(`it is in another zone than network ${network.name}`)
     if (ip.state === "Free") return { _tag: "Free", address } satisfies RequestedIp
     if (!isAllocated(ip)) return unavailable(`it is ${ip.state}`)
@@ -181,36 +200,30 @@ const lookupRequested = (address: string, network: NetworkProfile, claimed: (s: 
       onSome: (vpc) => ip.vpcId === vpc && (ip.associatedNetworkId === undefined || ip.associatedNetworkId === network.id)
     })
     if (!here) return unavailable(`it belongs to another network than the nodes' network ${network.name}`)
-    if (claimed(ip.id) || claimed(address)) {
-      return { _tag: "Available", ip: ipFromAddress(ip, false, 1, false) } satisfies RequestedIp
-    }
-    const foreign = (yield* cs.list(listLoadBalancerRules, { publicIpId: ip.id })).filter((r) => r.publicIpId === ip.id).length
+    // Another Service's IP (shared): its rules' ports are what this Service must not take.
+    const foreign = (yield* reads.rulesOnIp(ip.id)).map((r) => r.publicPort)
     return { _tag: "Available", ip: ipFromAddress(ip, false, foreign, false) } satisfies RequestedIp
   })
 
 /** Phase 2: access rules, members and the requested IP, once the network is known. */
-export const observeDetails = (input: DetailsInput): Effect.Effect<ObservedLb, CloudStackError, CloudStackClient> =>
+export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effect<ObservedLb, CloudStackError> =>
   Effect.gen(function*() {
-    const cs = yield* CloudStackClient
     const { base, network, spec } = input
     // Without ports nothing is kept: an IP that will be released takes its firewall rules with it.
     const released = (ip: ObservedIp) => spec.ports.length === 0 && ip.owned && ip.foreignRules === 0 && !spec.keepIp
     const firewall = network.access._tag === "Firewall"
-      ? (yield* Effect.forEach(base.ips.filter((ip) => !released(ip)), (ip) => cs.list(listFirewallRules, { ipAddressId: ip.id }))).flat()
+      ? (yield* Effect.forEach(base.ips.filter((ip) => !released(ip)), (ip) => reads.firewallOnIp(ip.id))).flat()
       : []
     const marker = aclMarker(input.uid)
     // A fresh Service has no items yet (the marker carries its UID).
     const acl = network.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(network.access.listName) && !input.fresh
-      ? (yield* cs.list(listNetworkACLs, { aclId: network.access.aclId })).filter((a) => a.reason === marker)
+      ? (yield* reads.aclItems(network.access.aclId)).filter((a) => a.reason === marker)
       : []
     const members = new Map<LbRuleId, ReadonlyArray<VmId>>()
-    for (const id of input.memberRules) {
-      const vms = yield* cs.list(listLoadBalancerRuleInstances, { id })
-      members.set(id, vms.map((vm) => vm.id))
-    }
+    for (const id of input.memberRules) members.set(id, yield* reads.members(id))
     const requested = Option.isSome(spec.requestedIp) && spec.ports.length > 0 &&
-        !base.ips.some((ip) => ip.address === spec.requestedIp.pipe(Option.getOrElse(() => "")))
-      ? Option.some(yield* lookupRequested(spec.requestedIp.value, network, input.claimedElsewhere))
+        !base.ips.some((ip) => Option.exists(spec.requestedIp, (r) => r === ip.address))
+      ? Option.some(yield* lookupRequested(reads, spec.requestedIp.value, network))
       : Option.none()
     return { ips: base.ips, rules: base.rules, members, firewall, acl, requested }
   })

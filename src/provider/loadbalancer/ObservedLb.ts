@@ -8,6 +8,7 @@ import type { FirewallRule } from "../../cloudstack/commands/Firewall.js"
 import type { LbProtocol } from "../../cloudstack/commands/LoadBalancers.js"
 import type { NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
 import type { IpAddressId, LbRuleId, NetworkId, VmId, VpcId } from "../../cloudstack/Ids.js"
+import type { Tag } from "../../cloudstack/Wire.js"
 
 export interface ObservedIp {
   readonly id: IpAddressId
@@ -18,8 +19,12 @@ export interface ObservedIp {
   readonly owned: boolean
   /** LB rules on the IP that are not this Service's (another Service sharing it, the user's). */
   readonly foreignRules: number
+  /** Their public ports: a port of this Service among them is a conflict, not a rule to create. */
+  readonly foreignPorts: ReadonlyArray<number>
   /** The IP recorded on the Service (`...-id`). */
   readonly recorded: boolean
+  /** The IP's tags, when the IP itself was read (None: only seen through its rules). */
+  readonly tags: Option.Option<ReadonlyArray<Tag>>
 }
 
 export interface ObservedRule {
@@ -32,6 +37,7 @@ export interface ObservedRule {
   readonly cidrs: ReadonlyArray<string>
   readonly ipId: IpAddressId
   readonly networkId: Option.Option<NetworkId>
+  readonly tags: ReadonlyArray<Tag>
 }
 
 /** What the requested IP (`...-address` / `spec.loadBalancerIP`) is, when it is not already used. */

@@ -7,6 +7,7 @@
  */
 import { Data, Either, Option } from "effect"
 import type { FirewallRule } from "../../cloudstack/commands/Firewall.js"
+import type { NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
 import type { IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
 import * as Cidr from "./Cidr.js"
 import type { LbSpec, LbWarning, PortSpec } from "./LbSpec.js"
@@ -14,6 +15,7 @@ import type { NetworkProfile } from "./NetworkProfile.js"
 import { DEFAULT_ACL_LISTS } from "./NetworkProfile.js"
 import type { ObservedIp, ObservedLb, ObservedRule, RequestedIp } from "./ObservedLb.js"
 import type { Ownership } from "./Ownership.js"
+import * as Tags from "./Tags.js"
 
 export interface DesiredLb {
   readonly spec: LbSpec
@@ -25,6 +27,10 @@ export interface DesiredLb {
   /** The server ignores `cidrlist` on updateLoadBalancerRule (before 4.22): recreate instead. */
   readonly recreateForCidrs: boolean
   readonly ownership: Ownership
+  /** Whom the resources are tagged for (cluster and Service). */
+  readonly owner: Tags.Owner
+  /** Whether to tag them at all (`--lb-ownership-tags`). */
+  readonly tags: boolean
 }
 
 /** The IP a step applies to: one that exists, or the one AcquireIp of the same plan associates. */
@@ -34,6 +40,18 @@ export const IpRef = Data.taggedEnum<IpRef>()
 /** A rule: existing, or created earlier in the same plan (by name). */
 export type RuleRef = Data.TaggedEnum<{ Existing: { readonly id: LbRuleId }; Created: { readonly name: string } }>
 export const RuleRef = Data.taggedEnum<RuleRef>()
+
+/** A resource to tag: existing, or created earlier in the same plan. */
+export type TagTarget = Data.TaggedEnum<{
+  Existing: { readonly id: string }
+  AcquiredIp: {}
+  CreatedRule: { readonly name: string }
+  CreatedFirewall: { readonly protocol: "tcp" | "udp"; readonly port: number }
+  CreatedAcl: { readonly protocol: "tcp" | "udp"; readonly port: number }
+}>
+export const TagTarget = Data.taggedEnum<TagTarget>()
+
+export type TaggedType = "PublicIpAddress" | "LoadBalancer" | "FirewallRule" | "NetworkACL"
 
 export type Step = Data.TaggedEnum<{
   /** Record the address as being associated, associate it (a free one is picked when None), wait. */
@@ -48,6 +66,8 @@ export type Step = Data.TaggedEnum<{
   CreateAcl: { readonly protocol: "tcp" | "udp"; readonly port: number; readonly cidrs: ReadonlyArray<string> }
   DeleteAcl: { readonly id: string; readonly port: number }
   ReleaseIp: { readonly id: IpAddressId; readonly address: string }
+  /** createTags submitted, its job not awaited: a missing tag is added again by the next ensure. */
+  Tag: { readonly resourceType: TaggedType; readonly targets: ReadonlyArray<TagTarget>; readonly tags: ReadonlyArray<Tags.TagPair> }
   /** Write the final ownership record (the acquired IP's id replaces `IpRef.Acquired`). */
   Persist: { readonly ip: Option.Option<IpRef>; readonly associated: boolean }
 }>
@@ -146,7 +166,18 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     const targetId = Option.map(targetIp, (ip) => ip.id)
     const onTarget = (rule: ObservedRule) => Option.exists(targetId, (id) => id === rule.ipId)
     const targetRef = Option.map(target, refOf)
-    const wanted = Option.isSome(targetRef) ? d.spec.ports.map((port) => ({ port, ref: targetRef.value })) : []
+    // Another Service's (or the user's) rule on the IP holds a port: a Warning, never a 537 retry loop.
+    const taken = new Set(Option.match(targetIp, { onNone: () => [], onSome: (ip) => ip.foreignPorts }))
+    const wanted = Option.isSome(targetRef)
+      ? d.spec.ports.flatMap((port) => {
+        if (!taken.has(port.publicPort)) return [{ port, ref: targetRef.value }]
+        warnings.push({
+          reason: "PortConflict",
+          message: `public port ${port.publicPort} of IP ${Option.match(targetIp, { onNone: () => "", onSome: (ip) => ip.address })} is already used by another rule (another Service sharing the IP?)`
+        })
+        return []
+      })
+      : []
 
     // ---- the IP ----
     if (Option.isSome(target) && target.value._tag === "Acquire") first.push(Step.AcquireIp({ address: target.value.address }))
@@ -154,7 +185,8 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     // ---- rules on the target ----
     const kept = new Set<LbRuleId>()
     for (const { port, ref } of wanted) {
-      const rule = o.rules.find((r) => onTarget(r) && r.name === port.name && sameRule(r, port))
+      // Matched by protocol and ports, not name: rules the fork named are kept as they are.
+      const rule = o.rules.find((r) => onTarget(r) && sameRule(r, port))
       if (rule !== undefined && (!d.recreateForCidrs || cidrsMatch(d.spec.ruleCidrs, rule.cidrs))) {
         kept.add(rule.id)
         if (rule.algorithm.toLowerCase() !== d.spec.algorithm || !cidrsMatch(d.spec.ruleCidrs, rule.cidrs)) {
@@ -175,6 +207,8 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
 
     // ---- access: firewall rules or ACL items for the wanted ports ----
     const keptFirewall = new Set<string>()
+    const stayingFirewall: Array<FirewallRule> = []
+    const stayingAcl: Array<NetworkAclItem> = []
     if (d.network.access._tag === "Firewall") {
       for (const { port, ref } of wanted) {
         const have = Option.match(targetId, {
@@ -182,7 +216,10 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
           onSome: (id) => firewallFor(o.firewall, id, port.ipProtocol, port.publicPort)
         })
         const keep = have.find((f) => Cidr.sameSet(f.cidrList ?? ["0.0.0.0/0"], d.spec.sourceRanges))
-        if (keep !== undefined) keptFirewall.add(keep.id)
+        if (keep !== undefined) {
+          keptFirewall.add(keep.id)
+          stayingFirewall.push(keep)
+        }
         for (const f of have) {
           if (f === keep) continue
           keptFirewall.add(f.id)
@@ -206,12 +243,16 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
         }
       } else {
         const matched = new Set<string>()
+        stayingAcl.length = 0
         for (const { port } of wanted) {
           const have = o.acl.filter((a) =>
             a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort && (a.endPort ?? port.publicPort) === port.publicPort
           )
           const keep = have.find((a) => Cidr.sameSet(a.cidrList ?? [], d.spec.sourceRanges))
-          if (keep !== undefined) matched.add(keep.id)
+          if (keep !== undefined) {
+            matched.add(keep.id)
+            stayingAcl.push(keep)
+          }
           else access.push(Step.CreateAcl({ protocol: port.ipProtocol, port: port.publicPort, cidrs: d.spec.sourceRanges }))
         }
         for (const a of o.acl) if (!matched.has(a.id)) accessAfter.push(Step.DeleteAcl({ id: a.id, port: a.startPort ?? 0 }))
@@ -258,7 +299,8 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
       refKey(Option.map(d.ownership.ipId, (id) => IpRef.Existing({ id }))) !== refKey(finalIp) ||
       (Option.isSome(finalIp) && d.ownership.associated !== finalAssociated)
 
-    const steps = [...first, ...creates, ...updates, ...access, ...accessAfter, ...cleanup, ...release]
+    const tags = d.tags ? tagSteps(d, o, target, [...creates, ...access], kept, stayingFirewall, stayingAcl) : []
+    const steps = [...first, ...creates, ...updates, ...access, ...accessAfter, ...cleanup, ...release, ...tags]
     if (recordChanges || steps.some(Step.$is("AcquireIp"))) {
       steps.push(Step.Persist({ ip: finalIp, associated: finalAssociated }))
     }
@@ -266,6 +308,44 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
   })
 
 const ipProtocolOf = (protocol: string): "tcp" | "udp" => (protocol === "udp" ? "udp" : "tcp")
+
+/**
+ * createTags for what the plan creates and for what stays but lacks the owner's tags (adopted from
+ * the Go CCM, or a tag job that failed), one step per resource type and set of missing keys.
+ */
+const tagSteps = (
+  d: DesiredLb,
+  o: ObservedLb,
+  target: Option.Option<Target>,
+  created: ReadonlyArray<Step>,
+  keptRules: ReadonlySet<LbRuleId>,
+  firewall: ReadonlyArray<FirewallRule>,
+  acl: ReadonlyArray<NetworkAclItem>
+): ReadonlyArray<Step> => {
+  const all = Tags.tagsOf(d.owner)
+  const groups = new Map<string, { resourceType: TaggedType; tags: ReadonlyArray<Tags.TagPair>; targets: Array<TagTarget> }>()
+  const add = (resourceType: TaggedType, target: TagTarget, tags: ReadonlyArray<Tags.TagPair>) => {
+    if (tags.length === 0) return
+    const key = `${resourceType}|${tags.map((t) => t.key).join(",")}`
+    const group = groups.get(key) ?? { resourceType, tags, targets: [] }
+    group.targets.push(target)
+    groups.set(key, group)
+  }
+  Option.map(target, (t) => {
+    if (t._tag === "Acquire") add("PublicIpAddress", TagTarget.AcquiredIp(), all)
+    // An IP seen only through its rules has unknown tags: only one read whole is retagged.
+    else if (t.ip.owned && Option.isSome(t.ip.tags)) add("PublicIpAddress", TagTarget.Existing({ id: t.ip.id }), Tags.missing(d.owner, t.ip.tags.value))
+  })
+  for (const step of created) {
+    if (step._tag === "CreateRule") add("LoadBalancer", TagTarget.CreatedRule({ name: step.port.name }), all)
+    if (step._tag === "CreateFirewall") add("FirewallRule", TagTarget.CreatedFirewall({ protocol: step.protocol, port: step.port }), all)
+    if (step._tag === "CreateAcl") add("NetworkACL", TagTarget.CreatedAcl({ protocol: step.protocol, port: step.port }), all)
+  }
+  for (const rule of o.rules) if (keptRules.has(rule.id)) add("LoadBalancer", TagTarget.Existing({ id: rule.id }), Tags.missing(d.owner, rule.tags))
+  for (const f of firewall) add("FirewallRule", TagTarget.Existing({ id: f.id }), Tags.missing(d.owner, f.tags))
+  for (const a of acl) add("NetworkACL", TagTarget.Existing({ id: a.id }), Tags.missing(d.owner, a.tags))
+  return [...groups.values()].map((g) => Step.Tag(g))
+}
 
 const refKey = (ref: Option.Option<IpRef>): string =>
   Option.match(ref, { onNone: () => "", onSome: (r) => (r._tag === "Existing" ? r.id : "(acquired)") })

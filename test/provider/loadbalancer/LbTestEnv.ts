@@ -13,7 +13,7 @@ import * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { cloudLayer, type CloudOptions } from "../../simulation/NodeScenariosEnv.js"
 
-export const env = (options: CloudOptions = {}) => LoadBalancers.layer.pipe(Layer.provideMerge(cloudLayer(options)))
+export const env = (options: CloudOptions = {}) => LoadBalancers.layer().pipe(Layer.provideMerge(cloudLayer(options)))
 
 let counter = 0
 /** A LoadBalancer Service with a fresh UID and one TCP port 80 → 30080 unless told otherwise. */

@@ -92,7 +92,7 @@ const runWithCrash = (n: number, jobDuration: number, svc: LbService, setup: Sce
         Effect.gen(function*() {
           const lbs = yield* LoadBalancers.LoadBalancers
           return yield* step(lbs, svc, persist, annotations)
-        }).pipe(Effect.provide(LoadBalancers.layer))
+        }).pipe(Effect.provide(LoadBalancers.layer()))
       yield* foreignLb
       yield* process(setup)
       yield* Ref.set(budget, n)
@@ -160,8 +160,8 @@ describe("LoadBalancers: a crash after any single action, then a restart", () =>
   it.effect("create: converges to one IP, one rule with its members, one firewall rule", () =>
     Effect.gen(function*() {
       const { clean, points } = yield* everyCrashPoint(0, web, nothing, ensureOn("node-1", "node-2"))
-      // record intent, associate, create rule, assign, firewall, record: every one is a crash point
-      assert.strictEqual(points, 6)
+      // record intent, associate, record the id, create rule, assign, firewall, three tag submissions
+      assert.strictEqual(points, 9)
       assert.strictEqual(clean.inventory.rules.filter((r) => r.startsWith("a")).length, 1)
       assert.include(clean.inventory.rules.join("\n"), "users-own-rule 203.0.113.40:80>8080")
     }))
@@ -170,7 +170,7 @@ describe("LoadBalancers: a crash after any single action, then a restart", () =>
     Effect.gen(function*() {
       yield* Effect.fork(Effect.forever(Effect.zipRight(TestClock.adjust("500 millis"), Effect.yieldNow())))
       const { points } = yield* everyCrashPoint(2000, service(), nothing, ensureOn("node-1", "node-2"))
-      assert.strictEqual(points, 6)
+      assert.strictEqual(points, 9)
     }))
 
   it.effect("delete: converges to nothing left, the IP released", () =>
@@ -194,7 +194,7 @@ describe("LoadBalancers: a crash after any single action, then a restart", () =>
   it.effect("a VPC tier: converges with one ACL item", () =>
     Effect.gen(function*() {
       const { clean, points } = yield* everyCrashPoint(0, service(), nothing, ensureOn("web-1", "web-2"))
-      assert.strictEqual(points, 6)
+      assert.strictEqual(points, 9)
       assert.strictEqual(clean.inventory.acl.filter((a) => a.includes("cloudstack-ccm:")).length, 1)
     }))
 

@@ -42,7 +42,7 @@ describe("LoadBalancers: public IPs", () => {
       assert.deepStrictEqual(result.address, Option.some("203.0.113.50"))
       assert.strictEqual(yield* stateOf("203.0.113.50"), "Allocated")
       assert.strictEqual((yield* store.ref.get)[Annotations.IP_ASSOCIATED], "true")
-      assert.strictEqual(created.total, 9, JSON.stringify(created.byCommand)) // the Go CCM: 18
+      assert.strictEqual(created.total, 12, JSON.stringify(created.byCommand)) // 9 + 3 tags; the Go CCM: 18
       const mark2 = yield* countersNow
       yield* lbs.delete(yield* request(svc, nodes, store))
       assert.strictEqual((yield* callsSince(mark2)).total, 3) // the Go CCM: 14
@@ -109,16 +109,38 @@ describe("LoadBalancers: public IPs", () => {
       assert.deepStrictEqual(yield* rulesOfUid(kept.uid), [])
       assert.strictEqual(yield* stateOf(address), "Allocated")
 
-      // Two Services on one requested IP, different ports: the first one's delete keeps the IP.
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a shared IP: each Service owns its rules, a port clash is a Warning (no 537), the last one out releases the IP", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
       const a = service({ loadBalancerIP: "203.0.113.61" })
-      const b = service({ loadBalancerIP: "203.0.113.61", ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] })
+      const b = service({
+        loadBalancerIP: "203.0.113.61",
+        ports: [
+          { name: "https", protocol: "TCP", port: 443, nodePort: 30443 },
+          { name: "http", protocol: "TCP", port: 80, nodePort: 30081 }
+        ]
+      })
       const storeA = yield* annotationStore()
       yield* lbs.ensure(yield* request(a, nodes, storeA, true))
       const storeB = yield* annotationStore()
-      yield* lbs.ensure(yield* request(b, nodes, storeB, true))
+      const mark = yield* countersNow
+      const shared = yield* lbs.ensure(yield* request(b, nodes, storeB, true))
+      assert.deepStrictEqual(shared.warnings.map((w) => w.reason), ["PortConflict"])
+      assert.match(shared.warnings[0]!.message, /public port 80 of IP 203\.0\.113\.61 is already used/)
+      assert.strictEqual((yield* callsSince(mark)).byCommand["createLoadBalancerRule"], 1, "only 443: the clash is never sent")
+      assert.deepStrictEqual((yield* rulesOfUid(b.uid)).map((r) => r.publicPort), [443])
+      assert.isUndefined((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "B did not associate it")
+
+      // A leaves first: B's rules keep the IP.
       yield* lbs.delete(yield* request(a, nodes, storeA))
       assert.deepStrictEqual(yield* rulesOfUid(a.uid), [])
-      assert.strictEqual((yield* rulesOfUid(b.uid)).length, 1)
       assert.strictEqual(yield* stateOf("203.0.113.61"), "Allocated")
+      // B leaves last: the IP carries this cluster's tag (A's CCM associated it): released.
+      yield* lbs.delete(yield* request(b, nodes, storeB))
+      assert.deepStrictEqual(yield* rulesOfUid(b.uid), [])
+      assert.strictEqual(yield* stateOf("203.0.113.61"), "Free")
     }).pipe(Effect.provide(env())))
 })

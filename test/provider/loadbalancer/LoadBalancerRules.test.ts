@@ -47,8 +47,8 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
       assert.deepStrictEqual(after.map((r) => r.publicPort).sort(), [80, 8443])
       assert.strictEqual(after.find((r) => r.publicPort === 80)?.uuid, http.uuid, "the unchanged port's rule is kept")
       assert.deepStrictEqual(yield* fwOf(ip), ["tcp/80<0.0.0.0/0", "tcp/8443<0.0.0.0/0"])
-      // create rule + assign + create firewall, delete firewall + delete rule: 5 commands
-      assert.strictEqual(result.mutations, 5)
+      // create rule + assign + create firewall, delete firewall + delete rule, tag the new rule and firewall rule
+      assert.strictEqual(result.mutations, 7)
     }).pipe(Effect.provide(env())))
 
   it.effect("TCP → PROXY protocol on the same port: the old rule goes before the new one (no 537), the firewall rule stays", () =>

@@ -44,7 +44,8 @@ describe("LoadBalancers on VPC tiers", () => {
         createLoadBalancerRule: 1,
         assignToLoadBalancerRule: 1,
         createNetworkACL: 1,
-        queryAsyncJobResult: 4
+        queryAsyncJobResult: 4,
+        createTags: 3
       })
 
       // A no-op re-sync: rules, ACL items, members.

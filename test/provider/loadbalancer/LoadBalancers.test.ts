@@ -44,7 +44,16 @@ describe("LoadBalancers on the simulator", () => {
       const store = yield* annotationStore()
       const mark = yield* countersNow
       const result = yield* lbs.ensure(yield* request(svc, nodes, store))
-      assert.strictEqual((yield* callsSince(mark)).mutating, 0)
+      // nothing deleted, created or moved: only the owner's tags added to the rule and the firewall rule
+      // (reads: the Go CCM's and the fork's names, the rules on the IP; the VMs and the network, cold)
+      assert.deepStrictEqual((yield* callsSince(mark)).byCommand, {
+        listVirtualMachines: 1,
+        listNetworks: 1,
+        listLoadBalancerRules: 3,
+        listFirewallRules: 1,
+        listLoadBalancerRuleInstances: 1,
+        createTags: 2
+      })
       assert.deepStrictEqual(result.address, Option.some(ip.ipAddress))
       // the record is written for the next time (no CloudStack call)
       assert.strictEqual((yield* store.ref.get)[Annotations.IP_ID], ip.id)
@@ -74,7 +83,9 @@ describe("LoadBalancers on the simulator", () => {
         createLoadBalancerRule: 1,
         assignToLoadBalancerRule: 1,
         createFirewallRule: 1,
-        queryAsyncJobResult: 4
+        queryAsyncJobResult: 4,
+        // the IP, the rule and the firewall rule tagged, the jobs not awaited
+        createTags: 3
       })
 
       const state = yield* simState
