@@ -162,6 +162,43 @@ const untagged = Effect.gen(function*() {
   return { scenario: "create, 1 TCP port, isolated, --lb-ownership-tags=false", ours: c.calls, go: "13", budget: "≤ 9" } satisfies Figure
 })
 
+const DRIFT_SERVICES = 300
+
+/** One drift-repair pass over 300 unchanged Services with 2 ports each (the member audits apart). */
+const driftPass = Effect.gen(function*() {
+  const lbs = yield* LoadBalancers
+  const instances = yield* Instances
+  const two = yield* nodesFor("node-1", "node-2")
+  yield* instances.resolve(two)
+  const requests: Array<LbRequest<never>> = []
+  for (let i = 0; i < DRIFT_SERVICES; i++) {
+    const r = yield* recorded(service({
+      ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, { name: "https", protocol: "TCP", port: 443, nodePort: 30443 }]
+    }))
+    yield* lbs.ensure(yield* r.request(two, true))
+    requests.push(yield* r.request(two, false))
+  }
+  const pass = yield* counted(Effect.gen(function*() {
+    const reads = yield* lbs.fleet
+    let drifted = 0
+    for (const request of requests) if ((yield* lbs.drift(request, reads)).length > 0) drifted++
+    return drifted
+  }))
+  const rules = DRIFT_SERVICES * 2
+  return [
+    { scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services (${rules} rules): reads`, ours: pass.calls, go: "no drift repair", budget: `≤ ceil(rules/500) + a few = ${Math.ceil(rules / 500)} + a few` },
+    { scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services: mutating`, ours: pass.mutating, go: "no drift repair", budget: "0" },
+    { scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services: Services found drifted`, ours: pass.result, go: "", budget: "0" },
+    { scenario: "member audits per period (one listLoadBalancerRuleInstances per rule, spread over the period)", ours: rules, go: "", budget: "" }
+  ] satisfies ReadonlyArray<Figure>
+})
+
+/** The demo world with enough free addresses for the drift pass's 300 Services. */
+const driftWorld = Schema.decodeSync(World)({
+  ...Schema.encodeSync(World)(demoWorld),
+  publicIps: [{ zone: "zone1", start: "198.18.0.10", count: DRIFT_SERVICES + 40 }]
+})
+
 /** At 4.20 a cidrs change cannot be made in place: the rule is recreated (the Go CCM: 10). */
 const oldServer = Effect.gen(function*() {
   const lbs = yield* LoadBalancers
@@ -185,6 +222,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const figures = [
     ...(await quiet(scenarios)),
     await quiet(untagged, demoWorld, false),
+    ...(await quiet(driftPass, driftWorld)),
     await quiet(oldServer, Schema.decodeSync(World)({ ...Schema.encodeSync(World)(demoWorld), version: "4.20.1.0" }))
   ]
   return figures.map((f) => ({

@@ -102,6 +102,7 @@ const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.
       case "service-lb-controller":
         return ServiceController.make({
           workers: flags.concurrentServiceSyncs,
+          resyncPeriod: flags.lbResyncPeriod,
           drainTimeout: drainTimeout(flags),
           nodeInformer
         }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync })))

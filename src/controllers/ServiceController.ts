@@ -23,6 +23,7 @@ import { type LbSnapshot, LoadBalancers, type LbUserError } from "../provider/lo
 import type { NodeRef } from "../provider/InstanceLookup.js"
 import * as Ownership from "../provider/loadbalancer/Ownership.js"
 import type { Controller } from "./Controller.js"
+import * as ServiceDrift from "./ServiceDrift.js"
 import * as ServicePlan from "./ServicePlan.js"
 import * as WorkQueue from "./WorkQueue.js"
 
@@ -39,6 +40,8 @@ export interface ServiceControllerOptions {
   readonly nodeSyncDelay?: Duration.DurationInput | undefined
   /** On shutdown, how long in-flight syncs may finish (default 2 s). */
   readonly drainTimeout?: Duration.DurationInput | undefined
+  /** `--lb-resync-period`: drift repair and member audits (default 10 min, 0 off). */
+  readonly resyncPeriod?: Duration.DurationInput | undefined
 }
 
 /** What the last successful ensure of a Service saw, to tell a member-only change from a full one. */
@@ -76,6 +79,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
     const vanished = yield* Ref.make(new Map<string, ServiceView>())
     /** UIDs whose cleanup this controller finished: their deletion needs nothing more. */
     const cleaned = yield* Ref.make(new Set<string>())
+    /** Services due a member audit (drift repair): their next sync compares members even if nothing changed. */
+    const audits = yield* Ref.make(new Set<string>())
     /** Whether the API server keeps `ipMode` (1.29+); learnt from the first status write. */
     const ipModeKept = yield* Ref.make(true)
     const delay = Duration.decode(options.nodeSyncDelay ?? "1 second")
@@ -188,12 +193,20 @@ export const make = (options: ServiceControllerOptions = {}) =>
           const nodes = yield* backendsOf(service)
           const backends = ServicePlan.backendsKey(nodes)
           const last = (yield* Ref.get(synced)).get(key)
+          const audit = yield* Ref.modify(audits, (set) => {
+            const next = new Set(set)
+            return [next.delete(key), next] as const
+          })
           if (last !== undefined && last.signature === signature && ServicePlan.hasFinalizer(service)) {
-            if (last.backends === backends) return WorkQueue.ReconcileResult.Done()
+            if (last.backends === backends && !audit) return WorkQueue.ReconcileResult.Done()
             if (Option.isSome(last.snapshot)) {
               const updated = yield* Effect.either(lbs.updateMembers(last.snapshot.value, nodes))
               if (updated._tag === "Right") {
+                const changed = updated.right.added + updated.right.removed > 0
                 yield* remember(key, { ...last, backends })
+                // An audit that found members changed by hand is drift repaired.
+                if (audit && last.backends === backends && changed) yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "member" }))
+                if (last.backends === backends && !changed) return WorkQueue.ReconcileResult.Done()
                 for (const w of updated.right.warnings) yield* event(service, "Warning", w.reason, w.message)
                 yield* event(service, "Normal", "UpdatedLoadBalancer", "Updated load balancer with new hosts")
                 if (nodes.length === 0) yield* event(service, "Warning", "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
@@ -341,6 +354,28 @@ export const make = (options: ServiceControllerOptions = {}) =>
       yield* Effect.forkScoped(serviceFeed)
       yield* Effect.forkScoped(nodeFeed)
       yield* Effect.forkScoped(sliceFeed)
+
+      const period = Duration.decode(options.resyncPeriod ?? "10 minutes")
+      if (Duration.toMillis(period) > 0) {
+        const converged = Effect.gen(function*() {
+          const memory = yield* Ref.get(synced)
+          const out: Array<{ readonly key: string; readonly request: Effect.Effect.Success<ReturnType<typeof requestFor>> }> = []
+          for (const service of yield* serviceInformer.list) {
+            const key = ServicePlan.serviceKey(service)
+            const last = memory.get(key)
+            if (last === undefined || last.signature !== ServicePlan.specSignature(service) || !ServicePlan.wantsLoadBalancer(service)) continue
+            out.push({ key, request: yield* requestFor(service, yield* backendsOf(service)) })
+          }
+          return out
+        })
+        yield* Effect.forkScoped(ServiceDrift.run({
+          period,
+          lbs,
+          converged,
+          repair: (key) => Effect.zipRight(forget(key), queue.add(key)),
+          audit: (key) => Effect.zipRight(Ref.update(audits, (set) => new Set(set).add(key)), queue.add(key))
+        }))
+      }
     }).pipe(Effect.annotateLogs({ module: "ServiceController" }), Effect.provideService(Metrics, metrics))
 
     const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }

@@ -9,7 +9,8 @@ import { Context, Data, Effect, Either, Layer, Option, Ref } from "effect"
 import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
 import { assignToLoadBalancerRule, removeFromLoadBalancerRule } from "../../cloudstack/commands/LoadBalancers.js"
-import type { LbRuleId, NetworkId, VmId } from "../../cloudstack/Ids.js"
+import type { NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
+import type { AclListId, LbRuleId, NetworkId, VmId } from "../../cloudstack/Ids.js"
 import type { NodeRef } from "../InstanceLookup.js"
 import { Instances } from "../Instances.js"
 import { KEEP_IP } from "./Annotations.js"
@@ -19,7 +20,7 @@ import { lbName } from "./LbName.js"
 import { fromService, type LbService, type LbSpec, type LbWarning } from "./LbSpec.js"
 import { membersIn } from "./Members.js"
 import * as Ownership from "./Ownership.js"
-import { LbUserError, type Target } from "./Plan.js"
+import { LbUserError, type Step, type Target } from "./Plan.js"
 import * as Reads from "./Reads.js"
 import { makeRound, type RoundRequest } from "./Round.js"
 
@@ -77,7 +78,40 @@ export class LoadBalancers extends Context.Tag("cloudstack-ccm/provider/LoadBala
   ) => Effect.Effect<MembersResult, CloudStackError | LbSnapshotStaleError>
   /** Deletes everything the Service owns (its rules, firewall rules, ACL items, an IP it associated). */
   readonly delete: <E>(request: LbRequest<E>) => Effect.Effect<{ readonly mutations: number }, CloudStackError | E>
+  /** Reads for a drift pass: the account's rules, firewall rules and IPs listed once (a few paged calls). */
+  readonly fleet: Effect.Effect<Reads.LbReads, CloudStackError>
+  /**
+   * What would have to change for the Service's LB to be as wanted (a dry run on `reads`), by kind;
+   * members are not compared (CloudStack lists them only rule by rule: `updateMembers` audits them).
+   */
+  readonly drift: <E>(request: LbRequest<E>, reads: Reads.LbReads) => Effect.Effect<ReadonlyArray<DriftKind>, LbError>
 }>() {}
+
+/** What a drift pass can find changed by hand (the `kind` label of `cloudstack_ccm_lb_drift_repaired_total`). */
+export type DriftKind = "ip" | "rule" | "firewall" | "acl" | "tag"
+
+const driftKindOf = (step: Step): DriftKind | undefined => {
+  switch (step._tag) {
+    case "AcquireIp":
+    case "ReleaseIp":
+      return "ip"
+    case "CreateRule":
+    case "UpdateRule":
+    case "DeleteRule":
+      return "rule"
+    case "CreateFirewall":
+    case "DeleteFirewall":
+      return "firewall"
+    case "CreateAcl":
+    case "DeleteAcl":
+      return "acl"
+    case "Tag":
+      return "tag"
+    default:
+      // members are audited rule by rule; the record on the Service is not the cloud's state
+      return undefined
+  }
+}
 
 export interface LoadBalancersOptions {
   /** `--cluster-name`: in the ownership tags and the fork's rule names. */
@@ -252,7 +286,34 @@ export const make = (options: LoadBalancersOptions = {}) =>
         }
       }).pipe(Effect.withSpan("LoadBalancers.delete", { attributes: { service: `${request.service.namespace}/${request.service.name}` } }))
 
-    return LoadBalancers.of({ ensure, updateMembers, delete: remove })
+    const fleet = Effect.gen(function*() {
+      const snapshot = yield* Reads.fetchFleet(client)
+      const aclCache = yield* Ref.make<ReadonlyMap<AclListId, ReadonlyArray<NetworkAclItem>>>(new Map())
+      return Reads.fleet(snapshot, client, aclCache)
+    }).pipe(Effect.withSpan("LoadBalancers.fleet"))
+
+    const drift = <E>(request: LbRequest<E>, reads: Reads.LbReads) =>
+      Effect.gen(function*() {
+        const spec = yield* Either.match(fromService(request.service, cluster), {
+          onLeft: (errors) => Effect.fail(new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })),
+          onRight: Effect.succeed
+        })
+        const noMembers: Reads.LbReads = { ...reads, members: () => Effect.succeed([]) }
+        const result = yield* round(
+          roundRequest(request),
+          spec,
+          Ownership.fromAnnotations(request.service.annotations),
+          { reads: noMembers, freshListing: false, teardown: false, dryRun: true }
+        ).pipe(Effect.catchTag("StepFailedError", () => Effect.dieMessage("a dry run executes nothing")))
+        const kinds = new Set<DriftKind>()
+        for (const step of result.planned.steps) {
+          const kind = driftKindOf(step)
+          if (kind !== undefined) kinds.add(kind)
+        }
+        return [...kinds].sort()
+      }).pipe(Effect.withSpan("LoadBalancers.drift"))
+
+    return LoadBalancers.of({ ensure, updateMembers, delete: remove, fleet, drift })
   })
 
 export const layer = (options: LoadBalancersOptions = {}): Layer.Layer<LoadBalancers, never, Instances | CloudStackClient> =>
