@@ -230,7 +230,7 @@ const cidr = fc.oneof(
 )
 const cidrs = fc.array(cidr, { minLength: 1, maxLength: 4 })
 const option = <A>(arb: fc.Arbitrary<A>) => fc.option(arb, { nil: undefined }).map(Option.fromNullable)
-export const lbAnnotations: fc.Arbitrary<Annotations.LbAnnotations> = fc.record({
+const lbAnnotations: fc.Arbitrary<Annotations.LbAnnotations> = fc.record({
   address: option(fc.oneof(fc.ipV4(), fc.ipV6())),
   proxyProtocol: fc.boolean(),
   algorithm: option(fc.constantFrom("roundrobin" as const, "leastconn" as const, "source" as const)),
