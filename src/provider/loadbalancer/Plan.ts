@@ -155,7 +155,10 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     const kept = new Set<LbRuleId>()
     for (const { port, ref } of wanted) {
       const rule = o.rules.find((r) => onTarget(r) && r.name === port.name && sameRule(r, port))
-      if (rule !== undefined && (!d.recreateForCidrs || cidrsMatch(d.spec.ruleCidrs, rule.cidrs))) {
+      // UpdateRule sends the wanted cidrlist, so it cannot clear one (annotation removed): recreate then.
+      const updatable = (r: ObservedRule) =>
+        cidrsMatch(d.spec.ruleCidrs, r.cidrs) || (!d.recreateForCidrs && Option.isSome(d.spec.ruleCidrs))
+      if (rule !== undefined && updatable(rule)) {
         kept.add(rule.id)
         if (rule.algorithm.toLowerCase() !== d.spec.algorithm || !cidrsMatch(d.spec.ruleCidrs, rule.cidrs)) {
           updates.push(Step.UpdateRule({ id: rule.id, name: rule.name, port }))
