@@ -116,6 +116,24 @@ describe("Plan: create, no-op and members", () => {
       steps: []
     },
     {
+      title: "the Go CCM's LB with a nodePort change: recorded before its only rule goes (a failure after it must not lose the IP)",
+      d: desired({ spec: spec({ ports: [port("tcp", 80, 30099)] }) }),
+      o: steady({ ips: [ip("ip-1")] }),
+      steps: ["Persist ip-1 associated=true", "DeleteRule r1 tcp-80", "CreateRule ip-1 tcp-80 80>30099", "AssignMembers (created tcp-80) [vm-a,vm-b]"]
+    },
+    {
+      title: "the Go CCM's rules on two IPs: the record would hide the other one, so it is written last",
+      d: desired({ spec: spec({ ports: [port("tcp", 80, 30099)] }) }),
+      o: steady({ ips: [ip("ip-1"), ip("ip-2")], rules: [rule("r1", "ip-1", P80), rule("r2", "ip-2", P443)] }),
+      steps: [
+        "DeleteRule r1 tcp-80",
+        "CreateRule ip-1 tcp-80 80>30099",
+        "AssignMembers (created tcp-80) [vm-a,vm-b]",
+        "ReleaseIp ip-2 203.0.113.2",
+        "Persist ip-1 associated=true"
+      ]
+    },
+    {
       title: "the Go CCM's LB (rules by name, no record): adopted with the record only",
       d: desired(),
       o: steady({ ips: [ip("ip-1")] }),
@@ -331,12 +349,12 @@ describe("Plan: the public IP", () => {
       ]
     },
     {
-      title: "an available requested IP (the user's) is used as it is, recorded as not ours",
+      title: "an available requested IP (the user's) is used as it is, recorded (as not ours) before its first rule",
       d: desired({ spec: requestedSpec }),
       o: observed({ requested: Option.some({ _tag: "Available", ip: userIp }) }),
       steps: [
-        ...builtOn("ip-7"),
-        "Persist ip-7 associated=false"
+        "Persist ip-7 associated=false",
+        ...builtOn("ip-7")
       ]
     },
     {
@@ -444,12 +462,12 @@ describe("Plan: the public IP", () => {
       steps: ["ReleaseIp ip-1 203.0.113.1", "Persist ip-2 associated=true"]
     },
     {
-      title: "an address adopted after a crash between recording and associating: built on, the record completed",
+      title: "an address adopted after a crash between recording and associating: recorded, then built on",
       d: desired({ ownership: { ...Ownership.empty, allocating: Option.some("203.0.113.5") } }),
       o: observed({ ips: [ip("ip-5")] }),
       steps: [
-        ...builtOn("ip-5"),
-        "Persist ip-5 associated=true"
+        "Persist ip-5 associated=true",
+        ...builtOn("ip-5")
       ]
     },
     {
