@@ -169,8 +169,9 @@ export const CidrListFromString = Schema.transformOrFail(Schema.String, Schema.A
   encode: (list) => ParseResult.succeed(list.join(","))
 })
 
+/** What the status subresource accepts: a lowercase RFC 1123 subdomain (no trailing dot) that is not an IP. */
 const hostname = Schema.String.pipe(
-  Schema.filter((s) => /^(?=.{1,253}$)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$/.test(s), {
+  Schema.filter((s) => /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/.test(s) && isIP(s) === 0, {
     message: () => "a DNS hostname"
   })
 )
@@ -217,7 +218,7 @@ export const decode = (
     algorithm: decodeOne(annotations, ALGORITHM, algorithm, "roundrobin, leastconn or source", errors),
     sourceCidrs: decodeOne(annotations, SOURCE_CIDRS, CidrListFromString, "comma-separated CIDRs", errors),
     sourceRanges: decodeOne(annotations, SOURCE_RANGES, CidrListFromString, "comma-separated CIDRs", errors),
-    hostname: decodeOne(annotations, HOSTNAME, hostname, "a DNS hostname", errors),
+    hostname: decodeOne(annotations, HOSTNAME, hostname, "a lowercase DNS hostname", errors),
     keepIp: Option.getOrElse(decodeOne(annotations, KEEP_IP, literalBoolean, '"true" or "false"', errors), () => false),
     networkId: decodeOne(annotations, NETWORK_ID, uuid, "a CloudStack network id (UUID)", errors)
   }

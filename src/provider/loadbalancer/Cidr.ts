@@ -33,7 +33,8 @@ export const parse = (text: string): Option.Option<Cidr> => {
   const trimmed = text.trim()
   const slash = trimmed.indexOf("/")
   const address = slash < 0 ? trimmed : trimmed.slice(0, slash)
-  const family = isIPv4(address) ? 4 : isIPv6(address) ? 6 : undefined
+  // A zone index (`fe80::1%eth0`) is no source a firewall knows: Go's net.ParseCIDR and CloudStack refuse it.
+  const family = address.includes("%") ? undefined : isIPv4(address) ? 4 : isIPv6(address) ? 6 : undefined
   if (family === undefined) return Option.none()
   const width = family === 4 ? 32 : 128
   const prefixText = slash < 0 ? String(width) : trimmed.slice(slash + 1)

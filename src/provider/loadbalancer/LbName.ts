@@ -22,7 +22,8 @@ export interface ParsedRuleName {
   readonly port: number
 }
 
-const PROTOCOL_AND_PORT = /^(tcp-proxy|tcp|udp)-(\d{1,5})$/
+/** Exactly what `ruleName` (and the Go CCM's `%d`) writes: no leading zero. */
+const PROTOCOL_AND_PORT = /^(tcp-proxy|tcp|udp)-([1-9]\d{0,4})$/
 
 /** The protocol and port of a rule name made for `name`; undefined for any other rule. */
 export const parseRuleName = (name: string, rule: string): ParsedRuleName | undefined => {

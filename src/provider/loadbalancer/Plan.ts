@@ -1,9 +1,11 @@
 /**
  * The load-balancer planner: what the Service wants (DesiredLb) against what CloudStack has
  * (ObservedLb) → the ordered, minimal steps that converge them. Pure. The order is what makes every
- * prefix of a plan safe: an IP is recorded before it is associated, rules that block a public port go
- * before the rule that needs it, new rules and members before old ones go, firewall rules and ACL
- * items before their LB rule is deleted, and an IP is released only when nothing foreign is on it.
+ * prefix of a plan safe: an IP is recorded before it is associated (and an existing one found by
+ * its rules before they change, when nothing else depends on the record), rules that block a public
+ * port go before the rule that needs it, new rules and members before old ones go, firewall rules
+ * and ACL items before their LB rule is deleted, and an IP is released only when nothing foreign is
+ * on it.
  */
 import { Data, Either, Option } from "effect"
 import type { FirewallRule } from "../../cloudstack/commands/Firewall.js"
@@ -187,7 +189,10 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     for (const { port, ref } of wanted) {
       // Matched by protocol and ports, not name: rules the fork named are kept as they are.
       const rule = o.rules.find((r) => onTarget(r) && sameRule(r, port))
-      if (rule !== undefined && (!d.recreateForCidrs || cidrsMatch(d.spec.ruleCidrs, rule.cidrs))) {
+      // UpdateRule sends the wanted cidrlist, so it cannot clear one (annotation removed): recreate then.
+      const updatable = (r: ObservedRule) =>
+        cidrsMatch(d.spec.ruleCidrs, r.cidrs) || (!d.recreateForCidrs && Option.isSome(d.spec.ruleCidrs))
+      if (rule !== undefined && updatable(rule)) {
         kept.add(rule.id)
         if (rule.algorithm.toLowerCase() !== d.spec.algorithm || !cidrsMatch(d.spec.ruleCidrs, rule.cidrs)) {
           updates.push(Step.UpdateRule({ id: rule.id, name: rule.name, port }))
@@ -302,7 +307,15 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     const tags = d.tags ? tagSteps(d, o, target, [...creates, ...access], kept, stayingFirewall, stayingAcl) : []
     const steps = [...first, ...creates, ...updates, ...access, ...accessAfter, ...cleanup, ...release, ...tags]
     if (recordChanges || steps.some(Step.$is("AcquireIp"))) {
-      steps.push(Step.Persist({ ip: finalIp, associated: finalAssociated }))
+      const persist = Step.Persist({ ip: finalIp, associated: finalAssociated })
+      // An existing IP known only by its rules (the Go CCM's, the user's requested one) is recorded
+      // first when it is the only one seen (so the record hides nothing else): deleting its last
+      // rule, or a failure after its first one, would otherwise lose track of it (a leaked IP, a
+      // new one, a 537 on our own rule).
+      const recordFirst = Option.exists(targetIp, (ip) =>
+        !Option.contains(d.ownership.ipId, ip.id) && o.ips.every((other) => other.id === ip.id))
+      if (recordFirst) steps.unshift(persist)
+      else steps.push(persist)
     }
     return { steps, target, warnings }
   })

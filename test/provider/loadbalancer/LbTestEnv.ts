@@ -5,9 +5,14 @@
  */
 import { Effect, Layer, Option, Ref } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
+import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
+import { createFirewallRule } from "../../../src/cloudstack/commands/Firewall.js"
+import { assignToLoadBalancerRule, createLoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
 import { listVirtualMachines } from "../../../src/cloudstack/commands/VirtualMachines.js"
+import { NetworkId, VmId } from "../../../src/cloudstack/Ids.js"
 import type { NodeRef } from "../../../src/provider/InstanceLookup.js"
 import * as LoadBalancers from "../../../src/provider/loadbalancer/LoadBalancers.js"
+import { lbName } from "../../../src/provider/loadbalancer/LbName.js"
 import type { LbService } from "../../../src/provider/loadbalancer/LbSpec.js"
 import * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
@@ -110,3 +115,25 @@ export const inventory = Effect.map(simState, (s) => ({
 /** The simulator's rules of a Service (by its lbName prefix). */
 export const rulesOfUid = (uid: string) =>
   Effect.map(simState, (s) => s.lbRules.filter((r) => r.name.startsWith(`${`a${uid.replace(/-/g, "")}`.slice(0, 32)}-`)))
+
+/** What the Go CCM v1.2.0 leaves for a Service (calls-cs4.20.txt, lb-create): IP, rule, members, firewall rule. */
+export const goCcmLb = (uid: string, nodes: ReadonlyArray<{ readonly providerID: string }>) =>
+  Effect.gen(function*() {
+    const cs = yield* CloudStackClient
+    const net = NetworkId.make((yield* simState).networks.find((n) => n.name === "isolated1")?.uuid ?? "")
+    const ip = yield* cs.run(associateIpAddress, { networkId: net })
+    const rule = yield* cs.run(createLoadBalancerRule, {
+      name: `${lbName(uid)}-tcp-80`,
+      algorithm: "roundrobin",
+      privatePort: 30080,
+      publicPort: 80,
+      publicIpId: ip.id,
+      networkId: net,
+      protocol: "tcp",
+      openFirewall: false,
+      cidrList: ["0.0.0.0/0"]
+    })
+    yield* cs.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22))) })
+    yield* cs.run(createFirewallRule, { ipAddressId: ip.id, protocol: "tcp", startPort: 80, endPort: 80, cidrList: ["0.0.0.0/0"] })
+    return ip
+  })

@@ -1,38 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
-import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
-import { createFirewallRule } from "../../../src/cloudstack/commands/Firewall.js"
-import { assignToLoadBalancerRule, createLoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
-import { NetworkId, VmId } from "../../../src/cloudstack/Ids.js"
-import { lbName } from "../../../src/provider/loadbalancer/LbName.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
-import { annotationStore, callsSince, countersNow, env, nodesFor, request, service, simState } from "./LbTestEnv.js"
+import { annotationStore, callsSince, countersNow, env, goCcmLb, nodesFor, request, service, simState } from "./LbTestEnv.js"
 
 const allocatedIps = Effect.map(simState, (s) => s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.address).sort())
-
-/** What the Go CCM v1.2.0 leaves for a Service (calls-cs4.20.txt, lb-create): IP, rule, members, firewall rule. */
-const goCcmLb = (uid: string, nodes: ReadonlyArray<{ readonly providerID: string }>) =>
-  Effect.gen(function*() {
-    const cs = yield* CloudStackClient
-    const net = NetworkId.make((yield* simState).networks.find((n) => n.name === "isolated1")?.uuid ?? "")
-    const ip = yield* cs.run(associateIpAddress, { networkId: net })
-    const rule = yield* cs.run(createLoadBalancerRule, {
-      name: `${lbName(uid)}-tcp-80`,
-      algorithm: "roundrobin",
-      privatePort: 30080,
-      publicPort: 80,
-      publicIpId: ip.id,
-      networkId: net,
-      protocol: "tcp",
-      openFirewall: false,
-      cidrList: ["0.0.0.0/0"]
-    })
-    yield* cs.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22))) })
-    yield* cs.run(createFirewallRule, { ipAddressId: ip.id, protocol: "tcp", startPort: 80, endPort: 80, cidrList: ["0.0.0.0/0"] })
-    return ip
-  })
 
 describe("LoadBalancers on the simulator", () => {
   it.effect("adopts the Go CCM's LB as it is: no mutation, the same IP; delete releases it as the Go CCM would", () =>
