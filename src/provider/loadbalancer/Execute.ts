@@ -132,11 +132,22 @@ export const execute = <E>(
         const chosen = Option.isSome(address) ? address.value : yield* pickFree(network, input)
         yield* Ref.update(input.reservations, (s) => new Set(s).add(chosen))
         return yield* Effect.gen(function*() {
-          yield* record({ ...state.ownership, allocating: Option.some(chosen) })
+          const before = state.ownership
+          yield* record({ ...before, allocating: Option.some(chosen) })
           const ip = yield* mutate(cs.run(associateIpAddress, {
             ...Option.match(network.vpcId, { onNone: () => ({ networkId: network.id }), onSome: (vpcId) => ({ vpcId }) }),
             ipAddress: chosen
-          }))
+          })).pipe(
+            // A refusal or a failed job means the address is not ours (someone took it): forget it, or a
+            // later adoption could take the user's IP for ours. A timeout keeps it: it may be ours.
+            Effect.tapError((error) =>
+              error._tag === "CloudStackApiError" || error._tag === "AsyncJobFailedError"
+                ? record({ ...before, allocating: Option.none() }).pipe(
+                  Effect.catchAll((e) => Effect.logWarning("could not clear the record of an address not associated").pipe(Effect.annotateLogs({ error: String(e.cause) })))
+                )
+                : Effect.void
+            )
+          )
           state.acquired = Option.some(ip)
           // Its id is recorded at once, unless an old IP still needs the record until it goes (a move).
           if (Option.isNone(state.ownership.ipId)) {

@@ -184,15 +184,22 @@ export interface DetailsInput {
   readonly claimedElsewhere: (idOrAddress: string) => boolean
 }
 
-/** What the requested address is, seen from the LB's network. */
-const lookupRequested = (reads: LbReads, address: string, network: NetworkProfile) =>
-  Effect.gen(function*() {
+/**
+ * What the requested address is, seen from the LB's network, and the Service's own rules on it (a
+ * move onto it that stopped half way): those are the Service's, never foreign.
+ */
+type Looked =
+  | Exclude<RequestedIp, { readonly _tag: "Available" }>
+  | { readonly _tag: "Available"; readonly ip: ObservedIp; readonly own: ReadonlyArray<ObservedRule> }
+
+const lookupRequested = (reads: LbReads, names: ReadonlyArray<string>, address: string, network: NetworkProfile) =>
+  Effect.gen(function*(): Effect.fn.Return<Looked, CloudStackError> {
     const found = yield* reads.ipByAddress(address, true)
-    const unavailable = (why: string): RequestedIp => ({ _tag: "Unavailable", address, why })
+    const unavailable = (why: string): Looked => ({ _tag: "Unavailable", address, why })
     if (Option.isNone(found)) return unavailable("no such public IP is visible to the account in this zone")
     const ip = found.value
     if (ip.zoneId !== network.zoneId) return unavailable(`it is in another zone than network ${network.name}`)
-    if (ip.state === "Free") return { _tag: "Free", address } satisfies RequestedIp
+    if (ip.state === "Free") return { _tag: "Free", address }
     if (!isAllocated(ip)) return unavailable(`it is ${ip.state}`)
     if (ip.isStaticNat) return unavailable("it is a static NAT IP (CloudStack refuses load balancing on it)")
     const here = Option.match(network.vpcId, {
@@ -201,14 +208,32 @@ const lookupRequested = (reads: LbReads, address: string, network: NetworkProfil
     })
     if (!here) return unavailable(`it belongs to another network than the nodes' network ${network.name}`)
     // Another Service's IP (shared): its rules' ports are what this Service must not take.
-    const foreign = (yield* reads.rulesOnIp(ip.id)).map((r) => r.publicPort)
-    return { _tag: "Available", ip: ipFromAddress(ip, false, foreign, false) } satisfies RequestedIp
+    const on = yield* reads.rulesOnIp(ip.id)
+    const own = on.flatMap((r) => {
+      const o = toObservedRule(names, r)
+      return o === undefined ? [] : [o]
+    })
+    const foreign = on.filter((r) => toObservedRule(names, r) === undefined).map((r) => r.publicPort)
+    return { _tag: "Available", ip: ipFromAddress(ip, false, foreign, false), own } as const
   })
 
-/** Phase 2: access rules, members and the requested IP, once the network is known. */
+/** Phase 2: the requested IP, access rules and members, once the network is known. */
 export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effect<ObservedLb, CloudStackError> =>
   Effect.gen(function*() {
-    const { base, network, spec } = input
+    const { network, spec } = input
+    const looked = Option.isSome(spec.requestedIp) && spec.ports.length > 0 &&
+        !input.base.ips.some((ip) => Option.exists(spec.requestedIp, (r) => r === ip.address))
+      ? Option.some(yield* lookupRequested(reads, spec.lbNames, spec.requestedIp.value, network))
+      : Option.none()
+    // The Service's own rules on the requested IP make it one of its IPs (a move that stopped half way).
+    const holding = Option.flatMap(looked, (r) => (r._tag === "Available" && r.own.length > 0 ? Option.some(r) : Option.none()))
+    const base: ObservedBase = Option.match(holding, {
+      onNone: () => input.base,
+      onSome: ({ ip, own }) => ({ ips: [...input.base.ips, ip], rules: [...input.base.rules, ...own] })
+    })
+    const requested = Option.isSome(holding)
+      ? Option.none<RequestedIp>()
+      : Option.map(looked, (r): RequestedIp => (r._tag === "Available" ? { _tag: "Available", ip: r.ip } : r))
     // Without ports nothing is kept: an IP that will be released takes its firewall rules with it.
     const released = (ip: ObservedIp) => spec.ports.length === 0 && ip.owned && ip.foreignRules === 0 && !spec.keepIp
     const firewall = network.access._tag === "Firewall"
@@ -219,11 +244,14 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
     const acl = network.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(network.access.listName) && !input.fresh
       ? (yield* reads.aclItems(network.access.aclId)).filter((a) => a.reason === marker)
       : []
+    const memberRules = [
+      ...input.memberRules,
+      ...Option.match(holding, {
+        onNone: () => [],
+        onSome: ({ own }) => own.filter((r) => spec.ports.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)).map((r) => r.id)
+      })
+    ]
     const members = new Map<LbRuleId, ReadonlyArray<VmId>>()
-    for (const id of input.memberRules) members.set(id, yield* reads.members(id))
-    const requested = Option.isSome(spec.requestedIp) && spec.ports.length > 0 &&
-        !base.ips.some((ip) => Option.exists(spec.requestedIp, (r) => r === ip.address))
-      ? Option.some(yield* lookupRequested(reads, spec.requestedIp.value, network))
-      : Option.none()
+    for (const id of memberRules) members.set(id, yield* reads.members(id))
     return { ips: base.ips, rules: base.rules, members, firewall, acl, requested }
   })

@@ -114,6 +114,12 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
     const address = d.spec.requestedIp.value
     const held = o.ips.find((ip) => ip.address === address && usableIn(ip, d.network))
     if (held !== undefined) return Either.right(existing(held))
+    if (o.ips.some((ip) => ip.address === address)) {
+      return Either.left(new LbUserError({
+        reason: "LoadBalancerIPNotAvailable",
+        detail: `IP ${address} cannot be used: it is bound to another network than ${d.network.name}`
+      }))
+    }
     const unknown: RequestedIp = { _tag: "Unavailable", address, why: "it could not be looked up" }
     const requested = Option.getOrElse(o.requested, () => unknown)
     switch (requested._tag) {

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Option } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
+import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
@@ -142,5 +143,40 @@ describe("LoadBalancers: public IPs", () => {
       yield* lbs.delete(yield* request(b, nodes, storeB))
       assert.deepStrictEqual(yield* rulesOfUid(b.uid), [])
       assert.strictEqual(yield* stateOf("203.0.113.61"), "Free")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a move onto the user's IP that failed half way goes on from there (its own rule there is not foreign)", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      const svc = service()
+      yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      yield* usersIp("isolated1", "203.0.113.65")
+      // the first assignment on the new IP fails: the re-planned round must take its own rule there as its own
+      yield* sim.failNextJobs("assignToLoadBalancerRule", 1)
+      const moving = { ...svc, loadBalancerIP: "203.0.113.65" }
+      const result = yield* lbs.ensure(yield* request(moving, nodes, store))
+      assert.deepStrictEqual(result.address, Option.some("203.0.113.65"))
+      assert.deepStrictEqual(result.warnings, [])
+      const rules = yield* rulesOfUid(svc.uid)
+      assert.strictEqual(rules.length, 1)
+      assert.strictEqual(rules[0]?.members.size, 2)
+      assert.strictEqual((yield* simState).publicIps.find((ip) => ip.uuid === rules[0]?.ipUuid)?.address, "203.0.113.65")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("an address another party took first (533) is forgotten: never adopted later as the CCM's", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      yield* sim.setFaults({ errorRates: [{ command: "associateIpAddress", code: 533, rate: 1 }] })
+      const svc = service()
+      const failed = yield* Effect.either(lbs.ensure(yield* request(svc, nodes, store, true)))
+      assert.isTrue(Either.isLeft(failed))
+      assert.isUndefined((yield* store.ref.get)[Annotations.IP_ALLOCATING])
+      yield* sim.setFaults({ errorRates: [] })
     }).pipe(Effect.provide(env())))
 })
