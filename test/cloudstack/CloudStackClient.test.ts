@@ -68,15 +68,20 @@ describe("CloudStackClient paging", () => {
       assert.strictEqual((yield* requests).length, 1)
     }).pipe(Effect.provide(clientLayer(pagedZones(0)))))
 
-  it.effect("an empty page before `count` is reached stops the loop", () =>
+  it.effect("an empty page before `count` is reached stops the loop: an incomplete listing is an error, never a short result", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
-      const rules = yield* client.list(listLoadBalancerRules, {})
-      assert.strictEqual(rules.length, 1)
+      const error = yield* Effect.flip(client.list(listLoadBalancerRules, {}))
+      assert.deepInclude(error, { _tag: "CloudStackDecodeError", command: "listLoadBalancerRules" })
+      assert.include(error.message, "page 2 is empty but count is 3")
+      const streamed = yield* Effect.flip(Stream.runCollect(client.stream(listLoadBalancerRules, {})))
+      assert.strictEqual(streamed._tag, "CloudStackDecodeError")
       const sent = yield* requests
-      assert.strictEqual(sent.length, 2)
+      assert.strictEqual(sent.length, 4)
       assert.strictEqual(sent[0]?.params["listall"], "true")
     }).pipe(Effect.provide(clientLayer(script([
+      ok("listLoadBalancerRules", { count: 3, loadbalancerrule: [rule] }),
+      ok("listLoadBalancerRules", { count: 3 }),
       ok("listLoadBalancerRules", { count: 3, loadbalancerrule: [rule] }),
       ok("listLoadBalancerRules", { count: 3 })
     ])))))
