@@ -147,7 +147,7 @@ export class WorldIpRange extends Schema.Class<WorldIpRange>("WorldIpRange")({
 }) {}
 
 export class World extends Schema.Class<World>("World")({
-  /** Requests without an api key (in-memory layer) act as this account. */
+  /** Calls to the engine without an api key (the operator's console, tests) act as this account. */
   defaultAccount: Schema.String,
   accounts: Schema.NonEmptyArray(WorldAccount),
   projects: Schema.optionalWith(Schema.Array(WorldProject), { default: () => [] }),
