@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, FastCheck, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Cause, Context, Duration, Effect, FastCheck, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https"
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from "node:http"
 import selfsigned from "selfsigned"
@@ -351,4 +351,33 @@ describe("HttpTransport socket failures", () => {
     assert.include(spoof.url, "response=json")
     assert.isTrue(Option.isNone(Option.fromNullable(spoof.body)))
   })
+
+  it.effect("a socket error's texts are redacted wherever Effect renders the transport error (JSON, logfmt, pretty logs, Cause.pretty)", () =>
+    Effect.gen(function*() {
+      const wire = HttpTransport.encodeRequest(new URL("https://cloud.example/client/api"), API_KEY, SECRET_KEY, {
+        command: "listZones",
+        params: {},
+        method: "GET"
+      }, 0)
+      // what undici and node may throw: the URL in the message, in a nested cause, in an enumerable field
+      const socket = Object.assign(new Error(`connect ECONNREFUSED for ${wire.url}`), { code: "ECONNREFUSED" })
+      const undici = Object.assign(new TypeError(`request to ${wire.url} failed`, { cause: socket }), { input: wire.url })
+      const error = HttpTransport.toTransportError("listZones", [API_KEY, SECRET_KEY, wire.signature])(undici)
+      assert.deepInclude(error, { reason: "Connect" })
+      const lines: Array<string> = []
+      const capture = (logger: Logger.Logger<unknown, string>) =>
+        Logger.replace(Logger.defaultLogger, Logger.map(logger, (line) => void lines.push(line)))
+      for (const logger of [Logger.jsonLogger, Logger.logfmtLogger, Logger.stringLogger, Logger.structuredLogger.pipe(Logger.map((s) => JSON.stringify(s)))]) {
+        yield* Effect.logWarning("CloudStack request failed", error).pipe(Effect.provide(capture(logger)))
+        yield* Effect.logError("reconcile failed", Cause.fail(error)).pipe(Effect.provide(capture(logger)))
+      }
+      lines.push(Cause.pretty(Cause.fail(error), { renderErrorCause: true }), error.message, JSON.stringify(error), String(error.cause))
+      assert.include(lines.join("\n"), "ECONNREFUSED")
+      for (const line of lines) {
+        for (const secret of [API_KEY, encodeURIComponent(API_KEY), wire.signature, encodeURIComponent(wire.signature)]) {
+          assert.notInclude(line, secret, line)
+        }
+      }
+    }))
 })
+

@@ -8,9 +8,9 @@ import { type Duration, Effect, Fiber, Option, TestClock } from "effect"
 /** One turn of Node's event loop (pending socket callbacks run); not a sleep. */
 export const ioTurn: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
-/** `steps` times: one event-loop turn, then the TestClock moves by `step`. */
-export const advance = (steps: number, step: Duration.DurationInput = "100 millis"): Effect.Effect<void> =>
-  Effect.repeatN(Effect.zipRight(ioTurn, TestClock.adjust(step)), Math.max(0, steps - 1))
+/** `steps` times: `turns` event-loop turns, then the TestClock moves by `step`. */
+export const advance = (steps: number, step: Duration.DurationInput = "100 millis", turns = 1): Effect.Effect<void> =>
+  Effect.repeatN(Effect.zipRight(Effect.repeatN(ioTurn, Math.max(0, turns - 1)), TestClock.adjust(step)), Math.max(0, steps - 1))
 
 /**
  * Awaits `fiber`, moving the TestClock by `step` after each event-loop turn. A fiber still running
