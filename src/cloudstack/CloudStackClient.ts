@@ -3,7 +3,7 @@
  * retries, one client-wide concurrency bound and rate limit, and per-command metrics. Generic over
  * the command definitions in `commands/*`; it holds no CloudStack semantics beyond the API itself.
  */
-import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Option, Predicate, RateLimiter, Redacted, Schedule, Schema, type Scope as EffectScope, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Either, FiberRef, Layer, LogLevel, Option, Predicate, RateLimiter, Redacted, Schedule, Schema, type Scope as EffectScope, Stream } from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
@@ -16,7 +16,7 @@ import {
   isRetryable,
   isRetryableMutation
 } from "./CloudStackError.js"
-import { CloudStackTransport } from "./CloudStackTransport.js"
+import { type CloudStackRawResponse, CloudStackTransport } from "./CloudStackTransport.js"
 import type { AsyncCommand, ListCommand, ListPage, Scope, SyncCommand } from "./Command.js"
 import { AsyncJobResult, JobFailure, JobSubmitted, queryAsyncJobResult } from "./commands/AsyncJobs.js"
 import { listProjects } from "./commands/Projects.js"
@@ -124,12 +124,42 @@ const makeCore = (
   limit: RateLimiter.RateLimiter,
   semaphore: Effect.Semaphore
 ): Core => {
-  const record = (command: string, outcome: string, startedAt: number) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.sync(() => {
-        metrics.apiRequests.inc({ command, outcome })
-        metrics.apiRequestDuration.observe({ command }, (now - startedAt) / 1000)
-      }))
+  const record = (command: string, outcome: string, durationMs: number) =>
+    Effect.sync(() => {
+      metrics.apiRequests.inc({ command, outcome })
+      metrics.apiRequestDuration.observe({ command }, durationMs / 1000)
+    })
+
+  /** The decoded answer; the request's signature is redacted along with the keys from any error text. */
+  const answerOf = <A>(command: string, raw: CloudStackRawResponse, decode: (inner: unknown) => Effect.Effect<A, ParseError>) => {
+    const secrets = raw.signature === undefined ? keys : [...keys, raw.signature]
+    return Effect.flatMap(
+      Envelope.decode(command, raw, secrets),
+      (inner) => Effect.mapError(decode(inner), toDecodeError(command, [], secrets))
+    )
+  }
+
+  /**
+   * klog's -v=6 request line: command, method, parameter NAMES (never a value: a value may be a
+   * secret or personal), HTTP status, duration and outcome. Built only when Trace is enabled.
+   */
+  const trace = (
+    request: { readonly command: string; readonly method: string; readonly params: Params },
+    status: number | undefined,
+    durationMs: number,
+    outcome: string
+  ) =>
+    Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+      LogLevel.lessThanEqual(minimum, LogLevel.Trace)
+        ? Effect.logTrace("CloudStack request").pipe(Effect.annotateLogs({
+          command: request.command,
+          method: request.method,
+          params: Object.keys(request.params).sort().join(","),
+          status: status ?? "none",
+          durationMs,
+          outcome
+        }))
+        : Effect.void)
 
   // One HTTP exchange: rate-limited and bounded, measured, decoded; metrics count the final outcome.
   const once = <A>(
@@ -140,17 +170,14 @@ const makeCore = (
   ): Effect.Effect<A, CloudStackError> =>
     semaphore.withPermits(1)(limit(Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
-      const result = yield* transport.send({ command, params, method }).pipe(
-        Effect.flatMap((raw) => {
-          const secrets = raw.signature === undefined ? keys : [...keys, raw.signature]
-          return Effect.flatMap(
-            Envelope.decode(command, raw, secrets),
-            (inner) => Effect.mapError(decode(inner), toDecodeError(command, [], secrets))
-          )
-        }),
-        Effect.either
-      )
-      yield* record(command, Either.isRight(result) ? "success" : outcomeOf(result.left), startedAt)
+      const sent = yield* Effect.either(transport.send({ command, params, method }))
+      const result: Either.Either<A, CloudStackError> = Either.isLeft(sent)
+        ? Either.left(sent.left)
+        : yield* Effect.either(answerOf(command, sent.right, decode))
+      const durationMs = (yield* Clock.currentTimeMillis) - startedAt
+      const outcome = Either.isRight(result) ? "success" : outcomeOf(result.left)
+      yield* record(command, outcome, durationMs)
+      yield* trace({ command, method, params }, Either.isRight(sent) ? sent.right.status : undefined, durationMs, outcome)
       return yield* result
     })))
 
