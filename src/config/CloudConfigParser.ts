@@ -17,7 +17,7 @@
  */
 import { Array as Arr, Duration, Either, Option, Order, ParseResult, Redacted, Schema } from "effect"
 import type { CloudConfigShape } from "./CloudConfig.js"
-import { CloudConfigError, ConfigIssue, echo, issueLine } from "./CloudConfigError.js"
+import { CloudConfigError, ConfigIssue, echo, hidden, issueLine, looksLikeSecret } from "./CloudConfigError.js"
 import { format as formatDuration, GoDuration } from "./GoDuration.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -36,6 +36,10 @@ export interface IniEntry {
   readonly key: string
   readonly value: Option.Option<string>
   readonly line: number
+  /** The line starts like key material (`looksLikeSecret` of its first base64 token): never quote the key. */
+  readonly secretLike: boolean
+  /** The value had no quoted part and ended at a `;` or `#` (a gcfg comment) after it started. */
+  readonly cutAtComment: boolean
 }
 
 export interface IniDocument {
@@ -104,15 +108,19 @@ export const tokenize = (input: string): IniDocument => {
     }
   }
   /** A value after `=`: mixed unquoted and quoted parts, up to end of line or a comment. */
-  const value = (at: number): string | undefined => {
+  const value = (at: number): { readonly text: string; readonly cutAtComment: boolean } | undefined => {
     let out = ""
     let end = 0 // length of `out` without trailing unquoted whitespace
+    let quotedPart = false
     for (;;) {
       const ch = text[pos]
-      if (ch === undefined || ch === "\n" || ch === ";" || ch === "#") return out.slice(0, end)
+      if (ch === undefined || ch === "\n" || ch === ";" || ch === "#") {
+        return { text: out.slice(0, end), cutAtComment: (ch === ";" || ch === "#") && end > 0 && !quotedPart }
+      }
       if (ch === "\"") {
         const part = quoted(at)
         if (part === undefined) return undefined
+        quotedPart = true
         out += part
         end = out.length
       } else if (ch === "\\") {
@@ -154,23 +162,35 @@ export const tokenize = (input: string): IniDocument => {
     sections.push(section)
     current = section
   }
+  /** The base64 token starting at `from`: what a wrapped secret's line starts with, whatever follows. */
+  const tokenAt = (from: number): string => {
+    let end = from
+    while (end < text.length && /[A-Za-z0-9+/=_-]/.test(text[end] ?? "")) end++
+    return text.slice(from, end)
+  }
   const variable = () => {
     const at = line
+    const token = tokenAt(pos)
     const key = ident()
+    // A key name within a typo of a known key is shown even if it mixes case and digits.
+    const secretLike = looksLikeSecret(token) && !looksLikeKey(key.toLowerCase())
+    const shown = secretLike ? hidden(token) : echo(key, 32)
     skipSpace()
     let v = Option.none<string>()
+    let cutAtComment = false
     if (!atLineEnd()) {
-      if (text[pos] !== "=") return syntax(at, `expected '=' after ${echo(key, 32)}`)
+      if (text[pos] !== "=") return syntax(at, `expected '=' after ${shown}`)
       pos++
       skipSpace()
       const parsed = value(at)
       if (parsed === undefined) return
-      v = Option.some(parsed)
+      v = Option.some(parsed.text)
+      cutAtComment = parsed.cutAtComment
     }
     if (current === undefined) {
-      issues.push(ConfigIssue.SyntaxError({ line: at, detail: `${echo(key, 32)} appears before any section header (add [Global] above it)` }))
+      issues.push(ConfigIssue.SyntaxError({ line: at, detail: `${shown} appears before any section header (add [Global] above it)` }))
     } else if (current !== "broken") {
-      entries.push({ section: current, key, value: v, line: at })
+      entries.push({ section: current, key, value: v, line: at, secretLike, cutAtComment })
     }
   }
 
@@ -359,11 +379,32 @@ const sortIssues = (issues: ReadonlyArray<ConfigIssue>): ReadonlyArray<ConfigIss
   Arr.sortWith(issues, (i) => Option.getOrElse(issueLine(i), () => 0), Order.number)
 
 /**
+ * Something in a valid file that may not be what was meant; the file is used as gcfg reads it.
+ * `CommentCut`: an unquoted api-key/secret-key value ended at `;` or `#` (gcfg starts a comment
+ * there), so the key may be cut short. Names the key, never the value.
+ */
+export interface ConfigWarning {
+  readonly _tag: "CommentCut"
+  readonly line: number
+  readonly key: KnownKey
+}
+
+/** Keys whose values are secrets: a `;` or `#` in them must be quoted. */
+const secretKeys: ReadonlySet<KnownKey> = new Set<KnownKey>(["api-key", "secret-key"])
+
+/**
  * Parses and validates cloud-config text. `source` is the file path, used in `CloudConfigError`
  * messages and kept as `CloudConfigShape.source`. Every problem is reported in one error: syntax,
  * unknown sections and keys, missing required keys, empty and invalid values.
  */
-export const parse = (text: string, source: string): Either.Either<CloudConfigShape, CloudConfigError> => {
+export const parse = (text: string, source: string): Either.Either<CloudConfigShape, CloudConfigError> =>
+  Either.map(parseWithWarnings(text, source), (parsed) => parsed.config)
+
+/** `parse`, plus the warnings about the file (see ConfigWarning), in line order. */
+export const parseWithWarnings = (
+  text: string,
+  source: string
+): Either.Either<{ readonly config: CloudConfigShape; readonly warnings: ReadonlyArray<ConfigWarning> }, CloudConfigError> => {
   const doc = tokenize(text)
   const issues: Array<ConfigIssue> = [...doc.issues]
   const raw: Record<string, string> = {}
@@ -393,7 +434,12 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
         detail: "a word on its own line that is not a key (not shown: it may be part of a wrapped value)"
       }))
     } else {
-      issues.push(ConfigIssue.UnknownKey({ line: entry.line, key: entry.key, suggestion: suggestKey(key) }))
+      issues.push(ConfigIssue.UnknownKey({
+        line: entry.line,
+        key: entry.key,
+        suggestion: entry.secretLike ? Option.none() : suggestKey(key),
+        secretLike: entry.secretLike
+      }))
     }
   }
   for (const [key, entry] of latest) {
@@ -409,6 +455,12 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
       raw[key] = entry.value.value
     }
   }
+
+  const warnings: Array<ConfigWarning> = []
+  for (const [key, entry] of latest) {
+    if (secretKeys.has(key) && entry.cutAtComment) warnings.push({ _tag: "CommentCut", line: entry.line, key })
+  }
+  warnings.sort((a, b) => a.line - b.line)
 
   const missing = requiredKeys.filter((k) => !latest.has(k))
   if (missing.length > 0) issues.push(ConfigIssue.MissingKeys({ keys: missing }))
@@ -432,7 +484,7 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
         issues: [ConfigIssue.InvalidValue({ line: Option.none(), key: "[Global]", detail: "cannot be decoded" })],
         cause
       }),
-    onRight: (config) => ({ ...config, source })
+    onRight: (config) => ({ config: { ...config, source }, warnings })
   })
 }
 
