@@ -111,9 +111,9 @@ describe("keys and signatures never leave the process, at any -v (echoing endpoi
   for (let verbosity = 0; verbosity <= 9; verbosity++) {
     it.scoped(`-v=${verbosity}: a 404 HTML echo, a 200 JSON echo and an echoing error envelope`, () =>
       Effect.gen(function*() {
-        // the three runs share the TestClock: ~30 s of controller time, socket turns in between
+        // the three runs share the TestClock: ~20 s of controller time, socket turns in between
         const runs = yield* Effect.forEach(echoes, ([, echo]) => startAgainst(echo, verbosity))
-        yield* advance(30, "1 second", 8)
+        yield* advance(20, "1 second", 8)
         // every run is stopped before anything is asserted: a failed assertion leaves no run behind
         const results = yield* Effect.forEach(runs, (run) => run.finish)
         for (const [[what], result] of echoes.map((e, i) => [e, results[i]] as const)) {
