@@ -27,7 +27,7 @@ import type { World } from "../simulation/cloudstack/World.js"
 import * as DemoCluster from "../simulation/DemoCluster.js"
 import * as FakeKubernetes from "../simulation/FakeKubernetes.js"
 import * as NodeTable from "../simulation/NodeTable.js"
-import { simulatedCloudConfig } from "../simulation/SimulatedCloudConfig.js"
+import { defaultAccountKeys, simulatedCloudConfig } from "../simulation/SimulatedCloudConfig.js"
 import * as CliOptions from "./CliOptions.js"
 import { SimulationStepError, story as serviceStory, waitFor } from "./SimulateServices.js"
 
@@ -45,8 +45,11 @@ export interface SimulateOptions {
 
 /** The simulated cloud and cluster: simulator (demo world by default), typed client, Instances, LoadBalancers, FakeKubernetes. */
 export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & { readonly world?: World | undefined }) => {
-  const config = Layer.succeed(CloudConfig, simulatedCloudConfig())
-  const base = Layer.mergeAll(Simulator.layer(options.world ?? demoWorld, { seed: options.seed }), config, Metrics.layer)
+  const world = options.world ?? demoWorld
+  // Signs as the world's default account: the in-memory transport acts as the configured key's account.
+  const config = Layer.succeed(CloudConfig, simulatedCloudConfig(defaultAccountKeys(world)))
+  const simulator = Simulator.layerWithTransport(world, { seed: options.seed }).pipe(Layer.provideMerge(config))
+  const base = Layer.mergeAll(simulator, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
   const cloud = LoadBalancers.layer().pipe(Layer.provideMerge(Instances.layer(options.providerName)), Layer.provideMerge(client))
   return Layer.merge(cloud, FakeKubernetes.layer())

@@ -119,7 +119,10 @@ export const make = (options: NodeLifecycleOptions) =>
     const monitor = monitorOf(Effect.map(nodes.list, (listed) => listed.items))
 
     const loop = (informer: Informer.Informer<NodeView>) => monitorOf(informer.list).pipe(
-      Effect.catchAll((error) => Effect.logWarning("node lifecycle round skipped, nothing deleted", error)),
+      // The JSON log renders an error's fields, not its message: the message says why in words.
+      Effect.catchAll((error) =>
+        Effect.logWarning("node lifecycle round skipped, nothing deleted", error).pipe(Effect.annotateLogs({ reason: error.message }))
+      ),
       // A defect ends one round, never the controller.
       Effect.catchAllDefect((defect) => Effect.logError("node lifecycle round crashed", defect)),
       Effect.repeat(Schedule.spaced(period)),

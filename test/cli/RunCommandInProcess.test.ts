@@ -30,8 +30,9 @@ const flagsOf = (tokens: ReadonlyArray<string>) => {
 const world = Effect.gen(function*() {
   const kube = yield* Layer.build(FakeKubernetes.layer())
   const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
-  const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k\nsecret-key = s\n")
+  const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n")
   const client = yield* Layer.build(CloudStackClient.layer.pipe(
+    Layer.provide(Simulator.layerTransport),
     Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
   ))
   const asKubelet = <A, E>(effect: Effect.Effect<A, E, CloudStackClient.CloudStackClient | NodeApi>) =>
@@ -48,7 +49,7 @@ const world = Effect.gen(function*() {
   const start = (tokens: ReadonlyArray<string>) =>
     Effect.fork(programWith(flagsOf(["--cloud-config=/unused", "--secure-port=0", ...tokens]), Option.some(config), {
       kubernetes: Layer.succeedContext(kube),
-      cloudStackTransport: Layer.succeedContext(cloud)
+      cloudStackTransport: Simulator.layerTransport.pipe(Layer.provide(Layer.succeedContext(cloud)))
     }))
   const kubectl = <A, E>(effect: Effect.Effect<A, E, ServiceApi>) => effect.pipe(Effect.provide(Layer.succeedContext(kube)))
   return { fake: Context.get(kube, FakeKubernetes.FakeKubernetes), kubectl, registered, registerSpare, start }

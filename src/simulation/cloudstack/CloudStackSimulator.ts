@@ -11,7 +11,7 @@ export interface SimRequest {
   readonly command: string
   /** Every parameter except command/apiKey/response/signature/signatureVersion/expires, decoded. */
   readonly params: Readonly<Record<string, string>>
-  /** The caller's api key; undefined = the world's default account (in-memory use). */
+  /** The caller's api key; undefined = the world's default account (direct engine calls, not the transports). */
   readonly apiKey: string | undefined
 }
 

@@ -1,7 +1,8 @@
 /**
  * The in-memory CloudStack simulator layer: seeds a store from a World, answers calls through the
  * engine, injects faults (seeded Random, latency on the Clock, API-down windows) and records a
- * call log. Also provides CloudStackTransport so the typed client runs against it without HTTP.
+ * call log. Also provides CloudStackTransport so the typed client runs against it without HTTP,
+ * acting as the account of the configured api key exactly as the HTTP face does.
  *
  * Async jobs are evaluated lazily: every call (and `state`) first runs the jobs whose finish time
  * the Clock has passed, so TestClock.adjust drives them deterministically and no fiber is needed.
@@ -9,9 +10,10 @@
  * `Effect.sync` per call, which is atomic on JS's single thread; copying immutable tables on
  * every call would make `handle` O(state) and miss the 20,000 calls/s target.
  */
-import { Clock, Data, Duration, Effect, Either, Layer, Option, Random } from "effect"
+import { Clock, Data, Duration, Effect, Either, Layer, Option, Random, Redacted } from "effect"
 import { CloudStackTransportError } from "../../cloudstack/CloudStackError.js"
-import { CloudStackTransport } from "../../cloudstack/CloudStackTransport.js"
+import { type CloudStackRawResponse, CloudStackTransport } from "../../cloudstack/CloudStackTransport.js"
+import { CloudConfig } from "../../config/CloudConfig.js"
 import {
   type ApiCredentials,
   type CallRecord,
@@ -22,6 +24,7 @@ import {
 } from "./CloudStackSimulator.js"
 import { advance } from "./EngineContext.js"
 import { dispatch, isCommand } from "./Engine.js"
+import * as Verifier from "./RequestVerifier.js"
 import type { SimState } from "./SimModel.js"
 import { seedSteps, type Store } from "./Store.js"
 import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Wire.js"
@@ -208,31 +211,56 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
     })
   })
 
-/** The in-memory transport: the typed client's raw requests answered by the simulator. */
-export const transportFrom = (simulator: CloudStackSimulator["Type"]): CloudStackTransport["Type"] =>
+const JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
+
+/** What the HTTP face answers a request whose api key no account has: the 401 of reference 1.7. */
+const unauthorized = (command: string): CloudStackRawResponse => ({
+  status: 401,
+  contentType: JSON_CONTENT_TYPE,
+  body: JSON.stringify(Verifier.unauthorizedBody(Verifier.rejectionKey({ command }, isCommand)))
+})
+
+/**
+ * The in-memory transport: the typed client's raw requests answered by the simulator as the
+ * account that owns `apiKey`, exactly as the HTTP face does after checking the signature; an
+ * unknown key gets the same 401 answer (and, like there, never reaches the engine).
+ */
+export const transportFrom = (simulator: CloudStackSimulator["Type"], apiKey: string): CloudStackTransport["Type"] =>
   CloudStackTransport.of({
     send: (request) =>
-      Effect.flatMap(simulator.handle({ command: request.command, params: request.params, apiKey: undefined }), (r) =>
-        r.unreachable === true
-          ? Effect.fail(
-            new CloudStackTransportError({
-              command: request.command,
-              reason: "Connect",
-              detail: "connection refused (simulated API-down window)"
-            })
-          )
-          : Effect.succeed({
-            status: r.status,
-            contentType: r.text !== undefined ? "text/plain; charset=UTF-8" : "application/json; charset=UTF-8",
-            body: r.text ?? JSON.stringify(r.body)
-          }))
+      Effect.flatMap(simulator.credentials(apiKey), (known) =>
+        Option.isNone(known)
+          ? Effect.succeed(unauthorized(request.command))
+          : Effect.flatMap(simulator.handle({ command: request.command, params: request.params, apiKey }), (r) =>
+            r.unreachable === true
+              ? Effect.fail(
+                new CloudStackTransportError({
+                  command: request.command,
+                  reason: "Connect",
+                  detail: "connection refused (simulated API-down window)"
+                })
+              )
+              : Effect.succeed({
+                status: r.status,
+                contentType: r.text !== undefined ? "text/plain; charset=UTF-8" : JSON_CONTENT_TYPE,
+                body: r.text ?? JSON.stringify(r.body)
+              })))
   })
 
-/** CloudStackSimulator seeded from `world`, plus the in-memory CloudStackTransport over it. */
-export const layer = (
+/** CloudStackSimulator seeded from `world` (no transport: see `layerTransport`). */
+export const layer = (world: World, options: SimulatorOptions = {}): Layer.Layer<CloudStackSimulator, WorldSeedError> =>
+  Layer.effect(CloudStackSimulator, make(world, options))
+
+/** The in-memory CloudStackTransport over the simulator, acting as the configured `api-key`'s account. */
+export const layerTransport: Layer.Layer<CloudStackTransport, never, CloudStackSimulator | CloudConfig> = Layer.effect(
+  CloudStackTransport,
+  Effect.map(Effect.all([CloudStackSimulator, CloudConfig]), ([simulator, config]) =>
+    transportFrom(simulator, Redacted.value(config.apiKey)))
+)
+
+/** The simulator seeded from `world` plus the in-memory transport over it (keys from CloudConfig). */
+export const layerWithTransport = (
   world: World,
   options: SimulatorOptions = {}
-): Layer.Layer<CloudStackSimulator | CloudStackTransport, WorldSeedError> =>
-  Layer.effect(CloudStackTransport, Effect.map(CloudStackSimulator, transportFrom)).pipe(
-    Layer.provideMerge(Layer.effect(CloudStackSimulator, make(world, options)))
-  )
+): Layer.Layer<CloudStackSimulator | CloudStackTransport, WorldSeedError, CloudConfig> =>
+  Layer.provideMerge(layerTransport, layer(world, options))

@@ -188,7 +188,7 @@ const WorldFields = Schema.Struct({
    * unknown parameter to it), as those servers do.
    */
   version: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^\d+\.\d+(\.\d+)*$/)), { default: () => "4.22.0.0" }),
-  /** Requests without an api key (in-memory layer) act as this account. */
+  /** Calls to the engine without an api key (the operator's console, tests) act as this account. */
   defaultAccount: Schema.String,
   accounts: Schema.NonEmptyArray(WorldAccount).pipe(
     Schema.maxItems(WorldLimits.entries, { message: () => `at most ${formatted(WorldLimits.entries)} accounts in a world` })

@@ -32,14 +32,15 @@ const spend = (budget: Budget) =>
 /** The simulator behind a transport that dies once the budget of mutations is spent. */
 const crashableEnv = (budget: Budget, jobDuration: number) => {
   const simulator = Simulator.layer(demoWorld, { seed: 7, faults: { jobDuration } })
+  const config = Layer.succeed(CloudConfig, cloudConfig())
   const gated = Layer.effect(
     CloudStackTransport,
     Effect.map(CloudStackTransport, (inner) =>
       CloudStackTransport.of({
         send: (request) => (request.method === "POST" ? Effect.zipRight(spend(budget), inner.send(request)) : inner.send(request))
       }))
-  ).pipe(Layer.provide(simulator))
-  const base = Layer.mergeAll(gated, Layer.succeed(CloudConfig, cloudConfig()), Metrics.layer)
+  ).pipe(Layer.provide(Simulator.layerTransport), Layer.provide(Layer.merge(simulator, config)))
+  const base = Layer.mergeAll(gated, config, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
   return Instances.layer("external-cloudstack").pipe(Layer.provideMerge(client), Layer.merge(simulator))
 }

@@ -442,14 +442,13 @@ describe("Plan: the public IP", () => {
       ]
     },
     {
-      title: "a requested address held on another network is looked up like any other",
+      title: "a requested address held on another network (Observe does not look it up again) is refused, saying why",
       d: steadyDesired({ spec: requestedSpec }),
       o: steady({
         ips: [ip("ip-1", { recorded: true, address: REQ, associatedNetworkId: Option.some(OTHER_NET) })],
-        rules: [rule("r1", "ip-1", P80, { networkId: Option.some(OTHER_NET) })],
-        requested: Option.some({ _tag: "Unavailable", address: REQ, why: "it belongs to another network" })
+        rules: [rule("r1", "ip-1", P80, { networkId: Option.some(OTHER_NET) })]
       }),
-      steps: [`LbUserError LoadBalancerIPNotAvailable: IP ${REQ} cannot be used: it belongs to another network`]
+      steps: [`LbUserError LoadBalancerIPNotAvailable: IP ${REQ} cannot be used: it is bound to another network than net-1`]
     },
     {
       title: "an IP without a network yet is usable; an IP with rules wins over the recorded one without",
