@@ -146,6 +146,25 @@ const scenarios = Effect.gen(function*() {
   out.push({ scenario: "VPC tier create", ours: vc.calls, go: "13", budget: "" })
   const vd = yield* counted(lbs.delete(yield* v.request(webs, false)))
   out.push({ scenario: "VPC tier delete (ACL item, IP)", ours: vd.calls, go: "12", budget: "" })
+
+  // Policies: the Go CCM has neither stickiness nor health checks (its PR #88 was never merged).
+  const sticky = service({ annotations: { [Annotations.STICKY_METHOD]: "LbCookie", [Annotations.STICKY_PARAMS]: "cookie-name=srv" } })
+  const st = yield* recorded(sticky)
+  const sc = yield* counted(lbs.ensure(yield* st.request(two, true)))
+  out.push({ scenario: "create with stickiness (isolated)", ours: sc.calls, go: "no stickiness", budget: "" })
+  const sr = yield* counted(lbs.ensure(yield* st.request(two, false)))
+  out.push({ scenario: "re-sync with stickiness, nothing changed (reads)", ours: sr.calls, go: "", budget: "" })
+  const sx = yield* counted(lbs.ensure(yield* st.request(two, false, { annotations: { [Annotations.STICKY_METHOD]: "SourceBased", [Annotations.STICKY_PARAMS]: "" } })))
+  out.push({ scenario: "stickiness method change (one create replaces the policy)", ours: sx.calls, go: "", budget: "" })
+  const nsNodes = yield* nodesFor("ns-node-1", "ns-node-2")
+  const nsNetwork = (yield* Effect.flatMap(CloudStackSimulator, (sim) => sim.state)).networks.find((n) => n.name === "isolated-ns")?.uuid ?? ""
+  const checked = service({ annotations: { [Annotations.NETWORK_ID]: nsNetwork } })
+  const hc = yield* recorded(checked)
+  yield* instances.resolve(nsNodes)
+  const hcc = yield* counted(lbs.ensure(yield* hc.request(nsNodes, true)))
+  out.push({ scenario: "create on the Netscaler-like network, default health check (first LB there)", ours: hcc.calls, go: "no health checks", budget: "" })
+  const hcr = yield* counted(lbs.ensure(yield* hc.request(nsNodes, false)))
+  out.push({ scenario: "re-sync with a health check, nothing changed (reads)", ours: hcr.calls, go: "", budget: "" })
   return out
 })
 

@@ -189,7 +189,8 @@ export const planInput: fc.Arbitrary<PlanInput> = fc.record({
         const ownership: Ownership = {
           ipId: Option.map(Option.fromNullable(g.record.ipId), IpAddressId.make),
           associated: g.record.associated,
-          allocating: usersOwn ? Option.none() : Option.fromNullable(g.record.allocating)
+          allocating: usersOwn ? Option.none() : Option.fromNullable(g.record.allocating),
+          stickyApplied: false
         }
         return {
           kind: g.kind,

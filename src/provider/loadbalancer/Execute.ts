@@ -11,7 +11,11 @@ import { associateIpAddress, disassociateIpAddress, listPublicIpAddresses, type 
 import { createFirewallRule, deleteFirewallRule } from "../../cloudstack/commands/Firewall.js"
 import {
   assignToLoadBalancerRule,
+  createLBHealthCheckPolicy,
+  createLBStickinessPolicy,
   createLoadBalancerRule,
+  deleteLBHealthCheckPolicy,
+  deleteLBStickinessPolicy,
   deleteLoadBalancerRule,
   type LoadBalancerRule,
   removeFromLoadBalancerRule,
@@ -24,6 +28,7 @@ import type { LbSpec } from "./LbSpec.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { equals, type Ownership } from "./Ownership.js"
 import { type IpRef, type RuleRef, Step, TagTarget } from "./Plan.js"
+import { PolicyStep } from "./Policies.js"
 
 /** Addresses being associated by this process right now: two Services never pick the same free one. */
 export type Reservations = Ref.Ref<ReadonlySet<string>>
@@ -151,7 +156,7 @@ export const execute = <E>(
           state.acquired = Option.some(ip)
           // Its id is recorded at once, unless an old IP still needs the record until it goes (a move).
           if (Option.isNone(state.ownership.ipId)) {
-            yield* record({ ipId: Option.some(ip.id), associated: true, allocating: Option.none() })
+            yield* record({ ...state.ownership, ipId: Option.some(ip.id), associated: true, allocating: Option.none() })
           }
         }).pipe(
           Effect.ensuring(Ref.update(input.reservations, (s) => {
@@ -160,6 +165,33 @@ export const execute = <E>(
             return next
           }))
         )
+      })
+
+    const runPolicy = (policy: PolicyStep) =>
+      PolicyStep.$match(policy, {
+        CreateStickiness: ({ name, rule, sticky }) => {
+          const id = ruleOf(rule)
+          if (id === undefined) return Effect.void
+          const params = Object.entries(sticky.params).map(([key, value]) => ({ name: key, value: value === "" ? "true" : value }))
+          // Recorded first: a policy this CCM made is always known as its own, so it goes with the annotation.
+          return Effect.zipRight(
+            state.ownership.stickyApplied ? Effect.void : Effect.asVoid(record({ ...state.ownership, stickyApplied: true })),
+            mutate(cs.run(createLBStickinessPolicy, { lbRuleId: id, name, methodName: sticky.method, ...(params.length > 0 ? { param: params } : {}) }))
+          )
+        },
+        DeleteStickiness: ({ id }) => mutate(cs.run(deleteLBStickinessPolicy, { id })),
+        CreateHealthCheck: ({ check, rule }) => {
+          const id = ruleOf(rule)
+          return id === undefined ? Effect.void : mutate(cs.run(createLBHealthCheckPolicy, {
+            lbRuleId: id,
+            pingPath: check.path,
+            responseTimeout: check.timeout,
+            intervalTime: check.interval,
+            healthyThreshold: check.healthy,
+            unhealthyThreshold: check.unhealthy
+          }))
+        },
+        DeleteHealthCheck: ({ id }) => mutate(cs.run(deleteLBHealthCheckPolicy, { id }))
       })
 
     const run = (step: Step): Effect.Effect<void, CloudStackError | PersistFailedError<E> | NoFreeAddressError, CloudStackClient> =>
@@ -229,11 +261,12 @@ export const execute = <E>(
           // Not awaited: tags never add a wait to the create path; a failed job is redone next time.
           return ids.length === 0 ? Effect.void : mutate(cs.submit(createTags, { resourceType, resourceIds: ids, tags }))
         },
-        Persist: ({ associated, ip }) =>
+        Policy: ({ policy }) => runPolicy(policy),
+        Persist: ({ associated, ip, stickyApplied }) =>
           Effect.flatMap(
             Option.match(ip, { onNone: () => Effect.succeed(Option.none<IpAddressId>()), onSome: (r) => Effect.map(ipOf(r), Option.some) }),
             (ipId) => {
-              const final: Ownership = { ipId, associated, allocating: Option.none() }
+              const final: Ownership = { ipId, associated, allocating: Option.none(), stickyApplied }
               return equals(final, state.ownership) ? Effect.void : Effect.asVoid(record(final))
             }
           )

@@ -59,6 +59,10 @@ export interface LbSpec {
   readonly hostname: Option.Option<string>
   /** The network the user chose for the LB (`...-network-id`). */
   readonly networkId: Option.Option<NetworkId>
+  /** A stickiness policy on every rule. */
+  readonly sticky: Option.Option<Annotations.Stickiness>
+  /** The health-check policy's settings (on where the provider offers it, unless turned off). */
+  readonly healthCheck: Annotations.HealthCheck
   /** Ports that get no rule, with why. */
   readonly warnings: ReadonlyArray<LbWarning>
 }
@@ -127,6 +131,8 @@ export const fromService = (
       proxyProtocol: a.proxyProtocol,
       hostname: a.hostname,
       networkId: Option.map(a.networkId, NetworkId.make),
+      sticky: a.sticky,
+      healthCheck: a.healthCheck,
       warnings
     }
   })

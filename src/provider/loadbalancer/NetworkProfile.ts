@@ -3,7 +3,7 @@
  * (firewall rules on isolated networks, network ACL items on VPC tiers) and the Lb provider's
  * advertised capabilities. Pure: derived from a `listNetworks` answer (plus the ACL list's name).
  */
-import { Option } from "effect"
+import { Option, Schema } from "effect"
 import type { Network } from "../../cloudstack/commands/Networks.js"
 import type { AclListId, NetworkId, VpcId, ZoneId } from "../../cloudstack/Ids.js"
 
@@ -25,6 +25,10 @@ export interface NetworkProfile {
   /** The Lb capability `SupportedProtocols` (lower case; may claim more than the provider accepts). */
   readonly protocols: ReadonlySet<string>
   readonly access: Access
+  /** `SupportedStickinessMethods`: method (lower case) → its parameters (lower case) and whether each is a flag. */
+  readonly stickiness: ReadonlyMap<string, ReadonlyMap<string, { readonly isFlag: boolean }>>
+  /** The Lb provider offers `HealthCheckPolicy` (the virtual router does not). */
+  readonly healthChecks: boolean
 }
 
 /** The default ACL lists CloudStack refuses to change ("Default ACL cannot be modified"). */
@@ -32,6 +36,22 @@ export const DEFAULT_ACL_LISTS: ReadonlySet<string> = new Set(["default_allow", 
 
 const splitList = (value: string): ReadonlySet<string> =>
   new Set(value.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0))
+
+const StickinessMethods = Schema.parseJson(Schema.Array(Schema.Struct({
+  methodname: Schema.String,
+  paramlist: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ paramname: Schema.String, isflag: Schema.optionalWith(Schema.Boolean, { default: () => false }) })),
+    { default: () => [] }
+  )
+})))
+
+/** The methods of a `SupportedStickinessMethods` value (JSON); nothing when it does not decode. */
+export const stickinessMethods = (value: string | undefined): NetworkProfile["stickiness"] =>
+  Option.match(Option.flatMap(Option.fromNullable(value), Schema.decodeUnknownOption(StickinessMethods)), {
+    onNone: () => new Map(),
+    onSome: (methods) =>
+      new Map(methods.map((m) => [m.methodname.toLowerCase(), new Map(m.paramlist.map((p) => [p.paramname.toLowerCase(), { isFlag: p.isflag }]))]))
+  })
 
 /**
  * The profile of `network`; `aclListName` is the name of its ACL list (VPC tiers only: None when
@@ -55,6 +75,8 @@ export const fromNetwork = (network: Network, aclListName: Option.Option<string>
     hasLb: lb !== undefined,
     lbProvider: lb?.providers[0]?.name ?? "",
     protocols: splitList(protocols),
-    access
+    access,
+    stickiness: stickinessMethods(lb?.capabilities.find((c) => c.name === "SupportedStickinessMethods")?.value),
+    healthChecks: lb?.capabilities.some((c) => c.name === "HealthCheckPolicy" && c.value.toLowerCase() === "true") ?? false
   }
 }

@@ -3,7 +3,7 @@
  * allows: nothing for a Service no controller has touched yet; the rules on the recorded IP (one
  * read, which also shows other Services' rules on it); the Go CCM's or the fork's rules by name
  * otherwise. Then, once the network is known, the firewall rules or ACL items and the members of
- * the rules that stay. The reads come from `LbReads`: live calls, or a drift pass's fleet listings.
+ * the rules that stay (and their policies, when any are wanted or were applied). The reads come from `LbReads`: live calls, or a drift pass's fleet listings.
  */
 import { Effect, Option } from "effect"
 import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
@@ -14,7 +14,7 @@ import { parseAnyRuleName } from "./LbName.js"
 import type { LbSpec } from "./LbSpec.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { DEFAULT_ACL_LISTS } from "./NetworkProfile.js"
-import { aclMarker, type ObservedIp, type ObservedLb, type ObservedRule, type RequestedIp } from "./ObservedLb.js"
+import { aclMarker, type ObservedIp, type ObservedLb, type ObservedRule, type RequestedIp, type RulePolicies } from "./ObservedLb.js"
 import type { Ownership } from "./Ownership.js"
 import type { LbReads } from "./Reads.js"
 import { isClusters } from "./Tags.js"
@@ -181,6 +181,8 @@ export interface DetailsInput {
   readonly network: NetworkProfile
   /** Rules whose members matter (those that will stay). */
   readonly memberRules: ReadonlyArray<LbRuleId>
+  /** Which policies of those rules to read (none in a dry run; stickiness only when wanted or applied). */
+  readonly policies: { readonly stickiness: boolean; readonly healthChecks: boolean }
   readonly claimedElsewhere: (idOrAddress: string) => boolean
 }
 
@@ -252,6 +254,15 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
       })
     ]
     const members = new Map<LbRuleId, ReadonlyArray<VmId>>()
-    for (const id of memberRules) members.set(id, yield* reads.members(id))
-    return { ips: base.ips, rules: base.rules, members, firewall, acl, requested }
+    const policies = new Map<LbRuleId, RulePolicies>()
+    for (const id of memberRules) {
+      members.set(id, yield* reads.members(id))
+      if (input.policies.stickiness || input.policies.healthChecks) {
+        policies.set(id, {
+          stickiness: input.policies.stickiness ? Option.some(yield* reads.stickiness(id)) : Option.none(),
+          healthChecks: input.policies.healthChecks ? Option.some(yield* reads.healthChecks(id)) : Option.none()
+        })
+      }
+    }
+    return { ips: base.ips, rules: base.rules, members, policies, firewall, acl, requested }
   })

@@ -5,7 +5,7 @@
  */
 import type { Option } from "effect"
 import type { FirewallRule } from "../../cloudstack/commands/Firewall.js"
-import type { LbProtocol } from "../../cloudstack/commands/LoadBalancers.js"
+import type { HealthCheckPolicy, LbProtocol, StickinessPolicy } from "../../cloudstack/commands/LoadBalancers.js"
 import type { NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
 import type { IpAddressId, LbRuleId, NetworkId, VmId, VpcId } from "../../cloudstack/Ids.js"
 import type { Tag } from "../../cloudstack/Wire.js"
@@ -40,6 +40,12 @@ export interface ObservedRule {
   readonly tags: ReadonlyArray<Tag>
 }
 
+/** A kept rule's policies, each kind only when it was read (None: not compared, left as it is). */
+export interface RulePolicies {
+  readonly stickiness: Option.Option<ReadonlyArray<StickinessPolicy>>
+  readonly healthChecks: Option.Option<ReadonlyArray<HealthCheckPolicy>>
+}
+
 /** What the requested IP (`...-address` / `spec.loadBalancerIP`) is, when it is not already used. */
 export type RequestedIp =
   | { readonly _tag: "Free"; readonly address: string }
@@ -53,6 +59,8 @@ export interface ObservedLb {
   readonly rules: ReadonlyArray<ObservedRule>
   /** Members of the rules whose members were listed. */
   readonly members: ReadonlyMap<LbRuleId, ReadonlyArray<VmId>>
+  /** Policies of the rules whose policies were read. */
+  readonly policies: ReadonlyMap<LbRuleId, RulePolicies>
   /** Every firewall rule on `ips` (the planner decides which are the Service's: its ports). */
   readonly firewall: ReadonlyArray<FirewallRule>
   /** The Service's own ACL items (marked in `reason`). */

@@ -17,6 +17,7 @@ import type { NetworkProfile } from "./NetworkProfile.js"
 import { DEFAULT_ACL_LISTS } from "./NetworkProfile.js"
 import type { ObservedIp, ObservedLb, ObservedRule, RequestedIp } from "./ObservedLb.js"
 import type { Ownership } from "./Ownership.js"
+import { planPolicies, type PolicyStep } from "./Policies.js"
 import * as Tags from "./Tags.js"
 
 export interface DesiredLb {
@@ -70,8 +71,10 @@ export type Step = Data.TaggedEnum<{
   ReleaseIp: { readonly id: IpAddressId; readonly address: string }
   /** createTags submitted, its job not awaited: a missing tag is added again by the next ensure. */
   Tag: { readonly resourceType: TaggedType; readonly targets: ReadonlyArray<TagTarget>; readonly tags: ReadonlyArray<Tags.TagPair> }
+  /** A stickiness or health-check policy created or deleted (Policies). */
+  Policy: { readonly policy: PolicyStep }
   /** Write the final ownership record (the acquired IP's id replaces `IpRef.Acquired`). */
-  Persist: { readonly ip: Option.Option<IpRef>; readonly associated: boolean }
+  Persist: { readonly ip: Option.Option<IpRef>; readonly associated: boolean; readonly stickyApplied: boolean }
 }>
 export const Step = Data.taggedEnum<Step>()
 
@@ -293,6 +296,16 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     }
     for (const ip of o.ips) if (releasing.has(ip.id)) release.push(Step.ReleaseIp({ id: ip.id, address: ip.address }))
 
+    // ---- policies of the rules that stay or are created ----
+    const policies = planPolicies({
+      spec: d.spec,
+      network: d.network,
+      stickyApplied: d.ownership.stickyApplied,
+      kept: o.rules.filter((r) => kept.has(r.id)).map((r) => ({ id: r.id, protocol: r.protocol, policies: Option.fromNullable(o.policies.get(r.id)) })),
+      created: creates.flatMap((step) => (step._tag === "CreateRule" ? [{ name: step.port.name, protocol: step.port.protocol }] : []))
+    })
+    warnings.push(...policies.warnings)
+
     // ---- the record ----
     const finalIp: Option.Option<IpRef> = Option.match(target, {
       onSome: (t) => Option.some(refOf(t)),
@@ -308,20 +321,26 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     })
     const recordChanges = Option.isSome(d.ownership.allocating) ||
       refKey(Option.map(d.ownership.ipId, (id) => IpRef.Existing({ id }))) !== refKey(finalIp) ||
-      (Option.isSome(finalIp) && d.ownership.associated !== finalAssociated)
+      (Option.isSome(finalIp) && d.ownership.associated !== finalAssociated) ||
+      d.ownership.stickyApplied !== policies.stickyApplied
 
     const tags = d.tags ? tagSteps(d, o, target, [...creates, ...access], kept, stayingFirewall, stayingAcl) : []
-    const steps = [...first, ...creates, ...updates, ...access, ...accessAfter, ...cleanup, ...release, ...tags]
+    const policySteps = policies.steps.map((policy) => Step.Policy({ policy }))
+    const steps = [...first, ...creates, ...updates, ...policySteps, ...access, ...accessAfter, ...cleanup, ...release, ...tags]
     if (recordChanges || steps.some(Step.$is("AcquireIp"))) {
-      const persist = Step.Persist({ ip: finalIp, associated: finalAssociated })
+      const persist = Step.Persist({ ip: finalIp, associated: finalAssociated, stickyApplied: policies.stickyApplied })
       // An existing IP known only by its rules (the Go CCM's, the user's requested one) is recorded
       // first when it is the only one seen (so the record hides nothing else): deleting its last
       // rule, or a failure after its first one, would otherwise lose track of it (a leaked IP, a
       // new one, a 537 on our own rule).
       const recordFirst = Option.exists(targetIp, (ip) =>
         !Option.contains(d.ownership.ipId, ip.id) && o.ips.every((other) => other.id === ip.id))
-      if (recordFirst) steps.unshift(persist)
-      else steps.push(persist)
+      if (recordFirst) {
+        // Stickiness this CCM may have applied stays recorded until the end, so it is never forgotten.
+        const early = d.ownership.stickyApplied || policies.stickyApplied
+        steps.unshift(Step.Persist({ ip: finalIp, associated: finalAssociated, stickyApplied: early }))
+        if (early !== policies.stickyApplied) steps.push(persist)
+      } else steps.push(persist)
     }
     return { steps, target, warnings }
   })

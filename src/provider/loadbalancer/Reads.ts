@@ -2,14 +2,22 @@
  * The reads an observation of one load balancer needs, behind one interface: `live` asks CloudStack
  * for each, `fleet` answers from listings fetched once for every Service (a drift-repair pass: one
  * listing per page of rules, firewall rules and IPs instead of calls per Service). Members have no
- * bulk listing in the API: both ask per rule.
+ * bulk listing in the API, nor have policies: both ask per rule.
  */
 import { Effect, Option, Ref } from "effect"
 import type { CloudStackClientShape } from "../../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
 import { listPublicIpAddresses, type PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
 import { type FirewallRule, listFirewallRules } from "../../cloudstack/commands/Firewall.js"
-import { listLoadBalancerRuleInstances, listLoadBalancerRules, type LoadBalancerRule } from "../../cloudstack/commands/LoadBalancers.js"
+import {
+  type HealthCheckPolicy,
+  listLBHealthCheckPolicies,
+  listLBStickinessPolicies,
+  listLoadBalancerRuleInstances,
+  listLoadBalancerRules,
+  type LoadBalancerRule,
+  type StickinessPolicy
+} from "../../cloudstack/commands/LoadBalancers.js"
 import { listNetworkACLs, type NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
 import type { AclListId, IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
 
@@ -25,6 +33,8 @@ export interface LbReads {
   readonly firewallOnIp: (ip: IpAddressId) => Effect.Effect<ReadonlyArray<FirewallRule>, CloudStackError>
   readonly aclItems: (acl: AclListId) => Effect.Effect<ReadonlyArray<NetworkAclItem>, CloudStackError>
   readonly members: (rule: LbRuleId) => Effect.Effect<ReadonlyArray<VmId>, CloudStackError>
+  readonly stickiness: (rule: LbRuleId) => Effect.Effect<ReadonlyArray<StickinessPolicy>, CloudStackError>
+  readonly healthChecks: (rule: LbRuleId) => Effect.Effect<ReadonlyArray<HealthCheckPolicy>, CloudStackError>
 }
 
 const first = <A extends { readonly id: string }>(items: ReadonlyArray<A>, id: string): Option.Option<A> =>
@@ -42,7 +52,11 @@ export const live = (cs: CloudStackClientShape): LbReads => ({
     ),
   firewallOnIp: (ip) => Effect.map(cs.list(listFirewallRules, { ipAddressId: ip }), (fs) => fs.filter((f) => f.ipAddressId === ip)),
   aclItems: (acl) => Effect.map(cs.list(listNetworkACLs, { aclId: acl }), (items) => items.filter((a) => a.aclId === acl)),
-  members: (rule) => Effect.map(cs.list(listLoadBalancerRuleInstances, { id: rule }), (vms) => vms.map((vm) => vm.id))
+  members: (rule) => Effect.map(cs.list(listLoadBalancerRuleInstances, { id: rule }), (vms) => vms.map((vm) => vm.id)),
+  stickiness: (rule) =>
+    Effect.map(cs.list(listLBStickinessPolicies, { lbRuleId: rule }), (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies)),
+  healthChecks: (rule) =>
+    Effect.map(cs.list(listLBHealthCheckPolicies, { lbRuleId: rule }), (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies))
 })
 
 /** Everything a drift pass reads once: the account's LB rules, firewall rules and allocated IPs. */
@@ -97,6 +111,8 @@ export const fleet = (snapshot: Fleet, cs: CloudStackClientShape, aclCache: Ref.
           ? Effect.succeed(cached)
           : Effect.tap(inner.aclItems(acl), (items) => Ref.update(aclCache, (m) => new Map(m).set(acl, items)))
       }),
-    members: inner.members
+    members: inner.members,
+    stickiness: inner.stickiness,
+    healthChecks: inner.healthChecks
   }
 }

@@ -73,7 +73,9 @@ const unknownNetwork: NetworkProfile = {
   hasLb: true,
   lbProvider: "",
   protocols: new Set(),
-  access: { _tag: "None" }
+  access: { _tag: "None" },
+  stickiness: new Map(),
+  healthChecks: false
 }
 
 export const makeRound = (deps: RoundDeps) => {
@@ -146,6 +148,11 @@ export const makeRound = (deps: RoundDeps) => {
         network,
         // Members matter for the rules that stay: those matching a wanted port, whatever their name.
         memberRules: base.rules.filter((r) => usable.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)).map((r) => r.id),
+        // A dry run (the drift pass) leaves policies alone: it would cost reads per rule.
+        policies: {
+          stickiness: !options.dryRun && (Option.isSome(spec.sticky) || ownership.stickyApplied),
+          healthChecks: !options.dryRun && network.healthChecks
+        },
         claimedElsewhere: request.claimedElsewhere
       })
       const desired: DesiredLb = {

@@ -5,6 +5,12 @@ import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 const {
   ADDRESS,
   ALGORITHM,
+  HEALTH_CHECK,
+  HEALTH_CHECK_HEALTHY,
+  HEALTH_CHECK_INTERVAL,
+  HEALTH_CHECK_PATH,
+  HEALTH_CHECK_TIMEOUT,
+  HEALTH_CHECK_UNHEALTHY,
   HOSTNAME,
   IP_ALLOCATING,
   IP_ASSOCIATED,
@@ -13,7 +19,12 @@ const {
   NETWORK_ID,
   PROXY_PROTOCOL,
   SOURCE_CIDRS,
-  SOURCE_RANGES
+  SOURCE_RANGES,
+  STICKY_APPLIED,
+  STICKY_METHOD,
+  STICKY_PARAMS,
+  STICKYNESS_METHOD,
+  STICKYNESS_PARAM
 } = Annotations
 
 const decoded = (annotations: Record<string, string>) => Either.getOrThrow(Annotations.decode(annotations))
@@ -26,7 +37,28 @@ describe("Annotations.catalogue", () => {
     assert.strictEqual(new Set(keys).size, keys.length)
     assert.deepStrictEqual(
       [...keys].sort(),
-      [ADDRESS, ALGORITHM, HOSTNAME, IP_ALLOCATING, IP_ASSOCIATED, IP_ID, KEEP_IP, NETWORK_ID, PROXY_PROTOCOL, SOURCE_CIDRS, SOURCE_RANGES].sort()
+      [
+        ADDRESS,
+        ALGORITHM,
+        HOSTNAME,
+        IP_ALLOCATING,
+        IP_ASSOCIATED,
+        IP_ID,
+        KEEP_IP,
+        NETWORK_ID,
+        PROXY_PROTOCOL,
+        SOURCE_CIDRS,
+        SOURCE_RANGES,
+        STICKY_METHOD,
+        STICKY_PARAMS,
+        STICKY_APPLIED,
+        HEALTH_CHECK,
+        HEALTH_CHECK_PATH,
+        HEALTH_CHECK_INTERVAL,
+        HEALTH_CHECK_TIMEOUT,
+        HEALTH_CHECK_HEALTHY,
+        HEALTH_CHECK_UNHEALTHY
+      ].sort()
     )
     for (const key of keys) assert.match(key, /^service\.beta\.kubernetes\.io\/[a-z-]+$/)
   })
@@ -39,9 +71,12 @@ describe("Annotations.catalogue", () => {
     assert.strictEqual(IP_ID, "service.beta.kubernetes.io/cloudstack-load-balancer-id")
     assert.strictEqual(IP_ASSOCIATED, "service.beta.kubernetes.io/cloudstack-load-balancer-ip-associated-by-controller")
     assert.strictEqual(SOURCE_RANGES, "service.beta.kubernetes.io/load-balancer-source-ranges")
+    // the unmerged Go CCM PR #88's spelling, read as an alias
+    assert.strictEqual(STICKYNESS_METHOD, "service.beta.kubernetes.io/cloudstack-load-balancer-stickyness-method-name")
+    assert.strictEqual(STICKYNESS_PARAM, "service.beta.kubernetes.io/cloudstack-load-balancer-stickyness-method-param")
   })
   it("the controller's own keys are exactly the managed ones", () => {
-    assert.deepStrictEqual([...Annotations.managedKeys].sort(), [IP_ALLOCATING, IP_ASSOCIATED, IP_ID].sort())
+    assert.deepStrictEqual([...Annotations.managedKeys].sort(), [IP_ALLOCATING, IP_ASSOCIATED, IP_ID, STICKY_APPLIED].sort())
   })
   it("renderTable: a header, then one row per entry in catalogue order, managed ones marked", () => {
     const lines = Annotations.renderTable().split("\n")
@@ -67,7 +102,16 @@ describe("Annotations.decode: each value", () => {
       sourceRanges: Option.none(),
       hostname: Option.none(),
       keepIp: false,
-      networkId: Option.none()
+      networkId: Option.none(),
+      sticky: Option.none(),
+      healthCheck: {
+        enabled: Option.none(),
+        path: Option.none(),
+        interval: Option.none(),
+        timeout: Option.none(),
+        healthy: Option.none(),
+        unhealthy: Option.none()
+      }
     })
   })
 
@@ -219,6 +263,18 @@ const render = (a: Annotations.LbAnnotations, style: { readonly spaces: boolean;
   if (Option.isSome(a.hostname)) out[HOSTNAME] = style.spaces ? ` ${a.hostname.value}\n` : a.hostname.value
   if (a.keepIp || style.explicitFalse) out[KEEP_IP] = String(a.keepIp)
   if (Option.isSome(a.networkId)) out[NETWORK_ID] = a.networkId.value
+  if (Option.isSome(a.sticky)) {
+    out[style.spaces ? Annotations.STICKYNESS_METHOD : Annotations.STICKY_METHOD] = a.sticky.value.method
+    const params = Object.entries(a.sticky.value.params).map(([k, v]) => (v === "" ? k : `${k}=${v}`)).join(",")
+    if (params !== "") out[style.spaces ? Annotations.STICKYNESS_PARAM : Annotations.STICKY_PARAMS] = params
+  }
+  const hc = a.healthCheck
+  if (Option.isSome(hc.enabled)) out[Annotations.HEALTH_CHECK] = String(hc.enabled.value)
+  if (Option.isSome(hc.path)) out[Annotations.HEALTH_CHECK_PATH] = hc.path.value
+  if (Option.isSome(hc.interval)) out[Annotations.HEALTH_CHECK_INTERVAL] = String(hc.interval.value)
+  if (Option.isSome(hc.timeout)) out[Annotations.HEALTH_CHECK_TIMEOUT] = String(hc.timeout.value)
+  if (Option.isSome(hc.healthy)) out[Annotations.HEALTH_CHECK_HEALTHY] = String(hc.healthy.value)
+  if (Option.isSome(hc.unhealthy)) out[Annotations.HEALTH_CHECK_UNHEALTHY] = String(hc.unhealthy.value)
   return out
 }
 
@@ -238,7 +294,19 @@ const lbAnnotations: fc.Arbitrary<Annotations.LbAnnotations> = fc.record({
   sourceRanges: option(cidrs),
   hostname: option(fc.domain()),
   keepIp: fc.boolean(),
-  networkId: option(fc.uuid())
+  networkId: option(fc.uuid()),
+  sticky: option(fc.record({
+    method: fc.constantFrom(...Annotations.STICKY_METHODS),
+    params: fc.dictionary(fc.stringMatching(/^[a-z][-a-z0-9]{0,8}$/), fc.oneof(fc.constant(""), fc.stringMatching(/^[A-Za-z0-9._-]{1,8}$/)), { maxKeys: 3 })
+  })),
+  healthCheck: fc.record({
+    enabled: option(fc.boolean()),
+    path: option(fc.stringMatching(/^\/[a-z0-9/_-]{0,12}$/)),
+    interval: option(fc.integer({ min: 1, max: 600 })),
+    timeout: option(fc.integer({ min: 1, max: 600 })),
+    healthy: option(fc.integer({ min: 1, max: 100 })),
+    unhealthy: option(fc.integer({ min: 1, max: 100 }))
+  })
 })
 
 describe("Annotations properties", () => {

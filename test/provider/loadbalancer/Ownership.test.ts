@@ -1,13 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FastCheck as fc, Option } from "effect"
 import { IpAddressId } from "../../../src/cloudstack/Ids.js"
-import { IP_ALLOCATING, IP_ASSOCIATED, IP_ID } from "../../../src/provider/loadbalancer/Annotations.js"
+import { IP_ALLOCATING, IP_ASSOCIATED, IP_ID, STICKY_APPLIED } from "../../../src/provider/loadbalancer/Annotations.js"
 import * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
 
 const own = (ipId: string | undefined, associated: boolean, allocating?: string): Ownership.Ownership => ({
   ipId: Option.map(Option.fromNullable(ipId), IpAddressId.make),
   associated,
-  allocating: Option.fromNullable(allocating)
+  allocating: Option.fromNullable(allocating),
+  stickyApplied: false
 })
 
 /** The annotations after a patch (`null` removes a key), as the API server applies a merge patch. */
@@ -40,14 +41,20 @@ describe("Ownership.fromAnnotations", () => {
 })
 
 describe("Ownership.toAnnotations and equals", () => {
-  it("writes the three keys; null removes", () => {
+  it("writes the four keys; null removes", () => {
     assert.deepStrictEqual(Ownership.toAnnotations(own("ip-1", true, "203.0.113.5")), {
       [IP_ID]: "ip-1",
       [IP_ASSOCIATED]: "true",
-      [IP_ALLOCATING]: "203.0.113.5"
+      [IP_ALLOCATING]: "203.0.113.5",
+      [STICKY_APPLIED]: null
     })
-    assert.deepStrictEqual(Ownership.toAnnotations(own("ip-1", false)), { [IP_ID]: "ip-1", [IP_ASSOCIATED]: null, [IP_ALLOCATING]: null })
-    assert.deepStrictEqual(Ownership.toAnnotations(Ownership.empty), { [IP_ID]: null, [IP_ASSOCIATED]: null, [IP_ALLOCATING]: null })
+    assert.deepStrictEqual(Ownership.toAnnotations(own("ip-1", false)), { [IP_ID]: "ip-1", [IP_ASSOCIATED]: null, [IP_ALLOCATING]: null, [STICKY_APPLIED]: null })
+    assert.deepStrictEqual(Ownership.toAnnotations(Ownership.empty), { [IP_ID]: null, [IP_ASSOCIATED]: null, [IP_ALLOCATING]: null, [STICKY_APPLIED]: null })
+    assert.strictEqual(Ownership.toAnnotations({ ...Ownership.empty, stickyApplied: true })[STICKY_APPLIED], "true")
+  })
+  it("reads the stickiness record back", () => {
+    assert.isTrue(Ownership.fromAnnotations({ [STICKY_APPLIED]: "true" }).stickyApplied)
+    assert.isFalse(Ownership.fromAnnotations({ [STICKY_APPLIED]: "yes" }).stickyApplied)
   })
   it("the associated flag is never written without an id", () => {
     assert.strictEqual(Ownership.toAnnotations(own(undefined, true))[IP_ASSOCIATED], null)
@@ -61,7 +68,8 @@ describe("Ownership.toAnnotations and equals", () => {
     // without an id the flag means nothing
     [own(undefined, true), Ownership.empty, true],
     [own(undefined, false, "203.0.113.5"), Ownership.empty, false],
-    [own("ip-1", true, "203.0.113.5"), own("ip-1", true, "203.0.113.6"), false]
+    [own("ip-1", true, "203.0.113.5"), own("ip-1", true, "203.0.113.6"), false],
+    [own("ip-1", true), { ...own("ip-1", true), stickyApplied: true }, false]
   ]
   table.forEach(([a, b, expected], i) => {
     it(`equals #${i + 1}: ${expected}`, () => {

@@ -46,6 +46,8 @@ export const spec = (overrides: Partial<LbSpec> = {}): LbSpec => ({
   proxyProtocol: false,
   hostname: Option.none(),
   networkId: Option.none(),
+  sticky: Option.none(),
+  healthCheck: { enabled: Option.none(), path: Option.none(), interval: Option.none(), timeout: Option.none(), healthy: Option.none(), unhealthy: Option.none() },
   warnings: [],
   ...overrides
 })
@@ -59,7 +61,9 @@ const profile = (access: Access, vpc: boolean, id = NET): NetworkProfile => ({
   hasLb: true,
   lbProvider: "VirtualRouter",
   protocols: new Set(["tcp", "udp", "tcp-proxy"]),
-  access
+  access,
+  stickiness: new Map(),
+  healthChecks: false
 })
 /** An isolated network: firewall rules. */
 export const isolated = (id = NET) => profile({ _tag: "Firewall" }, false, id)
@@ -121,6 +125,7 @@ export const observed = (overrides: Partial<ObservedLb> = {}): ObservedLb => ({
   ips: [],
   rules: [],
   members: new Map(),
+  policies: new Map(),
   firewall: [],
   acl: [],
   requested: Option.none(),
@@ -133,7 +138,8 @@ export const members = (entries: Record<string, ReadonlyArray<string>>) =>
 export const recorded = (ipId: string, associated = true): Ownership.Ownership => ({
   ipId: Option.some(IpAddressId.make(ipId)),
   associated,
-  allocating: Option.none()
+  allocating: Option.none(),
+  stickyApplied: false
 })
 
 export const desired = (overrides: Partial<DesiredLb> = {}): DesiredLb => ({
@@ -183,7 +189,13 @@ export const show = (step: Step): string => {
     case "ReleaseIp":
       return `ReleaseIp ${step.id} ${step.address}`
     case "Persist":
-      return `Persist ${Option.match(step.ip, { onNone: () => "(none)", onSome: ipRef })} associated=${step.associated}`
+      return `Persist ${Option.match(step.ip, { onNone: () => "(none)", onSome: ipRef })} associated=${step.associated}${step.stickyApplied ? " sticky" : ""}`
+    case "Policy":
+      return `${step.policy._tag} ${
+        step.policy._tag === "CreateStickiness" || step.policy._tag === "CreateHealthCheck"
+          ? step.policy.rule._tag === "Existing" ? step.policy.rule.id : `(created ${short(step.policy.rule.name)})`
+          : step.policy.id
+      }`
     case "Tag":
       return `Tag ${step.resourceType} ${list(step.targets.map((t) => (t._tag === "Existing" ? t.id : t._tag === "CreatedRule" ? `(created ${short(t.name)})` : t._tag === "AcquiredIp" ? "(acquired)" : `(created ${t._tag === "CreatedFirewall" ? "fw" : "acl"} ${t.protocol}/${t.port})`)))} ${list(step.tags.map((t) => t.key))}`
   }

@@ -16,7 +16,7 @@ import { conflicts } from "../../arbitraries/LoadBalancer.js"
 import { show } from "./PlanFixtures.js"
 
 /** Everything of the Service in the model, whether the next Observe sees it or not. */
-export type Cloud = Omit<ObservedLb, "requested">
+export type Cloud = Omit<ObservedLb, "requested" | "policies">
 
 export interface World {
   /** What the next Observe sees. */
@@ -194,7 +194,8 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
         ownership = {
           ipId: Option.flatMap(ref, (r) => (typeof r === "string" ? Option.none() : Option.some(r.id))),
           associated: step.associated,
-          allocating: Option.none()
+          allocating: Option.none(),
+          stickyApplied: step.stickyApplied
         }
         break
       }
@@ -223,6 +224,7 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
       ips: visible,
       rules: rules.filter((r) => visibleIds.has(r.ipId)),
       members,
+      policies: new Map(),
       firewall: firewall.filter((f) => visibleIds.has(f.ipAddressId)),
       acl,
       requested
