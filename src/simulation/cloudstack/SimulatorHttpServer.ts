@@ -6,8 +6,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { Clock, Context, Data, Effect, FiberSet, Layer, Option } from "effect"
+import { isAllowed, unavailable } from "./ApiCatalogue.js"
 import { CloudStackSimulator, type SimResponse } from "./CloudStackSimulator.js"
 import * as Verifier from "./RequestVerifier.js"
+import { errorBody } from "./Wire.js"
 
 export const API_PATH = "/client/api"
 /** Loopback only: the simulator is never reachable from another machine. */
@@ -91,8 +93,13 @@ export const make = (options: SimulatorHttpServerOptions) =>
         const verdict = Verifier.verify(params, {
           now: yield* Clock.currentTimeMillis,
           secretKey: Option.map(credentials, (c) => c.secretKey),
-          isCommand: options.isCommand
+          isCommand: options.isCommand,
+          isAllowed: (command) => Option.exists(credentials, (c) => isAllowed(c, command))
         })
+        if (verdict._tag === "Unavailable") {
+          const account = Option.match(credentials, { onNone: () => "", onSome: (c) => c.account })
+          return render(432, errorBody(verdict.command, unavailable(verdict.command, account)), json)
+        }
         if (verdict._tag === "Rejected") {
           yield* Effect.logDebug("request rejected").pipe(
             Effect.annotateLogs({ module: "SimulatorHttpServer", reason: verdict.reason })
