@@ -378,6 +378,16 @@ const parseControllers = (text: string, issues: Array<string>, warnings: Array<s
   return CONTROLLERS.map((c) => c.name).filter((name) => enabled.has(name) || (star && !disabled.has(name)))
 }
 
+/**
+ * The controllers a `--controllers` value enables (the same syntax as `run`'s flag), or every
+ * problem in one line. Pure.
+ */
+export const controllersOf = (text: string): Either.Either<ReadonlyArray<ControllerName>, string> => {
+  const issues: Array<string> = []
+  const controllers = parseControllers(text, issues, [])
+  return issues.length === 0 ? Either.right(controllers) : Either.left(issues.join("; "))
+}
+
 /** `--help` text for the run flags, generated from `FLAGS`. */
 export const usage = (): string =>
   [

@@ -84,13 +84,14 @@ export const reasonOf = (code: string | undefined): CloudStackTransportError["re
   return "Other"
 }
 
-const toTransportError = (command: string) => (cause: unknown) => {
+/** A socket-level failure of `command` as the typed transport error (also used by the preflight's probes). */
+export const toTransportError = (command: string) => (cause: unknown) => {
   const code = codeOf(cause)
   const text = cause instanceof Error ? cause.message : "request failed"
   return new CloudStackTransportError({ command, reason: reasonOf(code), detail: `${code ?? "ERR"}: ${text}`, cause })
 }
 
-const headerValue = (value: string | ReadonlyArray<string> | undefined): string =>
+export const headerValue = (value: string | ReadonlyArray<string> | undefined): string =>
   value === undefined ? "" : typeof value === "string" ? value : value.join(", ")
 
 const make = Effect.gen(function*() {
