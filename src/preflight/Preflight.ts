@@ -68,7 +68,9 @@ const credentialsAndPermissions = (first: FirstAnswer, prober: Probe.Prober, opt
       return { accepted: true, checks: [credentials, ...Permissions.checks(statuses, options.features, "its listApis answer is not readable")], statuses }
     }
     const error = first.left
-    if (error._tag !== "CloudStackApiError") return { accepted: false, checks: [], statuses: [] }
+    if (error._tag !== "CloudStackApiError") {
+      return { accepted: false, checks: [check("credentials", "skip", "not checked: no CloudStack answer")], statuses: [] }
+    }
     if (error.errorCode === 401) {
       const evidence = yield* authEvidence(prober)
       return { accepted: false, checks: [check("credentials", "fail", `CloudStack refuses the keys (401); the fault: ${diagnose401(evidence)}`)], statuses: [] }

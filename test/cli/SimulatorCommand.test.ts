@@ -127,12 +127,12 @@ describe("simulator command", () => {
       const log = path.join(dir, "calls.jsonl")
       const { captured, fiber } = yield* runCli(
         "simulator", "--port", "0", "--api-key", "rec-key", "--secret-key", "rec-secret",
-        "--job-duration", "1s", "--latency", "20ms", "--error-rate", "listTemplates:534:1", "--error-rate=listServiceOfferings:429:100%",
-        "--api-down", "0..1.5:unavailable", "--record", log
+        "--job-duration", "500ms", "--latency", "20ms", "--error-rate", "listTemplates:534:1", "--error-rate=listServiceOfferings:429:100%",
+        "--api-down", "0..1:unavailable", "--record", log
       )
       const apiUrl = yield* waitForUrl(captured)
       const stdout = captured.stdout().join("\n")
-      for (const note of ["job duration: 1s per async job", "latency: 20ms before every answer", "errors: listTemplates answers 534 for 100% of calls", "API down: 0s..1.5s after start (unavailable)", `call log: ${log}`]) {
+      for (const note of ["job duration: 500ms per async job", "latency: 20ms before every answer", "errors: listTemplates answers 534 for 100% of calls", "API down: 0s..1s after start (unavailable)", `call log: ${log}`]) {
         assert.include(stdout, note)
       }
       const send = (command: string, params: Record<string, string> = {}) =>
@@ -143,7 +143,7 @@ describe("simulator command", () => {
         })
       const down = yield* send("listZones")
       assert.deepStrictEqual([down.status, down.body], [503, "503 Service Unavailable"])
-      yield* Effect.sleep("1600 millis")
+      yield* Effect.sleep("1100 millis")
       const zones = yield* send("listZones", { password: "hunter2" })
       assert.strictEqual(zones.status, 200)
       assert.strictEqual((yield* send("listTemplates", { templatefilter: "all" })).status, 534)
@@ -153,7 +153,7 @@ describe("simulator command", () => {
       const jobId = /"jobid":"([^"]+)"/.exec(submitted.body)?.[1] ?? assert.fail(submitted.body)
       const pending = (yield* send("queryAsyncJobResult", { jobid: jobId })).body
       assert.include(pending, `"jobstatus":0`, pending)
-      yield* Effect.sleep("1100 millis")
+      yield* Effect.sleep("600 millis")
       assert.include((yield* send("queryAsyncJobResult", { jobid: jobId })).body, `"jobstatus":1`)
       yield* Fiber.interrupt(fiber)
 

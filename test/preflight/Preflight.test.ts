@@ -4,10 +4,12 @@
  * of 401, an unreachable port and a server that is not CloudStack.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
 import { createServer } from "node:http"
 import { passed, type PreflightReport } from "../../src/preflight/Report.js"
-import { ADMIN, ALICE, apiUrl, BOB, Face, levels, NO_LB, portOf, preflight, textOf } from "./PreflightEnv.js"
+import { isCommand, layer as simulatorLayer } from "../../src/simulation/cloudstack/Simulator.js"
+import * as HttpFace from "../../src/simulation/cloudstack/SimulatorHttpServer.js"
+import { ADMIN, ALICE, apiUrl, BOB, Face, levels, NO_LB, portOf, preflight, textOf, world } from "./PreflightEnv.js"
 
 const network = (report: PreflightReport, name: string) => report.networks.find((n) => n.name === name)
 
@@ -108,6 +110,32 @@ describe("preflight against the simulator over HTTP", () => {
     }).pipe(Effect.provide(Face)))
 })
 
+/** A management server whose clock runs an hour ahead: the CCM's signed requests arrive expired. */
+const AheadFace = (() => {
+  const real = Clock.make()
+  const hour = 3_600_000
+  const ahead: Clock.Clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => real.unsafeCurrentTimeMillis() + hour,
+    currentTimeMillis: Effect.sync(() => real.unsafeCurrentTimeMillis() + hour),
+    unsafeCurrentTimeNanos: () => real.unsafeCurrentTimeNanos() + BigInt(hour) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => real.unsafeCurrentTimeNanos() + BigInt(hour) * 1_000_000n),
+    sleep: (d) => real.sleep(d)
+  }
+  return Layer.scoped(HttpFace.SimulatorHttpServer, Effect.withClock(HttpFace.make({ port: 0, isCommand }), ahead)).pipe(
+    Layer.provide(simulatorLayer(world, { seed: 3 }))
+  )
+})()
+
+describe("preflight against a server whose clock is ahead", () => {
+  it.live("401 with the right keys: the fault is the clock (a request without expiry is accepted)", () =>
+    Effect.gen(function*() {
+      const report = yield* preflight(yield* apiUrl, ALICE)
+      assert.strictEqual(levels(report)["credentials"], "fail")
+      assert.match(textOf(report, "credentials"), /the fault: the clock: the keys are right \(a request without expiry is accepted\)/)
+    }).pipe(Effect.provide(AheadFace)))
+})
+
 describe("preflight against no CloudStack", () => {
   it.live("an unreachable port: the TCP check fails, nothing else is tried", () =>
     Effect.gen(function*() {
@@ -142,7 +170,7 @@ describe("preflight against no CloudStack", () => {
       Effect.flatMap((server) => preflight(`http://127.0.0.1:${portOf(server)}/client`, ADMIN)),
       Effect.map((report) => {
         assert.isFalse(passed(report))
-        assert.strictEqual(levels(report)["http"], "fail")
+        assert.deepStrictEqual([levels(report)["http"], levels(report)["credentials"]], ["fail", "skip"])
         assert.strictEqual(
           textOf(report, "http"),
           `HTTP 404 (text/html) is not a CloudStack API answer: "<html><body>Not Found</body></html>"; check api-url (it usually ends in /client/api)`
