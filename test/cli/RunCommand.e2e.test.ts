@@ -200,6 +200,8 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
         "--plain-http",
         "--bind-address=127.0.0.1",
         `--secure-port=${port}`,
+        // the per-check path is read without a SubjectAccessReview (which these credentials could not make)
+        "--authorization-always-allow-paths=/healthz,/healthz/*",
         "--leader-elect-resource-namespace=default",
         "--leader-elect-resource-name=ccm-e2e-rejected",
         "--leader-elect-lease-duration=4s",
@@ -225,6 +227,7 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
         assert.include(failed.body, "get leases: Unauthorized (HTTP 401)")
         const one = await healthz("/healthz/leaderElection")
         assert.strictEqual(one?.status, 500)
+        assert.match(one?.body ?? "", /^internal server error: no successful Kubernetes API call for/)
         await sleep(3_000) // a few more attempts (one per retry period): still one Error line
         const errors = ccm.stderr().split("\n").filter((l) => l.includes("\"logLevel\":\"ERROR\""))
         assert.strictEqual(errors.length, 1, ccm.stderr())
