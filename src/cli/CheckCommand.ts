@@ -71,14 +71,15 @@ const output = Options.choice("output", ["text", "json"]).pipe(
   Options.withDescription("the report as readable text (default) or JSON")
 )
 const controllers = Options.text("controllers").pipe(
+  Options.withPseudoName("list"),
+  Options.withDescription("the controllers whose CloudStack commands must be allowed, as run's flag: '*' (default), 'service', '*,-service'..."),
   Options.withDefault("*"),
   Options.mapEffect((text) =>
     Either.match(controllersOf(text), {
       onLeft: (message) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message))),
       onRight: Effect.succeed
     })
-  ),
-  Options.withDescription("the controllers whose CloudStack commands must be allowed, as run's flag: '*', 'service', '*,-service'...")
+  )
 )
 
 export const command = Command.make(

@@ -152,31 +152,37 @@ const checked = <A>(parse: (text: string) => Either.Either<A, string>) => (self:
   Options.mapEffect(self, (text) => orUsageError(parse(text)))
 
 const jobDuration = Options.text("job-duration").pipe(
+  Options.withPseudoName("duration"),
   checked((t) => Faults.parseDelay("job-duration", t)),
   Options.optional,
   Options.withDescription("time from submitting an async job to its result (real clouds: seconds), e.g. 5s; default 0")
 )
 const latency = Options.text("latency").pipe(
+  Options.withPseudoName("duration"),
   checked((t) => Faults.parseDelay("latency", t)),
   Options.optional,
   Options.withDescription("delay before every answer, e.g. 200ms; default 0")
 )
 const jobFailureRate = Options.text("job-failure-rate").pipe(
+  Options.withPseudoName("rate"),
   checked((t) => Faults.parseRate("job-failure-rate", t)),
   Options.optional,
   Options.withDescription("share of async jobs that fail with 530, 0..1 or a percentage (5%)")
 )
 const errorRate = Options.text("error-rate").pipe(
+  Options.withPseudoName("COMMAND:CODE:RATE"),
   Options.repeated,
   Options.mapEffect((texts) => orUsageError(Either.all(texts.map((t) => Faults.parseErrorRate(t, isCommand))))),
   Options.withDescription("COMMAND:CODE:RATE, repeatable: answer CODE (400..599) to that share of COMMAND calls (* = every command), e.g. createLoadBalancerRule:530:0.2")
 )
 const apiDown = Options.text("api-down").pipe(
+  Options.withPseudoName("FROM..UNTIL"),
   checked(Faults.parseApiDown),
   Options.optional,
   Options.withDescription("FROM..UNTIL[:unreachable|unavailable], seconds after start: connections dropped (default) or HTTP 503 meanwhile, e.g. 30..90")
 )
 const record = Options.text("record").pipe(
+  Options.withPseudoName("FILE"),
   CliOptions.nonEmpty("record"),
   Options.optional,
   Options.withDescription("write every API call to FILE, one JSON line each (time, account, command, params without secrets, status, ms)")
