@@ -11,7 +11,11 @@
 #   scripts/kube-apiserver.sh path           print the cached binary path (exit 1 if missing)
 #
 # Environment: KUBE_APISERVER_CACHE (default /var/cache/cloudstack-ccm), KUBE_APISERVER_STATE
-# (default /tmp/cloudstack-ccm-kube; the state dir of start/stop).
+# (default /tmp/cloudstack-ccm-kube; the state dir of start/stop), KUBE_APISERVER_AUTHZ (default
+# AlwaysAllow; RBAC for the secure-serving tests: then only the admin token is allowed everything).
+# Besides the admin token (group system:masters), the token file has users without any rights:
+# metrics-reader (contract-test-metrics-token), nobody (contract-test-nobody-token) and ccm
+# (contract-test-ccm-token), for tests that grant them RBAC roles.
 set -euo pipefail
 
 VERSION=v1.20.2
@@ -109,7 +113,12 @@ start() {
   local etcd_client etcd_peer port
   etcd_client=$(free_port); etcd_peer=$(free_port); port=$(free_port)
   openssl genrsa -out "$STATE_DIR/sa.key" 2048 2>/dev/null
-  echo "$TOKEN,admin,1,\"system:masters\"" > "$STATE_DIR/tokens.csv"
+  {
+    echo "$TOKEN,admin,1,\"system:masters\""
+    echo "contract-test-metrics-token,metrics-reader,2"
+    echo "contract-test-nobody-token,nobody,3"
+    echo "contract-test-ccm-token,ccm,4"
+  } > "$STATE_DIR/tokens.csv"
   setsid etcd --name contract --data-dir "$STATE_DIR/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_client" --advertise-client-urls "http://127.0.0.1:$etcd_client" \
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
@@ -118,7 +127,7 @@ start() {
   echo "$etcd_client" > "$STATE_DIR/etcd.port"
   setsid "$BINARY" --etcd-servers="http://127.0.0.1:$etcd_client" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" --insecure-port=0 \
-    --cert-dir="$STATE_DIR/certs" --token-auth-file="$STATE_DIR/tokens.csv" --authorization-mode=AlwaysAllow \
+    --cert-dir="$STATE_DIR/certs" --token-auth-file="$STATE_DIR/tokens.csv" --authorization-mode="${KUBE_APISERVER_AUTHZ:-AlwaysAllow}" \
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$STATE_DIR/sa.key" \
     --service-account-signing-key-file="$STATE_DIR/sa.key" --service-cluster-ip-range=10.96.0.0/16 \
     --disable-admission-plugins=ServiceAccount --allow-privileged=true \

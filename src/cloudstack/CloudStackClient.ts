@@ -65,6 +65,9 @@ export class CloudStackClient extends Context.Tag("cloudstack-ccm/cloudstack/Clo
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
+/** Whether a configured `project-id` is a UUID (used as is) rather than a project name (looked up). */
+export const isUuid = (value: string): boolean => UUID.test(value)
+
 /** A decode failure; its issue texts quote the answer's values, so they are redacted. */
 const toDecodeError = (command: string, prefix: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => (error: ParseError) =>
   new CloudStackDecodeError({

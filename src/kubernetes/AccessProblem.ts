@@ -65,6 +65,10 @@ export const hint = (problem: AccessProblem): string =>
       "the API server rejected the CCM's credentials: check the service account token (in-cluster) or " +
       "the user's token/client certificate in --kubeconfig, and that --master/--kubeconfig point at this cluster",
     Forbidden: ({ resource, verb }) => {
+      if (resource === "tokenreviews" || resource === "subjectaccessreviews") {
+        return "RBAC: the secure port delegates authentication and authorization to the API server: bind the ClusterRole " +
+          `system:auth-delegator to the CCM's ServiceAccount (denied: ${verb} ${resource}; see deploy/rbac.yaml)`
+      }
       const rule = RBAC_RULES.find((r) => r.resource === resource)
       if (rule === undefined) return `RBAC: the CCM's ClusterRole needs "${verb} ${resource}"`
       const group = rule.apiGroup === "" ? "the core API group" : rule.apiGroup

@@ -10,6 +10,21 @@ import { join } from "node:path"
 
 const script = join(import.meta.dirname, "..", "..", "scripts", "kube-apiserver.sh")
 
+/** Bearer tokens of the users in the server's token file (scripts/kube-apiserver.sh). */
+export const TOKENS = {
+  /** Group system:masters: everything, also under RBAC. */
+  admin: "contract-test-admin-token",
+  /** No rights until a test binds some. */
+  metricsReader: "contract-test-metrics-token",
+  nobody: "contract-test-nobody-token",
+  ccm: "contract-test-ccm-token"
+} as const
+
+export interface RealApiServerOptions {
+  /** `RBAC` starts a private server enforcing RBAC (never a shared KUBE_CONTRACT_KUBECONFIG one, which may allow all). */
+  readonly authorization?: "AlwaysAllow" | "RBAC"
+}
+
 export interface RunningApiServer {
   readonly kubeconfig: string
   readonly stop: () => void
@@ -17,9 +32,10 @@ export interface RunningApiServer {
   readonly compact: () => void
 }
 
-export const startRealApiServer = (): RunningApiServer => {
+export const startRealApiServer = (options: RealApiServerOptions = {}): RunningApiServer => {
+  const rbac = options.authorization === "RBAC"
   const given = process.env["KUBE_CONTRACT_KUBECONFIG"]
-  if (given !== undefined && given !== "") {
+  if (!rbac && given !== undefined && given !== "") {
     const state = process.env["KUBE_APISERVER_STATE"] ?? "/tmp/cloudstack-ccm-kube"
     return { kubeconfig: given, stop: () => undefined, compact: () => execFileSync(script, ["compact", state]) }
   }
@@ -36,7 +52,11 @@ export const startRealApiServer = (): RunningApiServer => {
     )
   }
   const state = mkdtempSync(join(tmpdir(), "ccm-contract-kube-"))
-  const kubeconfig = execFileSync(script, ["start", state], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim()
+  const kubeconfig = execFileSync(script, ["start", state], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, KUBE_APISERVER_AUTHZ: rbac ? "RBAC" : "AlwaysAllow" }
+  }).trim()
   return {
     kubeconfig,
     stop: () => execFileSync(script, ["stop", state], { stdio: "inherit" }),

@@ -44,6 +44,11 @@ describe("AccessProblem", () => {
     assert.include(hint(error("Forbidden", "watch", "endpointslices")), "in discovery.k8s.io")
     assert.include(hint(error("Forbidden", "get", "leases/cloud-controller-manager")), "\"get,create,update,list,watch leases\"")
     assert.include(hint(error("Unauthorized", "get", "leases")), "token")
+    assert.strictEqual(
+      hint(error("Forbidden", "create", "tokenreviews")),
+      "RBAC: the secure port delegates authentication and authorization to the API server: bind the ClusterRole " +
+        "system:auth-delegator to the CCM's ServiceAccount (denied: create tokenreviews; see deploy/rbac.yaml)"
+    )
   })
 
   it("the rules are deploy/rbac.yaml's ClusterRole, rule for rule", () => {
