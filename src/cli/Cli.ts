@@ -6,6 +6,7 @@
 import { CliApp, Command, CommandDescriptor } from "@effect/cli"
 import { Cause, Data, Effect, Exit } from "effect"
 import * as CheckCommand from "./CheckCommand.js"
+import * as OrphansCommand from "./OrphansCommand.js"
 import { reportFailure } from "./ReportFailure.js"
 import * as RunCommand from "./RunCommand.js"
 import * as SimulateCommand from "./SimulateCommand.js"
@@ -58,6 +59,7 @@ const subcommands = [
   strict(CheckCommand.command),
   strict(SimulatorCommand.command),
   strict(SimulateCommand.command),
+  strict(OrphansCommand.command),
   strict(RunCommand.command),
 ] as const
 
