@@ -125,6 +125,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
       const backendsOf = (service: ServiceView) =>
         Effect.gen(function*() {
+          // An empty cache before the first Node list would take every member off existing rules.
+          yield* nodeInformer.awaitSynced
           const all = yield* nodeInformer.list
           return ServicePlan.backends(service, all, yield* slicesNow(service))
         })
