@@ -10,10 +10,10 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+import { freePort, sleep } from "../e2e/E2eHarness.js"
 import { bin, buildBundle, repo } from "./CliBundle.js"
 
 const viteNode = join(repo, "node_modules", "vite-node", "vite-node.mjs")
@@ -25,17 +25,6 @@ interface Ccm {
   readonly stderr: () => string
   readonly exited: Promise<number | null>
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 let bundled: ReturnType<typeof buildBundle> | undefined
 /** The image's artifact: the same esbuild invocation as deploy/Dockerfile. */
@@ -55,7 +44,6 @@ const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>, subco
   return { name, port, child, stderr: () => err, exited }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The process's own view: its leader gauge on /metrics (undefined while not serving yet or dead). */
 const leaderGauge = async (ccm: Ccm): Promise<number | undefined> => {
