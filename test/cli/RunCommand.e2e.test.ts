@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+import { sleep } from "../e2e/E2eHarness.js"
 import { freePort } from "../fakes/Ports.js"
 import { bin, buildBundle, repo } from "./CliBundle.js"
 
@@ -44,7 +45,6 @@ const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>, subco
   return { name, port, child, stderr: () => err, exited }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The process's own view: its leader gauge on /metrics (undefined while not serving yet or dead). */
 const leaderGauge = async (ccm: Ccm): Promise<number | undefined> => {

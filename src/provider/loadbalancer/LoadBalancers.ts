@@ -106,7 +106,8 @@ const driftKindOf = (step: Step): DriftKind | undefined => {
     case "DeleteAcl":
       return "acl"
     case "Tag":
-      return "tag"
+      // Tags for what the plan creates come with that repair; only a tag missing from a resource that stays drifted.
+      return step.targets.some((t) => t._tag === "Existing") ? "tag" : undefined
     default:
       // members are audited rule by rule; the record on the Service is not the cloud's state
       return undefined
