@@ -30,7 +30,7 @@ export class PreflightFailedError extends Data.TaggedError("PreflightFailedError
 }
 
 /**
- * Validates the cloud-config at `path` and prints its summary. Fails with `CloudConfigError`
+ * Validates the cloud-config at `path` and returns it. Fails with `CloudConfigError`
  * (every problem, each naming the path). Logs a warning when TLS verification is off, and one per
  * unquoted api-key/secret-key value that ended at `;` or `#` (naming the key, never the value).
  */

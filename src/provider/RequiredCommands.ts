@@ -9,8 +9,14 @@ import { associateIpAddress, disassociateIpAddress, listPublicIpAddresses } from
 import { createFirewallRule, deleteFirewallRule, listFirewallRules } from "../cloudstack/commands/Firewall.js"
 import {
   assignToLoadBalancerRule,
+  createLBHealthCheckPolicy,
+  createLBStickinessPolicy,
   createLoadBalancerRule,
+  deleteLBHealthCheckPolicy,
+  deleteLBStickinessPolicy,
   deleteLoadBalancerRule,
+  listLBHealthCheckPolicies,
+  listLBStickinessPolicies,
   listLoadBalancerRuleInstances,
   listLoadBalancerRules,
   removeFromLoadBalancerRule,
@@ -19,6 +25,7 @@ import {
 import { createNetworkACL, deleteNetworkACL, listNetworkACLLists, listNetworkACLs } from "../cloudstack/commands/NetworkAcls.js"
 import { listNetworks } from "../cloudstack/commands/Networks.js"
 import { listProjects } from "../cloudstack/commands/Projects.js"
+import { createTags } from "../cloudstack/commands/Tags.js"
 import { listVirtualMachines } from "../cloudstack/commands/VirtualMachines.js"
 
 /**
@@ -57,6 +64,13 @@ export const REQUIRED_COMMANDS: ReadonlyArray<RequiredCommand> = [
   lb(listFirewallRules, "read an isolated network's firewall rules"),
   lb(createFirewallRule, "open LB ports on an isolated network"),
   lb(deleteFirewallRule, "close them"),
+  lb(listLBStickinessPolicies, "read a rule's stickiness policy (when stickiness is asked for or was applied)"),
+  lb(createLBStickinessPolicy, "apply the sticky-method annotation"),
+  lb(deleteLBStickinessPolicy, "remove it"),
+  lb(listLBHealthCheckPolicies, "read a rule's health check (providers that offer them)"),
+  lb(createLBHealthCheckPolicy, "set a rule's health check"),
+  lb(deleteLBHealthCheckPolicy, "replace or remove it"),
+  lb(createTags, "tag what the CCM creates with its cluster and Service (--lb-ownership-tags)"),
   lb(queryAsyncJobResult, "wait for every create, update, delete, assign and remove")
 ]
 

@@ -3,6 +3,7 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { checkConfig } from "../../src/cli/CheckCommand.js"
+import { summarize } from "../../src/config/CloudConfigSummary.js"
 import * as CliLogger from "../../src/cli/CliLogger.js"
 import * as CapturingConsole from "../fakes/CapturingConsole.js"
 
@@ -19,8 +20,9 @@ const check = (text: string) =>
     const file = path.join(yield* fs.makeTempDirectoryScoped({ prefix: "check-" }), "cloud-config")
     yield* fs.writeFileString(file, text)
     const captured = yield* CapturingConsole.make
-    yield* checkConfig(file).pipe(Effect.provide(CliLogger.layer), Effect.withConsole(captured.console))
-    return { stdout: captured.stdout().join("\n"), logs: captured.stderr().map((l) => Schema.decodeUnknownSync(LogLine)(l)) }
+    const config = yield* checkConfig(file).pipe(Effect.provide(CliLogger.layer), Effect.withConsole(captured.console))
+    // what `check --offline` prints
+    return { stdout: [...captured.stdout(), summarize(config)].join("\n"), logs: captured.stderr().map((l) => Schema.decodeUnknownSync(LogLine)(l)) }
   })
 
 describe("check", () => {

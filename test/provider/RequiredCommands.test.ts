@@ -86,6 +86,13 @@ describe("RequiredCommands", () => {
         const vpcStore = yield* annotationStore()
         yield* lbs.ensure(yield* request(vpc, tier, vpcStore, true))
         yield* lbs.delete(yield* request(vpc, tier, vpcStore))
+        // policies: stickiness set, then removed; a health check on the Netscaler-like network, then changed
+        const ns = (yield* Effect.flatMap(CloudStackSimulator, (sim) => sim.state)).networks.find((n) => n.name === "isolated-ns")?.uuid ?? ""
+        const nsNodes = yield* nodesFor("ns-node-1")
+        const sticky = service({ annotations: { [Annotations.NETWORK_ID]: ns, [Annotations.STICKY_METHOD]: "SourceBased" } })
+        const stickyStore = yield* annotationStore()
+        yield* lbs.ensure(yield* request(sticky, nsNodes, stickyStore, true))
+        yield* lbs.ensure(yield* request({ ...sticky, annotations: { [Annotations.NETWORK_ID]: ns, [Annotations.HEALTH_CHECK_INTERVAL]: "9" } }, nsNodes, stickyStore))
         yield* collect
       })
       // 4.20: a cidrlist update is ignored, so the rule is recreated instead
