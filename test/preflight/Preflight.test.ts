@@ -68,7 +68,7 @@ describe("preflight against the simulator over HTTP", () => {
       assert.strictEqual(levels(all)["permissions.nodes"], "ok")
       assert.strictEqual(
         textOf(all, "permissions.loadBalancers"),
-        "the role may not run 6 of the 20 commands of the service controller (LoadBalancer Services): " +
+        "the role may not run 6 of the 27 commands of the service controller (LoadBalancer Services): " +
           "createLoadBalancerRule (create a rule per port), " +
           "updateLoadBalancerRule (change a rule's algorithm or source CIDRs), deleteLoadBalancerRule (delete a rule), " +
           "assignToLoadBalancerRule (add Nodes to a rule), removeFromLoadBalancerRule (remove Nodes from a rule), " +
