@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # A real kube-apiserver (v1.20.2, built from Debian's `kubernetes` source package with Debian's Go)
 # plus Debian's etcd, on loopback, for the Kubernetes contract suite. See
-# docs reference "real-apiserver.md" for why it is built this way.
+# docs reference "real-apiserver.md" for why it is built this way. The kubectl of the same
+# release (with its built-in kustomize) comes from Debian's binary package of that source,
+# `kubernetes-client`: the deploy/ e2e renders and dry-runs the manifests with it.
 #
-#   scripts/kube-apiserver.sh build          build and cache the binary (skipped when cached)
+#   scripts/kube-apiserver.sh build          build and cache the binary, fetch kubectl (each skipped when cached)
 #   scripts/kube-apiserver.sh start [DIR]    start etcd + apiserver, print the kubeconfig path
 #   scripts/kube-apiserver.sh stop [DIR]     stop both (by PID), remove DIR
 #   scripts/kube-apiserver.sh compact [DIR]  compact etcd to its current revision: watches of
 #                                            Nodes from an older resourceVersion then get 410 Gone
 #   scripts/kube-apiserver.sh path           print the cached binary path (exit 1 if missing)
+#   scripts/kube-apiserver.sh kubectl-path   print the cached kubectl path (exit 1 if missing)
 #
 # Environment: KUBE_APISERVER_CACHE (default /var/cache/cloudstack-ccm), KUBE_APISERVER_STATE
 # (default /tmp/cloudstack-ccm-kube; the state dir of start/stop), KUBE_APISERVER_AUTHZ (default
@@ -21,6 +24,7 @@ set -euo pipefail
 VERSION=v1.20.2
 CACHE_DIR=${KUBE_APISERVER_CACHE:-/var/cache/cloudstack-ccm}
 BINARY=$CACHE_DIR/kube-apiserver-$VERSION
+KUBECTL=$CACHE_DIR/kubectl-$VERSION
 STATE_DIR=${2:-${KUBE_APISERVER_STATE:-/tmp/cloudstack-ccm-kube}}
 TOKEN=contract-test-admin-token
 
@@ -44,7 +48,35 @@ apt_deps() {
   fi
 }
 
+# kubectl v1.20.2 as Debian built it from the same source package: an 8 MB download instead of
+# another ~5 minutes of Go build. Unpacked next to the apiserver, not installed: it must not replace
+# a kubectl the machine already has on its PATH.
+fetch_kubectl() {
+  if [ -x "$KUBECTL" ]; then
+    log "cached: $KUBECTL"
+    return 0
+  fi
+  local work
+  work=$(mktemp -d /tmp/kubectl-fetch.XXXXXX)
+  log "fetching Debian's kubernetes-client (kubectl $VERSION)"
+  (cd "$work" && apt-get download -qq kubernetes-client >"$work/apt.log" 2>&1) ||
+    { as_root apt-get update -qq && (cd "$work" && apt-get download -qq kubernetes-client >"$work/apt.log" 2>&1); } ||
+    { cat "$work/apt.log" >&2; rm -rf "$work"; return 1; }
+  dpkg-deb -x "$work"/kubernetes-client_*.deb "$work/root"
+  local version
+  version=$("$work/root/usr/bin/kubectl" version --client --short 2>/dev/null || true)
+  if [ "$version" != "Client Version: $VERSION" ]; then
+    log "Debian's kubernetes-client is not kubectl $VERSION (it says: $version)"; rm -rf "$work"; return 1
+  fi
+  as_root mkdir -p "$CACHE_DIR"
+  as_root install -m 0755 "$work/root/usr/bin/kubectl" "$KUBECTL.tmp"
+  as_root mv "$KUBECTL.tmp" "$KUBECTL"
+  rm -rf "$work"
+  log "fetched: $KUBECTL"
+}
+
 build() {
+  fetch_kubectl
   if [ -x "$BINARY" ]; then
     log "cached: $BINARY"
     return 0
@@ -193,5 +225,6 @@ case "${1:-}" in
   stop) stop ;;
   compact) compact ;;
   path) [ -x "$BINARY" ] && echo "$BINARY" ;;
-  *) echo "usage: $0 build|start [state-dir]|stop [state-dir]|compact [state-dir]|path" >&2; exit 64 ;;
+  kubectl-path) [ -x "$KUBECTL" ] && echo "$KUBECTL" ;;
+  *) echo "usage: $0 build|start [state-dir]|stop [state-dir]|compact [state-dir]|path|kubectl-path" >&2; exit 64 ;;
 esac

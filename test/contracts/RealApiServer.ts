@@ -32,6 +32,15 @@ export interface RunningApiServer {
   readonly compact: () => void
 }
 
+/** What `scripts/kube-apiserver.sh path|kubectl-path` prints: the cached binary, or "" when there is none. */
+const cachedPath = (command: "path" | "kubectl-path"): string => {
+  try {
+    return execFileSync(script, [command], { encoding: "utf8" }).trim()
+  } catch {
+    return ""
+  }
+}
+
 export const startRealApiServer = (options: RealApiServerOptions = {}): RunningApiServer => {
   const rbac = options.authorization === "RBAC"
   const given = process.env["KUBE_CONTRACT_KUBECONFIG"]
@@ -39,13 +48,7 @@ export const startRealApiServer = (options: RealApiServerOptions = {}): RunningA
     const state = process.env["KUBE_APISERVER_STATE"] ?? "/tmp/cloudstack-ccm-kube"
     return { kubeconfig: given, stop: () => undefined, compact: () => execFileSync(script, ["compact", state]) }
   }
-  let binary = ""
-  try {
-    binary = execFileSync(script, ["path"], { encoding: "utf8" }).trim()
-  } catch {
-    binary = ""
-  }
-  if (binary === "") {
+  if (cachedPath("path") === "") {
     throw new Error(
       "No kube-apiserver binary: run `scripts/kube-apiserver.sh build` once (about 8 minutes; cached in " +
         "${KUBE_APISERVER_CACHE:-/var/cache/cloudstack-ccm}), or set KUBE_CONTRACT_KUBECONFIG to a running server."
@@ -62,4 +65,16 @@ export const startRealApiServer = (options: RealApiServerOptions = {}): RunningA
     stop: () => execFileSync(script, ["stop", state], { stdio: "inherit" }),
     compact: () => execFileSync(script, ["compact", state])
   }
+}
+
+/**
+ * kubectl v1.20.2 (Debian's kubernetes-client, with the kustomize that release embeds), fetched by
+ * `scripts/kube-apiserver.sh build`. A missing binary is a failure, never a skip.
+ */
+export const kubectlPath = (): string => {
+  const path = cachedPath("kubectl-path")
+  if (path === "") {
+    throw new Error("No kubectl: run `scripts/kube-apiserver.sh build` once (it fetches Debian's kubernetes-client, seconds when the apiserver is cached).")
+  }
+  return path
 }
