@@ -11,7 +11,8 @@ import * as YAML from "yaml"
 import { parse } from "../../src/cli/RunFlags.js"
 
 const deploy = join(import.meta.dirname, "..", "..", "deploy")
-const docs = (file: string): ReadonlyArray<unknown> => YAML.parseAllDocuments(readFileSync(join(deploy, file), "utf8")).map((d) => d.toJS())
+const base = join(deploy, "base")
+const docs = (file: string): ReadonlyArray<unknown> => YAML.parseAllDocuments(readFileSync(join(base, file), "utf8")).map((d) => d.toJS())
 
 const Probe = Schema.Struct({ httpGet: Schema.Struct({ path: Schema.String, port: Schema.Number, scheme: Schema.String }) })
 const Deployment = Schema.Struct({

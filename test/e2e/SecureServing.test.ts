@@ -1,7 +1,7 @@
 /**
  * The secure port of real `cloudstack-ccm` processes against a real kube-apiserver enforcing RBAC:
  * delegated authentication (TokenReview) and authorization (SubjectAccessReview) as the k8s CCM.
- * The CCM runs as a user bound only to system:auth-delegator (what deploy/rbac.yaml grants), a
+ * The CCM runs as a user bound only to system:auth-delegator (what deploy/base/rbac.yaml grants), a
  * Prometheus-like user may `get /metrics`, another user may nothing.
  */
 import * as k8s from "@kubernetes/client-node"
@@ -98,7 +98,7 @@ beforeAll(async () => {
       subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "metrics-reader" }]
     }
   })
-  // What deploy/rbac.yaml grants the CCM's ServiceAccount for its secure port.
+  // What deploy/base/rbac.yaml grants the CCM's ServiceAccount for its secure port.
   await rbac.createClusterRoleBinding({
     body: {
       metadata: { name: "e2e-ccm-auth-delegator" },
