@@ -185,6 +185,7 @@ describe("CloudStackClient async jobs", () => {
         command: "assignToLoadBalancerRule",
         jobId: JobId.make("job-9"),
         entityId: Option.none(),
+        lane: Option.none(),
         submittedAt: 0
       })))
       yield* TestClock.adjust("2 minutes")
