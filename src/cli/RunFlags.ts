@@ -130,7 +130,7 @@ export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "lb-ownership-tags", kind: "bool", default: "true", help: "Tag every IP, LB rule, firewall rule and ACL item created with the cluster and Service (one createTags per type, not awaited); false saves those calls." },
   { name: "min-resync-period", kind: "duration", default: "12h", help: "Informer resync base period." },
   { name: "informer-sync-grace", kind: "duration", default: "2m", help: "How long a controller's informer may take to list once before /healthz/<controller> fails (e.g. credentials or RBAC)." },
-  { name: "concurrent-service-syncs", kind: "int", default: "1", help: "Service workers." },
+  { name: "concurrent-service-syncs", kind: "int", default: "10", help: "Service workers (Services of one network share its CloudStack job queue; several keep it busy)." },
   { name: "concurrent-node-syncs", kind: "int", default: "1", help: "Node initialisation workers." },
   { name: "concurrent-node-status-updates", kind: "int", default: "0", help: "Parallelism of the address sync; 0 = --concurrent-node-syncs." },
   { name: "kube-api-qps", kind: "float", default: "20", help: "Kubernetes client requests per second." },
