@@ -7,6 +7,7 @@
  * drift-repair pass. Deterministic (TestClock, seeded simulator): virtual times, not wall times.
  */
 import { Effect, Exit, Fiber, Layer, Logger, LogLevel, Schema, Scope, TestClock, TestContext } from "effect"
+import { DEFAULT_CONCURRENT_SERVICE_SYNCS } from "../src/cli/RunFlags.js"
 import * as SimulateCommand from "../src/cli/SimulateCommand.js"
 import * as ServiceController from "../src/controllers/ServiceController.js"
 import { NodeApi } from "../src/kubernetes/NodeApi.js"
@@ -23,7 +24,7 @@ const SERVICES = Number(process.env["BENCH_SCALE_SERVICES"] ?? "300")
 const NETWORKS = 3
 const JOB_MS = 200
 const BATCH = Math.max(1, Math.floor(NODES / 10))
-const WORKERS = Number(process.env["BENCH_SCALE_WORKERS"] ?? "0")
+const WORKERS = Number(process.env["BENCH_SCALE_WORKERS"] ?? String(DEFAULT_CONCURRENT_SERVICE_SYNCS))
 /** Virtual quiet time after which the system counts as converged, and the longest a phase may take. */
 const IDLE_MS = 60_000
 const LIMIT_MS = 6 * 3_600_000
@@ -232,7 +233,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     Effect.runPromise(run(workers).pipe(Logger.withMinimumLogLevel(LogLevel.Error), Effect.provide(Layer.merge(env, TestContext.TestContext))))
   const r = await measure(WORKERS)
   const rows: Array<BenchRow> = []
-  const bench = `scale: ${NODES} nodes, ${SERVICES} Services x 2 ports, ${NETWORKS} networks, ${JOB_MS} ms jobs`
+  const bench = `scale: ${NODES} nodes, ${SERVICES} Services x 2 ports, ${NETWORKS} networks, ${JOB_MS} ms jobs, ${WORKERS} workers`
   rows.push({ bench, metric: "converge from empty (virtual s)", value: r.createMs / 1000, unit: "s", note: `bound ${r.createQueues.boundMs / 1000} s` })
   rows.push({ bench, metric: "converge from empty / per-network queue bound", value: Number((r.createMs / r.createQueues.boundMs).toFixed(3)), unit: "x", note: "target <= 1.1" })
   rows.push({ bench, metric: "converge from empty: calls", value: r.createCalls.reduce((a, [, n]) => a + n, 0), unit: "calls", note: r.createCalls.map(([k, n]) => `${k} ${n}`).join(", ") })

@@ -96,6 +96,14 @@ interface FlagSpec {
   readonly help: string
 }
 
+/**
+ * `--concurrent-service-syncs` default (upstream: 1). The Services of a network share its CloudStack
+ * job queue, which a single worker leaves idle between one Service's steps; enough workers keep
+ * every network's queue busy (measured by bench/Scale.bench.ts), while the client's rate limit still
+ * bounds the load on CloudStack.
+ */
+export const DEFAULT_CONCURRENT_SERVICE_SYNCS = 20
+
 /** Flags this CCM implements (the README table is this list). */
 export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "cloud-provider", kind: "string", default: "external-cloudstack", help: "Provider name: external-cloudstack or cloudstack (decides the providerID form)." },
@@ -130,7 +138,7 @@ export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "lb-ownership-tags", kind: "bool", default: "true", help: "Tag every IP, LB rule, firewall rule and ACL item created with the cluster and Service (one createTags per type, not awaited); false saves those calls." },
   { name: "min-resync-period", kind: "duration", default: "12h", help: "Informer resync base period." },
   { name: "informer-sync-grace", kind: "duration", default: "2m", help: "How long a controller's informer may take to list once before /healthz/<controller> fails (e.g. credentials or RBAC)." },
-  { name: "concurrent-service-syncs", kind: "int", default: "10", help: "Service workers (Services of one network share its CloudStack job queue; several keep it busy)." },
+  { name: "concurrent-service-syncs", kind: "int", default: String(DEFAULT_CONCURRENT_SERVICE_SYNCS), help: "Service workers (Services of one network share its CloudStack job queue; several keep it busy)." },
   { name: "concurrent-node-syncs", kind: "int", default: "1", help: "Node initialisation workers." },
   { name: "concurrent-node-status-updates", kind: "int", default: "0", help: "Parallelism of the address sync; 0 = --concurrent-node-syncs." },
   { name: "kube-api-qps", kind: "float", default: "20", help: "Kubernetes client requests per second." },

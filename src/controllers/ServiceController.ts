@@ -34,7 +34,7 @@ export const EVENT_COMPONENT = "service-controller"
 export interface ServiceControllerOptions {
   /** The shared Node informer (RunCommand's); default: the controller starts its own. */
   readonly nodeInformer?: Effect.Effect<Informer.Informer<NodeView>> | undefined
-  /** Workers (default 1; the CLI's `--concurrent-service-syncs` defaults to 10). */
+  /** Workers (default 1; the CLI's `--concurrent-service-syncs` defaults to 20). */
   readonly workers?: number | undefined
   /** Node changes are gathered this long before members are re-synced (default 1 s). */
   readonly nodeSyncDelay?: Duration.DurationInput | undefined

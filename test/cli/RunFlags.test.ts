@@ -35,7 +35,7 @@ describe("RunFlags.parse", () => {
     assert.strictEqual(Duration.toMinutes(flags.nodeStatusUpdateFrequency), 5)
     assert.strictEqual(Duration.toSeconds(flags.nodeMonitorPeriod), 5)
     assert.strictEqual(Duration.toMinutes(flags.informerSyncGrace), 2)
-    assert.strictEqual(flags.concurrentServiceSyncs, 10)
+    assert.strictEqual(flags.concurrentServiceSyncs, 20)
     assert.strictEqual(flags.clusterName, "kubernetes")
     assert.strictEqual(flags.verbosity, 0)
   })
