@@ -44,7 +44,9 @@ export * as NodeController from "./controllers/NodeController.js"
 export * as NodeLifecycleController from "./controllers/NodeLifecycleController.js"
 export * as ServiceController from "./controllers/ServiceController.js"
 
-// Runtime: running controllers, leader election, health and metrics.
+// Runtime: the composition root (start the CCM here), running controllers, leader election, health and metrics.
+export * as Ccm from "./runtime/Ccm.js"
+export * as CcmSettings from "./runtime/CcmSettings.js"
 export * as ControllerManager from "./runtime/ControllerManager.js"
 export * as HealthChecks from "./runtime/HealthChecks.js"
 export * as HealthServer from "./runtime/HealthServer.js"
