@@ -21,7 +21,7 @@ import {
   NodeLifecycleController
 } from "cloudstack-ccm"
 import { DemoCluster, DemoWorld, FakeKubernetes, SimulatedCloudConfig, Simulator } from "cloudstack-ccm/testing"
-import { Console, Effect, Layer, Option, Schedule } from "effect"
+import { Console, Effect, Layer, Option, Random, Schedule } from "effect"
 
 /** Polls until `done` holds (at most 20 s). */
 const eventually = <E, R>(done: Effect.Effect<boolean, E, R>) =>
@@ -40,8 +40,8 @@ const program = Effect.gen(function*() {
     { name: NodeLifecycleController.CONTROLLER_NAME, run: lifecycle.run }
   ]))
 
-  // kubelet's part: Nodes registered with the uninitialized taint, reporting Ready.
-  const registered = yield* DemoCluster.setup({ nodes: 3 })
+  // kubelet's part: Nodes registered with the uninitialized taint (a seeded choice of VMs), reporting Ready.
+  const registered = yield* DemoCluster.setup({ nodes: 3 }).pipe(Effect.withRandom(Random.make(1)))
   yield* Effect.forEach(registered, ({ node }) => fake.setNodeReady(node, "True"), { discard: true })
   yield* eventually(Effect.map(fake.nodes, (all) => all.every((n) => n.spec.providerID !== "")))
   for (const node of yield* fake.nodes) {

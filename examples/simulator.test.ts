@@ -3,9 +3,9 @@
  * controllers) on the CloudStack simulator and FakeKubernetes; a LoadBalancer Service gets a public
  * IP and a load-balancer rule, and deleting it releases both.
  */
-import { Ccm, CloudConfig, CloudStackClient, Metrics, ServiceApi } from "cloudstack-ccm"
+import { Annotations, Ccm, CloudConfig, CloudStackClient, Commands, Metrics, ServiceApi } from "cloudstack-ccm"
 import { CloudStackSimulator, DemoCluster, DemoWorld, FakeKubernetes, SimulatedCloudConfig, Simulator } from "cloudstack-ccm/testing"
-import { Effect, Layer, Option, Schedule } from "effect"
+import { Effect, Layer, Option, Random, Schedule } from "effect"
 import { expect, it } from "vitest"
 
 const eventually = <E, R>(done: Effect.Effect<boolean, E, R>) =>
@@ -19,8 +19,8 @@ it("a LoadBalancer Service gets an IP and a rule; deleting it releases them", as
   const worlds = Layer.mergeAll(CloudStackClient.layer.pipe(Layer.provideMerge(cloud)), FakeKubernetes.layer())
 
   const test = Effect.gen(function*() {
-    // The cluster's Nodes (kubelet's part), then the CCM on the same worlds.
-    yield* DemoCluster.setup({ nodes: 2 })
+    // The cluster's Nodes (kubelet's part; a seeded choice of VMs), then the CCM on the same worlds.
+    yield* DemoCluster.setup({ nodes: 2 }).pipe(Effect.withRandom(Random.make(7)))
     const context = yield* Effect.context<Layer.Layer.Success<typeof worlds>>()
     yield* Layer.build(Ccm.layer({
       cloudConfig: Option.some(config),
@@ -30,7 +30,15 @@ it("a LoadBalancer Service gets an IP and a rule; deleting it releases them", as
 
     const services = yield* ServiceApi.ServiceApi
     const simulator = yield* CloudStackSimulator.CloudStackSimulator
-    yield* services.create({ namespace: "default", name: "web", type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })
+    // The LB's network by annotation: the demo world also has a shared network, where CloudStack has no LB.
+    const [network] = yield* (yield* CloudStackClient.CloudStackClient).list(Commands.listNetworks, { name: "isolated1" })
+    yield* services.create({
+      namespace: "default",
+      name: "web",
+      type: "LoadBalancer",
+      ports: [{ name: "http", port: 80 }],
+      annotations: { [Annotations.NETWORK_ID]: network?.id ?? "" }
+    })
     const ip = Effect.map(services.get("default", "web"), (svc) => Option.getOrUndefined(svc)?.status.loadBalancer.ingress[0]?.ip)
     yield* eventually(Effect.map(ip, (address) => address !== undefined))
     expect(yield* ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
