@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 // Two projects: `unit` needs nothing but Node (npm test); `e2e` drives real external programs
@@ -6,13 +7,20 @@ import { defineConfig } from "vitest/config"
 const e2e = ["test/e2e/**/*.test.ts", "test/**/*.e2e.test.ts"]
 
 export default defineConfig({
+  // examples/ import the package by name, as its users do (tsconfig.json maps the same two).
+  resolve: {
+    alias: [
+      { find: /^cloudstack-ccm\/testing$/, replacement: fileURLToPath(new URL("src/testing.ts", import.meta.url)) },
+      { find: /^cloudstack-ccm$/, replacement: fileURLToPath(new URL("src/index.ts", import.meta.url)) }
+    ]
+  },
   test: {
     setupFiles: ["test/setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
     projects: [
-      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: e2e } },
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts", "examples/**/*.test.ts"], exclude: e2e } },
       // e2e files run one at a time: each starts real servers and processes on a 2-core machine
       { extends: true, test: { name: "e2e", include: e2e, poolOptions: { forks: { singleFork: true } } } }
     ]

@@ -1,137 +1,32 @@
 /**
- * `cloudstack-ccm run [k8s CCM flags]`: the composition root of the controller manager. Parses the
- * flags (pure `RunFlags`), then wires CloudConfig, CloudStack, Kubernetes, Metrics, HealthServer and
- * LeaderElection and runs the enabled controllers under leadership until SIGTERM/SIGINT (lease
- * released, exit 0) or lost leadership (exit 1). Owns wiring only: no controller logic here.
+ * `cloudstack-ccm run [k8s CCM flags]`: parses the flags (pure `RunFlags`), reads and validates the
+ * cloud-config, and starts the controller manager with live backends through the composition root
+ * (`runtime/Ccm.ts`). Owns the command line only: no wiring, no controller logic here.
  */
 import { Args, Command } from "@effect/cli"
-import { Duration, Effect, Either, Layer, LogLevel, Logger, Option, Scope } from "effect"
-import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
-import type { CloudStackTransport } from "../cloudstack/CloudStackTransport.js"
-import * as HttpTransport from "../cloudstack/HttpTransport.js"
-import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
+import { Effect, Either, LogLevel, Logger, Option } from "effect"
+import { type CloudConfigShape } from "../config/CloudConfig.js"
 import * as CloudConfigFile from "../config/CloudConfigFile.js"
-import * as NodeController from "../controllers/NodeController.js"
-import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
-import * as ServiceController from "../controllers/ServiceController.js"
-import * as AccessReviewApi from "../kubernetes/AccessReviewApi.js"
-import * as EndpointSliceApi from "../kubernetes/EndpointSliceApi.js"
-import * as EventApi from "../kubernetes/EventApi.js"
-import * as Informer from "../kubernetes/Informer.js"
-import * as KubeClient from "../kubernetes/KubeClient.js"
-import * as LeaseApi from "../kubernetes/LeaseApi.js"
-import * as NodeApi from "../kubernetes/NodeApi.js"
-import type { NodeView } from "../kubernetes/NodeView.js"
-import * as ServiceApi from "../kubernetes/ServiceApi.js"
-import * as Metrics from "../metrics/Metrics.js"
-import * as Instances from "../provider/Instances.js"
-import * as LoadBalancers from "../provider/loadbalancer/LoadBalancers.js"
-import * as ControllerManager from "../runtime/ControllerManager.js"
-import * as DelegatedAuth from "../runtime/DelegatedAuth.js"
-import * as HealthChecks from "../runtime/HealthChecks.js"
-import * as HealthServer from "../runtime/HealthServer.js"
-import * as LeaderElection from "../runtime/LeaderElection.js"
-import { type ControllerName, parse, type RunFlags, usage } from "./RunFlags.js"
+import * as Ccm from "../runtime/Ccm.js"
+import { parse, type RunFlags, usage } from "./RunFlags.js"
+
+export type { Backends } from "../runtime/Ccm.js"
+export { drainTimeout } from "../runtime/CcmSettings.js"
 
 /** klog verbosity to an Effect log level: 0-3 Info, 4-5 Debug, 6+ Trace. */
 export const logLevelOf = (verbosity: number): LogLevel.LogLevel =>
   verbosity >= 6 ? LogLevel.Trace : verbosity >= 4 ? LogLevel.Debug : LogLevel.Info
 
-/** The Kubernetes APIs the runtime and the controllers use, over one client-node configuration and one rate limit. */
-const kubernetesLayer = (flags: RunFlags) =>
-  Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
-    Layer.provide(KubeClient.layer(
-      { kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) },
-      { qps: flags.kubeApiQps, burst: flags.kubeApiBurst }
-    ))
-  )
-
-/**
- * The two outside worlds of the CCM: live ones built from the flags (`liveBackends`), or simulated
- * ones (FakeKubernetes, the CloudStack simulator) for the `simulate` command and in-process tests.
- */
-export interface Backends<E1, E2> {
-  readonly kubernetes: Layer.Layer<
-    NodeApi.NodeApi | ServiceApi.ServiceApi | EndpointSliceApi.EndpointSliceApi | EventApi.EventApi | LeaseApi.LeaseApi,
-    E1
-  >
-  readonly cloudStackTransport: Layer.Layer<CloudStackTransport, E2, CloudConfig | Metrics.Metrics>
-  /**
-   * TokenReviews and SubjectAccessReviews for the secure port. Absent (simulated backends): only
-   * the always-allow paths are served, to anonymous requests, as the k8s CCM without a kubeconfig.
-   */
-  readonly accessReview?: Layer.Layer<AccessReviewApi.AccessReviewApi, KubeClient.KubeConfigError> | undefined
-}
-
-/** `--authentication-kubeconfig`/`--authorization-kubeconfig`, else the main client's configuration. */
-const reviewClient = (flags: RunFlags, given: Option.Option<string>): KubeClient.KubeConfigOptions =>
-  Option.match(given, {
-    onSome: (kubeconfig) => ({ kubeconfig }),
-    onNone: () => ({ kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) })
+/** The live backends the flags name: `--kubeconfig`/`--master`, the client's rate, the secure port's review clients. */
+export const liveBackends = (flags: RunFlags) =>
+  Ccm.liveBackends({
+    kubeconfig: Option.getOrUndefined(flags.kubeconfig),
+    master: Option.getOrUndefined(flags.master),
+    qps: flags.kubeApiQps,
+    burst: flags.kubeApiBurst,
+    authenticationKubeconfig: Option.getOrUndefined(flags.delegatedAuth.authenticationKubeconfig),
+    authorizationKubeconfig: Option.getOrUndefined(flags.delegatedAuth.authorizationKubeconfig)
   })
-
-export const liveBackends = (flags: RunFlags) => ({
-  kubernetes: kubernetesLayer(flags),
-  cloudStackTransport: HttpTransport.layer,
-  accessReview: AccessReviewApi.layer({
-    authentication: reviewClient(flags, flags.delegatedAuth.authenticationKubeconfig),
-    authorization: reviewClient(flags, flags.delegatedAuth.authorizationKubeconfig)
-  })
-})
-
-/** The secure port's access guard: delegated to the API server, or always-allow paths only. */
-const accessGuard = (flags: RunFlags, review: Backends<unknown, unknown>["accessReview"]) =>
-  review === undefined
-    ? Effect.succeed(DelegatedAuth.pathsOnly(flags.delegatedAuth.alwaysAllowPaths))
-    : DelegatedAuth.make(flags.delegatedAuth).pipe(Effect.provide(review))
-
-/** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
-const cloudLayer = <E2>(flags: RunFlags, config: CloudConfigShape, transport: Backends<unknown, E2>["cloudStackTransport"]) =>
-  LoadBalancers.layer({ clusterName: flags.clusterName, tags: flags.lbOwnershipTags }).pipe(
-    Layer.provideMerge(Instances.layer(flags.cloudProvider)),
-    Layer.provideMerge(CloudStackClient.layer),
-    Layer.provide(transport),
-    Layer.provideMerge(Layer.succeed(CloudConfig, config))
-  )
-
-/**
- * How long in-flight reconciles may finish when the controllers stop. On lost leadership that stop
- * starts at the renew deadline and must end before the lease expires for the others, so the drain
- * gets at most half of that margin (2 s with the default 15 s / 10 s).
- */
-export const drainTimeout = (flags: RunFlags): Duration.Duration => {
-  const margin = Duration.toMillis(flags.leaderElection.leaseDuration) - Duration.toMillis(flags.leaderElection.renewDeadline)
-  return flags.leaderElection.enabled ? Duration.millis(Math.max(0, Math.min(2000, margin / 2))) : Duration.seconds(2)
-}
-
-/** Builds the enabled controllers (names as k8s: also their health check names). */
-const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.Informer<NodeView>>) =>
-  Effect.forEach(flags.controllers, (name: ControllerName): Effect.Effect<
-    Option.Option<ControllerManager.Controller>,
-    never,
-    NodeController.NodeControllerRequirements | ServiceController.ServiceControllerRequirements
-  > => {
-    switch (name) {
-      case "cloud-node-controller":
-        return NodeController.make({
-          workers: flags.concurrentNodeSyncs,
-          statusUpdateFrequency: flags.nodeStatusUpdateFrequency,
-          drainTimeout: drainTimeout(flags),
-          informer: nodeInformer
-        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync })))
-      case "cloud-node-lifecycle-controller":
-        return NodeLifecycleController.make({ monitorPeriod: flags.nodeMonitorPeriod, informer: nodeInformer }).pipe(
-          Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync }))
-        )
-      case "service-lb-controller":
-        return ServiceController.make({
-          workers: flags.concurrentServiceSyncs,
-          resyncPeriod: flags.lbResyncPeriod,
-          drainTimeout: drainTimeout(flags),
-          nodeInformer
-        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync })))
-    }
-  }).pipe(Effect.map((cs) => cs.flatMap(Option.toArray)))
 
 /** Everything after the flags were parsed, live: runs until interrupted or leadership is lost. */
 export const program = (flags: RunFlags) =>
@@ -144,59 +39,9 @@ export const program = (flags: RunFlags) =>
     return yield* programWith(flags, cloudConfig, liveBackends(flags))
   })
 
-/**
- * The run wiring over given backends and an already validated cloud-config (None: no controller
- * needs CloudStack): Metrics, HealthChecks, HealthServer (unless `--secure-port=0`), LeaderElection
- * and the ControllerManager with the enabled controllers under leadership.
- */
-export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<CloudConfigShape>, backends: Backends<E1, E2>) =>
-  Effect.gen(function*() {
-    const identity = yield* LeaderElection.makeIdentity
-    const electionLayer = flags.leaderElection.enabled
-      ? LeaderElection.layer({ ...flags.leaderElection, identity })
-      : LeaderElection.layerDisabled(identity)
-    const serving = flags.securePort === 0
-      ? Layer.empty
-      : Layer.discard(Layer.unwrapEffect(Effect.map(accessGuard(flags, backends.accessReview), (access) =>
-        HealthServer.layer({
-          bindAddress: flags.bindAddress,
-          port: flags.securePort,
-          plainHttp: flags.plainHttp,
-          tls: Option.zipWith(flags.tlsCertFile, flags.tlsPrivateKeyFile, (certFile, keyFile) => ({ certFile, keyFile })),
-          access
-        }))))
-    const run = Effect.gen(function*() {
-      const election = yield* LeaderElection.LeaderElection
-      const checks = yield* HealthChecks.HealthChecks
-      yield* checks.register("leaderElection", election.healthCheck)
-      yield* Effect.logInfo("cloud controller manager starting").pipe(
-        Effect.annotateLogs({
-          identity,
-          leaderElect: flags.leaderElection.enabled,
-          controllers: flags.controllers.join(","),
-          lease: `${flags.leaderElection.namespace}/${flags.leaderElection.name}`
-        })
-      )
-      if (flags.controllers.length === 0 || Option.isNone(cloudConfig)) {
-        yield* election.withLeadership(ControllerManager.run<never>([]))
-        return
-      }
-      yield* Effect.gen(function*() {
-        // One Node informer for both node controllers, started by the first that runs (so only while
-        // leading) and kept until the run ends: one cache and one watch (bench/Memory.bench.ts).
-        const nodes = yield* NodeApi.NodeApi
-        const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", nodes), yield* Effect.scope))
-        const controllers = yield* buildControllers(flags, nodeInformer)
-        yield* election.withLeadership(ControllerManager.run(controllers, { informerSyncGrace: flags.informerSyncGrace }))
-      }).pipe(Effect.provide(cloudLayer(flags, cloudConfig.value, backends.cloudStackTransport)))
-    }).pipe(Effect.scoped)
-    const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)
-    return yield* run.pipe(
-      Effect.provide(
-        Layer.mergeAll(electionLayer, serving).pipe(Layer.provideMerge(backends.kubernetes), Layer.provideMerge(base))
-      )
-    )
-  }).pipe(Effect.annotateLogs({ module: "RunCommand" }))
+/** `Ccm.run` with the parsed flags as its settings (the in-process CLI tests start the CCM here). */
+export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<CloudConfigShape>, backends: Ccm.Backends<E1, E2>) =>
+  Ccm.run({ settings: flags, cloudConfig, backends })
 
 /**
  * Parses `tokens` and runs. Configuration problems (flags, cloud-config, kubeconfig, TLS files,

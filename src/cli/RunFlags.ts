@@ -6,66 +6,28 @@
  */
 import { Data, Duration, Either, Option } from "effect"
 import * as GoDuration from "../config/GoDuration.js"
+import {
+  CONTROLLERS,
+  type CcmSettings,
+  type ControllerName,
+  type DelegatedAuthSettings,
+  type LeaderElectionSettings
+} from "../runtime/CcmSettings.js"
 
-/** Controllers this CCM runs, by their k8s canonical names (also the `/healthz/<name>` checks). */
-export const CONTROLLERS = [
-  { name: "cloud-node-controller", alias: "cloud-node" },
-  { name: "cloud-node-lifecycle-controller", alias: "cloud-node-lifecycle" },
-  { name: "service-lb-controller", alias: "service" }
-] as const
-export type ControllerName = (typeof CONTROLLERS)[number]["name"]
+export { CONTROLLERS, type ControllerName }
+/** The run flags' settings groups (the types live with the runtime's settings). */
+export type LeaderElectionFlags = LeaderElectionSettings
+export type DelegatedAuthFlags = DelegatedAuthSettings
 
 /** The k8s route controller: accepted in `--controllers`, never run (CloudStack clusters use an overlay CNI). */
 const ROUTE = { name: "node-route-controller", alias: "route" } as const
 
-export interface LeaderElectionFlags {
-  readonly enabled: boolean
-  readonly namespace: string
-  readonly name: string
-  readonly leaseDuration: Duration.Duration
-  readonly renewDeadline: Duration.Duration
-  readonly retryPeriod: Duration.Duration
-}
-
-/** Delegated authentication and authorization of the secure port, as the k8s CCM's. */
-export interface DelegatedAuthFlags {
-  /** Where TokenReviews go; None = the main client's (`--kubeconfig`/`--master`, or in-cluster). */
-  readonly authenticationKubeconfig: Option.Option<string>
-  /** Where SubjectAccessReviews go; None = likewise. */
-  readonly authorizationKubeconfig: Option.Option<string>
-  /** Paths served without authorization (exact, or a prefix ending in `*`). */
-  readonly alwaysAllowPaths: ReadonlyArray<string>
-  readonly tokenCacheTtl: Duration.Duration
-  readonly allowCacheTtl: Duration.Duration
-  readonly denyCacheTtl: Duration.Duration
-}
-
-export interface RunFlags {
-  readonly cloudProvider: "external-cloudstack" | "cloudstack"
+/** The controller manager's settings (`runtime/CcmSettings.ts`) plus what only the command line decides. */
+export interface RunFlags extends CcmSettings {
   readonly cloudConfig: Option.Option<string>
   readonly kubeconfig: Option.Option<string>
   readonly master: Option.Option<string>
-  readonly clusterName: string
-  /** `--lb-ownership-tags`: CloudStack tags on everything the LB code creates. */
-  readonly lbOwnershipTags: boolean
-  /** Enabled controllers, in start order. */
-  readonly controllers: ReadonlyArray<ControllerName>
-  readonly leaderElection: LeaderElectionFlags
-  /** 0 disables serving, as in k8s. */
-  readonly securePort: number
-  readonly bindAddress: string
-  readonly tlsCertFile: Option.Option<string>
-  readonly tlsPrivateKeyFile: Option.Option<string>
-  readonly plainHttp: boolean
-  readonly delegatedAuth: DelegatedAuthFlags
-  readonly nodeStatusUpdateFrequency: Duration.Duration
-  readonly nodeMonitorPeriod: Duration.Duration
-  readonly lbResyncPeriod: Duration.Duration
   readonly minResyncPeriod: Duration.Duration
-  /** How long a controller's informer may take to list once before its health check fails. */
-  readonly informerSyncGrace: Duration.Duration
-  readonly concurrentServiceSyncs: number
-  readonly concurrentNodeSyncs: number
   /** 0 = same as concurrentNodeSyncs. */
   readonly concurrentNodeStatusUpdates: number
   readonly kubeApiQps: number

@@ -6,13 +6,13 @@
  * deleted); then LoadBalancer Services (SimulateServices). Progress is printed as it happens.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Deferred, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Stream } from "effect"
+import { Console, type Context, Deferred, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Stream } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import { destroyVirtualMachine, startVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
+import type { CloudStackTransport } from "../cloudstack/CloudStackTransport.js"
 import { CloudConfig } from "../config/CloudConfig.js"
-import * as NodeController from "../controllers/NodeController.js"
-import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../controllers/NodePlan.js"
+import type * as KubernetesLive from "../kubernetes/KubernetesLive.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import { WatchEvent } from "../kubernetes/WatchEvent.js"
@@ -20,6 +20,7 @@ import * as Metrics from "../metrics/Metrics.js"
 import * as Instances from "../provider/Instances.js"
 import * as LoadBalancers from "../provider/loadbalancer/LoadBalancers.js"
 import type { ProviderName } from "../provider/ProviderId.js"
+import * as Ccm from "../runtime/Ccm.js"
 import { CloudStackSimulator } from "../simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../simulation/cloudstack/Simulator.js"
@@ -54,6 +55,12 @@ export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & 
   const cloud = LoadBalancers.layer().pipe(Layer.provideMerge(Instances.layer(options.providerName)), Layer.provideMerge(client))
   return Layer.merge(cloud, FakeKubernetes.layer())
 }
+
+/** The simulated cluster and cloud of `layer`, as the CCM's backends (no access reviews: always-allow paths only). */
+const simulatedBackends = (context: Context.Context<KubernetesLive.KubernetesServices | CloudStackTransport>): Ccm.Backends<never, never> => ({
+  kubernetes: Layer.succeedContext(context),
+  cloudStackTransport: Layer.succeedContext(context)
+})
 
 /** Prints one line per notable Node change, stamped with the time since the start; `listed` once it watches. */
 const progress = (started: number, print: (text: string) => Effect.Effect<void>, listed: Deferred.Deferred<void>) =>
@@ -109,10 +116,22 @@ export const simulate = (options: SimulateOptions) =>
       Effect.logWarning("progress printer stopped", e).pipe(Effect.zipRight(Deferred.succeed(printing, undefined)))))
     yield* Deferred.await(printing)
 
-    const controller = yield* NodeController.make({ workers: 4, statusUpdateFrequency: "3 seconds", initListingMaxAge: "2 seconds" })
-    yield* controller.run
-    const lifecycle = yield* NodeLifecycleController.make({ monitorPeriod: "1 second" })
-    yield* Effect.forkScoped(lifecycle.run)
+    // The CCM as the run command starts it (Ccm), on the simulated worlds, with short periods.
+    yield* Layer.build(Ccm.layer({
+      cloudConfig: Option.some(yield* CloudConfig),
+      backends: simulatedBackends(yield* Effect.context<KubernetesLive.KubernetesServices | CloudStackTransport>()),
+      settings: {
+        cloudProvider: options.providerName,
+        leaderElection: { ...Ccm.defaults.leaderElection, enabled: false },
+        securePort: 0,
+        concurrentNodeSyncs: 4,
+        nodeStatusUpdateFrequency: Duration.seconds(3),
+        initListingMaxAge: "2 seconds",
+        nodeMonitorPeriod: Duration.seconds(1),
+        concurrentServiceSyncs: 2,
+        nodeSyncDelay: "200 millis"
+      }
+    }))
 
     yield* note("kubelets register their Nodes")
     const registered = yield* DemoCluster.setup({ nodes: options.nodes }).pipe(Effect.withRandom(Random.make(options.seed)))

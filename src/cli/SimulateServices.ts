@@ -1,6 +1,6 @@
 /**
- * The LoadBalancer part of `cloudstack-ccm simulate`: the REAL service controller against the
- * simulated cloud and cluster. A Service gets its IP, rules, members and firewall rules; a port
+ * The LoadBalancer part of `cloudstack-ccm simulate`: the REAL service controller (started with
+ * the others by `simulate`) against the simulated cloud and cluster. A Service gets its IP, rules, members and firewall rules; a port
  * changes; a node joins and one is excluded; UDP is refused on the virtual router and accepted on
  * the Netscaler-like network; everything is deleted and every IP goes back to the pool.
  */
@@ -9,7 +9,6 @@ import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
 import { listNetworks } from "../cloudstack/commands/Networks.js"
 import { deployVirtualMachine, listServiceOfferings, listTemplates } from "../cloudstack/commands/VirtualMachines.js"
 import { EXCLUDE_LABEL } from "../controllers/ServicePlan.js"
-import * as ServiceController from "../controllers/ServiceController.js"
 import { TAINT_UNINITIALIZED } from "../controllers/NodePlan.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import { ServiceApi, type ServiceCreate } from "../kubernetes/ServiceApi.js"
@@ -42,9 +41,6 @@ export const story = (note: (text: string) => Effect.Effect<void>) =>
     const fake = yield* FakeKubernetes.FakeKubernetes
     const simulator = yield* CloudStackSimulator
     const client = yield* CloudStackClient
-
-    const controller = yield* ServiceController.make({ workers: 2, nodeSyncDelay: "200 millis" })
-    yield* controller.run
 
     const get = (name: string) => Effect.map(api.get("default", name), Option.getOrUndefined)
     const addressOf = (svc: ServiceView | undefined) => svc?.status.loadBalancer.ingress[0]?.ip

@@ -6,15 +6,15 @@
 import { ParseResult, Schema } from "effect"
 
 /** A required wire field `key`, exposed under the property name it is assigned to. */
-export const required = <S extends Schema.Schema.All>(key: string, schema: S) =>
+export const required = <K extends string, S extends Schema.Schema.All>(key: K, schema: S) =>
   Schema.propertySignature(schema).pipe(Schema.fromKey(key))
 
 /** An optional wire field (CloudStack omits null fields, so absent is the only "no value"). */
-export const optional = <S extends Schema.Schema.All>(key: string, schema: S) =>
+export const optional = <K extends string, S extends Schema.Schema.All>(key: K, schema: S) =>
   Schema.optionalWith(schema, { exact: true }).pipe(Schema.fromKey(key))
 
 /** An optional array field (`tags`, `nic`, ...), decoded to `[]` when omitted. */
-export const array = <S extends Schema.Schema.Any>(key: string, item: S) =>
+export const array = <K extends string, S extends Schema.Schema.Any>(key: K, item: S) =>
   Schema.optionalWith(Schema.Array(item), { default: () => [], exact: true }).pipe(Schema.fromKey(key))
 
 /** A TCP/UDP port number in 0..65535 (0 never occurs on the wire, but ICMP-ish rules carry none). */
