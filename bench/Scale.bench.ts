@@ -7,9 +7,9 @@
  * drift-repair pass. Deterministic (TestClock, seeded simulator): virtual times, not wall times.
  */
 import { Effect, Exit, Fiber, Layer, Logger, LogLevel, Schema, Scope, TestClock, TestContext } from "effect"
-import { DEFAULT_CONCURRENT_SERVICE_SYNCS } from "../src/cli/RunFlags.js"
 import * as SimulateCommand from "../src/cli/SimulateCommand.js"
 import * as ServiceController from "../src/controllers/ServiceController.js"
+import { DEFAULT_CONCURRENT_SERVICE_SYNCS } from "../src/runtime/CcmSettings.js"
 import { NodeApi } from "../src/kubernetes/NodeApi.js"
 import { ServiceApi } from "../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../src/provider/loadbalancer/Annotations.js"

@@ -8,6 +8,7 @@ import { Data, Duration, Either, Option } from "effect"
 import * as GoDuration from "../config/GoDuration.js"
 import {
   CONTROLLERS,
+  DEFAULT_CONCURRENT_SERVICE_SYNCS,
   type CcmSettings,
   type ControllerName,
   type DelegatedAuthSettings,
@@ -57,14 +58,6 @@ interface FlagSpec {
   readonly default: string
   readonly help: string
 }
-
-/**
- * `--concurrent-service-syncs` default (upstream: 1). The Services of a network share its CloudStack
- * job queue, which a single worker leaves idle between one Service's steps; enough workers keep
- * every network's queue busy (measured by bench/Scale.bench.ts), while the client's rate limit still
- * bounds the load on CloudStack.
- */
-export const DEFAULT_CONCURRENT_SERVICE_SYNCS = 20
 
 /** Flags this CCM implements (the README table is this list). */
 export const FLAGS: ReadonlyArray<FlagSpec> = [

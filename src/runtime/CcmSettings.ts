@@ -6,6 +6,14 @@
 import { Duration, Option } from "effect"
 import type { ProviderName } from "../provider/ProviderId.js"
 
+/**
+ * `--concurrent-service-syncs` default (upstream: 1). The Services of a network share its CloudStack
+ * job queue, which a single worker leaves idle between one Service's steps; enough workers keep
+ * every network's queue busy (measured by bench/Scale.bench.ts), while the client's rate limit still
+ * bounds the load on CloudStack.
+ */
+export const DEFAULT_CONCURRENT_SERVICE_SYNCS = 20
+
 /** Controllers this CCM runs, by their k8s canonical names (also the `/healthz/<name>` checks). */
 export const CONTROLLERS = [
   { name: "cloud-node-controller", alias: "cloud-node" },
@@ -98,7 +106,7 @@ export const defaults: CcmSettings = {
   nodeMonitorPeriod: Duration.seconds(5),
   lbResyncPeriod: Duration.minutes(10),
   informerSyncGrace: Duration.minutes(2),
-  concurrentServiceSyncs: 1,
+  concurrentServiceSyncs: DEFAULT_CONCURRENT_SERVICE_SYNCS,
   concurrentNodeSyncs: 1
 }
 
