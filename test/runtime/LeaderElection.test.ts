@@ -126,6 +126,22 @@ describe("LeaderElection", () => {
       assert.isTrue(yield* b.isLeader)
     }))
 
+  // The release runs in withLeadership's exit handler, which is uninterruptible: its timeout could
+  // not cut a hanging Lease call short, and the shutdown waited for the API server (chaos suite).
+  it.scoped("a Lease release that hangs ends at the renew deadline, so shutdown never waits for the API server", () =>
+    Effect.gen(function*() {
+      const leases = yield* InMemoryLeaseApi.make
+      const hanging = yield* Ref.make(false)
+      const a = yield* elector(leases.client(Effect.flatMap(Ref.get(hanging), (h) => (h ? Effect.never : Effect.void))), "a")
+      const fiber = yield* Effect.fork(a.withLeadership(Effect.never))
+      yield* step(3)
+      assert.isTrue(yield* a.isLeader)
+      yield* Ref.set(hanging, true)
+      const stopping = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* step(11)
+      assert.isTrue(Option.isSome(yield* Fiber.poll(stopping)), "shutdown ended within the renew deadline (10 s)")
+    }))
+
   it.scoped("never two leaders over a long run with random API failures, lost responses and latency", () =>
     Effect.gen(function*() {
       const leases = yield* InMemoryLeaseApi.make
