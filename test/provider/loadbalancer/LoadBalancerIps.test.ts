@@ -179,4 +179,24 @@ describe("LoadBalancers: public IPs", () => {
       assert.isUndefined((yield* store.ref.get)[Annotations.IP_ALLOCATING])
       yield* sim.setFaults({ errorRates: [] })
     }).pipe(Effect.provide(env())))
+
+  // The association was accepted (a job runs); only polling its job failed. Forgetting the address
+  // then leaked the IP and took another one per attempt (found by the chaos suite, seed 1).
+  it.effect("a failed poll of the association's job keeps the address recorded: the next ensure adopts it, no second IP", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      const svc = service()
+      const before = (yield* inventory).ips
+      yield* sim.setFaults({ errorRates: [{ command: "queryAsyncJobResult", code: 530, rate: 1 }] })
+      const failed = yield* Effect.either(lbs.ensure(yield* request(svc, nodes, store, true)))
+      assert.isTrue(Either.isLeft(failed))
+      yield* sim.setFaults({ errorRates: [] })
+      const result = yield* lbs.ensure(yield* request(svc, nodes, store))
+      const added = (yield* inventory).ips.filter((ip) => !before.includes(ip))
+      assert.strictEqual(added.length, 1, `one IP for the Service, not ${added.join(", ")}`)
+      assert.isTrue(Option.exists(result.address, (a) => added[0]?.startsWith(`${a}@`) === true))
+    }).pipe(Effect.provide(env())))
 })
