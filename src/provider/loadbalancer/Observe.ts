@@ -115,8 +115,19 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       const found = yield* rulesOn(ipId)
       // The fork released the IP it managed on delete unless keep-ip: its LBs keep that contract.
       const owned = ownership.associated || found.forked
-      if (found.any !== undefined) addIp(ipFromRule(found.any, owned, found.foreign, true), found.own)
-      else {
+      const any = found.any
+      if (any !== undefined) {
+        // An IP this CCM associated and keeps is read whole for its tags: a tag job that failed (or a
+        // run that stopped before it) is repaired only if the missing tag is seen.
+        const whole = owned && spec.ports.length > 0 ? yield* reads.ipById(ipId) : Option.none()
+        addIp(
+          Option.match(whole, {
+            onNone: () => ipFromRule(any, owned, found.foreign, true),
+            onSome: (ip) => ipFromAddress(ip, owned, found.foreign, true)
+          }),
+          found.own
+        )
+      } else {
         // No rule on it (e.g. a crash right after the association): is it still there?
         const ip = yield* reads.ipById(ipId)
         if (Option.isSome(ip) && isAllocated(ip.value)) addIp(ipFromAddress(ip.value, owned, [], true), [])

@@ -48,11 +48,11 @@ describe("LoadBalancers on VPC tiers", () => {
         createTags: 3
       })
 
-      // A no-op re-sync: rules, ACL items, members.
+      // A no-op re-sync: rules, the IP (its tags), ACL items, members.
       const mark2 = yield* countersNow
       yield* lbs.ensure(yield* request(svc, nodes, store))
       const resync = yield* callsSince(mark2)
-      assert.deepStrictEqual(resync.byCommand, { listLoadBalancerRules: 1, listNetworkACLs: 1, listLoadBalancerRuleInstances: 1 })
+      assert.deepStrictEqual(resync.byCommand, { listLoadBalancerRules: 1, listPublicIpAddresses: 1, listNetworkACLs: 1, listLoadBalancerRuleInstances: 1 })
 
       yield* lbs.delete(yield* request(svc, nodes, store))
       const after = yield* aclItems("web-acl")
