@@ -166,8 +166,10 @@ export const make = (options: LoadBalancersOptions = {}) =>
         // A membership failure may come from a stale VM listing: the next round lists afresh.
         const listing = { fresh: false }
         for (let attempt = 1;; attempt++) {
+          // After a round ran steps the Service is fresh no more: the next one must read all it may have made.
+          const fresh = request.fresh && attempt === 1
           const result = yield* Effect.either(
-            round(roundRequest(request), spec, ownership, { reads: live, freshListing: listing.fresh, teardown: false, dryRun: false })
+            round({ ...roundRequest(request), fresh }, spec, ownership, { reads: live, freshListing: listing.fresh, teardown: false, dryRun: false })
           )
           if (Either.isRight(result)) {
             const { base, effective, executed, network, planned, warnings } = result.right
