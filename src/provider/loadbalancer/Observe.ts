@@ -109,7 +109,23 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       rules.push(...own)
     }
 
+    /** The IPs carrying rules named for the Service (keyword is a LIKE match: exact prefixes only). */
+    const byName = (owner: (first: LoadBalancerRule, found: Effect.Effect.Success<ReturnType<typeof rulesOn>>) => Effect.Effect<boolean, CloudStackError>) =>
+      Effect.gen(function*() {
+        const named = new Map<IpAddressId, LoadBalancerRule>()
+        for (const name of spec.lbNames) {
+          for (const r of yield* reads.rulesNamed(name)) {
+            if (toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId) && !seen.has(r.publicIpId)) named.set(r.publicIpId, r)
+          }
+        }
+        for (const [ipId, first] of named) {
+          const found = yield* rulesOn(ipId)
+          addIp(ipFromRule(first, yield* owner(first, found), found.foreign, false), found.own)
+        }
+      })
+
     // The recorded IP: one read lists its rules, the Service's and any others'.
+    let lostTrack = false
     if (Option.isSome(ownership.ipId)) {
       const ipId = ownership.ipId.value
       const found = yield* rulesOn(ipId)
@@ -128,28 +144,24 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
           }),
           found.own
         )
-      } else {
-        // No rule on it (e.g. a crash right after the association): is it still there?
-        const ip = yield* reads.ipById(ipId)
-        if (Option.isSome(ip) && isAllocated(ip.value)) addIp(ipFromAddress(ip.value, owned, [], true), [])
       }
+      // No rule on it (e.g. a crash right after the association): is it still there?
+      const alone = any === undefined ? yield* reads.ipById(ipId) : Option.none()
+      const gone = any === undefined && !Option.exists(alone, isAllocated)
+      if (Option.isSome(alone) && !gone) addIp(ipFromAddress(alone.value, owned, [], true), [])
+      // None of the Service's rules on a recorded IP that is gone, that others' rules keep, or that is
+      // kept anyway: a move that stopped before its record named the new IP may have left them
+      // elsewhere. Found by name; an IP there is ours only by this cluster's tag.
+      lostTrack = found.own.length === 0 && (gone || found.foreign.length > 0 || spec.keepIp)
     } else if (!input.fresh) {
-      // No record: rules named by the Go CCM or the fork (keyword is a LIKE match: exact prefixes only).
-      const named = new Map<IpAddressId, LoadBalancerRule>()
-      for (const name of spec.lbNames) {
-        for (const r of yield* reads.rulesNamed(name)) {
-          if (toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId)) named.set(r.publicIpId, r)
-        }
-      }
-      for (const [ipId, first] of named) {
-        const found = yield* rulesOn(ipId)
-        // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
-        const owned = found.forked || Option.match(spec.requestedIp, {
+      // No record: rules named by the Go CCM or the fork.
+      // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
+      yield* byName((first, found) =>
+        Effect.succeed(found.forked || Option.match(spec.requestedIp, {
           onNone: () => true,
           onSome: (requested) => requested === first.publicIp && ownership.associated
-        })
-        addIp(ipFromRule(first, owned, found.foreign, false), found.own)
-      }
+        }))
+      )
     }
 
     // An address being associated when the last attempt stopped: adopted if it is on our side.
@@ -165,6 +177,13 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
           if (found.foreign.length === 0) addIp(ipFromAddress(ip.value, true, [], false), found.own)
         }
       }
+    }
+
+    // Looked for after the address being associated, which is adopted as ours by the record.
+    if (lostTrack) {
+      yield* byName((first) =>
+        Effect.map(reads.ipById(first.publicIpId), (ip) =>
+          Option.exists(ip, (i) => isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) && !input.claimedElsewhere(i.ipAddress))))
     }
 
     // An IP about to be given up that the record does not call ours: this cluster's tag on it says

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Ref } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
@@ -218,5 +218,37 @@ describe("LoadBalancers: public IPs", () => {
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Allocated", "B's rule keeps it")
       yield* lbs.delete(yield* request(b, nodes, storeB))
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Free")
+    }).pipe(Effect.provide(env())))
+
+  // A move onto the user's IP released the old IP, then stopped before the record named the new one:
+  // the record named a released IP, so the Service's rules on the user's IP were never looked for
+  // again; once the request was dropped the CCM took a new IP and left them there (chaos seed 3).
+  it.effect("a record naming a released IP does not hide the Service's rules elsewhere: they are found by name", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      const svc = service()
+      yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      const users = yield* usersIp("isolated1", "203.0.113.66")
+      // The first round stops at its tag steps, after the old IP's release and before the record; the
+      // process ends before another (here: the next round's first record write fails).
+      yield* sim.setFaults({ errorRates: [{ command: "createTags", code: 530, rate: 1 }] })
+      const written = yield* Ref.make(false)
+      const moving = yield* request({ ...svc, loadBalancerIP: "203.0.113.66" }, nodes, store)
+      const failed = yield* Effect.either(lbs.ensure({
+        ...moving,
+        persist: (o) => Effect.flatMap(Ref.getAndSet(written, true), (again) => (again ? store.persist(o) : Effect.fail("the process ended")))
+      }))
+      assert.isTrue(Either.isLeft(failed))
+      yield* sim.setFaults({ errorRates: [] })
+      const before = (yield* inventory).ips
+      const result = yield* lbs.ensure(yield* request(svc, nodes, store))
+      assert.deepStrictEqual(result.address, Option.some("203.0.113.66"), "it stays where its rules are")
+      assert.deepStrictEqual((yield* inventory).ips, before, "no new IP")
+      assert.deepStrictEqual((yield* rulesOfUid(svc.uid)).map((r) => r.ipUuid), [users.id])
+      assert.strictEqual((yield* store.ref.get)[Annotations.IP_ID], users.id)
+      assert.strictEqual(yield* stateOf("203.0.113.66"), "Allocated")
     }).pipe(Effect.provide(env())))
 })
