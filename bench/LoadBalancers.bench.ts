@@ -65,6 +65,7 @@ const recorded = (svc: LbService) =>
         fresh,
         claimedElsewhere: () => false,
         requestedElsewhere: () => false,
+        associatingElsewhere: () => false,
         persist
       }))
     return { request }

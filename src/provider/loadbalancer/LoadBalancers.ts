@@ -36,6 +36,8 @@ export interface LbRequest<E> {
   readonly claimedElsewhere: (idOrAddress: string) => boolean
   /** Whether another Service asks for this address (never picked as a free one). */
   readonly requestedElsewhere: (address: string) => boolean
+  /** Whether another Service is associating this address right now (its outcome is not known yet). */
+  readonly associatingElsewhere: (address: string) => boolean
   /** Writes the ownership record on the Service (annotations). */
   readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
 }
@@ -140,6 +142,7 @@ const roundRequest = <E>(request: LbRequest<E>): RoundRequest<E> => ({
   fresh: request.fresh,
   claimedElsewhere: request.claimedElsewhere,
   requestedElsewhere: request.requestedElsewhere,
+  associatingElsewhere: request.associatingElsewhere,
   persist: request.persist
 })
 

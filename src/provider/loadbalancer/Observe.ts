@@ -215,6 +215,8 @@ export interface DetailsInput {
   /** Which policies of those rules to read (none in a dry run; stickiness only when wanted or applied). */
   readonly policies: { readonly stickiness: boolean; readonly healthChecks: boolean }
   readonly claimedElsewhere: (idOrAddress: string) => boolean
+  /** Whether another Service is associating this address right now. */
+  readonly associatingElsewhere: (address: string) => boolean
 }
 
 /**
@@ -225,7 +227,13 @@ type Looked =
   | Exclude<RequestedIp, { readonly _tag: "Available" }>
   | { readonly _tag: "Available"; readonly ip: ObservedIp; readonly own: ReadonlyArray<ObservedRule> }
 
-const lookupRequested = (reads: LbReads, names: ReadonlyArray<string>, address: string, network: NetworkProfile) =>
+const lookupRequested = (
+  reads: LbReads,
+  names: ReadonlyArray<string>,
+  address: string,
+  network: NetworkProfile,
+  associatingElsewhere: (address: string) => boolean
+) =>
   Effect.gen(function*(): Effect.fn.Return<Looked, CloudStackError> {
     const found = yield* reads.ipByAddress(address, true)
     const unavailable = (why: string): Looked => ({ _tag: "Unavailable", address, why })
@@ -235,6 +243,8 @@ const lookupRequested = (reads: LbReads, names: ReadonlyArray<string>, address: 
     if (ip.state === "Free") return { _tag: "Free", address }
     if (!isAllocated(ip)) return unavailable(`it is ${ip.state}`)
     if (ip.isStaticNat) return unavailable("it is a static NAT IP (CloudStack refuses load balancing on it)")
+    // Whose it is depends on how that association ends: shared only once it is recorded (or given up).
+    if (associatingElsewhere(address)) return unavailable("another Service is associating it; it can be shared once that is done")
     const here = Option.match(network.vpcId, {
       onNone: () => ip.associatedNetworkId === network.id,
       onSome: (vpc) => ip.vpcId === vpc && (ip.associatedNetworkId === undefined || ip.associatedNetworkId === network.id)
@@ -256,7 +266,7 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
     const { network, spec } = input
     const looked = Option.isSome(spec.requestedIp) && spec.ports.length > 0 &&
         !input.base.ips.some((ip) => Option.exists(spec.requestedIp, (r) => r === ip.address))
-      ? Option.some(yield* lookupRequested(reads, spec.lbNames, spec.requestedIp.value, network))
+      ? Option.some(yield* lookupRequested(reads, spec.lbNames, spec.requestedIp.value, network, input.associatingElsewhere))
       : Option.none()
     // The Service's own rules on the requested IP make it one of its IPs (a move that stopped half way).
     const holding = Option.flatMap(looked, (r) => (r._tag === "Available" && r.own.length > 0 ? Option.some(r) : Option.none()))

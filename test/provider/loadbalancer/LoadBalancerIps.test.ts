@@ -251,4 +251,29 @@ describe("LoadBalancers: public IPs", () => {
       assert.strictEqual((yield* store.ref.get)[Annotations.IP_ID], users.id)
       assert.strictEqual(yield* stateOf("203.0.113.66"), "Allocated")
     }).pipe(Effect.provide(env())))
+
+  // B shared an address A was still associating; A's association was never confirmed (its process
+  // ended), so A's delete could not tell it from the user's and forgot it, and B, not owning it,
+  // never released it: a leaked IP (chaos seed 2).
+  it.effect("an address another Service is still associating is not shared until that ends: nothing leaks when it leaves", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const address = "203.0.113.63"
+      // A's process associated the address and ended before recording more than `allocating`.
+      yield* usersIp("isolated1", address)
+      const storeA = yield* annotationStore({ [Annotations.IP_ALLOCATING]: address })
+      const a = service({ loadBalancerIP: address })
+      const b = service({ loadBalancerIP: address, ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] })
+      const storeB = yield* annotationStore()
+      const busy = yield* Effect.either(lbs.ensure({ ...(yield* request(b, nodes, storeB, true)), associatingElsewhere: (x: string) => x === address }))
+      assert.isTrue(Either.isLeft(busy) && busy.left._tag === "LbUserError" && busy.left.reason === "LoadBalancerIPNotAvailable")
+      assert.deepStrictEqual(yield* rulesOfUid(b.uid), [])
+      yield* lbs.delete(yield* request(a, nodes, storeA))
+      assert.strictEqual(yield* stateOf(address), "Free", "A's delete adopted and released the address it had associated")
+      yield* lbs.ensure(yield* request(b, nodes, storeB))
+      assert.strictEqual((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "true")
+      yield* lbs.delete(yield* request(b, nodes, storeB))
+      assert.strictEqual(yield* stateOf(address), "Free")
+    }).pipe(Effect.provide(env())))
 })
