@@ -2,12 +2,15 @@
  * CloudStack calls per load-balancer operation, on the in-memory simulator with instant jobs (one
  * queryAsyncJobResult per job, as in the Go CCM's measurement), next to what the Go CCM v1.2.0 made
  * for the same operation against this project's simulator (docs reference go-ccm-measured) and the
- * budget issue 9 sets. Deterministic: counts, not times.
+ * budget issue 9 sets, and the orphan report's. Deterministic: counts, not times.
  */
 import { Effect, Layer, Logger, LogLevel, Option, Random, Ref, Schema } from "effect"
 import { CloudStackClient } from "../src/cloudstack/CloudStackClient.js"
 import { listVirtualMachines } from "../src/cloudstack/commands/VirtualMachines.js"
 import * as SimulateCommand from "../src/cli/SimulateCommand.js"
+import { NodeApi } from "../src/kubernetes/NodeApi.js"
+import { ServiceApi } from "../src/kubernetes/ServiceApi.js"
+import * as Orphans from "../src/orphans/Orphans.js"
 import type { NodeRef } from "../src/provider/InstanceLookup.js"
 import { Instances } from "../src/provider/Instances.js"
 import * as Annotations from "../src/provider/loadbalancer/Annotations.js"
@@ -213,6 +216,37 @@ const driftPass = Effect.gen(function*() {
   ] satisfies ReadonlyArray<Figure>
 })
 
+const ORPHANED = 10
+
+/**
+ * `cloudstack-ccm orphans` where 300 Services have LBs (2 rules each) and 10 of them were deleted
+ * without cleanup: the report's reads, then `--delete` (each deletion and its job).
+ */
+const orphanReport = Effect.gen(function*() {
+  const lbs = yield* LoadBalancers
+  const api = yield* ServiceApi
+  const two = yield* nodesFor("node-1", "node-2")
+  const ports = [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, { name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] as const
+  for (let i = 0; i < DRIFT_SERVICES; i++) {
+    const created = yield* api.create({ namespace: "default", name: `orphan-bench-${i}`, type: "LoadBalancer", ports })
+    const r = yield* recorded(service({ name: created.metadata.name, uid: created.metadata.uid, ports }))
+    yield* lbs.ensure(yield* r.request(two, true))
+  }
+  for (let i = 0; i < ORPHANED; i++) yield* api.delete("default", `orphan-bench-${i}`)
+  const report = yield* counted(Orphans.survey("kubernetes"))
+  const deletion = yield* counted(Orphans.execute(report.result.steps))
+  const scale = `${DRIFT_SERVICES} LBs (${DRIFT_SERVICES * 2} rules), ${ORPHANED} Services deleted without cleanup`
+  return [
+    { scenario: `orphans report, ${scale}: reads`, ours: report.calls, go: "no orphan report", budget: "" },
+    {
+      scenario: `orphans --delete of their ${report.result.steps.length} orphans (firewall rules, rules, IPs; each deletion and its job)`,
+      ours: deletion.calls,
+      go: "",
+      budget: ""
+    }
+  ] satisfies ReadonlyArray<Figure>
+})
+
 /** The demo world with enough free addresses for the drift pass's 300 Services. */
 const driftWorld = Schema.decodeSync(World)({
   ...Schema.encodeSync(World)(demoWorld),
@@ -237,12 +271,17 @@ const env = (world = demoWorld, tags = true) =>
     : LoadBalancersLayer({ tags: false }).pipe(Layer.provideMerge(SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world })))
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
-  const quiet = <A, E>(e: Effect.Effect<A, E, LoadBalancers | Instances | CloudStackClient | CloudStackSimulator>, world?: World, tags = true) =>
+  const quiet = <A, E>(
+    e: Effect.Effect<A, E, LoadBalancers | Instances | CloudStackClient | CloudStackSimulator | ServiceApi | NodeApi>,
+    world?: World,
+    tags = true
+  ) =>
     Effect.runPromise(e.pipe(Logger.withMinimumLogLevel(LogLevel.Warning), Effect.withRandom(Random.make(1)), Effect.provide(env(world, tags))))
   const figures = [
     ...(await quiet(scenarios)),
     await quiet(untagged, demoWorld, false),
     ...(await quiet(driftPass, driftWorld)),
+    ...(await quiet(orphanReport, driftWorld)),
     await quiet(oldServer, Schema.decodeSync(World)({ ...Schema.encodeSync(World)(demoWorld), version: "4.20.1.0" }))
   ]
   return figures.map((f) => ({

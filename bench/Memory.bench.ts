@@ -30,7 +30,7 @@ interface Variant {
   readonly env: Readonly<Record<string, string>>
 }
 
-/** The V8 flags and malloc setting of deploy/deployment.yaml (kept equal by hand; the test checks the manifest). */
+/** The V8 flags and malloc setting of deploy/base/deployment.yaml (kept equal by hand; the test checks the manifest). */
 export const DEPLOYMENT_NODE_OPTIONS = ["--max-semi-space-size=1", "--v8-pool-size=1", "--max-old-space-size=64"]
 export const DEPLOYMENT_ENV = { MALLOC_MMAP_THRESHOLD_: "32768" }
 

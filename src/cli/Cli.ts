@@ -6,6 +6,7 @@
 import { CliApp, Command, CommandDescriptor } from "@effect/cli"
 import { Cause, Data, Effect, Exit } from "effect"
 import * as CheckCommand from "./CheckCommand.js"
+import * as OrphansCommand from "./OrphansCommand.js"
 import { reportFailure } from "./ReportFailure.js"
 import * as RunCommand from "./RunCommand.js"
 import * as SimulateCommand from "./SimulateCommand.js"
@@ -58,6 +59,7 @@ const subcommands = [
   strict(CheckCommand.command),
   strict(SimulatorCommand.command),
   strict(SimulateCommand.command),
+  strict(OrphansCommand.command),
   strict(RunCommand.command),
 ] as const
 
@@ -88,15 +90,23 @@ const effectCliCommands: ReadonlySet<string> = new Set(
   [nameOf(CheckCommand.command.descriptor), nameOf(SimulatorCommand.command.descriptor), nameOf(SimulateCommand.command.descriptor)]
 )
 
+/** Repeatable options of the @effect/cli subcommands: @effect/cli matches them only as `--name value`. */
+const repeatedOptions: ReadonlySet<string> = new Set(["--error-rate"])
+
 /**
- * `--name=` (an empty value, pflag style) as `--name ""` for the @effect/cli subcommands, which
- * do not recognise the `=` form without a value: the option's own check then says what is wrong.
- * Arguments after `--` are left alone. Pure.
+ * pflag's `--name=value` spellings @effect/cli does not take, for its subcommands: `--name=` (an
+ * empty value) becomes `--name ""`, so the option's own check says what is wrong; a repeatable
+ * option's `--name=value` becomes `--name value`. Arguments after `--` are left alone. Pure.
  */
 export const splitEmptyValues = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
   if (!effectCliCommands.has(args[0] ?? "")) return args
   const end = args.includes("--") ? args.indexOf("--") : args.length
-  return args.flatMap((a, i) => (i < end && /^--[^=]+=$/.test(a) ? [a.slice(0, -1), ""] : [a]))
+  return args.flatMap((a, i) => {
+    if (i >= end) return [a]
+    const eq = a.indexOf("=")
+    if (/^--[^=]+=$/.test(a)) return [a.slice(0, -1), ""]
+    return eq > 2 && repeatedOptions.has(a.slice(0, eq)) ? [a.slice(0, eq), a.slice(eq + 1)] : [a]
+  })
 }
 
 /**

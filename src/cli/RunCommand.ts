@@ -14,6 +14,7 @@ import * as CloudConfigFile from "../config/CloudConfigFile.js"
 import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
 import * as ServiceController from "../controllers/ServiceController.js"
+import * as AccessReviewApi from "../kubernetes/AccessReviewApi.js"
 import * as EndpointSliceApi from "../kubernetes/EndpointSliceApi.js"
 import * as EventApi from "../kubernetes/EventApi.js"
 import * as Informer from "../kubernetes/Informer.js"
@@ -26,6 +27,7 @@ import * as Metrics from "../metrics/Metrics.js"
 import * as Instances from "../provider/Instances.js"
 import * as LoadBalancers from "../provider/loadbalancer/LoadBalancers.js"
 import * as ControllerManager from "../runtime/ControllerManager.js"
+import * as DelegatedAuth from "../runtime/DelegatedAuth.js"
 import * as HealthChecks from "../runtime/HealthChecks.js"
 import * as HealthServer from "../runtime/HealthServer.js"
 import * as LeaderElection from "../runtime/LeaderElection.js"
@@ -54,12 +56,34 @@ export interface Backends<E1, E2> {
     E1
   >
   readonly cloudStackTransport: Layer.Layer<CloudStackTransport, E2, CloudConfig | Metrics.Metrics>
+  /**
+   * TokenReviews and SubjectAccessReviews for the secure port. Absent (simulated backends): only
+   * the always-allow paths are served, to anonymous requests, as the k8s CCM without a kubeconfig.
+   */
+  readonly accessReview?: Layer.Layer<AccessReviewApi.AccessReviewApi, KubeClient.KubeConfigError> | undefined
 }
+
+/** `--authentication-kubeconfig`/`--authorization-kubeconfig`, else the main client's configuration. */
+const reviewClient = (flags: RunFlags, given: Option.Option<string>): KubeClient.KubeConfigOptions =>
+  Option.match(given, {
+    onSome: (kubeconfig) => ({ kubeconfig }),
+    onNone: () => ({ kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) })
+  })
 
 export const liveBackends = (flags: RunFlags) => ({
   kubernetes: kubernetesLayer(flags),
-  cloudStackTransport: HttpTransport.layer
+  cloudStackTransport: HttpTransport.layer,
+  accessReview: AccessReviewApi.layer({
+    authentication: reviewClient(flags, flags.delegatedAuth.authenticationKubeconfig),
+    authorization: reviewClient(flags, flags.delegatedAuth.authorizationKubeconfig)
+  })
 })
+
+/** The secure port's access guard: delegated to the API server, or always-allow paths only. */
+const accessGuard = (flags: RunFlags, review: Backends<unknown, unknown>["accessReview"]) =>
+  review === undefined
+    ? Effect.succeed(DelegatedAuth.pathsOnly(flags.delegatedAuth.alwaysAllowPaths))
+    : DelegatedAuth.make(flags.delegatedAuth).pipe(Effect.provide(review))
 
 /** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
 const cloudLayer = <E2>(flags: RunFlags, config: CloudConfigShape, transport: Backends<unknown, E2>["cloudStackTransport"]) =>
@@ -133,12 +157,14 @@ export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<
       : LeaderElection.layerDisabled(identity)
     const serving = flags.securePort === 0
       ? Layer.empty
-      : Layer.discard(HealthServer.layer({
-        bindAddress: flags.bindAddress,
-        port: flags.securePort,
-        plainHttp: flags.plainHttp,
-        tls: Option.zipWith(flags.tlsCertFile, flags.tlsPrivateKeyFile, (certFile, keyFile) => ({ certFile, keyFile }))
-      }))
+      : Layer.discard(Layer.unwrapEffect(Effect.map(accessGuard(flags, backends.accessReview), (access) =>
+        HealthServer.layer({
+          bindAddress: flags.bindAddress,
+          port: flags.securePort,
+          plainHttp: flags.plainHttp,
+          tls: Option.zipWith(flags.tlsCertFile, flags.tlsPrivateKeyFile, (certFile, keyFile) => ({ certFile, keyFile })),
+          access
+        }))))
     const run = Effect.gen(function*() {
       const election = yield* LeaderElection.LeaderElection
       const checks = yield* HealthChecks.HealthChecks

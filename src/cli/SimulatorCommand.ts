@@ -3,17 +3,20 @@
  * scenario file (JSON or YAML) or the built-in demo world, prints how to connect, and runs until
  * interrupted (SIGINT/SIGTERM close the server through the layer's finalizer).
  */
-import { Command, Options } from "@effect/cli"
+import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Console, Data, Duration, Effect, Layer, Option, ParseResult, Random } from "effect"
+import { Clock, Console, Data, Duration, Effect, Either, Layer, Option, ParseResult, Random } from "effect"
 import * as YAML from "yaml"
+import { fileRecorder } from "../simulation/cloudstack/CallRecorder.js"
+import { CloudStackSimulator } from "../simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../simulation/cloudstack/DemoWorld.js"
 import { isCommand, layer as simulatorLayer } from "../simulation/cloudstack/Simulator.js"
 import * as HttpFace from "../simulation/cloudstack/SimulatorHttpServer.js"
 import { decodeWorld, type World } from "../simulation/cloudstack/World.js"
 import { type KeyPair, keysOf, withKeys } from "../simulation/cloudstack/WorldKeys.js"
 import * as CliOptions from "./CliOptions.js"
+import * as Faults from "./SimulatorFaults.js"
 
 /** A scenario file that cannot be read, parsed or decoded; the message names the file and every problem. */
 export class ScenarioError extends Data.TaggedError("ScenarioError")<{
@@ -94,11 +97,12 @@ export const generateKey: Effect.Effect<string> = Effect.map(
   (bytes) => Buffer.from(bytes).toString("base64url")
 )
 
-/** What the command prints once listening (pure). */
-export const banner = (apiUrl: string, keys: KeyPair, world: World, source: string): string => {
+/** What the command prints once listening (pure); `notes` (faults, the call log) follow the first line. */
+export const banner = (apiUrl: string, keys: KeyPair, world: World, source: string, notes: ReadonlyArray<string> = []): string => {
   const zone = world.zones[0].name
   return [
     `CloudStack simulator (${source}) listening on ${apiUrl}`,
+    ...notes.map((n) => `  ${n}`),
     "",
     `api-url:    ${apiUrl}`,
     `api-key:    ${keys.apiKey}`,
@@ -141,6 +145,49 @@ const secretKey = CliOptions.nonEmptyText("secret-key").pipe(
   Options.withDescription("secret key of the default account (generated likewise; must not be empty)")
 )
 
+const orUsageError = <A>(parsed: Either.Either<A, string>) =>
+  Either.match(parsed, { onLeft: (message) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message))), onRight: Effect.succeed })
+
+const checked = <A>(parse: (text: string) => Either.Either<A, string>) => (self: Options.Options<string>): Options.Options<A> =>
+  Options.mapEffect(self, (text) => orUsageError(parse(text)))
+
+const jobDuration = Options.text("job-duration").pipe(
+  Options.withPseudoName("duration"),
+  checked((t) => Faults.parseDelay("job-duration", t)),
+  Options.optional,
+  Options.withDescription("time from submitting an async job to its result (real clouds: seconds), e.g. 5s; default 0")
+)
+const latency = Options.text("latency").pipe(
+  Options.withPseudoName("duration"),
+  checked((t) => Faults.parseDelay("latency", t)),
+  Options.optional,
+  Options.withDescription("delay before every answer, e.g. 200ms; default 0")
+)
+const jobFailureRate = Options.text("job-failure-rate").pipe(
+  Options.withPseudoName("rate"),
+  checked((t) => Faults.parseRate("job-failure-rate", t)),
+  Options.optional,
+  Options.withDescription("share of async jobs that fail with 530, 0..1 or a percentage (5%)")
+)
+const errorRate = Options.text("error-rate").pipe(
+  Options.withPseudoName("COMMAND:CODE:RATE"),
+  Options.repeated,
+  Options.mapEffect((texts) => orUsageError(Either.all(texts.map((t) => Faults.parseErrorRate(t, isCommand))))),
+  Options.withDescription("COMMAND:CODE:RATE, repeatable: answer CODE (400..599) to that share of COMMAND calls (* = every command), e.g. createLoadBalancerRule:530:0.2")
+)
+const apiDown = Options.text("api-down").pipe(
+  Options.withPseudoName("FROM..UNTIL"),
+  checked(Faults.parseApiDown),
+  Options.optional,
+  Options.withDescription("FROM..UNTIL[:unreachable|unavailable], seconds after start: connections dropped (default) or HTTP 503 meanwhile, e.g. 30..90")
+)
+const record = Options.text("record").pipe(
+  Options.withPseudoName("FILE"),
+  CliOptions.nonEmpty("record"),
+  Options.optional,
+  Options.withDescription("write every API call to FILE, one JSON line each (time, account, command, params without secrets, status, ms)")
+)
+
 interface KeyFlags {
   readonly apiKey: Option.Option<string>
   readonly secretKey: Option.Option<string>
@@ -163,7 +210,7 @@ const resolveKeys = (world: World, fromFile: boolean, flags: KeyFlags) =>
 
 export const command = Command.make(
   "simulator",
-  { port, seed, scenario, apiKey, secretKey },
+  { port, seed, scenario, apiKey, secretKey, jobDuration, latency, jobFailureRate, errorRate, apiDown, record },
   (options) =>
     Effect.gen(function*() {
       const fromFile = Option.isSome(options.scenario)
@@ -171,13 +218,21 @@ export const command = Command.make(
       const keys = yield* resolveKeys(loaded, fromFile, options)
       const world = withKeys(loaded, keys)
       const source = Option.getOrElse(options.scenario, () => "demo world")
-      const face = HttpFace.layer({ port: options.port, isCommand }).pipe(
-        Layer.provide(simulatorLayer(world, { seed: options.seed }))
+      const faultFlags: Faults.FaultFlags = { ...options, errorRates: options.errorRate }
+      const onCall = Option.isSome(options.record) ? yield* fileRecorder(options.record.value) : undefined
+      const notes = [
+        ...Faults.describeFaults(faultFlags),
+        ...Option.match(options.record, { onNone: () => [], onSome: (file) => [`call log: ${file} (one JSON line per call)`] })
+      ]
+      const face = HttpFace.layer({ port: options.port, isCommand, onCall }).pipe(
+        Layer.provideMerge(simulatorLayer(world, { seed: options.seed }))
       )
-      yield* HttpFace.SimulatorHttpServer.pipe(
-        Effect.flatMap((server) => Console.log(banner(server.apiUrl, keys, world, source))),
-        Effect.zipRight(Effect.never),
-        Effect.provide(face)
-      )
-    })
+      yield* Effect.gen(function*() {
+        const server = yield* HttpFace.SimulatorHttpServer
+        // "seconds after start" counts from here: a large world may take seconds to seed first.
+        yield* (yield* CloudStackSimulator).setFaults(Faults.faultsOf(faultFlags, yield* Clock.currentTimeMillis))
+        yield* Console.log(banner(server.apiUrl, keys, world, source, notes))
+        return yield* Effect.never
+      }).pipe(Effect.provide(face))
+    }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Serve the CloudStack simulator on 127.0.0.1 (the real API protocol at /client/api)"))

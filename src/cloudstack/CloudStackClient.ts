@@ -21,6 +21,7 @@ import type { AsyncCommand, ListCommand, ListPage, Scope, SyncCommand } from "./
 import { AsyncJobResult, JobFailure, JobSubmitted, queryAsyncJobResult } from "./commands/AsyncJobs.js"
 import { listProjects } from "./commands/Projects.js"
 import * as Envelope from "./Envelope.js"
+import * as JobLanes from "./JobLanes.js"
 import * as Redact from "./Redact.js"
 import { type JobId, ProjectId } from "./Ids.js"
 import { pollDelay, retrySchedule } from "./RetryPolicy.js"
@@ -36,6 +37,16 @@ export interface SubmittedJob {
   readonly entityId: Option.Option<string>
   /** Clock millis at submission, for the job-wait metric. */
   readonly submittedAt: number
+  /** The CloudStack job queue the job waits in (JobLanes), when the caller knows it. */
+  readonly lane: Option.Option<string>
+}
+
+export interface JobOptions {
+  /**
+   * The job queue the command's job joins (e.g. `network:<id>` for LB rules, firewall rules and IPs
+   * of a network): jobs of one lane are awaited together, one poll per job (JobLanes).
+   */
+  readonly lane?: string | undefined
 }
 
 export interface CloudStackClientShape {
@@ -48,14 +59,14 @@ export interface CloudStackClientShape {
   /** The same as `list`, page by page, as a Stream. */
   readonly stream: <P, A>(command: ListCommand<P, A>, params: P) => Stream.Stream<A, CloudStackError>
   /** Sends an async command without waiting for its job. Retried only when provably unexecuted. */
-  readonly submit: <P, A>(command: AsyncCommand<P, A>, params: P) => Effect.Effect<SubmittedJob, CloudStackError>
+  readonly submit: <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) => Effect.Effect<SubmittedJob, CloudStackError>
   /**
    * Polls the job until it finishes (bounded by `asyncJobTimeout`). Fails with `AsyncJobFailedError`
    * (jobstatus 2) or `AsyncJobTimeoutError` (the job may still complete later); never re-submits.
    */
   readonly waitForJob: <P, A>(command: AsyncCommand<P, A>, job: SubmittedJob) => Effect.Effect<A, CloudStackError>
   /** `submit` then `waitForJob`. */
-  readonly run: <P, A>(command: AsyncCommand<P, A>, params: P) => Effect.Effect<A, CloudStackError>
+  readonly run: <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) => Effect.Effect<A, CloudStackError>
 }
 
 export class CloudStackClient extends Context.Tag("cloudstack-ccm/cloudstack/CloudStackClient")<
@@ -64,6 +75,9 @@ export class CloudStackClient extends Context.Tag("cloudstack-ccm/cloudstack/Clo
 >() {}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Whether a configured `project-id` is a UUID (used as is) rather than a project name (looked up). */
+export const isUuid = (value: string): boolean => UUID.test(value)
 
 /** A decode failure; its issue texts quote the answer's values, so they are redacted. */
 const toDecodeError = (command: string, prefix: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => (error: ParseError) =>
@@ -222,6 +236,7 @@ const makeClient = (
   core: Core,
   config: CloudConfig["Type"],
   metrics: MetricsShape,
+  lanes: JobLanes.JobLanes,
   projectId: Option.Option<ProjectId>
 ): CloudStackClientShape => {
   const secrets = secretsOf(config)
@@ -273,7 +288,7 @@ const makeClient = (
     return walk({ page: 1, seen: 0 }, []).pipe(Effect.withSpan("CloudStackClient.list", { attributes: { command: command.name } }))
   }
 
-  const submit = <P, A>(command: AsyncCommand<P, A>, params: P) =>
+  const submit = <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) =>
     Effect.gen(function*() {
       const answer = yield* core.request(command.name, "POST", paramsOf(command, params), decodeSubmitted)
       if (command.kind === "asyncCreate" && answer.id === undefined) {
@@ -283,7 +298,7 @@ const makeClient = (
       yield* Effect.logDebug("CloudStack job submitted").pipe(
         Effect.annotateLogs({ command: command.name, jobId: answer.jobId })
       )
-      return { command: command.name, jobId: answer.jobId, entityId: Option.fromNullable(answer.id), submittedAt }
+      return { command: command.name, jobId: answer.jobId, entityId: Option.fromNullable(answer.id), submittedAt, lane: Option.fromNullable(options?.lane) }
     }).pipe(Effect.withSpan("CloudStackClient.submit", { attributes: { command: command.name } }))
 
   const observeJob = (job: SubmittedJob, result: "success" | "failed" | "timeout") =>
@@ -297,7 +312,8 @@ const makeClient = (
         answer.jobStatus === 0
           ? Effect.zipRight(Effect.sleep(pollDelay(pending + 1)), loop(pending + 1))
           : Effect.succeed(answer))
-    return loop(0).pipe(
+    const wait = Option.match(job.lane, { onNone: () => loop(0), onSome: (lane) => lanes.await(lane, job.jobId, job.submittedAt, poll) })
+    return wait.pipe(
       Effect.timeoutFail({
         duration: config.asyncJobTimeout,
         onTimeout: () => new AsyncJobTimeoutError({ command: job.command, jobId: job.jobId, waited: config.asyncJobTimeout })
@@ -336,8 +352,8 @@ const makeClient = (
       Effect.withSpan("CloudStackClient.waitForJob", { attributes: { command: command.name, jobId: job.jobId } })
     )
 
-  const run = <P, A>(command: AsyncCommand<P, A>, params: P) =>
-    Effect.flatMap(submit(command, params), (job) => waitForJob(command, job))
+  const run = <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) =>
+    Effect.flatMap(submit(command, params, options), (job) => waitForJob(command, job))
 
   return { projectId, call, list, stream, submit, waitForJob, run }
 }
@@ -383,8 +399,9 @@ export const make: Effect.Effect<
   const semaphore = yield* Effect.makeSemaphore(config.maxInFlight)
   const limiter = yield* RateLimiter.make({ limit: config.requestsPerSecond, interval: Duration.seconds(1) })
   const core = makeCore(secretsOf(config), transport, metrics, limiter, semaphore)
-  const projectId = yield* resolveProject(makeClient(core, config, metrics, Option.none()), config.projectId)
-  return CloudStackClient.of(makeClient(core, config, metrics, projectId))
+  const lanes = yield* JobLanes.make
+  const projectId = yield* resolveProject(makeClient(core, config, metrics, lanes, Option.none()), config.projectId)
+  return CloudStackClient.of(makeClient(core, config, metrics, lanes, projectId))
 }).pipe(Effect.annotateLogs({ module: "CloudStackClient" }))
 
 /** The live client over whatever `CloudStackTransport` is provided (HTTP or the simulator). */

@@ -131,3 +131,10 @@ export const async = <S extends Param.Spec, A, I>(def: {
   encode: withFixed(def.params, undefined),
   decodeResult: Schema.decodeUnknown(def.result)
 })
+
+/**
+ * `command` limited to what the caller's own account (or the configured project) holds: `projectid`
+ * without `listall`. With `listall=true` an admin key lists every account's resources; without it
+ * only those of its own account, which is where this CCM creates everything (reference 4.2).
+ */
+export const ownedOnly = <P, A>(command: ListCommand<P, A>): ListCommand<P, A> => ({ ...command, scope: "create" })

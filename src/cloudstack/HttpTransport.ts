@@ -91,7 +91,8 @@ export const reasonOf = (code: string | undefined): CloudStackTransportError["re
 
 /**
  * The typed error for a failed request; the foreign error's texts (undici's messages may contain
- * the URL, with the api key and signature) are redacted, in `detail` and in the `cause` kept.
+ * the URL, with the api key and signature) are redacted, in `detail` and in the `cause` kept. Also
+ * used by the preflight's probes.
  */
 export const toTransportError = (command: string, secrets: ReadonlyArray<string>) => (cause: unknown) => {
   const code = codeOf(cause)
@@ -105,7 +106,7 @@ export const toTransportError = (command: string, secrets: ReadonlyArray<string>
   })
 }
 
-const headerValue = (value: string | ReadonlyArray<string> | undefined): string =>
+export const headerValue = (value: string | ReadonlyArray<string> | undefined): string =>
   value === undefined ? "" : typeof value === "string" ? value : value.join(", ")
 
 const make = Effect.gen(function*() {

@@ -94,11 +94,15 @@ export const make = (options: ServiceControllerOptions = {}) =>
         message
       )
 
-    const forget = (key: string) => Ref.update(synced, (m) => {
-      const next = new Map(m)
-      next.delete(key)
-      return next
-    })
+    /** Drops what the last ensure saw; true for the one caller that found it there (a repair is counted once). */
+    const claimRepair = (key: string) =>
+      Ref.modify(synced, (m) => {
+        if (!m.has(key)) return [false, m] as const
+        const next = new Map(m)
+        next.delete(key)
+        return [true, next] as const
+      })
+    const forget = (key: string) => Effect.asVoid(claimRepair(key))
     const remember = (key: string, entry: Synced) => Ref.update(synced, (m) => new Map(m).set(key, entry))
 
     const run = Effect.gen(function*() {
@@ -121,6 +125,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
       const backendsOf = (service: ServiceView) =>
         Effect.gen(function*() {
+          // An empty cache before the first Node list would take every member off existing rules.
+          yield* nodeInformer.awaitSynced
           const all = yield* nodeInformer.list
           return ServicePlan.backends(service, all, yield* slicesNow(service))
         })
@@ -215,6 +221,9 @@ export const make = (options: ServiceControllerOptions = {}) =>
               }
               if (updated.left._tag !== "LbSnapshotStaleError") {
                 yield* event(service, "Warning", "UpdateLoadBalancerFailed", `Error updating load balancer with new hosts: ${updated.left.message}`)
+              } else if (yield* claimRepair(key)) {
+                // A rule of the last ensure is gone (deleted by hand): the full ensure below repairs it.
+                yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "rule" }))
               }
               // A stale snapshot or a failed update: a full ensure finds out what is there.
             }
@@ -373,7 +382,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
           period,
           lbs,
           converged,
-          repair: (key) => Effect.zipRight(forget(key), queue.add(key)),
+          repair: (key) => Effect.zipLeft(claimRepair(key), queue.add(key)),
           audit: (key) => Effect.zipRight(Ref.update(audits, (set) => new Set(set).add(key)), queue.add(key))
         }))
       }

@@ -14,8 +14,11 @@ export interface DriftOptions<E> {
   readonly lbs: LoadBalancers["Type"]
   /** The Services whose LB the controller last saw converged, with their current request. */
   readonly converged: Effect.Effect<ReadonlyArray<{ readonly key: string; readonly request: LbRequest<E> }>>
-  /** Queues a full ensure of a drifted Service. */
-  readonly repair: (key: string) => Effect.Effect<void>
+  /**
+   * Queues a full ensure of a drifted Service; true if this pass took the repair over, false if
+   * something else already had (a member update that found a rule gone): then it is not counted twice.
+   */
+  readonly repair: (key: string) => Effect.Effect<boolean>
   /** Queues a member audit of a Service. */
   readonly audit: (key: string) => Effect.Effect<void>
 }
@@ -40,10 +43,9 @@ export const pass = <E>(options: DriftOptions<E>) =>
         yield* Effect.logDebug("load balancer drift check failed").pipe(Effect.annotateLogs({ service: key, error: kinds.left.message }))
         continue
       }
-      if (kinds.right.length === 0) continue
+      if (kinds.right.length === 0 || !(yield* options.repair(key))) continue
       for (const kind of kinds.right) metrics.lbDriftRepaired.inc({ kind })
       yield* Effect.logInfo("load balancer drifted, repairing").pipe(Effect.annotateLogs({ service: key, kinds: kinds.right.join(",") }))
-      yield* options.repair(key)
       drifted.push(key)
     }
     return drifted

@@ -1,6 +1,6 @@
 /**
  * What an Unauthorized (401) or Forbidden (403) answer of the API server means for an operator:
- * the credentials to check, or the RBAC rule the CCM's ClusterRole needs (deploy/rbac.yaml).
+ * the credentials to check, or the RBAC rule the CCM's ClusterRole needs (deploy/base/rbac.yaml).
  * Pure: classifies a KubeApiError by its reason, never by message text; logs nothing.
  */
 import { Data, Option } from "effect"
@@ -15,7 +15,7 @@ export type AccessProblem = Data.TaggedEnum<{
 export const AccessProblem = Data.taggedEnum<AccessProblem>()
 
 /**
- * The rules of deploy/rbac.yaml, by resource: what the hint tells an operator to grant. Kept equal
+ * The rules of deploy/base/rbac.yaml, by resource: what the hint tells an operator to grant. Kept equal
  * to the manifest by test/kubernetes/AccessProblem.test.ts.
  */
 export const RBAC_RULES: ReadonlyArray<{ readonly apiGroup: string; readonly resource: string; readonly verbs: ReadonlyArray<string> }> = [
@@ -65,10 +65,14 @@ export const hint = (problem: AccessProblem): string =>
       "the API server rejected the CCM's credentials: check the service account token (in-cluster) or " +
       "the user's token/client certificate in --kubeconfig, and that --master/--kubeconfig point at this cluster",
     Forbidden: ({ resource, verb }) => {
+      if (resource === "tokenreviews" || resource === "subjectaccessreviews") {
+        return "RBAC: the secure port delegates authentication and authorization to the API server: bind the ClusterRole " +
+          `system:auth-delegator to the CCM's ServiceAccount (denied: ${verb} ${resource}; see deploy/base/rbac.yaml)`
+      }
       const rule = RBAC_RULES.find((r) => r.resource === resource)
       if (rule === undefined) return `RBAC: the CCM's ClusterRole needs "${verb} ${resource}"`
       const group = rule.apiGroup === "" ? "the core API group" : rule.apiGroup
       return `RBAC: the CCM's ClusterRole needs "${rule.verbs.join(",")} ${resource}" in ${group} ` +
-        `(denied: ${verb}; see deploy/rbac.yaml, ClusterRole system:cloud-controller-manager)`
+        `(denied: ${verb}; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)`
     }
   })

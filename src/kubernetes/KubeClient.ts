@@ -215,6 +215,17 @@ const apiClient = <T>(
     k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: auth } })
   )
 
+/** A typed client-node API over a loaded configuration (per-call auth, its own keep-alive agent). */
+export const typedApi = <T>(
+  config: k8s.KubeConfig,
+  Api: new(configuration: k8s.Configuration) => T
+): Effect.Effect<T, KubeConfigError> => {
+  const server = config.getCurrentCluster()?.server
+  return server === undefined
+    ? Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
+    : Effect.succeed(apiClient(server, sharedAgentAuth(config), Api))
+}
+
 export const make = (
   options: KubeConfigOptions,
   limit: KubeLimiter = unlimited

@@ -27,7 +27,9 @@ export class KubeApiError extends Data.TaggedError("KubeApiError")<{
   readonly cause?: unknown
 }> {
   override get message(): string {
-    const target = this.name === undefined ? this.resource : `${this.resource} ${this.name}`
+    // `name` shadows Error's own: without the field, `this.name` would be the class name.
+    const name: unknown = Object.hasOwn(this, "name") ? this.name : undefined
+    const target = name === undefined ? this.resource : `${this.resource} ${String(name)}`
     return `Kubernetes ${this.verb} ${target}: ${this.reason}${this.status === undefined ? "" : ` (HTTP ${this.status})`}: ${this.detail}`
   }
 }

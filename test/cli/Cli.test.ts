@@ -41,10 +41,10 @@ const summaryLine = (path: string) =>
   "requests-per-second=20"
 
 describe("cloudstack-ccm (in-process)", () => {
-  it.scoped("check --cloud-config FILE validates and prints a one-line summary, exit 0; logs are JSON on stderr", () =>
+  it.scoped("check --offline --cloud-config FILE validates and prints a one-line summary, exit 0; logs are JSON on stderr", () =>
     Effect.gen(function*() {
       const { good } = yield* files
-      const r = yield* runCli("check", "--cloud-config", good)
+      const r = yield* runCli("check", "--offline", "--cloud-config", good)
       assert.strictEqual(r.code, 0)
       assert.strictEqual(r.stdout, summaryLine(good))
       const logs = r.stderr.split("\n").map((line) => decodeLogLine(line))
@@ -57,14 +57,14 @@ describe("cloudstack-ccm (in-process)", () => {
   it.scoped("accepts --cloud-config=FILE (k8s flag style)", () =>
     Effect.gen(function*() {
       const { good } = yield* files
-      const eq = yield* runCli("check", `--cloud-config=${good}`)
+      const eq = yield* runCli("check", "--offline", `--cloud-config=${good}`)
       assert.deepStrictEqual([eq.code, eq.stdout], [0, summaryLine(good)])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("a bad file: every problem on stderr, each naming the path, exit 1, no stack trace", () =>
     Effect.gen(function*() {
       const { bad } = yield* files
-      for (const args of [["check", "--cloud-config", bad], ["check", `--cloud-config=${bad}`]]) {
+      for (const args of [["check", "--cloud-config", bad], ["check", "--offline", `--cloud-config=${bad}`]]) {
         const r = yield* runCli(...args)
         assert.strictEqual(r.code, 1)
         assert.strictEqual(r.stdout, "")

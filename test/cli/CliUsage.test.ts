@@ -56,6 +56,23 @@ describe("CLI usage errors", () => {
       yield* expectError(["simulate", "--nodes", "0"], "--nodes: '0' is not an integer in 1..5000")
       yield* expectError(["simulate", "--duration", "abc"], "--duration: 'abc' is not an integer in 0..86400")
     }))
+
+  it.effect("the simulator's fault flags say what is wrong with a value, naming the flag", () =>
+    Effect.gen(function*() {
+      yield* expectError(["simulator", "--port", "0", "--job-duration", "5"], "--job-duration: '5' is not a duration (use a number and a unit: 500ms, 5s, 1m)")
+      yield* expectError(["simulator", "--latency=2h"], "--latency: '2h' is longer than 1h")
+      yield* expectError(["simulator", "--job-failure-rate", "3"], "--job-failure-rate: '3' is not a rate (a number from 0 to 1, or a percentage such as 5%)")
+      yield* expectError(
+        ["simulator", "--error-rate", "listZones:530:1", "--error-rate", "listUnicorns:530:1"],
+        "--error-rate: 'listUnicorns' is not a command the simulator answers (names are case-sensitive; * means every command)"
+      )
+      yield* expectError(["simulator", "--api-down", "90..30"], "--api-down: '90..30' ends before it starts (UNTIL must be after FROM)")
+      yield* expectError(["simulator", "--record="], "--record must not be empty")
+      const r = yield* runCli("simulator", "--port", "0", "--record", "/nonexistent-dir/calls.jsonl")
+      assert.strictEqual(r.code, 1)
+      assert.strictEqual(r.stderr.length, 1)
+      assert.match(r.stderr[0] ?? "", /^--record \/nonexistent-dir\/calls\.jsonl: cannot write the call log: /)
+    }))
 })
 
 describe("Cli.splitEmptyValues", () => {
@@ -65,6 +82,13 @@ describe("Cli.splitEmptyValues", () => {
     // The root command and `run` parse pflag themselves (`--kubeconfig=` means "not given").
     assert.deepStrictEqual(splitEmptyValues(["--kubeconfig="]), ["--kubeconfig="])
     assert.deepStrictEqual(splitEmptyValues(["run", "--kubeconfig="]), ["run", "--kubeconfig="])
+  })
+
+  it("splits a repeatable option's `--name=value` (@effect/cli matches those only as `--name value`)", () => {
+    assert.deepStrictEqual(
+      splitEmptyValues(["simulator", "--error-rate=listZones:530:1", "--error-rate", "*:503:5%", "--seed=2", "--", "--error-rate=x"]),
+      ["simulator", "--error-rate", "listZones:530:1", "--error-rate", "*:503:5%", "--seed=2", "--", "--error-rate=x"]
+    )
   })
 })
 

@@ -10,10 +10,11 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+import { sleep } from "../e2e/E2eHarness.js"
+import { freePort } from "../fakes/Ports.js"
 import { bin, buildBundle, repo } from "./CliBundle.js"
 
 const viteNode = join(repo, "node_modules", "vite-node", "vite-node.mjs")
@@ -25,17 +26,6 @@ interface Ccm {
   readonly stderr: () => string
   readonly exited: Promise<number | null>
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 let bundled: ReturnType<typeof buildBundle> | undefined
 /** The image's artifact: the same esbuild invocation as deploy/Dockerfile. */
@@ -55,7 +45,6 @@ const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>, subco
   return { name, port, child, stderr: () => err, exited }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The process's own view: its leader gauge on /metrics (undefined while not serving yet or dead). */
 const leaderGauge = async (ccm: Ccm): Promise<number | undefined> => {
@@ -211,6 +200,8 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
         "--plain-http",
         "--bind-address=127.0.0.1",
         `--secure-port=${port}`,
+        // the per-check path is read without a SubjectAccessReview (which these credentials could not make)
+        "--authorization-always-allow-paths=/healthz,/healthz/*",
         "--leader-elect-resource-namespace=default",
         "--leader-elect-resource-name=ccm-e2e-rejected",
         "--leader-elect-lease-duration=4s",
@@ -236,6 +227,7 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
         assert.include(failed.body, "get leases: Unauthorized (HTTP 401)")
         const one = await healthz("/healthz/leaderElection")
         assert.strictEqual(one?.status, 500)
+        assert.match(one?.body ?? "", /^internal server error: no successful Kubernetes API call for/)
         await sleep(3_000) // a few more attempts (one per retry period): still one Error line
         const errors = ccm.stderr().split("\n").filter((l) => l.includes("\"logLevel\":\"ERROR\""))
         assert.strictEqual(errors.length, 1, ccm.stderr())

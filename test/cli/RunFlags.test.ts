@@ -89,6 +89,35 @@ describe("RunFlags.parse", () => {
     assert.match(bad(["--cloud-config=/c", "--controllers=*,nodes"]).message, /unknown controller "nodes"/)
   })
 
+  it("delegated authn/authz of the secure port: the k8s CCM's flags and defaults, real now (no warning)", () => {
+    const defaults = ok(cfg).flags.delegatedAuth
+    assert.deepStrictEqual(defaults.alwaysAllowPaths, ["/healthz", "/readyz", "/livez"])
+    assert.deepStrictEqual([defaults.authenticationKubeconfig, defaults.authorizationKubeconfig], [Option.none(), Option.none()])
+    assert.deepStrictEqual([defaults.tokenCacheTtl, defaults.allowCacheTtl, defaults.denyCacheTtl].map(Duration.toSeconds), [10, 10, 10])
+    const { flags, warnings } = ok([
+      ...cfg,
+      "--authentication-kubeconfig=/etc/authn.conf",
+      "--authorization-kubeconfig",
+      "/etc/authz.conf",
+      "--authorization-always-allow-paths=/healthz,/metrics,/debug/*",
+      "--authentication-skip-lookup",
+      "--authentication-tolerate-lookup-failure=false",
+      "--authentication-token-webhook-cache-ttl=0",
+      "--authorization-webhook-cache-authorized-ttl=1m",
+      "--authorization-webhook-cache-unauthorized-ttl=5s"
+    ])
+    assert.deepStrictEqual(warnings, [])
+    assert.deepStrictEqual(flags.delegatedAuth.authenticationKubeconfig, Option.some("/etc/authn.conf"))
+    assert.deepStrictEqual(flags.delegatedAuth.authorizationKubeconfig, Option.some("/etc/authz.conf"))
+    assert.deepStrictEqual(flags.delegatedAuth.alwaysAllowPaths, ["/healthz", "/metrics", "/debug/*"])
+    assert.deepStrictEqual([flags.delegatedAuth.tokenCacheTtl, flags.delegatedAuth.allowCacheTtl, flags.delegatedAuth.denyCacheTtl].map(Duration.toSeconds), [0, 60, 5])
+    assert.deepStrictEqual(ok([...cfg, "--authorization-always-allow-paths="]).flags.delegatedAuth.alwaysAllowPaths, [])
+    assert.deepStrictEqual(bad([...cfg, "--authorization-always-allow-paths=/a*b", "--authentication-skip-lookup=maybe"]).issues, [
+      '--authorization-always-allow-paths: only a trailing * is allowed in "/a*b"',
+      '--authentication-skip-lookup: invalid boolean "maybe" (use true or false)'
+    ])
+  })
+
   it("needs --cloud-config unless every controller is disabled", () => {
     assert.match(bad([]).message, /--cloud-config is required/)
     assert.isTrue(Option.isNone(ok(["--controllers=-*"]).flags.cloudConfig))

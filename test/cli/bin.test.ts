@@ -68,13 +68,13 @@ describe("cloudstack-ccm executable", () => {
       yield* fsys.writeFileString(good, "[Global]\napi-url = https://h/client/api\napi-key = K1\nsecret-key = S3CR3T\n")
       yield* fsys.writeFileString(bad, "[Global]\napi-url = https://h/client/api\napi-key = K1\nsecret-key\nzome = a\n")
 
-      const ok = yield* runBin("check", "--cloud-config", good)
+      const ok = yield* runBin("check", "--offline", "--cloud-config", good)
       assert.strictEqual(ok.code, 0)
       assert.match(ok.stdout, new RegExp(`^cloud-config ${good} OK: api-url=https://h/client/api api-key=<redacted> `))
       assert.strictEqual(ok.stdout.trimEnd().split("\n").length, 1)
       assert.strictEqual(decodeLogLine(ok.stderr.trim()).message, "cloud-config is valid")
 
-      const ko = yield* runBin("check", `--cloud-config=${bad}`)
+      const ko = yield* runBin("check", "--offline", `--cloud-config=${bad}`)
       assert.strictEqual(ko.code, 1)
       assert.strictEqual(ko.stdout, "")
       assert.strictEqual(

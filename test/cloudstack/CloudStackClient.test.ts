@@ -3,6 +3,7 @@ import { Duration, Effect, Fiber, Logger, LogLevel, Option, Ref, Stream, TestClo
 import { CloudStackTransportError } from "../../src/cloudstack/CloudStackError.js"
 import type { CloudStackRequest } from "../../src/cloudstack/CloudStackTransport.js"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
+import { ownedOnly } from "../../src/cloudstack/Command.js"
 import { associateIpAddress } from "../../src/cloudstack/commands/Addresses.js"
 import { queryAsyncJobResult } from "../../src/cloudstack/commands/AsyncJobs.js"
 import { assignToLoadBalancerRule, createLoadBalancerRule, listLoadBalancerRules } from "../../src/cloudstack/commands/LoadBalancers.js"
@@ -184,6 +185,7 @@ describe("CloudStackClient async jobs", () => {
         command: "assignToLoadBalancerRule",
         jobId: JobId.make("job-9"),
         entityId: Option.none(),
+        lane: Option.none(),
         submittedAt: 0
       })))
       yield* TestClock.adjust("2 minutes")
@@ -301,6 +303,15 @@ describe("CloudStackClient project scope", () => {
       submitted("associateIpAddress", "ip-1"),
       ok("listZones", {})
     ]), { projectId: Option.some("k8s") }))))
+
+  it.effect("an ownedOnly listing carries the project but never listall (the key's own account or project only)", () =>
+    Effect.gen(function*() {
+      const client = yield* CloudStackClient
+      yield* client.list(ownedOnly(listLoadBalancerRules), {})
+      const [rules] = yield* requests
+      assert.strictEqual(rules?.params["projectid"], "0f4a8e0c-2f4c-4d3a-9c58-111111111111")
+      assert.isUndefined(rules?.params["listall"])
+    }).pipe(Effect.provide(clientLayer(script([ok("listLoadBalancerRules", {})]), { projectId: Option.some("0f4a8e0c-2f4c-4d3a-9c58-111111111111") }))))
 
   it.effect("a UUID project id is used as is, without a lookup", () =>
     Effect.gen(function*() {

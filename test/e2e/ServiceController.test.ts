@@ -6,87 +6,47 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Layer, ManagedRuntime } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { Effect } from "effect"
 import { join } from "node:path"
-import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
-import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
-import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
-import * as HttpFace from "../../src/simulation/cloudstack/SimulatorHttpServer.js"
-import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+import {
+  type CcmProcess,
+  type Cluster,
+  FINALIZER,
+  makeSimulator,
+  startCcm,
+  startCluster,
+  stopAll,
+  uninitialisedNodes,
+  waitFor,
+  writeCloudConfig
+} from "./E2eHarness.js"
 
-const repo = join(import.meta.dirname, "..", "..")
-const viteNode = join(repo, "node_modules", "vite-node", "vite-node.mjs")
-const bin = join(repo, "src", "cli", "bin.ts")
-const FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+const simulator = makeSimulator(5)
+const state = () => simulator.state()
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const waitFor = async <A>(what: string, timeoutMs: number, probe: () => Promise<A | undefined>, debug: () => string): Promise<A> => {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    const value = await probe()
-    if (value !== undefined) return value
-    await sleep(200)
-  }
-  throw new Error(`timed out waiting for ${what}\n${debug()}`)
-}
-
-const simulator = ManagedRuntime.make(
-  HttpFace.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(Layer.provideMerge(Simulator.layer(demoWorld, { seed: 5 })))
-)
-const state = () => simulator.runPromise(Effect.flatMap(CloudStackSimulator, (s) => s.state))
-
-let apiserver: RunningApiServer
+let cluster: Cluster | undefined
+let apiserver: Cluster["apiserver"]
 let core: k8s.CoreV1Api
-let dir = ""
-let ccm: ChildProcess | undefined
-let stderr = ""
-const tail = () => stderr.split("\n").slice(-20).join("\n")
+let ccm: CcmProcess | undefined
+const tail = () => ccm?.tail() ?? ""
 
 beforeAll(async () => {
-  apiserver = startRealApiServer()
-  const config = new k8s.KubeConfig()
-  config.loadFromFile(apiserver.kubeconfig)
-  core = config.makeApiClient(k8s.CoreV1Api)
-  const face = await simulator.runPromise(HttpFace.SimulatorHttpServer)
-  dir = mkdtempSync(join(tmpdir(), "ccm-e2e-lb-"))
-  const cloudConfig = join(dir, "cloud-config")
-  writeFileSync(cloudConfig, ["[Global]", `api-url = ${face.apiUrl}`, "api-key = demo-admin-api-key", "secret-key = demo-admin-secret-key", ""].join("\n"))
-  for (const name of ["node-1", "node-2", "node-3"]) {
-    await core.createNode({
-      body: {
-        metadata: { name, labels: { "kubernetes.io/hostname": name } },
-        spec: { taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }] }
-      }
-    })
-  }
-  ccm = spawn(process.execPath, [
-    viteNode,
-    bin,
+  cluster = startCluster("ccm-e2e-lb-")
+  apiserver = cluster.apiserver
+  core = cluster.core
+  const apiUrl = await simulator.apiUrl()
+  await uninitialisedNodes(core, ["node-1", "node-2", "node-3"])
+  ccm = startCcm([
     "--cloud-provider=external-cloudstack",
-    `--cloud-config=${cloudConfig}`,
+    `--cloud-config=${writeCloudConfig(join(cluster.dir, "cloud-config"), apiUrl)}`,
     `--kubeconfig=${apiserver.kubeconfig}`,
     "--leader-elect=false",
     "--secure-port=0",
     "--concurrent-service-syncs=2"
-  ], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
-  ccm.stderr?.setEncoding("utf8")
-  ccm.stderr?.on("data", (chunk: string) => (stderr += chunk))
+  ])
 }, 180_000)
 
-afterAll(async () => {
-  if (ccm !== undefined && ccm.exitCode === null) {
-    const exited = new Promise((resolve) => ccm?.once("exit", resolve))
-    ccm.kill("SIGTERM")
-    await Promise.race([exited, sleep(10_000)])
-    if (ccm.exitCode === null) ccm.kill("SIGKILL")
-  }
-  apiserver?.stop()
-  await simulator.dispose()
-  if (dir !== "") rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => stopAll(ccm, cluster, simulator))
 
 const service = (name: string) => core.readNamespacedService({ name, namespace: "default" }).then((s) => s, () => undefined)
 const lbPrefix = (uid: string) => `a${uid.replace(/-/g, "")}`.slice(0, 32) + "-"

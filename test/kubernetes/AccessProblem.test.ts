@@ -39,15 +39,20 @@ describe("AccessProblem", () => {
     assert.strictEqual(
       hint(error("Forbidden", "list", "nodes")),
       "RBAC: the CCM's ClusterRole needs \"get,list,watch,update,patch,delete nodes\" in the core API group " +
-        "(denied: list; see deploy/rbac.yaml, ClusterRole system:cloud-controller-manager)"
+        "(denied: list; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)"
     )
     assert.include(hint(error("Forbidden", "watch", "endpointslices")), "in discovery.k8s.io")
     assert.include(hint(error("Forbidden", "get", "leases/cloud-controller-manager")), "\"get,create,update,list,watch leases\"")
     assert.include(hint(error("Unauthorized", "get", "leases")), "token")
+    assert.strictEqual(
+      hint(error("Forbidden", "create", "tokenreviews")),
+      "RBAC: the secure port delegates authentication and authorization to the API server: bind the ClusterRole " +
+        "system:auth-delegator to the CCM's ServiceAccount (denied: create tokenreviews; see deploy/base/rbac.yaml)"
+    )
   })
 
-  it("the rules are deploy/rbac.yaml's ClusterRole, rule for rule", () => {
-    const docs = YAML.parseAllDocuments(readFileSync(join(import.meta.dirname, "..", "..", "deploy", "rbac.yaml"), "utf8"))
+  it("the rules are deploy/base/rbac.yaml's ClusterRole, rule for rule", () => {
+    const docs = YAML.parseAllDocuments(readFileSync(join(import.meta.dirname, "..", "..", "deploy", "base", "rbac.yaml"), "utf8"))
     const role = docs.map((d) => d.toJS()).find((d) => Schema.is(ClusterRole)(d))
     const manifest = Schema.decodeUnknownSync(ClusterRole)(role).rules.flatMap((rule) =>
       rule.resources.map((resource) => ({ resource, apiGroup: rule.apiGroups[0] ?? "", verbs: rule.verbs }))

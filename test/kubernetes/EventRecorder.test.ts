@@ -72,7 +72,7 @@ describe("EventRecorder", () => {
         "ERROR",
         "Kubernetes API server forbids a request (403 Forbidden): RBAC rule missing",
         "RBAC: the CCM's ClusterRole needs \"create,patch,update events\" in the core API group " +
-        "(denied: create; see deploy/rbac.yaml, ClusterRole system:cloud-controller-manager)"
+        "(denied: create; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)"
       ]])
     }).pipe(Effect.provide(FakeKubernetes.layer()), Effect.provide(log.layer))
   })

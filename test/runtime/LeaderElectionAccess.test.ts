@@ -95,7 +95,7 @@ describe("LeaderElection access problems", () => {
       assert.strictEqual(
         forbidden[0]?.annotations["check"],
         "RBAC: the CCM's ClusterRole needs \"get,create,update,list,watch leases\" in coordination.k8s.io " +
-          "(denied: update; see deploy/rbac.yaml, ClusterRole system:cloud-controller-manager)"
+          "(denied: update; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)"
       )
       assert.isFalse(yield* election.isLeader)
       const unhealthy = yield* Effect.flip(election.healthCheck)

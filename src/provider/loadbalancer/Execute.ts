@@ -116,6 +116,10 @@ export const execute = <E>(
       updated: new Map(state.updated)
     })
     const { network, spec } = input
+    // CloudStack runs a network's jobs one at a time: waits in its lane cost one poll per job.
+    const onNetwork = { lane: `network:${network.id}` }
+    const onAddresses = { lane: Option.match(network.vpcId, { onNone: () => `network:${network.id}`, onSome: (vpc) => `vpc:${vpc}` }) }
+    const onAcl = { lane: network.access._tag === "Acl" ? `acl:${network.access.aclId}` : `network:${network.id}` }
 
     const ipOf = (ref: IpRef): Effect.Effect<IpAddressId> =>
       ref._tag === "Existing" ? Effect.succeed(ref.id) : Option.match(state.acquired, {
@@ -148,7 +152,7 @@ export const execute = <E>(
           const job = yield* mutate(cs.submit(associateIpAddress, {
             ...Option.match(network.vpcId, { onNone: () => ({ networkId: network.id }), onSome: (vpcId) => ({ vpcId }) }),
             ipAddress: chosen
-          })).pipe(Effect.tapError((error) => (error._tag === "CloudStackApiError" ? forget : Effect.void)))
+          }, onAddresses)).pipe(Effect.tapError((error) => (error._tag === "CloudStackApiError" ? forget : Effect.void)))
           const ip = yield* cs.waitForJob(associateIpAddress, job).pipe(
             Effect.tapError((error) => (error._tag === "AsyncJobFailedError" ? forget : Effect.void))
           )
@@ -175,10 +179,10 @@ export const execute = <E>(
           // Recorded first: a policy this CCM made is always known as its own, so it goes with the annotation.
           return Effect.zipRight(
             state.ownership.stickyApplied ? Effect.void : Effect.asVoid(record({ ...state.ownership, stickyApplied: true })),
-            mutate(cs.run(createLBStickinessPolicy, { lbRuleId: id, name, methodName: sticky.method, ...(params.length > 0 ? { param: params } : {}) }))
+            mutate(cs.run(createLBStickinessPolicy, { lbRuleId: id, name, methodName: sticky.method, ...(params.length > 0 ? { param: params } : {}) }, onNetwork))
           )
         },
-        DeleteStickiness: ({ id }) => mutate(cs.run(deleteLBStickinessPolicy, { id })),
+        DeleteStickiness: ({ id }) => mutate(cs.run(deleteLBStickinessPolicy, { id }, onNetwork)),
         CreateHealthCheck: ({ check, rule }) => {
           const id = ruleOf(rule)
           return id === undefined ? Effect.void : mutate(cs.run(createLBHealthCheckPolicy, {
@@ -188,9 +192,9 @@ export const execute = <E>(
             intervalTime: check.interval,
             healthyThreshold: check.healthy,
             unhealthyThreshold: check.unhealthy
-          }))
+          }, onNetwork))
         },
-        DeleteHealthCheck: ({ id }) => mutate(cs.run(deleteLBHealthCheckPolicy, { id }))
+        DeleteHealthCheck: ({ id }) => mutate(cs.run(deleteLBHealthCheckPolicy, { id }, onNetwork))
       })
 
     const run = (step: Step): Effect.Effect<void, CloudStackError | PersistFailedError<E> | NoFreeAddressError, CloudStackClient> =>
@@ -209,7 +213,7 @@ export const execute = <E>(
               protocol: port.protocol,
               openFirewall: false,
               ...Option.match(spec.ruleCidrs, { onNone: () => ({}), onSome: (cidrList) => ({ cidrList }) })
-            }))
+            }, onNetwork))
             state.created.set(port.name, rule)
           }),
         UpdateRule: ({ id }) =>
@@ -218,21 +222,21 @@ export const execute = <E>(
               id,
               algorithm: spec.algorithm,
               ...Option.match(spec.ruleCidrs, { onNone: () => ({}), onSome: (cidrList) => ({ cidrList }) })
-            }))
+            }, onNetwork))
             state.updated.set(id, rule)
           }),
-        DeleteRule: ({ id }) => mutate(cs.run(deleteLoadBalancerRule, { id })),
+        DeleteRule: ({ id }) => mutate(cs.run(deleteLoadBalancerRule, { id }, onNetwork)),
         AssignMembers: ({ rule, vms }) => {
           const id = ruleOf(rule)
-          return id === undefined ? Effect.void : mutate(cs.run(assignToLoadBalancerRule, { id, virtualMachineIds: vms }))
+          return id === undefined ? Effect.void : mutate(cs.run(assignToLoadBalancerRule, { id, virtualMachineIds: vms }, onNetwork))
         },
-        RemoveMembers: ({ rule, vms }) => mutate(cs.run(removeFromLoadBalancerRule, { id: rule, virtualMachineIds: vms })),
+        RemoveMembers: ({ rule, vms }) => mutate(cs.run(removeFromLoadBalancerRule, { id: rule, virtualMachineIds: vms }, onNetwork)),
         CreateFirewall: ({ cidrs, ip, port, protocol }) =>
           Effect.flatMap(ipOf(ip), (ipAddressId) =>
-            mutate(cs.run(createFirewallRule, { ipAddressId, protocol, startPort: port, endPort: port, cidrList: cidrs }))).pipe(
+            mutate(cs.run(createFirewallRule, { ipAddressId, protocol, startPort: port, endPort: port, cidrList: cidrs }, onNetwork))).pipe(
               Effect.tap((fw) => Effect.sync(() => state.createdFirewall.set(`${protocol}/${port}`, fw.id)))
             ),
-        DeleteFirewall: ({ id }) => mutate(cs.run(deleteFirewallRule, { id })),
+        DeleteFirewall: ({ id }) => mutate(cs.run(deleteFirewallRule, { id }, onNetwork)),
         CreateAcl: ({ cidrs, port, protocol }) =>
           network.access._tag !== "Acl" ? Effect.void : mutate(cs.run(createNetworkACL, {
             aclId: network.access.aclId,
@@ -243,9 +247,9 @@ export const execute = <E>(
             action: "Allow",
             trafficType: "Ingress",
             reason: input.aclReason
-          })).pipe(Effect.tap((item) => Effect.sync(() => state.createdAcl.set(`${protocol}/${port}`, item.id)))),
-        DeleteAcl: ({ id }) => mutate(cs.run(deleteNetworkACL, { id: AclItemId.make(id) })),
-        ReleaseIp: ({ id }) => mutate(cs.run(disassociateIpAddress, { id })),
+          }, onAcl)).pipe(Effect.tap((item) => Effect.sync(() => state.createdAcl.set(`${protocol}/${port}`, item.id)))),
+        DeleteAcl: ({ id }) => mutate(cs.run(deleteNetworkACL, { id: AclItemId.make(id) }, onAcl)),
+        ReleaseIp: ({ id }) => mutate(cs.run(disassociateIpAddress, { id }, onAddresses)),
         Tag: ({ resourceType, tags, targets }) => {
           const ids = targets.flatMap((t) => {
             const id = TagTarget.$match(t, {

@@ -108,7 +108,8 @@ const driftKindOf = (step: Step): DriftKind | undefined => {
     case "DeleteAcl":
       return "acl"
     case "Tag":
-      return "tag"
+      // Tags for what the plan creates come with that repair; only a tag missing from a resource that stays drifted.
+      return step.targets.some((t) => t._tag === "Existing") ? "tag" : undefined
     default:
       // members are audited rule by rule; the record on the Service is not the cloud's state
       return undefined
@@ -241,21 +242,23 @@ export const make = (options: LoadBalancersOptions = {}) =>
       Effect.gen(function*() {
         const lookups = yield* instances.resolve(nodes, { maxAge: "10 minutes" })
         const wanted = membersIn(snapshot.networkId, snapshot.networkName, nodes.map((n) => n.name), lookups)
-        let added = 0
-        let removed = 0
-        for (const rule of snapshot.rules) {
-          const have = yield* live.members(rule.id).pipe(
-            Effect.catchIf((e) => isApiCode(e, 431), () => Effect.fail(new LbSnapshotStaleError({ rule: rule.id })))
-          )
-          const haveIds = new Set<VmId>(have)
-          const wantIds = new Set(wanted.vms)
-          const add = wanted.vms.filter((id) => !haveIds.has(id))
-          const remove = [...haveIds].filter((id) => !wantIds.has(id)).sort()
-          if (add.length > 0) yield* client.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: add })
-          if (remove.length > 0) yield* client.run(removeFromLoadBalancerRule, { id: rule.id, virtualMachineIds: remove })
-          added += add.length
-          removed += remove.length
-        }
+        const lane = { lane: `network:${snapshot.networkId}` }
+        const wantIds = new Set(wanted.vms)
+        // Rules side by side (their jobs queue on the network together); per rule new members first.
+        const changes = yield* Effect.forEach(snapshot.rules, (rule) =>
+          Effect.gen(function*() {
+            const have = yield* live.members(rule.id).pipe(
+              Effect.catchIf((e) => isApiCode(e, 431), () => Effect.fail(new LbSnapshotStaleError({ rule: rule.id })))
+            )
+            const haveIds = new Set<VmId>(have)
+            const add = wanted.vms.filter((id) => !haveIds.has(id))
+            const remove = [...haveIds].filter((id) => !wantIds.has(id)).sort()
+            if (add.length > 0) yield* client.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: add }, lane)
+            if (remove.length > 0) yield* client.run(removeFromLoadBalancerRule, { id: rule.id, virtualMachineIds: remove }, lane)
+            return { added: add.length, removed: remove.length }
+          }), { concurrency: "unbounded" })
+        const added = changes.reduce((n, c) => n + c.added, 0)
+        const removed = changes.reduce((n, c) => n + c.removed, 0)
         return { added, removed, warnings: wanted.warnings }
       }).pipe(Effect.withSpan("LoadBalancers.updateMembers"))
 

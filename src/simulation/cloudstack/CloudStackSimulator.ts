@@ -33,6 +33,9 @@ export interface ApiCredentials {
   readonly apiKey: string
   readonly secretKey: string
   readonly account: string
+  readonly role: "admin" | "user"
+  /** Role-rule patterns of the commands the account is denied (see ApiCatalogue.isAllowed). */
+  readonly deniedApis: ReadonlyArray<string>
 }
 
 export interface ErrorRate {

@@ -205,7 +205,13 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
     const credentials = (apiKey: string) =>
       Effect.sync((): Option.Option<ApiCredentials> => {
         const c = store.keys.get(apiKey)
-        return c === undefined ? Option.none() : Option.some({ apiKey: c.apiKey, secretKey: c.secretKey, account: c.account.name })
+        return c === undefined ? Option.none() : Option.some({
+          apiKey: c.apiKey,
+          secretKey: c.secretKey,
+          account: c.account.name,
+          role: c.account.role,
+          deniedApis: c.account.deniedApis
+        })
       })
 
     const setFaults = Effect.fn("CloudStackSimulator.setFaults")((faults: Partial<Faults>) =>

@@ -172,7 +172,7 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
     forcedFailures: new Map()
   }
   // defaultAccount is filled below; the placeholder is replaced before the store escapes.
-  const s: Store = { ...partial, defaultAccount: { apiKey: "", secretKey: "", account: { uuid: "", name: "", role: "user", projectUuid: undefined }, userUuid: "" } }
+  const s: Store = { ...partial, defaultAccount: { apiKey: "", secretKey: "", account: { uuid: "", name: "", role: "user", deniedApis: [], projectUuid: undefined }, userUuid: "" } }
   const id = (given: string | undefined) => given ?? nextUuid(s)
   // References are by name, so names (and api keys) must be unique per kind.
   const unique = (kind: string, names: ReadonlyArray<string>) => {
@@ -194,7 +194,7 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
   unique("network", world.networks.map((n) => n.name))
 
   for (const a of world.accounts) {
-    const row: AccountRow = { uuid: nextUuid(s), name: a.name, role: a.role, projectUuid: undefined }
+    const row: AccountRow = { uuid: nextUuid(s), name: a.name, role: a.role, deniedApis: a.deniedApis, projectUuid: undefined }
     s.accounts.set(a.name, row)
     s.accountsByUuid.set(row.uuid, row)
     s.keys.set(a.apiKey, { apiKey: a.apiKey, secretKey: a.secretKey, account: row, userUuid: nextUuid(s) })
@@ -212,7 +212,7 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
     }
     s.projects.set(row.uuid, row)
     projectByName.set(p.name, row)
-    const acct: AccountRow = { uuid: nextUuid(s), name: row.accountName, role: "user", projectUuid: row.uuid }
+    const acct: AccountRow = { uuid: nextUuid(s), name: row.accountName, role: "user", deniedApis: [], projectUuid: row.uuid }
     s.accounts.set(acct.name, acct)
     s.accountsByUuid.set(acct.uuid, acct)
   })

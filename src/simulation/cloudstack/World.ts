@@ -37,7 +37,15 @@ export class WorldAccount extends Schema.Class<WorldAccount>("WorldAccount")({
   /** `admin` = root admin (sees every account's non-project resources with listall=true). */
   role: Schema.optionalWith(Schema.Literal("admin", "user"), { default: () => "user" as const }),
   apiKey: Schema.NonEmptyString,
-  secretKey: Schema.NonEmptyString
+  secretKey: Schema.NonEmptyString,
+  /**
+   * API commands a `user` account's role is denied besides the admin-only ones: exact names or
+   * CloudStack role-rule patterns with `*` (`create*`). They are missing from its listApis and
+   * answer 432, like a custom role's deny rules. Ignored for `admin` (a root admin runs everything).
+   */
+  deniedApis: Schema.optionalWith(bounded(Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9*]+$/)), WorldLimits.catalogue, "denied APIs of an account"), {
+    default: () => []
+  })
 }) {}
 
 export class WorldProject extends Schema.Class<WorldProject>("WorldProject")({

@@ -26,7 +26,7 @@ const Echo = Layer.mock(CloudStackSimulator, {
         : { status: 200, body: { [`${request.command.toLowerCase()}response`]: { echo: request } } }
     ),
   credentials: (apiKey: string) =>
-    Effect.succeed(apiKey === API_KEY ? Option.some({ apiKey, secretKey: SECRET, account: "admin" }) : Option.none())
+    Effect.succeed(apiKey === API_KEY ? Option.some({ apiKey, secretKey: SECRET, account: "admin", role: "admin" as const, deniedApis: [] }) : Option.none())
 })
 
 const Face = HttpFace.layer({ port: 0, isCommand: (c) => COMMANDS.has(c) }).pipe(Layer.provide(Echo))

@@ -76,6 +76,8 @@ describe("4.2 scoping", () => {
   it.effect("project resources only appear with projectid; projectid=-1 lists all accessible projects", () =>
     run(Effect.gen(function*() {
       const project = yield* byName("listProjects", "project", "demo-project")
+      // the name filter ignores case, as MySQL's collation does
+      assert.deepStrictEqual(names(yield* call("listProjects", { name: "Demo-PROJECT", listall: "true" }), "project"), ["demo-project"])
       const noProject = names(yield* call("listVirtualMachines", { listall: "true" }), "virtualmachine")
       assert.isFalse(noProject.includes("proj-1"))
       assert.deepStrictEqual(names(yield* call("listVirtualMachines", { projectid: project }), "virtualmachine"), ["proj-1", "proj-2"])
