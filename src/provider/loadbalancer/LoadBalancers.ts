@@ -129,6 +129,13 @@ const ATTEMPTS = 3
 const isApiCode = (cause: CloudStackError, code: number): boolean =>
   (cause._tag === "CloudStackApiError" || cause._tag === "AsyncJobFailedError") && cause.errorCode === code
 
+/**
+ * The provider refusing a rule it cannot balance (the virtual router and UDP): that 431's own text.
+ * Any other 431 (an invalid value, an answer from something in between) says nothing of the protocol.
+ */
+const isProviderRefusal = (cause: CloudStackError): boolean =>
+  isApiCode(cause, 431) && cause._tag === "CloudStackApiError" && cause.errorText.includes("LB service provider cannot support this rule")
+
 const addressOf = (target: Option.Option<Target>, executed: Option.Option<Executed>): Option.Option<string> =>
   Option.flatMap(target, (t) =>
     t._tag === "Existing" ? Option.some(t.ip.address) : Option.map(Option.flatMap(executed, (e) => e.acquired), (ip) => ip.ipAddress))
@@ -213,7 +220,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
             case "NoFreeAddressError":
               return yield* new LbUserError({ reason: "LoadBalancerIPNotAvailable", detail: cause.message })
           }
-          if (step._tag === "CreateRule" && isApiCode(cause, 431) && refusals < 2) {
+          if (step._tag === "CreateRule" && isProviderRefusal(cause) && refusals < 2) {
             // The provider refuses this protocol (the virtual router and UDP): remember, drop the port.
             refusals++
             yield* facts.refuse(error.networkId, step.port.protocol)
