@@ -321,9 +321,11 @@ export const runWorkers = <K, E, R>(
     }
     const drain = Duration.decode(options.drainTimeout ?? "2 seconds")
     // Added after the forks, so it runs before they are interrupted: stop intake, let in-flight keys finish.
+    // The wait is made interruptible: in the (uninterruptible) finalizer the timeout could not end it
+    // otherwise, and the drain would last as long as the slowest reconcile.
     yield* Effect.addFinalizer(() =>
       queue.shutdown.pipe(
-        Effect.zipRight(Effect.timeoutOption(queue.awaitIdle, drain)),
+        Effect.zipRight(Effect.timeoutOption(Effect.interruptible(queue.awaitIdle), drain)),
         Effect.flatMap((drained) =>
           Option.isNone(drained)
             ? Effect.logWarning("work queue not drained in time, interrupting in-flight reconciles").pipe(

@@ -36,6 +36,11 @@ export interface ServiceChange {
   readonly loadBalancerSourceRanges?: ReadonlyArray<string>
   readonly externalTrafficPolicy?: "Cluster" | "Local"
   readonly sessionAffinity?: "None" | "ClientIP"
+  /**
+   * Only with a change to `type: LoadBalancer` from another type (the server refuses to change it on
+   * a LoadBalancer Service, and drops it when the type leaves LoadBalancer).
+   */
+  readonly loadBalancerClass?: string
 }
 
 export class ServiceApi extends Context.Tag("cloudstack-ccm/kubernetes/ServiceApi")<ServiceApi, {
@@ -123,6 +128,7 @@ const changeToWire = (change: ServiceChange, current: ReadonlyArray<ServicePort>
     ? {}
     : { ports: keepNodePorts(current, change.ports).map(portToWire) }),
   ...(change.loadBalancerIP === undefined ? {} : { loadBalancerIP: change.loadBalancerIP }),
+  ...(change.loadBalancerClass === undefined ? {} : { loadBalancerClass: change.loadBalancerClass }),
   ...(change.loadBalancerSourceRanges === undefined ? {} : { loadBalancerSourceRanges: [...change.loadBalancerSourceRanges] }),
   ...(change.externalTrafficPolicy === undefined ? {} : { externalTrafficPolicy: change.externalTrafficPolicy }),
   ...(change.sessionAffinity === undefined ? {} : { sessionAffinity: change.sessionAffinity })

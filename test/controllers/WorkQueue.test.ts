@@ -247,4 +247,27 @@ describe("runWorkers", () => {
       yield* q.add("b")
       assert.strictEqual(yield* q.len, 0)
     }).pipe(Effect.provide(TestMetrics)))
+
+  // Finalizers run uninterruptibly: a timeout inside one cannot stop an uninterruptible wait, so
+  // the drain waited for the longest reconcile (minutes on a slow CloudStack job) and a process that
+  // lost its lease went on changing CloudStack (found by the chaos suite).
+  it.effect("a reconcile longer than the drain timeout is interrupted when the drain timeout ends", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Ref.make(false)
+      const q = yield* WorkQueue.make<string>({ name: "svc" }).pipe(Scope.extend(scope))
+      yield* WorkQueue.runWorkers(q, 1, (_: string) =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep("10 minutes")),
+          Effect.onInterrupt(() => Ref.set(interrupted, true)),
+          Effect.as(ReconcileResult.Done())
+        ), { controller: "svc", drainTimeout: "2 seconds" }).pipe(Scope.extend(scope))
+      yield* q.add("a")
+      yield* Deferred.await(started)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* seconds(3)
+      assert.isTrue((yield* Fiber.poll(closing))._tag === "Some", "the scope closed at the drain timeout")
+      assert.isTrue(yield* Ref.get(interrupted), "the in-flight reconcile was interrupted")
+    }).pipe(Effect.provide(TestMetrics)))
 })
