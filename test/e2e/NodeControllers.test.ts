@@ -125,7 +125,7 @@ describe("node controllers as the cloudstack-ccm process (real kube-apiserver, H
       const n1 = await node("node-1")
       assert.strictEqual(n1?.spec?.providerID, `external-cloudstack://${await vmIdOf("node-1")}`)
       assert.strictEqual(n1?.metadata?.labels?.["topology.kubernetes.io/zone"], "zone1")
-      assert.strictEqual(n1?.metadata?.labels?.["node.kubernetes.io/instance-type"], "Small_Instance")
+      assert.strictEqual(n1?.metadata?.labels?.["node.kubernetes.io/instance-type"], "SmallInstance")
       assert.deepStrictEqual(
         (n1?.status?.addresses ?? []).filter((a) => a.type === "InternalIP").map((a) => a.address),
         ["10.1.1.11", "fd00:1:1::11"]

@@ -67,7 +67,7 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
         assert.strictEqual(n?.spec.providerID, `external-cloudstack://${vm.id}`)
         assert.strictEqual(n?.metadata.labels["topology.kubernetes.io/zone"], "zone1")
         assert.strictEqual(n?.metadata.labels["failure-domain.beta.kubernetes.io/region"], "zone1")
-        assert.strictEqual(n?.metadata.labels["node.kubernetes.io/instance-type"], "Small_Instance")
+        assert.strictEqual(n?.metadata.labels["node.kubernetes.io/instance-type"], "SmallInstance")
         assert.deepStrictEqual(n?.status.addresses.at(-1), { type: "Hostname", address: node })
         assert.isTrue(n?.status.addresses.some((a) => a.type === "InternalIP") ?? false)
       }
