@@ -83,6 +83,13 @@ const make = Effect.sync(() => {
       labelNames: ["controller", "result"] as const,
       registers
     }),
+    /** Events not written: the recorder's queue was full, or the object's spam filter had no token. */
+    eventsDropped: new Prom.Counter({
+      name: `${PREFIX}events_dropped_total`,
+      help: "Kubernetes Events dropped before being written, by reason (queue_full, spam_filter).",
+      labelNames: ["reason"] as const,
+      registers
+    }),
     /** Observed when the uninitialized taint was removed. */
     nodeTaintRemovalDelay: nodeDelay("cloud_provider_taint_removal_delay_seconds", "the removal of its uninitialized taint", registers),
     /** Observed when a Node's initialisation (taint removed, then addresses) completed. */
