@@ -11,7 +11,7 @@ import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import { Instances } from "../provider/Instances.js"
 import type { Controller } from "./Controller.js"
-import { nodeEvents } from "./NodeController.js"
+import { nodeEvents, writeFromCache } from "./NodeController.js"
 import * as NodePlan from "./NodePlan.js"
 
 export const CONTROLLER_NAME = "cloud-node-lifecycle"
@@ -29,8 +29,6 @@ export interface NodeLifecycleOptions {
   readonly monitorPeriod?: Duration.DurationInput | undefined
 }
 
-const CONFLICT_ATTEMPTS = 5
-
 /** What a round did, for logs, the demo's progress lines and tests. */
 export interface RoundReport {
   readonly deleted: ReadonlyArray<string>
@@ -46,21 +44,20 @@ export const make = (options: NodeLifecycleOptions) =>
     const instances = yield* Instances
     const period = Duration.decode(options.monitorPeriod ?? "5 seconds")
 
-    /** Re-reads the Node and rewrites its taints; retried on Conflict, each time from the latest Node. */
-    const setShutdownTaint = (name: string, present: boolean): Effect.Effect<boolean, KubeApiError> =>
-      Effect.gen(function*() {
-        const found = yield* nodes.get(name)
-        if (Option.isNone(found)) return false
-        const node = found.value
-        if (NodePlan.hasTaint(node, NodePlan.TAINT_SHUTDOWN) === present) return false
+    /**
+     * Rewrites the Node's taints from the cached copy (re-read from the API server only after a
+     * Conflict). True when the taint changed.
+     */
+    const setShutdownTaint = (cached: NodeView, present: boolean): Effect.Effect<boolean, KubeApiError> =>
+      writeFromCache(cached, nodes.get(cached.metadata.name), (node) => {
+        if (NodePlan.hasTaint(node, NodePlan.TAINT_SHUTDOWN) === present) return Effect.succeed(false)
         const others = node.spec.taints.filter((t) => t.key !== NodePlan.TAINT_SHUTDOWN)
-        yield* nodes.update({
-          name,
+        return nodes.update({
+          name: node.metadata.name,
           resourceVersion: node.metadata.resourceVersion,
           taints: present ? [...others, NodePlan.shutdownTaint] : others
-        })
-        return true
-      }).pipe(Effect.retry({ while: (e) => e.reason === "Conflict", times: CONFLICT_ATTEMPTS - 1 }))
+        }).pipe(Effect.as(true))
+      }).pipe(Effect.map(Option.getOrElse(() => false)))
 
     const deleteNode = (node: NodeView, uid: string) =>
       Effect.gen(function*() {
@@ -77,8 +74,8 @@ export const make = (options: NodeLifecycleOptions) =>
       })
 
     /**
-     * One monitor pass over the Nodes of `source` (the informer cache when running; writes re-read
-     * or carry a uid precondition, so a stale cache is safe). Fails only when the Nodes or CloudStack
+     * One monitor pass over the Nodes of `source` (the informer cache when running; writes carry the
+     * copy's resourceVersion or a uid precondition, so a stale cache is safe). Fails only when the Nodes or CloudStack
      * could not be read: then nothing was deleted.
      */
     const monitorOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => Effect.gen(function*() {
@@ -91,12 +88,14 @@ export const make = (options: NodeLifecycleOptions) =>
       for (const node of all) {
         const name = node.metadata.name
         const action = NodePlan.lifecycle(node, lookups.get(name))
+        // The usual round: every Node Ready and untainted, nothing to run.
+        if (action._tag === "Nothing") continue
         const step = NodePlan.LifecycleAction.$match(action, {
           Nothing: () => Effect.void,
           RemoveShutdownTaint: () =>
-            setShutdownTaint(name, false).pipe(Effect.map((changed) => changed && report.untainted.push(name))),
+            setShutdownTaint(node, false).pipe(Effect.map((changed) => changed && report.untainted.push(name))),
           AddShutdownTaint: () =>
-            setShutdownTaint(name, true).pipe(Effect.map((changed) => changed && report.tainted.push(name))),
+            setShutdownTaint(node, true).pipe(Effect.map((changed) => changed && report.tainted.push(name))),
           Delete: ({ uid }) => deleteNode(node, uid).pipe(Effect.map((ok) => ok && report.deleted.push(name))),
           Unresolved: ({ error }) =>
             Effect.sync(() => report.unresolved.push(name)).pipe(

@@ -16,6 +16,7 @@ import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackS
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import * as HttpFace from "../../src/simulation/cloudstack/SimulatorHttpServer.js"
+import { type CountingProxy, kubeconfigVia, serverOf, startCountingProxy } from "../../bench/CountingProxy.js"
 import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
 
 const repo = join(import.meta.dirname, "..", "..")
@@ -42,6 +43,7 @@ const simulator = ManagedRuntime.make(
 )
 
 let apiserver: RunningApiServer
+let proxy: CountingProxy
 let core: k8s.CoreV1Api
 let dir = ""
 let ccm: ChildProcess | undefined
@@ -66,6 +68,9 @@ beforeAll(async () => {
   core = config.makeApiClient(k8s.CoreV1Api)
   const face = await simulator.runPromise(HttpFace.SimulatorHttpServer)
   dir = mkdtempSync(join(tmpdir(), "ccm-e2e-nodes-"))
+  // The CCM reaches the API server through a proxy that counts its connections.
+  proxy = await startCountingProxy(serverOf(apiserver.kubeconfig))
+  const viaProxy = kubeconfigVia(apiserver.kubeconfig, proxy, join(dir, "kubeconfig"))
   const cloudConfig = join(dir, "cloud-config")
   writeFileSync(
     cloudConfig,
@@ -84,7 +89,7 @@ beforeAll(async () => {
     bin,
     "--cloud-provider=external-cloudstack",
     `--cloud-config=${cloudConfig}`,
-    `--kubeconfig=${apiserver.kubeconfig}`,
+    `--kubeconfig=${viaProxy}`,
     "--controllers=cloud-node,cloud-node-lifecycle",
     "--leader-elect=false",
     "--plain-http",
@@ -104,6 +109,7 @@ afterAll(async () => {
     await Promise.race([exited, sleep(10_000)])
     if (ccm.exitCode === null) ccm.kill("SIGKILL")
   }
+  await proxy?.close()
   apiserver?.stop()
   await simulator.dispose()
   if (dir !== "") rmSync(dir, { recursive: true, force: true })
@@ -156,6 +162,9 @@ describe("node controllers as the cloudstack-ccm process (real kube-apiserver, H
       assert.isDefined(await node("node-1"))
       const events = await core.listNamespacedEvent({ namespace: "default" })
       assert.isTrue(events.items.some((e) => e.reason === "DeletingNode" && e.involvedObject.name === "node-3"))
+      // Every request of the process so far (lists, updates, status patches, Events, deletion) went
+      // over one kept-alive connection; the Node watch holds the other.
+      assert.strictEqual(proxy.connections(), 2, tail())
     }), 180_000)
 
   it.live("a CloudStack outage deletes nothing; the gone VM's node goes once CloudStack answers", () =>
