@@ -110,10 +110,20 @@ export class Metrics extends Context.Tag("cloudstack-ccm/metrics/Metrics")<Metri
 /** Application metrics only (tests, library use). */
 export const layer = Layer.effect(Metrics, make)
 
+/**
+ * How often the event-loop-lag histogram samples, in ms. prom-client's default (10) is a timer that
+ * wakes the process 100 times a second for good, most of its CPU when idle; once a second still
+ * catches every stall longer than that.
+ */
+export const EVENT_LOOP_SAMPLING_MS = 1000
+
 /** Application metrics plus prom-client's process metrics (CPU, RSS, heap, event-loop lag, fds). */
 export const layerWithProcessMetrics = Layer.effect(
   Metrics,
-  Effect.tap(make, (m) => Effect.sync(() => Prom.collectDefaultMetrics({ register: m.registry, prefix: PREFIX })))
+  Effect.tap(make, (m) =>
+    Effect.sync(() =>
+      Prom.collectDefaultMetrics({ register: m.registry, prefix: PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS })
+    ))
 )
 
 /** A metric collector threw while the registry was rendered. */

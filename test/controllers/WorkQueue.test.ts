@@ -34,6 +34,24 @@ describe("WorkQueue", () => {
       assert.strictEqual(yield* counter((m) => m.workqueueDepth, { name: "test" }), 0)
     }).pipe(Effect.provide(TestMetrics)))
 
+  it.scoped("awaitIdle completes when the last processing key is done, without polling the clock", () =>
+    Effect.gen(function*() {
+      const q = yield* WorkQueue.make<string>({ name: "test" })
+      yield* q.awaitIdle
+      yield* q.add("a")
+      yield* q.add("b")
+      const a = yield* q.take
+      const b = yield* q.take
+      const idle = yield* Effect.fork(q.awaitIdle)
+      yield* q.done(a)
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      assert.isNull(idle.unsafePoll(), "b still processing")
+      yield* q.done(b)
+      // No TestClock.adjust: a signal, not a timer, ends the wait.
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      assert.isTrue(Exit.isExit(idle.unsafePoll()))
+    }).pipe(Effect.provide(TestMetrics)))
+
   it.scoped("never hands a processing key out again before done, then re-queues it once", () =>
     Effect.gen(function*() {
       const q = yield* WorkQueue.make<string>({ name: "test" })
