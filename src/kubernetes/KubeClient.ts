@@ -5,6 +5,7 @@
  * `KubeApiError` exactly once. Resource APIs build on `call`; watches live in KubeWatch.
  */
 import * as k8s from "@kubernetes/client-node"
+import { readFileSync } from "node:fs"
 import { Cause, Clock, Context, Data, Effect, Exit, Layer, Option, ParseResult } from "effect"
 import { keepAliveAuth } from "./KubeAgent.js"
 import { KubeApiError, reasonFromStatus } from "./KubeError.js"
@@ -181,6 +182,33 @@ export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeCo
   })
 }
 
+/**
+ * client-node reads the CA, client certificate and key files again for every request (a sync file
+ * read each time); client-go reads them once. A copy of the configuration with those files inlined
+ * as data; a file that cannot be read fails here, once, instead of every request later.
+ */
+export const inlineFiles = (config: k8s.KubeConfig): Effect.Effect<k8s.KubeConfig, KubeConfigError> =>
+  Effect.try({
+    try: () => {
+      const data = (file: string) => readFileSync(file).toString("base64")
+      const inlined = new k8s.KubeConfig()
+      inlined.loadFromOptions({
+        clusters: config.clusters.map(({ caFile, ...cluster }) =>
+          caFile === undefined || caFile === "" ? cluster : { ...cluster, caData: data(caFile) }
+        ),
+        users: config.users.map(({ certFile, keyFile, ...user }) => ({
+          ...user,
+          ...(certFile === undefined || certFile === "" ? {} : { certData: data(certFile) }),
+          ...(keyFile === undefined || keyFile === "" ? {} : { keyData: data(keyFile) })
+        })),
+        contexts: config.contexts,
+        currentContext: config.currentContext
+      })
+      return inlined
+    },
+    catch: (cause) => new KubeConfigError({ detail: cause instanceof Error ? cause.message : String(cause), cause })
+  })
+
 const apiClient = <T>(
   server: string,
   auth: k8s.SecurityAuthentication,
@@ -206,7 +234,7 @@ export const make = (
   options: KubeConfigOptions,
   limits: KubeLimiters = noLimits
 ): Effect.Effect<KubeClient["Type"], KubeConfigError> =>
-  Effect.flatMap(loadConfig(options), (config) => {
+  Effect.flatMap(Effect.flatMap(loadConfig(options), inlineFiles), (config) => {
     const server = config.getCurrentCluster()?.server
     if (server === undefined) return Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
     const auth = keepAliveAuth(config)

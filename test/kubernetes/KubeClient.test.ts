@@ -1,8 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as k8s from "@kubernetes/client-node"
 import { Clock, Context, Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import {
   call,
+  inlineFiles,
   KubeClient,
   layer,
   limitedCall,
@@ -76,6 +80,38 @@ describe("KubeClient", () => {
       assert.strictEqual(overridden.getCurrentUser()?.token, "t")
       const masterOnly = yield* loadConfig({ master: "http://127.0.0.1:8080" })
       assert.strictEqual(masterOnly.getCurrentCluster()?.server, "http://127.0.0.1:8080")
+    }))
+
+  it.effect("reads the CA and client certificate files once, not per request (client-go's way)", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "kubeclient-files-"))
+      const file = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text)
+        return join(dir, name)
+      }
+      const path = file("config", [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        `- name: c\n  cluster: {server: "https://127.0.0.1:6443", certificate-authority: ${file("ca.crt", "CA-PEM")}}`,
+        `users:\n- name: u\n  user: {client-certificate: ${file("client.crt", "CERT-PEM")}, client-key: ${file("client.key", "KEY-PEM")}}`,
+        "contexts:\n- name: x\n  context: {cluster: c, user: u}",
+        "current-context: x"
+      ].join("\n"))
+      const inlined = yield* inlineFiles(yield* loadConfig({ kubeconfig: path }))
+      rmSync(dir, { recursive: true })
+      // What client-node builds for each request, with the files gone.
+      const opts: { ca?: unknown; cert?: unknown; key?: unknown } = {}
+      yield* Effect.promise(() => inlined.applyToHTTPSOptions(opts))
+      assert.deepStrictEqual([String(opts.ca), String(opts.cert), String(opts.key)], ["CA-PEM", "CERT-PEM", "KEY-PEM"])
+      assert.isUndefined(inlined.getCurrentCluster()?.caFile)
+      const missing = yield* Effect.either(inlineFiles(yield* loadConfig({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }).pipe(
+        Effect.map((config) => {
+          config.loadFromOptions({ ...config, clusters: config.clusters.map((c) => ({ ...c, caFile: join(dir, "gone.crt") })) })
+          return config
+        })
+      )))
+      assert.isTrue(Either.isLeft(missing) && missing.left._tag === "KubeConfigError")
     }))
 
   it.effect("fails with one clear KubeConfigError when no server can be found", () =>
