@@ -120,6 +120,7 @@ export const make = (options: NodeControllerOptions) =>
           onSome: (s) => Effect.sync(() => metrics[histogram].observe(s))
         }))
 
+    /** The periodic round's address update (an initialisation logs one line, "node initialised"). */
     const patchAddresses = (node: NodeView, addresses: ReadonlyArray<NodeView["status"]["addresses"][number]>) =>
       nodes.patchStatusAddresses(node.metadata.name, addresses).pipe(
         Effect.zipRight(Effect.logInfo("node addresses updated").pipe(Effect.annotateLogs({ node: node.metadata.name })))
@@ -144,7 +145,7 @@ export const make = (options: NodeControllerOptions) =>
         const plan = yield* Either.match(NodePlan.initialise(node, metadata), { onLeft: Effect.fail, onRight: Effect.succeed })
         const updated = yield* nodes.update(plan.update)
         yield* observeDelay("nodeTaintRemovalDelay", updated)
-        if (plan.addresses !== undefined) yield* patchAddresses(updated, plan.addresses)
+        if (plan.addresses !== undefined) yield* nodes.patchStatusAddresses(name, plan.addresses)
         yield* observeDelay("nodeInitialSyncDelay", updated)
         return Option.some(updated)
       })
