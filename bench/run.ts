@@ -46,16 +46,16 @@ for (const file of modules) {
 
 const out = resolve(here, "../../bench/results")
 mkdirSync(out, { recursive: true })
-// A run of some modules (`npm run bench -- Name`) replaces only their rows; the others are kept
-// with the date of the run that measured them.
+// A run of some modules (`npm run bench -- Name`) replaces only the benches it measured (by bench
+// name: a module run with other parameters, e.g. BENCH_INIT_NODES, adds its own); the others are
+// kept with the date of the run that measured them.
 const previous = ((): { readonly date?: string; readonly rows: ReadonlyArray<StoredRow> } => {
   if (only.length === 0 || !existsSync(join(out, "latest.json"))) return { rows: [] }
   return JSON.parse(readFileSync(join(out, "latest.json"), "utf8")) as { date?: string; rows: ReadonlyArray<StoredRow> }
 })()
-const ran = new Set(fresh.map((r) => r.file))
 const benchesNow = new Set(fresh.map((r) => r.bench))
 const kept = previous.rows
-  .filter((r) => (r.file === undefined ? !benchesNow.has(r.bench) : !ran.has(r.file)))
+  .filter((r) => !benchesNow.has(r.bench))
   .map((r) => ({ ...r, date: r.date ?? previous.date ?? "" }))
 const rows: ReadonlyArray<StoredRow> = [...kept, ...fresh]
 writeFileSync(join(out, "latest.json"), JSON.stringify({ date: stamp, node: process.version, rows }, null, 2) + "\n")
