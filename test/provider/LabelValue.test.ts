@@ -50,6 +50,9 @@ describe("LabelValue.sanitize (zone and region)", () => {
     }
   })
   it("replaces invalid characters and trims the edges of a name the Go CCM could not write", () => {
+    assert.strictEqual(sanitize("Small Instance (4 GB / 2 CPU)"), "Small_Instance__4_GB___2_CPU")
+    assert.strictEqual(sanitize("Development-Internal"), "Development-Internal")
+    assert.strictEqual(sanitize("m1.small"), "m1.small")
     assert.strictEqual(sanitize("Zone One"), "Zone_One")
     assert.strictEqual(sanitize("Zürich"), "Z_rich")
     assert.strictEqual(sanitize("--CKS/2vCPU--"), "CKS_2vCPU")
