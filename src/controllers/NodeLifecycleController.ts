@@ -4,7 +4,7 @@
  * exist are deleted. All NotReady Nodes of a round share ONE VM listing; a CloudStack error skips
  * the round, so an outage deletes nothing. Decisions live in NodePlan.
  */
-import { Duration, Effect, Either, Option, Schedule } from "effect"
+import { Duration, Effect, Either, HashSet, Option, Ref, Schedule, Stream } from "effect"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
 import * as Informer from "../kubernetes/Informer.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
@@ -116,7 +116,7 @@ export const make = (options: NodeLifecycleOptions) =>
     /** A pass over the Nodes as the API server lists them now (tests). */
     const monitor = monitorOf(Effect.map(nodes.list, (listed) => listed.items))
 
-    const loop = (informer: Informer.Informer<NodeView>) => monitorOf(informer.list).pipe(
+    const loop = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => monitorOf(source).pipe(
       Effect.catchAll((error) => Effect.logWarning("node lifecycle round skipped, nothing deleted", error)),
       // A defect ends one round, never the controller.
       Effect.catchAllDefect((defect) => Effect.logError("node lifecycle round crashed", defect)),
@@ -124,10 +124,31 @@ export const make = (options: NodeLifecycleOptions) =>
       Effect.asVoid
     )
 
+    /**
+     * The Nodes a round may act on (NodePlan.needsMonitoring), kept up to date from the informer's
+     * changes: a round over 5,000 Ready Nodes then reads no Node at all, instead of listing and
+     * judging every one of them every period. A round sees every other Node as Nothing anyway.
+     */
+    const candidates = (informer: Informer.Informer<NodeView>) =>
+      Effect.gen(function*() {
+        const names = yield* Ref.make(HashSet.empty<string>())
+        const track = (node: NodeView) =>
+          Ref.update(names, NodePlan.needsMonitoring(node) ? HashSet.add(node.metadata.name) : HashSet.remove(node.metadata.name))
+        const changes = yield* informer.subscribe
+        yield* Effect.forkScoped(changes.pipe(Stream.runForEach(Informer.Change.$match({
+          Added: ({ object }) => track(object),
+          Updated: ({ object }) => track(object),
+          Deleted: ({ object }) => Ref.update(names, HashSet.remove(object.metadata.name))
+        }))))
+        return Effect.flatMap(Ref.get(names), (current) =>
+          Effect.map(Effect.forEach(current, (name) => informer.get(name)), (found) => found.flatMap(Option.toArray)))
+      })
+
     const run = Effect.gen(function*() {
       const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
+      const source = yield* candidates(informer)
       yield* informer.awaitSynced
-      yield* loop(informer)
+      yield* loop(source)
     }).pipe(Effect.scoped, Effect.annotateLogs({ module: "NodeLifecycleController" }))
 
     const controller: Controller = { name: CONTROLLER_NAME, run }

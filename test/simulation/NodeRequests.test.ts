@@ -9,7 +9,9 @@ import * as NodeController from "../../src/controllers/NodeController.js"
 import * as NodeLifecycleController from "../../src/controllers/NodeLifecycleController.js"
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../../src/controllers/NodePlan.js"
 import { EventApi } from "../../src/kubernetes/EventApi.js"
+import * as Informer from "../../src/kubernetes/Informer.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
+import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
@@ -107,6 +109,35 @@ describe("node controllers: Kubernetes requests", () => {
         yield* settle(20)
         assert.strictEqual(yield* taintedNodes, 0)
         assert.deepStrictEqual(yield* Ref.get(requests), ["patch nodes", "get nodes", "patch nodes", "patch nodes/status", "create events"])
+      }).pipe(Effect.provide(env(requests)))
+    }))
+
+  it.scoped("a quiet lifecycle round reads no Node: only NotReady or shutdown-tainted Nodes are looked at", () =>
+    Effect.gen(function*() {
+      const requests = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* Effect.gen(function*() {
+        const fake = yield* FakeKubernetes.FakeKubernetes
+        const registered = yield* DemoCluster.setup({ nodes: 20 })
+        for (const { node } of registered) yield* fake.setNodeReady(node, "True")
+        const reads = yield* Ref.make({ lists: 0, gets: 0 })
+        const informer = yield* Informer.make("nodes", yield* NodeApi)
+        const counted: Informer.Informer<NodeView> = {
+          ...informer,
+          list: Effect.zipRight(Ref.update(reads, (r) => ({ ...r, lists: r.lists + 1 })), informer.list),
+          get: (key) => Effect.zipRight(Ref.update(reads, (r) => ({ ...r, gets: r.gets + 1 })), informer.get(key))
+        }
+        const lifecycle = yield* NodeLifecycleController.make({ monitorPeriod: "1 second", informer: Effect.succeed(counted) })
+        yield* Effect.forkScoped(lifecycle.run)
+        yield* settle(30, "1 second")
+        assert.deepStrictEqual(yield* Ref.get(reads), { lists: 0, gets: 0 }, "30 rounds over 20 Ready Nodes")
+        // One Node turns NotReady: from then on each round reads that one Node.
+        const [down] = registered
+        yield* fake.setNodeReady(down!.node, "Unknown")
+        yield* settle(5, "1 second")
+        const after = yield* Ref.get(reads)
+        assert.strictEqual(after.lists, 0)
+        assert.isAtLeast(after.gets, 3)
+        assert.isAtMost(after.gets, 6)
       }).pipe(Effect.provide(env(requests)))
     }))
 
