@@ -300,7 +300,9 @@ export const runWorkers = <K, E, R>(
     // Added after the forks, so it runs before they are interrupted: stop intake, let in-flight keys finish.
     yield* Effect.addFinalizer(() =>
       queue.shutdown.pipe(
-        Effect.zipRight(Effect.timeoutOption(queue.awaitIdle, drain)),
+        // Finalizers run uninterruptibly, and a timeout waits for an uninterruptible effect to end:
+        // the wait itself must be interruptible, or a reconcile that never ends holds the stop up.
+        Effect.zipRight(Effect.timeoutOption(Effect.interruptible(queue.awaitIdle), drain)),
         Effect.flatMap((drained) =>
           Option.isNone(drained)
             ? Effect.logWarning("work queue not drained in time, interrupting in-flight reconciles").pipe(

@@ -116,10 +116,10 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
         )
       }).pipe(Effect.withSpan("EventRecorder.write"))
 
-    // A write in progress is finished before the fiber stops: an interrupted one would leave its
-    // request running and the aggregation map not knowing about the Event.
+    // Stopped only when the scope closes, after the flush below had its time: a write that hangs
+    // (an unreachable API server) must not hold the shutdown up.
     yield* Queue.take(queue).pipe(
-      Effect.flatMap((event) => Effect.uninterruptible(Effect.ensuring(write(event), adjust(-1)))),
+      Effect.flatMap((event) => Effect.ensuring(write(event), adjust(-1))),
       Effect.forever,
       Effect.annotateLogs({ module: "EventRecorder", component }),
       Effect.forkScoped
@@ -127,7 +127,8 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
     // Added after the fork, so it runs before the sender is interrupted.
     const flushTimeout = options.flushTimeout ?? "2 seconds"
     yield* Effect.addFinalizer(() =>
-      idle.await.pipe(
+      // Interruptible: a finalizer is not, and a timeout waits for an uninterruptible effect to end.
+      Effect.interruptible(idle.await).pipe(
         Effect.timeoutOption(flushTimeout),
         Effect.flatMap(Option.match({
           onSome: () => Effect.void,

@@ -235,4 +235,22 @@ describe("runWorkers", () => {
       yield* q.add("b")
       assert.strictEqual(yield* q.len, 0)
     }).pipe(Effect.provide(TestMetrics)))
+
+  it.effect("a reconcile that never ends is interrupted once the drain timeout has passed", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const q = yield* WorkQueue.make<string>({ name: "svc" }).pipe(Scope.extend(scope))
+      yield* WorkQueue.runWorkers(q, 1, (_: string) => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never), {
+        controller: "svc",
+        drainTimeout: "5 seconds"
+      }).pipe(Scope.extend(scope))
+      yield* q.add("a")
+      yield* Deferred.await(started)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* seconds(4)
+      assert.isNull(closing.unsafePoll(), "still draining")
+      yield* seconds(2)
+      yield* Fiber.join(closing)
+    }).pipe(Effect.provide(TestMetrics)))
 })

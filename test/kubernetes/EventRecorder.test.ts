@@ -139,6 +139,22 @@ describe("EventRecorder", () => {
       assert.strictEqual(yield* dropped("spam_filter"), 6)
     }).pipe(Effect.provide(env)))
 
+  it.scoped("a hanging API server holds the shutdown up for the flush timeout only", () =>
+    Effect.gen(function*() {
+      const never = yield* Deferred.make<void>()
+      const scope = yield* Scope.make()
+      const recorder = yield* EventRecorder.make("cloud-node-controller", { flushTimeout: "2 seconds" }).pipe(
+        Effect.provide(gated(never)),
+        Scope.extend(scope)
+      )
+      yield* recorder.record({ kind: "Node", namespace: "", name: "n1", uid: "u1" }, "Normal", "Synced", "ok")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      assert.isNull(closing.unsafePoll(), "still flushing")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(closing)
+    }).pipe(Effect.provide(env)))
+
   it.scoped("closing the recorder's scope writes what is still queued (best effort, bounded)", () =>
     Effect.gen(function*() {
       const fake = yield* FakeKubernetes.FakeKubernetes
