@@ -4,7 +4,7 @@
  * and that no sync waits for an Event to be written.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Layer, Ref } from "effect"
+import { Deferred, Effect, Layer, Ref, TestClock } from "effect"
 import * as NodeController from "../../src/controllers/NodeController.js"
 import * as NodeLifecycleController from "../../src/controllers/NodeLifecycleController.js"
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../../src/controllers/NodePlan.js"
@@ -12,6 +12,7 @@ import { EventApi } from "../../src/kubernetes/EventApi.js"
 import * as Informer from "../../src/kubernetes/Informer.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
+import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
@@ -75,6 +76,33 @@ describe("node controllers: Kubernetes requests", () => {
         assert.strictEqual(count("create events"), 30)
         assert.strictEqual(count("get nodes"), 0)
         assert.strictEqual(made.length, 90, made.join(", "))
+      }).pipe(Effect.provide(env(requests)))
+    }))
+
+  it.scoped("Nodes joining within a minute share one VM listing (a long initialisation does not list every VM every 10 s)", () =>
+    Effect.gen(function*() {
+      const requests = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* Effect.gen(function*() {
+        const api = yield* NodeApi
+        const sim = yield* CloudStackSimulator
+        const listings = Effect.map(sim.counters, (c) => c.get("listVirtualMachines") ?? 0)
+        const taints = [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }]
+        const controller = yield* NodeController.make({ workers: 1, drainTimeout: 0 })
+        yield* controller.run
+        yield* api.create({ name: "big-1", taints })
+        yield* settle(10)
+        const first = yield* listings
+        for (const [i, wait] of [[2, "20 seconds"], [3, "25 seconds"]] as const) {
+          yield* TestClock.adjust(wait)
+          yield* api.create({ name: `big-${i}`, taints })
+          yield* settle(10)
+        }
+        assert.strictEqual(yield* taintedNodes, 0)
+        assert.strictEqual(yield* listings, first, "the listing of 48 s ago still answers")
+        yield* TestClock.adjust("15 seconds")
+        yield* api.create({ name: "big-4", taints })
+        yield* settle(10)
+        assert.strictEqual((yield* listings) - first, 1, "older than a minute: listed afresh")
       }).pipe(Effect.provide(env(requests)))
     }))
 
