@@ -5,7 +5,7 @@
  * instead of creating another, and the correlator's spam filter (EventSpamFilter) caps each object's
  * Events. Best effort: failures are logged, never raised; queued Events are flushed on shutdown.
  */
-import { Clock, Context, DateTime, type Duration, Effect, HashMap, Layer, Option, Queue, Random, Ref, type Scope, SynchronizedRef } from "effect"
+import { Clock, Context, DateTime, type Duration, Effect, HashMap, Layer, Option, Queue, Random, Ref, SynchronizedRef } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
 import { EventApi } from "./EventApi.js"
 import * as EventSpamFilter from "./EventSpamFilter.js"
@@ -149,9 +149,6 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
 
     return EventRecorder.of({ record, flush: idle.await })
   })
-
-/** Requirements of `make`: the API, the drop counter, and the scope its sender lives in. */
-export type EventRecorderRequirements = EventApi | Metrics | Scope.Scope
 
 export const layer = (component: string, options?: EventRecorderOptions): Layer.Layer<EventRecorder, never, EventApi | Metrics> =>
   Layer.scoped(EventRecorder, make(component, options))
