@@ -18,8 +18,9 @@ import { request } from "node:https"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
-import { Layer, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { TAINT_UNINITIALIZED } from "../src/controllers/NodePlan.js"
+import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as Simulator from "../src/simulation/cloudstack/Simulator.js"
 import * as HttpFace from "../src/simulation/cloudstack/SimulatorHttpServer.js"
 import * as DemoCluster from "../src/simulation/DemoCluster.js"
@@ -48,6 +49,7 @@ const CPU_PROFILE_DIR = process.env["BENCH_CPU_PROF"]
 
 /** The Go CCM's figures for 300 Nodes at the default QPS (issue 14's table: two runs, same figures). */
 const GO_CCM = {
+  cloudStackCalls: 4801,
   wallSeconds: 44.1,
   cpuSeconds: 4.5,
   requestsPerNode: 3,
@@ -160,6 +162,11 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     await sleep(500)
     const before = await requestCounts(api)
 
+    const cloudStackCalls = () =>
+      simulator.runPromise(
+        Effect.map(Effect.flatMap(CloudStackSimulator, (sim) => sim.counters), (counters) => [...counters.values()].reduce((a, b) => a + b, 0))
+      )
+    const callsBefore = await cloudStackCalls()
     const load = loadavg()[0] ?? 0
     started = performance.now()
     const child: ChildProcess = spawn(process.execPath, [
@@ -188,6 +195,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     const wallSeconds = Math.max(...done.values()) / 1000
     const firstSeconds = Math.min(...done.values()) / 1000
     const cpuByThen = cpuSeconds(pid)
+    const callsByThen = (await cloudStackCalls()) - callsBefore
 
     // The Synced Events trail the last update by a token or two; wait for them before counting.
     let requests = delta(before, await requestCounts(api))
@@ -208,17 +216,20 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     const idlePerMinute = ((cpuSeconds(pid) - idleFrom) * 60) / IDLE_SECONDS
     const peak = procStatusMiB(pid, "VmHWM") ?? NaN
     const connections = proxy.connections()
+    // The API server counts a watch when it ends: the CCM's ended ones plus the one open now.
+    const watches = (delta(before, await requestCounts(api)).get("WATCH nodes") ?? 0) + 1
     child.kill("SIGTERM")
     await Promise.race([exited, sleep(10_000)])
 
+    // The Go CCM's figures are for issue 14's run: 300 Nodes at the default QPS.
+    const sideBySide = NODES === 300 && QPS === undefined
     const row = (metric: string, value: number, unit: string, go: number, target: string, met: boolean, note?: string): BenchRow => ({
       bench,
       metric,
       value,
       unit,
-      go,
-      target,
-      met,
+      ...(sideBySide ? { go } : {}),
+      ...(target === "" ? {} : { target, met }),
       ...(note === undefined ? {} : { note })
     })
     return [
@@ -227,7 +238,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         round(wallSeconds),
         "s",
         GO_CCM.wallSeconds,
-        `<= ${GO_CCM.wallSeconds} s`,
+        sideBySide ? `<= ${GO_CCM.wallSeconds} s` : "",
         wallSeconds <= GO_CCM.wallSeconds,
         `machine load average ${round(load)} on ${cpus().length} cores at start`
       ),
@@ -240,8 +251,17 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         `<= ${round((1.5 * GO_CCM.cpuSeconds * 1000) / 300)} ms`,
         cpuByThen / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300
       ),
+      row("CloudStack calls to initialise them", callsByThen, "calls", GO_CCM.cloudStackCalls, "", true, "counted by the simulator"),
       row("Kubernetes requests per Node initialisation", round(perNode, 2), "requests", GO_CCM.requestsPerNode, "<= 3", perNode <= 3, `apiserver_request_total: ${breakdown}`),
-      row("TCP connections to the API server during the run", connections, "connections", GO_CCM.connections, "1 + watches", connections <= 2, "requests + the Node watch (HTTP/1.1); the Go CCM multiplexes both over HTTP/2"),
+      row(
+        "TCP connections to the API server during the run",
+        connections,
+        "connections",
+        GO_CCM.connections,
+        "1 + watches",
+        connections <= 1 + watches,
+        `requests + ${watches} Node watch${watches === 1 ? "" : "es"} (HTTP/1.1, one connection each; a watch is reopened every 5-10 min); the Go CCM multiplexes its watches over its one HTTP/2 connection`
+      ),
       row(
         "CPU seconds per idle minute afterwards",
         round(idlePerMinute, 3),
@@ -256,7 +276,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         round(firstSeconds, 2),
         "s",
         GO_CCM.firstNodeSeconds,
-        "<= 1 s",
+        sideBySide ? "<= 1 s" : "",
         firstSeconds <= 1,
         `Go CCM 0.3-0.8 s; machine load average ${round(load)} on ${cpus().length} cores at start`
       ),
