@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # A real kube-apiserver (v1.20.2, built from Debian's `kubernetes` source package with Debian's Go)
 # plus Debian's etcd, on loopback, for the Kubernetes contract suite. See
-# docs reference "real-apiserver.md" for why it is built this way.
+# docs reference "real-apiserver.md" for why it is built this way. The kubectl of the same
+# release (with its built-in kustomize) comes from Debian's binary package of that source,
+# `kubernetes-client`: the deploy/ e2e renders and dry-runs the manifests with it.
 #
-#   scripts/kube-apiserver.sh build          build and cache the binary (skipped when cached)
+#   scripts/kube-apiserver.sh build          build and cache the binary, fetch kubectl (each skipped when cached)
 #   scripts/kube-apiserver.sh start [DIR]    start etcd + apiserver, print the kubeconfig path
 #   scripts/kube-apiserver.sh stop [DIR]     stop both (by PID), remove DIR
 #   scripts/kube-apiserver.sh compact [DIR]  compact etcd to its current revision: watches of
 #                                            Nodes from an older resourceVersion then get 410 Gone
 #   scripts/kube-apiserver.sh path           print the cached binary path (exit 1 if missing)
+#   scripts/kube-apiserver.sh kubectl-path   print the cached kubectl path (exit 1 if missing)
 #
 # Environment: KUBE_APISERVER_CACHE (default /var/cache/cloudstack-ccm), KUBE_APISERVER_STATE
-# (default /tmp/cloudstack-ccm-kube; the state dir of start/stop).
+# (default /tmp/cloudstack-ccm-kube; the state dir of start/stop), KUBE_APISERVER_AUTHZ (default
+# AlwaysAllow; RBAC for the secure-serving tests: then only the admin token is allowed everything).
+# Besides the admin token (group system:masters), the token file has users without any rights:
+# metrics-reader (contract-test-metrics-token), nobody (contract-test-nobody-token) and ccm
+# (contract-test-ccm-token), for tests that grant them RBAC roles.
 set -euo pipefail
 
 VERSION=v1.20.2
 CACHE_DIR=${KUBE_APISERVER_CACHE:-/var/cache/cloudstack-ccm}
 BINARY=$CACHE_DIR/kube-apiserver-$VERSION
+KUBECTL=$CACHE_DIR/kubectl-$VERSION
 STATE_DIR=${2:-${KUBE_APISERVER_STATE:-/tmp/cloudstack-ccm-kube}}
 TOKEN=contract-test-admin-token
 
@@ -40,7 +48,35 @@ apt_deps() {
   fi
 }
 
+# kubectl v1.20.2 as Debian built it from the same source package: an 8 MB download instead of
+# another ~5 minutes of Go build. Unpacked next to the apiserver, not installed: it must not replace
+# a kubectl the machine already has on its PATH.
+fetch_kubectl() {
+  if [ -x "$KUBECTL" ]; then
+    log "cached: $KUBECTL"
+    return 0
+  fi
+  local work
+  work=$(mktemp -d /tmp/kubectl-fetch.XXXXXX)
+  log "fetching Debian's kubernetes-client (kubectl $VERSION)"
+  (cd "$work" && apt-get download -qq kubernetes-client >"$work/apt.log" 2>&1) ||
+    { as_root apt-get update -qq && (cd "$work" && apt-get download -qq kubernetes-client >"$work/apt.log" 2>&1); } ||
+    { cat "$work/apt.log" >&2; rm -rf "$work"; return 1; }
+  dpkg-deb -x "$work"/kubernetes-client_*.deb "$work/root"
+  local version
+  version=$("$work/root/usr/bin/kubectl" version --client --short 2>/dev/null || true)
+  if [ "$version" != "Client Version: $VERSION" ]; then
+    log "Debian's kubernetes-client is not kubectl $VERSION (it says: $version)"; rm -rf "$work"; return 1
+  fi
+  as_root mkdir -p "$CACHE_DIR"
+  as_root install -m 0755 "$work/root/usr/bin/kubectl" "$KUBECTL.tmp"
+  as_root mv "$KUBECTL.tmp" "$KUBECTL"
+  rm -rf "$work"
+  log "fetched: $KUBECTL"
+}
+
 build() {
+  fetch_kubectl
   if [ -x "$BINARY" ]; then
     log "cached: $BINARY"
     return 0
@@ -109,7 +145,12 @@ start() {
   local etcd_client etcd_peer port
   etcd_client=$(free_port); etcd_peer=$(free_port); port=$(free_port)
   openssl genrsa -out "$STATE_DIR/sa.key" 2048 2>/dev/null
-  echo "$TOKEN,admin,1,\"system:masters\"" > "$STATE_DIR/tokens.csv"
+  {
+    echo "$TOKEN,admin,1,\"system:masters\""
+    echo "contract-test-metrics-token,metrics-reader,2"
+    echo "contract-test-nobody-token,nobody,3"
+    echo "contract-test-ccm-token,ccm,4"
+  } > "$STATE_DIR/tokens.csv"
   setsid etcd --name contract --data-dir "$STATE_DIR/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_client" --advertise-client-urls "http://127.0.0.1:$etcd_client" \
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
@@ -118,7 +159,7 @@ start() {
   echo "$etcd_client" > "$STATE_DIR/etcd.port"
   setsid "$BINARY" --etcd-servers="http://127.0.0.1:$etcd_client" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" --insecure-port=0 \
-    --cert-dir="$STATE_DIR/certs" --token-auth-file="$STATE_DIR/tokens.csv" --authorization-mode=AlwaysAllow \
+    --cert-dir="$STATE_DIR/certs" --token-auth-file="$STATE_DIR/tokens.csv" --authorization-mode="${KUBE_APISERVER_AUTHZ:-AlwaysAllow}" \
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$STATE_DIR/sa.key" \
     --service-account-signing-key-file="$STATE_DIR/sa.key" --service-cluster-ip-range=10.96.0.0/16 \
     --disable-admission-plugins=ServiceAccount --allow-privileged=true \
@@ -184,5 +225,6 @@ case "${1:-}" in
   stop) stop ;;
   compact) compact ;;
   path) [ -x "$BINARY" ] && echo "$BINARY" ;;
-  *) echo "usage: $0 build|start [state-dir]|stop [state-dir]|compact [state-dir]|path" >&2; exit 64 ;;
+  kubectl-path) [ -x "$KUBECTL" ] && echo "$KUBECTL" ;;
+  *) echo "usage: $0 build|start [state-dir]|stop [state-dir]|compact [state-dir]|path|kubectl-path" >&2; exit 64 ;;
 esac

@@ -13,15 +13,21 @@ import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
 import * as CloudConfigFile from "../config/CloudConfigFile.js"
 import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
+import * as ServiceController from "../controllers/ServiceController.js"
+import * as AccessReviewApi from "../kubernetes/AccessReviewApi.js"
+import * as EndpointSliceApi from "../kubernetes/EndpointSliceApi.js"
 import * as EventApi from "../kubernetes/EventApi.js"
 import * as Informer from "../kubernetes/Informer.js"
 import * as KubeClient from "../kubernetes/KubeClient.js"
 import * as LeaseApi from "../kubernetes/LeaseApi.js"
 import * as NodeApi from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
+import * as ServiceApi from "../kubernetes/ServiceApi.js"
 import * as Metrics from "../metrics/Metrics.js"
 import * as Instances from "../provider/Instances.js"
+import * as LoadBalancers from "../provider/loadbalancer/LoadBalancers.js"
 import * as ControllerManager from "../runtime/ControllerManager.js"
+import * as DelegatedAuth from "../runtime/DelegatedAuth.js"
 import * as HealthChecks from "../runtime/HealthChecks.js"
 import * as HealthServer from "../runtime/HealthServer.js"
 import * as LeaderElection from "../runtime/LeaderElection.js"
@@ -31,9 +37,9 @@ import { type ControllerName, parse, type RunFlags, usage } from "./RunFlags.js"
 export const logLevelOf = (verbosity: number): LogLevel.LogLevel =>
   verbosity >= 6 ? LogLevel.Trace : verbosity >= 4 ? LogLevel.Debug : LogLevel.Info
 
-/** The Kubernetes APIs the runtime and the node controllers use, over one client-node configuration and one rate limit. */
+/** The Kubernetes APIs the runtime and the controllers use, over one client-node configuration and one rate limit. */
 const kubernetesLayer = (flags: RunFlags) =>
-  Layer.mergeAll(NodeApi.layer, EventApi.layer, LeaseApi.layer).pipe(
+  Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
     Layer.provide(KubeClient.layer(
       { kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) },
       { qps: flags.kubeApiQps, burst: flags.kubeApiBurst }
@@ -45,18 +51,44 @@ const kubernetesLayer = (flags: RunFlags) =>
  * ones (FakeKubernetes, the CloudStack simulator) for the `simulate` command and in-process tests.
  */
 export interface Backends<E1, E2> {
-  readonly kubernetes: Layer.Layer<NodeApi.NodeApi | EventApi.EventApi | LeaseApi.LeaseApi, E1>
+  readonly kubernetes: Layer.Layer<
+    NodeApi.NodeApi | ServiceApi.ServiceApi | EndpointSliceApi.EndpointSliceApi | EventApi.EventApi | LeaseApi.LeaseApi,
+    E1
+  >
   readonly cloudStackTransport: Layer.Layer<CloudStackTransport, E2, CloudConfig | Metrics.Metrics>
+  /**
+   * TokenReviews and SubjectAccessReviews for the secure port. Absent (simulated backends): only
+   * the always-allow paths are served, to anonymous requests, as the k8s CCM without a kubeconfig.
+   */
+  readonly accessReview?: Layer.Layer<AccessReviewApi.AccessReviewApi, KubeClient.KubeConfigError> | undefined
 }
+
+/** `--authentication-kubeconfig`/`--authorization-kubeconfig`, else the main client's configuration. */
+const reviewClient = (flags: RunFlags, given: Option.Option<string>): KubeClient.KubeConfigOptions =>
+  Option.match(given, {
+    onSome: (kubeconfig) => ({ kubeconfig }),
+    onNone: () => ({ kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) })
+  })
 
 export const liveBackends = (flags: RunFlags) => ({
   kubernetes: kubernetesLayer(flags),
-  cloudStackTransport: HttpTransport.layer
+  cloudStackTransport: HttpTransport.layer,
+  accessReview: AccessReviewApi.layer({
+    authentication: reviewClient(flags, flags.delegatedAuth.authenticationKubeconfig),
+    authorization: reviewClient(flags, flags.delegatedAuth.authorizationKubeconfig)
+  })
 })
 
-/** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances. */
+/** The secure port's access guard: delegated to the API server, or always-allow paths only. */
+const accessGuard = (flags: RunFlags, review: Backends<unknown, unknown>["accessReview"]) =>
+  review === undefined
+    ? Effect.succeed(DelegatedAuth.pathsOnly(flags.delegatedAuth.alwaysAllowPaths))
+    : DelegatedAuth.make(flags.delegatedAuth).pipe(Effect.provide(review))
+
+/** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
 const cloudLayer = <E2>(flags: RunFlags, config: CloudConfigShape, transport: Backends<unknown, E2>["cloudStackTransport"]) =>
-  Instances.layer(flags.cloudProvider).pipe(
+  LoadBalancers.layer({ clusterName: flags.clusterName, tags: flags.lbOwnershipTags }).pipe(
+    Layer.provideMerge(Instances.layer(flags.cloudProvider)),
     Layer.provideMerge(CloudStackClient.layer),
     Layer.provide(transport),
     Layer.provideMerge(Layer.succeed(CloudConfig, config))
@@ -74,7 +106,11 @@ export const drainTimeout = (flags: RunFlags): Duration.Duration => {
 
 /** Builds the enabled controllers (names as k8s: also their health check names). */
 const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.Informer<NodeView>>) =>
-  Effect.forEach(flags.controllers, (name: ControllerName) => {
+  Effect.forEach(flags.controllers, (name: ControllerName): Effect.Effect<
+    Option.Option<ControllerManager.Controller>,
+    never,
+    NodeController.NodeControllerRequirements | ServiceController.ServiceControllerRequirements
+  > => {
     switch (name) {
       case "cloud-node-controller":
         return NodeController.make({
@@ -82,17 +118,18 @@ const buildControllers = (flags: RunFlags, nodeInformer: Effect.Effect<Informer.
           statusUpdateFrequency: flags.nodeStatusUpdateFrequency,
           drainTimeout: drainTimeout(flags),
           informer: nodeInformer
-        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run })))
+        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync })))
       case "cloud-node-lifecycle-controller":
         return NodeLifecycleController.make({ monitorPeriod: flags.nodeMonitorPeriod, informer: nodeInformer }).pipe(
-          Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run }))
+          Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync }))
         )
       case "service-lb-controller":
-        // Not in this build yet: said once at start-up rather than silently skipped.
-        return Effect.logWarning("controller not available in this build, not started").pipe(
-          Effect.annotateLogs({ controller: name }),
-          Effect.as(Option.none<ControllerManager.Controller>())
-        )
+        return ServiceController.make({
+          workers: flags.concurrentServiceSyncs,
+          resyncPeriod: flags.lbResyncPeriod,
+          drainTimeout: drainTimeout(flags),
+          nodeInformer
+        }).pipe(Effect.map((c) => Option.some<ControllerManager.Controller>({ name, run: c.run, informerSync: c.informerSync })))
     }
   }).pipe(Effect.map((cs) => cs.flatMap(Option.toArray)))
 
@@ -120,12 +157,14 @@ export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<
       : LeaderElection.layerDisabled(identity)
     const serving = flags.securePort === 0
       ? Layer.empty
-      : Layer.discard(HealthServer.layer({
-        bindAddress: flags.bindAddress,
-        port: flags.securePort,
-        plainHttp: flags.plainHttp,
-        tls: Option.zipWith(flags.tlsCertFile, flags.tlsPrivateKeyFile, (certFile, keyFile) => ({ certFile, keyFile }))
-      }))
+      : Layer.discard(Layer.unwrapEffect(Effect.map(accessGuard(flags, backends.accessReview), (access) =>
+        HealthServer.layer({
+          bindAddress: flags.bindAddress,
+          port: flags.securePort,
+          plainHttp: flags.plainHttp,
+          tls: Option.zipWith(flags.tlsCertFile, flags.tlsPrivateKeyFile, (certFile, keyFile) => ({ certFile, keyFile })),
+          access
+        }))))
     const run = Effect.gen(function*() {
       const election = yield* LeaderElection.LeaderElection
       const checks = yield* HealthChecks.HealthChecks
@@ -148,7 +187,7 @@ export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<
         const nodes = yield* NodeApi.NodeApi
         const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", nodes), yield* Effect.scope))
         const controllers = yield* buildControllers(flags, nodeInformer)
-        yield* election.withLeadership(ControllerManager.run(controllers))
+        yield* election.withLeadership(ControllerManager.run(controllers, { informerSyncGrace: flags.informerSyncGrace }))
       }).pipe(Effect.provide(cloudLayer(flags, cloudConfig.value, backends.cloudStackTransport)))
     }).pipe(Effect.scoped)
     const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)

@@ -27,12 +27,27 @@ export interface LeaderElectionFlags {
   readonly retryPeriod: Duration.Duration
 }
 
+/** Delegated authentication and authorization of the secure port, as the k8s CCM's. */
+export interface DelegatedAuthFlags {
+  /** Where TokenReviews go; None = the main client's (`--kubeconfig`/`--master`, or in-cluster). */
+  readonly authenticationKubeconfig: Option.Option<string>
+  /** Where SubjectAccessReviews go; None = likewise. */
+  readonly authorizationKubeconfig: Option.Option<string>
+  /** Paths served without authorization (exact, or a prefix ending in `*`). */
+  readonly alwaysAllowPaths: ReadonlyArray<string>
+  readonly tokenCacheTtl: Duration.Duration
+  readonly allowCacheTtl: Duration.Duration
+  readonly denyCacheTtl: Duration.Duration
+}
+
 export interface RunFlags {
   readonly cloudProvider: "external-cloudstack" | "cloudstack"
   readonly cloudConfig: Option.Option<string>
   readonly kubeconfig: Option.Option<string>
   readonly master: Option.Option<string>
   readonly clusterName: string
+  /** `--lb-ownership-tags`: CloudStack tags on everything the LB code creates. */
+  readonly lbOwnershipTags: boolean
   /** Enabled controllers, in start order. */
   readonly controllers: ReadonlyArray<ControllerName>
   readonly leaderElection: LeaderElectionFlags
@@ -42,10 +57,13 @@ export interface RunFlags {
   readonly tlsCertFile: Option.Option<string>
   readonly tlsPrivateKeyFile: Option.Option<string>
   readonly plainHttp: boolean
+  readonly delegatedAuth: DelegatedAuthFlags
   readonly nodeStatusUpdateFrequency: Duration.Duration
   readonly nodeMonitorPeriod: Duration.Duration
   readonly lbResyncPeriod: Duration.Duration
   readonly minResyncPeriod: Duration.Duration
+  /** How long a controller's informer may take to list once before its health check fails. */
+  readonly informerSyncGrace: Duration.Duration
   readonly concurrentServiceSyncs: number
   readonly concurrentNodeSyncs: number
   /** 0 = same as concurrentNodeSyncs. */
@@ -98,10 +116,20 @@ export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "tls-cert-file", kind: "string", default: "", help: "Serving certificate (PEM); default a self-signed one made at start." },
   { name: "tls-private-key-file", kind: "string", default: "", help: "Private key of --tls-cert-file (PEM)." },
   { name: "plain-http", kind: "bool", default: "false", help: "Serve plain HTTP instead of HTTPS on --secure-port (local runs only)." },
+  { name: "authentication-kubeconfig", kind: "string", default: "", help: "Kubeconfig for the TokenReviews of bearer tokens on --secure-port; empty = the --kubeconfig/--master client (or in-cluster)." },
+  { name: "authorization-kubeconfig", kind: "string", default: "", help: "Kubeconfig for the SubjectAccessReviews of requests on --secure-port; empty = likewise." },
+  { name: "authorization-always-allow-paths", kind: "list", default: "/healthz,/readyz,/livez", help: "Paths served without authorization (exact, or a prefix with a trailing *; /healthz does not cover /healthz/x); '' = none." },
+  { name: "authentication-token-webhook-cache-ttl", kind: "duration", default: "10s", help: "How long a TokenReview answer is reused." },
+  { name: "authorization-webhook-cache-authorized-ttl", kind: "duration", default: "10s", help: "How long an allowing SubjectAccessReview answer is reused." },
+  { name: "authorization-webhook-cache-unauthorized-ttl", kind: "duration", default: "10s", help: "How long a denying SubjectAccessReview answer is reused." },
+  { name: "authentication-skip-lookup", kind: "bool", default: "false", help: "Accepted; no effect: only bearer tokens are authenticated, so the extension-apiserver-authentication ConfigMap is never looked up." },
+  { name: "authentication-tolerate-lookup-failure", kind: "bool", default: "false", help: "Accepted; no effect (no lookup, see --authentication-skip-lookup)." },
   { name: "node-status-update-frequency", kind: "duration", default: "5m", help: "Period of the node address sync." },
   { name: "node-monitor-period", kind: "duration", default: "5s", help: "Period of the node lifecycle check." },
   { name: "lb-resync-period", kind: "duration", default: "10m", help: "Re-ensure every load balancer this often (drift repair); 0 disables." },
+  { name: "lb-ownership-tags", kind: "bool", default: "true", help: "Tag every IP, LB rule, firewall rule and ACL item created with the cluster and Service (one createTags per type, not awaited); false saves those calls." },
   { name: "min-resync-period", kind: "duration", default: "12h", help: "Informer resync base period." },
+  { name: "informer-sync-grace", kind: "duration", default: "2m", help: "How long a controller's informer may take to list once before /healthz/<controller> fails (e.g. credentials or RBAC)." },
   { name: "concurrent-service-syncs", kind: "int", default: "1", help: "Service workers." },
   { name: "concurrent-node-syncs", kind: "int", default: "1", help: "Node initialisation workers." },
   { name: "concurrent-node-status-updates", kind: "int", default: "0", help: "Parallelism of the address sync; 0 = --concurrent-node-syncs." },
@@ -120,8 +148,6 @@ const IGNORED: ReadonlyArray<{ readonly name: string; readonly bool: boolean }> 
     "contention-profiling",
     "allow-untagged-cloud",
     "enable-leader-migration",
-    "authentication-skip-lookup",
-    "authentication-tolerate-lookup-failure",
     "permit-port-sharing",
     "permit-address-sharing",
     "logtostderr",
@@ -147,12 +173,6 @@ const IGNORED: ReadonlyArray<{ readonly name: string; readonly bool: boolean }> 
     "leader-migration-config",
     "webhook-secure-port",
     "webhooks",
-    "authentication-kubeconfig",
-    "authentication-token-webhook-cache-ttl",
-    "authorization-kubeconfig",
-    "authorization-always-allow-paths",
-    "authorization-webhook-cache-authorized-ttl",
-    "authorization-webhook-cache-unauthorized-ttl",
     "client-ca-file",
     "requestheader-client-ca-file",
     "requestheader-allowed-names",
@@ -283,22 +303,28 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     issues.push(`--cloud-provider: "${provider}" is not served by this CCM (use external-cloudstack or cloudstack)`)
   }
   const controllers = parseControllers(raw("controllers"), issues, warnings)
+  const beforeTiming = issues.length
+  const leaseDuration = duration("leader-elect-lease-duration")
+  const renewDeadline = duration("leader-elect-renew-deadline")
+  const retryPeriod = duration("leader-elect-retry-period")
+  // The timing rules compare the three durations: only meaningful when each of them is valid.
+  const timingValid = issues.length === beforeTiming
   const leaderElection: LeaderElectionFlags = {
     enabled: bool("leader-elect"),
     namespace: raw("leader-elect-resource-namespace"),
     name: raw("leader-elect-resource-name"),
-    leaseDuration: duration("leader-elect-lease-duration"),
-    renewDeadline: duration("leader-elect-renew-deadline"),
-    retryPeriod: duration("leader-elect-retry-period")
+    leaseDuration,
+    renewDeadline,
+    retryPeriod
   }
   if (raw("leader-elect-resource-lock") !== "leases") {
     issues.push(`--leader-elect-resource-lock: only "leases" is supported, not "${raw("leader-elect-resource-lock")}"`)
   }
   if (leaderElection.enabled) {
-    const [lease, renew, retry] = [leaderElection.leaseDuration, leaderElection.renewDeadline, leaderElection.retryPeriod].map(Duration.toMillis)
+    const [lease, renew, retry] = [leaseDuration, renewDeadline, retryPeriod].map(Duration.toMillis)
     // client-go's own validation: the leader must give up before the lease expires, with retries in between.
-    if (!((lease ?? 0) > (renew ?? 0))) issues.push("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
-    if (!((renew ?? 0) > 1.2 * (retry ?? 0))) issues.push("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
+    if (timingValid && !((lease ?? 0) > (renew ?? 0))) issues.push("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
+    if (timingValid && !((renew ?? 0) > 1.2 * (retry ?? 0))) issues.push("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
     if (leaderElection.namespace === "" || leaderElection.name === "") issues.push("--leader-elect-resource-namespace and --leader-elect-resource-name must not be empty")
   }
   const tlsCertFile = given("tls-cert-file")
@@ -310,6 +336,20 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
   if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(bindAddress) && !/^[0-9a-fA-F:]+$/.test(bindAddress) && bindAddress !== "localhost") {
     issues.push(`--bind-address: "${bindAddress}" is not an IP address`)
   }
+  const alwaysAllowPaths = raw("authorization-always-allow-paths").split(",").map((p) => p.trim()).filter((p) => p !== "")
+  for (const path of alwaysAllowPaths) {
+    if (path.slice(0, -1).includes("*")) issues.push(`--authorization-always-allow-paths: only a trailing * is allowed in "${path}"`)
+  }
+  bool("authentication-skip-lookup")
+  bool("authentication-tolerate-lookup-failure")
+  const delegatedAuth: DelegatedAuthFlags = {
+    authenticationKubeconfig: given("authentication-kubeconfig"),
+    authorizationKubeconfig: given("authorization-kubeconfig"),
+    alwaysAllowPaths,
+    tokenCacheTtl: duration("authentication-token-webhook-cache-ttl", true),
+    allowCacheTtl: duration("authorization-webhook-cache-authorized-ttl", true),
+    denyCacheTtl: duration("authorization-webhook-cache-unauthorized-ttl", true)
+  }
   const cloudConfig = given("cloud-config")
   if (Option.isNone(cloudConfig) && controllers.length > 0) {
     issues.push("--cloud-config is required (no cloud provider config given)")
@@ -320,6 +360,7 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     kubeconfig: given("kubeconfig"),
     master: given("master"),
     clusterName: raw("cluster-name"),
+    lbOwnershipTags: bool("lb-ownership-tags"),
     controllers,
     leaderElection,
     securePort: int("secure-port", 0, 65535),
@@ -327,10 +368,12 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     tlsCertFile,
     tlsPrivateKeyFile,
     plainHttp: bool("plain-http"),
+    delegatedAuth,
     nodeStatusUpdateFrequency: duration("node-status-update-frequency"),
     nodeMonitorPeriod: duration("node-monitor-period"),
     lbResyncPeriod: duration("lb-resync-period", true),
     minResyncPeriod: duration("min-resync-period"),
+    informerSyncGrace: duration("informer-sync-grace"),
     concurrentServiceSyncs: int("concurrent-service-syncs", 1),
     concurrentNodeSyncs: int("concurrent-node-syncs", 1),
     concurrentNodeStatusUpdates: int("concurrent-node-status-updates", 0),
@@ -369,6 +412,16 @@ const parseControllers = (text: string, issues: Array<string>, warnings: Array<s
     }
   }
   return CONTROLLERS.map((c) => c.name).filter((name) => enabled.has(name) || (star && !disabled.has(name)))
+}
+
+/**
+ * The controllers a `--controllers` value enables (the same syntax as `run`'s flag), or every
+ * problem in one line. Pure.
+ */
+export const controllersOf = (text: string): Either.Either<ReadonlyArray<ControllerName>, string> => {
+  const issues: Array<string> = []
+  const controllers = parseControllers(text, issues, [])
+  return issues.length === 0 ? Either.right(controllers) : Either.left(issues.join("; "))
 }
 
 /** `--help` text for the run flags, generated from `FLAGS`. */

@@ -1,12 +1,12 @@
 /**
- * `cloudstack-ccm simulate` (= `npm start`): the REAL node controllers against the in-memory
- * CloudStack simulator (demo world) and FakeKubernetes, on the real clock with short periods. A
- * seeded demo cluster joins tainted, its kubelets report Ready and it is initialised; one VM stops
- * (NotReady: shutdown taint) and starts again (Ready: taint removed), one is destroyed (NotReady:
- * Node deleted); progress is printed as it happens and a node table at the end.
+ * `cloudstack-ccm simulate` (= `npm start`): the REAL controllers against the in-memory CloudStack
+ * simulator (demo world) and FakeKubernetes, on the real clock with short periods. A seeded demo
+ * cluster joins tainted, its kubelets report Ready and it is initialised; one VM stops (NotReady:
+ * shutdown taint) and starts again (Ready: taint removed), one is destroyed (NotReady: Node
+ * deleted); then LoadBalancer Services (SimulateServices). Progress is printed as it happens.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Data, Deferred, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Schedule, Stream } from "effect"
+import { Console, Deferred, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Stream } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import { destroyVirtualMachine, startVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../config/CloudConfig.js"
@@ -18,6 +18,7 @@ import type { NodeView } from "../kubernetes/NodeView.js"
 import { WatchEvent } from "../kubernetes/WatchEvent.js"
 import * as Metrics from "../metrics/Metrics.js"
 import * as Instances from "../provider/Instances.js"
+import * as LoadBalancers from "../provider/loadbalancer/LoadBalancers.js"
 import type { ProviderName } from "../provider/ProviderId.js"
 import { CloudStackSimulator } from "../simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../simulation/cloudstack/DemoWorld.js"
@@ -26,14 +27,11 @@ import type { World } from "../simulation/cloudstack/World.js"
 import * as DemoCluster from "../simulation/DemoCluster.js"
 import * as FakeKubernetes from "../simulation/FakeKubernetes.js"
 import * as NodeTable from "../simulation/NodeTable.js"
-import { simulatedCloudConfig } from "../simulation/SimulatedCloudConfig.js"
+import { defaultAccountKeys, simulatedCloudConfig } from "../simulation/SimulatedCloudConfig.js"
+import * as CliOptions from "./CliOptions.js"
+import { SimulationStepError, story as serviceStory, waitFor } from "./SimulateServices.js"
 
-/** A demo step did not happen in time: a bug somewhere, reported instead of hanging. */
-export class SimulationStepError extends Data.TaggedError("SimulationStepError")<{ readonly step: string }> {
-  override get message(): string {
-    return `simulation step did not complete in time: ${this.step}`
-  }
-}
+export { SimulationStepError }
 
 export interface SimulateOptions {
   readonly seed: number
@@ -45,19 +43,17 @@ export interface SimulateOptions {
   readonly output?: ((text: string) => Effect.Effect<void>) | undefined
 }
 
-/** The simulated cloud and cluster: simulator (demo world by default), typed client, Instances, FakeKubernetes. */
+/** The simulated cloud and cluster: simulator (demo world by default), typed client, Instances, LoadBalancers, FakeKubernetes. */
 export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & { readonly world?: World | undefined }) => {
-  const config = Layer.succeed(CloudConfig, simulatedCloudConfig())
-  const base = Layer.mergeAll(Simulator.layer(options.world ?? demoWorld, { seed: options.seed }), config, Metrics.layer)
+  const world = options.world ?? demoWorld
+  // Signs as the world's default account: the in-memory transport acts as the configured key's account.
+  const config = Layer.succeed(CloudConfig, simulatedCloudConfig(defaultAccountKeys(world)))
+  const simulator = Simulator.layerWithTransport(world, { seed: options.seed }).pipe(Layer.provideMerge(config))
+  const base = Layer.mergeAll(simulator, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
-  return Layer.merge(Instances.layer(options.providerName).pipe(Layer.provideMerge(client)), FakeKubernetes.layer())
+  const cloud = LoadBalancers.layer().pipe(Layer.provideMerge(Instances.layer(options.providerName)), Layer.provideMerge(client))
+  return Layer.merge(cloud, FakeKubernetes.layer())
 }
-
-const waitFor = <E>(step: string, check: Effect.Effect<boolean, E>, within: Duration.DurationInput) =>
-  check.pipe(
-    Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (done) => done }),
-    Effect.timeoutFail({ duration: within, onTimeout: () => new SimulationStepError({ step }) })
-  )
 
 /** Prints one line per notable Node change, stamped with the time since the start; `listed` once it watches. */
 const progress = (started: number, print: (text: string) => Effect.Effect<void>, listed: Deferred.Deferred<void>) =>
@@ -147,6 +143,7 @@ export const simulate = (options: SimulateOptions) =>
       const gone = Effect.map(nodes.get(destroyed.node), Option.isNone)
       yield* waitFor(`deletion of ${destroyed.node}`, gone, "20 seconds")
     }
+    yield* serviceStory(note)
     const elapsed = (yield* Effect.clockWith((c) => c.currentTimeMillis)) - started
     const rest = Duration.toMillis(options.duration) - elapsed
     if (rest > 0) {
@@ -172,17 +169,17 @@ export const simulate = (options: SimulateOptions) =>
     options.verbose ? (e) => e : Logger.withMinimumLogLevel(LogLevel.Warning)
   )
 
-const seed = Options.integer("seed").pipe(
+const seed = CliOptions.integer("seed", CliOptions.anyInteger).pipe(
   Options.withDefault(1),
   Options.withDescription("seed of the simulated cloud's ids and of which VMs become nodes")
 )
-const nodes = Options.integer("nodes").pipe(
+const nodes = CliOptions.integer("nodes", { min: 1, max: 5000 }).pipe(
   Options.withDefault(8),
-  Options.withDescription("cluster size; VMs beyond the demo world's are deployed through the simulated API")
+  Options.withDescription("cluster size, 1..5000; VMs beyond the demo world's are deployed through the simulated API")
 )
-const duration = Options.integer("duration").pipe(
+const duration = CliOptions.integer("duration", { min: 0, max: 86400 }).pipe(
   Options.withDefault(6),
-  Options.withDescription("seconds the whole simulation runs at least (controllers use short periods)")
+  Options.withDescription("seconds the whole simulation runs at least, 0..86400 (controllers use short periods)")
 )
 const provider = Options.choice("cloud-provider", ["external-cloudstack", "cloudstack"]).pipe(
   Options.withDefault("external-cloudstack" as const),
@@ -196,8 +193,8 @@ export const command = Command.make(
   (o) =>
     simulate({
       seed: o.seed,
-      nodes: Math.max(1, o.nodes),
-      duration: Duration.seconds(Math.max(0, o.duration)),
+      nodes: o.nodes,
+      duration: Duration.seconds(o.duration),
       providerName: o.provider,
       verbose: o.verbose
     })

@@ -3,7 +3,7 @@
  * retries, one client-wide concurrency bound and rate limit, and per-command metrics. Generic over
  * the command definitions in `commands/*`; it holds no CloudStack semantics beyond the API itself.
  */
-import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Option, Predicate, RateLimiter, Schedule, Schema, type Scope as EffectScope, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Either, FiberRef, Layer, LogLevel, Option, Predicate, RateLimiter, Redacted, Schedule, Schema, type Scope as EffectScope, Stream } from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
@@ -16,11 +16,13 @@ import {
   isRetryable,
   isRetryableMutation
 } from "./CloudStackError.js"
-import { CloudStackTransport } from "./CloudStackTransport.js"
+import { type CloudStackRawResponse, CloudStackTransport } from "./CloudStackTransport.js"
 import type { AsyncCommand, ListCommand, ListPage, Scope, SyncCommand } from "./Command.js"
 import { AsyncJobResult, JobFailure, JobSubmitted, queryAsyncJobResult } from "./commands/AsyncJobs.js"
 import { listProjects } from "./commands/Projects.js"
 import * as Envelope from "./Envelope.js"
+import * as JobLanes from "./JobLanes.js"
+import * as Redact from "./Redact.js"
 import { type JobId, ProjectId } from "./Ids.js"
 import { pollDelay, retrySchedule } from "./RetryPolicy.js"
 import type { Params } from "./Signing.js"
@@ -35,6 +37,16 @@ export interface SubmittedJob {
   readonly entityId: Option.Option<string>
   /** Clock millis at submission, for the job-wait metric. */
   readonly submittedAt: number
+  /** The CloudStack job queue the job waits in (JobLanes), when the caller knows it. */
+  readonly lane: Option.Option<string>
+}
+
+export interface JobOptions {
+  /**
+   * The job queue the command's job joins (e.g. `network:<id>` for LB rules, firewall rules and IPs
+   * of a network): jobs of one lane are awaited together, one poll per job (JobLanes).
+   */
+  readonly lane?: string | undefined
 }
 
 export interface CloudStackClientShape {
@@ -47,14 +59,14 @@ export interface CloudStackClientShape {
   /** The same as `list`, page by page, as a Stream. */
   readonly stream: <P, A>(command: ListCommand<P, A>, params: P) => Stream.Stream<A, CloudStackError>
   /** Sends an async command without waiting for its job. Retried only when provably unexecuted. */
-  readonly submit: <P, A>(command: AsyncCommand<P, A>, params: P) => Effect.Effect<SubmittedJob, CloudStackError>
+  readonly submit: <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) => Effect.Effect<SubmittedJob, CloudStackError>
   /**
    * Polls the job until it finishes (bounded by `asyncJobTimeout`). Fails with `AsyncJobFailedError`
    * (jobstatus 2) or `AsyncJobTimeoutError` (the job may still complete later); never re-submits.
    */
   readonly waitForJob: <P, A>(command: AsyncCommand<P, A>, job: SubmittedJob) => Effect.Effect<A, CloudStackError>
   /** `submit` then `waitForJob`. */
-  readonly run: <P, A>(command: AsyncCommand<P, A>, params: P) => Effect.Effect<A, CloudStackError>
+  readonly run: <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) => Effect.Effect<A, CloudStackError>
 }
 
 export class CloudStackClient extends Context.Tag("cloudstack-ccm/cloudstack/CloudStackClient")<
@@ -64,12 +76,19 @@ export class CloudStackClient extends Context.Tag("cloudstack-ccm/cloudstack/Clo
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-const toDecodeError = (command: string, prefix: ReadonlyArray<string>) => (error: ParseError) =>
+/** Whether a configured `project-id` is a UUID (used as is) rather than a project name (looked up). */
+export const isUuid = (value: string): boolean => UUID.test(value)
+
+/** A decode failure; its issue texts quote the answer's values, so they are redacted. */
+const toDecodeError = (command: string, prefix: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => (error: ParseError) =>
   new CloudStackDecodeError({
     command,
-    detail: ArrayFormatter.formatErrorSync(error)
-      .map((issue) => `${[...prefix, ...issue.path.map(String)].join(".") || "(root)"}: ${issue.message}`)
-      .join("; ")
+    detail: Redact.redact(
+      ArrayFormatter.formatErrorSync(error)
+        .map((issue) => `${[...prefix, ...issue.path.map(String)].join(".") || "(root)"}: ${issue.message}`)
+        .join("; "),
+      secrets
+    )
   })
 
 const outcomeOf = (error: CloudStackError): string => {
@@ -106,18 +125,55 @@ interface Core {
   ) => Effect.Effect<A, CloudStackError>
 }
 
+/** The configured key pair, redacted from every foreign text an error carries. */
+const secretsOf = (config: CloudConfig["Type"]): ReadonlyArray<string> => [
+  Redacted.value(config.apiKey),
+  Redacted.value(config.secretKey)
+]
+
 const makeCore = (
+  keys: ReadonlyArray<string>,
   transport: CloudStackTransport["Type"],
   metrics: MetricsShape,
   limit: RateLimiter.RateLimiter,
   semaphore: Effect.Semaphore
 ): Core => {
-  const record = (command: string, outcome: string, startedAt: number) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.sync(() => {
-        metrics.apiRequests.inc({ command, outcome })
-        metrics.apiRequestDuration.observe({ command }, (now - startedAt) / 1000)
-      }))
+  const record = (command: string, outcome: string, durationMs: number) =>
+    Effect.sync(() => {
+      metrics.apiRequests.inc({ command, outcome })
+      metrics.apiRequestDuration.observe({ command }, durationMs / 1000)
+    })
+
+  /** The decoded answer; the request's signature is redacted along with the keys from any error text. */
+  const answerOf = <A>(command: string, raw: CloudStackRawResponse, decode: (inner: unknown) => Effect.Effect<A, ParseError>) => {
+    const secrets = raw.signature === undefined ? keys : [...keys, raw.signature]
+    return Effect.flatMap(
+      Envelope.decode(command, raw, secrets),
+      (inner) => Effect.mapError(decode(inner), toDecodeError(command, [], secrets))
+    )
+  }
+
+  /**
+   * klog's -v=6 request line: command, method, parameter NAMES (never a value: a value may be a
+   * secret or personal), HTTP status, duration and outcome. Built only when Trace is enabled.
+   */
+  const trace = (
+    request: { readonly command: string; readonly method: string; readonly params: Params },
+    status: number | undefined,
+    durationMs: number,
+    outcome: string
+  ) =>
+    Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+      LogLevel.lessThanEqual(minimum, LogLevel.Trace)
+        ? Effect.logTrace("CloudStack request").pipe(Effect.annotateLogs({
+          command: request.command,
+          method: request.method,
+          params: Object.keys(request.params).sort().join(","),
+          status: status ?? "none",
+          durationMs,
+          outcome
+        }))
+        : Effect.void)
 
   // One HTTP exchange: rate-limited and bounded, measured, decoded; metrics count the final outcome.
   const once = <A>(
@@ -128,12 +184,14 @@ const makeCore = (
   ): Effect.Effect<A, CloudStackError> =>
     semaphore.withPermits(1)(limit(Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
-      const result = yield* transport.send({ command, params, method }).pipe(
-        Effect.flatMap((raw) => Envelope.decode(command, raw)),
-        Effect.flatMap((inner) => Effect.mapError(decode(inner), toDecodeError(command, []))),
-        Effect.either
-      )
-      yield* record(command, Either.isRight(result) ? "success" : outcomeOf(result.left), startedAt)
+      const sent = yield* Effect.either(transport.send({ command, params, method }))
+      const result: Either.Either<A, CloudStackError> = Either.isLeft(sent)
+        ? Either.left(sent.left)
+        : yield* Effect.either(answerOf(command, sent.right, decode))
+      const durationMs = (yield* Clock.currentTimeMillis) - startedAt
+      const outcome = Either.isRight(result) ? "success" : outcomeOf(result.left)
+      yield* record(command, outcome, durationMs)
+      yield* trace({ command, method, params }, Either.isRight(sent) ? sent.right.status : undefined, durationMs, outcome)
       return yield* result
     })))
 
@@ -178,8 +236,10 @@ const makeClient = (
   core: Core,
   config: CloudConfig["Type"],
   metrics: MetricsShape,
+  lanes: JobLanes.JobLanes,
   projectId: Option.Option<ProjectId>
 ): CloudStackClientShape => {
+  const secrets = secretsOf(config)
   const paramsOf = <P>(command: { readonly scope: Scope; readonly encode: (p: P) => Params }, params: P): Params => ({
     ...command.encode(params),
     ...scopeParams(command.scope, projectId)
@@ -194,18 +254,27 @@ const makeClient = (
   }
   const fetchPage = <P, A>(command: ListCommand<P, A>, base: Params, page: number) =>
     core.request(command.name, "GET", { ...base, page: String(page), pagesize: String(PAGE_SIZE) }, command.decodePage)
-  // `{}` (no count) is an empty result; an empty page before `count` is reached stops too
-  const nextCursor = (cursor: Cursor, page: ListPage<unknown>): Option.Option<Cursor> => {
+  /**
+   * The next page, if `count` says there is more. `{}` (no count) is an empty result. A page that
+   * comes back empty before `count` items were seen makes the listing incomplete: an error, never
+   * "that is all" (a short listing would make VMs look gone).
+   */
+  const nextCursor = (command: string, cursor: Cursor, page: ListPage<unknown>) => {
     const seen = cursor.seen + page.items.length
-    return page.items.length > 0 && page.count !== undefined && seen < page.count
-      ? Option.some({ page: cursor.page + 1, seen })
-      : Option.none()
+    if (page.count === undefined || seen >= page.count) return Either.right(Option.none<Cursor>())
+    if (page.items.length === 0) {
+      return Either.left(
+        new CloudStackDecodeError({ command, detail: `page ${cursor.page} is empty but count is ${page.count} and ${seen} items were listed` })
+      )
+    }
+    return Either.right(Option.some<Cursor>({ page: cursor.page + 1, seen }))
   }
 
   const stream = <P, A>(command: ListCommand<P, A>, params: P): Stream.Stream<A, CloudStackError> => {
     const base = paramsOf(command, params)
     return Stream.paginateChunkEffect<Cursor, A, CloudStackError, never>({ page: 1, seen: 0 }, (cursor) =>
-      Effect.map(fetchPage(command, base, cursor.page), (page) => [Chunk.fromIterable(page.items), nextCursor(cursor, page)]))
+      Effect.flatMap(fetchPage(command, base, cursor.page), (page) =>
+        Effect.map(nextCursor(command.name, cursor, page), (next) => [Chunk.fromIterable(page.items), next] as const)))
   }
 
   // The same walk as `stream` without Stream machinery: `list` is on every reconcile's hot path.
@@ -214,12 +283,12 @@ const makeClient = (
     const walk = (cursor: Cursor, collected: ReadonlyArray<A>): Effect.Effect<ReadonlyArray<A>, CloudStackError> =>
       Effect.flatMap(fetchPage(command, base, cursor.page), (page) => {
         const all = collected.length === 0 ? page.items : [...collected, ...page.items]
-        return Option.match(nextCursor(cursor, page), { onNone: () => Effect.succeed(all), onSome: (next) => walk(next, all) })
+        return Effect.flatMap(nextCursor(command.name, cursor, page), Option.match({ onNone: () => Effect.succeed(all), onSome: (next) => walk(next, all) }))
       })
     return walk({ page: 1, seen: 0 }, []).pipe(Effect.withSpan("CloudStackClient.list", { attributes: { command: command.name } }))
   }
 
-  const submit = <P, A>(command: AsyncCommand<P, A>, params: P) =>
+  const submit = <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) =>
     Effect.gen(function*() {
       const answer = yield* core.request(command.name, "POST", paramsOf(command, params), decodeSubmitted)
       if (command.kind === "asyncCreate" && answer.id === undefined) {
@@ -229,7 +298,7 @@ const makeClient = (
       yield* Effect.logDebug("CloudStack job submitted").pipe(
         Effect.annotateLogs({ command: command.name, jobId: answer.jobId })
       )
-      return { command: command.name, jobId: answer.jobId, entityId: Option.fromNullable(answer.id), submittedAt }
+      return { command: command.name, jobId: answer.jobId, entityId: Option.fromNullable(answer.id), submittedAt, lane: Option.fromNullable(options?.lane) }
     }).pipe(Effect.withSpan("CloudStackClient.submit", { attributes: { command: command.name } }))
 
   const observeJob = (job: SubmittedJob, result: "success" | "failed" | "timeout") =>
@@ -243,7 +312,8 @@ const makeClient = (
         answer.jobStatus === 0
           ? Effect.zipRight(Effect.sleep(pollDelay(pending + 1)), loop(pending + 1))
           : Effect.succeed(answer))
-    return loop(0).pipe(
+    const wait = Option.match(job.lane, { onNone: () => loop(0), onSome: (lane) => lanes.await(lane, job.jobId, job.submittedAt, poll) })
+    return wait.pipe(
       Effect.timeoutFail({
         duration: config.asyncJobTimeout,
         onTimeout: () => new AsyncJobTimeoutError({ command: job.command, jobId: job.jobId, waited: config.asyncJobTimeout })
@@ -266,7 +336,7 @@ const makeClient = (
             Option.orElse(() => Option.fromNullable(done.jobResultCode)),
             Option.getOrElse(() => 530)
           ),
-          errorText: Option.flatMapNullable(failure, (f) => f.errorText).pipe(Option.getOrElse(() => ""))
+          errorText: Redact.redact(Option.flatMapNullable(failure, (f) => f.errorText).pipe(Option.getOrElse(() => "")), secrets)
         })
       }
       yield* observeJob(job, "success")
@@ -276,14 +346,14 @@ const makeClient = (
       }
       return yield* Effect.mapError(
         command.decodeResult(result[command.resultKey]),
-        toDecodeError(command.name, ["jobresult", command.resultKey])
+        toDecodeError(command.name, ["jobresult", command.resultKey], secrets)
       )
     }).pipe(
       Effect.withSpan("CloudStackClient.waitForJob", { attributes: { command: command.name, jobId: job.jobId } })
     )
 
-  const run = <P, A>(command: AsyncCommand<P, A>, params: P) =>
-    Effect.flatMap(submit(command, params), (job) => waitForJob(command, job))
+  const run = <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) =>
+    Effect.flatMap(submit(command, params, options), (job) => waitForJob(command, job))
 
   return { projectId, call, list, stream, submit, waitForJob, run }
 }
@@ -328,9 +398,10 @@ export const make: Effect.Effect<
   const metrics = yield* Metrics
   const semaphore = yield* Effect.makeSemaphore(config.maxInFlight)
   const limiter = yield* RateLimiter.make({ limit: config.requestsPerSecond, interval: Duration.seconds(1) })
-  const core = makeCore(transport, metrics, limiter, semaphore)
-  const projectId = yield* resolveProject(makeClient(core, config, metrics, Option.none()), config.projectId)
-  return CloudStackClient.of(makeClient(core, config, metrics, projectId))
+  const core = makeCore(secretsOf(config), transport, metrics, limiter, semaphore)
+  const lanes = yield* JobLanes.make
+  const projectId = yield* resolveProject(makeClient(core, config, metrics, lanes, Option.none()), config.projectId)
+  return CloudStackClient.of(makeClient(core, config, metrics, lanes, projectId))
 }).pipe(Effect.annotateLogs({ module: "CloudStackClient" }))
 
 /** The live client over whatever `CloudStackTransport` is provided (HTTP or the simulator). */

@@ -93,7 +93,11 @@ export class CloudStackTransportError extends Data.TaggedError("CloudStackTransp
   }
 }
 
-/** The server answered with something that is not a CloudStack JSON envelope (HTML proxy page, truncated JSON). */
+/**
+ * The server answered with something that is not CloudStack's JSON envelope for the command (HTML
+ * proxy page, truncated JSON, an empty body, another service's JSON). Never an answer: not even
+ * "nothing found".
+ */
 export class CloudStackUnexpectedBodyError extends Data.TaggedError("CloudStackUnexpectedBodyError")<{
   readonly command: string
   readonly httpStatus: number
@@ -102,7 +106,8 @@ export class CloudStackUnexpectedBodyError extends Data.TaggedError("CloudStackU
   readonly bodyPrefix: string
 }> {
   override get message(): string {
-    return `CloudStack ${this.command}: HTTP ${this.httpStatus} answer is not CloudStack JSON (${this.contentType}): ${JSON.stringify(this.bodyPrefix)}`
+    const type = this.contentType === "" ? "no content type" : this.contentType
+    return `CloudStack ${this.command}: the HTTP ${this.httpStatus} answer (${type}) is not CloudStack's answer to ${this.command} (check api-url): ${JSON.stringify(this.bodyPrefix)}`
   }
 }
 
@@ -153,9 +158,9 @@ export type CloudStackError =
 const RETRYABLE_CLASSES: ReadonlySet<ApiErrorClass> = new Set(["rateLimited", "unavailable"])
 
 /**
- * Whether repeating the same request may succeed: transport errors and timeouts, 429, and
- * unavailable-type answers (534, 502/503/504, or a non-JSON body from a proxy with such a status).
- * 401, 430, 431, 531 and 537 never retry. Job failures and job timeouts are not retried here: the
+ * Whether repeating the same read may succeed: transport errors and timeouts, 429, unavailable-type
+ * answers (534, 502/503/504), and any answer that is not CloudStack's (a proxy or a captive portal
+ * in the way may step aside). 401, 430, 431, 531 and 537 never retry. Job failures and job timeouts are not retried here: the
  * job may have had effects, so the caller re-reads state and decides.
  */
 export const isRetryable = (error: CloudStackError): boolean => {
@@ -165,7 +170,7 @@ export const isRetryable = (error: CloudStackError): boolean => {
     case "CloudStackApiError":
       return RETRYABLE_CLASSES.has(error.errorClass)
     case "CloudStackUnexpectedBodyError":
-      return error.httpStatus === 429 || RETRYABLE_CLASSES.has(classifyErrorCode(error.httpStatus))
+      return true
     default:
       return false
   }

@@ -18,6 +18,8 @@ export interface CloudStackRawResponse {
   readonly status: number
   readonly contentType: string
   readonly body: string
+  /** The request's signature, when it was signed: redacted, like the keys, from errors built from this answer. */
+  readonly signature?: string | undefined
 }
 
 export class CloudStackTransport extends Context.Tag("cloudstack-ccm/cloudstack/CloudStackTransport")<

@@ -23,7 +23,12 @@ interface Base<P> {
   readonly encode: (params: P) => Params
 }
 
-/** A paged `list*` command: items under `itemKey`, `count` = total matches. */
+/**
+ * A paged `list*` command: items under `itemKey`, `count` = total matches. A page is CloudStack's
+ * ListResponse exactly (reference 2.1): no key besides `count` and `itemKey`, and never more items
+ * than `count`. "Nothing matches" is `{}` or `{"count": 0}`; any other object is a decode error,
+ * never an empty result.
+ */
 export interface ListCommand<P, A> extends Base<P> {
   readonly kind: "list"
   readonly itemKey: string
@@ -66,10 +71,22 @@ export const list = <S extends Param.Spec, A, I>(def: {
   readonly scope?: Scope
   readonly fixed?: Params
 }): ListCommand<Param.ParamsOf<S>, A> => {
-  const page = Schema.Struct({
-    count: Schema.optional(Schema.Int),
+  const allowed: ReadonlySet<string> = new Set(["count", def.itemKey])
+  const onlyPageKeys = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+    Schema.filter((inner) => {
+      const extra = Object.keys(inner).filter((key) => !allowed.has(key))
+      return extra.length === 0 || `not a ${def.name} page: unexpected key(s) ${extra.join(", ")} (expected count, ${def.itemKey})`
+    })
+  )
+  const fields = Schema.Struct({
+    count: Schema.optional(Schema.NonNegativeInt),
     items: Wire.array(def.itemKey, def.item)
-  })
+  }).pipe(
+    Schema.filter((p) =>
+      p.count === undefined || p.items.length <= p.count || `${p.items.length} items but count ${p.count}`
+    )
+  )
+  const page = Schema.compose(onlyPageKeys, fields, { strict: false })
   return {
     kind: "list",
     name: def.name,
@@ -114,3 +131,10 @@ export const async = <S extends Param.Spec, A, I>(def: {
   encode: withFixed(def.params, undefined),
   decodeResult: Schema.decodeUnknown(def.result)
 })
+
+/**
+ * `command` limited to what the caller's own account (or the configured project) holds: `projectid`
+ * without `listall`. With `listall=true` an admin key lists every account's resources; without it
+ * only those of its own account, which is where this CCM creates everything (reference 4.2).
+ */
+export const ownedOnly = <P, A>(command: ListCommand<P, A>): ListCommand<P, A> => ({ ...command, scope: "create" })

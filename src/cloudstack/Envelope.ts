@@ -1,14 +1,23 @@
 /**
- * Turns a raw HTTP answer into the object under the single top-level response key, or a classified
- * error (reference 2.1-2.2). Pure; never depends on the response key's name (createLBStickinessPolicy
- * answers under a non-standard key, unknown commands under `errorresponse`).
+ * Turns a raw HTTP answer into the object under CloudStack's envelope key for the command, or a
+ * classified error (reference 2.1-2.2). Pure. An answer counts only under the command's own key
+ * (`ResponseKey.accepted`), or `errorresponse` for the 401/432 errors that use it: any other JSON
+ * (a proxy's, a health endpoint's) is an unexpected body, never an answer. Every foreign text an
+ * error carries is redacted first.
  */
 import { Either, Predicate, Schema } from "effect"
 import { CloudStackApiError, CloudStackUnexpectedBodyError } from "./CloudStackError.js"
 import type { CloudStackRawResponse } from "./CloudStackTransport.js"
+import * as Redact from "./Redact.js"
+import * as ResponseKey from "./ResponseKey.js"
 import * as Wire from "./Wire.js"
 
 const PREFIX_LENGTH = 200
+/** How much of a body is redacted to build the prefix: a secret cut at PREFIX_LENGTH is still whole. */
+const REDACT_WINDOW = 4096
+
+/** The error codes CloudStack sends under `errorresponse` (unknown command: 401; 432 UNSUPPORTED_ACTION). */
+const ERROR_RESPONSE_CODES: ReadonlySet<number> = new Set([401, 432])
 
 const ErrorBody = Schema.Struct({
   errorCode: Wire.required("errorcode", Schema.Int),
@@ -21,12 +30,12 @@ const ErrorBody = Schema.Struct({
 })
 const decodeErrorBody = Schema.decodeUnknownEither(ErrorBody)
 
-const unexpected = (command: string, raw: CloudStackRawResponse) =>
+const unexpected = (command: string, raw: CloudStackRawResponse, redact: Redact.Redactor) =>
   new CloudStackUnexpectedBodyError({
     command,
     httpStatus: raw.status,
-    contentType: raw.contentType,
-    bodyPrefix: raw.body.slice(0, PREFIX_LENGTH)
+    contentType: redact(raw.contentType),
+    bodyPrefix: redact(raw.body.slice(0, REDACT_WINDOW)).slice(0, PREFIX_LENGTH)
   })
 
 const parseJson = (body: string): Either.Either<unknown, void> => {
@@ -37,32 +46,52 @@ const parseJson = (body: string): Either.Either<unknown, void> => {
   }
 }
 
+/** The single top-level key and its object, if the body is one such JSON object. */
+const envelopeOf = (body: string): { readonly key: string; readonly inner: Readonly<Record<string, unknown>> } | undefined => {
+  const parsed = parseJson(body)
+  if (Either.isLeft(parsed) || !Predicate.isRecord(parsed.right)) return undefined
+  const keys = Object.keys(parsed.right)
+  const key = keys.length === 1 ? keys[0] : undefined
+  if (key === undefined) return undefined
+  const inner = parsed.right[key]
+  return Predicate.isRecord(inner) ? { key, inner } : undefined
+}
+
 /**
- * Success: HTTP 200 and no `errorcode` inside; the inner object is returned undecoded.
- * Error envelope (any status, or `errorcode` present): `CloudStackApiError`.
- * Anything else (HTML, truncated JSON, several top-level keys, JSON from a proxy on a non-200
- * status): `CloudStackUnexpectedBodyError` with the first bytes for the operator.
+ * Success: HTTP 200, the command's envelope key and no `errorcode` inside; the inner object is
+ * returned undecoded. Error envelope (the command's key on any status or with `errorcode`, or
+ * `errorresponse` with errorcode 401/432): `CloudStackApiError`. Anything else (HTML, truncated
+ * JSON, an empty body, several top-level keys, another key, JSON from a proxy on a non-200
+ * status): `CloudStackUnexpectedBodyError` with the first bytes for the operator. `secrets` (the
+ * configured keys, the request's signature) are redacted from every text an error carries.
  */
 export const decode = (
   command: string,
-  raw: CloudStackRawResponse
+  raw: CloudStackRawResponse,
+  secrets: ReadonlyArray<string>
 ): Either.Either<Readonly<Record<string, unknown>>, CloudStackApiError | CloudStackUnexpectedBodyError> => {
-  const parsed = parseJson(raw.body)
-  if (Either.isLeft(parsed) || !Predicate.isRecord(parsed.right)) return Either.left(unexpected(command, raw))
-  const keys = Object.keys(parsed.right)
-  const inner = keys.length === 1 && keys[0] !== undefined ? parsed.right[keys[0]] : undefined
-  if (!Predicate.isRecord(inner)) return Either.left(unexpected(command, raw))
-  if (raw.status === 200 && !("errorcode" in inner)) return Either.right(inner)
-  const error = decodeErrorBody(inner)
-  if (Either.isLeft(error)) return Either.left(unexpected(command, raw))
+  const envelope = envelopeOf(raw.body)
+  const ours = envelope !== undefined && ResponseKey.accepted(command).includes(envelope.key)
+  if (ours && raw.status === 200 && !("errorcode" in envelope.inner)) return Either.right(envelope.inner)
+  const redact = Redact.make(secrets)
+  if (envelope === undefined || (!ours && envelope.key !== ResponseKey.ERROR_RESPONSE_KEY)) {
+    return Either.left(unexpected(command, raw, redact))
+  }
+  const error = decodeErrorBody(envelope.inner)
+  if (Either.isLeft(error) || (!ours && !ERROR_RESPONSE_CODES.has(error.right.errorCode))) {
+    return Either.left(unexpected(command, raw, redact))
+  }
   return Either.left(
     new CloudStackApiError({
       command,
       httpStatus: raw.status,
       errorCode: error.right.errorCode,
       csErrorCode: error.right.csErrorCode,
-      errorText: error.right.errorText,
-      uuidList: error.right.uuidList
+      errorText: redact(error.right.errorText),
+      uuidList: error.right.uuidList.map((u) => ({
+        uuid: redact(u.uuid),
+        ...(u.description === undefined ? {} : { description: redact(u.description) })
+      }))
     })
   )
 }

@@ -2,13 +2,15 @@
  * The live `CloudStackTransport`: adds apiKey/response/signatureVersion/expires, signs (reference 1.3)
  * and sends over undici — GET query for reads, POST form for mutations — honouring HTTP(S)_PROXY and
  * NO_PROXY, with TLS verified unless `ssl-no-verify`. Maps every socket failure to a typed reason.
- * Secrets are read from `Redacted` only to sign and never reach logs, errors or spans.
+ * Secrets are read from `Redacted` only to sign and never reach logs, errors or spans: socket error
+ * texts (which may contain the URL) are redacted before they become a `CloudStackTransportError`.
  */
 import { Clock, Duration, Effect, Layer, Predicate, Redacted } from "effect"
 import { EnvHttpProxyAgent, request as undiciRequest } from "undici"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { CloudStackTransportError } from "./CloudStackError.js"
 import { CloudStackTransport, type CloudStackRawResponse, type CloudStackRequest } from "./CloudStackTransport.js"
+import * as Redact from "./Redact.js"
 import { encodeQuery, formatExpires, type Params, sign } from "./Signing.js"
 
 /** How long a signed request stays valid (`expires` = now + 10 min, as the cs client does). */
@@ -19,6 +21,8 @@ export interface WireRequest {
   readonly url: string
   /** Form body for POST, undefined for GET. */
   readonly body: string | undefined
+  /** The request's signature (for redaction: a server may echo it). */
+  readonly signature: string
 }
 
 /**
@@ -40,11 +44,12 @@ export const encodeRequest = (
     signatureVersion: "3",
     expires: formatExpires(nowMillis + Duration.toMillis(SIGNATURE_VALIDITY))
   }
-  const encoded = encodeQuery({ ...params, signature: sign(params, secretKey) })
+  const signature = sign(params, secretKey)
+  const encoded = encodeQuery({ ...params, signature })
   const base = `${apiUrl.origin}${apiUrl.pathname}`
   return request.method === "GET"
-    ? { method: "GET", url: `${base}?${encoded}`, body: undefined }
-    : { method: "POST", url: base, body: encoded }
+    ? { method: "GET", url: `${base}?${encoded}`, body: undefined, signature }
+    : { method: "POST", url: base, body: encoded, signature }
 }
 
 const CONNECT = new Set([
@@ -84,13 +89,24 @@ export const reasonOf = (code: string | undefined): CloudStackTransportError["re
   return "Other"
 }
 
-const toTransportError = (command: string) => (cause: unknown) => {
+/**
+ * The typed error for a failed request; the foreign error's texts (undici's messages may contain
+ * the URL, with the api key and signature) are redacted, in `detail` and in the `cause` kept. Also
+ * used by the preflight's probes.
+ */
+export const toTransportError = (command: string, secrets: ReadonlyArray<string>) => (cause: unknown) => {
   const code = codeOf(cause)
-  const text = cause instanceof Error ? cause.message : "request failed"
-  return new CloudStackTransportError({ command, reason: reasonOf(code), detail: `${code ?? "ERR"}: ${text}`, cause })
+  const redact = Redact.make(secrets)
+  const text = cause instanceof Error ? redact(cause.message) : "request failed"
+  return new CloudStackTransportError({
+    command,
+    reason: reasonOf(code),
+    detail: `${code ?? "ERR"}: ${text}`,
+    cause: Redact.redactCause(cause, redact)
+  })
 }
 
-const headerValue = (value: string | ReadonlyArray<string> | undefined): string =>
+export const headerValue = (value: string | ReadonlyArray<string> | undefined): string =>
   value === undefined ? "" : typeof value === "string" ? value : value.join(", ")
 
 const make = Effect.gen(function*() {
@@ -134,9 +150,14 @@ const make = Effect.gen(function*() {
               body: wire.body
             })
           const body = await response.body.text()
-          return { status: response.statusCode, contentType: headerValue(response.headers["content-type"]), body }
+          return {
+            status: response.statusCode,
+            contentType: headerValue(response.headers["content-type"]),
+            body,
+            signature: wire.signature
+          }
         },
-        catch: toTransportError(request.command)
+        catch: toTransportError(request.command, [apiKey, secretKey, wire.signature])
       })
     }).pipe(
       Effect.timeoutFail({

@@ -8,7 +8,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Layer } from "effect"
 import { CloudConfig, type CloudConfigShape } from "./CloudConfig.js"
 import { CloudConfigError, ConfigIssue } from "./CloudConfigError.js"
-import { parse } from "./CloudConfigParser.js"
+import { parse, parseWithWarnings } from "./CloudConfigParser.js"
 
 const readFailure = (path: string, error: PlatformError): CloudConfigError => {
   if (error._tag === "SystemError" && error.reason === "NotFound") {
@@ -29,9 +29,14 @@ const readFailure = (path: string, error: PlatformError): CloudConfigError => {
  * problem (file missing or unreadable, or all syntax and value errors). Not retryable.
  */
 export const load = Effect.fn("CloudConfig.load")(function*(path: string) {
+  return (yield* loadWithWarnings(path)).config
+})
+
+/** `load`, plus the warnings about the file (`ConfigWarning`: valid, but maybe not what was meant). */
+export const loadWithWarnings = Effect.fn("CloudConfig.loadWithWarnings")(function*(path: string) {
   const fs = yield* FileSystem.FileSystem
   const text = yield* fs.readFileString(path).pipe(Effect.mapError((error) => readFailure(path, error)))
-  return yield* parse(text, path)
+  return yield* parseWithWarnings(text, path)
 })
 
 /** Validates cloud-config text; `source` names it in errors (tests, configs from a Secret). */

@@ -1,198 +1,14 @@
 /**
- * Pure cloud-config parsing: gcfg-compatible INI text -> `CloudConfigShape`, reporting every
- * problem at once with its line, and `render` back to text. No I/O, no services, no clock.
- *
- * Why a hand-written tokenizer and not the `ini` package: `ini` keeps no line numbers, treats
- * `key` without `=` as a string, knows no gcfg escapes or `\` line continuations and silently
- * accepts garbage lines, while compatibility with the upstream CCM (gcfg) and line-numbered errors
- * are required. The rules follow gopkg.in/gcfg.v1 (scanner.go/read.go):
- * - `[section]` and `key = value` lines; names are case-insensitive, start with a letter and
- *   contain letters, digits, `-` and `_`; `[sec "sub"]` subsections are not used by the CCM.
- * - `;` and `#` start a comment, also right after an unquoted value (`key = a # note` is `a`).
- * - A value is trimmed; quoted parts (`"..."`) keep spaces, `;` and `#` and understand the escapes
- *   `\"`, `\\`, `\n`, `\t`; outside quotes a `\` must end the line and continues the value.
- * - `key` alone (no `=`) is the gcfg "blank" value: `true` for a boolean, an error otherwise;
- *   `key =` is an empty value.
- * - A repeated key keeps its last value, as gcfg does for single-valued variables.
+ * Pure cloud-config parsing: gcfg-compatible INI text (tokenized by `GcfgTokenizer`) ->
+ * `CloudConfigShape`, reporting every problem at once with its line, and `render` back to text.
+ * No I/O, no services, no clock. gcfg semantics kept on top of the tokenizer: `key` alone is
+ * `true` for a boolean and an error otherwise; a repeated key keeps its last value.
  */
 import { Array as Arr, Duration, Either, Option, Order, ParseResult, Redacted, Schema } from "effect"
 import type { CloudConfigShape } from "./CloudConfig.js"
 import { CloudConfigError, ConfigIssue, echo, issueLine } from "./CloudConfigError.js"
+import { type IniEntry, tokenize } from "./GcfgTokenizer.js"
 import { format as formatDuration, GoDuration } from "./GoDuration.js"
-
-// ---------------------------------------------------------------------------------------------
-// Tokenizer (generic gcfg)
-
-/** A `[name]` or `[name "sub"]` header. */
-export interface IniSection {
-  readonly name: string
-  readonly subsection: Option.Option<string>
-  readonly line: number
-}
-
-/** One variable after unquoting; `value` is `None` for a gcfg blank (`key` without `=`). */
-export interface IniEntry {
-  readonly section: IniSection
-  readonly key: string
-  readonly value: Option.Option<string>
-  readonly line: number
-}
-
-export interface IniDocument {
-  readonly sections: ReadonlyArray<IniSection>
-  readonly entries: ReadonlyArray<IniEntry>
-  readonly issues: ReadonlyArray<ConfigIssue>
-}
-
-const escapes: Readonly<Record<string, string>> = { "\"": "\"", "\\": "\\", n: "\n", t: "\t" }
-const identStart = /^\p{L}$/u
-const identPart = /^[\p{L}\p{N}_-]$/u
-
-/**
- * Splits gcfg text into sections and entries. Syntax errors are collected (one per bad line, the
- * rest of that line skipped) so that a file with several mistakes reports all of them.
- * A leading UTF-8 BOM and CR of CRLF line ends are ignored, as gcfg does.
- */
-export const tokenize = (input: string): IniDocument => {
-  const text = input.startsWith("\uFEFF") ? input.slice(1) : input
-  const sections: Array<IniSection> = []
-  const entries: Array<IniEntry> = []
-  const issues: Array<ConfigIssue> = []
-  let pos = 0
-  let line = 1
-  // undefined: before any header; "broken": after a malformed header (its keys are skipped).
-  let current: IniSection | "broken" | undefined = undefined
-
-  const skipSpace = () => {
-    while (text[pos] === " " || text[pos] === "\t" || text[pos] === "\r") pos++
-  }
-  const skipLine = () => {
-    while (pos < text.length && text[pos] !== "\n") pos++
-  }
-  const atLineEnd = () => pos >= text.length || text[pos] === "\n" || text[pos] === ";" || text[pos] === "#"
-  const syntax = (at: number, detail: string): undefined => {
-    issues.push(ConfigIssue.SyntaxError({ line: at, detail }))
-    skipLine()
-    return undefined
-  }
-  const ident = (): string => {
-    const start = pos
-    if (!identStart.test(text[pos] ?? "")) return ""
-    while (identPart.test(text[pos] ?? "")) pos++
-    return text.slice(start, pos)
-  }
-  /** Quoted part starting at `"`; returns the unescaped text or undefined after an error. */
-  const quoted = (at: number): string | undefined => {
-    pos++ // opening quote
-    let out = ""
-    for (;;) {
-      const ch = text[pos]
-      if (ch === undefined || ch === "\n") return syntax(at, "unterminated quoted string")
-      pos++
-      if (ch === "\"") return out
-      if (ch === "\\") {
-        const e = text[pos]
-        const u = e === undefined ? undefined : escapes[e]
-        if (u === undefined) {
-          return syntax(at, `invalid escape sequence "\\${e ?? ""}" (valid: \\" \\\\ \\n \\t)`)
-        }
-        pos++
-        out += u
-      } else if (ch !== "\r") {
-        out += ch
-      }
-    }
-  }
-  /** A value after `=`: mixed unquoted and quoted parts, up to end of line or a comment. */
-  const value = (at: number): string | undefined => {
-    let out = ""
-    let end = 0 // length of `out` without trailing unquoted whitespace
-    for (;;) {
-      const ch = text[pos]
-      if (ch === undefined || ch === "\n" || ch === ";" || ch === "#") return out.slice(0, end)
-      if (ch === "\"") {
-        const part = quoted(at)
-        if (part === undefined) return undefined
-        out += part
-        end = out.length
-      } else if (ch === "\\") {
-        pos++
-        if (text[pos] === "\r") pos++
-        if (text[pos] !== "\n") {
-          return syntax(at, "a \\ outside quotes must end the line (continuation); quote the value to use a backslash")
-        }
-        pos++
-        line++
-      } else {
-        pos++
-        if (ch === "\r") continue
-        out += ch
-        if (ch !== " " && ch !== "\t") end = out.length
-      }
-    }
-  }
-  const header = () => {
-    const at = line
-    pos++ // [
-    current = "broken"
-    skipSpace()
-    const name = ident()
-    if (name === "") return syntax(at, "expected a section name after '['")
-    skipSpace()
-    let subsection = Option.none<string>()
-    if (text[pos] === "\"") {
-      const sub = quoted(at)
-      if (sub === undefined) return
-      subsection = Option.some(sub)
-      skipSpace()
-    }
-    if (text[pos] !== "]") return syntax(at, `expected ']' to close the section header [${name}`)
-    pos++
-    skipSpace()
-    if (!atLineEnd()) return syntax(at, "unexpected text after the section header")
-    const section: IniSection = { name, subsection, line: at }
-    sections.push(section)
-    current = section
-  }
-  const variable = () => {
-    const at = line
-    const key = ident()
-    skipSpace()
-    let v = Option.none<string>()
-    if (!atLineEnd()) {
-      if (text[pos] !== "=") return syntax(at, `expected '=' after ${echo(key, 32)}`)
-      pos++
-      skipSpace()
-      const parsed = value(at)
-      if (parsed === undefined) return
-      v = Option.some(parsed)
-    }
-    if (current === undefined) {
-      issues.push(ConfigIssue.SyntaxError({ line: at, detail: `${echo(key, 32)} appears before any section header (add [Global] above it)` }))
-    } else if (current !== "broken") {
-      entries.push({ section: current, key, value: v, line: at })
-    }
-  }
-
-  while (pos < text.length) {
-    skipSpace()
-    const ch = text[pos]
-    if (ch === undefined) break
-    if (ch === "\n") {
-      pos++
-      line++
-    } else if (ch === ";" || ch === "#") {
-      skipLine()
-    } else if (ch === "[") {
-      header()
-    } else if (identStart.test(ch)) {
-      variable()
-    } else {
-      syntax(line, `unexpected ${JSON.stringify(ch)}: expected a [section] header or a "key = value" line`)
-    }
-  }
-  return { sections, entries, issues }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The cloud-config keys
@@ -359,12 +175,33 @@ const sortIssues = (issues: ReadonlyArray<ConfigIssue>): ReadonlyArray<ConfigIss
   Arr.sortWith(issues, (i) => Option.getOrElse(issueLine(i), () => 0), Order.number)
 
 /**
+ * Something in a valid file that may not be what was meant; the file is used as gcfg reads it.
+ * `CommentCut`: an unquoted api-key/secret-key value ended at `;` or `#` (gcfg starts a comment
+ * there), so the key may be cut short. Names the key, never the value.
+ */
+export interface ConfigWarning {
+  readonly _tag: "CommentCut"
+  readonly line: number
+  readonly key: KnownKey
+}
+
+/** Keys whose values are secrets: a `;` or `#` in them must be quoted. */
+const secretKeys: ReadonlySet<KnownKey> = new Set<KnownKey>(["api-key", "secret-key"])
+
+/**
  * Parses and validates cloud-config text. `source` is the file path, used in `CloudConfigError`
  * messages and kept as `CloudConfigShape.source`. Every problem is reported in one error: syntax,
  * unknown sections and keys, missing required keys, empty and invalid values.
  */
-export const parse = (text: string, source: string): Either.Either<CloudConfigShape, CloudConfigError> => {
-  const doc = tokenize(text)
+export const parse = (text: string, source: string): Either.Either<CloudConfigShape, CloudConfigError> =>
+  Either.map(parseWithWarnings(text, source), (parsed) => parsed.config)
+
+/** `parse`, plus the warnings about the file (see ConfigWarning), in line order. */
+export const parseWithWarnings = (
+  text: string,
+  source: string
+): Either.Either<{ readonly config: CloudConfigShape; readonly warnings: ReadonlyArray<ConfigWarning> }, CloudConfigError> => {
+  const doc = tokenize(text, { isKeyName: looksLikeKey })
   const issues: Array<ConfigIssue> = [...doc.issues]
   const raw: Record<string, string> = {}
   const lines = new Map<string, number>()
@@ -393,7 +230,12 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
         detail: "a word on its own line that is not a key (not shown: it may be part of a wrapped value)"
       }))
     } else {
-      issues.push(ConfigIssue.UnknownKey({ line: entry.line, key: entry.key, suggestion: suggestKey(key) }))
+      issues.push(ConfigIssue.UnknownKey({
+        line: entry.line,
+        key: entry.key,
+        suggestion: entry.secretLike ? Option.none() : suggestKey(key),
+        secretLike: entry.secretLike
+      }))
     }
   }
   for (const [key, entry] of latest) {
@@ -409,6 +251,12 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
       raw[key] = entry.value.value
     }
   }
+
+  const warnings: Array<ConfigWarning> = []
+  for (const [key, entry] of latest) {
+    if (secretKeys.has(key) && entry.cutAtComment) warnings.push({ _tag: "CommentCut", line: entry.line, key })
+  }
+  warnings.sort((a, b) => a.line - b.line)
 
   const missing = requiredKeys.filter((k) => !latest.has(k))
   if (missing.length > 0) issues.push(ConfigIssue.MissingKeys({ keys: missing }))
@@ -432,7 +280,7 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
         issues: [ConfigIssue.InvalidValue({ line: Option.none(), key: "[Global]", detail: "cannot be decoded" })],
         cause
       }),
-    onRight: (config) => ({ ...config, source })
+    onRight: (config) => ({ config: { ...config, source }, warnings })
   })
 }
 

@@ -105,6 +105,7 @@ export const make = (options: NodeControllerOptions) =>
     // Only Metrics: capturing the whole context would also capture the caller's Scope, and `run` would
     // then fork into that Scope instead of the one the controller manager gives it.
     const metrics = yield* Metrics
+    const sync = yield* Informer.makeSyncProbe
 
     /** Seconds since the Node's creation (None when the object has no creationTimestamp). */
     const secondsSinceCreation = (node: NodeView) =>
@@ -229,6 +230,7 @@ export const make = (options: NodeControllerOptions) =>
         controller: CONTROLLER_NAME,
         drainTimeout: options.drainTimeout
       })
+      yield* sync.track(informer)
       yield* Effect.forkScoped(feed(informer, queue))
       // Errors skip a round (no retry until the next period), as upstream.
       yield* Effect.forkScoped(
@@ -241,7 +243,7 @@ export const make = (options: NodeControllerOptions) =>
       )
     }).pipe(Effect.annotateLogs({ module: "NodeController" }), Effect.provideService(Metrics, metrics))
 
-    const controller: Controller = { name: CONTROLLER_NAME, run }
+    const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }
     return { ...controller, syncAddresses } as const
   })
 

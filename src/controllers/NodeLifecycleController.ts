@@ -43,6 +43,7 @@ export const make = (options: NodeLifecycleOptions) =>
     const nodes = yield* NodeApi
     const instances = yield* Instances
     const period = Duration.decode(options.monitorPeriod ?? "5 seconds")
+    const sync = yield* Informer.makeSyncProbe
 
     /**
      * Rewrites the Node's taints from the cached copy (re-read from the API server only after a
@@ -116,8 +117,11 @@ export const make = (options: NodeLifecycleOptions) =>
     /** A pass over the Nodes as the API server lists them now (tests). */
     const monitor = monitorOf(Effect.map(nodes.list, (listed) => listed.items))
 
-    const loop = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => monitorOf(source).pipe(
-      Effect.catchAll((error) => Effect.logWarning("node lifecycle round skipped, nothing deleted", error)),
+    const loop = <E extends { readonly message: string }>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => monitorOf(source).pipe(
+      // The JSON log renders an error's fields, not its message: the message says why in words.
+      Effect.catchAll((error) =>
+        Effect.logWarning("node lifecycle round skipped, nothing deleted", error).pipe(Effect.annotateLogs({ reason: error.message }))
+      ),
       // A defect ends one round, never the controller.
       Effect.catchAllDefect((defect) => Effect.logError("node lifecycle round crashed", defect)),
       Effect.repeat(Schedule.spaced(period)),
@@ -146,12 +150,13 @@ export const make = (options: NodeLifecycleOptions) =>
 
     const run = Effect.gen(function*() {
       const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
+      yield* sync.track(informer)
       const source = yield* candidates(informer)
       yield* informer.awaitSynced
       yield* loop(source)
     }).pipe(Effect.scoped, Effect.annotateLogs({ module: "NodeLifecycleController" }))
 
-    const controller: Controller = { name: CONTROLLER_NAME, run }
+    const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }
     return { ...controller, monitor } as const
   })
 

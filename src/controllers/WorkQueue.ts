@@ -4,7 +4,7 @@
  * delayed adds on `Clock`, and per-key exponential backoff (5 s doubling to 300 s, reset by `forget`).
  * `runWorkers` drives N workers over a reconcile function; it owns no Kubernetes or CloudStack logic.
  */
-import { Cause, Clock, Data, Duration, Effect, Exit, FiberMap, HashMap, HashSet, Option, Queue, Ref, type Scope } from "effect"
+import { Cause, Chunk, Clock, Data, Duration, Effect, Exit, FiberMap, HashMap, HashSet, Option, Predicate, Queue, Ref, type Scope } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
 
 /** What a reconcile asks the queue to do with its key next. */
@@ -25,7 +25,11 @@ export const ReconcileResult = Data.taggedEnum<ReconcileResult>()
 export class TerminalReconcileError extends Data.TaggedError("TerminalReconcileError")<{
   readonly reason: string
   readonly cause?: unknown
-}> {}
+}> {
+  override get message(): string {
+    return this.reason
+  }
+}
 
 export interface WorkQueueOptions {
   /** Queue name, the `name` label of the workqueue metrics (low cardinality: one per controller queue). */
@@ -216,6 +220,29 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
     } satisfies WorkQueue<K>
   })
 
+/** A failure's message (its `message` when it has one) and tag, for logs. Pure. */
+const describeFailure = (error: unknown): { readonly error: string; readonly errorTag: string } => ({
+  error: Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message !== ""
+    ? error.message
+    : String(error),
+  errorTag: Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : "unknown"
+})
+
+/**
+ * Logs a failed reconcile at Error: expected (typed) failures as their message and tag, without a
+ * JS stack (a VM not found is routine, not a bug); a defect with its full cause and stack.
+ */
+export const logReconcileFailure = (message: string, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  if (Chunk.isNonEmpty(Cause.defects(cause))) return Effect.logError(message, cause)
+  const failures = Chunk.toReadonlyArray(Cause.failures(cause)).map(describeFailure)
+  return Effect.logError(message).pipe(
+    Effect.annotateLogs({
+      error: failures.map((f) => f.error).join("; "),
+      errorTag: failures.map((f) => f.errorTag).join(",")
+    })
+  )
+}
+
 export interface RunWorkersOptions<E> {
   /** Controller name: the `controller` label of `reconcile_total` and a log annotation. */
   readonly controller: string
@@ -228,7 +255,7 @@ export interface RunWorkersOptions<E> {
 /**
  * Forks `workers` fibers into the scope, each taking keys and running `reconcile`:
  * Done -> forget; Requeue -> backoff; RequeueAfter -> forget + delayed add; a failure -> backoff
- * (logged at Error); a terminal failure -> forget, logged, not retried. A defect in one reconcile is
+ * (logged at Error, see `logReconcileFailure`); a terminal failure -> forget, logged, not retried. A defect in one reconcile is
  * treated as a failure of that key, never as the end of the worker. Closing the scope stops taking
  * keys, lets in-flight ones finish for `drainTimeout`, then interrupts them.
  */
@@ -261,11 +288,11 @@ export const runWorkers = <K, E, R>(
       if (Option.isSome(failure) && isTerminal(failure.value)) {
         return queue.forget(key).pipe(
           Effect.zipRight(count("terminal")),
-          Effect.zipRight(Effect.logError("reconcile failed permanently, not retrying", exit.cause))
+          Effect.zipRight(logReconcileFailure("reconcile failed permanently, not retrying", exit.cause))
         )
       }
       return queue.numRequeues(key).pipe(
-        Effect.flatMap((retries) => Effect.logError("reconcile failed, requeuing with backoff", exit.cause).pipe(Effect.annotateLogs({ retries }))),
+        Effect.flatMap((retries) => logReconcileFailure("reconcile failed, requeuing with backoff", exit.cause).pipe(Effect.annotateLogs({ retries }))),
         Effect.zipRight(queue.addRateLimited(key)),
         Effect.zipRight(count("error"))
       )

@@ -3,10 +3,12 @@
  * bounded queue (a full queue drops it, counted) and one background fiber writes them. A repeat of
  * the same (object, type, reason, message) bumps `count`/`lastTimestamp` of the Event already written
  * instead of creating another, and the correlator's spam filter (EventSpamFilter) caps each object's
- * Events. Best effort: failures are logged, never raised; queued Events are flushed on shutdown.
+ * Events. Best effort: failures are logged, never raised (a denied write once per cause at Error, see
+ * AccessReporter); queued Events are flushed on shutdown.
  */
 import { Clock, Context, DateTime, type Duration, Effect, HashMap, Layer, Option, Queue, Random, Ref, SynchronizedRef } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
+import * as AccessReporter from "./AccessReporter.js"
 import { EventApi } from "./EventApi.js"
 import * as EventSpamFilter from "./EventSpamFilter.js"
 import { eventNamespace, type EventType, type ObjectReference } from "./EventView.js"
@@ -75,6 +77,7 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
     const adjust = (delta: number) =>
       SynchronizedRef.updateEffect(outstanding, (n) => Effect.as(n + delta === 0 ? idle.open : idle.close, n + delta))
     const dropped = (reason: "queue_full" | "spam_filter") => Effect.sync(() => metrics.eventsDropped.inc({ reason }))
+    const access = yield* AccessReporter.make(`EventRecorder ${component}`)
 
     const createNew = (key: string, event: Pending) =>
       Effect.gen(function*() {
@@ -108,10 +111,13 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
             Effect.catchIf((error) => error.reason === "NotFound", () => createNew(key, event))
           )
         yield* sent.pipe(
+          Effect.zipRight(access.succeeded),
           Effect.catchAll((error) =>
-            Effect.logWarning("could not record event").pipe(
-              Effect.annotateLogs({ reason, object: `${object.kind}/${object.namespace}/${object.name}`, error: error.message })
-            )
+            // 401/403: at Error once per cause (what to check) instead of a warning per Event.
+            Effect.flatMap(access.failed(error), (denied) =>
+              (denied ? Effect.logDebug("could not record event") : Effect.logWarning("could not record event")).pipe(
+                Effect.annotateLogs({ reason, object: `${object.kind}/${object.namespace}/${object.name}`, error: error.message })
+              ))
           )
         )
       }).pipe(Effect.withSpan("EventRecorder.write"))

@@ -16,7 +16,8 @@ import {
   type Scope,
   Stream
 } from "effect"
-import type { KubeApiError } from "./KubeError.js"
+import * as AccessReporter from "./AccessReporter.js"
+import { brief, type KubeApiError } from "./KubeError.js"
 import { type KubeObject, objectKey } from "./ObjectMeta.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
 
@@ -44,6 +45,8 @@ export interface Informer<A> {
   /** Completes once the first list is in the cache (client-go's WaitForCacheSync). */
   readonly awaitSynced: Effect.Effect<void>
   readonly isSynced: Effect.Effect<boolean>
+  /** The failure of the last list or watch, None once one succeeded since (health checks). */
+  readonly lastError: Effect.Effect<Option.Option<KubeApiError>>
   /**
    * Every object already cached as Added, then each change as it happens: a late subscriber
    * misses nothing (client-go's AddEventHandler). Runs until its consumer stops.
@@ -98,6 +101,8 @@ export const make = <A extends KubeObject>(
     const cache = yield* Ref.make(HashMap.empty<string, A>())
     const lastVersion = yield* Ref.make("")
     const synced = yield* Deferred.make<void>()
+    const lastError = yield* Ref.make(Option.none<KubeApiError>())
+    const access = yield* AccessReporter.make(`Informer ${name}`)
     const changes = yield* Effect.acquireRelease(PubSub.unbounded<Change<A>>(), PubSub.shutdown)
     // Cache updates and publications are one step, so a subscriber's snapshot never misses a change.
     const lock = yield* Effect.makeSemaphore(1)
@@ -138,14 +143,23 @@ export const make = <A extends KubeObject>(
 
     const cycle = Effect.gen(function*() {
       const listed = yield* source.list
+      yield* Ref.set(lastError, Option.none())
+      yield* access.succeeded
       yield* replace(listed.items, listed.resourceVersion)
       yield* Deferred.succeed(synced, undefined)
       yield* Effect.logDebug("informer synced").pipe(Effect.annotateLogs({ objects: listed.items.length }))
       return yield* watchForever
     }).pipe(
       Effect.tapError((error) =>
-        (error.reason === "Gone" ? Effect.logDebug("watch expired, relisting") : Effect.logWarning("watch failed, relisting"))
-          .pipe(Effect.annotateLogs({ error: error.message }))
+        Effect.gen(function*() {
+          yield* Ref.set(lastError, Option.some(error))
+          // 401/403: at Error once per cause (what to check), not a warning per retry.
+          const denied = yield* access.failed(error)
+          const retry = error.reason === "Gone" || denied
+            ? Effect.logDebug(error.reason === "Gone" ? "watch expired, relisting" : "list/watch denied, retrying")
+            : Effect.logWarning("watch failed, relisting")
+          yield* retry.pipe(Effect.annotateLogs({ error: error.message }))
+        })
       )
     )
 
@@ -169,11 +183,35 @@ export const make = <A extends KubeObject>(
       list: Effect.map(Ref.get(cache), (map) => Array.from(HashMap.values(map))),
       awaitSynced: Deferred.await(synced),
       isSynced: Deferred.isDone(synced),
+      lastError: Ref.get(lastError),
       changes: Stream.unwrapScoped(subscribe),
       subscribe,
       resourceVersion: Ref.get(lastVersion)
     } satisfies Informer<A>
   })
+
+/** Whether a controller's informer has listed once, and if not, why (for its health check). */
+export interface SyncStatus {
+  readonly synced: boolean
+  /** The last list/watch failure, without the server's text. */
+  readonly problem: Option.Option<string>
+}
+
+/**
+ * Tracks the informer a controller obtains inside its `run`: not synced until it was started.
+ * `status` never starts an informer itself.
+ */
+export const makeSyncProbe = Effect.map(
+  Ref.make(Option.none<Pick<Informer<unknown>, "isSynced" | "lastError">>()),
+  (tracked) => ({
+    track: (informer: Pick<Informer<unknown>, "isSynced" | "lastError">) => Ref.set(tracked, Option.some(informer)),
+    status: Effect.flatMap(Ref.get(tracked), Option.match({
+      onNone: () => Effect.succeed<SyncStatus>({ synced: false, problem: Option.none() }),
+      onSome: (informer) =>
+        Effect.zipWith(informer.isSynced, informer.lastError, (synced, error): SyncStatus => ({ synced, problem: Option.map(error, brief) }))
+    }))
+  })
+)
 
 /** Waits for all informers' first sync, failing with a timeout like client-go's WaitForCacheSync. */
 export const awaitAllSynced = (

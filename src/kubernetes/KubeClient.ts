@@ -218,6 +218,17 @@ const apiClient = <T>(
     k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: auth } })
   )
 
+/** A typed client-node API over a loaded configuration (per-call auth, its own keep-alive connection; files inlined). */
+export const typedApi = <T>(
+  config: k8s.KubeConfig,
+  Api: new(configuration: k8s.Configuration) => T
+): Effect.Effect<T, KubeConfigError> => {
+  const server = config.getCurrentCluster()?.server
+  return server === undefined
+    ? Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
+    : Effect.map(inlineFiles(config), (inlined) => apiClient(server, keepAliveAuth(inlined), Api))
+}
+
 /** The rate limits of a client, one bucket per kind of caller (client-go: one per clientset). */
 export interface KubeLimiters {
   readonly limit: KubeLimiter

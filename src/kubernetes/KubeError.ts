@@ -27,10 +27,16 @@ export class KubeApiError extends Data.TaggedError("KubeApiError")<{
   readonly cause?: unknown
 }> {
   override get message(): string {
-    const target = this.name === undefined ? this.resource : `${this.resource} ${this.name}`
+    // `name` shadows Error's own: without the field, `this.name` would be the class name.
+    const name: unknown = Object.hasOwn(this, "name") ? this.name : undefined
+    const target = name === undefined ? this.resource : `${this.resource} ${String(name)}`
     return `Kubernetes ${this.verb} ${target}: ${this.reason}${this.status === undefined ? "" : ` (HTTP ${this.status})`}: ${this.detail}`
   }
 }
+
+/** `verb resource: Reason (HTTP n)`: the error without the server's text, for health check reasons. */
+export const brief = (error: KubeApiError): string =>
+  `${error.verb} ${error.resource}: ${error.reason}${error.status === undefined ? "" : ` (HTTP ${error.status})`}`
 
 /** Whether repeating the same call may succeed. Conflict is retryable after a re-read, not blindly. */
 export const isRetryable = (error: KubeApiError): boolean =>

@@ -27,6 +27,18 @@ export interface ServiceCreate {
   readonly sessionAffinity?: "None" | "ClientIP"
 }
 
+/** A change of a Service's spec (tests, demo cluster); omitted fields are kept. */
+export interface ServiceChange {
+  readonly type?: ServiceCreate["type"]
+  /** Replaces the port list; a port without nodePort keeps the one of the same port and protocol, else gets one. */
+  readonly ports?: ServiceCreate["ports"]
+  /** `null` removes the field. */
+  readonly loadBalancerIP?: string | null
+  readonly loadBalancerSourceRanges?: ReadonlyArray<string>
+  readonly externalTrafficPolicy?: "Cluster" | "Local"
+  readonly sessionAffinity?: "None" | "ClientIP"
+}
+
 export class ServiceApi extends Context.Tag("cloudstack-ccm/kubernetes/ServiceApi")<ServiceApi, {
   /** All Services of all namespaces (paged) and the snapshot's resourceVersion. */
   readonly list: Effect.Effect<ListResult<ServiceView>, KubeApiError>
@@ -53,6 +65,8 @@ export class ServiceApi extends Context.Tag("cloudstack-ccm/kubernetes/ServiceAp
     finalizer: string,
     present: boolean
   ) => Effect.Effect<Option.Option<ServiceView>, KubeApiError>
+  /** Changes the spec (merge patch of the object). */
+  readonly update: (namespace: string, name: string, change: ServiceChange) => Effect.Effect<ServiceView, KubeApiError>
   /** Sets annotations; `null` removes one. Others are kept. */
   readonly patchAnnotations: (
     namespace: string,
@@ -83,6 +97,38 @@ const ingressToWire = (ingress: LoadBalancerIngress): k8s.V1LoadBalancerIngress 
   ...(ingress.ipMode === undefined ? {} : { ipMode: ingress.ipMode })
 })
 
+const portToWire = (port: ServiceCreate["ports"][number]): k8s.V1ServicePort => ({
+  port: port.port,
+  protocol: port.protocol ?? "TCP",
+  ...(port.name === undefined || port.name === "" ? {} : { name: port.name }),
+  ...(port.nodePort === undefined || port.nodePort === 0 ? {} : { nodePort: port.nodePort })
+})
+
+/** The nodePorts a port list keeps from the current one (same port and protocol), as the server needs them. */
+export const keepNodePorts = (
+  current: ReadonlyArray<ServicePort>,
+  ports: ServiceCreate["ports"]
+): ServiceCreate["ports"] =>
+  ports.map((p) => {
+    if (p.nodePort !== undefined && p.nodePort !== 0) return p
+    const same = current.find((c) => c.port === p.port && c.protocol === (p.protocol ?? "TCP"))
+    return same === undefined || same.nodePort === 0 ? p : { ...p, nodePort: same.nodePort }
+  })
+
+/** The spec merge patch of a change; a ClusterIP Service may not keep node ports (the server answers 422). */
+const changeToWire = (change: ServiceChange, current: ReadonlyArray<ServicePort>) => ({
+  ...(change.type === undefined ? {} : { type: change.type }),
+  ...(change.type === "ClusterIP"
+    ? { ports: (change.ports ?? current).map((p) => portToWire({ ...p, nodePort: 0 })) }
+    : change.ports === undefined
+    ? {}
+    : { ports: keepNodePorts(current, change.ports).map(portToWire) }),
+  ...(change.loadBalancerIP === undefined ? {} : { loadBalancerIP: change.loadBalancerIP }),
+  ...(change.loadBalancerSourceRanges === undefined ? {} : { loadBalancerSourceRanges: [...change.loadBalancerSourceRanges] }),
+  ...(change.externalTrafficPolicy === undefined ? {} : { externalTrafficPolicy: change.externalTrafficPolicy }),
+  ...(change.sessionAffinity === undefined ? {} : { sessionAffinity: change.sessionAffinity })
+})
+
 const serviceToWire = (service: ServiceCreate): k8s.V1Service => ({
   apiVersion: "v1",
   kind: "Service",
@@ -95,12 +141,7 @@ const serviceToWire = (service: ServiceCreate): k8s.V1Service => ({
   },
   spec: {
     type: service.type,
-    ports: service.ports.map((port) => ({
-      port: port.port,
-      protocol: port.protocol ?? "TCP",
-      ...(port.name === undefined || port.name === "" ? {} : { name: port.name }),
-      ...(port.nodePort === undefined || port.nodePort === 0 ? {} : { nodePort: port.nodePort })
-    })),
+    ports: service.ports.map(portToWire),
     ...(service.loadBalancerIP === undefined ? {} : { loadBalancerIP: service.loadBalancerIP }),
     ...(service.loadBalancerSourceRanges === undefined
       ? {}
@@ -182,6 +223,18 @@ export const make = Effect.gen(function*() {
       }).pipe(Effect.retry({ schedule: retryOnConflict, while: (error) => error.reason === "Conflict" }))
   )
 
+  const update = Effect.fn("ServiceApi.update")(function*(namespace: string, name: string, change: ServiceChange) {
+    const current = yield* get(namespace, name)
+    const ports = Option.match(current, { onNone: () => [], onSome: (s) => s.spec.ports })
+    const patched = yield* call(
+      "patch",
+      "services",
+      name,
+      () => client.core.patchNamespacedService({ namespace, name, body: { spec: changeToWire(change, ports) } }, mergePatch)
+    )
+    return yield* decode("patch", name)(patched)
+  })
+
   const patchAnnotations = Effect.fn("ServiceApi.patchAnnotations")(
     function*(namespace: string, name: string, annotations: Readonly<Record<string, string | null>>) {
       const patched = yield* call(
@@ -194,7 +247,7 @@ export const make = Effect.gen(function*() {
     }
   )
 
-  return ServiceApi.of({ list, watch, get, create, delete: remove, patchStatus, setFinalizer, patchAnnotations })
+  return ServiceApi.of({ list, watch, get, create, delete: remove, patchStatus, setFinalizer, update, patchAnnotations })
 })
 
 export const layer: Layer.Layer<ServiceApi, never, KubeClient> = Layer.effect(ServiceApi, make)

@@ -31,7 +31,9 @@ export const ServiceSpec = Schema.Struct({
   loadBalancerSourceRanges: listOf(Schema.String),
   loadBalancerClass: Schema.optionalWith(Schema.String, { nullable: true }),
   externalTrafficPolicy: Schema.optionalWith(Schema.Literal("Cluster", "Local"), { nullable: true }),
-  sessionAffinity: Schema.optionalWith(Schema.Literal("None", "ClientIP"), { nullable: true })
+  sessionAffinity: Schema.optionalWith(Schema.Literal("None", "ClientIP"), { nullable: true }),
+  /** Allocated for `externalTrafficPolicy: Local` LoadBalancers (kube-proxy's health check port). */
+  healthCheckNodePort: Schema.optionalWith(Schema.Number, { nullable: true })
 })
 export type ServiceSpec = typeof ServiceSpec.Type
 

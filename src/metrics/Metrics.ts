@@ -94,6 +94,13 @@ const make = Effect.sync(() => {
     nodeTaintRemovalDelay: nodeDelay("cloud_provider_taint_removal_delay_seconds", "the removal of its uninitialized taint", registers),
     /** Observed when a Node's initialisation (taint removed, then addresses) completed. */
     nodeInitialSyncDelay: nodeDelay("initial_node_sync_delay_seconds", "the end of its initial sync", registers),
+    /** One per kind of drift a repair pass found on a Service (and queued an ensure for). */
+    lbDriftRepaired: new Prom.Counter({
+      name: `${PREFIX}lb_drift_repaired_total`,
+      help: "Load-balancer drift found by the periodic repair pass (or a member audit) and queued for repair, by kind (ip, rule, firewall, acl, tag, member).",
+      labelNames: ["kind"] as const,
+      registers
+    }),
     leaderStatus: new Prom.Gauge({
       name: `${PREFIX}leader_election_master_status`,
       help: "1 while this process holds the leader lease, else 0.",

@@ -63,7 +63,8 @@ const DETAILS = ["min", "nics", "servoff"] as const
 
 /**
  * VmSource over the typed client. A by-id 431 (UUID resolution: "entity does not exist", classified
- * by errorcode, not text) and an empty answer (a VM the caller cannot see) both mean absent.
+ * by errorcode, not text; a real one comes with HTTP status 431) and a well-formed empty answer (a
+ * VM the caller cannot see) both mean absent. Anything else is an error, never "absent".
  */
 export const vmSourceFromClient = (client: CloudStackClient["Type"]): VmSource => ({
   listAll: client.list(listVirtualMachines, { details: DETAILS }),
@@ -71,7 +72,7 @@ export const vmSourceFromClient = (client: CloudStackClient["Type"]): VmSource =
     client.list(listVirtualMachines, { id: VmId.make(id), details: DETAILS }).pipe(
       Effect.map((vms) => Option.fromNullable(vms.find((vm) => vm.id === id))),
       Effect.catchIf(
-        (error) => error._tag === "CloudStackApiError" && error.errorCode === 431,
+        (error) => error._tag === "CloudStackApiError" && error.errorCode === 431 && error.httpStatus === 431,
         () => Effect.succeed(Option.none<VirtualMachine>())
       )
     )

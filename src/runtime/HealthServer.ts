@@ -1,19 +1,21 @@
 /**
  * The serving endpoint of the process (k8s controller-manager style) on `--bind-address:--secure-port`:
  * `/healthz` (all checks), `/healthz/<check>` (one), `/metrics` (Prometheus text). HTTPS with a
- * self-signed certificate unless a cert/key pair is given, or plain HTTP for local runs. A scoped
- * resource: the socket closes with the scope. Knows nothing about controllers beyond `HealthChecks`.
+ * self-signed certificate unless a cert/key pair is given, or plain HTTP for local runs; every
+ * request first passes the access guard (delegated authn/authz). A scoped resource: the socket
+ * closes with the scope. Knows nothing about controllers beyond `HealthChecks`.
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Context, Data, Effect, Layer, Option } from "effect"
-import { readFile } from "node:fs/promises"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
 import * as Selfsigned from "selfsigned"
 import { Metrics, render } from "../metrics/Metrics.js"
+import type { AccessGuard } from "./DelegatedAuth.js"
 import { HealthChecks, type HealthCheckResult } from "./HealthChecks.js"
+import * as TlsFiles from "./TlsFiles.js"
 
 export interface HealthServerOptions {
   /** `--bind-address` (default 0.0.0.0). */
@@ -24,6 +26,11 @@ export interface HealthServerOptions {
   readonly plainHttp: boolean
   /** `--tls-cert-file` / `--tls-private-key-file`: both or neither; neither = self-signed in memory. */
   readonly tls: Option.Option<{ readonly certFile: string; readonly keyFile: string }>
+  /**
+   * Who may see what (delegated authentication and authorization, see DelegatedAuth); absent = every
+   * path open to everyone (tests and local runs only).
+   */
+  readonly access?: AccessGuard | undefined
 }
 
 export class HealthServerError extends Data.TaggedError("HealthServerError")<{
@@ -59,10 +66,21 @@ export const renderHealthz = (results: ReadonlyArray<HealthCheckResult>, verbose
     : { status: 200, body: [...lines, "healthz check passed"].join("\n") + "\n" }
 }
 
-const app = (checks: HealthChecks["Type"], metrics: Metrics["Type"]) =>
+const app = (checks: HealthChecks["Type"], metrics: Metrics["Type"], access: AccessGuard | undefined) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const url = new URL(request.url, "http://localhost")
+    if (access !== undefined) {
+      // As the apiserver's filters: authentication and authorization come before routing.
+      const verdict = yield* access.check({ method: request.method, path: url.pathname, requestUri: request.url, authorization: request.headers["authorization"] })
+      if (verdict._tag === "Deny") {
+        return HttpServerResponse.text(verdict.answer.body, {
+          status: verdict.answer.status,
+          contentType: verdict.answer.contentType,
+          headers: { "x-content-type-options": "nosniff", "cache-control": "no-store" }
+        })
+      }
+    }
     const path = url.pathname.replace(/\/+$/, "") || "/"
     if (request.method !== "GET" && request.method !== "HEAD") return plain("method not allowed\n", 405)
     if (path === "/healthz") {
@@ -86,16 +104,10 @@ const app = (checks: HealthChecks["Type"], metrics: Metrics["Type"]) =>
     return plain("not found\n", 404)
   })
 
-const readTls = (files: { readonly certFile: string; readonly keyFile: string }) =>
-  Effect.tryPromise({
-    try: async () => ({ cert: await readFile(files.certFile, "utf8"), key: await readFile(files.keyFile, "utf8") }),
-    catch: (cause) =>
-      new HealthServerError({
-        reason: "TlsFiles",
-        detail: `cannot read --tls-cert-file ${files.certFile} / --tls-private-key-file ${files.keyFile}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause
-      })
-  })
+const readTls = (files: TlsFiles.TlsFilePaths) =>
+  TlsFiles.load(files).pipe(
+    Effect.mapError((cause) => new HealthServerError({ reason: "TlsFiles", detail: cause.message, cause }))
+  )
 
 /** A self-signed pair for `localhost`/127.0.0.1 named `cloud-controller-manager`, as the k8s CCM generates. */
 export const selfSigned: Effect.Effect<{ readonly cert: string; readonly key: string }, HealthServerError> = Effect.flatMap(
@@ -146,13 +158,23 @@ export const make = (options: HealthServerOptions) =>
   Effect.gen(function*() {
     const checks = yield* HealthChecks
     const metrics = yield* Metrics
-    const handler = yield* NodeHttpServer.makeHandler(app(checks, metrics))
+    const handler = yield* NodeHttpServer.makeHandler(app(checks, metrics, options.access))
     const tls = options.plainHttp
       ? Option.none<{ readonly cert: string; readonly key: string }>()
       : Option.some(yield* Option.match(options.tls, { onNone: () => selfSigned, onSome: readTls }))
-    const server: Http.Server = Option.match(tls, {
-      onNone: () => Http.createServer(handler),
-      onSome: ({ cert, key }) => Https.createServer({ cert, key }, handler)
+    const server: Http.Server = yield* Option.match(tls, {
+      onNone: () => Effect.succeed(Http.createServer(handler)),
+      // The pair was checked (TlsFiles); OpenSSL may still refuse it (e.g. a key too weak for its policy).
+      onSome: ({ cert, key }) =>
+        Effect.try({
+          try: () => Https.createServer({ cert, key }, handler),
+          catch: (cause) =>
+            new HealthServerError({
+              reason: "Certificate",
+              detail: `cannot serve with the TLS certificate: ${cause instanceof Error ? cause.message : String(cause)}`,
+              cause
+            })
+        })
     })
     const port = yield* Effect.acquireRelease(listen(server, options), () => close(server))
     const scheme = Option.isSome(tls) ? "https" as const : "http" as const

@@ -6,7 +6,8 @@
  */
 import { Cause, Clock, Context, Data, Duration, Effect, Layer, Option, Random, Ref } from "effect"
 import { hostname } from "node:os"
-import type { KubeApiError } from "../kubernetes/KubeError.js"
+import * as AccessReporter from "../kubernetes/AccessReporter.js"
+import { brief, type KubeApiError } from "../kubernetes/KubeError.js"
 import { type Lease, LeaseApi } from "../kubernetes/LeaseApi.js"
 import { Metrics } from "../metrics/Metrics.js"
 import { HealthCheckError } from "./HealthChecks.js"
@@ -56,7 +57,11 @@ export class LeaderElection extends Context.Tag("cloudstack-ccm/runtime/LeaderEl
    * leaseDuration - renewDeadline (see RunCommand.drainTimeout).
    */
   readonly withLeadership: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LeadershipLostError, R>
-  /** The `leaderElection` healthz check: unhealthy when leading but not renewed for lease duration + 20 s. */
+  /**
+   * The `leaderElection` healthz check: unhealthy when no Lease call succeeded for longer than the
+   * lease duration (wrong credentials, RBAC, no route; leading or not), or when leading but not
+   * renewed for lease duration + 20 s.
+   */
   readonly healthCheck: Effect.Effect<void, HealthCheckError>
 }>() {}
 
@@ -87,12 +92,23 @@ export const make = (config: LeaderElectionConfig) =>
     const observed = yield* Ref.make(Option.none<Observation>())
     const leading = yield* Ref.make(false)
     const lastRenew = yield* Ref.make(0)
+    // When an attempt last went through (answered and allowed), and the failure since then: for /healthz.
+    const lastContact = yield* Ref.make(yield* Clock.currentTimeMillis)
+    const lastError = yield* Ref.make(Option.none<KubeApiError>())
+    const access = yield* AccessReporter.make("LeaderElection")
     const setGauge = (v: 0 | 1) => Effect.sync(() => metrics.leaderStatus.set({ name: config.name }, v))
     yield* setGauge(0)
 
     const observe = (lease: Lease, at: number) =>
       Ref.update(observed, (prev) =>
         Option.isSome(prev) && prev.value.lease.resourceVersion === lease.resourceVersion ? prev : Option.some({ lease, at }))
+
+    /** An attempt the server answered in full (or a lost race, which it answered too): access works. */
+    const contact = Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => Ref.set(lastContact, now)),
+      Effect.zipRight(Ref.set(lastError, Option.none())),
+      Effect.zipRight(access.succeeded)
+    )
 
     /** One client-go tryAcquireOrRenew; true when we hold the Lease afterwards. API errors mean "not this time". */
     const attempt: Effect.Effect<boolean> = Effect.gen(function*() {
@@ -128,13 +144,17 @@ export const make = (config: LeaderElectionConfig) =>
           )
       })
       const written = yield* write
+      yield* contact
       if (Option.isNone(written)) return false
       yield* Ref.set(observed, Option.some({ lease: written.value, at: now }))
       yield* Ref.set(lastRenew, now)
       return true
     }).pipe(
       Effect.catchTag("KubeApiError", (error: KubeApiError) =>
-        Effect.logDebug("leader lease acquire/renew attempt failed").pipe(
+        (error.reason === "Conflict" || error.reason === "AlreadyExists" ? contact : Ref.set(lastError, Option.some(error))).pipe(
+          // 401/403 at Error once per cause (what to check); every attempt at Debug.
+          Effect.zipRight(access.failed(error)),
+          Effect.zipRight(Effect.logDebug("leader lease acquire/renew attempt failed")),
           Effect.annotateLogs({ reason: error.reason, verb: error.verb }),
           Effect.as(false)
         )),
@@ -219,10 +239,23 @@ export const make = (config: LeaderElectionConfig) =>
           ))
       )
 
+    const leaseMillis = Duration.toMillis(config.leaseDuration)
     const healthCheck: Effect.Effect<void, HealthCheckError> = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const unreached = now - (yield* Ref.get(lastContact))
+      if (unreached > leaseMillis) {
+        const why = Option.match(yield* Ref.get(lastError), {
+          onNone: () => "no answer",
+          onSome: brief
+        })
+        return yield* new HealthCheckError({
+          check: "leaderElection",
+          reason: `no successful Kubernetes API call for ${Math.round(unreached / 1000)}s (lease duration ${Math.round(leaseMillis / 1000)}s): ${why}`
+        })
+      }
       if (!(yield* Ref.get(leading))) return
-      const since = (yield* Clock.currentTimeMillis) - (yield* Ref.get(lastRenew))
-      if (since > Duration.toMillis(config.leaseDuration) + Duration.toMillis(healthTolerance)) {
+      const since = now - (yield* Ref.get(lastRenew))
+      if (since > leaseMillis + Duration.toMillis(healthTolerance)) {
         return yield* new HealthCheckError({ check: "leaderElection", reason: `lease not renewed for ${Math.round(since / 1000)}s` })
       }
     })

@@ -16,7 +16,7 @@ import { type Lease, LeaseApi } from "../kubernetes/LeaseApi.js"
 import { NodeApi, type NodeCreate, type NodeUpdate } from "../kubernetes/NodeApi.js"
 import type { NodeAddress, NodeCondition, NodeView, Taint } from "../kubernetes/NodeView.js"
 import { newMeta, type ObjectMeta, objectKey } from "../kubernetes/ObjectMeta.js"
-import { nextFinalizers, ServiceApi, type ServiceCreate } from "../kubernetes/ServiceApi.js"
+import { keepNodePorts, nextFinalizers, ServiceApi, type ServiceChange, type ServiceCreate } from "../kubernetes/ServiceApi.js"
 import type { LoadBalancerIngress, ServiceView } from "../kubernetes/ServiceView.js"
 import { WatchEvent } from "../kubernetes/WatchEvent.js"
 import * as WatchChannel from "./kubernetes/WatchChannel.js"
@@ -390,7 +390,7 @@ export const make = (options: FakeKubernetesOptions = {}) =>
 
     const serviceKey = (namespace: string, name: string) => `${namespace}/${name}`
 
-    const allocateNodePorts = (service: ServiceCreate) =>
+    const allocateNodePorts = (service: Pick<ServiceCreate, "type" | "ports">) =>
       Ref.modify(state, (s) => {
         let next = s.nextNodePort
         const wantsNodePorts = service.type === "NodePort" || service.type === "LoadBalancer"
@@ -495,6 +495,38 @@ export const make = (options: FakeKubernetesOptions = {}) =>
             return Option.none<ServiceView>()
           }
           return Option.some(yield* storeService(next, "Modified"))
+        })),
+      update: (namespace, name, change: ServiceChange) =>
+        locked(Effect.gen(function*() {
+          yield* injected("patch", "services", name)
+          const found = yield* get((s) => s.services, serviceKey(namespace, name))
+          if (Option.isNone(found)) return yield* notFound("patch", "services", name)
+          const service = found.value
+          const type = change.type ?? service.spec.type
+          const wantsNodePorts = type === "NodePort" || type === "LoadBalancer"
+          const ports = !wantsNodePorts
+            ? (change.ports ?? service.spec.ports).map((p) => ({ name: p.name ?? "", protocol: p.protocol ?? "TCP" as const, port: p.port, nodePort: 0 }))
+            : change.ports === undefined
+            ? service.spec.ports
+            : yield* allocateNodePorts({
+              type: wantsNodePorts ? "LoadBalancer" : "ClusterIP",
+              ports: keepNodePorts(service.spec.ports, change.ports)
+            })
+          const { loadBalancerIP: _dropped, ...rest } = service.spec
+          const loadBalancerIP = change.loadBalancerIP === undefined ? service.spec.loadBalancerIP : change.loadBalancerIP
+          const next: ServiceView = {
+            ...service,
+            spec: {
+              ...rest,
+              type,
+              ports,
+              ...(loadBalancerIP === undefined || loadBalancerIP === null ? {} : { loadBalancerIP }),
+              loadBalancerSourceRanges: change.loadBalancerSourceRanges ?? service.spec.loadBalancerSourceRanges,
+              ...(change.externalTrafficPolicy === undefined ? {} : { externalTrafficPolicy: change.externalTrafficPolicy }),
+              ...(change.sessionAffinity === undefined ? {} : { sessionAffinity: change.sessionAffinity })
+            }
+          }
+          return sameJson(next, service) ? service : yield* storeService(next, "Modified")
         })),
       patchAnnotations: (namespace, name, annotations) =>
         locked(Effect.gen(function*() {

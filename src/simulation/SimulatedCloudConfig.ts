@@ -5,15 +5,25 @@
 import { Option, Redacted } from "effect"
 import type { CloudConfigShape } from "../config/CloudConfig.js"
 import { defaults } from "../config/CloudConfigParser.js"
+import { demoWorld } from "./cloudstack/DemoWorld.js"
+import type { World } from "./cloudstack/World.js"
 
 /**
- * The built-in simulate configuration (loopback URL, placeholder keys the in-process simulator
- * ignores, parser defaults but a rate limit the demo never hits), with `overrides` on top.
+ * The key pair of `world`'s default account, as CloudConfig fields: what a client talking to that
+ * world's simulator (in memory or over HTTP) signs with to act as that account.
+ */
+export const defaultAccountKeys = (world: World): Pick<CloudConfigShape, "apiKey" | "secretKey"> => {
+  const account = world.accounts.find((a) => a.name === world.defaultAccount) ?? world.accounts[0]
+  return { apiKey: Redacted.make(account.apiKey), secretKey: Redacted.make(account.secretKey) }
+}
+
+/**
+ * The built-in simulate configuration (loopback URL, the demo world's default-account keys (admin),
+ * parser defaults but a rate limit the demo never hits), with `overrides` on top.
  */
 export const simulatedCloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudConfigShape => ({
   apiUrl: new URL("http://127.0.0.1/simulated/client/api"),
-  apiKey: Redacted.make("simulated"),
-  secretKey: Redacted.make("simulated"),
+  ...defaultAccountKeys(demoWorld),
   projectId: Option.none(),
   zone: Option.none(),
   region: Option.none(),

@@ -2,9 +2,8 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, FiberId, Schema } from "effect"
-import { exitCode, main, normalizeArgs } from "../../src/cli/Cli.js"
-import * as CliLogger from "../../src/cli/CliLogger.js"
-import * as CapturingConsole from "../fakes/CapturingConsole.js"
+import { exitCode, normalizeArgs } from "../../src/cli/Cli.js"
+import * as InProcessCli from "./InProcessCli.js"
 
 const API_KEY = "AKEY-visible-n0where"
 const SECRET = "SKEY-n3v3r-pr1nt-m3"
@@ -16,21 +15,13 @@ const decodeLogLine = Schema.decodeUnknownSync(
   Schema.parseJson(Schema.Struct({ message: Schema.String, logLevel: Schema.String }))
 )
 
-/** Runs the CLI in-process with JSON logs, capturing stdout/stderr; returns the exit code too. */
+/** Runs the CLI in-process; no key ever shows on stdout or stderr. */
 const runCli = (...args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const captured = yield* CapturingConsole.make
-    const code = yield* main(["node", "cloudstack-ccm", ...args]).pipe(
-      Effect.provide(CliLogger.layer),
-      Effect.withConsole(captured.console)
-    )
-    const stdout = captured.stdout().join("\n")
-    const stderr = captured.stderr().join("\n")
+  Effect.tap(InProcessCli.runCli(...args), ({ stderr, stdout }) => {
     for (const secret of [API_KEY, SECRET]) {
       assert.notInclude(stdout, secret)
       assert.notInclude(stderr, secret)
     }
-    return { code, stdout, stderr }
   })
 
 const files = Effect.gen(function*() {
@@ -50,10 +41,10 @@ const summaryLine = (path: string) =>
   "requests-per-second=20"
 
 describe("cloudstack-ccm (in-process)", () => {
-  it.scoped("check --cloud-config FILE validates and prints a one-line summary, exit 0; logs are JSON on stderr", () =>
+  it.scoped("check --offline --cloud-config FILE validates and prints a one-line summary, exit 0; logs are JSON on stderr", () =>
     Effect.gen(function*() {
       const { good } = yield* files
-      const r = yield* runCli("check", "--cloud-config", good)
+      const r = yield* runCli("check", "--offline", "--cloud-config", good)
       assert.strictEqual(r.code, 0)
       assert.strictEqual(r.stdout, summaryLine(good))
       const logs = r.stderr.split("\n").map((line) => decodeLogLine(line))
@@ -66,14 +57,14 @@ describe("cloudstack-ccm (in-process)", () => {
   it.scoped("accepts --cloud-config=FILE (k8s flag style)", () =>
     Effect.gen(function*() {
       const { good } = yield* files
-      const eq = yield* runCli("check", `--cloud-config=${good}`)
+      const eq = yield* runCli("check", "--offline", `--cloud-config=${good}`)
       assert.deepStrictEqual([eq.code, eq.stdout], [0, summaryLine(good)])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("a bad file: every problem on stderr, each naming the path, exit 1, no stack trace", () =>
     Effect.gen(function*() {
       const { bad } = yield* files
-      for (const args of [["check", "--cloud-config", bad], ["check", `--cloud-config=${bad}`]]) {
+      for (const args of [["check", "--cloud-config", bad], ["check", "--offline", `--cloud-config=${bad}`]]) {
         const r = yield* runCli(...args)
         assert.strictEqual(r.code, 1)
         assert.strictEqual(r.stdout, "")

@@ -8,17 +8,16 @@
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { buildSync } from "esbuild"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startRealApiServer, type RunningApiServer } from "../contracts/RealApiServer.js"
+import { sleep } from "../e2e/E2eHarness.js"
+import { freePort } from "../fakes/Ports.js"
+import { bin, buildBundle, repo } from "./CliBundle.js"
 
-const repo = join(import.meta.dirname, "..", "..")
 const viteNode = join(repo, "node_modules", "vite-node", "vite-node.mjs")
-const bin = join(repo, "src", "cli", "bin.ts")
 
 interface Ccm {
   readonly name: string
@@ -28,20 +27,9 @@ interface Ccm {
   readonly exited: Promise<number | null>
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
-let bundleDir = ""
+let bundled: ReturnType<typeof buildBundle> | undefined
 /** The image's artifact: the same esbuild invocation as deploy/Dockerfile. */
-const bundle = () => join(bundleDir, "cloudstack-ccm.mjs")
+const bundle = () => bundled?.file ?? ""
 
 /**
  * `args` go to the root command (the upstream image's way), or after `run` when `subcommand` is set;
@@ -57,7 +45,6 @@ const spawnCcm = (name: string, port: number, args: ReadonlyArray<string>, subco
   return { name, port, child, stderr: () => err, exited }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The process's own view: its leader gauge on /metrics (undefined while not serving yet or dead). */
 const leaderGauge = async (ccm: Ccm): Promise<number | undefined> => {
@@ -85,18 +72,7 @@ let apiserver: RunningApiServer
 let leases: k8s.CoordinationV1Api
 
 beforeAll(() => {
-  bundleDir = mkdtempSync(join(tmpdir(), "ccm-bundle-"))
-  buildSync({
-    entryPoints: [bin],
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
-    outfile: bundle(),
-    logLevel: "error"
-  })
+  bundled = buildBundle()
   apiserver = startRealApiServer()
   const config = new k8s.KubeConfig()
   config.loadFromFile(apiserver.kubeconfig)
@@ -104,7 +80,7 @@ beforeAll(() => {
 })
 afterAll(() => {
   apiserver?.stop()
-  rmSync(bundleDir, { recursive: true, force: true })
+  bundled?.remove()
 })
 
 describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
@@ -207,6 +183,61 @@ describe("cloudstack-ccm run (real processes, real kube-apiserver)", () => {
         assert.strictEqual(after.spec?.holderIdentity, "intruder", "a lost leader does not touch the Lease again")
       } finally {
         if (ccm.child.exitCode === null && ccm.child.signalCode === null) ccm.child.kill("SIGKILL")
+      }
+    }), 60_000)
+
+  it.live("a rejected token: one Error line naming what to check, /healthz 500 once the lease duration passed", () =>
+    Effect.promise(async () => {
+      const dir = mkdtempSync(join(tmpdir(), "ccm-e2e-token-"))
+      const kubeconfig = join(dir, "kubeconfig")
+      const original = readFileSync(apiserver.kubeconfig, "utf8")
+      assert.match(original, /token: \S+/)
+      writeFileSync(kubeconfig, original.replace(/token: \S+/, "token: not-the-right-token"))
+      const port = await freePort()
+      const ccm = spawnCcm("rejected", port, [
+        "--controllers=-*",
+        `--kubeconfig=${kubeconfig}`,
+        "--plain-http",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${port}`,
+        // the per-check path is read without a SubjectAccessReview (which these credentials could not make)
+        "--authorization-always-allow-paths=/healthz,/healthz/*",
+        "--leader-elect-resource-namespace=default",
+        "--leader-elect-resource-name=ccm-e2e-rejected",
+        "--leader-elect-lease-duration=4s",
+        "--leader-elect-renew-deadline=3s",
+        "--leader-elect-retry-period=1s"
+      ])
+      const healthz = async (path: string) => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}${path}`)
+          return { status: res.status, body: await res.text() }
+        } catch {
+          return undefined
+        }
+      }
+      try {
+        const first = await waitFor("the health server", 30_000, () => healthz("/healthz"))
+        assert.strictEqual(first.status, 200, "healthy until the lease duration passed")
+        const failed = await waitFor("/healthz to fail", 15_000, async () => {
+          const r = await healthz("/healthz")
+          return r?.status === 500 ? r : undefined
+        })
+        assert.include(failed.body, "[-]leaderElection failed: no successful Kubernetes API call for")
+        assert.include(failed.body, "get leases: Unauthorized (HTTP 401)")
+        const one = await healthz("/healthz/leaderElection")
+        assert.strictEqual(one?.status, 500)
+        assert.match(one?.body ?? "", /^internal server error: no successful Kubernetes API call for/)
+        await sleep(3_000) // a few more attempts (one per retry period): still one Error line
+        const errors = ccm.stderr().split("\n").filter((l) => l.includes("\"logLevel\":\"ERROR\""))
+        assert.strictEqual(errors.length, 1, ccm.stderr())
+        assert.include(errors[0], "Kubernetes API server rejected the credentials (401 Unauthorized)")
+        assert.include(errors[0], "service account token")
+        assert.include(errors[0], "--kubeconfig")
+        assert.notInclude(ccm.stderr(), "not-the-right-token")
+      } finally {
+        if (ccm.child.exitCode === null && ccm.child.signalCode === null) ccm.child.kill("SIGKILL")
+        rmSync(dir, { recursive: true, force: true })
       }
     }), 60_000)
 

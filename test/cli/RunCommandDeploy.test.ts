@@ -12,7 +12,8 @@ import { DEPLOYMENT_NODE_OPTIONS, IMAGE_NODE_ARGS } from "../../bench/BenchProce
 import { parse } from "../../src/cli/RunFlags.js"
 
 const deploy = join(import.meta.dirname, "..", "..", "deploy")
-const docs = (file: string): ReadonlyArray<unknown> => YAML.parseAllDocuments(readFileSync(join(deploy, file), "utf8")).map((d) => d.toJS())
+const base = join(deploy, "base")
+const docs = (file: string): ReadonlyArray<unknown> => YAML.parseAllDocuments(readFileSync(join(base, file), "utf8")).map((d) => d.toJS())
 
 const Probe = Schema.Struct({ httpGet: Schema.Struct({ path: Schema.String, port: Schema.Number, scheme: Schema.String }) })
 const Deployment = Schema.Struct({
@@ -36,6 +37,11 @@ const Deployment = Schema.Struct({
   })
 })
 const Named = Schema.Struct({ name: Schema.String })
+const Binding = Schema.Struct({
+  kind: Schema.Literal("ClusterRoleBinding"),
+  roleRef: Named,
+  subjects: Schema.Tuple(Schema.Struct({ kind: Schema.String, name: Schema.String, namespace: Schema.String }))
+})
 const Rbac = Schema.Tuple(
   Schema.Struct({ kind: Schema.Literal("ServiceAccount"), metadata: Named }),
   Schema.Struct({
@@ -43,11 +49,8 @@ const Rbac = Schema.Tuple(
     metadata: Named,
     rules: Schema.Array(Schema.Struct({ apiGroups: Schema.Array(Schema.String), resources: Schema.Array(Schema.String), verbs: Schema.Array(Schema.String) }))
   }),
-  Schema.Struct({
-    kind: Schema.Literal("ClusterRoleBinding"),
-    roleRef: Named,
-    subjects: Schema.Tuple(Schema.Struct({ kind: Schema.String, name: Schema.String, namespace: Schema.String }))
-  })
+  Binding,
+  Binding
 )
 const Entrypoint = Schema.parseJson(Schema.Array(Schema.String))
 
@@ -95,7 +98,7 @@ describe("deploy/ manifests", () => {
   })
 
   it("the ClusterRole covers every API call of the CCM and is bound to the Deployment's ServiceAccount", () => {
-    const [account, role, binding] = Schema.decodeUnknownSync(Rbac)(docs("rbac.yaml"))
+    const [account, role, binding, delegation] = Schema.decodeUnknownSync(Rbac)(docs("rbac.yaml"))
     const allows = (group: string, resource: string, verb: string) =>
       role.rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb))
     const needed: ReadonlyArray<readonly [string, string, ReadonlyArray<string>]> = [
@@ -114,5 +117,8 @@ describe("deploy/ manifests", () => {
     assert.strictEqual(binding.roleRef.name, role.metadata.name)
     assert.deepStrictEqual(binding.subjects[0], { kind: "ServiceAccount", name: account.metadata.name, namespace: "kube-system" })
     assert.strictEqual(pod.serviceAccountName, account.metadata.name)
+    // the secure port's TokenReviews and SubjectAccessReviews (test/e2e/SecureServing.test.ts grants the same)
+    assert.strictEqual(delegation.roleRef.name, "system:auth-delegator")
+    assert.deepStrictEqual(delegation.subjects[0], { kind: "ServiceAccount", name: account.metadata.name, namespace: "kube-system" })
   })
 })

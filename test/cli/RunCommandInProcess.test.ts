@@ -12,6 +12,7 @@ import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
 import { programWith } from "../../src/cli/RunCommand.js"
 import { parse } from "../../src/cli/RunFlags.js"
+import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
@@ -29,8 +30,9 @@ const flagsOf = (tokens: ReadonlyArray<string>) => {
 const world = Effect.gen(function*() {
   const kube = yield* Layer.build(FakeKubernetes.layer())
   const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
-  const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k\nsecret-key = s\n")
+  const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n")
   const client = yield* Layer.build(CloudStackClient.layer.pipe(
+    Layer.provide(Simulator.layerTransport),
     Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
   ))
   const asKubelet = <A, E>(effect: Effect.Effect<A, E, CloudStackClient.CloudStackClient | NodeApi>) =>
@@ -47,9 +49,10 @@ const world = Effect.gen(function*() {
   const start = (tokens: ReadonlyArray<string>) =>
     Effect.fork(programWith(flagsOf(["--cloud-config=/unused", "--secure-port=0", ...tokens]), Option.some(config), {
       kubernetes: Layer.succeedContext(kube),
-      cloudStackTransport: Layer.succeedContext(cloud)
+      cloudStackTransport: Simulator.layerTransport.pipe(Layer.provide(Layer.succeedContext(cloud)))
     }))
-  return { fake: Context.get(kube, FakeKubernetes.FakeKubernetes), registered, registerSpare, start }
+  const kubectl = <A, E>(effect: Effect.Effect<A, E, ServiceApi>) => effect.pipe(Effect.provide(Layer.succeedContext(kube)))
+  return { fake: Context.get(kube, FakeKubernetes.FakeKubernetes), kubectl, registered, registerSpare, start }
 })
 
 const advance = (seconds: number) =>
@@ -83,6 +86,21 @@ describe("RunCommand.programWith (in-process, simulated backends)", () => {
       yield* Fiber.interrupt(running)
       const released = (yield* fake.leases).find((l) => l.name === "cloud-controller-manager")
       assert.isUndefined(released?.spec.holderIdentity)
+    }))
+
+  it.scoped("--controllers=* runs the service controller: a LoadBalancer Service gets an IP in its status", () =>
+    Effect.gen(function*() {
+      const { fake, kubectl, start } = yield* world
+      const running = yield* start(["--controllers=*"])
+      yield* advance(20)
+      assert.isTrue((yield* fake.nodes).every(initialised))
+      yield* kubectl(Effect.flatMap(ServiceApi, (api) =>
+        api.create({ namespace: "default", name: "web", type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })))
+      yield* advance(10)
+      const web = (yield* fake.services).find((s) => s.metadata.name === "web")
+      assert.match(web?.status.loadBalancer.ingress[0]?.ip ?? "", /^203\.0\.113\.\d+$/)
+      assert.deepStrictEqual(web?.metadata.finalizers, ["service.kubernetes.io/load-balancer-cleanup"])
+      yield* Fiber.interrupt(running)
     }))
 
   it.scoped("when Lease renewals fail, the run ends with LeadershipLostError and the controllers stop working", () =>

@@ -17,7 +17,7 @@ const run = (controllers: string) =>
   Effect.gen(function*() {
     const kube = yield* Layer.build(FakeKubernetes.layer())
     const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
-    const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k\nsecret-key = s\n")
+    const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n")
     const nodes = Context.get(kube, NodeApi)
     yield* Effect.forEach(["a", "b", "c"], (name) => nodes.create({ name: `node-${name}`, providerID: `external-cloudstack:///${name}` }), {
       discard: true
@@ -33,7 +33,7 @@ const run = (controllers: string) =>
     if (Either.isLeft(parsed)) return assert.fail(parsed.left.message)
     const running = yield* Effect.fork(programWith(parsed.right.flags, Option.some(config), {
       kubernetes: Layer.succeedContext(Context.add(kube, NodeApi, counted)),
-      cloudStackTransport: Layer.succeedContext(cloud)
+      cloudStackTransport: Simulator.layerTransport.pipe(Layer.provide(Layer.succeedContext(cloud)))
     }))
     yield* Effect.forEach(Array.from({ length: 40 }), () => TestClock.adjust(Duration.millis(500)), { discard: true })
     yield* Fiber.interrupt(running)

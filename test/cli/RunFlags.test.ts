@@ -34,6 +34,7 @@ describe("RunFlags.parse", () => {
     assert.isFalse(flags.plainHttp)
     assert.strictEqual(Duration.toMinutes(flags.nodeStatusUpdateFrequency), 5)
     assert.strictEqual(Duration.toSeconds(flags.nodeMonitorPeriod), 5)
+    assert.strictEqual(Duration.toMinutes(flags.informerSyncGrace), 2)
     assert.strictEqual(flags.concurrentServiceSyncs, 1)
     assert.strictEqual(flags.clusterName, "kubernetes")
     assert.strictEqual(flags.verbosity, 0)
@@ -64,6 +65,8 @@ describe("RunFlags.parse", () => {
     assert.strictEqual(ok([...cfg, "-v", "2"]).flags.verbosity, 2)
     assert.strictEqual(ok([...cfg, "-v6"]).flags.verbosity, 6)
     assert.strictEqual(ok([...cfg, "--v=3"]).flags.verbosity, 3)
+    assert.strictEqual(Duration.toSeconds(ok([...cfg, "--informer-sync-grace=45s"]).flags.informerSyncGrace), 45)
+    assert.match(bad([...cfg, "--informer-sync-grace=0s"]).message, /--informer-sync-grace: must be greater than zero/)
   })
 
   it("bools: bare means true, =false turns off, the last occurrence wins", () => {
@@ -84,6 +87,35 @@ describe("RunFlags.parse", () => {
     assert.strictEqual(route.flags.controllers.length, 3)
     assert.match(route.warnings[0] ?? "", /route controller is not supported/)
     assert.match(bad(["--cloud-config=/c", "--controllers=*,nodes"]).message, /unknown controller "nodes"/)
+  })
+
+  it("delegated authn/authz of the secure port: the k8s CCM's flags and defaults, real now (no warning)", () => {
+    const defaults = ok(cfg).flags.delegatedAuth
+    assert.deepStrictEqual(defaults.alwaysAllowPaths, ["/healthz", "/readyz", "/livez"])
+    assert.deepStrictEqual([defaults.authenticationKubeconfig, defaults.authorizationKubeconfig], [Option.none(), Option.none()])
+    assert.deepStrictEqual([defaults.tokenCacheTtl, defaults.allowCacheTtl, defaults.denyCacheTtl].map(Duration.toSeconds), [10, 10, 10])
+    const { flags, warnings } = ok([
+      ...cfg,
+      "--authentication-kubeconfig=/etc/authn.conf",
+      "--authorization-kubeconfig",
+      "/etc/authz.conf",
+      "--authorization-always-allow-paths=/healthz,/metrics,/debug/*",
+      "--authentication-skip-lookup",
+      "--authentication-tolerate-lookup-failure=false",
+      "--authentication-token-webhook-cache-ttl=0",
+      "--authorization-webhook-cache-authorized-ttl=1m",
+      "--authorization-webhook-cache-unauthorized-ttl=5s"
+    ])
+    assert.deepStrictEqual(warnings, [])
+    assert.deepStrictEqual(flags.delegatedAuth.authenticationKubeconfig, Option.some("/etc/authn.conf"))
+    assert.deepStrictEqual(flags.delegatedAuth.authorizationKubeconfig, Option.some("/etc/authz.conf"))
+    assert.deepStrictEqual(flags.delegatedAuth.alwaysAllowPaths, ["/healthz", "/metrics", "/debug/*"])
+    assert.deepStrictEqual([flags.delegatedAuth.tokenCacheTtl, flags.delegatedAuth.allowCacheTtl, flags.delegatedAuth.denyCacheTtl].map(Duration.toSeconds), [0, 60, 5])
+    assert.deepStrictEqual(ok([...cfg, "--authorization-always-allow-paths="]).flags.delegatedAuth.alwaysAllowPaths, [])
+    assert.deepStrictEqual(bad([...cfg, "--authorization-always-allow-paths=/a*b", "--authentication-skip-lookup=maybe"]).issues, [
+      '--authorization-always-allow-paths: only a trailing * is allowed in "/a*b"',
+      '--authentication-skip-lookup: invalid boolean "maybe" (use true or false)'
+    ])
   })
 
   it("needs --cloud-config unless every controller is disabled", () => {
@@ -129,6 +161,18 @@ describe("RunFlags.parse", () => {
       'unexpected argument "stray"',
       "--cloud-config is required"
     ]) assert.include(text, expected)
+  })
+
+  it("an invalid duration is reported alone, without a timing rule it would spuriously break", () => {
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=abc"]).issues, [
+      '--leader-elect-lease-duration: invalid duration "abc" (e.g. 15s, 5m, 1h30m)'
+    ])
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-retry-period=x"]).issues, [
+      '--leader-elect-retry-period: invalid duration "x" (e.g. 15s, 5m, 1h30m)'
+    ])
+    assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=5s"]).issues, [
+      "--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline"
+    ])
   })
 
   it("leader-election timing rules apply only when leader election is on", () => {

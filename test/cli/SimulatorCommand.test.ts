@@ -12,6 +12,14 @@ import { keysOf } from "../../src/simulation/cloudstack/WorldKeys.js"
 import * as CapturingConsole from "../fakes/CapturingConsole.js"
 
 const encodedDemo = Schema.encodeSync(World)(demoWorld)
+const CallLine = Schema.Struct({
+  time: Schema.String,
+  account: Schema.optional(Schema.String),
+  command: Schema.String,
+  params: Schema.Record({ key: Schema.String, value: Schema.String }),
+  status: Schema.Number,
+  ms: Schema.Number
+})
 const scenario = { ...encodedDemo, zones: [{ name: "scenario-zone" }] }
 const retargeted = JSON.parse(JSON.stringify(scenario).replaceAll(`"zone":"${demoWorld.zones[0].name}"`, `"zone":"scenario-zone"`))
 
@@ -109,6 +117,63 @@ describe("simulator command", () => {
       yield* expectFailure(f.broken, `scenario ${f.broken}: not JSON/YAML`)
       yield* expectFailure(f.invalid, `scenario ${f.invalid}: not a valid scenario`, `["zones"]`, `["accounts"]`)
       yield* expectFailure(f.dangling, "invalid simulator world", "nowhere")
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("fault flags and --record: slow jobs, injected errors, an API-down window, every call in the log without secrets", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "simulator-record-" })
+      const log = path.join(dir, "calls.jsonl")
+      const { captured, fiber } = yield* runCli(
+        "simulator", "--port", "0", "--api-key", "rec-key", "--secret-key", "rec-secret",
+        "--job-duration", "500ms", "--latency", "20ms", "--error-rate", "listTemplates:534:1", "--error-rate=listServiceOfferings:429:100%",
+        "--api-down", "0..1:unavailable", "--record", log
+      )
+      const apiUrl = yield* waitForUrl(captured)
+      const stdout = captured.stdout().join("\n")
+      for (const note of ["job duration: 500ms per async job", "latency: 20ms before every answer", "errors: listTemplates answers 534 for 100% of calls", "API down: 0s..1s after start (unavailable)", `call log: ${log}`]) {
+        assert.include(stdout, note)
+      }
+      const send = (command: string, params: Record<string, string> = {}) =>
+        Effect.promise(async () => {
+          const all = { command, response: "json", apiKey: "rec-key", ...params }
+          const res = await fetch(`${apiUrl}?${encodeQuery({ ...all, signature: sign(all, "rec-secret") })}`)
+          return { status: res.status, body: await res.text() }
+        })
+      const down = yield* send("listZones")
+      assert.deepStrictEqual([down.status, down.body], [503, "503 Service Unavailable"])
+      yield* Effect.sleep("1100 millis")
+      const zones = yield* send("listZones", { password: "hunter2" })
+      assert.strictEqual(zones.status, 200)
+      assert.strictEqual((yield* send("listTemplates", { templatefilter: "all" })).status, 534)
+      assert.strictEqual((yield* send("listServiceOfferings")).status, 429)
+      const zoneId = /"id":"([^"]+)"/.exec(zones.body)?.[1] ?? ""
+      const submitted = yield* send("createTags", { resourcetype: "Zone", resourceids: zoneId, "tags[0].key": "k", "tags[0].value": "v" })
+      const jobId = /"jobid":"([^"]+)"/.exec(submitted.body)?.[1] ?? assert.fail(submitted.body)
+      const pending = (yield* send("queryAsyncJobResult", { jobid: jobId })).body
+      assert.include(pending, `"jobstatus":0`, pending)
+      yield* Effect.sleep("600 millis")
+      assert.include((yield* send("queryAsyncJobResult", { jobid: jobId })).body, `"jobstatus":1`)
+      yield* Fiber.interrupt(fiber)
+
+      const text = yield* fs.readFileString(log)
+      assert.notInclude(text, "rec-key")
+      assert.notInclude(text, "rec-secret")
+      assert.notInclude(text, "hunter2")
+      const lines = text.trim().split("\n").map((l) => Schema.decodeUnknownSync(CallLine)(JSON.parse(l)))
+      assert.deepStrictEqual(lines.map((l) => [l.command, l.status]), [
+        ["listZones", 503],
+        ["listZones", 200],
+        ["listTemplates", 534],
+        ["listServiceOfferings", 429],
+        ["createTags", 200],
+        ["queryAsyncJobResult", 200],
+        ["queryAsyncJobResult", 200]
+      ])
+      assert.deepStrictEqual(lines[1]?.params, { password: "<redacted>" })
+      assert.strictEqual(lines[1]?.account, "admin")
+      for (const l of lines) assert.isAtLeast(l.ms, 20, "the latency is part of every answer")
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 
   it("the banner names the url, keys, a cloud-config and client settings", () => {

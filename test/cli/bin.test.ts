@@ -68,13 +68,13 @@ describe("cloudstack-ccm executable", () => {
       yield* fsys.writeFileString(good, "[Global]\napi-url = https://h/client/api\napi-key = K1\nsecret-key = S3CR3T\n")
       yield* fsys.writeFileString(bad, "[Global]\napi-url = https://h/client/api\napi-key = K1\nsecret-key\nzome = a\n")
 
-      const ok = yield* runBin("check", "--cloud-config", good)
+      const ok = yield* runBin("check", "--offline", "--cloud-config", good)
       assert.strictEqual(ok.code, 0)
       assert.match(ok.stdout, new RegExp(`^cloud-config ${good} OK: api-url=https://h/client/api api-key=<redacted> `))
       assert.strictEqual(ok.stdout.trimEnd().split("\n").length, 1)
       assert.strictEqual(decodeLogLine(ok.stderr.trim()).message, "cloud-config is valid")
 
-      const ko = yield* runBin("check", `--cloud-config=${bad}`)
+      const ko = yield* runBin("check", "--offline", `--cloud-config=${bad}`)
       assert.strictEqual(ko.code, 1)
       assert.strictEqual(ko.stdout, "")
       assert.strictEqual(
@@ -85,4 +85,15 @@ describe("cloudstack-ccm executable", () => {
       )
       for (const r of [ok, ko]) assert.notInclude(r.stdout + r.stderr, "S3CR3T")
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.live("--help and usage errors are plain text when stdout/stderr are not terminals (pipes here)", () =>
+    Effect.gen(function*() {
+      const help = yield* runBin("simulator", "--help")
+      assert.strictEqual(help.code, 0)
+      assert.include(help.stdout, "--port integer")
+      assert.notInclude(help.stdout, "\u001b")
+      const usage = yield* runBin("simulator", "--port", "abc")
+      assert.strictEqual(usage.code, 1)
+      assert.strictEqual(usage.stderr.trim(), "--port: 'abc' is not an integer in 0..65535")
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

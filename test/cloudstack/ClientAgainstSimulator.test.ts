@@ -23,37 +23,35 @@ import {
   listVirtualMachines
 } from "../../src/cloudstack/commands/VirtualMachines.js"
 import { listZones } from "../../src/cloudstack/commands/Zones.js"
+import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as HttpTransport from "../../src/cloudstack/HttpTransport.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import * as SimulatorHttpServer from "../../src/simulation/cloudstack/SimulatorHttpServer.js"
-import { cloudConfig } from "../fakes/CloudStackTestEnv.js"
+import { cloudConfig, demoKeys } from "../fakes/CloudStackTestEnv.js"
 
 // The typed client over the simulator's in-memory transport: every schema meets the simulator's
 // renderings, and the simulator meets the client's encodings (maps, lists, paging, scoping).
-const memoryEnv = (projectId: Option.Option<string>) =>
+type Keys = ReturnType<typeof demoKeys>
+
+const memoryEnv = (projectId: Option.Option<string>, keys: Keys = demoKeys("admin")) =>
   clientLayer.pipe(
-    Layer.provideMerge(Simulator.layer(demoWorld)),
+    Layer.provideMerge(Simulator.layerWithTransport(demoWorld)),
     Layer.provide(Metrics.layer),
-    Layer.provide(Layer.succeed(CloudConfig, cloudConfig({ projectId })))
+    Layer.provide(Layer.succeed(CloudConfig, cloudConfig({ projectId, ...keys })))
   )
 
-/** The live HttpTransport signing with the demo admin's keys, sent to the simulator's HTTP face. */
-const httpEnv = (projectId: Option.Option<string>, secretKey = "demo-admin-secret-key") => {
+/** The live HttpTransport signing with `keys` (the demo admin's by default), sent to the simulator's HTTP face. */
+const httpEnv = (projectId: Option.Option<string>, keys: Keys = demoKeys("admin")) => {
   const server = SimulatorHttpServer.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(
     Layer.provide(Simulator.layer(demoWorld))
   )
   const config = Layer.effect(
     CloudConfig,
     Effect.map(SimulatorHttpServer.SimulatorHttpServer, (s) =>
-      cloudConfig({
-        apiUrl: new URL(s.apiUrl),
-        apiKey: Redacted.make("demo-admin-api-key"),
-        secretKey: Redacted.make(secretKey),
-        projectId
-      }))
+      cloudConfig({ apiUrl: new URL(s.apiUrl), ...keys, projectId }))
   ).pipe(Layer.provide(server))
   return clientLayer.pipe(Layer.provide(HttpTransport.layer), Layer.provide(Metrics.layer), Layer.provide(config))
 }
@@ -206,8 +204,45 @@ describe("CloudStackClient over HTTP against the simulator's HTTP face (signatur
   it.live("a wrong secret key is refused with 401 (the face really checks signatures)", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(
-        Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})).pipe(Effect.provide(httpEnv(Option.none(), "not-the-secret")))
+        Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})).pipe(Effect.provide(httpEnv(Option.none(), { ...demoKeys("admin"), secretKey: Redacted.make("not-the-secret") })))
       ))
       assert.deepInclude(error, { _tag: "CloudStackApiError", errorCode: 401 })
+    }))
+})
+
+describe("the configured key's account, the same in memory and over HTTP", () => {
+  const vmNames = Effect.flatMap(CloudStackClient, (cs) => cs.list(listVirtualMachines, {})).pipe(
+    Effect.map((vms) => vms.map((v) => v.name).sort())
+  )
+  const viaMemory = <A, E>(effect: Effect.Effect<A, E, CloudStackClient>, keys: Keys) =>
+    effect.pipe(Effect.provide(memoryEnv(Option.none(), keys)))
+  const viaHttp = <A, E>(effect: Effect.Effect<A, E, CloudStackClient>, keys: Keys) =>
+    Effect.scoped(effect.pipe(Effect.provide(httpEnv(Option.none(), keys))))
+
+  it.live("alice's keys list only alice's VM; admin's list every account's", () =>
+    Effect.gen(function*() {
+      const alice = demoKeys("alice")
+      assert.deepStrictEqual(yield* viaMemory(vmNames, alice), ["alice-1"])
+      assert.deepStrictEqual(yield* viaHttp(vmNames, alice), ["alice-1"])
+      const admin = yield* viaMemory(vmNames, demoKeys("admin"))
+      assert.include(admin, "alice-1")
+      assert.isAbove(admin.length, 1)
+      assert.deepStrictEqual(yield* viaHttp(vmNames, demoKeys("admin")), admin)
+      const bob = demoKeys("bob")
+      assert.deepStrictEqual(yield* viaMemory(vmNames, bob), yield* viaHttp(vmNames, bob))
+    }))
+
+  it.live("an unknown key gets the same 401 in memory as over HTTP, and never reaches the engine", () =>
+    Effect.gen(function*() {
+      const unknown: Keys = { apiKey: Redacted.make("no-such-api-key"), secretKey: Redacted.make("no-such-secret") }
+      const calls = Effect.map(Effect.flatMap(CloudStackSimulator, (s) => s.callLog), (log) => log.length)
+      const inMemory = yield* Effect.gen(function*() {
+        const error = yield* Effect.flip(Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})))
+        return { error, calls: yield* calls }
+      }).pipe(Effect.provide(memoryEnv(Option.none(), unknown)))
+      const overHttp = yield* Effect.flip(viaHttp(Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})), unknown))
+      assert.deepInclude(inMemory.error, { _tag: "CloudStackApiError", httpStatus: 401, errorCode: 401 })
+      assert.deepStrictEqual(inMemory.error, overHttp)
+      assert.strictEqual(inMemory.calls, 0)
     }))
 })

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Duration, Effect, Fiber, Logger, LogLevel, Option, Ref, Stream, TestClock } from "effect"
 import { CloudStackTransportError } from "../../src/cloudstack/CloudStackError.js"
 import type { CloudStackRequest } from "../../src/cloudstack/CloudStackTransport.js"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
+import { ownedOnly } from "../../src/cloudstack/Command.js"
 import { associateIpAddress } from "../../src/cloudstack/commands/Addresses.js"
 import { queryAsyncJobResult } from "../../src/cloudstack/commands/AsyncJobs.js"
 import { assignToLoadBalancerRule, createLoadBalancerRule, listLoadBalancerRules } from "../../src/cloudstack/commands/LoadBalancers.js"
@@ -68,15 +69,20 @@ describe("CloudStackClient paging", () => {
       assert.strictEqual((yield* requests).length, 1)
     }).pipe(Effect.provide(clientLayer(pagedZones(0)))))
 
-  it.effect("an empty page before `count` is reached stops the loop", () =>
+  it.effect("an empty page before `count` is reached stops the loop: an incomplete listing is an error, never a short result", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
-      const rules = yield* client.list(listLoadBalancerRules, {})
-      assert.strictEqual(rules.length, 1)
+      const error = yield* Effect.flip(client.list(listLoadBalancerRules, {}))
+      assert.deepInclude(error, { _tag: "CloudStackDecodeError", command: "listLoadBalancerRules" })
+      assert.include(error.message, "page 2 is empty but count is 3")
+      const streamed = yield* Effect.flip(Stream.runCollect(client.stream(listLoadBalancerRules, {})))
+      assert.strictEqual(streamed._tag, "CloudStackDecodeError")
       const sent = yield* requests
-      assert.strictEqual(sent.length, 2)
+      assert.strictEqual(sent.length, 4)
       assert.strictEqual(sent[0]?.params["listall"], "true")
     }).pipe(Effect.provide(clientLayer(script([
+      ok("listLoadBalancerRules", { count: 3, loadbalancerrule: [rule] }),
+      ok("listLoadBalancerRules", { count: 3 }),
       ok("listLoadBalancerRules", { count: 3, loadbalancerrule: [rule] }),
       ok("listLoadBalancerRules", { count: 3 })
     ])))))
@@ -179,6 +185,7 @@ describe("CloudStackClient async jobs", () => {
         command: "assignToLoadBalancerRule",
         jobId: JobId.make("job-9"),
         entityId: Option.none(),
+        lane: Option.none(),
         submittedAt: 0
       })))
       yield* TestClock.adjust("2 minutes")
@@ -297,6 +304,15 @@ describe("CloudStackClient project scope", () => {
       ok("listZones", {})
     ]), { projectId: Option.some("k8s") }))))
 
+  it.effect("an ownedOnly listing carries the project but never listall (the key's own account or project only)", () =>
+    Effect.gen(function*() {
+      const client = yield* CloudStackClient
+      yield* client.list(ownedOnly(listLoadBalancerRules), {})
+      const [rules] = yield* requests
+      assert.strictEqual(rules?.params["projectid"], "0f4a8e0c-2f4c-4d3a-9c58-111111111111")
+      assert.isUndefined(rules?.params["listall"])
+    }).pipe(Effect.provide(clientLayer(script([ok("listLoadBalancerRules", {})]), { projectId: Option.some("0f4a8e0c-2f4c-4d3a-9c58-111111111111") }))))
+
   it.effect("a UUID project id is used as is, without a lookup", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
@@ -353,4 +369,38 @@ describe("CloudStackClient limits", () => {
       yield* Fiber.join(fiber)
       assert.strictEqual((yield* requests).length, 6)
     }).pipe(Effect.provide(clientLayer(() => Effect.succeed(ok("listZones", {})), { requestsPerSecond: 2 }))))
+})
+
+describe("CloudStackClient request trace (-v >= 6)", () => {
+  const traced = (level: LogLevel.LogLevel) =>
+    Effect.gen(function*() {
+      const lines: Array<{ readonly level: string; readonly message: unknown; readonly annotations: Record<string, unknown> }> = []
+      const logger = Logger.make(({ annotations, logLevel, message }) =>
+        void lines.push({ level: logLevel.label, message, annotations: Object.fromEntries(annotations) }))
+      const client = yield* CloudStackClient
+      yield* client.list(listZones, { name: "private-zone-name" }).pipe(
+        Effect.zipRight(Effect.either(client.list(listLoadBalancerRules, {}))),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(level)
+      )
+      return lines.filter((l) => Array.isArray(l.message) && l.message[0] === "CloudStack request")
+    }).pipe(Effect.provide(clientLayer(script([
+      ok("listZones", { count: 1, zone: [zone(1)] }),
+      apiError("listLoadBalancerRules", 431, "bad")
+    ]))))
+
+  it.effect("at Trace: one line per request with command, method, parameter names, status, duration and outcome; no value", () =>
+    Effect.gen(function*() {
+      const lines = yield* traced(LogLevel.Trace)
+      assert.deepStrictEqual(lines.map((l) => [l.level, l.annotations]), [
+        ["TRACE", { command: "listZones", method: "GET", params: "name,page,pagesize", status: 200, durationMs: 0, outcome: "success" }],
+        ["TRACE", { command: "listLoadBalancerRules", method: "GET", params: "listall,page,pagesize", status: 431, durationMs: 0, outcome: "431" }]
+      ])
+      assert.notInclude(JSON.stringify(lines), "private-zone-name")
+    }))
+
+  it.effect("below Trace: no request line", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* traced(LogLevel.Debug), [])
+    }))
 })

@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Either, FastCheck as fc, Option, Redacted } from "effect"
 import type { CloudConfigShape } from "../../src/config/CloudConfig.js"
 import { type CloudConfigError, type ConfigIssue, issueLine } from "../../src/config/CloudConfigError.js"
-import { closest, parse, render, tokenize } from "../../src/config/CloudConfigParser.js"
+import { closest, parse, parseWithWarnings, render } from "../../src/config/CloudConfigParser.js"
+import { tokenize } from "../../src/config/GcfgTokenizer.js"
 
 const PATH = "/etc/kubernetes/cloud-config"
 const API_KEY = "AKEY-Zq8w0rTh1s"
@@ -279,6 +280,56 @@ describe("CloudConfigParser.parse errors", () => {
     assert.include(e.message, `${PATH}:7: invalid value for "request-timeout": a ${secret.length}-character text (not shown`)
     assert.include(e.message, `${PATH}:8: unknown key a ${secret.length}-character text (not shown: it may be a secret)`)
     assert.include(e.message, `${PATH}:9: unknown key "ssl-no-verfy" in [Global] (did you mean "ssl-no-verify"?)`)
+  })
+
+  it("a line that starts like a wrapped secret is never quoted, whatever follows it on the line", () => {
+    const secret = "plgWJfZK4gyS3mOMTVmjUVg-X-jlWlnfaUJ9GAbBbf9EdM-kAYMmAiLqzzq1ElZLYq_u38zCm0bewzGUdP66mg"
+    const e = bad(
+      `[Global]\napi-url = https://h/client/api\napi-key = k\nsecret-key = ${secret.slice(0, 50)}\n` +
+        `${secret.slice(50, 70)} = x\n` + // a 20-character tail, then "= x"
+        `${secret.slice(70)}+Q9/z trailing words\n` + // base64 punctuation inside, then text
+        `Xk3vQ9zT0aLmN5bR==\n` + // padding: the key part ends at the first "="
+        `requestTimeout = 5s\n` // a camelCase typo of a key is still shown, with the suggestion
+    )
+    for (const fragment of [secret.slice(50, 70), secret.slice(70), secret.slice(70, 78), "Xk3vQ9zT0aLmN5bR"]) {
+      assert.notInclude(e.message, fragment)
+    }
+    assert.deepStrictEqual(summary(e.issues), [
+      `UnknownKey@5:${secret.slice(50, 70)}->-`,
+      "SyntaxError@6",
+      "UnknownKey@7:Xk3vQ9zT0aLmN5bR->-",
+      "UnknownKey@8:requestTimeout->request-timeout"
+    ])
+    assert.include(e.message, `${PATH}:5: unknown key a 20-character text (not shown: it may be a secret) in [Global]`)
+    assert.include(e.message, `${PATH}:6: syntax error: expected '=' after a ${secret.slice(70).length + 5}-character text (not shown`)
+    assert.include(e.message, `${PATH}:8: unknown key "requestTimeout" in [Global] (did you mean "request-timeout"?)`)
+  })
+
+  it("an unquoted api-key/secret-key value cut at ';' or '#' is kept (gcfg) but warned about, naming the key only", () => {
+    const r = parseWithWarnings(
+      `[Global]\napi-url = https://h/client/api\napi-key = AKEY;rest\nsecret-key = SKEY # note\nzone = a ; b\n`,
+      PATH
+    )
+    if (Either.isLeft(r)) return assert.fail(r.left.message)
+    assert.strictEqual(Redacted.value(r.right.config.apiKey), "AKEY")
+    assert.strictEqual(Redacted.value(r.right.config.secretKey), "SKEY")
+    assert.deepStrictEqual(r.right.warnings, [
+      { _tag: "CommentCut", line: 3, key: "api-key" },
+      { _tag: "CommentCut", line: 4, key: "secret-key" }
+    ])
+    // quoted values keep ; and #, so a comment after them is just a comment
+    for (const quietly of [`api-key = "A;K" ; note`, "api-key = AKEY"]) {
+      const q = parseWithWarnings(`[Global]\napi-url = https://h/client/api\n${quietly}\nsecret-key = "S#1" # note\n`, PATH)
+      assert.deepStrictEqual(Either.map(q, (x) => x.warnings), Either.right([]), quietly)
+    }
+  })
+
+  it("a 1 MB file of garbage reports every problem in the error but prints the first 50", () => {
+    const e = bad(`[Global]\n${"not a key value line\n".repeat(50_000)}`)
+    assert.isAbove(e.issues.length, 50_000)
+    const lines = e.message.split("\n")
+    assert.strictEqual(lines.length, 52)
+    assert.strictEqual(lines[51], `  ... and ${e.issues.length - 50} more problems`)
   })
 
   it("never quotes a secret in a message, even when the secret's own line is wrong", () => {

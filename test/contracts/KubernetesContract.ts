@@ -231,6 +231,35 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         assert.isTrue(Option.isNone(yield* services.get("default", name)))
       }))
 
+    it.effect("changes a Service's spec: ports keep their node ports, a new port gets one, a ClusterIP has none", () =>
+      Effect.gen(function*() {
+        const services = yield* ServiceApi
+        const name = yield* unique("spec")
+        const created = yield* services.create({ namespace: "default", name, type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })
+        const nodePort = created.spec.ports[0]?.nodePort ?? 0
+        const changed = yield* services.update("default", name, {
+          ports: [{ name: "http", port: 80 }, { name: "alt", port: 8080 }],
+          loadBalancerIP: "203.0.113.77",
+          sessionAffinity: "ClientIP",
+          externalTrafficPolicy: "Local"
+        })
+        assert.deepStrictEqual(changed.spec.ports.map((p) => [p.name, p.protocol, p.port]), [["http", "TCP", 80], ["alt", "TCP", 8080]])
+        assert.strictEqual(changed.spec.ports[0]?.nodePort, nodePort)
+        assert.isTrue((changed.spec.ports[1]?.nodePort ?? 0) >= 30000)
+        assert.strictEqual(changed.spec.loadBalancerIP, "203.0.113.77")
+        assert.strictEqual(changed.spec.sessionAffinity, "ClientIP")
+        assert.strictEqual(changed.spec.externalTrafficPolicy, "Local")
+        assert.isTrue(changed.metadata.resourceVersion !== created.metadata.resourceVersion)
+        const unset = yield* services.update("default", name, { loadBalancerIP: null, externalTrafficPolicy: "Cluster" })
+        assert.isUndefined(unset.spec.loadBalancerIP)
+        const clusterIp = yield* services.update("default", name, { type: "ClusterIP" })
+        assert.strictEqual(clusterIp.spec.type, "ClusterIP")
+        assert.isTrue(clusterIp.spec.ports.every((p) => p.nodePort === 0))
+        const missing = yield* Effect.either(services.update("default", `${name}-absent`, { sessionAffinity: "None" }))
+        assert.strictEqual(reasonOf(missing), "NotFound")
+        yield* services.delete("default", name)
+      }))
+
     it.effect("holds a Service with a finalizer in deletion until the finalizer is removed", () =>
       Effect.gen(function*() {
         const services = yield* ServiceApi

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Ref, Scope, TestClock } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Ref, Scope, TestClock } from "effect"
 import * as WorkQueue from "../../src/controllers/WorkQueue.js"
 import { ReconcileResult, TerminalReconcileError } from "../../src/controllers/WorkQueue.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
+import * as CapturingLogger from "../fakes/CapturingLogger.js"
 
 const TestMetrics = Metrics.layer
 
@@ -200,6 +201,35 @@ describe("runWorkers", () => {
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "requeue_after" }), 1)
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "success" }), 2)
     }).pipe(Effect.provide(TestMetrics)))
+
+  it.scoped("a routine failure is logged as its message and tag without a JS stack; a defect with its stack", () => {
+    class VmNotFoundError extends Data.TaggedError("VmNotFoundError")<{ readonly node: string }> {
+      override get message() {
+        return `no VM for node ${this.node}`
+      }
+    }
+    const log = CapturingLogger.make()
+    return Effect.gen(function*() {
+      const q = yield* WorkQueue.make<string>({ name: "svc" })
+      yield* WorkQueue.runWorkers(q, 1, (key: string): Effect.Effect<ReconcileResult, VmNotFoundError | TerminalReconcileError> =>
+        key === "bug"
+          ? Effect.die(new Error("invariant broken"))
+          : key === "gone"
+          ? Effect.fail(new TerminalReconcileError({ reason: "unsupported protocol SCTP" }))
+          : Effect.fail(new VmNotFoundError({ node: key })), { controller: "svc" })
+      yield* q.add("n1")
+      yield* q.add("gone")
+      yield* q.add("bug")
+      yield* seconds(1)
+      const errors = log.lines.filter((l) => l.level === "ERROR")
+      assert.deepStrictEqual(errors.map((l) => [l.message, l.annotations["key"], l.annotations["error"], l.annotations["errorTag"], l.cause]), [
+        ["reconcile failed, requeuing with backoff", "n1", "no VM for node n1", "VmNotFoundError", undefined],
+        ["reconcile failed permanently, not retrying", "gone", "unsupported protocol SCTP", "TerminalReconcileError", undefined],
+        ["reconcile failed, requeuing with backoff", "bug", undefined, undefined, errors[2]?.cause]
+      ])
+      assert.match(errors[2]?.cause ?? "", /Error: invariant broken\n\s+at /, "a defect keeps its stack")
+    }).pipe(Effect.provide(TestMetrics), Effect.provide(log.layer))
+  })
 
   it.scoped("a defect in one key's reconcile does not stop the workers", () =>
     Effect.gen(function*() {

@@ -13,6 +13,15 @@ import * as ScriptedTransport from "./ScriptedTransport.js"
 export const SECRET_KEY = "VDaACYb0LV9eNjTetIOElcVQkvJck_J_QljX_FcHRj87ZKiy0z0ty0ZsYBkoXkY9b7eq1EhwJaw7FF3akA3KBQ"
 export const API_KEY = "plgWJfZK4gyS3mOMTVmjUVg-X-jlWlnfaUJ9GAbBbf9EdM-kAYMmAiLqzzq1ElZLYq_u38zCm0bewzGUdP66mg"
 
+/**
+ * The key pair of a demo-world account (`demo-<name>-api-key`), as CloudConfig fields: the
+ * simulator (in memory as over HTTP) acts as the account whose key signs.
+ */
+export const demoKeys = (account: "admin" | "alice" | "bob"): Pick<CloudConfigShape, "apiKey" | "secretKey"> => ({
+  apiKey: Redacted.make(`demo-${account}-api-key`),
+  secretKey: Redacted.make(`demo-${account}-secret-key`)
+})
+
 /** The simulated-setup config with the docs' example keys, a loopback URL and a 1000/s rate limit. */
 export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudConfigShape =>
   simulatedCloudConfig({

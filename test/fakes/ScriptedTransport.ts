@@ -10,6 +10,7 @@ import {
   type CloudStackRequest,
   CloudStackTransport
 } from "../../src/cloudstack/CloudStackTransport.js"
+import * as ResponseKey from "../../src/cloudstack/ResponseKey.js"
 
 export type Handler = (
   request: CloudStackRequest,
@@ -47,14 +48,14 @@ export const json = (status: number, body: unknown): CloudStackRawResponse => ({
   body: JSON.stringify(body)
 })
 
-/** `{"<command>response": inner}` with HTTP 200. */
+/** `{"<command>response": inner}` (the command's envelope key) with HTTP 200. */
 export const ok = (command: string, inner: unknown): CloudStackRawResponse =>
-  json(200, { [`${command.toLowerCase()}response`]: inner })
+  json(200, { [ResponseKey.of(command)]: inner })
 
 /** An API error envelope; `cs` omitted like the 401 auth path. */
 export const apiError = (command: string, code: number, text: string, cs?: number): CloudStackRawResponse =>
   json(code, {
-    [`${command.toLowerCase()}response`]: {
+    [ResponseKey.of(command)]: {
       uuidList: [],
       errorcode: code,
       ...(cs === undefined ? {} : { cserrorcode: cs }),

@@ -4,6 +4,7 @@ import { EventApi } from "../../src/kubernetes/EventApi.js"
 import * as EventRecorder from "../../src/kubernetes/EventRecorder.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+import * as CapturingLogger from "../fakes/CapturingLogger.js"
 
 const ref = { kind: "Service", namespace: "shop", name: "web", uid: "uid-1", apiVersion: "v1" }
 const env = Layer.merge(FakeKubernetes.layer(), Metrics.layer)
@@ -166,4 +167,21 @@ describe("EventRecorder", () => {
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual((yield* fake.events).length, 10)
     }).pipe(Effect.provide(env)))
+
+  it.scoped("a forbidden create is logged at Error once with the RBAC rule, not as a warning per Event", () => {
+    const log = CapturingLogger.make()
+    return Effect.gen(function*() {
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const recorder = yield* EventRecorder.make("cloud-node-controller")
+      yield* fake.failNext({ verb: "create", resource: "events", reason: "Forbidden", times: 5 })
+      for (let i = 0; i < 5; i++) yield* recorder.record(ref, "Warning", "X", `message ${i}`)
+      yield* recorder.flush
+      assert.deepStrictEqual(log.lines.filter((l) => l.level !== "DEBUG").map((l) => [l.level, l.message, l.annotations["check"]]), [[
+        "ERROR",
+        "Kubernetes API server forbids a request (403 Forbidden): RBAC rule missing",
+        "RBAC: the CCM's ClusterRole needs \"create,patch,update events\" in the core API group " +
+        "(denied: create; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)"
+      ]])
+    }).pipe(Effect.provide(env), Effect.provide(log.layer))
+  })
 })

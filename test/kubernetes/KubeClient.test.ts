@@ -55,6 +55,8 @@ describe("KubeClient", () => {
     const expired = watchErrorToKubeApiError("nodes", { kind: "Status", code: 410, reason: "Expired", message: "too old" })
     assert.strictEqual(expired.reason, "Gone")
     assert.strictEqual(expired.detail, "too old")
+    // no object name: the message names the resource only (not the error's class name)
+    assert.strictEqual(expired.message, "Kubernetes watch nodes: Gone (HTTP 410): too old")
     assert.strictEqual(watchErrorToKubeApiError("nodes", { code: 500, message: "x" }).reason, "Unavailable")
   })
 

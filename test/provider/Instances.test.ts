@@ -2,7 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option, Ref, Schema, TestClock } from "effect"
 import { CloudStackApiError } from "../../src/cloudstack/CloudStackError.js"
 import { VirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
-import { makeWith, type VmSource } from "../../src/provider/Instances.js"
+import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
+import { makeWith, type VmSource, vmSourceFromClient } from "../../src/provider/Instances.js"
+import { clientLayer } from "../fakes/CloudStackTestEnv.js"
+import { json, script } from "../fakes/ScriptedTransport.js"
 
 const vm = (id: string, name: string, state = "Running") =>
   Schema.decodeUnknownSync(VirtualMachine)({
@@ -104,4 +107,21 @@ describe("Instances", () => {
       yield* instances.resolve([{ name: "node-a", providerID: "" }])
       assert.strictEqual((yield* Ref.get(calls)).list, 4)
     }))
+})
+
+describe("vmSourceFromClient: 'absent' needs a well-formed answer", () => {
+  const byId = Effect.flatMap(CloudStackClient, (client) => vmSourceFromClient(client).byId("v1"))
+  const notFound = (status: number) =>
+    json(status, { listvirtualmachinesresponse: { uuidList: [], errorcode: 431, cserrorcode: 9999, errortext: "entity does not exist" } })
+
+  it.effect("CloudStack's 431 (HTTP 431) for the id is absent", () =>
+    Effect.gen(function*() {
+      assert.isTrue(Option.isNone(yield* byId))
+    }).pipe(Effect.provide(clientLayer(script([notFound(431)])))))
+
+  it.effect("an errorcode 431 inside another HTTP status is an error, not absent", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(byId)
+      assert.deepInclude(error, { _tag: "CloudStackApiError", errorCode: 431, httpStatus: 200 })
+    }).pipe(Effect.provide(clientLayer(script([notFound(200)])))))
 })

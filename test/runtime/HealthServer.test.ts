@@ -6,6 +6,7 @@ import * as Https from "node:https"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { HealthCheckError, HealthChecks } from "../../src/runtime/HealthChecks.js"
 import * as HealthChecksModule from "../../src/runtime/HealthChecks.js"
+import * as DelegatedAuth from "../../src/runtime/DelegatedAuth.js"
 import * as HealthServer from "../../src/runtime/HealthServer.js"
 
 interface Reply {
@@ -33,6 +34,17 @@ const serve = (options: Partial<HealthServer.HealthServerOptions>) =>
   )
 
 describe("HealthServer", () => {
+  it.scopedLive("with an access guard: its answer before any routing (status, Status JSON); allowed requests served", () =>
+    Effect.gen(function*() {
+      const server = yield* HealthServer.HealthServer
+      assert.deepStrictEqual([(yield* get(server, "/healthz")).status, (yield* get(server, "/healthz")).body], [200, "ok"])
+      const denied = yield* get(server, "/metrics")
+      assert.deepStrictEqual([denied.status, denied.contentType], [403, "application/json"])
+      assert.strictEqual(JSON.parse(denied.body).message, `forbidden: User "system:anonymous" cannot get path "/metrics"`)
+      // an unknown path is refused before it could be a 404
+      assert.strictEqual((yield* get(server, "/nope")).status, 403)
+    }).pipe(Effect.provide(serve({ access: DelegatedAuth.pathsOnly(["/healthz"]) }))))
+
   it.scopedLive("plain HTTP: /healthz, per-check paths, verbose listing and /metrics", () =>
     Effect.gen(function*() {
       const server = yield* HealthServer.HealthServer

@@ -14,9 +14,12 @@ import type { World } from "../../src/simulation/cloudstack/World.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as CloudStackTestEnv from "../fakes/CloudStackTestEnv.js"
 
-/** The client tests' config without a rate limit: the TestClock would stall a limited burst. */
+/**
+ * The client tests' config without a rate limit (the TestClock would stall a limited burst),
+ * signing as the demo admin: the scenarios see the admin's view of the world.
+ */
 export const cloudConfig = (overrides: Partial<CloudConfigShape> = {}): CloudConfigShape =>
-  CloudStackTestEnv.cloudConfig({ requestsPerSecond: 1_000_000, ...overrides })
+  CloudStackTestEnv.cloudConfig({ requestsPerSecond: 1_000_000, ...CloudStackTestEnv.demoKeys("admin"), ...overrides })
 
 /** `count` extra running VMs `big-<n>` on a /16 network (IPv4 + IPv6), for paging and scale. */
 export const bigWorld = DemoCluster.scaledWorld
@@ -30,8 +33,10 @@ export interface CloudOptions {
 
 /** Simulator + transport + client + Instances (+ Metrics), all on the ambient Clock. */
 export const cloudLayer = (options: CloudOptions = {}) => {
-  const simulator = Simulator.layer(options.world ?? demoWorld, { seed: options.seed ?? 7 })
-  const base = Layer.mergeAll(simulator, Layer.succeed(CloudConfig, cloudConfig(options.config)), Metrics.layer)
+  const simulator = Simulator.layerWithTransport(options.world ?? demoWorld, { seed: options.seed ?? 7 }).pipe(
+    Layer.provideMerge(Layer.succeed(CloudConfig, cloudConfig(options.config)))
+  )
+  const base = Layer.mergeAll(simulator, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
   return Instances.layer(options.providerName ?? "external-cloudstack").pipe(Layer.provideMerge(client))
 }

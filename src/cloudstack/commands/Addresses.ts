@@ -38,6 +38,8 @@ export const listPublicIpAddresses = Command.list({
     allocatedOnly: Param.optional(Param.bool("allocatedonly")),
     isSourceNat: Param.optional(Param.bool("issourcenat")),
     isStaticNat: Param.optional(Param.bool("isstaticnat")),
+    /** `Free` with `allocatedOnly: false`: the zone's addresses anyone may associate. */
+    state: Param.optional(Param.string<"Free" | "Allocated" | "Allocating" | "Releasing">("state")),
     tags: Param.optional(Param.tags)
   }
 })

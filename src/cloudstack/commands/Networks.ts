@@ -23,6 +23,8 @@ export const Network = Schema.Struct({
   zoneId: Wire.required("zoneid", ZoneId),
   vpcId: Wire.optional("vpcid", VpcId),
   aclId: Wire.optional("aclid", AclListId),
+  /** The tier's ACL list name (`default_allow`, `default_deny` or a custom list). */
+  aclName: Wire.optional("aclname", Schema.String),
   conserveMode: Wire.optional("networkofferingconservemode", Schema.Boolean),
   services: Wire.array("service", NetworkService),
   tags: Wire.tags

@@ -11,7 +11,7 @@ export interface SimRequest {
   readonly command: string
   /** Every parameter except command/apiKey/response/signature/signatureVersion/expires, decoded. */
   readonly params: Readonly<Record<string, string>>
-  /** The caller's api key; undefined = the world's default account (in-memory use). */
+  /** The caller's api key; undefined = the world's default account (direct engine calls, not the transports). */
   readonly apiKey: string | undefined
 }
 
@@ -33,6 +33,9 @@ export interface ApiCredentials {
   readonly apiKey: string
   readonly secretKey: string
   readonly account: string
+  readonly role: "admin" | "user"
+  /** Role-rule patterns of the commands the account is denied (see ApiCatalogue.isAllowed). */
+  readonly deniedApis: ReadonlyArray<string>
 }
 
 export interface ErrorRate {

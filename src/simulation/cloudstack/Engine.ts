@@ -3,14 +3,19 @@
  * command's handler and wraps its answer in the real envelope with the real HTTP status.
  * Synchronous over the store it is given; time, randomness and faults come in as arguments.
  */
+import { isAllowed, unavailable } from "./ApiCatalogue.js"
 import type { SimResponse } from "./CloudStackSimulator.js"
+import { discoveryCommands } from "./DiscoveryCommands.js"
 import { advance, type Ctx, type Handler } from "./EngineContext.js"
 import { listCommands } from "./ListCommands.js"
 import { mutationCommands } from "./MutationCommands.js"
 import type { Store } from "./Store.js"
 import { authFail, errorBody, isFail, lowerParams, responseKey } from "./Wire.js"
 
-const handlers: ReadonlyMap<string, Handler> = new Map(Object.entries({ ...listCommands, ...mutationCommands }))
+const handlers: ReadonlyMap<string, Handler> = new Map(
+  Object.entries({ ...discoveryCommands, ...listCommands, ...mutationCommands })
+)
+
 
 /** Whether the simulator implements `command` (exact, case-sensitive name like the real server). */
 export const isCommand = (command: string): boolean => handlers.has(command)
@@ -37,6 +42,9 @@ export const dispatch = (s: Store, req: DispatchRequest, now: number, options: D
   if (handler === undefined || caller === undefined) {
     const f = authFail(handler === undefined)
     return { status: f.code, body: errorBody(req.command, f) }
+  }
+  if (!isAllowed(caller.account, req.command)) {
+    return { status: 432, body: errorBody(req.command, unavailable(req.command, caller.account.name)) }
   }
   advance(s, now)
   const ctx: Ctx = {

@@ -55,7 +55,8 @@ const listProjects: Handler = (c, p) => {
   const state = p.get("state")
   const all = isAdmin(c) && optBool(p, "listall") === true
   const rows = [...c.s.projects.values()].filter((pr) =>
-    (id === undefined || pr === id) && (name === undefined || pr.name === name) &&
+    // names compare as MySQL's default collation does: case-insensitively
+    (id === undefined || pr === id) && (name === undefined || pr.name.toLowerCase() === name.toLowerCase()) &&
     (state === undefined || pr.state.toLowerCase() === state.toLowerCase()) &&
     keywordMatch(p.get("keyword"), pr.name) && (all || pr.members.includes(c.caller.account.name))
   )

@@ -60,6 +60,16 @@ const ruleString = (r: { readonly internalId: number; readonly state: string }, 
 
 const networkKey = (uuid: string) => `network:${uuid}`
 
+/** Whether the world's server version is at least `min` (e.g. [4, 22]). */
+const atLeast = (s: Store, min: ReadonlyArray<number>): boolean => {
+  for (let i = 0; i < min.length; i++) {
+    const have = s.version[i] ?? 0
+    const want = min[i] ?? 0
+    if (have !== want) return have > want
+  }
+  return true
+}
+
 /** Tag changes queue per set of resources they name. */
 const tagsQueueKey = (ids: ReadonlyArray<string>) => `tags:${ids.join(",")}`
 
@@ -349,7 +359,8 @@ const updateLoadBalancerRule: Handler = (c, p) => {
   if (algorithm !== undefined && !ALGORITHMS.has(algorithm.toLowerCase())) return invalid(`Invalid algorithm: ${algorithm}`)
   const protocol = p.get("protocol")?.toLowerCase()
   if (protocol !== undefined && !LB_PROTOCOLS.has(protocol)) return invalid(`Invalid protocol ${protocol}`)
-  const cidrs = p.has("cidrlist") ? cidrsOf(p, (x) => `Invalid CIDR list: ${x}`) : undefined
+  // Before 4.22 the command has no cidrlist parameter: the server ignores it.
+  const cidrs = p.has("cidrlist") && atLeast(c.s, [4, 22]) ? cidrsOf(p, (x) => `Invalid CIDR list: ${x}`) : undefined
   if (isFail(cidrs)) return cidrs
   return submit(c, {
     queueKey: networkKey(lb.networkUuid),

@@ -292,8 +292,8 @@ export const renderServices = (s: Store, n: NetworkRow): Array<Obj> => {
   for (const svc of o.services) {
     if (svc === "Lb") {
       const provider = o.lbProvider
-      const udp = provider?.supportsUdp ?? false
-      const caps: Array<Obj> = LB_CAPS.map(([k, v]) => cap(k, k === "SupportedProtocols" && !udp ? "tcp, tcp-proxy" : v))
+      // The real virtual router advertises udp although it refuses UDP rules (cloudstack PR #4501).
+      const caps: Array<Obj> = LB_CAPS.map(([k, v]) => cap(k, v))
       caps.push(cap("SupportedStickinessMethods", stickinessJson))
       if (provider?.supportsHealthCheck === true) caps.push(cap("HealthCheckPolicy", "true"))
       out.push({ name: "Lb", capability: caps, provider: [{ name: provider?.name ?? routerName }] })

@@ -91,6 +91,11 @@ export type Verdict = Data.TaggedEnum<{
   /** Authenticated: `params` are what the command sees (see {@link commandParams}). */
   Accepted: { readonly command: string; readonly apiKey: string; readonly params: RawParams }
   Rejected: { readonly reason: RejectReason }
+  /**
+   * A known key whose role may not run the command: the server answers 432 before it checks the
+   * signature (ApiServer.verifyRequest calls commandAvailable first).
+   */
+  Unavailable: { readonly command: string }
 }>
 export const Verdict = Data.taggedEnum<Verdict>()
 
@@ -101,6 +106,8 @@ export interface VerifyContext {
   /** The secret of the request's {@link apiKeyOf}, if such a user exists. */
   readonly secretKey: Option.Option<string>
   readonly isCommand: (command: string) => boolean
+  /** Whether the key's role may run a command (only asked for a known key and command). */
+  readonly isAllowed: (command: string) => boolean
 }
 
 interface AuthParams {
@@ -157,8 +164,9 @@ export const commandParams = (params: RawParams): RawParams => {
 /**
  * ApiServer.verifyRequest: `command` present; `apiKey` and `signature` present (names in any case,
  * the last in sorted name order winning, as the server's loop does); with signatureVersion exactly
- * "3" an `expires` that parses and is not before `now`; a known key; a known command; and the
- * HMAC over all parameters but `signature`, compared in constant time.
+ * "3" an `expires` that parses and is not before `now`; a known key; a known command; a command the
+ * key's role may run (else Unavailable, whatever the signature); and the HMAC over all parameters
+ * but `signature`, compared in constant time.
  */
 export const verify = (params: RawParams, ctx: VerifyContext): Verdict => {
   const command = params["command"]
@@ -173,6 +181,7 @@ export const verify = (params: RawParams, ctx: VerifyContext): Verdict => {
   }
   if (Option.isNone(ctx.secretKey)) return Verdict.Rejected({ reason: "UnknownApiKey" })
   if (!ctx.isCommand(command)) return Verdict.Rejected({ reason: "UnknownCommand" })
+  if (!ctx.isAllowed(command)) return Verdict.Unavailable({ command })
   if (!Signing.verify(params, ctx.secretKey.value, signature)) return Verdict.Rejected({ reason: "BadSignature" })
   return Verdict.Accepted({ command, apiKey, params: commandParams(params) })
 }

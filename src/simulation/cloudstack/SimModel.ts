@@ -13,6 +13,8 @@ export interface AccountRow {
   readonly uuid: string
   readonly name: string
   readonly role: "admin" | "user"
+  /** Role-rule patterns of the commands the account is denied (World's `deniedApis`). */
+  readonly deniedApis: ReadonlyArray<string>
   /** Set for the hidden account that owns a project's resources. */
   readonly projectUuid: string | undefined
 }

@@ -1,7 +1,8 @@
 /**
  * The in-memory CloudStack simulator layer: seeds a store from a World, answers calls through the
  * engine, injects faults (seeded Random, latency on the Clock, API-down windows) and records a
- * call log. Also provides CloudStackTransport so the typed client runs against it without HTTP.
+ * call log. Also provides CloudStackTransport so the typed client runs against it without HTTP,
+ * acting as the account of the configured api key exactly as the HTTP face does.
  *
  * Async jobs are evaluated lazily: every call (and `state`) first runs the jobs whose finish time
  * the Clock has passed, so TestClock.adjust drives them deterministically and no fiber is needed.
@@ -9,9 +10,10 @@
  * `Effect.sync` per call, which is atomic on JS's single thread; copying immutable tables on
  * every call would make `handle` O(state) and miss the 20,000 calls/s target.
  */
-import { Clock, Data, Duration, Effect, Either, Layer, Option, Random } from "effect"
+import { Clock, Data, Duration, Effect, Either, Layer, Option, Random, Redacted } from "effect"
 import { CloudStackTransportError } from "../../cloudstack/CloudStackError.js"
-import { CloudStackTransport } from "../../cloudstack/CloudStackTransport.js"
+import { type CloudStackRawResponse, CloudStackTransport } from "../../cloudstack/CloudStackTransport.js"
+import { CloudConfig } from "../../config/CloudConfig.js"
 import {
   type ApiCredentials,
   type CallRecord,
@@ -22,8 +24,9 @@ import {
 } from "./CloudStackSimulator.js"
 import { advance } from "./EngineContext.js"
 import { dispatch, isCommand } from "./Engine.js"
+import * as Verifier from "./RequestVerifier.js"
 import type { SimState } from "./SimModel.js"
-import { seedStore, type Store } from "./Store.js"
+import { seedSteps, type Store } from "./Store.js"
 import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Wire.js"
 import type { World } from "./World.js"
 
@@ -88,11 +91,25 @@ const snapshot = (s: Store, now: number): SimState =>
   })
 
 /** Builds a simulator over `world`; fails when the world's references do not resolve. */
+/**
+ * Seeds the store in chunks with a zero sleep between them: on the live Clock that is a timer turn
+ * of the event loop, so SIGTERM during the seeding of a large world is acted on at once (an
+ * interruption point); on the TestClock it returns immediately.
+ */
+const seedInterruptibly = (world: World, seed: number, now: number) =>
+  Effect.gen(function*() {
+    const steps = seedSteps(world, seed, now)
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done === true) return step.value
+      yield* Effect.sleep(Duration.zero)
+    }
+  })
+
 export const make = (world: World, options: SimulatorOptions = {}) =>
   Effect.gen(function*() {
     const seed = options.seed ?? 1
     const start = yield* Clock.currentTimeMillis
-    const seeded = seedStore(world, seed, start)
+    const seeded = yield* seedInterruptibly(world, seed, start)
     if (Either.isLeft(seeded)) return yield* new WorldSeedError({ problems: seeded.left })
     const store = seeded.right
     const rng = Random.make(seed)
@@ -159,7 +176,13 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
     const credentials = (apiKey: string) =>
       Effect.sync((): Option.Option<ApiCredentials> => {
         const c = store.keys.get(apiKey)
-        return c === undefined ? Option.none() : Option.some({ apiKey: c.apiKey, secretKey: c.secretKey, account: c.account.name })
+        return c === undefined ? Option.none() : Option.some({
+          apiKey: c.apiKey,
+          secretKey: c.secretKey,
+          account: c.account.name,
+          role: c.account.role,
+          deniedApis: c.account.deniedApis
+        })
       })
 
     const setFaults = Effect.fn("CloudStackSimulator.setFaults")((faults: Partial<Faults>) =>
@@ -194,31 +217,56 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
     })
   })
 
-/** The in-memory transport: the typed client's raw requests answered by the simulator. */
-export const transportFrom = (simulator: CloudStackSimulator["Type"]): CloudStackTransport["Type"] =>
+const JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
+
+/** What the HTTP face answers a request whose api key no account has: the 401 of reference 1.7. */
+const unauthorized = (command: string): CloudStackRawResponse => ({
+  status: 401,
+  contentType: JSON_CONTENT_TYPE,
+  body: JSON.stringify(Verifier.unauthorizedBody(Verifier.rejectionKey({ command }, isCommand)))
+})
+
+/**
+ * The in-memory transport: the typed client's raw requests answered by the simulator as the
+ * account that owns `apiKey`, exactly as the HTTP face does after checking the signature; an
+ * unknown key gets the same 401 answer (and, like there, never reaches the engine).
+ */
+export const transportFrom = (simulator: CloudStackSimulator["Type"], apiKey: string): CloudStackTransport["Type"] =>
   CloudStackTransport.of({
     send: (request) =>
-      Effect.flatMap(simulator.handle({ command: request.command, params: request.params, apiKey: undefined }), (r) =>
-        r.unreachable === true
-          ? Effect.fail(
-            new CloudStackTransportError({
-              command: request.command,
-              reason: "Connect",
-              detail: "connection refused (simulated API-down window)"
-            })
-          )
-          : Effect.succeed({
-            status: r.status,
-            contentType: r.text !== undefined ? "text/plain; charset=UTF-8" : "application/json; charset=UTF-8",
-            body: r.text ?? JSON.stringify(r.body)
-          }))
+      Effect.flatMap(simulator.credentials(apiKey), (known) =>
+        Option.isNone(known)
+          ? Effect.succeed(unauthorized(request.command))
+          : Effect.flatMap(simulator.handle({ command: request.command, params: request.params, apiKey }), (r) =>
+            r.unreachable === true
+              ? Effect.fail(
+                new CloudStackTransportError({
+                  command: request.command,
+                  reason: "Connect",
+                  detail: "connection refused (simulated API-down window)"
+                })
+              )
+              : Effect.succeed({
+                status: r.status,
+                contentType: r.text !== undefined ? "text/plain; charset=UTF-8" : JSON_CONTENT_TYPE,
+                body: r.text ?? JSON.stringify(r.body)
+              })))
   })
 
-/** CloudStackSimulator seeded from `world`, plus the in-memory CloudStackTransport over it. */
-export const layer = (
+/** CloudStackSimulator seeded from `world` (no transport: see `layerTransport`). */
+export const layer = (world: World, options: SimulatorOptions = {}): Layer.Layer<CloudStackSimulator, WorldSeedError> =>
+  Layer.effect(CloudStackSimulator, make(world, options))
+
+/** The in-memory CloudStackTransport over the simulator, acting as the configured `api-key`'s account. */
+export const layerTransport: Layer.Layer<CloudStackTransport, never, CloudStackSimulator | CloudConfig> = Layer.effect(
+  CloudStackTransport,
+  Effect.map(Effect.all([CloudStackSimulator, CloudConfig]), ([simulator, config]) =>
+    transportFrom(simulator, Redacted.value(config.apiKey)))
+)
+
+/** The simulator seeded from `world` plus the in-memory transport over it (keys from CloudConfig). */
+export const layerWithTransport = (
   world: World,
   options: SimulatorOptions = {}
-): Layer.Layer<CloudStackSimulator | CloudStackTransport, WorldSeedError> =>
-  Layer.effect(CloudStackTransport, Effect.map(CloudStackSimulator, transportFrom)).pipe(
-    Layer.provideMerge(Layer.effect(CloudStackSimulator, make(world, options)))
-  )
+): Layer.Layer<CloudStackSimulator | CloudStackTransport, WorldSeedError, CloudConfig> =>
+  Layer.provideMerge(layerTransport, layer(world, options))

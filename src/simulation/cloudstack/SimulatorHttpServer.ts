@@ -6,8 +6,11 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { Clock, Context, Data, Effect, FiberSet, Layer, Option } from "effect"
+import { isAllowed, unavailable } from "./ApiCatalogue.js"
+import type { OnCall } from "./CallRecorder.js"
 import { CloudStackSimulator, type SimResponse } from "./CloudStackSimulator.js"
 import * as Verifier from "./RequestVerifier.js"
+import { errorBody } from "./Wire.js"
 
 export const API_PATH = "/client/api"
 /** Loopback only: the simulator is never reachable from another machine. */
@@ -20,6 +23,8 @@ export interface SimulatorHttpServerOptions {
   readonly port: number
   /** Whether a command name exists (case-sensitive); unknown ones get the 401 with `errorresponse`. */
   readonly isCommand: (command: string) => boolean
+  /** Told about every API request once it is answered (401s and dropped connections included). */
+  readonly onCall?: OnCall | undefined
 }
 
 export class SimulatorHttpServer extends Context.Tag("cloudstack-ccm/simulation/SimulatorHttpServer")<
@@ -82,30 +87,55 @@ export const make = (options: SimulatorHttpServerOptions) =>
     const simulator = yield* CloudStackSimulator
     const runFork = yield* FiberSet.makeRuntime<never>()
 
-    /** The answer to a parsed request, or `undefined` when the simulator plays "unreachable". */
-    const answer = (params: Verifier.RawParams): Effect.Effect<Answer | undefined> =>
+    /** The answer to a parsed request (undefined when the simulator plays "unreachable"), with the caller's account. */
+    const decide = (params: Verifier.RawParams): Effect.Effect<{ readonly answer: Answer | undefined; readonly account: string | undefined }> =>
       Effect.gen(function*() {
         const json = Verifier.wantsJson(params)
         const apiKey = Verifier.apiKeyOf(params)
         const credentials = apiKey === undefined ? Option.none() : yield* simulator.credentials(apiKey)
+        const account = Option.getOrUndefined(Option.map(credentials, (c) => c.account))
         const verdict = Verifier.verify(params, {
           now: yield* Clock.currentTimeMillis,
           secretKey: Option.map(credentials, (c) => c.secretKey),
-          isCommand: options.isCommand
+          isCommand: options.isCommand,
+          isAllowed: (command) => Option.exists(credentials, (c) => isAllowed(c, command))
         })
+        if (verdict._tag === "Unavailable") {
+          return { answer: render(432, errorBody(verdict.command, unavailable(verdict.command, account ?? "")), json), account }
+        }
         if (verdict._tag === "Rejected") {
           yield* Effect.logDebug("request rejected").pipe(
             Effect.annotateLogs({ module: "SimulatorHttpServer", reason: verdict.reason })
           )
-          return render(401, Verifier.unauthorizedBody(Verifier.rejectionKey(params, options.isCommand)), json)
+          return { answer: render(401, Verifier.unauthorizedBody(Verifier.rejectionKey(params, options.isCommand)), json), account }
         }
         const response = yield* simulator.handle({
           command: verdict.command,
           params: verdict.params,
           apiKey: verdict.apiKey
         })
-        return response.unreachable === true ? undefined : fromSimulator(response, json)
+        return { answer: response.unreachable === true ? undefined : fromSimulator(response, json), account }
       })
+
+    const onCall = options.onCall
+    /** `decide`, then the call log entry (if any) once the answer is known. */
+    const answer = (params: Verifier.RawParams): Effect.Effect<Answer | undefined> =>
+      onCall === undefined
+        ? Effect.map(decide(params), (d) => d.answer)
+        : Effect.gen(function*() {
+          const at = yield* Clock.currentTimeMillis
+          const { account, answer } = yield* decide(params)
+          const done = yield* Clock.currentTimeMillis
+          yield* onCall({
+            at,
+            command: params["command"] ?? "",
+            params: Verifier.commandParams(params),
+            status: answer?.status ?? 0,
+            account,
+            durationMs: done - at
+          })
+          return answer
+        })
 
     const serve = (req: IncomingMessage, res: ServerResponse, body: string): void => {
       const target = req.url ?? "/"
@@ -140,6 +170,10 @@ export const make = (options: SimulatorHttpServerOptions) =>
 
     const server = yield* Effect.acquireRelease(
       Effect.async<Server, SimulatorServerError>((resume) => {
+        // node's listen throws a RangeError (a defect here) for these: say it as the typed error.
+        if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+          return resume(Effect.fail(new SimulatorServerError({ port: options.port, cause: "the port must be an integer in 0..65535" })))
+        }
         const s = createServer({ keepAlive: true }, onRequest)
         s.once("error", (cause) => resume(Effect.fail(new SimulatorServerError({ port: options.port, cause }))))
         s.listen(options.port, HOST, () => resume(Effect.succeed(s)))

@@ -51,6 +51,8 @@ export interface PendingJob {
 
 export interface Store {
   readonly seed: number
+  /** The management server version the world plays (World.version). */
+  readonly version: ReadonlyArray<number>
   counter: number
   internalId: number
   jobSeq: number
@@ -122,14 +124,21 @@ const ownerOf = (s: Store, owner: string, projectByName: ReadonlyMap<string, Pro
   return s.accounts.has(owner) ? Either.right(owner) : Either.left(`unknown account ${owner}`)
 }
 
+/** Rows seeded between two yields of `seedSteps`. */
+const SEED_CHUNK = 2_000
+
 /**
- * Builds the tables from a World. Left with every reference problem found (unknown names) so a
- * scenario file is fixed in one go.
+ * Builds the tables from a World: the Store, or every reference problem found (unknown names) so a
+ * scenario file is fixed in one go. A generator that yields after every SEED_CHUNK public IPs,
+ * networks and VMs, so the caller can let other work (a signal handler) run while a large world is
+ * seeded; run it to its end for the result. Pure.
  */
-export const seedStore = (world: World, seed: number, now: number): Either.Either<Store, ReadonlyArray<string>> => {
+export function* seedSteps(world: World, seed: number, now: number): Generator<void, Either.Either<Store, ReadonlyArray<string>>> {
+  let rows = 0
   const errors: Array<string> = []
   const partial = {
     seed,
+    version: world.version.split(".").map(Number),
     counter: 0,
     internalId: 0,
     jobSeq: 0,
@@ -163,7 +172,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
     forcedFailures: new Map()
   }
   // defaultAccount is filled below; the placeholder is replaced before the store escapes.
-  const s: Store = { ...partial, defaultAccount: { apiKey: "", secretKey: "", account: { uuid: "", name: "", role: "user", projectUuid: undefined }, userUuid: "" } }
+  const s: Store = { ...partial, defaultAccount: { apiKey: "", secretKey: "", account: { uuid: "", name: "", role: "user", deniedApis: [], projectUuid: undefined }, userUuid: "" } }
   const id = (given: string | undefined) => given ?? nextUuid(s)
   // References are by name, so names (and api keys) must be unique per kind.
   const unique = (kind: string, names: ReadonlyArray<string>) => {
@@ -185,7 +194,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
   unique("network", world.networks.map((n) => n.name))
 
   for (const a of world.accounts) {
-    const row: AccountRow = { uuid: nextUuid(s), name: a.name, role: a.role, projectUuid: undefined }
+    const row: AccountRow = { uuid: nextUuid(s), name: a.name, role: a.role, deniedApis: a.deniedApis, projectUuid: undefined }
     s.accounts.set(a.name, row)
     s.accountsByUuid.set(row.uuid, row)
     s.keys.set(a.apiKey, { apiKey: a.apiKey, secretKey: a.secretKey, account: row, userUuid: nextUuid(s) })
@@ -203,7 +212,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
     }
     s.projects.set(row.uuid, row)
     projectByName.set(p.name, row)
-    const acct: AccountRow = { uuid: nextUuid(s), name: row.accountName, role: "user", projectUuid: row.uuid }
+    const acct: AccountRow = { uuid: nextUuid(s), name: row.accountName, role: "user", deniedApis: [], projectUuid: row.uuid }
     s.accounts.set(acct.name, acct)
     s.accountsByUuid.set(acct.uuid, acct)
   })
@@ -255,10 +264,13 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
     const addresses = [...r.addresses]
     if (r.start !== undefined) {
       const base = ipv4ToInt(r.start)
+      const count = r.count ?? 1
       if (base === undefined) errors.push(`publicIps: invalid start ${r.start}`)
-      else for (let i = 0; i < (r.count ?? 1); i++) addresses.push(intToIpv4(base + i))
+      else if (base + count - 1 > 0xffffffff) errors.push(`publicIps: ${count} addresses from ${r.start} run past 255.255.255.255`)
+      else for (let i = 0; i < count; i++) addresses.push(intToIpv4(base + i))
     }
     for (const address of addresses) {
+      if (++rows % SEED_CHUNK === 0) yield
       if (s.ipsByAddress.has(address)) {
         errors.push(`publicIps: duplicate address ${address}`)
         continue
@@ -274,10 +286,19 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
       s.ipsByAddress.set(address, row)
     }
   }
+  // The first free address of a zone, in pool order. Seeding never frees an address, so one cursor
+  // per zone finds it without rescanning the pool for each network (10,000 x 65,536 otherwise).
+  const cursors = new Map<string, Iterator<IpRow>>()
+  const firstFree = (zoneUuid: string): IpRow | undefined => {
+    const cursor = cursors.get(zoneUuid) ?? s.ips.values()
+    cursors.set(zoneUuid, cursor)
+    for (let r = cursor.next(); r.done !== true; r = cursor.next()) {
+      if (r.value.zoneUuid === zoneUuid && r.value.state === "Free") return r.value
+    }
+    return undefined
+  }
   const takeSourceNat = (zoneUuid: string, wanted: string | undefined, what: string): IpRow | undefined => {
-    const ip = wanted !== undefined
-      ? s.ipsByAddress.get(wanted)
-      : [...s.ips.values()].find((r) => r.zoneUuid === zoneUuid && r.state === "Free")
+    const ip = wanted !== undefined ? s.ipsByAddress.get(wanted) : firstFree(zoneUuid)
     if (ip === undefined || ip.state !== "Free") {
       errors.push(`${what}: no free public IP for source NAT${wanted === undefined ? "" : ` (${wanted})`}`)
       return undefined
@@ -337,6 +358,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
   }
   const netByName = new Map<string, NetworkRow>()
   for (const n of world.networks) {
+    if (++rows % SEED_CHUNK === 0) yield
     const zone = zoneByName.get(n.zone)
     const offering = offeringByName.get(n.offering)
     const owner = ownerOf(s, n.owner, projectByName)
@@ -376,6 +398,7 @@ export const seedStore = (world: World, seed: number, now: number): Either.Eithe
     }
   }
   for (const v of world.vms) {
+    if (++rows % SEED_CHUNK === 0) yield
     const zone = zoneByName.get(v.zone)
     const owner = ownerOf(s, v.owner, projectByName)
     const so = soByName.get(v.serviceOffering)

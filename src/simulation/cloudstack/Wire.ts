@@ -4,6 +4,7 @@
  * CloudStack date rendering and deterministic UUIDs. No state, no services.
  */
 import { DateTime } from "effect"
+import * as ResponseKey from "../../cloudstack/ResponseKey.js"
 
 /** An error answer: HTTP status = code; `cs` undefined on the 401 auth path. */
 export class Fail {
@@ -38,21 +39,14 @@ export const authFail = (errorResponseKey: boolean): Fail => new Fail(401, undef
 
 export const USER_ERROR_MESSAGE = "Internal error executing command, please contact your system administrator"
 
-/** `<command lowercased>response`. */
-/**
- * Commands whose class overrides the response name (reference 2.1): CreateLBStickinessPolicyCmd
- * answers under the literal `createLBStickinessPolicy`, as cloudstack-go's recordings show.
- */
-const RESPONSE_KEY_OVERRIDES: Readonly<Record<string, string>> = { createLBStickinessPolicy: "createLBStickinessPolicy" }
-
-export const responseKey = (command: string): string =>
-  RESPONSE_KEY_OVERRIDES[command] ?? `${command.toLowerCase()}response`
+/** The key the real server answers `command` under (class-defined exceptions included, reference 2.1). */
+export const responseKey = ResponseKey.of
 
 export const errorBody = (command: string, f: Fail): unknown => {
   const inner = f.cs === undefined
     ? { uuidList: [], errorcode: f.code, errortext: f.text }
     : { uuidList: [], errorcode: f.code, cserrorcode: f.cs, errortext: f.text }
-  return { [f.errorResponseKey ? "errorresponse" : responseKey(command)]: inner }
+  return { [f.errorResponseKey ? ResponseKey.ERROR_RESPONSE_KEY : responseKey(command)]: inner }
 }
 
 /** Request parameters with lowercased names (ParamUnpackWorker lowercases every key). */

@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { API_CATALOGUE } from "../../../src/simulation/cloudstack/ApiCatalogue.js"
 import { commands, isCommand } from "../../../src/simulation/cloudstack/Engine.js"
 import { call, simLayer } from "./SimHarness.js"
 
@@ -67,9 +68,12 @@ describe("envelopes", () => {
       "createTags", "listTags", "deleteTags", "createNetworkACL", "listNetworkACLs", "deleteNetworkACL", "queryAsyncJobResult",
       "listNetworkACLLists", "listVPCs", "listTemplates", "listServiceOfferings", "deployVirtualMachine", "startVirtualMachine",
       "stopVirtualMachine", "destroyVirtualMachine", "enableStaticNat", "disableStaticNat", "updateNetworkACLItem",
-      "listLBHealthCheckPolicies", "listLBStickinessPolicies", "deleteLBHealthCheckPolicy", "deleteLBStickinessPolicy"
+      "listLBHealthCheckPolicies", "listLBStickinessPolicies", "deleteLBHealthCheckPolicy", "deleteLBStickinessPolicy",
+      "listApis", "listCapabilities", "listManagementServersMetrics"
     ]
     for (const c of expected) assert.isTrue(isCommand(c), c)
     assert.deepStrictEqual([...commands].sort(), [...expected].sort())
+    // listApis describes exactly what the simulator answers
+    assert.deepStrictEqual(API_CATALOGUE.map((e) => e.name).sort(), [...expected].sort())
   })
 })

@@ -26,7 +26,7 @@ const Echo = Layer.mock(CloudStackSimulator, {
         : { status: 200, body: { [`${request.command.toLowerCase()}response`]: { echo: request } } }
     ),
   credentials: (apiKey: string) =>
-    Effect.succeed(apiKey === API_KEY ? Option.some({ apiKey, secretKey: SECRET, account: "admin" }) : Option.none())
+    Effect.succeed(apiKey === API_KEY ? Option.some({ apiKey, secretKey: SECRET, account: "admin", role: "admin" as const, deniedApis: [] }) : Option.none())
 })
 
 const Face = HttpFace.layer({ port: 0, isCommand: (c) => COMMANDS.has(c) }).pipe(Layer.provide(Echo))
@@ -193,4 +193,14 @@ it.live("HttpFace frees its port when the scope closes; a taken port is a typed 
     const clash = yield* Effect.flip(Effect.provide(portOf, again)).pipe(Effect.provide(again))
     assert.strictEqual(clash._tag, "SimulatorServerError")
     assert.include(clash.message, `127.0.0.1:${port}`)
+  }))
+
+it.live("HttpFace: a port outside 0..65535 is a typed error, not a RangeError defect", () =>
+  Effect.gen(function*() {
+    const portOf = HttpFace.SimulatorHttpServer.pipe(Effect.map((face) => face.port))
+    for (const port of [99999, -1, 1.5]) {
+      const face = HttpFace.layer({ port, isCommand: () => true }).pipe(Layer.provide(Echo))
+      const error = yield* Effect.flip(Effect.provide(portOf, face))
+      assert.strictEqual(error.message, `cannot listen on 127.0.0.1:${port}: the port must be an integer in 0..65535`)
+    }
   }))

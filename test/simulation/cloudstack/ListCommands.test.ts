@@ -76,6 +76,8 @@ describe("4.2 scoping", () => {
   it.effect("project resources only appear with projectid; projectid=-1 lists all accessible projects", () =>
     run(Effect.gen(function*() {
       const project = yield* byName("listProjects", "project", "demo-project")
+      // the name filter ignores case, as MySQL's collation does
+      assert.deepStrictEqual(names(yield* call("listProjects", { name: "Demo-PROJECT", listall: "true" }), "project"), ["demo-project"])
       const noProject = names(yield* call("listVirtualMachines", { listall: "true" }), "virtualmachine")
       assert.isFalse(noProject.includes("proj-1"))
       assert.deepStrictEqual(names(yield* call("listVirtualMachines", { projectid: project }), "virtualmachine"), ["proj-1", "proj-2"])
@@ -163,7 +165,7 @@ describe("filters", () => {
       assert.strictEqual((yield* call("listVirtualMachines", { details: "bogus" })).status, 431)
     })))
 
-  it.effect("listNetworks reports LB capabilities from the offering's provider", () =>
+  it.effect("listNetworks reports LB capabilities from the offering's provider (the VR claims udp, as the real one)", () =>
     run(Effect.gen(function*() {
       const caps = (name: string) =>
         Effect.map(call("listNetworks", { name, listall: "true" }), (a) => {
@@ -175,7 +177,8 @@ describe("filters", () => {
           ))
         })
       const vr = yield* caps("isolated1")
-      assert.strictEqual(vr.SupportedProtocols, "tcp, tcp-proxy")
+      // The real virtual router advertises udp and refuses UDP rules (cloudstack PR #4501).
+      assert.strictEqual(vr.SupportedProtocols, "tcp, udp, tcp-proxy")
       assert.strictEqual(vr.HealthCheckPolicy, undefined)
       const ns = yield* caps("isolated-ns")
       assert.strictEqual(ns.SupportedProtocols, "tcp, udp, tcp-proxy")

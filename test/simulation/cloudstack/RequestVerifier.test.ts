@@ -9,6 +9,7 @@ import {
   rejectionKey,
   renderXml,
   unauthorizedBody,
+  Verdict,
   verify,
   wantsJson
 } from "../../../src/simulation/cloudstack/RequestVerifier.js"
@@ -17,7 +18,7 @@ const secret = "s3cret"
 const apiKey = "key-1"
 const at = (iso: string): number => Date.parse(iso)
 const NOW = at("2030-01-01T00:00:00Z")
-const ctx = { now: NOW, secretKey: Option.some(secret), isCommand: (c: string) => c === "listZones" }
+const ctx = { now: NOW, secretKey: Option.some(secret), isCommand: (c: string) => c === "listZones", isAllowed: () => true }
 const signed = (params: Record<string, string>): Record<string, string> => ({ ...params, signature: sign(params, secret) })
 const base = { command: "listZones", response: "json", apiKey }
 
@@ -62,6 +63,15 @@ describe("RequestVerifier", () => {
         assert.strictEqual(verdict.apiKey, apiKey)
         assert.deepStrictEqual(verdict.params, { name: "a b", _: "1" })
       }
+    })
+    it("a known key whose role may not run the command: Unavailable before the signature is checked", () => {
+      const denied = { ...ctx, isAllowed: (c: string) => c !== "listZones" }
+      for (const params of [signed(base), { ...base, signature: "not-a-signature" }]) {
+        assert.deepStrictEqual(verify(params, denied), Verdict.Unavailable({ command: "listZones" }))
+      }
+      // the key must be known and the command must exist first: both stay 401s
+      assert.strictEqual(verify(signed(base), { ...denied, secretKey: Option.none() })._tag, "Rejected")
+      assert.strictEqual(verify(signed({ ...base, command: "listNothing" }), denied)._tag, "Rejected")
     })
     const reason = (params: Record<string, string>, c = ctx) => {
       const v = verify(params, c)

@@ -5,11 +5,17 @@
 import { Effect, Layer, TestClock } from "effect"
 import { CloudStackSimulator, type Faults } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
+import { CloudConfig } from "../../../src/config/CloudConfig.js"
 import * as Simulator from "../../../src/simulation/cloudstack/Simulator.js"
+import { defaultAccountKeys, simulatedCloudConfig } from "../../../src/simulation/SimulatedCloudConfig.js"
 import type { World } from "../../../src/simulation/cloudstack/World.js"
 
+/** The simulator, and its in-memory transport signing as the world's default account. */
 export const simLayer = (world: World = demoWorld, faults?: Partial<Faults>) =>
-  Simulator.layer(world, faults === undefined ? { seed: 42 } : { seed: 42, faults }).pipe(Layer.orDie)
+  Simulator.layerWithTransport(world, faults === undefined ? { seed: 42 } : { seed: 42, faults }).pipe(
+    Layer.provide(Layer.succeed(CloudConfig, simulatedCloudConfig(defaultAccountKeys(world)))),
+    Layer.orDie
+  )
 
 export type Json = Record<string, unknown>
 

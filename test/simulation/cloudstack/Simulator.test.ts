@@ -111,7 +111,9 @@ describe("call log, counters, transport", () => {
       assert.deepStrictEqual(yield* sim.credentials("demo-alice-api-key"), Option.some({
         apiKey: "demo-alice-api-key",
         secretKey: "demo-alice-secret-key",
-        account: "alice"
+        account: "alice",
+        role: "user",
+        deniedApis: []
       }))
       assert.isTrue(Option.isNone(yield* sim.credentials("nope")))
     }).pipe(Effect.provide(simLayer())))

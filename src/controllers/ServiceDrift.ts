@@ -1,0 +1,71 @@
+/**
+ * Drift repair for the service controller (`--lb-resync-period`): every period, the account's LB
+ * rules, firewall rules and IPs are listed once (a few paged calls for all Services) and every
+ * converged Service is planned against them without executing; one that drifted (a rule, firewall
+ * rule, ACL item, IP or tag changed by hand) is queued for a full ensure. CloudStack lists LB members
+ * only rule by rule, so members are audited one Service at a time, spread evenly over the period.
+ */
+import { Duration, Effect, Either } from "effect"
+import { Metrics } from "../metrics/Metrics.js"
+import type { LbRequest, LoadBalancers } from "../provider/loadbalancer/LoadBalancers.js"
+
+export interface DriftOptions<E> {
+  readonly period: Duration.Duration
+  readonly lbs: LoadBalancers["Type"]
+  /** The Services whose LB the controller last saw converged, with their current request. */
+  readonly converged: Effect.Effect<ReadonlyArray<{ readonly key: string; readonly request: LbRequest<E> }>>
+  /**
+   * Queues a full ensure of a drifted Service; true if this pass took the repair over, false if
+   * something else already had (a member update that found a rule gone): then it is not counted twice.
+   */
+  readonly repair: (key: string) => Effect.Effect<boolean>
+  /** Queues a member audit of a Service. */
+  readonly audit: (key: string) => Effect.Effect<void>
+}
+
+/** One structural pass: what drifted, by Service. Failures skip the pass (logged), never repair blindly. */
+export const pass = <E>(options: DriftOptions<E>) =>
+  Effect.gen(function*() {
+    const metrics = yield* Metrics
+    const items = yield* options.converged
+    if (items.length === 0) return []
+    const reads = yield* Effect.either(options.lbs.fleet)
+    if (Either.isLeft(reads)) {
+      yield* Effect.logWarning("load balancer drift pass skipped: CloudStack could not be read").pipe(
+        Effect.annotateLogs({ error: reads.left.message })
+      )
+      return []
+    }
+    const drifted: Array<string> = []
+    for (const { key, request } of items) {
+      const kinds = yield* Effect.either(options.lbs.drift(request, reads.right))
+      if (Either.isLeft(kinds)) {
+        yield* Effect.logDebug("load balancer drift check failed").pipe(Effect.annotateLogs({ service: key, error: kinds.left.message }))
+        continue
+      }
+      if (kinds.right.length === 0 || !(yield* options.repair(key))) continue
+      for (const kind of kinds.right) metrics.lbDriftRepaired.inc({ kind })
+      yield* Effect.logInfo("load balancer drifted, repairing").pipe(Effect.annotateLogs({ service: key, kinds: kinds.right.join(",") }))
+      drifted.push(key)
+    }
+    return drifted
+  }).pipe(Effect.withSpan("ServiceDrift.pass"))
+
+/** The member audits of one period, one Service at a time, evenly spread. */
+const audits = <E>(options: DriftOptions<E>) =>
+  Effect.gen(function*() {
+    const items = yield* options.converged
+    const gap = Duration.millis(Duration.toMillis(options.period) / Math.max(1, items.length))
+    for (const { key } of items) {
+      yield* Effect.sleep(gap)
+      yield* options.audit(key)
+    }
+    if (items.length === 0) yield* Effect.sleep(options.period)
+  })
+
+/** Runs forever: after each period a structural pass, then the period's member audits. */
+export const run = <E>(options: DriftOptions<E>) =>
+  Effect.sleep(options.period).pipe(
+    Effect.zipRight(Effect.forever(Effect.zipRight(pass(options), audits(options)))),
+    Effect.annotateLogs({ module: "ServiceDrift" })
+  )

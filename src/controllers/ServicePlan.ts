@@ -1,0 +1,164 @@
+/**
+ * The Kubernetes semantics of the service controller, as the upstream library has them
+ * (reference ccm-framework A3): which Services want a load balancer or a cleanup, which changes
+ * need a sync, which Nodes are backends, and the status a result publishes. Pure.
+ */
+import { Option } from "effect"
+import type { EndpointSliceView } from "../kubernetes/EndpointSliceView.js"
+import type { NodeView } from "../kubernetes/NodeView.js"
+import type { LoadBalancerIngress, ServiceView } from "../kubernetes/ServiceView.js"
+import type { NodeRef } from "../provider/InstanceLookup.js"
+import * as Annotations from "../provider/loadbalancer/Annotations.js"
+import type { LbService } from "../provider/loadbalancer/LbSpec.js"
+
+export const FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+export const EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+export const TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler"
+
+export const serviceKey = (service: ServiceView): string => `${service.metadata.namespace}/${service.metadata.name}`
+
+/** `type: LoadBalancer` without a `loadBalancerClass` (any class, even ours by name, is someone else's). */
+export const wantsLoadBalancer = (service: ServiceView): boolean =>
+  service.spec.type === "LoadBalancer" && (service.spec.loadBalancerClass ?? "") === ""
+
+export const hasFinalizer = (service: ServiceView): boolean => service.metadata.finalizers.includes(FINALIZER)
+
+/** The Service is being deleted or stopped being a LoadBalancer, and this controller still holds it. */
+export const needsCleanup = (service: ServiceView): boolean =>
+  hasFinalizer(service) && (service.metadata.deletionTimestamp !== undefined || !wantsLoadBalancer(service))
+
+/** Annotations without the ones the controller writes itself (its own writes never trigger a sync). */
+const userAnnotations = (service: ServiceView): ReadonlyArray<readonly [string, string]> =>
+  Object.entries(service.metadata.annotations).filter(([k]) => !Annotations.managedKeys.has(k)).sort(([a], [b]) => (a < b ? -1 : 1))
+
+/**
+ * Everything of a Service its load balancer depends on, as one comparable string: a change of it
+ * needs a full ensure; status, finalizers, labels and the controller's own annotations do not.
+ */
+export const specSignature = (service: ServiceView): string =>
+  JSON.stringify([
+    service.metadata.uid,
+    wantsLoadBalancer(service),
+    service.spec.ports.map((p) => [p.name, p.protocol, p.port, p.nodePort]),
+    [...service.spec.loadBalancerSourceRanges].sort(),
+    service.spec.loadBalancerIP ?? "",
+    service.spec.sessionAffinity ?? "None",
+    service.spec.externalTrafficPolicy ?? "Cluster",
+    service.spec.healthCheckNodePort ?? 0,
+    userAnnotations(service)
+  ])
+
+/** Whether an update of a Service needs a sync (upstream's needsUpdate, restricted to what we use). */
+export const needsUpdate = (previous: ServiceView, current: ServiceView): boolean =>
+  specSignature(previous) !== specSignature(current) || needsCleanup(current) ||
+  (previous.metadata.deletionTimestamp === undefined) !== (current.metadata.deletionTimestamp === undefined)
+
+/** Go's strconv.ParseBool falsehoods: only these keep a node that carries the exclusion label. */
+const FALSE_VALUES = new Set(["0", "f", "F", "false", "FALSE", "False"])
+
+/** upstream's stableNodeSetPredicates: not being deleted, not excluded, not being scaled down. */
+export const isEligible = (node: NodeView): boolean => {
+  if (node.metadata.deletionTimestamp !== undefined) return false
+  const exclude = node.metadata.labels[EXCLUDE_LABEL]
+  if (exclude !== undefined && !FALSE_VALUES.has(exclude)) return false
+  return !node.spec.taints.some((t) => t.key === TO_BE_DELETED_TAINT)
+}
+
+/** What of a Node can change its membership (a heartbeat never does). */
+export const membershipFacts = (node: NodeView): string =>
+  JSON.stringify([isEligible(node), node.spec.providerID])
+
+export const nodeRef = (node: NodeView): NodeRef => ({ name: node.metadata.name, providerID: node.spec.providerID })
+
+/** The nodes with a ready endpoint of the Service (externalTrafficPolicy: Local). */
+export const nodesWithReadyEndpoints = (service: ServiceView, slices: ReadonlyArray<EndpointSliceView>): ReadonlySet<string> => {
+  const out = new Set<string>()
+  for (const slice of slices) {
+    if (slice.metadata.namespace !== service.metadata.namespace) continue
+    if (slice.metadata.labels["kubernetes.io/service-name"] !== service.metadata.name) continue
+    for (const e of slice.endpoints) if (e.ready && e.nodeName !== undefined) out.add(e.nodeName)
+  }
+  return out
+}
+
+/** The backends of a Service: eligible nodes, and with `externalTrafficPolicy: Local` only those with a ready endpoint. */
+export const backends = (
+  service: ServiceView,
+  nodes: ReadonlyArray<NodeView>,
+  slices: ReadonlyArray<EndpointSliceView>
+): ReadonlyArray<NodeRef> => {
+  const eligible = nodes.filter(isEligible)
+  const local = service.spec.externalTrafficPolicy === "Local" ? nodesWithReadyEndpoints(service, slices) : undefined
+  return eligible.filter((n) => local === undefined || local.has(n.metadata.name)).map(nodeRef)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+/** upstream's nodesSufficientlyEqual: the set of node name → providerID. */
+export const backendsKey = (nodes: ReadonlyArray<NodeRef>): string =>
+  nodes.map((n) => `${n.name}=${n.providerID}`).join(",")
+
+/** The plain Service data the provider takes. */
+export const toLbService = (service: ServiceView): LbService => ({
+  namespace: service.metadata.namespace,
+  name: service.metadata.name,
+  uid: service.metadata.uid,
+  annotations: service.metadata.annotations,
+  ports: service.spec.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, nodePort: p.nodePort })),
+  loadBalancerIP: service.spec.loadBalancerIP ?? undefined,
+  loadBalancerSourceRanges: service.spec.loadBalancerSourceRanges,
+  sessionAffinity: service.spec.sessionAffinity ?? undefined
+})
+
+/** No controller has acted on it: no finalizer, no status, no record of an IP. */
+export const isFresh = (service: ServiceView): boolean =>
+  !hasFinalizer(service) && service.status.loadBalancer.ingress.length === 0 &&
+  service.metadata.annotations[Annotations.IP_ID] === undefined &&
+  service.metadata.annotations[Annotations.IP_ALLOCATING] === undefined
+
+/** The ingress a result publishes: the hostname annotation wins, else the IP (ipMode Proxy for PROXY protocol). */
+export const ingressOf = (
+  address: Option.Option<string>,
+  hostname: Option.Option<string>,
+  proxyProtocol: boolean
+): ReadonlyArray<LoadBalancerIngress> =>
+  Option.match(hostname, {
+    onSome: (h) => (Option.isSome(address) ? [{ hostname: h }] : []),
+    onNone: () => Option.match(address, { onNone: () => [], onSome: (ip) => [{ ip, ipMode: proxyProtocol ? "Proxy" : "VIP" }] })
+  })
+
+/** Ingress lists compare equal, ignoring ipMode where the server does not keep it (before 1.29). */
+export const sameIngress = (
+  a: ReadonlyArray<LoadBalancerIngress>,
+  b: ReadonlyArray<LoadBalancerIngress>,
+  withIpMode: boolean
+): boolean =>
+  a.length === b.length &&
+  a.every((x, i) => {
+    const y = b[i]
+    return y !== undefined && (x.ip ?? "") === (y.ip ?? "") && (x.hostname ?? "") === (y.hostname ?? "") &&
+      (!withIpMode || (x.ipMode ?? "") === (y.ipMode ?? ""))
+  })
+
+export interface Claims {
+  /** IP ids and addresses other Services record (annotations, status): never adopted or released as ours. */
+  readonly recorded: ReadonlySet<string>
+  /** Addresses other Services ask for: never picked as a free address. */
+  readonly requested: ReadonlySet<string>
+}
+
+/** What Services other than `self` hold or ask for. */
+export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Claims => {
+  const recorded = new Set<string>()
+  const requested = new Set<string>()
+  for (const s of services) {
+    if (serviceKey(s) === self) continue
+    const a = s.metadata.annotations
+    for (const key of [Annotations.IP_ID, Annotations.IP_ALLOCATING]) {
+      const v = a[key]
+      if (v !== undefined && v !== "") recorded.add(v)
+    }
+    for (const ingress of s.status.loadBalancer.ingress) if (ingress.ip !== undefined && ingress.ip !== null) recorded.add(ingress.ip)
+    for (const v of [s.spec.loadBalancerIP ?? "", a[Annotations.ADDRESS] ?? ""]) if (v !== "") requested.add(v)
+  }
+  return { recorded, requested }
+}

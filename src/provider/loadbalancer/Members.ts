@@ -1,0 +1,85 @@
+/**
+ * From the eligible nodes' VM lookups to the LB's network and members: the network of the existing
+ * rules or IP, else the one most nodes' default NICs are on; members are the VMs with a NIC in it.
+ * Nodes that cannot be members become one warning each kind, naming at most a few nodes. Pure.
+ */
+import { Option } from "effect"
+import type { NetworkId, VmId } from "../../cloudstack/Ids.js"
+import type { VirtualMachine } from "../../cloudstack/commands/VirtualMachines.js"
+import { isGone, type Lookup } from "../InstanceLookup.js"
+import type { LbWarning } from "./LbSpec.js"
+import type { ObservedBase } from "./Observe.js"
+
+const defaultNetwork = (vm: VirtualMachine): NetworkId | undefined =>
+  (vm.nics.find((n) => n.isDefault) ?? vm.nics[0])?.networkId
+
+const liveVm = (lookup: Lookup | undefined): VirtualMachine | undefined =>
+  lookup?._tag === "Found" && !isGone(lookup.vm) ? lookup.vm : undefined
+
+/** The LB's network: the one the user chose, else where its rules (or recorded IP) are, else where most nodes are. */
+export const chooseNetwork = (
+  base: ObservedBase,
+  lookups: ReadonlyMap<string, Lookup>,
+  chosen: Option.Option<NetworkId> = Option.none()
+): Option.Option<NetworkId> => {
+  if (Option.isSome(chosen)) return chosen
+  const recorded = base.rules.find((r) => base.ips.some((ip) => ip.recorded && ip.id === r.ipId) && Option.isSome(r.networkId))
+  const fromRules = (recorded ?? base.rules.find((r) => Option.isSome(r.networkId)))?.networkId
+  if (fromRules !== undefined && Option.isSome(fromRules)) return fromRules
+  const fromIp = base.ips.find((ip) => Option.isSome(ip.associatedNetworkId))?.associatedNetworkId
+  if (fromIp !== undefined && Option.isSome(fromIp)) return fromIp
+  const counts = new Map<NetworkId, number>()
+  for (const lookup of lookups.values()) {
+    const net = Option.fromNullable(liveVm(lookup)).pipe(Option.flatMapNullable(defaultNetwork))
+    if (Option.isSome(net)) counts.set(net.value, (counts.get(net.value) ?? 0) + 1)
+  }
+  // Most nodes win; ties go to the smallest id, so every reconcile picks the same one.
+  const best = [...counts.entries()].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))[0]
+  return Option.fromNullable(best?.[0])
+}
+
+const listed = (names: ReadonlyArray<string>): string => {
+  const shown = names.slice(0, 10).join(", ")
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown
+}
+
+export interface MemberSet {
+  readonly vms: ReadonlyArray<VmId>
+  readonly warnings: ReadonlyArray<LbWarning>
+}
+
+/** The members in `network` of the nodes (by name), with a warning per kind of node left out. */
+export const membersIn = (
+  network: NetworkId,
+  networkName: string,
+  nodes: ReadonlyArray<string>,
+  lookups: ReadonlyMap<string, Lookup>
+): MemberSet => {
+  const vms = new Set<VmId>()
+  const elsewhere: Array<string> = []
+  const unresolved: Array<string> = []
+  for (const node of nodes) {
+    const lookup = lookups.get(node)
+    const vm = liveVm(lookup)
+    if (vm === undefined) {
+      unresolved.push(node)
+      continue
+    }
+    if (vm.nics.some((n) => n.networkId === network)) vms.add(vm.id)
+    else elsewhere.push(node)
+  }
+  const warnings: Array<LbWarning> = []
+  if (elsewhere.length > 0) {
+    warnings.push({
+      reason: "NodesOnSeveralNetworks",
+      message: `nodes without a NIC in the load balancer's network ${networkName} are not members: ${listed(elsewhere.sort())}`
+    })
+  }
+  if (unresolved.length > 0) {
+    warnings.push({
+      reason: "UnresolvedNodes",
+      message: `nodes whose CloudStack VM was not found (or is gone) are not members: ${listed(unresolved.sort())}`
+    })
+  }
+  return { vms: [...vms].sort(), warnings }
+}

@@ -1,0 +1,118 @@
+/**
+ * The reads an observation of one load balancer needs, behind one interface: `live` asks CloudStack
+ * for each, `fleet` answers from listings fetched once for every Service (a drift-repair pass: one
+ * listing per page of rules, firewall rules and IPs instead of calls per Service). Members have no
+ * bulk listing in the API, nor have policies: both ask per rule.
+ */
+import { Effect, Option, Ref } from "effect"
+import type { CloudStackClientShape } from "../../cloudstack/CloudStackClient.js"
+import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
+import { listPublicIpAddresses, type PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
+import { type FirewallRule, listFirewallRules } from "../../cloudstack/commands/Firewall.js"
+import {
+  type HealthCheckPolicy,
+  listLBHealthCheckPolicies,
+  listLBStickinessPolicies,
+  listLoadBalancerRuleInstances,
+  listLoadBalancerRules,
+  type LoadBalancerRule,
+  type StickinessPolicy
+} from "../../cloudstack/commands/LoadBalancers.js"
+import { listNetworkACLs, type NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
+import type { AclListId, IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
+
+export interface LbReads {
+  /** Every LB rule on the IP (the Service's and any other's). */
+  readonly rulesOnIp: (ip: IpAddressId) => Effect.Effect<ReadonlyArray<LoadBalancerRule>, CloudStackError>
+  /** Rules whose name contains `keyword` (CloudStack's LIKE match: callers keep exact prefixes). */
+  readonly rulesNamed: (keyword: string) => Effect.Effect<ReadonlyArray<LoadBalancerRule>, CloudStackError>
+  /** An allocated IP of the account by id. */
+  readonly ipById: (id: IpAddressId) => Effect.Effect<Option.Option<PublicIpAddress>, CloudStackError>
+  /** An IP by address; with `includeFree` the zone's free ones too. */
+  readonly ipByAddress: (address: string, includeFree: boolean) => Effect.Effect<Option.Option<PublicIpAddress>, CloudStackError>
+  readonly firewallOnIp: (ip: IpAddressId) => Effect.Effect<ReadonlyArray<FirewallRule>, CloudStackError>
+  readonly aclItems: (acl: AclListId) => Effect.Effect<ReadonlyArray<NetworkAclItem>, CloudStackError>
+  readonly members: (rule: LbRuleId) => Effect.Effect<ReadonlyArray<VmId>, CloudStackError>
+  readonly stickiness: (rule: LbRuleId) => Effect.Effect<ReadonlyArray<StickinessPolicy>, CloudStackError>
+  readonly healthChecks: (rule: LbRuleId) => Effect.Effect<ReadonlyArray<HealthCheckPolicy>, CloudStackError>
+}
+
+const first = <A extends { readonly id: string }>(items: ReadonlyArray<A>, id: string): Option.Option<A> =>
+  Option.fromNullable(items.find((i) => i.id === id))
+
+/** One call per read. */
+export const live = (cs: CloudStackClientShape): LbReads => ({
+  rulesOnIp: (ip) => Effect.map(cs.list(listLoadBalancerRules, { publicIpId: ip }), (rs) => rs.filter((r) => r.publicIpId === ip)),
+  rulesNamed: (keyword) => cs.list(listLoadBalancerRules, { keyword }),
+  ipById: (id) => Effect.map(cs.list(listPublicIpAddresses, { id }), (ips) => first(ips, id)),
+  ipByAddress: (address, includeFree) =>
+    Effect.map(
+      cs.list(listPublicIpAddresses, includeFree ? { ipAddress: address, allocatedOnly: false } : { ipAddress: address }),
+      (ips) => Option.fromNullable(ips.find((i) => i.ipAddress === address))
+    ),
+  firewallOnIp: (ip) => Effect.map(cs.list(listFirewallRules, { ipAddressId: ip }), (fs) => fs.filter((f) => f.ipAddressId === ip)),
+  aclItems: (acl) => Effect.map(cs.list(listNetworkACLs, { aclId: acl }), (items) => items.filter((a) => a.aclId === acl)),
+  members: (rule) => Effect.map(cs.list(listLoadBalancerRuleInstances, { id: rule }), (vms) => vms.map((vm) => vm.id)),
+  stickiness: (rule) =>
+    Effect.map(cs.list(listLBStickinessPolicies, { lbRuleId: rule }), (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies)),
+  healthChecks: (rule) =>
+    Effect.map(cs.list(listLBHealthCheckPolicies, { lbRuleId: rule }), (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies))
+})
+
+/** Everything a drift pass reads once: the account's LB rules, firewall rules and allocated IPs. */
+export interface Fleet {
+  readonly rules: ReadonlyArray<LoadBalancerRule>
+  readonly firewall: ReadonlyArray<FirewallRule>
+  readonly ips: ReadonlyArray<PublicIpAddress>
+}
+
+/** The fleet's listings: three paged listings whatever the number of Services. */
+export const fetchFleet = (cs: CloudStackClientShape): Effect.Effect<Fleet, CloudStackError> =>
+  Effect.all({
+    rules: cs.list(listLoadBalancerRules, {}),
+    firewall: cs.list(listFirewallRules, {}),
+    ips: cs.list(listPublicIpAddresses, {})
+  })
+
+const groupBy = <A, K>(items: ReadonlyArray<A>, key: (a: A) => K): ReadonlyMap<K, ReadonlyArray<A>> => {
+  const out = new Map<K, Array<A>>()
+  for (const item of items) {
+    const k = key(item)
+    const list = out.get(k)
+    if (list === undefined) out.set(k, [item])
+    else list.push(item)
+  }
+  return out
+}
+
+/**
+ * Reads answered from a fleet snapshot. ACL lists are listed once per pass and kept (`aclCache`);
+ * members and a requested free address (rare) are asked live.
+ */
+export const fleet = (snapshot: Fleet, cs: CloudStackClientShape, aclCache: Ref.Ref<ReadonlyMap<AclListId, ReadonlyArray<NetworkAclItem>>>): LbReads => {
+  const rulesByIp = groupBy(snapshot.rules, (r) => r.publicIpId)
+  const fwByIp = groupBy(snapshot.firewall, (f) => f.ipAddressId)
+  const ipsById = new Map(snapshot.ips.map((ip) => [ip.id, ip] as const))
+  const ipsByAddress = new Map(snapshot.ips.map((ip) => [ip.ipAddress, ip] as const))
+  const inner = live(cs)
+  return {
+    rulesOnIp: (ip) => Effect.succeed(rulesByIp.get(ip) ?? []),
+    rulesNamed: (keyword) => Effect.succeed(snapshot.rules.filter((r) => r.name.includes(keyword))),
+    ipById: (id) => Effect.succeed(Option.fromNullable(ipsById.get(id))),
+    ipByAddress: (address, includeFree) => {
+      const known = ipsByAddress.get(address)
+      return known !== undefined || !includeFree ? Effect.succeed(Option.fromNullable(known)) : inner.ipByAddress(address, true)
+    },
+    firewallOnIp: (ip) => Effect.succeed(fwByIp.get(ip) ?? []),
+    aclItems: (acl) =>
+      Effect.flatMap(Ref.get(aclCache), (cache) => {
+        const cached = cache.get(acl)
+        return cached !== undefined
+          ? Effect.succeed(cached)
+          : Effect.tap(inner.aclItems(acl), (items) => Ref.update(aclCache, (m) => new Map(m).set(acl, items)))
+      }),
+    members: inner.members,
+    stickiness: inner.stickiness,
+    healthChecks: inner.healthChecks
+  }
+}

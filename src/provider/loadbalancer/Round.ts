@@ -1,0 +1,183 @@
+/**
+ * One observe → plan → execute round of a Service's load balancer: reads (live or a drift pass's
+ * fleet), the VM lookups and network profile, the pure plan, and unless asked for a dry run its
+ * execution. The callers (LoadBalancers) decide what a failure means and whether to go again.
+ */
+import { Effect, Either, Option } from "effect"
+import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
+import { NetworkId, ZoneId } from "../../cloudstack/Ids.js"
+import type { Instances } from "../Instances.js"
+import type { NodeRef } from "../InstanceLookup.js"
+import type { CloudFacts } from "./CloudFacts.js"
+import { execute, type Executed, type Reservations } from "./Execute.js"
+import type { LbSpec, LbWarning } from "./LbSpec.js"
+import { chooseNetwork, membersIn } from "./Members.js"
+import type { NetworkProfile } from "./NetworkProfile.js"
+import { observeBase, type ObservedBase, observeDetails } from "./Observe.js"
+import { aclMarker } from "./ObservedLb.js"
+import type * as Ownership from "./Ownership.js"
+import { type DesiredLb, LbUserError, plan, type Plan } from "./Plan.js"
+import type { LbReads } from "./Reads.js"
+
+/** What a round needs of the Service and its caller. */
+export interface RoundRequest<E> {
+  readonly uid: string
+  readonly namespace: string
+  readonly name: string
+  readonly nodes: ReadonlyArray<NodeRef>
+  readonly fresh: boolean
+  readonly claimedElsewhere: (idOrAddress: string) => boolean
+  readonly requestedElsewhere: (address: string) => boolean
+  readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
+}
+
+export interface RoundOptions {
+  readonly reads: LbReads
+  /** List the VMs afresh (after a membership failure). */
+  readonly freshListing: boolean
+  /** Delete everything: no ports, no nodes, the network only from what exists. */
+  readonly teardown: boolean
+  /** Plan only (a drift check): nothing is executed. */
+  readonly dryRun: boolean
+}
+
+export interface RoundResult {
+  readonly planned: Plan
+  readonly executed: Option.Option<Executed>
+  readonly warnings: ReadonlyArray<LbWarning>
+  readonly network: NetworkProfile
+  readonly base: ObservedBase
+  readonly effective: LbSpec
+}
+
+export interface RoundDeps {
+  readonly instances: Instances["Type"]
+  readonly client: CloudStackClient["Type"]
+  readonly facts: CloudFacts
+  readonly reservations: Reservations
+  readonly cluster: string
+  /** Tag what is created (`--lb-ownership-tags`). */
+  readonly tags: boolean
+}
+
+/** How old a VM listing may be for LB membership (the node controller refreshes it meanwhile). */
+const LISTING_MAX_AGE = "10 minutes"
+
+/** A stand-in profile when the network cannot be determined (teardown of an LB without rules). */
+const unknownNetwork: NetworkProfile = {
+  id: NetworkId.make(""),
+  name: "(unknown)",
+  zoneId: ZoneId.make(""),
+  vpcId: Option.none(),
+  aclId: Option.none(),
+  hasLb: true,
+  lbProvider: "",
+  protocols: new Set(),
+  access: { _tag: "None" },
+  stickiness: new Map(),
+  healthChecks: false
+}
+
+export const makeRound = (deps: RoundDeps) => {
+  const withClient = Effect.provideService(CloudStackClient, deps.client)
+
+  /** The profile of `id`; a network the account cannot see is the user's to fix. */
+  const profileOf = (id: NetworkId) =>
+    Effect.flatMap(withClient(deps.facts.profile(id)), (profile) =>
+      Option.match(profile, {
+        onNone: () => Effect.fail(new LbUserError({ reason: "NetworkNotFound", detail: `network ${id} is not visible to the CCM's account` })),
+        onSome: Effect.succeed
+      }))
+
+  return <E>(request: RoundRequest<E>, spec: LbSpec, ownership: Ownership.Ownership, options: RoundOptions) =>
+    Effect.gen(function*() {
+      const { reads } = options
+      const base = yield* observeBase(reads, {
+        uid: request.uid,
+        cluster: deps.cluster,
+        spec,
+        ownership,
+        fresh: request.fresh,
+        claimedElsewhere: request.claimedElsewhere
+      })
+      const lookups = options.teardown
+        ? new Map()
+        : yield* deps.instances.resolve(request.nodes, { maxAge: options.freshListing ? 0 : LISTING_MAX_AGE })
+      const networkId = chooseNetwork(base, lookups, options.teardown ? Option.none() : spec.networkId)
+      let network: NetworkProfile
+      if (options.teardown) {
+        network = Option.isSome(networkId)
+          ? Option.getOrElse(yield* withClient(deps.facts.profile(networkId.value)), () => unknownNetwork)
+          : unknownNetwork
+      } else {
+        if (Option.isNone(networkId)) {
+          return yield* new LbUserError({
+            reason: "UnAvailableLoadBalancer",
+            detail: request.nodes.length === 0
+              ? "There are no available nodes for LoadBalancer"
+              : "none of the nodes resolves to a CloudStack VM with a NIC"
+          })
+        }
+        network = yield* profileOf(networkId.value)
+        if (!network.hasLb) {
+          return yield* new LbUserError({
+            reason: "NoLoadBalancerService",
+            detail: `network ${network.name} offers no Lb service (shared and L2 networks cannot have CloudStack load balancers)`
+          })
+        }
+      }
+      const refused = yield* deps.facts.refused(network.id)
+      const refusedWarnings: Array<LbWarning> = []
+      const usable = options.teardown ? [] : spec.ports.filter((p) => {
+        if (!refused.has(p.protocol)) return true
+        refusedWarnings.push({
+          reason: "UnsupportedProtocol",
+          message: `port ${p.ipProtocol.toUpperCase()}/${p.publicPort}: the ${network.lbProvider || "Lb"} provider of network ${network.name} refuses ${p.protocol} rules (CloudStack answered 431 "LB service provider cannot support this rule")`
+        })
+        return false
+      })
+      const effective: LbSpec = { ...spec, ports: usable }
+      const members = options.teardown
+        ? { vms: [], warnings: [] }
+        : membersIn(network.id, network.name, request.nodes.map((n) => n.name), lookups)
+      const observed = yield* observeDetails(reads, {
+        uid: request.uid,
+        fresh: request.fresh,
+        spec: effective,
+        base,
+        network,
+        // Members matter for the rules that stay: those matching a wanted port, whatever their name.
+        memberRules: base.rules.filter((r) => usable.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)).map((r) => r.id),
+        // A dry run (the drift pass) leaves policies alone: it would cost reads per rule.
+        policies: {
+          stickiness: !options.dryRun && (Option.isSome(spec.sticky) || ownership.stickyApplied),
+          healthChecks: !options.dryRun && network.healthChecks
+        },
+        claimedElsewhere: request.claimedElsewhere
+      })
+      const desired: DesiredLb = {
+        spec: effective,
+        network,
+        members: members.vms,
+        aclReason: aclMarker(request.uid),
+        recreateForCidrs: !(yield* deps.facts.cidrUpdateInPlace),
+        ownership,
+        owner: { cluster: deps.cluster, namespace: request.namespace, name: request.name, uid: request.uid },
+        tags: deps.tags
+      }
+      const planned = yield* Either.match(plan(desired, observed), { onLeft: Effect.fail, onRight: Effect.succeed })
+      const warnings = [...(options.teardown ? [] : spec.warnings), ...refusedWarnings, ...members.warnings, ...planned.warnings]
+      const executed = options.dryRun ? Option.none<Executed>() : Option.some(
+        yield* withClient(execute(planned.steps, {
+          spec: effective,
+          network,
+          aclReason: desired.aclReason,
+          ownership,
+          persist: request.persist,
+          avoid: (address) => request.claimedElsewhere(address) || request.requestedElsewhere(address),
+          reservations: deps.reservations
+        }))
+      )
+      return { planned, executed, warnings, network, base, effective } satisfies RoundResult
+    })
+}

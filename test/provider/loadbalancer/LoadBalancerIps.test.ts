@@ -1,0 +1,182 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Option } from "effect"
+import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
+import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
+import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
+import { NetworkId } from "../../../src/cloudstack/Ids.js"
+import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
+import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
+import {
+  annotationStore,
+  callsSince,
+  countersNow,
+  env,
+  inventory,
+  networkId,
+  nodesFor,
+  request,
+  rulesOfUid,
+  service,
+  simState
+} from "./LbTestEnv.js"
+
+const stateOf = (address: string) => Effect.map(simState, (s) => s.publicIps.find((ip) => ip.address === address)?.state)
+
+/** An IP the user associated by hand on a network (never the CCM's to release). */
+const usersIp = (network: string, address: string) =>
+  Effect.gen(function*() {
+    const cs = yield* CloudStackClient
+    return yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId(network)), ipAddress: address })
+  })
+
+describe("LoadBalancers: public IPs", () => {
+  it.effect("a requested free IP is associated, recorded as the CCM's and released on delete", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      yield* lbs.ensure(yield* request(service(), nodes, yield* annotationStore(), true))
+      const store = yield* annotationStore()
+      const svc = service({ loadBalancerIP: "203.0.113.50" })
+      const mark = yield* countersNow
+      const result = yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      const created = yield* callsSince(mark)
+      assert.deepStrictEqual(result.address, Option.some("203.0.113.50"))
+      assert.strictEqual(yield* stateOf("203.0.113.50"), "Allocated")
+      assert.strictEqual((yield* store.ref.get)[Annotations.IP_ASSOCIATED], "true")
+      assert.strictEqual(created.total, 12, JSON.stringify(created.byCommand)) // 9 + 3 tags; the Go CCM: 18
+      const mark2 = yield* countersNow
+      yield* lbs.delete(yield* request(svc, nodes, store))
+      assert.strictEqual((yield* callsSince(mark2)).total, 3) // the Go CCM: 14
+      assert.strictEqual(yield* stateOf("203.0.113.50"), "Free")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("the user's own IP is used as it is and never released; an IP on another network is a clear error", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const mine = yield* usersIp("isolated1", "203.0.113.51")
+      const store = yield* annotationStore()
+      const svc = service({ annotations: { [Annotations.ADDRESS]: "203.0.113.51" }, loadBalancerIP: "203.0.113.99" })
+      const result = yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      assert.deepStrictEqual(result.address, Option.some("203.0.113.51"), "the address annotation wins over spec.loadBalancerIP")
+      assert.strictEqual((yield* rulesOfUid(svc.uid))[0]?.ipUuid, mine.id)
+      assert.isUndefined((yield* store.ref.get)[Annotations.IP_ASSOCIATED])
+      yield* lbs.delete(yield* request(svc, nodes, store))
+      assert.deepStrictEqual(yield* rulesOfUid(svc.uid), [])
+      assert.strictEqual(yield* stateOf("203.0.113.51"), "Allocated", "the user's IP stays")
+
+      yield* usersIp("isolated-ns", "203.0.113.52")
+      const before = yield* inventory
+      const elsewhere = service({ loadBalancerIP: "203.0.113.52" })
+      const failed = yield* Effect.either(lbs.ensure(yield* request(elsewhere, nodes, yield* annotationStore(), true)))
+      assert.isTrue(Either.isLeft(failed))
+      if (Either.isLeft(failed) && failed.left._tag === "LbUserError") {
+        assert.strictEqual(failed.left.reason, "LoadBalancerIPNotAvailable")
+        assert.match(failed.left.message, /203\.0\.113\.52 cannot be used: it belongs to another network/)
+      }
+      assert.deepStrictEqual(yield* inventory, before)
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a changed requested IP moves the LB: new rules first, then the old ones go and the old IP is released", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      const svc = service()
+      const first = yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      const old = Option.getOrThrow(first.address)
+      const moved = yield* lbs.ensure(yield* request({ ...svc, loadBalancerIP: "203.0.113.60" }, nodes, store))
+      assert.deepStrictEqual(moved.address, Option.some("203.0.113.60"))
+      const rules = yield* rulesOfUid(svc.uid)
+      assert.strictEqual(rules.length, 1)
+      const state = yield* simState
+      assert.strictEqual(state.publicIps.find((ip) => ip.uuid === rules[0]?.ipUuid)?.address, "203.0.113.60")
+      assert.strictEqual(yield* stateOf(old), "Free")
+      const annotations = yield* store.ref.get
+      assert.strictEqual(annotations[Annotations.IP_ID], rules[0]?.ipUuid)
+      assert.strictEqual(annotations[Annotations.IP_ASSOCIATED], "true")
+      assert.isUndefined(annotations[Annotations.IP_ALLOCATING])
+    }).pipe(Effect.provide(env())))
+
+  it.effect("keep-ip keeps an associated IP on delete; another Service's rules on an IP keep it too", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      const kept = service({ annotations: { [Annotations.KEEP_IP]: "true" } })
+      const result = yield* lbs.ensure(yield* request(kept, nodes, store, true))
+      const address = Option.getOrThrow(result.address)
+      yield* lbs.delete(yield* request(kept, nodes, store))
+      assert.deepStrictEqual(yield* rulesOfUid(kept.uid), [])
+      assert.strictEqual(yield* stateOf(address), "Allocated")
+
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a shared IP: each Service owns its rules, a port clash is a Warning (no 537), the last one out releases the IP", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const a = service({ loadBalancerIP: "203.0.113.61" })
+      const b = service({
+        loadBalancerIP: "203.0.113.61",
+        ports: [
+          { name: "https", protocol: "TCP", port: 443, nodePort: 30443 },
+          { name: "http", protocol: "TCP", port: 80, nodePort: 30081 }
+        ]
+      })
+      const storeA = yield* annotationStore()
+      yield* lbs.ensure(yield* request(a, nodes, storeA, true))
+      const storeB = yield* annotationStore()
+      const mark = yield* countersNow
+      const shared = yield* lbs.ensure(yield* request(b, nodes, storeB, true))
+      assert.deepStrictEqual(shared.warnings.map((w) => w.reason), ["PortConflict"])
+      assert.match(shared.warnings[0]!.message, /public port 80 of IP 203\.0\.113\.61 is already used/)
+      assert.strictEqual((yield* callsSince(mark)).byCommand["createLoadBalancerRule"], 1, "only 443: the clash is never sent")
+      assert.deepStrictEqual((yield* rulesOfUid(b.uid)).map((r) => r.publicPort), [443])
+      assert.isUndefined((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "B did not associate it")
+
+      // A leaves first: B's rules keep the IP.
+      yield* lbs.delete(yield* request(a, nodes, storeA))
+      assert.deepStrictEqual(yield* rulesOfUid(a.uid), [])
+      assert.strictEqual(yield* stateOf("203.0.113.61"), "Allocated")
+      // B leaves last: the IP carries this cluster's tag (A's CCM associated it): released.
+      yield* lbs.delete(yield* request(b, nodes, storeB))
+      assert.deepStrictEqual(yield* rulesOfUid(b.uid), [])
+      assert.strictEqual(yield* stateOf("203.0.113.61"), "Free")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a move onto the user's IP that failed half way goes on from there (its own rule there is not foreign)", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      const svc = service()
+      yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      yield* usersIp("isolated1", "203.0.113.65")
+      // the first assignment on the new IP fails: the re-planned round must take its own rule there as its own
+      yield* sim.failNextJobs("assignToLoadBalancerRule", 1)
+      const moving = { ...svc, loadBalancerIP: "203.0.113.65" }
+      const result = yield* lbs.ensure(yield* request(moving, nodes, store))
+      assert.deepStrictEqual(result.address, Option.some("203.0.113.65"))
+      assert.deepStrictEqual(result.warnings, [])
+      const rules = yield* rulesOfUid(svc.uid)
+      assert.strictEqual(rules.length, 1)
+      assert.strictEqual(rules[0]?.members.size, 2)
+      assert.strictEqual((yield* simState).publicIps.find((ip) => ip.uuid === rules[0]?.ipUuid)?.address, "203.0.113.65")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("an address another party took first (533) is forgotten: never adopted later as the CCM's", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const store = yield* annotationStore()
+      yield* sim.setFaults({ errorRates: [{ command: "associateIpAddress", code: 533, rate: 1 }] })
+      const svc = service()
+      const failed = yield* Effect.either(lbs.ensure(yield* request(svc, nodes, store, true)))
+      assert.isTrue(Either.isLeft(failed))
+      assert.isUndefined((yield* store.ref.get)[Annotations.IP_ALLOCATING])
+      yield* sim.setFaults({ errorRates: [] })
+    }).pipe(Effect.provide(env())))
+})

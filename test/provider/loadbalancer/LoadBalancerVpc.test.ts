@@ -1,0 +1,88 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
+import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
+import { aclMarker } from "../../../src/provider/loadbalancer/ObservedLb.js"
+import { annotationStore, callsSince, countersNow, env, inventory, nodesFor, request, rulesOfUid, service, simState } from "./LbTestEnv.js"
+
+const aclItems = (listName: string) =>
+  Effect.map(simState, (s) => {
+    const list = s.aclLists.find((l) => l.name === listName)
+    return s.aclItems.filter((a) => a.aclUuid === list?.uuid)
+  })
+
+describe("LoadBalancers on VPC tiers", () => {
+  it.effect("an IP of the VPC, the rule on the tier, a marked ACL item with the source ranges; the user's own items are never touched", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("web-1", "web-2")
+      const store = yield* annotationStore()
+      const userItems = yield* aclItems("web-acl")
+      assert.deepStrictEqual(userItems.map((a) => a.number), [10, 20])
+      const svc = service({ loadBalancerSourceRanges: ["192.0.2.0/24"] })
+      const mark = yield* countersNow
+      const result = yield* lbs.ensure(yield* request(svc, nodes, store, true))
+      const calls = yield* callsSince(mark)
+      assert.isTrue(Option.isSome(result.address))
+      assert.deepStrictEqual(result.warnings, [])
+      const [rule] = yield* rulesOfUid(svc.uid)
+      const state = yield* simState
+      const ip = state.publicIps.find((i) => i.uuid === rule?.ipUuid)
+      assert.strictEqual(ip?.vpcUuid, state.vpcs.find((v) => v.name === "vpc1")?.uuid)
+      assert.strictEqual(rule?.networkUuid, state.networks.find((n) => n.name === "vpc1-web")?.uuid)
+      assert.strictEqual(rule?.members.size, 2)
+      const ours = (yield* aclItems("web-acl")).filter((a) => a.reason === aclMarker(svc.uid))
+      assert.deepStrictEqual(ours.map((a) => [a.protocol, a.startport, a.endport, a.cidrlist, a.action, a.traffictype]), [
+        ["tcp", 80, 80, ["192.0.2.0/24"], "Allow", "Ingress"]
+      ])
+      // the VM listing and listNetworks (first LB of the tier), the free-IP pick, 4 commands with their jobs (the Go CCM: 13)
+      assert.deepStrictEqual(calls.byCommand, {
+        listVirtualMachines: 1,
+        listNetworks: 1,
+        listPublicIpAddresses: 1,
+        associateIpAddress: 1,
+        createLoadBalancerRule: 1,
+        assignToLoadBalancerRule: 1,
+        createNetworkACL: 1,
+        queryAsyncJobResult: 4,
+        createTags: 3
+      })
+
+      // A no-op re-sync: rules, ACL items, members.
+      const mark2 = yield* countersNow
+      yield* lbs.ensure(yield* request(svc, nodes, store))
+      const resync = yield* callsSince(mark2)
+      assert.deepStrictEqual(resync.byCommand, { listLoadBalancerRules: 1, listNetworkACLs: 1, listLoadBalancerRuleInstances: 1 })
+
+      yield* lbs.delete(yield* request(svc, nodes, store))
+      const after = yield* aclItems("web-acl")
+      assert.deepStrictEqual(after.map((a) => a.uuid), userItems.map((a) => a.uuid), "only the CCM's item went; #10 (tcp/80) stays")
+      assert.strictEqual(state.publicIps.length, (yield* simState).publicIps.length)
+      assert.strictEqual((yield* simState).publicIps.find((i) => i.uuid === ip?.uuid)?.state, "Free")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a tier on default_allow: the LB works, a Warning says the ACL cannot be changed", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("db-1")
+      const before = yield* inventory
+      const svc = service()
+      const result = yield* lbs.ensure(yield* request(svc, nodes, yield* annotationStore(), true))
+      assert.isTrue(Option.isSome(result.address))
+      assert.deepStrictEqual(result.warnings.map((w) => w.reason), ["DefaultNetworkACL"])
+      assert.match(result.warnings[0]!.message, /default_allow.*every source can reach/)
+      assert.deepStrictEqual((yield* inventory).acl, before.acl)
+      assert.strictEqual((yield* rulesOfUid(svc.uid)).length, 1)
+    }).pipe(Effect.provide(env())))
+
+  it.effect("PROXY protocol in a VPC: the ACL item's protocol is tcp (the Go CCM sends tcp-proxy)", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("web-1", "web-2")
+      const svc = service({ annotations: { [Annotations.PROXY_PROTOCOL]: "true" } })
+      yield* lbs.ensure(yield* request(svc, nodes, yield* annotationStore(), true))
+      const ours = (yield* aclItems("web-acl")).filter((a) => a.reason === aclMarker(svc.uid))
+      assert.deepStrictEqual(ours.map((a) => a.protocol), ["tcp"])
+      assert.deepStrictEqual((yield* rulesOfUid(svc.uid)).map((r) => r.protocol), ["tcp-proxy"])
+    }).pipe(Effect.provide(env())))
+})
