@@ -158,6 +158,9 @@ const IGNORED: ReadonlyArray<{ readonly name: string; readonly bool: boolean }> 
     "one-output"
   ].map((name) => ({ name, bool: true })),
   ...[
+    // The 1.20 cloud-controller-manager's deprecated insecure serving (`--port=0` disables it).
+    "port",
+    "address",
     "route-reconciliation-period",
     "cluster-cidr",
     "cidr-allocator-type",
