@@ -96,7 +96,7 @@ interface FlagSpec {
   readonly help: string
 }
 
-/** Flags this CCM implements (the README table is this list). */
+/** Flags this CCM implements (docs/configuration.md documents each, checked by test/docs/Configuration.test.ts). */
 export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "cloud-provider", kind: "string", default: "external-cloudstack", help: "Provider name: external-cloudstack or cloudstack (decides the providerID form)." },
   { name: "cloud-config", kind: "string", default: "", help: "Path of the cloud-config file (required unless every controller is disabled)." },
