@@ -2,26 +2,39 @@
  * Whole-process memory of the shipped artifact (the esbuild bundle of deploy/Dockerfile) against a
  * real kube-apiserver holding 5,000 Nodes and 2,000 Services: `cloudstack-ccm` idle, `cloudstack-ccm`
  * with its controllers running, and the same bundle's informers caching every Node and Service. Each
- * is measured under plain `node`, the previous Deployment settings and the current ones; ratios are
+ * is measured under plain `node`, the image's previous settings and its current ones; ratios are
  * against plain `node` in the same run. Target: the Go image's 120 MiB limit (VmRSS and VmHWM).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { request, Agent } from "node:https"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { dirname, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import * as Informer from "../src/kubernetes/Informer.js"
 import * as KubeClient from "../src/kubernetes/KubeClient.js"
 import * as NodeApi from "../src/kubernetes/NodeApi.js"
 import * as ServiceApi from "../src/kubernetes/ServiceApi.js"
+import {
+  type ApiServer,
+  apiClient,
+  apiServerOf,
+  buildCliBundle,
+  bundleOptions,
+  cpuSeconds,
+  DEPLOYMENT_ENV,
+  DEPLOYMENT_NODE_OPTIONS,
+  IMAGE_NODE_ARGS,
+  kubeApiserverScript,
+  KUBELET_NODE_INFO,
+  procStatusMiB,
+  repo,
+  sleep
+} from "./BenchProcess.js"
 import type { BenchRow } from "./run.js"
 
 const NODES = Number(process.env["BENCH_NODES"] ?? "5000")
 const SERVICES = Number(process.env["BENCH_SERVICES"] ?? "2000")
-const KiB = 1024
 
 /** How a variant starts node: V8 flags and environment. */
 interface Variant {
@@ -30,14 +43,18 @@ interface Variant {
   readonly env: Readonly<Record<string, string>>
 }
 
-/** The V8 flags and malloc setting of deploy/base/deployment.yaml (kept equal by hand; the test checks the manifest). */
-export const DEPLOYMENT_NODE_OPTIONS = ["--max-semi-space-size=1", "--v8-pool-size=1", "--max-old-space-size=64"]
-export const DEPLOYMENT_ENV = { MALLOC_MMAP_THRESHOLD_: "32768" }
-
 const variants: ReadonlyArray<Variant> = [
   { name: "node defaults", nodeFlags: [], env: {} },
-  { name: "previous Deployment (semi 1, pool 1, old 96)", nodeFlags: ["--max-semi-space-size=1", "--v8-pool-size=1", "--max-old-space-size=96"], env: {} },
-  { name: "Deployment (semi 1, pool 1, old 64, MALLOC_MMAP_THRESHOLD_=32768)", nodeFlags: DEPLOYMENT_NODE_OPTIONS, env: DEPLOYMENT_ENV }
+  {
+    name: "previous settings (semi 1, pool 1, old 64, MALLOC_MMAP_THRESHOLD_=32768)",
+    nodeFlags: ["--max-semi-space-size=1", "--v8-pool-size=1", "--max-old-space-size=64"],
+    env: DEPLOYMENT_ENV
+  },
+  {
+    name: "image settings (semi 2, pool 1, old 64, liftoff-only, MALLOC_MMAP_THRESHOLD_=32768)",
+    nodeFlags: [...DEPLOYMENT_NODE_OPTIONS, ...IMAGE_NODE_ARGS],
+    env: DEPLOYMENT_ENV
+  }
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -61,18 +78,11 @@ export const informerChild = (kubeconfig: string): Promise<void> => {
 // ---------------------------------------------------------------------------------------------
 // The parent: apiserver, objects, simulator, then one process per (mode, variant).
 
-const here = dirname(fileURLToPath(import.meta.url))
-/** The repository root: two levels up from dist/bench, one from bench/ (run from source). */
-const repo = [resolve(here, ".."), resolve(here, "..", "..")].find((dir) => existsSync(join(dir, "scripts", "kube-apiserver.sh"))) ??
-  resolve(here, "..", "..")
-const banner = "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
-
 const buildBundles = async (dir: string) => {
   const { buildSync } = await import("esbuild")
-  const common = { bundle: true, minify: true, platform: "node", format: "esm", target: "node20", banner: { js: banner }, logLevel: "error" } as const
-  buildSync({ ...common, entryPoints: [join(repo, "src", "cli", "bin.ts")], outfile: join(dir, "cloudstack-ccm.mjs") })
+  const cli = await buildCliBundle(dir)
   buildSync({
-    ...common,
+    ...bundleOptions,
     stdin: {
       contents: `import { informerChild } from "./bench/Memory.bench.ts"; await informerChild(process.argv[2] ?? "")`,
       resolveDir: repo,
@@ -81,19 +91,7 @@ const buildBundles = async (dir: string) => {
     external: ["esbuild"],
     outfile: join(dir, "informers.mjs")
   })
-  return { cli: join(dir, "cloudstack-ccm.mjs"), informers: join(dir, "informers.mjs") }
-}
-
-interface Server {
-  readonly url: URL
-  readonly token: string
-  readonly ca: Buffer
-}
-
-const serverOf = (kubeconfig: string): Server => {
-  const text = readFileSync(kubeconfig, "utf8")
-  const field = (name: string) => new RegExp(`${name}: (\\S+)`).exec(text)?.[1] ?? ""
-  return { url: new URL(field("server")), token: field("token"), ca: readFileSync(field("certificate-authority")) }
+  return { cli, informers: join(dir, "informers.mjs") }
 }
 
 /** A Node as a kubelet registers it (conditions, capacity, nodeInfo, images): ~5 KiB of JSON with managedFields. */
@@ -130,18 +128,7 @@ const nodeBody = (i: number) => ({
       lastHeartbeatTime: "2026-11-28T00:00:00Z",
       lastTransitionTime: "2026-11-28T00:00:00Z"
     })),
-    nodeInfo: {
-      machineID: "a".repeat(32),
-      systemUUID: "b".repeat(36),
-      bootID: "c".repeat(36),
-      kernelVersion: "6.1.0-26-amd64",
-      osImage: "Debian GNU/Linux 12 (bookworm)",
-      containerRuntimeVersion: "containerd://1.7.22",
-      kubeletVersion: "v1.20.2",
-      kubeProxyVersion: "v1.20.2",
-      operatingSystem: "linux",
-      architecture: "amd64"
-    },
+    nodeInfo: KUBELET_NODE_INFO,
     images: Array.from({ length: 8 }, (_, k) => ({
       names: [`registry.k8s.io/image-${k}@sha256:${"d".repeat(64)}`, `registry.k8s.io/image-${k}:v1.${k}`],
       sizeBytes: 1_000_000 * (k + 1)
@@ -166,61 +153,15 @@ const serviceBody = (i: number) => ({
 })
 
 /** Creates the objects with plain HTTPS (16 at a time); an existing object (409) counts as created. */
-const populate = async (server: Server): Promise<void> => {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16, ca: server.ca })
-  const post = (path: string, body: unknown) =>
-    new Promise<void>((done, fail) => {
-      const req = request(new URL(path, server.url), {
-        method: "POST",
-        agent,
-        headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" }
-      }, (res) => {
-        let answer = ""
-        res.setEncoding("utf8")
-        res.on("data", (chunk: string) => (answer += chunk))
-        res.on("end", () => {
-          const status = res.statusCode ?? 0
-          if (status < 300 || status === 409) done()
-          else fail(new Error(`POST ${path}: ${status} ${answer.slice(0, 200)}`))
-        })
-      })
-      req.on("error", fail)
-      req.end(JSON.stringify(body))
-    })
-  const pool = async (count: number, one: (i: number) => Promise<void>) => {
-    let next = 0
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < count) await one(next++)
-    }))
-  }
+const populate = async (server: ApiServer): Promise<void> => {
+  const api = apiClient(server)
   try {
-    await pool(NODES, (i) => post("/api/v1/nodes", nodeBody(i)))
-    await pool(SERVICES, (i) => post("/api/v1/namespaces/default/services", serviceBody(i)))
+    await api.pool(NODES, (i) => api.post("/api/v1/nodes", nodeBody(i)))
+    await api.pool(SERVICES, (i) => api.post("/api/v1/namespaces/default/services", serviceBody(i)))
   } finally {
-    agent.destroy()
+    api.close()
   }
 }
-
-const status = (pid: number, field: "VmRSS" | "VmHWM"): number | undefined => {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${field}:`))
-    return line === undefined ? undefined : Number(line.split(/\s+/)[1]) / KiB
-  } catch {
-    return undefined
-  }
-}
-
-/** User + system CPU seconds of `pid` so far (/proc/<pid>/stat fields 14 and 15, in USER_HZ = 100 ticks). */
-const cpuSeconds = (pid: number): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return NaN
-  }
-}
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 
 interface Sample {
   readonly rssMiB: number
@@ -254,10 +195,10 @@ const sampleProcess = async (variant: Variant, args: ReadonlyArray<string>, hold
     let rss = 0
     for (const until = performance.now() + holdMs; performance.now() < until;) {
       await sleep(250)
-      rss = status(pid, "VmRSS") ?? NaN
+      rss = procStatusMiB(pid, "VmRSS") ?? NaN
       if (child.exitCode !== null) throw new Error(`${args.join(" ")} exited ${child.exitCode}: ${err}`)
     }
-    return { rssMiB: rss, hwmMiB: status(pid, "VmHWM") ?? NaN, settleMs, cpuSeconds: cpuSeconds(pid) }
+    return { rssMiB: rss, hwmMiB: procStatusMiB(pid, "VmHWM") ?? NaN, settleMs, cpuSeconds: cpuSeconds(pid) }
   } finally {
     child.kill("SIGKILL")
   }
@@ -292,7 +233,7 @@ const freePort = () =>
 const round = (value: number) => Math.round(value * 10) / 10
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
-  const script = join(repo, "scripts", "kube-apiserver.sh")
+  const script = kubeApiserverScript
   if (spawnSync(script, ["path"], { encoding: "utf8" }).status !== 0) {
     return [{ bench: "memory (real kube-apiserver)", metric: "skipped", value: 0, unit: "", note: "run scripts/kube-apiserver.sh build" }]
   }
@@ -302,7 +243,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   let simulator: ChildProcess | undefined
   try {
     const bundles = await buildBundles(work)
-    await populate(serverOf(kubeconfig))
+    await populate(apiServerOf(kubeconfig))
     const sim = await startSimulator(bundles.cli)
     simulator = sim.child
     const cloudConfig = join(work, "cloud.ini")

@@ -59,7 +59,7 @@ interface FlagSpec {
   readonly help: string
 }
 
-/** Flags this CCM implements (the README table is this list). */
+/** Flags this CCM implements (docs/configuration.md documents each, checked by test/docs/Configuration.test.ts). */
 export const FLAGS: ReadonlyArray<FlagSpec> = [
   { name: "cloud-provider", kind: "string", default: "external-cloudstack", help: "Provider name: external-cloudstack or cloudstack (decides the providerID form)." },
   { name: "cloud-config", kind: "string", default: "", help: "Path of the cloud-config file (required unless every controller is disabled)." },
@@ -121,6 +121,9 @@ const IGNORED: ReadonlyArray<{ readonly name: string; readonly bool: boolean }> 
     "one-output"
   ].map((name) => ({ name, bool: true })),
   ...[
+    // The 1.20 cloud-controller-manager's deprecated insecure serving (`--port=0` disables it).
+    "port",
+    "address",
     "route-reconciliation-period",
     "cluster-cidr",
     "cidr-allocator-type",

@@ -134,7 +134,7 @@ const seed = CliOptions.integer("seed", CliOptions.anyInteger).pipe(
 )
 const scenario = Options.file("scenario", { exists: "yes" }).pipe(
   Options.optional,
-  Options.withDescription("scenario file (JSON or YAML, see README); default: the built-in demo world")
+  Options.withDescription("scenario file (JSON or YAML, see docs/simulator.md); default: the built-in demo world")
 )
 const apiKey = CliOptions.nonEmptyText("api-key").pipe(
   Options.optional,

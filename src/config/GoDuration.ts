@@ -9,15 +9,17 @@ import { echo } from "./CloudConfigError.js"
 const unitMillis: Readonly<Record<string, number>> = {
   ns: 1e-6,
   us: 1e-3,
-  "µs": 1e-3, // U+00B5 micro sign, as Go accepts
-  "μs": 1e-3, // U+03BC Greek mu, as Go accepts
+  "\u00b5s": 1e-3, // micro sign, as Go accepts
+  "\u03bcs": 1e-3, // Greek mu, as Go accepts
   ms: 1,
   s: 1_000,
   m: 60_000,
   h: 3_600_000
 }
 
-const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y
+// Escaped, not literal: one character beyond Latin-1 anywhere in the bundle makes V8 hold its whole
+// source (3.8 MB) as a two-byte string, 3.6 MiB more heap for the life of the process.
+const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/y
 
 /**
  * Parses a Go duration string. Returns `None` for anything Go would reject (no unit, unknown unit,

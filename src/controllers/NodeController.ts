@@ -1,10 +1,11 @@
 /**
  * The cloud-node controller: initialises Nodes that carry the uninitialized taint from their
  * CloudStack VM (providerID, labels, addresses, then the taint goes) through a keyed WorkQueue with
- * backoff, and re-syncs the addresses of initialised Nodes every `--node-status-update-frequency`
- * with ONE VM listing per round. Decisions live in NodePlan; this module only executes them.
+ * backoff, writing from the informer's copy (the API server is read only after a Conflict), and
+ * re-syncs the addresses of initialised Nodes every `--node-status-update-frequency` with ONE VM
+ * listing per round. Decisions live in NodePlan; this module only executes them.
  */
-import { Clock, DateTime, Duration, Effect, Either, Option, Schedule, Stream } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Option, Schedule, type Scope, Stream } from "effect"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
 import type { EventApi } from "../kubernetes/EventApi.js"
 import * as EventRecorder from "../kubernetes/EventRecorder.js"
@@ -32,7 +33,10 @@ export type RecordNodeEvent = (
   message: string
 ) => Effect.Effect<void>
 
-/** A Node event recorder with `component` as the Events' source (aggregated like client-go's). */
+/**
+ * A Node event recorder with `component` as the Events' source (aggregated, spam-filtered and sent
+ * in the background like client-go's): recording never waits for the API server.
+ */
 export const nodeEvents = (component: string) =>
   Effect.map(EventRecorder.make(component), (recorder): RecordNodeEvent => (node, type, reason, message) =>
     recorder.record(
@@ -54,8 +58,10 @@ export interface NodeControllerOptions {
   /** `--node-status-update-frequency` (default 5m). */
   readonly statusUpdateFrequency?: Duration.DurationInput | undefined
   /**
-   * How old a VM listing may be to initialise a Node from it (default 10 s): Nodes joining together
-   * share one listing. A Node missing from the cached listing always triggers a fresh one.
+   * How old a VM listing may be to initialise a Node from it (default 60 s): Nodes joining together
+   * share one listing (at 5,000 Nodes and 20 QPS an initialisation lasts 12 minutes: 10 s meant a
+   * listing of every VM 75 times). A Node missing from the cached listing always triggers a fresh
+   * one, and addresses are re-synced every `statusUpdateFrequency` anyway.
    */
   readonly initListingMaxAge?: Duration.DurationInput | undefined
   /** On shutdown, how long in-flight syncs may finish before they are interrupted (default 2 s). */
@@ -65,16 +71,36 @@ export interface NodeControllerOptions {
 export type SyncError = KubeApiError | CloudStackError | InstanceLookup.NodeNotResolvedError | NodeAddresses.ProvidedNodeIpError
 
 /** At most this many attempts of an update that keeps hitting Conflict (each after a re-read). */
-const CONFLICT_ATTEMPTS = 5
+export const CONFLICT_ATTEMPTS = 5
 
-const isConflict = (error: SyncError): boolean => error._tag === "KubeApiError" && error.reason === "Conflict"
+const isConflict = (error: { readonly _tag: string; readonly reason?: unknown }): boolean =>
+  error._tag === "KubeApiError" && error.reason === "Conflict"
+
+/**
+ * Writes with the cached copy of a Node first: its resourceVersion makes the write fail with
+ * Conflict if the Node changed since, and only then is the Node read from the API server and the
+ * write decided again (at most CONFLICT_ATTEMPTS in all). None when the Node is gone by then.
+ */
+export const writeFromCache = <A, E extends { readonly _tag: string }>(
+  cached: NodeView,
+  read: Effect.Effect<Option.Option<NodeView>, KubeApiError>,
+  write: (node: NodeView) => Effect.Effect<A, E>
+): Effect.Effect<Option.Option<A>, E | KubeApiError> =>
+  write(cached).pipe(
+    Effect.map(Option.some),
+    Effect.catchIf(isConflict, () =>
+      read.pipe(
+        Effect.flatMap(Option.match({ onNone: () => Effect.succeedNone, onSome: (node) => Effect.map(write(node), Option.some) })),
+        Effect.retry({ while: isConflict, times: CONFLICT_ATTEMPTS - 2 })
+      ))
+  )
 
 export const make = (options: NodeControllerOptions) =>
   Effect.gen(function*() {
     const recordEvent = yield* nodeEvents(EVENT_COMPONENT)
     const nodes = yield* NodeApi
     const instances = yield* Instances
-    const initMaxAge = options.initListingMaxAge ?? "10 seconds"
+    const initMaxAge = options.initListingMaxAge ?? "60 seconds"
     const frequency = Duration.decode(options.statusUpdateFrequency ?? "5 minutes")
     // Only Metrics: capturing the whole context would also capture the caller's Scope, and `run` would
     // then fork into that Scope instead of the one the controller manager gives it.
@@ -97,17 +123,16 @@ export const make = (options: NodeControllerOptions) =>
           onSome: (s) => Effect.sync(() => metrics[histogram].observe(s))
         }))
 
+    /** The periodic round's address update (an initialisation logs one line, "node initialised"). */
     const patchAddresses = (node: NodeView, addresses: ReadonlyArray<NodeView["status"]["addresses"][number]>) =>
       nodes.patchStatusAddresses(node.metadata.name, addresses).pipe(
         Effect.zipRight(Effect.logInfo("node addresses updated").pipe(Effect.annotateLogs({ node: node.metadata.name })))
       )
 
-    /** One attempt: read, decide, write. Re-run as a whole on Conflict so every retry sees the latest Node. */
-    const initialiseOnce = (name: string): Effect.Effect<Option.Option<NodeView>, SyncError> =>
+    /** One attempt on a copy of the Node: decide, then write with its resourceVersion. Some = initialised now. */
+    const initialiseFrom = (node: NodeView): Effect.Effect<Option.Option<NodeView>, SyncError> =>
       Effect.gen(function*() {
-        const found = yield* nodes.get(name)
-        if (Option.isNone(found)) return Option.none()
-        const node = found.value
+        const name = node.metadata.name
         if (!NodePlan.isUninitialized(node)) {
           // Initialised already: only keep the GA labels in step with their beta twins (no cloud call).
           const labels = NodePlan.mirroredLabels(node)
@@ -123,33 +148,37 @@ export const make = (options: NodeControllerOptions) =>
         const plan = yield* Either.match(NodePlan.initialise(node, metadata), { onLeft: Effect.fail, onRight: Effect.succeed })
         const updated = yield* nodes.update(plan.update)
         yield* observeDelay("nodeTaintRemovalDelay", updated)
-        if (plan.addresses !== undefined) yield* patchAddresses(updated, plan.addresses)
+        if (plan.addresses !== undefined) yield* nodes.patchStatusAddresses(name, plan.addresses)
         yield* observeDelay("nodeInitialSyncDelay", updated)
         return Option.some(updated)
       })
 
-    const syncNode = (name: string): Effect.Effect<WorkQueue.ReconcileResult, SyncError> =>
-      initialiseOnce(name).pipe(
-        Effect.retry({ while: isConflict, times: CONFLICT_ATTEMPTS - 1 }),
-        Effect.tap((done) =>
-          Option.match(done, {
-            onNone: () => Effect.void,
-            onSome: (node) =>
-              recordEvent(node, "Normal", "Synced", "Node synced successfully").pipe(
-                Effect.zipRight(Effect.logInfo("node initialised").pipe(Effect.annotateLogs({ node: name })))
-              )
-          })
-        ),
-        Effect.tapError((error) =>
-          Effect.flatMap(nodes.get(name), (node) =>
-            Option.match(node, {
+    /**
+     * Syncs one Node from the informer's copy: at most 3 requests to initialise it (the update, the
+     * addresses, the Synced Event, which is sent in the background); the Node is read from the API
+     * server only after a Conflict. A Node missing from the cache is gone: nothing to do.
+     */
+    const syncNodeFrom = (cache: Informer.Informer<NodeView>) => (name: string): Effect.Effect<WorkQueue.ReconcileResult, SyncError> =>
+      Effect.flatMap(cache.get(name), (cached) =>
+        Option.isNone(cached)
+          ? Effect.succeed(WorkQueue.ReconcileResult.Done())
+          : writeFromCache(cached.value, nodes.get(name), initialiseFrom).pipe(
+            Effect.map(Option.flatten),
+            Effect.tap(Option.match({
               onNone: () => Effect.void,
-              onSome: (n) => recordEvent(n, "Warning", "SyncNodeFailed", error.message)
-            })).pipe(Effect.catchAll((e) => Effect.logWarning("could not read node for its failure event", e)))
-        ),
-        Effect.as(WorkQueue.ReconcileResult.Done()),
-        Effect.withSpan("NodeController.syncNode", { attributes: { node: name } })
-      )
+              onSome: (node) =>
+                recordEvent(node, "Normal", "Synced", "Node synced successfully").pipe(
+                  Effect.zipRight(Effect.logInfo("node initialised").pipe(Effect.annotateLogs({ node: name })))
+                )
+            })),
+            Effect.tapError((error) =>
+              Effect.flatMap(cache.get(name), Option.match({
+                onNone: () => Effect.void,
+                onSome: (node) => recordEvent(node, "Warning", "SyncNodeFailed", error.message)
+              }))
+            ),
+            Effect.as(WorkQueue.ReconcileResult.Done())
+          )).pipe(Effect.withSpan("NodeController.syncNode", { attributes: { node: name } }))
 
     /** Keeps the queue fed from the informer: every tainted Node, on start and on each change. */
     const feed = (informer: Informer.Informer<NodeView>, queue: WorkQueue.WorkQueue<string>) => {
@@ -194,13 +223,13 @@ export const make = (options: NodeControllerOptions) =>
     const syncAddresses = syncAddressesOf(Effect.map(nodes.list, (listed) => listed.items))
 
     const run = Effect.gen(function*() {
+      // The informer list-watches Nodes (relisting with backoff on 410 or a broken watch).
+      const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
       const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
-      yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNode, {
+      yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNodeFrom(informer), {
         controller: CONTROLLER_NAME,
         drainTimeout: options.drainTimeout
       })
-      // The informer list-watches Nodes (relisting with backoff on 410 or a broken watch).
-      const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
       yield* sync.track(informer)
       yield* Effect.forkScoped(feed(informer, queue))
       // Errors skip a round (no retry until the next period), as upstream.
@@ -215,8 +244,8 @@ export const make = (options: NodeControllerOptions) =>
     }).pipe(Effect.annotateLogs({ module: "NodeController" }), Effect.provideService(Metrics, metrics))
 
     const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }
-    return { ...controller, syncNode, syncAddresses } as const
+    return { ...controller, syncAddresses } as const
   })
 
 export type NodeController = Effect.Effect.Success<ReturnType<typeof make>>
-export type NodeControllerRequirements = NodeApi | EventApi | Instances | Metrics
+export type NodeControllerRequirements = NodeApi | EventApi | Instances | Metrics | Scope.Scope

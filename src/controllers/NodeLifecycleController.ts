@@ -4,14 +4,14 @@
  * exist are deleted. All NotReady Nodes of a round share ONE VM listing; a CloudStack error skips
  * the round, so an outage deletes nothing. Decisions live in NodePlan.
  */
-import { Duration, Effect, Either, Option, Schedule } from "effect"
+import { Duration, Effect, Either, HashSet, Option, Ref, Schedule, Stream } from "effect"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
 import * as Informer from "../kubernetes/Informer.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import { Instances } from "../provider/Instances.js"
 import type { Controller } from "./Controller.js"
-import { nodeEvents } from "./NodeController.js"
+import { nodeEvents, writeFromCache } from "./NodeController.js"
 import * as NodePlan from "./NodePlan.js"
 
 export const CONTROLLER_NAME = "cloud-node-lifecycle"
@@ -29,8 +29,6 @@ export interface NodeLifecycleOptions {
   readonly monitorPeriod?: Duration.DurationInput | undefined
 }
 
-const CONFLICT_ATTEMPTS = 5
-
 /** What a round did, for logs, the demo's progress lines and tests. */
 export interface RoundReport {
   readonly deleted: ReadonlyArray<string>
@@ -47,21 +45,20 @@ export const make = (options: NodeLifecycleOptions) =>
     const period = Duration.decode(options.monitorPeriod ?? "5 seconds")
     const sync = yield* Informer.makeSyncProbe
 
-    /** Re-reads the Node and rewrites its taints; retried on Conflict, each time from the latest Node. */
-    const setShutdownTaint = (name: string, present: boolean): Effect.Effect<boolean, KubeApiError> =>
-      Effect.gen(function*() {
-        const found = yield* nodes.get(name)
-        if (Option.isNone(found)) return false
-        const node = found.value
-        if (NodePlan.hasTaint(node, NodePlan.TAINT_SHUTDOWN) === present) return false
+    /**
+     * Rewrites the Node's taints from the cached copy (re-read from the API server only after a
+     * Conflict). True when the taint changed.
+     */
+    const setShutdownTaint = (cached: NodeView, present: boolean): Effect.Effect<boolean, KubeApiError> =>
+      writeFromCache(cached, nodes.get(cached.metadata.name), (node) => {
+        if (NodePlan.hasTaint(node, NodePlan.TAINT_SHUTDOWN) === present) return Effect.succeed(false)
         const others = node.spec.taints.filter((t) => t.key !== NodePlan.TAINT_SHUTDOWN)
-        yield* nodes.update({
-          name,
+        return nodes.update({
+          name: node.metadata.name,
           resourceVersion: node.metadata.resourceVersion,
           taints: present ? [...others, NodePlan.shutdownTaint] : others
-        })
-        return true
-      }).pipe(Effect.retry({ while: (e) => e.reason === "Conflict", times: CONFLICT_ATTEMPTS - 1 }))
+        }).pipe(Effect.as(true))
+      }).pipe(Effect.map(Option.getOrElse(() => false)))
 
     const deleteNode = (node: NodeView, uid: string) =>
       Effect.gen(function*() {
@@ -78,8 +75,8 @@ export const make = (options: NodeLifecycleOptions) =>
       })
 
     /**
-     * One monitor pass over the Nodes of `source` (the informer cache when running; writes re-read
-     * or carry a uid precondition, so a stale cache is safe). Fails only when the Nodes or CloudStack
+     * One monitor pass over the Nodes of `source` (the informer cache when running; writes carry the
+     * copy's resourceVersion or a uid precondition, so a stale cache is safe). Fails only when the Nodes or CloudStack
      * could not be read: then nothing was deleted.
      */
     const monitorOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => Effect.gen(function*() {
@@ -92,12 +89,14 @@ export const make = (options: NodeLifecycleOptions) =>
       for (const node of all) {
         const name = node.metadata.name
         const action = NodePlan.lifecycle(node, lookups.get(name))
+        // The usual round: every Node Ready and untainted, nothing to run.
+        if (action._tag === "Nothing") continue
         const step = NodePlan.LifecycleAction.$match(action, {
           Nothing: () => Effect.void,
           RemoveShutdownTaint: () =>
-            setShutdownTaint(name, false).pipe(Effect.map((changed) => changed && report.untainted.push(name))),
+            setShutdownTaint(node, false).pipe(Effect.map((changed) => changed && report.untainted.push(name))),
           AddShutdownTaint: () =>
-            setShutdownTaint(name, true).pipe(Effect.map((changed) => changed && report.tainted.push(name))),
+            setShutdownTaint(node, true).pipe(Effect.map((changed) => changed && report.tainted.push(name))),
           Delete: ({ uid }) => deleteNode(node, uid).pipe(Effect.map((ok) => ok && report.deleted.push(name))),
           Unresolved: ({ error }) =>
             Effect.sync(() => report.unresolved.push(name)).pipe(
@@ -118,7 +117,7 @@ export const make = (options: NodeLifecycleOptions) =>
     /** A pass over the Nodes as the API server lists them now (tests). */
     const monitor = monitorOf(Effect.map(nodes.list, (listed) => listed.items))
 
-    const loop = (informer: Informer.Informer<NodeView>) => monitorOf(informer.list).pipe(
+    const loop = <E extends { readonly message: string }>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => monitorOf(source).pipe(
       // The JSON log renders an error's fields, not its message: the message says why in words.
       Effect.catchAll((error) =>
         Effect.logWarning("node lifecycle round skipped, nothing deleted", error).pipe(Effect.annotateLogs({ reason: error.message }))
@@ -129,11 +128,32 @@ export const make = (options: NodeLifecycleOptions) =>
       Effect.asVoid
     )
 
+    /**
+     * The Nodes a round may act on (NodePlan.needsMonitoring), kept up to date from the informer's
+     * changes: a round over 5,000 Ready Nodes then reads no Node at all, instead of listing and
+     * judging every one of them every period. A round sees every other Node as Nothing anyway.
+     */
+    const candidates = (informer: Informer.Informer<NodeView>) =>
+      Effect.gen(function*() {
+        const names = yield* Ref.make(HashSet.empty<string>())
+        const track = (node: NodeView) =>
+          Ref.update(names, NodePlan.needsMonitoring(node) ? HashSet.add(node.metadata.name) : HashSet.remove(node.metadata.name))
+        const changes = yield* informer.subscribe
+        yield* Effect.forkScoped(changes.pipe(Stream.runForEach(Informer.Change.$match({
+          Added: ({ object }) => track(object),
+          Updated: ({ object }) => track(object),
+          Deleted: ({ object }) => Ref.update(names, HashSet.remove(object.metadata.name))
+        }))))
+        return Effect.flatMap(Ref.get(names), (current) =>
+          Effect.map(Effect.forEach(current, (name) => informer.get(name)), (found) => found.flatMap(Option.toArray)))
+      })
+
     const run = Effect.gen(function*() {
       const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
       yield* sync.track(informer)
+      const source = yield* candidates(informer)
       yield* informer.awaitSynced
-      yield* loop(informer)
+      yield* loop(source)
     }).pipe(Effect.scoped, Effect.annotateLogs({ module: "NodeLifecycleController" }))
 
     const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }

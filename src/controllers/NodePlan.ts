@@ -97,6 +97,12 @@ export const initialise = (
     return { update, addresses }
   })
 
+/**
+ * Whether the lifecycle monitor can have anything to do with this Node: it is NotReady, or Ready
+ * with the shutdown taint. Every other Node is Nothing, whatever the cloud says.
+ */
+export const needsMonitoring = (node: NodeView): boolean => !isReady(node) || hasTaint(node, TAINT_SHUTDOWN)
+
 /** What the lifecycle monitor does with one Node this round. */
 export type LifecycleAction = Data.TaggedEnum<{
   Nothing: {}

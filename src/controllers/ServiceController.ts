@@ -147,6 +147,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
             fresh: ServicePlan.isFresh(service),
             claimedElsewhere: (v: string) => claims.recorded.has(v),
             requestedElsewhere: (v: string) => claims.requested.has(v),
+            associatingElsewhere: (v: string) => claims.associating.has(v),
             persist: persistFor(service)
           }
         })

@@ -142,6 +142,8 @@ export const sameIngress = (
 export interface Claims {
   /** IP ids and addresses other Services record (annotations, status): never adopted or released as ours. */
   readonly recorded: ReadonlySet<string>
+  /** Addresses other Services are associating right now (their `...-ip-allocating` record). */
+  readonly associating: ReadonlySet<string>
   /** Addresses other Services ask for: never picked as a free address. */
   readonly requested: ReadonlySet<string>
 }
@@ -150,6 +152,7 @@ export interface Claims {
 export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Claims => {
   const recorded = new Set<string>()
   const requested = new Set<string>()
+  const associating = new Set<string>()
   for (const s of services) {
     if (serviceKey(s) === self) continue
     const a = s.metadata.annotations
@@ -157,8 +160,10 @@ export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Cl
       const v = a[key]
       if (v !== undefined && v !== "") recorded.add(v)
     }
+    const allocating = a[Annotations.IP_ALLOCATING]
+    if (allocating !== undefined && allocating !== "") associating.add(allocating)
     for (const ingress of s.status.loadBalancer.ingress) if (ingress.ip !== undefined && ingress.ip !== null) recorded.add(ingress.ip)
     for (const v of [s.spec.loadBalancerIP ?? "", a[Annotations.ADDRESS] ?? ""]) if (v !== "") requested.add(v)
   }
-  return { recorded, requested }
+  return { recorded, requested, associating }
 }

@@ -4,7 +4,7 @@
  * delayed adds on `Clock`, and per-key exponential backoff (5 s doubling to 300 s, reset by `forget`).
  * `runWorkers` drives N workers over a reconcile function; it owns no Kubernetes or CloudStack logic.
  */
-import { Cause, Chunk, Clock, Data, Duration, Effect, Exit, FiberMap, HashMap, HashSet, Option, Predicate, Queue, Ref, Schedule, type Scope } from "effect"
+import { Cause, Chunk, Clock, Data, Duration, Effect, Exit, FiberMap, HashMap, HashSet, Option, Predicate, Queue, Ref, type Scope } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
 
 /** What a reconcile asks the queue to do with its key next. */
@@ -99,6 +99,9 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
     const delayed = yield* FiberMap.make<K>()
     // Serialises addAfter so the FiberMap fiber of a key always matches its recorded ready time.
     const delayLock = yield* Effect.makeSemaphore(1)
+    // Open exactly when no key is processing; changed together with `processing` under `idleLock`.
+    const idle = yield* Effect.makeLatch(true)
+    const idleLock = yield* Effect.makeSemaphore(1)
 
     const size = Effect.flatMap(Queue.isShutdown(ready), (down) => (down ? Effect.succeed(0) : Queue.size(ready))).pipe(
       Effect.map((n) => Math.max(n, 0))
@@ -167,22 +170,27 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
     const take: Effect.Effect<K> = Effect.uninterruptibleMask((restore) =>
       restore(Queue.take(ready)).pipe(
         Effect.tap((key) =>
-          Ref.update(state, (s) => ({
-            ...s,
-            dirty: HashSet.remove(s.dirty, key),
-            processing: HashSet.add(s.processing, key)
-          }))
+          idleLock.withPermits(1)(Effect.zipRight(
+            Ref.update(state, (s) => ({
+              ...s,
+              dirty: HashSet.remove(s.dirty, key),
+              processing: HashSet.add(s.processing, key)
+            })),
+            idle.close
+          ))
         ),
         Effect.tap(() => syncDepth)
       )
     )
 
     const done = (key: K): Effect.Effect<void> =>
-      Ref.modify(state, (s): [boolean, State<K>] => {
-        const processing = HashSet.remove(s.processing, key)
-        return [HashSet.has(s.dirty, key) && !s.shuttingDown, { ...s, processing }]
-      }).pipe(
-        Effect.flatMap((requeue) => (requeue ? offerReady(key) : Effect.void)),
+      idleLock.withPermits(1)(
+        Ref.modify(state, (s): [readonly [boolean, boolean], State<K>] => {
+          const processing = HashSet.remove(s.processing, key)
+          return [[HashSet.has(s.dirty, key) && !s.shuttingDown, HashSet.size(processing) === 0], { ...s, processing }]
+        }).pipe(Effect.tap(([, nowIdle]) => (nowIdle ? idle.open : Effect.void)))
+      ).pipe(
+        Effect.flatMap(([requeue]) => (requeue ? offerReady(key) : Effect.void)),
         Effect.uninterruptible
       )
 
@@ -192,11 +200,7 @@ export const make = <K>(options: WorkQueueOptions): Effect.Effect<WorkQueue<K>, 
       Effect.zipRight(Effect.sync(() => metrics.workqueueDepth.set(labels, 0)))
     )
 
-    // Polls rather than signals: draining happens once per process, a 50 ms step is plenty.
-    const awaitIdle = Ref.get(state).pipe(
-      Effect.repeat({ until: (s) => HashSet.size(s.processing) === 0, schedule: Schedule.spaced("50 millis") }),
-      Effect.asVoid
-    )
+    const awaitIdle = idle.await
 
     yield* Effect.addFinalizer(() => shutdown)
 
@@ -321,9 +325,11 @@ export const runWorkers = <K, E, R>(
     }
     const drain = Duration.decode(options.drainTimeout ?? "2 seconds")
     // Added after the forks, so it runs before they are interrupted: stop intake, let in-flight keys finish.
+    // The wait is made interruptible: in the (uninterruptible) finalizer the timeout could not end it
+    // otherwise, and the drain would last as long as the slowest reconcile.
     yield* Effect.addFinalizer(() =>
       queue.shutdown.pipe(
-        Effect.zipRight(Effect.timeoutOption(queue.awaitIdle, drain)),
+        Effect.zipRight(Effect.timeoutOption(Effect.interruptible(queue.awaitIdle), drain)),
         Effect.flatMap((drained) =>
           Option.isNone(drained)
             ? Effect.logWarning("work queue not drained in time, interrupting in-flight reconciles").pipe(

@@ -4,7 +4,8 @@
  */
 import { Context, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
 import { EndpointSliceView, decodeEndpointSlice } from "./EndpointSliceView.js"
-import { KubeClient, listAll, LIST_PAGE_SIZE, watchPath } from "./KubeClient.js"
+import { KubeClient, listAll, LIST_PAGE_SIZE } from "./KubeClient.js"
+import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
 
@@ -33,7 +34,7 @@ export const make = Effect.gen(function*() {
           ...(cont === undefined ? {} : { _continue: cont })
         }),
       decodeEndpointSlice,
-      client.limit
+      client.informerLimit
     )
 
   const list = Effect.gen(function*() {
@@ -58,7 +59,7 @@ export const make = Effect.gen(function*() {
           `/apis/${group}/${Option.getOrElse(known, () => "v1" as const)}/endpointslices`,
           resourceVersion,
           Schema.decodeUnknownEither(EndpointSliceView),
-          client.limit
+          client.informerLimit
         ))
     )
 

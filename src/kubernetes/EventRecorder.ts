@@ -1,27 +1,43 @@
 /**
- * Records Kubernetes Events the way client-go's recorder does: a repeat of the same (object,
- * type, reason, message) bumps `count`/`lastTimestamp` of the Event already written instead of
- * creating another, so a retry loop never floods the API. Best effort: failures are logged, not raised
- * (a denied write once per cause at Error, see AccessReporter).
+ * Records Kubernetes Events the way client-go's broadcaster does: `record` only puts the Event in a
+ * bounded queue (a full queue drops it, counted) and one background fiber writes them. A repeat of
+ * the same (object, type, reason, message) bumps `count`/`lastTimestamp` of the Event already written
+ * instead of creating another, and the correlator's spam filter (EventSpamFilter) caps each object's
+ * Events. Best effort: failures are logged, never raised (a denied write once per cause at Error, see
+ * AccessReporter); queued Events are flushed on shutdown.
  */
-import { Clock, Context, DateTime, Effect, HashMap, Layer, Option, Random, Ref } from "effect"
+import { Clock, Context, DateTime, type Duration, Effect, HashMap, Layer, Option, Queue, Random, Ref, SynchronizedRef } from "effect"
+import { Metrics } from "../metrics/Metrics.js"
 import * as AccessReporter from "./AccessReporter.js"
 import { EventApi } from "./EventApi.js"
+import * as EventSpamFilter from "./EventSpamFilter.js"
 import { eventNamespace, type EventType, type ObjectReference } from "./EventView.js"
 import type { KubeApiError } from "./KubeError.js"
 
 export class EventRecorder extends Context.Tag("cloudstack-ccm/kubernetes/EventRecorder")<EventRecorder, {
-  /** Never fails: an Event that cannot be written is logged at Warning and dropped. */
+  /** Queues the Event and returns at once; never fails, never waits for the API server. */
   readonly record: (
     object: ObjectReference,
     type: EventType,
     reason: string,
     message: string
   ) => Effect.Effect<void>
+  /** Completes once every Event recorded so far was written (or dropped). */
+  readonly flush: Effect.Effect<void>
 }>() {}
 
 /** client-go keeps the last 4096 distinct events for aggregation. */
 export const MAX_AGGREGATED = 4096
+
+/** client-go's broadcaster queues at most 1000 Events (maxQueuedEvents). */
+export const QUEUE_CAPACITY = 1000
+
+export interface EventRecorderOptions {
+  /** Events waiting to be written; beyond, new ones are dropped (default 1000). */
+  readonly queueCapacity?: number | undefined
+  /** On shutdown, how long the queued Events may take to be written (default 2 s). */
+  readonly flushTimeout?: Duration.DurationInput | undefined
+}
 
 interface Written {
   readonly namespace: string
@@ -29,24 +45,48 @@ interface Written {
   readonly count: number
 }
 
+interface Pending {
+  readonly object: ObjectReference
+  readonly type: EventType
+  readonly reason: string
+  readonly message: string
+  /** When it was recorded: epoch millis (spam filter) and RFC 3339 (the Event's timestamps). */
+  readonly at: number
+  readonly timestamp: string
+}
+
 /** The aggregation key: same object, type, reason and message means the same Event. Pure. */
 export const aggregationKey = (object: ObjectReference, type: EventType, reason: string, message: string): string =>
   [object.kind, object.namespace, object.name, object.uid, type, reason, message].join("\u0000")
 
-/** A recorder writing with `component` as `source.component` (e.g. "service-controller"). */
-export const make = (component: string) =>
+/**
+ * A recorder writing with `component` as `source.component` (e.g. "cloud-node-controller"). Its
+ * sender fiber lives in the current scope; closing the scope flushes the queue (best effort).
+ */
+export const make = (component: string, options: EventRecorderOptions = {}) =>
   Effect.gen(function*() {
     const api = yield* EventApi
+    const metrics = yield* Metrics
+    const queue = yield* Queue.dropping<Pending>(options.queueCapacity ?? QUEUE_CAPACITY)
+    // Only the sender fiber reads and writes these two.
     const written = yield* Ref.make(HashMap.empty<string, Written>())
+    const spam = yield* Ref.make(EventSpamFilter.empty)
+    // Events recorded and not yet written; `idle` is open exactly when there are none.
+    const idle = yield* Effect.makeLatch(true)
+    const outstanding = yield* SynchronizedRef.make(0)
+    const adjust = (delta: number) =>
+      SynchronizedRef.updateEffect(outstanding, (n) => Effect.as(n + delta === 0 ? idle.open : idle.close, n + delta))
+    const dropped = (reason: "queue_full" | "spam_filter") => Effect.sync(() => metrics.eventsDropped.inc({ reason }))
     const access = yield* AccessReporter.make(`EventRecorder ${component}`)
 
-    const createNew = (key: string, object: ObjectReference, type: EventType, reason: string, message: string, now: string) =>
+    const createNew = (key: string, event: Pending) =>
       Effect.gen(function*() {
         // millis, floored: TestClock's currentTimeNanos throws on the fractional times jittered sleeps produce
         const nanos = BigInt(Math.floor(yield* Clock.currentTimeMillis)) * 1_000_000n
         const salt = yield* Random.nextIntBetween(0, 0xffff)
-        const name = `${object.name}.${nanos.toString(16)}${salt.toString(16).padStart(4, "0")}`
-        yield* api.create({ name, involvedObject: object, type, reason, message, component, timestamp: now })
+        const name = `${event.object.name}.${nanos.toString(16)}${salt.toString(16).padStart(4, "0")}`
+        const { object, type, reason, message, timestamp } = event
+        yield* api.create({ name, involvedObject: object, type, reason, message, component, timestamp })
         yield* Ref.update(written, (map) => {
           const bounded = HashMap.size(map) >= MAX_AGGREGATED
             ? Option.match(Option.fromIterable(HashMap.keys(map)), { onNone: () => map, onSome: (k) => HashMap.remove(map, k) })
@@ -55,19 +95,22 @@ export const make = (component: string) =>
         })
       })
 
-    const record = Effect.fn("EventRecorder.record")(
-      function*(object: ObjectReference, type: EventType, reason: string, message: string) {
+    const write = (event: Pending) =>
+      Effect.gen(function*() {
+        const { object, type, reason, message } = event
+        const admitted = yield* Ref.modify(spam, (state) =>
+          EventSpamFilter.accept(state, EventSpamFilter.spamKey(component, object), event.at))
+        if (!admitted) return yield* dropped("spam_filter")
         const key = aggregationKey(object, type, reason, message)
-        const now = DateTime.formatIso(yield* DateTime.now)
         const previous = HashMap.get(yield* Ref.get(written), key)
-        const write: Effect.Effect<void, KubeApiError> = Option.isNone(previous)
-          ? createNew(key, object, type, reason, message, now)
-          : api.bump(previous.value.namespace, previous.value.name, previous.value.count + 1, now).pipe(
+        const sent: Effect.Effect<void, KubeApiError> = Option.isNone(previous)
+          ? createNew(key, event)
+          : api.bump(previous.value.namespace, previous.value.name, previous.value.count + 1, event.timestamp).pipe(
             Effect.zipRight(Ref.update(written, HashMap.set(key, { ...previous.value, count: previous.value.count + 1 }))),
             // The server expires Events (1 h by default): start a new one.
-            Effect.catchIf((error) => error.reason === "NotFound", () => createNew(key, object, type, reason, message, now))
+            Effect.catchIf((error) => error.reason === "NotFound", () => createNew(key, event))
           )
-        yield* write.pipe(
+        yield* sent.pipe(
           Effect.zipRight(access.succeeded),
           Effect.catchAll((error) =>
             // 401/403: at Error once per cause (what to check) instead of a warning per Event.
@@ -77,10 +120,41 @@ export const make = (component: string) =>
               ))
           )
         )
-      }
+      }).pipe(Effect.withSpan("EventRecorder.write"))
+
+    // Stopped only when the scope closes, after the flush below had its time: a write that hangs
+    // (an unreachable API server) must not hold the shutdown up.
+    yield* Queue.take(queue).pipe(
+      Effect.flatMap((event) => Effect.ensuring(write(event), adjust(-1))),
+      Effect.forever,
+      Effect.annotateLogs({ module: "EventRecorder", component }),
+      Effect.forkScoped
     )
-    return EventRecorder.of({ record })
+    // Added after the fork, so it runs before the sender is interrupted.
+    const flushTimeout = options.flushTimeout ?? "2 seconds"
+    yield* Effect.addFinalizer(() =>
+      // Interruptible: a finalizer is not, and a timeout waits for an uninterruptible effect to end.
+      Effect.interruptible(idle.await).pipe(
+        Effect.timeoutOption(flushTimeout),
+        Effect.flatMap(Option.match({
+          onSome: () => Effect.void,
+          onNone: () =>
+            Effect.flatMap(SynchronizedRef.get(outstanding), (left) =>
+              Effect.logWarning("events not written before shutdown").pipe(Effect.annotateLogs({ component, left })))
+        }))
+      )
+    )
+
+    const record = (object: ObjectReference, type: EventType, reason: string, message: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const event: Pending = { object, type, reason, message, at: DateTime.toEpochMillis(now), timestamp: DateTime.formatIso(now) }
+        yield* adjust(1)
+        if (!(yield* Queue.offer(queue, event))) yield* Effect.zipRight(adjust(-1), dropped("queue_full"))
+      })
+
+    return EventRecorder.of({ record, flush: idle.await })
   })
 
-export const layer = (component: string): Layer.Layer<EventRecorder, never, EventApi> =>
-  Layer.effect(EventRecorder, make(component))
+export const layer = (component: string, options?: EventRecorderOptions): Layer.Layer<EventRecorder, never, EventApi | Metrics> =>
+  Layer.scoped(EventRecorder, make(component, options))

@@ -1,43 +1,22 @@
 /**
  * The one place that talks to `@kubernetes/client-node` (1.x): loads the config (in-cluster,
- * kubeconfig, `--master`), builds the typed API clients, and maps every foreign failure
- * (ApiException, fetch/watch errors) to `KubeApiError` exactly once. Resource APIs build on `call`.
+ * kubeconfig, `--master`), builds the typed API clients (all requests over one keep-alive
+ * connection, KubeAgent), and maps every foreign failure (ApiException, fetch/watch errors) to
+ * `KubeApiError` exactly once. Resource APIs build on `call`; watches live in KubeWatch.
  */
 import * as k8s from "@kubernetes/client-node"
-import { Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Random, RateLimiter, type Scope, Stream } from "effect"
+import { readFileSync } from "node:fs"
+import { Cause, Clock, Context, Data, Effect, Exit, Layer, Option, ParseResult } from "effect"
+import { keepAliveAuth } from "./KubeAgent.js"
 import { KubeApiError, reasonFromStatus } from "./KubeError.js"
+import { type KubeLimiter, type KubeRateLimit, makeLimiter, unlimited } from "./KubeRateLimiter.js"
 import type { ListResult } from "./WatchEvent.js"
-import { WatchEvent } from "./WatchEvent.js"
 
 /** Where the API server is: neither field = in-cluster; `master` overrides the kubeconfig's server. */
 export interface KubeConfigOptions {
   readonly kubeconfig?: string | undefined
   readonly master?: string | undefined
 }
-
-/** client-go's client-side throttle: `qps` requests per second on average, `burst` at once. */
-export interface KubeRateLimit {
-  readonly qps: number
-  readonly burst: number
-}
-
-/** Delays an API request until the client's rate limit admits it. */
-export type KubeLimiter = <A, E, R>(request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-
-/** No client-side limit (the default of `layer` without a KubeRateLimit). */
-export const unlimited: KubeLimiter = (request) => request
-
-/**
- * A token bucket like client-go's flowcontrol.NewTokenBucketRateLimiter: `burst` tokens, full at
- * start, refilled one every 1/qps s. effect's bucket refills `limit` per `interval`, so that is
- * `burst` per `burst / qps` seconds.
- */
-export const makeLimiter = (rate: KubeRateLimit): Effect.Effect<KubeLimiter, never, Scope.Scope> =>
-  RateLimiter.make({
-    limit: rate.burst,
-    interval: Duration.millis(rate.burst * 1000 / rate.qps),
-    algorithm: "token-bucket"
-  })
 
 export class KubeConfigError extends Data.TaggedError("KubeConfigError")<{
   readonly detail: string
@@ -54,8 +33,12 @@ export class KubeClient extends Context.Tag("cloudstack-ccm/kubernetes/KubeClien
   readonly coordination: k8s.CoordinationV1Api
   /** Generic group/version/plural access, for discovery.k8s.io (v1 or v1beta1 depending on the server). */
   readonly custom: k8s.CustomObjectsApi
-  /** The client-side rate limit every request (a list page, a watch's opening) goes through. */
+  /** The rate limit of the controllers' requests (gets, writes, Events). */
   readonly limit: KubeLimiter
+  /** The rate limit of the informers' list pages and watch openings. */
+  readonly informerLimit: KubeLimiter
+  /** The rate limit of leader election's Lease requests. */
+  readonly leaseLimit: KubeLimiter
 }>() {}
 
 const statusOf = (cause: unknown): number | undefined => {
@@ -94,7 +77,33 @@ export const toKubeApiError =
     })
   }
 
-/** Runs one client-node call as a typed, interruptible, spanned effect. */
+/**
+ * Logs one request at Trace (`-v=6`, as klog logs each API call): verb, resource, name, status
+ * ("ok", the HTTP code, or "transport"), duration. Never headers, so never a token.
+ */
+const traced = (verb: KubeApiError["verb"], resource: string, name: string | undefined) =>
+<A>(request: Effect.Effect<A, KubeApiError>): Effect.Effect<A, KubeApiError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (started) =>
+    Effect.onExit(request, (exit) =>
+      Effect.flatMap(Clock.currentTimeMillis, (ended) =>
+        Effect.logTrace("kubernetes request").pipe(
+          Effect.annotateLogs({
+            verb,
+            resource,
+            ...(name === undefined ? {} : { name }),
+            status: Exit.match(exit, {
+              onSuccess: () => "ok",
+              onFailure: (cause) =>
+                Option.match(Cause.failureOption(cause), {
+                  onNone: () => "interrupted",
+                  onSome: (error) => error.status === undefined ? error.reason.toLowerCase() : String(error.status)
+                })
+            }),
+            durationMs: ended - started
+          })
+        ))))
+
+/** Runs one client-node call as a typed, interruptible, spanned effect, logged at Trace. */
 export const call = <A>(
   verb: KubeApiError["verb"],
   resource: string,
@@ -102,6 +111,7 @@ export const call = <A>(
   f: (signal: AbortSignal) => Promise<A>
 ): Effect.Effect<A, KubeApiError> =>
   Effect.tryPromise({ try: f, catch: toKubeApiError(verb, resource, name) }).pipe(
+    traced(verb, resource, name),
     Effect.withSpan(`Kubernetes.${verb}`, { attributes: { resource, ...(name === undefined ? {} : { name }) } })
   )
 
@@ -124,21 +134,6 @@ export const readOptional = <A>(
     Effect.map(Option.some),
     Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed(Option.none<A>()))
   )
-
-/** A watch `ERROR` event carries a Status; its `code` classifies it (410 = Gone). */
-export const watchErrorToKubeApiError = (resource: string, status: unknown): KubeApiError => {
-  const code = typeof status === "object" && status !== null && "code" in status && typeof status.code === "number"
-    ? status.code
-    : undefined
-  const detail = typeof status === "object" && status !== null && "message" in status ? String(status.message) : "watch error"
-  return new KubeApiError({
-    verb: "watch",
-    resource,
-    reason: code === undefined ? "Unknown" : reasonFromStatus(code, "watch"),
-    status: code,
-    detail
-  })
-}
 
 /** Loads the client configuration the way client-go's BuildConfigFromFlags does. */
 export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeConfig, KubeConfigError> => {
@@ -188,23 +183,31 @@ export const loadConfig = (options: KubeConfigOptions): Effect.Effect<k8s.KubeCo
 }
 
 /**
- * client-node 1.x builds a new https.Agent for every call, i.e. a new TLS connection per request.
- * This decorator lets the KubeConfig authenticate each call (tokens may rotate) but reuses the
- * first agent, so calls share keep-alive connections. The agent is per client, never global.
+ * client-node reads the CA, client certificate and key files again for every request (a sync file
+ * read each time); client-go reads them once. A copy of the configuration with those files inlined
+ * as data; a file that cannot be read fails here, once, instead of every request later.
  */
-const sharedAgentAuth = (config: k8s.KubeConfig): k8s.SecurityAuthentication => {
-  const agents: Array<NonNullable<ReturnType<k8s.RequestContext["getAgent"]>>> = []
-  return {
-    getName: () => "default",
-    applySecurityAuthentication: async (context) => {
-      await config.applySecurityAuthentication(context)
-      const fresh = context.getAgent()
-      const shared = agents[0]
-      if (shared !== undefined) context.setAgent(shared)
-      else if (fresh !== undefined) agents.push(fresh)
-    }
-  }
-}
+export const inlineFiles = (config: k8s.KubeConfig): Effect.Effect<k8s.KubeConfig, KubeConfigError> =>
+  Effect.try({
+    try: () => {
+      const data = (file: string) => readFileSync(file).toString("base64")
+      const inlined = new k8s.KubeConfig()
+      inlined.loadFromOptions({
+        clusters: config.clusters.map(({ caFile, ...cluster }) =>
+          caFile === undefined || caFile === "" ? cluster : { ...cluster, caData: data(caFile) }
+        ),
+        users: config.users.map(({ certFile, keyFile, ...user }) => ({
+          ...user,
+          ...(certFile === undefined || certFile === "" ? {} : { certData: data(certFile) }),
+          ...(keyFile === undefined || keyFile === "" ? {} : { keyData: data(keyFile) })
+        })),
+        contexts: config.contexts,
+        currentContext: config.currentContext
+      })
+      return inlined
+    },
+    catch: (cause) => new KubeConfigError({ detail: cause instanceof Error ? cause.message : String(cause), cause })
+  })
 
 const apiClient = <T>(
   server: string,
@@ -215,7 +218,7 @@ const apiClient = <T>(
     k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: auth } })
   )
 
-/** A typed client-node API over a loaded configuration (per-call auth, its own keep-alive agent). */
+/** A typed client-node API over a loaded configuration (per-call auth, its own keep-alive connection; files inlined). */
 export const typedApi = <T>(
   config: k8s.KubeConfig,
   Api: new(configuration: k8s.Configuration) => T
@@ -223,31 +226,53 @@ export const typedApi = <T>(
   const server = config.getCurrentCluster()?.server
   return server === undefined
     ? Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
-    : Effect.succeed(apiClient(server, sharedAgentAuth(config), Api))
+    : Effect.map(inlineFiles(config), (inlined) => apiClient(server, keepAliveAuth(inlined), Api))
 }
 
+/** The rate limits of a client, one bucket per kind of caller (client-go: one per clientset). */
+export interface KubeLimiters {
+  readonly limit: KubeLimiter
+  readonly informerLimit: KubeLimiter
+  readonly leaseLimit: KubeLimiter
+}
+
+const noLimits: KubeLimiters = { limit: unlimited, informerLimit: unlimited, leaseLimit: unlimited }
+
+/**
+ * The client: every request (not watches) of every API goes through one keep-alive connection.
+ */
 export const make = (
   options: KubeConfigOptions,
-  limit: KubeLimiter = unlimited
+  limits: KubeLimiters = noLimits
 ): Effect.Effect<KubeClient["Type"], KubeConfigError> =>
-  Effect.flatMap(loadConfig(options), (config) => {
+  Effect.flatMap(Effect.flatMap(loadConfig(options), inlineFiles), (config) => {
     const server = config.getCurrentCluster()?.server
     if (server === undefined) return Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
-    const auth = sharedAgentAuth(config)
+    const auth = keepAliveAuth(config)
     return Effect.succeed(KubeClient.of({
       config,
       core: apiClient(server, auth, k8s.CoreV1Api),
       coordination: apiClient(server, auth, k8s.CoordinationV1Api),
       custom: apiClient(server, auth, k8s.CustomObjectsApi),
-      limit
+      ...limits
     }))
   })
 
-/** The live client; with `rate`, every request waits for a token of one shared bucket (`--kube-api-qps/-burst`). */
+/**
+ * The live client. With `rate` (`--kube-api-qps/-burst`), each kind of caller gets its own bucket of
+ * that rate, as the Go CCM gives each controller, the shared informers and leader election their
+ * own clientset: the controllers' requests (Events included), the informers' lists and watch
+ * openings, the leader election's Lease requests.
+ */
 export const layer = (options: KubeConfigOptions, rate?: KubeRateLimit): Layer.Layer<KubeClient, KubeConfigError> =>
-  Layer.scoped(
+  Layer.effect(
     KubeClient,
-    Effect.flatMap(rate === undefined ? Effect.succeed(unlimited) : makeLimiter(rate), (limit) => make(options, limit))
+    Effect.flatMap(
+      rate === undefined
+        ? Effect.succeed(noLimits)
+        : Effect.all({ limit: makeLimiter(rate), informerLimit: makeLimiter(rate), leaseLimit: makeLimiter(rate) }),
+      (limits) => make(options, limits)
+    )
   )
 
 /** Turns a Schema decode failure of a server answer into a KubeApiError (reason Decode). */
@@ -323,95 +348,3 @@ export const listAll = <A>(
     } while (cont !== undefined)
     return { items, resourceVersion }
   })
-
-const bookmarkVersion = (object: unknown): string =>
-  typeof object === "object" && object !== null && "metadata" in object && typeof object.metadata === "object" &&
-    object.metadata !== null && "resourceVersion" in object.metadata && typeof object.metadata.resourceVersion === "string"
-    ? object.metadata.resourceVersion
-    : ""
-
-/**
- * Watches `path` from `resourceVersion` with bookmarks. The stream ends when the server closes the
- * watch (its timeout), fails with reason Gone when the version is too old, and aborts the HTTP
- * request when the consumer stops. Only the request that opens the watch waits for `limit`; its
- * events are never throttled (client-go does the same).
- */
-export const watchPath = <A>(
-  config: k8s.KubeConfig,
-  resource: string,
-  path: string,
-  resourceVersion: string,
-  decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>,
-  limit: KubeLimiter = unlimited
-): Stream.Stream<WatchEvent<A>, KubeApiError> =>
-  // Spread reconnections of many watchers, as client-go does (5 to 10 minutes).
-  Stream.unwrap(Effect.map(Random.nextIntBetween(300, 600), (timeoutSeconds) =>
-    watchOnce(config, resource, path, resourceVersion, decode, timeoutSeconds, limit).pipe(
-      // The server ends a healthy watch after timeoutSeconds (and sends bookmarks meanwhile); silence
-      // well beyond that means a dead connection nobody closed.
-      Stream.timeoutFail(
-        () =>
-          new KubeApiError({ verb: "watch", resource, reason: "Transport", detail: "watch silent past its timeout" }),
-        Duration.seconds(timeoutSeconds + 60)
-      )
-    )))
-
-const watchOnce = <A>(
-  config: k8s.KubeConfig,
-  resource: string,
-  path: string,
-  resourceVersion: string,
-  decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>,
-  timeoutSeconds: number,
-  limit: KubeLimiter
-): Stream.Stream<WatchEvent<A>, KubeApiError> =>
-  Stream.asyncScoped<WatchEvent<A>, KubeApiError>((emit) =>
-    Effect.gen(function*() {
-      const onEvent = (phase: string, object: unknown): void => {
-        if (phase === "BOOKMARK") {
-          void emit.single(WatchEvent.Bookmark({ resourceVersion: bookmarkVersion(object) }))
-          return
-        }
-        if (phase === "ERROR") {
-          void emit.fail(watchErrorToKubeApiError(resource, object))
-          return
-        }
-        const decoded = decode(object)
-        if (Either.isLeft(decoded)) {
-          void emit.fail(
-            new KubeApiError({
-              verb: "watch",
-              resource,
-              reason: "Decode",
-              detail: ParseResult.TreeFormatter.formatErrorSync(decoded.left),
-              cause: decoded.left
-            })
-          )
-          return
-        }
-        const event = phase === "ADDED"
-          ? WatchEvent.Added({ object: decoded.right })
-          : phase === "MODIFIED"
-          ? WatchEvent.Modified({ object: decoded.right })
-          : WatchEvent.Deleted({ object: decoded.right })
-        void emit.single(event)
-      }
-      const onDone = (error: unknown): void => {
-        void (error === null || error === undefined ? emit.end() : emit.fail(toKubeApiError("watch", resource)(error)))
-      }
-      // The token is taken before the (uninterruptible) acquire, so waiting for it stays interruptible.
-      yield* limit(Effect.void)
-      yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: () =>
-            new k8s.Watch(config).watch(
-              path,
-              { resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
-              onEvent,
-              onDone
-            ),
-          catch: toKubeApiError("watch", resource)
-        }),
-        (controller) => Effect.sync(() => controller.abort())
-      )
-    }), "unbounded")

@@ -6,6 +6,7 @@ import { Layer } from "effect"
 import * as EndpointSliceApi from "./EndpointSliceApi.js"
 import * as EventApi from "./EventApi.js"
 import * as KubeClient from "./KubeClient.js"
+import type { KubeRateLimit } from "./KubeRateLimiter.js"
 import * as LeaseApi from "./LeaseApi.js"
 import * as NodeApi from "./NodeApi.js"
 import * as ServiceApi from "./ServiceApi.js"
@@ -20,7 +21,7 @@ export type KubernetesServices =
 /** All live Kubernetes services sharing one client (and one `rate` limit, if given); fails with KubeConfigError when no API server can be configured. */
 export const layer = (
   options: KubeClient.KubeConfigOptions,
-  rate?: KubeClient.KubeRateLimit
+  rate?: KubeRateLimit
 ): Layer.Layer<KubernetesServices, KubeClient.KubeConfigError> =>
   Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
     Layer.provide(KubeClient.layer(options, rate))

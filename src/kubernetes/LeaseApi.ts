@@ -106,7 +106,7 @@ const leaseToWire = (lease: Lease): k8s.V1Lease => {
 /** The live LeaseApi over client-node's CoordinationV1Api. */
 export const make = Effect.gen(function*() {
   const client = yield* KubeClient
-  const call = limitedCall(client.limit)
+  const call = limitedCall(client.leaseLimit)
   const get = Effect.fn("LeaseApi.get")((namespace: string, name: string) =>
     readOptional(
       call("get", "leases", name, () => client.coordination.readNamespacedLease({ namespace, name })),

@@ -5,7 +5,8 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, type Option, Schema, type Stream } from "effect"
-import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE, readOptional, watchPath } from "./KubeClient.js"
+import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE, readOptional } from "./KubeClient.js"
+import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
 import { decodeNode, type NodeAddress, NodeView, type Taint } from "./NodeView.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
@@ -80,11 +81,11 @@ export const make = Effect.gen(function*() {
     "nodes",
     (cont) => client.core.listNode({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
     decodeNode,
-    client.limit
+    client.informerLimit
   ).pipe(Effect.withSpan("NodeApi.list"))
 
   const watch = (resourceVersion: string) =>
-    watchPath(client.config, "nodes", "/api/v1/nodes", resourceVersion, Schema.decodeUnknownEither(NodeView), client.limit)
+    watchPath(client.config, "nodes", "/api/v1/nodes", resourceVersion, Schema.decodeUnknownEither(NodeView), client.informerLimit)
 
   const get = Effect.fn("NodeApi.get")((name: string) =>
     readOptional(call("get", "nodes", name, () => client.core.readNode({ name })), decode("get", name))

@@ -5,7 +5,8 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, Option, Schedule, Schema, type Stream } from "effect"
-import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE, readOptional, watchPath } from "./KubeClient.js"
+import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE, readOptional } from "./KubeClient.js"
+import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
 import { decodeService, type LoadBalancerIngress, type ServicePort, ServiceView } from "./ServiceView.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
@@ -36,6 +37,11 @@ export interface ServiceChange {
   readonly loadBalancerSourceRanges?: ReadonlyArray<string>
   readonly externalTrafficPolicy?: "Cluster" | "Local"
   readonly sessionAffinity?: "None" | "ClientIP"
+  /**
+   * Only with a change to `type: LoadBalancer` from another type (the server refuses to change it on
+   * a LoadBalancer Service, and drops it when the type leaves LoadBalancer).
+   */
+  readonly loadBalancerClass?: string
 }
 
 export class ServiceApi extends Context.Tag("cloudstack-ccm/kubernetes/ServiceApi")<ServiceApi, {
@@ -123,6 +129,7 @@ const changeToWire = (change: ServiceChange, current: ReadonlyArray<ServicePort>
     ? {}
     : { ports: keepNodePorts(current, change.ports).map(portToWire) }),
   ...(change.loadBalancerIP === undefined ? {} : { loadBalancerIP: change.loadBalancerIP }),
+  ...(change.loadBalancerClass === undefined ? {} : { loadBalancerClass: change.loadBalancerClass }),
   ...(change.loadBalancerSourceRanges === undefined ? {} : { loadBalancerSourceRanges: [...change.loadBalancerSourceRanges] }),
   ...(change.externalTrafficPolicy === undefined ? {} : { externalTrafficPolicy: change.externalTrafficPolicy }),
   ...(change.sessionAffinity === undefined ? {} : { sessionAffinity: change.sessionAffinity })
@@ -162,11 +169,11 @@ export const make = Effect.gen(function*() {
     (cont) =>
       client.core.listServiceForAllNamespaces({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
     decodeService,
-    client.limit
+    client.informerLimit
   ).pipe(Effect.withSpan("ServiceApi.list"))
 
   const watch = (resourceVersion: string) =>
-    watchPath(client.config, "services", "/api/v1/services", resourceVersion, Schema.decodeUnknownEither(ServiceView), client.limit)
+    watchPath(client.config, "services", "/api/v1/services", resourceVersion, Schema.decodeUnknownEither(ServiceView), client.informerLimit)
 
   const get = Effect.fn("ServiceApi.get")((namespace: string, name: string) =>
     readOptional(

@@ -83,6 +83,13 @@ const make = Effect.sync(() => {
       labelNames: ["controller", "result"] as const,
       registers
     }),
+    /** Events not written: the recorder's queue was full, or the object's spam filter had no token. */
+    eventsDropped: new Prom.Counter({
+      name: `${PREFIX}events_dropped_total`,
+      help: "Kubernetes Events dropped before being written, by reason (queue_full, spam_filter).",
+      labelNames: ["reason"] as const,
+      registers
+    }),
     /** Observed when the uninitialized taint was removed. */
     nodeTaintRemovalDelay: nodeDelay("cloud_provider_taint_removal_delay_seconds", "the removal of its uninitialized taint", registers),
     /** Observed when a Node's initialisation (taint removed, then addresses) completed. */
@@ -110,10 +117,20 @@ export class Metrics extends Context.Tag("cloudstack-ccm/metrics/Metrics")<Metri
 /** Application metrics only (tests, library use). */
 export const layer = Layer.effect(Metrics, make)
 
+/**
+ * How often the event-loop-lag histogram samples, in ms. prom-client's default (10) is a timer that
+ * wakes the process 100 times a second for good, most of its CPU when idle; once a second still
+ * catches every stall longer than that.
+ */
+export const EVENT_LOOP_SAMPLING_MS = 1000
+
 /** Application metrics plus prom-client's process metrics (CPU, RSS, heap, event-loop lag, fds). */
 export const layerWithProcessMetrics = Layer.effect(
   Metrics,
-  Effect.tap(make, (m) => Effect.sync(() => Prom.collectDefaultMetrics({ register: m.registry, prefix: PREFIX })))
+  Effect.tap(make, (m) =>
+    Effect.sync(() =>
+      Prom.collectDefaultMetrics({ register: m.registry, prefix: PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS })
+    ))
 )
 
 /** A metric collector threw while the registry was rendered. */

@@ -142,7 +142,7 @@ export const shutdown = (node: string, lookup: Lookup): Either.Either<boolean, N
 
 export interface InstanceMetadata {
   readonly providerID: string
-  /** Sanitised offering name; undefined when nothing valid is left. */
+  /** The offering name as the Go CCM's label value; undefined when nothing valid is left. */
   readonly instanceType: string | undefined
   readonly zone: string | undefined
   readonly region: string | undefined
@@ -179,7 +179,7 @@ export const metadata = (
   const region = options.region === undefined ? zone : LabelValue.sanitize(options.region)
   return Either.right({
     providerID: ProviderId.format(options.providerName, vm.id),
-    instanceType: vm.serviceOfferingName === undefined ? undefined : LabelValue.sanitize(vm.serviceOfferingName),
+    instanceType: vm.serviceOfferingName === undefined ? undefined : LabelValue.instanceType(vm.serviceOfferingName),
     zone,
     region,
     addresses: NodeAddresses.fromVm(vm)

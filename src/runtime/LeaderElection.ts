@@ -206,6 +206,9 @@ export const make = (config: LeaderElectionConfig) =>
       yield* api.update(released(current.value, now))
       yield* Effect.logInfo("released leader lease")
     }).pipe(
+      // It runs in withLeadership's exit handler, which is uninterruptible: without this the timeout
+      // could not cut a hanging call short and the shutdown would wait for the API server.
+      Effect.interruptible,
       Effect.timeoutFail({ duration: config.renewDeadline, onTimeout: () => "timed out" as const }),
       Effect.catchAll((error) =>
         // Not fatal: the lease then simply expires after its duration and another candidate takes over.

@@ -512,14 +512,23 @@ export const make = (options: FakeKubernetesOptions = {}) =>
               type: wantsNodePorts ? "LoadBalancer" : "ClusterIP",
               ports: keepNodePorts(service.spec.ports, change.ports)
             })
-          const { loadBalancerIP: _dropped, ...rest } = service.spec
+          const { loadBalancerClass: oldClass, loadBalancerIP: _dropped, ...rest } = service.spec
           const loadBalancerIP = change.loadBalancerIP === undefined ? service.spec.loadBalancerIP : change.loadBalancerIP
+          // The server's rules for spec.loadBalancerClass: set only with type LoadBalancer, immutable
+          // while the Service stays one, dropped when the type leaves LoadBalancer.
+          const wasLb = service.spec.type === "LoadBalancer"
+          if (change.loadBalancerClass !== undefined && (type !== "LoadBalancer" || (wasLb && change.loadBalancerClass !== oldClass))) {
+            const why = type !== "LoadBalancer" ? "may only be used when `type` is 'LoadBalancer'" : "field is immutable"
+            return yield* fail("patch", "services", name, "Invalid", 422, `Service "${name}" is invalid: spec.loadBalancerClass: Invalid value: ${why}`)
+          }
+          const loadBalancerClass = type !== "LoadBalancer" ? undefined : wasLb ? oldClass : change.loadBalancerClass
           const next: ServiceView = {
             ...service,
             spec: {
               ...rest,
               type,
               ports,
+              ...(loadBalancerClass === undefined ? {} : { loadBalancerClass }),
               ...(loadBalancerIP === undefined || loadBalancerIP === null ? {} : { loadBalancerIP }),
               loadBalancerSourceRanges: change.loadBalancerSourceRanges ?? service.spec.loadBalancerSourceRanges,
               ...(change.externalTrafficPolicy === undefined ? {} : { externalTrafficPolicy: change.externalTrafficPolicy }),

@@ -130,6 +130,15 @@ describe("RunFlags.parse", () => {
     assert.strictEqual(flags.verbosity, 1)
   })
 
+  it("accepts the 1.20 CCM's deprecated insecure serving flags (--port=0, --address) with a warning", () => {
+    const { flags, warnings } = ok([...cfg, "--port=0", "--address", "0.0.0.0", "--secure-port=10258"])
+    assert.strictEqual(warnings.length, 2)
+    assert.match(warnings[0] ?? "", /--port is accepted .* and ignored/)
+    assert.match(warnings[1] ?? "", /--address is accepted .* and ignored/)
+    assert.strictEqual(flags.securePort, 10258)
+    assert.strictEqual(ok([...cfg, "--port", "10253"]).warnings.length, 1)
+  })
+
   it("reports every problem at once, on one line", () => {
     const error = bad([
       "--cloud-provider=aws",

@@ -8,6 +8,7 @@ import { Chunk, Context, Effect, Either, Fiber, type Layer, Option, Random, Ref,
 import { EndpointSliceApi } from "../../src/kubernetes/EndpointSliceApi.js"
 import { EventApi } from "../../src/kubernetes/EventApi.js"
 import * as EventRecorder from "../../src/kubernetes/EventRecorder.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
 import * as Informer from "../../src/kubernetes/Informer.js"
 import type { KubeApiError } from "../../src/kubernetes/KubeError.js"
 import { LeaseApi, microTime } from "../../src/kubernetes/LeaseApi.js"
@@ -395,16 +396,17 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         assert.strictEqual(read.resourceVersion, renewed.resourceVersion)
       }))
 
-    it.effect("aggregates repeated Events into one with a count", () =>
+    it.scoped("aggregates repeated Events into one with a count", () =>
       Effect.gen(function*() {
         const events = yield* EventApi
-        const recorder = yield* EventRecorder.make("contract-test")
+        const recorder = yield* EventRecorder.make("contract-test").pipe(Effect.provide(Metrics.layer))
         const name = yield* unique("evt")
         const ref = { kind: "Service", namespace: "default", name, uid: "5e1c0de0-0000-4000-a000-000000000001", apiVersion: "v1" }
         yield* recorder.record(ref, "Warning", "SyncLoadBalancerFailed", "no capacity")
         yield* recorder.record(ref, "Warning", "SyncLoadBalancerFailed", "no capacity")
         yield* recorder.record(ref, "Warning", "SyncLoadBalancerFailed", "no capacity")
         yield* recorder.record(ref, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
+        yield* recorder.flush
         const mine = (yield* events.list("default")).filter((event) => event.involvedObject.name === name)
         const byReason = new Map(mine.map((event) => [event.reason, event]))
         assert.strictEqual(mine.length, 2)
@@ -415,6 +417,7 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         // Node Events live in `default`.
         const nodeRef = { kind: "Node", namespace: "", name: `${name}-node`, uid: "" }
         yield* recorder.record(nodeRef, "Normal", "Synced", "Node synced")
+        yield* recorder.flush
         const nodeEvents = (yield* events.list("default")).filter((event) => event.involvedObject.name === `${name}-node`)
         assert.deepStrictEqual(nodeEvents.map((e) => [e.involvedObject.kind, e.count]), [["Node", 1]])
       }))

@@ -112,3 +112,20 @@ describe("NodePlan.lifecycle", () => {
     assert.strictEqual(NodePlan.lifecycle(node({ ready: false }), InstanceLookup.Match.Ambiguous({ vmIds: ["a", "b"] }))._tag, "Unresolved")
   })
 })
+
+describe("NodePlan.needsMonitoring", () => {
+  const shutdown = { key: NodePlan.TAINT_SHUTDOWN, effect: "NoSchedule" }
+  it("NotReady (or no Ready condition) or shutdown-tainted Nodes only", () => {
+    assert.isFalse(NodePlan.needsMonitoring(node({ ready: true })))
+    assert.isFalse(NodePlan.needsMonitoring(node({ ready: true, taints: [other] })))
+    assert.isTrue(NodePlan.needsMonitoring(node({ ready: true, taints: [shutdown] })))
+    assert.isTrue(NodePlan.needsMonitoring(node({ ready: false })))
+    assert.isTrue(NodePlan.needsMonitoring(node({})))
+  })
+  it("a Node it leaves out is Nothing for the monitor, whatever the cloud says", () => {
+    const lookups = [InstanceLookup.Match.Missing(), InstanceLookup.Match.Ambiguous({ vmIds: ["a", "b"] }), undefined]
+    for (const n of [node({ ready: true }), node({ ready: true, taints: [other] })]) {
+      for (const lookup of lookups) assert.strictEqual(NodePlan.lifecycle(n, lookup)._tag, "Nothing")
+    }
+  })
+})

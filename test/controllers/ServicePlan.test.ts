@@ -340,5 +340,6 @@ describe("ServicePlan: the provider's view, status and claims", () => {
     const claims = ServicePlan.claimsOf(services, "default/self")
     assert.deepStrictEqual([...claims.recorded].sort(), ["203.0.113.2", "203.0.113.3", "ip-a", "ip-other"])
     assert.deepStrictEqual([...claims.requested], [])
+    assert.deepStrictEqual([...claims.associating], ["203.0.113.2"], "only an address being associated")
   })
 })

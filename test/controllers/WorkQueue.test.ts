@@ -35,6 +35,24 @@ describe("WorkQueue", () => {
       assert.strictEqual(yield* counter((m) => m.workqueueDepth, { name: "test" }), 0)
     }).pipe(Effect.provide(TestMetrics)))
 
+  it.scoped("awaitIdle completes when the last processing key is done, without polling the clock", () =>
+    Effect.gen(function*() {
+      const q = yield* WorkQueue.make<string>({ name: "test" })
+      yield* q.awaitIdle
+      yield* q.add("a")
+      yield* q.add("b")
+      const a = yield* q.take
+      const b = yield* q.take
+      const idle = yield* Effect.fork(q.awaitIdle)
+      yield* q.done(a)
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      assert.isNull(idle.unsafePoll(), "b still processing")
+      yield* q.done(b)
+      // No TestClock.adjust: a signal, not a timer, ends the wait.
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      assert.isTrue(Exit.isExit(idle.unsafePoll()))
+    }).pipe(Effect.provide(TestMetrics)))
+
   it.scoped("never hands a processing key out again before done, then re-queues it once", () =>
     Effect.gen(function*() {
       const q = yield* WorkQueue.make<string>({ name: "test" })
@@ -246,5 +264,46 @@ describe("runWorkers", () => {
       assert.isTrue(yield* Ref.get(finished), "in-flight work completed before the workers stopped")
       yield* q.add("b")
       assert.strictEqual(yield* q.len, 0)
+    }).pipe(Effect.provide(TestMetrics)))
+
+  // Finalizers run uninterruptibly: a timeout inside one cannot stop an uninterruptible wait, so
+  // the drain waited for the longest reconcile (minutes on a slow CloudStack job) and a process that
+  // lost its lease went on changing CloudStack (found by the chaos suite).
+  it.effect("a reconcile longer than the drain timeout is interrupted when the drain timeout ends", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Ref.make(false)
+      const q = yield* WorkQueue.make<string>({ name: "svc" }).pipe(Scope.extend(scope))
+      yield* WorkQueue.runWorkers(q, 1, (_: string) =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep("10 minutes")),
+          Effect.onInterrupt(() => Ref.set(interrupted, true)),
+          Effect.as(ReconcileResult.Done())
+        ), { controller: "svc", drainTimeout: "2 seconds" }).pipe(Scope.extend(scope))
+      yield* q.add("a")
+      yield* Deferred.await(started)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* seconds(3)
+      assert.isTrue((yield* Fiber.poll(closing))._tag === "Some", "the scope closed at the drain timeout")
+      assert.isTrue(yield* Ref.get(interrupted), "the in-flight reconcile was interrupted")
+    }).pipe(Effect.provide(TestMetrics)))
+
+  it.effect("a reconcile that never ends is interrupted once the drain timeout has passed", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const q = yield* WorkQueue.make<string>({ name: "svc" }).pipe(Scope.extend(scope))
+      yield* WorkQueue.runWorkers(q, 1, (_: string) => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never), {
+        controller: "svc",
+        drainTimeout: "5 seconds"
+      }).pipe(Scope.extend(scope))
+      yield* q.add("a")
+      yield* Deferred.await(started)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* seconds(4)
+      assert.isNull(closing.unsafePoll(), "still draining")
+      yield* seconds(2)
+      yield* Fiber.join(closing)
     }).pipe(Effect.provide(TestMetrics)))
 })

@@ -1,49 +1,28 @@
 import { assert, describe, it } from "@effect/vitest"
+import type { RequestOptions } from "node:https"
 import * as k8s from "@kubernetes/client-node"
 import { Clock, Context, Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
   call,
+  inlineFiles,
   KubeClient,
-  type KubeLimiter,
   layer,
   limitedCall,
   listAll,
   loadConfig,
-  makeLimiter,
-  toKubeApiError,
-  watchErrorToKubeApiError
+  toKubeApiError
 } from "../../src/kubernetes/KubeClient.js"
+import { watchErrorToKubeApiError } from "../../src/kubernetes/KubeWatch.js"
+import { type KubeLimiter, makeLimiter, reserve } from "../../src/kubernetes/KubeRateLimiter.js"
+import { writeKubeconfig } from "../fakes/Kubeconfig.js"
 
 const apiException = (code: number, message: string) =>
   new k8s.ApiException(code, "Unknown API Status Code!", JSON.stringify({ kind: "Status", code, message }), {})
 
-const kubeconfig = (server: string) => {
-  const dir = mkdtempSync(join(tmpdir(), "kubeclient-test-"))
-  const path = join(dir, "config")
-  writeFileSync(
-    path,
-    [
-      "apiVersion: v1",
-      "kind: Config",
-      "clusters:",
-      "- name: c",
-      "  cluster:",
-      `    server: ${server}`,
-      "users:",
-      "- name: u",
-      "  user:",
-      "    token: t",
-      "contexts:",
-      "- name: x",
-      "  context: {cluster: c, user: u}",
-      "current-context: x"
-    ].join("\n")
-  )
-  return path
-}
+const kubeconfig = (server: string) => writeKubeconfig(server)
 
 describe("KubeClient", () => {
   it("classifies client-node failures by HTTP status, once", () => {
@@ -106,6 +85,38 @@ describe("KubeClient", () => {
       assert.strictEqual(masterOnly.getCurrentCluster()?.server, "http://127.0.0.1:8080")
     }))
 
+  it.effect("reads the CA and client certificate files once, not per request (client-go's way)", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "kubeclient-files-"))
+      const file = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text)
+        return join(dir, name)
+      }
+      const path = file("config", [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        `- name: c\n  cluster: {server: "https://127.0.0.1:6443", certificate-authority: ${file("ca.crt", "CA-PEM")}}`,
+        `users:\n- name: u\n  user: {client-certificate: ${file("client.crt", "CERT-PEM")}, client-key: ${file("client.key", "KEY-PEM")}}`,
+        "contexts:\n- name: x\n  context: {cluster: c, user: u}",
+        "current-context: x"
+      ].join("\n"))
+      const inlined = yield* inlineFiles(yield* loadConfig({ kubeconfig: path }))
+      rmSync(dir, { recursive: true })
+      // What client-node builds for each request, with the files gone.
+      const opts: RequestOptions = {}
+      yield* Effect.promise(() => inlined.applyToHTTPSOptions(opts))
+      assert.deepStrictEqual([String(opts.ca), String(opts.cert), String(opts.key)], ["CA-PEM", "CERT-PEM", "KEY-PEM"])
+      assert.isUndefined(inlined.getCurrentCluster()?.caFile)
+      const missing = yield* Effect.either(inlineFiles(yield* loadConfig({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }).pipe(
+        Effect.map((config) => {
+          config.loadFromOptions({ ...config, clusters: config.clusters.map((c) => ({ ...c, caFile: join(dir, "gone.crt") })) })
+          return config
+        })
+      )))
+      assert.isTrue(Either.isLeft(missing) && missing.left._tag === "KubeConfigError")
+    }))
+
   it.effect("fails with one clear KubeConfigError when no server can be found", () =>
     Effect.gen(function*() {
       const missing = yield* Effect.either(loadConfig({ kubeconfig: "/nonexistent/kubeconfig" }))
@@ -147,6 +158,36 @@ describe("KubeClient", () => {
       assert.deepStrictEqual([...(yield* Fiber.join(second))].sort((a, b) => a - b), [10500, 10500, 11000])
     }))
 
+  it("reserves tokens exactly: the n-th request past the burst is due (n - burst) / qps after the start", () => {
+    const rate = { qps: 20, burst: 30 }
+    let bucket: Parameters<typeof reserve>[0] = { tokens: rate.burst, at: undefined }
+    const waits: Array<number> = []
+    for (let i = 0; i < 900; i++) {
+      const [wait, next] = reserve(bucket, 1_000, rate)
+      waits.push(wait)
+      bucket = next
+    }
+    assert.deepStrictEqual(waits.slice(0, 31), [...Array(30).fill(0), 50])
+    assert.closeTo(waits.at(-1) ?? 0, 43_500, 1e-6)
+    // Asked late, a request does not wait for tokens the bucket earned meanwhile (capped at burst).
+    const [late] = reserve(bucket, 1_000 + 43_500 + 10_000, rate)
+    assert.strictEqual(late, 0)
+  })
+
+  it.scoped("an interrupted wait hands its token back", () =>
+    Effect.gen(function*() {
+      const limit = yield* makeLimiter({ qps: 1, burst: 1 })
+      const stamp = limit(Clock.currentTimeMillis)
+      assert.strictEqual(yield* stamp, 0)
+      const waiting = yield* Effect.fork(stamp)
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.interrupt(waiting)
+      const next = yield* Effect.fork(stamp)
+      yield* TestClock.adjust("1 second")
+      // Due at 1,000 ms as if the interrupted request had never asked.
+      assert.strictEqual(yield* Fiber.join(next), 1000)
+    }))
+
   it.effect("takes one token per list page", () =>
     Effect.gen(function*() {
       const taken = yield* Ref.make(0)
@@ -175,5 +216,20 @@ describe("KubeClient", () => {
       const fiber = yield* Effect.fork(Effect.all([stamp, stamp], { concurrency: "unbounded" }))
       yield* TestClock.adjust("1 second")
       assert.deepStrictEqual([...(yield* Fiber.join(fiber))].sort((a, b) => a - b), [0, 1000])
+    }))
+
+  it.scoped("informers and leader election have buckets of their own (client-go: a clientset each)", () =>
+    Effect.gen(function*() {
+      const built = yield* Layer.build(layer({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }, { qps: 1, burst: 1 }))
+      const client = Context.get(built, KubeClient)
+      const stamps = Effect.all(
+        [client.limit, client.informerLimit, client.leaseLimit].map((limit) => limit(Clock.currentTimeMillis)),
+        { concurrency: "unbounded" }
+      )
+      // Each bucket's one token is there at once; only the controllers' second request waits.
+      assert.deepStrictEqual(yield* stamps, [0, 0, 0])
+      const fiber = yield* Effect.fork(client.limit(Clock.currentTimeMillis))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(fiber), 1000)
     }))
 })

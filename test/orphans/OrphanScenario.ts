@@ -64,6 +64,7 @@ export const lbService = (input: Partial<ServiceCreate> & { readonly name: strin
       claimedElsewhere: (v) => claims.recorded.has(v),
       // the addresses the tests ask for (203.0.113.50-69) are never picked as a free one
       requestedElsewhere: (v) => claims.requested.has(v) || /^203\.0\.113\.[56]\d$/.test(v),
+      associatingElsewhere: (v) => claims.associating.has(v),
       persist: (o) => Effect.asVoid(api.patchAnnotations("default", input.name, Ownership.toAnnotations(o)))
     })
     const address = Option.getOrThrow(result.address)

@@ -72,11 +72,11 @@ describe("InstanceLookup answers", () => {
     assert.deepStrictEqual(InstanceLookup.shutdown("w", found("Running")), Either.right(false))
     assert.deepStrictEqual(InstanceLookup.shutdown("w", InstanceLookup.Match.Missing()), Either.right(false))
   })
-  it("metadata: provider format, sanitised type and zone, region from config else zone", () => {
+  it("metadata: provider format, the Go CCM's instance type, sanitised zone, region from config else zone", () => {
     const m = InstanceLookup.metadata("w", found("Running"), { providerName: "cloudstack", region: undefined })
     assert.deepStrictEqual(m, Either.right({
       providerID: "cloudstack:///id-1",
-      instanceType: "Small_Instance__2_CPU_4_GB",
+      instanceType: "SmallInstance2CPU4GB",
       zone: "Zone_One",
       region: "Zone_One",
       addresses: [{ type: "InternalIP", address: "10.0.0.1" }, { type: "InternalIP", address: "fd00::1" }]

@@ -10,6 +10,7 @@ import * as Informer from "../../src/kubernetes/Informer.js"
 import { KubeApiError } from "../../src/kubernetes/KubeError.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
 import * as Instances from "../../src/provider/Instances.js"
 import * as ControllerManager from "../../src/runtime/ControllerManager.js"
 import * as HealthChecks from "../../src/runtime/HealthChecks.js"
@@ -87,6 +88,7 @@ describe("informer sync health", () => {
       assert.deepStrictEqual(yield* status, { synced: true, problem: Option.none() })
     }).pipe(
       Effect.provide(FakeKubernetes.layer()),
+      Effect.provide(Metrics.layer),
       // No Node is ever NotReady here: the controller never asks CloudStack.
       Effect.provide(Layer.mock(Instances.Instances, { options: { providerName: "external-cloudstack", zone: undefined, region: undefined } })),
       Effect.provide(CapturingLogger.make().layer)

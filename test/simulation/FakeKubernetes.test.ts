@@ -26,6 +26,26 @@ describe("FakeKubernetes", () => {
       assert.deepStrictEqual(tags(fromA), ["Modified", "Added", "Added", "Added"])
     }).pipe(Effect.provide(FakeKubernetes.layer({ historyLimit: 4 }))))
 
+  // The 1.20 apiserver of the contract suite has no spec.loadBalancerClass (1.21+), so this is the
+  // fake's own test of the 1.24+ rules (validateLoadBalancerClassField, dropTypeDependentFields).
+  it.effect("sets loadBalancerClass only with a change to LoadBalancer, keeps it immutable, drops it when the type leaves", () =>
+    Effect.gen(function*() {
+      const services = yield* ServiceApi
+      const reason = <A>(e: Either.Either<A, { readonly reason: string }>) => (Either.isLeft(e) ? e.left.reason : "success")
+      yield* services.create({ namespace: "default", name: "c", type: "LoadBalancer", loadBalancerClass: "example.com/a", ports: [{ port: 80 }] })
+      assert.strictEqual(reason(yield* Effect.either(services.update("default", "c", { loadBalancerClass: "example.com/b" }))), "Invalid")
+      const same = yield* services.update("default", "c", { loadBalancerClass: "example.com/a" })
+      assert.strictEqual(same.spec.loadBalancerClass, "example.com/a")
+      const clusterIp = yield* services.update("default", "c", { type: "ClusterIP" })
+      assert.isUndefined(clusterIp.spec.loadBalancerClass)
+      assert.strictEqual(reason(yield* Effect.either(services.update("default", "c", { loadBalancerClass: "example.com/b" }))), "Invalid")
+      const back = yield* services.update("default", "c", { type: "LoadBalancer", loadBalancerClass: "example.com/b" })
+      assert.strictEqual(back.spec.loadBalancerClass, "example.com/b")
+      const plain = yield* services.update("default", "c", { type: "ClusterIP" })
+      const lb = yield* services.update("default", "c", { type: "LoadBalancer" })
+      assert.deepStrictEqual([plain.spec.loadBalancerClass, lb.spec.loadBalancerClass], [undefined, undefined])
+    }).pipe(Effect.provide(FakeKubernetes.layer())))
+
   it.effect("hands out one increasing resourceVersion across resources, and none for no-op writes", () =>
     Effect.gen(function*() {
       const nodes = yield* NodeApi

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, Layer, Option, TestClock } from "effect"
+import { Effect, Layer, Option, TestClock } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import {
   deployVirtualMachine,
@@ -19,16 +19,9 @@ import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackS
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
-import { bigWorld, cloudLayer, type CloudOptions } from "./NodeScenariosEnv.js"
+import { bigWorld, cloudLayer, type CloudOptions, settle } from "./NodeScenariosEnv.js"
 
 const env = (options: CloudOptions = {}) => Layer.merge(cloudLayer(options), FakeKubernetes.layer())
-
-/**
- * Lets forked controllers run: small TestClock steps, each followed by enough scheduler turns for
- * the woken fibers' chains (client, simulator, fake API server) to reach their next sleep.
- */
-const settle = (steps = 20, step: Duration.DurationInput = "100 millis") =>
-  Effect.repeatN(Effect.zipRight(TestClock.adjust(step), Effect.repeatN(Effect.yieldNow(), 30)), steps - 1)
 
 /**
  * Keeps the TestClock moving while the test's scope closes: controllers stopped mid-retry would
@@ -67,7 +60,7 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
         assert.strictEqual(n?.spec.providerID, `external-cloudstack://${vm.id}`)
         assert.strictEqual(n?.metadata.labels["topology.kubernetes.io/zone"], "zone1")
         assert.strictEqual(n?.metadata.labels["failure-domain.beta.kubernetes.io/region"], "zone1")
-        assert.strictEqual(n?.metadata.labels["node.kubernetes.io/instance-type"], "Small_Instance")
+        assert.strictEqual(n?.metadata.labels["node.kubernetes.io/instance-type"], "SmallInstance")
         assert.deepStrictEqual(n?.status.addresses.at(-1), { type: "Hostname", address: node })
         assert.isTrue(n?.status.addresses.some((a) => a.type === "InternalIP") ?? false)
       }

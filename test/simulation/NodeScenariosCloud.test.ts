@@ -35,14 +35,14 @@ describe("Instances on the CloudStack simulator", () => {
       assert.strictEqual(last?.params["pagesize"], "500")
     }).pipe(Effect.provide(cloudLayer({ world: bigWorld(600) }))))
 
-  it.effect("IPv6 and IPv4 InternalIPs, sanitised offering, zone and region", () =>
+  it.effect("IPv6 and IPv4 InternalIPs, the Go CCM's instance type, zone and region", () =>
     Effect.gen(function*() {
       const instances = yield* Instances
       const md = yield* instances.instanceMetadata({ name: "node-1", providerID: "" })
       const vm = yield* vmNamed("node-1")
       assert.deepStrictEqual(md, {
         providerID: `cloudstack:///${vm.id}`,
-        instanceType: "Small_Instance",
+        instanceType: "SmallInstance",
         zone: "zone1",
         region: "eu-1",
         addresses: [{ type: "InternalIP", address: "10.1.1.11" }, { type: "InternalIP", address: "fd00:1:1::11" }]

@@ -1,6 +1,6 @@
 /**
  * The catalogue of every Service annotation this CCM reads or writes for load balancers: key, type,
- * default, origin and meaning (the README's table is rendered from it and checked by a test), each
+ * default, origin and meaning (docs/annotations.md is generated from it by AnnotationReference.ts), each
  * with a Schema from string. Pure: decoding reports every bad value at once, never guesses.
  */
 import { isIP } from "node:net"
@@ -44,7 +44,7 @@ export interface AnnotationDoc {
   readonly description: string
 }
 
-/** Every annotation, in the README's order. */
+/** Every annotation, in the reference's order. */
 export const catalogue: ReadonlyArray<AnnotationDoc> = [
   {
     key: ADDRESS,
@@ -390,12 +390,4 @@ export const decode = (
     }
   }
   return errors.length === 0 ? Either.right(result) : Either.left(errors)
-}
-
-/** The markdown table of the README's annotation section (checked against the README by a test). */
-export const renderTable = (): string => {
-  const rows = catalogue.map((a) =>
-    `| \`${a.key}\` | ${a.type} | ${a.default} | ${a.origin}${a.managed ? " (written by the CCM)" : ""} | ${a.description} |`
-  )
-  return ["| annotation | type | default | origin | meaning |", "| --- | --- | --- | --- | --- |", ...rows].join("\n")
 }

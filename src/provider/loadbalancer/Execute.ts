@@ -143,19 +143,18 @@ export const execute = <E>(
         return yield* Effect.gen(function*() {
           const before = state.ownership
           yield* record({ ...before, allocating: Option.some(chosen) })
-          const ip = yield* mutate(cs.run(associateIpAddress, {
+          const forget = record({ ...before, allocating: Option.none() }).pipe(
+            Effect.catchAll((e) => Effect.logWarning("could not clear the record of an address not associated").pipe(Effect.annotateLogs({ error: String(e.cause) })))
+          )
+          // A refusal of the request or a failed job means the address is not ours (someone took it):
+          // forget it, or a later adoption could take the user's IP for ours. Anything else (a timeout,
+          // no answer, a failed poll of the accepted job) keeps it: it may be ours.
+          const job = yield* mutate(cs.submit(associateIpAddress, {
             ...Option.match(network.vpcId, { onNone: () => ({ networkId: network.id }), onSome: (vpcId) => ({ vpcId }) }),
             ipAddress: chosen
-          }, onAddresses)).pipe(
-            // A refusal or a failed job means the address is not ours (someone took it): forget it, or a
-            // later adoption could take the user's IP for ours. A timeout keeps it: it may be ours.
-            Effect.tapError((error) =>
-              error._tag === "CloudStackApiError" || error._tag === "AsyncJobFailedError"
-                ? record({ ...before, allocating: Option.none() }).pipe(
-                  Effect.catchAll((e) => Effect.logWarning("could not clear the record of an address not associated").pipe(Effect.annotateLogs({ error: String(e.cause) })))
-                )
-                : Effect.void
-            )
+          }, onAddresses)).pipe(Effect.tapError((error) => (error._tag === "CloudStackApiError" ? forget : Effect.void)))
+          const ip = yield* cs.waitForJob(associateIpAddress, job).pipe(
+            Effect.tapError((error) => (error._tag === "AsyncJobFailedError" ? forget : Effect.void))
           )
           state.acquired = Option.some(ip)
           // Its id is recorded at once, unless an old IP still needs the record until it goes (a move).

@@ -36,6 +36,8 @@ export interface LbRequest<E> {
   readonly claimedElsewhere: (idOrAddress: string) => boolean
   /** Whether another Service asks for this address (never picked as a free one). */
   readonly requestedElsewhere: (address: string) => boolean
+  /** Whether another Service is associating this address right now (its outcome is not known yet). */
+  readonly associatingElsewhere: (address: string) => boolean
   /** Writes the ownership record on the Service (annotations). */
   readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
 }
@@ -127,6 +129,13 @@ const ATTEMPTS = 3
 const isApiCode = (cause: CloudStackError, code: number): boolean =>
   (cause._tag === "CloudStackApiError" || cause._tag === "AsyncJobFailedError") && cause.errorCode === code
 
+/**
+ * The provider refusing a rule it cannot balance (the virtual router and UDP): that 431's own text.
+ * Any other 431 (an invalid value, an answer from something in between) says nothing of the protocol.
+ */
+const isProviderRefusal = (cause: CloudStackError): boolean =>
+  isApiCode(cause, 431) && cause._tag === "CloudStackApiError" && cause.errorText.includes("LB service provider cannot support this rule")
+
 const addressOf = (target: Option.Option<Target>, executed: Option.Option<Executed>): Option.Option<string> =>
   Option.flatMap(target, (t) =>
     t._tag === "Existing" ? Option.some(t.ip.address) : Option.map(Option.flatMap(executed, (e) => e.acquired), (ip) => ip.ipAddress))
@@ -141,6 +150,7 @@ const roundRequest = <E>(request: LbRequest<E>): RoundRequest<E> => ({
   fresh: request.fresh,
   claimedElsewhere: request.claimedElsewhere,
   requestedElsewhere: request.requestedElsewhere,
+  associatingElsewhere: request.associatingElsewhere,
   persist: request.persist
 })
 
@@ -167,8 +177,10 @@ export const make = (options: LoadBalancersOptions = {}) =>
         // A membership failure may come from a stale VM listing: the next round lists afresh.
         const listing = { fresh: false }
         for (let attempt = 1;; attempt++) {
+          // After a round ran steps the Service is fresh no more: the next one must read all it may have made.
+          const fresh = request.fresh && attempt === 1
           const result = yield* Effect.either(
-            round(roundRequest(request), spec, ownership, { reads: live, freshListing: listing.fresh, teardown: false, dryRun: false })
+            round({ ...roundRequest(request), fresh }, spec, ownership, { reads: live, freshListing: listing.fresh, teardown: false, dryRun: false })
           )
           if (Either.isRight(result)) {
             const { base, effective, executed, network, planned, warnings } = result.right
@@ -208,7 +220,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
             case "NoFreeAddressError":
               return yield* new LbUserError({ reason: "LoadBalancerIPNotAvailable", detail: cause.message })
           }
-          if (step._tag === "CreateRule" && isApiCode(cause, 431) && refusals < 2) {
+          if (step._tag === "CreateRule" && isProviderRefusal(cause) && refusals < 2) {
             // The provider refuses this protocol (the virtual router and UDP): remember, drop the port.
             refusals++
             yield* facts.refuse(error.networkId, step.port.protocol)

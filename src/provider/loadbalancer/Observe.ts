@@ -109,35 +109,59 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       rules.push(...own)
     }
 
+    /** The IPs carrying rules named for the Service (keyword is a LIKE match: exact prefixes only). */
+    const byName = (owner: (first: LoadBalancerRule, found: Effect.Effect.Success<ReturnType<typeof rulesOn>>) => Effect.Effect<boolean, CloudStackError>) =>
+      Effect.gen(function*() {
+        const named = new Map<IpAddressId, LoadBalancerRule>()
+        for (const name of spec.lbNames) {
+          for (const r of yield* reads.rulesNamed(name)) {
+            if (toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId) && !seen.has(r.publicIpId)) named.set(r.publicIpId, r)
+          }
+        }
+        for (const [ipId, first] of named) {
+          const found = yield* rulesOn(ipId)
+          addIp(ipFromRule(first, yield* owner(first, found), found.foreign, false), found.own)
+        }
+      })
+
     // The recorded IP: one read lists its rules, the Service's and any others'.
+    let lostTrack = false
     if (Option.isSome(ownership.ipId)) {
       const ipId = ownership.ipId.value
       const found = yield* rulesOn(ipId)
       // The fork released the IP it managed on delete unless keep-ip: its LBs keep that contract.
       const owned = ownership.associated || found.forked
-      if (found.any !== undefined) addIp(ipFromRule(found.any, owned, found.foreign, true), found.own)
-      else {
-        // No rule on it (e.g. a crash right after the association): is it still there?
-        const ip = yield* reads.ipById(ipId)
-        if (Option.isSome(ip) && isAllocated(ip.value)) addIp(ipFromAddress(ip.value, owned, [], true), [])
+      const any = found.any
+      if (any !== undefined) {
+        // An IP this CCM associated and keeps (for its ports, or for the other rules on it) is read
+        // whole for its tags: a tag job that failed (or a run that stopped before it) is repaired only
+        // if the missing tag is seen, and the last Service out of a shared IP releases it by that tag.
+        const whole = owned && (spec.ports.length > 0 || found.foreign.length > 0) ? yield* reads.ipById(ipId) : Option.none()
+        addIp(
+          Option.match(whole, {
+            onNone: () => ipFromRule(any, owned, found.foreign, true),
+            onSome: (ip) => ipFromAddress(ip, owned, found.foreign, true)
+          }),
+          found.own
+        )
       }
+      // No rule on it (e.g. a crash right after the association): is it still there?
+      const alone = any === undefined ? yield* reads.ipById(ipId) : Option.none()
+      const gone = any === undefined && !Option.exists(alone, isAllocated)
+      if (Option.isSome(alone) && !gone) addIp(ipFromAddress(alone.value, owned, [], true), [])
+      // None of the Service's rules on a recorded IP that is gone, that others' rules keep, or that is
+      // kept anyway: a move that stopped before its record named the new IP may have left them
+      // elsewhere. Found by name; an IP there is ours only by this cluster's tag.
+      lostTrack = found.own.length === 0 && (gone || found.foreign.length > 0 || spec.keepIp)
     } else if (!input.fresh) {
-      // No record: rules named by the Go CCM or the fork (keyword is a LIKE match: exact prefixes only).
-      const named = new Map<IpAddressId, LoadBalancerRule>()
-      for (const name of spec.lbNames) {
-        for (const r of yield* reads.rulesNamed(name)) {
-          if (toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId)) named.set(r.publicIpId, r)
-        }
-      }
-      for (const [ipId, first] of named) {
-        const found = yield* rulesOn(ipId)
-        // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
-        const owned = found.forked || Option.match(spec.requestedIp, {
+      // No record: rules named by the Go CCM or the fork.
+      // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
+      yield* byName((first, found) =>
+        Effect.succeed(found.forked || Option.match(spec.requestedIp, {
           onNone: () => true,
           onSome: (requested) => requested === first.publicIp && ownership.associated
-        })
-        addIp(ipFromRule(first, owned, found.foreign, false), found.own)
-      }
+        }))
+      )
     }
 
     // An address being associated when the last attempt stopped: adopted if it is on our side.
@@ -153,6 +177,13 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
           if (found.foreign.length === 0) addIp(ipFromAddress(ip.value, true, [], false), found.own)
         }
       }
+    }
+
+    // Looked for after the address being associated, which is adopted as ours by the record.
+    if (lostTrack) {
+      yield* byName((first) =>
+        Effect.map(reads.ipById(first.publicIpId), (ip) =>
+          Option.exists(ip, (i) => isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) && !input.claimedElsewhere(i.ipAddress))))
     }
 
     // An IP about to be given up that the record does not call ours: this cluster's tag on it says
@@ -184,6 +215,8 @@ export interface DetailsInput {
   /** Which policies of those rules to read (none in a dry run; stickiness only when wanted or applied). */
   readonly policies: { readonly stickiness: boolean; readonly healthChecks: boolean }
   readonly claimedElsewhere: (idOrAddress: string) => boolean
+  /** Whether another Service is associating this address right now. */
+  readonly associatingElsewhere: (address: string) => boolean
 }
 
 /**
@@ -194,7 +227,13 @@ type Looked =
   | Exclude<RequestedIp, { readonly _tag: "Available" }>
   | { readonly _tag: "Available"; readonly ip: ObservedIp; readonly own: ReadonlyArray<ObservedRule> }
 
-const lookupRequested = (reads: LbReads, names: ReadonlyArray<string>, address: string, network: NetworkProfile) =>
+const lookupRequested = (
+  reads: LbReads,
+  names: ReadonlyArray<string>,
+  address: string,
+  network: NetworkProfile,
+  associatingElsewhere: (address: string) => boolean
+) =>
   Effect.gen(function*(): Effect.fn.Return<Looked, CloudStackError> {
     const found = yield* reads.ipByAddress(address, true)
     const unavailable = (why: string): Looked => ({ _tag: "Unavailable", address, why })
@@ -204,6 +243,8 @@ const lookupRequested = (reads: LbReads, names: ReadonlyArray<string>, address: 
     if (ip.state === "Free") return { _tag: "Free", address }
     if (!isAllocated(ip)) return unavailable(`it is ${ip.state}`)
     if (ip.isStaticNat) return unavailable("it is a static NAT IP (CloudStack refuses load balancing on it)")
+    // Whose it is depends on how that association ends: shared only once it is recorded (or given up).
+    if (associatingElsewhere(address)) return unavailable("another Service is associating it; it can be shared once that is done")
     const here = Option.match(network.vpcId, {
       onNone: () => ip.associatedNetworkId === network.id,
       onSome: (vpc) => ip.vpcId === vpc && (ip.associatedNetworkId === undefined || ip.associatedNetworkId === network.id)
@@ -225,7 +266,7 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
     const { network, spec } = input
     const looked = Option.isSome(spec.requestedIp) && spec.ports.length > 0 &&
         !input.base.ips.some((ip) => Option.exists(spec.requestedIp, (r) => r === ip.address))
-      ? Option.some(yield* lookupRequested(reads, spec.lbNames, spec.requestedIp.value, network))
+      ? Option.some(yield* lookupRequested(reads, spec.lbNames, spec.requestedIp.value, network, input.associatingElsewhere))
       : Option.none()
     // The Service's own rules on the requested IP make it one of its IPs (a move that stopped half way).
     const holding = Option.flatMap(looked, (r) => (r._tag === "Available" && r.own.length > 0 ? Option.some(r) : Option.none()))

@@ -324,7 +324,7 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
       (Option.isSome(finalIp) && d.ownership.associated !== finalAssociated) ||
       d.ownership.stickyApplied !== policies.stickyApplied
 
-    const tags = d.tags ? tagSteps(d, o, target, [...creates, ...access], kept, stayingFirewall, stayingAcl) : []
+    const tags = d.tags ? tagSteps(d, o, target, releasing, [...creates, ...access], kept, stayingFirewall, stayingAcl) : []
     const policySteps = policies.steps.map((policy) => Step.Policy({ policy }))
     const steps = [...first, ...creates, ...updates, ...policySteps, ...access, ...accessAfter, ...cleanup, ...release, ...tags]
     if (recordChanges || steps.some(Step.$is("AcquireIp"))) {
@@ -355,6 +355,7 @@ const tagSteps = (
   d: DesiredLb,
   o: ObservedLb,
   target: Option.Option<Target>,
+  releasing: ReadonlySet<IpAddressId>,
   created: ReadonlyArray<Step>,
   keptRules: ReadonlySet<LbRuleId>,
   firewall: ReadonlyArray<FirewallRule>,
@@ -371,9 +372,15 @@ const tagSteps = (
   }
   Option.map(target, (t) => {
     if (t._tag === "Acquire") add("PublicIpAddress", TagTarget.AcquiredIp(), all)
-    // An IP seen only through its rules has unknown tags: only one read whole is retagged.
-    else if (t.ip.owned && Option.isSome(t.ip.tags)) add("PublicIpAddress", TagTarget.Existing({ id: t.ip.id }), Tags.missing(d.owner, t.ip.tags.value))
   })
+  // Every IP this CCM associated that stays (the target, or one another Service's rules keep): the
+  // last Service out of a shared IP releases it by this cluster's tag. An IP seen only through its
+  // rules has unknown tags: only one read whole is retagged.
+  for (const ip of o.ips) {
+    if (ip.owned && !releasing.has(ip.id) && Option.isSome(ip.tags)) {
+      add("PublicIpAddress", TagTarget.Existing({ id: ip.id }), Tags.missing(d.owner, ip.tags.value))
+    }
+  }
   for (const step of created) {
     if (step._tag === "CreateRule") add("LoadBalancer", TagTarget.CreatedRule({ name: step.port.name }), all)
     if (step._tag === "CreateFirewall") add("FirewallRule", TagTarget.CreatedFirewall({ protocol: step.protocol, port: step.port }), all)

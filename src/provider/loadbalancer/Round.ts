@@ -28,6 +28,7 @@ export interface RoundRequest<E> {
   readonly fresh: boolean
   readonly claimedElsewhere: (idOrAddress: string) => boolean
   readonly requestedElsewhere: (address: string) => boolean
+  readonly associatingElsewhere: (address: string) => boolean
   readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
 }
 
@@ -153,7 +154,8 @@ export const makeRound = (deps: RoundDeps) => {
           stickiness: !options.dryRun && (Option.isSome(spec.sticky) || ownership.stickyApplied),
           healthChecks: !options.dryRun && network.healthChecks
         },
-        claimedElsewhere: request.claimedElsewhere
+        claimedElsewhere: request.claimedElsewhere,
+        associatingElsewhere: request.associatingElsewhere
       })
       const desired: DesiredLb = {
         spec: effective,

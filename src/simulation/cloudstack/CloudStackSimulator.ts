@@ -63,6 +63,18 @@ export interface Faults {
   readonly jobFailureRate: number
   /** Time from submission to execution of each async job (per-network FIFO queues add up). */
   readonly jobDuration: Duration.DurationInput
+  /** Probability in [0, 1] that an async job takes `slowJobDuration` longer (its queue waits too). */
+  readonly slowJobRate: number
+  /** The extra time of a slow job, e.g. longer than a client's job timeout (default 6 minutes). */
+  readonly slowJobDuration: Duration.DurationInput
+  /**
+   * Probability in [0, 1] that an async job never runs: it blocks its queue until the server cancels
+   * it after `jobCancelThreshold` (jobstatus 2, jobresultcode 0, "Job is cancelled as it has been
+   * blocking others for too long", as AsyncJobManagerImpl does), with no effect.
+   */
+  readonly stuckJobRate: number
+  /** `job.cancel.threshold.minutes` (default 60 minutes). */
+  readonly jobCancelThreshold: Duration.DurationInput
   readonly apiDown: Option.Option<ApiDownWindow>
 }
 

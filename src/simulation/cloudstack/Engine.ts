@@ -32,6 +32,8 @@ export interface DispatchRequest {
 export interface DispatchOptions {
   readonly jobDurationMs: number
   readonly jobFails: boolean
+  /** This call's job blocks its queue this long and is then cancelled (a stuck job). */
+  readonly jobStuckMs?: number | undefined
 }
 
 /** Answers one request against the store at time `now` (epoch ms on the simulator's Clock). */
@@ -53,7 +55,8 @@ export const dispatch = (s: Store, req: DispatchRequest, now: number, options: D
     caller,
     command: req.command,
     jobDurationMs: options.jobDurationMs,
-    jobFails: options.jobFails
+    jobFails: options.jobFails,
+    jobStuckMs: options.jobStuckMs
   }
   const answer = handler(ctx, lowerParams(req.params))
   // Jobs due now (jobDuration 0 on an idle queue) complete before the next request sees state.

@@ -22,6 +22,8 @@ export interface Ctx {
   readonly jobDurationMs: number
   /** Drawn by the layer from the seeded Random: this call's job (if any) fails with 530. */
   readonly jobFails: boolean
+  /** Drawn by the layer: this call's job (if any) blocks its queue this long, then is cancelled. */
+  readonly jobStuckMs: number | undefined
 }
 
 export type Handler = (c: Ctx, p: Params) => Answer
@@ -227,7 +229,7 @@ export const SUCCESS: JobOutcome = ok({ success: true })
 export const submit = (c: Ctx, spec: JobSpec): Obj => {
   const s = c.s
   const tail = s.queueTail.get(spec.queueKey) ?? 0
-  const finishAt = Math.max(c.now, tail) + c.jobDurationMs
+  const finishAt = Math.max(c.now, tail) + (c.jobStuckMs ?? c.jobDurationMs)
   s.queueTail.set(spec.queueKey, finishAt)
   const row: JobRow = {
     uuid: nextUuid(s),
@@ -246,7 +248,9 @@ export const submit = (c: Ctx, spec: JobSpec): Obj => {
     completed: undefined
   }
   const forced = s.forcedFailures.get(c.command)?.shift()
-  const execute: () => JobOutcome = forced !== undefined
+  const execute: () => JobOutcome = c.jobStuckMs !== undefined
+    ? () => failed(0, JOB_CANCELLED_TEXT)
+    : forced !== undefined
     ? () => failed(forced.code, forced.text ?? defaultJobFailureText(c.command))
     : c.jobFails
     ? () => failed(530, defaultJobFailureText(c.command))
@@ -265,6 +269,9 @@ export const submit = (c: Ctx, spec: JobSpec): Obj => {
   s.pending.splice(lo, 0, job)
   return spec.createdId === undefined ? { jobid: row.uuid } : { id: spec.createdId, jobid: row.uuid }
 }
+
+/** What the server's cleanup says of a job it cancels for blocking its queue too long (with jobresultcode 0). */
+export const JOB_CANCELLED_TEXT = "Job is cancelled as it has been blocking others for too long"
 
 /** `job.expire.minutes` (default 1440): finished jobs are forgotten after a day, as the real server. */
 export const JOB_EXPIRE_MS = 1440 * 60_000

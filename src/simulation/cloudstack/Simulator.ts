@@ -54,19 +54,37 @@ export const defaultFaults: Faults = {
   latency: Duration.zero,
   jobFailureRate: 0,
   jobDuration: Duration.zero,
+  slowJobRate: 0,
+  slowJobDuration: Duration.minutes(6),
+  stuckJobRate: 0,
+  jobCancelThreshold: Duration.minutes(60),
   apiDown: Option.none()
 }
 
 const INJECTED: Readonly<Record<number, readonly [number, string]>> = {
   429: [4545, "There are too many API calls, please wait and retry"],
+  431: [4350, "Invalid parameter value (injected fault)"],
   530: [4250, USER_ERROR_MESSAGE],
   533: [4325, USER_ERROR_MESSAGE],
   534: [4380, USER_ERROR_MESSAGE],
   537: [4360, "Network rule conflict (injected fault)"]
 }
 
-/** The envelope of an injected `code` error, as the real server would word it. */
-const injectedError = (command: string, code: number): SimResponse => {
+/** What a proxy in front of the management server answers when it cannot reach it (not CloudStack's JSON). */
+const PROXY_ANSWERS: Readonly<Record<number, string>> = {
+  502: "502 Bad Gateway",
+  503: "503 Service Unavailable",
+  504: "504 Gateway Timeout"
+}
+
+/**
+ * The answer to a call refused with `code` before it ran, as the real server words it: its error
+ * envelope (431 InvalidParameterValue, 530/533/534 with the text non-admins see, 537...), or for
+ * 502/503/504 the plain-text page of the proxy in front of it.
+ */
+export const injectedError = (command: string, code: number): SimResponse => {
+  const proxy = PROXY_ANSWERS[code]
+  if (proxy !== undefined) return { status: code, body: undefined, text: proxy }
   const [cs, text] = INJECTED[code] ?? [9999, `Injected fault ${code}`]
   return { status: code, body: errorBody(command, new Fail(code, cs, text)) }
 }
@@ -128,10 +146,17 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
     const roll = (rate: number) => rate <= 0 ? Effect.succeed(false) : Effect.map(rng.next, (x) => x < rate)
 
     /** The synchronous part of a call: dispatch (or an injected error) and the call record. */
-    const answer = (request: SimRequest, now: number, injected: number | undefined, jobFails: boolean, jobDurationMs: number) => {
+    const answer = (
+      request: SimRequest,
+      now: number,
+      injected: number | undefined,
+      jobFails: boolean,
+      jobDurationMs: number,
+      jobStuckMs?: number
+    ) => {
       const response = injected !== undefined && isCommand(request.command)
         ? injectedError(request.command, injected)
-        : dispatch(store, request, now, { jobDurationMs, jobFails })
+        : dispatch(store, request, now, { jobDurationMs, jobFails, jobStuckMs })
       record(now, request, response.status)
       return response
     }
@@ -156,8 +181,12 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
           }
         }
         const jobFails = yield* roll(faults.jobFailureRate)
-        const jobDurationMs = Duration.toMillis(Duration.decode(faults.jobDuration))
-        return yield* Effect.sync(() => answer(request, now, injected, jobFails, jobDurationMs))
+        const slow = yield* roll(faults.slowJobRate)
+        const stuck = yield* roll(faults.stuckJobRate)
+        const jobDurationMs = Duration.toMillis(Duration.decode(faults.jobDuration)) +
+          (slow ? Duration.toMillis(Duration.decode(faults.slowJobDuration)) : 0)
+        const jobStuckMs = stuck ? Duration.toMillis(Duration.decode(faults.jobCancelThreshold)) : undefined
+        return yield* Effect.sync(() => answer(request, now, injected, jobFails, jobDurationMs, jobStuckMs))
       })
 
     // No span per call: this is the simulator's hot path (20,000+ calls/s); without faults it is
@@ -165,7 +194,7 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
     const handle = (request: SimRequest): Effect.Effect<SimResponse> => {
       const faults = box.faults
       const plain = faults.errorRates.length === 0 && faults.jobFailureRate <= 0 && Option.isNone(faults.apiDown) &&
-        Duration.toMillis(Duration.decode(faults.latency)) <= 0
+        faults.slowJobRate <= 0 && faults.stuckJobRate <= 0 && Duration.toMillis(Duration.decode(faults.latency)) <= 0
       if (!plain) return faulty(request, faults)
       const jobDurationMs = Duration.toMillis(Duration.decode(faults.jobDuration))
       return Effect.clockWith((clock) =>
@@ -227,6 +256,21 @@ const unauthorized = (command: string): CloudStackRawResponse => ({
 })
 
 /**
+ * A simulator answer as the HTTP face would put it on the wire: JSON envelopes, a proxy's plain
+ * text, or (API-down "unreachable") a connection the client cannot make.
+ */
+export const toRawResponse = (command: string, r: SimResponse): Effect.Effect<CloudStackRawResponse, CloudStackTransportError> =>
+  r.unreachable === true
+    ? Effect.fail(
+      new CloudStackTransportError({ command, reason: "Connect", detail: "connection refused (simulated API-down window)" })
+    )
+    : Effect.succeed({
+      status: r.status,
+      contentType: r.text !== undefined ? "text/plain; charset=UTF-8" : JSON_CONTENT_TYPE,
+      body: r.text ?? JSON.stringify(r.body)
+    })
+
+/**
  * The in-memory transport: the typed client's raw requests answered by the simulator as the
  * account that owns `apiKey`, exactly as the HTTP face does after checking the signature; an
  * unknown key gets the same 401 answer (and, like there, never reaches the engine).
@@ -237,20 +281,10 @@ export const transportFrom = (simulator: CloudStackSimulator["Type"], apiKey: st
       Effect.flatMap(simulator.credentials(apiKey), (known) =>
         Option.isNone(known)
           ? Effect.succeed(unauthorized(request.command))
-          : Effect.flatMap(simulator.handle({ command: request.command, params: request.params, apiKey }), (r) =>
-            r.unreachable === true
-              ? Effect.fail(
-                new CloudStackTransportError({
-                  command: request.command,
-                  reason: "Connect",
-                  detail: "connection refused (simulated API-down window)"
-                })
-              )
-              : Effect.succeed({
-                status: r.status,
-                contentType: r.text !== undefined ? "text/plain; charset=UTF-8" : JSON_CONTENT_TYPE,
-                body: r.text ?? JSON.stringify(r.body)
-              })))
+          : Effect.flatMap(
+            simulator.handle({ command: request.command, params: request.params, apiKey }),
+            (r) => toRawResponse(request.command, r)
+          ))
   })
 
 /** CloudStackSimulator seeded from `world` (no transport: see `layerTransport`). */

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, FastCheck as fc, Option, Schema } from "effect"
+import * as AnnotationReference from "../../../src/provider/loadbalancer/AnnotationReference.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 
 const {
@@ -79,7 +80,7 @@ describe("Annotations.catalogue", () => {
     assert.deepStrictEqual([...Annotations.managedKeys].sort(), [IP_ALLOCATING, IP_ASSOCIATED, IP_ID, STICKY_APPLIED].sort())
   })
   it("renderTable: a header, then one row per entry in catalogue order, managed ones marked", () => {
-    const lines = Annotations.renderTable().split("\n")
+    const lines = AnnotationReference.renderTable().split("\n")
     assert.strictEqual(lines.length, Annotations.catalogue.length + 2)
     assert.strictEqual(lines[0], "| annotation | type | default | origin | meaning |")
     Annotations.catalogue.forEach((a, i) => {

@@ -93,6 +93,7 @@ export const request = (
     claimedElsewhere: () => false,
     // the addresses the tests ask for (203.0.113.50-69) are never picked as a free one
     requestedElsewhere: (address) => /^203\.0\.113\.[56]\d$/.test(address),
+    associatingElsewhere: () => false,
     persist: store.persist
   }))
 

@@ -120,6 +120,7 @@ const request = (
   claimedElsewhere: () => false,
   // the move scenario asks for .65: never picked (as the controller does for addresses Services ask for)
   requestedElsewhere: (address) => address === "203.0.113.65",
+  associatingElsewhere: () => false,
   persist
 })
 

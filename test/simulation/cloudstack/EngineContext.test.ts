@@ -107,6 +107,43 @@ describe("async jobs", () => {
       assert.strictEqual(ok.result.inner.jobstatus, 1)
     }).pipe(Effect.provide(simLayer())))
 
+  it.effect("a slow job runs slowJobDuration later, and its network's queue waits behind it", () =>
+    Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      const lb = yield* lbOn("isolated1")
+      const node1 = yield* byName("listVirtualMachines", "virtualmachine", "node-1")
+      yield* sim.setFaults({ slowJobRate: 1, slowJobDuration: "6 minutes" })
+      const slow = str((yield* call("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).inner.jobid)
+      yield* sim.setFaults({ slowJobRate: 0 })
+      const next = str((yield* call("removeFromLoadBalancerRule", { id: lb, virtualmachineids: node1 })).inner.jobid)
+      yield* wait(6 * 60_000 - 1)
+      assert.deepStrictEqual([(yield* status(slow)).jobstatus, (yield* status(next)).jobstatus], [0, 0])
+      yield* wait(1)
+      assert.deepStrictEqual([(yield* status(slow)).jobstatus, (yield* status(next)).jobstatus], [1, 1])
+    }).pipe(Effect.provide(simLayer())))
+
+  it.effect("a stuck job blocks its queue until job.cancel.threshold, then is cancelled without effect (status 2, code 0)", () =>
+    Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      const lb = yield* lbOn("isolated1")
+      const node1 = yield* byName("listVirtualMachines", "virtualmachine", "node-1")
+      yield* sim.setFaults({ stuckJobRate: 1, jobCancelThreshold: "60 minutes" })
+      const stuck = str((yield* call("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).inner.jobid)
+      yield* sim.setFaults({ stuckJobRate: 0 })
+      const next = str((yield* call("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).inner.jobid)
+      yield* wait(60 * 60_000 - 1)
+      assert.deepStrictEqual([(yield* status(stuck)).jobstatus, (yield* status(next)).jobstatus], [0, 0])
+      yield* wait(1)
+      const cancelled = yield* status(stuck)
+      assert.deepStrictEqual([cancelled.jobstatus, cancelled.jobresultcode, cancelled.jobresult], [
+        2,
+        0,
+        { errorcode: 0, errortext: "Job is cancelled as it has been blocking others for too long" }
+      ])
+      // The cancelled assignment had no effect: the next one (the same VM) succeeds.
+      assert.strictEqual((yield* status(next)).jobstatus, 1)
+    }).pipe(Effect.provide(simLayer())))
+
   it.effect("an unknown jobid is the 431 UUID-resolution error", () =>
     Effect.gen(function*() {
       const r = yield* call("queryAsyncJobResult", { jobid: "deadbeef-0000-4000-8000-000000000000" })

@@ -32,6 +32,20 @@ describe("fault injection", () => {
       assert.strictEqual((yield* call("listVPCs")).status, 200)
     }).pipe(Effect.provide(simLayer())))
 
+  it.effect("an injected 431 is InvalidParameterValue's envelope; 502/503/504 are the proxy's plain-text page", () =>
+    Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      yield* sim.setFaults({ errorRates: [{ command: "listZones", code: 431, rate: 1 }] })
+      assert.deepStrictEqual((yield* call("listZones")).body, {
+        listzonesresponse: { uuidList: [], errorcode: 431, cserrorcode: 4350, errortext: "Invalid parameter value (injected fault)" }
+      })
+      for (const [code, text] of [[502, "502 Bad Gateway"], [503, "503 Service Unavailable"], [504, "504 Gateway Timeout"]] as const) {
+        yield* sim.setFaults({ errorRates: [{ command: "listZones", code, rate: 1 }] })
+        const r = yield* sim.handle({ command: "listZones", params: {}, apiKey: undefined })
+        assert.deepStrictEqual([r.status, r.body, r.text], [code, undefined, text])
+      }
+    }).pipe(Effect.provide(simLayer())))
+
   it.effect("a fractional error rate is drawn from the seeded Random: same seed, same sequence", () =>
     Effect.gen(function*() {
       const sequence = Effect.gen(function*() {

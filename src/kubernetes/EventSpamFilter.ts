@@ -1,0 +1,35 @@
+/**
+ * client-go's EventSourceObjectSpamFilter (tools/record/events_cache.go): each (source, involved
+ * object) pair has a token bucket of 25 Events, refilled one every 5 minutes; an Event finding it
+ * empty is dropped. The state is data: the recorder keeps it and passes it back in. Pure.
+ */
+import { HashMap, Option } from "effect"
+import type { ObjectReference } from "./EventView.js"
+import { type KubeRateLimit, reserve } from "./KubeRateLimiter.js"
+
+/** client-go's defaults: defaultSpamBurst 25, defaultSpamQPS 1/300. */
+export const SPAM_RATE: KubeRateLimit = { burst: 25, qps: 1 / 300 }
+
+/** client-go's LRU of spam records holds 4096 keys (maxLruCacheEntries). */
+export const MAX_SPAM_KEYS = 4096
+
+type Bucket = Parameters<typeof reserve>[0]
+
+export type SpamState = HashMap.HashMap<string, Bucket>
+
+export const empty: SpamState = HashMap.empty()
+
+/** client-go's getSpamKey: the source and the involved object, not the reason or message. */
+export const spamKey = (component: string, object: ObjectReference): string =>
+  [component, object.kind, object.namespace, object.name, object.uid, object.apiVersion ?? ""].join("\u0000")
+
+/** Whether an Event of `key` at `now` (epoch millis) may be written, and the state after it. */
+export const accept = (state: SpamState, key: string, now: number, rate: KubeRateLimit = SPAM_RATE): readonly [boolean, SpamState] => {
+  const bucket = Option.getOrElse(HashMap.get(state, key), (): Bucket => ({ tokens: rate.burst, at: undefined }))
+  const [wait, next] = reserve(bucket, now, rate)
+  if (wait > 0) return [false, state]
+  const bounded = HashMap.size(state) >= MAX_SPAM_KEYS && !HashMap.has(state, key)
+    ? Option.match(Option.fromIterable(HashMap.keys(state)), { onNone: () => state, onSome: (k) => HashMap.remove(state, k) })
+    : state
+  return [true, HashMap.set(bounded, key, next)]
+}
