@@ -19,6 +19,7 @@ import { Instances } from "../provider/Instances.js"
 import * as NodeAddresses from "../provider/NodeAddresses.js"
 import type { Controller } from "./Controller.js"
 import * as NodePlan from "./NodePlan.js"
+import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as WorkQueue from "./WorkQueue.js"
 
 export const CONTROLLER_NAME = "cloud-node"
@@ -228,6 +229,7 @@ export const make = (options: NodeControllerOptions) =>
       const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
       yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNodeFrom(informer), {
         controller: CONTROLLER_NAME,
+        classify: ErrorPolicy.classify,
         drainTimeout: options.drainTimeout
       })
       yield* sync.track(informer)

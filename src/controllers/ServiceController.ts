@@ -25,6 +25,7 @@ import * as Ownership from "../provider/loadbalancer/Ownership.js"
 import type { Controller } from "./Controller.js"
 import * as ServiceDrift from "./ServiceDrift.js"
 import * as ServicePlan from "./ServicePlan.js"
+import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as WorkQueue from "./WorkQueue.js"
 
 export const CONTROLLER_NAME = "service-lb-controller"
@@ -298,6 +299,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
       const queue = yield* WorkQueue.make<string>({ name: "service" })
       yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncService, {
         controller: CONTROLLER_NAME,
+        classify: ErrorPolicy.classify,
         drainTimeout: options.drainTimeout
       })
 

@@ -6,6 +6,7 @@
  */
 import { Cause, Chunk, Clock, Data, Duration, Effect, Exit, FiberMap, HashMap, HashSet, Option, Predicate, Queue, Ref, type Scope } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
+import { type ErrorClass, PERSISTS_AFTER } from "./ErrorPolicy.js"
 
 /** What a reconcile asks the queue to do with its key next. */
 export type ReconcileResult = Data.TaggedEnum<{
@@ -17,19 +18,6 @@ export type ReconcileResult = Data.TaggedEnum<{
   RequeueAfter: { readonly delay: Duration.Duration }
 }>
 export const ReconcileResult = Data.taggedEnum<ReconcileResult>()
-
-/**
- * A failure that retrying cannot fix (invalid annotation, unsupported protocol): logged once, the key
- * is forgotten and waits for the object to change, as controller-runtime's TerminalError.
- */
-export class TerminalReconcileError extends Data.TaggedError("TerminalReconcileError")<{
-  readonly reason: string
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    return this.reason
-  }
-}
 
 export interface WorkQueueOptions {
   /** Queue name, the `name` label of the workqueue metrics (low cardinality: one per controller queue). */
@@ -246,18 +234,20 @@ export const logReconcileFailure = (message: string, cause: Cause.Cause<unknown>
 export interface RunWorkersOptions<E> {
   /** Controller name: the `controller` label of `reconcile_total` and a log annotation. */
   readonly controller: string
-  /** Extra terminal errors besides `TerminalReconcileError` (no retry, logged once). */
-  readonly isTerminal?: ((error: E) => boolean) | undefined
+  /** The error policy's class of a failure (`ErrorPolicy.classify`); default transient. */
+  readonly classify?: ((error: E) => ErrorClass) | undefined
   /** On scope close, how long in-flight keys may finish before they are interrupted (default 2 s). */
   readonly drainTimeout?: Duration.DurationInput | undefined
 }
 
 /**
  * Forks `workers` fibers into the scope, each taking keys and running `reconcile`:
- * Done -> forget; Requeue -> backoff; RequeueAfter -> forget + delayed add; a failure -> backoff
- * (logged at Error, see `logReconcileFailure`); a terminal failure -> forget, logged, not retried. A defect in one reconcile is
- * treated as a failure of that key, never as the end of the worker. Closing the scope stops taking
- * keys, lets in-flight ones finish for `drainTimeout`, then interrupts them.
+ * Done -> forget; Requeue -> backoff; RequeueAfter -> forget + delayed add; a failure -> backoff,
+ * logged by the error policy (`ErrorPolicy`): a user-fixable failure once per distinct cause at
+ * Error, a transient one at Debug until it has failed `PERSISTS_AFTER` times in a row, a defect with
+ * its stack. A defect in one reconcile is a failure of that key, never the end of the worker.
+ * Closing the scope stops taking keys, lets in-flight ones finish for `drainTimeout`, then
+ * interrupts them.
  */
 export const runWorkers = <K, E, R>(
   queue: WorkQueue<K>,
@@ -268,35 +258,51 @@ export const runWorkers = <K, E, R>(
   Effect.gen(function*() {
     const metrics = yield* Metrics
     const controller = options.controller
-    const isTerminal = (error: E): boolean =>
-      (typeof error === "object" && error !== null && "_tag" in error && error._tag === "TerminalReconcileError") ||
-      (options.isTerminal?.(error) ?? false)
-    const count = (result: "success" | "requeue" | "requeue_after" | "error" | "terminal") =>
+    const classify = options.classify ?? (() => "transient")
+    const count = (result: "success" | "requeue" | "requeue_after" | "error" | "user_error") =>
       Effect.sync(() => metrics.reconciles.inc({ controller, result }))
     const reconcileIds = yield* Ref.make(0)
+    // The user-fixable cause last logged per key: logged again only when it changes or came back.
+    const userCauses = yield* Ref.make(HashMap.empty<K, string>())
+    const forgetCause = (key: K) => Ref.update(userCauses, HashMap.remove(key))
 
-    const handle = (key: K, exit: Exit.Exit<ReconcileResult, E>): Effect.Effect<void> => {
-      if (Exit.isSuccess(exit)) {
-        return ReconcileResult.$match(exit.value, {
-          Done: () => Effect.zipRight(queue.forget(key), count("success")),
-          Requeue: () => Effect.zipRight(queue.addRateLimited(key), count("requeue")),
-          RequeueAfter: ({ delay }) =>
-            queue.forget(key).pipe(Effect.zipRight(queue.addAfter(key, delay)), Effect.zipRight(count("requeue_after")))
-        })
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && isTerminal(failure.value)) {
-        return queue.forget(key).pipe(
-          Effect.zipRight(count("terminal")),
-          Effect.zipRight(logReconcileFailure("reconcile failed permanently, not retrying", exit.cause))
+    const failed = (key: K, cause: Cause.Cause<E>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const retries = yield* queue.numRequeues(key)
+        yield* queue.addRateLimited(key)
+        const failure = Cause.failureOption(cause)
+        if (Chunk.isNonEmpty(Cause.defects(cause)) || Option.isNone(failure)) {
+          yield* count("error")
+          return yield* logReconcileFailure("reconcile failed, requeuing with backoff", cause).pipe(Effect.annotateLogs({ retries }))
+        }
+        if (classify(failure.value) === "user") {
+          yield* count("user_error")
+          const text = describeFailure(failure.value).error
+          const last = HashMap.get(yield* Ref.get(userCauses), key)
+          if (Option.isSome(last) && last.value === text) return
+          yield* Ref.update(userCauses, HashMap.set(key, text))
+          return yield* logReconcileFailure("reconcile failed: needs a change by the user, retrying with a capped backoff", cause)
+        }
+        yield* count("error")
+        yield* forgetCause(key)
+        const message = "reconcile failed, requeuing with backoff"
+        return yield* (retries + 1 < PERSISTS_AFTER
+          ? Effect.logDebug(message).pipe(Effect.annotateLogs(describeFailure(failure.value)))
+          : logReconcileFailure(message, cause)).pipe(Effect.annotateLogs({ retries }))
+      })
+
+    const handle = (key: K, exit: Exit.Exit<ReconcileResult, E>): Effect.Effect<void> =>
+      Exit.isSuccess(exit)
+        ? Effect.zipRight(
+          forgetCause(key),
+          ReconcileResult.$match(exit.value, {
+            Done: () => Effect.zipRight(queue.forget(key), count("success")),
+            Requeue: () => Effect.zipRight(queue.addRateLimited(key), count("requeue")),
+            RequeueAfter: ({ delay }) =>
+              queue.forget(key).pipe(Effect.zipRight(queue.addAfter(key, delay)), Effect.zipRight(count("requeue_after")))
+          })
         )
-      }
-      return queue.numRequeues(key).pipe(
-        Effect.flatMap((retries) => logReconcileFailure("reconcile failed, requeuing with backoff", exit.cause).pipe(Effect.annotateLogs({ retries }))),
-        Effect.zipRight(queue.addRateLimited(key)),
-        Effect.zipRight(count("error"))
-      )
-    }
+        : failed(key, exit.cause)
 
     const processKey = (key: K) =>
       Effect.gen(function*() {

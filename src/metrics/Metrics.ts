@@ -79,7 +79,7 @@ const make = Effect.sync(() => {
     }),
     reconciles: new Prom.Counter({
       name: `${PREFIX}reconcile_total`,
-      help: "Reconciles by controller and result (success, requeue_after, error, terminal).",
+      help: "Reconciles by controller and result (success, requeue, requeue_after, error, user_error).",
       labelNames: ["controller", "result"] as const,
       registers
     }),

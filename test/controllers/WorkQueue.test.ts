@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, Ref, Scope, TestClock } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Logger, LogLevel, Ref, Scope, TestClock } from "effect"
 import * as WorkQueue from "../../src/controllers/WorkQueue.js"
-import { ReconcileResult, TerminalReconcileError } from "../../src/controllers/WorkQueue.js"
+import { ReconcileResult } from "../../src/controllers/WorkQueue.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as CapturingLogger from "../fakes/CapturingLogger.js"
 
@@ -161,32 +161,37 @@ describe("runWorkers", () => {
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "success" }), 3)
     }).pipe(Effect.provide(TestMetrics)))
 
-  it.scoped("maps results: failure backs off, success forgets, RequeueAfter waits, terminal is not retried", () =>
+class UserError extends Data.TaggedError("UserError")<{ readonly detail: string }> {
+  override get message() {
+    return this.detail
+  }
+}
+const byTag = (e: unknown) => (e instanceof UserError ? "user" as const : "transient" as const)
+
+  it.scoped("maps results: failure backs off, success forgets, RequeueAfter waits, a user error retries on the capped backoff", () =>
     Effect.gen(function*() {
       const q = yield* WorkQueue.make<string>({ name: "svc" })
       const calls = yield* Ref.make<ReadonlyArray<string>>([])
-      const plan = new Map<string, Array<"fail" | "ok" | "after" | "terminal">>([
+      const plan = new Map<string, Array<"fail" | "ok" | "after">>([
         ["flaky", ["fail", "fail", "ok"]],
-        ["slow", ["after", "ok"]],
-        ["bad", ["terminal"]]
+        ["slow", ["after", "ok"]]
       ])
-      const reconcile = (key: string) =>
+      const reconcile = (key: string): Effect.Effect<ReconcileResult, Error | UserError> =>
         Effect.gen(function*() {
           const now = yield* TestClock.currentTimeMillis
           yield* Ref.update(calls, (c) => [...c, `${key}@${now / 1000}`])
+          if (key === "bad") return yield* Effect.fail(new UserError({ detail: "invalid annotation" }))
           const step = plan.get(key)?.shift() ?? "ok"
           switch (step) {
             case "fail":
               return yield* Effect.fail(new Error("boom"))
-            case "terminal":
-              return yield* Effect.fail(new TerminalReconcileError({ reason: "invalid annotation" }))
             case "after":
               return ReconcileResult.RequeueAfter({ delay: Duration.seconds(30) })
             case "ok":
               return ReconcileResult.Done()
           }
         })
-      yield* WorkQueue.runWorkers(q, 2, reconcile, { controller: "svc" })
+      yield* WorkQueue.runWorkers(q, 2, reconcile, { controller: "svc", classify: byTag })
       yield* q.add("flaky")
       yield* q.add("slow")
       yield* q.add("bad")
@@ -194,15 +199,16 @@ describe("runWorkers", () => {
       const log = yield* Ref.get(calls)
       assert.deepStrictEqual(log.filter((c) => c.startsWith("flaky")), ["flaky@0", "flaky@5", "flaky@15"])
       assert.deepStrictEqual(log.filter((c) => c.startsWith("slow")), ["slow@0", "slow@30"])
-      assert.deepStrictEqual(log.filter((c) => c.startsWith("bad")), ["bad@0"])
+      // 5, 10, 20 .. capped at 300 s: a user who fixes the cause is picked up, never a hot loop
+      assert.deepStrictEqual(log.filter((c) => c.startsWith("bad")), ["bad@0", "bad@5", "bad@15", "bad@35", "bad@75", "bad@155", "bad@315"])
       assert.strictEqual(yield* q.numRequeues("flaky"), 0, "success forgets the backoff")
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "error" }), 2)
-      assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "terminal" }), 1)
+      assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "user_error" }), 7)
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "requeue_after" }), 1)
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "success" }), 2)
     }).pipe(Effect.provide(TestMetrics)))
 
-  it.scoped("a routine failure is logged as its message and tag without a JS stack; a defect with its stack", () => {
+  it.scoped("error policy: a transient failure is Debug until it persists, a user error is one Error line per cause, a defect keeps its stack", () => {
     class VmNotFoundError extends Data.TaggedError("VmNotFoundError")<{ readonly node: string }> {
       override get message() {
         return `no VM for node ${this.node}`
@@ -211,24 +217,41 @@ describe("runWorkers", () => {
     const log = CapturingLogger.make()
     return Effect.gen(function*() {
       const q = yield* WorkQueue.make<string>({ name: "svc" })
-      yield* WorkQueue.runWorkers(q, 1, (key: string): Effect.Effect<ReconcileResult, VmNotFoundError | TerminalReconcileError> =>
-        key === "bug"
+      const attempts = new Map<string, number>()
+      yield* WorkQueue.runWorkers(q, 1, (key: string): Effect.Effect<ReconcileResult, VmNotFoundError | UserError> => {
+        const n = (attempts.get(key) ?? 0) + 1
+        attempts.set(key, n)
+        return key === "bug"
           ? Effect.die(new Error("invariant broken"))
           : key === "gone"
-          ? Effect.fail(new TerminalReconcileError({ reason: "unsupported protocol SCTP" }))
-          : Effect.fail(new VmNotFoundError({ node: key })), { controller: "svc" })
+          // the same cause three times, then another one
+          ? Effect.fail(new UserError({ detail: n <= 3 ? "unsupported protocol SCTP" : "unsupported protocol ICMP" }))
+          : Effect.fail(new VmNotFoundError({ node: key }))
+      }, { controller: "svc", classify: byTag })
       yield* q.add("n1")
       yield* q.add("gone")
       yield* q.add("bug")
       yield* seconds(1)
-      const errors = log.lines.filter((l) => l.level === "ERROR")
-      assert.deepStrictEqual(errors.map((l) => [l.message, l.annotations["key"], l.annotations["error"], l.annotations["errorTag"], l.cause]), [
-        ["reconcile failed, requeuing with backoff", "n1", "no VM for node n1", "VmNotFoundError", undefined],
-        ["reconcile failed permanently, not retrying", "gone", "unsupported protocol SCTP", "TerminalReconcileError", undefined],
-        ["reconcile failed, requeuing with backoff", "bug", undefined, undefined, errors[2]?.cause]
+      const errorsAt = () => log.lines.filter((l) => l.level === "ERROR").map((l) => [l.message, l.annotations["key"], l.annotations["error"], l.annotations["errorTag"]])
+      assert.deepStrictEqual(errorsAt(), [
+        ["reconcile failed: needs a change by the user, retrying with a capped backoff", "gone", "unsupported protocol SCTP", "UserError"],
+        ["reconcile failed, requeuing with backoff", "bug", undefined, undefined]
       ])
-      assert.match(errors[2]?.cause ?? "", /Error: invariant broken\n\s+at /, "a defect keeps its stack")
-    }).pipe(Effect.provide(TestMetrics), Effect.provide(log.layer))
+      const defect = log.lines.find((l) => l.level === "ERROR" && l.annotations["key"] === "bug")
+      assert.match(defect?.cause ?? "", /Error: invariant broken\n\s+at /, "a defect keeps its stack")
+      assert.deepStrictEqual(
+        log.lines.filter((l) => l.level === "DEBUG" && l.annotations["key"] === "n1").map((l) => [l.message, l.annotations["error"], l.annotations["errorTag"]]),
+        [["reconcile failed, requeuing with backoff", "no VM for node n1", "VmNotFoundError"]]
+      )
+      // attempts at 0, 5, 15, 35 s: the transient failure is an Error from its third attempt on, the
+      // user error is not logged again until its cause changes (4th attempt), the defect every time
+      yield* seconds(40)
+      const errors = errorsAt()
+      assert.deepStrictEqual(errors.filter(([, key]) => key === "n1").map(([, , e]) => e), ["no VM for node n1", "no VM for node n1"])
+      assert.deepStrictEqual(errors.filter(([, key]) => key === "gone").map(([, , e]) => e), ["unsupported protocol SCTP", "unsupported protocol ICMP"])
+      assert.strictEqual(errors.filter(([, key]) => key === "bug").length, 4)
+      assert.isTrue(log.lines.filter((l) => l.level === "ERROR" && l.annotations["key"] !== "bug").every((l) => l.cause === undefined), "no stack for expected failures")
+    }).pipe(Effect.provide(TestMetrics), Effect.provide(log.layer), Logger.withMinimumLogLevel(LogLevel.Debug))
   })
 
   it.scoped("a defect in one key's reconcile does not stop the workers", () =>
