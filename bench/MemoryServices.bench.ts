@@ -9,7 +9,8 @@
  * plain `node` (the baseline of the ratios), each against a fresh API server and cloud. A CCM that
  * dies or does not converge in time is reported with how many Services it served.
  * BENCH_LB_NODES, BENCH_LB_SERVICES, BENCH_LB_VARIANTS (a comma list of `image`, `image96`, `node`),
- * BENCH_LB_TIMEOUT_S, BENCH_KUBE_QPS and BENCH_NODE_FLAGS (more node flags for the image variants) vary it.
+ * BENCH_LB_TIMEOUT_S, BENCH_KUBE_QPS, BENCH_NODE_FLAGS (more node flags for the image variants) and
+ * BENCH_CCM_FLAGS (more CCM flags, e.g. `--lb-resync-period=2m`) vary it.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -211,7 +212,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
           `--cloud-config=${cloudConfig}`,
           "--leader-elect=false",
           "--secure-port=0",
-          ...(QPS === undefined ? [] : [`--kube-api-qps=${QPS}`, `--kube-api-burst=${Math.round(Number(QPS) * 1.5)}`])
+          ...(QPS === undefined ? [] : [`--kube-api-qps=${QPS}`, `--kube-api-burst=${Math.round(Number(QPS) * 1.5)}`]),
+          ...(process.env["BENCH_CCM_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "")
         ], { env: { ...process.env, ...variant.env }, stdio: ["ignore", "ignore", "pipe"] })
         child = proc
         let stderr = ""
