@@ -91,11 +91,13 @@ export const apiClient = (server: ApiServer) => {
         res.on("end", () => done({ status: res.statusCode ?? 0, text }))
       })
       req.on("error", fail)
+      // A loaded API server (or a kept-alive socket it closed) can leave an answer out: give up after a minute.
+      req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)))
       req.end(body === undefined ? undefined : JSON.stringify(body))
     })
-  /** POSTs `body`; an object that exists already (409) counts as created. */
+  /** POSTs `body`, three tries; an object that exists already (409) counts as created. */
   const post = async (path: string, body: unknown) => {
-    const answer = await send("POST", path, body)
+    const answer = await send("POST", path, body).catch(() => send("POST", path, body)).catch(() => send("POST", path, body))
     if (answer.status >= 300 && answer.status !== 409) throw new Error(`POST ${path}: ${answer.status} ${answer.text.slice(0, 200)}`)
   }
   /** Runs `one(0..count-1)`, 16 at a time. */

@@ -110,7 +110,8 @@ const scenarios: ReadonlyArray<Scenario> = [
       assert.strictEqual(yield* cs.run(assignToLoadBalancerRule, { id: rule.id, vmIdIpMap: [{ vmId: node1.id, vmIp: "10.1.1.11" }] }), true)
       const members = yield* cs.list(listLoadBalancerRuleVmIps, { id: rule.id })
       assert.deepStrictEqual(members.map((m) => [m.vm.name, m.vmIps]), [["node-1", ["10.1.1.11"]]])
-      assert.deepStrictEqual((yield* cs.list(listLoadBalancerRuleInstances, { id: rule.id })).map((v) => v.name), ["node-1"])
+      // Only the id and the name are kept of a member (a rule can have thousands).
+      assert.deepStrictEqual(yield* cs.list(listLoadBalancerRuleInstances, { id: rule.id }), [{ id: node1.id, name: "node-1" }])
 
       yield* cs.run(createTags, { resourceType: "LoadBalancer", resourceIds: [rule.id], tags: [{ key: "cloudstack-ccm/cluster", value: "demo" }] })
       const tags = yield* cs.list(listTags, { resourceId: rule.id })

@@ -246,10 +246,17 @@ describe("ServicePlan.backends", () => {
     assert.deepStrictEqual(ServicePlan.backends(local, nodes, []), [])
   })
   it("backendsKey: name → providerID, so only those changes count", () => {
-    assert.strictEqual(
-      ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "" }]),
-      "n1=p1,n2="
-    )
+    const key = ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "" }])
+    assert.strictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "" }]), key)
+    assert.notStrictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "p2" }]), key)
+    assert.notStrictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n3", providerID: "" }]), key)
+    assert.notStrictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }]), key)
+  })
+  it("backendsKey: the same small size whatever the number of Nodes (the controller keeps one per Service)", () => {
+    const many = Array.from({ length: 5000 }, (_, i) => ({ name: `worker-${i}`, providerID: `cloudstack:///vm-${i}` }))
+    assert.ok(ServicePlan.backendsKey(many).length <= 64)
+    assert.strictEqual(ServicePlan.backendsKey(many), ServicePlan.backendsKey([...many]))
+    assert.notStrictEqual(ServicePlan.backendsKey(many), ServicePlan.backendsKey(many.slice(1)))
   })
 })
 

@@ -105,11 +105,19 @@ export const removeFromLoadBalancerRule = Command.async({
   params: membership
 })
 
-/** Members of a rule as VMs (`lbvmips=false`). */
+/**
+ * A member of a rule: the VM's id and name only. Callers need no more, and a rule on a large
+ * network has thousands of members: decoded as whole VMs (NICs, tags, offering), ten workers
+ * listing members at once held megabytes each.
+ */
+export const RuleMember = Schema.Struct({ id: VmId, name: Schema.String })
+export type RuleMember = typeof RuleMember.Type
+
+/** Members of a rule (`lbvmips=false`). */
 export const listLoadBalancerRuleInstances = Command.list({
   name: "listLoadBalancerRuleInstances",
   itemKey: "loadbalancerruleinstance",
-  item: VirtualMachine,
+  item: RuleMember,
   scope: "none",
   params: { id: Param.string<LbRuleId>("id"), applied: Param.optional(Param.bool("applied")) },
   fixed: { lbvmips: "false" }
