@@ -22,12 +22,13 @@ import {
   type SimRequest,
   type SimResponse
 } from "./CloudStackSimulator.js"
-import { advance } from "./EngineContext.js"
+import { advance } from "./Jobs.js"
 import { dispatch, isCommand } from "./Engine.js"
 import * as Verifier from "./RequestVerifier.js"
 import type { SimState } from "./SimModel.js"
-import { seedSteps, type Store } from "./Store.js"
-import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Wire.js"
+import { seedSteps } from "./Seed.js"
+import type { Store } from "./Store.js"
+import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Fail.js"
 import type { World } from "./World.js"
 
 export { isCommand }
