@@ -15,14 +15,11 @@ import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
 import * as ServiceController from "../controllers/ServiceController.js"
 import * as AccessReviewApi from "../kubernetes/AccessReviewApi.js"
-import * as EndpointSliceApi from "../kubernetes/EndpointSliceApi.js"
-import * as EventApi from "../kubernetes/EventApi.js"
 import * as Informer from "../kubernetes/Informer.js"
 import * as KubeClient from "../kubernetes/KubeClient.js"
-import * as LeaseApi from "../kubernetes/LeaseApi.js"
+import * as KubernetesLive from "../kubernetes/KubernetesLive.js"
 import * as NodeApi from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
-import * as ServiceApi from "../kubernetes/ServiceApi.js"
 import * as Metrics from "../metrics/Metrics.js"
 import * as Instances from "../provider/Instances.js"
 import * as LoadBalancers from "../provider/loadbalancer/LoadBalancers.js"
@@ -39,11 +36,9 @@ export const logLevelOf = (verbosity: number): LogLevel.LogLevel =>
 
 /** The Kubernetes APIs the runtime and the controllers use, over one client-node configuration and one rate limit. */
 const kubernetesLayer = (flags: RunFlags) =>
-  Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
-    Layer.provide(KubeClient.layer(
-      { kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) },
-      { qps: flags.kubeApiQps, burst: flags.kubeApiBurst }
-    ))
+  KubernetesLive.layer(
+    { kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) },
+    { qps: flags.kubeApiQps, burst: flags.kubeApiBurst }
   )
 
 /**
@@ -51,10 +46,7 @@ const kubernetesLayer = (flags: RunFlags) =>
  * ones (FakeKubernetes, the CloudStack simulator) for the `simulate` command and in-process tests.
  */
 export interface Backends<E1, E2> {
-  readonly kubernetes: Layer.Layer<
-    NodeApi.NodeApi | ServiceApi.ServiceApi | EndpointSliceApi.EndpointSliceApi | EventApi.EventApi | LeaseApi.LeaseApi,
-    E1
-  >
+  readonly kubernetes: Layer.Layer<KubernetesLive.KubernetesServices, E1>
   readonly cloudStackTransport: Layer.Layer<CloudStackTransport, E2, CloudConfig | Metrics.Metrics>
   /**
    * TokenReviews and SubjectAccessReviews for the secure port. Absent (simulated backends): only
