@@ -316,8 +316,8 @@ const pageOf = (value: unknown): ListPage | undefined => {
 
 /**
  * Objects per list page: bounds the memory of one answer (5,000 Nodes come in 50 pages). A page of
- * kubelet Nodes is ~5 KiB each as JSON, parsed and then copied again by client-node's serializer;
- * 500 per page put the process's peak at ~133 MiB, 100 at ~113 (bench/Memory.bench.ts).
+ * kubelet Nodes is parsed and then copied again by client-node's serializer, so a smaller page lowers
+ * the process's peak (bench/Memory.bench.ts; figures in bench/results).
  */
 export const LIST_PAGE_SIZE = 100
 
