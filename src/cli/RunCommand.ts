@@ -16,7 +16,7 @@ import * as NodeLifecycleController from "../controllers/NodeLifecycleController
 import * as ServiceController from "../controllers/ServiceController.js"
 import * as AccessReviewApi from "../kubernetes/AccessReviewApi.js"
 import * as Informer from "../kubernetes/Informer.js"
-import * as KubeClient from "../kubernetes/KubeClient.js"
+import * as KubeConfigLoader from "../kubernetes/KubeConfigLoader.js"
 import * as KubernetesLive from "../kubernetes/KubernetesLive.js"
 import * as NodeApi from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
@@ -52,11 +52,11 @@ export interface Backends<E1, E2> {
    * TokenReviews and SubjectAccessReviews for the secure port. Absent (simulated backends): only
    * the always-allow paths are served, to anonymous requests, as the k8s CCM without a kubeconfig.
    */
-  readonly accessReview?: Layer.Layer<AccessReviewApi.AccessReviewApi, KubeClient.KubeConfigError> | undefined
+  readonly accessReview?: Layer.Layer<AccessReviewApi.AccessReviewApi, KubeConfigLoader.KubeConfigError> | undefined
 }
 
 /** `--authentication-kubeconfig`/`--authorization-kubeconfig`, else the main client's configuration. */
-const reviewClient = (flags: RunFlags, given: Option.Option<string>): KubeClient.KubeConfigOptions =>
+const reviewClient = (flags: RunFlags, given: Option.Option<string>): KubeConfigLoader.KubeConfigOptions =>
   Option.match(given, {
     onSome: (kubeconfig) => ({ kubeconfig }),
     onNone: () => ({ kubeconfig: Option.getOrUndefined(flags.kubeconfig), master: Option.getOrUndefined(flags.master) })
