@@ -80,28 +80,26 @@ export interface Page {
 
 export const DEFAULT_PAGE_SIZE = 500
 
-/** The paging rules of reference 4.1. */
+/** The paging rules of reference 4.1 (every list call reads them: no generator on this path). */
 export const page = (p: Params): Either.Either<Page, Fail> =>
-  Either.gen(function*() {
-    const pg = yield* p.optInt("page")
-    const ps = yield* p.optInt("pagesize")
+  Either.flatMap(Either.all([p.optInt("page"), p.optInt("pagesize")]), ([pg, ps]): Either.Either<Page, Fail> => {
     if (pg !== undefined && ps === undefined) {
-      return yield* Either.left(invalid(`"pagesize" parameter is required when "page" is specified`))
+      return Either.left(invalid(`"pagesize" parameter is required when "page" is specified`))
     }
     if (ps === -1) {
       return pg !== undefined
-        ? yield* Either.left(invalid("Can't specify page parameter when pagesize is -1 (Unlimited)"))
-        : { start: 0, size: undefined }
+        ? Either.left(invalid("Can't specify page parameter when pagesize is -1 (Unlimited)"))
+        : Either.right({ start: 0, size: undefined })
     }
     if (ps !== undefined && pg === undefined) {
-      return yield* Either.left(invalid(`"page" parameter is required when "pagesize" is specified`))
+      return Either.left(invalid(`"page" parameter is required when "pagesize" is specified`))
     }
     if (ps !== undefined && ps > DEFAULT_PAGE_SIZE) {
-      return yield* Either.left(invalid(`Page size can't exceed max allowed page size value: ${DEFAULT_PAGE_SIZE}`))
+      return Either.left(invalid(`Page size can't exceed max allowed page size value: ${DEFAULT_PAGE_SIZE}`))
     }
-    if (ps === undefined || pg === undefined) return { start: 0, size: DEFAULT_PAGE_SIZE }
+    if (ps === undefined || pg === undefined) return Either.right({ start: 0, size: DEFAULT_PAGE_SIZE })
     const size = ps <= 0 ? DEFAULT_PAGE_SIZE : ps
-    return { start: pg <= 0 ? 0 : size * (pg - 1), size }
+    return Either.right({ start: pg <= 0 ? 0 : size * (pg - 1), size })
   })
 
 /** `{}` when nothing matches, `{count}` for a page past the end, else `{count, <key>: [...]}`. */

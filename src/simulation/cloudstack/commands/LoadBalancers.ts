@@ -257,11 +257,7 @@ const createLoadBalancerRule: Handler = (c, p) =>
 
 /** The LB rule named by `name` (default `id`), if the caller may change it. */
 export const lbForChange = (c: Ctx, p: Params, name = "id"): Either.Either<LbRuleRow, Fail> =>
-  Either.gen(function*() {
-    const lb = yield* p.reqUuid(name, c.s.lbRules)
-    yield* checkAccess(c, lb.owner, lb.uuid)
-    return lb
-  })
+  Either.flatMap(p.reqUuid(name, c.s.lbRules), (lb) => Either.map(checkAccess(c, lb.owner, lb.uuid), () => lb))
 
 const updateLoadBalancerRule: Handler = (c, p) =>
   Either.gen(function*() {

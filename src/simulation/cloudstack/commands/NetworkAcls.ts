@@ -144,11 +144,10 @@ const aclQueueKey = (s: Store, aclUuid: string) => `vpc:${s.aclLists.get(aclUuid
 
 /** The ACL item named by `id`, if the caller may change it. */
 const aclItemForChange = (c: Ctx, p: Params): Either.Either<AclItemRow, Fail> =>
-  Either.gen(function*() {
-    const item = yield* p.reqUuid("id", c.s.aclItems)
-    yield* checkAccess(c, aclOwner(c, item.aclUuid), item.uuid)
-    return item
-  })
+  Either.flatMap(
+    p.reqUuid("id", c.s.aclItems),
+    (item) => Either.map(checkAccess(c, aclOwner(c, item.aclUuid), item.uuid), () => item)
+  )
 
 const createNetworkACL: Handler = (c, p) =>
   Either.gen(function*() {
