@@ -29,9 +29,9 @@ export class ScenarioError extends Data.TaggedError("ScenarioError")<{
   }
 }
 
-/** A larger scenario file is refused before it is read (a world at every WorldLimits bound is ~20 MiB of JSON). */
+/** A larger scenario file is refused before it is read (above a world at every WorldLimits bound, in JSON). */
 export const MAX_SCENARIO_BYTES = 32 * 1024 * 1024
-/** YAML parses about 100 times slower than JSON (10 s for 17 MiB): larger scenarios must be JSON. */
+/** YAML parses far slower than JSON (seconds for a big world): larger scenarios must be JSON. */
 export const MAX_YAML_BYTES = 1024 * 1024
 
 /** A timer turn of the event loop between synchronous start-up steps, so SIGTERM is acted on between them. */

@@ -1,130 +1,15 @@
 /**
- * Pure cloud-config parsing: gcfg-compatible INI text (tokenized by `GcfgTokenizer`) ->
- * `CloudConfigShape`, reporting every problem at once with its line, and `render` back to text.
+ * Pure cloud-config parsing: gcfg-compatible INI text (tokenized by `GcfgTokenizer`, decoded by the
+ * `CloudConfigSchema`) -> `CloudConfigShape`, reporting every problem at once with its line;
+ * `CloudConfigRender` writes text back.
  * No I/O, no services, no clock. gcfg semantics kept on top of the tokenizer: `key` alone is
  * `true` for a boolean and an error otherwise; a repeated key keeps its last value.
  */
-import { Array as Arr, Duration, Either, Option, Order, ParseResult, Redacted, Schema } from "effect"
+import { Array as Arr, Either, Option, Order, ParseResult, Schema } from "effect"
 import type { CloudConfigShape } from "./CloudConfig.js"
-import { CloudConfigError, ConfigIssue, echo, issueLine } from "./CloudConfigError.js"
+import { CloudConfigError, ConfigIssue, issueLine } from "./CloudConfigError.js"
+import { booleanKeys, GlobalSection, type KnownKey, knownKeys, optionalStringKeys, requiredKeys } from "./CloudConfigSchema.js"
 import { type IniEntry, tokenize } from "./GcfgTokenizer.js"
-import { format as formatDuration, GoDuration } from "./GoDuration.js"
-
-// ---------------------------------------------------------------------------------------------
-// The cloud-config keys
-
-/** The `[Global]` keys this CCM reads: the upstream ones, then our tuning keys (with defaults). */
-export const knownKeys = [
-  "api-url",
-  "api-key",
-  "secret-key",
-  "project-id",
-  "zone",
-  "ssl-no-verify",
-  "region",
-  "request-timeout",
-  "async-job-timeout",
-  "max-in-flight",
-  "requests-per-second"
-] as const
-export type KnownKey = typeof knownKeys[number]
-
-export const requiredKeys: ReadonlyArray<KnownKey> = ["api-url", "api-key", "secret-key"]
-const booleanKeys: ReadonlySet<string> = new Set<KnownKey>(["ssl-no-verify"])
-/**
- * Optional strings where an empty value means "not set": deploy scripts render
- * `project-id = ${PROJECT_ID}` and `zone = ${ZONE}` with empty variables, and upstream treats "" as unset.
- */
-const optionalStringKeys: ReadonlySet<string> = new Set<KnownKey>(["project-id", "zone", "region"])
-
-export const defaults = {
-  requestTimeout: Duration.seconds(30),
-  asyncJobTimeout: Duration.minutes(5),
-  maxInFlight: 16,
-  requestsPerSecond: 20
-} as const
-
-const fail = (ast: Schema.Schema.Any["ast"], actual: string, message: string) =>
-  ParseResult.fail(new ParseResult.Type(ast, actual, message))
-
-const HttpUrl = Schema.transformOrFail(Schema.String, Schema.URLFromSelf, {
-  strict: true,
-  decode: (s, _, ast) => {
-    if (!URL.canParse(s)) return fail(ast, s, `${echo(s)} is not a URL (expected e.g. https://cloud.example.com/client/api)`)
-    const url = new URL(s)
-    return url.protocol === "http:" || url.protocol === "https:"
-      ? ParseResult.succeed(url)
-      : fail(ast, s, `${echo(s)} must use http or https, not ${url.protocol.replace(/:$/, "")}`)
-  },
-  encode: (url) => ParseResult.succeed(url.href)
-})
-
-const truthy = new Set(["true", "yes", "on", "1"])
-const falsy = new Set(["false", "no", "off", "0"])
-const GcfgBoolean = Schema.transformOrFail(Schema.String, Schema.Boolean, {
-  strict: true,
-  decode: (s, _, ast) => {
-    const v = s.toLowerCase()
-    return truthy.has(v)
-      ? ParseResult.succeed(true)
-      : falsy.has(v)
-      ? ParseResult.succeed(false)
-      : fail(ast, s, `${echo(s)} is not a boolean (use true/false, yes/no, on/off or 1/0)`)
-  },
-  encode: (b) => ParseResult.succeed(b ? "true" : "false")
-})
-
-const PositiveInt = Schema.transformOrFail(Schema.String, Schema.Number, {
-  strict: true,
-  decode: (s, _, ast) =>
-    /^\d+$/.test(s) && Number(s) > 0 && Number.isSafeInteger(Number(s))
-      ? ParseResult.succeed(Number(s))
-      : fail(ast, s, `${echo(s)} is not a positive whole number`),
-  encode: (n) => ParseResult.succeed(String(n))
-})
-
-const PositiveNumber = Schema.transformOrFail(Schema.String, Schema.Number, {
-  strict: true,
-  decode: (s, _, ast) =>
-    /^(\d+(\.\d*)?|\.\d+)$/.test(s) && Number(s) > 0 && Number.isFinite(Number(s))
-      ? ParseResult.succeed(Number(s))
-      : fail(ast, s, `${echo(s)} is not a positive number`),
-  encode: (n) => ParseResult.succeed(String(n))
-})
-
-const PositiveDuration = GoDuration.pipe(
-  Schema.filter((d) => Duration.greaterThan(d, Duration.zero) || "must be longer than zero")
-)
-
-// Secrets can never fail to decode here (empty values are rejected before decoding), so no Schema
-// message can ever quote them.
-const Secret = Schema.Redacted(Schema.String)
-
-/** The `[Global]` section as a record of lower-case wire keys to raw strings -> typed config. */
-export const GlobalSection = Schema.Struct({
-  apiUrl: Schema.propertySignature(HttpUrl).pipe(Schema.fromKey("api-url")),
-  apiKey: Schema.propertySignature(Secret).pipe(Schema.fromKey("api-key")),
-  secretKey: Schema.propertySignature(Secret).pipe(Schema.fromKey("secret-key")),
-  projectId: Schema.optionalWith(Schema.String, { as: "Option", exact: true }).pipe(Schema.fromKey("project-id")),
-  zone: Schema.optionalWith(Schema.String, { as: "Option", exact: true }),
-  region: Schema.optionalWith(Schema.String, { as: "Option", exact: true }),
-  sslNoVerify: Schema.optionalWith(GcfgBoolean, { default: () => false, exact: true }).pipe(Schema.fromKey("ssl-no-verify")),
-  requestTimeout: Schema.optionalWith(PositiveDuration, { default: () => defaults.requestTimeout, exact: true }).pipe(
-    Schema.fromKey("request-timeout")
-  ),
-  asyncJobTimeout: Schema.optionalWith(PositiveDuration, { default: () => defaults.asyncJobTimeout, exact: true }).pipe(
-    Schema.fromKey("async-job-timeout")
-  ),
-  maxInFlight: Schema.optionalWith(PositiveInt, { default: () => defaults.maxInFlight, exact: true }).pipe(
-    Schema.fromKey("max-in-flight")
-  ),
-  requestsPerSecond: Schema.optionalWith(PositiveNumber, { default: () => defaults.requestsPerSecond, exact: true }).pipe(
-    Schema.fromKey("requests-per-second")
-  )
-})
-
-// ---------------------------------------------------------------------------------------------
-// Parsing
 
 /** Levenshtein distance, for "did you mean" suggestions. */
 export const editDistance = (a: string, b: string): number => {
@@ -282,37 +167,4 @@ export const parseWithWarnings = (
       }),
     onRight: (config) => ({ config: { ...config, source }, warnings })
   })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rendering
-
-const quote = (value: string): string =>
-  `"${value.replace(/[\\"\n\t]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\${c}`))}"`
-
-/**
- * Renders a config as gcfg text that `parse` reads back to an equal config (values quoted and
- * escaped). Writes the secrets in clear: for generating files (tests, the simulator's demo
- * config), never for logs.
- */
-export const render = (config: Omit<CloudConfigShape, "source">): string => {
-  const lines: Array<string> = [
-    "[Global]",
-    `api-url = ${quote(config.apiUrl.href)}`,
-    `api-key = ${quote(Redacted.value(config.apiKey))}`,
-    `secret-key = ${quote(Redacted.value(config.secretKey))}`
-  ]
-  const optional = (key: KnownKey, value: Option.Option<string>) =>
-    Option.map(value, (v) => lines.push(`${key} = ${quote(v)}`))
-  optional("project-id", config.projectId)
-  optional("zone", config.zone)
-  optional("region", config.region)
-  lines.push(
-    `ssl-no-verify = ${config.sslNoVerify}`,
-    `request-timeout = ${formatDuration(config.requestTimeout)}`,
-    `async-job-timeout = ${formatDuration(config.asyncJobTimeout)}`,
-    `max-in-flight = ${config.maxInFlight}`,
-    `requests-per-second = ${config.requestsPerSecond}`
-  )
-  return lines.join("\n") + "\n"
 }

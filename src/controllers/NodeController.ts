@@ -50,7 +50,7 @@ export const nodeEvents = (component: string) =>
 export interface NodeControllerOptions {
   /**
    * The Node informer to read from: RunCommand shares one between the node controllers (one cache
-   * and one watch, as client-go's shared informers; a second cache of 5,000 Nodes cost ~7 MiB RSS).
+   * and one watch, as client-go's shared informers; bench/Memory.bench.ts measures what a cache costs).
    * Default: the controller starts its own.
    */
   readonly informer?: Effect.Effect<Informer.Informer<NodeView>> | undefined

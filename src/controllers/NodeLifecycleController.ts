@@ -21,7 +21,7 @@ export const EVENT_COMPONENT = "cloud-node-lifecycle-controller"
 export interface NodeLifecycleOptions {
   /**
    * The Node informer to read from: RunCommand shares one between the node controllers (one cache
-   * and one watch, as client-go's shared informers; a second cache of 5,000 Nodes cost ~7 MiB RSS).
+   * and one watch, as client-go's shared informers; bench/Memory.bench.ts measures what a cache costs).
    * Default: the controller starts its own.
    */
   readonly informer?: Effect.Effect<Informer.Informer<NodeView>> | undefined

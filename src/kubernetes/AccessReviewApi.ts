@@ -6,7 +6,9 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import { call, decodeWith, type KubeConfigError, type KubeConfigOptions, loadConfig, typedApi } from "./KubeClient.js"
+import { typedApi } from "./KubeClient.js"
+import { type KubeConfigError, type KubeConfigOptions, loadConfig } from "./KubeConfigLoader.js"
+import { call, decodeWith } from "./KubeRequest.js"
 import type { KubeApiError } from "./KubeError.js"
 
 /** A user as TokenReview reports it and SubjectAccessReview takes it. */

@@ -4,7 +4,8 @@
  */
 import { Context, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
 import { EndpointSliceView, decodeEndpointSlice } from "./EndpointSliceView.js"
-import { KubeClient, listAll, LIST_PAGE_SIZE } from "./KubeClient.js"
+import { KubeClient } from "./KubeClient.js"
+import { listAll, LIST_PAGE_SIZE } from "./KubeRequest.js"
 import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"

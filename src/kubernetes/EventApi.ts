@@ -5,7 +5,8 @@
 import * as k8s from "@kubernetes/client-node"
 import { Context, DateTime, Effect, Layer, Option } from "effect"
 import { type EventType, type EventView, decodeEvent, eventNamespace, type ObjectReference } from "./EventView.js"
-import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE } from "./KubeClient.js"
+import { KubeClient } from "./KubeClient.js"
+import { decodeWith, limitedCall, listAll, LIST_PAGE_SIZE } from "./KubeRequest.js"
 import type { KubeApiError } from "./KubeError.js"
 
 export interface EventCreate {

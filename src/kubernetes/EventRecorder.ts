@@ -6,7 +6,7 @@
  * Events. Best effort: failures are logged, never raised (a denied write once per cause at Error, see
  * AccessReporter); queued Events are flushed on shutdown.
  */
-import { Clock, Context, DateTime, type Duration, Effect, HashMap, Layer, Option, Queue, Random, Ref, SynchronizedRef } from "effect"
+import { Clock, DateTime, type Duration, Effect, HashMap, Option, Queue, Random, Ref, SynchronizedRef } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
 import * as AccessReporter from "./AccessReporter.js"
 import { EventApi } from "./EventApi.js"
@@ -14,7 +14,8 @@ import * as EventSpamFilter from "./EventSpamFilter.js"
 import { eventNamespace, type EventType, type ObjectReference } from "./EventView.js"
 import type { KubeApiError } from "./KubeError.js"
 
-export class EventRecorder extends Context.Tag("cloudstack-ccm/kubernetes/EventRecorder")<EventRecorder, {
+/** A recorder is made per component (`make`) inside the controller that owns it: no Tag, no layer. */
+export interface EventRecorder {
   /** Queues the Event and returns at once; never fails, never waits for the API server. */
   readonly record: (
     object: ObjectReference,
@@ -24,7 +25,7 @@ export class EventRecorder extends Context.Tag("cloudstack-ccm/kubernetes/EventR
   ) => Effect.Effect<void>
   /** Completes once every Event recorded so far was written (or dropped). */
   readonly flush: Effect.Effect<void>
-}>() {}
+}
 
 /** client-go keeps the last 4096 distinct events for aggregation. */
 export const MAX_AGGREGATED = 4096
@@ -153,8 +154,6 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
         if (!(yield* Queue.offer(queue, event))) yield* Effect.zipRight(adjust(-1), dropped("queue_full"))
       })
 
-    return EventRecorder.of({ record, flush: idle.await })
+    const recorder: EventRecorder = { record, flush: idle.await }
+    return recorder
   })
-
-export const layer = (component: string, options?: EventRecorderOptions): Layer.Layer<EventRecorder, never, EventApi | Metrics> =>
-  Layer.scoped(EventRecorder, make(component, options))

@@ -6,7 +6,6 @@
 import {
   Data,
   Deferred,
-  Duration,
   Effect,
   HashMap,
   Option,
@@ -212,9 +211,3 @@ export const makeSyncProbe = Effect.map(
     }))
   })
 )
-
-/** Waits for all informers' first sync, failing with a timeout like client-go's WaitForCacheSync. */
-export const awaitAllSynced = (
-  informers: ReadonlyArray<{ readonly awaitSynced: Effect.Effect<void> }>,
-  timeout: Duration.DurationInput
-) => Effect.forEach(informers, (informer) => informer.awaitSynced, { discard: true }).pipe(Effect.timeout(timeout))

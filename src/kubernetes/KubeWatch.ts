@@ -4,7 +4,7 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Duration, Effect, Either, ParseResult, Random, Stream } from "effect"
-import { toKubeApiError } from "./KubeClient.js"
+import { toKubeApiError } from "./KubeRequest.js"
 import { KubeApiError, reasonFromStatus } from "./KubeError.js"
 import { type KubeLimiter, unlimited } from "./KubeRateLimiter.js"
 import { WatchEvent } from "./WatchEvent.js"

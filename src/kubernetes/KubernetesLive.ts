@@ -6,6 +6,7 @@ import { Layer } from "effect"
 import * as EndpointSliceApi from "./EndpointSliceApi.js"
 import * as EventApi from "./EventApi.js"
 import * as KubeClient from "./KubeClient.js"
+import type * as KubeConfigLoader from "./KubeConfigLoader.js"
 import type { KubeRateLimit } from "./KubeRateLimiter.js"
 import * as LeaseApi from "./LeaseApi.js"
 import * as NodeApi from "./NodeApi.js"
@@ -20,9 +21,9 @@ export type KubernetesServices =
 
 /** All live Kubernetes services sharing one client (and one `rate` limit, if given); fails with KubeConfigError when no API server can be configured. */
 export const layer = (
-  options: KubeClient.KubeConfigOptions,
+  options: KubeConfigLoader.KubeConfigOptions,
   rate?: KubeRateLimit
-): Layer.Layer<KubernetesServices, KubeClient.KubeConfigError> =>
+): Layer.Layer<KubernetesServices, KubeConfigLoader.KubeConfigError> =>
   Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
     Layer.provide(KubeClient.layer(options, rate))
   )

@@ -4,7 +4,8 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
-import { decodeWith, KubeClient, limitedCall, readOptional } from "./KubeClient.js"
+import { KubeClient } from "./KubeClient.js"
+import { decodeWith, limitedCall, readOptional } from "./KubeRequest.js"
 import type { KubeApiError } from "./KubeError.js"
 import { OptionalString, Timestamp } from "./ObjectMeta.js"
 

@@ -5,7 +5,8 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, Option, Schedule, Schema, type Stream } from "effect"
-import { decodeWith, KubeClient, limitedCall, listAll, LIST_PAGE_SIZE, readOptional } from "./KubeClient.js"
+import { KubeClient } from "./KubeClient.js"
+import { decodeWith, limitedCall, listAll, LIST_PAGE_SIZE, readOptional } from "./KubeRequest.js"
 import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
 import { decodeService, type LoadBalancerIngress, type ServicePort, ServiceView } from "./ServiceView.js"

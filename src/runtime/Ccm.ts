@@ -14,7 +14,7 @@ import * as NodeLifecycleController from "../controllers/NodeLifecycleController
 import * as ServiceController from "../controllers/ServiceController.js"
 import * as AccessReviewApi from "../kubernetes/AccessReviewApi.js"
 import * as Informer from "../kubernetes/Informer.js"
-import type * as KubeClient from "../kubernetes/KubeClient.js"
+import type * as KubeConfigLoader from "../kubernetes/KubeConfigLoader.js"
 import * as KubernetesLive from "../kubernetes/KubernetesLive.js"
 import * as NodeApi from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
@@ -41,7 +41,7 @@ export interface Backends<E1, E2> {
    * TokenReviews and SubjectAccessReviews for the secure port. Absent (simulated backends): only
    * the always-allow paths are served, to anonymous requests, as the k8s CCM without a kubeconfig.
    */
-  readonly accessReview?: Layer.Layer<AccessReviewApi.AccessReviewApi, KubeClient.KubeConfigError> | undefined
+  readonly accessReview?: Layer.Layer<AccessReviewApi.AccessReviewApi, KubeConfigLoader.KubeConfigError> | undefined
 }
 
 /** Where the live backends connect; every field optional (in-cluster configuration, client-go's rate). */
@@ -59,7 +59,7 @@ export interface LiveConnection {
 }
 
 /** The real API server (client-node) and CloudStack over HTTP. */
-export const liveBackends = (connection: LiveConnection = {}): Backends<KubeClient.KubeConfigError, never> => {
+export const liveBackends = (connection: LiveConnection = {}): Backends<KubeConfigLoader.KubeConfigError, never> => {
   const main = { kubeconfig: connection.kubeconfig, master: connection.master }
   const review = (kubeconfig: string | undefined) => kubeconfig === undefined ? main : { kubeconfig }
   return {

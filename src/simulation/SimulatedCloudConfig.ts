@@ -4,7 +4,7 @@
  */
 import { Option, Redacted } from "effect"
 import type { CloudConfigShape } from "../config/CloudConfig.js"
-import { defaults } from "../config/CloudConfigParser.js"
+import { defaults } from "../config/CloudConfigSchema.js"
 import { demoWorld } from "./cloudstack/DemoWorld.js"
 import type { World } from "./cloudstack/World.js"
 

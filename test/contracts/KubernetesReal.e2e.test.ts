@@ -2,6 +2,7 @@ import * as k8s from "@kubernetes/client-node"
 import { DateTime, Effect, Layer } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as KubeClient from "../../src/kubernetes/KubeClient.js"
+import * as KubeRequest from "../../src/kubernetes/KubeRequest.js"
 import * as KubernetesLive from "../../src/kubernetes/KubernetesLive.js"
 import { ContractHooks, kubernetesContract } from "./KubernetesContract.js"
 import { type RunningApiServer, startRealApiServer } from "./RealApiServer.js"
@@ -29,7 +30,7 @@ const hooks = Layer.effect(
         Effect.flatMap(DateTime.now, (now) => {
           const time = DateTime.toDateUtc(now)
           const condition = { type: "Ready", status, reason: READY_REASON[status], lastHeartbeatTime: time, lastTransitionTime: time }
-          return KubeClient.call("patch", "nodes/status", name, () =>
+          return KubeRequest.call("patch", "nodes/status", name, () =>
             client.core.patchNodeStatus({ name, body: { status: { conditions: [condition] } } }, strategicMerge))
         })
     }))

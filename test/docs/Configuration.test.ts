@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { FLAGS } from "../../src/cli/RunFlags.js"
-import { knownKeys } from "../../src/config/CloudConfigParser.js"
+import { knownKeys } from "../../src/config/CloudConfigSchema.js"
 
 const reference = readFileSync(join(import.meta.dirname, "..", "..", "docs", "configuration.md"), "utf8")
 

@@ -4,7 +4,8 @@ import { Context, Effect, Layer, Logger, LogLevel } from "effect"
 import { createServer, type Server } from "node:http"
 import * as https from "node:https"
 import { IDLE_TIMEOUT_MS, keepAliveAgentLike } from "../../src/kubernetes/KubeAgent.js"
-import { call, KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
+import { KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
+import { call } from "../../src/kubernetes/KubeRequest.js"
 import { writeKubeconfig } from "../fakes/Kubeconfig.js"
 
 interface CountingServer {

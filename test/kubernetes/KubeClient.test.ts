@@ -5,16 +5,9 @@ import { Clock, Context, Effect, Either, Fiber, Layer, Ref, TestClock } from "ef
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import {
-  call,
-  inlineFiles,
-  KubeClient,
-  layer,
-  limitedCall,
-  listAll,
-  loadConfig,
-  toKubeApiError
-} from "../../src/kubernetes/KubeClient.js"
+import { KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
+import { inlineFiles, loadConfig } from "../../src/kubernetes/KubeConfigLoader.js"
+import { call, limitedCall, listAll, toKubeApiError } from "../../src/kubernetes/KubeRequest.js"
 import { watchErrorToKubeApiError } from "../../src/kubernetes/KubeWatch.js"
 import { type KubeLimiter, makeLimiter, reserve } from "../../src/kubernetes/KubeRateLimiter.js"
 import { writeKubeconfig } from "../fakes/Kubeconfig.js"

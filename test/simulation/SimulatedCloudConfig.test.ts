@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Either, Option, Redacted } from "effect"
-import { defaults, parse, render } from "../../src/config/CloudConfigParser.js"
+import { parse } from "../../src/config/CloudConfigParser.js"
+import { render } from "../../src/config/CloudConfigRender.js"
+import { defaults } from "../../src/config/CloudConfigSchema.js"
 import { simulatedCloudConfig } from "../../src/simulation/SimulatedCloudConfig.js"
 
 describe("simulatedCloudConfig", () => {

@@ -2,9 +2,9 @@
  * The simulator's API catalogue and its role checker: every command it answers with the
  * description and `isasync` flag the real server's listApis gives (texts from the @APICommand
  * annotations), which role may call it, and CloudStack's role-rule matching (`create*`). Pure data
- * and functions; the handlers that use it are DiscoveryCommands and the engine's 432 check.
+ * and functions; the handlers that use it are commands/Discovery.ts and the engine's 432 check.
  */
-import { CS_SERVER_API, Fail } from "./Wire.js"
+import { CS_SERVER_API, Fail } from "./Fail.js"
 
 export interface ApiEntry {
   readonly name: string

@@ -3,17 +3,42 @@
  * command's handler and wraps its answer in the real envelope with the real HTTP status.
  * Synchronous over the store it is given; time, randomness and faults come in as arguments.
  */
+import { Either } from "effect"
 import { isAllowed, unavailable } from "./ApiCatalogue.js"
 import type { SimResponse } from "./CloudStackSimulator.js"
-import { discoveryCommands } from "./DiscoveryCommands.js"
-import { advance, type Ctx, type Handler } from "./EngineContext.js"
-import { listCommands } from "./ListCommands.js"
-import { mutationCommands } from "./MutationCommands.js"
+import * as Addresses from "./commands/Addresses.js"
+import * as AsyncJobs from "./commands/AsyncJobs.js"
+import * as Discovery from "./commands/Discovery.js"
+import * as Firewall from "./commands/Firewall.js"
+import * as LoadBalancerPolicies from "./commands/LoadBalancerPolicies.js"
+import * as LoadBalancers from "./commands/LoadBalancers.js"
+import * as NetworkAcls from "./commands/NetworkAcls.js"
+import * as Networks from "./commands/Networks.js"
+import * as Projects from "./commands/Projects.js"
+import * as Tags from "./commands/Tags.js"
+import * as VirtualMachines from "./commands/VirtualMachines.js"
+import * as Zones from "./commands/Zones.js"
+import { authFail, errorBody, responseKey } from "./Fail.js"
+import type { Ctx, Handler } from "./Handler.js"
+import { advance } from "./Jobs.js"
+import { Params } from "./Params.js"
 import type { Store } from "./Store.js"
-import { authFail, errorBody, isFail, lowerParams, responseKey } from "./Wire.js"
 
 const handlers: ReadonlyMap<string, Handler> = new Map(
-  Object.entries({ ...discoveryCommands, ...listCommands, ...mutationCommands })
+  [
+    Discovery,
+    Zones,
+    Projects,
+    Networks,
+    NetworkAcls,
+    VirtualMachines,
+    Addresses,
+    LoadBalancers,
+    LoadBalancerPolicies,
+    Firewall,
+    Tags,
+    AsyncJobs
+  ].flatMap((resource) => Object.entries(resource.commands))
 )
 
 
@@ -58,9 +83,11 @@ export const dispatch = (s: Store, req: DispatchRequest, now: number, options: D
     jobFails: options.jobFails,
     jobStuckMs: options.jobStuckMs
   }
-  const answer = handler(ctx, lowerParams(req.params))
+  const answer = handler(ctx, Params.from(req.params, req.command))
   // Jobs due now (jobDuration 0 on an idle queue) complete before the next request sees state.
   advance(s, now)
-  if (isFail(answer)) return { status: answer.code, body: errorBody(req.command, answer) }
-  return { status: 200, body: { [responseKey(req.command)]: answer } }
+  return Either.match(answer, {
+    onLeft: (f) => ({ status: f.code, body: errorBody(req.command, f) }),
+    onRight: (body) => ({ status: 200, body: { [responseKey(req.command)]: body } })
+  })
 }

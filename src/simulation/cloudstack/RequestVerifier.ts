@@ -5,7 +5,7 @@
  */
 import { Data, Option } from "effect"
 import * as Signing from "../../cloudstack/Signing.js"
-import { responseKey } from "./Wire.js"
+import { responseKey } from "./Fail.js"
 
 /** Decoded request parameters, one value per name, names exactly as sent. */
 export type RawParams = Readonly<Record<string, string>>

@@ -8,7 +8,7 @@
  * the Clock has passed, so TestClock.adjust drives them deterministically and no fiber is needed.
  * The store is mutable data owned by this layer instance and touched only inside one
  * `Effect.sync` per call, which is atomic on JS's single thread; copying immutable tables on
- * every call would make `handle` O(state) and miss the 20,000 calls/s target.
+ * every call would make `handle` O(state) (throughput: bench/Simulator.bench.ts, figures in bench/results).
  */
 import { Clock, Data, Duration, Effect, Either, Layer, Option, Random, Redacted } from "effect"
 import { CloudStackTransportError } from "../../cloudstack/CloudStackError.js"
@@ -22,12 +22,13 @@ import {
   type SimRequest,
   type SimResponse
 } from "./CloudStackSimulator.js"
-import { advance } from "./EngineContext.js"
+import { advance } from "./Jobs.js"
 import { dispatch, isCommand } from "./Engine.js"
 import * as Verifier from "./RequestVerifier.js"
 import type { SimState } from "./SimModel.js"
-import { seedSteps, type Store } from "./Store.js"
-import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Wire.js"
+import { seedSteps } from "./Seed.js"
+import type { Store } from "./Store.js"
+import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Fail.js"
 import type { World } from "./World.js"
 
 export { isCommand }
@@ -189,7 +190,7 @@ export const make = (world: World, options: SimulatorOptions = {}) =>
         return yield* Effect.sync(() => answer(request, now, injected, jobFails, jobDurationMs, jobStuckMs))
       })
 
-    // No span per call: this is the simulator's hot path (20,000+ calls/s); without faults it is
+    // No span per call: this is the simulator's hot path (every call of every bench); without faults it is
     // one Clock read and one synchronous step.
     const handle = (request: SimRequest): Effect.Effect<SimResponse> => {
       const faults = box.faults

@@ -10,7 +10,7 @@ import { isAllowed, unavailable } from "./ApiCatalogue.js"
 import type { OnCall } from "./CallRecorder.js"
 import { CloudStackSimulator, type SimResponse } from "./CloudStackSimulator.js"
 import * as Verifier from "./RequestVerifier.js"
-import { errorBody } from "./Wire.js"
+import { errorBody } from "./Fail.js"
 
 export const API_PATH = "/client/api"
 /** Loopback only: the simulator is never reachable from another machine. */
