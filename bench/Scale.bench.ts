@@ -206,13 +206,16 @@ const run = (workers: number) =>
     const after = yield* sim.state
     const key = (r: { readonly ipUuid: string; readonly publicPort: number }) => `${r.ipUuid}:${r.publicPort}`
     const rulesNow = new Map(after.lbRules.filter((r) => r.name.startsWith("a")).map((r) => [key(r), r]))
-    const missing = ours.filter((r) => {
+    const problems = ours.flatMap((r) => {
       const now = rulesNow.get(key(r))
-      return now === undefined || now.members.size !== r.members.size ||
-        !after.firewallRules.some((f) => f.ipUuid === r.ipUuid && f.startport === r.publicPort)
+      const where = `${r.name} (pick ${picks.indexOf(r)})`
+      if (now === undefined) return [`${where}: no rule`]
+      if (now.members.size !== r.members.size) return [`${where}: ${now.members.size} of ${r.members.size} members`]
+      if (!after.firewallRules.some((f) => f.ipUuid === r.ipUuid && f.startport === r.publicPort)) return [`${where}: no firewall rule`]
+      return []
     })
-    if (missing.length > 0 || rulesNow.size !== ours.length) {
-      return yield* Effect.dieMessage(`drift: ${missing.length} rules not repaired, ${rulesNow.size} rules for ${ours.length}`)
+    if (problems.length > 0 || rulesNow.size !== ours.length) {
+      return yield* Effect.dieMessage(`drift not repaired within a period (${rulesNow.size} rules for ${ours.length}): ${problems.join("; ")}`)
     }
     yield* closeTicking(second)
     return { createMs, createQueues, createCalls, replaceMs, replaceQueues, replaceCalls, restartMs, restartCalls, cleanCalls, repairCalls }
