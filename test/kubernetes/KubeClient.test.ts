@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as k8s from "@kubernetes/client-node"
 import { Clock, Context, Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import type { RequestOptions } from "node:https"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
@@ -103,7 +104,7 @@ describe("KubeClient", () => {
       const inlined = yield* inlineFiles(yield* loadConfig({ kubeconfig: path }))
       rmSync(dir, { recursive: true })
       // What client-node builds for each request, with the files gone.
-      const opts: { ca?: unknown; cert?: unknown; key?: unknown } = {}
+      const opts: RequestOptions = {}
       yield* Effect.promise(() => inlined.applyToHTTPSOptions(opts))
       assert.deepStrictEqual([String(opts.ca), String(opts.cert), String(opts.key)], ["CA-PEM", "CERT-PEM", "KEY-PEM"])
       assert.isUndefined(inlined.getCurrentCluster()?.caFile)
