@@ -140,15 +140,18 @@ export const make = <A extends KubeObject>(
     const watchForever = Effect.flatMap(Ref.get(lastVersion), (resourceVersion) =>
       Stream.runForEach(source.watch(resourceVersion), apply)).pipe(Effect.forever)
 
-    const cycle = Effect.gen(function*() {
+    const relist = Effect.gen(function*() {
       const listed = yield* source.list
       yield* Ref.set(lastError, Option.none())
       yield* access.succeeded
       yield* replace(listed.items, listed.resourceVersion)
       yield* Deferred.succeed(synced, undefined)
       yield* Effect.logDebug("informer synced").pipe(Effect.annotateLogs({ objects: listed.items.length }))
-      return yield* watchForever
-    }).pipe(
+    })
+
+    // Not one generator: a suspended generator keeps all its locals, so the listed page (every
+    // object as first listed: 5,000 Nodes) would live as long as the watch after it.
+    const cycle = Effect.zipRight(relist, watchForever).pipe(
       Effect.tapError((error) =>
         Effect.gen(function*() {
           yield* Ref.set(lastError, Option.some(error))

@@ -3,7 +3,7 @@
  * `listVirtualMachines` per round (never a call per node), confirming by id only providerIDs missing
  * from the listing. It knows nothing of Kubernetes I/O: plain node refs in, plain answers out.
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Option, SynchronizedRef } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Ref } from "effect"
 import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import { listVirtualMachines, type VirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
@@ -86,7 +86,9 @@ interface Listing {
 /** Builds the provider on any VmSource (the live client, a simulator, a test double). */
 export const makeWith = (source: VmSource, options: InstancesOptions) =>
   Effect.gen(function*() {
-    const cache = yield* SynchronizedRef.make<Option.Option<Listing>>(Option.none())
+    const cache = yield* Ref.make<Option.Option<Listing>>(Option.none())
+    // Serialises listings: callers arriving during a fetch wait for it and reuse its result.
+    const lock = yield* Effect.makeSemaphore(1)
     const matchOptions = { zone: options.zone }
 
     const fetch = Effect.gen(function*() {
@@ -100,18 +102,26 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
     const allFound = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, index: InstanceLookup.VmIndex) =>
       nodes.every((node) => InstanceLookup.match(node, index)._tag === "Found")
 
-    // Serialised through the ref: callers arriving during a fetch reuse its result.
+    /** The cached index when it may answer `nodes`: at most `maxAge` old and a VM for each. */
+    const reusable = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, maxAge: number) =>
+      Effect.zipWith(Ref.get(cache), Clock.currentTimeMillis, (cached, now) =>
+        Option.filter(
+          Option.map(Option.filter(cached, (c) => maxAge > 0 && now - c.at <= maxAge), (c) => c.index),
+          (index) => allFound(nodes, index)
+        ))
+
+    // The previous listing is let go before the next is fetched: two listings of 5,000 VMs alive at
+    // once (and the pages of the new one) were the process's memory peak every minute.
+    const refetch = Ref.set(cache, Option.none()).pipe(
+      Effect.zipRight(fetch),
+      Effect.tap((fresh) => Ref.set(cache, Option.some(fresh))),
+      Effect.map((fresh) => fresh.index)
+    )
+
     const listing = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, maxAge: number) =>
-      SynchronizedRef.modifyEffect(cache, (cached) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          if (
-            maxAge > 0 && Option.isSome(cached) && now - cached.value.at <= maxAge &&
-            allFound(nodes, cached.value.index)
-          ) return [cached.value.index, cached] as const
-          const fresh = yield* fetch
-          return [fresh.index, Option.some(fresh)] as const
-        }))
+      lock.withPermits(1)(
+        Effect.flatMap(reusable(nodes, maxAge), Option.match({ onSome: Effect.succeed, onNone: () => refetch }))
+      )
 
     const confirm = (match: InstanceLookup.Match): Effect.Effect<InstanceLookup.Lookup, CloudStackError> =>
       match._tag === "Unlisted"

@@ -318,7 +318,8 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
       for (const flag of ["--leader-elect=true", "--cloud-provider=external-cloudstack", "--cloud-config=/config/cloud-config"]) {
         assert.include(container.args, flag, name)
       }
-      const flags = parseRunFlags([...entrypoint.filter((a) => a.startsWith("--")), ...container.args])
+      // The CCM's flags follow the script in the entrypoint; node's own (--liftoff-only) precede it.
+      const flags = parseRunFlags([...entrypoint.slice(entrypoint.indexOf("/app/cloudstack-ccm.mjs") + 1), ...container.args])
       if (Either.isLeft(flags)) return assert.fail(`${name}: ${flags.left.message}`)
       assert.deepStrictEqual(flags.right.warnings, [], name)
       assert.isTrue(flags.right.flags.leaderElection.enabled, name)

@@ -94,8 +94,13 @@ describe("node controllers as the cloudstack-ccm process (real kube-apiserver, H
       )
       const web = await node("web-1.cluster.example")
       assert.strictEqual(web?.spec?.providerID, `external-cloudstack://${await vmIdOf("web-1")}`)
-      const synced = await core.listNamespacedEvent({ namespace: "default" })
-      assert.isAtLeast(synced.items.filter((e) => e.reason === "Synced").length, 4)
+      // Events are written in the background, after the update that initialised the Node.
+      const synced = await waitFor("4 Synced Events", 10_000, async () => {
+        const events = await core.listNamespacedEvent({ namespace: "default" })
+        const count = events.items.filter((e) => e.reason === "Synced").length
+        return count >= 4 ? count : undefined
+      }, tail)
+      assert.isAtLeast(synced, 4)
 
       // Nodes registered without a kubelet have no Ready condition: NotReady for the lifecycle controller.
       await cloud("stopVirtualMachine", { id: await vmIdOf("node-2") })

@@ -5,6 +5,8 @@ import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { WatchEvent } from "../../src/kubernetes/WatchEvent.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 
 /** Lets forked fibers (the informer loop) run to their next suspension. */
 const settle = Effect.repeatN(Effect.yieldNow(), 50)
@@ -164,4 +166,30 @@ describe("Informer", () => {
       yield* settle
       assert.deepStrictEqual(names(yield* informer.list), [])
     }).pipe(Effect.provide(Layer.fresh(FakeKubernetes.layer()))))
+  it.live("does not keep the listed page while it watches (only the cache holds the objects)", () =>
+    Effect.scoped(withFake(Effect.gen(function*() {
+      setFlagsFromString("--expose-gc")
+      const gc: unknown = runInNewContext("gc")
+      if (typeof gc !== "function") return assert.fail("no gc")
+      const { nodes } = yield* counting()
+      for (let i = 0; i < 20; i++) yield* nodes.create({ name: `n${i}` })
+      const pages: Array<WeakRef<ReadonlyArray<NodeView>>> = []
+      const source: Informer.ListWatch<NodeView> = {
+        list: Effect.map(nodes.list, (listed) => {
+          const items = [...listed.items]
+          pages.push(new WeakRef(items))
+          return { items, resourceVersion: listed.resourceVersion }
+        }),
+        watch: nodes.watch
+      }
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      yield* settle // watching now
+      // A WeakRef's target lives at least until the current job ends.
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+      gc()
+      assert.strictEqual(pages.length, 1)
+      assert.isUndefined(pages[0]?.deref(), "the listed page is garbage once in the cache")
+      assert.strictEqual((yield* informer.list).length, 20)
+    }))))
 })

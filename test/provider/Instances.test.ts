@@ -6,6 +6,8 @@ import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { makeWith, type VmSource, vmSourceFromClient } from "../../src/provider/Instances.js"
 import { clientLayer } from "../fakes/CloudStackTestEnv.js"
 import { json, script } from "../fakes/ScriptedTransport.js"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 
 const vm = (id: string, name: string, state = "Running") =>
   Schema.decodeUnknownSync(VirtualMachine)({
@@ -106,6 +108,33 @@ describe("Instances", () => {
       // without maxAge every round lists afresh
       yield* instances.resolve([{ name: "node-a", providerID: "" }])
       assert.strictEqual((yield* Ref.get(calls)).list, 4)
+    }))
+
+  it.live("lets the previous listing go before it fetches the next (not two listings in memory at once)", () =>
+    Effect.gen(function*() {
+      setFlagsFromString("--expose-gc")
+      const gc: unknown = runInNewContext("gc")
+      if (typeof gc !== "function") return assert.fail("no gc")
+      const listings: Array<WeakRef<VirtualMachine>> = []
+      const seenDuringFetch: Array<boolean> = []
+      const src: VmSource = {
+        listAll: Effect.gen(function*() {
+          // During the fetch: is any earlier listing's VM still reachable?
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+          gc()
+          seenDuringFetch.push(listings.some((ref) => ref.deref() !== undefined))
+          const fresh = vm("a", "node-a")
+          listings.push(new WeakRef(fresh))
+          return [fresh]
+        }),
+        byId: () => Effect.succeed(Option.none())
+      }
+      const instances = yield* makeWith(src, { providerName: "external-cloudstack", zone: undefined, region: undefined })
+      // Only the answer's tag is kept here: the lookups themselves hold the VMs.
+      const found = Effect.map(instances.resolve([{ name: "node-a", providerID: "" }]), (l) => l.get("node-a")?._tag)
+      assert.strictEqual(yield* found, "Found")
+      assert.strictEqual(yield* found, "Found")
+      assert.deepStrictEqual(seenDuringFetch, [false, false])
     }))
 })
 
