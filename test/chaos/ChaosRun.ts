@@ -411,10 +411,10 @@ const crashed = (seed: number, why: string): ChaosResult => ({
 })
 
 /**
- * Runs one seed synchronously on virtual time (VirtualTime) with seeded Randoms: the same seed gives
+ * Runs one seed on virtual time (VirtualTime) with seeded Randoms: the same seed gives
  * the same run. Never throws: a crash or a deadlock is reported as a violation too.
  */
-export const runSeed = (options: ChaosOptions): ChaosResult => {
+export const runSeed = async (options: ChaosOptions): Promise<ChaosResult> => {
   const program = run(options).pipe(
     Effect.scoped,
     Effect.withRandom(Random.make(`chaos-ccm-${options.seed}`)),
@@ -428,7 +428,7 @@ export const runSeed = (options: ChaosOptions): ChaosResult => {
     })))
   )
   try {
-    const exit = runVirtual(program)
+    const exit = await runVirtual(program)
     return Exit.isSuccess(exit) ? exit.value : crashed(options.seed, Cause.pretty(exit.cause))
   } catch (error) {
     return crashed(options.seed, String(error))

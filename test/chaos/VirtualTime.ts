@@ -88,14 +88,25 @@ class VirtualClock implements Clock.Clock {
 /** Every fiber waits and no sleep can end: the program can never finish. */
 export class VirtualTimeDeadlock extends Error {}
 
-/** Runs `effect` to its end on virtual time starting at `startMillis` (epoch ms), synchronously. */
-export const runVirtual = <A, E>(effect: Effect.Effect<A, E>, startMillis = 0): Exit.Exit<A, E> => {
+/** How long the loop keeps the event loop before giving it a turn (a test runner's messages, signals). */
+const SLICE_MS = 50
+
+/**
+ * Runs `effect` to its end on virtual time starting at `startMillis` (epoch ms). The run itself is
+ * synchronous; between slices the event loop gets a turn, which changes nothing in the run.
+ */
+export const runVirtual = async <A, E>(effect: Effect.Effect<A, E>, startMillis = 0): Promise<Exit.Exit<A, E>> => {
   const scheduler = new StepScheduler()
   const clock = new VirtualClock(startMillis)
   const fiber = Effect.runFork(Effect.withClock(effect, clock), { scheduler })
   let stalled = 0
   let last = clock.now
+  let slice = performance.now()
   for (;;) {
+    if (performance.now() - slice > SLICE_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      slice = performance.now()
+    }
     scheduler.drain()
     const done = fiber.unsafePoll()
     if (done !== null) return done

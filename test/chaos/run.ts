@@ -39,13 +39,13 @@ const extra = [
   settleMinutes === undefined ? "" : ` --settle ${settleMinutes}`
 ].join("")
 
-const main = () => {
+const main = async () => {
   const failed: Array<number> = []
   const times: Array<number> = []
   for (let i = 0; i < count; i++) {
     const seed = single ?? from + i
     const started = performance.now()
-    const result = runSeed({ seed, services, churnMinutes, settleMinutes, logLevel: verbose ? (process.env.CHAOS_LOG === "trace" ? LogLevel.Trace : process.env.CHAOS_LOG === "debug" ? LogLevel.Debug : LogLevel.Warning) : LogLevel.None,
+    const result = await runSeed({ seed, services, churnMinutes, settleMinutes, logLevel: verbose ? (process.env.CHAOS_LOG === "trace" ? LogLevel.Trace : process.env.CHAOS_LOG === "debug" ? LogLevel.Debug : LogLevel.Warning) : LogLevel.None,
       trace,
       progress: verbose ? (line: string) => Effect.sync(() => void process.stderr.write(`  ${line}\n`)) : undefined
     })
@@ -73,4 +73,4 @@ const main = () => {
   return failed.length
 }
 
-process.exit(main() > 0 ? 1 : 0)
+process.exit((await main()) > 0 ? 1 : 0)
