@@ -9,6 +9,7 @@ import { Option } from "effect"
 import type { EventView } from "../../src/kubernetes/EventView.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import type { ServiceView } from "../../src/kubernetes/ServiceView.js"
+import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
 import { lbName } from "../../src/provider/loadbalancer/LbName.js"
 import { aclMarker } from "../../src/provider/loadbalancer/ObservedLb.js"
 import * as Tags from "../../src/provider/loadbalancer/Tags.js"
@@ -148,6 +149,9 @@ export const check = (input: CheckInput): ReadonlyArray<Violation> => {
       // The LB cannot be built as asked: whatever the Service had stays until it can (no outage for a typo).
       for (const r of e.rules) allowedRules.add(r.uuid)
       for (const r of e.rules) allowedIps.add(r.ipUuid)
+      // An IP it records (or was associating) is released with it, never lost.
+      const recorded = [svc.metadata.annotations[Annotations.IP_ID], svc.metadata.annotations[Annotations.IP_ALLOCATING]]
+      for (const ip of after.publicIps) if (recorded.includes(ip.uuid) || recorded.includes(ip.address)) allowedIps.add(ip.uuid)
       excusedUids.add(uid)
       continue
     }

@@ -381,7 +381,7 @@ const run = (options: ChaosOptions) =>
     const trace = traced.size === 0 ? [] : [
       ...calls.filter((c) => Object.values(c.params).some(mentions))
         .map((c) => `${(c.at / 1000).toFixed(1).padStart(7)}s ${c.status} ${c.command} ${JSON.stringify(c.params)}`),
-      ...services.filter((s) => mentions(`${s.metadata.namespace}/${s.metadata.name}`)).map((s) => `service ${JSON.stringify(s)}`),
+      ...services.filter((s) => mentions(JSON.stringify(s))).map((s) => `service ${JSON.stringify(s)}`),
       ...events.filter((e) => mentions(`${e.involvedObject.namespace ?? ""}/${e.involvedObject.name}`))
         .map((e) => `event ${e.firstTimestamp ?? ""}..${e.lastTimestamp ?? ""} x${e.count} ${e.type} ${e.reason}: ${e.message}`)
     ]
