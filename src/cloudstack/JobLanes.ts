@@ -17,6 +17,7 @@ export const BEHIND_POLL = Duration.seconds(10)
 /** The head's polls after a pending answer: half the estimate (at least this), doubling, capped. */
 const HEAD_MIN_MS = 50
 const HEAD_CAP = Duration.seconds(10)
+const HEAD_CAP_MS = Duration.toMillis(HEAD_CAP)
 /** Weight of the newest sample in the lane's estimate. */
 const ALPHA = 0.3
 
@@ -76,12 +77,17 @@ export const make: Effect.Effect<JobLanes> = Effect.sync(() => {
   const learn = (lane: Lane, waiter: Waiter, lastPending: number, now: number) =>
     Effect.sync(() => {
       const sample = Math.max(0, (Math.max(lastPending, waiter.headSince) + now) / 2 - waiter.headSince)
-      lane.estimateMs = Option.some(Option.match(lane.estimateMs, { onNone: () => sample, onSome: (e) => e + ALPHA * (sample - e) }))
+      // One slow job (or a queue stuck until CloudStack cancels its job) says little of the next:
+      // a sample counts at most twice the estimate and never above the head's longest poll.
+      lane.estimateMs = Option.some(Option.match(lane.estimateMs, {
+        onNone: () => Math.min(sample, HEAD_CAP_MS),
+        onSome: (e) => e + ALPHA * (Math.min(sample, Math.max(2 * e, HEAD_MIN_MS), HEAD_CAP_MS) - e)
+      }))
     })
 
   const headDelay = (lane: Lane, pending: number): Duration.Duration => {
     const estimate = Option.getOrElse(lane.estimateMs, () => 0)
-    if (pending === 0) return Duration.millis(Math.round(estimate))
+    if (pending === 0) return Duration.millis(Math.round(Math.min(estimate, HEAD_CAP_MS)))
     return Duration.min(Duration.millis(Math.max(estimate, HEAD_MIN_MS) * 0.5 * 2 ** (pending - 1)), HEAD_CAP)
   }
 

@@ -111,7 +111,8 @@ export const toLbService = (service: ServiceView): LbService => ({
   ports: service.spec.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, nodePort: p.nodePort })),
   loadBalancerIP: service.spec.loadBalancerIP ?? undefined,
   loadBalancerSourceRanges: service.spec.loadBalancerSourceRanges,
-  sessionAffinity: service.spec.sessionAffinity ?? undefined
+  sessionAffinity: service.spec.sessionAffinity ?? undefined,
+  ingress: service.status.loadBalancer.ingress.flatMap((i) => (i.ip === undefined || i.ip === null ? [] : [i.ip]))
 })
 
 /** No controller has acted on it: no finalizer, no status, no record of an IP. */

@@ -99,4 +99,30 @@ describe("JobLanes", () => {
       }
       assert.strictEqual(q.polls.length, 3)
     }))
+  // A slow job (a 6-minute one, a queue stuck until CloudStack cancels it) taught the lane an estimate
+  // of minutes: every later head slept that long before its first poll and the lane crawled at the
+  // fallback's pace (one job per 10 s) long after jobs were quick again (chaos seed 52).
+  it.effect("one slow job does not slow the lane down afterwards: the jobs after it are noticed within a poll", () =>
+    Effect.gen(function*() {
+      const lanes = yield* JobLanes.make
+      const q = yield* queue(200)
+      const run = (ids: ReadonlyArray<string>, stepMs: number) =>
+        Effect.flatMap(Effect.forEach(ids, (id) => q.submit(id)), (jobs) =>
+          drive(Effect.forEach(jobs, (job) => lanes.await("l", job.id, job.submittedAt, q.poll(job.id)), { concurrency: "unbounded" }), stepMs))
+      // the lane knows its jobs take 200 ms
+      yield* run(["a", "b", "c", "d", "e"], 10)
+      const now = yield* Clock.currentTimeMillis
+      const slow = yield* q.submit("slow", now + 360_000)
+      yield* drive(lanes.await("l", slow.id, slow.submittedAt, q.poll(slow.id)), 500)
+      const start = yield* Clock.currentTimeMillis
+      const jobs = yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => `j${i}`), (id) => q.submit(id))
+      const done = yield* drive(
+        Effect.forEach(jobs, (job) => lanes.await("l", job.id, job.submittedAt, q.poll(job.id)).pipe(Effect.zipRight(Clock.currentTimeMillis)), {
+          concurrency: "unbounded"
+        }).pipe(Effect.timeout("100 seconds"), Effect.either),
+        100
+      )
+      assert.strictEqual(done._tag, "Right", "all ten done within 100 s")
+      if (done._tag === "Right") assert.isAtMost(Math.max(...done.right) - start, 2_500, "the last of ten 200 ms jobs (done at 2 s) noticed soon after")
+    }))
 })

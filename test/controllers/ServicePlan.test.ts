@@ -274,7 +274,8 @@ describe("ServicePlan: the provider's view, status and claims", () => {
       ports: [{ name: "", protocol: "UDP", port: 53, nodePort: 30053 }],
       loadBalancerIP: "203.0.113.10",
       loadBalancerSourceRanges: ["10.0.0.0/8"],
-      sessionAffinity: "ClientIP"
+      sessionAffinity: "ClientIP",
+      ingress: []
     })
     const bare = ServicePlan.toLbService(svc({ spec: { loadBalancerIP: null, sessionAffinity: null } }))
     assert.strictEqual(bare.loadBalancerIP, undefined)

@@ -58,6 +58,19 @@ describe("FakeKubernetes", () => {
       assert.strictEqual(service.spec.ports[0]?.nodePort, 0)
     }).pipe(Effect.provide(FakeKubernetes.layer())))
 
+  // The chaos suite's ClusterIP -> LoadBalancer changes kept node port 0 (the server allocates them),
+  // so those Services looked like allocateLoadBalancerNodePorts: false ones.
+  it.effect("a type change to NodePort or LoadBalancer allocates node ports; back to ClusterIP drops them", () =>
+    Effect.gen(function*() {
+      const services = yield* ServiceApi
+      yield* services.create({ namespace: "default", name: "s", type: "ClusterIP", ports: [{ port: 80 }, { port: 443 }] })
+      const lb = yield* services.update("default", "s", { type: "LoadBalancer" })
+      const allocated = lb.spec.ports.map((p) => p.nodePort)
+      assert.isTrue(allocated.every((n) => n > 0) && new Set(allocated).size === 2, JSON.stringify(allocated))
+      assert.deepStrictEqual((yield* services.update("default", "s", { type: "NodePort" })).spec.ports.map((p) => p.nodePort), allocated, "kept")
+      assert.deepStrictEqual((yield* services.update("default", "s", { type: "ClusterIP" })).spec.ports.map((p) => p.nodePort), [0, 0])
+    }).pipe(Effect.provide(FakeKubernetes.layer())))
+
   it.effect("injects failures for the next calls only", () =>
     Effect.gen(function*() {
       const fake = yield* FakeKubernetes.FakeKubernetes

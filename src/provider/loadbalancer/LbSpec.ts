@@ -25,6 +25,8 @@ export interface LbService {
   readonly loadBalancerIP: string | undefined
   readonly loadBalancerSourceRanges: ReadonlyArray<string>
   readonly sessionAffinity: "None" | "ClientIP" | undefined
+  /** The addresses in its status (which Services share an IP: IpLocks). */
+  readonly ingress?: ReadonlyArray<string> | undefined
 }
 
 export interface PortSpec {

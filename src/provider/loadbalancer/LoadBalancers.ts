@@ -15,6 +15,7 @@ import type { NodeRef } from "../InstanceLookup.js"
 import { Instances } from "../Instances.js"
 import { KEEP_IP } from "./Annotations.js"
 import * as CloudFacts from "./CloudFacts.js"
+import * as IpLocks from "./IpLocks.js"
 import type { Executed, Reservations } from "./Execute.js"
 import { lbName } from "./LbName.js"
 import { fromService, type LbService, type LbSpec, type LbWarning } from "./LbSpec.js"
@@ -159,6 +160,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const instances = yield* Instances
     const client = yield* CloudStackClient
     const facts = yield* CloudFacts.make
+    const locks = yield* IpLocks.make
     const reservations: Reservations = yield* Ref.make<ReadonlySet<string>>(new Set())
     const cluster = options.clusterName ?? "kubernetes"
     const round = makeRound({ instances, client, facts, reservations, cluster, tags: options.tags ?? true })
@@ -243,7 +245,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
             Effect.annotateLogs({ step: step._tag, attempt, error: cause.message })
           )
         }
-      }).pipe(Effect.withSpan("LoadBalancers.ensure", { attributes: { service: `${request.service.namespace}/${request.service.name}` } }))
+      }).pipe(locks.withIps(request.service), Effect.withSpan("LoadBalancers.ensure", { attributes: { service: `${request.service.namespace}/${request.service.name}` } }))
 
     const updateMembers = (snapshot: LbSnapshot, nodes: ReadonlyArray<NodeRef>) =>
       Effect.gen(function*() {
@@ -299,7 +301,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
           if (cause._tag === "NoFreeAddressError") return { mutations }
           if (attempt >= ATTEMPTS) return yield* Effect.fail(cause)
         }
-      }).pipe(Effect.withSpan("LoadBalancers.delete", { attributes: { service: `${request.service.namespace}/${request.service.name}` } }))
+      }).pipe(locks.withIps(request.service), Effect.withSpan("LoadBalancers.delete", { attributes: { service: `${request.service.namespace}/${request.service.name}` } }))
 
     const fleet = Effect.gen(function*() {
       const snapshot = yield* Reads.fetchFleet(client)

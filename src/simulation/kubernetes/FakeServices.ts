@@ -150,12 +150,8 @@ export const make = (store: FakeStore) => {
         const wantsNodePorts = type === "NodePort" || type === "LoadBalancer"
         const ports = !wantsNodePorts
           ? (change.ports ?? service.spec.ports).map((p) => ({ name: p.name ?? "", protocol: p.protocol ?? "TCP" as const, port: p.port, nodePort: 0 }))
-          : change.ports === undefined
-          ? service.spec.ports
-          : yield* allocateNodePorts({
-            type: wantsNodePorts ? "LoadBalancer" : "ClusterIP",
-            ports: keepNodePorts(service.spec.ports, change.ports)
-          })
+          // As the server: ports without one get a node port (a change from ClusterIP), the others keep theirs.
+          : yield* allocateNodePorts({ type: "LoadBalancer", ports: keepNodePorts(service.spec.ports, change.ports ?? service.spec.ports) })
         const { loadBalancerClass: oldClass, loadBalancerIP: _dropped, ...rest } = service.spec
         const loadBalancerIP = change.loadBalancerIP === undefined ? service.spec.loadBalancerIP : change.loadBalancerIP
         // The server's rules for spec.loadBalancerClass: set only with type LoadBalancer, immutable

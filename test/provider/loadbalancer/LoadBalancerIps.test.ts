@@ -29,6 +29,21 @@ const usersIp = (network: string, address: string) =>
     return yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId(network)), ipAddress: address })
   })
 
+/** A on 203.0.113.62, which it associated but whose tag jobs failed; B shares it by asking for it. */
+const sharedUntagged = Effect.gen(function*() {
+  const lbs = yield* LoadBalancers
+  const sim = yield* CloudStackSimulator
+  const nodes = yield* nodesFor("node-1", "node-2")
+  const a = service({ loadBalancerIP: "203.0.113.62" })
+  const b = service({ loadBalancerIP: "203.0.113.62", ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] })
+  const storeA = yield* annotationStore()
+  yield* sim.failNextJobs("createTags", 3)
+  yield* lbs.ensure(yield* request(a, nodes, storeA, true))
+  const storeB = yield* annotationStore()
+  yield* lbs.ensure(yield* request(b, nodes, storeB, true))
+  return { a, b, lbs, nodes, storeA, storeB }
+})
+
 describe("LoadBalancers: public IPs", () => {
   it.effect("a requested free IP is associated, recorded as the CCM's and released on delete", () =>
     Effect.gen(function*() {
@@ -204,19 +219,21 @@ describe("LoadBalancers: public IPs", () => {
   // the Service that associated it failed and that Service left first, the IP leaked (chaos seed 2).
   it.effect("a shared IP whose tag job failed gets the cluster's tag when the Service that associated it leaves; the last one out releases it", () =>
     Effect.gen(function*() {
-      const lbs = yield* LoadBalancers
-      const sim = yield* CloudStackSimulator
-      const nodes = yield* nodesFor("node-1", "node-2")
-      const a = service({ loadBalancerIP: "203.0.113.62" })
-      const b = service({ loadBalancerIP: "203.0.113.62", ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] })
-      const storeA = yield* annotationStore()
-      yield* sim.failNextJobs("createTags", 3)
-      yield* lbs.ensure(yield* request(a, nodes, storeA, true))
-      const storeB = yield* annotationStore()
-      yield* lbs.ensure(yield* request(b, nodes, storeB, true))
+      const { a, b, lbs, nodes, storeA, storeB } = yield* sharedUntagged
       yield* lbs.delete(yield* request(a, nodes, storeA))
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Allocated", "B's rule keeps it")
       yield* lbs.delete(yield* request(b, nodes, storeB))
+      assert.strictEqual(yield* stateOf("203.0.113.62"), "Free")
+    }).pipe(Effect.provide(env())))
+
+  // Two Services sharing an IP left at once (two workers): A, which had associated it (its tag job
+  // had failed), saw B's rules and kept it for B; B, not seeing the cluster's tag yet, left it to A:
+  // a leaked IP (chaos seed 1, small). Operations on one IP now run one at a time.
+  it.effect("two Services sharing an IP deleted at once: the IP is released", () =>
+    Effect.gen(function*() {
+      const { a, b, lbs, nodes, storeA, storeB } = yield* sharedUntagged
+      yield* Effect.all([lbs.delete(yield* request(a, nodes, storeA)), lbs.delete(yield* request(b, nodes, storeB))], { concurrency: "unbounded" })
+      assert.deepStrictEqual([...(yield* rulesOfUid(a.uid)), ...(yield* rulesOfUid(b.uid))], [])
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Free")
     }).pipe(Effect.provide(env())))
 
