@@ -23,24 +23,12 @@ import { membersIn } from "./Members.js"
 import * as Ownership from "./Ownership.js"
 import { LbUserError, type Step, type Target } from "./Plan.js"
 import * as Reads from "./Reads.js"
-import { makeRound, type RoundRequest } from "./Round.js"
+import { type LbCaller, makeRound, type RoundRequest } from "./Round.js"
 
 export { LbUserError }
 
-export interface LbRequest<E> {
+export interface LbRequest<E> extends LbCaller<E> {
   readonly service: LbService
-  /** The eligible nodes (the controller applied Kubernetes' predicates and externalTrafficPolicy). */
-  readonly nodes: ReadonlyArray<NodeRef>
-  /** No controller has acted on the Service yet: no discovery reads are needed. */
-  readonly fresh: boolean
-  /** Whether another Service records this IP id or address (never adopted or released as ours). */
-  readonly claimedElsewhere: (idOrAddress: string) => boolean
-  /** Whether another Service asks for this address (never picked as a free one). */
-  readonly requestedElsewhere: (address: string) => boolean
-  /** Whether another Service is associating this address right now (its outcome is not known yet). */
-  readonly associatingElsewhere: (address: string) => boolean
-  /** Writes the ownership record on the Service (annotations). */
-  readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
 }
 
 /** Enough of an ensured LB to update its members without re-reading rules. */

@@ -19,17 +19,27 @@ import type * as Ownership from "./Ownership.js"
 import { type DesiredLb, LbUserError, plan, type Plan } from "./Plan.js"
 import type { LbReads } from "./Reads.js"
 
+/** What the controller tells the provider beside the Service itself. */
+export interface LbCaller<E> {
+  /** The eligible nodes (the controller applied Kubernetes' predicates and externalTrafficPolicy). */
+  readonly nodes: ReadonlyArray<NodeRef>
+  /** No controller has acted on the Service yet: no discovery reads are needed. */
+  readonly fresh: boolean
+  /** Whether another Service records this IP id or address (never adopted or released as ours). */
+  readonly claimedElsewhere: (idOrAddress: string) => boolean
+  /** Whether another Service asks for this address (never picked as a free one). */
+  readonly requestedElsewhere: (address: string) => boolean
+  /** Whether another Service is associating this address right now (its outcome is not known yet). */
+  readonly associatingElsewhere: (address: string) => boolean
+  /** Writes the ownership record on the Service (annotations). */
+  readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
+}
+
 /** What a round needs of the Service and its caller. */
-export interface RoundRequest<E> {
+export interface RoundRequest<E> extends LbCaller<E> {
   readonly uid: string
   readonly namespace: string
   readonly name: string
-  readonly nodes: ReadonlyArray<NodeRef>
-  readonly fresh: boolean
-  readonly claimedElsewhere: (idOrAddress: string) => boolean
-  readonly requestedElsewhere: (address: string) => boolean
-  readonly associatingElsewhere: (address: string) => boolean
-  readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
 }
 
 export interface RoundOptions {
