@@ -33,10 +33,19 @@ export const isReady = (node: NodeView): boolean =>
 export const providedNodeIp = (node: NodeView): string | undefined =>
   node.metadata.annotations[NodeAddresses.PROVIDED_NODE_IP_ANNOTATION]
 
-export const nodeRef = (node: NodeView): InstanceLookup.NodeRef => ({
-  name: node.metadata.name,
-  providerID: node.spec.providerID
-})
+const refs = new WeakMap<NodeView, InstanceLookup.NodeRef>()
+
+/**
+ * A Node's name and providerID. One object per cached Node, shared: the service controller's
+ * workers each hold every Node's ref (a Service's backends), and would otherwise hold their own.
+ */
+export const nodeRef = (node: NodeView): InstanceLookup.NodeRef => {
+  const known = refs.get(node)
+  if (known !== undefined) return known
+  const ref = { name: node.metadata.name, providerID: node.spec.providerID }
+  refs.set(node, ref)
+  return ref
+}
 
 /**
  * Upstream's `reconcileNodeLabels` for initialised Nodes: the deprecated beta label is the source

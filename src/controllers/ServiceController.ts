@@ -369,21 +369,26 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
       const period = Duration.decode(options.resyncPeriod ?? "10 minutes")
       if (Duration.toMillis(period) > 0) {
+        const isConverged = (service: ServiceView, memory: ReadonlyMap<string, Synced>) => {
+          const last = memory.get(ServicePlan.serviceKey(service))
+          return last !== undefined && last.signature === ServicePlan.specSignature(service) && ServicePlan.wantsLoadBalancer(service)
+        }
         const converged = Effect.gen(function*() {
           const memory = yield* Ref.get(synced)
-          const out: Array<{ readonly key: string; readonly request: Effect.Effect.Success<ReturnType<typeof requestFor>> }> = []
-          for (const service of yield* serviceInformer.list) {
-            const key = ServicePlan.serviceKey(service)
-            const last = memory.get(key)
-            if (last === undefined || last.signature !== ServicePlan.specSignature(service) || !ServicePlan.wantsLoadBalancer(service)) continue
-            out.push({ key, request: yield* requestFor(service, yield* backendsOf(service)) })
-          }
-          return out
+          return (yield* serviceInformer.list).filter((s) => isConverged(s, memory)).map((s) => ServicePlan.serviceKey(s))
         })
+        const requestOf = (key: string) =>
+          Effect.gen(function*() {
+            const memory = yield* Ref.get(synced)
+            const service = yield* serviceInformer.get(key)
+            if (Option.isNone(service) || !isConverged(service.value, memory)) return Option.none()
+            return Option.some(yield* requestFor(service.value, yield* backendsOf(service.value)))
+          })
         yield* Effect.forkScoped(ServiceDrift.run({
           period,
           lbs,
           converged,
+          requestOf,
           repair: (key) => Effect.zipLeft(claimRepair(key), queue.add(key)),
           audit: (key) => Effect.zipRight(Ref.update(audits, (set) => new Set(set).add(key)), queue.add(key))
         }))

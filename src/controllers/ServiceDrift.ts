@@ -4,16 +4,20 @@
  * converged Service is planned against them without executing; one that drifted (a rule, firewall
  * rule, ACL item, IP or tag changed by hand) is queued for a full ensure. CloudStack lists LB members
  * only rule by rule, so members are audited one Service at a time, spread evenly over the period.
+ * A Service's request (its backends, every Node, and the other Services' claims) is built only when
+ * its turn comes: all of them at once would hold Services × Nodes references.
  */
-import { Duration, Effect, Either } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
 import type { LbRequest, LoadBalancers } from "../provider/loadbalancer/LoadBalancers.js"
 
 export interface DriftOptions<E> {
   readonly period: Duration.Duration
   readonly lbs: LoadBalancers["Type"]
-  /** The Services whose LB the controller last saw converged, with their current request. */
-  readonly converged: Effect.Effect<ReadonlyArray<{ readonly key: string; readonly request: LbRequest<E> }>>
+  /** The keys of the Services whose LB the controller last saw converged. */
+  readonly converged: Effect.Effect<ReadonlyArray<string>>
+  /** A Service's current request, none if it is no longer converged (changed or gone since). */
+  readonly requestOf: (key: string) => Effect.Effect<Option.Option<LbRequest<E>>>
   /**
    * Queues a full ensure of a drifted Service; true if this pass took the repair over, false if
    * something else already had (a member update that found a rule gone): then it is not counted twice.
@@ -27,8 +31,8 @@ export interface DriftOptions<E> {
 export const pass = <E>(options: DriftOptions<E>) =>
   Effect.gen(function*() {
     const metrics = yield* Metrics
-    const items = yield* options.converged
-    if (items.length === 0) return []
+    const keys = yield* options.converged
+    if (keys.length === 0) return []
     const reads = yield* Effect.either(options.lbs.fleet)
     if (Either.isLeft(reads)) {
       yield* Effect.logWarning("load balancer drift pass skipped: CloudStack could not be read").pipe(
@@ -37,8 +41,10 @@ export const pass = <E>(options: DriftOptions<E>) =>
       return []
     }
     const drifted: Array<string> = []
-    for (const { key, request } of items) {
-      const kinds = yield* Effect.either(options.lbs.drift(request, reads.right))
+    for (const key of keys) {
+      const request = yield* options.requestOf(key)
+      if (Option.isNone(request)) continue
+      const kinds = yield* Effect.either(options.lbs.drift(request.value, reads.right))
       if (Either.isLeft(kinds)) {
         yield* Effect.logDebug("load balancer drift check failed").pipe(Effect.annotateLogs({ service: key, error: kinds.left.message }))
         continue
@@ -54,13 +60,13 @@ export const pass = <E>(options: DriftOptions<E>) =>
 /** The member audits of one period, one Service at a time, evenly spread. */
 const audits = <E>(options: DriftOptions<E>) =>
   Effect.gen(function*() {
-    const items = yield* options.converged
-    const gap = Duration.millis(Duration.toMillis(options.period) / Math.max(1, items.length))
-    for (const { key } of items) {
+    const keys = yield* options.converged
+    const gap = Duration.millis(Duration.toMillis(options.period) / Math.max(1, keys.length))
+    for (const key of keys) {
       yield* Effect.sleep(gap)
       yield* options.audit(key)
     }
-    if (items.length === 0) yield* Effect.sleep(options.period)
+    if (keys.length === 0) yield* Effect.sleep(options.period)
   })
 
 /** Runs forever: after each period a structural pass, then the period's member audits. */

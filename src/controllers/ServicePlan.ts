@@ -9,6 +9,7 @@ import type { EndpointSliceView } from "../kubernetes/EndpointSliceView.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import type { LoadBalancerIngress, ServiceView } from "../kubernetes/ServiceView.js"
 import type { NodeRef } from "../provider/InstanceLookup.js"
+import { nodeRef } from "./NodePlan.js"
 import * as Annotations from "../provider/loadbalancer/Annotations.js"
 import type { LbService } from "../provider/loadbalancer/LbSpec.js"
 
@@ -69,7 +70,6 @@ export const isEligible = (node: NodeView): boolean => {
 export const membershipFacts = (node: NodeView): string =>
   JSON.stringify([isEligible(node), node.spec.providerID])
 
-export const nodeRef = (node: NodeView): NodeRef => ({ name: node.metadata.name, providerID: node.spec.providerID })
 
 /** The nodes with a ready endpoint of the Service (externalTrafficPolicy: Local). */
 export const nodesWithReadyEndpoints = (service: ServiceView, slices: ReadonlyArray<EndpointSliceView>): ReadonlySet<string> => {

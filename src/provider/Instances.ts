@@ -83,12 +83,23 @@ interface Listing {
   readonly index: InstanceLookup.VmIndex
 }
 
+/** The last answer that needed no by-id call: the same nodes against the same listing get it again. */
+interface Answered {
+  readonly index: InstanceLookup.VmIndex
+  readonly nodes: ReadonlyArray<InstanceLookup.NodeRef>
+  readonly lookups: ReadonlyMap<string, InstanceLookup.Lookup>
+}
+
+const sameNodes = (a: ReadonlyArray<InstanceLookup.NodeRef>, b: ReadonlyArray<InstanceLookup.NodeRef>): boolean =>
+  a.length === b.length && a.every((node, i) => node === b[i])
+
 /** Builds the provider on any VmSource (the live client, a simulator, a test double). */
 export const makeWith = (source: VmSource, options: InstancesOptions) =>
   Effect.gen(function*() {
     const cache = yield* Ref.make<Option.Option<Listing>>(Option.none())
     // Serialises listings: callers arriving during a fetch wait for it and reuse its result.
     const lock = yield* Effect.makeSemaphore(1)
+    const answered = yield* Ref.make<Option.Option<Answered>>(Option.none())
     const matchOptions = { zone: options.zone }
 
     const fetch = Effect.gen(function*() {
@@ -113,6 +124,7 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
     // The previous listing is let go before the next is fetched: two listings of 5,000 VMs alive at
     // once (and the pages of the new one) were the process's memory peak every minute.
     const refetch = Ref.set(cache, Option.none()).pipe(
+      Effect.zipRight(Ref.set(answered, Option.none())),
       Effect.zipRight(fetch),
       Effect.tap((fresh) => Ref.set(cache, Option.some(fresh))),
       Effect.map((fresh) => fresh.index)
@@ -140,12 +152,25 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
       if (nodes.length === 0) return result
       const maxAge = Duration.toMillis(Duration.decode(resolveOptions?.maxAge ?? 0))
       const index = yield* listing(nodes, maxAge)
-      const lookups = yield* Effect.forEach(
-        nodes,
-        (node) => Effect.map(confirm(InstanceLookup.match(node, index)), (lookup) => [node.name, lookup] as const),
-        { concurrency: 4 }
-      )
-      for (const [name, lookup] of lookups) result.set(name, lookup)
+      // The service controller's workers each resolve every Node (the same refs, in the same order):
+      // one shared answer instead of a map of thousands of lookups per worker.
+      const last = yield* Ref.get(answered)
+      if (Option.isSome(last) && last.value.index === index && sameNodes(last.value.nodes, nodes)) return last.value.lookups
+      // An answer from an older listing would keep that listing alive.
+      if (Option.isSome(last) && last.value.index !== index) yield* Ref.set(answered, Option.none())
+      // Matched in a plain loop; only unlisted providerIDs need a call each. An effect per Node would
+      // cost every caller thousands of objects while it runs (each service worker resolves every Node).
+      const unlisted: Array<readonly [string, InstanceLookup.Match]> = []
+      for (const node of nodes) {
+        const match = InstanceLookup.match(node, index)
+        if (match._tag === "Unlisted") unlisted.push([node.name, match])
+        else result.set(node.name, match)
+      }
+      const confirmed = yield* Effect.forEach(unlisted, ([name, match]) => Effect.map(confirm(match), (lookup) => [name, lookup] as const), {
+        concurrency: 4
+      })
+      for (const [name, lookup] of confirmed) result.set(name, lookup)
+      if (unlisted.length === 0) yield* Ref.set(answered, Option.some({ index, nodes, lookups: result }))
       yield* Effect.annotateCurrentSpan({ nodes: nodes.length })
       return result
     })

@@ -7,6 +7,7 @@
 import { Context, Effect, Layer, Option } from "effect"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { CloudConfig, type CloudConfigShape } from "../../src/config/CloudConfig.js"
+import * as NodePlan from "../../src/controllers/NodePlan.js"
 import * as ServicePlan from "../../src/controllers/ServicePlan.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import { ServiceApi, type ServiceCreate } from "../../src/kubernetes/ServiceApi.js"
@@ -55,7 +56,7 @@ export const lbService = (input: Partial<ServiceCreate> & { readonly name: strin
     const lbs = yield* LoadBalancers
     yield* api.create({ namespace: "default", type: "LoadBalancer", ports: [{ name: "http", port: 80 }], ...input })
     const view = Option.getOrThrow(yield* api.setFinalizer("default", input.name, ServicePlan.FINALIZER, true))
-    const nodes = (yield* (yield* NodeApi).list).items.map(ServicePlan.nodeRef)
+    const nodes = (yield* (yield* NodeApi).list).items.map(NodePlan.nodeRef)
     const claims = ServicePlan.claimsOf((yield* api.list).items, ServicePlan.serviceKey(view))
     const result = yield* lbs.ensure({
       service: ServicePlan.toLbService(view),

@@ -136,6 +136,32 @@ describe("Instances", () => {
       assert.strictEqual(yield* found, "Found")
       assert.deepStrictEqual(seenDuringFetch, [false, false])
     }))
+
+  it.effect("the same nodes against the same listing share one answer; a new listing or an unlisted VM answers afresh", () =>
+    Effect.gen(function*() {
+      const { calls, hidden, instances, vms } = yield* source
+      const nodes = [{ name: "node-a", providerID: "" }, { name: "node-b", providerID: "external-cloudstack://b" }]
+      const first = yield* instances.resolve(nodes, { maxAge: "1 minute" })
+      assert.strictEqual(yield* instances.resolve(nodes, { maxAge: "1 minute" }), first)
+      // equal refs in another array are other nodes as far as identity goes: answered, not shared
+      const copy = nodes.map((n) => ({ ...n }))
+      const other = yield* instances.resolve(copy, { maxAge: "1 minute" })
+      assert.notStrictEqual(other, first)
+      assert.deepStrictEqual([...other.entries()], [...first.entries()])
+      // a fresh listing is a fresh answer, even for the same refs
+      yield* Ref.update(vms, (xs) => xs.map((v) => (v.id === "a" ? vm("a", "node-a", "Stopped") : v)))
+      const relisted = yield* instances.resolve(copy)
+      const a = relisted.get("node-a")
+      assert.strictEqual(a?._tag === "Found" ? a.vm.state : undefined, "Stopped")
+      // an unlisted providerID is confirmed by id on every resolve, never answered from memory
+      const withUnlisted = [...copy, { name: "late", providerID: "cloudstack:///late" }]
+      yield* Ref.set(hidden, [vm("late", "late")])
+      const byIdBefore = (yield* Ref.get(calls)).byId
+      assert.strictEqual((yield* instances.resolve(withUnlisted, { maxAge: "1 minute" })).get("late")?._tag, "Found")
+      yield* Ref.set(hidden, [])
+      assert.strictEqual((yield* instances.resolve(withUnlisted, { maxAge: "1 minute" })).get("late")?._tag, "Missing")
+      assert.strictEqual((yield* Ref.get(calls)).byId, byIdBefore + 2)
+    }))
 })
 
 describe("vmSourceFromClient: 'absent' needs a well-formed answer", () => {

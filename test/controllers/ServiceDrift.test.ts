@@ -1,0 +1,113 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Option } from "effect"
+import * as ServiceDrift from "../../src/controllers/ServiceDrift.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
+import type { NodeRef } from "../../src/provider/InstanceLookup.js"
+import type { LbRequest, LoadBalancers } from "../../src/provider/loadbalancer/LoadBalancers.js"
+import type { LbReads } from "../../src/provider/loadbalancer/Reads.js"
+
+const request = (name: string, nodes: ReadonlyArray<NodeRef>): LbRequest<never> => ({
+  service: {
+    namespace: "default",
+    name,
+    uid: `uid-${name}`,
+    annotations: {},
+    ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }],
+    loadBalancerIP: undefined,
+    loadBalancerSourceRanges: [],
+    sessionAffinity: undefined
+  },
+  nodes,
+  fresh: false,
+  claimedElsewhere: () => false,
+  requestedElsewhere: () => false,
+  associatingElsewhere: () => false,
+  persist: () => Effect.void
+})
+
+const unused = Effect.dieMessage("not used by a drift pass")
+const reads: LbReads = {
+  rulesOnIp: () => unused,
+  rulesNamed: () => unused,
+  ipById: () => unused,
+  ipByAddress: () => unused,
+  firewallOnIp: () => unused,
+  aclItems: () => unused,
+  members: () => unused,
+  stickiness: () => unused,
+  healthChecks: () => unused
+}
+
+describe("ServiceDrift.pass", () => {
+  it.effect("builds each Service's request only when its turn comes, and skips one no longer converged", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const nodes = Array.from({ length: 3 }, (_, i) => ({ name: `node-${i}`, providerID: "" }))
+      const lbs: LoadBalancers["Type"] = {
+        ensure: () => unused,
+        updateMembers: () => unused,
+        delete: () => unused,
+        fleet: Effect.sync(() => {
+          log.push("fleet")
+          return reads
+        }),
+        drift: (r) =>
+          Effect.sync(() => {
+            log.push(`drift ${r.service.name}`)
+            return r.service.name === "b" ? ["rule" as const] : []
+          })
+      }
+      const repaired: Array<string> = []
+      const drifted = yield* ServiceDrift.pass({
+        period: Duration.minutes(10),
+        lbs,
+        converged: Effect.succeed(["default/a", "default/b", "default/gone", "default/c"]),
+        requestOf: (key) =>
+          Effect.sync(() => {
+            log.push(`request ${key}`)
+            const name = key.slice("default/".length)
+            return name === "gone" ? Option.none() : Option.some(request(name, nodes))
+          }),
+        repair: (key) => Effect.sync(() => repaired.push(key) > 0),
+        audit: () => Effect.void
+      })
+      // One request at a time: never every Service's nodes and claims held at once.
+      assert.deepStrictEqual(log, [
+        "fleet",
+        "request default/a",
+        "drift a",
+        "request default/b",
+        "drift b",
+        "request default/gone",
+        "request default/c",
+        "drift c"
+      ])
+      assert.deepStrictEqual(drifted, ["default/b"])
+      assert.deepStrictEqual(repaired, ["default/b"])
+    }).pipe(Effect.provide(Metrics.layer)))
+
+  it.effect("a pass with nothing converged lists nothing", () =>
+    Effect.gen(function*() {
+      let listed = 0
+      const lbs: LoadBalancers["Type"] = {
+        ensure: () => unused,
+        updateMembers: () => unused,
+        delete: () => unused,
+        fleet: Effect.sync(() => {
+          listed++
+          return reads
+        }),
+        drift: () => unused
+      }
+      const drifted = yield* ServiceDrift.pass({
+        period: Duration.minutes(10),
+        lbs,
+        converged: Effect.succeed([]),
+        requestOf: () => unused,
+        repair: () => unused,
+        audit: () => unused
+      })
+      assert.deepStrictEqual(drifted, [])
+      assert.strictEqual(listed, 0)
+    }).pipe(Effect.provide(Metrics.layer)))
+})
