@@ -115,7 +115,7 @@ afterAll(() => stopAll(ccm, cluster, simulator))
 describe("migration from the leaseweb fork v1.8.1 (cloudstack-ccm process, real kube-apiserver, HTTP simulator)", () => {
   it.live("its LBs are adopted as they are; new rules get this CCM's names; deleting releases the IPs unless keep-ip", () =>
     Effect.promise(async () => {
-      await assertAdopted(simulator, core, seeded, { cluster: CLUSTER, callsAtStart, idleMs: 10_000, tail, providerIDs })
+      await assertAdopted(simulator, core, seeded, { cluster: CLUSTER, callsAtStart, idleMs: 10_000, tail, providerIDs, releasable: ["fork-auto", "fork-user-address"] })
       const [auto, keep, user] = seeded
       if (auto === undefined || keep === undefined || user === undefined) return assert.fail("not seeded")
       // The fork's annotations stay; ip-associated-by-controller is added (the fork released its IPs).

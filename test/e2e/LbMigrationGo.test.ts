@@ -102,7 +102,7 @@ afterAll(() => stopAll(ccm, cluster, simulator))
 describe("migration from the Go CCM v1.2.0 (cloudstack-ccm process, real kube-apiserver, HTTP simulator)", () => {
   it.live("its LBs are adopted as they are; deleting the Services releases its IPs and keeps the user's", () =>
     Effect.promise(async () => {
-      await assertAdopted(simulator, core, seeded, { cluster: "kubernetes", callsAtStart, idleMs: 10_000, tail, providerIDs })
+      await assertAdopted(simulator, core, seeded, { cluster: "kubernetes", callsAtStart, idleMs: 10_000, tail, providerIDs, releasable: ["go-auto", "go-requested"] })
       // The record: the IP's id; ip-associated-by-controller where the Go CCM associated the IP.
       const [auto, requested, user] = seeded
       if (auto === undefined || requested === undefined || user === undefined) return assert.fail("not seeded")

@@ -167,6 +167,8 @@ export const assertAdopted = async (
     readonly tail: () => string
     /** The Nodes' providerIDs as the other CCM set them. */
     readonly providerIDs: ReadonlyArray<string>
+    /** The Services whose IP is this CCM's to release from now on: their IP gets the ownership tags. */
+    readonly releasable: ReadonlyArray<string>
   }
 ) => {
   const allocatedBefore = await allocated(sim)
@@ -203,8 +205,15 @@ export const assertAdopted = async (
         "cloudstack-ccm/service-uid": s.uid
       }, `${s.name} ${id}`)
     }
-    // seen through its rules only, the IP is not tagged (so `orphans --delete` never releases it)
-    assert.deepStrictEqual(await tagsOf(sim, s.ip.id), {}, s.name)
+    // An IP this CCM will release is tagged as ours (the orphan report and a shared IP's last user go
+    // by it); one the user keeps (their own loadBalancerIP, keep-ip) never is.
+    assert.deepStrictEqual(
+      await tagsOf(sim, s.ip.id),
+      options.releasable.includes(s.name)
+        ? { "cloudstack-ccm/cluster": options.cluster, "cloudstack-ccm/service": `default/${s.name}`, "cloudstack-ccm/service-uid": s.uid }
+        : {},
+      s.name
+    )
   }
 }
 

@@ -42,6 +42,11 @@ export interface ExecuteInput<E> {
   /** Addresses never to pick as a free one (recorded or requested by another Service). */
   readonly avoid: (address: string) => boolean
   readonly reservations: Reservations
+  /**
+   * The IP adopted through the record's `allocating` address (an association cut short) that no id
+   * records yet: recording another address in its place must not be its only trace lost.
+   */
+  readonly adopted: Option.Option<IpAddressId>
 }
 
 export interface Executed {
@@ -141,6 +146,11 @@ export const execute = <E>(
         const chosen = Option.isSome(address) ? address.value : yield* pickFree(network, input)
         yield* Ref.update(input.reservations, (s) => new Set(s).add(chosen))
         return yield* Effect.gen(function*() {
+          // The adopted IP is recorded by its id first (as the old IP of a move, kept until it goes):
+          // the record holds one address being associated, and the new one takes that place.
+          const pin = Option.filter(input.adopted, () =>
+            Option.isNone(state.ownership.ipId) && !Option.exists(state.ownership.allocating, (a) => a === chosen))
+          if (Option.isSome(pin)) yield* record({ ...state.ownership, ipId: pin, associated: true, allocating: Option.none() })
           const before = state.ownership
           yield* record({ ...before, allocating: Option.some(chosen) })
           const forget = record({ ...before, allocating: Option.none() }).pipe(

@@ -133,10 +133,14 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       const owned = ownership.associated || found.forked
       const any = found.any
       if (any !== undefined) {
-        // An IP this CCM associated and keeps (for its ports, or for the other rules on it) is read
-        // whole for its tags: a tag job that failed (or a run that stopped before it) is repaired only
-        // if the missing tag is seen, and the last Service out of a shared IP releases it by that tag.
-        const whole = owned && (spec.ports.length > 0 || found.foreign.length > 0) ? yield* reads.ipById(ipId) : Option.none()
+        // An IP this CCM (or the Go CCM, or the fork) associated and keeps (for its ports, or for the
+        // other rules on it) is read whole for its tags: a tag job that failed (or a run that stopped
+        // before it) is repaired only if the missing tag is seen, and the last Service out of a shared
+        // IP releases it by that tag. Not the fork's IP under keep-ip: the user keeps it, it was never
+        // ours to tag (a user's own loadBalancerIP is not owned at all).
+        const whole = owned && !(spec.keepIp && found.forked) && (spec.ports.length > 0 || found.foreign.length > 0)
+          ? yield* reads.ipById(ipId)
+          : Option.none()
         addIp(
           Option.match(whole, {
             onNone: () => ipFromRule(any, owned, found.foreign, true),

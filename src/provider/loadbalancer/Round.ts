@@ -187,7 +187,12 @@ export const makeRound = (deps: RoundDeps) => {
           ownership,
           persist: request.persist,
           avoid: (address) => request.claimedElsewhere(address) || request.requestedElsewhere(address),
-          reservations: deps.reservations
+          reservations: deps.reservations,
+          adopted: Option.map(
+            Option.flatMap(ownership.allocating, (address) =>
+              Option.fromNullable(observed.ips.find((ip) => ip.address === address && ip.owned && !ip.recorded))),
+            (ip) => ip.id
+          )
         }))
       )
       return { planned, executed, warnings, network, base, effective } satisfies RoundResult

@@ -293,4 +293,27 @@ describe("LoadBalancers: public IPs", () => {
       yield* lbs.delete(yield* request(b, nodes, storeB))
       assert.strictEqual(yield* stateOf(address), "Free")
     }).pipe(Effect.provide(env())))
+
+  // Chaos seed 63: an address whose association was cut short is adopted through ...-ip-allocating;
+  // the Service now wants another network, so a new IP is acquired, and recording the new address
+  // overwrote the only record of the adopted one: when that acquisition failed, nothing named it.
+  it.effect("an adopted IP still being moved away from is not forgotten when the next association fails", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const cs = yield* CloudStackClient
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      // associated on isolated1 by an attempt that stopped before recording its id
+      const old = yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId("isolated1")) })
+      const store = yield* annotationStore({ [Annotations.IP_ALLOCATING]: old.ipAddress })
+      const svc = service({ annotations: { [Annotations.NETWORK_ID]: yield* networkId("isolated-ns") } })
+      yield* sim.failNextJobs("associateIpAddress", 5)
+      assert.isTrue(Either.isLeft(yield* Effect.either(lbs.ensure(yield* request(svc, nodes, store)))), "the new associations failed")
+      yield* lbs.ensure(yield* request(svc, nodes, store))
+      const state = yield* simState
+      assert.strictEqual(state.publicIps.find((i) => i.uuid === old.id)?.state, "Free", "the adopted IP is released")
+      const rules = yield* rulesOfUid(svc.uid)
+      assert.strictEqual(rules.length, 1, "the LB is built on the new network")
+      assert.notStrictEqual(rules[0]?.ipUuid, old.id)
+    }).pipe(Effect.provide(env())))
 })

@@ -14,6 +14,7 @@ import { createNetworkACL } from "../../../src/cloudstack/commands/NetworkAcls.j
 import { AclListId, NetworkId, VmId, VpcId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { forkName, lbName } from "../../../src/provider/loadbalancer/LbName.js"
+import * as Tags from "../../../src/provider/loadbalancer/Tags.js"
 import { aclMarker } from "../../../src/provider/loadbalancer/ObservedLb.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import type { LbService } from "../../../src/provider/loadbalancer/LbSpec.js"
@@ -45,6 +46,9 @@ const forkLb = (svc: LbService, nodes: ReadonlyArray<{ readonly providerID: stri
     return { ip, rule, annotations }
   })
 
+const ipTags = (state: Effect.Effect.Success<typeof simState>, id: string) =>
+  state.tags.filter((t) => t.resourceType === "PublicIpAddress" && t.resourceUuid === id).map((t) => t.key).sort()
+
 const ipState = (id: string) => Effect.map(simState, (s) => s.publicIps.find((i) => i.uuid === id)?.state)
 
 describe("LoadBalancers: migration from the leaseweb fork", () => {
@@ -65,6 +69,8 @@ describe("LoadBalancers: migration from the leaseweb fork", () => {
       }
       const state = yield* simState
       assert.deepStrictEqual(state.lbRules.filter((r) => r.ipUuid === ip.id).map((r) => r.uuid), [rule.id], "the fork's rule, kept under its name")
+      // the IP is this CCM's to release now: tagged as ours (the orphan report and a shared IP's last user rely on it)
+      assert.deepStrictEqual(ipTags(state, ip.id), [Tags.CLUSTER, Tags.SERVICE, Tags.SERVICE_UID].sort())
       yield* lbs.delete(yield* request(svc, nodes, store))
       assert.strictEqual(yield* ipState(ip.id), "Free")
     }).pipe(Effect.provide(env())))
@@ -78,6 +84,9 @@ describe("LoadBalancers: migration from the leaseweb fork", () => {
       const svc = { ...base, annotations: { ...annotations, [Annotations.KEEP_IP]: "true" } }
       const store = yield* annotationStore()
       yield* lbs.ensure(yield* request(svc, nodes, store))
+      yield* lbs.ensure(yield* request(svc, nodes, store))
+      // kept by the user: never tagged as ours, not by the adoption nor by a later ensure
+      assert.deepStrictEqual(ipTags(yield* simState, ip.id), [])
       yield* lbs.delete(yield* request(svc, nodes, store))
       assert.deepStrictEqual((yield* simState).lbRules.filter((r) => r.ipUuid === ip.id), [])
       assert.strictEqual(yield* ipState(ip.id), "Allocated")
