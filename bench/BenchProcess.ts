@@ -10,8 +10,11 @@ import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** The repository root: two levels up from dist/bench, one from bench/ (run from source). */
-export const repo = [resolve(here, ".."), resolve(here, "..", "..")].find((dir) => existsSync(join(dir, "scripts", "kube-apiserver.sh"))) ??
-  resolve(here, "..", "..")
+export const repo =
+  [resolve(here, ".."), resolve(here, "..", "..")].find((dir) =>
+    existsSync(join(dir, "scripts", "kube-apiserver.sh"))
+  ) ??
+    resolve(here, "..", "..")
 
 export const kubeApiserverScript = join(repo, "scripts", "kube-apiserver.sh")
 
@@ -97,8 +100,12 @@ export const apiClient = (server: ApiServer) => {
     })
   /** POSTs `body`, three tries; an object that exists already (409) counts as created. */
   const post = async (path: string, body: unknown) => {
-    const answer = await send("POST", path, body).catch(() => send("POST", path, body)).catch(() => send("POST", path, body))
-    if (answer.status >= 300 && answer.status !== 409) throw new Error(`POST ${path}: ${answer.status} ${answer.text.slice(0, 200)}`)
+    const answer = await send("POST", path, body).catch(() => send("POST", path, body)).catch(() =>
+      send("POST", path, body)
+    )
+    if (answer.status >= 300 && answer.status !== 409) {
+      throw new Error(`POST ${path}: ${answer.status} ${answer.text.slice(0, 200)}`)
+    }
   }
   /** Runs `one(0..count-1)`, 16 at a time. */
   const pool = async (count: number, one: (i: number) => Promise<void>) => {

@@ -3,9 +3,9 @@
  * `ini` package's `parse` of the same text (no validation, no line numbers) as the baseline, in
  * µs per parse. Config is read once at start-up, so this only guards against a pathological parser.
  */
-import { performance } from "node:perf_hooks"
 import { Either } from "effect"
 import * as ini from "ini"
+import { performance } from "node:perf_hooks"
 import { parse } from "../src/config/CloudConfigParser.js"
 import type { BenchRow } from "./run.js"
 
@@ -43,7 +43,13 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     { bench: "cloud-config", metric: "parse+validate (valid file)", value: round(ours), unit: "µs" },
     { bench: "cloud-config", metric: "parse+validate (2 errors)", value: round(invalid), unit: "µs" },
     { bench: "cloud-config", metric: "ini.parse baseline", value: round(baseline), unit: "µs" },
-    { bench: "cloud-config", metric: "ratio vs ini.parse", value: round(ours / baseline), unit: "x", note: "ours also validates" }
+    {
+      bench: "cloud-config",
+      metric: "ratio vs ini.parse",
+      value: round(ours / baseline),
+      unit: "x",
+      note: "ours also validates"
+    }
   ]
 }
 

@@ -4,9 +4,9 @@
  * loopback HTTP server in a child process (so its CPU is not counted). Baseline in the same run: a
  * bare undici GET + JSON.parse of the same answer over the same keep-alive loopback connection.
  */
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import { performance } from "node:perf_hooks"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { Agent, request } from "undici"
 import { CloudStackClient, layer as clientLayer } from "../src/cloudstack/CloudStackClient.js"
 import { CloudStackTransport } from "../src/cloudstack/CloudStackTransport.js"
@@ -41,7 +41,9 @@ const rule = (i: number) => ({
   tags: [{ key: "cluster", value: "bench", resourcetype: "LoadBalancer", resourceid: "x" }]
 })
 const BODIES: Record<string, string> = {
-  listZones: JSON.stringify({ listzonesresponse: { count: 1, zone: [{ id: "z", name: "zone", networktype: "Advanced" }] } }),
+  listZones: JSON.stringify({
+    listzonesresponse: { count: 1, zone: [{ id: "z", name: "zone", networktype: "Advanced" }] }
+  }),
   listLoadBalancerRules: JSON.stringify({
     listloadbalancerrulesresponse: { count: 20, loadbalancerrule: Array.from({ length: 20 }, (_, i) => rule(i)) }
   })
@@ -62,7 +64,13 @@ const inProcessTransport = (cfg: CloudConfigShape) =>
   Layer.succeed(CloudStackTransport, {
     send: (req) =>
       Effect.sync(() => {
-        HttpTransport.encodeRequest(cfg.apiUrl, Redacted.value(cfg.apiKey), Redacted.value(cfg.secretKey), req, 1_800_000_000_000)
+        HttpTransport.encodeRequest(
+          cfg.apiUrl,
+          Redacted.value(cfg.apiKey),
+          Redacted.value(cfg.secretKey),
+          req,
+          1_800_000_000_000
+        )
         return { status: 200, contentType: "application/json", body: BODIES[req.command] ?? "{}" }
       })
   })
@@ -110,7 +118,11 @@ const startServer = async () => {
 
 const clientRuntime = (transport: Layer.Layer<CloudStackTransport, never, CloudConfig>, cfg: CloudConfigShape) =>
   ManagedRuntime.make(
-    clientLayer.pipe(Layer.provide(transport), Layer.provide(Metrics.layer), Layer.provide(Layer.succeed(CloudConfig, cfg)))
+    clientLayer.pipe(
+      Layer.provide(transport),
+      Layer.provide(Metrics.layer),
+      Layer.provide(Layer.succeed(CloudConfig, cfg))
+    )
   )
 
 const loops = (rt: ManagedRuntime.ManagedRuntime<CloudStackClient, unknown>) => {
@@ -118,7 +130,8 @@ const loops = (rt: ManagedRuntime.ManagedRuntime<CloudStackClient, unknown>) => 
     rt.runPromise(Effect.flatMap(CloudStackClient, (c) => Effect.repeatN(call(c), n - 1)).pipe(Effect.asVoid))
   const par = (call: (c: CloudStackClient["Type"]) => Effect.Effect<unknown, unknown>) => (n: number) =>
     rt.runPromise(
-      Effect.flatMap(CloudStackClient, (c) => Effect.forEach(Array.from({ length: n }), () => call(c), { concurrency: CONCURRENCY, discard: true }))
+      Effect.flatMap(CloudStackClient, (c) =>
+        Effect.forEach(Array.from({ length: n }), () => call(c), { concurrency: CONCURRENCY, discard: true }))
     )
   return { seq, par }
 }
@@ -126,7 +139,11 @@ const loops = (rt: ManagedRuntime.ManagedRuntime<CloudStackClient, unknown>) => 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
   const push = (metric: string, value: number, unit: string, note?: string) =>
-    rows.push(note === undefined ? { bench: "CloudStackClient", metric, value, unit } : { bench: "CloudStackClient", metric, value, unit, note })
+    rows.push(
+      note === undefined
+        ? { bench: "CloudStackClient", metric, value, unit }
+        : { bench: "CloudStackClient", metric, value, unit, note }
+    )
   const zones = (c: CloudStackClient["Type"]) => c.list(listZones, {})
   const rules = (c: CloudStackClient["Type"]) => c.list(listLoadBalancerRules, {})
 
@@ -134,7 +151,11 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const cfg0 = config(new URL("http://127.0.0.1:1/client/api"))
   const signOnly = await measure(CALLS * 10, async (n) => {
     for (let i = 0; i < n; i++) {
-      HttpTransport.encodeRequest(cfg0.apiUrl, "k", "s", { command: "listZones", params: { listall: "true", page: "1", pagesize: "500" }, method: "GET" }, i)
+      HttpTransport.encodeRequest(cfg0.apiUrl, "k", "s", {
+        command: "listZones",
+        params: { listall: "true", page: "1", pagesize: "500" },
+        method: "GET"
+      }, i)
     }
   })
   push("sign_encode_cpu", signOnly.cpuMicrosPerCall, "µs/call", "HttpTransport.encodeRequest alone")
@@ -161,7 +182,11 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
 
     // baseline: bare undici GET + JSON.parse of the same answer, same loopback server
     const agent = new Agent({ keepAliveTimeout: 60_000 })
-    const url = HttpTransport.encodeRequest(server.url, "k", "s", { command: "listZones", params: { page: "1", pagesize: "500" }, method: "GET" }, 0).url
+    const url = HttpTransport.encodeRequest(server.url, "k", "s", {
+      command: "listZones",
+      params: { page: "1", pagesize: "500" },
+      method: "GET"
+    }, 0).url
     const bare = await measure(CALLS, async (n) => {
       for (let i = 0; i < n; i++) {
         const r = await request(url, { dispatcher: agent })
@@ -175,8 +200,18 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     push("loopback_listZones_rate_c16", parZones.callsPerSecond, "calls/s", `concurrency ${CONCURRENCY}`)
     push("loopback_listLBRules20_cpu", seqRules.cpuMicrosPerCall, "µs/call")
     push("loopback_bare_undici_cpu", bare.cpuMicrosPerCall, "µs/call", "baseline: undici GET + JSON.parse")
-    push("loopback_client_vs_bare_cpu", round(seqZones.cpuMicrosPerCall / bare.cpuMicrosPerCall), "ratio", "client / baseline")
-    push("client_overhead_over_bare_cpu", round(seqZones.cpuMicrosPerCall - bare.cpuMicrosPerCall), "µs/call", "what signing, retries, limits, metrics and decoding add")
+    push(
+      "loopback_client_vs_bare_cpu",
+      round(seqZones.cpuMicrosPerCall / bare.cpuMicrosPerCall),
+      "ratio",
+      "client / baseline"
+    )
+    push(
+      "client_overhead_over_bare_cpu",
+      round(seqZones.cpuMicrosPerCall - bare.cpuMicrosPerCall),
+      "µs/call",
+      "what signing, retries, limits, metrics and decoding add"
+    )
   } finally {
     server.stop()
   }

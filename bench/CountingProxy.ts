@@ -53,11 +53,15 @@ export const startCountingProxy = (target: URL): Promise<CountingProxy> =>
   })
 
 /** The server URL of a kubeconfig written by scripts/kube-apiserver.sh. */
-export const serverOf = (kubeconfig: string): URL => new URL(/server: (\S+)/.exec(readFileSync(kubeconfig, "utf8"))?.[1] ?? "")
+export const serverOf = (kubeconfig: string): URL =>
+  new URL(/server: (\S+)/.exec(readFileSync(kubeconfig, "utf8"))?.[1] ?? "")
 
 /** Writes `path`: `kubeconfig` with its server replaced by the proxy (the certificate names 127.0.0.1, any port). */
 export const kubeconfigVia = (kubeconfig: string, proxy: CountingProxy, path: string): string => {
-  const text = readFileSync(kubeconfig, "utf8").replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${proxy.port}`)
+  const text = readFileSync(kubeconfig, "utf8").replace(
+    /server: https:\/\/127\.0\.0\.1:\d+/,
+    `server: https://127.0.0.1:${proxy.port}`
+  )
   writeFileSync(path, text)
   return path
 }

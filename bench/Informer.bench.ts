@@ -6,12 +6,12 @@
  * reported before the informers start; against the real kube-apiserver (when the binary is built,
  * or KUBE_BENCH_KUBECONFIG points at a server) the child holds nothing but the informers.
  */
+import { Effect, ManagedRuntime, Stream } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, ManagedRuntime, Stream } from "effect"
 import * as Informer from "../src/kubernetes/Informer.js"
 import * as KubernetesLive from "../src/kubernetes/KubernetesLive.js"
 import * as NodeApi from "../src/kubernetes/NodeApi.js"
@@ -58,7 +58,9 @@ const nodeCreate = (i: number): NodeApi.NodeCreate => ({
     "volumes.kubernetes.io/controller-managed-attach-detach": "true",
     "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd/containerd.sock",
     "projectcalico.org/IPv4Address": `10.${(i >> 8) & 255}.${i & 255}.10/24`,
-    "csi.volume.kubernetes.io/nodeid": JSON.stringify({ "csi.cloudstack.apache.org": `0b4c0a43-0c8f-4d32-9a1e-${String(i).padStart(12, "0")}` })
+    "csi.volume.kubernetes.io/nodeid": JSON.stringify({
+      "csi.cloudstack.apache.org": `0b4c0a43-0c8f-4d32-9a1e-${String(i).padStart(12, "0")}`
+    })
   },
   providerID: `cloudstack:///0b4c0a43-0c8f-4d32-9a1e-${String(i).padStart(12, "0")}`,
   addresses: [
@@ -75,7 +77,11 @@ const serviceCreate = (i: number): ServiceApi.ServiceCreate => ({
   annotations: {
     "service.beta.kubernetes.io/cloudstack-load-balancer-proxy-protocol": "false",
     "service.beta.kubernetes.io/cloudstack-load-balancer-hostname": `svc-${i}.example.com`,
-    "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify({ kind: "Service", metadata: { name: `svc-${i}` }, spec: { type: "LoadBalancer" } })
+    "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify({
+      kind: "Service",
+      metadata: { name: `svc-${i}` },
+      spec: { type: "LoadBalancer" }
+    })
   },
   type: i % 4 === 0 ? "LoadBalancer" : "ClusterIP",
   ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }]
@@ -128,7 +134,11 @@ const measure = (populateFirst: boolean, updates: number) =>
     const c1 = cpuMs()
     const listed = yield* nodeInformer.list
     yield* Effect.forEach(listed.slice(0, updates), (node) =>
-      nodes.update({ name: node.metadata.name, resourceVersion: node.metadata.resourceVersion, labels: { bench: String(process.pid) } }), {
+      nodes.update({
+        name: node.metadata.name,
+        resourceVersion: node.metadata.resourceVersion,
+        labels: { bench: String(process.pid) }
+      }), {
       concurrency: 16,
       discard: true
     })
@@ -193,16 +203,37 @@ const round = (value: number | undefined) => Math.round((value ?? NaN) * 10) / 1
 const rowsFor = (variant: string, report: Record<string, number>, idleRss: number): ReadonlyArray<BenchRow> => {
   const bench = `informer ${NODES} nodes + ${SERVICES} services (${variant})`
   return [
-    { bench, metric: "process RSS after sync", value: round(report["rssAfterSyncMiB"]), unit: "MiB", note: `target < 120; idle baseline ${round(idleRss)} MiB` },
+    {
+      bench,
+      metric: "process RSS after sync",
+      value: round(report["rssAfterSyncMiB"]),
+      unit: "MiB",
+      note: `target < 120; idle baseline ${round(idleRss)} MiB`
+    },
     { bench, metric: "process RSS after sync + 1000 watched updates", value: round(report["rssMiB"]), unit: "MiB" },
     ...(variant.startsWith("FakeKubernetes")
-      ? [{ bench, metric: "RSS with the fake store, before informers", value: round(report["rssBeforeMiB"]), unit: "MiB" }]
+      ? [{
+        bench,
+        metric: "RSS with the fake store, before informers",
+        value: round(report["rssBeforeMiB"]),
+        unit: "MiB"
+      }]
       : []),
-    { bench, metric: "informers' RSS over the moment before they started", value: round((report["rssMiB"] ?? 0) - (report["rssBeforeMiB"] ?? 0)), unit: "MiB" },
+    {
+      bench,
+      metric: "informers' RSS over the moment before they started",
+      value: round((report["rssMiB"] ?? 0) - (report["rssBeforeMiB"] ?? 0)),
+      unit: "MiB"
+    },
     { bench, metric: "heap used after sync", value: round(report["heapUsedMiB"]), unit: "MiB" },
     { bench, metric: "list + decode + cache (wall)", value: round(report["syncMs"]), unit: "ms" },
     { bench, metric: "list + decode + cache (CPU)", value: round(report["syncCpuMs"]), unit: "ms" },
-    { bench, metric: "CPU per 1000 Node updates: PATCH sent + watch event decoded + cache + handler", value: round(report["updateCpuMsPer1000"]), unit: "ms" },
+    {
+      bench,
+      metric: "CPU per 1000 Node updates: PATCH sent + watch event decoded + cache + handler",
+      value: round(report["updateCpuMsPer1000"]),
+      unit: "ms"
+    },
     { bench, metric: "RSS ratio to idle baseline", value: round((report["rssMiB"] ?? 0) / idleRss), unit: "x" }
   ]
 }
@@ -222,13 +253,24 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const idle = spawnChild("idle")
   const idleRss = idle["rssMiB"] ?? NaN
   const rows: Array<BenchRow> = [
-    { bench: "informer baseline", metric: "idle process RSS (same modules loaded)", value: round(idleRss), unit: "MiB" },
+    {
+      bench: "informer baseline",
+      metric: "idle process RSS (same modules loaded)",
+      value: round(idleRss),
+      unit: "MiB"
+    },
     ...rowsFor("FakeKubernetes", spawnChild("fake"), idleRss),
     ...rowsFor(`FakeKubernetes, ${TUNED_FLAGS.join(" ")}`, spawnChild("fake", TUNED_FLAGS), idleRss)
   ]
   const server = realServer()
   if (server === undefined) {
-    rows.push({ bench: "informer (real kube-apiserver)", metric: "skipped", value: 0, unit: "", note: "run scripts/kube-apiserver.sh build" })
+    rows.push({
+      bench: "informer (real kube-apiserver)",
+      metric: "skipped",
+      value: 0,
+      unit: "",
+      note: "run scripts/kube-apiserver.sh build"
+    })
     return rows
   }
   try {
@@ -237,7 +279,11 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     await runtime.dispose()
     rows.push(...rowsFor("real kube-apiserver v1.20", spawnChild(`real:${server.kubeconfig}`), idleRss))
     rows.push(
-      ...rowsFor(`real kube-apiserver v1.20, ${TUNED_FLAGS.join(" ")}`, spawnChild(`real:${server.kubeconfig}`, TUNED_FLAGS), idleRss)
+      ...rowsFor(
+        `real kube-apiserver v1.20, ${TUNED_FLAGS.join(" ")}`,
+        spawnChild(`real:${server.kubeconfig}`, TUNED_FLAGS),
+        idleRss
+      )
     )
   } finally {
     server.stop()

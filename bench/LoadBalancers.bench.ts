@@ -5,9 +5,9 @@
  * budget issue 9 sets, and the orphan report's. Deterministic: counts, not times.
  */
 import { Effect, Layer, Logger, LogLevel, Option, Random, Ref, Schema } from "effect"
+import * as SimulateCommand from "../src/cli/SimulateCommand.js"
 import { CloudStackClient } from "../src/cloudstack/CloudStackClient.js"
 import { listVirtualMachines } from "../src/cloudstack/commands/VirtualMachines.js"
-import * as SimulateCommand from "../src/cli/SimulateCommand.js"
 import { NodeApi } from "../src/kubernetes/NodeApi.js"
 import { ServiceApi } from "../src/kubernetes/ServiceApi.js"
 import * as Orphans from "../src/orphans/Orphans.js"
@@ -15,7 +15,11 @@ import type { NodeRef } from "../src/provider/InstanceLookup.js"
 import { Instances } from "../src/provider/Instances.js"
 import * as Annotations from "../src/provider/loadbalancer/Annotations.js"
 import type { LbService } from "../src/provider/loadbalancer/LbSpec.js"
-import { layer as LoadBalancersLayer, type LbRequest, LoadBalancers } from "../src/provider/loadbalancer/LoadBalancers.js"
+import {
+  layer as LoadBalancersLayer,
+  type LbRequest,
+  LoadBalancers
+} from "../src/provider/loadbalancer/LoadBalancers.js"
 import * as Ownership from "../src/provider/loadbalancer/Ownership.js"
 import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../src/simulation/cloudstack/DemoWorld.js"
@@ -38,9 +42,16 @@ const service = (overrides: Partial<LbService> = {}): LbService => {
   }
 }
 
-const calls = Effect.flatMap(CloudStackSimulator, (s) => s.counters).pipe(Effect.map((c) => [...c.values()].reduce((a, b) => a + b, 0)))
+const calls = Effect.flatMap(CloudStackSimulator, (s) => s.counters).pipe(
+  Effect.map((c) => [...c.values()].reduce((a, b) => a + b, 0))
+)
 const mutations = Effect.flatMap(CloudStackSimulator, (s) => s.counters).pipe(
-  Effect.map((c) => [...c.entries()].filter(([k]) => !k.startsWith("list") && k !== "queryAsyncJobResult").reduce((a, [, n]) => a + n, 0))
+  Effect.map((c) =>
+    [...c.entries()].filter(([k]) => !k.startsWith("list") && k !== "queryAsyncJobResult").reduce(
+      (a, [, n]) => a + n,
+      0
+    )
+  )
 )
 const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
@@ -77,7 +88,11 @@ const recorded = (svc: LbService) =>
 const nodesFor = (...names: ReadonlyArray<string>) =>
   Effect.map(
     Effect.flatMap(CloudStackClient, (cs) => cs.list(listVirtualMachines, {})),
-    (vms) => names.map((name): NodeRef => ({ name, providerID: `external-cloudstack://${vms.find((v) => v.name === name)?.id ?? ""}` }))
+    (vms) =>
+      names.map((name): NodeRef => ({
+        name,
+        providerID: `external-cloudstack://${vms.find((v) => v.name === name)?.id ?? ""}`
+      }))
   )
 
 interface Figure {
@@ -98,30 +113,71 @@ const scenarios = Effect.gen(function*() {
   // (5 min; the LB code reuses a listing up to 10 min old): warm it as the CCM has it. Right after a
   // restart the first ensure lists them once more, for every Service together.
   const cold = yield* counted(instances.resolve(two))
-  out.push({ scenario: "VM listing after a restart (once, shared by every Service)", ours: cold.calls, go: "1 per LB operation", budget: "" })
+  out.push({
+    scenario: "VM listing after a restart (once, shared by every Service)",
+    ours: cold.calls,
+    go: "1 per LB operation",
+    budget: ""
+  })
   // The first LB of the network also reads the network.
   const first = service()
   const firstRecord = yield* recorded(first)
   const c1 = yield* counted(lbs.ensure(yield* firstRecord.request(two, true)))
-  out.push({ scenario: "create, 1 TCP port, isolated, first LB of the network (3 of them createTags, not awaited)", ours: c1.calls, go: "13", budget: "≤ 10 (+3 tags)" })
+  out.push({
+    scenario: "create, 1 TCP port, isolated, first LB of the network (3 of them createTags, not awaited)",
+    ours: c1.calls,
+    go: "13",
+    budget: "≤ 10 (+3 tags)"
+  })
 
   const web = service()
   const r = yield* recorded(web)
   const c2 = yield* counted(lbs.ensure(yield* r.request(two, true)))
-  out.push({ scenario: "create, 1 TCP port, isolated (3 of them createTags, not awaited)", ours: c2.calls, go: "13", budget: "≤ 9 (+3 tags)" })
+  out.push({
+    scenario: "create, 1 TCP port, isolated (3 of them createTags, not awaited)",
+    ours: c2.calls,
+    go: "13",
+    budget: "≤ 9 (+3 tags)"
+  })
   const resync = yield* counted(lbs.ensure(yield* r.request(two, false)))
-  out.push({ scenario: "re-sync, nothing changed (reads)", ours: resync.calls, go: "0 (never re-syncs)", budget: "≤ 4" })
+  out.push({
+    scenario: "re-sync, nothing changed (reads)",
+    ours: resync.calls,
+    go: "0 (never re-syncs)",
+    budget: "≤ 4"
+  })
   out.push({ scenario: "re-sync, nothing changed (mutating)", ours: resync.mutating, go: "0", budget: "0" })
   const affinity = yield* counted(lbs.ensure(yield* r.request(two, false, { sessionAffinity: "ClientIP" })))
   out.push({ scenario: "sessionAffinity change", ours: affinity.calls, go: "6", budget: "" })
-  const cidrs = yield* counted(lbs.ensure(yield* r.request(two, false, { sessionAffinity: "ClientIP", annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8" } })))
+  const cidrs = yield* counted(
+    lbs.ensure(
+      yield* r.request(two, false, {
+        sessionAffinity: "ClientIP",
+        annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8" }
+      })
+    )
+  )
   out.push({ scenario: "source-cidrs change (4.22: in place)", ours: cidrs.calls, go: "6", budget: "" })
-  const snapshot = Option.getOrThrow((yield* lbs.ensure(yield* r.request(two, false, { sessionAffinity: "ClientIP", annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8" } }))).snapshot)
+  const snapshot = Option.getOrThrow(
+    (yield* lbs.ensure(
+      yield* r.request(two, false, {
+        sessionAffinity: "ClientIP",
+        annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8" }
+      })
+    )).snapshot
+  )
   const join = yield* counted(lbs.updateMembers(snapshot, three))
   out.push({ scenario: "a node joins (per rule)", ours: join.calls, go: "5 (+ 8 for the node's init)", budget: "≤ 4" })
   const leave = yield* counted(lbs.updateMembers(snapshot, two))
   out.push({ scenario: "a node leaves (per rule)", ours: leave.calls, go: "5", budget: "≤ 4" })
-  const del = yield* counted(lbs.delete(yield* r.request(two, false, { sessionAffinity: "ClientIP", annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8" } })))
+  const del = yield* counted(
+    lbs.delete(
+      yield* r.request(two, false, {
+        sessionAffinity: "ClientIP",
+        annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8" }
+      })
+    )
+  )
   out.push({ scenario: "delete", ours: del.calls, go: "12", budget: "≤ 5" })
 
   const fixed = service({ loadBalancerIP: "203.0.113.50" })
@@ -134,10 +190,25 @@ const scenarios = Effect.gen(function*() {
   const dns = service({ ports: [{ name: "dns", protocol: "UDP", port: 53, nodePort: 30053 }] })
   const d = yield* recorded(dns)
   const u1 = yield* counted(lbs.ensure(yield* d.request(two, true)))
-  out.push({ scenario: "UDP on the virtual router, first attempt (431, IP released)", ours: u1.calls, go: "8", budget: "" })
+  out.push({
+    scenario: "UDP on the virtual router, first attempt (431, IP released)",
+    ours: u1.calls,
+    go: "8",
+    budget: ""
+  })
   const u2 = yield* counted(Effect.all([1, 2].map(() => Effect.flatMap(d.request(two, false), lbs.ensure))))
-  out.push({ scenario: "UDP on the virtual router, 2 more attempts", ours: u2.calls, go: "16 (IP churned each time)", budget: "0 mutating" })
-  out.push({ scenario: "UDP on the virtual router, 2 more attempts (mutating)", ours: u2.mutating, go: "12", budget: "0" })
+  out.push({
+    scenario: "UDP on the virtual router, 2 more attempts",
+    ours: u2.calls,
+    go: "16 (IP churned each time)",
+    budget: "0 mutating"
+  })
+  out.push({
+    scenario: "UDP on the virtual router, 2 more attempts (mutating)",
+    ours: u2.mutating,
+    go: "12",
+    budget: "0"
+  })
 
   const webs = yield* nodesFor("web-1", "web-2")
   const vpcFirst = service()
@@ -152,21 +223,40 @@ const scenarios = Effect.gen(function*() {
   out.push({ scenario: "VPC tier delete (ACL item, IP)", ours: vd.calls, go: "12", budget: "" })
 
   // Policies: the Go CCM has neither stickiness nor health checks (its PR #88 was never merged).
-  const sticky = service({ annotations: { [Annotations.STICKY_METHOD]: "LbCookie", [Annotations.STICKY_PARAMS]: "cookie-name=srv" } })
+  const sticky = service({
+    annotations: { [Annotations.STICKY_METHOD]: "LbCookie", [Annotations.STICKY_PARAMS]: "cookie-name=srv" }
+  })
   const st = yield* recorded(sticky)
   const sc = yield* counted(lbs.ensure(yield* st.request(two, true)))
   out.push({ scenario: "create with stickiness (isolated)", ours: sc.calls, go: "no stickiness", budget: "" })
   const sr = yield* counted(lbs.ensure(yield* st.request(two, false)))
   out.push({ scenario: "re-sync with stickiness, nothing changed (reads)", ours: sr.calls, go: "", budget: "" })
-  const sx = yield* counted(lbs.ensure(yield* st.request(two, false, { annotations: { [Annotations.STICKY_METHOD]: "SourceBased", [Annotations.STICKY_PARAMS]: "" } })))
-  out.push({ scenario: "stickiness method change (one create replaces the policy)", ours: sx.calls, go: "", budget: "" })
+  const sx = yield* counted(
+    lbs.ensure(
+      yield* st.request(two, false, {
+        annotations: { [Annotations.STICKY_METHOD]: "SourceBased", [Annotations.STICKY_PARAMS]: "" }
+      })
+    )
+  )
+  out.push({
+    scenario: "stickiness method change (one create replaces the policy)",
+    ours: sx.calls,
+    go: "",
+    budget: ""
+  })
   const nsNodes = yield* nodesFor("ns-node-1", "ns-node-2")
-  const nsNetwork = (yield* Effect.flatMap(CloudStackSimulator, (sim) => sim.state)).networks.find((n) => n.name === "isolated-ns")?.uuid ?? ""
+  const nsNetwork = (yield* Effect.flatMap(CloudStackSimulator, (sim) =>
+    sim.state)).networks.find((n) => n.name === "isolated-ns")?.uuid ?? ""
   const checked = service({ annotations: { [Annotations.NETWORK_ID]: nsNetwork } })
   const hc = yield* recorded(checked)
   yield* instances.resolve(nsNodes)
   const hcc = yield* counted(lbs.ensure(yield* hc.request(nsNodes, true)))
-  out.push({ scenario: "create on the Netscaler-like network, default health check (first LB there)", ours: hcc.calls, go: "no health checks", budget: "" })
+  out.push({
+    scenario: "create on the Netscaler-like network, default health check (first LB there)",
+    ours: hcc.calls,
+    go: "no health checks",
+    budget: ""
+  })
   const hcr = yield* counted(lbs.ensure(yield* hc.request(nsNodes, false)))
   out.push({ scenario: "re-sync with a health check, nothing changed (reads)", ours: hcr.calls, go: "", budget: "" })
   return out
@@ -182,7 +272,12 @@ const untagged = Effect.gen(function*() {
   yield* lbs.ensure(yield* warm.request(two, true))
   const r = yield* recorded(service())
   const c = yield* counted(lbs.ensure(yield* r.request(two, true)))
-  return { scenario: "create, 1 TCP port, isolated, --lb-ownership-tags=false", ours: c.calls, go: "13", budget: "≤ 9" } satisfies Figure
+  return {
+    scenario: "create, 1 TCP port, isolated, --lb-ownership-tags=false",
+    ours: c.calls,
+    go: "13",
+    budget: "≤ 9"
+  } satisfies Figure
 })
 
 const DRIFT_SERVICES = 300
@@ -196,7 +291,12 @@ const driftPass = Effect.gen(function*() {
   const requests: Array<LbRequest<never>> = []
   for (let i = 0; i < DRIFT_SERVICES; i++) {
     const r = yield* recorded(service({
-      ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, { name: "https", protocol: "TCP", port: 443, nodePort: 30443 }]
+      ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, {
+        name: "https",
+        protocol: "TCP",
+        port: 443,
+        nodePort: 30443
+      }]
     }))
     yield* lbs.ensure(yield* r.request(two, true))
     requests.push(yield* r.request(two, false))
@@ -209,10 +309,30 @@ const driftPass = Effect.gen(function*() {
   }))
   const rules = DRIFT_SERVICES * 2
   return [
-    { scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services (${rules} rules): reads`, ours: pass.calls, go: "no drift repair", budget: `≤ ceil(rules/500) + a few = ${Math.ceil(rules / 500)} + a few` },
-    { scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services: mutating`, ours: pass.mutating, go: "no drift repair", budget: "0" },
-    { scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services: Services found drifted`, ours: pass.result, go: "", budget: "0" },
-    { scenario: "member audits per period (one listLoadBalancerRuleInstances per rule, spread over the period)", ours: rules, go: "", budget: "" }
+    {
+      scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services (${rules} rules): reads`,
+      ours: pass.calls,
+      go: "no drift repair",
+      budget: `≤ ceil(rules/500) + a few = ${Math.ceil(rules / 500)} + a few`
+    },
+    {
+      scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services: mutating`,
+      ours: pass.mutating,
+      go: "no drift repair",
+      budget: "0"
+    },
+    {
+      scenario: `drift pass, ${DRIFT_SERVICES} unchanged Services: Services found drifted`,
+      ours: pass.result,
+      go: "",
+      budget: "0"
+    },
+    {
+      scenario: "member audits per period (one listLoadBalancerRuleInstances per rule, spread over the period)",
+      ours: rules,
+      go: "",
+      budget: ""
+    }
   ] satisfies ReadonlyArray<Figure>
 })
 
@@ -226,7 +346,12 @@ const orphanReport = Effect.gen(function*() {
   const lbs = yield* LoadBalancers
   const api = yield* ServiceApi
   const two = yield* nodesFor("node-1", "node-2")
-  const ports = [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, { name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] as const
+  const ports = [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, {
+    name: "https",
+    protocol: "TCP",
+    port: 443,
+    nodePort: 30443
+  }] as const
   for (let i = 0; i < DRIFT_SERVICES; i++) {
     const created = yield* api.create({ namespace: "default", name: `orphan-bench-${i}`, type: "LoadBalancer", ports })
     const r = yield* recorded(service({ name: created.metadata.name, uid: created.metadata.uid, ports }))
@@ -239,7 +364,8 @@ const orphanReport = Effect.gen(function*() {
   return [
     { scenario: `orphans report, ${scale}: reads`, ours: report.calls, go: "no orphan report", budget: "" },
     {
-      scenario: `orphans --delete of their ${report.result.steps.length} orphans (firewall rules, rules, IPs; each deletion and its job)`,
+      scenario:
+        `orphans --delete of their ${report.result.steps.length} orphans (firewall rules, rules, IPs; each deletion and its job)`,
       ours: deletion.calls,
       go: "",
       budget: ""
@@ -261,14 +387,18 @@ const oldServer = Effect.gen(function*() {
   const r = yield* recorded(svc)
   yield* lbs.ensure(yield* r.request(two, true))
   yield* lbs.ensure(yield* r.request(two, false, { annotations: { [Annotations.SOURCE_CIDRS]: "192.168.0.0/16" } })) // learns
-  const c = yield* counted(lbs.ensure(yield* r.request(two, false, { annotations: { [Annotations.SOURCE_CIDRS]: "172.16.0.0/12" } })))
+  const c = yield* counted(
+    lbs.ensure(yield* r.request(two, false, { annotations: { [Annotations.SOURCE_CIDRS]: "172.16.0.0/12" } }))
+  )
   return { scenario: "source-cidrs change (4.20: recreate)", ours: c.calls, go: "10", budget: "" } satisfies Figure
 })
 
 const env = (world = demoWorld, tags = true) =>
   tags
     ? SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world })
-    : LoadBalancersLayer({ tags: false }).pipe(Layer.provideMerge(SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world })))
+    : LoadBalancersLayer({ tags: false }).pipe(
+      Layer.provideMerge(SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world }))
+    )
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const quiet = <A, E>(
@@ -276,7 +406,13 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     world?: World,
     tags = true
   ) =>
-    Effect.runPromise(e.pipe(Logger.withMinimumLogLevel(LogLevel.Warning), Effect.withRandom(Random.make(1)), Effect.provide(env(world, tags))))
+    Effect.runPromise(
+      e.pipe(
+        Logger.withMinimumLogLevel(LogLevel.Warning),
+        Effect.withRandom(Random.make(1)),
+        Effect.provide(env(world, tags))
+      )
+    )
   const figures = [
     ...(await quiet(scenarios)),
     await quiet(untagged, demoWorld, false),

@@ -5,19 +5,19 @@
  * is measured under plain `node`, the image's previous settings and its current ones; ratios are
  * against plain `node` in the same run. Target: the Go image's 120 MiB limit (VmRSS and VmHWM).
  */
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Layer, ManagedRuntime } from "effect"
 import * as Informer from "../src/kubernetes/Informer.js"
 import * as KubeClient from "../src/kubernetes/KubeClient.js"
 import * as NodeApi from "../src/kubernetes/NodeApi.js"
 import * as ServiceApi from "../src/kubernetes/ServiceApi.js"
 import {
-  type ApiServer,
   apiClient,
+  type ApiServer,
   apiServerOf,
   buildCliBundle,
   bundleOptions,
@@ -115,9 +115,15 @@ const nodeBody = (i: number) => ({
       "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd/containerd.sock"
     }
   },
-  spec: { providerID: `cloudstack:///0b4c0a43-0c8f-4d32-9a1e-${String(i).padStart(12, "0")}`, podCIDR: `10.244.${i % 256}.0/24` },
+  spec: {
+    providerID: `cloudstack:///0b4c0a43-0c8f-4d32-9a1e-${String(i).padStart(12, "0")}`,
+    podCIDR: `10.244.${i % 256}.0/24`
+  },
   status: {
-    addresses: [{ type: "InternalIP", address: `10.${(i >> 8) & 255}.${i & 255}.10` }, { type: "Hostname", address: `worker-${i}` }],
+    addresses: [{ type: "InternalIP", address: `10.${(i >> 8) & 255}.${i & 255}.10` }, {
+      type: "Hostname",
+      address: `worker-${i}`
+    }],
     capacity: { cpu: "4", memory: "8148012Ki", pods: "110", "ephemeral-storage": "51286496Ki" },
     allocatable: { cpu: "4", memory: "8045612Ki", pods: "110", "ephemeral-storage": "47265634Ki" },
     conditions: ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"].map((type) => ({
@@ -148,7 +154,12 @@ const serviceBody = (i: number) => ({
   spec: {
     type: i % 4 === 0 ? "LoadBalancer" : "ClusterIP",
     selector: { app: `app-${i}` },
-    ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }, { name: "https", port: 443, targetPort: 8443, protocol: "TCP" }]
+    ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }, {
+      name: "https",
+      port: 443,
+      targetPort: 8443,
+      protocol: "TCP"
+    }]
   }
 })
 
@@ -174,7 +185,12 @@ interface Sample {
  * Starts `args` under `variant`, waits until `ready` (stdout text) or not at all, then samples RSS
  * for `holdMs`; the figure is the last sample, the peak is the kernel's high-water mark (VmHWM).
  */
-const sampleProcess = async (variant: Variant, args: ReadonlyArray<string>, holdMs: number, ready?: string): Promise<Sample> => {
+const sampleProcess = async (
+  variant: Variant,
+  args: ReadonlyArray<string>,
+  holdMs: number,
+  ready?: string
+): Promise<Sample> => {
   const started = performance.now()
   const child: ChildProcess = spawn(process.execPath, [...variant.nodeFlags, ...args], {
     env: { ...process.env, ...variant.env },
@@ -188,7 +204,9 @@ const sampleProcess = async (variant: Variant, args: ReadonlyArray<string>, hold
   try {
     const deadline = performance.now() + 300_000
     while (ready !== undefined && !out.includes(ready)) {
-      if (child.exitCode !== null || performance.now() > deadline) throw new Error(`${args.join(" ")} never became ready: ${err}`)
+      if (child.exitCode !== null || performance.now() > deadline) {
+        throw new Error(`${args.join(" ")} never became ready: ${err}`)
+      }
       await sleep(100)
     }
     const settleMs = performance.now() - started
@@ -205,7 +223,16 @@ const sampleProcess = async (variant: Variant, args: ReadonlyArray<string>, hold
 }
 
 const startSimulator = async (cli: string): Promise<{ readonly child: ChildProcess; readonly apiUrl: string }> => {
-  const child = spawn(process.execPath, [cli, "simulator", "--port", "0", "--api-key", "bench-key", "--secret-key", "bench-secret"], {
+  const child = spawn(process.execPath, [
+    cli,
+    "simulator",
+    "--port",
+    "0",
+    "--api-key",
+    "bench-key",
+    "--secret-key",
+    "bench-secret"
+  ], {
     stdio: ["ignore", "pipe", "ignore"]
   })
   let out = ""
@@ -235,7 +262,13 @@ const round = (value: number) => Math.round(value * 10) / 10
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const script = kubeApiserverScript
   if (spawnSync(script, ["path"], { encoding: "utf8" }).status !== 0) {
-    return [{ bench: "memory (real kube-apiserver)", metric: "skipped", value: 0, unit: "", note: "run scripts/kube-apiserver.sh build" }]
+    return [{
+      bench: "memory (real kube-apiserver)",
+      metric: "skipped",
+      value: 0,
+      unit: "",
+      note: "run scripts/kube-apiserver.sh build"
+    }]
   }
   const work = mkdtempSync(join(tmpdir(), "ccm-bench-memory-"))
   const state = join(work, "kube")
@@ -247,7 +280,10 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     const sim = await startSimulator(bundles.cli)
     simulator = sim.child
     const cloudConfig = join(work, "cloud.ini")
-    execFileSync("sh", ["-c", `printf '%s\\n' '[Global]' 'api-url = ${sim.apiUrl}' 'api-key = bench-key' 'secret-key = bench-secret' 'zone = zone1' > ${cloudConfig}`])
+    execFileSync("sh", [
+      "-c",
+      `printf '%s\\n' '[Global]' 'api-url = ${sim.apiUrl}' 'api-key = bench-key' 'secret-key = bench-secret' 'zone = zone1' > ${cloudConfig}`
+    ])
     // As the Deployment: /healthz and /metrics over HTTPS with the self-signed certificate made at start.
     const ccm = async (extra: ReadonlyArray<string>) => [
       bundles.cli,
@@ -259,7 +295,10 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       ...extra
     ]
     const modes = [
-      { name: "cloudstack-ccm idle (--controllers=-*)", run: async (v: Variant) => sampleProcess(v, await ccm(["--controllers=-*"]), 8_000) },
+      {
+        name: "cloudstack-ccm idle (--controllers=-*)",
+        run: async (v: Variant) => sampleProcess(v, await ccm(["--controllers=-*"]), 8_000)
+      },
       {
         name: `cloudstack-ccm with controllers, ${NODES} Nodes in the API`,
         run: async (v: Variant) => sampleProcess(v, await ccm([`--cloud-config=${cloudConfig}`]), 25_000)
@@ -276,15 +315,44 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         const sample = await mode.run(variant)
         baseline ??= sample
         const bench = `memory: ${mode.name}`
-        const flags = [...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`), ...variant.nodeFlags].join(" ") || "none"
+        const flags = [...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`), ...variant.nodeFlags].join(" ") ||
+          "none"
         rows.push(
-          { bench, metric: `RSS (${variant.name})`, value: round(sample.rssMiB), unit: "MiB", note: `target < 120; flags: ${flags}` },
-          { bench, metric: `peak RSS, VmHWM (${variant.name})`, value: round(sample.hwmMiB), unit: "MiB", note: "target < 120" },
-          { bench, metric: `RSS ratio to node defaults (${variant.name})`, value: Math.round((sample.rssMiB / baseline.rssMiB) * 100) / 100, unit: "x" },
-          { bench, metric: `CPU, start to end of sampling (${variant.name})`, value: round(sample.cpuSeconds), unit: "s", note: `ratio to node defaults ${round(sample.cpuSeconds / baseline.cpuSeconds)}` }
+          {
+            bench,
+            metric: `RSS (${variant.name})`,
+            value: round(sample.rssMiB),
+            unit: "MiB",
+            note: `target < 120; flags: ${flags}`
+          },
+          {
+            bench,
+            metric: `peak RSS, VmHWM (${variant.name})`,
+            value: round(sample.hwmMiB),
+            unit: "MiB",
+            note: "target < 120"
+          },
+          {
+            bench,
+            metric: `RSS ratio to node defaults (${variant.name})`,
+            value: Math.round((sample.rssMiB / baseline.rssMiB) * 100) / 100,
+            unit: "x"
+          },
+          {
+            bench,
+            metric: `CPU, start to end of sampling (${variant.name})`,
+            value: round(sample.cpuSeconds),
+            unit: "s",
+            note: `ratio to node defaults ${round(sample.cpuSeconds / baseline.cpuSeconds)}`
+          }
         )
         if (mode.name.startsWith("bundle's")) {
-          rows.push({ bench, metric: `start to synced (${variant.name})`, value: Math.round(sample.settleMs), unit: "ms" })
+          rows.push({
+            bench,
+            metric: `start to synced (${variant.name})`,
+            value: Math.round(sample.settleMs),
+            unit: "ms"
+          })
         }
       }
     }

@@ -14,11 +14,11 @@
  * BENCH_LB_TIMEOUT_S, BENCH_LB_HOLD_S (the hold after converging, e.g. past a drift pass), BENCH_KUBE_QPS, BENCH_NODE_FLAGS (more node flags for the image variants) and
  * BENCH_CCM_FLAGS (more CCM flags, e.g. `--lb-resync-period=2m`) vary it.
  */
+import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../src/simulation/cloudstack/Simulator.js"
@@ -47,10 +47,12 @@ const HOLD_MS = Number(process.env["BENCH_LB_HOLD_S"] ?? "20") * 1000
 const CLOUD_RPS = 1000
 const TIMEOUT_MS = Number(process.env["BENCH_LB_TIMEOUT_S"] ?? "1800") * 1000
 
-const uuid = (kind: number, i: number) => `5e1ec7ed-${String(kind).padStart(4, "0")}-4000-8000-${String(i).padStart(12, "0")}`
+const uuid = (kind: number, i: number) =>
+  `5e1ec7ed-${String(kind).padStart(4, "0")}-4000-8000-${String(i).padStart(12, "0")}`
 const networkId = (n: number) => uuid(1, n)
 const vmId = (i: number) => uuid(2, i)
-const vmIp = (i: number) => `10.${100 + (i % NETWORKS)}.${Math.floor(i / NETWORKS / 250)}.${(Math.floor(i / NETWORKS) % 250) + 2}`
+const vmIp = (i: number) =>
+  `10.${100 + (i % NETWORKS)}.${Math.floor(i / NETWORKS / 250)}.${(Math.floor(i / NETWORKS) % 250) + 2}`
 
 /** The demo world plus NETWORKS isolated /16 networks holding NODES VMs round-robin, and a free /20 of public IPs. */
 const world = (): World => {
@@ -98,7 +100,10 @@ const nodeBody = (i: number) => ({
       "topology.kubernetes.io/zone": "zone1",
       "topology.kubernetes.io/region": "zone1"
     },
-    annotations: { "node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true" }
+    annotations: {
+      "node.alpha.kubernetes.io/ttl": "0",
+      "volumes.kubernetes.io/controller-managed-attach-detach": "true"
+    }
   },
   spec: { providerID: `cloudstack:///${vmId(i)}`, podCIDR: `10.244.${i % 256}.0/24` },
   status: {
@@ -180,7 +185,8 @@ interface Sample {
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
-  const bench = `memory: cloudstack-ccm reconciling ${SERVICES} LoadBalancer Services, ${NODES} Nodes on ${NETWORKS} networks (real kube-apiserver, simulator over HTTP)`
+  const bench =
+    `memory: cloudstack-ccm reconciling ${SERVICES} LoadBalancer Services, ${NODES} Nodes on ${NETWORKS} networks (real kube-apiserver, simulator over HTTP)`
   if (spawnSync(kubeApiserverScript, ["path"], { encoding: "utf8" }).status !== 0) {
     return [{ bench, metric: "skipped", value: 0, unit: "", note: "run scripts/kube-apiserver.sh build" }]
   }
@@ -195,13 +201,25 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       const kubeconfig = execFileSync(kubeApiserverScript, ["start", state], { encoding: "utf8" }).trim()
       const api = apiClient(apiServerOf(kubeconfig))
       const simulator = ManagedRuntime.make(
-        HttpFace.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(Layer.provideMerge(Simulator.layer(world(), { seed: 11 })))
+        HttpFace.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(
+          Layer.provideMerge(Simulator.layer(world(), { seed: 11 }))
+        )
       )
       let child: ChildProcess | undefined
       try {
         const face = await simulator.runPromise(HttpFace.SimulatorHttpServer)
         const cloudConfig = join(work, "cloud-config")
-        writeFileSync(cloudConfig, ["[Global]", `api-url = ${face.apiUrl}`, "api-key = demo-admin-api-key", "secret-key = demo-admin-secret-key", `requests-per-second = ${CLOUD_RPS}`, ""].join("\n"))
+        writeFileSync(
+          cloudConfig,
+          [
+            "[Global]",
+            `api-url = ${face.apiUrl}`,
+            "api-key = demo-admin-api-key",
+            "secret-key = demo-admin-secret-key",
+            `requests-per-second = ${CLOUD_RPS}`,
+            ""
+          ].join("\n")
+        )
         await api.pool(NODES, (i) => api.post("/api/v1/nodes", nodeBody(i)))
         await api.pool(SERVICES, (i) => api.post("/api/v1/namespaces/default/services", serviceBody(i)))
         process.stderr.write(`${variant.name}: ${NODES} Nodes and ${SERVICES} Services created; starting the CCM\n`)
@@ -243,7 +261,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
           hwm = procStatusMiB(pid, "VmHWM") ?? hwm
           const { text } = await api.send("GET", "/api/v1/namespaces/default/services")
           done = (text.match(/"ingress":\[\{"ip"/g) ?? []).length
-          process.stderr.write(`${round((performance.now() - started) / 1000)} s: ${done}/${SERVICES} served, VmRSS ${maxRss} MiB max\r`)
+          process.stderr.write(
+            `${round((performance.now() - started) / 1000)} s: ${done}/${SERVICES} served, VmRSS ${maxRss} MiB max\r`
+          )
         }
         const convergeSeconds = (performance.now() - started) / 1000
         let rss = outcome === "converged" ? 0 : NaN
@@ -275,15 +295,63 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     }
     const baseline = samples.find((s) => s.variant.name === "node defaults")?.sample
     for (const { created, sample, variant } of samples) {
-      const flags = [...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`), ...variant.nodeFlags].join(" ") || "none"
+      const flags = [...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`), ...variant.nodeFlags].join(" ") ||
+        "none"
       const v = variant.name
       rows.push(
-        { bench, metric: `Services with an ingress at the end (${v})`, value: sample.served, unit: "Services", note: `${sample.outcome}; machine load average ${round(sample.load)} on ${cpus().length} cores at start` },
-        { bench, metric: `RSS after converging + ${HOLD_MS / 1000} s (${v})`, value: round(sample.rssMiB), unit: "MiB", note: `limit 120Mi; flags: ${flags}`, target: "< 120 MiB", met: sample.rssMiB < 120 },
-        { bench, metric: `peak RSS, VmHWM (${v})`, value: round(sample.hwmMiB), unit: "MiB", note: `limit 120Mi; highest sampled VmRSS ${round(sample.maxSampledRssMiB)} MiB`, target: "< 120 MiB", met: sample.hwmMiB < 120 },
-        ...(baseline === undefined ? [] : [{ bench, metric: `RSS ratio to node defaults (${v})`, value: round(sample.rssMiB / baseline.rssMiB, 2), unit: "x" }]),
-        { bench, metric: `${sample.outcome === "converged" ? "start to every Service's ingress" : "start to the end of the run"} (${v})`, value: round(sample.convergeSeconds), unit: "s", note: `qps ${QPS ?? "20 (default)"}, CloudStack requests-per-second ${CLOUD_RPS}; ${created} createLoadBalancerRule calls` },
-        { bench, metric: `CPU, start to end of the hold (${v})`, value: round(sample.cpuSeconds), unit: "s", ...(baseline === undefined ? {} : { note: `ratio to node defaults ${round(sample.cpuSeconds / baseline.cpuSeconds, 2)}` }) }
+        {
+          bench,
+          metric: `Services with an ingress at the end (${v})`,
+          value: sample.served,
+          unit: "Services",
+          note: `${sample.outcome}; machine load average ${round(sample.load)} on ${cpus().length} cores at start`
+        },
+        {
+          bench,
+          metric: `RSS after converging + ${HOLD_MS / 1000} s (${v})`,
+          value: round(sample.rssMiB),
+          unit: "MiB",
+          note: `limit 120Mi; flags: ${flags}`,
+          target: "< 120 MiB",
+          met: sample.rssMiB < 120
+        },
+        {
+          bench,
+          metric: `peak RSS, VmHWM (${v})`,
+          value: round(sample.hwmMiB),
+          unit: "MiB",
+          note: `limit 120Mi; highest sampled VmRSS ${round(sample.maxSampledRssMiB)} MiB`,
+          target: "< 120 MiB",
+          met: sample.hwmMiB < 120
+        },
+        ...(baseline === undefined
+          ? []
+          : [{
+            bench,
+            metric: `RSS ratio to node defaults (${v})`,
+            value: round(sample.rssMiB / baseline.rssMiB, 2),
+            unit: "x"
+          }]),
+        {
+          bench,
+          metric: `${
+            sample.outcome === "converged" ? "start to every Service's ingress" : "start to the end of the run"
+          } (${v})`,
+          value: round(sample.convergeSeconds),
+          unit: "s",
+          note: `qps ${
+            QPS ?? "20 (default)"
+          }, CloudStack requests-per-second ${CLOUD_RPS}; ${created} createLoadBalancerRule calls`
+        },
+        {
+          bench,
+          metric: `CPU, start to end of the hold (${v})`,
+          value: round(sample.cpuSeconds),
+          unit: "s",
+          ...(baseline === undefined
+            ? {}
+            : { note: `ratio to node defaults ${round(sample.cpuSeconds / baseline.cpuSeconds, 2)}` })
+        }
       )
     }
     return rows

@@ -12,21 +12,21 @@
  * where the process waits for a core) and BENCH_NODE_FLAGS (more node flags, e.g.
  * `--perf-basic-prof` for `perf record -e cpu-clock -p <pid>`, which counts CPU time only) vary it.
  */
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { request } from "node:https"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
-import { Effect, Layer, ManagedRuntime } from "effect"
 import { TAINT_UNINITIALIZED } from "../src/controllers/NodePlan.js"
 import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as Simulator from "../src/simulation/cloudstack/Simulator.js"
 import * as HttpFace from "../src/simulation/cloudstack/SimulatorHttpServer.js"
 import * as DemoCluster from "../src/simulation/DemoCluster.js"
 import {
-  type ApiServer,
   apiClient,
+  type ApiServer,
   apiServerOf,
   buildCliBundle,
   cpuSeconds,
@@ -63,7 +63,10 @@ const GO_CCM = {
 const nodeBody = (name: string) => ({
   apiVersion: "v1",
   kind: "Node",
-  metadata: { name, labels: { "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux", "kubernetes.io/hostname": name } },
+  metadata: {
+    name,
+    labels: { "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux", "kubernetes.io/hostname": name }
+  },
   spec: { taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }] },
   status: {
     addresses: [{ type: "Hostname", address: name }],
@@ -143,7 +146,9 @@ const watchNodes = (server: ApiServer, resourceVersion: string, initialised: (na
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
-  const bench = `nodes init vs Go CCM (${NODES} Nodes, real kube-apiserver v1.20, image bundle + settings, qps ${QPS ?? "20"})`
+  const bench = `nodes init vs Go CCM (${NODES} Nodes, real kube-apiserver v1.20, image bundle + settings, qps ${
+    QPS ?? "20"
+  })`
   if (spawnSync(kubeApiserverScript, ["path"], { encoding: "utf8" }).status !== 0) {
     return [{ bench, metric: "skipped", value: 0, unit: "", note: "run scripts/kube-apiserver.sh build" }]
   }
@@ -164,7 +169,11 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     const bundle = await buildCliBundle(work)
     const face = await simulator.runPromise(HttpFace.SimulatorHttpServer)
     const cloudConfig = join(work, "cloud-config")
-    writeFileSync(cloudConfig, ["[Global]", `api-url = ${face.apiUrl}`, "api-key = demo-admin-api-key", "secret-key = demo-admin-secret-key", ""].join("\n"))
+    writeFileSync(
+      cloudConfig,
+      ["[Global]", `api-url = ${face.apiUrl}`, "api-key = demo-admin-api-key", "secret-key = demo-admin-secret-key", ""]
+        .join("\n")
+    )
     const names = Array.from({ length: NODES }, (_, i) => `big-${i + 1}`)
     await api.pool(NODES, (i) => api.post("/api/v1/nodes", nodeBody(names[i] ?? "")))
     const listed: unknown = JSON.parse((await api.send("GET", "/api/v1/nodes?limit=1")).text)
@@ -189,7 +198,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
 
     const cloudStackCalls = () =>
       simulator.runPromise(
-        Effect.map(Effect.flatMap(CloudStackSimulator, (sim) => sim.counters), (counters) => [...counters.values()].reduce((a, b) => a + b, 0))
+        Effect.map(Effect.flatMap(CloudStackSimulator, (sim) => sim.counters), (counters) =>
+          [...counters.values()].reduce((a, b) => a + b, 0))
       )
     const callsBefore = await cloudStackCalls()
     const load = loadavg()[0] ?? 0
@@ -228,7 +238,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       await sleep(250)
       requests = delta(before, await requestCounts(api))
     }
-    const total = (keep: (key: string) => boolean) => [...requests].filter(([key]) => keep(key)).reduce((n, [, c]) => n + c, 0)
+    const total = (keep: (key: string) => boolean) =>
+      [...requests].filter(([key]) => keep(key)).reduce((n, [, c]) => n + c, 0)
     const perNode = total((key) => !key.startsWith("LIST ") && !key.startsWith("WATCH ")) / NODES
     const breakdown = [...requests].sort().map(([key, n]) => `${key} ${n}`).join(", ")
 
@@ -247,7 +258,15 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
 
     // The Go CCM's figures are for issue 14's run: 300 Nodes at the default QPS.
     const sideBySide = NODES === 300 && QPS === undefined
-    const row = (metric: string, value: number, unit: string, go: number, target: string, met: boolean, note?: string): BenchRow => ({
+    const row = (
+      metric: string,
+      value: number,
+      unit: string,
+      go: number,
+      target: string,
+      met: boolean,
+      note?: string
+    ): BenchRow => ({
       bench,
       metric,
       value,
@@ -266,7 +285,14 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         wallSeconds <= GO_CCM.wallSeconds,
         `machine load average ${round(load)} on ${cpus().length} cores at start`
       ),
-      row("CPU seconds by then", round(cpuByThen, 2), "s", GO_CCM.cpuSeconds, `per Node <= 1.5 x Go's`, cpuByThen / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300),
+      row(
+        "CPU seconds by then",
+        round(cpuByThen, 2),
+        "s",
+        GO_CCM.cpuSeconds,
+        `per Node <= 1.5 x Go's`,
+        cpuByThen / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300
+      ),
       row(
         "CPU per initialised Node",
         round((cpuByThen / NODES) * 1000),
@@ -275,8 +301,24 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         `<= ${round((1.5 * GO_CCM.cpuSeconds * 1000) / 300)} ms`,
         cpuByThen / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300
       ),
-      row("CloudStack calls to initialise them", callsByThen, "calls", GO_CCM.cloudStackCalls, "", true, "counted by the simulator"),
-      row("Kubernetes requests per Node initialisation", round(perNode, 2), "requests", GO_CCM.requestsPerNode, "<= 3", perNode <= 3, `apiserver_request_total: ${breakdown}`),
+      row(
+        "CloudStack calls to initialise them",
+        callsByThen,
+        "calls",
+        GO_CCM.cloudStackCalls,
+        "",
+        true,
+        "counted by the simulator"
+      ),
+      row(
+        "Kubernetes requests per Node initialisation",
+        round(perNode, 2),
+        "requests",
+        GO_CCM.requestsPerNode,
+        "<= 3",
+        perNode <= 3,
+        `apiserver_request_total: ${breakdown}`
+      ),
       row(
         "TCP connections to the API server during the run",
         connections,
@@ -284,7 +326,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         GO_CCM.connections,
         "1 + watches",
         connections <= 1 + watches,
-        `requests + ${watches} watch${watches === 1 ? "" : "es"} of Nodes, Services, EndpointSlices (HTTP/1.1, one connection each; a watch is reopened every 5-10 min); the Go CCM multiplexes its watches over its one HTTP/2 connection`
+        `requests + ${watches} watch${
+          watches === 1 ? "" : "es"
+        } of Nodes, Services, EndpointSlices (HTTP/1.1, one connection each; a watch is reopened every 5-10 min); the Go CCM multiplexes its watches over its one HTTP/2 connection`
       ),
       row(
         "CPU seconds per idle minute afterwards",
@@ -293,7 +337,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         GO_CCM.idleCpuPerMinute,
         "< 0.1",
         idlePerMinute < 0.1,
-        `over ${IDLE_SECONDS} s from ${SETTLE_SECONDS} s after the last Event; the ${SETTLE_SECONDS} s before: ${round(settleCpu, 2)} s (V8 shrinking the heap after the burst, once)`
+        `over ${IDLE_SECONDS} s from ${SETTLE_SECONDS} s after the last Event; the ${SETTLE_SECONDS} s before: ${
+          round(settleCpu, 2)
+        } s (V8 shrinking the heap after the burst, once)`
       ),
       row(
         "first Node initialised after process start",
@@ -302,7 +348,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         GO_CCM.firstNodeSeconds,
         sideBySide ? "<= 1 s" : "",
         firstSeconds <= 1,
-        `Go CCM 0.3-0.8 s; the process's CPU by then ${round(cpuAtFirst, 2)} s; machine load average ${round(load)} on ${cpus().length} cores at start`
+        `Go CCM 0.3-0.8 s; the process's CPU by then ${round(cpuAtFirst, 2)} s; machine load average ${
+          round(load)
+        } on ${cpus().length} cores at start`
       ),
       row("RSS peak (VmHWM), image bundle + settings", round(peak), "MiB", GO_CCM.rssPeakMiB, "< 120 MiB", peak < 120)
     ]

@@ -51,7 +51,9 @@ const run = Effect.gen(function*() {
 }).pipe(
   Effect.scoped,
   Logger.withMinimumLogLevel(LogLevel.Warning),
-  Effect.provide(SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world: DemoCluster.scaledWorld(NODES) }))
+  Effect.provide(
+    SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world: DemoCluster.scaledWorld(NODES) })
+  )
 )
 
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
@@ -59,10 +61,33 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const vms = NODES + 14 // the demo world's own VMs are listed too
   const pages = Math.ceil(vms / 500)
   return [
-    { bench: "nodes", metric: `init ${NODES} nodes: CloudStack calls`, value: r.initCalls, unit: "calls", note: `Go CCM ~${GO_CALLS_PER_NODE_INIT * NODES}` },
-    { bench: "nodes", metric: `init ${NODES} nodes: Go CCM calls / ours`, value: Math.round((GO_CALLS_PER_NODE_INIT * NODES) / Math.max(1, r.initCalls)), unit: "x" },
-    { bench: "nodes", metric: `init ${NODES} nodes: wall time`, value: Math.round(r.initMs), unit: "ms", note: "in-memory cloud and API server, 4 workers" },
-    { bench: "nodes", metric: "address sync round: CloudStack calls", value: r.syncCalls, unit: "calls", note: `target ceil(${vms} VMs/500) = ${pages}; Go CCM ~${GO_CALLS_PER_NODE_SYNC * NODES}` },
+    {
+      bench: "nodes",
+      metric: `init ${NODES} nodes: CloudStack calls`,
+      value: r.initCalls,
+      unit: "calls",
+      note: `Go CCM ~${GO_CALLS_PER_NODE_INIT * NODES}`
+    },
+    {
+      bench: "nodes",
+      metric: `init ${NODES} nodes: Go CCM calls / ours`,
+      value: Math.round((GO_CALLS_PER_NODE_INIT * NODES) / Math.max(1, r.initCalls)),
+      unit: "x"
+    },
+    {
+      bench: "nodes",
+      metric: `init ${NODES} nodes: wall time`,
+      value: Math.round(r.initMs),
+      unit: "ms",
+      note: "in-memory cloud and API server, 4 workers"
+    },
+    {
+      bench: "nodes",
+      metric: "address sync round: CloudStack calls",
+      value: r.syncCalls,
+      unit: "calls",
+      note: `target ceil(${vms} VMs/500) = ${pages}; Go CCM ~${GO_CALLS_PER_NODE_SYNC * NODES}`
+    },
     { bench: "nodes", metric: "address sync round: wall time", value: Math.round(r.syncMs), unit: "ms" }
   ]
 }

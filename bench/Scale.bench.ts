@@ -9,10 +9,10 @@
 import { Effect, Exit, Fiber, Layer, Logger, LogLevel, Schema, Scope, TestClock, TestContext } from "effect"
 import * as SimulateCommand from "../src/cli/SimulateCommand.js"
 import * as ServiceController from "../src/controllers/ServiceController.js"
-import { DEFAULT_CONCURRENT_SERVICE_SYNCS } from "../src/runtime/CcmSettings.js"
 import { NodeApi } from "../src/kubernetes/NodeApi.js"
 import { ServiceApi } from "../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../src/provider/loadbalancer/Annotations.js"
+import { DEFAULT_CONCURRENT_SERVICE_SYNCS } from "../src/runtime/CcmSettings.js"
 import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../src/simulation/cloudstack/DemoWorld.js"
 import { World } from "../src/simulation/cloudstack/World.js"
@@ -122,7 +122,11 @@ const run = (workers: number) =>
     const start = (resyncPeriod: number) =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const controller = yield* ServiceController.make({ drainTimeout: 0, ...(workers > 0 ? { workers } : {}), resyncPeriod })
+        const controller = yield* ServiceController.make({
+          drainTimeout: 0,
+          ...(workers > 0 ? { workers } : {}),
+          resyncPeriod
+        })
         yield* Effect.forkIn(controller.run, scope)
         return scope
       })
@@ -149,7 +153,9 @@ const run = (workers: number) =>
     const state = yield* sim.state
     const perNetwork = Math.ceil(NODES / NETWORKS)
     const complete = state.lbRules.filter((r) => r.name.startsWith("a") && r.members.size >= perNetwork - 1).length
-    if (complete < SERVICES * 2) return yield* Effect.dieMessage(`only ${complete} of ${SERVICES * 2} rules have their members`)
+    if (complete < SERVICES * 2) {
+      return yield* Effect.dieMessage(`only ${complete} of ${SERVICES * 2} rules have their members`)
+    }
 
     // ---- rolling replacement: every Node replaced, BATCH at a time (new ones join, old ones go) ----
     const t1 = yield* Effect.clockWith((c) => c.currentTimeMillis)
@@ -158,17 +164,33 @@ const run = (workers: number) =>
     let replaceMs = 0
     for (let start = 0; start < NODES; start += BATCH) {
       const batch = Array.from({ length: Math.min(BATCH, NODES - start) }, (_, k) => start + k)
-      yield* Effect.forEach(batch, (i) => nodes.create({ name: spareName(i), providerID: `external-cloudstack://${vmId.get(spareName(i)) ?? ""}` }), { discard: true })
+      yield* Effect.forEach(batch, (i) =>
+        nodes.create({ name: spareName(i), providerID: `external-cloudstack://${vmId.get(spareName(i)) ?? ""}` }), {
+        discard: true
+      })
       for (const i of batch) {
         const node = yield* nodes.get(vmName(i))
-        if (node._tag === "Some") yield* nodes.delete(vmName(i), node.value.metadata.uid)
+        if (node._tag === "Some") {
+          yield* nodes.delete(vmName(i), node.value.metadata.uid)
+        }
       }
       replaceMs += yield* untilIdle(progress, IDLE_MS, LIMIT_MS)
-      const current = (yield* nodes.list).items.map((n) => n.spec.providerID.replace("external-cloudstack://", ""))
+      const current = (yield* nodes.list).items.map((n) =>
+        n.spec.providerID.replace("external-cloudstack://", "")
+      )
       const wanted = new Map<string, string>()
-      for (const net of new Set(networkOfVm.values())) wanted.set(net, current.filter((id) => networkOfVm.get(id) === net).sort().join(","))
-      const wrong = (yield* sim.state).lbRules.filter((r) => r.name.startsWith("a") && [...r.members.keys()].sort().join(",") !== wanted.get(r.networkUuid))
-      if (wrong.length > 0) return yield* Effect.dieMessage(`batch at ${start}: ${wrong.length} rules without exactly the current Nodes`)
+      for (const net of new Set(networkOfVm.values())) {
+        wanted.set(
+          net,
+          current.filter((id) => networkOfVm.get(id) === net).sort().join(",")
+        )
+      }
+      const wrong = (yield* sim.state).lbRules.filter((r) =>
+        r.name.startsWith("a") && [...r.members.keys()].sort().join(",") !== wanted.get(r.networkUuid)
+      )
+      if (wrong.length > 0) {
+        return yield* Effect.dieMessage(`batch at ${start}: ${wrong.length} rules without exactly the current Nodes`)
+      }
     }
     const replaceQueues = yield* queuesSince(t1)
     const replaceCalls = yield* callsSince(mark1)
@@ -194,8 +216,10 @@ const run = (workers: number) =>
     for (const [i, rule] of picks.entries()) {
       const fw = before.firewallRules.find((f) => f.ipUuid === rule.ipUuid && f.startport === rule.publicPort)
       const [member] = [...rule.members.keys()]
-      const request = i % 3 === 0 ? { command: "deleteLoadBalancerRule", params: { id: rule.uuid } }
-        : i % 3 === 1 ? { command: "deleteFirewallRule", params: { id: fw?.uuid ?? "" } }
+      const request = i % 3 === 0 ?
+        { command: "deleteLoadBalancerRule", params: { id: rule.uuid } }
+        : i % 3 === 1 ?
+        { command: "deleteFirewallRule", params: { id: fw?.uuid ?? "" } }
         : { command: "removeFromLoadBalancerRule", params: { id: rule.uuid, virtualmachineids: member ?? "" } }
       const answer = yield* sim.handle({ ...request, apiKey: undefined })
       if (answer.status !== 200) return yield* Effect.dieMessage(`${request.command} by hand: ${answer.status}`)
@@ -212,14 +236,29 @@ const run = (workers: number) =>
       const where = `${r.name} (pick ${picks.indexOf(r)})`
       if (now === undefined) return [`${where}: no rule`]
       if (now.members.size !== r.members.size) return [`${where}: ${now.members.size} of ${r.members.size} members`]
-      if (!after.firewallRules.some((f) => f.ipUuid === r.ipUuid && f.startport === r.publicPort)) return [`${where}: no firewall rule`]
+      if (!after.firewallRules.some((f) => f.ipUuid === r.ipUuid && f.startport === r.publicPort)) {
+        return [`${where}: no firewall rule`]
+      }
       return []
     })
     if (problems.length > 0 || rulesNow.size !== ours.length) {
-      return yield* Effect.dieMessage(`drift not repaired within a period (${rulesNow.size} rules for ${ours.length}): ${problems.join("; ")}`)
+      return yield* Effect.dieMessage(
+        `drift not repaired within a period (${rulesNow.size} rules for ${ours.length}): ${problems.join("; ")}`
+      )
     }
     yield* closeTicking(second)
-    return { createMs, createQueues, createCalls, replaceMs, replaceQueues, replaceCalls, restartMs, restartCalls, cleanCalls, repairCalls }
+    return {
+      createMs,
+      createQueues,
+      createCalls,
+      replaceMs,
+      replaceQueues,
+      replaceCalls,
+      restartMs,
+      restartCalls,
+      cleanCalls,
+      repairCalls
+    }
   }).pipe(Effect.scoped)
 
 /** Closes a controller's scope; its shutdown waits on the (test) clock, so the clock keeps moving meanwhile. */
@@ -234,22 +273,87 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const world = scaleWorld()
   const env = SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world })
   const measure = (workers: number) =>
-    Effect.runPromise(run(workers).pipe(Logger.withMinimumLogLevel(LogLevel.Error), Effect.provide(Layer.merge(env, TestContext.TestContext))))
+    Effect.runPromise(
+      run(workers).pipe(
+        Logger.withMinimumLogLevel(LogLevel.Error),
+        Effect.provide(Layer.merge(env, TestContext.TestContext))
+      )
+    )
   const r = await measure(WORKERS)
   const rows: Array<BenchRow> = []
-  const bench = `scale: ${NODES} nodes, ${SERVICES} Services x 2 ports, ${NETWORKS} networks, ${JOB_MS} ms jobs, ${WORKERS} workers`
-  rows.push({ bench, metric: "converge from empty (virtual s)", value: r.createMs / 1000, unit: "s", note: `bound ${r.createQueues.boundMs / 1000} s` })
-  rows.push({ bench, metric: "converge from empty / per-network queue bound", value: Number((r.createMs / r.createQueues.boundMs).toFixed(3)), unit: "x", note: "target <= 1.1" })
-  rows.push({ bench, metric: "converge from empty: calls", value: r.createCalls.reduce((a, [, n]) => a + n, 0), unit: "calls", note: r.createCalls.map(([k, n]) => `${k} ${n}`).join(", ") })
-  rows.push({ bench, metric: `rolling replacement, ${BATCH} at a time (virtual s)`, value: r.replaceMs / 1000, unit: "s", note: `bound ${r.replaceQueues.boundMs / 1000} s` })
-  rows.push({ bench, metric: "rolling replacement / bound", value: Number((r.replaceMs / r.replaceQueues.boundMs).toFixed(3)), unit: "x", note: "target <= 1.1" })
-  rows.push({ bench, metric: "rolling replacement: calls", value: r.replaceCalls.reduce((a, [, n]) => a + n, 0), unit: "calls", note: r.replaceCalls.map(([k, n]) => `${k} ${n}`).join(", ") })
+  const bench =
+    `scale: ${NODES} nodes, ${SERVICES} Services x 2 ports, ${NETWORKS} networks, ${JOB_MS} ms jobs, ${WORKERS} workers`
+  rows.push({
+    bench,
+    metric: "converge from empty (virtual s)",
+    value: r.createMs / 1000,
+    unit: "s",
+    note: `bound ${r.createQueues.boundMs / 1000} s`
+  })
+  rows.push({
+    bench,
+    metric: "converge from empty / per-network queue bound",
+    value: Number((r.createMs / r.createQueues.boundMs).toFixed(3)),
+    unit: "x",
+    note: "target <= 1.1"
+  })
+  rows.push({
+    bench,
+    metric: "converge from empty: calls",
+    value: r.createCalls.reduce((a, [, n]) => a + n, 0),
+    unit: "calls",
+    note: r.createCalls.map(([k, n]) => `${k} ${n}`).join(", ")
+  })
+  rows.push({
+    bench,
+    metric: `rolling replacement, ${BATCH} at a time (virtual s)`,
+    value: r.replaceMs / 1000,
+    unit: "s",
+    note: `bound ${r.replaceQueues.boundMs / 1000} s`
+  })
+  rows.push({
+    bench,
+    metric: "rolling replacement / bound",
+    value: Number((r.replaceMs / r.replaceQueues.boundMs).toFixed(3)),
+    unit: "x",
+    note: "target <= 1.1"
+  })
+  rows.push({
+    bench,
+    metric: "rolling replacement: calls",
+    value: r.replaceCalls.reduce((a, [, n]) => a + n, 0),
+    unit: "calls",
+    note: r.replaceCalls.map(([k, n]) => `${k} ${n}`).join(", ")
+  })
   const sum = (calls: ReadonlyArray<readonly [string, number]>) => calls.reduce((a, [, n]) => a + n, 0)
-  const mutating = (calls: ReadonlyArray<readonly [string, number]>) => sum(calls.filter(([k]) => !k.startsWith("list") && k !== "queryAsyncJobResult"))
+  const mutating = (calls: ReadonlyArray<readonly [string, number]>) =>
+    sum(calls.filter(([k]) => !k.startsWith("list") && k !== "queryAsyncJobResult"))
   const notes = (calls: ReadonlyArray<readonly [string, number]>) => calls.map(([k, n]) => `${k} ${n}`).join(", ")
-  rows.push({ bench, metric: "restart: every LB confirmed (virtual s)", value: r.restartMs / 1000, unit: "s", note: `${mutating(r.restartCalls)} mutating calls` })
+  rows.push({
+    bench,
+    metric: "restart: every LB confirmed (virtual s)",
+    value: r.restartMs / 1000,
+    unit: "s",
+    note: `${mutating(r.restartCalls)} mutating calls`
+  })
   rows.push({ bench, metric: "restart: calls", value: sum(r.restartCalls), unit: "calls", note: notes(r.restartCalls) })
-  rows.push({ bench, metric: `drift pass + member audits, nothing drifted (${(RESYNC_MS - INJECT_BEFORE_MS) / 1000} s of the ${RESYNC_MS / 1000} s period): calls`, value: sum(r.cleanCalls), unit: "calls", note: `${mutating(r.cleanCalls)} mutating; ${notes(r.cleanCalls)}` })
-  rows.push({ bench, metric: `drift repair of ${DRIFTED} rules + ${DRIFTED} firewall rules + ${DRIFTED} members removed by hand: calls`, value: sum(r.repairCalls), unit: "calls", note: `${mutating(r.repairCalls)} mutating; ${notes(r.repairCalls)}; injected ${INJECT_BEFORE_MS / 1000} s before a pass, all repaired by that pass and its period's member audits` })
+  rows.push({
+    bench,
+    metric: `drift pass + member audits, nothing drifted (${(RESYNC_MS - INJECT_BEFORE_MS) / 1000} s of the ${
+      RESYNC_MS / 1000
+    } s period): calls`,
+    value: sum(r.cleanCalls),
+    unit: "calls",
+    note: `${mutating(r.cleanCalls)} mutating; ${notes(r.cleanCalls)}`
+  })
+  rows.push({
+    bench,
+    metric: `drift repair of ${DRIFTED} rules + ${DRIFTED} firewall rules + ${DRIFTED} members removed by hand: calls`,
+    value: sum(r.repairCalls),
+    unit: "calls",
+    note: `${mutating(r.repairCalls)} mutating; ${notes(r.repairCalls)}; injected ${
+      INJECT_BEFORE_MS / 1000
+    } s before a pass, all repaired by that pass and its period's member audits`
+  })
   return rows
 }

@@ -5,11 +5,11 @@
  * independent of what else the machine runs. Baseline in the same run: a bare node:http server
  * answering a fixed JSON body to the same client.
  */
+import { Layer, ManagedRuntime } from "effect"
+import { fork } from "node:child_process"
 import { createServer } from "node:http"
 import { performance } from "node:perf_hooks"
-import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { Layer, ManagedRuntime } from "effect"
 import { Pool } from "undici"
 import { encodeQuery, formatExpires, sign } from "../src/cloudstack/Signing.js"
 import { CloudStackSimulator, type SimRequest } from "../src/simulation/cloudstack/CloudStackSimulator.js"
@@ -41,7 +41,9 @@ const counting = (call: Call): { readonly call: Call; readonly count: () => numb
 const innerOf = (body: unknown, command: string): Record<string, unknown> => {
   const key = `${command.toLowerCase()}response`
   const inner = typeof body === "object" && body !== null && key in body ? Reflect.get(body, key) : undefined
-  if (typeof inner !== "object" || inner === null) throw new Error(`${command}: unexpected answer ${JSON.stringify(body)}`)
+  if (typeof inner !== "object" || inner === null) {
+    throw new Error(`${command}: unexpected answer ${JSON.stringify(body)}`)
+  }
   return Object.fromEntries(Object.entries(inner))
 }
 
@@ -72,8 +74,13 @@ const prepare = async (call: Call): Promise<() => Promise<void>> => {
     await call("listPublicIpAddresses", { listall: "true", associatednetworkid: networkid })
     const created = innerOf(
       await call("createLoadBalancerRule", {
-        publicipid, networkid, name: `bench-${publicport}`, algorithm: "roundrobin",
-        publicport, privateport: "30080", openfirewall: "false"
+        publicipid,
+        networkid,
+        name: `bench-${publicport}`,
+        algorithm: "roundrobin",
+        publicport,
+        privateport: "30080",
+        openfirewall: "false"
       }),
       "createLoadBalancerRule"
     )
@@ -124,7 +131,9 @@ const inMemory = async (): Promise<{ readonly wall: number; readonly perCpuSecon
     const simulator = await runtime.runPromise(CloudStackSimulator)
     await runtime.runPromise(simulator.setFaults({ jobDuration: 0 }))
     const { call, count } = counting((command, params) =>
-      runtime.runPromise(simulator.handle({ command, params, apiKey: KEYS.apiKey } satisfies SimRequest)).then((r) => r.body)
+      runtime.runPromise(simulator.handle({ command, params, apiKey: KEYS.apiKey } satisfies SimRequest)).then((r) =>
+        r.body
+      )
     )
     const round = await prepare(call)
     await measure(round, count, 1) // JIT warm-up
@@ -138,7 +147,14 @@ const inMemory = async (): Promise<{ readonly wall: number; readonly perCpuSecon
 }
 
 const httpCall = (pool: Pool, path: string): Call => async (command, params) => {
-  const signed = { ...params, command, response: "json", apiKey: KEYS.apiKey, signatureVersion: "3", expires: formatExpires(Date.now() + 600_000) }
+  const signed = {
+    ...params,
+    command,
+    response: "json",
+    apiKey: KEYS.apiKey,
+    signatureVersion: "3",
+    expires: formatExpires(Date.now() + 600_000)
+  }
   const query = `${encodeQuery(signed)}&signature=${encodeURIComponent(sign(signed, KEYS.secretKey))}`
   const res = await pool.request({ method: "GET", path: `${path}?${query}` })
   const text = await res.body.text()
@@ -188,7 +204,9 @@ interface HttpFigures {
  */
 const drive = (job: ClientJob): Promise<HttpFigures> =>
   new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, [CLIENT_ENV]: JSON.stringify(job) } })
+    const child = fork(fileURLToPath(import.meta.url), [], {
+      env: { ...process.env, [CLIENT_ENV]: JSON.stringify(job) }
+    })
     let cpu = process.cpuUsage()
     child.on("message", (m: Measured | { error: string } | "measuring") => {
       if (m === "measuring") return void (cpu = process.cpuUsage())
@@ -237,14 +255,55 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const bare = await bareHttp()
   const http = await overHttp()
   const round = (n: number) => Math.round(n)
-  const mix = "mix of 10 calls as a CCM makes them: 5 lists (zones, VMs of a network, IPs, rules of an IP, network by id), create+delete LB rule, 3 job queries"
+  const mix =
+    "mix of 10 calls as a CCM makes them: 5 lists (zones, VMs of a network, IPs, rules of an IP, network by id), create+delete LB rule, 3 job queries"
   return [
-    { bench: "simulator", metric: "in-memory handle", value: round(memory.wall), unit: "calls/s", note: `${mix}; target >= 20000` },
-    { bench: "simulator", metric: "in-memory handle per CPU second", value: round(memory.perCpuSecond), unit: "calls/cpu-s", note: mix },
-    { bench: "simulator", metric: "http face", value: round(http.wall), unit: "calls/s", note: `${mix}; signed GETs from a child process, ${CONNECTIONS} keep-alive connections` },
-    { bench: "simulator", metric: "http face per CPU second of the server", value: round(http.perCpuSecond), unit: "calls/cpu-s", note: "what one core sustains; target >= 2000" },
-    { bench: "simulator", metric: "bare http baseline", value: round(bare.wall), unit: "calls/s", note: "fixed small JSON answer, same client" },
-    { bench: "simulator", metric: "bare http per CPU second of the server", value: round(bare.perCpuSecond), unit: "calls/cpu-s" },
-    { bench: "simulator", metric: "http face / bare http (per server CPU second)", value: Math.round((http.perCpuSecond / bare.perCpuSecond) * 100) / 100, unit: "ratio" }
+    {
+      bench: "simulator",
+      metric: "in-memory handle",
+      value: round(memory.wall),
+      unit: "calls/s",
+      note: `${mix}; target >= 20000`
+    },
+    {
+      bench: "simulator",
+      metric: "in-memory handle per CPU second",
+      value: round(memory.perCpuSecond),
+      unit: "calls/cpu-s",
+      note: mix
+    },
+    {
+      bench: "simulator",
+      metric: "http face",
+      value: round(http.wall),
+      unit: "calls/s",
+      note: `${mix}; signed GETs from a child process, ${CONNECTIONS} keep-alive connections`
+    },
+    {
+      bench: "simulator",
+      metric: "http face per CPU second of the server",
+      value: round(http.perCpuSecond),
+      unit: "calls/cpu-s",
+      note: "what one core sustains; target >= 2000"
+    },
+    {
+      bench: "simulator",
+      metric: "bare http baseline",
+      value: round(bare.wall),
+      unit: "calls/s",
+      note: "fixed small JSON answer, same client"
+    },
+    {
+      bench: "simulator",
+      metric: "bare http per CPU second of the server",
+      value: round(bare.perCpuSecond),
+      unit: "calls/cpu-s"
+    },
+    {
+      bench: "simulator",
+      metric: "http face / bare http (per server CPU second)",
+      value: Math.round((http.perCpuSecond / bare.perCpuSecond) * 100) / 100,
+      unit: "ratio"
+    }
   ]
 }

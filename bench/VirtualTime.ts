@@ -41,7 +41,9 @@ export const untilIdle = <R>(progress: Effect.Effect<number, never, R>, idleMs: 
       }
       const next = Chunk.head(Chunk.sort(yield* TestClock.sleeps(), Order.number))
       if (Option.isNone(next) || next.value - lastAt > idleMs) return lastAt - start
-      if (next.value - start > limitMs) return yield* Effect.die(new Stuck(`still busy after ${limitMs} ms of virtual time`))
+      if (next.value - start > limitMs) {
+        return yield* Effect.die(new Stuck(`still busy after ${limitMs} ms of virtual time`))
+      }
       yield* TestClock.setTime(Math.max(next.value, now))
     }
   })
@@ -60,4 +62,3 @@ export const advanceTo = <R>(progress: Effect.Effect<number, never, R>, target: 
       yield* TestClock.setTime(Math.max(next.value, now))
     }
   })
-

@@ -35,10 +35,12 @@ const baseline = (keys: ReadonlyArray<string>) =>
     const processed = yield* Ref.make(0)
     const finished = yield* Deferred.make<void>()
     for (let i = 0; i < WORKERS; i++) {
-      yield* Effect.forkScoped(Effect.forever(Queue.take(q).pipe(
-        Effect.zipRight(Ref.updateAndGet(processed, (n) => n + 1)),
-        Effect.tap((n) => (n >= keys.length ? Deferred.succeed(finished, undefined) : Effect.void))
-      )))
+      yield* Effect.forkScoped(Effect.forever(
+        Queue.take(q).pipe(
+          Effect.zipRight(Ref.updateAndGet(processed, (n) => n + 1)),
+          Effect.tap((n) => (n >= keys.length ? Deferred.succeed(finished, undefined) : Effect.void))
+        )
+      ))
     }
     const start = performance.now()
     for (const key of keys) yield* Queue.offer(q, key)
@@ -63,6 +65,11 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
       note: `${dup.processed} reconciles for ${KEYS * 3} adds (dedup while queued)`
     },
     { bench: "workqueue", metric: "bare Queue baseline", value: perSecond(base), unit: "keys/s" },
-    { bench: "workqueue", metric: "ratio vs bare Queue", value: Math.round((plain.ms / base) * 10) / 10, unit: "x slower" }
+    {
+      bench: "workqueue",
+      metric: "ratio vs bare Queue",
+      value: Math.round((plain.ms / base) * 10) / 10,
+      unit: "x slower"
+    }
   ]
 }

@@ -36,7 +36,9 @@ interface StoredRow extends BenchRow {
 const stamp = new Date().toISOString()
 const fresh: Array<StoredRow> = []
 for (const file of modules) {
-  const mod = (await import(pathToFileURL(join(here, file)).href)) as { default: () => Promise<ReadonlyArray<BenchRow>> }
+  const mod = (await import(pathToFileURL(join(here, file)).href)) as {
+    default: () => Promise<ReadonlyArray<BenchRow>>
+  }
   process.stdout.write(`# ${file}\n`)
   for (const row of await mod.default()) {
     fresh.push({ ...row, file: file.replace(/\.js$/, ".ts"), date: stamp })
@@ -64,14 +66,20 @@ writeFileSync(
   join(out, "latest.md"),
   [
     `# Benchmark results (${stamp}, Node ${process.version})`,
-    ...(kept.length === 0 ? [] : ["", `Rows of modules not run this time are kept from their own run (see \`date\` in latest.json).`]),
+    ...(kept.length === 0
+      ? []
+      : ["", `Rows of modules not run this time are kept from their own run (see \`date\` in latest.json).`]),
     ...(sideBySide.length === 0 ? [] : [
       "",
       "## Go CCM side by side",
       "",
       "| bench | metric | Go CCM | cloudstack-ccm | unit | target | met |",
       "|---|---|---|---|---|---|---|",
-      ...sideBySide.map((r) => `| ${r.bench} | ${r.metric} | ${r.go} | ${r.value} | ${r.unit} | ${r.target ?? ""} | ${r.met === undefined ? "" : r.met ? "yes" : "NO"} |`),
+      ...sideBySide.map((r) =>
+        `| ${r.bench} | ${r.metric} | ${r.go} | ${r.value} | ${r.unit} | ${r.target ?? ""} | ${
+          r.met === undefined ? "" : r.met ? "yes" : "NO"
+        } |`
+      ),
       "",
       "## All rows"
     ]),

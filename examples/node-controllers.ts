@@ -45,7 +45,11 @@ const program = Effect.gen(function*() {
   yield* Effect.forEach(registered, ({ node }) => fake.setNodeReady(node, "True"), { discard: true })
   yield* eventually(Effect.map(fake.nodes, (all) => all.every((n) => n.spec.providerID !== "")))
   for (const node of yield* fake.nodes) {
-    yield* Console.log(`${node.metadata.name} initialised: ${node.spec.providerID} ${node.status.addresses.map((a) => a.address).join(",")}`)
+    yield* Console.log(
+      `${node.metadata.name} initialised: ${node.spec.providerID} ${
+        node.status.addresses.map((a) => a.address).join(",")
+      }`
+    )
   }
 
   const gone = registered[0]

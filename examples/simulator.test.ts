@@ -4,7 +4,14 @@
  * IP and a load-balancer rule, and deleting it releases both.
  */
 import { Annotations, Ccm, CloudConfig, CloudStackClient, Commands, Metrics, ServiceApi } from "cloudstack-ccm"
-import { CloudStackSimulator, DemoCluster, DemoWorld, FakeKubernetes, SimulatedCloudConfig, Simulator } from "cloudstack-ccm/testing"
+import {
+  CloudStackSimulator,
+  DemoCluster,
+  DemoWorld,
+  FakeKubernetes,
+  SimulatedCloudConfig,
+  Simulator
+} from "cloudstack-ccm/testing"
 import { Effect, Layer, Option, Random, Schedule } from "effect"
 import { expect, it } from "vitest"
 
@@ -31,7 +38,9 @@ it("a LoadBalancer Service gets an IP and a rule; deleting it releases them", as
     const services = yield* ServiceApi.ServiceApi
     const simulator = yield* CloudStackSimulator.CloudStackSimulator
     // The LB's network by annotation: the demo world also has a shared network, where CloudStack has no LB.
-    const [network] = yield* (yield* CloudStackClient.CloudStackClient).list(Commands.listNetworks, { name: "isolated1" })
+    const [network] = yield* (yield* CloudStackClient.CloudStackClient).list(Commands.listNetworks, {
+      name: "isolated1"
+    })
     yield* services.create({
       namespace: "default",
       name: "web",
@@ -39,7 +48,10 @@ it("a LoadBalancer Service gets an IP and a rule; deleting it releases them", as
       ports: [{ name: "http", port: 80 }],
       annotations: { [Annotations.NETWORK_ID]: network?.id ?? "" }
     })
-    const ip = Effect.map(services.get("default", "web"), (svc) => Option.getOrUndefined(svc)?.status.loadBalancer.ingress[0]?.ip)
+    const ip = Effect.map(
+      services.get("default", "web"),
+      (svc) => Option.getOrUndefined(svc)?.status.loadBalancer.ingress[0]?.ip
+    )
     yield* eventually(Effect.map(ip, (address) => address !== undefined))
     expect(yield* ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
     expect((yield* simulator.state).lbRules.map((rule) => rule.publicPort)).toEqual([80])

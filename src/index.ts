@@ -26,8 +26,8 @@ export * as EventApi from "./kubernetes/EventApi.js"
 export * as Informer from "./kubernetes/Informer.js"
 export * as KubeClient from "./kubernetes/KubeClient.js"
 export * as KubeConfigLoader from "./kubernetes/KubeConfigLoader.js"
-export * as KubeRequest from "./kubernetes/KubeRequest.js"
 export * as KubeError from "./kubernetes/KubeError.js"
+export * as KubeRequest from "./kubernetes/KubeRequest.js"
 export * as KubernetesLive from "./kubernetes/KubernetesLive.js"
 export * as LeaseApi from "./kubernetes/LeaseApi.js"
 export * as NodeApi from "./kubernetes/NodeApi.js"
@@ -37,8 +37,8 @@ export * as ServiceView from "./kubernetes/ServiceView.js"
 export * as WatchEvent from "./kubernetes/WatchEvent.js"
 
 // The cloud provider: Instances (nodes to VMs), LoadBalancers (Services to LB rules), their annotations.
-export * as Annotations from "./provider/loadbalancer/Annotations.js"
 export * as Instances from "./provider/Instances.js"
+export * as Annotations from "./provider/loadbalancer/Annotations.js"
 export * as LoadBalancers from "./provider/loadbalancer/LoadBalancers.js"
 export * as ProviderId from "./provider/ProviderId.js"
 
@@ -49,10 +49,10 @@ export * as NodeLifecycleController from "./controllers/NodeLifecycleController.
 export * as ServiceController from "./controllers/ServiceController.js"
 
 // Runtime: the composition root (start the CCM here), running controllers, leader election, health and metrics.
+export * as Metrics from "./metrics/Metrics.js"
 export * as Ccm from "./runtime/Ccm.js"
 export * as CcmSettings from "./runtime/CcmSettings.js"
 export * as ControllerManager from "./runtime/ControllerManager.js"
 export * as HealthChecks from "./runtime/HealthChecks.js"
 export * as HealthServer from "./runtime/HealthServer.js"
 export * as LeaderElection from "./runtime/LeaderElection.js"
-export * as Metrics from "./metrics/Metrics.js"

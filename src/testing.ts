@@ -5,10 +5,10 @@
  * signs as a world's default account (`SimulatedCloudConfig`).
  */
 export * as CloudStackSimulator from "./simulation/cloudstack/CloudStackSimulator.js"
-export * as DemoCluster from "./simulation/DemoCluster.js"
 export * as DemoWorld from "./simulation/cloudstack/DemoWorld.js"
-export * as FakeKubernetes from "./simulation/FakeKubernetes.js"
-export * as SimulatedCloudConfig from "./simulation/SimulatedCloudConfig.js"
 export * as Simulator from "./simulation/cloudstack/Simulator.js"
 export * as SimulatorHttpServer from "./simulation/cloudstack/SimulatorHttpServer.js"
 export * as World from "./simulation/cloudstack/World.js"
+export * as DemoCluster from "./simulation/DemoCluster.js"
+export * as FakeKubernetes from "./simulation/FakeKubernetes.js"
+export * as SimulatedCloudConfig from "./simulation/SimulatedCloudConfig.js"

@@ -2,9 +2,9 @@
  * The package's public surface: `exports` names only the two entries (plus the bin), each pointing
  * at the build output of a module in src/, and the entries expose the stable services.
  */
-import { describe, expect, it } from "vitest"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
 import * as Api from "../src/index.js"
 import * as Testing from "../src/testing.js"
 
@@ -19,7 +19,8 @@ describe("package entry points", () => {
       },
       bin: { "cloudstack-ccm": "dist/src/cli/bin.js" }
     })
-    const exported = typeof pkg === "object" && pkg !== null && "exports" in pkg && typeof pkg.exports === "object" && pkg.exports !== null
+    const exported = typeof pkg === "object" && pkg !== null && "exports" in pkg && typeof pkg.exports === "object" &&
+        pkg.exports !== null
       ? Object.keys(pkg.exports)
       : []
     expect(exported).toEqual([".", "./testing"])

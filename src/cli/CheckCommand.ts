@@ -50,23 +50,42 @@ export const checkConfig = (path: string): Effect.Effect<CloudConfigShape, Cloud
   }).pipe(Effect.annotateLogs({ module: "cli", cloudConfig: path }))
 
 /** What the enabled controllers need from CloudStack (and the project lookup when project-id is a name). */
-export const featuresOf = (controllers: ReadonlyArray<ControllerName>, config: CloudConfigShape): ReadonlySet<Feature> => {
+export const featuresOf = (
+  controllers: ReadonlyArray<ControllerName>,
+  config: CloudConfigShape
+): ReadonlySet<Feature> => {
   const features = new Set<Feature>()
-  if (controllers.includes("cloud-node-controller") || controllers.includes("cloud-node-lifecycle-controller")) features.add("nodes")
+  if (controllers.includes("cloud-node-controller") || controllers.includes("cloud-node-lifecycle-controller")) {
+    features.add("nodes")
+  }
   if (controllers.includes("service-lb-controller")) features.add("loadBalancers")
-  if (controllers.length > 0 && Option.exists(config.projectId, (p) => !CloudStackClient.isUuid(p))) features.add("project")
+  if (controllers.length > 0 && Option.exists(config.projectId, (p) => !CloudStackClient.isUuid(p))) {
+    features.add("project")
+  }
   return features
 }
 
 /** The preflight over the live HTTP transport; prints the report and fails when a check failed. */
-export const preflight = (config: CloudConfigShape, controllers: ReadonlyArray<ControllerName>, output: "text" | "json") =>
+export const preflight = (
+  config: CloudConfigShape,
+  controllers: ReadonlyArray<ControllerName>,
+  output: "text" | "json"
+) =>
   Effect.gen(function*() {
-    const report = yield* Preflight.run(config, { source: config.source, controllers, features: featuresOf(controllers, config) })
+    const report = yield* Preflight.run(config, {
+      source: config.source,
+      controllers,
+      features: featuresOf(controllers, config)
+    })
     yield* Console.log(output === "json" ? JSON.stringify(Report.toJson(report), null, 2) : Report.renderText(report))
-    if (!Report.passed(report)) return yield* new PreflightFailedError({ failed: Report.failures(report).map((c) => c.id) })
+    if (!Report.passed(report)) {
+      return yield* new PreflightFailedError({ failed: Report.failures(report).map((c) => c.id) })
+    }
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.mergeAll(HttpTransport.layer, Metrics.layer).pipe(Layer.provide(Layer.succeed(CloudConfig, config))))
+    Effect.provide(
+      Layer.mergeAll(HttpTransport.layer, Metrics.layer).pipe(Layer.provide(Layer.succeed(CloudConfig, config)))
+    )
   )
 
 const offline = Options.boolean("offline").pipe(
@@ -78,7 +97,9 @@ const output = Options.choice("output", ["text", "json"]).pipe(
 )
 const controllers = Options.text("controllers").pipe(
   Options.withPseudoName("list"),
-  Options.withDescription("the controllers whose CloudStack commands must be allowed, as run's flag: '*' (default), 'service', '*,-service'..."),
+  Options.withDescription(
+    "the controllers whose CloudStack commands must be allowed, as run's flag: '*' (default), 'service', '*,-service'..."
+  ),
   Options.withDefault("*"),
   Options.mapEffect((text) =>
     Either.match(controllersOf(text), {
@@ -95,7 +116,9 @@ export const command = Command.make(
     Effect.gen(function*() {
       const config = yield* checkConfig(options.cloudConfig)
       if (options.offline) {
-        return yield* Console.log(options.output === "json" ? JSON.stringify({ ok: true, summary: summarize(config) }) : summarize(config))
+        return yield* Console.log(
+          options.output === "json" ? JSON.stringify({ ok: true, summary: summarize(config) }) : summarize(config)
+        )
       }
       yield* preflight(config, options.controllers, options.output)
     })

@@ -18,10 +18,13 @@ export const version = "0.1.0"
  * `cloudstack-ccm [k8s CCM flags]` runs the controller manager (a drop-in for the upstream image's
  * command line; see RunCommand/RunFlags). Validating a cloud-config alone is the `check` subcommand.
  */
-export const rootCommand = Command.make("cloudstack-ccm", { flags: RunCommand.flagsArgs }, ({ flags }) =>
-  RunCommand.runWithTokens(flags)).pipe(
-    Command.withDescription("Cloud controller manager for Apache CloudStack (k8s cloud-controller-manager flags).")
-  )
+export const rootCommand = Command.make(
+  "cloudstack-ccm",
+  { flags: RunCommand.flagsArgs },
+  ({ flags }) => RunCommand.runWithTokens(flags)
+).pipe(
+  Command.withDescription("Cloud controller manager for Apache CloudStack (k8s cloud-controller-manager flags).")
+)
 
 /** Arguments a subcommand did not recognise (@effect/cli hands them to the root command's flags). */
 export class UsageError extends Data.TaggedError("UsageError")<{
@@ -31,7 +34,9 @@ export class UsageError extends Data.TaggedError("UsageError")<{
   override get message(): string {
     const first = this.args[0] ?? ""
     const what = first.startsWith("-") ? `unknown option ${first}` : `unexpected argument "${first}"`
-    return `${this.command}: ${what}${this.args.length > 1 ? ` (in: ${this.args.join(" ")})` : ""}; see cloudstack-ccm ${this.command} --help`
+    return `${this.command}: ${what}${
+      this.args.length > 1 ? ` (in: ${this.args.join(" ")})` : ""
+    }; see cloudstack-ccm ${this.command} --help`
   }
 }
 
@@ -40,11 +45,16 @@ export class UsageError extends Data.TaggedError("UsageError")<{
  * extra arguments as the root command's (k8s) flags, where they would be dropped silently.
  */
 const strict = <Name extends string, R, E, A>(sub: Command.Command<Name, R, E, A>) =>
-  Command.transformHandler(sub, (effect) =>
-    Effect.flatMap(rootCommand, ({ flags }) =>
-      flags.length === 0 ? Effect.void : Effect.fail(new UsageError({ command: nameOf(sub.descriptor), args: flags }))).pipe(
-        Effect.zipRight(effect)
-      ))
+  Command.transformHandler(
+    sub,
+    (effect) =>
+      Effect.flatMap(rootCommand, ({ flags }) =>
+        flags.length === 0
+          ? Effect.void
+          : Effect.fail(new UsageError({ command: nameOf(sub.descriptor), args: flags }))).pipe(
+          Effect.zipRight(effect)
+        )
+  )
 
 const nameOf = <A>(descriptor: CommandDescriptor.Command<A>): string =>
   [...CommandDescriptor.getNames(descriptor)][0] ?? ""
@@ -60,7 +70,7 @@ const subcommands = [
   strict(SimulatorCommand.command),
   strict(SimulateCommand.command),
   strict(OrphansCommand.command),
-  strict(RunCommand.command),
+  strict(RunCommand.command)
 ] as const
 
 export const command = rootCommand.pipe(Command.withSubcommands(subcommands))
@@ -87,7 +97,11 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 
 /** Subcommands whose options @effect/cli parses (`run` and the root parse pflag syntax themselves). */
 const effectCliCommands: ReadonlySet<string> = new Set(
-  [nameOf(CheckCommand.command.descriptor), nameOf(SimulatorCommand.command.descriptor), nameOf(SimulateCommand.command.descriptor)]
+  [
+    nameOf(CheckCommand.command.descriptor),
+    nameOf(SimulatorCommand.command.descriptor),
+    nameOf(SimulateCommand.command.descriptor)
+  ]
 )
 
 /** Repeatable options of the @effect/cli subcommands: @effect/cli matches them only as `--name value`. */

@@ -19,7 +19,9 @@ export const parseInteger = (name: string, text: string, range: IntegerRange): E
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN
   return Number.isSafeInteger(value) && value >= range.min && value <= range.max
     ? Either.right(value)
-    : Either.left(`--${name}: '${text}' is not an integer${range === anyInteger ? "" : ` in ${range.min}..${range.max}`}`)
+    : Either.left(
+      `--${name}: '${text}' is not an integer${range === anyInteger ? "" : ` in ${range.min}..${range.max}`}`
+    )
 }
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
@@ -28,12 +30,17 @@ const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(mess
 export const integer = (name: string, range: IntegerRange): Options.Options<number> =>
   Options.text(name).pipe(
     Options.withPseudoName("integer"),
-    Options.mapEffect((text) => Either.match(parseInteger(name, text, range), { onLeft: (m) => Effect.fail(invalid(m)), onRight: Effect.succeed }))
+    Options.mapEffect((text) =>
+      Either.match(parseInteger(name, text, range), { onLeft: (m) => Effect.fail(invalid(m)), onRight: Effect.succeed })
+    )
   )
 
 /** Rejects an empty value of `--name` (`--api-key=` is a mistake, never "generate one"). */
 export const nonEmpty = (name: string) => (self: Options.Options<string>): Options.Options<string> =>
-  Options.mapEffect(self, (text) => (text === "" ? Effect.fail(invalid(`--${name} must not be empty`)) : Effect.succeed(text)))
+  Options.mapEffect(
+    self,
+    (text) => (text === "" ? Effect.fail(invalid(`--${name} must not be empty`)) : Effect.succeed(text))
+  )
 
 /** `--name TEXT`, not empty. */
 export const nonEmptyText = (name: string): Options.Options<string> => Options.text(name).pipe(nonEmpty(name))

@@ -63,10 +63,14 @@ const kubeconfig = Options.file("kubeconfig", { exists: "either" }).pipe(
 )
 const clusterName = CliOptions.nonEmptyText("cluster-name").pipe(
   Options.withDefault("kubernetes"),
-  Options.withDescription("The cluster name the controller manager runs with (--cluster-name): only resources tagged for it are looked at")
+  Options.withDescription(
+    "The cluster name the controller manager runs with (--cluster-name): only resources tagged for it are looked at"
+  )
 )
 const remove = Options.boolean("delete").pipe(
-  Options.withDescription("Delete the orphans (firewall rules and ACL items, then LB rules, then IPs); without it nothing is changed")
+  Options.withDescription(
+    "Delete the orphans (firewall rules and ACL items, then LB rules, then IPs); without it nothing is changed"
+  )
 )
 const output = Options.choice("output", ["text", "json"]).pipe(
   Options.withDefault("text" as const),
@@ -77,11 +81,14 @@ export const command = Command.make(
   "orphans",
   { cloudConfig: cloudConfigOption, kubeconfig, clusterName, delete: remove, output },
   (o) =>
-    Effect.flatMap(CloudConfigFile.load(o.cloudConfig), (config) =>
-      orphansWith({ clusterName: o.clusterName, delete: o.delete, output: o.output }, config, {
-        kubernetes: KubernetesLive.layer({ kubeconfig: Option.getOrUndefined(o.kubeconfig) }),
-        cloudStackTransport: HttpTransport.layer
-      }))
+    Effect.flatMap(
+      CloudConfigFile.load(o.cloudConfig),
+      (config) =>
+        orphansWith({ clusterName: o.clusterName, delete: o.delete, output: o.output }, config, {
+          kubernetes: KubernetesLive.layer({ kubeconfig: Option.getOrUndefined(o.kubeconfig) }),
+          cloudStackTransport: HttpTransport.layer
+        })
+    )
 ).pipe(
   Command.withDescription(
     "Report (or with --delete remove) the CloudStack IPs, LB rules, firewall rules and ACL items this cluster's load balancers left for Services that no longer exist."

@@ -4,7 +4,7 @@
  * (`runtime/Ccm.ts`). Owns the command line only: no wiring, no controller logic here.
  */
 import { Args, Command } from "@effect/cli"
-import { Effect, Either, LogLevel, Logger, Option } from "effect"
+import { Effect, Either, Logger, LogLevel, Option } from "effect"
 import { type CloudConfigShape } from "../config/CloudConfig.js"
 import * as CloudConfigFile from "../config/CloudConfigFile.js"
 import * as Ccm from "../runtime/Ccm.js"
@@ -40,8 +40,11 @@ export const program = (flags: RunFlags) =>
   })
 
 /** `Ccm.run` with the parsed flags as its settings (the in-process CLI tests start the CCM here). */
-export const programWith = <E1, E2>(flags: RunFlags, cloudConfig: Option.Option<CloudConfigShape>, backends: Ccm.Backends<E1, E2>) =>
-  Ccm.run({ settings: flags, cloudConfig, backends })
+export const programWith = <E1, E2>(
+  flags: RunFlags,
+  cloudConfig: Option.Option<CloudConfigShape>,
+  backends: Ccm.Backends<E1, E2>
+) => Ccm.run({ settings: flags, cloudConfig, backends })
 
 /**
  * Parses `tokens` and runs. Configuration problems (flags, cloud-config, kubeconfig, TLS files,

@@ -7,15 +7,15 @@
 import { Data, Duration, Either, Option } from "effect"
 import * as GoDuration from "../config/GoDuration.js"
 import {
-  CONTROLLERS,
-  DEFAULT_CONCURRENT_SERVICE_SYNCS,
   type CcmSettings,
   type ControllerName,
+  CONTROLLERS,
   type DelegatedAuthSettings,
   type LeaderElectionSettings
 } from "../runtime/CcmSettings.js"
+import { FLAGS, IGNORED } from "./RunFlagTable.js"
 
-export { CONTROLLERS, type ControllerName }
+export { type ControllerName, CONTROLLERS, FLAGS }
 /** The run flags' settings groups (the types live with the runtime's settings). */
 export type LeaderElectionFlags = LeaderElectionSettings
 export type DelegatedAuthFlags = DelegatedAuthSettings
@@ -50,120 +50,18 @@ export class RunFlagsError extends Data.TaggedError("RunFlagsError")<{ readonly 
   }
 }
 
-type Kind = "bool" | "string" | "int" | "float" | "duration" | "list"
-
-interface FlagSpec {
-  readonly name: string
-  readonly kind: Kind
-  readonly default: string
-  readonly help: string
-}
-
-/** Flags this CCM implements (docs/configuration.md documents each, checked by test/docs/Configuration.test.ts). */
-export const FLAGS: ReadonlyArray<FlagSpec> = [
-  { name: "cloud-provider", kind: "string", default: "external-cloudstack", help: "Provider name: external-cloudstack or cloudstack (decides the providerID form)." },
-  { name: "cloud-config", kind: "string", default: "", help: "Path of the cloud-config file (required unless every controller is disabled)." },
-  { name: "kubeconfig", kind: "string", default: "", help: "Path of a kubeconfig; empty = in-cluster configuration." },
-  { name: "master", kind: "string", default: "", help: "API server URL, overrides the kubeconfig's server." },
-  { name: "cluster-name", kind: "string", default: "kubernetes", help: "Cluster name, recorded in CloudStack ownership tags." },
-  { name: "controllers", kind: "list", default: "*", help: "Controllers to run: '*' = all, 'name' enables, '-name' disables; names or aliases cloud-node, cloud-node-lifecycle, service, route." },
-  { name: "leader-elect", kind: "bool", default: "true", help: "Run leader election on a Lease; false for a single replica." },
-  { name: "leader-elect-lease-duration", kind: "duration", default: "15s", help: "How long a non-renewed lease stays valid for the other candidates." },
-  { name: "leader-elect-renew-deadline", kind: "duration", default: "10s", help: "How long the leader retries renewing before it stops its controllers." },
-  { name: "leader-elect-retry-period", kind: "duration", default: "2s", help: "Interval between acquire/renew attempts." },
-  { name: "leader-elect-resource-lock", kind: "string", default: "leases", help: "Lock type; only 'leases' is supported." },
-  { name: "leader-elect-resource-name", kind: "string", default: "cloud-controller-manager", help: "Name of the Lease." },
-  { name: "leader-elect-resource-namespace", kind: "string", default: "kube-system", help: "Namespace of the Lease." },
-  { name: "secure-port", kind: "int", default: "10258", help: "Port of /healthz and /metrics (HTTPS); 0 disables serving." },
-  { name: "bind-address", kind: "string", default: "0.0.0.0", help: "Address the secure port listens on." },
-  { name: "tls-cert-file", kind: "string", default: "", help: "Serving certificate (PEM); default a self-signed one made at start." },
-  { name: "tls-private-key-file", kind: "string", default: "", help: "Private key of --tls-cert-file (PEM)." },
-  { name: "plain-http", kind: "bool", default: "false", help: "Serve plain HTTP instead of HTTPS on --secure-port (local runs only)." },
-  { name: "authentication-kubeconfig", kind: "string", default: "", help: "Kubeconfig for the TokenReviews of bearer tokens on --secure-port; empty = the --kubeconfig/--master client (or in-cluster)." },
-  { name: "authorization-kubeconfig", kind: "string", default: "", help: "Kubeconfig for the SubjectAccessReviews of requests on --secure-port; empty = likewise." },
-  { name: "authorization-always-allow-paths", kind: "list", default: "/healthz,/readyz,/livez", help: "Paths served without authorization (exact, or a prefix with a trailing *; /healthz does not cover /healthz/x); '' = none." },
-  { name: "authentication-token-webhook-cache-ttl", kind: "duration", default: "10s", help: "How long a TokenReview answer is reused." },
-  { name: "authorization-webhook-cache-authorized-ttl", kind: "duration", default: "10s", help: "How long an allowing SubjectAccessReview answer is reused." },
-  { name: "authorization-webhook-cache-unauthorized-ttl", kind: "duration", default: "10s", help: "How long a denying SubjectAccessReview answer is reused." },
-  { name: "authentication-skip-lookup", kind: "bool", default: "false", help: "Accepted; no effect: only bearer tokens are authenticated, so the extension-apiserver-authentication ConfigMap is never looked up." },
-  { name: "authentication-tolerate-lookup-failure", kind: "bool", default: "false", help: "Accepted; no effect (no lookup, see --authentication-skip-lookup)." },
-  { name: "node-status-update-frequency", kind: "duration", default: "5m", help: "Period of the node address sync." },
-  { name: "node-monitor-period", kind: "duration", default: "5s", help: "Period of the node lifecycle check." },
-  { name: "lb-resync-period", kind: "duration", default: "10m", help: "Re-ensure every load balancer this often (drift repair); 0 disables." },
-  { name: "lb-ownership-tags", kind: "bool", default: "true", help: "Tag every IP, LB rule, firewall rule and ACL item created with the cluster and Service (one createTags per type, not awaited); false saves those calls." },
-  { name: "min-resync-period", kind: "duration", default: "12h", help: "Informer resync base period." },
-  { name: "informer-sync-grace", kind: "duration", default: "2m", help: "How long a controller's informer may take to list once before /healthz/<controller> fails (e.g. credentials or RBAC)." },
-  { name: "concurrent-service-syncs", kind: "int", default: String(DEFAULT_CONCURRENT_SERVICE_SYNCS), help: "Service workers (Services of one network share its CloudStack job queue; several keep it busy)." },
-  { name: "concurrent-node-syncs", kind: "int", default: "1", help: "Node initialisation workers." },
-  { name: "concurrent-node-status-updates", kind: "int", default: "0", help: "Parallelism of the address sync; 0 = --concurrent-node-syncs." },
-  { name: "kube-api-qps", kind: "float", default: "20", help: "Kubernetes client requests per second." },
-  { name: "kube-api-burst", kind: "int", default: "30", help: "Kubernetes client burst." },
-  { name: "v", kind: "int", default: "0", help: "Log verbosity (also -v): 0-3 info, 4-5 debug, 6+ trace." }
-]
-
-/** k8s CCM (and klog) flags accepted for compatibility and ignored with a warning. */
-const IGNORED: ReadonlyArray<{ readonly name: string; readonly bool: boolean }> = [
-  ...[
-    "configure-cloud-routes",
-    "allocate-node-cidrs",
-    "use-service-account-credentials",
-    "profiling",
-    "contention-profiling",
-    "allow-untagged-cloud",
-    "enable-leader-migration",
-    "permit-port-sharing",
-    "permit-address-sharing",
-    "logtostderr",
-    "alsologtostderr",
-    "add-dir-header",
-    "skip-headers",
-    "skip-log-headers",
-    "one-output"
-  ].map((name) => ({ name, bool: true })),
-  ...[
-    // The 1.20 cloud-controller-manager's deprecated insecure serving (`--port=0` disables it).
-    "port",
-    "address",
-    "route-reconciliation-period",
-    "cluster-cidr",
-    "cidr-allocator-type",
-    "kube-api-content-type",
-    "controller-start-interval",
-    "feature-gates",
-    "external-cloud-volume-plugin",
-    "node-sync-period",
-    "cert-dir",
-    "leader-migration-config",
-    "webhook-secure-port",
-    "webhooks",
-    "client-ca-file",
-    "requestheader-client-ca-file",
-    "requestheader-allowed-names",
-    "requestheader-extra-headers-prefix",
-    "requestheader-group-headers",
-    "requestheader-username-headers",
-    "tls-cipher-suites",
-    "tls-min-version",
-    "tls-sni-cert-key",
-    "http2-max-streams-per-connection",
-    "master-service-namespace",
-    "log-dir",
-    "log-file",
-    "log-file-max-size",
-    "log-flush-frequency",
-    "stderrthreshold",
-    "vmodule",
-    "logging-format"
-  ].map((name) => ({ name, bool: false }))
-]
-
 const specOf = new Map(FLAGS.map((f) => [f.name, f]))
 const ignoredOf = new Map(IGNORED.map((f) => [f.name, f]))
 
-const isBoolText = (v: string) => ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"].includes(v)
+const isBoolText = (v: string) =>
+  ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"].includes(v)
 
 /** Splits tokens into name -> last value (pflag: the last occurrence wins). */
-const tokenize = (tokens: ReadonlyArray<string>, issues: Array<string>, warnings: Array<string>): Map<string, string> => {
+const tokenize = (
+  tokens: ReadonlyArray<string>,
+  issues: Array<string>,
+  warnings: Array<string>
+): Map<string, string> => {
   const values = new Map<string, string>()
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] ?? ""
@@ -221,7 +119,8 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
   const warnings: Array<string> = []
   const values = tokenize(tokens, issues, warnings)
   const raw = (name: string): string => values.get(name) ?? specOf.get(name)?.default ?? ""
-  const given = (name: string): Option.Option<string> => Option.filter(Option.fromNullable(values.get(name)), (v) => v !== "")
+  const given = (name: string): Option.Option<string> =>
+    Option.filter(Option.fromNullable(values.get(name)), (v) => v !== "")
 
   const bool = (name: string): boolean => {
     const v = raw(name)
@@ -286,9 +185,15 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
   if (leaderElection.enabled) {
     const [lease, renew, retry] = [leaseDuration, renewDeadline, retryPeriod].map(Duration.toMillis)
     // client-go's own validation: the leader must give up before the lease expires, with retries in between.
-    if (timingValid && !((lease ?? 0) > (renew ?? 0))) issues.push("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
-    if (timingValid && !((renew ?? 0) > 1.2 * (retry ?? 0))) issues.push("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
-    if (leaderElection.namespace === "" || leaderElection.name === "") issues.push("--leader-elect-resource-namespace and --leader-elect-resource-name must not be empty")
+    if (timingValid && !((lease ?? 0) > (renew ?? 0))) {
+      issues.push("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
+    }
+    if (timingValid && !((renew ?? 0) > 1.2 * (retry ?? 0))) {
+      issues.push("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
+    }
+    if (leaderElection.namespace === "" || leaderElection.name === "") {
+      issues.push("--leader-elect-resource-namespace and --leader-elect-resource-name must not be empty")
+    }
   }
   const tlsCertFile = given("tls-cert-file")
   const tlsPrivateKeyFile = given("tls-private-key-file")
@@ -296,12 +201,18 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
     issues.push("--tls-cert-file and --tls-private-key-file must be given together")
   }
   const bindAddress = raw("bind-address")
-  if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(bindAddress) && !/^[0-9a-fA-F:]+$/.test(bindAddress) && bindAddress !== "localhost") {
+  if (
+    !/^(\d{1,3}\.){3}\d{1,3}$/.test(bindAddress) && !/^[0-9a-fA-F:]+$/.test(bindAddress) && bindAddress !== "localhost"
+  ) {
     issues.push(`--bind-address: "${bindAddress}" is not an IP address`)
   }
-  const alwaysAllowPaths = raw("authorization-always-allow-paths").split(",").map((p) => p.trim()).filter((p) => p !== "")
+  const alwaysAllowPaths = raw("authorization-always-allow-paths").split(",").map((p) => p.trim()).filter((p) =>
+    p !== ""
+  )
   for (const path of alwaysAllowPaths) {
-    if (path.slice(0, -1).includes("*")) issues.push(`--authorization-always-allow-paths: only a trailing * is allowed in "${path}"`)
+    if (path.slice(0, -1).includes("*")) {
+      issues.push(`--authorization-always-allow-paths: only a trailing * is allowed in "${path}"`)
+    }
   }
   bool("authentication-skip-lookup")
   bool("authentication-tolerate-lookup-failure")
@@ -351,7 +262,11 @@ export const parse = (tokens: ReadonlyArray<string>): Either.Either<ParsedRunFla
  * k8s `--controllers` semantics: an explicit `name` or `-name` decides; otherwise `*` enables the
  * default set. `-*` (ours) disables everything not named explicitly, e.g. for a leader-election-only run.
  */
-const parseControllers = (text: string, issues: Array<string>, warnings: Array<string>): ReadonlyArray<ControllerName> => {
+const parseControllers = (
+  text: string,
+  issues: Array<string>,
+  warnings: Array<string>
+): ReadonlyArray<ControllerName> => {
   const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "")
   const enabled = new Set<string>()
   const disabled = new Set<string>()
@@ -364,11 +279,15 @@ const parseControllers = (text: string, issues: Array<string>, warnings: Array<s
       const id = negated ? item.slice(1) : item
       const known = [...CONTROLLERS, ROUTE].find((c) => c.name === id || c.alias === id)
       if (known === undefined) {
-        issues.push(`--controllers: unknown controller "${id}" (known: ${[...CONTROLLERS, ROUTE].map((c) => c.alias).join(", ")})`)
+        issues.push(
+          `--controllers: unknown controller "${id}" (known: ${[...CONTROLLERS, ROUTE].map((c) => c.alias).join(", ")})`
+        )
         continue
       }
       if (known.name === ROUTE.name) {
-        if (!negated) warnings.push("the route controller is not supported on CloudStack (overlay CNI) and is not started")
+        if (!negated) {
+          warnings.push("the route controller is not supported on CloudStack (overlay CNI) and is not started")
+        }
         continue
       }
       ;(negated ? disabled : enabled).add(known.name)
@@ -391,5 +310,9 @@ export const controllersOf = (text: string): Either.Either<ReadonlyArray<Control
 export const usage = (): string =>
   [
     "Flags (k8s cloud-controller-manager compatible; other k8s CCM flags are accepted and ignored with a warning):",
-    ...FLAGS.map((f) => `  --${f.name}${f.kind === "bool" ? "" : ` ${f.kind}`}${f.default === "" ? "" : ` (default ${f.default})`}\n      ${f.help}`)
+    ...FLAGS.map((f) =>
+      `  --${f.name}${f.kind === "bool" ? "" : ` ${f.kind}`}${
+        f.default === "" ? "" : ` (default ${f.default})`
+      }\n      ${f.help}`
+    )
   ].join("\n")

@@ -6,10 +6,28 @@
  * deleted); then LoadBalancer Services (SimulateServices). Progress is printed as it happens.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, type Context, Deferred, Duration, Effect, HashMap, Layer, LogLevel, Logger, Option, Random, Ref, Stream } from "effect"
+import {
+  Console,
+  type Context,
+  Deferred,
+  Duration,
+  Effect,
+  HashMap,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Random,
+  Ref,
+  Stream
+} from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
-import { destroyVirtualMachine, startVirtualMachine, stopVirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
 import type { CloudStackTransport } from "../cloudstack/CloudStackTransport.js"
+import {
+  destroyVirtualMachine,
+  startVirtualMachine,
+  stopVirtualMachine
+} from "../cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../controllers/NodePlan.js"
 import type * as KubernetesLive from "../kubernetes/KubernetesLive.js"
@@ -45,19 +63,26 @@ export interface SimulateOptions {
 }
 
 /** The simulated cloud and cluster: simulator (demo world by default), typed client, Instances, LoadBalancers, FakeKubernetes. */
-export const layer = (options: Pick<SimulateOptions, "seed" | "providerName"> & { readonly world?: World | undefined }) => {
+export const layer = (
+  options: Pick<SimulateOptions, "seed" | "providerName"> & { readonly world?: World | undefined }
+) => {
   const world = options.world ?? demoWorld
   // Signs as the world's default account: the in-memory transport acts as the configured key's account.
   const config = Layer.succeed(CloudConfig, simulatedCloudConfig(defaultAccountKeys(world)))
   const simulator = Simulator.layerWithTransport(world, { seed: options.seed }).pipe(Layer.provideMerge(config))
   const base = Layer.mergeAll(simulator, Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
-  const cloud = LoadBalancers.layer().pipe(Layer.provideMerge(Instances.layer(options.providerName)), Layer.provideMerge(client))
+  const cloud = LoadBalancers.layer().pipe(
+    Layer.provideMerge(Instances.layer(options.providerName)),
+    Layer.provideMerge(client)
+  )
   return Layer.merge(cloud, FakeKubernetes.layer())
 }
 
 /** The simulated cluster and cloud of `layer`, as the CCM's backends (no access reviews: always-allow paths only). */
-const simulatedBackends = (context: Context.Context<KubernetesLive.KubernetesServices | CloudStackTransport>): Ccm.Backends<never, never> => ({
+const simulatedBackends = (
+  context: Context.Context<KubernetesLive.KubernetesServices | CloudStackTransport>
+): Ccm.Backends<never, never> => ({
   kubernetes: Layer.succeedContext(context),
   cloudStackTransport: Layer.succeedContext(context)
 })
@@ -68,13 +93,17 @@ const progress = (started: number, print: (text: string) => Effect.Effect<void>,
     const nodes = yield* NodeApi
     const seen = yield* Ref.make(HashMap.empty<string, NodeView>())
     const say = (name: string, text: string) =>
-      Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) =>
-        print(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${name.padEnd(28)} ${text}`))
+      Effect.flatMap(
+        Effect.clockWith((c) => c.currentTimeMillis),
+        (now) => print(`[${((now - started) / 1000).toFixed(1).padStart(5)}s] ${name.padEnd(28)} ${text}`)
+      )
     const onChange = (node: NodeView) =>
       Effect.gen(function*() {
         const before = HashMap.get(yield* Ref.get(seen), node.metadata.name)
         yield* Ref.update(seen, HashMap.set(node.metadata.name, node))
-        for (const line of NodeTable.describeChange(Option.getOrUndefined(before), node)) yield* say(node.metadata.name, line)
+        for (const line of NodeTable.describeChange(Option.getOrUndefined(before), node)) {
+          yield* say(node.metadata.name, line)
+        }
       })
     const snapshot = yield* nodes.list
     yield* Effect.forEach(snapshot.items, onChange, { discard: true })
@@ -134,17 +163,26 @@ export const simulate = (options: SimulateOptions) =>
     }))
 
     yield* note("kubelets register their Nodes")
-    const registered = yield* DemoCluster.setup({ nodes: options.nodes }).pipe(Effect.withRandom(Random.make(options.seed)))
+    const registered = yield* DemoCluster.setup({ nodes: options.nodes }).pipe(
+      Effect.withRandom(Random.make(options.seed))
+    )
     // As a real kubelet, each reports Ready right after registering (uninitialised or not).
-    yield* Effect.forEach(registered, ({ node }) => fake.setNodeReady(node, "True"), { discard: true })
-    const allInitialised = Effect.map(fake.nodes, (ns) => ns.every((n) => !n.spec.taints.some((t) => t.key === TAINT_UNINITIALIZED)))
+    yield* Effect.forEach(registered, ({ node }) =>
+      fake.setNodeReady(node, "True"), { discard: true })
+    const allInitialised = Effect.map(fake.nodes, (ns) =>
+      ns.every((n) =>
+        !n.spec.taints.some((t) =>
+          t.key === TAINT_UNINITIALIZED
+        )
+      ))
     yield* waitFor("every node initialised", allInitialised, "20 seconds")
 
     const [stopped, destroyed] = [registered[1], registered[2]]
     if (stopped !== undefined) {
       const shutdownTainted = (present: boolean) =>
         Effect.map(nodes.get(stopped.node), (n) =>
-          Option.exists(n, (node) => node.spec.taints.some((t) => t.key === TAINT_SHUTDOWN) === present))
+          Option.exists(n, (node) =>
+            node.spec.taints.some((t) => t.key === TAINT_SHUTDOWN) === present))
       yield* note(`CloudStack: stopping VM ${stopped.vm.name}; its kubelet stops posting status`)
       yield* client.run(stopVirtualMachine, { id: stopped.vm.id })
       // kube-controller-manager's verdict once heartbeats stop (after 40s in a real cluster).
@@ -163,10 +201,14 @@ export const simulate = (options: SimulateOptions) =>
       yield* waitFor(`deletion of ${destroyed.node}`, gone, "20 seconds")
     }
     yield* serviceStory(note)
-    const elapsed = (yield* Effect.clockWith((c) => c.currentTimeMillis)) - started
+    const elapsed = (yield* Effect.clockWith((c) =>
+      c.currentTimeMillis
+    )) - started
     const rest = Duration.toMillis(options.duration) - elapsed
     if (rest > 0) {
-      yield* note(`controllers keep running for ${(rest / 1000).toFixed(1)}s more (address sync every 3s, monitor every 1s)`)
+      yield* note(
+        `controllers keep running for ${(rest / 1000).toFixed(1)}s more (address sync every 3s, monitor every 1s)`
+      )
       yield* Effect.sleep(Duration.millis(rest))
     }
 
@@ -178,7 +220,8 @@ export const simulate = (options: SimulateOptions) =>
     const byReason = new Map<string, number>()
     // In the order they first happened: the store's iteration order depends on the generated names.
     const chronological = [...events].sort((a, b) =>
-      (a.firstTimestamp ?? "").localeCompare(b.firstTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name))
+      (a.firstTimestamp ?? "").localeCompare(b.firstTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name)
+    )
     for (const e of chronological) byReason.set(e.reason, (byReason.get(e.reason) ?? 0) + e.count)
     yield* print(`\nEvents: ${[...byReason.entries()].map(([r, n]) => `${r} ${n}`).join(", ") || "none"}`)
     yield* print(`CloudStack API calls: ${calls}`)
@@ -204,7 +247,9 @@ const provider = Options.choice("cloud-provider", ["external-cloudstack", "cloud
   Options.withDefault("external-cloudstack" as const),
   Options.withDescription("provider name: decides the providerID format written to Nodes")
 )
-const verbose = Options.boolean("verbose").pipe(Options.withDescription("also print the controllers' info logs (stderr)"))
+const verbose = Options.boolean("verbose").pipe(
+  Options.withDescription("also print the controllers' info logs (stderr)")
+)
 
 export const command = Command.make(
   "simulate",

@@ -8,8 +8,8 @@ import { Data, type Duration, Effect, Option, Schedule } from "effect"
 import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
 import { listNetworks } from "../cloudstack/commands/Networks.js"
 import { deployVirtualMachine, listServiceOfferings, listTemplates } from "../cloudstack/commands/VirtualMachines.js"
-import { EXCLUDE_LABEL } from "../controllers/ServicePlan.js"
 import { TAINT_UNINITIALIZED } from "../controllers/NodePlan.js"
+import { EXCLUDE_LABEL } from "../controllers/ServicePlan.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import { ServiceApi, type ServiceCreate } from "../kubernetes/ServiceApi.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
@@ -52,7 +52,9 @@ export const story = (note: (text: string) => Effect.Effect<void>) =>
           const ip = s.publicIps.find((i) => i.uuid === r.ipUuid)
           const network = s.networks.find((n) => n.uuid === r.networkUuid)?.name ?? "?"
           lines.push(
-            `rule ${r.name.slice(prefix.length)}: ${ip?.address}:${r.publicPort} -> nodePort ${r.privatePort} ${r.algorithm}, ${r.members.size} members (network ${network})`
+            `rule ${
+              r.name.slice(prefix.length)
+            }: ${ip?.address}:${r.publicPort} -> nodePort ${r.privatePort} ${r.algorithm}, ${r.members.size} members (network ${network})`
           )
           for (const f of s.firewallRules.filter((fw) => fw.ipUuid === r.ipUuid && fw.startport === r.publicPort)) {
             lines.push(`firewall ${f.protocol}/${f.startport} from ${f.cidrlist.join(",")}`)
@@ -75,15 +77,23 @@ export const story = (note: (text: string) => Effect.Effect<void>) =>
         const svc = yield* get(name)
         if (svc === undefined) return -1
         const prefix = `${lbName(svc.metadata.uid)}-`
-        return (yield* simulator.state).lbRules.filter((r) => r.name.startsWith(prefix)).reduce((n, r) => n + r.members.size, 0)
+        return (yield* simulator.state).lbRules.filter((r) => r.name.startsWith(prefix)).reduce(
+          (n, r) => n + r.members.size,
+          0
+        )
       })
 
     // The demo world's networks: the virtual router's isolated1 and the Netscaler-like isolated-ns.
-    const networkNamed = (name: string) => Effect.map(simulator.state, (s) => s.networks.find((n) => n.name === name)?.uuid ?? "")
+    const networkNamed = (name: string) =>
+      Effect.map(simulator.state, (s) => s.networks.find((n) => n.name === name)?.uuid ?? "")
     const onNetwork = (name: string) => Effect.map(networkNamed(name), (id) => ({ [Annotations.NETWORK_ID]: id }))
 
     yield* note("kubectl: Service web (LoadBalancer, TCP 80 and 443) on isolated1")
-    yield* create({ name: "web", ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }], annotations: yield* onNetwork("isolated1") })
+    yield* create({
+      name: "web",
+      ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }],
+      annotations: yield* onNetwork("isolated1")
+    })
     yield* waitFor("web gets an IP", Effect.map(get("web"), (s) => addressOf(s) !== undefined), WITHIN)
     yield* note(`  web: status.loadBalancer.ingress ${addressOf(yield* get("web"))}`)
     yield* show("web")
@@ -92,8 +102,14 @@ export const story = (note: (text: string) => Effect.Effect<void>) =>
     yield* api.update("default", "web", { ports: [{ name: "http", port: 80 }, { name: "https", port: 8443 }] })
     const hasPort = (port: number) =>
       Effect.flatMap(get("web"), (svc) =>
-        svc === undefined ? Effect.succeed(false) : Effect.map(ruleLines(svc), (ls) => ls.some((l) => l.includes(`:${port} `))))
-    yield* waitFor("web's rule for 8443", Effect.zipWith(hasPort(8443), hasPort(443), (a, b) => a && !b), WITHIN)
+        svc === undefined
+          ? Effect.succeed(false)
+          : Effect.map(ruleLines(svc), (ls) => ls.some((l) => l.includes(`:${port} `))))
+    yield* waitFor(
+      "web's rule for 8443",
+      Effect.zipWith(hasPort(8443), hasPort(443), (a, b) => a && !b),
+      WITHIN
+    )
     yield* show("web")
 
     // A node joins: a VM deployed on web's network, registered by its kubelet, initialised, then a member.
@@ -115,33 +131,56 @@ export const story = (note: (text: string) => Effect.Effect<void>) =>
         networkIds: [net.id],
         name: "joiner-1"
       })
-      yield* nodes.create({ name: "joiner-1", taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }] })
+      yield* nodes.create({
+        name: "joiner-1",
+        taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }]
+      })
       yield* fake.setNodeReady("joiner-1", "True")
       yield* waitFor("joiner-1 becomes a member", Effect.map(members("web"), (n) => n > before), WITHIN)
       yield* note(`  web: ${vm.name} is a member of every rule (${(yield* members("web")) / 2} members each)`)
       yield* note(`kubectl: label joiner-1 ${EXCLUDE_LABEL}=true`)
       const joined = yield* nodes.get("joiner-1")
       if (Option.isSome(joined)) {
-        yield* nodes.update({ name: "joiner-1", resourceVersion: joined.value.metadata.resourceVersion, labels: { [EXCLUDE_LABEL]: "true" } })
+        yield* nodes.update({
+          name: "joiner-1",
+          resourceVersion: joined.value.metadata.resourceVersion,
+          labels: { [EXCLUDE_LABEL]: "true" }
+        })
       }
       yield* waitFor("joiner-1 leaves the LB", Effect.map(members("web"), (n) => n === before), WITHIN)
       yield* note(`  web: joiner-1 removed from the rules (${before / 2} members each)`)
     }
 
     yield* note("kubectl: Service dns (UDP 53) on isolated1 (virtual router)")
-    yield* create({ name: "dns", ports: [{ name: "dns", port: 53, protocol: "UDP" }], annotations: yield* onNetwork("isolated1") })
-    yield* waitFor("dns's UDP refusal", Effect.map(warned("dns", "UnsupportedProtocol"), (e) => e !== undefined), WITHIN)
+    yield* create({
+      name: "dns",
+      ports: [{ name: "dns", port: 53, protocol: "UDP" }],
+      annotations: yield* onNetwork("isolated1")
+    })
+    yield* waitFor(
+      "dns's UDP refusal",
+      Effect.map(warned("dns", "UnsupportedProtocol"), (e) => e !== undefined),
+      WITHIN
+    )
     yield* note(`  dns: Warning UnsupportedProtocol: ${(yield* warned("dns", "UnsupportedProtocol"))?.message}`)
-    yield* note(`  dns: no IP kept: status.loadBalancer.ingress is ${JSON.stringify(addressOf(yield* get("dns")) ?? [])}`)
+    yield* note(
+      `  dns: no IP kept: status.loadBalancer.ingress is ${JSON.stringify(addressOf(yield* get("dns")) ?? [])}`
+    )
 
     yield* note("kubectl: Service dns-ns (UDP 53) on isolated-ns (Netscaler-like provider)")
-    yield* create({ name: "dns-ns", ports: [{ name: "dns", port: 53, protocol: "UDP" }], annotations: yield* onNetwork("isolated-ns") })
+    yield* create({
+      name: "dns-ns",
+      ports: [{ name: "dns", port: 53, protocol: "UDP" }],
+      annotations: yield* onNetwork("isolated-ns")
+    })
     yield* waitFor("dns-ns gets an IP", Effect.map(get("dns-ns"), (s) => addressOf(s) !== undefined), WITHIN)
     yield* note(`  dns-ns: status.loadBalancer.ingress ${addressOf(yield* get("dns-ns"))}`)
     yield* show("dns-ns")
 
     yield* note("kubectl: delete every Service")
-    for (const name of ["web", "dns", "dns-ns"]) yield* api.delete("default", name).pipe(Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void))
+    for (const name of ["web", "dns", "dns-ns"]) {
+      yield* api.delete("default", name).pipe(Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void))
+    }
     yield* waitFor("every Service deleted", Effect.map(fake.services, (all) => all.length === 0), WITHIN)
     const state = yield* simulator.state
     const allocated = state.publicIps.filter((ip) => ip.state !== "Free")

@@ -50,13 +50,19 @@ const parseScenario = (path: string, text: string, bytes: number) =>
         ? Effect.fail(
           new ScenarioError({
             path,
-            detail: `not JSON, and YAML scenarios are limited to ${mib(MAX_YAML_BYTES)} (YAML parses slowly); write larger ones as JSON`
+            detail: `not JSON, and YAML scenarios are limited to ${
+              mib(MAX_YAML_BYTES)
+            } (YAML parses slowly); write larger ones as JSON`
           })
         )
         : Effect.try({
           try: (): unknown => YAML.parse(text, { prettyErrors: true }),
           catch: (cause) =>
-            new ScenarioError({ path, detail: `not JSON/YAML: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+            new ScenarioError({
+              path,
+              detail: `not JSON/YAML: ${cause instanceof Error ? cause.message : String(cause)}`,
+              cause
+            })
         })
     )
   )
@@ -69,10 +75,14 @@ const parseScenario = (path: string, text: string, bytes: number) =>
 export const loadScenario = (path: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const cannotRead = (cause: PlatformError) => new ScenarioError({ path, detail: `cannot read: ${cause.message}`, cause })
+    const cannotRead = (cause: PlatformError) =>
+      new ScenarioError({ path, detail: `cannot read: ${cause.message}`, cause })
     const bytes = Number((yield* fs.stat(path).pipe(Effect.mapError(cannotRead))).size)
     if (bytes > MAX_SCENARIO_BYTES) {
-      return yield* new ScenarioError({ path, detail: `${mib(bytes)} is larger than the ${mib(MAX_SCENARIO_BYTES)} a scenario may have` })
+      return yield* new ScenarioError({
+        path,
+        detail: `${mib(bytes)} is larger than the ${mib(MAX_SCENARIO_BYTES)} a scenario may have`
+      })
     }
     const text = yield* fs.readFileString(path).pipe(Effect.mapError(cannotRead))
     yield* eventLoopTurn
@@ -98,7 +108,13 @@ export const generateKey: Effect.Effect<string> = Effect.map(
 )
 
 /** What the command prints once listening (pure); `notes` (faults, the call log) follow the first line. */
-export const banner = (apiUrl: string, keys: KeyPair, world: World, source: string, notes: ReadonlyArray<string> = []): string => {
+export const banner = (
+  apiUrl: string,
+  keys: KeyPair,
+  world: World,
+  source: string,
+  notes: ReadonlyArray<string> = []
+): string => {
   const zone = world.zones[0].name
   return [
     `CloudStack simulator (${source}) listening on ${apiUrl}`,
@@ -138,7 +154,9 @@ const scenario = Options.file("scenario", { exists: "yes" }).pipe(
 )
 const apiKey = CliOptions.nonEmptyText("api-key").pipe(
   Options.optional,
-  Options.withDescription("api key of the default account (generated when neither the flag nor the scenario gives one; must not be empty)")
+  Options.withDescription(
+    "api key of the default account (generated when neither the flag nor the scenario gives one; must not be empty)"
+  )
 )
 const secretKey = CliOptions.nonEmptyText("secret-key").pipe(
   Options.optional,
@@ -146,10 +164,14 @@ const secretKey = CliOptions.nonEmptyText("secret-key").pipe(
 )
 
 const orUsageError = <A>(parsed: Either.Either<A, string>) =>
-  Either.match(parsed, { onLeft: (message) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message))), onRight: Effect.succeed })
+  Either.match(parsed, {
+    onLeft: (message) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message))),
+    onRight: Effect.succeed
+  })
 
-const checked = <A>(parse: (text: string) => Either.Either<A, string>) => (self: Options.Options<string>): Options.Options<A> =>
-  Options.mapEffect(self, (text) => orUsageError(parse(text)))
+const checked =
+  <A>(parse: (text: string) => Either.Either<A, string>) => (self: Options.Options<string>): Options.Options<A> =>
+    Options.mapEffect(self, (text) => orUsageError(parse(text)))
 
 const jobDuration = Options.text("job-duration").pipe(
   Options.withPseudoName("duration"),
@@ -173,19 +195,25 @@ const errorRate = Options.text("error-rate").pipe(
   Options.withPseudoName("COMMAND:CODE:RATE"),
   Options.repeated,
   Options.mapEffect((texts) => orUsageError(Either.all(texts.map((t) => Faults.parseErrorRate(t, isCommand))))),
-  Options.withDescription("COMMAND:CODE:RATE, repeatable: answer CODE (400..599) to that share of COMMAND calls (* = every command), e.g. createLoadBalancerRule:530:0.2")
+  Options.withDescription(
+    "COMMAND:CODE:RATE, repeatable: answer CODE (400..599) to that share of COMMAND calls (* = every command), e.g. createLoadBalancerRule:530:0.2"
+  )
 )
 const apiDown = Options.text("api-down").pipe(
   Options.withPseudoName("FROM..UNTIL"),
   checked(Faults.parseApiDown),
   Options.optional,
-  Options.withDescription("FROM..UNTIL[:unreachable|unavailable], seconds after start: connections dropped (default) or HTTP 503 meanwhile, e.g. 30..90")
+  Options.withDescription(
+    "FROM..UNTIL[:unreachable|unavailable], seconds after start: connections dropped (default) or HTTP 503 meanwhile, e.g. 30..90"
+  )
 )
 const record = Options.text("record").pipe(
   Options.withPseudoName("FILE"),
   CliOptions.nonEmpty("record"),
   Options.optional,
-  Options.withDescription("write every API call to FILE, one JSON line each (time, account, command, params without secrets, status, ms)")
+  Options.withDescription(
+    "write every API call to FILE, one JSON line each (time, account, command, params without secrets, status, ms)"
+  )
 )
 
 interface KeyFlags {
@@ -222,7 +250,10 @@ export const command = Command.make(
       const onCall = Option.isSome(options.record) ? yield* fileRecorder(options.record.value) : undefined
       const notes = [
         ...Faults.describeFaults(faultFlags),
-        ...Option.match(options.record, { onNone: () => [], onSome: (file) => [`call log: ${file} (one JSON line per call)`] })
+        ...Option.match(options.record, {
+          onNone: () => [],
+          onSome: (file) => [`call log: ${file} (one JSON line per call)`]
+        })
       ]
       const face = HttpFace.layer({ port: options.port, isCommand, onCall }).pipe(
         Layer.provideMerge(simulatorLayer(world, { seed: options.seed }))

@@ -54,13 +54,18 @@ export const parseRate = (flag: string, text: string): Either.Either<number, str
  * 400..599 answered as HTTP status and `errorcode` (429, 530, 531, 533, 534, 537 come with their
  * real `cserrorcode`), and the probability per call.
  */
-export const parseErrorRate = (text: string, isCommand: (command: string) => boolean): Either.Either<ErrorRate, string> => {
+export const parseErrorRate = (
+  text: string,
+  isCommand: (command: string) => boolean
+): Either.Either<ErrorRate, string> => {
   const parts = text.split(":")
   const [command = "", code = "", rate = ""] = parts
   const usage = `--error-rate: '${text}' is not COMMAND:CODE:RATE (e.g. createLoadBalancerRule:530:0.2 or *:503:5%)`
   if (parts.length !== 3) return Either.left(usage)
   if (command !== "*" && !isCommand(command)) {
-    return Either.left(`--error-rate: '${command}' is not a command the simulator answers (names are case-sensitive; * means every command)`)
+    return Either.left(
+      `--error-rate: '${command}' is not a command the simulator answers (names are case-sensitive; * means every command)`
+    )
   }
   const n = /^\d+$/.test(code) ? Number(code) : Number.NaN
   if (!(n >= 400 && n <= 599)) return Either.left(`--error-rate: code '${code}' is not an error code in 400..599`)
@@ -75,7 +80,8 @@ const SECONDS = /^\d+(\.\d+)?$/
  * 503 with a plain-text body, as a proxy in front of a dead server does.
  */
 export const parseApiDown = (text: string): Either.Either<ApiDownFlag, string> => {
-  const usage = `--api-down: '${text}' is not FROM..UNTIL[:unreachable|unavailable] in seconds after start (e.g. 30..90)`
+  const usage =
+    `--api-down: '${text}' is not FROM..UNTIL[:unreachable|unavailable] in seconds after start (e.g. 30..90)`
   const [range = "", mode = "unreachable", ...extra] = text.trim().split(":")
   const [from = "", until = "", ...more] = range.split("..")
   if (extra.length > 0 || more.length > 0 || !SECONDS.test(from) || !SECONDS.test(until)) return Either.left(usage)
@@ -84,7 +90,9 @@ export const parseApiDown = (text: string): Either.Either<ApiDownFlag, string> =
   }
   const fromSeconds = Number(from)
   const untilSeconds = Number(until)
-  if (!(untilSeconds > fromSeconds)) return Either.left(`--api-down: '${text}' ends before it starts (UNTIL must be after FROM)`)
+  if (!(untilSeconds > fromSeconds)) {
+    return Either.left(`--api-down: '${text}' ends before it starts (UNTIL must be after FROM)`)
+  }
   return Either.right({ fromSeconds, untilSeconds, mode })
 }
 
@@ -105,10 +113,21 @@ const percent = (rate: number): string => `${Math.round(rate * 10_000) / 100}%`
 
 /** One line per active fault, for the banner (empty when none). */
 export const describeFaults = (flags: FaultFlags): ReadonlyArray<string> => [
-  ...Option.match(flags.jobDuration, { onNone: () => [], onSome: (d) => [`job duration: ${GoDuration.format(d)} per async job`] }),
-  ...Option.match(flags.latency, { onNone: () => [], onSome: (d) => [`latency: ${GoDuration.format(d)} before every answer`] }),
-  ...Option.match(flags.jobFailureRate, { onNone: () => [], onSome: (r) => [`job failures: ${percent(r)} of async jobs fail (530)`] }),
-  ...flags.errorRates.map((r) => `errors: ${r.command === "*" ? "every command" : r.command} answers ${r.code} for ${percent(r.rate)} of calls`),
+  ...Option.match(flags.jobDuration, {
+    onNone: () => [],
+    onSome: (d) => [`job duration: ${GoDuration.format(d)} per async job`]
+  }),
+  ...Option.match(flags.latency, {
+    onNone: () => [],
+    onSome: (d) => [`latency: ${GoDuration.format(d)} before every answer`]
+  }),
+  ...Option.match(flags.jobFailureRate, {
+    onNone: () => [],
+    onSome: (r) => [`job failures: ${percent(r)} of async jobs fail (530)`]
+  }),
+  ...flags.errorRates.map((r) =>
+    `errors: ${r.command === "*" ? "every command" : r.command} answers ${r.code} for ${percent(r.rate)} of calls`
+  ),
   ...Option.match(flags.apiDown, {
     onNone: () => [],
     onSome: (w) => [`API down: ${w.fromSeconds}s..${w.untilSeconds}s after start (${w.mode})`]

@@ -10,7 +10,10 @@ import { exitCode, main } from "./Cli.js"
 import * as CliLogger from "./CliLogger.js"
 import * as PlainConsole from "./PlainConsole.js"
 
-const color = PlainConsole.colorPolicy({ stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true }, process.env)
+const color = PlainConsole.colorPolicy(
+  { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
+  process.env
+)
 
 const program = Effect.consoleWith((console) =>
   main(process.argv).pipe(

@@ -3,15 +3,33 @@
  * retries, one client-wide concurrency bound and rate limit, and per-command metrics. Generic over
  * the command definitions in `commands/*`; it holds no CloudStack semantics beyond the API itself.
  */
-import { Chunk, Clock, Context, Duration, Effect, Either, FiberRef, Layer, LogLevel, Option, Predicate, RateLimiter, Redacted, Schedule, Schema, type Scope as EffectScope, Stream } from "effect"
+import {
+  Chunk,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  FiberRef,
+  Layer,
+  LogLevel,
+  Option,
+  Predicate,
+  RateLimiter,
+  Redacted,
+  Schedule,
+  Schema,
+  type Scope as EffectScope,
+  Stream
+} from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
 import {
   AsyncJobFailedError,
   AsyncJobTimeoutError,
-  type CloudStackError,
   CloudStackDecodeError,
+  type CloudStackError,
   CloudStackProjectError,
   isRetryable,
   isRetryableMutation
@@ -21,9 +39,9 @@ import type { AsyncCommand, ListCommand, ListPage, Scope, SyncCommand } from "./
 import { AsyncJobResult, JobFailure, JobSubmitted, queryAsyncJobResult } from "./commands/AsyncJobs.js"
 import { listProjects } from "./commands/Projects.js"
 import * as Envelope from "./Envelope.js"
+import { type JobId, ProjectId } from "./Ids.js"
 import * as JobLanes from "./JobLanes.js"
 import * as Redact from "./Redact.js"
-import { type JobId, ProjectId } from "./Ids.js"
 import { pollDelay, retrySchedule } from "./RetryPolicy.js"
 import type { Params } from "./Signing.js"
 
@@ -59,14 +77,22 @@ export interface CloudStackClientShape {
   /** The same as `list`, page by page, as a Stream. */
   readonly stream: <P, A>(command: ListCommand<P, A>, params: P) => Stream.Stream<A, CloudStackError>
   /** Sends an async command without waiting for its job. Retried only when provably unexecuted. */
-  readonly submit: <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) => Effect.Effect<SubmittedJob, CloudStackError>
+  readonly submit: <P, A>(
+    command: AsyncCommand<P, A>,
+    params: P,
+    options?: JobOptions
+  ) => Effect.Effect<SubmittedJob, CloudStackError>
   /**
    * Polls the job until it finishes (bounded by `asyncJobTimeout`). Fails with `AsyncJobFailedError`
    * (jobstatus 2) or `AsyncJobTimeoutError` (the job may still complete later); never re-submits.
    */
   readonly waitForJob: <P, A>(command: AsyncCommand<P, A>, job: SubmittedJob) => Effect.Effect<A, CloudStackError>
   /** `submit` then `waitForJob`. */
-  readonly run: <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) => Effect.Effect<A, CloudStackError>
+  readonly run: <P, A>(
+    command: AsyncCommand<P, A>,
+    params: P,
+    options?: JobOptions
+  ) => Effect.Effect<A, CloudStackError>
 }
 
 export class CloudStackClient extends Context.Tag("cloudstack-ccm/cloudstack/CloudStackClient")<
@@ -80,16 +106,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export const isUuid = (value: string): boolean => UUID.test(value)
 
 /** A decode failure; its issue texts quote the answer's values, so they are redacted. */
-const toDecodeError = (command: string, prefix: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => (error: ParseError) =>
-  new CloudStackDecodeError({
-    command,
-    detail: Redact.redact(
-      ArrayFormatter.formatErrorSync(error)
-        .map((issue) => `${[...prefix, ...issue.path.map(String)].join(".") || "(root)"}: ${issue.message}`)
-        .join("; "),
-      secrets
-    )
-  })
+const toDecodeError =
+  (command: string, prefix: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => (error: ParseError) =>
+    new CloudStackDecodeError({
+      command,
+      detail: Redact.redact(
+        ArrayFormatter.formatErrorSync(error)
+          .map((issue) => `${[...prefix, ...issue.path.map(String)].join(".") || "(root)"}: ${issue.message}`)
+          .join("; "),
+        secrets
+      )
+    })
 
 const outcomeOf = (error: CloudStackError): string => {
   switch (error._tag) {
@@ -145,7 +172,11 @@ const makeCore = (
     })
 
   /** The decoded answer; the request's signature is redacted along with the keys from any error text. */
-  const answerOf = <A>(command: string, raw: CloudStackRawResponse, decode: (inner: unknown) => Effect.Effect<A, ParseError>) => {
+  const answerOf = <A>(
+    command: string,
+    raw: CloudStackRawResponse,
+    decode: (inner: unknown) => Effect.Effect<A, ParseError>
+  ) => {
     const secrets = raw.signature === undefined ? keys : [...keys, raw.signature]
     return Effect.flatMap(
       Envelope.decode(command, raw, secrets),
@@ -163,17 +194,20 @@ const makeCore = (
     durationMs: number,
     outcome: string
   ) =>
-    Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
-      LogLevel.lessThanEqual(minimum, LogLevel.Trace)
-        ? Effect.logTrace("CloudStack request").pipe(Effect.annotateLogs({
-          command: request.command,
-          method: request.method,
-          params: Object.keys(request.params).sort().join(","),
-          status: status ?? "none",
-          durationMs,
-          outcome
-        }))
-        : Effect.void)
+    Effect.flatMap(
+      FiberRef.get(FiberRef.currentMinimumLogLevel),
+      (minimum) =>
+        LogLevel.lessThanEqual(minimum, LogLevel.Trace)
+          ? Effect.logTrace("CloudStack request").pipe(Effect.annotateLogs({
+            command: request.command,
+            method: request.method,
+            params: Object.keys(request.params).sort().join(","),
+            status: status ?? "none",
+            durationMs,
+            outcome
+          }))
+          : Effect.void
+    )
 
   // One HTTP exchange: rate-limited and bounded, measured, decoded; metrics count the final outcome.
   const once = <A>(
@@ -191,7 +225,12 @@ const makeCore = (
       const durationMs = (yield* Clock.currentTimeMillis) - startedAt
       const outcome = Either.isRight(result) ? "success" : outcomeOf(result.left)
       yield* record(command, outcome, durationMs)
-      yield* trace({ command, method, params }, Either.isRight(sent) ? sent.right.status : undefined, durationMs, outcome)
+      yield* trace(
+        { command, method, params },
+        Either.isRight(sent) ? sent.right.status : undefined,
+        durationMs,
+        outcome
+      )
       return yield* result
     })))
 
@@ -264,7 +303,10 @@ const makeClient = (
     if (page.count === undefined || seen >= page.count) return Either.right(Option.none<Cursor>())
     if (page.items.length === 0) {
       return Either.left(
-        new CloudStackDecodeError({ command, detail: `page ${cursor.page} is empty but count is ${page.count} and ${seen} items were listed` })
+        new CloudStackDecodeError({
+          command,
+          detail: `page ${cursor.page} is empty but count is ${page.count} and ${seen} items were listed`
+        })
       )
     }
     return Either.right(Option.some<Cursor>({ page: cursor.page + 1, seen }))
@@ -272,9 +314,18 @@ const makeClient = (
 
   const stream = <P, A>(command: ListCommand<P, A>, params: P): Stream.Stream<A, CloudStackError> => {
     const base = paramsOf(command, params)
-    return Stream.paginateChunkEffect<Cursor, A, CloudStackError, never>({ page: 1, seen: 0 }, (cursor) =>
-      Effect.flatMap(fetchPage(command, base, cursor.page), (page) =>
-        Effect.map(nextCursor(command.name, cursor, page), (next) => [Chunk.fromIterable(page.items), next] as const)))
+    return Stream.paginateChunkEffect<Cursor, A, CloudStackError, never>(
+      { page: 1, seen: 0 },
+      (cursor) =>
+        Effect.flatMap(
+          fetchPage(command, base, cursor.page),
+          (page) =>
+            Effect.map(
+              nextCursor(command.name, cursor, page),
+              (next) => [Chunk.fromIterable(page.items), next] as const
+            )
+        )
+    )
   }
 
   // The same walk as `stream` without Stream machinery: `list` is on every reconcile's hot path.
@@ -283,9 +334,14 @@ const makeClient = (
     const walk = (cursor: Cursor, collected: ReadonlyArray<A>): Effect.Effect<ReadonlyArray<A>, CloudStackError> =>
       Effect.flatMap(fetchPage(command, base, cursor.page), (page) => {
         const all = collected.length === 0 ? page.items : [...collected, ...page.items]
-        return Effect.flatMap(nextCursor(command.name, cursor, page), Option.match({ onNone: () => Effect.succeed(all), onSome: (next) => walk(next, all) }))
+        return Effect.flatMap(
+          nextCursor(command.name, cursor, page),
+          Option.match({ onNone: () => Effect.succeed(all), onSome: (next) => walk(next, all) })
+        )
       })
-    return walk({ page: 1, seen: 0 }, []).pipe(Effect.withSpan("CloudStackClient.list", { attributes: { command: command.name } }))
+    return walk({ page: 1, seen: 0 }, []).pipe(
+      Effect.withSpan("CloudStackClient.list", { attributes: { command: command.name } })
+    )
   }
 
   const submit = <P, A>(command: AsyncCommand<P, A>, params: P, options?: JobOptions) =>
@@ -298,12 +354,23 @@ const makeClient = (
       yield* Effect.logDebug("CloudStack job submitted").pipe(
         Effect.annotateLogs({ command: command.name, jobId: answer.jobId })
       )
-      return { command: command.name, jobId: answer.jobId, entityId: Option.fromNullable(answer.id), submittedAt, lane: Option.fromNullable(options?.lane) }
+      return {
+        command: command.name,
+        jobId: answer.jobId,
+        entityId: Option.fromNullable(answer.id),
+        submittedAt,
+        lane: Option.fromNullable(options?.lane)
+      }
     }).pipe(Effect.withSpan("CloudStackClient.submit", { attributes: { command: command.name } }))
 
   const observeJob = (job: SubmittedJob, result: "success" | "failed" | "timeout") =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.sync(() => metrics.asyncJobWait.observe({ command: job.command, result }, (now - job.submittedAt) / 1000)))
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        Effect.sync(() =>
+          metrics.asyncJobWait.observe({ command: job.command, result }, (now - job.submittedAt) / 1000)
+        )
+    )
 
   const pollUntilDone = (job: SubmittedJob) => {
     const poll = call(queryAsyncJobResult, { jobId: job.jobId })
@@ -312,11 +379,15 @@ const makeClient = (
         answer.jobStatus === 0
           ? Effect.zipRight(Effect.sleep(pollDelay(pending + 1)), loop(pending + 1))
           : Effect.succeed(answer))
-    const wait = Option.match(job.lane, { onNone: () => loop(0), onSome: (lane) => lanes.await(lane, job.jobId, job.submittedAt, poll) })
+    const wait = Option.match(job.lane, {
+      onNone: () => loop(0),
+      onSome: (lane) => lanes.await(lane, job.jobId, job.submittedAt, poll)
+    })
     return wait.pipe(
       Effect.timeoutFail({
         duration: config.asyncJobTimeout,
-        onTimeout: () => new AsyncJobTimeoutError({ command: job.command, jobId: job.jobId, waited: config.asyncJobTimeout })
+        onTimeout: () =>
+          new AsyncJobTimeoutError({ command: job.command, jobId: job.jobId, waited: config.asyncJobTimeout })
       })
     )
   }
@@ -336,13 +407,19 @@ const makeClient = (
             Option.orElse(() => Option.fromNullable(done.jobResultCode)),
             Option.getOrElse(() => 530)
           ),
-          errorText: Redact.redact(Option.flatMapNullable(failure, (f) => f.errorText).pipe(Option.getOrElse(() => "")), secrets)
+          errorText: Redact.redact(
+            Option.flatMapNullable(failure, (f) => f.errorText).pipe(Option.getOrElse(() => "")),
+            secrets
+          )
         })
       }
       yield* observeJob(job, "success")
       const result = done.jobResult
       if (!Predicate.isRecord(result) || !(command.resultKey in result)) {
-        return yield* new CloudStackDecodeError({ command: command.name, detail: `jobresult.${command.resultKey}: is missing` })
+        return yield* new CloudStackDecodeError({
+          command: command.name,
+          detail: `jobresult.${command.resultKey}: is missing`
+        })
       }
       return yield* Effect.mapError(
         command.decodeResult(result[command.resultKey]),
@@ -378,11 +455,19 @@ const resolveProject = (
           const projects = yield* client.list(listProjects, { name: value, listAll: true })
           const matches = projects.filter((p) => p.name.toLowerCase() === value.toLowerCase())
           const [only, ...rest] = matches
-          if (only === undefined) return yield* new CloudStackProjectError({ project: value, reason: "NotFound", candidates: [] })
-          if (rest.length > 0) {
-            return yield* new CloudStackProjectError({ project: value, reason: "Ambiguous", candidates: matches.map((p) => p.id) })
+          if (only === undefined) {
+            return yield* new CloudStackProjectError({ project: value, reason: "NotFound", candidates: [] })
           }
-          yield* Effect.logInfo("CloudStack project resolved").pipe(Effect.annotateLogs({ project: value, projectId: only.id }))
+          if (rest.length > 0) {
+            return yield* new CloudStackProjectError({
+              project: value,
+              reason: "Ambiguous",
+              candidates: matches.map((p) => p.id)
+            })
+          }
+          yield* Effect.logInfo("CloudStack project resolved").pipe(
+            Effect.annotateLogs({ project: value, projectId: only.id })
+          )
           return Option.some(only.id)
         })
   })

@@ -107,7 +107,9 @@ export class CloudStackUnexpectedBodyError extends Data.TaggedError("CloudStackU
 }> {
   override get message(): string {
     const type = this.contentType === "" ? "no content type" : this.contentType
-    return `CloudStack ${this.command}: the HTTP ${this.httpStatus} answer (${type}) is not CloudStack's answer to ${this.command} (check api-url): ${JSON.stringify(this.bodyPrefix)}`
+    return `CloudStack ${this.command}: the HTTP ${this.httpStatus} answer (${type}) is not CloudStack's answer to ${this.command} (check api-url): ${
+      JSON.stringify(this.bodyPrefix)
+    }`
   }
 }
 
@@ -205,7 +207,11 @@ export class CloudStackProjectError extends Data.TaggedError("CloudStackProjectE
 }> {
   override get message(): string {
     return this.reason === "NotFound"
-      ? `CloudStack project ${JSON.stringify(this.project)} not found (check project-id in the cloud-config and that the API key's account is a member)`
-      : `CloudStack project name ${JSON.stringify(this.project)} is ambiguous (${this.candidates.join(", ")}); set project-id to the project's UUID`
+      ? `CloudStack project ${
+        JSON.stringify(this.project)
+      } not found (check project-id in the cloud-config and that the API key's account is a member)`
+      : `CloudStack project name ${JSON.stringify(this.project)} is ambiguous (${
+        this.candidates.join(", ")
+      }); set project-id to the project's UUID`
   }
 }

@@ -3,8 +3,8 @@
  * and response decoder. Pure data; `CloudStackClient` interprets these, `commands/*` declare them.
  */
 import { Schema } from "effect"
-import type { ParseError } from "effect/ParseResult"
 import type { Effect } from "effect/Effect"
+import type { ParseError } from "effect/ParseResult"
 import * as Param from "./Param.js"
 import type { Params } from "./Signing.js"
 import * as Wire from "./Wire.js"
@@ -75,7 +75,8 @@ export const list = <S extends Param.Spec, A, I>(def: {
   const onlyPageKeys = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
     Schema.filter((inner) => {
       const extra = Object.keys(inner).filter((key) => !allowed.has(key))
-      return extra.length === 0 || `not a ${def.name} page: unexpected key(s) ${extra.join(", ")} (expected count, ${def.itemKey})`
+      return extra.length === 0 ||
+        `not a ${def.name} page: unexpected key(s) ${extra.join(", ")} (expected count, ${def.itemKey})`
     })
   )
   const fields = Schema.Struct({

@@ -47,7 +47,9 @@ const parseJson = (body: string): Either.Either<unknown, void> => {
 }
 
 /** The single top-level key and its object, if the body is one such JSON object. */
-const envelopeOf = (body: string): { readonly key: string; readonly inner: Readonly<Record<string, unknown>> } | undefined => {
+const envelopeOf = (
+  body: string
+): { readonly key: string; readonly inner: Readonly<Record<string, unknown>> } | undefined => {
   const parsed = parseJson(body)
   if (Either.isLeft(parsed) || !Predicate.isRecord(parsed.right)) return undefined
   const keys = Object.keys(parsed.right)

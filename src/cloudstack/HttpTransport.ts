@@ -9,7 +9,7 @@ import { Clock, Duration, Effect, Layer, Predicate, Redacted } from "effect"
 import { EnvHttpProxyAgent, request as undiciRequest } from "undici"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { CloudStackTransportError } from "./CloudStackError.js"
-import { CloudStackTransport, type CloudStackRawResponse, type CloudStackRequest } from "./CloudStackTransport.js"
+import { type CloudStackRawResponse, type CloudStackRequest, CloudStackTransport } from "./CloudStackTransport.js"
 import * as Redact from "./Redact.js"
 import { encodeQuery, formatExpires, type Params, sign } from "./Signing.js"
 
@@ -128,7 +128,9 @@ const make = Effect.gen(function*() {
     ),
     (a) =>
       Effect.tryPromise(() => a.close()).pipe(
-        Effect.catchAll((cause) => Effect.logDebug("CloudStack HTTP agent close failed").pipe(Effect.annotateLogs({ cause })))
+        Effect.catchAll((cause) =>
+          Effect.logDebug("CloudStack HTTP agent close failed").pipe(Effect.annotateLogs({ cause }))
+        )
       )
   )
   const apiKey = Redacted.value(config.apiKey)
@@ -141,7 +143,12 @@ const make = Effect.gen(function*() {
       return yield* Effect.tryPromise({
         try: async (signal) => {
           const response = wire.body === undefined
-            ? await undiciRequest(wire.url, { method: "GET", dispatcher: agent, signal, headers: { accept: "application/json" } })
+            ? await undiciRequest(wire.url, {
+              method: "GET",
+              dispatcher: agent,
+              signal,
+              headers: { accept: "application/json" }
+            })
             : await undiciRequest(wire.url, {
               method: "POST",
               dispatcher: agent,

@@ -114,7 +114,10 @@ export const make: Effect.Effect<JobLanes> = Effect.sync(() => {
             pending++
           } else {
             // Woken when the job ahead finishes; polled anyway now and then.
-            const woken = yield* Deferred.await(waiter.wake).pipe(Effect.as(true), Effect.timeoutTo({ duration: BEHIND_POLL, onSuccess: () => true, onTimeout: () => false }))
+            const woken = yield* Deferred.await(waiter.wake).pipe(
+              Effect.as(true),
+              Effect.timeoutTo({ duration: BEHIND_POLL, onSuccess: () => true, onTimeout: () => false })
+            )
             if (woken) continue
             const answer = yield* poll
             if (answer.jobStatus !== 0) return answer

@@ -19,8 +19,14 @@ type Simplify<T> = { [K in keyof T]: T[K] } & {}
 
 /** The params object a Spec describes: required fields first, optional ones with `?`. */
 export type ParamsOf<S extends Spec> = Simplify<
-  & { readonly [K in keyof S as S[K] extends Field<unknown, false> ? K : never]: S[K] extends Field<infer A, boolean> ? A : never }
-  & { readonly [K in keyof S as S[K] extends Field<unknown, false> ? never : K]?: S[K] extends Field<infer A, boolean> ? A : never }
+  & {
+    readonly [K in keyof S as S[K] extends Field<unknown, false> ? K : never]: S[K] extends Field<infer A, boolean> ? A
+      : never
+  }
+  & {
+    readonly [K in keyof S as S[K] extends Field<unknown, false> ? never : K]?: S[K] extends Field<infer A, boolean> ? A
+      : never
+  }
 >
 
 const scalar = <A>(wire: string, show: (a: A) => string): Field<A, false> => ({

@@ -30,10 +30,14 @@ const QUERY_FORM = new RegExp(`(${NAMES})(=|%3D|%253D)(?:(?!%26|%2526)[^&\\s"'<>
 // "name": "value" and 'name': 'value' (escapes inside allowed), and \"name\": \"value\" of JSON
 // inside a JSON string (the value ends at the next escaped quote); a value cut off by the end of the
 // text (truncated JSON) is redacted to the end
-const quotedForm = (q: string) => new RegExp(`(${q})(${NAMES})${q}(\\s*:\\s*)${q}(?:[^${q}\\\\]|\\\\[\\s\\S])*${q}?`, "gi")
+const quotedForm = (q: string) =>
+  new RegExp(`(${q})(${NAMES})${q}(\\s*:\\s*)${q}(?:[^${q}\\\\]|\\\\[\\s\\S])*${q}?`, "gi")
 const DOUBLE_QUOTED_FORM = quotedForm(`"`)
 const SINGLE_QUOTED_FORM = quotedForm(`'`)
-const ESCAPED_QUOTED_FORM = new RegExp(`(\\\\")(${NAMES})\\\\"(\\s*:\\s*)\\\\"(?:[^"\\\\]|\\\\(?!")[\\s\\S])*(?:\\\\")?`, "gi")
+const ESCAPED_QUOTED_FORM = new RegExp(
+  `(\\\\")(${NAMES})\\\\"(\\s*:\\s*)\\\\"(?:[^"\\\\]|\\\\(?!")[\\s\\S])*(?:\\\\")?`,
+  "gi"
+)
 // name: value (headers, YAML, log text)
 const COLON_FORM = new RegExp(`(${NAMES})(\\s*:\\s*)[^\\s"'<>,;&]+`, "gi")
 // <name>value</name>

@@ -28,7 +28,9 @@ export const Port = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.St
   strict: true,
   decode: (value, _, ast) => {
     const n = typeof value === "number" ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN
-    return Number.isNaN(n) ? ParseResult.fail(new ParseResult.Type(ast, value, "Expected a port number")) : ParseResult.succeed(n)
+    return Number.isNaN(n)
+      ? ParseResult.fail(new ParseResult.Type(ast, value, "Expected a port number"))
+      : ParseResult.succeed(n)
   },
   encode: (n) => ParseResult.succeed(n)
 })

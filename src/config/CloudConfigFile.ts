@@ -40,8 +40,10 @@ export const loadWithWarnings = Effect.fn("CloudConfig.loadWithWarnings")(functi
 })
 
 /** Validates cloud-config text; `source` names it in errors (tests, configs from a Secret). */
-export const fromString = (text: string, source = "<cloud-config>"): Effect.Effect<CloudConfigShape, CloudConfigError> =>
-  parse(text, source)
+export const fromString = (
+  text: string,
+  source = "<cloud-config>"
+): Effect.Effect<CloudConfigShape, CloudConfigError> => parse(text, source)
 
 /** `CloudConfig` from the file at `path` (the `--cloud-config` flag). */
 export const layerFromFile = (path: string): Layer.Layer<CloudConfig, CloudConfigError, FileSystem.FileSystem> =>

@@ -8,7 +8,14 @@
 import { Array as Arr, Either, Option, Order, ParseResult, Schema } from "effect"
 import type { CloudConfigShape } from "./CloudConfig.js"
 import { CloudConfigError, ConfigIssue, issueLine } from "./CloudConfigError.js"
-import { booleanKeys, GlobalSection, type KnownKey, knownKeys, optionalStringKeys, requiredKeys } from "./CloudConfigSchema.js"
+import {
+  booleanKeys,
+  GlobalSection,
+  type KnownKey,
+  knownKeys,
+  optionalStringKeys,
+  requiredKeys
+} from "./CloudConfigSchema.js"
 import { type IniEntry, tokenize } from "./GcfgTokenizer.js"
 
 /** Levenshtein distance, for "did you mean" suggestions. */
@@ -85,7 +92,10 @@ export const parse = (text: string, source: string): Either.Either<CloudConfigSh
 export const parseWithWarnings = (
   text: string,
   source: string
-): Either.Either<{ readonly config: CloudConfigShape; readonly warnings: ReadonlyArray<ConfigWarning> }, CloudConfigError> => {
+): Either.Either<
+  { readonly config: CloudConfigShape; readonly warnings: ReadonlyArray<ConfigWarning> },
+  CloudConfigError
+> => {
   const doc = tokenize(text, { isKeyName: looksLikeKey })
   const issues: Array<ConfigIssue> = [...doc.issues]
   const raw: Record<string, string> = {}
@@ -93,7 +103,13 @@ export const parseWithWarnings = (
 
   for (const section of doc.sections) {
     if (section.name.toLowerCase() !== "global") {
-      issues.push(ConfigIssue.UnknownSection({ line: section.line, section: section.name, suggestion: closest(section.name, ["Global"], 3) }))
+      issues.push(
+        ConfigIssue.UnknownSection({
+          line: section.line,
+          section: section.name,
+          suggestion: closest(section.name, ["Global"], 3)
+        })
+      )
     } else if (Option.isSome(section.subsection)) {
       issues.push(ConfigIssue.SyntaxError({
         line: section.line,

@@ -45,7 +45,9 @@ const fail = (ast: Schema.Schema.Any["ast"], actual: string, message: string) =>
 const HttpUrl = Schema.transformOrFail(Schema.String, Schema.URLFromSelf, {
   strict: true,
   decode: (s, _, ast) => {
-    if (!URL.canParse(s)) return fail(ast, s, `${echo(s)} is not a URL (expected e.g. https://cloud.example.com/client/api)`)
+    if (!URL.canParse(s)) {
+      return fail(ast, s, `${echo(s)} is not a URL (expected e.g. https://cloud.example.com/client/api)`)
+    }
     const url = new URL(s)
     return url.protocol === "http:" || url.protocol === "https:"
       ? ParseResult.succeed(url)
@@ -103,7 +105,9 @@ export const GlobalSection = Schema.Struct({
   projectId: Schema.optionalWith(Schema.String, { as: "Option", exact: true }).pipe(Schema.fromKey("project-id")),
   zone: Schema.optionalWith(Schema.String, { as: "Option", exact: true }),
   region: Schema.optionalWith(Schema.String, { as: "Option", exact: true }),
-  sslNoVerify: Schema.optionalWith(GcfgBoolean, { default: () => false, exact: true }).pipe(Schema.fromKey("ssl-no-verify")),
+  sslNoVerify: Schema.optionalWith(GcfgBoolean, { default: () => false, exact: true }).pipe(
+    Schema.fromKey("ssl-no-verify")
+  ),
   requestTimeout: Schema.optionalWith(PositiveDuration, { default: () => defaults.requestTimeout, exact: true }).pipe(
     Schema.fromKey("request-timeout")
   ),
@@ -113,7 +117,8 @@ export const GlobalSection = Schema.Struct({
   maxInFlight: Schema.optionalWith(PositiveInt, { default: () => defaults.maxInFlight, exact: true }).pipe(
     Schema.fromKey("max-in-flight")
   ),
-  requestsPerSecond: Schema.optionalWith(PositiveNumber, { default: () => defaults.requestsPerSecond, exact: true }).pipe(
-    Schema.fromKey("requests-per-second")
-  )
+  requestsPerSecond: Schema.optionalWith(PositiveNumber, { default: () => defaults.requestsPerSecond, exact: true })
+    .pipe(
+      Schema.fromKey("requests-per-second")
+    )
 })

@@ -14,7 +14,8 @@ const safeUrl = (url: URL): string => {
   copy.password = "redacted"
   return copy.href
 }
-const shown = (value: Option.Option<string>, otherwise: string): string => Option.match(value, { onNone: () => otherwise, onSome: show })
+const shown = (value: Option.Option<string>, otherwise: string): string =>
+  Option.match(value, { onNone: () => otherwise, onSome: show })
 
 /**
  * `cloud-config <path> OK: api-url=... api-key=<redacted> secret-key=<redacted> project=... zone=...

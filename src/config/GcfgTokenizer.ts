@@ -191,7 +191,12 @@ export const tokenize = (input: string, options: TokenizeOptions = {}): IniDocum
       cutAtComment = parsed.cutAtComment
     }
     if (current === undefined) {
-      issues.push(ConfigIssue.SyntaxError({ line: at, detail: `${shown} appears before any section header (add [Global] above it)` }))
+      issues.push(
+        ConfigIssue.SyntaxError({
+          line: at,
+          detail: `${shown} appears before any section header (add [Global] above it)`
+        })
+      )
     } else if (current !== "broken") {
       entries.push({ section: current, key, value: v, line: at, secretLike, cutAtComment })
     }

@@ -66,7 +66,11 @@ export const GoDuration = Schema.transformOrFail(Schema.String, Schema.DurationF
     Option.match(parse(text.trim()), {
       onNone: () =>
         ParseResult.fail(
-          new ParseResult.Type(ast, text, `${echo(text)} is not a duration (use a number and a unit: 500ms, 30s, 5m, 1h)`)
+          new ParseResult.Type(
+            ast,
+            text,
+            `${echo(text)} is not a duration (use a number and a unit: 500ms, 30s, 5m, 1h)`
+          )
         ),
       onSome: ParseResult.succeed
     }),

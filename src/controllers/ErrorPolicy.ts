@@ -35,7 +35,9 @@ export const classify = (error: KubeApiError | CloudStackError | ControllerError
       return "user"
     case "KubeApiError":
       // a token or RBAC rule to fix; an object the API server calls invalid will not become valid by retrying
-      return error.reason === "Unauthorized" || error.reason === "Forbidden" || error.reason === "Invalid" ? "user" : "transient"
+      return error.reason === "Unauthorized" || error.reason === "Forbidden" || error.reason === "Invalid"
+        ? "user"
+        : "transient"
     case "CloudStackApiError":
     case "AsyncJobFailedError":
       return USER_API_CLASSES.has(error.errorClass) ? "user" : "transient"

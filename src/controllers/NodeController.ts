@@ -6,20 +6,20 @@
  * listing per round. Decisions live in NodePlan; this module only executes them.
  */
 import { Clock, DateTime, Duration, Effect, Either, Option, Schedule, type Scope, Stream } from "effect"
-import type { KubeApiError } from "../kubernetes/KubeError.js"
+import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import type { EventApi } from "../kubernetes/EventApi.js"
 import * as EventRecorder from "../kubernetes/EventRecorder.js"
+import * as Informer from "../kubernetes/Informer.js"
+import type { KubeApiError } from "../kubernetes/KubeError.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
-import * as Informer from "../kubernetes/Informer.js"
 import { Metrics } from "../metrics/Metrics.js"
-import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import * as InstanceLookup from "../provider/InstanceLookup.js"
 import { Instances } from "../provider/Instances.js"
 import * as NodeAddresses from "../provider/NodeAddresses.js"
 import type { Controller } from "./Controller.js"
-import * as NodePlan from "./NodePlan.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
+import * as NodePlan from "./NodePlan.js"
 import * as WorkQueue from "./WorkQueue.js"
 
 export const CONTROLLER_NAME = "cloud-node"
@@ -39,13 +39,16 @@ export type RecordNodeEvent = (
  * in the background like client-go's): recording never waits for the API server.
  */
 export const nodeEvents = (component: string) =>
-  Effect.map(EventRecorder.make(component), (recorder): RecordNodeEvent => (node, type, reason, message) =>
-    recorder.record(
-      { kind: "Node", namespace: "", name: node.metadata.name, uid: node.metadata.uid, apiVersion: "v1" },
-      type,
-      reason,
-      message
-    ))
+  Effect.map(
+    EventRecorder.make(component),
+    (recorder): RecordNodeEvent => (node, type, reason, message) =>
+      recorder.record(
+        { kind: "Node", namespace: "", name: node.metadata.name, uid: node.metadata.uid, apiVersion: "v1" },
+        type,
+        reason,
+        message
+      )
+  )
 
 export interface NodeControllerOptions {
   /**
@@ -69,7 +72,11 @@ export interface NodeControllerOptions {
   readonly drainTimeout?: Duration.DurationInput | undefined
 }
 
-export type SyncError = KubeApiError | CloudStackError | InstanceLookup.NodeNotResolvedError | NodeAddresses.ProvidedNodeIpError
+export type SyncError =
+  | KubeApiError
+  | CloudStackError
+  | InstanceLookup.NodeNotResolvedError
+  | NodeAddresses.ProvidedNodeIpError
 
 /** At most this many attempts of an update that keeps hitting Conflict (each after a re-read). */
 export const CONFLICT_ATTEMPTS = 5
@@ -91,7 +98,9 @@ export const writeFromCache = <A, E extends { readonly _tag: string }>(
     Effect.map(Option.some),
     Effect.catchIf(isConflict, () =>
       read.pipe(
-        Effect.flatMap(Option.match({ onNone: () => Effect.succeedNone, onSome: (node) => Effect.map(write(node), Option.some) })),
+        Effect.flatMap(
+          Option.match({ onNone: () => Effect.succeedNone, onSome: (node) => Effect.map(write(node), Option.some) })
+        ),
         Effect.retry({ while: isConflict, times: CONFLICT_ATTEMPTS - 2 })
       ))
   )
@@ -127,7 +136,9 @@ export const make = (options: NodeControllerOptions) =>
     /** The periodic round's address update (an initialisation logs one line, "node initialised"). */
     const patchAddresses = (node: NodeView, addresses: ReadonlyArray<NodeView["status"]["addresses"][number]>) =>
       nodes.patchStatusAddresses(node.metadata.name, addresses).pipe(
-        Effect.zipRight(Effect.logInfo("node addresses updated").pipe(Effect.annotateLogs({ node: node.metadata.name })))
+        Effect.zipRight(
+          Effect.logInfo("node addresses updated").pipe(Effect.annotateLogs({ node: node.metadata.name }))
+        )
       )
 
     /** One attempt on a copy of the Node: decide, then write with its resourceVersion. Some = initialised now. */
@@ -137,7 +148,9 @@ export const make = (options: NodeControllerOptions) =>
         if (!NodePlan.isUninitialized(node)) {
           // Initialised already: only keep the GA labels in step with their beta twins (no cloud call).
           const labels = NodePlan.mirroredLabels(node)
-          if (labels !== undefined) yield* nodes.update({ name, resourceVersion: node.metadata.resourceVersion, labels })
+          if (labels !== undefined) {
+            yield* nodes.update({ name, resourceVersion: node.metadata.resourceVersion, labels })
+          }
           return Option.none()
         }
         const lookups = yield* instances.resolve([NodePlan.nodeRef(node)], { maxAge: initMaxAge })
@@ -146,7 +159,10 @@ export const make = (options: NodeControllerOptions) =>
           onLeft: Effect.fail,
           onRight: Effect.succeed
         })
-        const plan = yield* Either.match(NodePlan.initialise(node, metadata), { onLeft: Effect.fail, onRight: Effect.succeed })
+        const plan = yield* Either.match(NodePlan.initialise(node, metadata), {
+          onLeft: Effect.fail,
+          onRight: Effect.succeed
+        })
         const updated = yield* nodes.update(plan.update)
         yield* observeDelay("nodeTaintRemovalDelay", updated)
         if (plan.addresses !== undefined) yield* nodes.patchStatusAddresses(name, plan.addresses)
@@ -159,27 +175,31 @@ export const make = (options: NodeControllerOptions) =>
      * addresses, the Synced Event, which is sent in the background); the Node is read from the API
      * server only after a Conflict. A Node missing from the cache is gone: nothing to do.
      */
-    const syncNodeFrom = (cache: Informer.Informer<NodeView>) => (name: string): Effect.Effect<WorkQueue.ReconcileResult, SyncError> =>
-      Effect.flatMap(cache.get(name), (cached) =>
-        Option.isNone(cached)
-          ? Effect.succeed(WorkQueue.ReconcileResult.Done())
-          : writeFromCache(cached.value, nodes.get(name), initialiseFrom).pipe(
-            Effect.map(Option.flatten),
-            Effect.tap(Option.match({
-              onNone: () => Effect.void,
-              onSome: (node) =>
-                recordEvent(node, "Normal", "Synced", "Node synced successfully").pipe(
-                  Effect.zipRight(Effect.logInfo("node initialised").pipe(Effect.annotateLogs({ node: name })))
-                )
-            })),
-            Effect.tapError((error) =>
-              Effect.flatMap(cache.get(name), Option.match({
+    const syncNodeFrom =
+      (cache: Informer.Informer<NodeView>) => (name: string): Effect.Effect<WorkQueue.ReconcileResult, SyncError> =>
+        Effect.flatMap(cache.get(name), (cached) =>
+          Option.isNone(cached)
+            ? Effect.succeed(WorkQueue.ReconcileResult.Done())
+            : writeFromCache(cached.value, nodes.get(name), initialiseFrom).pipe(
+              Effect.map(Option.flatten),
+              Effect.tap(Option.match({
                 onNone: () => Effect.void,
-                onSome: (node) => recordEvent(node, "Warning", "SyncNodeFailed", error.message)
-              }))
-            ),
-            Effect.as(WorkQueue.ReconcileResult.Done())
-          )).pipe(Effect.withSpan("NodeController.syncNode", { attributes: { node: name } }))
+                onSome: (node) =>
+                  recordEvent(node, "Normal", "Synced", "Node synced successfully").pipe(
+                    Effect.zipRight(Effect.logInfo("node initialised").pipe(Effect.annotateLogs({ node: name })))
+                  )
+              })),
+              Effect.tapError((error) =>
+                Effect.flatMap(
+                  cache.get(name),
+                  Option.match({
+                    onNone: () => Effect.void,
+                    onSome: (node) => recordEvent(node, "Warning", "SyncNodeFailed", error.message)
+                  })
+                )
+              ),
+              Effect.as(WorkQueue.ReconcileResult.Done())
+            )).pipe(Effect.withSpan("NodeController.syncNode", { attributes: { node: name } }))
 
     /** Keeps the queue fed from the informer: every tainted Node, on start and on each change. */
     const feed = (informer: Informer.Informer<NodeView>, queue: WorkQueue.WorkQueue<string>) => {
@@ -200,25 +220,30 @@ export const make = (options: NodeControllerOptions) =>
      * One periodic address round over all initialised Nodes of `source` (the informer cache when
      * running): one VM listing, patches only where the addresses changed.
      */
-    const syncAddressesOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => Effect.gen(function*() {
-      const ready = (yield* source).filter((n) => !NodePlan.isUninitialized(n))
-      const lookups = yield* instances.resolve(ready.map(NodePlan.nodeRef))
-      let patched = 0
-      for (const node of ready) {
-        const lookup = lookups.get(node.metadata.name)
-        if (lookup?._tag !== "Found" || InstanceLookup.isGone(lookup.vm)) continue
-        const change = NodePlan.addressChange(node, NodeAddresses.fromVm(lookup.vm))
-        if (Either.isLeft(change)) {
-          yield* Effect.logWarning("provided node IP is not a VM address").pipe(Effect.annotateLogs({ node: node.metadata.name, error: change.left.message }))
-          continue
+    const syncAddressesOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) =>
+      Effect.gen(function*() {
+        const ready = (yield* source).filter((n) => !NodePlan.isUninitialized(n))
+        const lookups = yield* instances.resolve(ready.map(NodePlan.nodeRef))
+        let patched = 0
+        for (const node of ready) {
+          const lookup = lookups.get(node.metadata.name)
+          if (lookup?._tag !== "Found" || InstanceLookup.isGone(lookup.vm)) continue
+          const change = NodePlan.addressChange(node, NodeAddresses.fromVm(lookup.vm))
+          if (Either.isLeft(change)) {
+            yield* Effect.logWarning("provided node IP is not a VM address").pipe(
+              Effect.annotateLogs({ node: node.metadata.name, error: change.left.message })
+            )
+            continue
+          }
+          if (change.right === undefined) continue
+          const result = yield* Effect.either(patchAddresses(node, change.right))
+          if (Either.isLeft(result)) yield* Effect.logWarning("address update failed", result.left)
+          else patched++
         }
-        if (change.right === undefined) continue
-        const result = yield* Effect.either(patchAddresses(node, change.right))
-        if (Either.isLeft(result)) yield* Effect.logWarning("address update failed", result.left)
-        else patched++
-      }
-      yield* Effect.logDebug("node address sync round done").pipe(Effect.annotateLogs({ nodes: ready.length, patched }))
-    }).pipe(Effect.withSpan("NodeController.syncAddresses"))
+        yield* Effect.logDebug("node address sync round done").pipe(
+          Effect.annotateLogs({ nodes: ready.length, patched })
+        )
+      }).pipe(Effect.withSpan("NodeController.syncAddresses"))
 
     /** An address round over the Nodes as the API server lists them now (tests, benchmarks). */
     const syncAddresses = syncAddressesOf(Effect.map(nodes.list, (listed) => listed.items))

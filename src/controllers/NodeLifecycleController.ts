@@ -5,8 +5,8 @@
  * the round, so an outage deletes nothing. Decisions live in NodePlan.
  */
 import { Duration, Effect, Either, HashSet, Option, Ref, Schedule, Stream } from "effect"
-import type { KubeApiError } from "../kubernetes/KubeError.js"
 import * as Informer from "../kubernetes/Informer.js"
+import type { KubeApiError } from "../kubernetes/KubeError.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import { Instances } from "../provider/Instances.js"
@@ -63,10 +63,20 @@ export const make = (options: NodeLifecycleOptions) =>
     const deleteNode = (node: NodeView, uid: string) =>
       Effect.gen(function*() {
         const name = node.metadata.name
-        yield* recordEvent(node, "Normal", "DeletingNode", `Deleting node ${name} because it does not exist in the cloud provider`)
+        yield* recordEvent(
+          node,
+          "Normal",
+          "DeletingNode",
+          `Deleting node ${name} because it does not exist in the cloud provider`
+        )
         const result = yield* Effect.either(nodes.delete(name, uid))
         if (Either.isLeft(result)) {
-          yield* recordEvent(node, "Warning", "DeletingNodeFailed", `Error deleting node ${name}: ${result.left.message}`)
+          yield* recordEvent(
+            node,
+            "Warning",
+            "DeletingNodeFailed",
+            `Error deleting node ${name}: ${result.left.message}`
+          )
           yield* Effect.logWarning("node deletion failed", result.left).pipe(Effect.annotateLogs({ node: name }))
           return false
         }
@@ -79,54 +89,67 @@ export const make = (options: NodeLifecycleOptions) =>
      * copy's resourceVersion or a uid precondition, so a stale cache is safe). Fails only when the Nodes or CloudStack
      * could not be read: then nothing was deleted.
      */
-    const monitorOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => Effect.gen(function*() {
-      const all = yield* source
-      const notReady = all.filter((n) => !NodePlan.isReady(n))
-      const lookups = notReady.length === 0
-        ? new Map()
-        : yield* instances.resolve(notReady.map(NodePlan.nodeRef))
-      const report: { readonly [K in keyof RoundReport]: Array<string> } = { deleted: [], tainted: [], untainted: [], unresolved: [] }
-      for (const node of all) {
-        const name = node.metadata.name
-        const action = NodePlan.lifecycle(node, lookups.get(name))
-        // The usual round: every Node Ready and untainted, nothing to run.
-        if (action._tag === "Nothing") continue
-        const step = NodePlan.LifecycleAction.$match(action, {
-          Nothing: () => Effect.void,
-          RemoveShutdownTaint: () =>
-            setShutdownTaint(node, false).pipe(Effect.map((changed) => changed && report.untainted.push(name))),
-          AddShutdownTaint: () =>
-            setShutdownTaint(node, true).pipe(Effect.map((changed) => changed && report.tainted.push(name))),
-          Delete: ({ uid }) => deleteNode(node, uid).pipe(Effect.map((ok) => ok && report.deleted.push(name))),
-          Unresolved: ({ error }) =>
-            Effect.sync(() => report.unresolved.push(name)).pipe(
-              Effect.zipRight(Effect.logWarning("cannot tell whether the node's VM exists", error.message).pipe(
-                Effect.annotateLogs({ node: name })
-              ))
+    const monitorOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) =>
+      Effect.gen(function*() {
+        const all = yield* source
+        const notReady = all.filter((n) => !NodePlan.isReady(n))
+        const lookups = notReady.length === 0
+          ? new Map()
+          : yield* instances.resolve(notReady.map(NodePlan.nodeRef))
+        const report: { readonly [K in keyof RoundReport]: Array<string> } = {
+          deleted: [],
+          tainted: [],
+          untainted: [],
+          unresolved: []
+        }
+        for (const node of all) {
+          const name = node.metadata.name
+          const action = NodePlan.lifecycle(node, lookups.get(name))
+          // The usual round: every Node Ready and untainted, nothing to run.
+          if (action._tag === "Nothing") continue
+          const step = NodePlan.LifecycleAction.$match(action, {
+            Nothing: () => Effect.void,
+            RemoveShutdownTaint: () =>
+              setShutdownTaint(node, false).pipe(Effect.map((changed) => changed && report.untainted.push(name))),
+            AddShutdownTaint: () =>
+              setShutdownTaint(node, true).pipe(Effect.map((changed) => changed && report.tainted.push(name))),
+            Delete: ({ uid }) => deleteNode(node, uid).pipe(Effect.map((ok) => ok && report.deleted.push(name))),
+            Unresolved: ({ error }) =>
+              Effect.sync(() => report.unresolved.push(name)).pipe(
+                Effect.zipRight(
+                  Effect.logWarning("cannot tell whether the node's VM exists", error.message).pipe(
+                    Effect.annotateLogs({ node: name })
+                  )
+                )
+              )
+          })
+          // One Node's Kubernetes failure never stops the round for the others.
+          yield* step.pipe(Effect.catchAll((error) =>
+            Effect.logWarning("node lifecycle step failed", error).pipe(
+              Effect.annotateLogs({ node: name })
             )
-        })
-        // One Node's Kubernetes failure never stops the round for the others.
-        yield* step.pipe(Effect.catchAll((error) => Effect.logWarning("node lifecycle step failed", error).pipe(
-          Effect.annotateLogs({ node: name })
-        )))
-      }
-      const result: RoundReport = report
-      return result
-    }).pipe(Effect.withSpan("NodeLifecycleController.monitor"))
+          ))
+        }
+        const result: RoundReport = report
+        return result
+      }).pipe(Effect.withSpan("NodeLifecycleController.monitor"))
 
     /** A pass over the Nodes as the API server lists them now (tests). */
     const monitor = monitorOf(Effect.map(nodes.list, (listed) => listed.items))
 
-    const loop = <E extends { readonly message: string }>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) => monitorOf(source).pipe(
-      // The JSON log renders an error's fields, not its message: the message says why in words.
-      Effect.catchAll((error) =>
-        Effect.logWarning("node lifecycle round skipped, nothing deleted", error).pipe(Effect.annotateLogs({ reason: error.message }))
-      ),
-      // A defect ends one round, never the controller.
-      Effect.catchAllDefect((defect) => Effect.logError("node lifecycle round crashed", defect)),
-      Effect.repeat(Schedule.spaced(period)),
-      Effect.asVoid
-    )
+    const loop = <E extends { readonly message: string }>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) =>
+      monitorOf(source).pipe(
+        // The JSON log renders an error's fields, not its message: the message says why in words.
+        Effect.catchAll((error) =>
+          Effect.logWarning("node lifecycle round skipped, nothing deleted", error).pipe(
+            Effect.annotateLogs({ reason: error.message })
+          )
+        ),
+        // A defect ends one round, never the controller.
+        Effect.catchAllDefect((defect) => Effect.logError("node lifecycle round crashed", defect)),
+        Effect.repeat(Schedule.spaced(period)),
+        Effect.asVoid
+      )
 
     /**
      * The Nodes a round may act on (NodePlan.needsMonitoring), kept up to date from the informer's
@@ -137,15 +160,21 @@ export const make = (options: NodeLifecycleOptions) =>
       Effect.gen(function*() {
         const names = yield* Ref.make(HashSet.empty<string>())
         const track = (node: NodeView) =>
-          Ref.update(names, NodePlan.needsMonitoring(node) ? HashSet.add(node.metadata.name) : HashSet.remove(node.metadata.name))
+          Ref.update(
+            names,
+            NodePlan.needsMonitoring(node) ? HashSet.add(node.metadata.name) : HashSet.remove(node.metadata.name)
+          )
         const changes = yield* informer.subscribe
         yield* Effect.forkScoped(changes.pipe(Stream.runForEach(Informer.Change.$match({
           Added: ({ object }) => track(object),
           Updated: ({ object }) => track(object),
           Deleted: ({ object }) => Ref.update(names, HashSet.remove(object.metadata.name))
         }))))
-        return Effect.flatMap(Ref.get(names), (current) =>
-          Effect.map(Effect.forEach(current, (name) => informer.get(name)), (found) => found.flatMap(Option.toArray)))
+        return Effect.flatMap(
+          Ref.get(names),
+          (current) =>
+            Effect.map(Effect.forEach(current, (name) => informer.get(name)), (found) => found.flatMap(Option.toArray))
+        )
       })
 
     const run = Effect.gen(function*() {

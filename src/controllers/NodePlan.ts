@@ -66,8 +66,15 @@ export const addressChange = (
   cloud: ReadonlyArray<NodeAddress>
 ): Either.Either<ReadonlyArray<NodeAddress> | undefined, NodeAddresses.ProvidedNodeIpError> => {
   const current = node.status.addresses.filter(isKnownAddress)
-  return Either.map(NodeAddresses.forNode(cloud.filter(isKnownAddress), current, providedNodeIp(node)), (desired) =>
-    desired === undefined || NodeAddresses.equal(desired, node.status.addresses.filter(isKnownAddress)) && desired.length === node.status.addresses.length ? undefined : desired)
+  return Either.map(
+    NodeAddresses.forNode(cloud.filter(isKnownAddress), current, providedNodeIp(node)),
+    (desired) =>
+      desired === undefined ||
+        NodeAddresses.equal(desired, node.status.addresses.filter(isKnownAddress)) &&
+          desired.length === node.status.addresses.length
+        ? undefined
+        : desired
+  )
 }
 
 const KNOWN = new Set(["Hostname", "InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS"])
@@ -91,7 +98,7 @@ export const initialise = (
   Either.map(addressChange(node, metadata.addresses), (addresses) => {
     const labels: Record<string, string> = {}
     const set = (keys: readonly [string, string], value: string | undefined) => {
-      if (value !== undefined) for (const key of keys) labels[key] = value
+      if (value !== undefined) { for (const key of keys) labels[key] = value }
     }
     set(LABELS.instanceType, metadata.instanceType)
     set(LABELS.zone, metadata.zone)
@@ -126,7 +133,11 @@ export const LifecycleAction = Data.taggedEnum<LifecycleAction>()
 
 /** Ready Nodes only lose the shutdown taint; NotReady ones are judged by their lookup. */
 export const lifecycle = (node: NodeView, lookup: InstanceLookup.Lookup | undefined): LifecycleAction => {
-  if (isReady(node)) return hasTaint(node, TAINT_SHUTDOWN) ? LifecycleAction.RemoveShutdownTaint() : LifecycleAction.Nothing()
+  if (isReady(node)) {
+    return hasTaint(node, TAINT_SHUTDOWN)
+      ? LifecycleAction.RemoveShutdownTaint()
+      : LifecycleAction.Nothing()
+  }
   if (lookup === undefined) return LifecycleAction.Nothing()
   const name = node.metadata.name
   const exists = InstanceLookup.exists(name, lookup)

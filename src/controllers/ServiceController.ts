@@ -6,6 +6,7 @@
  * error. Node and EndpointSlice changes only update members, debounced; a heartbeat triggers nothing.
  */
 import { Data, Deferred, Duration, Effect, Option, Ref, Scope, Stream } from "effect"
+import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import { EndpointSliceApi } from "../kubernetes/EndpointSliceApi.js"
 import type { EndpointSliceView } from "../kubernetes/EndpointSliceView.js"
 import type { EventApi } from "../kubernetes/EventApi.js"
@@ -18,14 +19,13 @@ import type { NodeView } from "../kubernetes/NodeView.js"
 import { ServiceApi } from "../kubernetes/ServiceApi.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
 import { Metrics } from "../metrics/Metrics.js"
-import type { CloudStackError } from "../cloudstack/CloudStackError.js"
-import { type LbSnapshot, LoadBalancers, type LbUserError } from "../provider/loadbalancer/LoadBalancers.js"
 import type { NodeRef } from "../provider/InstanceLookup.js"
+import { type LbSnapshot, type LbUserError, LoadBalancers } from "../provider/loadbalancer/LoadBalancers.js"
 import * as Ownership from "../provider/loadbalancer/Ownership.js"
 import type { Controller } from "./Controller.js"
+import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as ServiceDrift from "./ServiceDrift.js"
 import * as ServicePlan from "./ServicePlan.js"
-import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as WorkQueue from "./WorkQueue.js"
 
 export const CONTROLLER_NAME = "service-lb-controller"
@@ -89,7 +89,13 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
     const event = (service: ServiceView, type: EventType, reason: string, message: string) =>
       recorder.record(
-        { kind: "Service", namespace: service.metadata.namespace, name: service.metadata.name, uid: service.metadata.uid, apiVersion: "v1" },
+        {
+          kind: "Service",
+          namespace: service.metadata.namespace,
+          name: service.metadata.name,
+          uid: service.metadata.uid,
+          apiVersion: "v1"
+        },
         type,
         reason,
         message
@@ -109,7 +115,9 @@ export const make = (options: ServiceControllerOptions = {}) =>
     const run = Effect.gen(function*() {
       const serviceInformer = yield* Informer.make("services", services)
       yield* sync.track(serviceInformer)
-      const nodeInformer = options.nodeInformer === undefined ? yield* Informer.make("nodes", nodeApi) : yield* options.nodeInformer
+      const nodeInformer = options.nodeInformer === undefined
+        ? yield* Informer.make("nodes", nodeApi)
+        : yield* options.nodeInformer
       // EndpointSlices are watched only once a Service asks for externalTrafficPolicy: Local.
       const scope = yield* Effect.scope
       const sliceInformer = yield* Effect.cached(Scope.extend(Informer.make("endpointslices", sliceApi), scope))
@@ -133,11 +141,12 @@ export const make = (options: ServiceControllerOptions = {}) =>
         })
 
       const persistFor = (service: ServiceView) => (ownership: Ownership.Ownership) =>
-        services.patchAnnotations(service.metadata.namespace, service.metadata.name, Ownership.toAnnotations(ownership)).pipe(
-          Effect.asVoid,
-          // A Service deleted meanwhile needs no record.
-          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
-        )
+        services.patchAnnotations(service.metadata.namespace, service.metadata.name, Ownership.toAnnotations(ownership))
+          .pipe(
+            Effect.asVoid,
+            // A Service deleted meanwhile needs no record.
+            Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
+          )
 
       const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) =>
         Effect.map(serviceInformer.list, (all) => {
@@ -155,7 +164,11 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
       const userError = (service: ServiceView, e: LbUserError) =>
         event(service, "Warning", e.reason, e.detail).pipe(
-          Effect.zipRight(Effect.fail(new ServiceUserError({ service: ServicePlan.serviceKey(service), reason: e.reason, detail: e.detail })))
+          Effect.zipRight(
+            Effect.fail(
+              new ServiceUserError({ service: ServicePlan.serviceKey(service), reason: e.reason, detail: e.detail })
+            )
+          )
         )
 
       const publishStatus = (service: ServiceView, ingress: ReturnType<typeof ServicePlan.ingressOf>) =>
@@ -163,7 +176,10 @@ export const make = (options: ServiceControllerOptions = {}) =>
           const withIpMode = yield* Ref.get(ipModeKept)
           if (ServicePlan.sameIngress(service.status.loadBalancer.ingress, ingress, withIpMode)) return
           const written = yield* services.patchStatus(service.metadata.namespace, service.metadata.name, ingress)
-          if (ingress.some((i) => i.ipMode !== undefined) && written.status.loadBalancer.ingress.every((i) => i.ipMode === undefined)) {
+          if (
+            ingress.some((i) => i.ipMode !== undefined) &&
+            written.status.loadBalancer.ingress.every((i) => i.ipMode === undefined)
+          ) {
             yield* Ref.set(ipModeKept, false)
           }
         })
@@ -174,20 +190,31 @@ export const make = (options: ServiceControllerOptions = {}) =>
           yield* event(service, "Normal", "DeletingLoadBalancer", "Deleting load balancer")
           const request = yield* requestFor(service, [])
           yield* lbs.delete({ ...request, persist: stillThere ? request.persist : () => Effect.void }).pipe(
-            Effect.tapError((e) => event(service, "Warning", "DeleteLoadBalancerFailed", `Error deleting load balancer: ${e.message}`))
+            Effect.tapError((e) =>
+              event(service, "Warning", "DeleteLoadBalancerFailed", `Error deleting load balancer: ${e.message}`)
+            )
           )
           yield* forget(key)
           if (stillThere) {
             if (service.metadata.deletionTimestamp === undefined) {
               // No longer a LoadBalancer: drop the record and the status, then the finalizer.
-              yield* services.patchAnnotations(service.metadata.namespace, service.metadata.name, Ownership.toAnnotations(Ownership.empty)).pipe(
+              yield* services.patchAnnotations(
+                service.metadata.namespace,
+                service.metadata.name,
+                Ownership.toAnnotations(Ownership.empty)
+              ).pipe(
                 Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
               )
               yield* services.patchStatus(service.metadata.namespace, service.metadata.name, []).pipe(
                 Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
               )
             }
-            yield* services.setFinalizer(service.metadata.namespace, service.metadata.name, ServicePlan.FINALIZER, false)
+            yield* services.setFinalizer(
+              service.metadata.namespace,
+              service.metadata.name,
+              ServicePlan.FINALIZER,
+              false
+            )
           }
           yield* Ref.update(cleaned, (set) => new Set(set).add(service.metadata.uid))
           yield* event(service, "Normal", "DeletedLoadBalancer", "Deleted load balancer")
@@ -213,15 +240,29 @@ export const make = (options: ServiceControllerOptions = {}) =>
                 const changed = updated.right.added + updated.right.removed > 0
                 yield* remember(key, { ...last, backends })
                 // An audit that found members changed by hand is drift repaired.
-                if (audit && last.backends === backends && changed) yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "member" }))
+                if (audit && last.backends === backends && changed) {
+                  yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "member" }))
+                }
                 if (last.backends === backends && !changed) return WorkQueue.ReconcileResult.Done()
                 for (const w of updated.right.warnings) yield* event(service, "Warning", w.reason, w.message)
                 yield* event(service, "Normal", "UpdatedLoadBalancer", "Updated load balancer with new hosts")
-                if (nodes.length === 0) yield* event(service, "Warning", "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
+                if (nodes.length === 0) {
+                  yield* event(
+                    service,
+                    "Warning",
+                    "UnAvailableLoadBalancer",
+                    "There are no available nodes for LoadBalancer"
+                  )
+                }
                 return WorkQueue.ReconcileResult.Done()
               }
               if (updated.left._tag !== "LbSnapshotStaleError") {
-                yield* event(service, "Warning", "UpdateLoadBalancerFailed", `Error updating load balancer with new hosts: ${updated.left.message}`)
+                yield* event(
+                  service,
+                  "Warning",
+                  "UpdateLoadBalancerFailed",
+                  `Error updating load balancer with new hosts: ${updated.left.message}`
+                )
               } else if (yield* claimRepair(key)) {
                 // A rule of the last ensure is gone (deleted by hand): the full ensure below repairs it.
                 yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "rule" }))
@@ -234,14 +275,29 @@ export const make = (options: ServiceControllerOptions = {}) =>
             // The finalizer goes on before any cloud call, so nothing can be left behind unseen.
             const held = ServicePlan.hasFinalizer(service)
               ? Option.some(service)
-              : yield* services.setFinalizer(service.metadata.namespace, service.metadata.name, ServicePlan.FINALIZER, true)
+              : yield* services.setFinalizer(
+                service.metadata.namespace,
+                service.metadata.name,
+                ServicePlan.FINALIZER,
+                true
+              )
             if (Option.isNone(held)) return Option.none()
-            if (nodes.length === 0) yield* event(service, "Warning", "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
+            if (nodes.length === 0) {
+              yield* event(
+                service,
+                "Warning",
+                "UnAvailableLoadBalancer",
+                "There are no available nodes for LoadBalancer"
+              )
+            }
             const result = yield* lbs.ensure(yield* requestFor(service, nodes)).pipe(
               Effect.catchTag("LbUserError", (e) => userError(service, e))
             )
             for (const w of result.warnings) yield* event(service, "Warning", w.reason, w.message)
-            yield* publishStatus(held.value, ServicePlan.ingressOf(result.address, result.spec.hostname, result.spec.proxyProtocol))
+            yield* publishStatus(
+              held.value,
+              ServicePlan.ingressOf(result.address, result.spec.hostname, result.spec.proxyProtocol)
+            )
             return Option.some(result)
           }).pipe(
             Effect.tapError((e) =>
@@ -257,7 +313,11 @@ export const make = (options: ServiceControllerOptions = {}) =>
           yield* event(service, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
           if (result.mutations > 0) {
             yield* Effect.logInfo("load balancer ensured").pipe(
-              Effect.annotateLogs({ service: key, address: Option.getOrElse(result.address, () => ""), mutations: result.mutations })
+              Effect.annotateLogs({
+                service: key,
+                address: Option.getOrElse(result.address, () => ""),
+                mutations: result.mutations
+              })
             )
           }
           // Warnings the user must act on keep the Service on a capped backoff; the rest is converged.
@@ -346,7 +406,9 @@ export const make = (options: ServiceControllerOptions = {}) =>
       const pending = yield* Ref.make(false)
       const nudge = Effect.gen(function*() {
         if (yield* Ref.getAndSet(pending, true)) return
-        yield* Effect.forkScoped(Effect.sleep(delay).pipe(Effect.zipRight(Ref.set(pending, false)), Effect.zipRight(resyncMembers)))
+        yield* Effect.forkScoped(
+          Effect.sleep(delay).pipe(Effect.zipRight(Ref.set(pending, false)), Effect.zipRight(resyncMembers))
+        )
       })
       const nodeFeed = nodeInformer.changes.pipe(
         Stream.runForEach(Informer.Change.$match({
@@ -371,11 +433,14 @@ export const make = (options: ServiceControllerOptions = {}) =>
       if (Duration.toMillis(period) > 0) {
         const isConverged = (service: ServiceView, memory: ReadonlyMap<string, Synced>) => {
           const last = memory.get(ServicePlan.serviceKey(service))
-          return last !== undefined && last.signature === ServicePlan.specSignature(service) && ServicePlan.wantsLoadBalancer(service)
+          return last !== undefined && last.signature === ServicePlan.specSignature(service) &&
+            ServicePlan.wantsLoadBalancer(service)
         }
         const converged = Effect.gen(function*() {
           const memory = yield* Ref.get(synced)
-          return (yield* serviceInformer.list).filter((s) => isConverged(s, memory)).map((s) => ServicePlan.serviceKey(s))
+          return (yield* serviceInformer.list).filter((s) => isConverged(s, memory)).map((s) =>
+            ServicePlan.serviceKey(s)
+          )
         })
         const requestOf = (key: string) =>
           Effect.gen(function*() {

@@ -46,12 +46,16 @@ export const pass = <E>(options: DriftOptions<E>) =>
       if (Option.isNone(request)) continue
       const kinds = yield* Effect.either(options.lbs.drift(request.value, reads.right))
       if (Either.isLeft(kinds)) {
-        yield* Effect.logDebug("load balancer drift check failed").pipe(Effect.annotateLogs({ service: key, error: kinds.left.message }))
+        yield* Effect.logDebug("load balancer drift check failed").pipe(
+          Effect.annotateLogs({ service: key, error: kinds.left.message })
+        )
         continue
       }
       if (kinds.right.length === 0 || !(yield* options.repair(key))) continue
       for (const kind of kinds.right) metrics.lbDriftRepaired.inc({ kind })
-      yield* Effect.logInfo("load balancer drifted, repairing").pipe(Effect.annotateLogs({ service: key, kinds: kinds.right.join(",") }))
+      yield* Effect.logInfo("load balancer drifted, repairing").pipe(
+        Effect.annotateLogs({ service: key, kinds: kinds.right.join(",") })
+      )
       drifted.push(key)
     }
     return drifted

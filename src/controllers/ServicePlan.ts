@@ -3,15 +3,15 @@
  * (reference ccm-framework A3): which Services want a load balancer or a cleanup, which changes
  * need a sync, which Nodes are backends, and the status a result publishes. Pure.
  */
-import { createHash } from "node:crypto"
 import { Option } from "effect"
+import { createHash } from "node:crypto"
 import type { EndpointSliceView } from "../kubernetes/EndpointSliceView.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import type { LoadBalancerIngress, ServiceView } from "../kubernetes/ServiceView.js"
 import type { NodeRef } from "../provider/InstanceLookup.js"
-import { nodeRef } from "./NodePlan.js"
 import * as Annotations from "../provider/loadbalancer/Annotations.js"
 import type { LbService } from "../provider/loadbalancer/LbSpec.js"
+import { nodeRef } from "./NodePlan.js"
 
 export const FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 export const EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -31,7 +31,10 @@ export const needsCleanup = (service: ServiceView): boolean =>
 
 /** Annotations without the ones the controller writes itself (its own writes never trigger a sync). */
 const userAnnotations = (service: ServiceView): ReadonlyArray<readonly [string, string]> =>
-  Object.entries(service.metadata.annotations).filter(([k]) => !Annotations.managedKeys.has(k)).sort(([a], [b]) => (a < b ? -1 : 1))
+  Object.entries(service.metadata.annotations).filter(([k]) => !Annotations.managedKeys.has(k)).sort((
+    [a],
+    [b]
+  ) => (a < b ? -1 : 1))
 
 /**
  * Everything of a Service its load balancer depends on, as one comparable string: a change of it
@@ -67,12 +70,13 @@ export const isEligible = (node: NodeView): boolean => {
 }
 
 /** What of a Node can change its membership (a heartbeat never does). */
-export const membershipFacts = (node: NodeView): string =>
-  JSON.stringify([isEligible(node), node.spec.providerID])
-
+export const membershipFacts = (node: NodeView): string => JSON.stringify([isEligible(node), node.spec.providerID])
 
 /** The nodes with a ready endpoint of the Service (externalTrafficPolicy: Local). */
-export const nodesWithReadyEndpoints = (service: ServiceView, slices: ReadonlyArray<EndpointSliceView>): ReadonlySet<string> => {
+export const nodesWithReadyEndpoints = (
+  service: ServiceView,
+  slices: ReadonlyArray<EndpointSliceView>
+): ReadonlySet<string> => {
   const out = new Set<string>()
   for (const slice of slices) {
     if (slice.metadata.namespace !== service.metadata.namespace) continue
@@ -129,7 +133,8 @@ export const ingressOf = (
 ): ReadonlyArray<LoadBalancerIngress> =>
   Option.match(hostname, {
     onSome: (h) => (Option.isSome(address) ? [{ hostname: h }] : []),
-    onNone: () => Option.match(address, { onNone: () => [], onSome: (ip) => [{ ip, ipMode: proxyProtocol ? "Proxy" : "VIP" }] })
+    onNone: () =>
+      Option.match(address, { onNone: () => [], onSome: (ip) => [{ ip, ipMode: proxyProtocol ? "Proxy" : "VIP" }] })
   })
 
 /** Ingress lists compare equal, ignoring ipMode where the server does not keep it (before 1.29). */
@@ -168,7 +173,9 @@ export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Cl
     }
     const allocating = a[Annotations.IP_ALLOCATING]
     if (allocating !== undefined && allocating !== "") associating.add(allocating)
-    for (const ingress of s.status.loadBalancer.ingress) if (ingress.ip !== undefined && ingress.ip !== null) recorded.add(ingress.ip)
+    for (const ingress of s.status.loadBalancer.ingress) {
+      if (ingress.ip !== undefined && ingress.ip !== null) recorded.add(ingress.ip)
+    }
     for (const v of [s.spec.loadBalancerIP ?? "", a[Annotations.ADDRESS] ?? ""]) if (v !== "") requested.add(v)
   }
   return { recorded, requested, associating }

@@ -4,7 +4,23 @@
  * delayed adds on `Clock`, and per-key exponential backoff (5 s doubling to 300 s, reset by `forget`).
  * `runWorkers` drives N workers over a reconcile function; it owns no Kubernetes or CloudStack logic.
  */
-import { Cause, Chunk, Clock, Data, Duration, Effect, Exit, FiberMap, HashMap, HashSet, Option, Predicate, Queue, Ref, type Scope } from "effect"
+import {
+  Cause,
+  Chunk,
+  Clock,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  FiberMap,
+  HashMap,
+  HashSet,
+  Option,
+  Predicate,
+  Queue,
+  Ref,
+  type Scope
+} from "effect"
 import { Metrics } from "../metrics/Metrics.js"
 import { type ErrorClass, PERSISTS_AFTER } from "./ErrorPolicy.js"
 
@@ -273,7 +289,9 @@ export const runWorkers = <K, E, R>(
         const failure = Cause.failureOption(cause)
         if (Chunk.isNonEmpty(Cause.defects(cause)) || Option.isNone(failure)) {
           yield* count("error")
-          return yield* logReconcileFailure("reconcile failed, requeuing with backoff", cause).pipe(Effect.annotateLogs({ retries }))
+          return yield* logReconcileFailure("reconcile failed, requeuing with backoff", cause).pipe(
+            Effect.annotateLogs({ retries })
+          )
         }
         if (classify(failure.value) === "user") {
           yield* count("user_error")
@@ -281,7 +299,10 @@ export const runWorkers = <K, E, R>(
           const last = HashMap.get(yield* Ref.get(userCauses), key)
           if (Option.isSome(last) && last.value === text) return
           yield* Ref.update(userCauses, HashMap.set(key, text))
-          return yield* logReconcileFailure("reconcile failed: needs a change by the user, retrying with a capped backoff", cause)
+          return yield* logReconcileFailure(
+            "reconcile failed: needs a change by the user, retrying with a capped backoff",
+            cause
+          )
         }
         yield* count("error")
         yield* forgetCause(key)
@@ -299,7 +320,10 @@ export const runWorkers = <K, E, R>(
             Done: () => Effect.zipRight(queue.forget(key), count("success")),
             Requeue: () => Effect.zipRight(queue.addRateLimited(key), count("requeue")),
             RequeueAfter: ({ delay }) =>
-              queue.forget(key).pipe(Effect.zipRight(queue.addAfter(key, delay)), Effect.zipRight(count("requeue_after")))
+              queue.forget(key).pipe(
+                Effect.zipRight(queue.addAfter(key, delay)),
+                Effect.zipRight(count("requeue_after"))
+              )
           })
         )
         : failed(key, exit.cause)
@@ -310,7 +334,9 @@ export const runWorkers = <K, E, R>(
         const started = yield* Clock.currentTimeMillis
         const exit = yield* Effect.exit(reconcile(key).pipe(Effect.annotateLogs({ reconcileId })))
         const ended = yield* Clock.currentTimeMillis
-        yield* Effect.sync(() => metrics.workqueueProcessingDuration.observe({ name: queue.name }, (ended - started) / 1000))
+        yield* Effect.sync(() =>
+          metrics.workqueueProcessingDuration.observe({ name: queue.name }, (ended - started) / 1000)
+        )
         // Interruption is shutdown or lost leadership: the key is simply left for the next leader.
         if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
         yield* handle(key, exit).pipe(Effect.annotateLogs({ reconcileId }))

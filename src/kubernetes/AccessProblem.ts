@@ -18,7 +18,9 @@ export const AccessProblem = Data.taggedEnum<AccessProblem>()
  * The rules of deploy/base/rbac.yaml, by resource: what the hint tells an operator to grant. Kept equal
  * to the manifest by test/kubernetes/AccessProblem.test.ts.
  */
-export const RBAC_RULES: ReadonlyArray<{ readonly apiGroup: string; readonly resource: string; readonly verbs: ReadonlyArray<string> }> = [
+export const RBAC_RULES: ReadonlyArray<
+  { readonly apiGroup: string; readonly resource: string; readonly verbs: ReadonlyArray<string> }
+> = [
   { apiGroup: "coordination.k8s.io", resource: "leases", verbs: ["get", "create", "update", "list", "watch"] },
   { apiGroup: "", resource: "events", verbs: ["create", "patch", "update"] },
   { apiGroup: "", resource: "nodes", verbs: ["get", "list", "watch", "update", "patch", "delete"] },

@@ -8,15 +8,17 @@ import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import { typedApi } from "./KubeClient.js"
 import { type KubeConfigError, type KubeConfigOptions, loadConfig } from "./KubeConfigLoader.js"
-import { call, decodeWith } from "./KubeRequest.js"
 import type { KubeApiError } from "./KubeError.js"
+import { call, decodeWith } from "./KubeRequest.js"
 
 /** A user as TokenReview reports it and SubjectAccessReview takes it. */
 export class UserInfo extends Schema.Class<UserInfo>("UserInfo")({
   username: Schema.String,
   uid: Schema.optionalWith(Schema.String, { default: () => "" }),
   groups: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
-  extra: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) }), { default: () => ({}) })
+  extra: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) }), {
+    default: () => ({})
+  })
 }) {}
 
 export type TokenReviewResult =

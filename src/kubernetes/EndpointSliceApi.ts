@@ -3,11 +3,11 @@
  * Local). Speaks v1, falling back to v1beta1 on servers older than 1.21 (the contract server is 1.20).
  */
 import { Context, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
-import { EndpointSliceView, decodeEndpointSlice } from "./EndpointSliceView.js"
+import { decodeEndpointSlice, EndpointSliceView } from "./EndpointSliceView.js"
 import { KubeClient } from "./KubeClient.js"
-import { listAll, LIST_PAGE_SIZE } from "./KubeRequest.js"
-import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
+import { LIST_PAGE_SIZE, listAll } from "./KubeRequest.js"
+import { watchPath } from "./KubeWatch.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
 
 export class EndpointSliceApi extends Context.Tag("cloudstack-ccm/kubernetes/EndpointSliceApi")<EndpointSliceApi, {

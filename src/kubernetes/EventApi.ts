@@ -4,10 +4,10 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, DateTime, Effect, Layer, Option } from "effect"
-import { type EventType, type EventView, decodeEvent, eventNamespace, type ObjectReference } from "./EventView.js"
+import { decodeEvent, eventNamespace, type EventType, type EventView, type ObjectReference } from "./EventView.js"
 import { KubeClient } from "./KubeClient.js"
-import { decodeWith, limitedCall, listAll, LIST_PAGE_SIZE } from "./KubeRequest.js"
 import type { KubeApiError } from "./KubeError.js"
+import { decodeWith, limitedCall, LIST_PAGE_SIZE, listAll } from "./KubeRequest.js"
 
 export interface EventCreate {
   /** Unique within the namespace (the recorder derives it from the object name and time). */
@@ -64,25 +64,36 @@ export const make = Effect.gen(function*() {
       ...(Option.isNone(at) ? {} : { firstTimestamp: at.value, lastTimestamp: at.value }),
       source: { component: event.component }
     }
-    const created = yield* call("create", "events", event.name, () => client.core.createNamespacedEvent({ namespace, body }))
+    const created = yield* call(
+      "create",
+      "events",
+      event.name,
+      () => client.core.createNamespacedEvent({ namespace, body })
+    )
     return yield* decode("create")(created)
   })
 
-  const bump = Effect.fn("EventApi.bump")(function*(namespace: string, name: string, count: number, lastTimestamp: string) {
-    const patched = yield* call(
-      "patch",
-      "events",
-      name,
-      () => client.core.patchNamespacedEvent({ namespace, name, body: { count, lastTimestamp } }, mergePatch)
-    )
-    return yield* decode("patch")(patched)
-  })
+  const bump = Effect.fn("EventApi.bump")(
+    function*(namespace: string, name: string, count: number, lastTimestamp: string) {
+      const patched = yield* call(
+        "patch",
+        "events",
+        name,
+        () => client.core.patchNamespacedEvent({ namespace, name, body: { count, lastTimestamp } }, mergePatch)
+      )
+      return yield* decode("patch")(patched)
+    }
+  )
 
   const list = Effect.fn("EventApi.list")(function*(namespace: string) {
     const result = yield* listAll(
       "events",
       (cont) =>
-        client.core.listNamespacedEvent({ namespace, limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
+        client.core.listNamespacedEvent({
+          namespace,
+          limit: LIST_PAGE_SIZE,
+          ...(cont === undefined ? {} : { _continue: cont })
+        }),
       decodeEvent,
       client.limit
     )

@@ -90,7 +90,10 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
         yield* api.create({ name, involvedObject: object, type, reason, message, component, timestamp })
         yield* Ref.update(written, (map) => {
           const bounded = HashMap.size(map) >= MAX_AGGREGATED
-            ? Option.match(Option.fromIterable(HashMap.keys(map)), { onNone: () => map, onSome: (k) => HashMap.remove(map, k) })
+            ? Option.match(Option.fromIterable(HashMap.keys(map)), {
+              onNone: () => map,
+              onSome: (k) => HashMap.remove(map, k)
+            })
             : map
           return HashMap.set(bounded, key, { namespace: eventNamespace(object), name, count: 1 })
         })
@@ -99,15 +102,19 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
     const write = (event: Pending) =>
       Effect.gen(function*() {
         const { object, type, reason, message } = event
-        const admitted = yield* Ref.modify(spam, (state) =>
-          EventSpamFilter.accept(state, EventSpamFilter.spamKey(component, object), event.at))
+        const admitted = yield* Ref.modify(
+          spam,
+          (state) => EventSpamFilter.accept(state, EventSpamFilter.spamKey(component, object), event.at)
+        )
         if (!admitted) return yield* dropped("spam_filter")
         const key = aggregationKey(object, type, reason, message)
         const previous = HashMap.get(yield* Ref.get(written), key)
         const sent: Effect.Effect<void, KubeApiError> = Option.isNone(previous)
           ? createNew(key, event)
           : api.bump(previous.value.namespace, previous.value.name, previous.value.count + 1, event.timestamp).pipe(
-            Effect.zipRight(Ref.update(written, HashMap.set(key, { ...previous.value, count: previous.value.count + 1 }))),
+            Effect.zipRight(
+              Ref.update(written, HashMap.set(key, { ...previous.value, count: previous.value.count + 1 }))
+            ),
             // The server expires Events (1 h by default): start a new one.
             Effect.catchIf((error) => error.reason === "NotFound", () => createNew(key, event))
           )
@@ -117,7 +124,11 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
             // 401/403: at Error once per cause (what to check) instead of a warning per Event.
             Effect.flatMap(access.failed(error), (denied) =>
               (denied ? Effect.logDebug("could not record event") : Effect.logWarning("could not record event")).pipe(
-                Effect.annotateLogs({ reason, object: `${object.kind}/${object.namespace}/${object.name}`, error: error.message })
+                Effect.annotateLogs({
+                  reason,
+                  object: `${object.kind}/${object.namespace}/${object.name}`,
+                  error: error.message
+                })
               ))
           )
         )
@@ -140,8 +151,11 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
         Effect.flatMap(Option.match({
           onSome: () => Effect.void,
           onNone: () =>
-            Effect.flatMap(SynchronizedRef.get(outstanding), (left) =>
-              Effect.logWarning("events not written before shutdown").pipe(Effect.annotateLogs({ component, left })))
+            Effect.flatMap(
+              SynchronizedRef.get(outstanding),
+              (left) =>
+                Effect.logWarning("events not written before shutdown").pipe(Effect.annotateLogs({ component, left }))
+            )
         }))
       )
     )
@@ -149,7 +163,14 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
     const record = (object: ObjectReference, type: EventType, reason: string, message: string): Effect.Effect<void> =>
       Effect.gen(function*() {
         const now = yield* DateTime.now
-        const event: Pending = { object, type, reason, message, at: DateTime.toEpochMillis(now), timestamp: DateTime.formatIso(now) }
+        const event: Pending = {
+          object,
+          type,
+          reason,
+          message,
+          at: DateTime.toEpochMillis(now),
+          timestamp: DateTime.formatIso(now)
+        }
         yield* adjust(1)
         if (!(yield* Queue.offer(queue, event))) yield* Effect.zipRight(adjust(-1), dropped("queue_full"))
       })

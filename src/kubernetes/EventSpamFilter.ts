@@ -24,12 +24,20 @@ export const spamKey = (component: string, object: ObjectReference): string =>
   [component, object.kind, object.namespace, object.name, object.uid, object.apiVersion ?? ""].join("\u0000")
 
 /** Whether an Event of `key` at `now` (epoch millis) may be written, and the state after it. */
-export const accept = (state: SpamState, key: string, now: number, rate: KubeRateLimit = SPAM_RATE): readonly [boolean, SpamState] => {
+export const accept = (
+  state: SpamState,
+  key: string,
+  now: number,
+  rate: KubeRateLimit = SPAM_RATE
+): readonly [boolean, SpamState] => {
   const bucket = Option.getOrElse(HashMap.get(state, key), (): Bucket => ({ tokens: rate.burst, at: undefined }))
   const [wait, next] = reserve(bucket, now, rate)
   if (wait > 0) return [false, state]
   const bounded = HashMap.size(state) >= MAX_SPAM_KEYS && !HashMap.has(state, key)
-    ? Option.match(Option.fromIterable(HashMap.keys(state)), { onNone: () => state, onSome: (k) => HashMap.remove(state, k) })
+    ? Option.match(Option.fromIterable(HashMap.keys(state)), {
+      onNone: () => state,
+      onSome: (k) => HashMap.remove(state, k)
+    })
     : state
   return [true, HashMap.set(bounded, key, next)]
 }

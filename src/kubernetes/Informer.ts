@@ -3,18 +3,7 @@
  * relisting with backoff when the watch fails (410 Gone or a broken connection). Keeps a cache of
  * decoded views keyed `namespace/name`, a change stream for handlers, and a has-synced signal.
  */
-import {
-  Data,
-  Deferred,
-  Effect,
-  HashMap,
-  Option,
-  PubSub,
-  Ref,
-  Schedule,
-  type Scope,
-  Stream
-} from "effect"
+import { Data, Deferred, Effect, HashMap, Option, PubSub, Ref, Schedule, type Scope, Stream } from "effect"
 import * as AccessReporter from "./AccessReporter.js"
 import { brief, type KubeApiError } from "./KubeError.js"
 import { type KubeObject, objectKey } from "./ObjectMeta.js"
@@ -175,7 +164,9 @@ export const make = <A extends KubeObject>(
       const subscription = yield* PubSub.subscribe(changes)
       const snapshot = yield* Ref.get(cache)
       return Stream.concat(
-        Stream.fromIterable(HashMap.values(snapshot)).pipe(Stream.map((object) => Change.Added({ object }))),
+        Stream.fromIterable(HashMap.values(snapshot)).pipe(Stream.map((object) =>
+          Change.Added({ object })
+        )),
         Stream.fromQueue(subscription)
       )
     }))
@@ -207,10 +198,17 @@ export const makeSyncProbe = Effect.map(
   Ref.make(Option.none<Pick<Informer<unknown>, "isSynced" | "lastError">>()),
   (tracked) => ({
     track: (informer: Pick<Informer<unknown>, "isSynced" | "lastError">) => Ref.set(tracked, Option.some(informer)),
-    status: Effect.flatMap(Ref.get(tracked), Option.match({
-      onNone: () => Effect.succeed<SyncStatus>({ synced: false, problem: Option.none() }),
-      onSome: (informer) =>
-        Effect.zipWith(informer.isSynced, informer.lastError, (synced, error): SyncStatus => ({ synced, problem: Option.map(error, brief) }))
-    }))
+    status: Effect.flatMap(
+      Ref.get(tracked),
+      Option.match({
+        onNone: () => Effect.succeed<SyncStatus>({ synced: false, problem: Option.none() }),
+        onSome: (informer) =>
+          Effect.zipWith(
+            informer.isSynced,
+            informer.lastError,
+            (synced, error): SyncStatus => ({ synced, problem: Option.map(error, brief) })
+          )
+      })
+    )
   })
 )

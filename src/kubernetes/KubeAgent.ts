@@ -17,14 +17,22 @@ export const IDLE_TIMEOUT_MS = 60_000
 type Agent = NonNullable<ReturnType<k8s.RequestContext["getAgent"]>>
 
 /** One socket, kept open: requests queue on it (HTTP/1.1), as client-go's shared transport does per host. */
-const KEEP_ALIVE = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: IDLE_TIMEOUT_MS, scheduling: "lifo" } as const
+const KEEP_ALIVE = {
+  keepAlive: true,
+  maxSockets: 1,
+  maxFreeSockets: 1,
+  timeout: IDLE_TIMEOUT_MS,
+  scheduling: "lifo"
+} as const
 
 /**
  * The keep-alive twin of the agent client-node built: same TLS options (CA, client certificate,
  * server name, verification). A proxy agent (kubeconfig `proxy-url`) is reused as it is.
  */
 export const keepAliveAgentLike = (fresh: Agent): Agent => {
-  if (fresh.constructor === https.Agent && fresh instanceof https.Agent) return new https.Agent({ ...fresh.options, ...KEEP_ALIVE })
+  if (fresh.constructor === https.Agent && fresh instanceof https.Agent) {
+    return new https.Agent({ ...fresh.options, ...KEEP_ALIVE })
+  }
   if (fresh.constructor === http.Agent) return new http.Agent(KEEP_ALIVE)
   return fresh
 }

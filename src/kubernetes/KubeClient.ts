@@ -62,7 +62,9 @@ export const make = (
 ): Effect.Effect<KubeClient["Type"], KubeConfigError> =>
   Effect.flatMap(Effect.flatMap(loadConfig(options), inlineFiles), (config) => {
     const server = config.getCurrentCluster()?.server
-    if (server === undefined) return Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
+    if (server === undefined) {
+      return Effect.fail(new KubeConfigError({ detail: "the configuration has no current cluster" }))
+    }
     const auth = keepAliveAuth(config)
     return Effect.succeed(KubeClient.of({
       config,

@@ -4,8 +4,8 @@
  * KubeConfigError; nothing here makes a request.
  */
 import * as k8s from "@kubernetes/client-node"
-import { readFileSync } from "node:fs"
 import { Data, Effect } from "effect"
+import { readFileSync } from "node:fs"
 
 /** Where the API server is: neither field = in-cluster; `master` overrides the kubeconfig's server. */
 export interface KubeConfigOptions {

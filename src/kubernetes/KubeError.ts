@@ -30,7 +30,9 @@ export class KubeApiError extends Data.TaggedError("KubeApiError")<{
     // `name` shadows Error's own: without the field, `this.name` would be the class name.
     const name: unknown = Object.hasOwn(this, "name") ? this.name : undefined
     const target = name === undefined ? this.resource : `${this.resource} ${String(name)}`
-    return `Kubernetes ${this.verb} ${target}: ${this.reason}${this.status === undefined ? "" : ` (HTTP ${this.status})`}: ${this.detail}`
+    return `Kubernetes ${this.verb} ${target}: ${this.reason}${
+      this.status === undefined ? "" : ` (HTTP ${this.status})`
+    }: ${this.detail}`
   }
 }
 

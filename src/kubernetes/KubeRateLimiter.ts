@@ -32,7 +32,10 @@ interface Bucket {
 export const reserve = (bucket: Bucket, now: number, rate: KubeRateLimit): readonly [number, Bucket] => {
   const elapsed = bucket.at === undefined ? 0 : Math.max(0, now - bucket.at)
   const tokens = Math.min(rate.burst, bucket.tokens + (elapsed * rate.qps) / 1000) - 1
-  return [tokens >= 0 ? 0 : (-tokens * 1000) / rate.qps, { tokens, at: bucket.at === undefined ? now : Math.max(now, bucket.at) }]
+  return [tokens >= 0 ? 0 : (-tokens * 1000) / rate.qps, {
+    tokens,
+    at: bucket.at === undefined ? now : Math.max(now, bucket.at)
+  }]
 }
 
 /** A bucket of `burst` tokens, full at start, refilled `qps` per second, up to `burst`. */
@@ -42,8 +45,11 @@ export const makeLimiter = (rate: KubeRateLimit): Effect.Effect<KubeLimiter> =>
     // An interrupted wait hands its token back, as x/time/rate cancels a reservation.
     const giveBack = Ref.update(bucket, (b) => ({ ...b, tokens: Math.min(rate.burst, b.tokens + 1) }))
     const admit = Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(take, (wait) =>
-        wait <= 0 ? Effect.void : Effect.onInterrupt(restore(Effect.sleep(Duration.millis(wait))), () => giveBack))
+      Effect.flatMap(
+        take,
+        (wait) =>
+          wait <= 0 ? Effect.void : Effect.onInterrupt(restore(Effect.sleep(Duration.millis(wait))), () => giveBack)
+      )
     )
     return (request) => Effect.zipRight(admit, request)
   })

@@ -21,7 +21,9 @@ const detailOf = (cause: unknown): string => {
     const body: unknown = cause.body
     if (typeof body === "string") {
       const parsed = Option.liftThrowable((text: string): unknown => JSON.parse(text))(body)
-      if (Option.isSome(parsed) && typeof parsed.value === "object" && parsed.value !== null && "message" in parsed.value) {
+      if (
+        Option.isSome(parsed) && typeof parsed.value === "object" && parsed.value !== null && "message" in parsed.value
+      ) {
         return String(parsed.value.message)
       }
       return body.slice(0, 300)
@@ -49,27 +51,32 @@ export const toKubeApiError =
  * Logs one request at Trace (`-v=6`, as klog logs each API call): verb, resource, name, status
  * ("ok", the HTTP code, or "transport"), duration. Never headers, so never a token.
  */
-const traced = (verb: KubeApiError["verb"], resource: string, name: string | undefined) =>
-<A>(request: Effect.Effect<A, KubeApiError>): Effect.Effect<A, KubeApiError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (started) =>
-    Effect.onExit(request, (exit) =>
-      Effect.flatMap(Clock.currentTimeMillis, (ended) =>
-        Effect.logTrace("kubernetes request").pipe(
-          Effect.annotateLogs({
-            verb,
-            resource,
-            ...(name === undefined ? {} : { name }),
-            status: Exit.match(exit, {
-              onSuccess: () => "ok",
-              onFailure: (cause) =>
-                Option.match(Cause.failureOption(cause), {
-                  onNone: () => "interrupted",
-                  onSome: (error) => error.status === undefined ? error.reason.toLowerCase() : String(error.status)
-                })
-            }),
-            durationMs: ended - started
-          })
-        ))))
+const traced =
+  (verb: KubeApiError["verb"], resource: string, name: string | undefined) =>
+  <A>(request: Effect.Effect<A, KubeApiError>): Effect.Effect<A, KubeApiError> =>
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (started) =>
+        Effect.onExit(request, (exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (ended) =>
+            Effect.logTrace("kubernetes request").pipe(
+              Effect.annotateLogs({
+                verb,
+                resource,
+                ...(name === undefined ? {} : { name }),
+                status: Exit.match(exit, {
+                  onSuccess: () =>
+                    "ok",
+                  onFailure: (cause) =>
+                    Option.match(Cause.failureOption(cause), {
+                      onNone: () => "interrupted",
+                      onSome: (error) => error.status === undefined ? error.reason.toLowerCase() : String(error.status)
+                    })
+                }),
+                durationMs: ended - started
+              })
+            )))
+    )
 
 /** Runs one client-node call as a typed, interruptible, spanned effect, logged at Trace. */
 export const call = <A>(
@@ -122,11 +129,15 @@ export const decodeWith = <A>(
 /** A list page as client-node returns it (typed list or raw JSON from CustomObjectsApi). */
 interface ListPage {
   readonly items: ReadonlyArray<unknown>
-  readonly metadata?: { readonly resourceVersion?: string | undefined; readonly _continue?: string | undefined } | undefined
+  readonly metadata?:
+    | { readonly resourceVersion?: string | undefined; readonly _continue?: string | undefined }
+    | undefined
 }
 
 const pageOf = (value: unknown): ListPage | undefined => {
-  if (typeof value !== "object" || value === null || !("items" in value) || !Array.isArray(value.items)) return undefined
+  if (typeof value !== "object" || value === null || !("items" in value) || !Array.isArray(value.items)) {
+    return undefined
+  }
   const items: ReadonlyArray<unknown> = value.items
   const meta: unknown = "metadata" in value ? value.metadata : undefined
   if (typeof meta !== "object" || meta === null) return { items }

@@ -4,9 +4,9 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Duration, Effect, Either, ParseResult, Random, Stream } from "effect"
-import { toKubeApiError } from "./KubeRequest.js"
 import { KubeApiError, reasonFromStatus } from "./KubeError.js"
 import { type KubeLimiter, unlimited } from "./KubeRateLimiter.js"
+import { toKubeApiError } from "./KubeRequest.js"
 import { WatchEvent } from "./WatchEvent.js"
 
 /** A watch `ERROR` event carries a Status; its `code` classifies it (410 = Gone). */
@@ -14,7 +14,9 @@ export const watchErrorToKubeApiError = (resource: string, status: unknown): Kub
   const code = typeof status === "object" && status !== null && "code" in status && typeof status.code === "number"
     ? status.code
     : undefined
-  const detail = typeof status === "object" && status !== null && "message" in status ? String(status.message) : "watch error"
+  const detail = typeof status === "object" && status !== null && "message" in status
+    ? String(status.message)
+    : "watch error"
   return new KubeApiError({
     verb: "watch",
     resource,
@@ -26,7 +28,8 @@ export const watchErrorToKubeApiError = (resource: string, status: unknown): Kub
 
 const bookmarkVersion = (object: unknown): string =>
   typeof object === "object" && object !== null && "metadata" in object && typeof object.metadata === "object" &&
-    object.metadata !== null && "resourceVersion" in object.metadata && typeof object.metadata.resourceVersion === "string"
+    object.metadata !== null && "resourceVersion" in object.metadata &&
+    typeof object.metadata.resourceVersion === "string"
     ? object.metadata.resourceVersion
     : ""
 
@@ -114,5 +117,7 @@ const watchOnce = <A>(
         }),
         (controller) => Effect.sync(() => controller.abort())
       )
-      yield* Effect.logTrace("kubernetes watch opened").pipe(Effect.annotateLogs({ verb: "watch", resource, resourceVersion }))
+      yield* Effect.logTrace("kubernetes watch opened").pipe(
+        Effect.annotateLogs({ verb: "watch", resource, resourceVersion })
+      )
     }), "unbounded")

@@ -5,8 +5,8 @@
 import * as k8s from "@kubernetes/client-node"
 import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
 import { KubeClient } from "./KubeClient.js"
-import { decodeWith, limitedCall, readOptional } from "./KubeRequest.js"
 import type { KubeApiError } from "./KubeError.js"
+import { decodeWith, limitedCall, readOptional } from "./KubeRequest.js"
 import { OptionalString, Timestamp } from "./ObjectMeta.js"
 
 export interface LeaseSpec {
@@ -87,20 +87,22 @@ const leaseToWire = (lease: Lease): k8s.V1Lease => {
   const acquireTime = toMicroTime(lease.spec.acquireTime)
   const renewTime = toMicroTime(lease.spec.renewTime)
   return {
-  apiVersion: "coordination.k8s.io/v1",
-  kind: "Lease",
-  metadata: {
-    name: lease.name,
-    namespace: lease.namespace,
-    ...(lease.resourceVersion === "" ? {} : { resourceVersion: lease.resourceVersion })
-  },
-  spec: {
-    ...(lease.spec.holderIdentity === undefined ? {} : { holderIdentity: lease.spec.holderIdentity }),
-    ...(lease.spec.leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds: lease.spec.leaseDurationSeconds }),
-    ...(acquireTime === undefined ? {} : { acquireTime: acquireTime.time }),
-    ...(renewTime === undefined ? {} : { renewTime: renewTime.time }),
-    ...(lease.spec.leaseTransitions === undefined ? {} : { leaseTransitions: lease.spec.leaseTransitions })
-  }
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: {
+      name: lease.name,
+      namespace: lease.namespace,
+      ...(lease.resourceVersion === "" ? {} : { resourceVersion: lease.resourceVersion })
+    },
+    spec: {
+      ...(lease.spec.holderIdentity === undefined ? {} : { holderIdentity: lease.spec.holderIdentity }),
+      ...(lease.spec.leaseDurationSeconds === undefined
+        ? {}
+        : { leaseDurationSeconds: lease.spec.leaseDurationSeconds }),
+      ...(acquireTime === undefined ? {} : { acquireTime: acquireTime.time }),
+      ...(renewTime === undefined ? {} : { renewTime: renewTime.time }),
+      ...(lease.spec.leaseTransitions === undefined ? {} : { leaseTransitions: lease.spec.leaseTransitions })
+    }
   }
 }
 

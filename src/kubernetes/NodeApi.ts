@@ -6,9 +6,9 @@
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, type Option, Schema, type Stream } from "effect"
 import { KubeClient } from "./KubeClient.js"
-import { decodeWith, limitedCall, listAll, LIST_PAGE_SIZE, readOptional } from "./KubeRequest.js"
-import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
+import { decodeWith, limitedCall, LIST_PAGE_SIZE, listAll, readOptional } from "./KubeRequest.js"
+import { watchPath } from "./KubeWatch.js"
 import { decodeNode, type NodeAddress, NodeView, type Taint } from "./NodeView.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
 
@@ -68,7 +68,9 @@ export const nodeUpdatePatch = (update: NodeUpdate) => ({
 })
 
 const taintToWire = (taint: Taint): k8s.V1Taint =>
-  taint.value === undefined ? { key: taint.key, effect: taint.effect } : { key: taint.key, value: taint.value, effect: taint.effect }
+  taint.value === undefined
+    ? { key: taint.key, effect: taint.effect }
+    : { key: taint.key, value: taint.value, effect: taint.effect }
 
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
 
@@ -86,7 +88,14 @@ export const make = Effect.gen(function*() {
   ).pipe(Effect.withSpan("NodeApi.list"))
 
   const watch = (resourceVersion: string) =>
-    watchPath(client.config, "nodes", "/api/v1/nodes", resourceVersion, Schema.decodeUnknownEither(NodeView), client.informerLimit)
+    watchPath(
+      client.config,
+      "nodes",
+      "/api/v1/nodes",
+      resourceVersion,
+      Schema.decodeUnknownEither(NodeView),
+      client.informerLimit
+    )
 
   const get = Effect.fn("NodeApi.get")((name: string) =>
     readOptional(call("get", "nodes", name, () => client.core.readNode({ name })), decode("get", name))
@@ -121,7 +130,12 @@ export const make = Effect.gen(function*() {
     function*(name: string, addresses: ReadonlyArray<NodeAddress>) {
       // A merge patch replaces the list; a strategic merge would merge by `type` and keep stale IPs.
       const body = { status: { addresses } }
-      const patched = yield* call("patch", "nodes/status", name, () => client.core.patchNodeStatus({ name, body }, mergePatch))
+      const patched = yield* call(
+        "patch",
+        "nodes/status",
+        name,
+        () => client.core.patchNodeStatus({ name, body }, mergePatch)
+      )
       return yield* decode("patch", name)(patched)
     }
   )

@@ -55,9 +55,11 @@ export const objectKey = (object: KubeObject): string =>
 
 /** Metadata for a new object: the server fills uid and resourceVersion. */
 export const newMeta = (
-  fields: { readonly name: string; readonly namespace?: string } & Partial<
-    Pick<ObjectMeta, "labels" | "annotations" | "finalizers">
-  >
+  fields:
+    & { readonly name: string; readonly namespace?: string }
+    & Partial<
+      Pick<ObjectMeta, "labels" | "annotations" | "finalizers">
+    >
 ): ObjectMeta => ({
   name: fields.name,
   namespace: fields.namespace ?? "",

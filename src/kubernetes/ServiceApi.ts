@@ -6,9 +6,9 @@
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, Option, Schedule, Schema, type Stream } from "effect"
 import { KubeClient } from "./KubeClient.js"
-import { decodeWith, limitedCall, listAll, LIST_PAGE_SIZE, readOptional } from "./KubeRequest.js"
-import { watchPath } from "./KubeWatch.js"
 import type { KubeApiError } from "./KubeError.js"
+import { decodeWith, limitedCall, LIST_PAGE_SIZE, listAll, readOptional } from "./KubeRequest.js"
+import { watchPath } from "./KubeWatch.js"
 import { decodeService, type LoadBalancerIngress, type ServicePort, ServiceView } from "./ServiceView.js"
 import type { ListResult, WatchEvent } from "./WatchEvent.js"
 
@@ -131,7 +131,9 @@ const changeToWire = (change: ServiceChange, current: ReadonlyArray<ServicePort>
     : { ports: keepNodePorts(current, change.ports).map(portToWire) }),
   ...(change.loadBalancerIP === undefined ? {} : { loadBalancerIP: change.loadBalancerIP }),
   ...(change.loadBalancerClass === undefined ? {} : { loadBalancerClass: change.loadBalancerClass }),
-  ...(change.loadBalancerSourceRanges === undefined ? {} : { loadBalancerSourceRanges: [...change.loadBalancerSourceRanges] }),
+  ...(change.loadBalancerSourceRanges === undefined
+    ? {}
+    : { loadBalancerSourceRanges: [...change.loadBalancerSourceRanges] }),
   ...(change.externalTrafficPolicy === undefined ? {} : { externalTrafficPolicy: change.externalTrafficPolicy }),
   ...(change.sessionAffinity === undefined ? {} : { sessionAffinity: change.sessionAffinity })
 })
@@ -168,13 +170,23 @@ export const make = Effect.gen(function*() {
   const list = listAll(
     "services",
     (cont) =>
-      client.core.listServiceForAllNamespaces({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
+      client.core.listServiceForAllNamespaces({
+        limit: LIST_PAGE_SIZE,
+        ...(cont === undefined ? {} : { _continue: cont })
+      }),
     decodeService,
     client.informerLimit
   ).pipe(Effect.withSpan("ServiceApi.list"))
 
   const watch = (resourceVersion: string) =>
-    watchPath(client.config, "services", "/api/v1/services", resourceVersion, Schema.decodeUnknownEither(ServiceView), client.informerLimit)
+    watchPath(
+      client.config,
+      "services",
+      "/api/v1/services",
+      resourceVersion,
+      Schema.decodeUnknownEither(ServiceView),
+      client.informerLimit
+    )
 
   const get = Effect.fn("ServiceApi.get")((namespace: string, name: string) =>
     readOptional(
@@ -237,7 +249,8 @@ export const make = Effect.gen(function*() {
       "patch",
       "services",
       name,
-      () => client.core.patchNamespacedService({ namespace, name, body: { spec: changeToWire(change, ports) } }, mergePatch)
+      () =>
+        client.core.patchNamespacedService({ namespace, name, body: { spec: changeToWire(change, ports) } }, mergePatch)
     )
     return yield* decode("patch", name)(patched)
   })
@@ -254,7 +267,17 @@ export const make = Effect.gen(function*() {
     }
   )
 
-  return ServiceApi.of({ list, watch, get, create, delete: remove, patchStatus, setFinalizer, update, patchAnnotations })
+  return ServiceApi.of({
+    list,
+    watch,
+    get,
+    create,
+    delete: remove,
+    patchStatus,
+    setFinalizer,
+    update,
+    patchAnnotations
+  })
 })
 
 export const layer: Layer.Layer<ServiceApi, never, KubeClient> = Layer.effect(ServiceApi, make)

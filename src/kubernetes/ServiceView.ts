@@ -6,7 +6,10 @@ import { listOf, ObjectMeta } from "./ObjectMeta.js"
 
 export const ServicePort = Schema.Struct({
   name: Schema.optionalWith(Schema.String, { nullable: true, default: () => "" }),
-  protocol: Schema.optionalWith(Schema.Literal("TCP", "UDP", "SCTP"), { nullable: true, default: () => "TCP" as const }),
+  protocol: Schema.optionalWith(Schema.Literal("TCP", "UDP", "SCTP"), {
+    nullable: true,
+    default: () => "TCP" as const
+  }),
   port: Schema.Number,
   /** 0 until the API server allocated one. */
   nodePort: Schema.optionalWith(Schema.Number, { nullable: true, default: () => 0 })

@@ -91,13 +91,18 @@ const make = Effect.sync(() => {
       registers
     }),
     /** Observed when the uninitialized taint was removed. */
-    nodeTaintRemovalDelay: nodeDelay("cloud_provider_taint_removal_delay_seconds", "the removal of its uninitialized taint", registers),
+    nodeTaintRemovalDelay: nodeDelay(
+      "cloud_provider_taint_removal_delay_seconds",
+      "the removal of its uninitialized taint",
+      registers
+    ),
     /** Observed when a Node's initialisation (taint removed, then addresses) completed. */
     nodeInitialSyncDelay: nodeDelay("initial_node_sync_delay_seconds", "the end of its initial sync", registers),
     /** One per kind of drift a repair pass found on a Service (and queued an ensure for). */
     lbDriftRepaired: new Prom.Counter({
       name: `${PREFIX}lb_drift_repaired_total`,
-      help: "Load-balancer drift found by the periodic repair pass (or a member audit) and queued for repair, by kind (ip, rule, firewall, acl, tag, member).",
+      help:
+        "Load-balancer drift found by the periodic repair pass (or a member audit) and queued for repair, by kind (ip, rule, firewall, acl, tag, member).",
       labelNames: ["kind"] as const,
       registers
     }),
@@ -127,10 +132,17 @@ export const EVENT_LOOP_SAMPLING_MS = 1000
 /** Application metrics plus prom-client's process metrics (CPU, RSS, heap, event-loop lag, fds). */
 export const layerWithProcessMetrics = Layer.effect(
   Metrics,
-  Effect.tap(make, (m) =>
-    Effect.sync(() =>
-      Prom.collectDefaultMetrics({ register: m.registry, prefix: PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS })
-    ))
+  Effect.tap(
+    make,
+    (m) =>
+      Effect.sync(() =>
+        Prom.collectDefaultMetrics({
+          register: m.registry,
+          prefix: PREFIX,
+          eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS
+        })
+      )
+  )
 )
 
 /** A metric collector threw while the registry was rendered. */

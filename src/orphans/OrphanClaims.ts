@@ -33,7 +33,9 @@ export const clusterOf = (tags: ReadonlyArray<Tag>): string | undefined => tagVa
 /** The Service UID tag as a pointer (with the namespace/name tag, for the report). */
 export const tagPointer = (tags: ReadonlyArray<Tag>): Pointer | undefined => {
   const uid = uidOf(tags)
-  return uid === undefined || uid === "" ? undefined : { _tag: "Uid", uid, via: "tag", service: tagValue(tags, SERVICE) }
+  return uid === undefined || uid === ""
+    ? undefined
+    : { _tag: "Uid", uid, via: "tag", service: tagValue(tags, SERVICE) }
 }
 
 const PROTOCOL_PORT = "(?:tcp-proxy|tcp|udp)-[1-9]\\d{0,4}"
@@ -49,7 +51,9 @@ export const namePointer = (cluster: string, rule: string): Pointer | undefined 
   const prefix = `K8s_svc_${cluster}_`
   if (!rule.startsWith(prefix)) return undefined
   const fork = FORK_REST.exec(rule.slice(prefix.length))
-  return fork?.[1] === undefined || fork[2] === undefined ? undefined : { _tag: "ForkName", namespace: fork[1], name: fork[2] }
+  return fork?.[1] === undefined || fork[2] === undefined
+    ? undefined
+    : { _tag: "ForkName", namespace: fork[1], name: fork[2] }
 }
 
 const MARKER_PREFIX = "cloudstack-ccm:"
@@ -107,14 +111,22 @@ export const statusOf = (index: ServiceIndex, cluster: string, pointer: Pointer)
       const s = index.byLbName.get(pointer.lbName)
       return s !== undefined
         ? { _tag: "Live", service: serviceKey(s) }
-        : { _tag: "Gone", why: `named by the Go CCM's scheme for a Service UID starting ${pointer.lbName.slice(1)}, which no longer exists` }
+        : {
+          _tag: "Gone",
+          why: `named by the Go CCM's scheme for a Service UID starting ${
+            pointer.lbName.slice(1)
+          }, which no longer exists`
+        }
     }
     case "ForkName": {
       const key = `${pointer.namespace}/${pointer.name}`
       const s = index.byKey.get(key)
       return s !== undefined
         ? { _tag: "Live", service: key }
-        : { _tag: "Gone", why: `named by the leaseweb fork's scheme for Service ${key} of cluster ${cluster}, which no longer exists` }
+        : {
+          _tag: "Gone",
+          why: `named by the leaseweb fork's scheme for Service ${key} of cluster ${cluster}, which no longer exists`
+        }
     }
   }
 }

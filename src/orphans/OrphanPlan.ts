@@ -108,11 +108,16 @@ const ports = (start: number | undefined, end: number | undefined): string =>
   start === undefined ? "" : end === undefined || end === start ? `/${start}` : `/${start}-${end}`
 
 /** Untagged Go-named rules whose Service is gone: only their members can show they are this cluster's. */
-export const membersWanted = (cluster: string, inventory: Inventory, services: ReadonlyArray<ServiceView>): ReadonlyArray<string> => {
+export const membersWanted = (
+  cluster: string,
+  inventory: Inventory,
+  services: ReadonlyArray<ServiceView>
+): ReadonlyArray<string> => {
   const index = indexServices(services)
   return inventory.rules.filter((r) => {
     const pointer = namePointer(cluster, r.name)
-    return clusterOf(r.tags) === undefined && pointer?._tag === "GoName" && statusOf(index, cluster, pointer)._tag === "Gone"
+    return clusterOf(r.tags) === undefined && pointer?._tag === "GoName" &&
+      statusOf(index, cluster, pointer)._tag === "Gone"
   }).map((r) => r.id).sort()
 }
 
@@ -138,7 +143,10 @@ const hasNodeMember = (input: OrphanInput, ruleId: string): boolean =>
  * What a resource's tags say: another cluster's (never touched), this cluster's without a UID
  * (unsure), or the owner they name (none when untagged: only a name or marker can then tell).
  */
-const readTags = (ctx: Ctx, tags: ReadonlyArray<Tag>): { readonly decided: Verdict } | { readonly byTag: Pointer | undefined } => {
+const readTags = (
+  ctx: Ctx,
+  tags: ReadonlyArray<Tag>
+): { readonly decided: Verdict } | { readonly byTag: Pointer | undefined } => {
   const cluster = clusterOf(tags)
   if (cluster === undefined) return { byTag: undefined }
   if (cluster !== ctx.input.cluster) return { decided: notOurs(tags) }
@@ -148,7 +156,9 @@ const readTags = (ctx: Ctx, tags: ReadonlyArray<Tag>): { readonly decided: Verdi
 
 /** The verdict of everything the resource names together; not ours when it names nothing. */
 const judge = (ctx: Ctx, tags: ReadonlyArray<Tag>, pointers: ReadonlyArray<Pointer>): Verdict =>
-  pointers.length === 0 ? notOurs(tags) : fromStatus(combine(pointers.map((p) => statusOf(ctx.index, ctx.input.cluster, p))))
+  pointers.length === 0
+    ? notOurs(tags)
+    : fromStatus(combine(pointers.map((p) => statusOf(ctx.index, ctx.input.cluster, p))))
 
 const ruleVerdict = (ctx: Ctx, r: LoadBalancerRule): Verdict => {
   const tags = readTags(ctx, r.tags)
@@ -161,7 +171,10 @@ const ruleVerdict = (ctx: Ctx, r: LoadBalancerRule): Verdict => {
   if (verdict._tag !== "Orphan" || byTag !== undefined || byName?._tag !== "GoName") return verdict
   return hasNodeMember(ctx.input, r.id)
     ? { _tag: "Orphan", why: `${verdict.why} (its members are Nodes of this cluster)` }
-    : { _tag: "Kept", why: `${verdict.why}; but none of its members is a Node of this cluster: it may be another cluster's` }
+    : {
+      _tag: "Kept",
+      why: `${verdict.why}; but none of its members is a Node of this cluster: it may be another cluster's`
+    }
 }
 
 /** Whether a firewall rule opens the port of an LB rule on the same IP. */
@@ -182,7 +195,9 @@ const firewallVerdict = (ctx: Ctx, f: FirewallRule, rules: ReadonlyMap<string, V
   const verdict = taggedOnly(ctx, f.tags)
   if (verdict._tag !== "Orphan") return verdict
   // It may open the port of a rule that stays (adopted by another Service, the user's): it stays too.
-  const served = ctx.input.inventory.rules.find((r) => r.publicIpId === f.ipAddressId && rules.get(r.id)?._tag !== "Orphan" && opens(f, r))
+  const served = ctx.input.inventory.rules.find((r) =>
+    r.publicIpId === f.ipAddressId && rules.get(r.id)?._tag !== "Orphan" && opens(f, r)
+  )
   return served === undefined
     ? verdict
     : { _tag: "Kept", why: `${verdict.why}; but it opens the port of LB rule ${served.name}, which is not an orphan` }
@@ -196,7 +211,10 @@ const aclVerdict = (ctx: Ctx, a: NetworkAclItem): Verdict => {
   // The marker names no cluster: an untagged item is this cluster's only if its UID is known to be.
   const known = (uid: string) => ctx.clusterUids.has(uid) || ctx.clusterLbNames.has(lbName(uid))
   if (verdict._tag === "Orphan" && tags.byTag === undefined && marker?._tag === "Uid" && !known(marker.uid)) {
-    return { _tag: "Kept", why: `${verdict.why}; but nothing shows the Service was this cluster's: it may be another cluster's` }
+    return {
+      _tag: "Kept",
+      why: `${verdict.why}; but nothing shows the Service was this cluster's: it may be another cluster's`
+    }
   }
   return verdict
 }
@@ -222,7 +240,13 @@ const ipVerdict = (
   const staying = onIt.find((r) => rules.get(r.id)?._tag !== "Orphan")
   if (staying !== undefined) return keep(`LB rule ${staying.name} on it is not an orphan`)
   const stayingFw = fwOnIt.find((f) => firewall.get(f.id)?._tag !== "Orphan")
-  if (stayingFw !== undefined) return keep(`firewall rule ${stayingFw.id} (${stayingFw.protocol}${ports(stayingFw.startPort, stayingFw.endPort)}) on it is not an orphan`)
+  if (stayingFw !== undefined) {
+    return keep(
+      `firewall rule ${stayingFw.id} (${stayingFw.protocol}${
+        ports(stayingFw.startPort, stayingFw.endPort)
+      }) on it is not an orphan`
+    )
+  }
   // Only a leftover rule shows its Service went without cleanup; a bare IP may be kept on purpose (keep-ip).
   if (onIt.length === 0 && fwOnIt.length === 0) {
     return keep("nothing is on it: it may have been kept on purpose (keep-ip); release it by hand if it is not wanted")
@@ -241,10 +265,12 @@ export const plan = (input: OrphanInput): OrphanPlan => {
   const { cluster, inventory } = input
   const index = indexServices(input.services)
   const allTags = [...inventory.ips, ...inventory.rules, ...inventory.firewall, ...inventory.acl].map((x) => x.tags)
-  const clusterUids = new Set(allTags.filter((t) => clusterOf(t) === cluster).flatMap((t) => {
-    const p = tagPointer(t)
-    return p?._tag === "Uid" ? [p.uid] : []
-  }))
+  const clusterUids = new Set(
+    allTags.filter((t) => clusterOf(t) === cluster).flatMap((t) => {
+      const p = tagPointer(t)
+      return p?._tag === "Uid" ? [p.uid] : []
+    })
+  )
   const clusterLbNames = new Set(inventory.rules.flatMap((r) => {
     const p = namePointer(cluster, r.name)
     return p?._tag === "GoName" && hasNodeMember(input, r.id) ? [p.lbName] : []
@@ -258,7 +284,9 @@ export const plan = (input: OrphanInput): OrphanPlan => {
 
   const ruleVerdicts = new Map(inventory.rules.map((r) => [r.id, ruleVerdict(ctx, r)] as const))
   const fwVerdicts = new Map(inventory.firewall.map((f) => [f.id, firewallVerdict(ctx, f, ruleVerdicts)] as const))
-  const ipVerdicts = new Map(inventory.ips.map((ip) => [ip.id, ipVerdict(ctx, ip, claims, ruleVerdicts, fwVerdicts)] as const))
+  const ipVerdicts = new Map(
+    inventory.ips.map((ip) => [ip.id, ipVerdict(ctx, ip, claims, ruleVerdicts, fwVerdicts)] as const)
+  )
 
   const firewall: Array<Step> = []
   const acl: Array<Step> = []
@@ -282,14 +310,20 @@ export const plan = (input: OrphanInput): OrphanPlan => {
     const resource: Resource = {
       kind: "NetworkAclItem",
       id: a.id,
-      label: `${a.protocol}${ports(a.startPort, a.endPort)} in ACL list ${a.aclId}${a.number === undefined ? "" : ` (#${a.number})`}`
+      label: `${a.protocol}${ports(a.startPort, a.endPort)} in ACL list ${a.aclId}${
+        a.number === undefined ? "" : ` (#${a.number})`
+      }`
     }
     if (v._tag === "Orphan") acl.push(Step.DeleteAcl({ resource, why: v.why }))
     if (v._tag === "Kept") left.push({ resource, why: v.why })
   }
   for (const r of inventory.rules) {
     const v = ruleVerdicts.get(r.id)
-    const resource: Resource = { kind: "LoadBalancerRule", id: r.id, label: `${r.name} on ${r.publicIp}:${r.publicPort}` }
+    const resource: Resource = {
+      kind: "LoadBalancerRule",
+      id: r.id,
+      label: `${r.name} on ${r.publicIp}:${r.publicPort}`
+    }
     if (v?._tag === "Orphan") rules.push(Step.DeleteRule({ resource, why: v.why, ipId: r.publicIpId }))
     if (v?._tag === "Kept") left.push({ resource, why: v.why })
   }

@@ -61,7 +61,12 @@ export const make = (
     why: clean(step.why),
     action: step._tag === "ReleaseIp" ? "release" : "delete"
   })),
-  left: plan.left.map((l) => ({ kind: l.resource.kind, id: clean(l.resource.id), name: clean(l.resource.label), why: clean(l.why) })),
+  left: plan.left.map((l) => ({
+    kind: l.resource.kind,
+    id: clean(l.resource.id),
+    name: clean(l.resource.label),
+    why: clean(l.why)
+  })),
   results: (results ?? []).map(({ outcome, step }) => {
     const base = { kind: step.resource.kind, id: clean(step.resource.id), name: clean(step.resource.label) }
     switch (outcome._tag) {
@@ -109,7 +114,9 @@ const byKind = (entries: ReadonlyArray<{ readonly kind: ResourceKind }>): string
 export const renderText = (report: Report): string => {
   const lines: Array<string> = []
   lines.push(
-    `cloudstack-ccm orphans, cluster ${JSON.stringify(report.cluster)}: ${count(report.orphans.length, "orphan")}${byKind(report.orphans)}, ` +
+    `cloudstack-ccm orphans, cluster ${JSON.stringify(report.cluster)}: ${count(report.orphans.length, "orphan")}${
+      byKind(report.orphans)
+    }, ` +
       `${count(report.left.length, "resource")} left alone` +
       (report.mode === "dry-run" ? " (dry run: nothing was changed)" : "")
   )
@@ -127,7 +134,9 @@ export const renderText = (report: Report): string => {
     if (report.results.length > 0) {
       lines.push("", "Results:")
       for (const r of report.results) {
-        lines.push(`  ${r.outcome.padEnd(7)} ${KIND[r.kind]} ${r.id} ${r.name}${r.detail === undefined ? "" : `: ${r.detail}`}`)
+        lines.push(
+          `  ${r.outcome.padEnd(7)} ${KIND[r.kind]} ${r.id} ${r.name}${r.detail === undefined ? "" : `: ${r.detail}`}`
+        )
       }
     }
     const n = (o: string) => report.results.filter((r) => r.outcome === o).length

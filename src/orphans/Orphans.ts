@@ -11,7 +11,11 @@ import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import { ownedOnly } from "../cloudstack/Command.js"
 import { disassociateIpAddress, listPublicIpAddresses } from "../cloudstack/commands/Addresses.js"
 import { deleteFirewallRule, listFirewallRules } from "../cloudstack/commands/Firewall.js"
-import { deleteLoadBalancerRule, listLoadBalancerRuleInstances, listLoadBalancerRules } from "../cloudstack/commands/LoadBalancers.js"
+import {
+  deleteLoadBalancerRule,
+  listLoadBalancerRuleInstances,
+  listLoadBalancerRules
+} from "../cloudstack/commands/LoadBalancers.js"
 import { deleteNetworkACL, listNetworkACLs } from "../cloudstack/commands/NetworkAcls.js"
 import { AclItemId, FirewallRuleId, IpAddressId, LbRuleId } from "../cloudstack/Ids.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
@@ -102,7 +106,9 @@ const run = (cs: CloudStackClient["Type"], step: Step): Effect.Effect<unknown, C
  * Runs the steps in order, one at a time, going on after a failure; an IP is not released when a
  * rule on it could not be deleted (skipped). Never fails: each step's outcome is in the result.
  */
-export const execute = (steps: ReadonlyArray<Step>): Effect.Effect<ReadonlyArray<StepResult>, never, CloudStackClient> =>
+export const execute = (
+  steps: ReadonlyArray<Step>
+): Effect.Effect<ReadonlyArray<StepResult>, never, CloudStackClient> =>
   Effect.gen(function*() {
     const cs = yield* CloudStackClient
     const failedIps = new Set<string>()
@@ -121,7 +127,9 @@ export const execute = (steps: ReadonlyArray<Step>): Effect.Effect<ReadonlyArray
       }
       const ip = ipOfStep(step)
       if (ip !== undefined) failedIps.add(ip)
-      yield* Effect.logWarning("orphan not deleted").pipe(Effect.annotateLogs({ ...annotations, error: done.left.message }))
+      yield* Effect.logWarning("orphan not deleted").pipe(
+        Effect.annotateLogs({ ...annotations, error: done.left.message })
+      )
       results.push({ step, outcome: { _tag: "Failed", error: done.left.message } })
     }
     return results

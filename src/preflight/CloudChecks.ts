@@ -18,7 +18,9 @@ import type { CloudConfigShape } from "../config/CloudConfig.js"
 import { type Check, check } from "./Check.js"
 import { analyse, type NetworkReport } from "./Networks.js"
 
-type ScopedClient<R> = (projectId: Option.Option<string>) => Effect.Effect<Either.Either<CloudStackClientShape, CloudStackError | CloudStackProjectError>, never, R>
+type ScopedClient<R> = (
+  projectId: Option.Option<string>
+) => Effect.Effect<Either.Either<CloudStackClientShape, CloudStackError | CloudStackProjectError>, never, R>
 
 /** Whether dotted version `v` is at least `min` (4.22 for in-place cidrlist updates). */
 export const atLeast = (v: string, min: ReadonlyArray<number>): boolean => {
@@ -39,25 +41,39 @@ const version = (cs: CloudStackClientShape) =>
       onRight: ({ capability: { cloudStackVersion: v } }) =>
         atLeast(v, [4, 22])
           ? check("version", "ok", `CloudStack ${v}`)
-          : check("version", "note", `CloudStack ${v}: before 4.22 a rule's source CIDRs cannot change in place, so the CCM replaces the rule (a moment without it)`)
+          : check(
+            "version",
+            "note",
+            `CloudStack ${v}: before 4.22 a rule's source CIDRs cannot change in place, so the CCM replaces the rule (a moment without it)`
+          )
     }))
 
 /** The project check and the id to scope the account's reads with (None when none is configured). */
 const project = (cs: CloudStackClientShape, configured: Option.Option<string>) =>
   Effect.gen(function*() {
     if (Option.isNone(configured)) {
-      return { check: check("project", "skip", "no project-id: the CCM works with the account's own resources"), id: Option.none<string>(), ok: true }
+      return {
+        check: check("project", "skip", "no project-id: the CCM works with the account's own resources"),
+        id: Option.none<string>(),
+        ok: true
+      }
     }
     const value = configured.value
     const byId = isUuid(value)
-    const found = yield* Effect.either(cs.list(listProjects, byId ? { id: ProjectId.make(value), listAll: true } : { name: value, listAll: true }))
+    const found = yield* Effect.either(
+      cs.list(listProjects, byId ? { id: ProjectId.make(value), listAll: true } : { name: value, listAll: true })
+    )
     if (Either.isLeft(found)) {
       const e = found.left
       const unknownId = byId && e._tag === "CloudStackApiError" && e.errorCode === 431
       return {
         check: unknownId
           ? check("project", "fail", `no project with id ${value} (CloudStack: ${e.errorText})`)
-          : check("project", byId ? "warn" : "fail", `cannot ${byId ? "verify" : "resolve"} project-id ${value}: ${e.message}`),
+          : check(
+            "project",
+            byId ? "warn" : "fail",
+            `cannot ${byId ? "verify" : "resolve"} project-id ${value}: ${e.message}`
+          ),
         id: byId ? Option.some(value) : Option.none<string>(),
         ok: byId && !unknownId
       }
@@ -65,22 +81,43 @@ const project = (cs: CloudStackClientShape, configured: Option.Option<string>) =
     const matches = found.right.filter((p) => (byId ? p.id === value : p.name.toLowerCase() === value.toLowerCase()))
     const [only, ...rest] = matches
     if (only === undefined) {
-      return { check: check("project", "fail", `no project ${JSON.stringify(value)} visible to this account (is it a member?)`), id: Option.none<string>(), ok: false }
+      return {
+        check: check(
+          "project",
+          "fail",
+          `no project ${JSON.stringify(value)} visible to this account (is it a member?)`
+        ),
+        id: Option.none<string>(),
+        ok: false
+      }
     }
     if (rest.length > 0) {
       return {
-        check: check("project", "fail", `project name ${JSON.stringify(value)} is ambiguous (${matches.map((p) => p.id).join(", ")}); set project-id to the UUID`),
+        check: check(
+          "project",
+          "fail",
+          `project name ${JSON.stringify(value)} is ambiguous (${
+            matches.map((p) => p.id).join(", ")
+          }); set project-id to the UUID`
+        ),
         id: Option.none<string>(),
         ok: false
       }
     }
     const level = only.state === "Active" ? "ok" : "warn"
-    return { check: check("project", level, `${only.name} (${only.id}), state ${only.state}`), id: Option.some<string>(only.id), ok: true }
+    return {
+      check: check("project", level, `${only.name} (${only.id}), state ${only.state}`),
+      id: Option.some<string>(only.id),
+      ok: true
+    }
   })
 
 const zone = (cs: CloudStackClientShape, configured: Option.Option<string>) =>
   Option.match(configured, {
-    onNone: () => Effect.succeed(check("zone", "note", "zone not set: Nodes match VMs by name in every zone; zone labels come from each VM")),
+    onNone: () =>
+      Effect.succeed(
+        check("zone", "note", "zone not set: Nodes match VMs by name in every zone; zone labels come from each VM")
+      ),
     onSome: (name) =>
       Effect.map(Effect.either(cs.list(listZones, {})), (r): Check =>
         Either.match(r, {
@@ -88,7 +125,13 @@ const zone = (cs: CloudStackClientShape, configured: Option.Option<string>) =>
           onRight: (zones) => {
             const z = zones.find((x) => x.name.toLowerCase() === name.toLowerCase())
             return z === undefined
-              ? check("zone", "fail", `no zone named ${JSON.stringify(name)}; the account sees: ${zones.map((x) => x.name).join(", ") || "none"}`)
+              ? check(
+                "zone",
+                "fail",
+                `no zone named ${JSON.stringify(name)}; the account sees: ${
+                  zones.map((x) => x.name).join(", ") || "none"
+                }`
+              )
               : check("zone", "ok", `${z.name} (${z.id})`)
           }
         }))
@@ -117,7 +160,10 @@ const unreadable = (id: string, name: string, vms: ReadonlyArray<string>, why: s
   findings: [{ level: "warn", text: `not readable by this account (${why}): the CCM cannot load-balance on it` }]
 })
 
-const network = (cs: CloudStackClientShape, n: { readonly id: NetworkId; readonly name: string; readonly vms: ReadonlyArray<string> }) =>
+const network = (
+  cs: CloudStackClientShape,
+  n: { readonly id: NetworkId; readonly name: string; readonly vms: ReadonlyArray<string> }
+) =>
   Effect.gen(function*() {
     const listed = yield* Effect.either(cs.list(listNetworks, { id: n.id }))
     if (Either.isLeft(listed)) return unreadable(n.id, n.name, n.vms, listed.left.message)
@@ -141,16 +187,25 @@ export const run = <R>(cs: CloudStackClientShape, config: CloudConfigShape, scop
     const p = yield* project(cs, config.projectId)
     const zoneCheck = yield* zone(cs, config.zone)
     const head = [versionCheck, p.check, zoneCheck]
-    if (!p.ok) return { checks: [...head, check("vms", "skip", "not checked: the project is not usable")], networks: [] }
+    if (!p.ok) {
+      return { checks: [...head, check("vms", "skip", "not checked: the project is not usable")], networks: [] }
+    }
     const client = yield* scoped(p.id)
     if (Either.isLeft(client)) return { checks: [...head, check("vms", "warn", client.left.message)], networks: [] }
     const listed = yield* Effect.either(client.right.list(listVirtualMachines, {}))
-    if (Either.isLeft(listed)) return { checks: [...head, check("vms", "warn", `cannot list the account's VMs: ${listed.left.message}`)], networks: [] }
+    if (Either.isLeft(listed)) {
+      return {
+        checks: [...head, check("vms", "warn", `cannot list the account's VMs: ${listed.left.message}`)],
+        networks: []
+      }
+    }
     const inZone = Option.match(config.zone, {
       onNone: () => listed.right,
       onSome: (z) => listed.right.filter((vm) => vm.zoneName?.toLowerCase() === z.toLowerCase())
     })
-    const where = `${Option.isSome(p.id) ? " in the project" : ""}${Option.match(config.zone, { onNone: () => "", onSome: (z) => ` in zone ${z}` })}`
+    const where = `${Option.isSome(p.id) ? " in the project" : ""}${
+      Option.match(config.zone, { onNone: () => "", onSome: (z) => ` in zone ${z}` })
+    }`
     const running = inZone.filter((vm) => vm.state === "Running").length
     const vmCheck = inZone.length === 0
       ? check("vms", "warn", `no VMs of this account${where}: Nodes will not find their VMs`)

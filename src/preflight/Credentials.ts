@@ -25,8 +25,12 @@ export const diagnose401 = (evidence: AuthEvidence): string => {
   const validity = Duration.toMillis(SIGNATURE_VALIDITY)
   if (Option.exists(evidence.serverAheadMillis, (ahead) => ahead > validity)) {
     const ahead = Option.getOrElse(evidence.serverAheadMillis, () => 0)
-    return `the clock: the management server's clock is ${GoDuration.format(Duration.seconds(Math.round(ahead / 1000)))} ahead ` +
-      `of this machine's, so the CCM's signed requests (valid ${GoDuration.format(SIGNATURE_VALIDITY)}) arrive expired; ` +
+    return `the clock: the management server's clock is ${
+      GoDuration.format(Duration.seconds(Math.round(ahead / 1000)))
+    } ahead ` +
+      `of this machine's, so the CCM's signed requests (valid ${
+        GoDuration.format(SIGNATURE_VALIDITY)
+      }) arrive expired; ` +
       "synchronise both clocks (NTP); the keys may well be right"
   }
   if (Option.contains(evidence.noExpiryStatus, 200)) {

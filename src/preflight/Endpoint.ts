@@ -39,7 +39,9 @@ export interface EndpointFacts {
 }
 
 const codeOf = (cause: unknown): string =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : "ERROR"
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : "ERROR"
 
 const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
@@ -57,7 +59,10 @@ export const noProxy = (host: string, value: string): boolean =>
   })
 
 /** The proxy URL (without credentials) the API requests take, if any. */
-export const proxyFor = (url: URL, vars: { readonly https: string; readonly http: string; readonly noProxy: string }): Option.Option<string> => {
+export const proxyFor = (
+  url: URL,
+  vars: { readonly https: string; readonly http: string; readonly noProxy: string }
+): Option.Option<string> => {
   const raw = url.protocol === "https:" ? (vars.https !== "" ? vars.https : vars.http) : vars.http
   if (raw === "" || noProxy(url.hostname, vars.noProxy)) return Option.none()
   return Option.some(Option.match(Option.liftThrowable((u: string) => new URL(u))(raw), {
@@ -98,14 +103,27 @@ const name = (entity: PeerCertificate["subject"] | undefined): string =>
 
 const handshake = (host: string, port: number) =>
   Effect.async<TlsFacts, Outcome<never>>((resume) => {
-    const socket = tlsConnect({ host, port, servername: isIP(host) === 0 ? host : undefined, rejectUnauthorized: false })
+    const socket = tlsConnect({
+      host,
+      port,
+      servername: isIP(host) === 0 ? host : undefined,
+      rejectUnauthorized: false
+    })
     socket.once("secureConnect", () => {
       const cert = socket.getPeerCertificate()
       const error: unknown = socket.authorizationError
       const facts: TlsFacts = {
         protocol: socket.getProtocol() ?? "",
         verified: socket.authorized,
-        verifyError: socket.authorized ? Option.none() : Option.some(error === null || error === undefined ? "UNVERIFIED" : codeOf(error) !== "ERROR" ? codeOf(error) : messageOf(error)),
+        verifyError: socket.authorized
+          ? Option.none()
+          : Option.some(
+            error === null || error === undefined
+              ? "UNVERIFIED"
+              : codeOf(error) !== "ERROR"
+              ? codeOf(error)
+              : messageOf(error)
+          ),
         subject: name(cert.subject),
         issuer: name(cert.issuer),
         validTo: cert.valid_to ?? "",
@@ -122,7 +140,11 @@ const timed = <A>(effect: Effect.Effect<A, Outcome<never>>, timeout: Duration.Du
   effect.pipe(
     Effect.timeoutFail({
       duration: timeout,
-      onTimeout: (): Outcome<never> => ({ _tag: "Failed", code: "ETIMEDOUT", detail: `no answer within ${Duration.format(timeout)}` })
+      onTimeout: (): Outcome<never> => ({
+        _tag: "Failed",
+        code: "ETIMEDOUT",
+        detail: `no answer within ${Duration.format(timeout)}`
+      })
     })
   )
 
@@ -141,13 +163,23 @@ export const probe = (url: URL, timeout: Duration.Duration): Effect.Effect<Endpo
     const dns = yield* resolveHost(host)
     const tcp = dns._tag === "Failed"
       ? { _tag: "Skipped", why: "the name does not resolve" } as const
-      : yield* Effect.merge(Effect.map(elapsed(timed(openTcp(host, port), timeout)), ({ millis, value }): Outcome<{ readonly address: string; readonly millis: number }> => ({ _tag: "Ok", value: { address: value, millis } })))
+      : yield* Effect.merge(
+        Effect.map(
+          elapsed(timed(openTcp(host, port), timeout)),
+          ({ millis, value }): Outcome<{ readonly address: string; readonly millis: number }> => ({
+            _tag: "Ok",
+            value: { address: value, millis }
+          })
+        )
+      )
     const tls = !https
       ? Option.none()
       : Option.some(
         tcp._tag !== "Ok"
           ? { _tag: "Skipped", why: "no TCP connection" } as const
-          : yield* Effect.merge(Effect.map(timed(handshake(host, port), timeout), (value): Outcome<TlsFacts> => ({ _tag: "Ok", value })))
+          : yield* Effect.merge(
+            Effect.map(timed(handshake(host, port), timeout), (value): Outcome<TlsFacts> => ({ _tag: "Ok", value }))
+          )
       )
     return { ...base, dns, tcp, tls }
   })

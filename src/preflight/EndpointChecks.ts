@@ -4,21 +4,34 @@
  * error of the server, a 401 for the keys, or an answer. Pure.
  */
 import { Either, Option } from "effect"
-import type { CloudStackApiError, CloudStackTransportError, CloudStackUnexpectedBodyError } from "../cloudstack/CloudStackError.js"
+import type {
+  CloudStackApiError,
+  CloudStackTransportError,
+  CloudStackUnexpectedBodyError
+} from "../cloudstack/CloudStackError.js"
 import { type Check, check } from "./Check.js"
 import type { EndpointFacts, Outcome, TlsFacts } from "./Endpoint.js"
 
-const skipped = (id: string, outcome: Outcome<unknown>) => outcome._tag === "Skipped" ? [check(id, "skip", outcome.why)] : []
+const skipped = (id: string, outcome: Outcome<unknown>) =>
+  outcome._tag === "Skipped" ? [check(id, "skip", outcome.why)] : []
 
 const tlsCheck = (tls: Outcome<TlsFacts>, sslNoVerify: boolean): Check => {
   if (tls._tag === "Skipped") return check("endpoint.tls", "skip", tls.why)
-  if (tls._tag === "Failed") return check("endpoint.tls", "fail", `the TLS handshake failed: ${tls.code}: ${tls.detail}`)
+  if (tls._tag === "Failed") {
+    return check("endpoint.tls", "fail", `the TLS handshake failed: ${tls.code}: ${tls.detail}`)
+  }
   const f = tls.value
-  const cert = `subject ${f.subject}; issuer ${f.issuer}; valid until ${f.validTo}${f.altNames === "" ? "" : `; ${f.altNames}`}`
+  const cert = `subject ${f.subject}; issuer ${f.issuer}; valid until ${f.validTo}${
+    f.altNames === "" ? "" : `; ${f.altNames}`
+  }`
   if (f.verified) return check("endpoint.tls", "ok", `${f.protocol}, certificate verified (${cert})`)
   const why = Option.getOrElse(f.verifyError, () => "UNVERIFIED")
   return sslNoVerify
-    ? check("endpoint.tls", "warn", `${f.protocol}, certificate NOT verified (${why}) and accepted because ssl-no-verify is set (${cert})`)
+    ? check(
+      "endpoint.tls",
+      "warn",
+      `${f.protocol}, certificate NOT verified (${why}) and accepted because ssl-no-verify is set (${cert})`
+    )
     : check(
       "endpoint.tls",
       "fail",
@@ -27,16 +40,31 @@ const tlsCheck = (tls: Outcome<TlsFacts>, sslNoVerify: boolean): Check => {
 }
 
 /** The DNS, TCP and TLS checks, and whether an HTTP request can be tried at all (else why not). */
-export const socketChecks = (facts: EndpointFacts, sslNoVerify: boolean): { readonly checks: ReadonlyArray<Check>; readonly blocked: Option.Option<string> } => {
+export const socketChecks = (
+  facts: EndpointFacts,
+  sslNoVerify: boolean
+): { readonly checks: ReadonlyArray<Check>; readonly blocked: Option.Option<string> } => {
   const dns: ReadonlyArray<Check> = facts.dns._tag === "Ok"
     ? [check("endpoint.dns", "ok", `${facts.host}: ${facts.dns.value.join(", ")}`)]
     : facts.dns._tag === "Failed"
     ? [check("endpoint.dns", "fail", `${facts.host} does not resolve: ${facts.dns.code}`)]
     : skipped("endpoint.dns", facts.dns)
   const tcp: ReadonlyArray<Check> = facts.tcp._tag === "Ok"
-    ? [check("endpoint.tcp", "ok", `connected to ${facts.tcp.value.address} port ${facts.port} in ${facts.tcp.value.millis} ms`)]
+    ? [
+      check(
+        "endpoint.tcp",
+        "ok",
+        `connected to ${facts.tcp.value.address} port ${facts.port} in ${facts.tcp.value.millis} ms`
+      )
+    ]
     : facts.tcp._tag === "Failed"
-    ? [check("endpoint.tcp", "fail", `cannot connect to ${facts.host} port ${facts.port}: ${facts.tcp.code}: ${facts.tcp.detail}`)]
+    ? [
+      check(
+        "endpoint.tcp",
+        "fail",
+        `cannot connect to ${facts.host} port ${facts.port}: ${facts.tcp.code}: ${facts.tcp.detail}`
+      )
+    ]
     : skipped("endpoint.tcp", facts.tcp)
   const tls: ReadonlyArray<Check> = Option.match(facts.tls, {
     onNone: () => [check("endpoint.tls", "note", "plain http: the requests (not the secret key) travel unencrypted")],

@@ -61,17 +61,23 @@ const lbFacts = (network: Network): Option.Option<LbFacts> =>
       protocols: list(cap("SupportedProtocols") ?? "tcp, udp"),
       algorithms: list(cap("SupportedLbAlgorithms")),
       healthCheck: (cap("HealthCheckPolicy") ?? "false").toLowerCase() === "true",
-      stickiness: Either.match(Schema.decodeUnknownEither(StickinessMethods)(cap("SupportedStickinessMethods") ?? "[]"), {
-        onLeft: () => [],
-        onRight: (methods) => methods.map((m) => m.methodname)
-      })
+      stickiness: Either.match(
+        Schema.decodeUnknownEither(StickinessMethods)(cap("SupportedStickinessMethods") ?? "[]"),
+        {
+          onLeft: () => [],
+          onRight: (methods) => methods.map((m) => m.methodname)
+        }
+      )
     }
   })
 
 const lbFindings = (lb: LbFacts): ReadonlyArray<Finding> => {
   const router = VIRTUAL_ROUTERS.has(lb.provider)
   const udp: Finding = !lb.protocols.includes("udp")
-    ? { level: "note", text: "UDP: not offered by the provider; UDP ports get an UnsupportedProtocol Warning and no rule" }
+    ? {
+      level: "note",
+      text: "UDP: not offered by the provider; UDP ports get an UnsupportedProtocol Warning and no rule"
+    }
     : router
     ? {
       level: "note",
@@ -81,7 +87,12 @@ const lbFindings = (lb: LbFacts): ReadonlyArray<Finding> => {
     : { level: "ok", text: `UDP: offered by ${lb.provider}` }
   const health: Finding = lb.healthCheck
     ? { level: "ok", text: `health checks: offered (HealthCheckPolicy) by ${lb.provider}` }
-    : { level: "note", text: `health checks: not offered (${router ? "the virtual router has" : `${lb.provider} advertises`} no HealthCheckPolicy capability)` }
+    : {
+      level: "note",
+      text: `health checks: not offered (${
+        router ? "the virtual router has" : `${lb.provider} advertises`
+      } no HealthCheckPolicy capability)`
+    }
   return [udp, health]
 }
 
@@ -99,23 +110,50 @@ const accessFinding = (access: Access): Finding => {
     case "firewall":
       return { level: "ok", text: "public access: a firewall rule per LB port (the Firewall service)" }
     case "none":
-      return { level: "note", text: "public access: neither a Firewall nor a NetworkACL service; nothing is opened or closed" }
+      return {
+        level: "note",
+        text: "public access: neither a Firewall nor a NetworkACL service; nothing is opened or closed"
+      }
     case "networkAcl":
       return !DEFAULT_ACL_LISTS.has(access.list)
-        ? { level: "ok", text: `public access: an ACL item per LB port in the tier's list ${access.list} (the NetworkACL service)` }
+        ? {
+          level: "ok",
+          text: `public access: an ACL item per LB port in the tier's list ${access.list} (the NetworkACL service)`
+        }
         : access.list === "default_deny"
-        ? { level: "warn", text: "public access: the tier is on default_deny, which cannot be changed: load balancers are unreachable until the tier gets a custom ACL list" }
-        : { level: "note", text: "public access: the tier is on default_allow, which cannot be changed: every source reaches the load balancers (source ranges are not enforced)" }
+        ? {
+          level: "warn",
+          text:
+            "public access: the tier is on default_deny, which cannot be changed: load balancers are unreachable until the tier gets a custom ACL list"
+        }
+        : {
+          level: "note",
+          text:
+            "public access: the tier is on default_allow, which cannot be changed: every source reaches the load balancers (source ranges are not enforced)"
+        }
   }
 }
 
 /** The report of `network`, which the VMs named `vms` use; `aclListName` is a tier's ACL list name. */
-export const analyse = (network: Network, vms: ReadonlyArray<string>, aclListName: Option.Option<string>): NetworkReport => {
+export const analyse = (
+  network: Network,
+  vms: ReadonlyArray<string>,
+  aclListName: Option.Option<string>
+): NetworkReport => {
   const lb = lbFacts(network)
   const access = accessOf(network, aclListName)
   const findings: ReadonlyArray<Finding> = Option.match(lb, {
-    onNone: () => [{ level: "warn", text: "no Lb service: LoadBalancer Services cannot be served for Nodes on this network" }],
-    onSome: (facts) => [{ level: "ok", text: `Lb provider: ${facts.provider} (protocols ${facts.protocols.join(", ")})` }, ...lbFindings(facts), accessFinding(access)]
+    onNone: () => [{
+      level: "warn",
+      text: "no Lb service: LoadBalancer Services cannot be served for Nodes on this network"
+    }],
+    onSome: (
+      facts
+    ) => [
+      { level: "ok", text: `Lb provider: ${facts.provider} (protocols ${facts.protocols.join(", ")})` },
+      ...lbFindings(facts),
+      accessFinding(access)
+    ]
   })
   return { id: network.id, name: network.name, kind: kindOf(network), vms, lb, access, findings }
 }

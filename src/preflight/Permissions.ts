@@ -26,7 +26,10 @@ export const FEATURE_LABELS: Readonly<Record<Feature, string>> = {
 export const FEATURES: ReadonlyArray<Feature> = ["nodes", "loadBalancers", "project"]
 
 /** Every catalogue command with whether it is needed and allowed (`allowed`: listApis' names, None if unknown). */
-export const statuses = (allowed: Option.Option<ReadonlySet<string>>, enabled: ReadonlySet<Feature>): ReadonlyArray<CommandStatus> =>
+export const statuses = (
+  allowed: Option.Option<ReadonlySet<string>>,
+  enabled: ReadonlySet<Feature>
+): ReadonlyArray<CommandStatus> =>
   REQUIRED_COMMANDS.map((c) => ({
     command: c.command,
     use: c.use,
@@ -35,21 +38,34 @@ export const statuses = (allowed: Option.Option<ReadonlySet<string>>, enabled: R
     allowed: Option.map(allowed, (names) => names.has(c.command))
   }))
 
-const listed = (missing: ReadonlyArray<CommandStatus>): string => missing.map((m) => `${m.command} (${m.use})`).join(", ")
+const listed = (missing: ReadonlyArray<CommandStatus>): string =>
+  missing.map((m) => `${m.command} (${m.use})`).join(", ")
 
 /** One check per feature, id `permissions.<feature>`. */
-export const checks = (all: ReadonlyArray<CommandStatus>, enabled: ReadonlySet<Feature>, unknownWhy: string): ReadonlyArray<Check> =>
+export const checks = (
+  all: ReadonlyArray<CommandStatus>,
+  enabled: ReadonlySet<Feature>,
+  unknownWhy: string
+): ReadonlyArray<Check> =>
   FEATURES.map((feature) => {
     const id = `permissions.${feature}`
     const mine = all.filter((s) => s.features.includes(feature))
     const on = enabled.has(feature)
     if (mine.some((s) => Option.isNone(s.allowed))) {
-      return check(id, on ? "warn" : "skip", `cannot tell whether ${FEATURE_LABELS[feature]} may run its ${mine.length} commands: ${unknownWhy}`)
+      return check(
+        id,
+        on ? "warn" : "skip",
+        `cannot tell whether ${FEATURE_LABELS[feature]} may run its ${mine.length} commands: ${unknownWhy}`
+      )
     }
     const missing = mine.filter((s) => Option.contains(s.allowed, false))
     const level: Level = missing.length === 0 ? (on ? "ok" : "skip") : on ? "fail" : "note"
     const text = missing.length === 0
-      ? on ? `${mine.length === 1 ? "the command" : `all ${mine.length} commands`} of ${FEATURE_LABELS[feature]} allowed` : `not needed: ${FEATURE_LABELS[feature]} not enabled`
-      : `${on ? "" : "not enabled, but "}the role may not run ${missing.length} of the ${mine.length} commands of ${FEATURE_LABELS[feature]}: ${listed(missing)}`
+      ? on
+        ? `${mine.length === 1 ? "the command" : `all ${mine.length} commands`} of ${FEATURE_LABELS[feature]} allowed`
+        : `not needed: ${FEATURE_LABELS[feature]} not enabled`
+      : `${on ? "" : "not enabled, but "}the role may not run ${missing.length} of the ${mine.length} commands of ${
+        FEATURE_LABELS[feature]
+      }: ${listed(missing)}`
     return check(id, level, text)
   })

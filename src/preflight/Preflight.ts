@@ -36,7 +36,9 @@ const safeUrl = (url: URL): string => `${url.protocol}//${url.host}${url.pathnam
 /** The first signed request, listApis, decoded; its names tell what the role may run. */
 const firstContact = (prober: Probe.Prober): Effect.Effect<FirstAnswer> =>
   prober.send("listApis", {}, "v3").pipe(
-    Effect.map((raw) => Either.map(Envelope.decode("listApis", raw, raw.secrets), (inner) => ({ millis: raw.millis, inner }))),
+    Effect.map((raw) =>
+      Either.map(Envelope.decode("listApis", raw, raw.secrets), (inner) => ({ millis: raw.millis, inner }))
+    ),
     Effect.catchAll((error) => Effect.succeed(Either.left(error)))
   )
 
@@ -54,10 +56,13 @@ const authEvidence = (prober: Probe.Prober) =>
   })
 
 const namesOf = (inner: Readonly<Record<string, unknown>>) =>
-  Effect.map(Effect.either(listApis.decode(inner)), Either.match({
-    onLeft: () => Option.none<ReadonlySet<string>>(),
-    onRight: (answer) => Option.some<ReadonlySet<string>>(new Set(answer.apis.map((a) => a.name)))
-  }))
+  Effect.map(
+    Effect.either(listApis.decode(inner)),
+    Either.match({
+      onLeft: () => Option.none<ReadonlySet<string>>(),
+      onRight: (answer) => Option.some<ReadonlySet<string>>(new Set(answer.apis.map((a) => a.name)))
+    })
+  )
 
 const credentialsAndPermissions = (first: FirstAnswer, prober: Probe.Prober, options: PreflightOptions) =>
   Effect.gen(function*() {
@@ -65,22 +70,39 @@ const credentialsAndPermissions = (first: FirstAnswer, prober: Probe.Prober, opt
       const allowed = yield* namesOf(first.right.inner)
       const statuses = Permissions.statuses(allowed, options.features)
       const credentials = check("credentials", "ok", "the api-key and secret-key are accepted")
-      return { accepted: true, checks: [credentials, ...Permissions.checks(statuses, options.features, "its listApis answer is not readable")], statuses }
+      return {
+        accepted: true,
+        checks: [credentials, ...Permissions.checks(statuses, options.features, "its listApis answer is not readable")],
+        statuses
+      }
     }
     const error = first.left
     if (error._tag !== "CloudStackApiError") {
-      return { accepted: false, checks: [check("credentials", "skip", "not checked: no CloudStack answer")], statuses: [] }
+      return {
+        accepted: false,
+        checks: [check("credentials", "skip", "not checked: no CloudStack answer")],
+        statuses: []
+      }
     }
     if (error.errorCode === 401) {
       const evidence = yield* authEvidence(prober)
-      return { accepted: false, checks: [check("credentials", "fail", `CloudStack refuses the keys (401); the fault: ${diagnose401(evidence)}`)], statuses: [] }
+      return {
+        accepted: false,
+        checks: [
+          check("credentials", "fail", `CloudStack refuses the keys (401); the fault: ${diagnose401(evidence)}`)
+        ],
+        statuses: []
+      }
     }
     // The keys work but listApis does not (the role may not run it, or the discovery plugin is off).
     const statuses = Permissions.statuses(Option.none(), options.features)
     const why = `listApis answered ${error.errorCode}: ${error.errorText}`
     return {
       accepted: error.errorClass !== "unavailable",
-      checks: [check("credentials", "ok", "the api-key and secret-key are accepted"), ...Permissions.checks(statuses, options.features, why)],
+      checks: [
+        check("credentials", "ok", "the api-key and secret-key are accepted"),
+        ...Permissions.checks(statuses, options.features, why)
+      ],
       statuses
     }
   })
@@ -95,7 +117,10 @@ export const run = (
   options: PreflightOptions
 ): Effect.Effect<PreflightReport, never, CloudStackTransport | Metrics | Scope.Scope> =>
   Effect.gen(function*() {
-    const report = (checks: ReadonlyArray<Check>, rest: Partial<Pick<PreflightReport, "commands" | "networks">> = {}): PreflightReport => ({
+    const report = (
+      checks: ReadonlyArray<Check>,
+      rest: Partial<Pick<PreflightReport, "commands" | "networks">> = {}
+    ): PreflightReport => ({
       cloudConfig: options.source,
       apiUrl: safeUrl(config.apiUrl),
       controllers: options.controllers,
@@ -113,11 +138,19 @@ export const run = (
     const auth = yield* credentialsAndPermissions(first, prober, options)
     const reached = [...sockets.checks, http, ...auth.checks]
     if (!auth.accepted || http.level === "fail") {
-      return report([...reached, check("project", "skip", "not checked: CloudStack did not accept the requests")], { commands: auth.statuses })
+      return report([...reached, check("project", "skip", "not checked: CloudStack did not accept the requests")], {
+        commands: auth.statuses
+      })
     }
     // The typed client from here on; its errors become checks.
     const plain = yield* Effect.either(clientWith(config, Option.none()))
-    if (Either.isLeft(plain)) return report([...reached, check("project", "fail", plain.left.message)], { commands: auth.statuses })
-    const cloud = yield* CloudChecks.run(plain.right, config, (projectId) => Effect.either(clientWith(config, projectId)))
+    if (Either.isLeft(plain)) {
+      return report([...reached, check("project", "fail", plain.left.message)], { commands: auth.statuses })
+    }
+    const cloud = yield* CloudChecks.run(
+      plain.right,
+      config,
+      (projectId) => Effect.either(clientWith(config, projectId))
+    )
     return report([...reached, ...cloud.checks], { commands: auth.statuses, networks: cloud.networks })
   }).pipe(Effect.annotateLogs({ module: "Preflight" }))

@@ -34,13 +34,19 @@ export interface RawAnswer {
 }
 
 export interface Prober {
-  readonly send: (command: string, params: Params, signing: Signing) => Effect.Effect<RawAnswer, CloudStackTransportError>
+  readonly send: (
+    command: string,
+    params: Params,
+    signing: Signing
+  ) => Effect.Effect<RawAnswer, CloudStackTransportError>
 }
 
 const wireOf = (config: CloudConfigShape, command: string, params: Params, signing: Signing, now: number) => {
   const apiKey = Redacted.value(config.apiKey)
   const secretKey = Redacted.value(config.secretKey)
-  if (signing === "v3") return encodeRequest(config.apiUrl, apiKey, secretKey, { command, params, method: "GET" }, now).url
+  if (signing === "v3") {
+    return encodeRequest(config.apiUrl, apiKey, secretKey, { command, params, method: "GET" }, now).url
+  }
   const base = { ...params, command, apiKey, response: "json" }
   const signature = signing === "wrongSignature" ? "d3Jvbmctc2lnbmF0dXJl" : sign(base, secretKey)
   return `${config.apiUrl.origin}${config.apiUrl.pathname}?${encodeQuery({ ...base, signature })}`
@@ -55,21 +61,39 @@ export const make = (config: CloudConfigShape): Effect.Effect<Prober, never, Sco
     const timeoutMs = Duration.toMillis(config.requestTimeout)
     const tls = { rejectUnauthorized: !config.sslNoVerify }
     const agent = yield* Effect.acquireRelease(
-      Effect.sync(() => new EnvHttpProxyAgent({ connect: { ...tls, timeout: timeoutMs }, requestTls: tls, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })),
+      Effect.sync(() =>
+        new EnvHttpProxyAgent({
+          connect: { ...tls, timeout: timeoutMs },
+          requestTls: tls,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs
+        })
+      ),
       (a) =>
         Effect.tryPromise(() => a.close()).pipe(
-          Effect.catchAll((cause) => Effect.logDebug("preflight HTTP agent close failed").pipe(Effect.annotateLogs({ cause })))
+          Effect.catchAll((cause) =>
+            Effect.logDebug("preflight HTTP agent close failed").pipe(Effect.annotateLogs({ cause }))
+          )
         )
     )
     const send = (command: string, params: Params, signing: Signing) =>
       Effect.gen(function*() {
         const start = yield* Clock.currentTimeMillis
         const url = wireOf(config, command, params, signing, start)
-        const secrets = [Redacted.value(config.apiKey), Redacted.value(config.secretKey), new URL(url).searchParams.get("signature") ?? ""]
+        const secrets = [
+          Redacted.value(config.apiKey),
+          Redacted.value(config.secretKey),
+          new URL(url).searchParams.get("signature") ?? ""
+        ]
           .filter((x) => x !== "")
         const answer = yield* Effect.tryPromise({
           try: async (signal) => {
-            const response = await undiciRequest(url, { method: "GET", dispatcher: agent, signal, headers: { accept: "application/json" } })
+            const response = await undiciRequest(url, {
+              method: "GET",
+              dispatcher: agent,
+              signal,
+              headers: { accept: "application/json" }
+            })
             return {
               status: response.statusCode,
               contentType: headerValue(response.headers["content-type"]),
@@ -83,7 +107,11 @@ export const make = (config: CloudConfigShape): Effect.Effect<Prober, never, Sco
           Effect.timeoutFail({
             duration: config.requestTimeout,
             onTimeout: () =>
-              new CloudStackTransportError({ command, reason: "Timeout", detail: `no answer within ${Duration.format(config.requestTimeout)}` })
+              new CloudStackTransportError({
+                command,
+                reason: "Timeout",
+                detail: `no answer within ${Duration.format(config.requestTimeout)}`
+              })
           })
         )
         const end = yield* Clock.currentTimeMillis

@@ -22,7 +22,8 @@ export interface PreflightReport {
 }
 
 /** The failed checks: the CCM cannot do its job while there is one. */
-export const failures = (report: PreflightReport): ReadonlyArray<Check> => report.checks.filter((c) => c.level === "fail")
+export const failures = (report: PreflightReport): ReadonlyArray<Check> =>
+  report.checks.filter((c) => c.level === "fail")
 
 export const passed = (report: PreflightReport): boolean => failures(report).length === 0
 
@@ -50,7 +51,8 @@ const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`
 /** The verdict line. */
 export const summary = (report: PreflightReport): string => {
   const failed = failures(report)
-  const warnings = [...report.checks, ...report.networks.flatMap((n) => n.findings)].filter((c) => c.level === "warn").length
+  const warnings =
+    [...report.checks, ...report.networks.flatMap((n) => n.findings)].filter((c) => c.level === "warn").length
   return failed.length === 0
     ? `Result: OK, the CCM can do its job${warnings === 0 ? "" : ` (${count(warnings, "warning")})`}`
     : `Result: FAILED, ${count(failed.length, "problem")} (${failed.map((c) => c.id).join(", ")})`
@@ -64,7 +66,9 @@ export const renderText = (report: PreflightReport): string => {
     const mine = report.checks.filter((c) => member(c.id))
     return mine.length === 0 ? [] : ["", title, ...mine.map((c) => line(c.level, shortId(c.id), c.text))]
   })
-  const networks = report.networks.length === 0 ? [] : ["", "Networks with the account's VMs", ...report.networks.flatMap(networkBlock)]
+  const networks = report.networks.length === 0
+    ? []
+    : ["", "Networks with the account's VMs", ...report.networks.flatMap(networkBlock)]
   return [head, ...sections, ...networks, "", summary(report)].join("\n")
 }
 

@@ -84,7 +84,9 @@ const byName = (idx: VmIndex, name: string): Match | undefined => {
   const candidates = live.length > 0 ? live : all
   const [first, ...rest] = candidates
   if (first === undefined) return undefined
-  return rest.length === 0 ? Match.Found({ vm: first, by: "name" }) : Match.Ambiguous({ vmIds: candidates.map((vm) => vm.id) })
+  return rest.length === 0
+    ? Match.Found({ vm: first, by: "name" })
+    : Match.Ambiguous({ vmIds: candidates.map((vm) => vm.id) })
 }
 
 /**
@@ -117,7 +119,9 @@ const unresolved = (node: string, lookup: Lookup): NodeNotResolvedError | undefi
       return new NodeNotResolvedError({
         node,
         reason: "Ambiguous",
-        detail: `several CloudStack VMs match the node name (${lookup.vmIds.join(", ")}); set spec.providerID or rename a VM`
+        detail: `several CloudStack VMs match the node name (${
+          lookup.vmIds.join(", ")
+        }); set spec.providerID or rename a VM`
       })
     case "BadProviderId":
       return new NodeNotResolvedError({ node, reason: "BadProviderId", detail: lookup.error.message })

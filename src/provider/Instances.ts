@@ -155,7 +155,9 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
       // The service controller's workers each resolve every Node (the same refs, in the same order):
       // one shared answer instead of a map of thousands of lookups per worker.
       const last = yield* Ref.get(answered)
-      if (Option.isSome(last) && last.value.index === index && sameNodes(last.value.nodes, nodes)) return last.value.lookups
+      if (Option.isSome(last) && last.value.index === index && sameNodes(last.value.nodes, nodes)) {
+        return last.value.lookups
+      }
       // An answer from an older listing would keep that listing alive.
       if (Option.isSome(last) && last.value.index !== index) yield* Ref.set(answered, Option.none())
       // Matched in a plain loop; only unlisted providerIDs need a call each. An effect per Node would
@@ -166,11 +168,16 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
         if (match._tag === "Unlisted") unlisted.push([node.name, match])
         else result.set(node.name, match)
       }
-      const confirmed = yield* Effect.forEach(unlisted, ([name, match]) => Effect.map(confirm(match), (lookup) => [name, lookup] as const), {
+      const confirmed = yield* Effect.forEach(unlisted, ([name, match]) =>
+        Effect.map(confirm(match), (lookup) => [name, lookup] as const), {
         concurrency: 4
       })
-      for (const [name, lookup] of confirmed) result.set(name, lookup)
-      if (unlisted.length === 0) yield* Ref.set(answered, Option.some({ index, nodes, lookups: result }))
+      for (const [name, lookup] of confirmed) {
+        result.set(name, lookup)
+      }
+      if (unlisted.length === 0) {
+        yield* Ref.set(answered, Option.some({ index, nodes, lookups: result }))
+      }
       yield* Effect.annotateCurrentSpan({ nodes: nodes.length })
       return result
     })
@@ -186,8 +193,10 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
 
     return Instances.of({
       resolve,
-      instanceExists: (node) => one(node, InstanceLookup.exists).pipe(Effect.withSpan("Instances.instanceExists")),
-      instanceShutdown: (node) => one(node, InstanceLookup.shutdown).pipe(Effect.withSpan("Instances.instanceShutdown")),
+      instanceExists: (node) =>
+        one(node, InstanceLookup.exists).pipe(Effect.withSpan("Instances.instanceExists")),
+      instanceShutdown: (node) =>
+        one(node, InstanceLookup.shutdown).pipe(Effect.withSpan("Instances.instanceShutdown")),
       instanceMetadata: (node) =>
         one(node, (name, lookup) => InstanceLookup.metadata(name, lookup, options)).pipe(
           Effect.withSpan("Instances.instanceMetadata")

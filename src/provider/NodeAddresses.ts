@@ -33,7 +33,9 @@ export class ProvidedNodeIpError extends Data.TaggedError("ProvidedNodeIpError")
 }> {
   override get message(): string {
     return this.reason === "Invalid"
-      ? `annotation ${PROVIDED_NODE_IP_ANNOTATION}=${JSON.stringify(this.providedNodeIp)}: ${JSON.stringify(this.ip)} is not an IP address`
+      ? `annotation ${PROVIDED_NODE_IP_ANNOTATION}=${JSON.stringify(this.providedNodeIp)}: ${
+        JSON.stringify(this.ip)
+      } is not an IP address`
       : `annotation ${PROVIDED_NODE_IP_ANNOTATION}: ${this.ip} is not one of the VM's addresses`
   }
 }
@@ -80,7 +82,9 @@ export const applyProvidedNodeIp = (
   for (const ip of ips) {
     if (isIP(ip) === 0) return Either.left(new ProvidedNodeIpError({ providedNodeIp, reason: "Invalid", ip }))
     const hits = addresses.filter((a) => a.type !== "Hostname" && canonicalIp(a.address) === canonicalIp(ip))
-    if (hits.length === 0) return Either.left(new ProvidedNodeIpError({ providedNodeIp, reason: "NotACloudAddress", ip }))
+    if (hits.length === 0) {
+      return Either.left(new ProvidedNodeIpError({ providedNodeIp, reason: "NotACloudAddress", ip }))
+    }
     matched.push(...hits)
   }
   const matchedTypes = new Set(matched.map((a) => a.type))

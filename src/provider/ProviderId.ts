@@ -26,7 +26,9 @@ export class ProviderIdError extends Data.TaggedError("ProviderIdError")<{
       case "ForeignProvider":
         return `providerID ${JSON.stringify(this.providerId)} belongs to another cloud provider`
       case "Malformed":
-        return `providerID ${JSON.stringify(this.providerId)} is not external-cloudstack://<id>, cloudstack:///<id>, cloudstack://<region>/<id> or a bare id`
+        return `providerID ${
+          JSON.stringify(this.providerId)
+        } is not external-cloudstack://<id>, cloudstack:///<id>, cloudstack://<region>/<id> or a bare id`
     }
   }
 }

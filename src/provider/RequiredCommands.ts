@@ -4,8 +4,8 @@
  * Pure data, named from the command definitions themselves; test/provider/RequiredCommands.test.ts
  * keeps it equal to the commands the provider and client code import and send.
  */
-import { queryAsyncJobResult } from "../cloudstack/commands/AsyncJobs.js"
 import { associateIpAddress, disassociateIpAddress, listPublicIpAddresses } from "../cloudstack/commands/Addresses.js"
+import { queryAsyncJobResult } from "../cloudstack/commands/AsyncJobs.js"
 import { createFirewallRule, deleteFirewallRule, listFirewallRules } from "../cloudstack/commands/Firewall.js"
 import {
   assignToLoadBalancerRule,
@@ -22,7 +22,12 @@ import {
   removeFromLoadBalancerRule,
   updateLoadBalancerRule
 } from "../cloudstack/commands/LoadBalancers.js"
-import { createNetworkACL, deleteNetworkACL, listNetworkACLLists, listNetworkACLs } from "../cloudstack/commands/NetworkAcls.js"
+import {
+  createNetworkACL,
+  deleteNetworkACL,
+  listNetworkACLLists,
+  listNetworkACLs
+} from "../cloudstack/commands/NetworkAcls.js"
 import { listNetworks } from "../cloudstack/commands/Networks.js"
 import { listProjects } from "../cloudstack/commands/Projects.js"
 import { createTags } from "../cloudstack/commands/Tags.js"
@@ -41,10 +46,18 @@ export interface RequiredCommand {
   readonly use: string
 }
 
-const lb = (command: { readonly name: string }, use: string): RequiredCommand => ({ command: command.name, features: ["loadBalancers"], use })
+const lb = (command: { readonly name: string }, use: string): RequiredCommand => ({
+  command: command.name,
+  features: ["loadBalancers"],
+  use
+})
 
 export const REQUIRED_COMMANDS: ReadonlyArray<RequiredCommand> = [
-  { command: listVirtualMachines.name, features: ["nodes", "loadBalancers"], use: "find the VM of each Node (and the LB members)" },
+  {
+    command: listVirtualMachines.name,
+    features: ["nodes", "loadBalancers"],
+    use: "find the VM of each Node (and the LB members)"
+  },
   { command: listProjects.name, features: ["project"], use: "resolve project-id given as a name" },
   lb(listLoadBalancerRules, "read a Service's rules"),
   lb(createLoadBalancerRule, "create a rule per port"),

@@ -87,7 +87,11 @@ const accessGuard = (settings: CcmSettings, review: Backends<unknown, unknown>["
     : DelegatedAuth.make(settings.delegatedAuth).pipe(Effect.provide(review))
 
 /** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
-const cloudLayer = <E2>(settings: CcmSettings, config: CloudConfigShape, transport: Backends<unknown, E2>["cloudStackTransport"]) =>
+const cloudLayer = <E2>(
+  settings: CcmSettings,
+  config: CloudConfigShape,
+  transport: Backends<unknown, E2>["cloudStackTransport"]
+) =>
   LoadBalancers.layer({ clusterName: settings.clusterName, tags: settings.lbOwnershipTags }).pipe(
     Layer.provideMerge(Instances.layer(settings.cloudProvider)),
     Layer.provideMerge(CloudStackClient.layer),
@@ -102,26 +106,39 @@ const buildControllers = (settings: CcmSettings, nodeInformer: Effect.Effect<Inf
     never,
     NodeController.NodeControllerRequirements | ServiceController.ServiceControllerRequirements
   > => {
-    const as = (c: Omit<ControllerManager.Controller, "name">): ControllerManager.Controller => ({ name, run: c.run, informerSync: c.informerSync })
+    const as = (c: Omit<ControllerManager.Controller, "name">): ControllerManager.Controller => ({
+      name,
+      run: c.run,
+      informerSync: c.informerSync
+    })
     switch (name) {
       case "cloud-node-controller":
-        return Effect.map(NodeController.make({
-          workers: settings.concurrentNodeSyncs,
-          statusUpdateFrequency: settings.nodeStatusUpdateFrequency,
-          drainTimeout: drainTimeout(settings),
-          initListingMaxAge: settings.initListingMaxAge,
-          informer: nodeInformer
-        }), as)
+        return Effect.map(
+          NodeController.make({
+            workers: settings.concurrentNodeSyncs,
+            statusUpdateFrequency: settings.nodeStatusUpdateFrequency,
+            drainTimeout: drainTimeout(settings),
+            initListingMaxAge: settings.initListingMaxAge,
+            informer: nodeInformer
+          }),
+          as
+        )
       case "cloud-node-lifecycle-controller":
-        return Effect.map(NodeLifecycleController.make({ monitorPeriod: settings.nodeMonitorPeriod, informer: nodeInformer }), as)
+        return Effect.map(
+          NodeLifecycleController.make({ monitorPeriod: settings.nodeMonitorPeriod, informer: nodeInformer }),
+          as
+        )
       case "service-lb-controller":
-        return Effect.map(ServiceController.make({
-          workers: settings.concurrentServiceSyncs,
-          resyncPeriod: settings.lbResyncPeriod,
-          drainTimeout: drainTimeout(settings),
-          nodeSyncDelay: settings.nodeSyncDelay,
-          nodeInformer
-        }), as)
+        return Effect.map(
+          ServiceController.make({
+            workers: settings.concurrentServiceSyncs,
+            resyncPeriod: settings.lbResyncPeriod,
+            drainTimeout: drainTimeout(settings),
+            nodeSyncDelay: settings.nodeSyncDelay,
+            nodeInformer
+          }),
+          as
+        )
     }
   })
 
@@ -133,14 +150,20 @@ const services = <E1, E2>(settings: CcmSettings, backends: Backends<E1, E2>) =>
       : LeaderElection.layerDisabled(identity)
     const serving = settings.securePort === 0
       ? Layer.empty
-      : Layer.discard(Layer.unwrapEffect(Effect.map(accessGuard(settings, backends.accessReview), (access) =>
-        HealthServer.layer({
-          bindAddress: settings.bindAddress,
-          port: settings.securePort,
-          plainHttp: settings.plainHttp,
-          tls: Option.zipWith(settings.tlsCertFile, settings.tlsPrivateKeyFile, (certFile, keyFile) => ({ certFile, keyFile })),
-          access
-        }))))
+      : Layer.discard(
+        Layer.unwrapEffect(Effect.map(accessGuard(settings, backends.accessReview), (access) =>
+          HealthServer.layer({
+            bindAddress: settings.bindAddress,
+            port: settings.securePort,
+            plainHttp: settings.plainHttp,
+            tls: Option.zipWith(
+              settings.tlsCertFile,
+              settings.tlsPrivateKeyFile,
+              (certFile, keyFile) => ({ certFile, keyFile })
+            ),
+            access
+          })))
+      )
     const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)
     return Layer.mergeAll(election, serving).pipe(Layer.provideMerge(backends.kubernetes), Layer.provideMerge(base))
   }))
@@ -168,7 +191,9 @@ const manage = <E1, E2>(settings: CcmSettings, options: CcmOptions<E1, E2>) =>
       const nodes = yield* NodeApi.NodeApi
       const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", nodes), yield* Effect.scope))
       const controllers = yield* buildControllers(settings, nodeInformer)
-      return yield* election.withLeadership(ControllerManager.run(controllers, { informerSyncGrace: settings.informerSyncGrace }))
+      return yield* election.withLeadership(
+        ControllerManager.run(controllers, { informerSyncGrace: settings.informerSyncGrace })
+      )
     }).pipe(Effect.provide(cloudLayer(settings, options.cloudConfig.value, options.backends.cloudStackTransport)))
   }).pipe(Effect.scoped, Effect.annotateLogs({ module: "Ccm" }))
 
@@ -191,7 +216,9 @@ export const run = <E1, E2>(options: CcmOptions<E1, E2>) => {
  */
 export const layer = <E1, E2>(options: CcmOptions<E1, E2>) => {
   const settings = settingsOf(options)
-  return Layer.scopedDiscard(Effect.forkScoped(manage(settings, options).pipe(
-    Effect.catchAll((error) => Effect.logError("controller manager stopped", error))
-  ))).pipe(Layer.provide(services(settings, options.backends)))
+  return Layer.scopedDiscard(Effect.forkScoped(
+    manage(settings, options).pipe(
+      Effect.catchAll((error) => Effect.logError("controller manager stopped", error))
+    )
+  )).pipe(Layer.provide(services(settings, options.backends)))
 }

@@ -54,17 +54,27 @@ export const run = <R>(
           return Option.some(`informer not synced ${Math.round(waited / 1000)}s after start${why}`)
         })
       const problem = Effect.flatMap(Ref.get(stopped), (crash) =>
-        Option.isSome(crash) || controller.informerSync === undefined ? Effect.succeed(crash) : unsynced(controller.informerSync))
+        Option.isSome(crash) || controller.informerSync === undefined
+          ? Effect.succeed(crash)
+          : unsynced(controller.informerSync))
       yield* checks.register(
         controller.name,
-        Effect.flatMap(problem, Option.match({
-          onNone: () => Effect.void,
-          onSome: (reason) => Effect.fail(new HealthCheckError({ check: controller.name, reason }))
-        }))
+        Effect.flatMap(
+          problem,
+          Option.match({
+            onNone: () =>
+              Effect.void,
+            onSome: (reason) =>
+              Effect.fail(new HealthCheckError({ check: controller.name, reason }))
+          })
+        )
       )
     }
     yield* Effect.logInfo("controllers started").pipe(
-      Effect.annotateLogs({ module: "ControllerManager", controllers: controllers.map((c) => c.name).join(",") })
+      Effect.annotateLogs({
+        module: "ControllerManager",
+        controllers: controllers.map((c) => c.name).join(",")
+      })
     )
     return yield* Effect.never
   }).pipe(Effect.scoped)

@@ -8,8 +8,14 @@
  */
 import { Cache, Duration, Effect, Equal, Exit, Hash, Option, Redacted, Schedule } from "effect"
 import { createHash } from "node:crypto"
-import { type AccessDecision, type AccessRequest, AccessReviewApi, type TokenReviewResult, UserInfo } from "../kubernetes/AccessReviewApi.js"
 import * as AccessReporter from "../kubernetes/AccessReporter.js"
+import {
+  type AccessDecision,
+  type AccessRequest,
+  AccessReviewApi,
+  type TokenReviewResult,
+  UserInfo
+} from "../kubernetes/AccessReviewApi.js"
 import { isRetryable, KubeApiError } from "../kubernetes/KubeError.js"
 import * as HttpAccess from "./HttpAccess.js"
 
@@ -44,7 +50,10 @@ export const CACHE_CAPACITY = 4096
 /** One review call: the k8s delegating client's timeout. */
 export const REVIEW_TIMEOUT = Duration.seconds(10)
 /** Retries of a review the API server could not answer: 500 ms growing 1.5 times, 5 attempts (k8s' webhook backoff). */
-export const reviewRetry = Schedule.exponential(Duration.millis(500), 1.5).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(4)))
+export const reviewRetry = Schedule.exponential(Duration.millis(500), 1.5).pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(4))
+)
 
 /** A cache key compared by a digest, carrying what the lookup needs (the token never is the key). */
 class Keyed<A> implements Equal.Equal {
@@ -101,7 +110,9 @@ export const make = (options: DelegatedAuthOptions): Effect.Effect<AccessGuard, 
       Effect.flatMap(reporter.failed(error), (reported) =>
         reported
           ? Effect.void
-          : Effect.logWarning(`${what} failed`).pipe(Effect.annotateLogs({ module: "DelegatedAuth", error: error.message })))
+          : Effect.logWarning(`${what} failed`).pipe(
+            Effect.annotateLogs({ module: "DelegatedAuth", error: error.message })
+          ))
 
     const authenticate = (header: string | undefined): Effect.Effect<Option.Option<UserInfo>> =>
       Option.match(HttpAccess.bearerToken(header), {
@@ -118,9 +129,14 @@ export const make = (options: DelegatedAuthOptions): Effect.Effect<AccessGuard, 
         const user = yield* authenticate(request.authorization)
         if (Option.isNone(user)) return { _tag: "Deny", answer: HttpAccess.unauthorized } as const
         const who = user.value
-        if (allowedPath(request.path) || who.groups.includes(HttpAccess.PRIVILEGED_GROUP)) return { _tag: "Allow", username: who.username } as const
+        if (allowedPath(request.path) || who.groups.includes(HttpAccess.PRIVILEGED_GROUP)) {
+          return { _tag: "Allow", username: who.username } as const
+        }
         const wanted: AccessRequest = { user: who, path: request.path, verb: request.method.toLowerCase() }
-        const key = new Keyed(digest(JSON.stringify([who.username, who.uid, who.groups, who.extra, wanted.path, wanted.verb])), wanted)
+        const key = new Keyed(
+          digest(JSON.stringify([who.username, who.uid, who.groups, who.extra, wanted.path, wanted.verb])),
+          wanted
+        )
         const decision = yield* Effect.either(access.get(key))
         if (decision._tag === "Left") {
           yield* failed("SubjectAccessReview", decision.left)
@@ -128,7 +144,10 @@ export const make = (options: DelegatedAuthOptions): Effect.Effect<AccessGuard, 
         }
         return decision.right.allowed
           ? { _tag: "Allow", username: who.username } as const
-          : { _tag: "Deny", answer: HttpAccess.forbidden(who.username, wanted.verb, wanted.path, decision.right.reason) } as const
+          : {
+            _tag: "Deny",
+            answer: HttpAccess.forbidden(who.username, wanted.verb, wanted.path, decision.right.reason)
+          } as const
       })
 
     return { check }
@@ -147,7 +166,10 @@ export const pathsOnly = (alwaysAllowPaths: ReadonlyArray<string>): AccessGuard 
           ? { _tag: "Deny", answer: HttpAccess.unauthorized }
           : allowedPath(request.path)
           ? { _tag: "Allow", username: HttpAccess.ANONYMOUS.username }
-          : { _tag: "Deny", answer: HttpAccess.forbidden(HttpAccess.ANONYMOUS.username, request.method.toLowerCase(), request.path, "") }
+          : {
+            _tag: "Deny",
+            answer: HttpAccess.forbidden(HttpAccess.ANONYMOUS.username, request.method.toLowerCase(), request.path, "")
+          }
       )
   }
 }

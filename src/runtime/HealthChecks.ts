@@ -32,7 +32,10 @@ const checkTimeout = Duration.seconds(5)
 
 const runCheck = (name: string, check: HealthCheck): Effect.Effect<HealthCheckResult> =>
   check.pipe(
-    Effect.timeoutFail({ duration: checkTimeout, onTimeout: () => new HealthCheckError({ check: name, reason: "check timed out" }) }),
+    Effect.timeoutFail({
+      duration: checkTimeout,
+      onTimeout: () => new HealthCheckError({ check: name, reason: "check timed out" })
+    }),
     Effect.match({
       onSuccess: () => ({ name, healthy: true, reason: Option.none() }),
       onFailure: (error) => ({ name, healthy: false, reason: Option.some(error.reason) })
@@ -46,7 +49,9 @@ export const make = Effect.gen(function*() {
       Ref.update(checks, (cs) => [...cs.filter(([n]) => n !== name), [name, check] as const]),
       () => Ref.update(checks, (cs) => cs.filter(([n, c]) => n !== name || c !== check))
     )
-  const runAll = Ref.get(checks).pipe(Effect.flatMap((cs) => Effect.forEach(cs, ([name, check]) => runCheck(name, check), { concurrency: 8 })))
+  const runAll = Ref.get(checks).pipe(
+    Effect.flatMap((cs) => Effect.forEach(cs, ([name, check]) => runCheck(name, check), { concurrency: 8 }))
+  )
   const runOne = (name: string) =>
     Ref.get(checks).pipe(
       Effect.map((cs) => Option.fromNullable(cs.find(([n]) => n === name))),

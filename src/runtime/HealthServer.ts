@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net"
 import * as Selfsigned from "selfsigned"
 import { Metrics, render } from "../metrics/Metrics.js"
 import type { AccessGuard } from "./DelegatedAuth.js"
-import { HealthChecks, type HealthCheckResult } from "./HealthChecks.js"
+import { type HealthCheckResult, HealthChecks } from "./HealthChecks.js"
 import * as TlsFiles from "./TlsFiles.js"
 
 export interface HealthServerOptions {
@@ -53,14 +53,21 @@ export class HealthServer extends Context.Tag("cloudstack-ccm/runtime/HealthServ
 }>() {}
 
 const plain = (body: string, status = 200) =>
-  HttpServerResponse.text(body, { status, headers: { "x-content-type-options": "nosniff", "cache-control": "no-store" } })
+  HttpServerResponse.text(body, {
+    status,
+    headers: { "x-content-type-options": "nosniff", "cache-control": "no-store" }
+  })
 
 /** k8s healthz text: "ok", or one `[+]/[-]` line per check then "healthz check failed" (500). */
-export const renderHealthz = (results: ReadonlyArray<HealthCheckResult>, verbose: boolean): { readonly status: number; readonly body: string } => {
+export const renderHealthz = (
+  results: ReadonlyArray<HealthCheckResult>,
+  verbose: boolean
+): { readonly status: number; readonly body: string } => {
   const failed = results.some((r) => !r.healthy)
   if (!failed && !verbose) return { status: 200, body: "ok" }
   const lines = results.map((r) =>
-    r.healthy ? `[+]${r.name} ok` : `[-]${r.name} failed: ${Option.getOrElse(r.reason, () => "reason withheld")}`)
+    r.healthy ? `[+]${r.name} ok` : `[-]${r.name} failed: ${Option.getOrElse(r.reason, () => "reason withheld")}`
+  )
   return failed
     ? { status: 500, body: [...lines, "healthz check failed"].join("\n") + "\n" }
     : { status: 200, body: [...lines, "healthz check passed"].join("\n") + "\n" }
@@ -72,7 +79,12 @@ const app = (checks: HealthChecks["Type"], metrics: Metrics["Type"], access: Acc
     const url = new URL(request.url, "http://localhost")
     if (access !== undefined) {
       // As the apiserver's filters: authentication and authorization come before routing.
-      const verdict = yield* access.check({ method: request.method, path: url.pathname, requestUri: request.url, authorization: request.headers["authorization"] })
+      const verdict = yield* access.check({
+        method: request.method,
+        path: url.pathname,
+        requestUri: request.url,
+        authorization: request.headers["authorization"]
+      })
       if (verdict._tag === "Deny") {
         return HttpServerResponse.text(verdict.answer.body, {
           status: verdict.answer.status,
@@ -91,14 +103,20 @@ const app = (checks: HealthChecks["Type"], metrics: Metrics["Type"], access: Acc
       const result = yield* checks.runOne(decodeURIComponent(path.slice("/healthz/".length)))
       return Option.match(result, {
         onNone: () => plain("not found\n", 404),
-        onSome: (r) => (r.healthy ? plain("ok") : plain(`internal server error: ${Option.getOrElse(r.reason, () => "")}\n`, 500))
+        onSome: (
+          r
+        ) => (r.healthy ? plain("ok") : plain(`internal server error: ${Option.getOrElse(r.reason, () => "")}\n`, 500))
       })
     }
     if (path === "/metrics") {
       return yield* render(metrics).pipe(
-        Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })),
-        Effect.catchTag("MetricsRenderError", () =>
-          Effect.logError("rendering metrics failed").pipe(Effect.as(plain("metrics unavailable\n", 500))))
+        Effect.map((text) =>
+          HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        ),
+        Effect.catchTag(
+          "MetricsRenderError",
+          () => Effect.logError("rendering metrics failed").pipe(Effect.as(plain("metrics unavailable\n", 500)))
+        )
       )
     }
     return plain("not found\n", 404)
@@ -110,34 +128,44 @@ const readTls = (files: TlsFiles.TlsFilePaths) =>
   )
 
 /** A self-signed pair for `localhost`/127.0.0.1 named `cloud-controller-manager`, as the k8s CCM generates. */
-export const selfSigned: Effect.Effect<{ readonly cert: string; readonly key: string }, HealthServerError> = Effect.flatMap(
-  Clock.currentTimeMillis,
-  (now) =>
-    Effect.try({
-      // node-forge delegates RSA key generation to node's native crypto here: about 0.3 s, once per start.
-      try: () => {
-        const pem = Selfsigned.generate([{ name: "commonName", value: "cloud-controller-manager" }], {
-          keySize: 2048,
-          days: 365,
-          algorithm: "sha256",
-          notBeforeDate: new Date(now),
-          extensions: [
-            { name: "basicConstraints", cA: false },
-            { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-            { name: "extKeyUsage", serverAuth: true },
-            { name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }] }
-          ]
-        })
-        return { cert: pem.cert, key: pem.private }
-      },
-      catch: (cause) => new HealthServerError({ reason: "Certificate", detail: "cannot create a self-signed certificate", cause })
-    })
-)
+export const selfSigned: Effect.Effect<{ readonly cert: string; readonly key: string }, HealthServerError> = Effect
+  .flatMap(
+    Clock.currentTimeMillis,
+    (now) =>
+      Effect.try({
+        // node-forge delegates RSA key generation to node's native crypto here: about 0.3 s, once per start.
+        try: () => {
+          const pem = Selfsigned.generate([{ name: "commonName", value: "cloud-controller-manager" }], {
+            keySize: 2048,
+            days: 365,
+            algorithm: "sha256",
+            notBeforeDate: new Date(now),
+            extensions: [
+              { name: "basicConstraints", cA: false },
+              { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+              { name: "extKeyUsage", serverAuth: true },
+              { name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }] }
+            ]
+          })
+          return { cert: pem.cert, key: pem.private }
+        },
+        catch: (cause) =>
+          new HealthServerError({ reason: "Certificate", detail: "cannot create a self-signed certificate", cause })
+      })
+  )
 
 const listen = (server: Http.Server, options: HealthServerOptions) =>
   Effect.async<number, HealthServerError>((resume) => {
     const onError = (cause: Error) =>
-      resume(Effect.fail(new HealthServerError({ reason: "Listen", detail: `cannot listen on ${options.bindAddress}:${options.port}: ${cause.message}`, cause })))
+      resume(
+        Effect.fail(
+          new HealthServerError({
+            reason: "Listen",
+            detail: `cannot listen on ${options.bindAddress}:${options.port}: ${cause.message}`,
+            cause
+          })
+        )
+      )
     server.once("error", onError)
     server.listen({ port: options.port, host: options.bindAddress }, () => {
       server.off("error", onError)
@@ -171,7 +199,9 @@ export const make = (options: HealthServerOptions) =>
           catch: (cause) =>
             new HealthServerError({
               reason: "Certificate",
-              detail: `cannot serve with the TLS certificate: ${cause instanceof Error ? cause.message : String(cause)}`,
+              detail: `cannot serve with the TLS certificate: ${
+                cause instanceof Error ? cause.message : String(cause)
+              }`,
               cause
             })
         })

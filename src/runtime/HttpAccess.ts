@@ -10,11 +10,18 @@ import { Option } from "effect"
 export const bearerToken = (header: string | undefined): Option.Option<string> => {
   const parts = (header ?? "").trim().split(" ")
   const [scheme, token] = parts
-  return parts.length >= 2 && scheme?.toLowerCase() === "bearer" && token !== undefined && token !== "" ? Option.some(token) : Option.none()
+  return parts.length >= 2 && scheme?.toLowerCase() === "bearer" && token !== undefined && token !== ""
+    ? Option.some(token)
+    : Option.none()
 }
 
 /** The user of a request without credentials (the delegating authenticator allows anonymous requests). */
-export const ANONYMOUS = { username: "system:anonymous", uid: "", groups: ["system:unauthenticated"], extra: {} } as const
+export const ANONYMOUS = {
+  username: "system:anonymous",
+  uid: "",
+  groups: ["system:unauthenticated"],
+  extra: {}
+} as const
 
 /** Members of this group are authorized without a SubjectAccessReview (as the k8s CCM's AlwaysAllowGroups). */
 export const PRIVILEGED_GROUP = "system:masters"
@@ -59,7 +66,14 @@ export const unauthorized: HttpAnswer = status(401, "Unauthorized", "Unauthorize
 
 /** `forbidden: User "u" cannot get path "/metrics"[: reason]`. */
 export const forbidden = (username: string, verb: string, path: string, reason: string): HttpAnswer =>
-  status(403, "Forbidden", `forbidden: User ${JSON.stringify(username)} cannot ${verb} path ${JSON.stringify(path)}${reason === "" ? "" : `: ${reason}`}`, true)
+  status(
+    403,
+    "Forbidden",
+    `forbidden: User ${JSON.stringify(username)} cannot ${verb} path ${JSON.stringify(path)}${
+      reason === "" ? "" : `: ${reason}`
+    }`,
+    true
+  )
 
 /** The authorizer failed: `Internal Server Error: "<uri>": <error>`. */
 export const internalError = (requestUri: string, error: string): HttpAnswer => ({

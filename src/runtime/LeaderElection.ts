@@ -11,7 +11,7 @@ import { brief, type KubeApiError } from "../kubernetes/KubeError.js"
 import { type Lease, LeaseApi } from "../kubernetes/LeaseApi.js"
 import { Metrics } from "../metrics/Metrics.js"
 import { HealthCheckError } from "./HealthChecks.js"
-import { Decision, decide, released } from "./LeaderElectionPlan.js"
+import { decide, Decision, released } from "./LeaderElectionPlan.js"
 
 export interface LeaderElectionConfig {
   readonly namespace: string
@@ -101,7 +101,9 @@ export const make = (config: LeaderElectionConfig) =>
 
     const observe = (lease: Lease, at: number) =>
       Ref.update(observed, (prev) =>
-        Option.isSome(prev) && prev.value.lease.resourceVersion === lease.resourceVersion ? prev : Option.some({ lease, at }))
+        Option.isSome(prev) && prev.value.lease.resourceVersion === lease.resourceVersion
+          ? prev
+          : Option.some({ lease, at }))
 
     /** An attempt the server answered in full (or a lost race, which it answered too): access works. */
     const contact = Clock.currentTimeMillis.pipe(
@@ -132,7 +134,9 @@ export const make = (config: LeaderElectionConfig) =>
           const previousHolder = Option.match(current, { onNone: () => "", onSome: (l) => l.spec.holderIdentity ?? "" })
           return api.update(lease).pipe(
             Effect.tap(() =>
-              takeover ? Effect.logInfo("taking over leader lease").pipe(Effect.annotateLogs({ previousHolder })) : Effect.void
+              takeover
+                ? Effect.logInfo("taking over leader lease").pipe(Effect.annotateLogs({ previousHolder }))
+                : Effect.void
             ),
             Effect.map(Option.some)
           )
@@ -151,24 +155,34 @@ export const make = (config: LeaderElectionConfig) =>
       return true
     }).pipe(
       Effect.catchTag("KubeApiError", (error: KubeApiError) =>
-        (error.reason === "Conflict" || error.reason === "AlreadyExists" ? contact : Ref.set(lastError, Option.some(error))).pipe(
-          // 401/403 at Error once per cause (what to check); every attempt at Debug.
-          Effect.zipRight(access.failed(error)),
-          Effect.zipRight(Effect.logDebug("leader lease acquire/renew attempt failed")),
-          Effect.annotateLogs({ reason: error.reason, verb: error.verb }),
-          Effect.as(false)
-        )),
+        (error.reason === "Conflict" || error.reason === "AlreadyExists"
+          ? contact
+          : Ref.set(lastError, Option.some(error))).pipe(
+            // 401/403 at Error once per cause (what to check); every attempt at Debug.
+            Effect.zipRight(access.failed(error)),
+            Effect.zipRight(Effect.logDebug("leader lease acquire/renew attempt failed")),
+            Effect.annotateLogs({ reason: error.reason, verb: error.verb }),
+            Effect.as(false)
+          )),
       Effect.annotateLogs({ module: "LeaderElection", lease: leaseName, identity: config.identity })
     )
 
     // client-go's JitterUntil(retryPeriod, 1.2): spreads candidates so they do not retry in lockstep.
-    const jitteredRetry = Effect.map(Random.next, (r) => Duration.millis(Duration.toMillis(config.retryPeriod) * (1 + 1.2 * r)))
+    const jitteredRetry = Effect.map(Random.next, (r) =>
+      Duration.millis(Duration.toMillis(config.retryPeriod) * (1 + 1.2 * r)))
 
     const acquire: Effect.Effect<void> = Effect.gen(function*() {
       yield* Effect.logInfo("attempting to acquire leader lease")
       while (true) {
-        const ok = yield* attempt.pipe(Effect.timeoutOption(config.renewDeadline), Effect.map(Option.getOrElse(() => false)))
-        if (ok) return
+        const ok = yield* attempt.pipe(
+          Effect.timeoutOption(config.renewDeadline),
+          Effect.map(Option.getOrElse(() =>
+            false
+          ))
+        )
+        if (ok) {
+          return
+        }
         yield* Effect.sleep(yield* jitteredRetry)
       }
     }).pipe(Effect.annotateLogs({ module: "LeaderElection", lease: leaseName, identity: config.identity }))
@@ -190,8 +204,15 @@ export const make = (config: LeaderElectionConfig) =>
               sinceLastRenewMillis: renewDeadlineMillis - remaining
             })
           }
-          const ok = yield* attempt.pipe(Effect.timeoutOption(Duration.millis(remaining)), Effect.map(Option.getOrElse(() => false)))
-          if (ok) break
+          const ok = yield* attempt.pipe(
+            Effect.timeoutOption(Duration.millis(remaining)),
+            Effect.map(Option.getOrElse(() =>
+              false
+            ))
+          )
+          if (ok) {
+            break
+          }
           const left = deadline - (yield* Clock.currentTimeMillis)
           yield* Effect.sleep(Duration.millis(Math.max(0, Math.min(retryMillis, left))))
         }
@@ -202,7 +223,9 @@ export const make = (config: LeaderElectionConfig) =>
       const current = yield* api.get(config.namespace, config.name)
       // Read the clock AFTER the get: the holder's write is then known to predate `now`.
       const now = yield* Clock.currentTimeMillis
-      if (Option.isNone(current) || current.value.spec.holderIdentity !== config.identity) return
+      if (Option.isNone(current) || current.value.spec.holderIdentity !== config.identity) {
+        return
+      }
       yield* api.update(released(current.value, now))
       yield* Effect.logInfo("released leader lease")
     }).pipe(
@@ -214,7 +237,8 @@ export const make = (config: LeaderElectionConfig) =>
         // Not fatal: the lease then simply expires after its duration and another candidate takes over.
         Effect.logWarning("could not release leader lease").pipe(
           Effect.annotateLogs({ error: typeof error === "string" ? error : error.message })
-        )),
+        )
+      ),
       Effect.annotateLogs({ module: "LeaderElection", lease: leaseName, identity: config.identity })
     )
 
@@ -225,21 +249,30 @@ export const make = (config: LeaderElectionConfig) =>
         yield* acquire
         yield* Ref.set(leading, true)
         yield* setGauge(1)
-        yield* Effect.logInfo("became leader").pipe(Effect.annotateLogs({ module: "LeaderElection", lease: leaseName, identity: config.identity }))
+        yield* Effect.logInfo("became leader").pipe(
+          Effect.annotateLogs({ module: "LeaderElection", lease: leaseName, identity: config.identity })
+        )
         return yield* Effect.raceFirst(effect, renewLoop).pipe(
           Effect.tapError((error) =>
             error instanceof LeadershipLostError
               ? Effect.logError("leader election lost, controllers stopped").pipe(
-                Effect.annotateLogs({ module: "LeaderElection", lease: leaseName, identity: config.identity, sinceLastRenewMillis: error.sinceLastRenewMillis })
+                Effect.annotateLogs({
+                  module: "LeaderElection",
+                  lease: leaseName,
+                  identity: config.identity,
+                  sinceLastRenewMillis: error.sinceLastRenewMillis
+                })
               )
-              : Effect.void)
+              : Effect.void
+          )
         )
       }).pipe(
         Effect.onExit((exit) =>
           stopLeading.pipe(
             // After a loss the server may be unreachable or the Lease another's: only a clean end releases.
             Effect.zipRight(exit._tag === "Failure" && hasLost(exit.cause) ? Effect.void : release)
-          ))
+          )
+        )
       )
 
     const leaseMillis = Duration.toMillis(config.leaseDuration)
@@ -253,17 +286,28 @@ export const make = (config: LeaderElectionConfig) =>
         })
         return yield* new HealthCheckError({
           check: "leaderElection",
-          reason: `no successful Kubernetes API call for ${Math.round(unreached / 1000)}s (lease duration ${Math.round(leaseMillis / 1000)}s): ${why}`
+          reason: `no successful Kubernetes API call for ${Math.round(unreached / 1000)}s (lease duration ${
+            Math.round(leaseMillis / 1000)
+          }s): ${why}`
         })
       }
       if (!(yield* Ref.get(leading))) return
       const since = now - (yield* Ref.get(lastRenew))
       if (since > leaseMillis + Duration.toMillis(healthTolerance)) {
-        return yield* new HealthCheckError({ check: "leaderElection", reason: `lease not renewed for ${Math.round(since / 1000)}s` })
+        return yield* new HealthCheckError({
+          check: "leaderElection",
+          reason: `lease not renewed for ${Math.round(since / 1000)}s`
+        })
       }
     })
 
-    return LeaderElection.of({ identity: config.identity, enabled: true, isLeader: Ref.get(leading), withLeadership, healthCheck })
+    return LeaderElection.of({
+      identity: config.identity,
+      enabled: true,
+      isLeader: Ref.get(leading),
+      withLeadership,
+      healthCheck
+    })
   })
 
 const hasLost = (cause: Cause.Cause<unknown>): boolean =>

@@ -50,7 +50,9 @@ const read = (flag: TlsFilesError["flag"], path: string) =>
  * Both files as PEM text, checked: the certificate parses as X.509, the key as an unencrypted
  * private key, and the key is the certificate's. Fails with the first problem found.
  */
-export const load = (paths: TlsFilePaths): Effect.Effect<{ readonly cert: string; readonly key: string }, TlsFilesError> =>
+export const load = (
+  paths: TlsFilePaths
+): Effect.Effect<{ readonly cert: string; readonly key: string }, TlsFilesError> =>
   Effect.gen(function*() {
     const cert = yield* read("--tls-cert-file", paths.certFile)
     const key = yield* read("--tls-private-key-file", paths.keyFile)

@@ -18,7 +18,7 @@ import {
 import { listZones } from "../cloudstack/commands/Zones.js"
 import { TAINT_UNINITIALIZED } from "../controllers/NodePlan.js"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
-import { type NodeCreate, NodeApi } from "../kubernetes/NodeApi.js"
+import { NodeApi, type NodeCreate } from "../kubernetes/NodeApi.js"
 import { demoWorld } from "./cloudstack/DemoWorld.js"
 import { World } from "./cloudstack/World.js"
 
@@ -50,7 +50,11 @@ export const scaledWorld = (count: number, world: World = demoWorld): World => {
         owner: base.defaultAccount,
         serviceOffering: "Medium Instance",
         template: "Debian 12",
-        nics: [{ network: "big", ip: `10.20.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 2}`, ip6: `fd00:20::${(i + 1).toString(16)}` }]
+        nics: [{
+          network: "big",
+          ip: `10.20.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 2}`,
+          ip6: `fd00:20::${(i + 1).toString(16)}`
+        }]
       }))
     ]
   })
@@ -120,7 +124,7 @@ export const setup = (options: DemoClusterOptions): Effect.Effect<
     const client = yield* CloudStackClient
     const nodes = yield* NodeApi
     const domain = options.domain ?? "cluster.example"
-    const running = (yield* client.list(listVirtualMachines, { state: "Running", details: ["min", "nics"] }))
+    const running = yield* client.list(listVirtualMachines, { state: "Running", details: ["min", "nics"] })
     const extra = Math.max(0, options.nodes - running.length)
     const deployed = extra > 0 ? yield* deployMore(extra, running.length + 1) : []
     const vms = Chunk.toReadonlyArray(yield* Random.shuffle([...running, ...deployed])).slice(0, options.nodes)

@@ -8,13 +8,18 @@ import type { NodeView } from "../kubernetes/NodeView.js"
 const taintKeys = (node: NodeView): ReadonlyArray<string> => node.spec.taints.map((t) => t.key)
 
 const shortTaint = (key: string): string =>
-  key === TAINT_UNINITIALIZED ? "uninitialized" : key === TAINT_SHUTDOWN ? "shutdown" : key.replace(/^node\.kubernetes\.io\//, "")
+  key === TAINT_UNINITIALIZED
+    ? "uninitialized"
+    : key === TAINT_SHUTDOWN
+    ? "shutdown"
+    : key.replace(/^node\.kubernetes\.io\//, "")
 
 const addresses = (node: NodeView): string =>
   node.status.addresses.map((a) => `${a.type === "InternalIP" ? "" : `${a.type}:`}${a.address}`).join(" ")
 
 /** The Ready condition's status, or undefined when kubelet never reported. */
-const readyStatus = (node: NodeView): string | undefined => node.status.conditions.find((c) => c.type === "Ready")?.status
+const readyStatus = (node: NodeView): string | undefined =>
+  node.status.conditions.find((c) => c.type === "Ready")?.status
 
 /** As `kubectl get nodes` prints it: Ready, NotReady, or Unknown when kubelet never reported. */
 const statusOf = (node: NodeView): string => {
@@ -57,7 +62,9 @@ export const describeChange = (before: NodeView | undefined, after: NodeView): R
   if (had(TAINT_UNINITIALIZED, before) && !had(TAINT_UNINITIALIZED, after)) {
     const labels = after.metadata.labels
     out.push(
-      `initialised: ${after.spec.providerID}, type ${labels[LABELS.instanceType[0]] ?? "-"}, zone ${labels[LABELS.zone[0]] ?? "-"}, region ${labels[LABELS.region[0]] ?? "-"}`
+      `initialised: ${after.spec.providerID}, type ${labels[LABELS.instanceType[0]] ?? "-"}, zone ${
+        labels[LABELS.zone[0]] ?? "-"
+      }, region ${labels[LABELS.region[0]] ?? "-"}`
     )
   }
   const [wasReady, isReady] = [readyStatus(before), readyStatus(after)]

@@ -14,7 +14,22 @@ import type { NetworkProfile } from "../../src/provider/loadbalancer/NetworkProf
 import type { ObservedIp, ObservedLb, RequestedIp } from "../../src/provider/loadbalancer/ObservedLb.js"
 import type { Ownership } from "../../src/provider/loadbalancer/Ownership.js"
 import type { DesiredLb } from "../../src/provider/loadbalancer/Plan.js"
-import { acl, desired, fw, ip, isolated, NET, observed, OTHER_NET, port, rule, spec, tier, VPC, vm } from "../provider/loadbalancer/PlanFixtures.js"
+import {
+  acl,
+  desired,
+  fw,
+  ip,
+  isolated,
+  NET,
+  observed,
+  OTHER_NET,
+  port,
+  rule,
+  spec,
+  tier,
+  vm,
+  VPC
+} from "../provider/loadbalancer/PlanFixtures.js"
 
 export const PUBLIC_PORTS = [80, 443, 53] as const
 export const CIDR_LISTS: ReadonlyArray<ReadonlyArray<string>> = [
@@ -64,7 +79,11 @@ const observedIp = (id: string, kind: NetworkKind) =>
     const vpc = kind === "custom-acl" || kind === "default-acl"
     return ip(id, {
       address,
-      associatedNetworkId: binding === "here" ? Option.some(NET) : binding === "elsewhere" ? Option.some(OTHER_NET) : Option.none(),
+      associatedNetworkId: binding === "here"
+        ? Option.some(NET)
+        : binding === "elsewhere"
+        ? Option.some(OTHER_NET)
+        : Option.none(),
       vpcId: vpc ? Option.some(binding === "unassociated" ? VpcId.make("vpc-9") : VPC) : Option.none(),
       owned,
       foreignRules
@@ -73,20 +92,30 @@ const observedIp = (id: string, kind: NetworkKind) =>
 
 /** An address belongs to one IP: a repeated one is replaced by the IP's own. */
 const uniqueAddresses = (ips: ReadonlyArray<ObservedIp>): ReadonlyArray<ObservedIp> =>
-  ips.map((i, n) => (ips.slice(0, n).some((j) => j.address === i.address) ? { ...i, address: `192.0.2.${i.id.slice(3)}` } : i))
+  ips.map((
+    i,
+    n
+  ) => (ips.slice(0, n).some((j) => j.address === i.address) ? { ...i, address: `192.0.2.${i.id.slice(3)}` } : i))
 
 /** Our rules on an IP: at most one per public port; none before the IP is associated with a network. */
 const rulesOn = (target: ObservedIp) =>
   fc.subarray(Option.isSome(target.associatedNetworkId) ? [...PUBLIC_PORTS] : []).chain((ports) =>
-    fc.tuple(...ports.map((p) =>
-      fc.record({ protocol, privatePort, algorithm, cidrs: fc.oneof(fc.constant<ReadonlyArray<string>>([]), cidrList) }).map((r) =>
-        rule(`r-${target.id}-${p}`, target.id, port(r.protocol, p, r.privatePort), {
-          algorithm: r.algorithm,
-          cidrs: r.cidrs,
-          networkId: Option.orElse(target.associatedNetworkId, () => Option.some(NET))
-        })
+    fc.tuple(
+      ...ports.map((p) =>
+        fc.record({
+          protocol,
+          privatePort,
+          algorithm,
+          cidrs: fc.oneof(fc.constant<ReadonlyArray<string>>([]), cidrList)
+        }).map((r) =>
+          rule(`r-${target.id}-${p}`, target.id, port(r.protocol, p, r.privatePort), {
+            algorithm: r.algorithm,
+            cidrs: r.cidrs,
+            networkId: Option.orElse(target.associatedNetworkId, () => Option.some(NET))
+          })
+        )
       )
-    ))
+    )
   )
 
 /** Firewall rules on an associated IP, CloudStack's conflict rule kept (same protocol, overlapping ports, intersecting sources). */
@@ -160,51 +189,60 @@ export const planInput: fc.Arbitrary<PlanInput> = fc.record({
     // address being associated, found without foreign rules, is adopted as ours.
     const adopted = (i: ObservedIp) => i.address === g.record.allocating && i.foreignRules === 0
     const candidates = rawIps.map((i) =>
-      i.id === g.record.ipId ? { ...i, recorded: true, owned: g.record.associated } : adopted(i) ? { ...i, owned: true } : i
+      i.id === g.record.ipId
+        ? { ...i, recorded: true, owned: g.record.associated }
+        : adopted(i)
+        ? { ...i, owned: true }
+        : i
     )
     return fc.tuple(
       fc.tuple(...candidates.map(rulesOn)).map((xs) => xs.flat()),
       fc.tuple(...candidates.map(firewallOn)).map((xs) => xs.flat()),
       aclItems
     ).chain(([rules, allFirewall, items]) =>
-      fc.tuple(...rules.map((r) => fc.option(vmSet, { nil: undefined }).map((m) => [r.id, m] as const))).map((entries) => {
-        // Observe finds an IP by the record, the address being associated, or our rules on it.
-        const ips = candidates.filter((i) => i.recorded || adopted(i) || rules.some((r) => r.ipId === i.id))
-        const firewall = allFirewall.filter((f) => ips.some((i) => i.id === f.ipAddressId))
-        const memberMap = new Map<LbRuleId, ReadonlyArray<ReturnType<typeof vm>>>()
-        for (const [id, m] of entries) if (m !== undefined) memberMap.set(id, m)
-        const spec_ = spec({
-          ports: g.ports,
-          requestedIp: Option.fromNullable(g.requestedIp),
-          algorithm: g.algorithm,
-          sourceRanges: g.sourceRanges,
-          ruleCidrs: Option.fromNullable(g.ruleCidrs),
-          keepIp: g.keepIp,
-          proxyProtocol: g.ports.some((p) => p.protocol === "tcp-proxy")
-        })
-        const requested = requestedOf(spec_.requestedIp, g.ports.length > 0, ips, g.requested, network)
-        // Not generated: a stale `allocating` naming the user's own IP (a failed association the
-        // user then made by hand); Observe would adopt it as ours (reported, not the planner's part).
-        const usersOwn = Option.exists(requested, (r) => r._tag === "Available" && r.ip.address === g.record.allocating)
-        const ownership: Ownership = {
-          ipId: Option.map(Option.fromNullable(g.record.ipId), IpAddressId.make),
-          associated: g.record.associated,
-          allocating: usersOwn ? Option.none() : Option.fromNullable(g.record.allocating),
-          stickyApplied: false
-        }
-        return {
-          kind: g.kind,
-          d: desired({ spec: spec_, network, members: g.members, recreateForCidrs: g.recreateForCidrs, ownership }),
-          o: observed({
-            ips,
-            rules,
-            members: memberMap,
-            firewall: network.access._tag === "Firewall" ? firewall : [],
-            acl: g.kind === "custom-acl" ? items : [],
-            requested
+      fc.tuple(...rules.map((r) => fc.option(vmSet, { nil: undefined }).map((m) => [r.id, m] as const))).map(
+        (entries) => {
+          // Observe finds an IP by the record, the address being associated, or our rules on it.
+          const ips = candidates.filter((i) => i.recorded || adopted(i) || rules.some((r) => r.ipId === i.id))
+          const firewall = allFirewall.filter((f) => ips.some((i) => i.id === f.ipAddressId))
+          const memberMap = new Map<LbRuleId, ReadonlyArray<ReturnType<typeof vm>>>()
+          for (const [id, m] of entries) if (m !== undefined) memberMap.set(id, m)
+          const spec_ = spec({
+            ports: g.ports,
+            requestedIp: Option.fromNullable(g.requestedIp),
+            algorithm: g.algorithm,
+            sourceRanges: g.sourceRanges,
+            ruleCidrs: Option.fromNullable(g.ruleCidrs),
+            keepIp: g.keepIp,
+            proxyProtocol: g.ports.some((p) => p.protocol === "tcp-proxy")
           })
+          const requested = requestedOf(spec_.requestedIp, g.ports.length > 0, ips, g.requested, network)
+          // Not generated: a stale `allocating` naming the user's own IP (a failed association the
+          // user then made by hand); Observe would adopt it as ours (reported, not the planner's part).
+          const usersOwn = Option.exists(
+            requested,
+            (r) => r._tag === "Available" && r.ip.address === g.record.allocating
+          )
+          const ownership: Ownership = {
+            ipId: Option.map(Option.fromNullable(g.record.ipId), IpAddressId.make),
+            associated: g.record.associated,
+            allocating: usersOwn ? Option.none() : Option.fromNullable(g.record.allocating),
+            stickyApplied: false
+          }
+          return {
+            kind: g.kind,
+            d: desired({ spec: spec_, network, members: g.members, recreateForCidrs: g.recreateForCidrs, ownership }),
+            o: observed({
+              ips,
+              rules,
+              members: memberMap,
+              firewall: network.access._tag === "Firewall" ? firewall : [],
+              acl: g.kind === "custom-acl" ? items : [],
+              requested
+            })
+          }
         }
-      })
+      )
     )
   })
 })

@@ -12,12 +12,16 @@ const report = (seed: number, violations: ReadonlyArray<{ readonly invariant: st
 
 describe("chaos suite (seeded, on virtual time)", () => {
   for (const seed of [1, 2]) {
-    it(`seed ${seed}: every Service converges, nothing leaks, is duplicated or foreign-touched, no Node of a live VM deleted`, async () => {
-      const result = await runSeed({ seed, ...SMALL })
-      assert.isAbove(result.stats.mutations, 100, "the run did something")
-      assert.isAbove(result.stats.kills + result.stats.pauses, 0, "processes were killed or paused")
-      assert.deepStrictEqual(result.violations, [], report(seed, result.violations))
-    }, 180_000)
+    it(
+      `seed ${seed}: every Service converges, nothing leaks, is duplicated or foreign-touched, no Node of a live VM deleted`,
+      async () => {
+        const result = await runSeed({ seed, ...SMALL })
+        assert.isAbove(result.stats.mutations, 100, "the run did something")
+        assert.isAbove(result.stats.kills + result.stats.pauses, 0, "processes were killed or paused")
+        assert.deepStrictEqual(result.violations, [], report(seed, result.violations))
+      },
+      180_000
+    )
   }
 
   it("a seed replays exactly: the same calls, the same final world", async () => {
@@ -26,6 +30,10 @@ describe("chaos suite (seeded, on virtual time)", () => {
     const b = await runSeed(options)
     assert.strictEqual(a.fingerprint, b.fingerprint)
     assert.deepStrictEqual(a.stats, b.stats)
-    assert.notStrictEqual((await runSeed({ ...options, seed: 8 })).fingerprint, a.fingerprint, "another seed is another run")
+    assert.notStrictEqual(
+      (await runSeed({ ...options, seed: 8 })).fingerprint,
+      a.fingerprint,
+      "another seed is another run"
+    )
   }, 180_000)
 })

@@ -80,7 +80,9 @@ const randomPorts = (churn: Churn) =>
     return out
   })
 
-const requestable = (churn: Churn) => [...REQUESTABLE_FREE, churn.foreign.userIdleNs, churn.foreign.userVr, churn.foreign.alice, "100.64.200.1"]
+const requestable = (
+  churn: Churn
+) => [...REQUESTABLE_FREE, churn.foreign.userIdleNs, churn.foreign.userVr, churn.foreign.alice, "100.64.200.1"]
 
 /** One annotation of a family, with a valid value mostly and now and then an invalid one. */
 const annotation = (churn: Churn, family: number): Effect.Effect<readonly [string, string | null]> =>
@@ -92,7 +94,10 @@ const annotation = (churn: Churn, family: number): Effect.Effect<readonly [strin
         return [Annotations.NETWORK_ID, churn.networkIds.get(name) ?? null] as const
       }
       case 1:
-        return [Annotations.ALGORITHM, (yield* d.chance(0.05)) ? "weighted" : yield* d.pick(["roundrobin", "leastconn", "source"])] as const
+        return [
+          Annotations.ALGORITHM,
+          (yield* d.chance(0.05)) ? "weighted" : yield* d.pick(["roundrobin", "leastconn", "source"])
+        ] as const
       case 2:
         return [Annotations.KEEP_IP, (yield* d.chance(0.7)) ? "true" : "false"] as const
       case 3:
@@ -159,10 +164,18 @@ export const changeService = (churn: Churn, service: ServiceView) =>
       const remove = service.metadata.annotations[k] !== undefined && (yield* d.chance(0.5))
       return yield* attempt(churn, churn.services.patchAnnotations(namespace, name, { [k]: remove ? null : v }))
     }
-    if (roll < 78) return yield* update({ loadBalancerSourceRanges: (yield* d.chance(0.3)) ? [] : [yield* d.pick(RANGES)] })
-    if (roll < 84) return yield* update({ loadBalancerIP: (yield* d.chance(0.4)) ? null : yield* d.pick(requestable(churn)) })
-    if (roll < 88) return yield* update({ sessionAffinity: service.spec.sessionAffinity === "ClientIP" ? "None" : "ClientIP" })
-    if (service.spec.type === "LoadBalancer") return yield* update({ type: (yield* d.chance(0.7)) ? "ClusterIP" : "NodePort" })
+    if (roll < 78) {
+      return yield* update({ loadBalancerSourceRanges: (yield* d.chance(0.3)) ? [] : [yield* d.pick(RANGES)] })
+    }
+    if (roll < 84) {
+      return yield* update({ loadBalancerIP: (yield* d.chance(0.4)) ? null : yield* d.pick(requestable(churn)) })
+    }
+    if (roll < 88) {
+      return yield* update({ sessionAffinity: service.spec.sessionAffinity === "ClientIP" ? "None" : "ClientIP" })
+    }
+    if (service.spec.type === "LoadBalancer") {
+      return yield* update({ type: (yield* d.chance(0.7)) ? "ClusterIP" : "NodePort" })
+    }
     const other = yield* d.chance(0.15)
     return yield* update({ type: "LoadBalancer", ...(other ? { loadBalancerClass: OTHER_CLASS } : {}) })
   })
@@ -193,7 +206,8 @@ const cloud = (churn: Churn, command: string, params: Record<string, string>) =>
 const nodeVms = (churn: Churn, state: SimState) =>
   state.vms.filter((v) => {
     const id = churn.registered.get(v.name.toLowerCase())
-    return id === v.uuid && !churn.removedByCluster.has(v.name.toLowerCase()) && v.state !== "Destroyed" && v.state !== "Expunging"
+    return id === v.uuid && !churn.removedByCluster.has(v.name.toLowerCase()) && v.state !== "Destroyed" &&
+      v.state !== "Expunging"
   })
 
 /** The items under `key` of a list answer, or the inner object of any other answer. */
@@ -201,7 +215,9 @@ const inner = (body: unknown): Record<string, unknown> => {
   const first: unknown = typeof body === "object" && body !== null ? Object.values(body)[0] : undefined
   return typeof first === "object" && first !== null ? { ...first } : {}
 }
-const idIn = (u: unknown): string => (typeof u === "object" && u !== null && "id" in u && typeof u.id === "string" ? u.id : "")
+const idIn = (
+  u: unknown
+): string => (typeof u === "object" && u !== null && "id" in u && typeof u.id === "string" ? u.id : "")
 
 const firstId = (churn: Churn, command: string, key: string, params: Record<string, string> = {}) =>
   Effect.map(churn.sim.handle({ command, params, apiKey: CCM_KEYS.apiKey }), (r) => {
@@ -237,7 +253,13 @@ export const nodeEvent = (churn: Churn) =>
       const serviceOffering = yield* firstId(churn, "listServiceOfferings", "serviceoffering")
       const template = yield* firstId(churn, "listTemplates", "template", { templatefilter: "executable" })
       const name = `${network.name.replace("k8s-", "")}-j${++churn.counter.joins}`
-      const r = yield* cloud(churn, "deployVirtualMachine", { serviceofferingid: serviceOffering, templateid: template, zoneid: zone, networkids: networkId, name })
+      const r = yield* cloud(churn, "deployVirtualMachine", {
+        serviceofferingid: serviceOffering,
+        templateid: template,
+        zoneid: zone,
+        networkids: networkId,
+        name
+      })
       const id = idIn(inner(r.body))
       if (r.status === 200 && id !== "") churn.joining.push({ name, uuid: id })
       return
@@ -268,5 +290,12 @@ export const nodeEvent = (churn: Churn) =>
     const found = Option.getOrUndefined(yield* Effect.orElseSucceed(churn.nodes.get(node), () => Option.none()))
     if (found === undefined) return
     const excluded = found.metadata.labels[EXCLUDE_LABEL] !== undefined
-    yield* attempt(churn, churn.nodes.update({ name: node, resourceVersion: found.metadata.resourceVersion, labels: { [EXCLUDE_LABEL]: excluded ? null : "true" } }))
+    yield* attempt(
+      churn,
+      churn.nodes.update({
+        name: node,
+        resourceVersion: found.metadata.resourceVersion,
+        labels: { [EXCLUDE_LABEL]: excluded ? null : "true" }
+      })
+    )
   })

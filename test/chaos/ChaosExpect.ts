@@ -14,7 +14,8 @@ import type { IpRow, LbRuleRow, NetworkRow, SimState, VmRow } from "../../src/si
 
 export const key = (s: ServiceView): string => `${s.metadata.namespace}/${s.metadata.name}`
 
-export const wantsLb = (s: ServiceView): boolean => s.spec.type === "LoadBalancer" && (s.spec.loadBalancerClass ?? "") === ""
+export const wantsLb = (s: ServiceView): boolean =>
+  s.spec.type === "LoadBalancer" && (s.spec.loadBalancerClass ?? "") === ""
 
 const FALSE_VALUES = new Set(["0", "f", "F", "false", "FALSE", "False"])
 
@@ -45,7 +46,11 @@ export interface NetworkFacts {
   readonly access: "Firewall" | "Acl" | "None"
 }
 
-export const networkFacts = (state: SimState, providers: ReadonlyMap<string, { readonly udp: boolean; readonly healthChecks: boolean }>, row: NetworkRow): NetworkFacts => {
+export const networkFacts = (
+  state: SimState,
+  providers: ReadonlyMap<string, { readonly udp: boolean; readonly healthChecks: boolean }>,
+  row: NetworkRow
+): NetworkFacts => {
   const caps = providers.get(row.name)
   const list = state.aclLists.find((l) => l.uuid === row.aclUuid)
   return {
@@ -124,14 +129,23 @@ export const membersOf = (world: World, network: string): ReadonlySet<string> =>
 const onNetwork = (ip: IpRow, network: NetworkRow): boolean =>
   network.vpcUuid === undefined
     ? ip.associatedNetworkUuid === network.uuid
-    : ip.vpcUuid === network.vpcUuid && (ip.associatedNetworkUuid === undefined || ip.associatedNetworkUuid === network.uuid)
+    : ip.vpcUuid === network.vpcUuid &&
+      (ip.associatedNetworkUuid === undefined || ip.associatedNetworkUuid === network.uuid)
 
 export const expect = (world: World, service: ServiceView, cluster: string, lbName: string): Expectation => {
   const { state } = world
   const spec = specOf(service, cluster)
   const rules = state.lbRules.filter((r) => r.name.startsWith(`${lbName}-`) && !world.foreignRules.has(r.uuid))
   const none = (excuse: Option.Option<Excuse>, network: Option.Option<NetworkFacts> = Option.none()): Expectation => ({
-    service, spec, rules, network, ports: [], ip: Option.none(), members: new Set(), warnings: [], excuse
+    service,
+    spec,
+    rules,
+    network,
+    ports: [],
+    ip: Option.none(),
+    members: new Set(),
+    warnings: [],
+    excuse
   })
   if (Either.isLeft(spec)) return none(Option.some({ reason: "InvalidAnnotation", why: spec.left }))
   const s = spec.right
@@ -152,9 +166,16 @@ export const expect = (world: World, service: ServiceView, cluster: string, lbNa
       return best === undefined ? undefined : byId(best[0])
     }
   })
-  if (chosen === undefined) return none(Option.some({ reason: "UnAvailableLoadBalancer", why: "no network: no eligible node with a live VM" }))
+  if (chosen === undefined) {
+    return none(Option.some({ reason: "UnAvailableLoadBalancer", why: "no network: no eligible node with a live VM" }))
+  }
   const network = networkFacts(state, world.providers, chosen)
-  if (!network.hasLb) return none(Option.some({ reason: "NoLoadBalancerService", why: `network ${chosen.name} has no Lb service` }), Option.some(network))
+  if (!network.hasLb) {
+    return none(
+      Option.some({ reason: "NoLoadBalancerService", why: `network ${chosen.name} has no Lb service` }),
+      Option.some(network)
+    )
+  }
   const warnings: Array<Excuse> = [...s.warnings.map((w) => ({ reason: w.reason, why: w.message }))]
   const refused: Array<Excuse> = []
   const usable = s.ports.filter((p) => {
@@ -179,12 +200,22 @@ export const expect = (world: World, service: ServiceView, cluster: string, lbNa
       : undefined
     return { address, row, why }
   })
-  const refusedIp = Option.flatMap(requested, (r) => (r.why === undefined ? Option.none() : Option.some(`${r.address}: ${r.why}`)))
+  const refusedIp = Option.flatMap(
+    requested,
+    (r) => (r.why === undefined ? Option.none() : Option.some(`${r.address}: ${r.why}`))
+  )
   if (usable.length === 0) {
     // The provider refuses every port: a CCM that has not learnt that yet looks at the IP first.
     if (s.ports.length > 0 && Option.isSome(refusedIp)) {
-      const excuse = { reason: "UnsupportedProtocol", why: `${refused.map((w) => w.why).join("; ")}; or ${refusedIp.value}`, or: "LoadBalancerIPNotAvailable" }
-      return { ...none(Option.some(excuse), Option.some(network)), warnings: warnings.filter((w) => !refused.includes(w)) }
+      const excuse = {
+        reason: "UnsupportedProtocol",
+        why: `${refused.map((w) => w.why).join("; ")}; or ${refusedIp.value}`,
+        or: "LoadBalancerIPNotAvailable"
+      }
+      return {
+        ...none(Option.some(excuse), Option.some(network)),
+        warnings: warnings.filter((w) => !refused.includes(w))
+      }
     }
     return { ...none(Option.none(), Option.some(network)), warnings }
   }
@@ -193,9 +224,13 @@ export const expect = (world: World, service: ServiceView, cluster: string, lbNa
   let ip: IpRow | undefined
   if (Option.isSome(requested)) {
     // The whole LB is refused: the ports' own warnings are never reached.
-    if (Option.isSome(refusedIp)) return none(Option.some({ reason: "LoadBalancerIPNotAvailable", why: refusedIp.value }), Option.some(network))
+    if (Option.isSome(refusedIp)) {
+      return none(Option.some({ reason: "LoadBalancerIPNotAvailable", why: refusedIp.value }), Option.some(network))
+    }
     const row = requested.value.row
-    if (row === undefined || row.state === "Free") return { ...none(Option.none(), Option.some(network)), ports: usable, members, warnings }
+    if (row === undefined || row.state === "Free") {
+      return { ...none(Option.none(), Option.some(network)), ports: usable, members, warnings }
+    }
     ip = row
   } else {
     const ruleIp = rules[0]?.ipUuid
@@ -210,5 +245,15 @@ export const expect = (world: World, service: ServiceView, cluster: string, lbNa
     warnings.push({ reason: "PortConflict", why: `port ${p.publicPort} held by another rule on ${ip?.address ?? "?"}` })
     return false
   })
-  return { service, spec, rules, network: Option.some(network), ports, ip: Option.fromNullable(ip), members, warnings, excuse: Option.none() }
+  return {
+    service,
+    spec,
+    rules,
+    network: Option.some(network),
+    ports,
+    ip: Option.fromNullable(ip),
+    members,
+    warnings,
+    excuse: Option.none()
+  }
 }

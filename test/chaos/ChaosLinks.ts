@@ -29,12 +29,17 @@ export interface ProcessLink {
 }
 
 export const makeProcessLink = (name: string) =>
-  Effect.map(Effect.all([Ref.make<Link>(Link.Up()), Ref.make(Option.none<string>())]), ([link, identity]) => ({ name, link, identity }))
+  Effect.map(
+    Effect.all([Ref.make<Link>(Link.Up()), Ref.make(Option.none<string>())]),
+    ([link, identity]) => ({ name, link, identity })
+  )
 
 /** Per-call probabilities of the faults between the CCM and its servers. */
 export interface LinkFaults {
   /** CloudStack error answers refused before the command ran: code, rate, which commands. */
-  readonly apiErrors: ReadonlyArray<{ readonly code: number; readonly rate: number; readonly commands: "all" | "mutations" | ReadonlyArray<string> }>
+  readonly apiErrors: ReadonlyArray<
+    { readonly code: number; readonly rate: number; readonly commands: "all" | "mutations" | ReadonlyArray<string> }
+  >
   /** No connection (the request never reached the server). */
   readonly connect: number
   /** The server ran the request; the connection was reset before the answer. */
@@ -100,7 +105,9 @@ const drawCloudStack = (network: Network, command: string, method: "GET" | "POST
       x -= rate
       return false
     }
-    for (const e of f.apiErrors) if (matches(e.commands, command, method) && take(e.rate)) return { _tag: "Api", code: e.code } satisfies Draw
+    for (const e of f.apiErrors) {
+      if (matches(e.commands, command, method) && take(e.rate)) return { _tag: "Api", code: e.code } satisfies Draw
+    }
     if (take(f.connect)) return { _tag: "Connect" } satisfies Draw
     if (take(f.resetAfter)) return { _tag: "ResetAfter" } satisfies Draw
     if (take(f.timeoutBefore)) return { _tag: "TimeoutBefore" } satisfies Draw
@@ -109,12 +116,20 @@ const drawCloudStack = (network: Network, command: string, method: "GET" | "POST
   })
 
 /** The CloudStack transport of one process: its link and the network's faults around `inner`. */
-export const cloudStackTransport = (inner: CloudStackTransport["Type"], process: ProcessLink, network: Network): CloudStackTransport["Type"] =>
+export const cloudStackTransport = (
+  inner: CloudStackTransport["Type"],
+  process: ProcessLink,
+  network: Network
+): CloudStackTransport["Type"] =>
   CloudStackTransport.of({
     send: (request) =>
       Effect.gen(function*() {
         const { command } = request
-        const refused = new CloudStackTransportError({ command, reason: "Connect", detail: "connection refused (chaos)" })
+        const refused = new CloudStackTransportError({
+          command,
+          reason: "Connect",
+          detail: "connection refused (chaos)"
+        })
         yield* Effect.mapError(pass(process), () => refused)
         const draw = yield* drawCloudStack(network, command, request.method)
         const timeout = Effect.zipRight(
@@ -133,7 +148,13 @@ export const cloudStackTransport = (inner: CloudStackTransport["Type"], process:
         }
         const answer = yield* inner.send(request)
         if (draw._tag === "ResetAfter") {
-          return yield* Effect.fail(new CloudStackTransportError({ command, reason: "Reset", detail: "connection reset after the request (chaos)" }))
+          return yield* Effect.fail(
+            new CloudStackTransportError({
+              command,
+              reason: "Reset",
+              detail: "connection reset after the request (chaos)"
+            })
+          )
         }
         if (draw._tag === "TimeoutAfter") return yield* timeout
         return answer
@@ -152,7 +173,12 @@ export const kubernetes = (
     new KubeApiError({ verb, resource, reason: "Transport", detail: "connection refused (chaos)" })
   const unavailable = (verb: KubeApiError["verb"], resource: string) =>
     new KubeApiError({ verb, resource, reason: "Unavailable", status: 503, detail: "service unavailable (chaos)" })
-  const call = <A>(verb: KubeApiError["verb"], resource: string, effect: Effect.Effect<A, KubeApiError>, write: boolean) =>
+  const call = <A>(
+    verb: KubeApiError["verb"],
+    resource: string,
+    effect: Effect.Effect<A, KubeApiError>,
+    write: boolean
+  ) =>
     Effect.gen(function*() {
       yield* Effect.mapError(pass(process), () => unreachable(verb, resource))
       const f = yield* Ref.get(network.faults)
@@ -162,14 +188,18 @@ export const kubernetes = (
       if (write && x < f.kubeUnavailable + f.kubeLostWrite) return yield* Effect.fail(unavailable(verb, resource))
       return result
     })
-  const read = <A>(verb: KubeApiError["verb"], resource: string, effect: Effect.Effect<A, KubeApiError>) => call(verb, resource, effect, false)
-  const write = <A>(verb: KubeApiError["verb"], resource: string, effect: Effect.Effect<A, KubeApiError>) => call(verb, resource, effect, true)
+  const read = <A>(verb: KubeApiError["verb"], resource: string, effect: Effect.Effect<A, KubeApiError>) =>
+    call(verb, resource, effect, false)
+  const write = <A>(verb: KubeApiError["verb"], resource: string, effect: Effect.Effect<A, KubeApiError>) =>
+    call(verb, resource, effect, true)
   const watch = <A>(resource: string, stream: Stream.Stream<A, KubeApiError>) =>
     Stream.unwrap(Effect.as(Effect.mapError(pass(process), () => unreachable("watch", resource)), stream)).pipe(
       Stream.tap(() => Effect.mapError(pass(process), () => unreachable("watch", resource)))
     )
   const learn = (holder: string | undefined) =>
-    holder === undefined ? Effect.void : Ref.update(process.identity, (id) => (Option.isSome(id) ? id : Option.some(holder)))
+    holder === undefined
+      ? Effect.void
+      : Ref.update(process.identity, (id) => (Option.isSome(id) ? id : Option.some(holder)))
 
   const nodes = Context.get(inner, NodeApi)
   const services = Context.get(inner, ServiceApi)
@@ -193,9 +223,11 @@ export const kubernetes = (
         create: (s) => write("create", "services", services.create(s)),
         delete: (ns, name) => write("delete", "services", services.delete(ns, name)),
         patchStatus: (ns, name, ingress) => write("patch", "services", services.patchStatus(ns, name, ingress)),
-        setFinalizer: (ns, name, finalizer, present) => write("patch", "services", services.setFinalizer(ns, name, finalizer, present)),
+        setFinalizer: (ns, name, finalizer, present) =>
+          write("patch", "services", services.setFinalizer(ns, name, finalizer, present)),
         update: (ns, name, change) => write("patch", "services", services.update(ns, name, change)),
-        patchAnnotations: (ns, name, annotations) => write("patch", "services", services.patchAnnotations(ns, name, annotations))
+        patchAnnotations: (ns, name, annotations) =>
+          write("patch", "services", services.patchAnnotations(ns, name, annotations))
       }),
       Context.add(EndpointSliceApi, {
         list: read("list", "endpointslices", slices.list),
@@ -208,8 +240,10 @@ export const kubernetes = (
       }),
       Context.add(LeaseApi, {
         get: (ns, name) => read("get", "leases", leases.get(ns, name)),
-        create: (lease) => Effect.zipRight(learn(lease.spec.holderIdentity), write("create", "leases", leases.create(lease))),
-        update: (lease) => Effect.zipRight(learn(lease.spec.holderIdentity), write("update", "leases", leases.update(lease)))
+        create: (lease) =>
+          Effect.zipRight(learn(lease.spec.holderIdentity), write("create", "leases", leases.create(lease))),
+        update: (lease) =>
+          Effect.zipRight(learn(lease.spec.holderIdentity), write("update", "leases", leases.update(lease)))
       })
     )
   )

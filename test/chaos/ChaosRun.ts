@@ -6,7 +6,22 @@
  * stuck jobs, API-down windows), processes killed (hard or by SIGTERM), paused and restarted with fresh
  * memory; then the faults stop, time runs on until everything settled, and the invariants are checked.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Layer, LogLevel, Logger, Option, Random, Redacted, Ref } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Random,
+  Redacted,
+  Ref
+} from "effect"
 import { inspect } from "node:util"
 import { programWith } from "../../src/cli/RunCommand.js"
 import { parse } from "../../src/cli/RunFlags.js"
@@ -24,8 +39,8 @@ import { changeService, type Churn, createService, dice, kubelets, nodeEvent, re
 import { vmGone, vmOfNode } from "./ChaosExpect.js"
 import { check, type NodeDeletion, type Violation } from "./ChaosInvariants.js"
 import * as Links from "./ChaosLinks.js"
-import { runVirtual } from "./VirtualTime.js"
 import { CCM_ACCOUNT, CCM_KEYS, chaosWorld, CLUSTER, CLUSTER_NETWORKS, createForeign } from "./ChaosWorld.js"
+import { runVirtual } from "./VirtualTime.js"
 
 export interface ChaosOptions {
   readonly seed: number
@@ -81,7 +96,11 @@ const churnFaults = (intensity: number): Links.LinkFaults => ({
     { code: 503, rate: 0.01 * intensity, commands: "all" },
     { code: 431, rate: 0.01 * intensity, commands: "mutations" },
     { code: 533, rate: 0.05 * intensity, commands: ["associateIpAddress"] },
-    { code: 537, rate: 0.03 * intensity, commands: ["createLoadBalancerRule", "createFirewallRule", "createNetworkACL"] }
+    {
+      code: 537,
+      rate: 0.03 * intensity,
+      commands: ["createLoadBalancerRule", "createFirewallRule", "createNetworkACL"]
+    }
   ],
   connect: 0.01 * intensity,
   resetAfter: 0.01 * intensity,
@@ -122,7 +141,10 @@ const run = (options: ChaosOptions) =>
     const say = (line: string) =>
       options.progress === undefined
         ? Effect.void
-        : Effect.flatMap(Clock.currentTimeMillis, (now) => options.progress?.(`[${(now / 1000).toFixed(0).padStart(5)}s] ${line}`) ?? Effect.void)
+        : Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => options.progress?.(`[${(now / 1000).toFixed(0).padStart(5)}s] ${line}`) ?? Effect.void
+        )
     const scope = yield* Effect.scope
 
     // ---- the worlds ----
@@ -166,7 +188,9 @@ const run = (options: ChaosOptions) =>
         if (node === undefined) return
         const state = yield* sim.state
         const vm = vmOfNode(state, node)
-        if (vm !== undefined && !vmGone(vm)) nodeDeletions.push({ node: name, vm: vm.name, vmState: vm.state, at: state.now })
+        if (vm !== undefined && !vmGone(vm)) {
+          nodeDeletions.push({ node: name, vm: vm.name, vmState: vm.state, at: state.now })
+        }
       })
     const workers = yield* d.int(2, 6)
     const resync = yield* d.pick(["2m", "5m", "10m"])
@@ -199,7 +223,12 @@ const run = (options: ChaosOptions) =>
         started.push(slot.process)
       })
     const started: Array<Process> = []
-    const slots: Array<Slot> = [{ name: "a", generation: 0, process: undefined, restartAt: 0 }, { name: "b", generation: 0, process: undefined, restartAt: 0 }]
+    const slots: Array<Slot> = [{ name: "a", generation: 0, process: undefined, restartAt: 0 }, {
+      name: "b",
+      generation: 0,
+      process: undefined,
+      restartAt: 0
+    }]
     const terminating: Array<{ readonly process: Process; readonly killAt: number }> = []
     const stats = { kills: 0, pauses: 0, exits: 0, leaderChanges: 0, apiDownWindows: 0 }
     let holder: string | undefined
@@ -263,7 +292,11 @@ const run = (options: ChaosOptions) =>
           yield* Fiber.interruptFork(process.fiber)
         }
         stats.kills++
-        yield* say(`process ${target.name}${target.generation} ${roll >= 40 && roll < 55 ? "SIGTERM" : "SIGKILL"}${target === leader ? " (leader)" : ""}`)
+        yield* say(
+          `process ${target.name}${target.generation} ${roll >= 40 && roll < 55 ? "SIGTERM" : "SIGKILL"}${
+            target === leader ? " (leader)" : ""
+          }`
+        )
         target.process = undefined
         target.restartAt = now + (yield* d.int(5, 30)) * 1000
       })
@@ -276,7 +309,11 @@ const run = (options: ChaosOptions) =>
     const t0 = yield* Clock.currentTimeMillis
     for (let i = yield* d.int(0, 3); i > 0; i--) {
       const from = t0 + 200_000 + (yield* d.int(0, Math.max(0, churnMs - 320_000)))
-      windows.push({ from, until: from + (yield* d.int(20, 120)) * 1000, mode: (yield* d.chance(0.5)) ? "unavailable" : "unreachable" })
+      windows.push({
+        from,
+        until: from + (yield* d.int(20, 120)) * 1000,
+        mode: (yield* d.chance(0.5)) ? "unavailable" : "unreachable"
+      })
     }
     stats.apiDownWindows = windows.length
     yield* Ref.set(network.faults, churnFaults(intensity))
@@ -362,7 +399,10 @@ const run = (options: ChaosOptions) =>
       events: yield* kube.fake.events,
       kept,
       nodeDeletions,
-      registered: [...churn.registered].filter(([node]) => !churn.removedByCluster.has(node)).map(([node, vm]) => ({ node, vm })),
+      registered: [...churn.registered].filter(([node]) => !churn.removedByCluster.has(node)).map(([node, vm]) => ({
+        node,
+        vm
+      })),
       steadyCalls: calls.filter((c) => c.at >= steadyFrom)
     })
     // Every process ever started ends (cut off first, so their finalizers touch nothing).
@@ -372,7 +412,8 @@ const run = (options: ChaosOptions) =>
       calls.length,
       after.lbRules.map((r) => `${r.name}@${r.ipUuid}:${[...r.members.keys()].sort().join(",")}`).sort(),
       after.publicIps.filter((i) => i.state !== "Free").map((i) => i.address).sort(),
-      services.map((s) => `${s.metadata.namespace}/${s.metadata.name}=${JSON.stringify(s.status.loadBalancer.ingress)}`).sort()
+      services.map((s) => `${s.metadata.namespace}/${s.metadata.name}=${JSON.stringify(s.status.loadBalancer.ingress)}`)
+        .sort()
     ]))
     const traced = new Set(options.trace ?? [])
     for (const ip of after.publicIps) if (traced.has(ip.address)) traced.add(ip.uuid)
@@ -383,7 +424,9 @@ const run = (options: ChaosOptions) =>
         .map((c) => `${(c.at / 1000).toFixed(1).padStart(7)}s ${c.status} ${c.command} ${JSON.stringify(c.params)}`),
       ...services.filter((s) => mentions(JSON.stringify(s))).map((s) => `service ${JSON.stringify(s)}`),
       ...events.filter((e) => mentions(`${e.involvedObject.namespace ?? ""}/${e.involvedObject.name}`))
-        .map((e) => `event ${e.firstTimestamp ?? ""}..${e.lastTimestamp ?? ""} x${e.count} ${e.type} ${e.reason}: ${e.message}`)
+        .map((e) =>
+          `event ${e.firstTimestamp ?? ""}..${e.lastTimestamp ?? ""} x${e.count} ${e.type} ${e.reason}: ${e.message}`
+        )
     ]
     return {
       seed,
@@ -407,7 +450,19 @@ const crashed = (seed: number, why: string): ChaosResult => ({
   violations: [{ invariant: "converged", message: `the harness crashed: ${why}` }],
   fingerprint: "",
   trace: [],
-  stats: { calls: 0, mutations: 0, actions: 0, refused: 0, kills: 0, pauses: 0, exits: 0, leaderChanges: 0, apiDownWindows: 0, liveServices: 0, nodes: 0 }
+  stats: {
+    calls: 0,
+    mutations: 0,
+    actions: 0,
+    refused: 0,
+    kills: 0,
+    pauses: 0,
+    exits: 0,
+    leaderChanges: 0,
+    apiDownWindows: 0,
+    liveServices: 0,
+    nodes: 0
+  }
 })
 
 /**
@@ -420,12 +475,20 @@ export const runSeed = async (options: ChaosOptions): Promise<ChaosResult> => {
     Effect.withRandom(Random.make(`chaos-ccm-${options.seed}`)),
     Logger.withMinimumLogLevel(options.logLevel ?? LogLevel.None),
     // Errors and defects in log messages shown with their stack (a replay is for debugging).
-    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ annotations, cause, date, logLevel, message }) => {
-      const parts = (Array.isArray(message) ? message : [message]).map((m) => (m instanceof Error ? m.stack ?? m.message : typeof m === "string" ? m : inspect(m, { depth: 4 })))
-      const notes = [...annotations].map(([k, v]) => `${k}=${typeof v === "string" ? v : inspect(v, { depth: 2 })}`).join(" ")
-      const why = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
-      process.stderr.write(`${date.toISOString()} ${logLevel.label} ${parts.join(" ")} ${notes}${why}\n`)
-    })))
+    Effect.provide(
+      Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ annotations, cause, date, logLevel, message }) => {
+          const parts = (Array.isArray(message) ? message : [message]).map((
+            m
+          ) => (m instanceof Error ? m.stack ?? m.message : typeof m === "string" ? m : inspect(m, { depth: 4 })))
+          const notes = [...annotations].map(([k, v]) => `${k}=${typeof v === "string" ? v : inspect(v, { depth: 2 })}`)
+            .join(" ")
+          const why = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
+          process.stderr.write(`${date.toISOString()} ${logLevel.label} ${parts.join(" ")} ${notes}${why}\n`)
+        })
+      )
+    )
   )
   try {
     const exit = await runVirtual(program)

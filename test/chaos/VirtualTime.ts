@@ -25,7 +25,9 @@ class StepScheduler implements Scheduler.Scheduler {
       this.queue = []
       for (const task of batch) task()
       this.ran += batch.length
-      if (process.env.CHAOS_TRACE !== undefined && this.ran % 1000 < batch.length) process.stderr.write(`tasks ${this.ran}\n`)
+      if (process.env.CHAOS_TRACE !== undefined && this.ran % 1000 < batch.length) {
+        process.stderr.write(`tasks ${this.ran}\n`)
+      }
     }
   }
 }
@@ -110,10 +112,18 @@ export const runVirtual = async <A, E>(effect: Effect.Effect<A, E>, startMillis 
     scheduler.drain()
     const done = fiber.unsafePoll()
     if (done !== null) return done
-    if (!clock.fireNext()) throw new VirtualTimeDeadlock(`virtual time ${clock.now}: every fiber waits and no sleep is due`)
-    if (process.env.CHAOS_TRACE !== undefined && Math.floor(clock.now / 10_000) !== Math.floor(last / 10_000)) process.stderr.write(`t=${clock.now} tasks=${scheduler.ran}\n`)
+    if (!clock.fireNext()) {
+      throw new VirtualTimeDeadlock(`virtual time ${clock.now}: every fiber waits and no sleep is due`)
+    }
+    if (process.env.CHAOS_TRACE !== undefined && Math.floor(clock.now / 10_000) !== Math.floor(last / 10_000)) {
+      process.stderr.write(`t=${clock.now} tasks=${scheduler.ran}\n`)
+    }
     stalled = clock.now === last ? stalled + 1 : 0
     last = clock.now
-    if (stalled > 1_000_000) throw new VirtualTimeDeadlock(`virtual time ${clock.now}: a million wake-ups without time passing (a zero-sleep loop)`)
+    if (stalled > 1_000_000) {
+      throw new VirtualTimeDeadlock(
+        `virtual time ${clock.now}: a million wake-ups without time passing (a zero-sleep loop)`
+      )
+    }
   }
 }

@@ -18,10 +18,26 @@ const value = (name: string): number | undefined => {
   }
   return n
 }
-const known = new Set(["--seeds", "--from", "--seed", "--services", "--churn", "--settle", "-v", "--verbose", "--trace"])
-const unknown = args.filter((a, i) => a.startsWith("-") && !known.has(a.split("=")[0] ?? "") && !/^\d+$/.test(args[i - 1] ?? "x"))
+const known = new Set([
+  "--seeds",
+  "--from",
+  "--seed",
+  "--services",
+  "--churn",
+  "--settle",
+  "-v",
+  "--verbose",
+  "--trace"
+])
+const unknown = args.filter((a, i) =>
+  a.startsWith("-") && !known.has(a.split("=")[0] ?? "") && !/^\d+$/.test(args[i - 1] ?? "x")
+)
 if (unknown.length > 0) {
-  process.stderr.write(`unknown option ${unknown.join(" ")}; usage: npm run chaos -- [--seeds N] [--from S] [--seed S] [--services N] [--churn MIN] [--settle MIN] [-v]\n`)
+  process.stderr.write(
+    `unknown option ${
+      unknown.join(" ")
+    }; usage: npm run chaos -- [--seeds N] [--from S] [--seed S] [--services N] [--churn MIN] [--settle MIN] [-v]\n`
+  )
   process.exit(2)
 }
 const single = value("seed")
@@ -45,14 +61,26 @@ const main = async () => {
   for (let i = 0; i < count; i++) {
     const seed = single ?? from + i
     const started = performance.now()
-    const result = await runSeed({ seed, services, churnMinutes, settleMinutes, logLevel: verbose ? (process.env.CHAOS_LOG === "trace" ? LogLevel.Trace : process.env.CHAOS_LOG === "debug" ? LogLevel.Debug : LogLevel.Warning) : LogLevel.None,
+    const result = await runSeed({
+      seed,
+      services,
+      churnMinutes,
+      settleMinutes,
+      logLevel: verbose
+        ? (process.env.CHAOS_LOG === "trace"
+          ? LogLevel.Trace
+          : process.env.CHAOS_LOG === "debug"
+          ? LogLevel.Debug
+          : LogLevel.Warning)
+        : LogLevel.None,
       trace,
       progress: verbose ? (line: string) => Effect.sync(() => void process.stderr.write(`  ${line}\n`)) : undefined
     })
     const seconds = (performance.now() - started) / 1000
     times.push(seconds)
     const s = result.stats
-    const summary = `${s.calls} calls (${s.mutations} mutations), ${s.actions} churn actions, ${s.kills} kills, ${s.pauses} pauses, ` +
+    const summary =
+      `${s.calls} calls (${s.mutations} mutations), ${s.actions} churn actions, ${s.kills} kills, ${s.pauses} pauses, ` +
       `${s.leaderChanges} leader changes, ${s.apiDownWindows} API-down windows, ${s.liveServices} LoadBalancers, ${s.nodes} nodes`
     for (const line of result.trace) process.stdout.write(`  trace ${line}\n`)
     if (result.violations.length === 0) {
@@ -60,14 +88,18 @@ const main = async () => {
       continue
     }
     failed.push(seed)
-    process.stdout.write(`seed ${seed}: FAILED in ${seconds.toFixed(1)} s, ${result.violations.length} violations (${summary})\n`)
+    process.stdout.write(
+      `seed ${seed}: FAILED in ${seconds.toFixed(1)} s, ${result.violations.length} violations (${summary})\n`
+    )
     for (const v of result.violations.slice(0, 20)) process.stdout.write(`  [${v.invariant}] ${v.message}\n`)
     if (result.violations.length > 20) process.stdout.write(`  ... and ${result.violations.length - 20} more\n`)
     process.stdout.write(`  replay: npm run chaos -- --seed ${seed}${extra}\n`)
   }
   const total = times.reduce((a, b) => a + b, 0)
   process.stdout.write(
-    `\n${count} seeds, ${count - failed.length} clean, ${failed.length} failed${failed.length > 0 ? ` (${failed.join(", ")})` : ""}; ` +
+    `\n${count} seeds, ${count - failed.length} clean, ${failed.length} failed${
+      failed.length > 0 ? ` (${failed.join(", ")})` : ""
+    }; ` +
       `${total.toFixed(0)} s, ${(total / Math.max(1, count)).toFixed(1)} s per seed\n`
   )
   return failed.length

@@ -14,8 +14,16 @@ const JsonReport = Schema.Struct({
   ok: Schema.Boolean,
   apiUrl: Schema.String,
   controllers: Schema.Array(Schema.String),
-  checks: Schema.Array(Schema.Struct({ id: Schema.String, level: Schema.Literal("ok", "note", "warn", "fail", "skip"), text: Schema.String })),
-  commands: Schema.Array(Schema.Struct({ command: Schema.String, needed: Schema.Boolean, allowed: Schema.NullOr(Schema.Boolean) })),
+  checks: Schema.Array(
+    Schema.Struct({
+      id: Schema.String,
+      level: Schema.Literal("ok", "note", "warn", "fail", "skip"),
+      text: Schema.String
+    })
+  ),
+  commands: Schema.Array(
+    Schema.Struct({ command: Schema.String, needed: Schema.Boolean, allowed: Schema.NullOr(Schema.Boolean) })
+  ),
   networks: Schema.Array(Schema.Struct({ name: Schema.String, kind: Schema.String, vms: Schema.Array(Schema.String) }))
 })
 
@@ -25,7 +33,10 @@ const configFor = (keys: { readonly apiKey: string; readonly secretKey: string }
     const path = yield* Path.Path
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "check-" })
     const file = path.join(dir, "cloud-config")
-    yield* fs.writeFileString(file, `[Global]\napi-url = ${yield* apiUrl}\napi-key = ${keys.apiKey}\nsecret-key = ${keys.secretKey}\nzone = zone1\n`)
+    yield* fs.writeFileString(
+      file,
+      `[Global]\napi-url = ${yield* apiUrl}\napi-key = ${keys.apiKey}\nsecret-key = ${keys.secretKey}\nzone = zone1\n`
+    )
     return file
   })
 
@@ -37,14 +48,21 @@ describe("cloudstack-ccm check (preflight)", () => {
       const file = yield* configFor(ADMIN)
       const text = yield* InProcessCli.runCli("check", "--cloud-config", file)
       assert.strictEqual(text.code, 0, text.stdout)
-      assert.include(text.stdout, "Permissions (listApis)\n  ok    nodes         the command of the cloud-node and cloud-node-lifecycle controllers allowed")
+      assert.include(
+        text.stdout,
+        "Permissions (listApis)\n  ok    nodes         the command of the cloud-node and cloud-node-lifecycle controllers allowed"
+      )
       assert.include(text.stdout, "  shared1 (shared, id ")
       assert.match(text.stdout, /\nResult: OK, the CCM can do its job \(1 warning\)$/)
       const json = yield* InProcessCli.runCli("check", "--cloud-config", file, "--output", "json")
       assert.strictEqual(json.code, 0)
       const report = Schema.decodeUnknownSync(Schema.parseJson(JsonReport))(json.stdout)
       assert.isTrue(report.ok)
-      assert.deepStrictEqual(report.controllers, ["cloud-node-controller", "cloud-node-lifecycle-controller", "service-lb-controller"])
+      assert.deepStrictEqual(report.controllers, [
+        "cloud-node-controller",
+        "cloud-node-lifecycle-controller",
+        "service-lb-controller"
+      ])
       assert.isTrue(report.commands.every((c) => c.allowed === true))
       assert.includeMembers(report.networks.map((n) => n.name), ["isolated1", "isolated-ns", "vpc1-web", "shared1"])
       assert.notInclude(text.stdout + text.stderr + json.stdout + json.stderr, ADMIN.secretKey)
@@ -71,9 +89,15 @@ describe("cloudstack-ccm check (preflight)", () => {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped({ prefix: "check-offline-" })
       const file = `${dir}/cloud-config`
-      yield* fs.writeFileString(file, "[Global]\napi-url = https://cloud.invalid/client/api\napi-key = k\nsecret-key = s\n")
+      yield* fs.writeFileString(
+        file,
+        "[Global]\napi-url = https://cloud.invalid/client/api\napi-key = k\nsecret-key = s\n"
+      )
       const text = yield* InProcessCli.runCli("check", "--offline", "--cloud-config", file)
-      assert.deepStrictEqual([text.code, text.stdout.startsWith(`cloud-config ${file} OK: api-url=https://cloud.invalid/client/api`)], [0, true])
+      assert.deepStrictEqual([
+        text.code,
+        text.stdout.startsWith(`cloud-config ${file} OK: api-url=https://cloud.invalid/client/api`)
+      ], [0, true])
       const json = yield* InProcessCli.runCli("check", "--offline", "--output=json", "--cloud-config", file)
       assert.strictEqual(json.code, 0)
       assert.deepStrictEqual(Object.keys(JSON.parse(json.stdout)), ["ok", "summary"])

@@ -3,8 +3,8 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { checkConfig } from "../../src/cli/CheckCommand.js"
-import { summarize } from "../../src/config/CloudConfigSummary.js"
 import * as CliLogger from "../../src/cli/CliLogger.js"
+import { summarize } from "../../src/config/CloudConfigSummary.js"
 import * as CapturingConsole from "../fakes/CapturingConsole.js"
 
 const LogLine = Schema.parseJson(Schema.Struct({
@@ -22,7 +22,10 @@ const check = (text: string) =>
     const captured = yield* CapturingConsole.make
     const config = yield* checkConfig(file).pipe(Effect.provide(CliLogger.layer), Effect.withConsole(captured.console))
     // what `check --offline` prints
-    return { stdout: [...captured.stdout(), summarize(config)].join("\n"), logs: captured.stderr().map((l) => Schema.decodeUnknownSync(LogLine)(l)) }
+    return {
+      stdout: [...captured.stdout(), summarize(config)].join("\n"),
+      logs: captured.stderr().map((l) => Schema.decodeUnknownSync(LogLine)(l))
+    }
   })
 
 describe("check", () => {
@@ -32,7 +35,10 @@ describe("check", () => {
         "[Global]\napi-url = https://h/client/api\napi-key = AKEY-part1;part2\nsecret-key = SKEY-part1#part2\n"
       )
       const warnings = logs.filter((l) => l.logLevel === "WARN")
-      assert.deepStrictEqual(warnings.map((w) => [w.annotations["key"], w.annotations["line"]]), [["api-key", 3], ["secret-key", 4]])
+      assert.deepStrictEqual(warnings.map((w) => [w.annotations["key"], w.annotations["line"]]), [["api-key", 3], [
+        "secret-key",
+        4
+      ]])
       assert.include(warnings[0]?.message ?? "", "quote the value")
       const everything = JSON.stringify(logs) + stdout
       for (const part of ["AKEY-part1", "part2", "SKEY-part1"]) assert.notInclude(everything, part)
@@ -41,7 +47,9 @@ describe("check", () => {
 
   it.scoped("no warning for quoted values followed by a comment", () =>
     Effect.gen(function*() {
-      const { logs } = yield* check("[Global]\napi-url = https://h/client/api\napi-key = \"A;K\" ; mine\nsecret-key = \"S#K\" # mine\n")
+      const { logs } = yield* check(
+        "[Global]\napi-url = https://h/client/api\napi-key = \"A;K\" ; mine\nsecret-key = \"S#K\" # mine\n"
+      )
       assert.deepStrictEqual(logs.filter((l) => l.logLevel === "WARN"), [])
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -7,7 +7,8 @@ import * as InProcessCli from "./InProcessCli.js"
 
 const API_KEY = "AKEY-visible-n0where"
 const SECRET = "SKEY-n3v3r-pr1nt-m3"
-const GOOD = `[Global]\napi-url = https://cloud.example.com/client/api\napi-key = ${API_KEY}\nsecret-key = "${SECRET}"\n` +
+const GOOD =
+  `[Global]\napi-url = https://cloud.example.com/client/api\napi-key = ${API_KEY}\nsecret-key = "${SECRET}"\n` +
   `zone = z1\nssl-no-verify = yes\n`
 const BAD = `[Global]\napi-url = ftp://cloud\napi-kee = ${API_KEY}\nsecret-key = ${SECRET}\nssl-no-verify = maybe\n`
 
@@ -127,7 +128,12 @@ describe("Cli.exitCode", () => {
 describe("Cli.normalizeArgs", () => {
   it("moves --help/-h/--version right after the subcommand path, leaving `--` and later alone", () => {
     assert.deepStrictEqual(normalizeArgs(["--cloud-config", "f", "--help"]), ["--help", "--cloud-config", "f"])
-    assert.deepStrictEqual(normalizeArgs(["check", "--cloud-config", "f", "-h"]), ["check", "-h", "--cloud-config", "f"])
+    assert.deepStrictEqual(normalizeArgs(["check", "--cloud-config", "f", "-h"]), [
+      "check",
+      "-h",
+      "--cloud-config",
+      "f"
+    ])
     assert.deepStrictEqual(normalizeArgs(["check", "--version"]), ["check", "--version"])
     assert.deepStrictEqual(normalizeArgs(["check", "--cloud-config", "f"]), ["check", "--cloud-config", "f"])
     assert.deepStrictEqual(normalizeArgs(["x", "--", "--help"]), ["x", "--", "--help"])

@@ -19,8 +19,8 @@ import { createTags } from "../../src/cloudstack/commands/Tags.js"
 import { NetworkId } from "../../src/cloudstack/Ids.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import { NETWORK_ID } from "../../src/provider/loadbalancer/Annotations.js"
-import { LoadBalancers } from "../../src/provider/loadbalancer/LoadBalancers.js"
 import { lbName, ruleName } from "../../src/provider/loadbalancer/LbName.js"
+import { LoadBalancers } from "../../src/provider/loadbalancer/LoadBalancers.js"
 import { aclMarker } from "../../src/provider/loadbalancer/ObservedLb.js"
 import { tagsOf } from "../../src/provider/loadbalancer/Tags.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
@@ -29,7 +29,17 @@ import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import * as CapturingConsole from "../fakes/CapturingConsole.js"
 import { demoKeys } from "../fakes/CloudStackTestEnv.js"
 import { clientOver, deleteWithoutCleanup, inventory, lbService, world } from "../orphans/OrphanScenario.js"
-import { annotationStore, callsSince, countersNow, goCcmLb, networkId, nodesFor, request, service, simState } from "../provider/loadbalancer/LbTestEnv.js"
+import {
+  annotationStore,
+  callsSince,
+  countersNow,
+  goCcmLb,
+  networkId,
+  nodesFor,
+  request,
+  service,
+  simState
+} from "../provider/loadbalancer/LbTestEnv.js"
 import { cloudConfig } from "../simulation/NodeScenariosEnv.js"
 import { registerNodes } from "../simulation/ServiceScenariosEnv.js"
 import { runCli } from "./InProcessCli.js"
@@ -62,7 +72,11 @@ const orphans = (w: World, options: Partial<OrphansOptions> = {}) =>
       }).pipe(Effect.provide(CliLogger.layer), Effect.withConsole(captured.console))
     )
     const stdout = captured.stdout().join("\n")
-    return { exit, stdout, report: options.output === "text" ? undefined : Schema.decodeUnknownSync(JsonReport)(stdout) }
+    return {
+      exit,
+      stdout,
+      report: options.output === "text" ? undefined : Schema.decodeUnknownSync(JsonReport)(stdout)
+    }
   })
 
 const DEAD_UID = "0badc0de-5e1c-4000-a000-00000000dead"
@@ -73,9 +87,17 @@ const scenario = Effect.gen(function*() {
   const cs = yield* CloudStackClient
   const gone = yield* lbService({ name: "gone" })
   const kept = yield* lbService({ name: "kept" })
-  const goneVpc = yield* lbService({ name: "gone-vpc", ports: [{ name: "http", port: 8080 }], annotations: { [NETWORK_ID]: yield* networkId("vpc1-web") } })
+  const goneVpc = yield* lbService({
+    name: "gone-vpc",
+    ports: [{ name: "http", port: 8080 }],
+    annotations: { [NETWORK_ID]: yield* networkId("vpc1-web") }
+  })
   const owner = yield* lbService({ name: "shared-owner", loadBalancerIP: "203.0.113.50" })
-  const user = yield* lbService({ name: "shared-user", loadBalancerIP: "203.0.113.50", ports: [{ name: "https", port: 443 }] })
+  const user = yield* lbService({
+    name: "shared-user",
+    loadBalancerIP: "203.0.113.50",
+    ports: [{ name: "https", port: 443 }]
+  })
   // the user's own IP, rule and firewall rule, made by hand (untagged)
   const isolated1 = NetworkId.make(yield* networkId("isolated1"))
   const mine = yield* cs.run(associateIpAddress, { networkId: isolated1 })
@@ -97,7 +119,8 @@ const scenario = Effect.gen(function*() {
   const s = yield* simState
   const ipOf = (address: string) => s.publicIps.find((ip) => ip.address === address)?.uuid ?? ""
   const rulesOf = (uid: string) => s.lbRules.filter((r) => r.name.startsWith(`${lbName(uid)}-`)).map((r) => r.uuid)
-  const fwOf = (ip: string, port: number) => s.firewallRules.filter((f) => f.ipUuid === ip && f.startport === port).map((f) => f.uuid)
+  const fwOf = (ip: string, port: number) =>
+    s.firewallRules.filter((f) => f.ipUuid === ip && f.startport === port).map((f) => f.uuid)
   const shared = ipOf("203.0.113.50")
   return {
     gone,
@@ -188,7 +211,10 @@ describe("orphans command (in-memory simulator, FakeKubernetes)", () => {
       assert.deepStrictEqual(report?.orphans.map((o) => o.id).sort(), expected.orphans)
       assert.deepStrictEqual(report?.left.map((l) => l.id).sort(), expected.left)
       const why = (id: string) => report?.left.find((l) => l.id === id)?.why ?? ""
-      assert.strictEqual(why(expected.goIp), `IP left: not tagged as ours (it carries the orphan LB rule ${lbName(DEAD_UID)}-tcp-80)`)
+      assert.strictEqual(
+        why(expected.goIp),
+        `IP left: not tagged as ours (it carries the orphan LB rule ${lbName(DEAD_UID)}-tcp-80)`
+      )
       assert.include(why(expected.shared), "Service default/shared-user records or requests it")
       assert.deepStrictEqual(report?.orphans.map((o) => o.kind), [
         "FirewallRule",
@@ -248,7 +274,10 @@ describe("orphans command (in-memory simulator, FakeKubernetes)", () => {
       // the next run finishes the job
       const again = yield* orphans(w, { delete: true })
       assert.isTrue(Exit.isSuccess(again.exit))
-      assert.deepStrictEqual(again.report?.results.map((r) => [r.kind, r.outcome]), [["LoadBalancerRule", "deleted"], ["PublicIpAddress", "deleted"]])
+      assert.deepStrictEqual(again.report?.results.map((r) => [r.kind, r.outcome]), [["LoadBalancerRule", "deleted"], [
+        "PublicIpAddress",
+        "deleted"
+      ]])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("refuses to decide anything when the Services cannot be listed, even with --delete", () =>
@@ -256,7 +285,10 @@ describe("orphans command (in-memory simulator, FakeKubernetes)", () => {
       const w = yield* world
       yield* Effect.gen(function*() {
         yield* oneLeftBehind("node-1")
-        yield* Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.failNext({ verb: "list", resource: "services", reason: "Forbidden" }))
+        yield* Effect.flatMap(
+          FakeKubernetes.FakeKubernetes,
+          (k) => k.failNext({ verb: "list", resource: "services", reason: "Forbidden" })
+        )
       }).pipe(Effect.provide(w.context))
       const before = yield* inventory.pipe(Effect.provide(w.context))
       const run = yield* orphans(w, { delete: true, output: "text" })
@@ -265,7 +297,10 @@ describe("orphans command (in-memory simulator, FakeKubernetes)", () => {
       if (Exit.isFailure(run.exit)) {
         const error = Cause.failureOption(run.exit.cause)
         assert.strictEqual(Option.map(error, (e) => e._tag).pipe(Option.getOrUndefined), "ServicesUnavailableError")
-        assert.match(Option.match(error, { onNone: () => "", onSome: (e) => e.message }), /^orphans: cannot list the cluster's Services \(Kubernetes list services.*Forbidden.*\); refusing to decide what is an orphan without them$/)
+        assert.match(
+          Option.match(error, { onNone: () => "", onSome: (e) => e.message }),
+          /^orphans: cannot list the cluster's Services \(Kubernetes list services.*Forbidden.*\); refusing to decide what is an orphan without them$/
+        )
       }
       assert.deepStrictEqual(yield* inventory.pipe(Effect.provide(w.context)), before)
     }).pipe(Effect.provide(NodeContext.layer)))
@@ -278,7 +313,10 @@ describe("orphans command (in-memory simulator, FakeKubernetes)", () => {
       // the controller builds an LB for a new Service right after any Service listing
       const racing = ServiceApi.of({
         ...real,
-        list: Effect.tap(real.list, () => Effect.orDie(lbService({ name: "brand-new" }).pipe(Effect.provide(w.context))))
+        list: Effect.tap(
+          real.list,
+          () => Effect.orDie(lbService({ name: "brand-new" }).pipe(Effect.provide(w.context)))
+        )
       })
       const captured = yield* CapturingConsole.make
       const report = yield* orphansWith({ clusterName: "kubernetes", delete: true, output: "json" }, w.config, {
@@ -296,8 +334,16 @@ describe("orphans command (in-memory simulator, FakeKubernetes)", () => {
       // as alice: tagged like this cluster's LB of a deleted Service (the IP too)
       const tags = tagsOf({ cluster: "kubernetes", namespace: "default", name: "gone", uid: DEAD_UID })
       const made = yield* Effect.gen(function*() {
-        const ids = yield* handMade(networkId("alice-net").pipe(Effect.provide(w.context)), ruleName(lbName(DEAD_UID), "tcp", 80), 80, tags)
-        yield* Effect.flatMap(CloudStackClient, (cs) => cs.run(createTags, { resourceType: "PublicIpAddress", resourceIds: [ids.ip], tags }))
+        const ids = yield* handMade(
+          networkId("alice-net").pipe(Effect.provide(w.context)),
+          ruleName(lbName(DEAD_UID), "tcp", 80),
+          80,
+          tags
+        )
+        yield* Effect.flatMap(
+          CloudStackClient,
+          (cs) => cs.run(createTags, { resourceType: "PublicIpAddress", resourceIds: [ids.ip], tags })
+        )
         return [ids.ip, ids.rule]
       }).pipe(Effect.provide(alice))
       const before = yield* inventory.pipe(Effect.provide(w.context))
@@ -315,17 +361,28 @@ describe("orphans command (in-memory simulator, FakeKubernetes)", () => {
       yield* Effect.gen(function*() {
         yield* oneLeftBehind("node-1")
         // a hand-made rule whose tags quote the secret key and a terminal escape
-        yield* handMade(networkId("isolated1"), "hand-made", 9090, tagsOf({ cluster: "kubernetes", namespace: "default", name: `x-${SECRET}\u001b[31m`, uid: DEAD_UID }))
+        yield* handMade(
+          networkId("isolated1"),
+          "hand-made",
+          9090,
+          tagsOf({ cluster: "kubernetes", namespace: "default", name: `x-${SECRET}\u001b[31m`, uid: DEAD_UID })
+        )
       }).pipe(Effect.provide(w.context))
       const run = yield* orphans(w, { output: "text" })
       assert.isTrue(Exit.isSuccess(run.exit))
       const text = run.stdout
-      assert.match(text, /^cloudstack-ccm orphans, cluster "kubernetes": 4 orphans \(1 firewall rule, 2 LB rules, 1 public IP\), 1 resource left alone \(dry run: nothing was changed\)$/m)
+      assert.match(
+        text,
+        /^cloudstack-ccm orphans, cluster "kubernetes": 4 orphans \(1 firewall rule, 2 LB rules, 1 public IP\), 1 resource left alone \(dry run: nothing was changed\)$/m
+      )
       assert.include(text, "Orphans (--delete removes them in this order):")
       assert.include(text, "    action: delete the firewall rule (deleteFirewallRule)")
       assert.include(text, "    action: release the IP (disassociateIpAddress)")
       assert.include(text, "    why:    Service default/gone (UID ")
-      assert.include(text, "Service default/x-<redacted>?[31m (UID 0badc0de-5e1c-4000-a000-00000000dead) no longer exists")
+      assert.include(
+        text,
+        "Service default/x-<redacted>?[31m (UID 0badc0de-5e1c-4000-a000-00000000dead) no longer exists"
+      )
       assert.include(text, "Left alone:")
       assert.include(text, "IP left: not tagged as ours (it carries the orphan LB rule hand-made)")
       assert.include(text, "Run again with --delete to remove the orphans.")
@@ -341,7 +398,10 @@ describe("orphans command line", () => {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const file = path.join(yield* fs.makeTempDirectoryScoped({ prefix: "orphans-" }), "cloud-config")
-    yield* fs.writeFileString(file, "[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k-123456\nsecret-key = s-123456\n")
+    yield* fs.writeFileString(
+      file,
+      "[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = k-123456\nsecret-key = s-123456\n"
+    )
     return file
   })
 
@@ -349,13 +409,21 @@ describe("orphans command line", () => {
     Effect.gen(function*() {
       const { code, stdout } = yield* runCli("orphans", "--help")
       assert.strictEqual(code, 0)
-      for (const option of ["--cloud-config", "--kubeconfig", "--cluster-name", "--delete", "--output"]) assert.include(stdout, option)
+      for (const option of ["--cloud-config", "--kubeconfig", "--cluster-name", "--delete", "--output"]) {
+        assert.include(stdout, option)
+      }
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("a kubeconfig that cannot be loaded: exit 1 with one clear line, before any CloudStack call", () =>
     Effect.gen(function*() {
       const file = yield* configFile
-      const { code, stderr } = yield* runCli("orphans", "--cloud-config", file, "--kubeconfig", "/nonexistent/kubeconfig")
+      const { code, stderr } = yield* runCli(
+        "orphans",
+        "--cloud-config",
+        file,
+        "--kubeconfig",
+        "/nonexistent/kubeconfig"
+      )
       assert.strictEqual(code, 1)
       assert.match(stderr, /Kubernetes client configuration: .*\/nonexistent\/kubeconfig/)
       assert.notInclude(stderr, "CloudStack")

@@ -31,7 +31,9 @@ describe("orphans command over HTTP", () => {
     Effect.gen(function*() {
       const w = yield* world
       const server = yield* Layer.build(
-        SimulatorHttpServer.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(Layer.provide(Layer.succeedContext(w.simulator)))
+        SimulatorHttpServer.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(
+          Layer.provide(Layer.succeedContext(w.simulator))
+        )
       )
       const apiUrl = Context.get(server, SimulatorHttpServer.SimulatorHttpServer).apiUrl
       const { gone, kept } = yield* Effect.gen(function*() {
@@ -53,8 +55,14 @@ describe("orphans command over HTTP", () => {
       const before = yield* inventory.pipe(Effect.provide(w.context))
 
       const fs = yield* FileSystem.FileSystem
-      const file = (yield* Path.Path).join(yield* fs.makeTempDirectoryScoped({ prefix: "orphans-http-" }), "cloud-config")
-      yield* fs.writeFileString(file, `[Global]\napi-url = ${apiUrl}\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n`)
+      const file = (yield* Path.Path).join(
+        yield* fs.makeTempDirectoryScoped({ prefix: "orphans-http-" }),
+        "cloud-config"
+      )
+      yield* fs.writeFileString(
+        file,
+        `[Global]\napi-url = ${apiUrl}\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n`
+      )
       const config = yield* CloudConfigFile.load(file)
       const backends = { kubernetes: Layer.succeedContext(w.kube), cloudStackTransport: HttpTransport.layer }
       const run = (remove: boolean) =>
@@ -67,7 +75,8 @@ describe("orphans command over HTTP", () => {
           return Schema.decodeUnknownSync(Results)(captured.stdout().join("\n"))
         })
 
-      const callsBefore = (yield* Effect.flatMap(CloudStackSimulator, (s) => s.callLog).pipe(Effect.provide(w.context))).length
+      const callsBefore = (yield* Effect.flatMap(CloudStackSimulator, (s) =>
+        s.callLog).pipe(Effect.provide(w.context))).length
       const dry = yield* run(false)
       assert.deepStrictEqual(dry.orphans.map((o) => o.id), expected)
       assert.deepStrictEqual(dry.orphans.map((o) => o.kind), ["FirewallRule", "LoadBalancerRule", "PublicIpAddress"])
@@ -85,8 +94,15 @@ describe("orphans command over HTTP", () => {
       })
       assert.isTrue(after.ips.includes(ipOf(kept.address)))
       // every call went through the HTTP face, signed with the file's keys: none was refused
-      const log = (yield* Effect.flatMap(CloudStackSimulator, (s) => s.callLog).pipe(Effect.provide(w.context))).slice(callsBefore)
+      const log = (yield* Effect.flatMap(CloudStackSimulator, (s) => s.callLog).pipe(Effect.provide(w.context))).slice(
+        callsBefore
+      )
       assert.deepStrictEqual(log.filter((c) => c.status !== 200).map((c) => c.command), [])
-      assert.includeMembers(log.map((c) => c.command), ["listNetworkACLs", "deleteFirewallRule", "deleteLoadBalancerRule", "disassociateIpAddress"])
+      assert.includeMembers(log.map((c) => c.command), [
+        "listNetworkACLs",
+        "deleteFirewallRule",
+        "deleteLoadBalancerRule",
+        "disassociateIpAddress"
+      ])
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -1,8 +1,8 @@
 import { HelpDoc, ValidationError } from "@effect/cli"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, FiberId, Option } from "effect"
-import { CloudConfigError, ConfigIssue } from "../../src/config/CloudConfigError.js"
 import { failureLines } from "../../src/cli/ReportFailure.js"
+import { CloudConfigError, ConfigIssue } from "../../src/config/CloudConfigError.js"
 
 class Tagged extends Data.TaggedError("Tagged")<{}> {}
 
@@ -13,7 +13,10 @@ describe("ReportFailure.failureLines", () => {
       issues: [ConfigIssue.UnknownKey({ line: 2, key: "x", suggestion: Option.none() })]
     })
     const lines = failureLines(Cause.parallel(Cause.fail(error), Cause.fail(new Tagged())))
-    assert.deepStrictEqual(lines, ["cannot use cloud-config /c (1 problem):\n  /c:2: unknown key \"x\" in [Global]", "Tagged"])
+    assert.deepStrictEqual(lines, [
+      "cannot use cloud-config /c (1 problem):\n  /c:2: unknown key \"x\" in [Global]",
+      "Tagged"
+    ])
     assert.notInclude(lines.join("\n"), "    at ")
   })
 

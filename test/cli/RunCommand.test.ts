@@ -24,7 +24,10 @@ describe("RunCommand", () => {
       return Duration.toMillis(drainTimeout(parsed.right.flags))
     }
     assert.strictEqual(drain([]), 2000)
-    assert.strictEqual(drain(["--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"]), 500)
+    assert.strictEqual(
+      drain(["--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"]),
+      500
+    )
     assert.strictEqual(drain(["--leader-elect=false"]), 2000)
   })
 
@@ -36,14 +39,18 @@ describe("RunCommand", () => {
 
   it.effect("the cloud-config is validated before Kubernetes is contacted", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(runWithTokens(["--cloud-config=/nonexistent/cloud-config", "--kubeconfig=/nonexistent/kubeconfig"]))
+      const error = yield* Effect.flip(
+        runWithTokens(["--cloud-config=/nonexistent/cloud-config", "--kubeconfig=/nonexistent/kubeconfig"])
+      )
       assert.strictEqual(error._tag, "CloudConfigError")
       assert.include(error.message, "/nonexistent/cloud-config")
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.effect("an unusable kubeconfig is one typed error naming the problem", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(runWithTokens(["--controllers=-*", "--secure-port=0", "--kubeconfig=/nonexistent/kubeconfig"]))
+      const error = yield* Effect.flip(
+        runWithTokens(["--controllers=-*", "--secure-port=0", "--kubeconfig=/nonexistent/kubeconfig"])
+      )
       assert.strictEqual(error._tag, "KubeConfigError")
       assert.include(error.message, "/nonexistent/kubeconfig")
     }).pipe(Effect.provide(NodeContext.layer)))

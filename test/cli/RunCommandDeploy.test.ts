@@ -13,9 +13,12 @@ import { parse } from "../../src/cli/RunFlags.js"
 
 const deploy = join(import.meta.dirname, "..", "..", "deploy")
 const base = join(deploy, "base")
-const docs = (file: string): ReadonlyArray<unknown> => YAML.parseAllDocuments(readFileSync(join(base, file), "utf8")).map((d) => d.toJS())
+const docs = (file: string): ReadonlyArray<unknown> =>
+  YAML.parseAllDocuments(readFileSync(join(base, file), "utf8")).map((d) => d.toJS())
 
-const Probe = Schema.Struct({ httpGet: Schema.Struct({ path: Schema.String, port: Schema.Number, scheme: Schema.String }) })
+const Probe = Schema.Struct({
+  httpGet: Schema.Struct({ path: Schema.String, port: Schema.Number, scheme: Schema.String })
+})
 const Deployment = Schema.Struct({
   kind: Schema.Literal("Deployment"),
   metadata: Schema.Struct({ namespace: Schema.String }),
@@ -27,11 +30,15 @@ const Deployment = Schema.Struct({
           args: Schema.Array(Schema.String),
           livenessProbe: Probe,
           readinessProbe: Probe,
-          resources: Schema.Struct({ limits: Schema.Struct({ memory: Schema.TemplateLiteralParser(Schema.NumberFromString, "Mi") }) }),
+          resources: Schema.Struct({
+            limits: Schema.Struct({ memory: Schema.TemplateLiteralParser(Schema.NumberFromString, "Mi") })
+          }),
           env: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.String }))),
           volumeMounts: Schema.Tuple(Schema.Struct({ name: Schema.String, mountPath: Schema.String }))
         })),
-        volumes: Schema.Tuple(Schema.Struct({ name: Schema.String, secret: Schema.Struct({ secretName: Schema.String }) }))
+        volumes: Schema.Tuple(
+          Schema.Struct({ name: Schema.String, secret: Schema.Struct({ secretName: Schema.String }) })
+        )
       })
     })
   })
@@ -47,7 +54,13 @@ const Rbac = Schema.Tuple(
   Schema.Struct({
     kind: Schema.Literal("ClusterRole"),
     metadata: Named,
-    rules: Schema.Array(Schema.Struct({ apiGroups: Schema.Array(Schema.String), resources: Schema.Array(Schema.String), verbs: Schema.Array(Schema.String) }))
+    rules: Schema.Array(
+      Schema.Struct({
+        apiGroups: Schema.Array(Schema.String),
+        resources: Schema.Array(Schema.String),
+        verbs: Schema.Array(Schema.String)
+      })
+    )
   }),
   Binding,
   Binding
@@ -60,10 +73,16 @@ describe("deploy/ manifests", () => {
   const [container] = pod.containers
 
   it("the Deployment's args (after the image's entrypoint flag) parse cleanly, leader election on", () => {
-    const entrypoint = Schema.decodeUnknownSync(Entrypoint)(readFileSync(join(deploy, "Dockerfile"), "utf8").match(/^ENTRYPOINT (.*)$/m)?.[1])
+    const entrypoint = Schema.decodeUnknownSync(Entrypoint)(
+      readFileSync(join(deploy, "Dockerfile"), "utf8").match(/^ENTRYPOINT (.*)$/m)?.[1]
+    )
     // node, its own flags, the bundle, then the CCM's flags
     const script = entrypoint.indexOf("/app/cloudstack-ccm.mjs")
-    assert.deepStrictEqual(entrypoint.slice(1, script), [...IMAGE_NODE_ARGS], "the benchmarks run the bundle with these")
+    assert.deepStrictEqual(
+      entrypoint.slice(1, script),
+      [...IMAGE_NODE_ARGS],
+      "the benchmarks run the bundle with these"
+    )
     const result = parse([...entrypoint.slice(script + 1), ...container.args])
     if (Either.isLeft(result)) return assert.fail(result.left.message)
     assert.deepStrictEqual(result.right.warnings, [])
@@ -92,8 +111,15 @@ describe("deploy/ manifests", () => {
     assert.isAtMost(heapMb + 50, limitMi)
     assert.isAtMost(limitMi, 120, "the Go image's limit")
     assert.strictEqual(imageEnv("MALLOC_MMAP_THRESHOLD_"), "32768")
-    assert.deepStrictEqual(imageEnv("NODE_OPTIONS")?.split(" "), [...DEPLOYMENT_NODE_OPTIONS], "the benchmarks measure these")
-    assert.isUndefined(container.env?.find((e) => e.name === "NODE_OPTIONS"), "the Deployment leaves the V8 flags to the image")
+    assert.deepStrictEqual(
+      imageEnv("NODE_OPTIONS")?.split(" "),
+      [...DEPLOYMENT_NODE_OPTIONS],
+      "the benchmarks measure these"
+    )
+    assert.isUndefined(
+      container.env?.find((e) => e.name === "NODE_OPTIONS"),
+      "the Deployment leaves the V8 flags to the image"
+    )
     assert.strictEqual(deployment.metadata.namespace, "kube-system")
   })
 
@@ -115,10 +141,18 @@ describe("deploy/ manifests", () => {
       for (const verb of verbs) assert.isTrue(allows(group, resource, verb), `${verb} ${group}/${resource}`)
     }
     assert.strictEqual(binding.roleRef.name, role.metadata.name)
-    assert.deepStrictEqual(binding.subjects[0], { kind: "ServiceAccount", name: account.metadata.name, namespace: "kube-system" })
+    assert.deepStrictEqual(binding.subjects[0], {
+      kind: "ServiceAccount",
+      name: account.metadata.name,
+      namespace: "kube-system"
+    })
     assert.strictEqual(pod.serviceAccountName, account.metadata.name)
     // the secure port's TokenReviews and SubjectAccessReviews (test/e2e/SecureServing.test.ts grants the same)
     assert.strictEqual(delegation.roleRef.name, "system:auth-delegator")
-    assert.deepStrictEqual(delegation.subjects[0], { kind: "ServiceAccount", name: account.metadata.name, namespace: "kube-system" })
+    assert.deepStrictEqual(delegation.subjects[0], {
+      kind: "ServiceAccount",
+      name: account.metadata.name,
+      namespace: "kube-system"
+    })
   })
 })

@@ -6,14 +6,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Duration, Effect, Either, Exit, Fiber, Layer, Option, TestClock } from "effect"
+import { programWith } from "../../src/cli/RunCommand.js"
+import { parse } from "../../src/cli/RunFlags.js"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { listVirtualMachines } from "../../src/cloudstack/commands/VirtualMachines.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
-import { programWith } from "../../src/cli/RunCommand.js"
-import { parse } from "../../src/cli/RunFlags.js"
-import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
+import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
@@ -30,7 +30,9 @@ const flagsOf = (tokens: ReadonlyArray<string>) => {
 const world = Effect.gen(function*() {
   const kube = yield* Layer.build(FakeKubernetes.layer())
   const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
-  const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n")
+  const config = yield* CloudConfigFile.fromString(
+    "[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n"
+  )
   const client = yield* Layer.build(CloudStackClient.layer.pipe(
     Layer.provide(Simulator.layerTransport),
     Layer.provide(Layer.mergeAll(Layer.succeedContext(cloud), Layer.succeed(CloudConfig, config), Metrics.layer))
@@ -41,7 +43,10 @@ const world = Effect.gen(function*() {
   const registered = yield* asKubelet(DemoCluster.setup({ nodes: 3 }))
   /** Registers one more Node, for a running VM that has none yet. */
   const registerSpare = asKubelet(Effect.gen(function*() {
-    const vms = yield* (yield* CloudStackClient.CloudStackClient).list(listVirtualMachines, { state: "Running", details: ["min", "nics"] })
+    const vms = yield* (yield* CloudStackClient.CloudStackClient).list(listVirtualMachines, {
+      state: "Running",
+      details: ["min", "nics"]
+    })
     const vm = vms.find((v) => !registered.some((r) => r.vm.id === v.id))
     if (vm === undefined) return assert.fail("the demo world has no spare running VM")
     return yield* (yield* NodeApi).create(DemoCluster.nodeFor(vm, 3, "cluster.example"))
@@ -51,7 +56,8 @@ const world = Effect.gen(function*() {
       kubernetes: Layer.succeedContext(kube),
       cloudStackTransport: Simulator.layerTransport.pipe(Layer.provide(Layer.succeedContext(cloud)))
     }))
-  const kubectl = <A, E>(effect: Effect.Effect<A, E, ServiceApi>) => effect.pipe(Effect.provide(Layer.succeedContext(kube)))
+  const kubectl = <A, E>(effect: Effect.Effect<A, E, ServiceApi>) =>
+    effect.pipe(Effect.provide(Layer.succeedContext(kube)))
   return { fake: Context.get(kube, FakeKubernetes.FakeKubernetes), kubectl, registered, registerSpare, start }
 })
 
@@ -94,8 +100,13 @@ describe("RunCommand.programWith (in-process, simulated backends)", () => {
       const running = yield* start(["--controllers=*"])
       yield* advance(20)
       assert.isTrue((yield* fake.nodes).every(initialised))
-      yield* kubectl(Effect.flatMap(ServiceApi, (api) =>
-        api.create({ namespace: "default", name: "web", type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })))
+      yield* kubectl(
+        Effect.flatMap(
+          ServiceApi,
+          (api) =>
+            api.create({ namespace: "default", name: "web", type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })
+        )
+      )
       yield* advance(10)
       const web = (yield* fake.services).find((s) => s.metadata.name === "web")
       assert.match(web?.status.loadBalancer.ingress[0]?.ip ?? "", /^203\.0\.113\.\d+$/)
@@ -120,6 +131,9 @@ describe("RunCommand.programWith (in-process, simulated backends)", () => {
 
       const spare = yield* registerSpare
       yield* advance(30)
-      assert.isFalse(initialised((yield* fake.nodes).find((n) => n.metadata.name === spare.metadata.name)), "no controller may act after the loss")
+      assert.isFalse(
+        initialised((yield* fake.nodes).find((n) => n.metadata.name === spare.metadata.name)),
+        "no controller may act after the loss"
+      )
     }))
 })

@@ -9,9 +9,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Either, Fiber, Layer, Logger, Option } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
+import * as CliLogger from "../../src/cli/CliLogger.js"
 import { logLevelOf, programWith } from "../../src/cli/RunCommand.js"
 import { parse } from "../../src/cli/RunFlags.js"
-import * as CliLogger from "../../src/cli/CliLogger.js"
 import * as HttpTransport from "../../src/cloudstack/HttpTransport.js"
 import { encodeValue } from "../../src/cloudstack/Signing.js"
 import { TAINT_UNINITIALIZED } from "../../src/controllers/NodePlan.js"
@@ -34,8 +34,15 @@ const echoes: ReadonlyArray<readonly [string, (request: LoopbackServer.SeenReque
       [...paramsOf(request)].map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join("")
     }</table></body></html>`
   })],
-  ["a 200 JSON object echoing the URL and the parameters", (request) =>
-    LoopbackServer.jsonReply(200, { url: request.url, params: Object.fromEntries(paramsOf(request)), body: request.body })],
+  [
+    "a 200 JSON object echoing the URL and the parameters",
+    (request) =>
+      LoopbackServer.jsonReply(200, {
+        url: request.url,
+        params: Object.fromEntries(paramsOf(request)),
+        body: request.body
+      })
+  ],
   ["a CloudStack error envelope echoing the request in its errortext", (request) => {
     const command = paramsOf(request).get("command") ?? "x"
     return LoopbackServer.jsonReply(530, {
@@ -43,7 +50,9 @@ const echoes: ReadonlyArray<readonly [string, (request: LoopbackServer.SeenReque
         uuidList: [{ uuid: paramsOf(request).get("apiKey") ?? "", description: "apiKey" }],
         errorcode: 530,
         cserrorcode: 4250,
-        errortext: `cannot process ${request.url} (apiKey ${paramsOf(request).get("apiKey")}, signature ${paramsOf(request).get("signature")})`
+        errortext: `cannot process ${request.url} (apiKey ${paramsOf(request).get("apiKey")}, signature ${
+          paramsOf(request).get("signature")
+        })`
       }
     })
   }]
@@ -68,7 +77,10 @@ const startAgainst = (echo: (request: LoopbackServer.SeenRequest) => LoopbackSer
     const output = yield* CapturingConsole.make
     const kube = yield* Layer.build(FakeKubernetes.layer())
     const nodes = Context.get(kube, NodeApi)
-    yield* nodes.create({ name: "joining", taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }] })
+    yield* nodes.create({
+      name: "joining",
+      taints: [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }]
+    })
     yield* nodes.create({ name: "not-ready", providerID: "external-cloudstack://6d1f2c1e-3b1a-4c55-9a3e-0f1e2d3c4b5a" })
     const port = yield* freePort
     const parsed = parse([
@@ -89,7 +101,11 @@ const startAgainst = (echo: (request: LoopbackServer.SeenRequest) => LoopbackSer
       programWith(parsed.right.flags, Option.some(config), {
         kubernetes: Layer.succeedContext(kube),
         cloudStackTransport: HttpTransport.layer
-      }).pipe(Logger.withMinimumLogLevel(logLevelOf(verbosity)), Effect.provide(CliLogger.layer), Effect.withConsole(output.console))
+      }).pipe(
+        Logger.withMinimumLogLevel(logLevelOf(verbosity)),
+        Effect.provide(CliLogger.layer),
+        Effect.withConsole(output.console)
+      )
     )
     const finish = Effect.gen(function*() {
       const metrics = yield* Effect.fork(fetchText(`http://127.0.0.1:${port}/metrics`))
@@ -105,8 +121,14 @@ const startAgainst = (echo: (request: LoopbackServer.SeenRequest) => LoopbackSer
 
 /** Every 12-character piece of a secret's forms (raw, URL-encoded, JSON-escaped), lowercased: a cut-off key leaks too. */
 const fragments = (secret: string): ReadonlyArray<string> => {
-  const forms = [secret, encodeURIComponent(secret), encodeValue(secret), secret.replaceAll("/", "\\/")].map((s) => s.toLowerCase())
-  return [...new Set(forms.flatMap((form) => Array.from({ length: Math.max(1, form.length - 11) }, (_, i) => form.slice(i, i + 12))))]
+  const forms = [secret, encodeURIComponent(secret), encodeValue(secret), secret.replaceAll("/", "\\/")].map((s) =>
+    s.toLowerCase()
+  )
+  return [
+    ...new Set(
+      forms.flatMap((form) => Array.from({ length: Math.max(1, form.length - 11) }, (_, i) => form.slice(i, i + 12)))
+    )
+  ]
 }
 
 describe("keys and signatures never leave the process, at any -v (echoing endpoints)", () => {
@@ -134,7 +156,9 @@ describe("keys and signatures never leave the process, at any -v (echoing endpoi
           for (const [where, text] of Object.entries(texts)) {
             const lower = text.toLowerCase()
             for (const secret of [API_KEY, SECRET_KEY, ...signatures]) {
-              for (const piece of fragments(secret)) assert.notInclude(lower, piece, `${label}: a piece of a secret in ${where}`)
+              for (const piece of fragments(secret)) {
+                assert.notInclude(lower, piece, `${label}: a piece of a secret in ${where}`)
+              }
             }
           }
           // what the echo said still reaches the operator, with the secrets redacted

@@ -5,9 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"
-import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
 import { programWith } from "../../src/cli/RunCommand.js"
 import { parse } from "../../src/cli/RunFlags.js"
+import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
@@ -17,19 +17,36 @@ const run = (controllers: string) =>
   Effect.gen(function*() {
     const kube = yield* Layer.build(FakeKubernetes.layer())
     const cloud = yield* Layer.build(Simulator.layer(demoWorld, { seed: 7 }))
-    const config = yield* CloudConfigFile.fromString("[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n")
+    const config = yield* CloudConfigFile.fromString(
+      "[Global]\napi-url = http://127.0.0.1:1/client/api\napi-key = demo-admin-api-key\nsecret-key = demo-admin-secret-key\n"
+    )
     const nodes = Context.get(kube, NodeApi)
-    yield* Effect.forEach(["a", "b", "c"], (name) => nodes.create({ name: `node-${name}`, providerID: `external-cloudstack:///${name}` }), {
+    yield* Effect.forEach(["a", "b", "c"], (name) =>
+      nodes.create({ name: `node-${name}`, providerID: `external-cloudstack:///${name}` }), {
       discard: true
     })
     const lists = yield* Ref.make(0)
     const watches = yield* Ref.make(0)
     const counted = NodeApi.of({
       ...nodes,
-      list: Effect.zipRight(Ref.update(lists, (n) => n + 1), nodes.list),
-      watch: (resourceVersion) => Stream.unwrap(Effect.as(Ref.update(watches, (n) => n + 1), nodes.watch(resourceVersion)))
+      list: Effect.zipRight(
+        Ref.update(lists, (n) =>
+          n + 1),
+        nodes.list
+      ),
+      watch: (resourceVersion) =>
+        Stream.unwrap(Effect.as(
+          Ref.update(watches, (n) =>
+            n + 1),
+          nodes.watch(resourceVersion)
+        ))
     })
-    const parsed = parse(["--cloud-config=/unused", "--secure-port=0", "--leader-elect=false", `--controllers=${controllers}`])
+    const parsed = parse([
+      "--cloud-config=/unused",
+      "--secure-port=0",
+      "--leader-elect=false",
+      `--controllers=${controllers}`
+    ])
     if (Either.isLeft(parsed)) return assert.fail(parsed.left.message)
     const running = yield* Effect.fork(programWith(parsed.right.flags, Option.some(config), {
       kubernetes: Layer.succeedContext(Context.add(kube, NodeApi, counted)),

@@ -21,12 +21,18 @@ describe("RunFlags.parse", () => {
     assert.strictEqual(flags.cloudProvider, "external-cloudstack")
     assert.deepStrictEqual(flags.cloudConfig, Option.some("/config/cloud-config"))
     assert.isTrue(Option.isNone(flags.kubeconfig))
-    assert.deepStrictEqual(flags.controllers, ["cloud-node-controller", "cloud-node-lifecycle-controller", "service-lb-controller"])
+    assert.deepStrictEqual(flags.controllers, [
+      "cloud-node-controller",
+      "cloud-node-lifecycle-controller",
+      "service-lb-controller"
+    ])
     assert.isTrue(flags.leaderElection.enabled)
     assert.strictEqual(flags.leaderElection.namespace, "kube-system")
     assert.strictEqual(flags.leaderElection.name, "cloud-controller-manager")
     assert.deepStrictEqual(
-      [flags.leaderElection.leaseDuration, flags.leaderElection.renewDeadline, flags.leaderElection.retryPeriod].map(Duration.toSeconds),
+      [flags.leaderElection.leaseDuration, flags.leaderElection.renewDeadline, flags.leaderElection.retryPeriod].map(
+        Duration.toSeconds
+      ),
       [15, 10, 2]
     )
     assert.strictEqual(flags.securePort, 10258)
@@ -80,7 +86,10 @@ describe("RunFlags.parse", () => {
     const c = (v: string) => ok(["--cloud-config=/c", `--controllers=${v}`]).flags.controllers
     assert.deepStrictEqual(c("*,-service"), ["cloud-node-controller", "cloud-node-lifecycle-controller"])
     assert.deepStrictEqual(c("service"), ["service-lb-controller"])
-    assert.deepStrictEqual(c("cloud-node-lifecycle-controller,service-lb-controller"), ["cloud-node-lifecycle-controller", "service-lb-controller"])
+    assert.deepStrictEqual(c("cloud-node-lifecycle-controller,service-lb-controller"), [
+      "cloud-node-lifecycle-controller",
+      "service-lb-controller"
+    ])
     assert.deepStrictEqual(c("-*"), [])
     assert.deepStrictEqual(c("-cloud-node,*"), ["cloud-node-lifecycle-controller", "service-lb-controller"])
     const route = ok(["--cloud-config=/c", "--controllers=*,route"])
@@ -92,8 +101,14 @@ describe("RunFlags.parse", () => {
   it("delegated authn/authz of the secure port: the k8s CCM's flags and defaults, real now (no warning)", () => {
     const defaults = ok(cfg).flags.delegatedAuth
     assert.deepStrictEqual(defaults.alwaysAllowPaths, ["/healthz", "/readyz", "/livez"])
-    assert.deepStrictEqual([defaults.authenticationKubeconfig, defaults.authorizationKubeconfig], [Option.none(), Option.none()])
-    assert.deepStrictEqual([defaults.tokenCacheTtl, defaults.allowCacheTtl, defaults.denyCacheTtl].map(Duration.toSeconds), [10, 10, 10])
+    assert.deepStrictEqual([defaults.authenticationKubeconfig, defaults.authorizationKubeconfig], [
+      Option.none(),
+      Option.none()
+    ])
+    assert.deepStrictEqual(
+      [defaults.tokenCacheTtl, defaults.allowCacheTtl, defaults.denyCacheTtl].map(Duration.toSeconds),
+      [10, 10, 10]
+    )
     const { flags, warnings } = ok([
       ...cfg,
       "--authentication-kubeconfig=/etc/authn.conf",
@@ -110,12 +125,20 @@ describe("RunFlags.parse", () => {
     assert.deepStrictEqual(flags.delegatedAuth.authenticationKubeconfig, Option.some("/etc/authn.conf"))
     assert.deepStrictEqual(flags.delegatedAuth.authorizationKubeconfig, Option.some("/etc/authz.conf"))
     assert.deepStrictEqual(flags.delegatedAuth.alwaysAllowPaths, ["/healthz", "/metrics", "/debug/*"])
-    assert.deepStrictEqual([flags.delegatedAuth.tokenCacheTtl, flags.delegatedAuth.allowCacheTtl, flags.delegatedAuth.denyCacheTtl].map(Duration.toSeconds), [0, 60, 5])
+    assert.deepStrictEqual(
+      [flags.delegatedAuth.tokenCacheTtl, flags.delegatedAuth.allowCacheTtl, flags.delegatedAuth.denyCacheTtl].map(
+        Duration.toSeconds
+      ),
+      [0, 60, 5]
+    )
     assert.deepStrictEqual(ok([...cfg, "--authorization-always-allow-paths="]).flags.delegatedAuth.alwaysAllowPaths, [])
-    assert.deepStrictEqual(bad([...cfg, "--authorization-always-allow-paths=/a*b", "--authentication-skip-lookup=maybe"]).issues, [
-      '--authorization-always-allow-paths: only a trailing * is allowed in "/a*b"',
-      '--authentication-skip-lookup: invalid boolean "maybe" (use true or false)'
-    ])
+    assert.deepStrictEqual(
+      bad([...cfg, "--authorization-always-allow-paths=/a*b", "--authentication-skip-lookup=maybe"]).issues,
+      [
+        "--authorization-always-allow-paths: only a trailing * is allowed in \"/a*b\"",
+        "--authentication-skip-lookup: invalid boolean \"maybe\" (use true or false)"
+      ]
+    )
   })
 
   it("needs --cloud-config unless every controller is disabled", () => {
@@ -124,7 +147,15 @@ describe("RunFlags.parse", () => {
   })
 
   it("accepts other k8s CCM flags with a warning, consuming their values", () => {
-    const { flags, warnings } = ok([...cfg, "--configure-cloud-routes=false", "--cluster-cidr", "10.0.0.0/16", "--profiling", "--feature-gates=A=true", "--v=1"])
+    const { flags, warnings } = ok([
+      ...cfg,
+      "--configure-cloud-routes=false",
+      "--cluster-cidr",
+      "10.0.0.0/16",
+      "--profiling",
+      "--feature-gates=A=true",
+      "--v=1"
+    ])
     assert.strictEqual(warnings.length, 4)
     assert.match(warnings[1] ?? "", /--cluster-cidr is accepted .* and ignored/)
     assert.strictEqual(flags.verbosity, 1)
@@ -151,24 +182,26 @@ describe("RunFlags.parse", () => {
     ])
     const text = error.message
     assert.notInclude(text, "\n")
-    for (const expected of [
-      'cloud-provider: "aws"',
-      "unknown flag: --bogus",
-      "lease-duration must be greater than --leader-elect-renew-deadline",
-      '--node-monitor-period: invalid duration "soon"',
-      "--secure-port",
-      "--tls-cert-file and --tls-private-key-file must be given together",
-      'unexpected argument "stray"',
-      "--cloud-config is required"
-    ]) assert.include(text, expected)
+    for (
+      const expected of [
+        "cloud-provider: \"aws\"",
+        "unknown flag: --bogus",
+        "lease-duration must be greater than --leader-elect-renew-deadline",
+        "--node-monitor-period: invalid duration \"soon\"",
+        "--secure-port",
+        "--tls-cert-file and --tls-private-key-file must be given together",
+        "unexpected argument \"stray\"",
+        "--cloud-config is required"
+      ]
+    ) assert.include(text, expected)
   })
 
   it("an invalid duration is reported alone, without a timing rule it would spuriously break", () => {
     assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=abc"]).issues, [
-      '--leader-elect-lease-duration: invalid duration "abc" (e.g. 15s, 5m, 1h30m)'
+      "--leader-elect-lease-duration: invalid duration \"abc\" (e.g. 15s, 5m, 1h30m)"
     ])
     assert.deepStrictEqual(bad([...cfg, "--leader-elect-retry-period=x"]).issues, [
-      '--leader-elect-retry-period: invalid duration "x" (e.g. 15s, 5m, 1h30m)'
+      "--leader-elect-retry-period: invalid duration \"x\" (e.g. 15s, 5m, 1h30m)"
     ])
     assert.deepStrictEqual(bad([...cfg, "--leader-elect-lease-duration=5s"]).issues, [
       "--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline"

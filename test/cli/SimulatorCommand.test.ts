@@ -21,19 +21,25 @@ const CallLine = Schema.Struct({
   ms: Schema.Number
 })
 const scenario = { ...encodedDemo, zones: [{ name: "scenario-zone" }] }
-const retargeted = JSON.parse(JSON.stringify(scenario).replaceAll(`"zone":"${demoWorld.zones[0].name}"`, `"zone":"scenario-zone"`))
+const retargeted = JSON.parse(
+  JSON.stringify(scenario).replaceAll(`"zone":"${demoWorld.zones[0].name}"`, `"zone":"scenario-zone"`)
+)
 
 const files = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const dir = yield* fs.makeTempDirectoryScoped({ prefix: "simulator-" })
-  const write = (name: string, text: string) => Effect.as(fs.writeFileString(path.join(dir, name), text), path.join(dir, name))
+  const write = (name: string, text: string) =>
+    Effect.as(fs.writeFileString(path.join(dir, name), text), path.join(dir, name))
   return {
     yaml: yield* write("world.yaml", YAML.stringify(retargeted)),
     json: yield* write("world.json", JSON.stringify(retargeted)),
     broken: yield* write("broken.yaml", "zones: [unclosed\n"),
     invalid: yield* write("invalid.json", JSON.stringify({ ...retargeted, accounts: [], zones: "none" })),
-    dangling: yield* write("dangling.json", JSON.stringify({ ...retargeted, networks: [{ ...retargeted.networks[0], zone: "nowhere" }] }))
+    dangling: yield* write(
+      "dangling.json",
+      JSON.stringify({ ...retargeted, networks: [{ ...retargeted.networks[0], zone: "nowhere" }] })
+    )
   }
 })
 
@@ -41,7 +47,9 @@ const files = Effect.gen(function*() {
 const runCli = (...args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const captured = yield* CapturingConsole.make
-    const fiber = yield* Effect.fork(main(["node", "cloudstack-ccm", ...args]).pipe(Effect.withConsole(captured.console)))
+    const fiber = yield* Effect.fork(
+      main(["node", "cloudstack-ccm", ...args]).pipe(Effect.withConsole(captured.console))
+    )
     return { fiber, captured }
   })
 
@@ -67,12 +75,27 @@ describe("simulator command", () => {
   it.live("serves a YAML scenario with the given keys until interrupted, then frees the port", () =>
     Effect.gen(function*() {
       const f = yield* files
-      const { captured, fiber } = yield* runCli("simulator", "--port", "0", "--seed", "5", "--scenario", f.yaml, "--api-key", "cli-key", "--secret-key", "cli-secret")
+      const { captured, fiber } = yield* runCli(
+        "simulator",
+        "--port",
+        "0",
+        "--seed",
+        "5",
+        "--scenario",
+        f.yaml,
+        "--api-key",
+        "cli-key",
+        "--secret-key",
+        "cli-secret"
+      )
       const apiUrl = yield* waitForUrl(captured)
       assert.match(apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/client\/api$/)
       const stdout = captured.stdout().join("\n")
       assert.include(stdout, "api-key:    cli-key\nsecret-key: cli-secret")
-      assert.include(stdout, `[Global]\napi-url = ${apiUrl}\napi-key = cli-key\nsecret-key = cli-secret\nzone = scenario-zone`)
+      assert.include(
+        stdout,
+        `[Global]\napi-url = ${apiUrl}\napi-key = cli-key\nsecret-key = cli-secret\nzone = scenario-zone`
+      )
       const answer = yield* listZones(apiUrl, "cli-key", "cli-secret")
       assert.strictEqual(answer.status, 200)
       assert.include(answer.body, `"name":"scenario-zone"`)
@@ -126,13 +149,36 @@ describe("simulator command", () => {
       const dir = yield* fs.makeTempDirectoryScoped({ prefix: "simulator-record-" })
       const log = path.join(dir, "calls.jsonl")
       const { captured, fiber } = yield* runCli(
-        "simulator", "--port", "0", "--api-key", "rec-key", "--secret-key", "rec-secret",
-        "--job-duration", "500ms", "--latency", "20ms", "--error-rate", "listTemplates:534:1", "--error-rate=listServiceOfferings:429:100%",
-        "--api-down", "0..1:unavailable", "--record", log
+        "simulator",
+        "--port",
+        "0",
+        "--api-key",
+        "rec-key",
+        "--secret-key",
+        "rec-secret",
+        "--job-duration",
+        "500ms",
+        "--latency",
+        "20ms",
+        "--error-rate",
+        "listTemplates:534:1",
+        "--error-rate=listServiceOfferings:429:100%",
+        "--api-down",
+        "0..1:unavailable",
+        "--record",
+        log
       )
       const apiUrl = yield* waitForUrl(captured)
       const stdout = captured.stdout().join("\n")
-      for (const note of ["job duration: 500ms per async job", "latency: 20ms before every answer", "errors: listTemplates answers 534 for 100% of calls", "API down: 0s..1s after start (unavailable)", `call log: ${log}`]) {
+      for (
+        const note of [
+          "job duration: 500ms per async job",
+          "latency: 20ms before every answer",
+          "errors: listTemplates answers 534 for 100% of calls",
+          "API down: 0s..1s after start (unavailable)",
+          `call log: ${log}`
+        ]
+      ) {
         assert.include(stdout, note)
       }
       const send = (command: string, params: Record<string, string> = {}) =>
@@ -149,7 +195,12 @@ describe("simulator command", () => {
       assert.strictEqual((yield* send("listTemplates", { templatefilter: "all" })).status, 534)
       assert.strictEqual((yield* send("listServiceOfferings")).status, 429)
       const zoneId = /"id":"([^"]+)"/.exec(zones.body)?.[1] ?? ""
-      const submitted = yield* send("createTags", { resourcetype: "Zone", resourceids: zoneId, "tags[0].key": "k", "tags[0].value": "v" })
+      const submitted = yield* send("createTags", {
+        resourcetype: "Zone",
+        resourceids: zoneId,
+        "tags[0].key": "k",
+        "tags[0].value": "v"
+      })
       const jobId = /"jobid":"([^"]+)"/.exec(submitted.body)?.[1] ?? assert.fail(submitted.body)
       const pending = (yield* send("queryAsyncJobResult", { jobid: jobId })).body
       assert.include(pending, `"jobstatus":0`, pending)
@@ -178,7 +229,10 @@ describe("simulator command", () => {
 
   it("the banner names the url, keys, a cloud-config and client settings", () => {
     const text = banner("http://127.0.0.1:1/client/api", { apiKey: "K", secretKey: "S" }, demoWorld, "demo world")
-    assert.include(text, "CLOUDSTACK_ENDPOINT=http://127.0.0.1:1/client/api CLOUDSTACK_KEY=K CLOUDSTACK_SECRET=S cs listZones")
+    assert.include(
+      text,
+      "CLOUDSTACK_ENDPOINT=http://127.0.0.1:1/client/api CLOUDSTACK_KEY=K CLOUDSTACK_SECRET=S cs listZones"
+    )
     assert.include(text, "cmk set url http://127.0.0.1:1/client/api; cmk set apikey K; cmk set secretkey S")
     assert.include(text, `zone = ${demoWorld.zones[0].name}`)
   })

@@ -33,7 +33,9 @@ const largeWorld = () => {
   }))
   return {
     ...encoded,
-    networks: encoded.networks.map((n) => (n.name === network.name ? { ...n, cidr: "10.0.0.0/8", ip6cidr: undefined } : n)),
+    networks: encoded.networks.map((
+      n
+    ) => (n.name === network.name ? { ...n, cidr: "10.0.0.0/8", ip6cidr: undefined } : n)),
     vms,
     publicIps: [{ zone: demoWorld.zones[0].name, start: "100.64.0.0", count: WorldLimits.publicIps - 536 }]
   }
@@ -75,7 +77,13 @@ const runSimulator = (scenario: string, sigtermAt: number | undefined) =>
     const timer = sigtermAt === undefined ? undefined : setTimeout(term, sigtermAt)
     child.once("exit", (code, signal) => {
       clearTimeout(timer)
-      resolve({ banner, exitAfterSignal: signalled === undefined ? undefined : Date.now() - signalled, code, signal, stderr })
+      resolve({
+        banner,
+        exitAfterSignal: signalled === undefined ? undefined : Date.now() - signalled,
+        code,
+        signal,
+        stderr
+      })
     })
   })
 
@@ -97,29 +105,37 @@ afterAll(() => {
 })
 
 describe("simulator start-up (real process)", () => {
-  it.live("SIGTERM at any point of the start-up of a world at the bounds exits 0 promptly", () =>
-    Effect.promise(async () => {
-      const full = await runSimulator(large, undefined)
-      assert.strictEqual(full.code, 0, full.stderr)
-      const startup = full.banner ?? assert.fail(`never listened: ${full.stderr}`)
-      // Several points inside the start-up (after the runtime's signal handler is installed).
-      for (const fraction of [0.3, 0.5, 0.7, 0.85]) {
-        const run = await runSimulator(large, Math.round(startup * fraction))
-        const where = `SIGTERM at ${Math.round(startup * fraction)} of ${startup} ms`
-        assert.isUndefined(run.banner, `${where}: still starting`)
-        assert.strictEqual(run.code, 0, `${where}: ${run.stderr}`)
-        // One synchronous step at most (decoding 100,000 VMs, ~0.7 s here) before the signal is seen.
-        assert.isAtMost(run.exitAfterSignal ?? Infinity, 3_000, where)
-      }
-    }), 180_000)
+  it.live(
+    "SIGTERM at any point of the start-up of a world at the bounds exits 0 promptly",
+    () =>
+      Effect.promise(async () => {
+        const full = await runSimulator(large, undefined)
+        assert.strictEqual(full.code, 0, full.stderr)
+        const startup = full.banner ?? assert.fail(`never listened: ${full.stderr}`)
+        // Several points inside the start-up (after the runtime's signal handler is installed).
+        for (const fraction of [0.3, 0.5, 0.7, 0.85]) {
+          const run = await runSimulator(large, Math.round(startup * fraction))
+          const where = `SIGTERM at ${Math.round(startup * fraction)} of ${startup} ms`
+          assert.isUndefined(run.banner, `${where}: still starting`)
+          assert.strictEqual(run.code, 0, `${where}: ${run.stderr}`)
+          // One synchronous step at most (decoding 100,000 VMs, ~0.7 s here) before the signal is seen.
+          assert.isAtMost(run.exitAfterSignal ?? Infinity, 3_000, where)
+        }
+      }),
+    180_000
+  )
 
-  it.live("a 1 KB scenario asking for 100,000,000 public IPs is refused with the limit, at once", () =>
-    Effect.promise(async () => {
-      const run = await runSimulator(tiny, undefined)
-      assert.strictEqual(run.code, 1)
-      assert.isUndefined(run.banner)
-      assert.include(run.stderr, `scenario ${tiny}: not a valid scenario:`)
-      assert.include(run.stderr, "count: 1 to 65,536 (at most 65,536 public IPs in a world)")
-      assert.notInclude(run.stderr, "    at ")
-    }), 60_000)
+  it.live(
+    "a 1 KB scenario asking for 100,000,000 public IPs is refused with the limit, at once",
+    () =>
+      Effect.promise(async () => {
+        const run = await runSimulator(tiny, undefined)
+        assert.strictEqual(run.code, 1)
+        assert.isUndefined(run.banner)
+        assert.include(run.stderr, `scenario ${tiny}: not a valid scenario:`)
+        assert.include(run.stderr, "count: 1 to 65,536 (at most 65,536 public IPs in a world)")
+        assert.notInclude(run.stderr, "    at ")
+      }),
+    60_000
+  )
 })

@@ -1,7 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import { CloudStackClient, layer as clientLayer } from "../../src/cloudstack/CloudStackClient.js"
-import { associateIpAddress, disassociateIpAddress, listPublicIpAddresses } from "../../src/cloudstack/commands/Addresses.js"
+import {
+  associateIpAddress,
+  disassociateIpAddress,
+  listPublicIpAddresses
+} from "../../src/cloudstack/commands/Addresses.js"
 import { createFirewallRule, listFirewallRules } from "../../src/cloudstack/commands/Firewall.js"
 import {
   assignToLoadBalancerRule,
@@ -23,10 +27,10 @@ import {
   listVirtualMachines
 } from "../../src/cloudstack/commands/VirtualMachines.js"
 import { listZones } from "../../src/cloudstack/commands/Zones.js"
-import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as HttpTransport from "../../src/cloudstack/HttpTransport.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
+import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import * as SimulatorHttpServer from "../../src/simulation/cloudstack/SimulatorHttpServer.js"
@@ -50,8 +54,10 @@ const httpEnv = (projectId: Option.Option<string>, keys: Keys = demoKeys("admin"
   )
   const config = Layer.effect(
     CloudConfig,
-    Effect.map(SimulatorHttpServer.SimulatorHttpServer, (s) =>
-      cloudConfig({ apiUrl: new URL(s.apiUrl), ...keys, projectId }))
+    Effect.map(
+      SimulatorHttpServer.SimulatorHttpServer,
+      (s) => cloudConfig({ apiUrl: new URL(s.apiUrl), ...keys, projectId })
+    )
   ).pipe(Layer.provide(server))
   return clientLayer.pipe(Layer.provide(HttpTransport.layer), Layer.provide(Metrics.layer), Layer.provide(config))
 }
@@ -107,27 +113,54 @@ const scenarios: ReadonlyArray<Scenario> = [
       })
       assert.strictEqual(rule.publicPort, 80)
       assert.strictEqual(rule.privatePort, 30080)
-      assert.strictEqual(yield* cs.run(assignToLoadBalancerRule, { id: rule.id, vmIdIpMap: [{ vmId: node1.id, vmIp: "10.1.1.11" }] }), true)
+      assert.strictEqual(
+        yield* cs.run(assignToLoadBalancerRule, { id: rule.id, vmIdIpMap: [{ vmId: node1.id, vmIp: "10.1.1.11" }] }),
+        true
+      )
       const members = yield* cs.list(listLoadBalancerRuleVmIps, { id: rule.id })
       assert.deepStrictEqual(members.map((m) => [m.vm.name, m.vmIps]), [["node-1", ["10.1.1.11"]]])
       // Only the id and the name are kept of a member (a rule can have thousands).
-      assert.deepStrictEqual(yield* cs.list(listLoadBalancerRuleInstances, { id: rule.id }), [{ id: node1.id, name: "node-1" }])
+      assert.deepStrictEqual(yield* cs.list(listLoadBalancerRuleInstances, { id: rule.id }), [{
+        id: node1.id,
+        name: "node-1"
+      }])
 
-      yield* cs.run(createTags, { resourceType: "LoadBalancer", resourceIds: [rule.id], tags: [{ key: "cloudstack-ccm/cluster", value: "demo" }] })
+      yield* cs.run(createTags, {
+        resourceType: "LoadBalancer",
+        resourceIds: [rule.id],
+        tags: [{ key: "cloudstack-ccm/cluster", value: "demo" }]
+      })
       const tags = yield* cs.list(listTags, { resourceId: rule.id })
       assert.deepStrictEqual(tags.map((t) => [t.key, t.value]), [["cloudstack-ccm/cluster", "demo"]])
       const [withTags] = yield* cs.list(listLoadBalancerRules, { publicIpId: ip.id })
       assert.deepStrictEqual(withTags?.tags.map((t) => t.key), ["cloudstack-ccm/cluster"])
       assert.strictEqual(withTags?.state, "Active")
 
-      const fw = yield* cs.run(createFirewallRule, { ipAddressId: ip.id, protocol: "tcp", startPort: 80, endPort: 80, cidrList: ["0.0.0.0/0"] })
+      const fw = yield* cs.run(createFirewallRule, {
+        ipAddressId: ip.id,
+        protocol: "tcp",
+        startPort: 80,
+        endPort: 80,
+        cidrList: ["0.0.0.0/0"]
+      })
       assert.deepStrictEqual([fw.startPort, fw.endPort, fw.cidrList], [80, 80, ["0.0.0.0/0"]])
       assert.strictEqual((yield* cs.list(listFirewallRules, { ipAddressId: ip.id })).length, 1)
 
-      const conflict = yield* Effect.flip(cs.submit(createLoadBalancerRule, { name: "x", algorithm: "roundrobin", publicIpId: ip.id, publicPort: 80, privatePort: 1 }))
+      const conflict = yield* Effect.flip(
+        cs.submit(createLoadBalancerRule, {
+          name: "x",
+          algorithm: "roundrobin",
+          publicIpId: ip.id,
+          publicPort: 80,
+          privatePort: 1
+        })
+      )
       assert.deepInclude(conflict, { _tag: "CloudStackApiError", errorCode: 537 })
 
-      assert.strictEqual(yield* cs.run(removeFromLoadBalancerRule, { id: rule.id, virtualMachineIds: [node1.id] }), true)
+      assert.strictEqual(
+        yield* cs.run(removeFromLoadBalancerRule, { id: rule.id, virtualMachineIds: [node1.id] }),
+        true
+      )
       assert.strictEqual(yield* cs.run(deleteLoadBalancerRule, { id: rule.id }), true)
       assert.strictEqual(yield* cs.run(disassociateIpAddress, { id: ip.id }), true)
       assert.deepStrictEqual(yield* cs.list(listLoadBalancerRules, { publicIpId: ip.id }), [])
@@ -205,7 +238,9 @@ describe("CloudStackClient over HTTP against the simulator's HTTP face (signatur
   it.live("a wrong secret key is refused with 401 (the face really checks signatures)", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(
-        Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})).pipe(Effect.provide(httpEnv(Option.none(), { ...demoKeys("admin"), secretKey: Redacted.make("not-the-secret") })))
+        Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})).pipe(
+          Effect.provide(httpEnv(Option.none(), { ...demoKeys("admin"), secretKey: Redacted.make("not-the-secret") }))
+        )
       ))
       assert.deepInclude(error, { _tag: "CloudStackApiError", errorCode: 401 })
     }))
@@ -241,7 +276,9 @@ describe("the configured key's account, the same in memory and over HTTP", () =>
         const error = yield* Effect.flip(Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})))
         return { error, calls: yield* calls }
       }).pipe(Effect.provide(memoryEnv(Option.none(), unknown)))
-      const overHttp = yield* Effect.flip(viaHttp(Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})), unknown))
+      const overHttp = yield* Effect.flip(
+        viaHttp(Effect.flatMap(CloudStackClient, (cs) => cs.list(listZones, {})), unknown)
+      )
       assert.deepInclude(inMemory.error, { _tag: "CloudStackApiError", httpStatus: 401, errorCode: 401 })
       assert.deepStrictEqual(inMemory.error, overHttp)
       assert.strictEqual(inMemory.calls, 0)

@@ -1,12 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Logger, LogLevel, Option, Ref, Stream, TestClock } from "effect"
+import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { CloudStackTransportError } from "../../src/cloudstack/CloudStackError.js"
 import type { CloudStackRequest } from "../../src/cloudstack/CloudStackTransport.js"
-import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { ownedOnly } from "../../src/cloudstack/Command.js"
 import { associateIpAddress } from "../../src/cloudstack/commands/Addresses.js"
 import { queryAsyncJobResult } from "../../src/cloudstack/commands/AsyncJobs.js"
-import { assignToLoadBalancerRule, createLoadBalancerRule, listLoadBalancerRules } from "../../src/cloudstack/commands/LoadBalancers.js"
+import {
+  assignToLoadBalancerRule,
+  createLoadBalancerRule,
+  listLoadBalancerRules
+} from "../../src/cloudstack/commands/LoadBalancers.js"
 import { listZones } from "../../src/cloudstack/commands/Zones.js"
 import { JobId, LbRuleId, VmId } from "../../src/cloudstack/Ids.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
@@ -33,7 +37,9 @@ const pagedZones = (total: number): Handler => (request) => {
   const page = Number(request.params["page"])
   const size = Number(request.params["pagesize"])
   const items = Array.from({ length: total }, (_, i) => zone(i)).slice((page - 1) * size, page * size)
-  return Effect.succeed(ok("listZones", total === 0 ? {} : items.length === 0 ? { count: total } : { count: total, zone: items }))
+  return Effect.succeed(
+    ok("listZones", total === 0 ? {} : items.length === 0 ? { count: total } : { count: total, zone: items })
+  )
 }
 
 const requests = Effect.flatMap(ScriptedLog, (log) => log.requests)
@@ -57,7 +63,10 @@ describe("CloudStackClient paging", () => {
       assert.strictEqual(zones.length, 600)
       assert.strictEqual(zones[599]?.name, "zone-599")
       const sent = yield* requests
-      assert.deepStrictEqual(sent.map((r) => [r.params["page"], r.params["pagesize"], r.method]), [["1", "500", "GET"], ["2", "500", "GET"]])
+      assert.deepStrictEqual(sent.map((r) => [r.params["page"], r.params["pagesize"], r.method]), [
+        ["1", "500", "GET"],
+        ["2", "500", "GET"]
+      ])
       // listZones is not account-scoped
       assert.isUndefined(sent[0]?.params["listall"])
     }).pipe(Effect.provide(clientLayer(pagedZones(600)))))
@@ -106,7 +115,11 @@ describe("CloudStackClient paging", () => {
       // decode errors are never retried
       assert.strictEqual((yield* requests).length, 1)
       assert.strictEqual(yield* counter("apiRequests", { command: "listLoadBalancerRules", outcome: "decode" }), 1)
-    }).pipe(Effect.provide(clientLayer(script([ok("listLoadBalancerRules", { count: 1, loadbalancerrule: [ruleWithoutIp] })])))))
+    }).pipe(
+      Effect.provide(
+        clientLayer(script([ok("listLoadBalancerRules", { count: 1, loadbalancerrule: [ruleWithoutIp] })]))
+      )
+    ))
 })
 
 const submitted = (command: string, id?: string) => ok(command, { jobid: "job-1", ...(id === undefined ? {} : { id }) })
@@ -115,7 +128,12 @@ describe("CloudStackClient async jobs", () => {
   it.effect("create-style: entity id known at submit; polls at 0s, 1s, 3s until success", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
-      const job1 = yield* client.submit(createLoadBalancerRule, { name: "n", algorithm: "roundrobin", privatePort: 30080, publicPort: 80 })
+      const job1 = yield* client.submit(createLoadBalancerRule, {
+        name: "n",
+        algorithm: "roundrobin",
+        privatePort: 30080,
+        publicPort: 80
+      })
       assert.deepStrictEqual(job1.entityId, Option.some("r-1"))
       assert.strictEqual(job1.jobId, "job-1")
       const fiber = yield* Effect.fork(client.waitForJob(createLoadBalancerRule, job1))
@@ -140,7 +158,9 @@ describe("CloudStackClient async jobs", () => {
       assert.strictEqual(sent[1]?.params["jobid"], "job-1")
       const m = yield* Metrics
       const wait = yield* Effect.promise(() => m.asyncJobWait.get())
-      assert.isTrue(wait.values.some((v) => v.labels.result === "success" && v.metricName?.endsWith("_sum") && v.value === 3))
+      assert.isTrue(
+        wait.values.some((v) => v.labels.result === "success" && v.metricName?.endsWith("_sum") && v.value === 3)
+      )
     }).pipe(Effect.provide(clientLayer(script([
       submitted("createLoadBalancerRule", "r-1"),
       job("job-1", 0),
@@ -151,9 +171,14 @@ describe("CloudStackClient async jobs", () => {
   it.effect("both immediate shapes: `{jobid}` for plain async commands", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
-      const ok1 = yield* client.run(assignToLoadBalancerRule, { id: LbRuleId.make("r-1"), virtualMachineIds: [VmId.make("v")] })
+      const ok1 = yield* client.run(assignToLoadBalancerRule, {
+        id: LbRuleId.make("r-1"),
+        virtualMachineIds: [VmId.make("v")]
+      })
       assert.strictEqual(ok1, true)
-    }).pipe(Effect.provide(clientLayer(script([submitted("assignToLoadBalancerRule"), job("job-1", 1, { success: true })])))))
+    }).pipe(
+      Effect.provide(clientLayer(script([submitted("assignToLoadBalancerRule"), job("job-1", 1, { success: true })])))
+    ))
 
   it.effect("a create-style answer without id is a decode error", () =>
     Effect.gen(function*() {
@@ -193,7 +218,9 @@ describe("CloudStackClient async jobs", () => {
       assert.deepInclude(error, { _tag: "AsyncJobTimeoutError", jobId: "job-9" })
       // 0,1,3,6,10,15,21,28,36,45,55 then every 10 s to 115 s: 17 polls
       assert.strictEqual((yield* requests).length, 17)
-    }).pipe(Effect.provide(clientLayer(() => Effect.succeed(job("job-9", 0)), { asyncJobTimeout: Duration.minutes(2) }))))
+    }).pipe(
+      Effect.provide(clientLayer(() => Effect.succeed(job("job-9", 0)), { asyncJobTimeout: Duration.minutes(2) }))
+    ))
 
   it.effect("queryAsyncJobResult itself is a plain sync read", () =>
     Effect.gen(function*() {
@@ -297,12 +324,15 @@ describe("CloudStackClient project scope", () => {
       assert.deepInclude(rules?.params, { projectid: "p-1", listall: "true" })
       assert.deepStrictEqual(acquire?.params, { projectid: "p-1" })
       assert.isUndefined(zones?.params["projectid"])
-    }).pipe(Effect.provide(clientLayer(script([
-      ok("listProjects", { count: 2, project: [project("p-0", "k8s-old"), project("p-1", "K8s")] }),
-      ok("listLoadBalancerRules", {}),
-      submitted("associateIpAddress", "ip-1"),
-      ok("listZones", {})
-    ]), { projectId: Option.some("k8s") }))))
+    }).pipe(Effect.provide(clientLayer(
+      script([
+        ok("listProjects", { count: 2, project: [project("p-0", "k8s-old"), project("p-1", "K8s")] }),
+        ok("listLoadBalancerRules", {}),
+        submitted("associateIpAddress", "ip-1"),
+        ok("listZones", {})
+      ]),
+      { projectId: Option.some("k8s") }
+    ))))
 
   it.effect("an ownedOnly listing carries the project but never listall (the key's own account or project only)", () =>
     Effect.gen(function*() {
@@ -311,18 +341,31 @@ describe("CloudStackClient project scope", () => {
       const [rules] = yield* requests
       assert.strictEqual(rules?.params["projectid"], "0f4a8e0c-2f4c-4d3a-9c58-111111111111")
       assert.isUndefined(rules?.params["listall"])
-    }).pipe(Effect.provide(clientLayer(script([ok("listLoadBalancerRules", {})]), { projectId: Option.some("0f4a8e0c-2f4c-4d3a-9c58-111111111111") }))))
+    }).pipe(
+      Effect.provide(
+        clientLayer(script([ok("listLoadBalancerRules", {})]), {
+          projectId: Option.some("0f4a8e0c-2f4c-4d3a-9c58-111111111111")
+        })
+      )
+    ))
 
   it.effect("a UUID project id is used as is, without a lookup", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
       assert.deepStrictEqual(client.projectId, Option.some("0f4a8e0c-2f4c-4d3a-9c58-111111111111"))
       assert.strictEqual((yield* requests).length, 0)
-    }).pipe(Effect.provide(clientLayer(script([]), { projectId: Option.some("0f4a8e0c-2f4c-4d3a-9c58-111111111111") }))))
+    }).pipe(
+      Effect.provide(clientLayer(script([]), { projectId: Option.some("0f4a8e0c-2f4c-4d3a-9c58-111111111111") }))
+    ))
 
   it.effect("an unknown or ambiguous project name fails the layer with CloudStackProjectError", () =>
     Effect.gen(function*() {
-      const missing = yield* Effect.flip(Effect.provide(CloudStackClient, clientLayer(script([ok("listProjects", {})]), { projectId: Option.some("k8s") })))
+      const missing = yield* Effect.flip(
+        Effect.provide(
+          CloudStackClient,
+          clientLayer(script([ok("listProjects", {})]), { projectId: Option.some("k8s") })
+        )
+      )
       assert.deepInclude(missing, { _tag: "CloudStackProjectError", reason: "NotFound", project: "k8s" })
       const twice = yield* Effect.flip(Effect.provide(
         CloudStackClient,
@@ -350,7 +393,9 @@ describe("CloudStackClient limits", () => {
         })
       yield* Effect.gen(function*() {
         const client = yield* CloudStackClient
-        const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 7 }, () => client.list(listZones, {})), { concurrency: "unbounded" }))
+        const fiber = yield* Effect.fork(
+          Effect.all(Array.from({ length: 7 }, () => client.list(listZones, {})), { concurrency: "unbounded" })
+        )
         yield* TestClock.adjust("10 seconds")
         yield* Fiber.join(fiber)
       }).pipe(Effect.provide(clientLayer(slow, { maxInFlight: 2 })))
@@ -360,7 +405,9 @@ describe("CloudStackClient limits", () => {
   it.effect("requests-per-second spreads a burst over time (token bucket on Clock)", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
-      const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 6 }, () => client.list(listZones, {})), { concurrency: "unbounded" }))
+      const fiber = yield* Effect.fork(
+        Effect.all(Array.from({ length: 6 }, () => client.list(listZones, {})), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("1 millis")
       assert.strictEqual((yield* requests).length, 2)
       yield* TestClock.adjust("1 second")
@@ -374,9 +421,12 @@ describe("CloudStackClient limits", () => {
 describe("CloudStackClient request trace (-v >= 6)", () => {
   const traced = (level: LogLevel.LogLevel) =>
     Effect.gen(function*() {
-      const lines: Array<{ readonly level: string; readonly message: unknown; readonly annotations: Record<string, unknown> }> = []
+      const lines: Array<
+        { readonly level: string; readonly message: unknown; readonly annotations: Record<string, unknown> }
+      > = []
       const logger = Logger.make(({ annotations, logLevel, message }) =>
-        void lines.push({ level: logLevel.label, message, annotations: Object.fromEntries(annotations) }))
+        void lines.push({ level: logLevel.label, message, annotations: Object.fromEntries(annotations) })
+      )
       const client = yield* CloudStackClient
       yield* client.list(listZones, { name: "private-zone-name" }).pipe(
         Effect.zipRight(Effect.either(client.list(listLoadBalancerRules, {}))),
@@ -393,8 +443,22 @@ describe("CloudStackClient request trace (-v >= 6)", () => {
     Effect.gen(function*() {
       const lines = yield* traced(LogLevel.Trace)
       assert.deepStrictEqual(lines.map((l) => [l.level, l.annotations]), [
-        ["TRACE", { command: "listZones", method: "GET", params: "name,page,pagesize", status: 200, durationMs: 0, outcome: "success" }],
-        ["TRACE", { command: "listLoadBalancerRules", method: "GET", params: "listall,page,pagesize", status: 431, durationMs: 0, outcome: "431" }]
+        ["TRACE", {
+          command: "listZones",
+          method: "GET",
+          params: "name,page,pagesize",
+          status: 200,
+          durationMs: 0,
+          outcome: "success"
+        }],
+        ["TRACE", {
+          command: "listLoadBalancerRules",
+          method: "GET",
+          params: "listall,page,pagesize",
+          status: 431,
+          durationMs: 0,
+          outcome: "431"
+        }]
       ])
       assert.notInclude(JSON.stringify(lines), "private-zone-name")
     }))

@@ -5,7 +5,8 @@ import * as Envelope from "../../src/cloudstack/Envelope.js"
 import { API_KEY, SECRET_KEY } from "../fakes/CloudStackTestEnv.js"
 import { apiError, html, json, ok } from "../fakes/ScriptedTransport.js"
 
-const decode = (command: string, raw: Parameters<typeof Envelope.decode>[1]) => Envelope.decode(command, raw, [API_KEY, SECRET_KEY])
+const decode = (command: string, raw: Parameters<typeof Envelope.decode>[1]) =>
+  Envelope.decode(command, raw, [API_KEY, SECRET_KEY])
 
 const left = (e: ReturnType<typeof Envelope.decode>) => {
   if (Either.isRight(e)) return assert.fail(`expected an error, got ${JSON.stringify(e.right)}`)
@@ -15,7 +16,10 @@ const left = (e: ReturnType<typeof Envelope.decode>) => {
 describe("Envelope.decode", () => {
   it("success: the object under the command's envelope key", () => {
     assert.deepStrictEqual(decode("listZones", ok("listZones", {})), Either.right({}))
-    assert.deepStrictEqual(decode("listZones", json(200, { listzonesresponse: { count: 1 } })), Either.right({ count: 1 }))
+    assert.deepStrictEqual(
+      decode("listZones", json(200, { listzonesresponse: { count: 1 } })),
+      Either.right({ count: 1 })
+    )
   })
 
   it("the class-defined keys of reference 2.1 and the CloudStack sources count for their command only", () => {
@@ -28,7 +32,11 @@ describe("Envelope.decode", () => {
       ["updateNetworkACLItem", "updatenetworkaclitemresponse"]
     ]
     for (const [command, key] of accepted) {
-      assert.deepStrictEqual(decode(command, json(200, { [key]: { jobid: "j" } })), Either.right({ jobid: "j" }), `${command} ${key}`)
+      assert.deepStrictEqual(
+        decode(command, json(200, { [key]: { jobid: "j" } })),
+        Either.right({ jobid: "j" }),
+        `${command} ${key}`
+      )
     }
     const foreign: ReadonlyArray<readonly [string, string]> = [
       ["listVirtualMachines", "createLBStickinessPolicy"],
@@ -38,7 +46,11 @@ describe("Envelope.decode", () => {
       ["createNetworkACL", "updatenetworkaclitemresponse"]
     ]
     for (const [command, key] of foreign) {
-      assert.strictEqual(left(decode(command, json(200, { [key]: {} })))._tag, "CloudStackUnexpectedBodyError", `${command} ${key}`)
+      assert.strictEqual(
+        left(decode(command, json(200, { [key]: {} })))._tag,
+        "CloudStackUnexpectedBodyError",
+        `${command} ${key}`
+      )
     }
   })
 
@@ -92,9 +104,16 @@ describe("Envelope.decode", () => {
     assert.notInclude(JSON.stringify(echoed), API_KEY)
     assert.notInclude(JSON.stringify(echoed), SECRET_KEY)
     assert.include(echoed.message, "with <redacted>")
-    const uuid = left(decode("listZones", json(431, {
-      listzonesresponse: { uuidList: [{ uuid: API_KEY, description: `apikey=${API_KEY}` }], errorcode: 431, errortext: "" }
-    })))
+    const uuid = left(decode(
+      "listZones",
+      json(431, {
+        listzonesresponse: {
+          uuidList: [{ uuid: API_KEY, description: `apikey=${API_KEY}` }],
+          errorcode: 431,
+          errortext: ""
+        }
+      })
+    ))
     assert.notInclude(JSON.stringify(uuid), API_KEY)
     // a secret cut by the 200-byte prefix is redacted before the cut
     const late = left(decode("listZones", html(200, `${"x".repeat(150)}${API_KEY}`)))
@@ -125,9 +144,19 @@ describe("Envelope.decode", () => {
       }
     }
     const e = left(decode("createLoadBalancerRule", json(431, body)))
-    assert.deepInclude(e, { _tag: "CloudStackApiError", errorCode: 431, csErrorCode: 4350, errorText: "Invalid algorithm: foo" })
+    assert.deepInclude(e, {
+      _tag: "CloudStackApiError",
+      errorCode: 431,
+      csErrorCode: 4350,
+      errorText: "Invalid algorithm: foo"
+    })
     if (e._tag === "CloudStackApiError") assert.deepStrictEqual(e.uuidList, [{ uuid: "u1", description: "sourceIpId" }])
-    const e2 = left(decode("createLoadBalancerRule", apiError("createLoadBalancerRule", 431, "LB service provider cannot support this rule", 9999)))
+    const e2 = left(
+      decode(
+        "createLoadBalancerRule",
+        apiError("createLoadBalancerRule", 431, "LB service provider cannot support this rule", 9999)
+      )
+    )
     assert.deepInclude(e2, { errorCode: 431, csErrorCode: 9999 })
     assert.isFalse(isRetryable(e2))
   })
@@ -159,7 +188,13 @@ describe("Envelope.decode", () => {
   })
 
   it("truncated JSON is an unexpected body", () => {
-    const e = left(decode("listZones", { status: 200, contentType: "application/json", body: '{"listzonesresponse":{"count":1,"zo' }))
+    const e = left(
+      decode("listZones", {
+        status: 200,
+        contentType: "application/json",
+        body: "{\"listzonesresponse\":{\"count\":1,\"zo"
+      })
+    )
     assert.strictEqual(e._tag, "CloudStackUnexpectedBodyError")
   })
 

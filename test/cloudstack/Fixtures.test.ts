@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Predicate, Schema } from "effect"
-import { readFileSync, readdirSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { AsyncCommand, ListCommand } from "../../src/cloudstack/Command.js"
 import { associateIpAddress, disassociateIpAddress } from "../../src/cloudstack/commands/Addresses.js"
@@ -38,7 +38,10 @@ const COMMAND_OF: Readonly<Record<string, string>> = { assignLoadBalancerRule: "
  * ListVPCsCmd under `listvpcsresponse` (apache/cloudstack sources). Such a body must be rejected;
  * its inner object is decoded under the real key.
  */
-const EDITED_KEYS: Readonly<Record<string, string>> = { listVirtualMachines: "listVirtualMachines", listVPCs: "listvpcresponse" }
+const EDITED_KEYS: Readonly<Record<string, string>> = {
+  listVirtualMachines: "listVirtualMachines",
+  listVPCs: "listvpcresponse"
+}
 
 const decodeAs = (command: string, body: unknown) =>
   Envelope.decode(command, { status: 200, contentType: "application/json", body: JSON.stringify(body) }, [])
@@ -49,9 +52,14 @@ const inner = (file: string, key: string) => {
   const edited = EDITED_KEYS[key]
   if (edited !== undefined) {
     const rejected = decodeAs(command, recorded)
-    assert.isTrue(Either.isLeft(rejected) && rejected.left._tag === "CloudStackUnexpectedBodyError", `${key} under ${edited}`)
+    assert.isTrue(
+      Either.isLeft(rejected) && rejected.left._tag === "CloudStackUnexpectedBodyError",
+      `${key} under ${edited}`
+    )
   }
-  const body = edited === undefined || !Predicate.isRecord(recorded) ? recorded : { [ResponseKey.of(command)]: recorded[edited] }
+  const body = edited === undefined || !Predicate.isRecord(recorded)
+    ? recorded
+    : { [ResponseKey.of(command)]: recorded[edited] }
   const r = decodeAs(command, body)
   if (Either.isLeft(r)) return assert.fail(`${file} ${key}: ${r.left.message}`)
   return r.right
@@ -98,16 +106,28 @@ describe("recorded CloudStack responses decode with the command schemas", () => 
       assert.strictEqual(ip.state, "Allocating")
       assert.strictEqual(ip.associatedNetworkId, "cf8056db-25e1-49d1-b023-f13a717e5ecc")
       assert.isTrue(ip.isSourceNat)
-      assert.strictEqual(yield* asyncResult(disassociateIpAddress, "AddressService.json", "disassociateIpAddress"), true)
+      assert.strictEqual(
+        yield* asyncResult(disassociateIpAddress, "AddressService.json", "disassociateIpAddress"),
+        true
+      )
     }))
 
   it.effect("createLoadBalancerRule (string ports) and assignToLoadBalancerRule", () =>
     Effect.gen(function*() {
       const rule = yield* asyncResult(createLoadBalancerRule, "LoadBalancerService.json", "createLoadBalancerRule")
-      assert.deepInclude(rule, { name: "testLBRule", publicPort: 9090, privatePort: 9090, state: "Add", protocol: "tcp" })
+      assert.deepInclude(rule, {
+        name: "testLBRule",
+        publicPort: 9090,
+        privatePort: 9090,
+        state: "Add",
+        protocol: "tcp"
+      })
       assert.deepStrictEqual(rule.cidrList, [])
       assert.strictEqual(rule.publicIpId, "bab02a09-1244-4235-a938-150e75e04ce0")
-      assert.strictEqual(yield* asyncResult(assignToLoadBalancerRule, "LoadBalancerService.json", "assignLoadBalancerRule"), true)
+      assert.strictEqual(
+        yield* asyncResult(assignToLoadBalancerRule, "LoadBalancerService.json", "assignLoadBalancerRule"),
+        true
+      )
     }))
 
   it.effect("createFirewallRule / deleteFirewallRule", () =>
@@ -149,7 +169,10 @@ describe("recorded CloudStack responses decode with the command schemas", () => 
       const [network] = yield* listItems(listNetworks, "NetworkService.json", "listNetworks")
       assert.strictEqual(network?.type, "Isolated")
       const lb = network?.services.find((s) => s.name === "Lb")
-      assert.strictEqual(lb?.capabilities.find((c) => c.name === "SupportedLbAlgorithms")?.value, "roundrobin,leastconn,source")
+      assert.strictEqual(
+        lb?.capabilities.find((c) => c.name === "SupportedLbAlgorithms")?.value,
+        "roundrobin,leastconn,source"
+      )
       const vpcs = yield* listItems(listVPCs, "VPCService.json", "listVPCs")
       assert.strictEqual(vpcs.length, 2)
       assert.strictEqual(vpcs[0]?.name, "my-vpc")

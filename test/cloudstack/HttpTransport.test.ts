@@ -1,21 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Duration, Effect, FastCheck, Layer, Logger, LogLevel, Option, Redacted } from "effect"
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https"
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from "node:http"
-import selfsigned from "selfsigned"
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https"
 import { type AddressInfo, connect, type Socket } from "node:net"
+import selfsigned from "selfsigned"
 import { CloudStackClient, layer as clientLayer } from "../../src/cloudstack/CloudStackClient.js"
 import { CloudStackTransport } from "../../src/cloudstack/CloudStackTransport.js"
-import { createTags } from "../../src/cloudstack/commands/Tags.js"
 import { assignToLoadBalancerRule, createLoadBalancerRule } from "../../src/cloudstack/commands/LoadBalancers.js"
 import { listNetworks } from "../../src/cloudstack/commands/Networks.js"
+import { createTags } from "../../src/cloudstack/commands/Tags.js"
 import { listZones } from "../../src/cloudstack/commands/Zones.js"
 import * as HttpTransport from "../../src/cloudstack/HttpTransport.js"
 import { LbRuleId } from "../../src/cloudstack/Ids.js"
+import { MAX_ATTEMPTS } from "../../src/cloudstack/RetryPolicy.js"
 import { verify } from "../../src/cloudstack/Signing.js"
 import { CloudConfig, type CloudConfigShape } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
-import { MAX_ATTEMPTS } from "../../src/cloudstack/RetryPolicy.js"
 import { API_KEY, cloudConfig, SECRET_KEY } from "../fakes/CloudStackTestEnv.js"
 import { runDriving } from "../fakes/LiveIo.js"
 import { readBody } from "../fakes/LoopbackServer.js"
@@ -39,7 +39,14 @@ const answer = (seen: Seen, res: ServerResponse) => {
     res.end(body)
   }
   if (!verify(signed, SECRET_KEY, signature) || seen.params["apiKey"] !== API_KEY) {
-    return send(401, envelope(command, { uuidList: [], errorcode: 401, errortext: "unable to verify user credentials and/or request signature" }))
+    return send(
+      401,
+      envelope(command, {
+        uuidList: [],
+        errorcode: 401,
+        errortext: "unable to verify user credentials and/or request signature"
+      })
+    )
   }
   switch (command) {
     case "listZones":
@@ -47,15 +54,35 @@ const answer = (seen: Seen, res: ServerResponse) => {
     case "listNetworks":
       return send(200, "<html><body>Login required</body></html>", "text/html")
     case "createLoadBalancerRule":
-      return send(537, envelope(command, { uuidList: [], errorcode: 537, cserrorcode: 4360, errortext: "The range specified, 80-80, conflicts with rule Rule[12-LoadBalancing-Active]" }))
+      return send(
+        537,
+        envelope(command, {
+          uuidList: [],
+          errorcode: 537,
+          cserrorcode: 4360,
+          errortext: "The range specified, 80-80, conflicts with rule Rule[12-LoadBalancing-Active]"
+        })
+      )
     case "createTags":
       return send(200, envelope(command, { jobid: "j-ok" }))
     case "assignToLoadBalancerRule":
       return send(200, envelope(command, { jobid: "j-fail" }))
     case "queryAsyncJobResult":
-      return send(200, envelope(command, seen.params["jobid"] === "j-ok"
-        ? { jobid: "j-ok", jobstatus: 1, jobresultcode: 0, jobresulttype: "object", jobresult: { success: true } }
-        : { jobid: "j-fail", jobstatus: 2, jobresultcode: 530, jobresulttype: "object", jobresult: { errorcode: 530, errortext: "Failed to assign load balancer rule" } }))
+      return send(
+        200,
+        envelope(
+          command,
+          seen.params["jobid"] === "j-ok"
+            ? { jobid: "j-ok", jobstatus: 1, jobresultcode: 0, jobresulttype: "object", jobresult: { success: true } }
+            : {
+              jobid: "j-fail",
+              jobstatus: 2,
+              jobresultcode: 530,
+              jobresulttype: "object",
+              jobresult: { errorcode: 530, errortext: "Failed to assign load balancer rule" }
+            }
+        )
+      )
     case "listVPCs":
       return // never answers: request timeout
     default:
@@ -71,10 +98,11 @@ const listen = (server: Server | HttpsServer) =>
         resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : 0))
       })
     }),
-    () => Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
+    () =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
   )
 
 /** Starts the fake CloudStack; returns its base URL and the requests it saw. */
@@ -86,7 +114,13 @@ const fakeCloudStack = Effect.gen(function*() {
       const raw = req.method === "GET" ? query : body
       // URLSearchParams decodes `+` as a space, exactly like the servlet's URLDecoder
       const params = Object.fromEntries(new URLSearchParams(raw))
-      const s: Seen = { method: req.method ?? "", url: req.url ?? "", contentType: req.headers["content-type"], raw, params }
+      const s: Seen = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        contentType: req.headers["content-type"],
+        raw,
+        params
+      }
       seen.push(s)
       answer(s, res)
     })
@@ -131,7 +165,10 @@ const forwardProxy = Effect.gen(function*() {
 const PROXY_VARS = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"] as const
 
 /** Runs with exactly the given proxy variables set (the agent reads them when the layer is built). */
-const withProxyEnv = <A, E, R>(vars: Partial<Record<(typeof PROXY_VARS)[number], string>>, effect: Effect.Effect<A, E, R>) =>
+const withProxyEnv = <A, E, R>(
+  vars: Partial<Record<(typeof PROXY_VARS)[number], string>>,
+  effect: Effect.Effect<A, E, R>
+) =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
       const saved = PROXY_VARS.map((k) => [k, process.env[k]] as const)
@@ -160,10 +197,15 @@ describe("HttpTransport + CloudStackClient against a loopback CloudStack", () =>
   it.live("reads go by GET with a verified signature, `+` as %2B, straight to the server without a proxy", () =>
     Effect.scoped(Effect.gen(function*() {
       const cs = yield* fakeCloudStack
-      const zones = yield* withProxyEnv({}, Effect.scoped(Effect.gen(function*() {
-        const client = yield* CloudStackClient
-        return yield* client.list(listZones, { name: "a+b c" })
-      }).pipe(Effect.provide(live({ apiUrl: cs.url })))))
+      const zones = yield* withProxyEnv(
+        {},
+        Effect.scoped(
+          Effect.gen(function*() {
+            const client = yield* CloudStackClient
+            return yield* client.list(listZones, { name: "a+b c" })
+          }).pipe(Effect.provide(live({ apiUrl: cs.url })))
+        )
+      )
       assert.deepStrictEqual(zones.map((z) => z.name), ["a+b c"])
       const [req] = cs.seen
       assert.strictEqual(req?.method, "GET")
@@ -179,7 +221,11 @@ describe("HttpTransport + CloudStackClient against a loopback CloudStack", () =>
     Effect.scoped(Effect.gen(function*() {
       const cs = yield* fakeCloudStack
       const client = Context.get(yield* Layer.build(live({ apiUrl: cs.url })), CloudStackClient)
-      const ok = yield* client.run(createTags, { resourceType: "LoadBalancer", resourceIds: ["r1"], tags: [{ key: "k", value: "Prod/EU West+1" }] })
+      const ok = yield* client.run(createTags, {
+        resourceType: "LoadBalancer",
+        resourceIds: ["r1"],
+        tags: [{ key: "k", value: "Prod/EU West+1" }]
+      })
       assert.strictEqual(ok, true)
       const [post, poll] = cs.seen
       assert.strictEqual(post?.method, "POST")
@@ -194,9 +240,11 @@ describe("HttpTransport + CloudStackClient against a loopback CloudStack", () =>
   it.live("a wrong secret gets the 401 answer once (never retried); no secret in the error", () =>
     Effect.scoped(Effect.gen(function*() {
       const cs = yield* fakeCloudStack
-      const error = yield* Effect.flip(Effect.flatMap(CloudStackClient, (c) => c.list(listZones, {})).pipe(
-        Effect.provide(live({ apiUrl: cs.url, secretKey: Redacted.make("wrong-secret") }))
-      ))
+      const error = yield* Effect.flip(
+        Effect.flatMap(CloudStackClient, (c) => c.list(listZones, {})).pipe(
+          Effect.provide(live({ apiUrl: cs.url, secretKey: Redacted.make("wrong-secret") }))
+        )
+      )
       assert.deepInclude(error, { _tag: "CloudStackApiError", httpStatus: 401, errorCode: 401 })
       assert.include(error.message, "check api-key and secret-key")
       assert.notInclude(error.message, "wrong-secret")
@@ -209,12 +257,25 @@ describe("HttpTransport + CloudStackClient against a loopback CloudStack", () =>
     Effect.gen(function*() {
       const cs = yield* fakeCloudStack
       const client = Context.get(yield* Layer.build(live({ apiUrl: cs.url })), CloudStackClient)
-      const conflict = yield* Effect.flip(runDriving(client.submit(createLoadBalancerRule, { name: "n", algorithm: "roundrobin", privatePort: 1, publicPort: 80 })))
+      const conflict = yield* Effect.flip(
+        runDriving(
+          client.submit(createLoadBalancerRule, { name: "n", algorithm: "roundrobin", privatePort: 1, publicPort: 80 })
+        )
+      )
       assert.deepInclude(conflict, { _tag: "CloudStackApiError", errorCode: 537, csErrorCode: 4360 })
       const failed = yield* Effect.flip(runDriving(client.run(assignToLoadBalancerRule, { id: LbRuleId.make("r") })))
-      assert.deepInclude(failed, { _tag: "AsyncJobFailedError", jobId: "j-fail", errorCode: 530, errorText: "Failed to assign load balancer rule" })
+      assert.deepInclude(failed, {
+        _tag: "AsyncJobFailedError",
+        jobId: "j-fail",
+        errorCode: 530,
+        errorText: "Failed to assign load balancer rule"
+      })
       const htmlError = yield* Effect.flip(runDriving(client.list(listNetworks, {})))
-      assert.deepInclude(htmlError, { _tag: "CloudStackUnexpectedBodyError", httpStatus: 200, contentType: "text/html" })
+      assert.deepInclude(htmlError, {
+        _tag: "CloudStackUnexpectedBodyError",
+        httpStatus: 200,
+        contentType: "text/html"
+      })
       assert.deepStrictEqual(cs.seen.map((s) => s.params["command"]), [
         "createLoadBalancerRule",
         "assignToLoadBalancerRule",
@@ -233,7 +294,11 @@ describe("HttpTransport + CloudStackClient against a loopback CloudStack", () =>
       yield* Effect.scoped(Effect.gen(function*() {
         const client = yield* CloudStackClient
         yield* client.list(listZones, {})
-        yield* client.run(createTags, { resourceType: "LoadBalancer", resourceIds: ["r"], tags: [{ key: "k", value: "v" }] })
+        yield* client.run(createTags, {
+          resourceType: "LoadBalancer",
+          resourceIds: ["r"],
+          tags: [{ key: "k", value: "v" }]
+        })
         yield* Effect.either(client.run(assignToLoadBalancerRule, { id: LbRuleId.make("r") }))
         yield* Effect.either(client.list(listNetworks, {}))
       })).pipe(
@@ -253,9 +318,11 @@ describe("HttpTransport + CloudStackClient against a loopback CloudStack", () =>
     Effect.scoped(Effect.gen(function*() {
       const cs = yield* fakeCloudStack
       const proxy = yield* forwardProxy
-      const zones = Effect.scoped(Effect.flatMap(CloudStackClient, (c) => c.list(listZones, { name: "via" })).pipe(
-        Effect.provide(live({ apiUrl: cs.url }))
-      ))
+      const zones = Effect.scoped(
+        Effect.flatMap(CloudStackClient, (c) => c.list(listZones, { name: "via" })).pipe(
+          Effect.provide(live({ apiUrl: cs.url }))
+        )
+      )
       assert.strictEqual((yield* withProxyEnv({ HTTP_PROXY: proxy.url }, zones)).length, 1)
       assert.strictEqual(proxy.relayed.length, 1)
       assert.strictEqual(proxy.relayed[0], `CONNECT ${cs.url.host}`)
@@ -301,7 +368,9 @@ describe("HttpTransport socket failures", () => {
       const logger = Logger.make(({ logLevel, message }) => {
         if (logLevel._tag === "Warning") warnings.push(message)
       })
-      const zones = yield* Effect.scoped(Effect.flatMap(CloudStackClient, (c) => Effect.zipRight(c.list(listZones, {}), c.list(listZones, {})))).pipe(
+      const zones = yield* Effect.scoped(
+        Effect.flatMap(CloudStackClient, (c) => Effect.zipRight(c.list(listZones, {}), c.list(listZones, {})))
+      ).pipe(
         Effect.provide(live({ apiUrl, sslNoVerify: true })),
         Effect.provide(Logger.replace(Logger.defaultLogger, logger))
       )
@@ -312,10 +381,20 @@ describe("HttpTransport socket failures", () => {
 
   it.prop(
     "encodeRequest round-trips any values through the server's URL decoding, and the signature verifies",
-    [FastCheck.dictionary(FastCheck.stringMatching(/^[a-z][a-z0-9]{0,8}(\[\d\]\.[a-z]{1,5})?$/), FastCheck.string({ unit: "grapheme", maxLength: 20 })), FastCheck.boolean()],
+    [
+      FastCheck.dictionary(
+        FastCheck.stringMatching(/^[a-z][a-z0-9]{0,8}(\[\d\]\.[a-z]{1,5})?$/),
+        FastCheck.string({ unit: "grapheme", maxLength: 20 })
+      ),
+      FastCheck.boolean()
+    ],
     ([params, post]) => {
       const url = new URL("http://127.0.0.1:8080/client/api")
-      const wire = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, { command: "listZones", params, method: post ? "POST" : "GET" }, 1_900_000_000_000)
+      const wire = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, {
+        command: "listZones",
+        params,
+        method: post ? "POST" : "GET"
+      }, 1_900_000_000_000)
       const raw = post ? wire.body ?? "" : wire.url.split("?")[1] ?? ""
       const { signature = "", ...received } = Object.fromEntries(new URLSearchParams(raw))
       const reserved = new Set(["command", "apiKey", "response", "signatureVersion", "expires", "signature"])
@@ -336,17 +415,29 @@ describe("HttpTransport socket failures", () => {
 
   it("encodeRequest: GET puts everything in the query, POST in the body; the key pair is only used to sign", () => {
     const url = new URL("https://cloud.example/client/api")
-    const get = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, { command: "listZones", params: { name: "x" }, method: "GET" }, 0)
+    const get = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, {
+      command: "listZones",
+      params: { name: "x" },
+      method: "GET"
+    }, 0)
     assert.isTrue(get.url.startsWith("https://cloud.example/client/api?"))
     assert.include(get.url, "expires=1970-01-01T00%3A10%3A00%2B0000")
     assert.notInclude(get.url, SECRET_KEY)
     assert.isUndefined(get.body)
-    const post = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, { command: "createTags", params: {}, method: "POST" }, 0)
+    const post = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, {
+      command: "createTags",
+      params: {},
+      method: "POST"
+    }, 0)
     assert.strictEqual(post.url, "https://cloud.example/client/api")
     assert.include(post.body, "command=createTags")
     assert.include(post.body, "signature=")
     // the command's own params can never override the signed envelope parameters
-    const spoof = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, { command: "listZones", params: { command: "deleteTags", response: "xml" }, method: "GET" }, 0)
+    const spoof = HttpTransport.encodeRequest(url, API_KEY, SECRET_KEY, {
+      command: "listZones",
+      params: { command: "deleteTags", response: "xml" },
+      method: "GET"
+    }, 0)
     assert.include(spoof.url, "command=listZones")
     assert.include(spoof.url, "response=json")
     assert.isTrue(Option.isNone(Option.fromNullable(spoof.body)))
@@ -361,23 +452,38 @@ describe("HttpTransport socket failures", () => {
       }, 0)
       // what undici and node may throw: the URL in the message, in a nested cause, in an enumerable field
       const socket = Object.assign(new Error(`connect ECONNREFUSED for ${wire.url}`), { code: "ECONNREFUSED" })
-      const undici = Object.assign(new TypeError(`request to ${wire.url} failed`, { cause: socket }), { input: wire.url })
+      const undici = Object.assign(new TypeError(`request to ${wire.url} failed`, { cause: socket }), {
+        input: wire.url
+      })
       const error = HttpTransport.toTransportError("listZones", [API_KEY, SECRET_KEY, wire.signature])(undici)
       assert.deepInclude(error, { reason: "Connect" })
       const lines: Array<string> = []
       const capture = (logger: Logger.Logger<unknown, string>) =>
         Logger.replace(Logger.defaultLogger, Logger.map(logger, (line) => void lines.push(line)))
-      for (const logger of [Logger.jsonLogger, Logger.logfmtLogger, Logger.stringLogger, Logger.structuredLogger.pipe(Logger.map((s) => JSON.stringify(s)))]) {
+      for (
+        const logger of [
+          Logger.jsonLogger,
+          Logger.logfmtLogger,
+          Logger.stringLogger,
+          Logger.structuredLogger.pipe(Logger.map((s) => JSON.stringify(s)))
+        ]
+      ) {
         yield* Effect.logWarning("CloudStack request failed", error).pipe(Effect.provide(capture(logger)))
         yield* Effect.logError("reconcile failed", Cause.fail(error)).pipe(Effect.provide(capture(logger)))
       }
-      lines.push(Cause.pretty(Cause.fail(error), { renderErrorCause: true }), error.message, JSON.stringify(error), String(error.cause))
+      lines.push(
+        Cause.pretty(Cause.fail(error), { renderErrorCause: true }),
+        error.message,
+        JSON.stringify(error),
+        String(error.cause)
+      )
       assert.include(lines.join("\n"), "ECONNREFUSED")
       for (const line of lines) {
-        for (const secret of [API_KEY, encodeURIComponent(API_KEY), wire.signature, encodeURIComponent(wire.signature)]) {
+        for (
+          const secret of [API_KEY, encodeURIComponent(API_KEY), wire.signature, encodeURIComponent(wire.signature)]
+        ) {
           assert.notInclude(line, secret, line)
         }
       }
     }))
 })
-

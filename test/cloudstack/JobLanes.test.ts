@@ -45,11 +45,13 @@ describe("JobLanes", () => {
       const q = yield* queue(200)
       const finished = new Map<string, number>()
       const jobs = yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => `j${i}`), (id) => q.submit(id))
-      yield* drive(Effect.forEach(jobs, (job) =>
-        lanes.await("network:n1", job.id, job.submittedAt, q.poll(job.id)).pipe(
-          Effect.zipRight(Clock.currentTimeMillis),
-          Effect.tap((at) => Effect.sync(() => finished.set(job.id, at)))
-        ), { concurrency: "unbounded" }))
+      yield* drive(
+        Effect.forEach(jobs, (job) =>
+          lanes.await("network:n1", job.id, job.submittedAt, q.poll(job.id)).pipe(
+            Effect.zipRight(Clock.currentTimeMillis),
+            Effect.tap((at) => Effect.sync(() => finished.set(job.id, at)))
+          ), { concurrency: "unbounded" })
+      )
       // The first job has no estimate yet (found by polls 25, 50, 100, 200 ms apart); then under 2 per job.
       assert.isAtMost(q.polls.length, 18, JSON.stringify(q.polls))
       // the last job finishes at 2 s; it is noticed soon after (no 10 s backoff)
@@ -66,9 +68,17 @@ describe("JobLanes", () => {
       const slow = yield* q.submit("slow", 60_000)
       const quick = yield* q.submit("quick", 300)
       // joined in submission order: the slow one is the head
-      const first = yield* Effect.fork(lanes.await("l", slow.id, slow.submittedAt, q.poll(slow.id)).pipe(Effect.timeout("20 seconds"), Effect.either))
+      const first = yield* Effect.fork(
+        lanes.await("l", slow.id, slow.submittedAt, q.poll(slow.id)).pipe(Effect.timeout("20 seconds"), Effect.either)
+      )
       yield* Effect.yieldNow()
-      const at = yield* drive(Effect.all([Fiber.join(first), lanes.await("l", quick.id, quick.submittedAt, q.poll(quick.id)).pipe(Effect.zipRight(Clock.currentTimeMillis))], { concurrency: "unbounded" }), 100)
+      const at = yield* drive(
+        Effect.all([
+          Fiber.join(first),
+          lanes.await("l", quick.id, quick.submittedAt, q.poll(quick.id)).pipe(Effect.zipRight(Clock.currentTimeMillis))
+        ], { concurrency: "unbounded" }),
+        100
+      )
       assert.strictEqual(at[1], 10_000, "found by the waiter's own 10 s poll")
       assert.strictEqual(at[0]._tag, "Left", "the slow one is still pending (timed out by the caller)")
     }))
@@ -79,7 +89,9 @@ describe("JobLanes", () => {
       const q = yield* queue(200)
       const a = yield* q.submit("a")
       const b = yield* q.submit("b")
-      const broken = Effect.fail(new CloudStackTransportError({ command: "queryAsyncJobResult", reason: "Connect", detail: "down" }))
+      const broken = Effect.fail(
+        new CloudStackTransportError({ command: "queryAsyncJobResult", reason: "Connect", detail: "down" })
+      )
       const result = yield* drive(Effect.all([
         lanes.await("l", a.id, a.submittedAt, broken).pipe(Effect.either),
         lanes.await("l", b.id, b.submittedAt, q.poll(b.id)).pipe(Effect.zipRight(Clock.currentTimeMillis))
@@ -107,8 +119,16 @@ describe("JobLanes", () => {
       const lanes = yield* JobLanes.make
       const q = yield* queue(200)
       const run = (ids: ReadonlyArray<string>, stepMs: number) =>
-        Effect.flatMap(Effect.forEach(ids, (id) => q.submit(id)), (jobs) =>
-          drive(Effect.forEach(jobs, (job) => lanes.await("l", job.id, job.submittedAt, q.poll(job.id)), { concurrency: "unbounded" }), stepMs))
+        Effect.flatMap(
+          Effect.forEach(ids, (id) => q.submit(id)),
+          (jobs) =>
+            drive(
+              Effect.forEach(jobs, (job) => lanes.await("l", job.id, job.submittedAt, q.poll(job.id)), {
+                concurrency: "unbounded"
+              }),
+              stepMs
+            )
+        )
       // the lane knows its jobs take 200 ms
       yield* run(["a", "b", "c", "d", "e"], 10)
       const now = yield* Clock.currentTimeMillis
@@ -117,12 +137,23 @@ describe("JobLanes", () => {
       const start = yield* Clock.currentTimeMillis
       const jobs = yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => `j${i}`), (id) => q.submit(id))
       const done = yield* drive(
-        Effect.forEach(jobs, (job) => lanes.await("l", job.id, job.submittedAt, q.poll(job.id)).pipe(Effect.zipRight(Clock.currentTimeMillis)), {
-          concurrency: "unbounded"
-        }).pipe(Effect.timeout("100 seconds"), Effect.either),
+        Effect.forEach(
+          jobs,
+          (job) =>
+            lanes.await("l", job.id, job.submittedAt, q.poll(job.id)).pipe(Effect.zipRight(Clock.currentTimeMillis)),
+          {
+            concurrency: "unbounded"
+          }
+        ).pipe(Effect.timeout("100 seconds"), Effect.either),
         100
       )
       assert.strictEqual(done._tag, "Right", "all ten done within 100 s")
-      if (done._tag === "Right") assert.isAtMost(Math.max(...done.right) - start, 2_500, "the last of ten 200 ms jobs (done at 2 s) noticed soon after")
+      if (done._tag === "Right") {
+        assert.isAtMost(
+          Math.max(...done.right) - start,
+          2_500,
+          "the last of ten 200 ms jobs (done at 2 s) noticed soon after"
+        )
+      }
     }))
 })

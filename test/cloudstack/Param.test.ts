@@ -5,8 +5,8 @@ import {
   assignToLoadBalancerRule,
   createLBStickinessPolicy,
   createLoadBalancerRule,
-  listLoadBalancerRuleVmIps,
-  listLoadBalancerRules
+  listLoadBalancerRules,
+  listLoadBalancerRuleVmIps
 } from "../../src/cloudstack/commands/LoadBalancers.js"
 import { createTags } from "../../src/cloudstack/commands/Tags.js"
 import { IpAddressId, LbRuleId, VmId } from "../../src/cloudstack/Ids.js"
@@ -30,7 +30,11 @@ describe("command parameter encoding", () => {
 
   it("tags and stickiness params", () => {
     assert.deepStrictEqual(
-      createTags.encode({ resourceType: "LoadBalancer", resourceIds: ["a", "b"], tags: [{ key: "cluster", value: "prod" }] }),
+      createTags.encode({
+        resourceType: "LoadBalancer",
+        resourceIds: ["a", "b"],
+        tags: [{ key: "cluster", value: "prod" }]
+      }),
       { resourcetype: "LoadBalancer", resourceids: "a,b", "tags[0].key": "cluster", "tags[0].value": "prod" }
     )
     assert.deepStrictEqual(
@@ -46,15 +50,24 @@ describe("command parameter encoding", () => {
 
   it("numbers and booleans as text; absent optionals left out", () => {
     assert.deepStrictEqual(
-      createLoadBalancerRule.encode({ name: "n", algorithm: "roundrobin", privatePort: 30080, publicPort: 80, openFirewall: false }),
+      createLoadBalancerRule.encode({
+        name: "n",
+        algorithm: "roundrobin",
+        privatePort: 30080,
+        publicPort: 80,
+        openFirewall: false
+      }),
       { name: "n", algorithm: "roundrobin", privateport: "30080", publicport: "80", openfirewall: "false" }
     )
     assert.deepStrictEqual(listLoadBalancerRules.encode({}), {})
-    assert.deepStrictEqual(createFirewallRule.encode({ ipAddressId: IpAddressId.make("ip"), protocol: "tcp", cidrList: [] }), {
-      ipaddressid: "ip",
-      protocol: "tcp",
-      cidrlist: ""
-    })
+    assert.deepStrictEqual(
+      createFirewallRule.encode({ ipAddressId: IpAddressId.make("ip"), protocol: "tcp", cidrList: [] }),
+      {
+        ipaddressid: "ip",
+        protocol: "tcp",
+        cidrlist: ""
+      }
+    )
   })
 
   it("fixed parameters of a command variant are always sent", () => {
@@ -91,7 +104,16 @@ describe("response decoding", () => {
     Effect.gen(function*() {
       const r = yield* Effect.either(listLoadBalancerRules.decodePage({
         count: 1,
-        loadbalancerrule: [{ id: "r", name: "n", algorithm: "x", publicip: "1", publicipid: "i", publicport: "http", privateport: "1", state: "Add" }]
+        loadbalancerrule: [{
+          id: "r",
+          name: "n",
+          algorithm: "x",
+          publicip: "1",
+          publicipid: "i",
+          publicport: "http",
+          privateport: "1",
+          state: "Add"
+        }]
       }))
       assert.isTrue(r._tag === "Left")
     }))

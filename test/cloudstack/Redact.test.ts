@@ -17,7 +17,9 @@ const assertClean = (text: string) => {
 
 describe("Redact", () => {
   it("a request line echoed by a 404 page: query values of apiKey and signature", () => {
-    const url = `/client/api?command=listZones&apiKey=${API_KEY}&response=json&signatureVersion=3&signature=${encodeValue(SIGNATURE)}`
+    const url = `/client/api?command=listZones&apiKey=${API_KEY}&response=json&signatureVersion=3&signature=${
+      encodeValue(SIGNATURE)
+    }`
     const text = redact(`<html><body>Not found: GET ${url} HTTP/1.1</body></html>`)
     assertClean(text)
     assert.strictEqual(
@@ -58,7 +60,8 @@ describe("Redact", () => {
   })
 
   it("leaves other text alone, including signatureVersion and the 401 text", () => {
-    const text = "unable to verify user credentials and/or request signature; signatureVersion=3&expires=2030-01-01T00:00:00+0000"
+    const text =
+      "unable to verify user credentials and/or request signature; signatureVersion=3&expires=2030-01-01T00:00:00+0000"
     assert.strictEqual(redact(text), text)
   })
 
@@ -68,11 +71,18 @@ describe("Redact", () => {
 
   it("idempotent, and no secret survives wherever it is embedded", () => {
     const filler = FastCheck.string({ unit: FastCheck.constantFrom("a", " ", "&", "=", "<", "\"", ":", "%", "/", "x") })
-    FastCheck.assert(FastCheck.property(filler, filler, FastCheck.constantFrom(API_KEY, SECRET_KEY, SIGNATURE), (before, after, secret) => {
-      const once = redact(`${before}${secret}${after}`)
-      assert.notInclude(once, secret)
-      assert.strictEqual(redact(once), once)
-    }))
+    FastCheck.assert(
+      FastCheck.property(
+        filler,
+        filler,
+        FastCheck.constantFrom(API_KEY, SECRET_KEY, SIGNATURE),
+        (before, after, secret) => {
+          const once = redact(`${before}${secret}${after}`)
+          assert.notInclude(once, secret)
+          assert.strictEqual(redact(once), once)
+        }
+      )
+    )
   })
 
   it("redactCause: a copy with redacted messages, name, code and cause chain kept", () => {

@@ -9,10 +9,20 @@ const v3 = { signatureVersion: "3", expires: "2030-01-01T00:00:00+0000" }
 
 describe("Signing", () => {
   it("v1: the official docs example", () => {
-    assert.strictEqual(sign({ command: "listUsers", response: "json", apikey: apiKey }, secret), "TTpdDq/7j/J58XCRHomKoQXEQds=")
+    assert.strictEqual(
+      sign({ command: "listUsers", response: "json", apikey: apiKey }, secret),
+      "TTpdDq/7j/J58XCRHomKoQXEQds="
+    )
   })
   it("v2: space in a value, signatureVersion 3 with expires", () => {
-    const params = { command: "listVirtualMachines", response: "json", apiKey, ...v3, listall: "true", name: "k8s node-1" }
+    const params = {
+      command: "listVirtualMachines",
+      response: "json",
+      apiKey,
+      ...v3,
+      listall: "true",
+      name: "k8s node-1"
+    }
     assert.strictEqual(
       stringToSign(params),
       `apikey=${apiKey.toLowerCase()}&command=listvirtualmachines&expires=2030-01-01t00%3a00%3a00%2b0000&listall=true&name=k8s%20node-1&response=json&signatureversion=3`
@@ -21,15 +31,28 @@ describe("Signing", () => {
   })
   it("v3: map parameters, slash and plus", () => {
     const params = {
-      command: "createTags", response: "json", apiKey, ...v3, resourcetype: "LoadBalancer", resourceids: "a1b2,c3d4",
-      "tags[0].key": "cluster", "tags[0].value": "Prod/EU West+1"
+      command: "createTags",
+      response: "json",
+      apiKey,
+      ...v3,
+      resourcetype: "LoadBalancer",
+      resourceids: "a1b2,c3d4",
+      "tags[0].key": "cluster",
+      "tags[0].value": "Prod/EU West+1"
     }
     assert.strictEqual(sign(params, secret), "bbbtfJoF+7hnULUjN2yna6ngPhc=")
   })
   it("v4: `*` stays raw, `~` is escaped, algorithm sorts before apiKey", () => {
     const params = {
-      command: "createLoadBalancerRule", response: "json", apiKey, ...v3, name: "a*b", description: "x~y",
-      algorithm: "roundrobin", publicport: "80", privateport: "30080"
+      command: "createLoadBalancerRule",
+      response: "json",
+      apiKey,
+      ...v3,
+      name: "a*b",
+      description: "x~y",
+      algorithm: "roundrobin",
+      publicport: "80",
+      privateport: "30080"
     }
     assert.isTrue(stringToSign(params).startsWith("algorithm=roundrobin&apikey="))
     assert.include(stringToSign(params), "description=x%7ey")
@@ -73,7 +96,9 @@ describe("Signing", () => {
       FastCheck.dictionary(FastCheck.string({ minLength: 1 }), FastCheck.string()),
       (dict) => {
         const decoded = Object.fromEntries(new URLSearchParams(encodeQuery(dict)))
-        const wellFormed = Object.fromEntries(Object.entries(dict).map(([k, v]) => [k.toWellFormed(), v.toWellFormed()]))
+        const wellFormed = Object.fromEntries(
+          Object.entries(dict).map(([k, v]) => [k.toWellFormed(), v.toWellFormed()])
+        )
         return JSON.stringify(decoded) === JSON.stringify(wellFormed)
       }
     ))

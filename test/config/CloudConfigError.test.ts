@@ -33,7 +33,10 @@ describe("CloudConfigError", () => {
       path: "/p",
       issues: [ConfigIssue.FileNotFound(), ConfigIssue.SyntaxError({ line: 1, detail: "x" })]
     })
-    assert.strictEqual(e.message, "cannot use cloud-config /p (2 problems):\n  /p: file not found\n  /p:1: syntax error: x")
+    assert.strictEqual(
+      e.message,
+      "cannot use cloud-config /p (2 problems):\n  /p: file not found\n  /p:1: syntax error: x"
+    )
   })
 
   it("message: at most 50 problems, then how many more", () => {
@@ -53,7 +56,9 @@ describe("CloudConfigError", () => {
     for (const token of ["plgWJfZK4gyS3mOMTVmjUVg", "Zq8w0rTh1s-Abc", "abc123def456ghi", "AbCdEf12+xyz/QQ=="]) {
       assert.isTrue(looksLikeSecret(token), token)
     }
-    for (const token of ["requests-per-second", "ssl-no-verify", "averyveryverylongword", "Short1", "abc def 123 XYZ"]) {
+    for (
+      const token of ["requests-per-second", "ssl-no-verify", "averyveryverylongword", "Short1", "abc def 123 XYZ"]
+    ) {
       assert.isFalse(looksLikeSecret(token), token)
     }
   })

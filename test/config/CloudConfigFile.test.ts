@@ -21,7 +21,10 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E =>
   Exit.match(exit, {
     onSuccess: () => assert.fail("expected a failure"),
     onFailure: (cause) =>
-      Option.getOrElse(Cause.failureOption(cause), () => assert.fail(`expected a typed failure: ${Cause.pretty(cause)}`))
+      Option.getOrElse(
+        Cause.failureOption(cause),
+        () => assert.fail(`expected a typed failure: ${Cause.pretty(cause)}`)
+      )
   })
 
 describe("CloudConfigFile", () => {
@@ -58,7 +61,9 @@ describe("CloudConfigFile", () => {
       const error = failureOf(yield* Effect.exit(load(at("bad"))))
       assert.deepStrictEqual(error.message.split("\n").slice(1), [
         `  ${at("bad")}: missing required keys in [Global]: api-key, secret-key`,
-        `  ${at("bad")}:2: invalid value for "api-url": "x" is not a URL (expected e.g. https://cloud.example.com/client/api)`,
+        `  ${
+          at("bad")
+        }:2: invalid value for "api-url": "x" is not a URL (expected e.g. https://cloud.example.com/client/api)`,
         `  ${at("bad")}:3: unknown key "foo" in [Global] (did you mean "zone"?)`
       ])
     }).pipe(Effect.provide(NodeContext.layer)))

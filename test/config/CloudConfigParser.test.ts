@@ -278,8 +278,14 @@ describe("CloudConfigParser.parse errors", () => {
       "UnknownKey@8:" + secret + "->-",
       "UnknownKey@9:ssl-no-verfy->ssl-no-verify"
     ])
-    assert.include(e.message, `${PATH}:7: invalid value for "request-timeout": a ${secret.length}-character text (not shown`)
-    assert.include(e.message, `${PATH}:8: unknown key a ${secret.length}-character text (not shown: it may be a secret)`)
+    assert.include(
+      e.message,
+      `${PATH}:7: invalid value for "request-timeout": a ${secret.length}-character text (not shown`
+    )
+    assert.include(
+      e.message,
+      `${PATH}:8: unknown key a ${secret.length}-character text (not shown: it may be a secret)`
+    )
     assert.include(e.message, `${PATH}:9: unknown key "ssl-no-verfy" in [Global] (did you mean "ssl-no-verify"?)`)
   })
 
@@ -302,7 +308,10 @@ describe("CloudConfigParser.parse errors", () => {
       "UnknownKey@8:requestTimeout->request-timeout"
     ])
     assert.include(e.message, `${PATH}:5: unknown key a 20-character text (not shown: it may be a secret) in [Global]`)
-    assert.include(e.message, `${PATH}:6: syntax error: expected '=' after a ${secret.slice(70).length + 5}-character text (not shown`)
+    assert.include(
+      e.message,
+      `${PATH}:6: syntax error: expected '=' after a ${secret.slice(70).length + 5}-character text (not shown`
+    )
     assert.include(e.message, `${PATH}:8: unknown key "requestTimeout" in [Global] (did you mean "request-timeout"?)`)
   })
 
@@ -320,7 +329,10 @@ describe("CloudConfigParser.parse errors", () => {
     ])
     // quoted values keep ; and #, so a comment after them is just a comment
     for (const quietly of [`api-key = "A;K" ; note`, "api-key = AKEY"]) {
-      const q = parseWithWarnings(`[Global]\napi-url = https://h/client/api\n${quietly}\nsecret-key = "S#1" # note\n`, PATH)
+      const q = parseWithWarnings(
+        `[Global]\napi-url = https://h/client/api\n${quietly}\nsecret-key = "S#1" # note\n`,
+        PATH
+      )
       assert.deepStrictEqual(Either.map(q, (x) => x.warnings), Either.right([]), quietly)
     }
   })
@@ -375,7 +387,13 @@ const valueText = fc.string({
   minLength: 1,
   maxLength: 24
 })
-const knownKeysForNoise = ["api-url = https://h/client/api", "api-key = k", "secret-key = s", "ssl-no-verify", "zone = z"]
+const knownKeysForNoise = [
+  "api-url = https://h/client/api",
+  "api-key = k",
+  "secret-key = s",
+  "ssl-no-verify",
+  "zone = z"
+]
 const configArb = fc.record({
   apiUrl: fc.webUrl({ withQueryParameters: true }).map((u) => new URL(u)),
   apiKey: valueText.map(Redacted.make),

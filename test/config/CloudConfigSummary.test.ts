@@ -4,7 +4,10 @@ import { parse } from "../../src/config/CloudConfigParser.js"
 import { summarize } from "../../src/config/CloudConfigSummary.js"
 
 const config = (extra: string) => {
-  const r = parse(`[Global]\napi-url = https://u:pw@cloud.example.com/client/api\napi-key = KEY123\nsecret-key = SEC456\n${extra}`, "/cfg/cloud config")
+  const r = parse(
+    `[Global]\napi-url = https://u:pw@cloud.example.com/client/api\napi-key = KEY123\nsecret-key = SEC456\n${extra}`,
+    "/cfg/cloud config"
+  )
   if (Either.isLeft(r)) return assert.fail(r.left.message)
   return r.right
 }

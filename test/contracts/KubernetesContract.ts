@@ -8,7 +8,6 @@ import { Chunk, Context, Effect, Either, Fiber, type Layer, Option, Random, Ref,
 import { EndpointSliceApi } from "../../src/kubernetes/EndpointSliceApi.js"
 import { EventApi } from "../../src/kubernetes/EventApi.js"
 import * as EventRecorder from "../../src/kubernetes/EventRecorder.js"
-import * as Metrics from "../../src/metrics/Metrics.js"
 import * as Informer from "../../src/kubernetes/Informer.js"
 import type { KubeApiError } from "../../src/kubernetes/KubeError.js"
 import { LeaseApi, microTime } from "../../src/kubernetes/LeaseApi.js"
@@ -16,6 +15,7 @@ import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import type { WatchEvent } from "../../src/kubernetes/WatchEvent.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
 
 /** What each variant must offer beyond the API: forgetting history, and kubelet's status report. */
 export class ContractHooks extends Context.Tag("test/contracts/ContractHooks")<ContractHooks, {
@@ -89,7 +89,10 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         assert.deepStrictEqual(updated.spec.taints, [])
         assert.notStrictEqual(updated.metadata.resourceVersion, read.metadata.resourceVersion)
 
-        assert.strictEqual(reasonOf(yield* Effect.either(nodes.delete(nodeName, "00000000-0000-0000-0000-000000000000"))), "Conflict")
+        assert.strictEqual(
+          reasonOf(yield* Effect.either(nodes.delete(nodeName, "00000000-0000-0000-0000-000000000000"))),
+          "Conflict"
+        )
         assert.isTrue(Option.isSome(yield* nodes.get(nodeName)))
         yield* nodes.delete(nodeName, created.metadata.uid)
         assert.isTrue(Option.isNone(yield* nodes.get(nodeName)))
@@ -101,14 +104,22 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         const nodes = yield* NodeApi
         const nodeName = yield* unique("occ")
         const created = yield* nodes.create({ name: nodeName })
-        const first = yield* nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { a: "1" } })
+        const first = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: created.metadata.resourceVersion,
+          labels: { a: "1" }
+        })
         const stale = yield* Effect.either(
           nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { a: "2" } })
         )
         assert.strictEqual(reasonOf(stale), "Conflict")
         const current = yield* someOrFail(yield* nodes.get(nodeName), "the Node")
         assert.strictEqual(current.metadata.labels["a"], "1")
-        const second = yield* nodes.update({ name: nodeName, resourceVersion: first.metadata.resourceVersion, labels: { a: "2" } })
+        const second = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: first.metadata.resourceVersion,
+          labels: { a: "2" }
+        })
         assert.strictEqual(second.metadata.labels["a"], "2")
         yield* nodes.delete(nodeName, created.metadata.uid)
       }))
@@ -118,13 +129,28 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         const nodes = yield* NodeApi
         const nodeName = yield* unique("pid")
         const created = yield* nodes.create({ name: nodeName })
-        const set = yield* nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, providerID: "cloudstack:///vm-a" })
+        const set = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: created.metadata.resourceVersion,
+          providerID: "cloudstack:///vm-a"
+        })
         const change = yield* Effect.either(
-          nodes.update({ name: nodeName, resourceVersion: set.metadata.resourceVersion, providerID: "cloudstack:///vm-b" })
+          nodes.update({
+            name: nodeName,
+            resourceVersion: set.metadata.resourceVersion,
+            providerID: "cloudstack:///vm-b"
+          })
         )
         assert.strictEqual(reasonOf(change), "Invalid")
-        Either.match(change, { onLeft: (error) => assert.strictEqual(error.status, 422), onRight: () => assert.fail("accepted") })
-        const same = yield* nodes.update({ name: nodeName, resourceVersion: set.metadata.resourceVersion, providerID: "cloudstack:///vm-a" })
+        Either.match(change, {
+          onLeft: (error) => assert.strictEqual(error.status, 422),
+          onRight: () => assert.fail("accepted")
+        })
+        const same = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: set.metadata.resourceVersion,
+          providerID: "cloudstack:///vm-a"
+        })
         assert.strictEqual(same.spec.providerID, "cloudstack:///vm-a")
         yield* nodes.delete(nodeName, created.metadata.uid)
       }))
@@ -133,18 +159,35 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
       Effect.gen(function*() {
         const nodes = yield* NodeApi
         const nodeName = yield* unique("labels")
-        const spaced = yield* Effect.either(nodes.create({ name: nodeName, labels: { "node.kubernetes.io/instance-type": "Medium Instance" } }))
+        const spaced = yield* Effect.either(
+          nodes.create({ name: nodeName, labels: { "node.kubernetes.io/instance-type": "Medium Instance" } })
+        )
         assert.strictEqual(reasonOf(spaced), "Invalid")
-        const created = yield* nodes.create({ name: nodeName, labels: { "node.kubernetes.io/instance-type": "Medium_Instance-1.0" } })
+        const created = yield* nodes.create({
+          name: nodeName,
+          labels: { "node.kubernetes.io/instance-type": "Medium_Instance-1.0" }
+        })
         const tooLong = yield* Effect.either(
-          nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { zone: "z".repeat(64) } })
+          nodes.update({
+            name: nodeName,
+            resourceVersion: created.metadata.resourceVersion,
+            labels: { zone: "z".repeat(64) }
+          })
         )
         assert.strictEqual(reasonOf(tooLong), "Invalid")
         const badKey = yield* Effect.either(
-          nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { "Bad_Prefix/zone": "a" } })
+          nodes.update({
+            name: nodeName,
+            resourceVersion: created.metadata.resourceVersion,
+            labels: { "Bad_Prefix/zone": "a" }
+          })
         )
         assert.strictEqual(reasonOf(badKey), "Invalid")
-        const empty = yield* nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { "example.com/empty": "" } })
+        const empty = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: created.metadata.resourceVersion,
+          labels: { "example.com/empty": "" }
+        })
         assert.strictEqual(empty.metadata.labels["example.com/empty"], "")
         yield* nodes.delete(nodeName, created.metadata.uid)
       }))
@@ -159,13 +202,20 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         assert.deepStrictEqual(patched.status.addresses, addresses)
         assert.strictEqual(patched.spec.providerID, "")
         // A spec write leaves the status alone.
-        const updated = yield* nodes.update({ name: nodeName, resourceVersion: patched.metadata.resourceVersion, providerID: "cloudstack:///vm-s" })
+        const updated = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: patched.metadata.resourceVersion,
+          providerID: "cloudstack:///vm-s"
+        })
         assert.deepStrictEqual(updated.status.addresses, addresses)
         // A smaller list replaces the old one (no stale addresses kept by a merge).
         const shrunk = yield* nodes.patchStatusAddresses(nodeName, [{ type: "InternalIP", address: "10.1.1.8" }])
         assert.deepStrictEqual(shrunk.status.addresses, [{ type: "InternalIP", address: "10.1.1.8" }])
         assert.strictEqual(shrunk.spec.providerID, "cloudstack:///vm-s")
-        assert.strictEqual(reasonOf(yield* Effect.either(nodes.patchStatusAddresses(`${nodeName}-absent`, addresses))), "NotFound")
+        assert.strictEqual(
+          reasonOf(yield* Effect.either(nodes.patchStatusAddresses(`${nodeName}-absent`, addresses))),
+          "NotFound"
+        )
         yield* nodes.delete(nodeName, created.metadata.uid)
       }))
 
@@ -192,7 +242,9 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         // A later report replaces the Ready condition (merged by type), never adds a second one.
         yield* hooks.setNodeReady(nodeName, "False")
         const after = yield* someOrFail(yield* nodes.get(nodeName), nodeName)
-        assert.deepStrictEqual(after.status.conditions.filter((c) => c.type === "Ready").map((c) => c.status), ["False"])
+        assert.deepStrictEqual(after.status.conditions.filter((c) => c.type === "Ready").map((c) => c.status), [
+          "False"
+        ])
         assert.strictEqual(after.spec.providerID, "")
         assert.strictEqual(reasonOf(yield* Effect.either(hooks.setNodeReady(`${nodeName}-absent`, "True"))), "NotFound")
         yield* nodes.delete(nodeName, created.metadata.uid)
@@ -210,7 +262,11 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
           loadBalancerSourceRanges: ["192.0.2.0/24"]
         })
         assert.strictEqual(created.spec.type, "LoadBalancer")
-        assert.deepStrictEqual(created.spec.ports.map((p) => [p.name, p.protocol, p.port]), [["http", "TCP", 80], ["https", "TCP", 443]])
+        assert.deepStrictEqual(created.spec.ports.map((p) => [p.name, p.protocol, p.port]), [["http", "TCP", 80], [
+          "https",
+          "TCP",
+          443
+        ]])
         assert.isTrue(created.spec.ports.every((p) => p.nodePort >= 30000 && p.nodePort <= 32767))
         assert.deepStrictEqual(created.spec.loadBalancerSourceRanges, ["192.0.2.0/24"])
         assert.deepStrictEqual(created.status.loadBalancer.ingress, [])
@@ -218,7 +274,10 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         const withStatus = yield* services.patchStatus("default", name, [{ ip: "203.0.113.10" }])
         assert.deepStrictEqual(withStatus.status.loadBalancer.ingress.map((i) => i.ip), ["203.0.113.10"])
         assert.deepStrictEqual(withStatus.spec.ports, created.spec.ports)
-        const annotated = yield* services.patchAnnotations("default", name, { "example.com/a": "1", "example.com/b": "2" })
+        const annotated = yield* services.patchAnnotations("default", name, {
+          "example.com/a": "1",
+          "example.com/b": "2"
+        })
         assert.strictEqual(annotated.metadata.annotations["example.com/a"], "1")
         const pruned = yield* services.patchAnnotations("default", name, { "example.com/a": null })
         assert.isUndefined(pruned.metadata.annotations["example.com/a"])
@@ -235,7 +294,12 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
       Effect.gen(function*() {
         const services = yield* ServiceApi
         const name = yield* unique("spec")
-        const created = yield* services.create({ namespace: "default", name, type: "LoadBalancer", ports: [{ name: "http", port: 80 }] })
+        const created = yield* services.create({
+          namespace: "default",
+          name,
+          type: "LoadBalancer",
+          ports: [{ name: "http", port: 80 }]
+        })
         const nodePort = created.spec.ports[0]?.nodePort ?? 0
         const changed = yield* services.update("default", name, {
           ports: [{ name: "http", port: 80 }, { name: "alt", port: 8080 }],
@@ -243,14 +307,21 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
           sessionAffinity: "ClientIP",
           externalTrafficPolicy: "Local"
         })
-        assert.deepStrictEqual(changed.spec.ports.map((p) => [p.name, p.protocol, p.port]), [["http", "TCP", 80], ["alt", "TCP", 8080]])
+        assert.deepStrictEqual(changed.spec.ports.map((p) => [p.name, p.protocol, p.port]), [["http", "TCP", 80], [
+          "alt",
+          "TCP",
+          8080
+        ]])
         assert.strictEqual(changed.spec.ports[0]?.nodePort, nodePort)
         assert.isTrue((changed.spec.ports[1]?.nodePort ?? 0) >= 30000)
         assert.strictEqual(changed.spec.loadBalancerIP, "203.0.113.77")
         assert.strictEqual(changed.spec.sessionAffinity, "ClientIP")
         assert.strictEqual(changed.spec.externalTrafficPolicy, "Local")
         assert.isTrue(changed.metadata.resourceVersion !== created.metadata.resourceVersion)
-        const unset = yield* services.update("default", name, { loadBalancerIP: null, externalTrafficPolicy: "Cluster" })
+        const unset = yield* services.update("default", name, {
+          loadBalancerIP: null,
+          externalTrafficPolicy: "Cluster"
+        })
         assert.isUndefined(unset.spec.loadBalancerIP)
         const clusterIp = yield* services.update("default", name, { type: "ClusterIP" })
         assert.strictEqual(clusterIp.spec.type, "ClusterIP")
@@ -290,7 +361,11 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         const nodeName = yield* unique("watch")
         const listed = yield* nodes.list
         const created = yield* nodes.create({ name: nodeName })
-        const labelled = yield* nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { w: "1" } })
+        const labelled = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: created.metadata.resourceVersion,
+          labels: { w: "1" }
+        })
         yield* nodes.delete(nodeName, created.metadata.uid)
         // Everything after the list replays, in order, with increasing versions.
         const events = yield* eventsFor(nodes.watch(listed.resourceVersion), nodeName, 3)
@@ -310,7 +385,11 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         const nodeName = yield* unique("gone")
         const before = yield* nodes.list
         const created = yield* nodes.create({ name: nodeName })
-        const first = yield* nodes.update({ name: nodeName, resourceVersion: created.metadata.resourceVersion, labels: { g: "1" } })
+        const first = yield* nodes.update({
+          name: nodeName,
+          resourceVersion: created.metadata.resourceVersion,
+          labels: { g: "1" }
+        })
         yield* nodes.update({ name: nodeName, resourceVersion: first.metadata.resourceVersion, labels: { g: "2" } })
         yield* hooks.compact
         const tooOld = yield* Effect.either(
@@ -321,8 +400,14 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         // An informer whose first list hands out that compacted version must relist and catch up.
         const lists = yield* Ref.make(0)
         const staleFirst: Informer.ListWatch<NodeView> = {
-          list: Effect.flatMap(Ref.getAndUpdate(lists, (n) => n + 1), (n) =>
-            Effect.map(nodes.list, (listed) => n === 0 ? { ...listed, resourceVersion: before.resourceVersion } : listed)),
+          list: Effect.flatMap(
+            Ref.getAndUpdate(lists, (n) => n + 1),
+            (n) =>
+              Effect.map(
+                nodes.list,
+                (listed) => n === 0 ? { ...listed, resourceVersion: before.resourceVersion } : listed
+              )
+          ),
           watch: nodes.watch
         }
         const informer = yield* Informer.make("nodes", staleFirst, {
@@ -336,7 +421,11 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
           Stream.runCollect,
           Effect.fork
         )
-        yield* nodes.update({ name: nodeName, resourceVersion: (yield* someOrFail(yield* nodes.get(nodeName), "the Node")).metadata.resourceVersion, labels: { g: "3" } })
+        yield* nodes.update({
+          name: nodeName,
+          resourceVersion: (yield* someOrFail(yield* nodes.get(nodeName), "the Node")).metadata.resourceVersion,
+          labels: { g: "3" }
+        })
         const updated = Chunk.toReadonlyArray(yield* Fiber.join(seen).pipe(Effect.timeout("20 seconds")))
         assert.strictEqual(updated[0]?.object.metadata.labels["g"], "3")
         assert.isAtLeast(yield* Ref.get(lists), 2)
@@ -383,7 +472,9 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
           Date.parse(created.spec.renewTime ?? ""),
           1_790_000_000_123
         )
-        const duplicate = yield* Effect.either(leases.create({ namespace: "kube-system", name, resourceVersion: "", spec }))
+        const duplicate = yield* Effect.either(
+          leases.create({ namespace: "kube-system", name, resourceVersion: "", spec })
+        )
         assert.strictEqual(reasonOf(duplicate), "AlreadyExists")
 
         const renewed = yield* leases.update({ ...created, spec: { ...spec, renewTime: microTime(1_790_000_002_000) } })
@@ -401,7 +492,13 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         const events = yield* EventApi
         const recorder = yield* EventRecorder.make("contract-test").pipe(Effect.provide(Metrics.layer))
         const name = yield* unique("evt")
-        const ref = { kind: "Service", namespace: "default", name, uid: "5e1c0de0-0000-4000-a000-000000000001", apiVersion: "v1" }
+        const ref = {
+          kind: "Service",
+          namespace: "default",
+          name,
+          uid: "5e1c0de0-0000-4000-a000-000000000001",
+          apiVersion: "v1"
+        }
         yield* recorder.record(ref, "Warning", "SyncLoadBalancerFailed", "no capacity")
         yield* recorder.record(ref, "Warning", "SyncLoadBalancerFailed", "no capacity")
         yield* recorder.record(ref, "Warning", "SyncLoadBalancerFailed", "no capacity")
@@ -418,7 +515,9 @@ export const kubernetesContract = <E>(name: string, services: Layer.Layer<Kubern
         const nodeRef = { kind: "Node", namespace: "", name: `${name}-node`, uid: "" }
         yield* recorder.record(nodeRef, "Normal", "Synced", "Node synced")
         yield* recorder.flush
-        const nodeEvents = (yield* events.list("default")).filter((event) => event.involvedObject.name === `${name}-node`)
+        const nodeEvents = (yield* events.list("default")).filter((event) =>
+          event.involvedObject.name === `${name}-node`
+        )
         assert.deepStrictEqual(nodeEvents.map((e) => [e.involvedObject.kind, e.count]), [["Node", 1]])
       }))
 

@@ -5,7 +5,10 @@ import { ContractHooks, kubernetesContract } from "./KubernetesContract.js"
 const fake = FakeKubernetes.layer()
 const hooks = Layer.effect(
   ContractHooks,
-  Effect.map(FakeKubernetes.FakeKubernetes, (k8s) => ContractHooks.of({ compact: k8s.expireWatches, setNodeReady: k8s.setNodeReady }))
+  Effect.map(
+    FakeKubernetes.FakeKubernetes,
+    (k8s) => ContractHooks.of({ compact: k8s.expireWatches, setNodeReady: k8s.setNodeReady })
+  )
 )
 
 kubernetesContract("FakeKubernetes", Layer.merge(fake, Layer.provide(hooks, fake)))

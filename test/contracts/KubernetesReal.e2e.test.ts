@@ -29,9 +29,19 @@ const hooks = Layer.effect(
       setNodeReady: (name, status) =>
         Effect.flatMap(DateTime.now, (now) => {
           const time = DateTime.toDateUtc(now)
-          const condition = { type: "Ready", status, reason: READY_REASON[status], lastHeartbeatTime: time, lastTransitionTime: time }
-          return KubeRequest.call("patch", "nodes/status", name, () =>
-            client.core.patchNodeStatus({ name, body: { status: { conditions: [condition] } } }, strategicMerge))
+          const condition = {
+            type: "Ready",
+            status,
+            reason: READY_REASON[status],
+            lastHeartbeatTime: time,
+            lastTransitionTime: time
+          }
+          return KubeRequest.call(
+            "patch",
+            "nodes/status",
+            name,
+            () => client.core.patchNodeStatus({ name, body: { status: { conditions: [condition] } } }, strategicMerge)
+          )
         })
     }))
 )

@@ -74,7 +74,9 @@ export const startRealApiServer = (options: RealApiServerOptions = {}): RunningA
 export const kubectlPath = (): string => {
   const path = cachedPath("kubectl-path")
   if (path === "") {
-    throw new Error("No kubectl: run `scripts/kube-apiserver.sh build` once (it fetches Debian's kubernetes-client, seconds when the apiserver is cached).")
+    throw new Error(
+      "No kubectl: run `scripts/kube-apiserver.sh build` once (it fetches Debian's kubernetes-client, seconds when the apiserver is cached)."
+    )
   }
   return path
 }

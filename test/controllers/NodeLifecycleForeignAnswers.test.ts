@@ -8,10 +8,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import * as CliLogger from "../../src/cli/CliLogger.js"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import * as HttpTransport from "../../src/cloudstack/HttpTransport.js"
 import { MAX_ATTEMPTS } from "../../src/cloudstack/RetryPolicy.js"
-import * as CliLogger from "../../src/cli/CliLogger.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as NodeLifecycleController from "../../src/controllers/NodeLifecycleController.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
@@ -61,10 +61,22 @@ const foreign: ReadonlyArray<readonly [string, LoopbackServer.Reply, string]> = 
   ["a health endpoint's JSON", LoopbackServer.jsonReply(200, { status: { ok: true } }), "status"],
   ["another command's empty envelope", LoopbackServer.jsonReply(200, { listzonesresponse: {} }), "listzonesresponse"],
   ["an empty object", LoopbackServer.jsonReply(200, {}), "{}"],
-  ["HTML with 200", { status: 200, headers: { "content-type": "text/html" }, body: "<html><body>Welcome</body></html>" }, "Welcome"],
-  ["truncated JSON", { status: 200, headers: { "content-type": "application/json" }, body: "{\"listvirtualmachinesresponse\":{\"count\":1,\"virtualmach" }, "virtualmach"],
+  ["HTML with 200", {
+    status: 200,
+    headers: { "content-type": "text/html" },
+    body: "<html><body>Welcome</body></html>"
+  }, "Welcome"],
+  ["truncated JSON", {
+    status: 200,
+    headers: { "content-type": "application/json" },
+    body: "{\"listvirtualmachinesresponse\":{\"count\":1,\"virtualmach"
+  }, "virtualmach"],
   ["an empty body", { status: 200, headers: { "content-type": "application/json" }, body: "" }, "HTTP 200"],
-  ["a 302 to a login page", { status: 302, headers: { location: "/login", "content-type": "text/html" }, body: "<a href=\"/login\">Found</a>" }, "HTTP 302"]
+  ["a 302 to a login page", {
+    status: 302,
+    headers: { location: "/login", "content-type": "text/html" },
+    body: "<a href=\"/login\">Found</a>"
+  }, "HTTP 302"]
 ]
 
 describe("cloud-node-lifecycle against an api-url that is not CloudStack", () => {
@@ -75,7 +87,9 @@ describe("cloud-node-lifecycle against an api-url that is not CloudStack", () =>
         assert.deepStrictEqual(left, ["by-id", "by-name"])
         // the VM listing was asked for and retried (a read), never taken as an answer
         assert.isAtLeast(requests.filter((r) => r.url.includes("command=listVirtualMachines")).length, MAX_ATTEMPTS)
-        const skipped = stderr.split("\n").filter((line) => line.includes("node lifecycle round skipped, nothing deleted"))
+        const skipped = stderr.split("\n").filter((line) =>
+          line.includes("node lifecycle round skipped, nothing deleted")
+        )
         assert.isNotEmpty(skipped, stderr)
         assert.include(skipped[0], "CloudStackUnexpectedBodyError")
         assert.include(skipped[0], "is not CloudStack's answer to listVirtualMachines")
@@ -86,7 +100,9 @@ describe("cloud-node-lifecycle against an api-url that is not CloudStack", () =>
 
   it.scoped("control: a well-formed empty listing (and by-id lookup) deletes both NotReady Nodes", () =>
     Effect.gen(function*() {
-      const { left, stderr } = yield* lifecycleAgainst(LoopbackServer.jsonReply(200, { listvirtualmachinesresponse: {} }))
+      const { left, stderr } = yield* lifecycleAgainst(
+        LoopbackServer.jsonReply(200, { listvirtualmachinesresponse: {} })
+      )
       assert.deepStrictEqual(left, [])
       assert.include(stderr, "node deleted: its VM no longer exists")
     }))

@@ -51,7 +51,9 @@ describe("NodePlan.initialise", () => {
     assert.deepStrictEqual(plan.addresses, [...metadata.addresses, { type: "Hostname", address: "w1" }])
   })
   it("never changes a providerID already set", () => {
-    const plan = Either.getOrThrow(NodePlan.initialise(node({ providerID: "cloudstack:///vm-1", taints: [uninit] }), metadata))
+    const plan = Either.getOrThrow(
+      NodePlan.initialise(node({ providerID: "cloudstack:///vm-1", taints: [uninit] }), metadata)
+    )
     assert.isFalse("providerID" in plan.update)
   })
   it("an invalid provided-node-ip fails (the taint stays)", () => {
@@ -64,7 +66,10 @@ describe("NodePlan.initialise", () => {
   })
   it("no address change when status already matches", () => {
     const current = [...metadata.addresses, { type: "Hostname", address: "w1" }]
-    assert.deepStrictEqual(NodePlan.addressChange(node({ addresses: current }), metadata.addresses), Either.right(undefined))
+    assert.deepStrictEqual(
+      NodePlan.addressChange(node({ addresses: current }), metadata.addresses),
+      Either.right(undefined)
+    )
   })
 })
 
@@ -80,9 +85,15 @@ describe("NodePlan.mirroredLabels", () => {
         }
       }
     })
-    assert.deepStrictEqual(NodePlan.mirroredLabels(n), { "topology.kubernetes.io/zone": "z1", "node.kubernetes.io/instance-type": "small" })
+    assert.deepStrictEqual(NodePlan.mirroredLabels(n), {
+      "topology.kubernetes.io/zone": "z1",
+      "node.kubernetes.io/instance-type": "small"
+    })
     const inStep = Schema.decodeUnknownSync(NodeView)({
-      metadata: { name: "w1", labels: { "failure-domain.beta.kubernetes.io/zone": "z1", "topology.kubernetes.io/zone": "z1" } }
+      metadata: {
+        name: "w1",
+        labels: { "failure-domain.beta.kubernetes.io/zone": "z1", "topology.kubernetes.io/zone": "z1" }
+      }
     })
     assert.isUndefined(NodePlan.mirroredLabels(inStep))
   })
@@ -96,11 +107,17 @@ describe("NodePlan.lifecycle", () => {
     })
   const shutdown = { key: NodePlan.TAINT_SHUTDOWN, effect: "NoSchedule" }
   it("Ready nodes only lose the shutdown taint, whatever the cloud says", () => {
-    assert.strictEqual(NodePlan.lifecycle(node({ ready: true, taints: [shutdown] }), InstanceLookup.Match.Missing())._tag, "RemoveShutdownTaint")
+    assert.strictEqual(
+      NodePlan.lifecycle(node({ ready: true, taints: [shutdown] }), InstanceLookup.Match.Missing())._tag,
+      "RemoveShutdownTaint"
+    )
     assert.strictEqual(NodePlan.lifecycle(node({ ready: true }), InstanceLookup.Match.Missing())._tag, "Nothing")
   })
   it("NotReady (or no Ready condition) with no VM, or a Destroyed VM, is deleted with its uid", () => {
-    assert.deepStrictEqual(NodePlan.lifecycle(node({ ready: false }), InstanceLookup.Match.Missing()), NodePlan.LifecycleAction.Delete({ uid: "uid-1" }))
+    assert.deepStrictEqual(
+      NodePlan.lifecycle(node({ ready: false }), InstanceLookup.Match.Missing()),
+      NodePlan.LifecycleAction.Delete({ uid: "uid-1" })
+    )
     assert.strictEqual(NodePlan.lifecycle(node({}), vm("Destroyed"))._tag, "Delete")
   })
   it("NotReady with a Stopped VM gets the shutdown taint once; a Running VM changes nothing", () => {
@@ -109,7 +126,10 @@ describe("NodePlan.lifecycle", () => {
     assert.strictEqual(NodePlan.lifecycle(node({ ready: false }), vm("Running"))._tag, "Nothing")
   })
   it("an ambiguous or foreign lookup is Unresolved, never a deletion", () => {
-    assert.strictEqual(NodePlan.lifecycle(node({ ready: false }), InstanceLookup.Match.Ambiguous({ vmIds: ["a", "b"] }))._tag, "Unresolved")
+    assert.strictEqual(
+      NodePlan.lifecycle(node({ ready: false }), InstanceLookup.Match.Ambiguous({ vmIds: ["a", "b"] }))._tag,
+      "Unresolved"
+    )
   })
 })
 

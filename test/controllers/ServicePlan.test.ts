@@ -60,7 +60,11 @@ const node = (f: {
     status: { addresses: [], conditions: [{ type: "Ready", status: f.ready === false ? "False" : "True" }] }
   })
 
-const slice = (service: string, endpoints: ReadonlyArray<{ nodeName?: string; ready?: boolean }>, namespace = "default") =>
+const slice = (
+  service: string,
+  endpoints: ReadonlyArray<{ nodeName?: string; ready?: boolean }>,
+  namespace = "default"
+) =>
   Schema.decodeUnknownSync(EndpointSliceView)({
     metadata: { name: `${service}-x`, namespace, labels: { "kubernetes.io/service-name": service } },
     endpoints: endpoints.map((e) => ({
@@ -92,7 +96,11 @@ describe("ServicePlan: which Services", () => {
   const cleanup: ReadonlyArray<readonly [string, ServiceFields, boolean]> = [
     ["a live LB Service with the finalizer", { finalizers: [FINALIZER] }, false],
     ["being deleted, with the finalizer", { finalizers: ["other", FINALIZER], deletionTimestamp: DELETED }, true],
-    ["being deleted, without the finalizer (not ours any more)", { finalizers: ["other"], deletionTimestamp: DELETED }, false],
+    [
+      "being deleted, without the finalizer (not ours any more)",
+      { finalizers: ["other"], deletionTimestamp: DELETED },
+      false
+    ],
     ["type changed to ClusterIP, with the finalizer", { finalizers: [FINALIZER], spec: { type: "ClusterIP" } }, true],
     ["a class set, with the finalizer", { finalizers: [FINALIZER], spec: { loadBalancerClass: "x" } }, true],
     ["a ClusterIP Service without the finalizer", { spec: { type: "ClusterIP" } }, false]
@@ -133,7 +141,11 @@ describe("ServicePlan.needsUpdate and specSignature", () => {
     ["the type", with_({ spec: { type: "NodePort" } }), true],
     ["a loadBalancerClass", with_({ spec: { loadBalancerClass: "x" } }), true],
     ["the UID (recreated under the same name)", with_({ uid: "00000000-0000-0000-0000-000000000001" }), true],
-    ["a user annotation changed", with_({ annotations: { [Annotations.ALGORITHM]: "leastconn", "example.com/a": "1" } }), true],
+    [
+      "a user annotation changed",
+      with_({ annotations: { [Annotations.ALGORITHM]: "leastconn", "example.com/a": "1" } }),
+      true
+    ],
     ["a user annotation added", with_({ annotations: { ...base.annotations, [Annotations.KEEP_IP]: "true" } }), true],
     ["a user annotation removed", with_({ annotations: { "example.com/a": "1" } }), true],
     ["deletion requested", with_({ deletionTimestamp: DELETED }), true],
@@ -144,7 +156,11 @@ describe("ServicePlan.needsUpdate and specSignature", () => {
     ["the finalizers", with_({ finalizers: [FINALIZER, "other"] }), false],
     ["the labels", with_({ labels: { app: "web" } }), false],
     ["the source ranges' order", with_({ spec: { loadBalancerSourceRanges: ["192.0.2.0/24", "10.0.0.0/8"] } }), false],
-    ["the annotations' order", with_({ annotations: { "example.com/a": "1", [Annotations.ALGORITHM]: "source" } }), false],
+    [
+      "the annotations' order",
+      with_({ annotations: { "example.com/a": "1", [Annotations.ALGORITHM]: "source" } }),
+      false
+    ],
     ["sessionAffinity None spelt out", with_({ spec: { sessionAffinity: "None" } }), false],
     ["externalTrafficPolicy Cluster spelt out", with_({ spec: { externalTrafficPolicy: "Cluster" } }), false],
     [
@@ -176,13 +192,22 @@ describe("ServicePlan.needsUpdate and specSignature", () => {
   it("deletionTimestamp appearing needs a sync even without our finalizer", () => {
     assert.isTrue(ServicePlan.needsUpdate(svc(), svc({ deletionTimestamp: DELETED })))
   })
-  it.prop("the signature ignores every managed annotation value", [fc.string(), fc.string(), fc.string()], ([id, associated, allocating]) => {
-    const plain = svc(base)
-    const written = svc(with_({
-      annotations: { ...base.annotations, [Annotations.IP_ID]: id, [Annotations.IP_ASSOCIATED]: associated, [Annotations.IP_ALLOCATING]: allocating }
-    }))
-    assert.strictEqual(ServicePlan.specSignature(written), ServicePlan.specSignature(plain))
-  })
+  it.prop(
+    "the signature ignores every managed annotation value",
+    [fc.string(), fc.string(), fc.string()],
+    ([id, associated, allocating]) => {
+      const plain = svc(base)
+      const written = svc(with_({
+        annotations: {
+          ...base.annotations,
+          [Annotations.IP_ID]: id,
+          [Annotations.IP_ASSOCIATED]: associated,
+          [Annotations.IP_ALLOCATING]: allocating
+        }
+      }))
+      assert.strictEqual(ServicePlan.specSignature(written), ServicePlan.specSignature(plain))
+    }
+  )
 })
 
 describe("ServicePlan.isEligible (stableNodeSetPredicates)", () => {
@@ -209,9 +234,18 @@ describe("ServicePlan.isEligible (stableNodeSetPredicates)", () => {
 
   it("membershipFacts change with eligibility and providerID, not with a heartbeat", () => {
     const before = node({ name: "n1", providerID: "" })
-    assert.strictEqual(ServicePlan.membershipFacts(node({ name: "n1", ready: false })), ServicePlan.membershipFacts(before))
-    assert.notStrictEqual(ServicePlan.membershipFacts(node({ name: "n1", providerID: "external-cloudstack://vm-1" })), ServicePlan.membershipFacts(before))
-    assert.notStrictEqual(ServicePlan.membershipFacts(node({ name: "n1", labels: { [EXCLUDE_LABEL]: "" } })), ServicePlan.membershipFacts(before))
+    assert.strictEqual(
+      ServicePlan.membershipFacts(node({ name: "n1", ready: false })),
+      ServicePlan.membershipFacts(before)
+    )
+    assert.notStrictEqual(
+      ServicePlan.membershipFacts(node({ name: "n1", providerID: "external-cloudstack://vm-1" })),
+      ServicePlan.membershipFacts(before)
+    )
+    assert.notStrictEqual(
+      ServicePlan.membershipFacts(node({ name: "n1", labels: { [EXCLUDE_LABEL]: "" } })),
+      ServicePlan.membershipFacts(before)
+    )
   })
 })
 
@@ -248,8 +282,14 @@ describe("ServicePlan.backends", () => {
   it("backendsKey: name → providerID, so only those changes count", () => {
     const key = ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "" }])
     assert.strictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "" }]), key)
-    assert.notStrictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "p2" }]), key)
-    assert.notStrictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n3", providerID: "" }]), key)
+    assert.notStrictEqual(
+      ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n2", providerID: "p2" }]),
+      key
+    )
+    assert.notStrictEqual(
+      ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }, { name: "n3", providerID: "" }]),
+      key
+    )
     assert.notStrictEqual(ServicePlan.backendsKey([{ name: "n1", providerID: "p1" }]), key)
   })
   it("backendsKey: the same small size whatever the number of Nodes (the controller keeps one per Service)", () => {
@@ -264,7 +304,12 @@ describe("ServicePlan: the provider's view, status and claims", () => {
   it("toLbService maps the plain data", () => {
     const s = svc({
       annotations: { a: "b" },
-      spec: { loadBalancerIP: "203.0.113.10", loadBalancerSourceRanges: ["10.0.0.0/8"], sessionAffinity: "ClientIP", ports: [{ port: 53, protocol: "UDP", nodePort: 30053 }] }
+      spec: {
+        loadBalancerIP: "203.0.113.10",
+        loadBalancerSourceRanges: ["10.0.0.0/8"],
+        sessionAffinity: "ClientIP",
+        ports: [{ port: 53, protocol: "UDP", nodePort: 30053 }]
+      }
     })
     assert.deepStrictEqual(ServicePlan.toLbService(s), {
       namespace: "default",
@@ -299,8 +344,13 @@ describe("ServicePlan: the provider's view, status and claims", () => {
   const ingress: ReadonlyArray<readonly [string, Option.Option<string>, Option.Option<string>, boolean, unknown]> = [
     ["no address", Option.none(), Option.none(), false, []],
     ["an IP", Option.some("203.0.113.10"), Option.none(), false, [{ ip: "203.0.113.10", ipMode: "VIP" }]],
-    ["an IP, PROXY protocol", Option.some("203.0.113.10"), Option.none(), true, [{ ip: "203.0.113.10", ipMode: "Proxy" }]],
-    ["the hostname wins", Option.some("203.0.113.10"), Option.some("lb.example.com"), true, [{ hostname: "lb.example.com" }]],
+    ["an IP, PROXY protocol", Option.some("203.0.113.10"), Option.none(), true, [{
+      ip: "203.0.113.10",
+      ipMode: "Proxy"
+    }]],
+    ["the hostname wins", Option.some("203.0.113.10"), Option.some("lb.example.com"), true, [{
+      hostname: "lb.example.com"
+    }]],
     ["a hostname without an LB publishes nothing", Option.none(), Option.some("lb.example.com"), false, []]
   ]
   for (const [title, address, hostname, proxy, expected] of ingress) {

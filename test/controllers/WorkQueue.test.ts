@@ -9,7 +9,10 @@ const TestMetrics = Metrics.layer
 
 type Labelled = { readonly labels: Partial<Record<string, string | number>>; readonly value: number }
 /** Sum of a metric's samples whose labels include `labels`. */
-const counter = (pick: (m: Metrics.MetricsShape) => { get: () => Promise<{ values: ReadonlyArray<Labelled> }> }, labels: Record<string, string>) =>
+const counter = (
+  pick: (m: Metrics.MetricsShape) => { get: () => Promise<{ values: ReadonlyArray<Labelled> }> },
+  labels: Record<string, string>
+) =>
   Effect.flatMap(Metrics.Metrics, (m) =>
     Effect.promise(() => pick(m).get()).pipe(
       Effect.map((metric) =>
@@ -161,12 +164,12 @@ describe("runWorkers", () => {
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "success" }), 3)
     }).pipe(Effect.provide(TestMetrics)))
 
-class UserError extends Data.TaggedError("UserError")<{ readonly detail: string }> {
-  override get message() {
-    return this.detail
+  class UserError extends Data.TaggedError("UserError")<{ readonly detail: string }> {
+    override get message() {
+      return this.detail
+    }
   }
-}
-const byTag = (e: unknown) => (e instanceof UserError ? "user" as const : "transient" as const)
+  const byTag = (e: unknown) => (e instanceof UserError ? "user" as const : "transient" as const)
 
   it.scoped("maps results: failure backs off, success forgets, RequeueAfter waits, a user error retries on the capped backoff", () =>
     Effect.gen(function*() {
@@ -200,7 +203,15 @@ const byTag = (e: unknown) => (e instanceof UserError ? "user" as const : "trans
       assert.deepStrictEqual(log.filter((c) => c.startsWith("flaky")), ["flaky@0", "flaky@5", "flaky@15"])
       assert.deepStrictEqual(log.filter((c) => c.startsWith("slow")), ["slow@0", "slow@30"])
       // 5, 10, 20 .. capped at 300 s: a user who fixes the cause is picked up, never a hot loop
-      assert.deepStrictEqual(log.filter((c) => c.startsWith("bad")), ["bad@0", "bad@5", "bad@15", "bad@35", "bad@75", "bad@155", "bad@315"])
+      assert.deepStrictEqual(log.filter((c) => c.startsWith("bad")), [
+        "bad@0",
+        "bad@5",
+        "bad@15",
+        "bad@35",
+        "bad@75",
+        "bad@155",
+        "bad@315"
+      ])
       assert.strictEqual(yield* q.numRequeues("flaky"), 0, "success forgets the backoff")
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "error" }), 2)
       assert.strictEqual(yield* counter((m) => m.reconciles, { controller: "svc", result: "user_error" }), 7)
@@ -232,25 +243,46 @@ const byTag = (e: unknown) => (e instanceof UserError ? "user" as const : "trans
       yield* q.add("gone")
       yield* q.add("bug")
       yield* seconds(1)
-      const errorsAt = () => log.lines.filter((l) => l.level === "ERROR").map((l) => [l.message, l.annotations["key"], l.annotations["error"], l.annotations["errorTag"]])
+      const errorsAt = () =>
+        log.lines.filter((l) => l.level === "ERROR").map((
+          l
+        ) => [l.message, l.annotations["key"], l.annotations["error"], l.annotations["errorTag"]])
       assert.deepStrictEqual(errorsAt(), [
-        ["reconcile failed: needs a change by the user, retrying with a capped backoff", "gone", "unsupported protocol SCTP", "UserError"],
+        [
+          "reconcile failed: needs a change by the user, retrying with a capped backoff",
+          "gone",
+          "unsupported protocol SCTP",
+          "UserError"
+        ],
         ["reconcile failed, requeuing with backoff", "bug", undefined, undefined]
       ])
       const defect = log.lines.find((l) => l.level === "ERROR" && l.annotations["key"] === "bug")
       assert.match(defect?.cause ?? "", /Error: invariant broken\n\s+at /, "a defect keeps its stack")
       assert.deepStrictEqual(
-        log.lines.filter((l) => l.level === "DEBUG" && l.annotations["key"] === "n1").map((l) => [l.message, l.annotations["error"], l.annotations["errorTag"]]),
+        log.lines.filter((l) => l.level === "DEBUG" && l.annotations["key"] === "n1").map((
+          l
+        ) => [l.message, l.annotations["error"], l.annotations["errorTag"]]),
         [["reconcile failed, requeuing with backoff", "no VM for node n1", "VmNotFoundError"]]
       )
       // attempts at 0, 5, 15, 35 s: the transient failure is an Error from its third attempt on, the
       // user error is not logged again until its cause changes (4th attempt), the defect every time
       yield* seconds(40)
       const errors = errorsAt()
-      assert.deepStrictEqual(errors.filter(([, key]) => key === "n1").map(([, , e]) => e), ["no VM for node n1", "no VM for node n1"])
-      assert.deepStrictEqual(errors.filter(([, key]) => key === "gone").map(([, , e]) => e), ["unsupported protocol SCTP", "unsupported protocol ICMP"])
+      assert.deepStrictEqual(errors.filter(([, key]) => key === "n1").map(([, , e]) => e), [
+        "no VM for node n1",
+        "no VM for node n1"
+      ])
+      assert.deepStrictEqual(errors.filter(([, key]) => key === "gone").map(([, , e]) => e), [
+        "unsupported protocol SCTP",
+        "unsupported protocol ICMP"
+      ])
       assert.strictEqual(errors.filter(([, key]) => key === "bug").length, 4)
-      assert.isTrue(log.lines.filter((l) => l.level === "ERROR" && l.annotations["key"] !== "bug").every((l) => l.cause === undefined), "no stack for expected failures")
+      assert.isTrue(
+        log.lines.filter((l) => l.level === "ERROR" && l.annotations["key"] !== "bug").every((l) =>
+          l.cause === undefined
+        ),
+        "no stack for expected failures"
+      )
     }).pipe(Effect.provide(TestMetrics), Effect.provide(log.layer), Logger.withMinimumLogLevel(LogLevel.Debug))
   })
 
@@ -259,7 +291,8 @@ const byTag = (e: unknown) => (e instanceof UserError ? "user" as const : "trans
       const q = yield* WorkQueue.make<string>({ name: "svc" })
       const ok = yield* Ref.make(0)
       yield* WorkQueue.runWorkers(q, 1, (key: string) =>
-        key === "boom" ? Effect.die("bug") : Ref.update(ok, (n) => n + 1).pipe(Effect.as(ReconcileResult.Done())), { controller: "svc" })
+        key === "boom" ? Effect.die("bug") : Ref.update(ok, (n) =>
+          n + 1).pipe(Effect.as(ReconcileResult.Done())), { controller: "svc" })
       yield* q.add("boom")
       yield* q.add("fine")
       yield* seconds(1)
@@ -317,10 +350,15 @@ const byTag = (e: unknown) => (e instanceof UserError ? "user" as const : "trans
       const scope = yield* Scope.make()
       const started = yield* Deferred.make<void>()
       const q = yield* WorkQueue.make<string>({ name: "svc" }).pipe(Scope.extend(scope))
-      yield* WorkQueue.runWorkers(q, 1, (_: string) => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never), {
-        controller: "svc",
-        drainTimeout: "5 seconds"
-      }).pipe(Scope.extend(scope))
+      yield* WorkQueue.runWorkers(
+        q,
+        1,
+        (_: string) => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never),
+        {
+          controller: "svc",
+          drainTimeout: "5 seconds"
+        }
+      ).pipe(Scope.extend(scope))
       yield* q.add("a")
       yield* Deferred.await(started)
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))

@@ -22,10 +22,14 @@ describe("docs/configuration.md", () => {
       if (flag.default !== "") assert.include(row?.second, `\`${flag.default}\``, `--${flag.name}'s default`)
     }
     const known = new Set(FLAGS.map((f) => `--${f.name}`).concat(["-v"]))
-    for (const name of flagRows.flatMap((r) => r.names)) assert.isTrue(known.has(name), `${name} is documented but not a flag`)
+    for (const name of flagRows.flatMap((r) => r.names)) {
+      assert.isTrue(known.has(name), `${name} is documented but not a flag`)
+    }
   })
   it("has a row for every cloud-config key, and no other", () => {
-    const documented = rows(/^\| `[a-z][a-z-]*`(, `[a-z-]+`)* \| /).flatMap((r) => r.names).filter((n) => !n.startsWith("--"))
+    const documented = rows(/^\| `[a-z][a-z-]*`(, `[a-z-]+`)* \| /).flatMap((r) => r.names).filter((n) =>
+      !n.startsWith("--")
+    )
     assert.deepStrictEqual(documented.slice().sort(), [...knownKeys].sort())
   })
 })

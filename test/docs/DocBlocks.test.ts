@@ -50,7 +50,10 @@ describe("DocBlocks.parse", () => {
     assert.deepStrictEqual(parsed.files, [{ doc: "x.md", name: "world.yaml", content: "zones: [{ name: zone1 }]\n" }])
   })
   it("a not-run or exit line without a reason is a problem, never a silent skip", () => {
-    assert.deepStrictEqual(parsed.problems, ["x.md:26: `# not run:` without a reason", "x.md:29: `# exit 2` without `: <reason>`"])
+    assert.deepStrictEqual(parsed.problems, [
+      "x.md:26: `# not run:` without a reason",
+      "x.md:29: `# exit 2` without `: <reason>`"
+    ])
   })
   it("served commands: one per command, continuations joined, comments dropped", () => {
     const served = parsed.commands[3]
@@ -68,6 +71,10 @@ describe("the repository's documentation", () => {
   })
   it("runs most of what it shows: the blocks marked not run are the minority", () => {
     const notRun = all.commands.filter((c) => c.mode._tag === "NotRun")
-    assert.isAbove(all.commands.length - notRun.length, notRun.length, notRun.map((c) => `${c.doc}:${c.line}`).join(", "))
+    assert.isAbove(
+      all.commands.length - notRun.length,
+      notRun.length,
+      notRun.map((c) => `${c.doc}:${c.line}`).join(", ")
+    )
   })
 })

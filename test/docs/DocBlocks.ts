@@ -47,9 +47,17 @@ const FILE_MARK = /^<!--\s*file:\s*(\S+)\s*-->$/
 
 const modeOf = (first: string): Mode | string => {
   const notRun = /^#\s*not run:\s*(.*)$/.exec(first)
-  if (notRun) return (notRun[1] ?? "").trim() === "" ? "`# not run:` without a reason" : { _tag: "NotRun", reason: (notRun[1] ?? "").trim() }
+  if (notRun) {
+    return (notRun[1] ?? "").trim() === ""
+      ? "`# not run:` without a reason"
+      : { _tag: "NotRun", reason: (notRun[1] ?? "").trim() }
+  }
   const exit = /^#\s*exit (\d+)(.*)$/.exec(first)
-  if (exit) return /^:\s*\S/.test(exit[2] ?? "") ? { _tag: "Run", exitCode: Number(exit[1]) } : `\`# exit ${exit[1]}\` without \`: <reason>\``
+  if (exit) {
+    return /^:\s*\S/.test(exit[2] ?? "")
+      ? { _tag: "Run", exitCode: Number(exit[1]) }
+      : `\`# exit ${exit[1]}\` without \`: <reason>\``
+  }
   if (/^#\s*serves until stopped:/.test(first)) return { _tag: "Serves" }
   return { _tag: "Run", exitCode: 0 }
 }

@@ -11,10 +11,17 @@ import { bundleOptions, repo } from "../../bench/BenchProcess.js"
 describe("the image's bundle", () => {
   it("is Latin-1 throughout, so V8 stores its source one byte per character", async () => {
     const { build } = await import("esbuild")
-    const result = await build({ ...bundleOptions, entryPoints: [join(repo, "src", "cli", "bin.ts")], write: false, outfile: "bundle.mjs" })
+    const result = await build({
+      ...bundleOptions,
+      entryPoints: [join(repo, "src", "cli", "bin.ts")],
+      write: false,
+      outfile: "bundle.mjs"
+    })
     const text = result.outputFiles[0]?.text ?? ""
     assert.isAbove(text.length, 1_000_000)
-    const wide = [...text.matchAll(/[^\u0000-\u00ff]/g)].map((m) => text.slice(Math.max(0, (m.index ?? 0) - 40), (m.index ?? 0) + 10))
+    const wide = [...text.matchAll(/[^\u0000-\u00ff]/g)].map((m) =>
+      text.slice(Math.max(0, (m.index ?? 0) - 40), (m.index ?? 0) + 10)
+    )
     assert.deepStrictEqual(wide, [])
   }, 60_000)
 })

@@ -6,8 +6,8 @@
  * objects are applied for real and checked with SubjectAccessReviews: the CCM's ServiceAccount may do
  * what it needs, and the ServiceMonitor's Prometheus may `get /metrics` through the delegated authz.
  */
-import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as k8s from "@kubernetes/client-node"
 import { Either, Option, Schema } from "effect"
 import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, statSync } from "node:fs"
@@ -39,7 +39,11 @@ const WITH_DEPLOYMENT: ReadonlyArray<Kustomization> = ["base", "controlPlane", "
 // What the tests read of the rendered objects (Struct ignores every other field)
 
 const Labels = Schema.Record({ key: Schema.String, value: Schema.String })
-const Meta = Schema.Struct({ name: Schema.String, namespace: Schema.optional(Schema.String), labels: Schema.optional(Labels) })
+const Meta = Schema.Struct({
+  name: Schema.String,
+  namespace: Schema.optional(Schema.String),
+  labels: Schema.optional(Labels)
+})
 const Manifest = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String, metadata: Meta })
 type Manifest = typeof Manifest.Type
 const Selector = Schema.Struct({ matchLabels: Labels })
@@ -50,14 +54,18 @@ const Toleration = Schema.Struct({
   effect: Schema.optional(Schema.String),
   tolerationSeconds: Schema.optional(Schema.Number)
 })
-const NodeSelectorTerm = Schema.Struct({ matchExpressions: Schema.Array(Schema.Struct({ key: Schema.String, operator: Schema.String })) })
+const NodeSelectorTerm = Schema.Struct({
+  matchExpressions: Schema.Array(Schema.Struct({ key: Schema.String, operator: Schema.String }))
+})
 const PodSpec = Schema.Struct({
   serviceAccountName: Schema.String,
   priorityClassName: Schema.optional(Schema.String),
   tolerations: Schema.Array(Toleration),
   affinity: Schema.optional(Schema.Struct({
     nodeAffinity: Schema.optional(Schema.Struct({
-      requiredDuringSchedulingIgnoredDuringExecution: Schema.Struct({ nodeSelectorTerms: Schema.Array(NodeSelectorTerm) })
+      requiredDuringSchedulingIgnoredDuringExecution: Schema.Struct({
+        nodeSelectorTerms: Schema.Array(NodeSelectorTerm)
+      })
     })),
     podAntiAffinity: Schema.optional(Schema.Struct({
       preferredDuringSchedulingIgnoredDuringExecution: Schema.Array(Schema.Struct({
@@ -85,7 +93,11 @@ const Deployment = Schema.Struct({
 })
 type Deployment = typeof Deployment.Type
 const RawTemplate = Schema.Struct({ spec: Schema.Struct({ template: Schema.Struct({ spec: Schema.Unknown }) }) })
-const Pdb = Schema.Struct({ kind: Schema.Literal("PodDisruptionBudget"), metadata: Meta, spec: Schema.Struct({ minAvailable: Schema.Number, selector: Selector }) })
+const Pdb = Schema.Struct({
+  kind: Schema.Literal("PodDisruptionBudget"),
+  metadata: Meta,
+  spec: Schema.Struct({ minAvailable: Schema.Number, selector: Selector })
+})
 const NetworkPolicy = Schema.Struct({
   kind: Schema.Literal("NetworkPolicy"),
   metadata: Meta,
@@ -117,19 +129,25 @@ const ServiceMonitor = Schema.Struct({
   spec: Schema.Struct({
     selector: Selector,
     namespaceSelector: Schema.Struct({ matchNames: Schema.Array(Schema.String) }),
-    endpoints: Schema.Array(Schema.Struct({ port: Schema.String, scheme: Schema.String, path: Schema.String, bearerTokenFile: Schema.String }))
+    endpoints: Schema.Array(
+      Schema.Struct({ port: Schema.String, scheme: Schema.String, path: Schema.String, bearerTokenFile: Schema.String })
+    )
   })
 })
 const ClusterRole = Schema.Struct({
   kind: Schema.Literal("ClusterRole"),
   metadata: Meta,
-  rules: Schema.Array(Schema.Struct({ nonResourceURLs: Schema.optional(Schema.Array(Schema.String)), verbs: Schema.Array(Schema.String) }))
+  rules: Schema.Array(
+    Schema.Struct({ nonResourceURLs: Schema.optional(Schema.Array(Schema.String)), verbs: Schema.Array(Schema.String) })
+  )
 })
 const ClusterRoleBinding = Schema.Struct({
   kind: Schema.Literal("ClusterRoleBinding"),
   metadata: Meta,
   roleRef: Schema.Struct({ name: Schema.String }),
-  subjects: Schema.Array(Schema.Struct({ kind: Schema.String, name: Schema.String, namespace: Schema.optional(Schema.String) }))
+  subjects: Schema.Array(
+    Schema.Struct({ kind: Schema.String, name: Schema.String, namespace: Schema.optional(Schema.String) })
+  )
 })
 const Secret = Schema.Struct({ kind: Schema.Literal("Secret"), metadata: Meta, data: Labels })
 const DryRunList = Schema.Struct({ kind: Schema.Literal("List"), items: Schema.Array(Manifest) })
@@ -161,7 +179,9 @@ const manifests = (objects: ReadonlyArray<unknown>) => objects.map((o) => Schema
 const one = <A, I>(schema: Schema.Schema<A, I>, objects: ReadonlyArray<unknown>): A => {
   const found = objects.filter((o) => Schema.is(schema)(o))
   const [first] = found
-  if (found.length !== 1 || first === undefined) throw new Error(`${found.length} objects of ${String(schema.ast)}, expected one`)
+  if (found.length !== 1 || first === undefined) {
+    throw new Error(`${found.length} objects of ${String(schema.ast)}, expected one`)
+  }
   return first
 }
 
@@ -185,7 +205,10 @@ const dryRun = (objects: ReadonlyArray<unknown>): ReadonlyArray<Manifest> => {
 const apply = (objects: ReadonlyArray<unknown>) =>
   run(["apply", "--server-side", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }))
 
-const selects = (selector: { readonly matchLabels: Readonly<Record<string, string>> }, labels: Readonly<Record<string, string>> | undefined) =>
+const selects = (
+  selector: { readonly matchLabels: Readonly<Record<string, string>> },
+  labels: Readonly<Record<string, string>> | undefined
+) =>
   Object.keys(selector.matchLabels).length > 0 &&
   Object.entries(selector.matchLabels).every(([k, v]) => labels?.[k] === v)
 
@@ -202,7 +225,12 @@ const SERVICE_MONITOR_CRD = {
   spec: {
     group: "monitoring.coreos.com",
     scope: "Namespaced",
-    names: { kind: "ServiceMonitor", listKind: "ServiceMonitorList", plural: "servicemonitors", singular: "servicemonitor" },
+    names: {
+      kind: "ServiceMonitor",
+      listKind: "ServiceMonitorList",
+      plural: "servicemonitors",
+      singular: "servicemonitor"
+    },
     versions: [{
       name: "v1",
       served: true,
@@ -236,9 +264,16 @@ const SERVICE_MONITOR_CRD = {
                       port: { type: "string" },
                       scheme: { type: "string", enum: ["http", "https"] },
                       path: { type: "string" },
-                      interval: { type: "string", pattern: "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$" },
+                      interval: {
+                        type: "string",
+                        pattern:
+                          "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+                      },
                       bearerTokenFile: { type: "string" },
-                      tlsConfig: { type: "object", properties: { insecureSkipVerify: { type: "boolean" }, serverName: { type: "string" } } }
+                      tlsConfig: {
+                        type: "object",
+                        properties: { insecureSkipVerify: { type: "boolean" }, serverName: { type: "string" } }
+                      }
                     }
                   }
                 }
@@ -297,29 +332,53 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
 
   it("the dry-run has teeth: a misspelt field, a bad quantity and a missing CRD are refused", () => {
     const monitor = one(ServiceMonitor, renderedOf("monitoring"))
-    const typo = { ...monitor, spec: { ...monitor.spec, endpoints: [{ ...monitor.spec.endpoints[0], bearerTokenFle: "/x" }] } }
+    const typo = {
+      ...monitor,
+      spec: { ...monitor.spec, endpoints: [{ ...monitor.spec.endpoints[0], bearerTokenFle: "/x" }] }
+    }
     assert.throws(() => dryRun([typo]), /bearerTokenFle/)
     const deployment = one(Deployment, renderedOf("base"))
     assert.throws(() => dryRun([{ ...deployment, spec: { ...deployment.spec, replicas: "two" } }]), /replicas/)
-    assert.throws(() => dryRun([{ ...monitor, apiVersion: "monitoring.coreos.com/v2" }]), /no matches for kind|ServiceMonitor/)
+    assert.throws(
+      () => dryRun([{ ...monitor, apiVersion: "monitoring.coreos.com/v2" }]),
+      /no matches for kind|ServiceMonitor/
+    )
   })
 
   it("every Deployment: the image, the Go CCM's flags (leader election on), the Secret mounted where --cloud-config points, 120Mi", () => {
-    const entrypoint = Schema.decodeUnknownSync(Entrypoint)(readFileSync(join(deploy, "Dockerfile"), "utf8").match(/^ENTRYPOINT (.*)$/m)?.[1])
+    const entrypoint = Schema.decodeUnknownSync(Entrypoint)(
+      readFileSync(join(deploy, "Dockerfile"), "utf8").match(/^ENTRYPOINT (.*)$/m)?.[1]
+    )
     const images: Record<string, string> = {}
     for (const name of WITH_DEPLOYMENT) {
       const deployment: Deployment = one(Deployment, renderedOf(name))
       const pod = deployment.spec.template.spec
       const [container] = pod.containers
       images[name] = container.image
-      assert.deepStrictEqual([deployment.metadata.name, deployment.metadata.namespace], ["cloud-controller-manager", "kube-system"], name)
-      assert.deepStrictEqual(deployment.spec.selector.matchLabels, { "k8s-app": "cloud-controller-manager" }, `${name}: the Go manifest's selector`)
+      assert.deepStrictEqual([deployment.metadata.name, deployment.metadata.namespace], [
+        "cloud-controller-manager",
+        "kube-system"
+      ], name)
+      assert.deepStrictEqual(
+        deployment.spec.selector.matchLabels,
+        { "k8s-app": "cloud-controller-manager" },
+        `${name}: the Go manifest's selector`
+      )
       assert.isTrue(selects(deployment.spec.selector, deployment.spec.template.metadata.labels), name)
-      for (const flag of ["--leader-elect=true", "--cloud-provider=external-cloudstack", "--cloud-config=/config/cloud-config"]) {
+      for (
+        const flag of [
+          "--leader-elect=true",
+          "--cloud-provider=external-cloudstack",
+          "--cloud-config=/config/cloud-config"
+        ]
+      ) {
         assert.include(container.args, flag, name)
       }
       // The CCM's flags follow the script in the entrypoint; node's own (--liftoff-only) precede it.
-      const flags = parseRunFlags([...entrypoint.slice(entrypoint.indexOf("/app/cloudstack-ccm.mjs") + 1), ...container.args])
+      const flags = parseRunFlags([
+        ...entrypoint.slice(entrypoint.indexOf("/app/cloudstack-ccm.mjs") + 1),
+        ...container.args
+      ])
       if (Either.isLeft(flags)) return assert.fail(`${name}: ${flags.left.message}`)
       assert.deepStrictEqual(flags.right.warnings, [], name)
       assert.isTrue(flags.right.flags.leaderElection.enabled, name)
@@ -331,7 +390,11 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
       assert.strictEqual(container.resources.limits.memory, "120Mi", `${name}: the Go image's limit`)
       assert.strictEqual(pod.serviceAccountName, "cloud-controller-manager", name)
       // Without it no pod of the CCM can start on a cluster whose every node waits for the CCM.
-      assert.deepInclude(pod.tolerations, { key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }, name)
+      assert.deepInclude(pod.tolerations, {
+        key: "node.cloudprovider.kubernetes.io/uninitialized",
+        value: "true",
+        effect: "NoSchedule"
+      }, name)
     }
     assert.deepStrictEqual(images, {
       base: "cloudstack-ccm:0.1.0",
@@ -346,7 +409,13 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
     assert.strictEqual(deployment.spec.replicas, 1)
     assert.isUndefined(deployment.spec.template.spec.priorityClassName)
     assert.isUndefined(deployment.spec.template.spec.affinity)
-    assert.deepStrictEqual(manifests(renderedOf("base")).map((m) => m.kind).sort(), ["ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "Deployment", "ServiceAccount"])
+    assert.deepStrictEqual(manifests(renderedOf("base")).map((m) => m.kind).sort(), [
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "ClusterRoleBinding",
+      "Deployment",
+      "ServiceAccount"
+    ])
   })
 
   it("control-plane and ha: system-cluster-critical, the control-plane taints tolerated, only control-plane nodes", () => {
@@ -356,12 +425,20 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
       for (const key of ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"]) {
         assert.deepInclude(pod.tolerations, { key, operator: "Exists", effect: "NoSchedule" }, `${name}: ${key}`)
       }
-      assert.deepInclude(pod.tolerations, { key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }, name)
+      assert.deepInclude(pod.tolerations, {
+        key: "node.cloudprovider.kubernetes.io/uninitialized",
+        value: "true",
+        effect: "NoSchedule"
+      }, name)
       // Either label will do: one term per label (terms are ORed, expressions within a term ANDed).
-      assert.deepStrictEqual(pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
-        { matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }] },
-        { matchExpressions: [{ key: "node-role.kubernetes.io/master", operator: "Exists" }] }
-      ], name)
+      assert.deepStrictEqual(
+        pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms,
+        [
+          { matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }] },
+          { matchExpressions: [{ key: "node-role.kubernetes.io/master", operator: "Exists" }] }
+        ],
+        name
+      )
     }
     assert.strictEqual(one(Deployment, renderedOf("controlPlane")).spec.replicas, 1)
   })
@@ -373,13 +450,24 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
       const pod = {
         apiVersion: "v1",
         kind: "Pod",
-        metadata: { name: `ccm-${name.toLowerCase()}`, namespace: "kube-system", labels: { "k8s-app": "cloud-controller-manager" } },
+        metadata: {
+          name: `ccm-${name.toLowerCase()}`,
+          namespace: "kube-system",
+          labels: { "k8s-app": "cloud-controller-manager" }
+        },
         spec: template
       }
-      const answer = Schema.decodeUnknownSync(DryRunPod)(JSON.parse(run(["create", "--dry-run=server", "-o", "json", "-f", "-"], JSON.stringify(pod))))
+      const answer = Schema.decodeUnknownSync(DryRunPod)(
+        JSON.parse(run(["create", "--dry-run=server", "-o", "json", "-f", "-"], JSON.stringify(pod)))
+      )
       priorities[name] = answer.spec.priority
       // DefaultTolerationSeconds: not tolerating not-ready ourselves keeps the eviction from a dead node.
-      assert.deepInclude(answer.spec.tolerations, { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 }, name)
+      assert.deepInclude(answer.spec.tolerations, {
+        key: "node.kubernetes.io/not-ready",
+        operator: "Exists",
+        effect: "NoExecute",
+        tolerationSeconds: 300
+      }, name)
     }
     assert.deepStrictEqual(priorities, { base: 0, ha: 2_000_000_000 })
   })
@@ -393,11 +481,16 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
       assert.include(deployment.spec.template.spec.containers[0].args, "--leader-elect=true", name)
       assert.strictEqual(pdb.metadata.namespace, deployment.metadata.namespace, name)
       assert.isTrue(selects(pdb.spec.selector, labels), `${name}: the PDB selects the pods`)
-      assert.deepStrictEqual(pdb.spec.selector, deployment.spec.selector, `${name}: and nothing but the Deployment's pods`)
+      assert.deepStrictEqual(
+        pdb.spec.selector,
+        deployment.spec.selector,
+        `${name}: and nothing but the Deployment's pods`
+      )
       // One may be evicted at a time, never both.
       assert.strictEqual(pdb.spec.minAvailable, 1, name)
       assert.isBelow(pdb.spec.minAvailable, deployment.spec.replicas, name)
-      const spread = deployment.spec.template.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution[0]?.podAffinityTerm
+      const spread = deployment.spec.template.spec.affinity?.podAntiAffinity
+        ?.preferredDuringSchedulingIgnoredDuringExecution[0]?.podAffinityTerm
       assert.strictEqual(spread?.topologyKey, "kubernetes.io/hostname", name)
       assert.isTrue(spread !== undefined && selects(spread.labelSelector, labels), name)
     }
@@ -412,7 +505,11 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
     assert.isTrue(selects(policy.spec.podSelector, deployment.spec.template.metadata.labels))
     assert.deepStrictEqual(policy.spec.policyTypes, ["Ingress"])
     assert.deepStrictEqual(policy.spec.ingress, [{ ports: [{ protocol: "TCP", port: 10258 }] }])
-    assert.deepInclude(deployment.spec.template.spec.containers[0].ports, { name: "https", containerPort: 10258, protocol: "TCP" })
+    assert.deepInclude(deployment.spec.template.spec.containers[0].ports, {
+      name: "https",
+      containerPort: 10258,
+      protocol: "TCP"
+    })
   })
 
   it("monitoring: ServiceMonitor -> Service -> the pods' https port, /metrics with a bearer token, and the scraper's ClusterRole", () => {
@@ -422,11 +519,18 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
     const deployment = one(Deployment, renderedOf("base"))
     assert.isTrue(selects(monitor.spec.selector, service.metadata.labels), "the ServiceMonitor selects the Service")
     assert.include(monitor.spec.namespaceSelector.matchNames, service.metadata.namespace)
-    assert.isTrue(selects({ matchLabels: service.spec.selector }, deployment.spec.template.metadata.labels), "the Service selects the pods")
+    assert.isTrue(
+      selects({ matchLabels: service.spec.selector }, deployment.spec.template.metadata.labels),
+      "the Service selects the pods"
+    )
     const [endpoint] = monitor.spec.endpoints
     const port = service.spec.ports.find((p) => p.name === endpoint?.port)
     assert.deepStrictEqual(port, { name: "https", port: 10258, targetPort: "https", protocol: "TCP" })
-    assert.deepInclude(deployment.spec.template.spec.containers[0].ports, { name: "https", containerPort: 10258, protocol: "TCP" })
+    assert.deepInclude(deployment.spec.template.spec.containers[0].ports, {
+      name: "https",
+      containerPort: 10258,
+      protocol: "TCP"
+    })
     assert.deepStrictEqual([endpoint?.scheme, endpoint?.path], ["https", "/metrics"])
     assert.strictEqual(endpoint?.bearerTokenFile, "/var/run/secrets/kubernetes.io/serviceaccount/token")
     const role = one(ClusterRole, objects)
@@ -436,7 +540,11 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
 
   it("cloud-config: Secret kube-system/cloudstack-secret, key cloud-config, a valid cloud-config, the one every Deployment mounts", () => {
     const secret = one(Secret, renderedOf("cloudConfig"))
-    assert.deepStrictEqual([secret.metadata.namespace, secret.metadata.name, Object.keys(secret.data)], ["kube-system", "cloudstack-secret", ["cloud-config"]])
+    assert.deepStrictEqual([secret.metadata.namespace, secret.metadata.name, Object.keys(secret.data)], [
+      "kube-system",
+      "cloudstack-secret",
+      ["cloud-config"]
+    ])
     const text = Buffer.from(secret.data["cloud-config"] ?? "", "base64").toString("utf8")
     const parsed = parseWithWarnings(text, "deploy/cloud-config/cloud-config")
     if (Either.isLeft(parsed)) return assert.fail(parsed.left.message)
@@ -450,7 +558,9 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
   })
 
   it("applied for real: the CCM's ServiceAccount may do every call it makes and review tokens; only the bound Prometheus may get /metrics", async () => {
-    const rbac = renderedOf("example").filter((o) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"].includes(Schema.decodeUnknownSync(Manifest)(o).kind))
+    const rbac = renderedOf("example").filter((o) =>
+      ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"].includes(Schema.decodeUnknownSync(Manifest)(o).kind)
+    )
     apply(rbac)
     const config = new k8s.KubeConfig()
     config.loadFromFile(apiserver.kubeconfig)
@@ -463,7 +573,13 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
     for (const rule of AccessProblem.RBAC_RULES) {
       const [resource = "", subresource] = rule.resource.split("/")
       for (const verb of rule.verbs) {
-        const attributes = { group: rule.apiGroup, resource, verb, namespace: "kube-system", ...(subresource === undefined ? {} : { subresource }) }
+        const attributes = {
+          group: rule.apiGroup,
+          resource,
+          verb,
+          namespace: "kube-system",
+          ...(subresource === undefined ? {} : { subresource })
+        }
         assert.isTrue(await allowed(ccm, { resourceAttributes: attributes }), `${verb} ${rule.resource}`)
       }
     }
@@ -471,10 +587,19 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
       const group = resource === "tokenreviews" ? "authentication.k8s.io" : "authorization.k8s.io"
       assert.isTrue(await allowed(ccm, { resourceAttributes: { group, resource, verb: "create" } }), resource)
     }
-    assert.isFalse(await allowed(ccm, { resourceAttributes: { group: "", resource: "secrets", verb: "list" } }), "no more than that")
+    assert.isFalse(
+      await allowed(ccm, { resourceAttributes: { group: "", resource: "secrets", verb: "list" } }),
+      "no more than that"
+    )
     const metrics = { nonResourceAttributes: { path: "/metrics", verb: "get" } }
-    assert.isTrue(await allowed("system:serviceaccount:monitoring:kps-kube-prometheus-prometheus", metrics), "the example's Prometheus")
-    assert.isFalse(await allowed("system:serviceaccount:monitoring:prometheus-k8s", metrics), "the example replaced the addon's subject")
+    assert.isTrue(
+      await allowed("system:serviceaccount:monitoring:kps-kube-prometheus-prometheus", metrics),
+      "the example's Prometheus"
+    )
+    assert.isFalse(
+      await allowed("system:serviceaccount:monitoring:prometheus-k8s", metrics),
+      "the example replaced the addon's subject"
+    )
     assert.isFalse(await allowed(ccm, metrics), "the CCM itself does not scrape")
   })
 })

@@ -12,7 +12,17 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as DocBlocks from "../docs/DocBlocks.js"
 
-const LINKED = ["package.json", "package-lock.json", "node_modules", "src", "bench", "scripts", "deploy", "tsconfig.json", "tsconfig.build.json"]
+const LINKED = [
+  "package.json",
+  "package-lock.json",
+  "node_modules",
+  "src",
+  "bench",
+  "scripts",
+  "deploy",
+  "tsconfig.json",
+  "tsconfig.build.json"
+]
 const BLOCK_TIMEOUT_MS = 180_000
 
 let root = ""
@@ -82,7 +92,8 @@ const run = (cwd: string, script: string, until?: (stdout: string) => boolean): 
     })
   })
 
-const show = (o: Outcome) => `exit ${o.code} ${o.signal ?? ""}\nstdout:\n${o.stdout.slice(-4000)}\nstderr:\n${o.stderr.slice(-4000)}`
+const show = (o: Outcome) =>
+  `exit ${o.code} ${o.signal ?? ""}\nstdout:\n${o.stdout.slice(-4000)}\nstderr:\n${o.stderr.slice(-4000)}`
 
 const blocks = DocBlocks.readAll()
 

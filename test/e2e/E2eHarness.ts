@@ -29,7 +29,12 @@ export const FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls `probe` every 200 ms until it gives a value; the failure shows `debug()` (the CCM's log tail). */
-export const waitFor = async <A>(what: string, timeoutMs: number, probe: () => Promise<A | undefined>, debug: () => string): Promise<A> => {
+export const waitFor = async <A>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<A | undefined>,
+  debug: () => string
+): Promise<A> => {
   const until = Date.now() + timeoutMs
   while (Date.now() < until) {
     const value = await probe()
@@ -42,9 +47,12 @@ export const waitFor = async <A>(what: string, timeoutMs: number, probe: () => P
 /** The demo world behind the HTTP face, in this process. */
 export const makeSimulator = (seed: number) => {
   const runtime = ManagedRuntime.make(
-    HttpFace.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(Layer.provideMerge(Simulator.layer(demoWorld, { seed })))
+    HttpFace.layer({ port: 0, isCommand: Simulator.isCommand }).pipe(
+      Layer.provideMerge(Simulator.layer(demoWorld, { seed }))
+    )
   )
-  const sim = <A>(f: (s: CloudStackSimulator["Type"]) => Effect.Effect<A>) => runtime.runPromise(Effect.flatMap(CloudStackSimulator, f))
+  const sim = <A>(f: (s: CloudStackSimulator["Type"]) => Effect.Effect<A>) =>
+    runtime.runPromise(Effect.flatMap(CloudStackSimulator, f))
   return {
     /** Runs `f` on the simulator service (direct engine calls, faults). */
     sim,
@@ -84,14 +92,28 @@ export const stopAll = async (ccm: CcmProcess | undefined, cluster: Cluster | un
 export const writeCloudConfig = (path: string, apiUrl: string, quoted = false) => {
   const value = (v: string) => (quoted ? `"${v}"` : v)
   mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(path, ["[Global]", `api-url = ${value(apiUrl)}`, `api-key = ${value(ADMIN_KEY)}`, `secret-key = ${value(ADMIN_SECRET)}`, ""].join("\n"))
+  writeFileSync(
+    path,
+    [
+      "[Global]",
+      `api-url = ${value(apiUrl)}`,
+      `api-key = ${value(ADMIN_KEY)}`,
+      `secret-key = ${value(ADMIN_SECRET)}`,
+      ""
+    ].join("\n")
+  )
   return path
 }
 
 /** Nodes as a CCM initialised them: providerID set, no uninitialized taint. */
-export const initialisedNodes = async (core: k8s.CoreV1Api, nodes: ReadonlyArray<{ readonly name: string; readonly providerID: string }>) => {
+export const initialisedNodes = async (
+  core: k8s.CoreV1Api,
+  nodes: ReadonlyArray<{ readonly name: string; readonly providerID: string }>
+) => {
   for (const { name, providerID } of nodes) {
-    await core.createNode({ body: { metadata: { name, labels: { "kubernetes.io/hostname": name } }, spec: { providerID } } })
+    await core.createNode({
+      body: { metadata: { name, labels: { "kubernetes.io/hostname": name } }, spec: { providerID } }
+    })
   }
 }
 
@@ -101,7 +123,9 @@ export const uninitialisedNodes = async (core: k8s.CoreV1Api, names: ReadonlyArr
     await core.createNode({
       body: {
         metadata: { name, labels: { "kubernetes.io/hostname": name } },
-        spec: { taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }] }
+        spec: {
+          taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }]
+        }
       }
     })
   }
@@ -110,7 +134,8 @@ export const uninitialisedNodes = async (core: k8s.CoreV1Api, names: ReadonlyArr
 /** Reads and job polls change nothing; every other command does. */
 export const isMutating = (command: string) => !command.startsWith("list") && command !== "queryAsyncJobResult"
 /** The mutating calls of a slice of the call log, as `command` names. */
-export const mutations = (calls: ReadonlyArray<CallRecord>) => calls.filter((c) => isMutating(c.command)).map((c) => c.command)
+export const mutations = (calls: ReadonlyArray<CallRecord>) =>
+  calls.filter((c) => isMutating(c.command)).map((c) => c.command)
 
 export { freePort } from "../fakes/Ports.js"
 
@@ -122,7 +147,10 @@ export interface CcmProcess {
 /** Starts `cloudstack-ccm` with `args`; its stderr (the JSON log) is kept for failure messages. */
 export const startCcm = (args: ReadonlyArray<string>): CcmProcess => {
   let stderr = ""
-  const ccm: ChildProcess = spawn(process.execPath, [viteNode, bin, ...args], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] })
+  const ccm: ChildProcess = spawn(process.execPath, [viteNode, bin, ...args], {
+    cwd: repo,
+    stdio: ["ignore", "ignore", "pipe"]
+  })
   ccm.stderr?.setEncoding("utf8")
   ccm.stderr?.on("data", (chunk: string) => (stderr += chunk))
   return {
@@ -152,17 +180,18 @@ export const driftRepaired = async (metricsPort: number): Promise<Record<string,
  * Debian's python3-cs command line (`python3 -m cs`, exoscale/cs 2.7.1) against the HTTP face, as
  * the admin account; mutating commands by POST, async ones awaited. Its JSON answer is returned.
  */
-export const csCli = (apiUrl: string) => async (command: string, params: Readonly<Record<string, string>> = {}): Promise<unknown> => {
-  const post = isMutating(command) ? ["--post"] : []
-  const args = ["-m", "cs", "--quiet", ...post, command, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)]
-  const env = {
-    ...process.env,
-    CLOUDSTACK_ENDPOINT: apiUrl,
-    CLOUDSTACK_KEY: ADMIN_KEY,
-    CLOUDSTACK_SECRET: ADMIN_SECRET,
-    CLOUDSTACK_POLL_INTERVAL: "0.05",
-    CLOUDSTACK_TIMEOUT: "30"
+export const csCli =
+  (apiUrl: string) => async (command: string, params: Readonly<Record<string, string>> = {}): Promise<unknown> => {
+    const post = isMutating(command) ? ["--post"] : []
+    const args = ["-m", "cs", "--quiet", ...post, command, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)]
+    const env = {
+      ...process.env,
+      CLOUDSTACK_ENDPOINT: apiUrl,
+      CLOUDSTACK_KEY: ADMIN_KEY,
+      CLOUDSTACK_SECRET: ADMIN_SECRET,
+      CLOUDSTACK_POLL_INTERVAL: "0.05",
+      CLOUDSTACK_TIMEOUT: "30"
+    }
+    const { stdout } = await run("/usr/bin/python3", args, { env, timeout: 60_000 })
+    return JSON.parse(stdout)
   }
-  const { stdout } = await run("/usr/bin/python3", args, { env, timeout: 60_000 })
-  return JSON.parse(stdout)
-}

@@ -3,8 +3,8 @@
  * every API (Nodes, their status, Events, Leases, paged lists) over one kept-alive connection, plus
  * one for the informer's watch. client-node alone opens a connection per request.
  */
-import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as k8s from "@kubernetes/client-node"
 import { Effect, Layer, Option, Schedule } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -56,35 +56,60 @@ describe("connections to the real kube-apiserver", () => {
         for (const name of names.slice(0, 20)) {
           const node = yield* nodes.get(name)
           if (Option.isNone(node)) return assert.fail(`${name} missing`)
-          const updated = yield* nodes.update({ name, resourceVersion: node.value.metadata.resourceVersion, labels: { "x/y": "z" } })
+          const updated = yield* nodes.update({
+            name,
+            resourceVersion: node.value.metadata.resourceVersion,
+            labels: { "x/y": "z" }
+          })
           yield* nodes.patchStatusAddresses(updated.metadata.name, [{ type: "InternalIP", address: "10.0.0.1" }])
-          yield* recorder.record({ kind: "Node", namespace: "", name, uid: node.value.metadata.uid }, "Normal", "Synced", "ok")
+          yield* recorder.record(
+            { kind: "Node", namespace: "", name, uid: node.value.metadata.uid },
+            "Normal",
+            "Synced",
+            "ok"
+          )
         }
         yield* recorder.flush
         // Two pages of 100 and the Events list, over the same connection.
         assert.isAtLeast((yield* nodes.list).items.length, NODES)
         assert.isAtLeast((yield* events.list("default")).length, 20)
-        const spec = { holderIdentity: "a", leaseDurationSeconds: 15, acquireTime: undefined, renewTime: undefined, leaseTransitions: 0 }
+        const spec = {
+          holderIdentity: "a",
+          leaseDurationSeconds: 15,
+          acquireTime: undefined,
+          renewTime: undefined,
+          leaseTransitions: 0
+        }
         const lease = yield* leases.create({ namespace: "kube-system", name: "conn-test", resourceVersion: "", spec })
         yield* leases.update({ ...lease, spec: { ...spec, holderIdentity: "b" } })
         // The informer saw the writes through its watch.
-        const sawWrites = Effect.map(informer.get("conn-19"), Option.exists((node) => node.metadata.labels["x/y"] === "z"))
+        const sawWrites = Effect.map(
+          informer.get("conn-19"),
+          Option.exists((node) => node.metadata.labels["x/y"] === "z")
+        )
         yield* sawWrites.pipe(
           Effect.repeat({ until: (seen) => seen, schedule: Schedule.spaced("100 millis") }),
-          Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error("the watch did not deliver the writes") })
+          Effect.timeoutFail({
+            duration: "20 seconds",
+            onTimeout: () => new Error("the watch did not deliver the writes")
+          })
         )
         assert.strictEqual(proxy.connections() - before, 2, "one for the requests, one for the watch")
         assert.strictEqual(proxy.open(), 2)
       }).pipe(Effect.scoped, Effect.provide(live))
     }), 120_000)
 
-  it.live("for comparison, client-node's own agent: a new connection for each request", () =>
-    Effect.promise(async () => {
-      const before = proxy.connections()
-      const config = new k8s.KubeConfig()
-      config.loadFromFile(kubeconfigVia(apiserver.kubeconfig, proxy, join(dir, "kubeconfig-plain")))
-      const core = config.makeApiClient(k8s.CoreV1Api)
-      for (let i = 0; i < 5; i++) await core.readNode({ name: `conn-${i}` })
-      assert.strictEqual(proxy.connections() - before, 5)
-    }), 60_000)
+  it.live(
+    "for comparison, client-node's own agent: a new connection for each request",
+    () =>
+      Effect.promise(async () => {
+        const before = proxy.connections()
+        const config = new k8s.KubeConfig()
+        config.loadFromFile(kubeconfigVia(apiserver.kubeconfig, proxy, join(dir, "kubeconfig-plain")))
+        const core = config.makeApiClient(k8s.CoreV1Api)
+        for (let i = 0; i < 5; i++) await core.readNode({ name: `conn-${i}` })
+        assert.strictEqual(proxy.connections() - before, 5)
+      }),
+    60_000
+  )
 })

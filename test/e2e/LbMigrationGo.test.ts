@@ -8,8 +8,8 @@
  * drift periods later still nothing to repair. Deleting the Services cleans up by the Go CCM's
  * ownership: its IPs released, the user's kept.
  */
-import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as k8s from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { join } from "node:path"
 import {
@@ -25,8 +25,8 @@ import {
   writeCloudConfig
 } from "./E2eHarness.js"
 import {
-  ASSOCIATED,
   assertAdopted,
+  ASSOCIATED,
   associateIp,
   createLbService,
   deleteAndCheck,
@@ -57,7 +57,10 @@ beforeAll(async () => {
   const cs = csCli(apiUrl)
   const world = await simulator.state()
   const networkId = world.networks.find((n) => n.name === "isolated1")?.uuid ?? ""
-  const nodes = ["node-1", "node-2", "node-3"].map((name) => ({ name, vm: world.vms.find((v) => v.name === name)?.uuid ?? "" }))
+  const nodes = ["node-1", "node-2", "node-3"].map((name) => ({
+    name,
+    vm: world.vms.find((v) => v.name === name)?.uuid ?? ""
+  }))
   // The Go CCM's providerIDs (v1.2.0, PR #85): external-cloudstack://<vm id>.
   providerIDs = nodes.map((n) => `external-cloudstack://${n.vm}`)
   await initialisedNodes(core, nodes.map((n, i) => ({ name: n.name, providerID: providerIDs[i] ?? "" })))
@@ -72,14 +75,29 @@ beforeAll(async () => {
     annotations: Record<string, string>
   ) => {
     const svc = await createLbService(core, "default", name, ports, extra)
-    const left = await leaveLb(cs, { name: goName(svc.uid), ip, networkId, ports: svc.ports, vmIds: nodes.map((n) => n.vm), ruleCidrs: true })
+    const left = await leaveLb(cs, {
+      name: goName(svc.uid),
+      ip,
+      networkId,
+      ports: svc.ports,
+      vmIds: nodes.map((n) => n.vm),
+      ruleCidrs: true
+    })
     await markEnsured(core, "default", name, FINALIZER, annotations, [{ ip: ip.address }])
-    seeded.push({ name, uid: svc.uid, ip, left, before: await core.readNamespacedService({ name, namespace: "default" }) })
+    seeded.push({
+      name,
+      uid: svc.uid,
+      ip,
+      left,
+      before: await core.readNamespacedService({ name, namespace: "default" })
+    })
   }
   // An auto-allocated IP, two ports: no annotation (the Go CCM writes it only for a requested IP).
   await leave("go-auto", await associateIp(cs, networkId), [80, 443], {}, {})
   // loadBalancerIP free until the Go CCM associated it (PR #82): it says so in its annotation.
-  await leave("go-requested", await associateIp(cs, networkId, free1), [80], { loadBalancerIP: free1 }, { [ASSOCIATED]: "true" })
+  await leave("go-requested", await associateIp(cs, networkId, free1), [80], { loadBalancerIP: free1 }, {
+    [ASSOCIATED]: "true"
+  })
   // loadBalancerIP the user had allocated before: used as it was, no annotation.
   await leave("go-user-ip", await associateIp(cs, networkId, free2), [80], { loadBalancerIP: free2 }, {})
 
@@ -100,23 +118,42 @@ beforeAll(async () => {
 afterAll(() => stopAll(ccm, cluster, simulator))
 
 describe("migration from the Go CCM v1.2.0 (cloudstack-ccm process, real kube-apiserver, HTTP simulator)", () => {
-  it.live("its LBs are adopted as they are; deleting the Services releases its IPs and keeps the user's", () =>
-    Effect.promise(async () => {
-      await assertAdopted(simulator, core, seeded, { cluster: "kubernetes", callsAtStart, idleMs: 10_000, tail, providerIDs, releasable: ["go-auto", "go-requested"] })
-      // The record: the IP's id; ip-associated-by-controller where the Go CCM associated the IP.
-      const [auto, requested, user] = seeded
-      if (auto === undefined || requested === undefined || user === undefined) return assert.fail("not seeded")
-      assert.deepStrictEqual(await lbAnnotations(core, "go-auto"), { [ID]: auto.ip.id, [ASSOCIATED]: "true" })
-      assert.deepStrictEqual(await lbAnnotations(core, "go-requested"), { [ID]: requested.ip.id, [ASSOCIATED]: "true" })
-      assert.deepStrictEqual(await lbAnnotations(core, "go-user-ip"), { [ID]: user.ip.id })
+  it.live(
+    "its LBs are adopted as they are; deleting the Services releases its IPs and keeps the user's",
+    () =>
+      Effect.promise(async () => {
+        await assertAdopted(simulator, core, seeded, {
+          cluster: "kubernetes",
+          callsAtStart,
+          idleMs: 10_000,
+          tail,
+          providerIDs,
+          releasable: ["go-auto", "go-requested"]
+        })
+        // The record: the IP's id; ip-associated-by-controller where the Go CCM associated the IP.
+        const [auto, requested, user] = seeded
+        if (auto === undefined || requested === undefined || user === undefined) return assert.fail("not seeded")
+        assert.deepStrictEqual(await lbAnnotations(core, "go-auto"), { [ID]: auto.ip.id, [ASSOCIATED]: "true" })
+        assert.deepStrictEqual(await lbAnnotations(core, "go-requested"), {
+          [ID]: requested.ip.id,
+          [ASSOCIATED]: "true"
+        })
+        assert.deepStrictEqual(await lbAnnotations(core, "go-user-ip"), { [ID]: user.ip.id })
 
-      const deletion = await deleteAndCheck(simulator, core, [
-        { seeded: auto, ipState: "Free" },
-        { seeded: requested, ipState: "Free" },
-        { seeded: user, ipState: "Allocated" }
-      ], tail)
-      // The Go CCM's IPs released with their rules and firewall rules (one call each); the user's
-      // IP kept, its rule and firewall rule deleted one by one.
-      assert.deepStrictEqual(deletion, ["deleteFirewallRule", "deleteLoadBalancerRule", "disassociateIpAddress", "disassociateIpAddress"])
-    }), 240_000)
+        const deletion = await deleteAndCheck(simulator, core, [
+          { seeded: auto, ipState: "Free" },
+          { seeded: requested, ipState: "Free" },
+          { seeded: user, ipState: "Allocated" }
+        ], tail)
+        // The Go CCM's IPs released with their rules and firewall rules (one call each); the user's
+        // IP kept, its rule and firewall rule deleted one by one.
+        assert.deepStrictEqual(deletion, [
+          "deleteFirewallRule",
+          "deleteLoadBalancerRule",
+          "disassociateIpAddress",
+          "disassociateIpAddress"
+        ])
+      }),
+    240_000
+  )
 })

@@ -5,8 +5,8 @@
  * simulator, and their Service and Node objects on the real kube-apiserver (providerIDs, finalizer,
  * status, the origin's annotations); then the checks that `cloudstack-ccm` adopted it as it was.
  */
-import * as k8s from "@kubernetes/client-node"
 import { assert } from "@effect/vitest"
+import * as k8s from "@kubernetes/client-node"
 import { Schema } from "effect"
 import { type csCli, FINALIZER, mutations, type Sim, sleep, waitFor } from "./E2eHarness.js"
 
@@ -118,8 +118,14 @@ export const markEnsured = async (
   annotations: Record<string, string>,
   ingress: ReadonlyArray<k8s.V1LoadBalancerIngress>
 ) => {
-  await core.patchNamespacedService({ name, namespace, body: { metadata: { finalizers: [finalizer], annotations } } }, mergePatch)
-  await core.patchNamespacedServiceStatus({ name, namespace, body: { status: { loadBalancer: { ingress } } } }, mergePatch)
+  await core.patchNamespacedService(
+    { name, namespace, body: { metadata: { finalizers: [finalizer], annotations } } },
+    mergePatch
+  )
+  await core.patchNamespacedServiceStatus(
+    { name, namespace, body: { status: { loadBalancer: { ingress } } } },
+    mergePatch
+  )
 }
 
 /** One Service as its CCM left it. */
@@ -144,10 +150,13 @@ export const tagsOf = async (sim: Sim, uuid: string) =>
 /** The Service's `service.beta.kubernetes.io/` annotations. */
 export const lbAnnotations = async (core: k8s.CoreV1Api, name: string) =>
   Object.fromEntries(
-    Object.entries((await readService(core, name))?.metadata?.annotations ?? {}).filter(([k]) => k.startsWith("service.beta.kubernetes.io/"))
+    Object.entries((await readService(core, name))?.metadata?.annotations ?? {}).filter(([k]) =>
+      k.startsWith("service.beta.kubernetes.io/")
+    )
   )
 
-const allocated = async (sim: Sim) => (await sim.state()).publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.uuid).sort()
+const allocated = async (sim: Sim) =>
+  (await sim.state()).publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.uuid).sort()
 
 /**
  * Waits until every Service carries its IP's id and every kept rule and firewall rule the owner's
@@ -185,16 +194,32 @@ export const assertAdopted = async (
   const calls = (await sim.callLog()).slice(options.callsAtStart)
   assert.deepStrictEqual([...new Set(mutations(calls))], ["createTags"], JSON.stringify(mutations(calls)))
   // a drift pass lists the firewall rules of the whole account (no ipaddressid)
-  assert.isAtLeast(calls.filter((c) => c.command === "listFirewallRules" && c.params["ipaddressid"] === undefined).length, 2, "drift passes ran")
+  assert.isAtLeast(
+    calls.filter((c) => c.command === "listFirewallRules" && c.params["ipaddressid"] === undefined).length,
+    2,
+    "drift passes ran"
+  )
   assert.deepStrictEqual(await allocated(sim), allocatedBefore, "no IP associated or released")
   const nodes = await core.listNode()
-  assert.deepStrictEqual(nodes.items.map((n) => n.spec?.providerID).sort(), [...options.providerIDs].sort(), "providerIDs kept")
+  assert.deepStrictEqual(
+    nodes.items.map((n) => n.spec?.providerID).sort(),
+    [...options.providerIDs].sort(),
+    "providerIDs kept"
+  )
   const state = await sim.state()
   for (const s of seeded) {
     const svc = await readService(core, s.name)
     const rules = state.lbRules.filter((r) => r.ipUuid === s.ip.id)
-    assert.deepStrictEqual(rules.map((r) => [r.uuid, r.name, r.members.size]).sort(), s.left.rules.map((r) => [r.id, r.name, 3]).sort(), s.name)
-    assert.deepStrictEqual(state.firewallRules.filter((f) => f.ipUuid === s.ip.id).map((f) => f.uuid).sort(), [...s.left.firewall].sort(), s.name)
+    assert.deepStrictEqual(
+      rules.map((r) => [r.uuid, r.name, r.members.size]).sort(),
+      s.left.rules.map((r) => [r.id, r.name, 3]).sort(),
+      s.name
+    )
+    assert.deepStrictEqual(
+      state.firewallRules.filter((f) => f.ipUuid === s.ip.id).map((f) => f.uuid).sort(),
+      [...s.left.firewall].sort(),
+      s.name
+    )
     assert.deepStrictEqual(svc?.status?.loadBalancer?.ingress, s.before.status?.loadBalancer?.ingress, s.name)
     assert.deepStrictEqual(svc?.status?.loadBalancer?.ingress, [{ ip: s.ip.address }], s.name)
     assert.deepStrictEqual(svc?.metadata?.finalizers, [FINALIZER], s.name)
@@ -210,7 +235,11 @@ export const assertAdopted = async (
     assert.deepStrictEqual(
       await tagsOf(sim, s.ip.id),
       options.releasable.includes(s.name)
-        ? { "cloudstack-ccm/cluster": options.cluster, "cloudstack-ccm/service": `default/${s.name}`, "cloudstack-ccm/service-uid": s.uid }
+        ? {
+          "cloudstack-ccm/cluster": options.cluster,
+          "cloudstack-ccm/service": `default/${s.name}`,
+          "cloudstack-ccm/service-uid": s.uid
+        }
         : {},
       s.name
     )
@@ -230,7 +259,12 @@ export const deleteAndCheck = async (
   const mark = (await sim.callLog()).length
   for (const { seeded } of expected) await core.deleteNamespacedService({ name: seeded.name, namespace: "default" })
   for (const { seeded } of expected) {
-    await waitFor(`${seeded.name} deleted`, 60_000, async () => ((await readService(core, seeded.name)) === undefined ? true : undefined), tail)
+    await waitFor(
+      `${seeded.name} deleted`,
+      60_000,
+      async () => ((await readService(core, seeded.name)) === undefined ? true : undefined),
+      tail
+    )
   }
   const after = await sim.state()
   for (const { ipState, seeded } of expected) {

@@ -67,16 +67,23 @@ beforeAll(async () => {
   project = join(work, "user-project")
   mkdirSync(join(project, "src"), { recursive: true })
   const peers = Object.keys(manifest.peerDependencies)
-  writeFileSync(join(project, "package.json"), JSON.stringify({
-    name: "user-project",
-    private: true,
-    type: "module",
-    dependencies: {
-      "cloudstack-ccm": `file:${packed.filename}`,
-      ...Object.fromEntries(peers.map((name) => [name, tested(name)]))
-    },
-    devDependencies: Object.fromEntries(["typescript", "@types/node", "vitest"].map((name) => [name, tested(name)]))
-  }, null, 2))
+  writeFileSync(
+    join(project, "package.json"),
+    JSON.stringify(
+      {
+        name: "user-project",
+        private: true,
+        type: "module",
+        dependencies: {
+          "cloudstack-ccm": `file:${packed.filename}`,
+          ...Object.fromEntries(peers.map((name) => [name, tested(name)]))
+        },
+        devDependencies: Object.fromEntries(["typescript", "@types/node", "vitest"].map((name) => [name, tested(name)]))
+      },
+      null,
+      2
+    )
+  )
   writeFileSync(join(project, "tsconfig.json"), JSON.stringify(strictTsconfig, null, 2))
   for (const file of EXAMPLES) copyFileSync(join(repo, "examples", file), join(project, "src", file))
   await run(project, "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"])
@@ -88,15 +95,32 @@ afterAll(() => {
 
 describe("the packed package in a strict project", () => {
   it("ships the build, LICENSE and NOTICE, and no source maps (their sources are not shipped)", () => {
-    assert.includeMembers([...packed.files], ["LICENSE", "NOTICE", "package.json", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/testing.d.ts", "dist/src/cli/bin.js"])
+    assert.includeMembers([...packed.files], [
+      "LICENSE",
+      "NOTICE",
+      "package.json",
+      "dist/src/index.js",
+      "dist/src/index.d.ts",
+      "dist/src/testing.d.ts",
+      "dist/src/cli/bin.js"
+    ])
     assert.deepStrictEqual(packed.files.filter((f) => f.endsWith(".map")), [])
-    assert.deepStrictEqual(packed.files.filter((f) => !f.startsWith("dist/src/") && !["LICENSE", "NOTICE", "README.md", "package.json"].includes(f)), [])
+    assert.deepStrictEqual(
+      packed.files.filter((f) =>
+        !f.startsWith("dist/src/") && !["LICENSE", "NOTICE", "README.md", "package.json"].includes(f)
+      ),
+      []
+    )
   })
 
-  it("the examples compile against the shipped .d.ts without skipLibCheck, under exactOptionalPropertyTypes", async () => {
-    const result = await run(project, "npx", ["tsc", "-p", "."]).catch((e: { stdout?: string; stderr?: string }) => e)
-    assert.strictEqual(`${result.stdout ?? ""}${result.stderr ?? ""}`, "")
-  }, 300_000)
+  it(
+    "the examples compile against the shipped .d.ts without skipLibCheck, under exactOptionalPropertyTypes",
+    async () => {
+      const result = await run(project, "npx", ["tsc", "-p", "."]).catch((e: { stdout?: string; stderr?: string }) => e)
+      assert.strictEqual(`${result.stdout ?? ""}${result.stderr ?? ""}`, "")
+    },
+    300_000
+  )
 
   it("list-vms lists the simulator's VMs through the typed client", async () => {
     const { stdout } = await run(project, "node", ["dist/list-vms.js"])
@@ -109,7 +133,10 @@ describe("the packed package in a strict project", () => {
 
   it("node-controllers initialises the Nodes and deletes the one whose VM is destroyed", async () => {
     const { stdout } = await run(project, "node", ["dist/node-controllers.js"])
-    assert.strictEqual(stdout.split("\n").filter((l) => / initialised: external-cloudstack:\/\/[0-9a-f-]{36} /.test(l)).length, 3)
+    assert.strictEqual(
+      stdout.split("\n").filter((l) => / initialised: external-cloudstack:\/\/[0-9a-f-]{36} /.test(l)).length,
+      3
+    )
     assert.match(stdout, /deleted: its VM no longer exists\n2 nodes left\n$/)
   }, 120_000)
 
@@ -120,7 +147,10 @@ describe("the packed package in a strict project", () => {
 
   it("only . and ./testing resolve: internal modules are not importable", async () => {
     const load = (specifier: string) =>
-      run(project, "node", ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`]).then(() => "ok", (e: { stderr?: string }) => e.stderr ?? "")
+      run(project, "node", ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`]).then(
+        () => "ok",
+        (e: { stderr?: string }) => e.stderr ?? ""
+      )
     assert.strictEqual(await load("cloudstack-ccm"), "ok")
     assert.strictEqual(await load("cloudstack-ccm/testing"), "ok")
     assert.include(await load("cloudstack-ccm/cloudstack/CloudStackClient.js"), "ERR_PACKAGE_PATH_NOT_EXPORTED")

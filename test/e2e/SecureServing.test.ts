@@ -4,8 +4,8 @@
  * The CCM runs as a user bound only to system:auth-delegator (what deploy/base/rbac.yaml grants), a
  * Prometheus-like user may `get /metrics`, another user may nothing.
  */
-import * as k8s from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as k8s from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -56,7 +56,15 @@ const kubeconfigAs = (name: string, token: string): string => {
 /** `cloudstack-ccm` with no controller and no leader election: only the secure port. */
 const startCcm = async (args: ReadonlyArray<string>): Promise<Ccm> => {
   const port = await freePort()
-  const child = spawn(process.execPath, [viteNode, bin, "--controllers=-*", "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${port}`, ...args], {
+  const child = spawn(process.execPath, [
+    viteNode,
+    bin,
+    "--controllers=-*",
+    "--leader-elect=false",
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    ...args
+  ], {
     cwd: repo,
     stdio: ["ignore", "ignore", "pipe"]
   })
@@ -123,7 +131,10 @@ describe("secure port with delegated authn/authz (real kube-apiserver, RBAC)", (
 
       const anonymous = await get(ccm, "/metrics")
       assert.strictEqual(anonymous.status, 403)
-      assert.strictEqual(JSON.parse(anonymous.body).message, `forbidden: User "system:anonymous" cannot get path "/metrics"`)
+      assert.strictEqual(
+        JSON.parse(anonymous.body).message,
+        `forbidden: User "system:anonymous" cannot get path "/metrics"`
+      )
 
       const forged = await get(ccm, "/metrics", "not-a-token")
       assert.deepStrictEqual([forged.status, JSON.parse(forged.body).reason], [401, "Unauthorized"])
@@ -151,7 +162,11 @@ describe("secure port with delegated authn/authz (real kube-apiserver, RBAC)", (
       assert.strictEqual((await get(without, "/metrics", TOKENS.metricsReader)).status, 401)
       assert.include(without.stderr(), "system:auth-delegator")
       const reviewer = kubeconfigAs("ccm", TOKENS.ccm)
-      const withFlags = await startCcm([`--kubeconfig=${nobody}`, `--authentication-kubeconfig=${reviewer}`, `--authorization-kubeconfig=${reviewer}`])
+      const withFlags = await startCcm([
+        `--kubeconfig=${nobody}`,
+        `--authentication-kubeconfig=${reviewer}`,
+        `--authorization-kubeconfig=${reviewer}`
+      ])
       assert.strictEqual((await get(withFlags, "/metrics", TOKENS.metricsReader)).status, 200)
       assert.strictEqual((await get(withFlags, "/metrics", TOKENS.nobody)).status, 403)
       await Promise.all([stopCcm(without), stopCcm(withFlags)])
@@ -159,7 +174,10 @@ describe("secure port with delegated authn/authz (real kube-apiserver, RBAC)", (
 
   it.live("--authorization-always-allow-paths=/healthz,/metrics serves /metrics to anyone; the API server down: tokens 401, reviews 500", () =>
     Effect.promise(async () => {
-      const ccm = await startCcm([`--kubeconfig=${kubeconfigAs("ccm", TOKENS.ccm)}`, "--authorization-always-allow-paths=/healthz,/metrics"])
+      const ccm = await startCcm([
+        `--kubeconfig=${kubeconfigAs("ccm", TOKENS.ccm)}`,
+        "--authorization-always-allow-paths=/healthz,/metrics"
+      ])
       assert.strictEqual((await get(ccm, "/metrics")).status, 200)
       assert.strictEqual((await get(ccm, "/healthz/leaderElection")).status, 403)
       apiserver.stop()
@@ -168,7 +186,10 @@ describe("secure port with delegated authn/authz (real kube-apiserver, RBAC)", (
       assert.strictEqual(token.status, 401)
       const access = await get(ccm, "/healthz/ping")
       assert.strictEqual(access.status, 500)
-      assert.match(access.body, /^Internal Server Error: "\/healthz\/ping": Kubernetes create subjectaccessreviews: Transport/)
+      assert.match(
+        access.body,
+        /^Internal Server Error: "\/healthz\/ping": Kubernetes create subjectaccessreviews: Transport/
+      )
       assert.strictEqual((await get(ccm, "/metrics")).status, 200, "always-allow paths need no review")
     }))
 })

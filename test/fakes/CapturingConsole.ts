@@ -3,8 +3,8 @@
  * instead of printing it, for asserting on what a CLI run shows. Use with `Effect.withConsole`;
  * loggers built with `Logger.withConsoleError`/`withConsoleLog` write through it too.
  */
-import { format } from "node:util"
 import { Console, Effect } from "effect"
+import { format } from "node:util"
 
 export interface CapturedOutput {
   readonly console: Console.Console

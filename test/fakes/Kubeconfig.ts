@@ -6,7 +6,10 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-export const writeKubeconfig = (server: string, options: { readonly token?: string; readonly skipTlsVerify?: boolean } = {}): string => {
+export const writeKubeconfig = (
+  server: string,
+  options: { readonly token?: string; readonly skipTlsVerify?: boolean } = {}
+): string => {
   const path = join(mkdtempSync(join(tmpdir(), "kubeconfig-test-")), "config")
   writeFileSync(
     path,

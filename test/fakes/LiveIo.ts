@@ -10,7 +10,10 @@ export const ioTurn: Effect.Effect<void> = Effect.promise(() => new Promise<void
 
 /** `steps` times: `turns` event-loop turns, then the TestClock moves by `step`. */
 export const advance = (steps: number, step: Duration.DurationInput = "100 millis", turns = 1): Effect.Effect<void> =>
-  Effect.repeatN(Effect.zipRight(Effect.repeatN(ioTurn, Math.max(0, turns - 1)), TestClock.adjust(step)), Math.max(0, steps - 1))
+  Effect.repeatN(
+    Effect.zipRight(Effect.repeatN(ioTurn, Math.max(0, turns - 1)), TestClock.adjust(step)),
+    Math.max(0, steps - 1)
+  )
 
 /**
  * Awaits `fiber`, moving the TestClock by `step` after each event-loop turn. A fiber still running
@@ -32,5 +35,7 @@ export const awaitDriving = <A, E>(
   })
 
 /** Runs `effect` to completion while driving the TestClock (see `awaitDriving`). */
-export const runDriving = <A, E, R>(effect: Effect.Effect<A, E, R>, step?: Duration.DurationInput): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.fork(effect), (fiber) => awaitDriving(fiber, step))
+export const runDriving = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  step?: Duration.DurationInput
+): Effect.Effect<A, E, R> => Effect.flatMap(Effect.fork(effect), (fiber) => awaitDriving(fiber, step))

@@ -3,9 +3,9 @@
  * what a misrouted `api-url` may reach (a health endpoint, a login page, a proxy that echoes the
  * request). Closed with the scope; the requests it saw are kept for assertions.
  */
+import { Effect, type Scope } from "effect"
 import { createServer, type IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, type Scope } from "effect"
 
 export interface SeenRequest {
   readonly method: string

@@ -75,7 +75,9 @@ export const job = (jobId: string, status: 0 | 1 | 2, result?: unknown): CloudSt
     jobid: jobId,
     jobstatus: status,
     jobprocstatus: 0,
-    jobresultcode: status === 2 && typeof result === "object" && result !== null && "errorcode" in result ? result.errorcode : 0,
+    jobresultcode: status === 2 && typeof result === "object" && result !== null && "errorcode" in result
+      ? result.errorcode
+      : 0,
     jobresulttype: "object",
     ...(result === undefined ? {} : { jobresult: result })
   })

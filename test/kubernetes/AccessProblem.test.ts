@@ -9,7 +9,11 @@ import { KubeApiError } from "../../src/kubernetes/KubeError.js"
 const error = (reason: KubeApiError["reason"], verb: KubeApiError["verb"], resource: string) =>
   new KubeApiError({ verb, resource, reason, detail: "server text" })
 
-const Rule = Schema.Struct({ apiGroups: Schema.Array(Schema.String), resources: Schema.Array(Schema.String), verbs: Schema.Array(Schema.String) })
+const Rule = Schema.Struct({
+  apiGroups: Schema.Array(Schema.String),
+  resources: Schema.Array(Schema.String),
+  verbs: Schema.Array(Schema.String)
+})
 const ClusterRole = Schema.Struct({ kind: Schema.Literal("ClusterRole"), rules: Schema.Array(Rule) })
 
 describe("AccessProblem", () => {
@@ -42,7 +46,10 @@ describe("AccessProblem", () => {
         "(denied: list; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)"
     )
     assert.include(hint(error("Forbidden", "watch", "endpointslices")), "in discovery.k8s.io")
-    assert.include(hint(error("Forbidden", "get", "leases/cloud-controller-manager")), "\"get,create,update,list,watch leases\"")
+    assert.include(
+      hint(error("Forbidden", "get", "leases/cloud-controller-manager")),
+      "\"get,create,update,list,watch leases\""
+    )
     assert.include(hint(error("Unauthorized", "get", "leases")), "token")
     assert.strictEqual(
       hint(error("Forbidden", "create", "tokenreviews")),
@@ -52,7 +59,9 @@ describe("AccessProblem", () => {
   })
 
   it("the rules are deploy/base/rbac.yaml's ClusterRole, rule for rule", () => {
-    const docs = YAML.parseAllDocuments(readFileSync(join(import.meta.dirname, "..", "..", "deploy", "base", "rbac.yaml"), "utf8"))
+    const docs = YAML.parseAllDocuments(
+      readFileSync(join(import.meta.dirname, "..", "..", "deploy", "base", "rbac.yaml"), "utf8")
+    )
     const role = docs.map((d) => d.toJS()).find((d) => Schema.is(ClusterRole)(d))
     const manifest = Schema.decodeUnknownSync(ClusterRole)(role).rules.flatMap((rule) =>
       rule.resources.map((resource) => ({ resource, apiGroup: rule.apiGroups[0] ?? "", verbs: rule.verbs }))

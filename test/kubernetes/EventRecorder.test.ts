@@ -18,7 +18,8 @@ const dropped = (reason: string) =>
 const gated = (gate: Deferred.Deferred<void>) =>
   Layer.effect(
     EventApi,
-    Effect.map(EventApi, (api) => EventApi.of({ ...api, create: (event) => Effect.zipRight(Deferred.await(gate), api.create(event)) }))
+    Effect.map(EventApi, (api) =>
+      EventApi.of({ ...api, create: (event) => Effect.zipRight(Deferred.await(gate), api.create(event)) }))
   )
 
 describe("EventRecorder", () => {
@@ -89,7 +90,12 @@ describe("EventRecorder", () => {
       const fake = yield* FakeKubernetes.FakeKubernetes
       const recorder = yield* EventRecorder.make("cloud-node-controller").pipe(Effect.provide(gated(gate)))
       for (const name of ["n1", "n2", "n3"]) {
-        yield* recorder.record({ kind: "Node", namespace: "", name, uid: name }, "Normal", "Synced", "Node synced successfully")
+        yield* recorder.record(
+          { kind: "Node", namespace: "", name, uid: name },
+          "Normal",
+          "Synced",
+          "Node synced successfully"
+        )
       }
       const flushed = yield* Effect.fork(recorder.flush)
       yield* Effect.repeatN(Effect.yieldNow(), 20)
@@ -104,7 +110,9 @@ describe("EventRecorder", () => {
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
       const fake = yield* FakeKubernetes.FakeKubernetes
-      const recorder = yield* EventRecorder.make("cloud-node-controller", { queueCapacity: 4 }).pipe(Effect.provide(gated(gate)))
+      const recorder = yield* EventRecorder.make("cloud-node-controller", { queueCapacity: 4 }).pipe(
+        Effect.provide(gated(gate))
+      )
       const node = (i: number) => ({ kind: "Node", namespace: "", name: `n${i}`, uid: `u${i}` })
       // The first is taken by the sender (waiting on the API), 4 wait in the queue, 3 find it full.
       yield* recorder.record(node(0), "Normal", "Synced", "ok")
@@ -176,12 +184,15 @@ describe("EventRecorder", () => {
       yield* fake.failNext({ verb: "create", resource: "events", reason: "Forbidden", times: 5 })
       for (let i = 0; i < 5; i++) yield* recorder.record(ref, "Warning", "X", `message ${i}`)
       yield* recorder.flush
-      assert.deepStrictEqual(log.lines.filter((l) => l.level !== "DEBUG").map((l) => [l.level, l.message, l.annotations["check"]]), [[
-        "ERROR",
-        "Kubernetes API server forbids a request (403 Forbidden): RBAC rule missing",
-        "RBAC: the CCM's ClusterRole needs \"create,patch,update events\" in the core API group " +
-        "(denied: create; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)"
-      ]])
+      assert.deepStrictEqual(
+        log.lines.filter((l) => l.level !== "DEBUG").map((l) => [l.level, l.message, l.annotations["check"]]),
+        [[
+          "ERROR",
+          "Kubernetes API server forbids a request (403 Forbidden): RBAC rule missing",
+          "RBAC: the CCM's ClusterRole needs \"create,patch,update events\" in the core API group " +
+          "(denied: create; see deploy/base/rbac.yaml, ClusterRole system:cloud-controller-manager)"
+        ]]
+      )
     }).pipe(Effect.provide(env), Effect.provide(log.layer))
   })
 })

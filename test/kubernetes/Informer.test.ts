@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Option, Ref, Schedule, Stream, TestClock } from "effect"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import * as Informer from "../../src/kubernetes/Informer.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { WatchEvent } from "../../src/kubernetes/WatchEvent.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 
 /** Lets forked fibers (the informer loop) run to their next suspension. */
 const settle = Effect.repeatN(Effect.yieldNow(), 50)
@@ -45,7 +45,10 @@ describe("Informer", () => {
       yield* fake.expireWatches
       yield* settle
       const n2 = yield* nodes.create({ name: "n2" })
-      const n1 = yield* Effect.flatMap(nodes.get("n1"), Option.match({ onNone: () => Effect.dieMessage("n1"), onSome: Effect.succeed }))
+      const n1 = yield* Effect.flatMap(
+        nodes.get("n1"),
+        Option.match({ onNone: () => Effect.dieMessage("n1"), onSome: Effect.succeed })
+      )
       yield* nodes.delete("n1", n1.metadata.uid)
       yield* settle
       // The watch is gone and no relist happened yet: the cache still shows the old world.
@@ -161,7 +164,9 @@ describe("Informer", () => {
   it.effect("stops watching when its scope closes", () =>
     Effect.gen(function*() {
       const { nodes, source } = yield* counting()
-      const informer = yield* Effect.scoped(Effect.tap(Informer.make("nodes", source, { backoff }), (i) => i.awaitSynced))
+      const informer = yield* Effect.scoped(
+        Effect.tap(Informer.make("nodes", source, { backoff }), (i) => i.awaitSynced)
+      )
       yield* nodes.create({ name: "after-close" })
       yield* settle
       assert.deepStrictEqual(names(yield* informer.list), [])

@@ -30,7 +30,9 @@ const countingServer = Effect.acquireRelease(
     server.listen(0, "127.0.0.1", () => {
       const address = server.address()
       const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({ server, url: `http://127.0.0.1:${port}`, connections: () => connections, auth: () => auth }))
+      resume(
+        Effect.succeed({ server, url: `http://127.0.0.1:${port}`, connections: () => connections, auth: () => auth })
+      )
     })
   }),
   ({ server }) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
@@ -59,10 +61,19 @@ describe("KubeAgent", () => {
       const client = Context.get(yield* Layer.build(layer({ kubeconfig: kubeconfig(server.url) })), KubeClient)
       for (let i = 0; i < 5; i++) yield* call("get", "nodes", `n${i}`, () => client.core.readNode({ name: `n${i}` }))
       // concurrent requests queue on the one socket instead of opening more
-      yield* Effect.forEach([1, 2, 3, 4, 5, 6], (i) => call("get", "nodes", `c${i}`, () => client.core.readNode({ name: `c${i}` })), {
-        concurrency: "unbounded"
-      })
-      yield* call("get", "leases", "l", () => client.coordination.readNamespacedLease({ name: "l", namespace: "kube-system" })).pipe(
+      yield* Effect.forEach(
+        [1, 2, 3, 4, 5, 6],
+        (i) => call("get", "nodes", `c${i}`, () => client.core.readNode({ name: `c${i}` })),
+        {
+          concurrency: "unbounded"
+        }
+      )
+      yield* call(
+        "get",
+        "leases",
+        "l",
+        () => client.coordination.readNamespacedLease({ name: "l", namespace: "kube-system" })
+      ).pipe(
         Effect.ignore
       )
       assert.strictEqual(server.auth().length, 12)
@@ -84,23 +95,44 @@ describe("KubeAgent", () => {
     Effect.gen(function*() {
       const server = yield* countingServer
       const client = Context.get(yield* Layer.build(layer({ kubeconfig: kubeconfig(server.url) })), KubeClient)
-      const lines: Array<{ readonly level: string; readonly message: string; readonly fields: Record<string, unknown> }> = []
+      const lines: Array<
+        { readonly level: string; readonly message: string; readonly fields: Record<string, unknown> }
+      > = []
       const logger = Logger.make(({ annotations, logLevel, message }) => {
         const text = Array.isArray(message) ? message.join(" ") : String(message)
         lines.push({ level: logLevel.label, message: text, fields: Object.fromEntries(annotations) })
       })
       const get = call("get", "nodes", "n1", () => client.core.readNode({ name: "n1" }))
-      const failing = call("patch", "nodes", "n2", () => Promise.reject(new k8s.ApiException(409, "Conflict", "{}", {})))
-      const run = Effect.zipRight(get, Effect.either(failing)).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      const failing = call(
+        "patch",
+        "nodes",
+        "n2",
+        () => Promise.reject(new k8s.ApiException(409, "Conflict", "{}", {}))
+      )
+      const run = Effect.zipRight(get, Effect.either(failing)).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
       yield* run.pipe(Logger.withMinimumLogLevel(LogLevel.Debug))
       assert.deepStrictEqual(lines, [])
       yield* run.pipe(Logger.withMinimumLogLevel(LogLevel.Trace))
       assert.strictEqual(lines.length, 2)
       const [ok, conflict] = lines
       assert.deepStrictEqual([ok?.level, ok?.message], ["TRACE", "kubernetes request"])
-      assert.deepStrictEqual({ ...ok?.fields, durationMs: 0 }, { verb: "get", resource: "nodes", name: "n1", status: "ok", durationMs: 0 })
+      assert.deepStrictEqual({ ...ok?.fields, durationMs: 0 }, {
+        verb: "get",
+        resource: "nodes",
+        name: "n1",
+        status: "ok",
+        durationMs: 0
+      })
       assert.isNumber(ok?.fields["durationMs"])
-      assert.deepStrictEqual({ ...conflict?.fields, durationMs: 0 }, { verb: "patch", resource: "nodes", name: "n2", status: "409", durationMs: 0 })
+      assert.deepStrictEqual({ ...conflict?.fields, durationMs: 0 }, {
+        verb: "patch",
+        resource: "nodes",
+        name: "n2",
+        status: "409",
+        durationMs: 0
+      })
       assert.isFalse(JSON.stringify(lines).includes("secret-token"))
     }))
 })

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
 import { inlineFiles, loadConfig } from "../../src/kubernetes/KubeConfigLoader.js"
+import { type KubeLimiter, makeLimiter, reserve } from "../../src/kubernetes/KubeRateLimiter.js"
 import { call, limitedCall, listAll, toKubeApiError } from "../../src/kubernetes/KubeRequest.js"
 import { watchErrorToKubeApiError } from "../../src/kubernetes/KubeWatch.js"
-import { type KubeLimiter, makeLimiter, reserve } from "../../src/kubernetes/KubeRateLimiter.js"
 import { writeKubeconfig } from "../fakes/Kubeconfig.js"
 
 const apiException = (code: number, message: string) =>
@@ -46,7 +46,12 @@ describe("KubeClient", () => {
     // client-node's Watch rejects non-200 answers with an Error carrying statusCode.
     const watchReject = toKubeApiError("watch", "nodes")(Object.assign(new Error("Gone"), { statusCode: 410 }))
     assert.strictEqual(watchReject.reason, "Gone")
-    const expired = watchErrorToKubeApiError("nodes", { kind: "Status", code: 410, reason: "Expired", message: "too old" })
+    const expired = watchErrorToKubeApiError("nodes", {
+      kind: "Status",
+      code: 410,
+      reason: "Expired",
+      message: "too old"
+    })
     assert.strictEqual(expired.reason, "Gone")
     assert.strictEqual(expired.detail, "too old")
     // no object name: the message names the resource only (not the error's class name)
@@ -56,7 +61,9 @@ describe("KubeClient", () => {
 
   it.effect("turns a rejected client-node promise into a typed failure", () =>
     Effect.gen(function*() {
-      const result = yield* Effect.either(call("get", "nodes", "n1", () => Promise.reject(apiException(404, "nodes \"n1\" not found"))))
+      const result = yield* Effect.either(
+        call("get", "nodes", "n1", () => Promise.reject(apiException(404, "nodes \"n1\" not found")))
+      )
       assert.isTrue(Either.isLeft(result))
       if (Either.isLeft(result)) {
         assert.strictEqual(result.left._tag, "KubeApiError")
@@ -85,15 +92,22 @@ describe("KubeClient", () => {
         writeFileSync(join(dir, name), text)
         return join(dir, name)
       }
-      const path = file("config", [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters:",
-        `- name: c\n  cluster: {server: "https://127.0.0.1:6443", certificate-authority: ${file("ca.crt", "CA-PEM")}}`,
-        `users:\n- name: u\n  user: {client-certificate: ${file("client.crt", "CERT-PEM")}, client-key: ${file("client.key", "KEY-PEM")}}`,
-        "contexts:\n- name: x\n  context: {cluster: c, user: u}",
-        "current-context: x"
-      ].join("\n"))
+      const path = file(
+        "config",
+        [
+          "apiVersion: v1",
+          "kind: Config",
+          "clusters:",
+          `- name: c\n  cluster: {server: "https://127.0.0.1:6443", certificate-authority: ${
+            file("ca.crt", "CA-PEM")
+          }}`,
+          `users:\n- name: u\n  user: {client-certificate: ${file("client.crt", "CERT-PEM")}, client-key: ${
+            file("client.key", "KEY-PEM")
+          }}`,
+          "contexts:\n- name: x\n  context: {cluster: c, user: u}",
+          "current-context: x"
+        ].join("\n")
+      )
       const inlined = yield* inlineFiles(yield* loadConfig({ kubeconfig: path }))
       rmSync(dir, { recursive: true })
       // What client-node builds for each request, with the files gone.
@@ -101,12 +115,19 @@ describe("KubeClient", () => {
       yield* Effect.promise(() => inlined.applyToHTTPSOptions(opts))
       assert.deepStrictEqual([String(opts.ca), String(opts.cert), String(opts.key)], ["CA-PEM", "CERT-PEM", "KEY-PEM"])
       assert.isUndefined(inlined.getCurrentCluster()?.caFile)
-      const missing = yield* Effect.either(inlineFiles(yield* loadConfig({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }).pipe(
-        Effect.map((config) => {
-          config.loadFromOptions({ ...config, clusters: config.clusters.map((c) => ({ ...c, caFile: join(dir, "gone.crt") })) })
-          return config
-        })
-      )))
+      const missing = yield* Effect.either(
+        inlineFiles(
+          yield* loadConfig({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }).pipe(
+            Effect.map((config) => {
+              config.loadFromOptions({
+                ...config,
+                clusters: config.clusters.map((c) => ({ ...c, caFile: join(dir, "gone.crt") }))
+              })
+              return config
+            })
+          )
+        )
+      )
       assert.isTrue(Either.isLeft(missing) && missing.left._tag === "KubeConfigError")
     }))
 
@@ -129,7 +150,8 @@ describe("KubeClient", () => {
       const limited = limitedCall(limit)
       const fiber = yield* Effect.forEach(
         Array.from({ length: 3 + 5 }, (_, i) => i),
-        (i) => limited("get", "nodes", `n${i}`, () => Promise.resolve(i)).pipe(Effect.zipRight(Clock.currentTimeMillis)),
+        (i) =>
+          limited("get", "nodes", `n${i}`, () => Promise.resolve(i)).pipe(Effect.zipRight(Clock.currentTimeMillis)),
         { concurrency: "unbounded" }
       ).pipe(Effect.fork)
       yield* TestClock.adjust("1 second")
@@ -203,7 +225,9 @@ describe("KubeClient", () => {
 
   it.scoped("the live layer applies the given rate to the client it provides", () =>
     Effect.gen(function*() {
-      const built = yield* Layer.build(layer({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }, { qps: 1, burst: 1 }))
+      const built = yield* Layer.build(
+        layer({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }, { qps: 1, burst: 1 })
+      )
       const client = Context.get(built, KubeClient)
       const stamp = client.limit(Clock.currentTimeMillis)
       const fiber = yield* Effect.fork(Effect.all([stamp, stamp], { concurrency: "unbounded" }))
@@ -213,7 +237,9 @@ describe("KubeClient", () => {
 
   it.scoped("informers and leader election have buckets of their own (client-go: a clientset each)", () =>
     Effect.gen(function*() {
-      const built = yield* Layer.build(layer({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }, { qps: 1, burst: 1 }))
+      const built = yield* Layer.build(
+        layer({ kubeconfig: kubeconfig("https://127.0.0.1:6443") }, { qps: 1, burst: 1 })
+      )
       const client = Context.get(built, KubeClient)
       const stamps = Effect.all(
         [client.limit, client.informerLimit, client.leaseLimit].map((limit) => limit(Clock.currentTimeMillis)),

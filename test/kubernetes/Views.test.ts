@@ -11,7 +11,12 @@ describe("views", () => {
   it.effect("decode a client-node model instance, whose timestamps are Dates", () =>
     Effect.gen(function*() {
       const node = new k8s.V1Node()
-      node.metadata = { name: "n1", uid: "u1", resourceVersion: "7", deletionTimestamp: new Date(Date.UTC(2026, 10, 28, 1, 2, 3)) }
+      node.metadata = {
+        name: "n1",
+        uid: "u1",
+        resourceVersion: "7",
+        deletionTimestamp: new Date(Date.UTC(2026, 10, 28, 1, 2, 3))
+      }
       node.spec = { providerID: "cloudstack:///vm-1", taints: [{ key: "k", effect: "NoSchedule" }] }
       const view = yield* Schema.decodeUnknown(NodeView)(node)
       assert.strictEqual(view.metadata.deletionTimestamp, "2026-11-28T01:02:03.000Z")
@@ -49,7 +54,9 @@ describe("views", () => {
           { addresses: ["10.0.0.3"] }
         ]
       })
-      assert.deepStrictEqual(slice.endpoints, [{ nodeName: "n1", ready: true }, { nodeName: "n2", ready: false }, { ready: true }])
+      assert.deepStrictEqual(slice.endpoints, [{ nodeName: "n1", ready: true }, { nodeName: "n2", ready: false }, {
+        ready: true
+      }])
       assert.strictEqual(serviceNameOf(slice), "web")
     }))
 

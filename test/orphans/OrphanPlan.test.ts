@@ -21,7 +21,8 @@ const C = "kubernetes"
 const uid = (n: number) => `${n.toString(16).padStart(8, "0")}-1111-4000-a000-${n.toString(16).padStart(12, "0")}`
 const U1 = uid(1) // a Service that no longer exists (unless a case says so)
 const U2 = uid(2) // a live LoadBalancer Service
-const tagged = (u: string, cluster = C, name = "web"): ReadonlyArray<Tag> => tagsOf({ cluster, namespace: "default", name, uid: u })
+const tagged = (u: string, cluster = C, name = "web"): ReadonlyArray<Tag> =>
+  tagsOf({ cluster, namespace: "default", name, uid: u })
 const goRule = (u: string, port = 80) => ruleName(lbName(u), "tcp", port)
 
 const ip = (id: string, address: string, o: Partial<PublicIpAddress> = {}): PublicIpAddress => ({
@@ -34,7 +35,13 @@ const ip = (id: string, address: string, o: Partial<PublicIpAddress> = {}): Publ
   tags: [],
   ...o
 })
-const rule = (id: string, name: string, ipId: string, port = 80, o: Partial<LoadBalancerRule> = {}): LoadBalancerRule => ({
+const rule = (
+  id: string,
+  name: string,
+  ipId: string,
+  port = 80,
+  o: Partial<LoadBalancerRule> = {}
+): LoadBalancerRule => ({
   id: LbRuleId.make(id),
   name,
   algorithm: "roundrobin",
@@ -151,7 +158,11 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     name: "a Go-named rule of a deleted Service whose members are Nodes: orphan, its untagged IP left",
-    inventory: { ips: [ip("ip-1", "203.0.113.10")], rules: [rule("r-1", goRule(U1), "ip-1")], firewall: [fw("f-1", "ip-1")] },
+    inventory: {
+      ips: [ip("ip-1", "203.0.113.10")],
+      rules: [rule("r-1", goRule(U1), "ip-1")],
+      firewall: [fw("f-1", "ip-1")]
+    },
     members: { "r-1": ["vm-node-2", "vm-elsewhere"] },
     steps: ["DeleteRule r-1"],
     left: { "ip-1": "IP left: not tagged as ours" }
@@ -169,7 +180,8 @@ const cases: ReadonlyArray<Case> = [
     steps: []
   },
   {
-    name: "fork-named rules: this cluster's of a deleted Service is an orphan; another cluster's or an existing Service's are not",
+    name:
+      "fork-named rules: this cluster's of a deleted Service is an orphan; another cluster's or an existing Service's are not",
     inventory: {
       ips: [ip("ip-1", "203.0.113.10")],
       rules: [
@@ -182,15 +194,23 @@ const cases: ReadonlyArray<Case> = [
     left: { "ip-1": "IP left: not tagged as ours" }
   },
   {
-    name: "a fork-named rule tagged for a dead UID whose namespace/name exists again: the new Service may take it, nothing",
-    inventory: { rules: [rule("r-f", ruleName(forkName(C, "default", "live"), "tcp", 80), "ip-1", 80, { tags: tagged(U1, C, "live") })] },
+    name:
+      "a fork-named rule tagged for a dead UID whose namespace/name exists again: the new Service may take it, nothing",
+    inventory: {
+      rules: [
+        rule("r-f", ruleName(forkName(C, "default", "live"), "tcp", 80), "ip-1", 80, { tags: tagged(U1, C, "live") })
+      ]
+    },
     steps: []
   },
   {
     name: "a tagged IP shared with a live Service's rule: the dead Service's rule goes, the IP stays",
     inventory: {
       ips: [ip("ip-1", "203.0.113.10", { tags: tagged(U1) })],
-      rules: [rule("r-1", goRule(U1), "ip-1", 80, { tags: tagged(U1) }), rule("r-2", goRule(U2, 443), "ip-1", 443, { tags: tagged(U2) })]
+      rules: [
+        rule("r-1", goRule(U1), "ip-1", 80, { tags: tagged(U1) }),
+        rule("r-2", goRule(U2, 443), "ip-1", 443, { tags: tagged(U2) })
+      ]
     },
     services: [svc("live", U2, { annotations: { "service.beta.kubernetes.io/cloudstack-load-balancer-id": "ip-1" } })],
     steps: ["DeleteRule r-1"],
@@ -215,7 +235,11 @@ const cases: ReadonlyArray<Case> = [
     steps: ["DeleteRule r-1"],
     left: { "ip-1": "firewall rule f-9 (tcp/22) on it is not an orphan" }
   },
-  ...(["cloudstack-load-balancer-id", "cloudstack-load-balancer-ip-allocating", "cloudstack-load-balancer-address"] as const).map((key): Case => ({
+  ...([
+    "cloudstack-load-balancer-id",
+    "cloudstack-load-balancer-ip-allocating",
+    "cloudstack-load-balancer-address"
+  ] as const).map((key): Case => ({
     name: `a tagged orphan IP a live Service records or asks for (${key}): kept`,
     inventory: {
       ips: [ip("ip-1", "203.0.113.10", { tags: tagged(U1) })],
@@ -223,7 +247,10 @@ const cases: ReadonlyArray<Case> = [
     },
     services: [
       live,
-      svc("other", uid(3), { type: "ClusterIP", annotations: { [`service.beta.kubernetes.io/${key}`]: key.endsWith("-id") ? "ip-1" : "203.0.113.10" } })
+      svc("other", uid(3), {
+        type: "ClusterIP",
+        annotations: { [`service.beta.kubernetes.io/${key}`]: key.endsWith("-id") ? "ip-1" : "203.0.113.10" }
+      })
     ],
     steps: ["DeleteRule r-1"],
     left: { "ip-1": "Service default/other records or requests it" }
@@ -232,17 +259,30 @@ const cases: ReadonlyArray<Case> = [
     name: "a tagged orphan IP named by loadBalancerIP or published in a live Service's status: kept",
     inventory: {
       ips: [ip("ip-1", "203.0.113.10", { tags: tagged(U1) }), ip("ip-4", "203.0.113.14", { tags: tagged(uid(4)) })],
-      rules: [rule("r-1", goRule(U1), "ip-1", 80, { tags: tagged(U1) }), rule("r-4", goRule(uid(4)), "ip-4", 80, { tags: tagged(uid(4)) })]
+      rules: [
+        rule("r-1", goRule(U1), "ip-1", 80, { tags: tagged(U1) }),
+        rule("r-4", goRule(uid(4)), "ip-4", 80, { tags: tagged(uid(4)) })
+      ]
     },
-    services: [live, svc("asks", uid(5), { loadBalancerIP: "203.0.113.10" }), svc("shows", uid(6), { ingress: ["203.0.113.14"] })],
+    services: [
+      live,
+      svc("asks", uid(5), { loadBalancerIP: "203.0.113.10" }),
+      svc("shows", uid(6), { ingress: ["203.0.113.14"] })
+    ],
     steps: ["DeleteRule r-1", "DeleteRule r-4"],
     left: { "ip-1": "Service default/asks records", "ip-4": "Service default/shows records" }
   },
   {
     name: "source NAT and static NAT IPs are never released",
     inventory: {
-      ips: [ip("ip-s", "203.0.113.2", { tags: tagged(U1), isSourceNat: true }), ip("ip-n", "203.0.113.3", { tags: tagged(U1), isStaticNat: true })],
-      rules: [rule("r-s", goRule(U1), "ip-s", 80, { tags: tagged(U1) }), rule("r-n", goRule(U1, 81), "ip-n", 81, { tags: tagged(U1) })]
+      ips: [
+        ip("ip-s", "203.0.113.2", { tags: tagged(U1), isSourceNat: true }),
+        ip("ip-n", "203.0.113.3", { tags: tagged(U1), isStaticNat: true })
+      ],
+      rules: [
+        rule("r-s", goRule(U1), "ip-s", 80, { tags: tagged(U1) }),
+        rule("r-n", goRule(U1, 81), "ip-n", 81, { tags: tagged(U1) })
+      ]
     },
     steps: ["DeleteRule r-s", "DeleteRule r-n"],
     left: { "ip-s": "source NAT", "ip-n": "static NAT" }
@@ -257,7 +297,10 @@ const cases: ReadonlyArray<Case> = [
     name: "the Service became ClusterIP and the controller let go: orphan; while its cleanup is due: left",
     inventory: {
       ips: [ip("ip-3", "203.0.113.13", { tags: tagged(uid(3)) })],
-      rules: [rule("r-3", goRule(uid(3)), "ip-3", 80, { tags: tagged(uid(3)) }), rule("r-4", goRule(uid(4)), "ip-4", 80, { tags: tagged(uid(4)) })]
+      rules: [
+        rule("r-3", goRule(uid(3)), "ip-3", 80, { tags: tagged(uid(3)) }),
+        rule("r-4", goRule(uid(4)), "ip-4", 80, { tags: tagged(uid(4)) })
+      ]
     },
     services: [
       live,
@@ -336,7 +379,10 @@ describe("OrphanPlan.plan", () => {
   it("is deterministic: the order of the listings does not matter", () => {
     const inventory: Inventory = {
       ips: [ip("ip-1", "203.0.113.10", { tags: tagged(U1) }), ip("ip-2", "203.0.113.9", { tags: tagged(uid(8)) })],
-      rules: [rule("r-1", goRule(U1), "ip-1", 80, { tags: tagged(U1) }), rule("r-2", goRule(uid(8)), "ip-2", 80, { tags: tagged(uid(8)) })],
+      rules: [
+        rule("r-1", goRule(U1), "ip-1", 80, { tags: tagged(U1) }),
+        rule("r-2", goRule(uid(8)), "ip-2", 80, { tags: tagged(uid(8)) })
+      ],
       firewall: [fw("f-1", "ip-1", 80, { tags: tagged(U1) }), fw("f-2", "ip-2", 80, { tags: tagged(uid(8)) })],
       acl: [acl("a-1", 80, { reason: aclMarker(U1) }), acl("a-2", 81, { reason: aclMarker(uid(8)) })]
     }
@@ -388,7 +434,9 @@ describe("OrphanPlan.membersWanted", () => {
 
 const anyTags: fc.Arbitrary<ReadonlyArray<Tag>> = fc.oneof(
   fc.constant([]),
-  fc.constantFrom(C, "other", "Kubernetes").chain((cluster) => fc.constantFrom(U1, U2, uid(3)).map((u) => tagged(u, cluster))),
+  fc.constantFrom(C, "other", "Kubernetes").chain((cluster) =>
+    fc.constantFrom(U1, U2, uid(3)).map((u) => tagged(u, cluster))
+  ),
   fc.constant([{ key: "owner", value: "me" }])
 )
 const anyName: fc.Arbitrary<string> = fc.oneof(
@@ -398,14 +446,37 @@ const anyName: fc.Arbitrary<string> = fc.oneof(
 )
 const ids = ["x-1", "x-2", "x-3"]
 const anyInventory: fc.Arbitrary<Inventory> = fc.record({
-  ips: fc.uniqueArray(fc.tuple(fc.constantFrom(...ids), anyTags, fc.boolean()).map(([id, tags, sourceNat]) => ip(`ip-${id}`, `203.0.113.${id.length}`, { tags, isSourceNat: sourceNat })), { maxLength: 3, selector: (x) => x.id }),
-  rules: fc.uniqueArray(fc.tuple(fc.constantFrom(...ids), anyName, anyTags, fc.constantFrom(...ids)).map(([id, name, tags, on]) => rule(`r-${id}`, name, `ip-${on}`, 80, { tags })), { maxLength: 4, selector: (x) => x.id }),
-  firewall: fc.uniqueArray(fc.tuple(fc.constantFrom(...ids), anyTags, fc.constantFrom(...ids)).map(([id, tags, on]) => fw(`f-${id}`, `ip-${on}`, 80, { tags })), { maxLength: 3, selector: (x) => x.id }),
-  acl: fc.uniqueArray(fc.tuple(fc.constantFrom(...ids), anyTags, fc.option(fc.constantFrom(U1, U2, uid(3)))).map(([id, tags, marker]) => acl(`a-${id}`, 80, { tags, ...(marker === null ? {} : { reason: aclMarker(marker) }) })), { maxLength: 3, selector: (x) => x.id })
+  ips: fc.uniqueArray(
+    fc.tuple(fc.constantFrom(...ids), anyTags, fc.boolean()).map(([id, tags, sourceNat]) =>
+      ip(`ip-${id}`, `203.0.113.${id.length}`, { tags, isSourceNat: sourceNat })
+    ),
+    { maxLength: 3, selector: (x) => x.id }
+  ),
+  rules: fc.uniqueArray(
+    fc.tuple(fc.constantFrom(...ids), anyName, anyTags, fc.constantFrom(...ids)).map(([id, name, tags, on]) =>
+      rule(`r-${id}`, name, `ip-${on}`, 80, { tags })
+    ),
+    { maxLength: 4, selector: (x) => x.id }
+  ),
+  firewall: fc.uniqueArray(
+    fc.tuple(fc.constantFrom(...ids), anyTags, fc.constantFrom(...ids)).map(([id, tags, on]) =>
+      fw(`f-${id}`, `ip-${on}`, 80, { tags })
+    ),
+    { maxLength: 3, selector: (x) => x.id }
+  ),
+  acl: fc.uniqueArray(
+    fc.tuple(fc.constantFrom(...ids), anyTags, fc.option(fc.constantFrom(U1, U2, uid(3)))).map(([id, tags, marker]) =>
+      acl(`a-${id}`, 80, { tags, ...(marker === null ? {} : { reason: aclMarker(marker) }) })
+    ),
+    { maxLength: 3, selector: (x) => x.id }
+  )
 })
 
 describe("OrphanPlan properties", () => {
-  it.prop("only resources tagged for this cluster, or named for it, are deleted; only IPs tagged for it are released", [anyInventory, fc.boolean()], ([inventory, nodes]) => {
+  it.prop("only resources tagged for this cluster, or named for it, are deleted; only IPs tagged for it are released", [
+    anyInventory,
+    fc.boolean()
+  ], ([inventory, nodes]) => {
     const p = plan({
       cluster: C,
       inventory,
@@ -416,13 +487,23 @@ describe("OrphanPlan properties", () => {
     const all = [...inventory.ips, ...inventory.rules, ...inventory.firewall, ...inventory.acl]
     for (const step of p.steps) {
       const found = all.filter((x) => x.id === step.resource.id)
-      const ours = found.every((x) => x.tags.some((t) => t.key.toLowerCase() === "cloudstack-ccm/cluster" && t.value === C))
-      const named = found.every((x) => "name" in x && (x.name.startsWith(lbName(U1)) || x.name.startsWith(lbName(uid(3))) || x.name.startsWith(`K8s_svc_${C}_`)))
+      const ours = found.every((x) =>
+        x.tags.some((t) => t.key.toLowerCase() === "cloudstack-ccm/cluster" && t.value === C)
+      )
+      const named = found.every((x) =>
+        "name" in x &&
+        (x.name.startsWith(lbName(U1)) || x.name.startsWith(lbName(uid(3))) || x.name.startsWith(`K8s_svc_${C}_`))
+      )
       const marked = found.every((x) => "aclId" in x && x.reason !== undefined)
       if (step._tag === "ReleaseIp") assert.isTrue(ours, `released an IP not tagged as ours: ${step.resource.id}`)
-      else assert.isTrue(ours || named || marked, `deleted ${step.resource.id}, neither tagged for ${C} nor named nor marked`)
+      else {assert.isTrue(
+          ours || named || marked,
+          `deleted ${step.resource.id}, neither tagged for ${C} nor named nor marked`
+        )}
       // never anything of the live Service
-      assert.isFalse(found.some((x) => x.tags.some((t) => t.value === U2) || ("name" in x && x.name.startsWith(lbName(U2)))))
+      assert.isFalse(
+        found.some((x) => x.tags.some((t) => t.value === U2) || ("name" in x && x.name.startsWith(lbName(U2))))
+      )
     }
   }, { fastCheck: { numRuns: 300 } })
 })

@@ -13,7 +13,7 @@ import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import { ServiceApi, type ServiceCreate } from "../../src/kubernetes/ServiceApi.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as Instances from "../../src/provider/Instances.js"
-import { LoadBalancers, layer as loadBalancersLayer } from "../../src/provider/loadbalancer/LoadBalancers.js"
+import { layer as loadBalancersLayer, LoadBalancers } from "../../src/provider/loadbalancer/LoadBalancers.js"
 import * as Ownership from "../../src/provider/loadbalancer/Ownership.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
@@ -29,7 +29,11 @@ export const clientOver = (simulator: Context.Context<CloudStackSimulator>, conf
   )
 
 /** The provider (for `cluster`) over the client acting as `config`'s account. */
-export const providerOver = (simulator: Context.Context<CloudStackSimulator>, config: CloudConfigShape, cluster = "kubernetes") =>
+export const providerOver = (
+  simulator: Context.Context<CloudStackSimulator>,
+  config: CloudConfigShape,
+  cluster = "kubernetes"
+) =>
   loadBalancersLayer({ clusterName: cluster }).pipe(
     Layer.provideMerge(Instances.layer("external-cloudstack")),
     Layer.provideMerge(Layer.merge(clientOver(simulator, config), Layer.succeed(CloudConfig, config)))

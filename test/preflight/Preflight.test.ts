@@ -37,17 +37,42 @@ describe("preflight against the simulator over HTTP", () => {
       const vr = network(report, "isolated1")
       assert.deepStrictEqual(vr?.kind, "isolated")
       assert.deepStrictEqual(vr?.vms, ["node-1", "node-2", "node-3"])
-      assert.deepStrictEqual(Option.map(vr?.lb ?? Option.none(), (lb) => [lb.provider, lb.protocols, lb.healthCheck]), Option.some(["VirtualRouter", ["tcp", "udp", "tcp-proxy"], false]))
+      assert.deepStrictEqual(
+        Option.map(vr?.lb ?? Option.none(), (lb) => [lb.provider, lb.protocols, lb.healthCheck]),
+        Option.some(["VirtualRouter", ["tcp", "udp", "tcp-proxy"], false])
+      )
       const findings = vr?.findings.map((f) => `${f.level}: ${f.text}`) ?? []
-      assert.isTrue(findings.some((f) => f.startsWith("note: UDP: the virtual router advertises udp but refuses UDP rules (HTTP 431, apache/cloudstack#4501)")), findings.join("\n"))
-      assert.include(findings, "note: health checks: not offered (the virtual router has no HealthCheckPolicy capability)")
+      assert.isTrue(
+        findings.some((f) =>
+          f.startsWith(
+            "note: UDP: the virtual router advertises udp but refuses UDP rules (HTTP 431, apache/cloudstack#4501)"
+          )
+        ),
+        findings.join("\n")
+      )
+      assert.include(
+        findings,
+        "note: health checks: not offered (the virtual router has no HealthCheckPolicy capability)"
+      )
       assert.include(findings, "ok: public access: a firewall rule per LB port (the Firewall service)")
       const ns = network(report, "isolated-ns")
-      assert.deepStrictEqual(ns?.findings.slice(1, 3).map((f) => f.text), ["UDP: offered by Netscaler", "health checks: offered (HealthCheckPolicy) by Netscaler"])
-      assert.deepStrictEqual([network(report, "vpc1-web")?.kind, network(report, "vpc1-web")?.access], ["vpc-tier", { kind: "networkAcl", list: "web-acl" }])
-      assert.include(network(report, "vpc1-db")?.findings.map((f) => f.text).join("\n") ?? "", "default_allow, which cannot be changed")
+      assert.deepStrictEqual(ns?.findings.slice(1, 3).map((f) => f.text), [
+        "UDP: offered by Netscaler",
+        "health checks: offered (HealthCheckPolicy) by Netscaler"
+      ])
+      assert.deepStrictEqual([network(report, "vpc1-web")?.kind, network(report, "vpc1-web")?.access], ["vpc-tier", {
+        kind: "networkAcl",
+        list: "web-acl"
+      }])
+      assert.include(
+        network(report, "vpc1-db")?.findings.map((f) => f.text).join("\n") ?? "",
+        "default_allow, which cannot be changed"
+      )
       assert.deepStrictEqual(network(report, "shared1")?.kind, "shared")
-      assert.deepStrictEqual(network(report, "shared1")?.findings, [{ level: "warn", text: "no Lb service: LoadBalancer Services cannot be served for Nodes on this network" }])
+      assert.deepStrictEqual(network(report, "shared1")?.findings, [{
+        level: "warn",
+        text: "no Lb service: LoadBalancer Services cannot be served for Nodes on this network"
+      }])
     }).pipe(Effect.provide(Face)))
 
   it.live("user keys (alice): the role lacks only admin-only commands, so the CCM can work; only her VMs and network", () =>
@@ -84,15 +109,26 @@ describe("preflight against the simulator over HTTP", () => {
   it.live("project: a member resolves it by name and sees the project's VMs; a non-member fails; an unknown zone fails", () =>
     Effect.gen(function*() {
       const url = yield* apiUrl
-      const alice = yield* preflight(url, ALICE, { projectId: Option.some("demo-project") }, new Set(["nodes", "loadBalancers", "project"]))
+      const alice = yield* preflight(
+        url,
+        ALICE,
+        { projectId: Option.some("demo-project") },
+        new Set(["nodes", "loadBalancers", "project"])
+      )
       assert.isTrue(passed(alice), JSON.stringify(alice.checks))
       assert.match(textOf(alice, "project"), /^demo-project \([0-9a-f-]{36}\), state Active$/)
       assert.deepStrictEqual(alice.networks.map((n) => [n.name, n.vms]), [["project-net", ["proj-1", "proj-2"]]])
       const bob = yield* preflight(url, BOB, { projectId: Option.some("demo-project") }, new Set(["nodes", "project"]))
-      assert.deepStrictEqual([levels(bob)["project"], textOf(bob, "project")], ["fail", `no project "demo-project" visible to this account (is it a member?)`])
+      assert.deepStrictEqual([levels(bob)["project"], textOf(bob, "project")], [
+        "fail",
+        `no project "demo-project" visible to this account (is it a member?)`
+      ])
       assert.strictEqual(levels(bob)["vms"], "skip")
       const zone = yield* preflight(url, ALICE, { zone: Option.some("zone9") })
-      assert.deepStrictEqual([levels(zone)["zone"], textOf(zone, "zone")], ["fail", `no zone named "zone9"; the account sees: zone1`])
+      assert.deepStrictEqual([levels(zone)["zone"], textOf(zone, "zone")], [
+        "fail",
+        `no zone named "zone9"; the account sees: zone1`
+      ])
     }).pipe(Effect.provide(Face)))
 
   it.live("401: which credential is at fault", () =>
@@ -100,11 +136,21 @@ describe("preflight against the simulator over HTTP", () => {
       const url = yield* apiUrl
       const fault = (keys: { readonly apiKey: string; readonly secretKey: string }) =>
         Effect.map(preflight(url, keys), (r) => {
-          assert.deepStrictEqual([levels(r)["http"], levels(r)["credentials"], levels(r)["project"]], ["ok", "fail", "skip"])
+          assert.deepStrictEqual([levels(r)["http"], levels(r)["credentials"], levels(r)["project"]], [
+            "ok",
+            "fail",
+            "skip"
+          ])
           return textOf(r, "credentials")
         })
-      assert.match(yield* fault({ ...ALICE, secretKey: "wrong" }), /the fault: secret-key: CloudStack knows the api-key \(it belongs to an account that is not a root admin\)/)
-      assert.match(yield* fault({ apiKey: "nobody-has-this-key", secretKey: "x" }), /the fault: api-key or secret-key: CloudStack does not say which/)
+      assert.match(
+        yield* fault({ ...ALICE, secretKey: "wrong" }),
+        /the fault: secret-key: CloudStack knows the api-key \(it belongs to an account that is not a root admin\)/
+      )
+      assert.match(
+        yield* fault({ apiKey: "nobody-has-this-key", secretKey: "x" }),
+        /the fault: api-key or secret-key: CloudStack does not say which/
+      )
       // A root admin's key may run every command, so nothing tells an unknown key from a wrong secret.
       assert.match(yield* fault({ ...ADMIN, secretKey: "wrong" }), /the fault: api-key or secret-key/)
     }).pipe(Effect.provide(Face)))
@@ -122,9 +168,10 @@ const AheadFace = (() => {
     currentTimeNanos: Effect.sync(() => real.unsafeCurrentTimeNanos() + BigInt(hour) * 1_000_000n),
     sleep: (d) => real.sleep(d)
   }
-  return Layer.scoped(HttpFace.SimulatorHttpServer, Effect.withClock(HttpFace.make({ port: 0, isCommand }), ahead)).pipe(
-    Layer.provide(simulatorLayer(world, { seed: 3 }))
-  )
+  return Layer.scoped(HttpFace.SimulatorHttpServer, Effect.withClock(HttpFace.make({ port: 0, isCommand }), ahead))
+    .pipe(
+      Layer.provide(simulatorLayer(world, { seed: 3 }))
+    )
 })()
 
 describe("preflight against a server whose clock is ahead", () => {
@@ -132,7 +179,10 @@ describe("preflight against a server whose clock is ahead", () => {
     Effect.gen(function*() {
       const report = yield* preflight(yield* apiUrl, ALICE)
       assert.strictEqual(levels(report)["credentials"], "fail")
-      assert.match(textOf(report, "credentials"), /the fault: the clock: the keys are right \(a request without expiry is accepted\)/)
+      assert.match(
+        textOf(report, "credentials"),
+        /the fault: the clock: the keys are right \(a request without expiry is accepted\)/
+      )
     }).pipe(Effect.provide(AheadFace)))
 })
 
@@ -150,8 +200,16 @@ describe("preflight against no CloudStack", () => {
       )
       const report = yield* preflight(`http://127.0.0.1:${port}/client/api`, ADMIN)
       assert.isFalse(passed(report))
-      assert.deepStrictEqual(levels(report), { "endpoint.dns": "skip", "endpoint.tcp": "fail", "endpoint.tls": "note", http: "skip" })
-      assert.match(textOf(report, "endpoint.tcp"), new RegExp(`^cannot connect to 127\\.0\\.0\\.1 port ${port}: ECONNREFUSED`))
+      assert.deepStrictEqual(levels(report), {
+        "endpoint.dns": "skip",
+        "endpoint.tcp": "fail",
+        "endpoint.tls": "note",
+        http: "skip"
+      })
+      assert.match(
+        textOf(report, "endpoint.tcp"),
+        new RegExp(`^cannot connect to 127\\.0\\.0\\.1 port ${port}: ECONNREFUSED`)
+      )
     }))
 
   it.live("a web server that is not the API: the HTTP check fails and names what answered", () =>

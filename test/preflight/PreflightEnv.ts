@@ -53,7 +53,9 @@ export const preflight = (
   })
   return Preflight.run(config, { source: "test.ini", controllers: [], features }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.mergeAll(HttpTransport.layer, Metrics.layer).pipe(Layer.provide(Layer.succeed(CloudConfig, config))))
+    Effect.provide(
+      Layer.mergeAll(HttpTransport.layer, Metrics.layer).pipe(Layer.provide(Layer.succeed(CloudConfig, config)))
+    )
   )
 }
 
@@ -64,7 +66,8 @@ export const apiUrl = Effect.map(HttpFace.SimulatorHttpServer, (face) => face.ap
 export const levels = (report: PreflightReport): Readonly<Record<string, Level>> =>
   Object.fromEntries(report.checks.map((c) => [c.id, c.level]))
 
-export const textOf = (report: PreflightReport, id: string): string => report.checks.find((c) => c.id === id)?.text ?? ""
+export const textOf = (report: PreflightReport, id: string): string =>
+  report.checks.find((c) => c.id === id)?.text ?? ""
 
 /** The port a node server listens on. */
 export const portOf = (server: { readonly address: () => string | { readonly port: number } | null }): number => {

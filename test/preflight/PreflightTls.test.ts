@@ -22,7 +22,13 @@ const TlsFront = Layer.scoped(
       Effect.promise(() =>
         new Promise<Server>((resolve) => {
           const s = createServer({ cert, key }, (req, res) => {
-            const upstream = httpRequest({ host: "127.0.0.1", port: face.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+            const upstream = httpRequest({
+              host: "127.0.0.1",
+              port: face.port,
+              path: req.url,
+              method: req.method,
+              headers: req.headers
+            }, (answer) => {
               res.writeHead(answer.statusCode ?? 502, answer.headers)
               answer.pipe(res)
             })
@@ -45,9 +51,17 @@ describe("preflight over TLS with a self-signed certificate", () => {
     Effect.gen(function*() {
       const report = yield* preflight(yield* frontUrl, ADMIN)
       assert.isFalse(passed(report))
-      assert.deepStrictEqual(levels(report), { "endpoint.dns": "skip", "endpoint.tcp": "ok", "endpoint.tls": "fail", http: "skip" })
+      assert.deepStrictEqual(levels(report), {
+        "endpoint.dns": "skip",
+        "endpoint.tcp": "ok",
+        "endpoint.tls": "fail",
+        http: "skip"
+      })
       const tls = textOf(report, "endpoint.tls")
-      assert.match(tls, /^TLSv1\.[23], certificate not trusted: DEPTH_ZERO_SELF_SIGNED_CERT \(subject CN=cloud-controller-manager; issuer CN=cloud-controller-manager; valid until /)
+      assert.match(
+        tls,
+        /^TLSv1\.[23], certificate not trusted: DEPTH_ZERO_SELF_SIGNED_CERT \(subject CN=cloud-controller-manager; issuer CN=cloud-controller-manager; valid until /
+      )
       assert.include(tls, "IP Address:127.0.0.1")
       assert.include(tls, "trust its CA (e.g. NODE_EXTRA_CA_CERTS=/path/ca.pem) or set ssl-no-verify = true")
       assert.strictEqual(textOf(report, "http"), "not tried: the TLS check failed")
@@ -58,7 +72,14 @@ describe("preflight over TLS with a self-signed certificate", () => {
       const report = yield* preflight(yield* frontUrl, ADMIN, { sslNoVerify: true })
       assert.isTrue(passed(report), JSON.stringify(report.checks))
       assert.strictEqual(levels(report)["endpoint.tls"], "warn")
-      assert.match(textOf(report, "endpoint.tls"), /certificate NOT verified \(DEPTH_ZERO_SELF_SIGNED_CERT\) and accepted because ssl-no-verify is set/)
-      assert.deepStrictEqual([levels(report)["http"], levels(report)["credentials"], levels(report)["vms"]], ["ok", "ok", "ok"])
+      assert.match(
+        textOf(report, "endpoint.tls"),
+        /certificate NOT verified \(DEPTH_ZERO_SELF_SIGNED_CERT\) and accepted because ssl-no-verify is set/
+      )
+      assert.deepStrictEqual([levels(report)["http"], levels(report)["credentials"], levels(report)["vms"]], [
+        "ok",
+        "ok",
+        "ok"
+      ])
     }).pipe(Effect.provide(TlsFront)))
 })

@@ -31,7 +31,10 @@ describe("InstanceLookup.match", () => {
     assert.deepStrictEqual(m, InstanceLookup.Match.Unlisted({ vmId: "old" }))
   })
   it("a foreign or malformed providerID is BadProviderId", () => {
-    assert.strictEqual(InstanceLookup.match({ name: "worker-1", providerID: "aws:///i-1" }, idx(vms))._tag, "BadProviderId")
+    assert.strictEqual(
+      InstanceLookup.match({ name: "worker-1", providerID: "aws:///i-1" }, idx(vms))._tag,
+      "BadProviderId"
+    )
   })
   it("names match case-insensitively, FQDN node names by their short name", () => {
     const a = InstanceLookup.match({ name: "WORKER-1", providerID: "" }, idx(vms))
@@ -46,7 +49,10 @@ describe("InstanceLookup.match", () => {
     )
   })
   it("a live VM wins over a destroyed namesake", () => {
-    const m = InstanceLookup.match({ name: "w", providerID: "" }, idx([vm("old", "w", { state: "Destroyed" }), vm("new", "w")]))
+    const m = InstanceLookup.match(
+      { name: "w", providerID: "" },
+      idx([vm("old", "w", { state: "Destroyed" }), vm("new", "w")])
+    )
     assert.isTrue(m._tag === "Found" && m.vm.id === "new")
   })
   it("no VM of that name is Missing; with a zone configured only VMs in it count", () => {
@@ -74,15 +80,22 @@ describe("InstanceLookup answers", () => {
   })
   it("metadata: provider format, the Go CCM's instance type, sanitised zone, region from config else zone", () => {
     const m = InstanceLookup.metadata("w", found("Running"), { providerName: "cloudstack", region: undefined })
-    assert.deepStrictEqual(m, Either.right({
-      providerID: "cloudstack:///id-1",
-      instanceType: "SmallInstance2CPU4GB",
-      zone: "Zone_One",
-      region: "Zone_One",
-      addresses: [{ type: "InternalIP", address: "10.0.0.1" }, { type: "InternalIP", address: "fd00::1" }]
-    }))
+    assert.deepStrictEqual(
+      m,
+      Either.right({
+        providerID: "cloudstack:///id-1",
+        instanceType: "SmallInstance2CPU4GB",
+        zone: "Zone_One",
+        region: "Zone_One",
+        addresses: [{ type: "InternalIP", address: "10.0.0.1" }, { type: "InternalIP", address: "fd00::1" }]
+      })
+    )
     const r = InstanceLookup.metadata("w", found("Running"), { providerName: "external-cloudstack", region: "eu west" })
-    assert.isTrue(Either.isRight(r) && r.right.providerID === "external-cloudstack://id-1" && r.right.region === "eu_west")
-    assert.isTrue(Either.isLeft(InstanceLookup.metadata("w", found("Destroyed"), { providerName: "cloudstack", region: undefined })))
+    assert.isTrue(
+      Either.isRight(r) && r.right.providerID === "external-cloudstack://id-1" && r.right.region === "eu_west"
+    )
+    assert.isTrue(
+      Either.isLeft(InstanceLookup.metadata("w", found("Destroyed"), { providerName: "cloudstack", region: undefined }))
+    )
   })
 })

@@ -1,13 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option, Ref, Schema, TestClock } from "effect"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { CloudStackApiError } from "../../src/cloudstack/CloudStackError.js"
 import { VirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
-import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { makeWith, type VmSource, vmSourceFromClient } from "../../src/provider/Instances.js"
 import { clientLayer } from "../fakes/CloudStackTestEnv.js"
 import { json, script } from "../fakes/ScriptedTransport.js"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 
 const vm = (id: string, name: string, state = "Running") =>
   Schema.decodeUnknownSync(VirtualMachine)({
@@ -36,7 +36,10 @@ const source = Effect.gen(function*() {
   const calls = yield* Ref.make({ list: 0, byId: 0 })
   const guard = Effect.flatMap(Ref.get(down), (d) => (d ? Effect.fail(outage) : Effect.void))
   const src: VmSource = {
-    listAll: Ref.update(calls, (c) => ({ ...c, list: c.list + 1 })).pipe(Effect.zipRight(guard), Effect.zipRight(Ref.get(vms))),
+    listAll: Ref.update(calls, (c) => ({ ...c, list: c.list + 1 })).pipe(
+      Effect.zipRight(guard),
+      Effect.zipRight(Ref.get(vms))
+    ),
     byId: (id) =>
       Ref.update(calls, (c) => ({ ...c, byId: c.byId + 1 })).pipe(
         Effect.zipRight(guard),
@@ -129,7 +132,11 @@ describe("Instances", () => {
         }),
         byId: () => Effect.succeed(Option.none())
       }
-      const instances = yield* makeWith(src, { providerName: "external-cloudstack", zone: undefined, region: undefined })
+      const instances = yield* makeWith(src, {
+        providerName: "external-cloudstack",
+        zone: undefined,
+        region: undefined
+      })
       // Only the answer's tag is kept here: the lookups themselves hold the VMs.
       const found = Effect.map(instances.resolve([{ name: "node-a", providerID: "" }]), (l) => l.get("node-a")?._tag)
       assert.strictEqual(yield* found, "Found")
@@ -167,7 +174,14 @@ describe("Instances", () => {
 describe("vmSourceFromClient: 'absent' needs a well-formed answer", () => {
   const byId = Effect.flatMap(CloudStackClient, (client) => vmSourceFromClient(client).byId("v1"))
   const notFound = (status: number) =>
-    json(status, { listvirtualmachinesresponse: { uuidList: [], errorcode: 431, cserrorcode: 9999, errortext: "entity does not exist" } })
+    json(status, {
+      listvirtualmachinesresponse: {
+        uuidList: [],
+        errorcode: 431,
+        cserrorcode: 9999,
+        errortext: "entity does not exist"
+      }
+    })
 
   it.effect("CloudStack's 431 (HTTP 431) for the id is absent", () =>
     Effect.gen(function*() {

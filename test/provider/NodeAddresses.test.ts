@@ -23,8 +23,14 @@ describe("NodeAddresses", () => {
     assert.deepStrictEqual(fromVm({ nics: [{ isDefault: true }] }), [])
   })
   it("keeps the kubelet Hostname and leaves the node alone when the cloud has nothing", () => {
-    const current: ReadonlyArray<NodeAddress> = [{ type: "Hostname", address: "node-1" }, { type: "InternalIP", address: "1.1.1.1" }]
-    assert.deepStrictEqual(forNode(fromVm(vm), current, undefined).pipe(Either.getOrThrow)?.at(-1), { type: "Hostname", address: "node-1" })
+    const current: ReadonlyArray<NodeAddress> = [{ type: "Hostname", address: "node-1" }, {
+      type: "InternalIP",
+      address: "1.1.1.1"
+    }]
+    assert.deepStrictEqual(forNode(fromVm(vm), current, undefined).pipe(Either.getOrThrow)?.at(-1), {
+      type: "Hostname",
+      address: "node-1"
+    })
     assert.deepStrictEqual(forNode([], current, undefined), Either.right(undefined))
   })
   it("provided-node-ip goes first and drops other addresses of its type", () => {
@@ -39,7 +45,8 @@ describe("NodeAddresses", () => {
     assert.deepStrictEqual(out.map((a) => a.address), ["10.0.0.7", "fd00::7", "203.0.113.9"])
   })
   it("a provided IP that is not the VM's is an error, and so is garbage", () => {
-    const reason = (p: string) => Either.match(applyProvidedNodeIp(p, fromVm(vm)), { onLeft: (e) => e.reason, onRight: () => "ok" })
+    const reason = (p: string) =>
+      Either.match(applyProvidedNodeIp(p, fromVm(vm)), { onLeft: (e) => e.reason, onRight: () => "ok" })
     assert.strictEqual(reason("192.168.9.9"), "NotACloudAddress")
     assert.strictEqual(reason("not-an-ip"), "Invalid")
   })

@@ -10,7 +10,15 @@ describe("ProviderId", () => {
     assert.strictEqual(format("cloudstack", uuid), `cloudstack:///${uuid}`)
   })
   it("parses every known form", () => {
-    for (const form of [`external-cloudstack://${uuid}`, `cloudstack:///${uuid}`, uuid, `external-cloudstack:///${uuid}`, `cloudstack://${uuid}`]) {
+    for (
+      const form of [
+        `external-cloudstack://${uuid}`,
+        `cloudstack:///${uuid}`,
+        uuid,
+        `external-cloudstack:///${uuid}`,
+        `cloudstack://${uuid}`
+      ]
+    ) {
       assert.deepStrictEqual(parse(form), Either.right({ vmId: uuid, region: undefined }), form)
     }
     assert.deepStrictEqual(parse(`cloudstack://eu-west/${uuid}`), Either.right({ vmId: uuid, region: "eu-west" }))
@@ -25,7 +33,12 @@ describe("ProviderId", () => {
   })
   it("property: format then parse round-trips for any id and provider", () => {
     const id = FastCheck.stringMatching(/^[A-Za-z0-9][A-Za-z0-9-]{0,40}$/)
-    FastCheck.assert(FastCheck.property(id, FastCheck.constantFrom(...providerNames), (vmId, provider) =>
-      Either.getOrThrow(parse(format(provider, vmId))).vmId === vmId))
+    FastCheck.assert(
+      FastCheck.property(
+        id,
+        FastCheck.constantFrom(...providerNames),
+        (vmId, provider) => Either.getOrThrow(parse(format(provider, vmId))).vmId === vmId
+      )
+    )
   })
 })

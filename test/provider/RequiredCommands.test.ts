@@ -39,8 +39,12 @@ const importedCommands = (files: ReadonlyArray<string>) =>
     const names = new Set<string>()
     for (const file of files) {
       for (const m of readFileSync(file, "utf8").matchAll(IMPORT)) {
-        const module: Record<string, unknown> = await import(pathToFileURL(`${resolve(dirname(file), m[2] ?? "")}.ts`).href)
-        for (const id of (m[1] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("type "))) {
+        const module: Record<string, unknown> = await import(
+          pathToFileURL(`${resolve(dirname(file), m[2] ?? "")}.ts`).href
+        )
+        for (
+          const id of (m[1] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("type "))
+        ) {
           const value = module[id]
           if (isCommand(value)) names.add(value.name)
         }
@@ -75,9 +79,25 @@ describe("RequiredCommands", () => {
         const store = yield* annotationStore()
         const svc = service({ loadBalancerSourceRanges: ["192.0.2.0/24"] })
         yield* lbs.ensure(yield* request(svc, nodes, store, true))
-        yield* lbs.ensure(yield* request({ ...svc, annotations: { [Annotations.ALGORITHM]: "leastconn" }, loadBalancerSourceRanges: ["198.51.100.0/24"] }, nodes, store))
+        yield* lbs.ensure(
+          yield* request(
+            {
+              ...svc,
+              annotations: { [Annotations.ALGORITHM]: "leastconn" },
+              loadBalancerSourceRanges: ["198.51.100.0/24"]
+            },
+            nodes,
+            store
+          )
+        )
         yield* lbs.ensure(yield* request(svc, nodes.slice(0, 2), store))
-        yield* lbs.ensure(yield* request({ ...svc, ports: [{ name: "http", protocol: "TCP", port: 8080, nodePort: 30080 }] }, nodes, store))
+        yield* lbs.ensure(
+          yield* request(
+            { ...svc, ports: [{ name: "http", protocol: "TCP", port: 8080, nodePort: 30080 }] },
+            nodes,
+            store
+          )
+        )
         const udp = service({ ports: [{ name: "dns", protocol: "UDP", port: 53, nodePort: 30053 }] })
         yield* Effect.either(lbs.ensure(yield* request(udp, nodes, yield* annotationStore(), true)))
         yield* lbs.delete(yield* request(svc, nodes, store))
@@ -87,12 +107,23 @@ describe("RequiredCommands", () => {
         yield* lbs.ensure(yield* request(vpc, tier, vpcStore, true))
         yield* lbs.delete(yield* request(vpc, tier, vpcStore))
         // policies: stickiness set, then removed; a health check on the Netscaler-like network, then changed
-        const ns = (yield* Effect.flatMap(CloudStackSimulator, (sim) => sim.state)).networks.find((n) => n.name === "isolated-ns")?.uuid ?? ""
+        const ns = (yield* Effect.flatMap(CloudStackSimulator, (sim) =>
+          sim.state)).networks.find((n) =>
+            n.name === "isolated-ns"
+          )?.uuid ?? ""
         const nsNodes = yield* nodesFor("ns-node-1")
-        const sticky = service({ annotations: { [Annotations.NETWORK_ID]: ns, [Annotations.STICKY_METHOD]: "SourceBased" } })
+        const sticky = service({
+          annotations: { [Annotations.NETWORK_ID]: ns, [Annotations.STICKY_METHOD]: "SourceBased" }
+        })
         const stickyStore = yield* annotationStore()
         yield* lbs.ensure(yield* request(sticky, nsNodes, stickyStore, true))
-        yield* lbs.ensure(yield* request({ ...sticky, annotations: { [Annotations.NETWORK_ID]: ns, [Annotations.HEALTH_CHECK_INTERVAL]: "9" } }, nsNodes, stickyStore))
+        yield* lbs.ensure(
+          yield* request(
+            { ...sticky, annotations: { [Annotations.NETWORK_ID]: ns, [Annotations.HEALTH_CHECK_INTERVAL]: "9" } },
+            nsNodes,
+            stickyStore
+          )
+        )
         yield* collect
       })
       // 4.20: a cidrlist update is ignored, so the rule is recreated instead

@@ -9,8 +9,17 @@ describe("CcmSettings", () => {
     const parsed = parse(["--cloud-config=/etc/cloud-config"])
     if (Either.isLeft(parsed)) return assert.fail(parsed.left.message)
     // What only the command line decides; the rest is the CCM's settings.
-    const { cloudConfig, concurrentNodeStatusUpdates, kubeApiBurst, kubeApiQps, kubeconfig, master, minResyncPeriod, verbosity, ...settings } =
-      parsed.right.flags
+    const {
+      cloudConfig,
+      concurrentNodeStatusUpdates,
+      kubeApiBurst,
+      kubeApiQps,
+      kubeconfig,
+      master,
+      minResyncPeriod,
+      verbosity,
+      ...settings
+    } = parsed.right.flags
     assert.deepStrictEqual(settings, defaults)
   })
 })

@@ -23,7 +23,12 @@ describe("ControllerManager", () => {
       const forkedTicks = yield* Ref.make(0)
       const forking: ControllerManager.Controller = {
         name: "cloud-node-lifecycle-controller",
-        run: Effect.asVoid(Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep("1 second"), Ref.update(forkedTicks, (n) => n + 1)))))
+        run: Effect.asVoid(
+          Effect.forkScoped(Effect.forever(Effect.zipRight(
+            Effect.sleep("1 second"),
+            Ref.update(forkedTicks, (n) => n + 1)
+          )))
+        )
       }
       const manager = yield* Effect.fork(ControllerManager.run([steady, crashing, forking]))
       yield* TestClock.adjust("2 seconds")

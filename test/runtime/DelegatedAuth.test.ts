@@ -25,26 +25,44 @@ const fake = Effect.gen(function*() {
     nobody: new UserInfo({ username: "nobody", uid: "2", groups: ["system:authenticated"], extra: {} }),
     root: new UserInfo({ username: "root", uid: "3", groups: ["system:masters", "system:authenticated"], extra: {} })
   }
-  const unavailable = (resource: string) => new KubeApiError({ verb: "create", resource, name: undefined, reason: "Unavailable", status: 503, detail: "etcd is down" })
+  const unavailable = (resource: string) =>
+    new KubeApiError({
+      verb: "create",
+      resource,
+      name: undefined,
+      reason: "Unavailable",
+      status: 503,
+      detail: "etcd is down"
+    })
   const api = AccessReviewApi.of({
     reviewToken: (token) =>
       Effect.gen(function*() {
         const s = yield* Ref.updateAndGet(state, (x) => ({ ...x, tokenReviews: x.tokenReviews + 1 }))
         if (s.down) return yield* unavailable("tokenreviews")
         const user = users[Redacted.value(token)]
-        return user === undefined ? { _tag: "Unauthenticated", error: "invalid token" } as const : { _tag: "Authenticated", user } as const
+        return user === undefined
+          ? { _tag: "Unauthenticated", error: "invalid token" } as const
+          : { _tag: "Authenticated", user } as const
       }),
     reviewAccess: (request: AccessRequest) =>
       Effect.gen(function*() {
         const s = yield* Ref.updateAndGet(state, (x) => ({ ...x, accessReviews: x.accessReviews + 1 }))
         if (s.down) return yield* unavailable("subjectaccessreviews")
-        return { allowed: request.user.username === "reader" && request.path === "/metrics" && request.verb === "get", reason: "" }
+        return {
+          allowed: request.user.username === "reader" && request.path === "/metrics" && request.verb === "get",
+          reason: ""
+        }
       })
   })
   return { state, layer: Layer.succeed(AccessReviewApi, api) }
 })
 
-const options: DelegatedAuth.DelegatedAuthOptions = { alwaysAllowPaths: ["/healthz", "/readyz", "/livez", "/debug/*"], tokenCacheTtl: "10 seconds", allowCacheTtl: "10 seconds", denyCacheTtl: "10 seconds" }
+const options: DelegatedAuth.DelegatedAuthOptions = {
+  alwaysAllowPaths: ["/healthz", "/readyz", "/livez", "/debug/*"],
+  tokenCacheTtl: "10 seconds",
+  allowCacheTtl: "10 seconds",
+  denyCacheTtl: "10 seconds"
+}
 
 const get = (path: string, token?: string): DelegatedAuth.RequestFacts => ({
   method: "GET",
@@ -83,7 +101,10 @@ describe("DelegatedAuth", () => {
       const f = yield* fake
       const guard = yield* DelegatedAuth.make(options).pipe(Effect.provide(f.layer))
       const bad = yield* guard.check(get("/healthz", "forged"))
-      assert.deepStrictEqual(bad._tag === "Deny" ? [bad.answer.status, JSON.parse(bad.answer.body).message] : [], [401, "Unauthorized"])
+      assert.deepStrictEqual(bad._tag === "Deny" ? [bad.answer.status, JSON.parse(bad.answer.body).message] : [], [
+        401,
+        "Unauthorized"
+      ])
       assert.strictEqual(statusOf(yield* guard.check(get("/metrics", "nobody"))), 403)
       assert.deepStrictEqual(yield* guard.check(get("/metrics", "reader")), { _tag: "Allow", username: "reader" })
       assert.strictEqual(statusOf(yield* guard.check({ ...get("/metrics", "reader"), method: "POST" })), 403)
@@ -120,8 +141,14 @@ describe("DelegatedAuth", () => {
       const anonymous = yield* Effect.fork(guard.check(get("/metrics")))
       yield* TestClock.adjust("1 minute")
       const answer = yield* Fiber.join(anonymous)
-      assert.deepStrictEqual(answer._tag === "Deny" ? [answer.answer.status, answer.answer.contentType] : [], [500, "text/plain; charset=utf-8"])
-      assert.match(answer._tag === "Deny" ? answer.answer.body : "", /^Internal Server Error: "\/metrics": Kubernetes create subjectaccessreviews: Unavailable \(HTTP 503\): etcd is down\n$/)
+      assert.deepStrictEqual(answer._tag === "Deny" ? [answer.answer.status, answer.answer.contentType] : [], [
+        500,
+        "text/plain; charset=utf-8"
+      ])
+      assert.match(
+        answer._tag === "Deny" ? answer.answer.body : "",
+        /^Internal Server Error: "\/metrics": Kubernetes create subjectaccessreviews: Unavailable \(HTTP 503\): etcd is down\n$/
+      )
       yield* Ref.update(f.state, (s) => ({ ...s, down: false }))
       assert.strictEqual(statusOf(yield* guard.check(get("/metrics", "reader"))), 200, "no failure was cached")
     }))

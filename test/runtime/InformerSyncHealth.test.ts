@@ -17,7 +17,13 @@ import * as HealthChecks from "../../src/runtime/HealthChecks.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import * as CapturingLogger from "../fakes/CapturingLogger.js"
 
-const forbidden = new KubeApiError({ verb: "list", resource: "nodes", reason: "Forbidden", status: 403, detail: "nodes is forbidden" })
+const forbidden = new KubeApiError({
+  verb: "list",
+  resource: "nodes",
+  reason: "Forbidden",
+  status: 403,
+  detail: "nodes is forbidden"
+})
 
 /** NodeApi's list/watch, with the list denied while `denied` is true. */
 const gatedSource = (denied: Ref.Ref<boolean>) =>
@@ -50,21 +56,39 @@ describe("informer sync health", () => {
       yield* step(30)
       const late = Option.getOrThrow(yield* checks.runOne("cloud-node-lifecycle-controller"))
       assert.isFalse(late.healthy)
-      assert.deepStrictEqual(late.reason, Option.some("informer not synced 90s after start: list nodes: Forbidden (HTTP 403)"))
+      assert.deepStrictEqual(
+        late.reason,
+        Option.some("informer not synced 90s after start: list nodes: Forbidden (HTTP 403)")
+      )
       assert.isFalse((yield* checks.runAll).every((r) => r.healthy), "/healthz fails with it")
 
       // 18 list attempts so far, one Error line; no Warning per retry either.
       const errors = log.lines.filter((l) => l.level === "ERROR")
-      assert.deepStrictEqual(errors.map((l) => [l.message, l.annotations["component"], l.annotations["verb"], l.annotations["resource"]]), [
-        ["Kubernetes API server forbids a request (403 Forbidden): RBAC rule missing", "Informer nodes", "list", "nodes"]
-      ])
-      assert.include(String(errors[0]?.annotations["check"]), "\"get,list,watch,update,patch,delete nodes\" in the core API group")
+      assert.deepStrictEqual(
+        errors.map((l) => [l.message, l.annotations["component"], l.annotations["verb"], l.annotations["resource"]]),
+        [
+          [
+            "Kubernetes API server forbids a request (403 Forbidden): RBAC rule missing",
+            "Informer nodes",
+            "list",
+            "nodes"
+          ]
+        ]
+      )
+      assert.include(
+        String(errors[0]?.annotations["check"]),
+        "\"get,list,watch,update,patch,delete nodes\" in the core API group"
+      )
       assert.deepStrictEqual(log.lines.filter((l) => l.level === "WARN"), [])
 
       yield* Ref.set(denied, false)
       yield* step(6)
       assert.isTrue(Option.getOrThrow(yield* checks.runOne("cloud-node-lifecycle-controller")).healthy)
-      assert.isTrue(log.lines.some((l) => l.message === "Kubernetes API access restored" && l.annotations["component"] === "Informer nodes"))
+      assert.isTrue(
+        log.lines.some((l) =>
+          l.message === "Kubernetes API access restored" && l.annotations["component"] === "Informer nodes"
+        )
+      )
       yield* Fiber.interrupt(manager)
     }).pipe(Effect.provide(HealthChecks.layer), Effect.provide(FakeKubernetes.layer()), Effect.provide(log.layer))
   })
@@ -75,7 +99,9 @@ describe("informer sync health", () => {
       const source = yield* gatedSource(denied)
       // As RunCommand shares it: started by the first controller that asks, in the test's scope.
       const scope = yield* Effect.scope
-      const informer = yield* Effect.cached(Scope.extend(Informer.make("nodes", source, { backoff: Schedule.spaced("1 second") }), scope))
+      const informer = yield* Effect.cached(
+        Scope.extend(Informer.make("nodes", source, { backoff: Schedule.spaced("1 second") }), scope)
+      )
       const lifecycle = yield* NodeLifecycleController.make({ informer })
       const status = lifecycle.informerSync
       if (status === undefined) return assert.fail("no informerSync")
@@ -90,7 +116,11 @@ describe("informer sync health", () => {
       Effect.provide(FakeKubernetes.layer()),
       Effect.provide(Metrics.layer),
       // No Node is ever NotReady here: the controller never asks CloudStack.
-      Effect.provide(Layer.mock(Instances.Instances, { options: { providerName: "external-cloudstack", zone: undefined, region: undefined } })),
+      Effect.provide(
+        Layer.mock(Instances.Instances, {
+          options: { providerName: "external-cloudstack", zone: undefined, region: undefined }
+        })
+      ),
       Effect.provide(CapturingLogger.make().layer)
     ))
 })

@@ -8,7 +8,9 @@ import * as InMemoryLeaseApi from "../fakes/InMemoryLeaseApi.js"
 
 interface Timeline {
   readonly active: Ref.Ref<ReadonlySet<string>>
-  readonly events: Ref.Ref<ReadonlyArray<{ readonly id: string; readonly event: "start" | "stop"; readonly at: number }>>
+  readonly events: Ref.Ref<
+    ReadonlyArray<{ readonly id: string; readonly event: "start" | "stop"; readonly at: number }>
+  >
   readonly overlaps: Ref.Ref<number>
 }
 
@@ -51,14 +53,21 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
   Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
 
 const step = (totalSeconds: number, stepMillis = 500) =>
-  Effect.forEach(Array.from({ length: (totalSeconds * 1000) / stepMillis }), () => TestClock.adjust(Duration.millis(stepMillis)), { discard: true })
+  Effect.forEach(
+    Array.from({ length: (totalSeconds * 1000) / stepMillis }),
+    () => TestClock.adjust(Duration.millis(stepMillis)),
+    { discard: true }
+  )
 
 describe("LeaderElection", () => {
   it.scoped("exactly one of two candidates leads; a partitioned leader stops before its lease expires, then the other takes over", () =>
     Effect.gen(function*() {
       const leases = yield* InMemoryLeaseApi.make
       const partitioned = yield* Ref.make(false)
-      const faultA = Effect.flatMap(Ref.get(partitioned), (p) => (p ? Effect.fail(InMemoryLeaseApi.unavailable("update")) : Effect.void))
+      const faultA = Effect.flatMap(
+        Ref.get(partitioned),
+        (p) => (p ? Effect.fail(InMemoryLeaseApi.unavailable("update")) : Effect.void)
+      )
       const a = yield* elector(leases.client(faultA), "a")
       const b = yield* elector(leases.client(), "b")
       const t = yield* makeTimeline
@@ -92,10 +101,15 @@ describe("LeaderElection", () => {
     Effect.gen(function*() {
       const leases = yield* InMemoryLeaseApi.make
       const broken = yield* Ref.make(false)
-      const fault = Effect.flatMap(Ref.get(broken), (p) => (p ? Effect.fail(InMemoryLeaseApi.unavailable("get")) : Effect.void))
+      const fault = Effect.flatMap(
+        Ref.get(broken),
+        (p) => (p ? Effect.fail(InMemoryLeaseApi.unavailable("get")) : Effect.void)
+      )
       const a = yield* elector(leases.client(fault), "a")
       const interrupted = yield* Ref.make(false)
-      const fiber = yield* Effect.fork(a.withLeadership(Effect.never.pipe(Effect.onInterrupt(() => Ref.set(interrupted, true)))))
+      const fiber = yield* Effect.fork(
+        a.withLeadership(Effect.never.pipe(Effect.onInterrupt(() => Ref.set(interrupted, true))))
+      )
       yield* step(5)
       yield* Ref.set(broken, true)
       yield* step(15)
@@ -132,7 +146,10 @@ describe("LeaderElection", () => {
     Effect.gen(function*() {
       const leases = yield* InMemoryLeaseApi.make
       const hanging = yield* Ref.make(false)
-      const a = yield* elector(leases.client(Effect.flatMap(Ref.get(hanging), (h) => (h ? Effect.never : Effect.void))), "a")
+      const a = yield* elector(
+        leases.client(Effect.flatMap(Ref.get(hanging), (h) => (h ? Effect.never : Effect.void))),
+        "a"
+      )
       const fiber = yield* Effect.fork(a.withLeadership(Effect.never))
       yield* step(3)
       assert.isTrue(yield* a.isLeader)
@@ -146,7 +163,9 @@ describe("LeaderElection", () => {
   const chaosSeed = Number(process.env.LEADER_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31))
   it.scoped(`never two leaders over a long run with random API failures, lost responses and latency (seed ${chaosSeed})`, () =>
     Effect.gen(function*() {
-      console.info(`leader-election chaos seed ${chaosSeed} (replay: LEADER_CHAOS_SEED=${chaosSeed} npx vitest run test/runtime/LeaderElection.test.ts)`)
+      console.info(
+        `leader-election chaos seed ${chaosSeed} (replay: LEADER_CHAOS_SEED=${chaosSeed} npx vitest run test/runtime/LeaderElection.test.ts)`
+      )
       const leases = yield* InMemoryLeaseApi.make
       const t = yield* makeTimeline
       const terms = yield* Ref.make(0)
@@ -159,7 +178,9 @@ describe("LeaderElection", () => {
               yield* Effect.sleep(Duration.millis(Math.floor((yield* Random.next) * 1500)))
               const now = yield* TestClock.currentTimeMillis
               if ((yield* Random.next) < 0.03) yield* Ref.set(downUntil, now + 5000 + (yield* Random.next) * 20_000)
-              if (now < (yield* Ref.get(downUntil)) || (yield* Random.next) < 0.1) return yield* Effect.fail(InMemoryLeaseApi.unavailable(verb))
+              if (now < (yield* Ref.get(downUntil)) || (yield* Random.next) < 0.1) {
+                return yield* Effect.fail(InMemoryLeaseApi.unavailable(verb))
+              }
               const result = yield* call
               if ((yield* Random.next) < 0.1) return yield* Effect.fail(InMemoryLeaseApi.unavailable(verb))
               return result
@@ -173,10 +194,11 @@ describe("LeaderElection", () => {
       const fibers = []
       for (const id of ["a", "b", "c"]) {
         const e = yield* elector(yield* flaky(leases.client()), id)
-        const candidate = e.withLeadership(Ref.update(terms, (n) => n + 1).pipe(Effect.zipRight(controllers(t, id)))).pipe(
-          Effect.catchTag("LeadershipLostError", () => Effect.void),
-          Effect.forever
-        )
+        const candidate = e.withLeadership(Ref.update(terms, (n) => n + 1).pipe(Effect.zipRight(controllers(t, id))))
+          .pipe(
+            Effect.catchTag("LeadershipLostError", () => Effect.void),
+            Effect.forever
+          )
         fibers.push(yield* Effect.fork(candidate))
       }
       yield* step(1200, 1000)

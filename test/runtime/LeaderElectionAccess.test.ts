@@ -19,10 +19,14 @@ const faulty = (leases: InMemoryLeaseApi.InMemoryLeases, fault: Ref.Ref<Fault>):
   const gate = (verb: KubeApiError["verb"]) =>
     Effect.flatMap(Ref.get(fault), (f) => {
       if (f === "unauthorized") {
-        return Effect.fail(new KubeApiError({ verb, resource: "leases", reason: "Unauthorized", status: 401, detail: "Unauthorized" }))
+        return Effect.fail(
+          new KubeApiError({ verb, resource: "leases", reason: "Unauthorized", status: 401, detail: "Unauthorized" })
+        )
       }
       if ((f === "forbidden-update" && verb === "update") || (f === "forbidden-get" && verb === "get")) {
-        return Effect.fail(new KubeApiError({ verb, resource: "leases", reason: "Forbidden", status: 403, detail: "forbidden" }))
+        return Effect.fail(
+          new KubeApiError({ verb, resource: "leases", reason: "Forbidden", status: 403, detail: "forbidden" })
+        )
       }
       return Effect.void
     })
@@ -54,7 +58,10 @@ describe("LeaderElection access problems", () => {
       assert.isTrue(Either.isRight(yield* Effect.either(election.healthCheck)), "healthy within the lease duration")
       yield* step(2)
       const unhealthy = yield* Effect.flip(election.healthCheck)
-      assert.match(unhealthy.reason, /^no successful Kubernetes API call for 16s \(lease duration 15s\): get leases: Unauthorized \(HTTP 401\)$/)
+      assert.match(
+        unhealthy.reason,
+        /^no successful Kubernetes API call for 16s \(lease duration 15s\): get leases: Unauthorized \(HTTP 401\)$/
+      )
       yield* step(60)
       // Dozens of attempts, one line.
       const rejected = errors(log.lines)
@@ -103,14 +110,22 @@ describe("LeaderElection access problems", () => {
 
       yield* Ref.set(fault, "forbidden-get")
       yield* step(10)
-      assert.deepStrictEqual(errors(log.lines).map((l) => l.annotations["verb"]), ["update", "get"], "a new cause is reported")
+      assert.deepStrictEqual(
+        errors(log.lines).map((l) => l.annotations["verb"]),
+        ["update", "get"],
+        "a new cause is reported"
+      )
 
       yield* Ref.set(fault, "none")
       yield* step(5)
       assert.isTrue(yield* election.isLeader)
       yield* Ref.set(fault, "forbidden-get")
       yield* step(5)
-      assert.deepStrictEqual(errors(log.lines).map((l) => l.annotations["verb"]), ["update", "get", "get"], "the same cause after a recovery")
+      assert.deepStrictEqual(
+        errors(log.lines).map((l) => l.annotations["verb"]),
+        ["update", "get", "get"],
+        "the same cause after a recovery"
+      )
     }).pipe(Effect.provide(log.layer), Effect.provide(Metrics.layer))
   })
 })

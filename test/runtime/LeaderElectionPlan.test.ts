@@ -56,7 +56,12 @@ describe("LeaderElectionPlan.decide", () => {
   })
 
   it("takes a released lease (no holder) at once", () => {
-    const d = decide({ ...base, current: Option.some(released(held("other_2"), 50_000)), observedAt: 100_000, now: 100_000 })
+    const d = decide({
+      ...base,
+      current: Option.some(released(held("other_2"), 50_000)),
+      observedAt: 100_000,
+      now: 100_000
+    })
     assert.strictEqual(d._tag, "Update")
     assert.isTrue(d._tag === "Update" && d.takeover)
   })

@@ -1,5 +1,5 @@
-import { NodeContext } from "@effect/platform-node"
 import { FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import * as HealthServer from "../../src/runtime/HealthServer.js"
@@ -11,7 +11,8 @@ const files = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const dir = yield* fs.makeTempDirectoryScoped({ prefix: "ccm-tls-" })
-  const write = (name: string, text: string) => Effect.as(fs.writeFileString(path.join(dir, name), text), path.join(dir, name))
+  const write = (name: string, text: string) =>
+    Effect.as(fs.writeFileString(path.join(dir, name), text), path.join(dir, name))
   const one = yield* HealthServer.selfSigned
   const other = yield* HealthServer.selfSigned
   return {
@@ -32,15 +33,27 @@ describe("TlsFiles.load", () => {
     Effect.gen(function*() {
       const f = yield* files
       assert.strictEqual(yield* problem({ certFile: f.cert, keyFile: f.key }), "ok")
-      assert.strictEqual(yield* problem({ certFile: f.missing, keyFile: f.key }), `--tls-cert-file ${f.missing}: cannot read: no such file`)
-      assert.strictEqual(yield* problem({ certFile: f.cert, keyFile: f.dir }), `--tls-private-key-file ${f.dir}: cannot read: it is a directory`)
+      assert.strictEqual(
+        yield* problem({ certFile: f.missing, keyFile: f.key }),
+        `--tls-cert-file ${f.missing}: cannot read: no such file`
+      )
+      assert.strictEqual(
+        yield* problem({ certFile: f.cert, keyFile: f.dir }),
+        `--tls-private-key-file ${f.dir}: cannot read: it is a directory`
+      )
       const notCert = `--tls-cert-file ${f.garbage}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`
       assert.strictEqual(yield* problem({ certFile: f.garbage, keyFile: f.key }), notCert)
       // The two files swapped: the "certificate" is a key.
       assert.strictEqual(yield* problem({ certFile: f.key, keyFile: f.cert }), notCert.replace(f.garbage, f.key))
       const noKey = "no private key in it (expected an unencrypted PEM key, -----BEGIN PRIVATE KEY----- or RSA/EC)"
-      assert.strictEqual(yield* problem({ certFile: f.cert, keyFile: f.garbage }), `--tls-private-key-file ${f.garbage}: ${noKey}`)
-      assert.strictEqual(yield* problem({ certFile: f.cert, keyFile: f.cert }), `--tls-private-key-file ${f.cert}: ${noKey}`)
+      assert.strictEqual(
+        yield* problem({ certFile: f.cert, keyFile: f.garbage }),
+        `--tls-private-key-file ${f.garbage}: ${noKey}`
+      )
+      assert.strictEqual(
+        yield* problem({ certFile: f.cert, keyFile: f.cert }),
+        `--tls-private-key-file ${f.cert}: ${noKey}`
+      )
       assert.strictEqual(
         yield* problem({ certFile: f.cert, keyFile: f.otherKey }),
         `--tls-private-key-file ${f.otherKey}: the key does not match the certificate in --tls-cert-file ${f.cert}`
@@ -65,8 +78,16 @@ describe("cloudstack-ccm with a bad TLS pair", () => {
         )
       for (
         const [cert, key, line] of [
-          [f.garbage, f.key, `health server: --tls-cert-file ${f.garbage}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`],
-          [f.cert, f.otherKey, `health server: --tls-private-key-file ${f.otherKey}: the key does not match the certificate in --tls-cert-file ${f.cert}`],
+          [
+            f.garbage,
+            f.key,
+            `health server: --tls-cert-file ${f.garbage}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`
+          ],
+          [
+            f.cert,
+            f.otherKey,
+            `health server: --tls-private-key-file ${f.otherKey}: the key does not match the certificate in --tls-cert-file ${f.cert}`
+          ],
           [f.missing, f.key, `health server: --tls-cert-file ${f.missing}: cannot read: no such file`]
         ] as const
       ) {

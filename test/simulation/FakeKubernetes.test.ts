@@ -31,14 +31,28 @@ describe("FakeKubernetes", () => {
   it.effect("sets loadBalancerClass only with a change to LoadBalancer, keeps it immutable, drops it when the type leaves", () =>
     Effect.gen(function*() {
       const services = yield* ServiceApi
-      const reason = <A>(e: Either.Either<A, { readonly reason: string }>) => (Either.isLeft(e) ? e.left.reason : "success")
-      yield* services.create({ namespace: "default", name: "c", type: "LoadBalancer", loadBalancerClass: "example.com/a", ports: [{ port: 80 }] })
-      assert.strictEqual(reason(yield* Effect.either(services.update("default", "c", { loadBalancerClass: "example.com/b" }))), "Invalid")
+      const reason = <A>(
+        e: Either.Either<A, { readonly reason: string }>
+      ) => (Either.isLeft(e) ? e.left.reason : "success")
+      yield* services.create({
+        namespace: "default",
+        name: "c",
+        type: "LoadBalancer",
+        loadBalancerClass: "example.com/a",
+        ports: [{ port: 80 }]
+      })
+      assert.strictEqual(
+        reason(yield* Effect.either(services.update("default", "c", { loadBalancerClass: "example.com/b" }))),
+        "Invalid"
+      )
       const same = yield* services.update("default", "c", { loadBalancerClass: "example.com/a" })
       assert.strictEqual(same.spec.loadBalancerClass, "example.com/a")
       const clusterIp = yield* services.update("default", "c", { type: "ClusterIP" })
       assert.isUndefined(clusterIp.spec.loadBalancerClass)
-      assert.strictEqual(reason(yield* Effect.either(services.update("default", "c", { loadBalancerClass: "example.com/b" }))), "Invalid")
+      assert.strictEqual(
+        reason(yield* Effect.either(services.update("default", "c", { loadBalancerClass: "example.com/b" }))),
+        "Invalid"
+      )
       const back = yield* services.update("default", "c", { type: "LoadBalancer", loadBalancerClass: "example.com/b" })
       assert.strictEqual(back.spec.loadBalancerClass, "example.com/b")
       const plain = yield* services.update("default", "c", { type: "ClusterIP" })
@@ -51,7 +65,12 @@ describe("FakeKubernetes", () => {
       const nodes = yield* NodeApi
       const services = yield* ServiceApi
       const node = yield* nodes.create({ name: "n" })
-      const service = yield* services.create({ namespace: "default", name: "s", type: "ClusterIP", ports: [{ port: 80 }] })
+      const service = yield* services.create({
+        namespace: "default",
+        name: "s",
+        type: "ClusterIP",
+        ports: [{ port: 80 }]
+      })
       assert.strictEqual(Number(service.metadata.resourceVersion), Number(node.metadata.resourceVersion) + 1)
       const same = yield* nodes.update({ name: "n", resourceVersion: node.metadata.resourceVersion, labels: {} })
       assert.strictEqual(same.metadata.resourceVersion, node.metadata.resourceVersion)
@@ -63,12 +82,24 @@ describe("FakeKubernetes", () => {
   it.effect("a type change to NodePort or LoadBalancer allocates node ports; back to ClusterIP drops them", () =>
     Effect.gen(function*() {
       const services = yield* ServiceApi
-      yield* services.create({ namespace: "default", name: "s", type: "ClusterIP", ports: [{ port: 80 }, { port: 443 }] })
+      yield* services.create({
+        namespace: "default",
+        name: "s",
+        type: "ClusterIP",
+        ports: [{ port: 80 }, { port: 443 }]
+      })
       const lb = yield* services.update("default", "s", { type: "LoadBalancer" })
       const allocated = lb.spec.ports.map((p) => p.nodePort)
       assert.isTrue(allocated.every((n) => n > 0) && new Set(allocated).size === 2, JSON.stringify(allocated))
-      assert.deepStrictEqual((yield* services.update("default", "s", { type: "NodePort" })).spec.ports.map((p) => p.nodePort), allocated, "kept")
-      assert.deepStrictEqual((yield* services.update("default", "s", { type: "ClusterIP" })).spec.ports.map((p) => p.nodePort), [0, 0])
+      assert.deepStrictEqual(
+        (yield* services.update("default", "s", { type: "NodePort" })).spec.ports.map((p) => p.nodePort),
+        allocated,
+        "kept"
+      )
+      assert.deepStrictEqual(
+        (yield* services.update("default", "s", { type: "ClusterIP" })).spec.ports.map((p) => p.nodePort),
+        [0, 0]
+      )
     }).pipe(Effect.provide(FakeKubernetes.layer())))
 
   it.effect("injects failures for the next calls only", () =>
@@ -88,10 +119,17 @@ describe("FakeKubernetes", () => {
     Effect.gen(function*() {
       const fake = yield* FakeKubernetes.FakeKubernetes
       const nodes = yield* NodeApi
-      const created = yield* nodes.create({ name: "n", taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }] })
-      const taintKeys = (n: { readonly spec: { readonly taints: ReadonlyArray<{ readonly key: string }> } }) => n.spec.taints.map((t) => t.key)
+      const created = yield* nodes.create({
+        name: "n",
+        taints: [{ key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" }]
+      })
+      const taintKeys = (n: { readonly spec: { readonly taints: ReadonlyArray<{ readonly key: string }> } }) =>
+        n.spec.taints.map((t) => t.key)
       // Admission taints a new Node not-ready until kubelet reports.
-      assert.deepStrictEqual(taintKeys(created), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/not-ready"])
+      assert.deepStrictEqual(taintKeys(created), [
+        "node.cloudprovider.kubernetes.io/uninitialized",
+        "node.kubernetes.io/not-ready"
+      ])
       yield* TestClock.adjust("10 seconds")
       const ready = yield* fake.setNodeReady("n", "True")
       assert.deepStrictEqual(ready.status.conditions.map((c) => [c.type, c.status]), [["Ready", "True"]])
@@ -108,7 +146,9 @@ describe("FakeKubernetes", () => {
       const [status, taint] = Chunk.toReadonlyArray(events)
       assert.isTrue(status?._tag === "Modified" && sameTaints(status.object.spec.taints, created.spec.taints))
       assert.isTrue(status?._tag === "Modified" && reported(status.object)?.status === "True")
-      assert.isTrue(taint?._tag === "Modified" && taint.object.metadata.resourceVersion === ready.metadata.resourceVersion)
+      assert.isTrue(
+        taint?._tag === "Modified" && taint.object.metadata.resourceVersion === ready.metadata.resourceVersion
+      )
       // A later heartbeat keeps the transition time; no taint change, so one write.
       yield* TestClock.adjust("10 seconds")
       const again = yield* fake.setNodeReady("n", "True")
@@ -120,9 +160,15 @@ describe("FakeKubernetes", () => {
       const lost = yield* fake.setNodeReady("n", "Unknown")
       assert.strictEqual(reported(lost)?.lastHeartbeatTime, "1970-01-01T00:00:20Z")
       assert.strictEqual(reported(lost)?.lastTransitionTime, "1970-01-01T00:01:00Z")
-      assert.deepStrictEqual(taintKeys(lost), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/unreachable"])
+      assert.deepStrictEqual(taintKeys(lost), [
+        "node.cloudprovider.kubernetes.io/uninitialized",
+        "node.kubernetes.io/unreachable"
+      ])
       const notReady = yield* fake.setNodeReady("n", "False")
-      assert.deepStrictEqual(taintKeys(notReady), ["node.cloudprovider.kubernetes.io/uninitialized", "node.kubernetes.io/not-ready"])
+      assert.deepStrictEqual(taintKeys(notReady), [
+        "node.cloudprovider.kubernetes.io/uninitialized",
+        "node.kubernetes.io/not-ready"
+      ])
       assert.strictEqual(notReady.status.conditions.length, 1)
       const absent = yield* Effect.either(fake.setNodeReady("absent", "True"))
       assert.isTrue(Either.isLeft(absent) && absent.left.reason === "NotFound")

@@ -5,6 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, Ref, TestClock } from "effect"
+import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
+import { stopVirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
 import * as NodeController from "../../src/controllers/NodeController.js"
 import * as NodeLifecycleController from "../../src/controllers/NodeLifecycleController.js"
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../../src/controllers/NodePlan.js"
@@ -15,8 +17,6 @@ import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
-import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
-import { stopVirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
 import { bigWorld, cloudLayer, settle } from "./NodeScenariosEnv.js"
 
 type Requests = Ref.Ref<ReadonlyArray<string>>
@@ -34,18 +34,21 @@ const recording = (requests: Requests, eventGate?: Deferred.Deferred<void>) => {
         ...api,
         get: (name) => Effect.zipRight(note("get nodes"), api.get(name)),
         update: (update) => Effect.zipRight(note("patch nodes"), api.update(update)),
-        patchStatusAddresses: (name, addresses) => Effect.zipRight(note("patch nodes/status"), api.patchStatusAddresses(name, addresses)),
+        patchStatusAddresses: (name, addresses) =>
+          Effect.zipRight(note("patch nodes/status"), api.patchStatusAddresses(name, addresses)),
         delete: (name, uid) => Effect.zipRight(note("delete nodes"), api.delete(name, uid))
       }))
   )
-  const held = <A, E>(write: Effect.Effect<A, E>) => eventGate === undefined ? write : Effect.zipRight(Deferred.await(eventGate), write)
+  const held = <A, E>(write: Effect.Effect<A, E>) =>
+    eventGate === undefined ? write : Effect.zipRight(Deferred.await(eventGate), write)
   const events = Layer.effect(
     EventApi,
     Effect.map(EventApi, (api) =>
       EventApi.of({
         ...api,
         create: (event) => held(Effect.zipRight(note("create events"), api.create(event))),
-        bump: (namespace, name, count, at) => held(Effect.zipRight(note("patch events"), api.bump(namespace, name, count, at)))
+        bump: (namespace, name, count, at) =>
+          held(Effect.zipRight(note("patch events"), api.bump(namespace, name, count, at)))
       }))
   )
   return Layer.mergeAll(nodes, events).pipe(Layer.provideMerge(FakeKubernetes.layer()))
@@ -119,7 +122,9 @@ describe("node controllers: Kubernetes requests", () => {
         assert.strictEqual((yield* Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events)).length, 0)
         yield* Deferred.succeed(gate, undefined)
         yield* settle(5)
-        const synced = (yield* Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events)).filter((e) => e.reason === "Synced")
+        const synced = (yield* Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events)).filter((e) =>
+          e.reason === "Synced"
+        )
         assert.strictEqual(synced.length, 10)
       }).pipe(Effect.provide(env(requests, gate)))
     }))
@@ -136,7 +141,13 @@ describe("node controllers: Kubernetes requests", () => {
         yield* controller.run
         yield* settle(20)
         assert.strictEqual(yield* taintedNodes, 0)
-        assert.deepStrictEqual(yield* Ref.get(requests), ["patch nodes", "get nodes", "patch nodes", "patch nodes/status", "create events"])
+        assert.deepStrictEqual(yield* Ref.get(requests), [
+          "patch nodes",
+          "get nodes",
+          "patch nodes",
+          "patch nodes/status",
+          "create events"
+        ])
       }).pipe(Effect.provide(env(requests)))
     }))
 
@@ -154,7 +165,10 @@ describe("node controllers: Kubernetes requests", () => {
           list: Effect.zipRight(Ref.update(reads, (r) => ({ ...r, lists: r.lists + 1 })), informer.list),
           get: (key) => Effect.zipRight(Ref.update(reads, (r) => ({ ...r, gets: r.gets + 1 })), informer.get(key))
         }
-        const lifecycle = yield* NodeLifecycleController.make({ monitorPeriod: "1 second", informer: Effect.succeed(counted) })
+        const lifecycle = yield* NodeLifecycleController.make({
+          monitorPeriod: "1 second",
+          informer: Effect.succeed(counted)
+        })
         yield* Effect.forkScoped(lifecycle.run)
         yield* settle(30, "1 second")
         assert.deepStrictEqual(yield* Ref.get(reads), { lists: 0, gets: 0 }, "30 rounds over 20 Ready Nodes")

@@ -15,9 +15,9 @@ import * as NodeLifecycleController from "../../src/controllers/NodeLifecycleCon
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../../src/controllers/NodePlan.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
-import * as Metrics from "../../src/metrics/Metrics.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { bigWorld, cloudLayer, type CloudOptions, settle } from "./NodeScenariosEnv.js"
 
@@ -134,8 +134,16 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
     Effect.gen(function*() {
       const api = yield* NodeApi
       const taints = [{ key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }]
-      yield* api.create({ name: "node-2", taints, annotations: { "alpha.kubernetes.io/provided-node-ip": "192.0.2.1" } })
-      yield* api.create({ name: "node-1", taints, annotations: { "alpha.kubernetes.io/provided-node-ip": "fd00:1:1::11" } })
+      yield* api.create({
+        name: "node-2",
+        taints,
+        annotations: { "alpha.kubernetes.io/provided-node-ip": "192.0.2.1" }
+      })
+      yield* api.create({
+        name: "node-1",
+        taints,
+        annotations: { "alpha.kubernetes.io/provided-node-ip": "fd00:1:1::11" }
+      })
       yield* startControllers({ lifecycle: false })
       yield* settle()
       assert.isTrue(tainted(yield* nodeNamed("node-2"), TAINT_UNINITIALIZED))
@@ -176,13 +184,19 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       yield* fake.expireWatches
       yield* api.create({ name: "node-2", taints })
       yield* settle(10, "1 second")
-      for (const name of ["node-1", "node-2"]) assert.isFalse(tainted(yield* nodeNamed(name), TAINT_UNINITIALIZED), name)
+      for (const name of ["node-1", "node-2"]) {
+        assert.isFalse(tainted(yield* nodeNamed(name), TAINT_UNINITIALIZED), name)
+      }
     }).pipe(Effect.provide(env())))
 
   it.scoped("initialised nodes get GA labels mirrored from their beta twins, without cloud calls", () =>
     Effect.gen(function*() {
       const api = yield* NodeApi
-      yield* api.create({ name: "legacy", providerID: "external-cloudstack://x", labels: { "failure-domain.beta.kubernetes.io/region": "r1" } })
+      yield* api.create({
+        name: "legacy",
+        providerID: "external-cloudstack://x",
+        labels: { "failure-domain.beta.kubernetes.io/region": "r1" }
+      })
       const before = yield* callsOf("listVirtualMachines")
       yield* startControllers({ lifecycle: false })
       yield* settle()

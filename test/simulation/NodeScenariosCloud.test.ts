@@ -1,7 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
-import { destroyVirtualMachine, listVirtualMachines, stopVirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
+import {
+  destroyVirtualMachine,
+  listVirtualMachines,
+  stopVirtualMachine
+} from "../../src/cloudstack/commands/VirtualMachines.js"
 import { Instances } from "../../src/provider/Instances.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { bigWorld, cloudLayer } from "./NodeScenariosEnv.js"

@@ -90,7 +90,11 @@ describe("cloudstack-ccm simulate (npm start)", () => {
         assert.isAtLeast(index, 0, `${step} after line ${from}`)
         from = index
       }
-      assert.isFalse(lines.some((l) => /web: rule tcp-443: /.test(l) && lines.indexOf(l) > lines.findIndex((x) => x.includes("becomes 8443"))))
+      assert.isFalse(
+        lines.some((l) =>
+          /web: rule tcp-443: /.test(l) && lines.indexOf(l) > lines.findIndex((x) => x.includes("becomes 8443"))
+        )
+      )
     }))
 
   it.effect("the same seed gives the same run; more nodes than the demo world deploys VMs", () =>

@@ -11,19 +11,32 @@ const node = (name: string, ready: string | undefined, taints: ReadonlyArray<str
 describe("NodeTable", () => {
   it("describes Ready transitions as kubelet and kube-controller-manager cause them", () => {
     assert.deepStrictEqual(describeChange(node("n", undefined), node("n", "True")), ["kubelet reports Ready"])
-    assert.deepStrictEqual(describeChange(node("n", "True"), node("n", "Unknown")), ["NotReady: kubelet stopped posting status"])
-    assert.deepStrictEqual(describeChange(node("n", "True"), node("n", "False")), ["NotReady: kubelet reports not ready"])
-    assert.deepStrictEqual(describeChange(node("n", "Unknown"), node("n", "True")), ["Ready again: kubelet posts status"])
+    assert.deepStrictEqual(describeChange(node("n", "True"), node("n", "Unknown")), [
+      "NotReady: kubelet stopped posting status"
+    ])
+    assert.deepStrictEqual(describeChange(node("n", "True"), node("n", "False")), [
+      "NotReady: kubelet reports not ready"
+    ])
+    assert.deepStrictEqual(describeChange(node("n", "Unknown"), node("n", "True")), [
+      "Ready again: kubelet posts status"
+    ])
     // A heartbeat (same status) or a not-ready taint change is not notable.
     assert.deepStrictEqual(describeChange(node("n", "True", ["node.kubernetes.io/not-ready"]), node("n", "True")), [])
     assert.deepStrictEqual(
-      describeChange(node("n", "Unknown", ["node.cloudprovider.kubernetes.io/shutdown"]), node("n", "True", ["node.cloudprovider.kubernetes.io/shutdown"])),
+      describeChange(
+        node("n", "Unknown", ["node.cloudprovider.kubernetes.io/shutdown"]),
+        node("n", "True", ["node.cloudprovider.kubernetes.io/shutdown"])
+      ),
       ["Ready again: kubelet posts status"]
     )
   })
 
   it("prints the status as kubectl does: Ready, NotReady, Unknown before any report", () => {
-    const rows = nodesTable([node("c", undefined), node("a", "True"), node("b", "Unknown", ["node.kubernetes.io/unreachable"])]).split("\n")
+    const rows = nodesTable([
+      node("c", undefined),
+      node("a", "True"),
+      node("b", "Unknown", ["node.kubernetes.io/unreachable"])
+    ]).split("\n")
     assert.match(rows[0] ?? "", /^NODE\s+STATUS\s+PROVIDER ID/)
     assert.match(rows[2] ?? "", /^a\s+Ready\s+-\s.*\s-$/)
     assert.match(rows[3] ?? "", /^b\s+NotReady\s.*\sunreachable$/)

@@ -7,16 +7,47 @@ import { deleteNetworkACL } from "../../src/cloudstack/commands/NetworkAcls.js"
 import { deleteTags } from "../../src/cloudstack/commands/Tags.js"
 import { AclItemId, FirewallRuleId, LbRuleId, VmId } from "../../src/cloudstack/Ids.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
-import { cloud, counters, createService, env, keepClockRunning, registerNodes, rulesOf, settle, startController } from "./ServiceScenariosEnv.js"
+import {
+  cloud,
+  counters,
+  createService,
+  env,
+  keepClockRunning,
+  registerNodes,
+  rulesOf,
+  settle,
+  startController
+} from "./ServiceScenariosEnv.js"
 
 const mutatingSince = (mark: ReadonlyMap<string, number>) =>
-  Effect.map(counters, (now) =>
-    [...now].filter(([c]) => !c.startsWith("list") && c !== "queryAsyncJobResult").reduce((n, [c, v]) => n + v - (mark.get(c) ?? 0), 0))
+  Effect.map(
+    counters,
+    (now) =>
+      [...now].filter(([c]) => !c.startsWith("list") && c !== "queryAsyncJobResult").reduce(
+        (n, [c, v]) => n + v - (mark.get(c) ?? 0),
+        0
+      )
+  )
 const readsSince = (mark: ReadonlyMap<string, number>) =>
-  Effect.map(counters, (now) => Object.fromEntries([...now].filter(([c, v]) => c.startsWith("list") && v > (mark.get(c) ?? 0)).map(([c, v]) => [c, v - (mark.get(c) ?? 0)])))
+  Effect.map(
+    counters,
+    (now) =>
+      Object.fromEntries(
+        [...now].filter(([c, v]) => c.startsWith("list") && v > (mark.get(c) ?? 0)).map((
+          [c, v]
+        ) => [c, v - (mark.get(c) ?? 0)])
+      )
+  )
 const driftMetric = (kind: string) =>
-  Effect.map(Effect.flatMap(Metrics.Metrics, Metrics.render), (text) =>
-    Number(text.split("\n").find((l) => l.startsWith(`cloudstack_ccm_lb_drift_repaired_total{kind="${kind}"}`))?.split(" ")[1] ?? "0"))
+  Effect.map(
+    Effect.flatMap(Metrics.Metrics, Metrics.render),
+    (text) =>
+      Number(
+        text.split("\n").find((l) => l.startsWith(`cloudstack_ccm_lb_drift_repaired_total{kind="${kind}"}`))?.split(
+          " "
+        )[1] ?? "0"
+      )
+  )
 
 /** Service `web` (port 80) converged on node-1 and node-2 under a controller with this resync period, and its rule. */
 const webOnTwoNodes = (resyncPeriod: Duration.DurationInput) =>
@@ -30,7 +61,8 @@ const webOnTwoNodes = (resyncPeriod: Duration.DurationInput) =>
     if (rule === undefined) return yield* Effect.dieMessage("web has no rule")
     return { web, rule }
   })
-const deleteRule = (uuid: string) => Effect.flatMap(CloudStackClient, (cs) => cs.run(deleteLoadBalancerRule, { id: LbRuleId.make(uuid) }))
+const deleteRule = (uuid: string) =>
+  Effect.flatMap(CloudStackClient, (cs) => cs.run(deleteLoadBalancerRule, { id: LbRuleId.make(uuid) }))
 
 describe("service controller: drift repair every --lb-resync-period", () => {
   it.scoped("nothing drifted: a pass reads the account's rules, firewall rules and IPs once and changes nothing", () =>
@@ -57,7 +89,10 @@ describe("service controller: drift repair every --lb-resync-period", () => {
       yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       yield* startController({ resyncPeriod: "1 minute" })
-      const web = yield* createService({ name: "web", ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }] })
+      const web = yield* createService({
+        name: "web",
+        ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }]
+      })
       yield* settle()
       const cs = yield* CloudStackClient
       const rules = yield* rulesOf(web.metadata.uid)
@@ -126,7 +161,10 @@ describe("service controller: drift repair every --lb-resync-period", () => {
       const { rule, web } = yield* webOnTwoNodes("1 minute")
       const [member] = [...rule.members.keys()]
       yield* Effect.flatMap(CloudStackClient, (cs) =>
-        cs.run(removeFromLoadBalancerRule, { id: LbRuleId.make(rule.uuid), virtualMachineIds: [VmId.make(member ?? "")] }))
+        cs.run(removeFromLoadBalancerRule, {
+          id: LbRuleId.make(rule.uuid),
+          virtualMachineIds: [VmId.make(member ?? "")]
+        }))
       assert.strictEqual((yield* rulesOf(web.metadata.uid))[0]?.members.size, 1)
       yield* settle(130, "1 second")
       assert.strictEqual((yield* rulesOf(web.metadata.uid))[0]?.members.size, 2)

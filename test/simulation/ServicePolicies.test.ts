@@ -2,14 +2,27 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
-import { cloud, createService, env, eventsOf, keepClockRunning, registerNodes, rulesOf, serviceNamed, settle, startController } from "./ServiceScenariosEnv.js"
+import {
+  cloud,
+  createService,
+  env,
+  eventsOf,
+  keepClockRunning,
+  registerNodes,
+  rulesOf,
+  serviceNamed,
+  settle,
+  startController
+} from "./ServiceScenariosEnv.js"
 
 const policiesOf = (uid: string) =>
   Effect.gen(function*() {
     const rules = new Set((yield* rulesOf(uid)).map((r) => r.uuid))
     const s = yield* cloud
     return {
-      checks: s.healthChecks.filter((h) => rules.has(h.lbUuid)).map((h) => `${h.pingpath} ${h.interval}/${h.responsetime}`),
+      checks: s.healthChecks.filter((h) => rules.has(h.lbUuid)).map((h) =>
+        `${h.pingpath} ${h.interval}/${h.responsetime}`
+      ),
       sticky: s.stickiness.filter((p) => rules.has(p.lbUuid)).map((p) => p.methodname)
     }
   })
@@ -29,7 +42,10 @@ describe("service controller: stickiness and health-check policies", () => {
       assert.strictEqual(first.length, 1)
       assert.strictEqual(first[0]?.count, 1)
       assert.match(first[0]?.message ?? "", /offers no health checks/)
-      assert.isNotEmpty((yield* serviceNamed("web"))?.status.loadBalancer.ingress ?? [], "the LB works without the check")
+      assert.isNotEmpty(
+        (yield* serviceNamed("web"))?.status.loadBalancer.ingress ?? [],
+        "the LB works without the check"
+      )
 
       yield* registerNodes("node-3")
       yield* settle(30, "1 second")
@@ -57,7 +73,10 @@ describe("service controller: stickiness and health-check policies", () => {
       assert.deepStrictEqual((yield* policiesOf(created.metadata.uid)).sticky, ["SourceBased"])
       assert.strictEqual((yield* serviceNamed("web"))?.metadata.annotations[Annotations.STICKY_APPLIED], "true")
 
-      yield* api.patchAnnotations("default", "web", { [Annotations.STICKY_METHOD]: "LbCookie", [Annotations.HEALTH_CHECK_INTERVAL]: "10" })
+      yield* api.patchAnnotations("default", "web", {
+        [Annotations.STICKY_METHOD]: "LbCookie",
+        [Annotations.HEALTH_CHECK_INTERVAL]: "10"
+      })
       yield* settle()
       assert.deepStrictEqual(yield* policiesOf(created.metadata.uid), { checks: ["/ 10/2"], sticky: ["LbCookie"] })
 

@@ -8,7 +8,16 @@ import { Deferred, Effect, Exit, Scope, Stream } from "effect"
 import * as Informer from "../../src/kubernetes/Informer.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
-import { counters, createService, env, keepClockRunning, registerNodes, rulesOf, settle, startController } from "./ServiceScenariosEnv.js"
+import {
+  counters,
+  createService,
+  env,
+  keepClockRunning,
+  registerNodes,
+  rulesOf,
+  settle,
+  startController
+} from "./ServiceScenariosEnv.js"
 
 /** The Node informer of a process whose first Node list has not arrived yet: empty and unsynced until `gate`. */
 const unsyncedUntil = (gate: Deferred.Deferred<void>) =>
@@ -27,7 +36,10 @@ const unsyncedUntil = (gate: Deferred.Deferred<void>) =>
     return informer
   })
 
-const membersChanged = Effect.map(counters, (c) => (c.get("assignToLoadBalancerRule") ?? 0) + (c.get("removeFromLoadBalancerRule") ?? 0))
+const membersChanged = Effect.map(
+  counters,
+  (c) => (c.get("assignToLoadBalancerRule") ?? 0) + (c.get("removeFromLoadBalancerRule") ?? 0)
+)
 
 describe("service controller restart", () => {
   it.scoped("Services listed before the Nodes: existing LBs keep their members until the node cache is synced", () =>
@@ -47,7 +59,11 @@ describe("service controller restart", () => {
       const mark = yield* membersChanged
       yield* startController({ nodeInformer: Effect.succeed(nodes) })
       yield* settle()
-      assert.strictEqual((yield* rulesOf(web.metadata.uid))[0]?.members.size, 2, "members kept while the Nodes are unknown")
+      assert.strictEqual(
+        (yield* rulesOf(web.metadata.uid))[0]?.members.size,
+        2,
+        "members kept while the Nodes are unknown"
+      )
       yield* Deferred.succeed(gate, undefined)
       yield* settle()
       assert.strictEqual((yield* rulesOf(web.metadata.uid))[0]?.members.size, 2)

@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Option } from "effect"
-import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { EXCLUDE_LABEL, FINALIZER } from "../../src/controllers/ServicePlan.js"
-import { newMeta } from "../../src/kubernetes/ObjectMeta.js"
-import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
+import { newMeta } from "../../src/kubernetes/ObjectMeta.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
+import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
+import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import {
   allocated,
   cloud,
@@ -55,7 +55,7 @@ describe("service controller on the simulator and FakeKubernetes", () => {
 
       // A node leaves: only members change.
       const nodes = yield* NodeApi
-      const leaving = (yield* nodes.get("node-3"))
+      const leaving = yield* nodes.get("node-3")
       yield* nodes.delete("node-3", leaving._tag === "Some" ? leaving.value.metadata.uid : "")
       yield* settle()
       assert.strictEqual((yield* rulesOf(created.metadata.uid))[0]?.members.size, 2)
@@ -67,7 +67,10 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       assert.isUndefined(yield* serviceNamed("web"))
       assert.deepStrictEqual(yield* rulesOf(created.metadata.uid), [])
       assert.deepStrictEqual(yield* allocated, before)
-      assert.includeMembers((yield* eventsOf("web")).map((e) => e.reason), ["DeletingLoadBalancer", "DeletedLoadBalancer"])
+      assert.includeMembers((yield* eventsOf("web")).map((e) => e.reason), [
+        "DeletingLoadBalancer",
+        "DeletedLoadBalancer"
+      ])
     }).pipe(Effect.provide(env())))
 
   it.scoped("a Service that stops being a LoadBalancer is torn down: IP released, record, status and finalizer removed", () =>
@@ -140,8 +143,13 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       assert.deepStrictEqual(yield* counters, mark, "a heartbeat triggers nothing")
 
       const relabel = (name: string, labels: Record<string, string | null>) =>
-        Effect.flatMap(nodes.get(name), (n) =>
-          n._tag === "Some" ? nodes.update({ name, resourceVersion: n.value.metadata.resourceVersion, labels }) : Effect.dieMessage("no node"))
+        Effect.flatMap(
+          nodes.get(name),
+          (n) =>
+            n._tag === "Some"
+              ? nodes.update({ name, resourceVersion: n.value.metadata.resourceVersion, labels })
+              : Effect.dieMessage("no node")
+        )
       yield* relabel("node-2", { [EXCLUDE_LABEL]: "" })
       yield* settle(20)
       assert.strictEqual(yield* members, 1, "kubeadm's empty exclusion label excludes")
@@ -177,7 +185,9 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       const fake = yield* FakeKubernetes.FakeKubernetes
       const slice = (ready: ReadonlyArray<string>) =>
         fake.putEndpointSlice({
-          metadata: { ...newMeta({ name: "web-abc", namespace: "default", labels: { "kubernetes.io/service-name": "web" } }) },
+          metadata: {
+            ...newMeta({ name: "web-abc", namespace: "default", labels: { "kubernetes.io/service-name": "web" } })
+          },
           endpoints: ["node-1", "node-2", "node-3"].map((nodeName) => ({ nodeName, ready: ready.includes(nodeName) }))
         })
       yield* slice(["node-1"])
@@ -197,11 +207,17 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       yield* registerNodes("node-1", "node-2")
       yield* startController()
       yield* createService({ name: "proxied", annotations: { [Annotations.PROXY_PROTOCOL]: "true" } })
-      yield* createService({ name: "named", annotations: { [Annotations.HOSTNAME]: "lb.example.com" }, ports: [{ name: "https", port: 443 }] })
+      yield* createService({
+        name: "named",
+        annotations: { [Annotations.HOSTNAME]: "lb.example.com" },
+        ports: [{ name: "https", port: 443 }]
+      })
       yield* settle()
       const proxied = (yield* serviceNamed("proxied"))?.status.loadBalancer.ingress
       assert.strictEqual(proxied?.[0]?.ipMode, "Proxy")
-      assert.deepStrictEqual((yield* serviceNamed("named"))?.status.loadBalancer.ingress, [{ hostname: "lb.example.com" }])
+      assert.deepStrictEqual((yield* serviceNamed("named"))?.status.loadBalancer.ingress, [{
+        hostname: "lb.example.com"
+      }])
     }).pipe(Effect.provide(env())))
 
   it.scoped("a user error is one Warning Event and a capped backoff, never a hot loop, and never delays another Service", () =>
@@ -269,7 +285,12 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       yield* settle()
       yield* Effect.flatMap(ServiceApi, (api) => api.delete("default", "web"))
       yield* settle()
-      const reasons = (yield* eventsOf("web")).filter((e) => e.reason.endsWith("LoadBalancer") && e.reason.startsWith("Delet"))
-      assert.deepStrictEqual(reasons.map((e) => [e.reason, e.count]).sort(), [["DeletedLoadBalancer", 1], ["DeletingLoadBalancer", 1]])
+      const reasons = (yield* eventsOf("web")).filter((e) =>
+        e.reason.endsWith("LoadBalancer") && e.reason.startsWith("Delet")
+      )
+      assert.deepStrictEqual(reasons.map((e) => [e.reason, e.count]).sort(), [["DeletedLoadBalancer", 1], [
+        "DeletingLoadBalancer",
+        1
+      ]])
     }).pipe(Effect.provide(env())))
 })

@@ -43,15 +43,19 @@ export const startController = (options: ServiceController.ServiceControllerOpti
   })
 
 export const createService = (input: Partial<ServiceCreate> & { readonly name: string }) =>
-  Effect.flatMap(ServiceApi, (api) =>
-    api.create({ namespace: "default", type: "LoadBalancer", ports: [{ name: "http", port: 80 }], ...input }))
+  Effect.flatMap(
+    ServiceApi,
+    (api) => api.create({ namespace: "default", type: "LoadBalancer", ports: [{ name: "http", port: 80 }], ...input })
+  )
 
 export const serviceNamed = (name: string) =>
   Effect.flatMap(ServiceApi, (api) => Effect.map(api.get("default", name), Option.getOrUndefined))
 
 export const eventsOf = (name: string) =>
-  Effect.map(Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events), (events) =>
-    events.filter((e) => e.involvedObject.kind === "Service" && e.involvedObject.name === name))
+  Effect.map(
+    Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events),
+    (events) => events.filter((e) => e.involvedObject.kind === "Service" && e.involvedObject.name === name)
+  )
 
 export const cloud = Effect.flatMap(CloudStackSimulator, (s) => s.state)
 
@@ -59,6 +63,9 @@ export const cloud = Effect.flatMap(CloudStackSimulator, (s) => s.state)
 export const rulesOf = (uid: string) =>
   Effect.map(cloud, (s) => s.lbRules.filter((r) => r.name.startsWith(`a${uid.replace(/-/g, "")}`.slice(0, 32) + "-")))
 
-export const allocated = Effect.map(cloud, (s) => s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.uuid).sort())
+export const allocated = Effect.map(
+  cloud,
+  (s) => s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.uuid).sort()
+)
 
 export const counters = Effect.flatMap(CloudStackSimulator, (s) => s.counters)

@@ -14,7 +14,9 @@ describe("simulatedCloudConfig", () => {
     assert.strictEqual(parsed.right.apiUrl.href, config.apiUrl.href)
     assert.strictEqual(Redacted.value(parsed.right.apiKey), Redacted.value(config.apiKey))
     assert.strictEqual(Redacted.value(parsed.right.secretKey), Redacted.value(config.secretKey))
-    assert.isTrue(Option.isNone(parsed.right.projectId) && Option.isNone(parsed.right.zone) && Option.isNone(parsed.right.region))
+    assert.isTrue(
+      Option.isNone(parsed.right.projectId) && Option.isNone(parsed.right.zone) && Option.isNone(parsed.right.region)
+    )
     assert.isTrue(Duration.equals(parsed.right.requestTimeout, config.requestTimeout))
     assert.isTrue(Duration.equals(parsed.right.asyncJobTimeout, config.asyncJobTimeout))
     assert.strictEqual(parsed.right.maxInFlight, config.maxInFlight)

@@ -3,7 +3,14 @@ import * as Command from "../Command.js"
 import * as Param from "../Param.js"
 import * as Wire from "../Wire.js"
 
-export type ResourceType = "UserVm" | "LoadBalancer" | "PublicIpAddress" | "Network" | "FirewallRule" | "NetworkACL" | "Vpc"
+export type ResourceType =
+  | "UserVm"
+  | "LoadBalancer"
+  | "PublicIpAddress"
+  | "Network"
+  | "FirewallRule"
+  | "NetworkACL"
+  | "Vpc"
 
 export const listTags = Command.list({
   name: "listTags",

@@ -44,8 +44,6 @@ export const VirtualMachine = Schema.Struct({
 })
 export type VirtualMachine = typeof VirtualMachine.Type
 
-
-
 export const listVirtualMachines = Command.list({
   name: "listVirtualMachines",
   itemKey: "virtualmachine",
@@ -76,7 +74,9 @@ export const listTemplates = Command.list({
   itemKey: "template",
   item: Template,
   params: {
-    templateFilter: Param.string<"featured" | "self" | "selfexecutable" | "sharedexecutable" | "executable" | "community" | "all">(
+    templateFilter: Param.string<
+      "featured" | "self" | "selfexecutable" | "sharedexecutable" | "executable" | "community" | "all"
+    >(
       "templatefilter"
     ),
     id: Param.optional(Param.string<TemplateId>("id")),

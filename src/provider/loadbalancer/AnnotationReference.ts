@@ -7,7 +7,9 @@ import { catalogue } from "./Annotations.js"
 /** The markdown table of every annotation, in catalogue order; the controller's own ones marked. */
 export const renderTable = (): string => {
   const rows = catalogue.map((a) =>
-    `| \`${a.key}\` | ${a.type} | ${a.default} | ${a.origin}${a.managed ? " (written by the CCM)" : ""} | ${a.description} |`
+    `| \`${a.key}\` | ${a.type} | ${a.default} | ${a.origin}${
+      a.managed ? " (written by the CCM)" : ""
+    } | ${a.description} |`
   )
   return ["| annotation | type | default | origin | meaning |", "| --- | --- | --- | --- | --- |", ...rows].join("\n")
 }

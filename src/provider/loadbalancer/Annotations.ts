@@ -3,8 +3,8 @@
  * default, origin and meaning (docs/annotations.md is generated from it by AnnotationReference.ts), each
  * with a Schema from string. Pure: decoding reports every bad value at once, never guesses.
  */
-import { isIP } from "node:net"
 import { Data, Either, Option, ParseResult, Schema } from "effect"
+import { isIP } from "node:net"
 import type { LbAlgorithm } from "../../cloudstack/commands/LoadBalancers.js"
 import * as Cidr from "./Cidr.js"
 
@@ -114,7 +114,8 @@ export const catalogue: ReadonlyArray<AnnotationDoc> = [
     default: "none",
     managed: false,
     origin: "cloudstack-ccm",
-    description: "The policy's parameters (a flag parameter without `=v`), e.g. `cookie-name=srv,nocache`. `...-stickyness-method-param` is read too."
+    description:
+      "The policy's parameters (a flag parameter without `=v`), e.g. `cookie-name=srv,nocache`. `...-stickyness-method-param` is read too."
   },
   {
     key: HEALTH_CHECK,
@@ -204,7 +205,8 @@ export const catalogue: ReadonlyArray<AnnotationDoc> = [
     default: "written",
     managed: true,
     origin: "cloudstack-ccm",
-    description: "Present while this CCM keeps stickiness policies on the Service's rules, so removing the annotation removes them."
+    description:
+      "Present while this CCM keeps stickiness policies on the Service's rules, so removing the annotation removes them."
   },
   {
     key: IP_ALLOCATING,
@@ -227,7 +229,9 @@ export class InvalidAnnotationError extends Data.TaggedError("InvalidAnnotationE
   readonly expected: string
 }> {
   override get message(): string {
-    return `annotation ${this.key}: ${JSON.stringify(this.value.slice(0, 200))} is not valid (expected ${this.expected})`
+    return `annotation ${this.key}: ${
+      JSON.stringify(this.value.slice(0, 200))
+    } is not valid (expected ${this.expected})`
   }
 }
 
@@ -250,20 +254,29 @@ export const CidrListFromString = Schema.transformOrFail(Schema.String, Schema.A
     const entries = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
     if (entries.length === 0) return ParseResult.fail(new ParseResult.Type(ast, text, "at least one CIDR"))
     const bad = entries.find((e) => Option.isNone(Cidr.parse(e)))
-    return bad === undefined ? ParseResult.succeed(entries) : ParseResult.fail(new ParseResult.Type(ast, text, `a CIDR, not ${bad}`))
+    return bad === undefined
+      ? ParseResult.succeed(entries)
+      : ParseResult.fail(new ParseResult.Type(ast, text, `a CIDR, not ${bad}`))
   },
   encode: (list) => ParseResult.succeed(list.join(","))
 })
 
 /** What the status subresource accepts: a lowercase RFC 1123 subdomain (no trailing dot) that is not an IP. */
 const hostname = Schema.String.pipe(
-  Schema.filter((s) => /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/.test(s) && isIP(s) === 0, {
-    message: () => "a DNS hostname"
-  })
+  Schema.filter(
+    (s) =>
+      /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/.test(s) &&
+      isIP(s) === 0,
+    {
+      message: () => "a DNS hostname"
+    }
+  )
 )
 
 const uuid = Schema.String.pipe(
-  Schema.filter((s) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s), { message: () => "a UUID" })
+  Schema.filter((s) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s), {
+    message: () => "a UUID"
+  })
 )
 
 const stickyMethod = Schema.transformOrFail(Schema.String, Schema.Literal("LbCookie", "AppCookie", "SourceBased"), {
@@ -271,28 +284,41 @@ const stickyMethod = Schema.transformOrFail(Schema.String, Schema.Literal("LbCoo
   // CloudStack compares method names case-insensitively: so do we, and send its spelling.
   decode: (s, _, ast) => {
     const found = STICKY_METHODS.find((m) => m.toLowerCase() === s.toLowerCase())
-    return found === undefined ? ParseResult.fail(new ParseResult.Type(ast, s, "a stickiness method")) : ParseResult.succeed(found)
+    return found === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, s, "a stickiness method"))
+      : ParseResult.succeed(found)
   },
   encode: (m) => ParseResult.succeed(m)
 })
 
 /** `k=v,k=v` (a bare `k` is a flag): names unique, values without commas. */
-export const ParamsFromString = Schema.transformOrFail(Schema.String, Schema.Record({ key: Schema.String, value: Schema.String }), {
-  strict: true,
-  decode: (text, _, ast) => {
-    const out: Record<string, string> = {}
-    for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
-      const eq = part.indexOf("=")
-      const key = (eq < 0 ? part : part.slice(0, eq)).trim()
-      if (!/^[A-Za-z][-A-Za-z0-9_]*$/.test(key) || key in out) return ParseResult.fail(new ParseResult.Type(ast, text, `a parameter name, not ${key}`))
-      out[key] = eq < 0 ? "" : part.slice(eq + 1).trim()
-    }
-    return ParseResult.succeed(out)
-  },
-  encode: (params) => ParseResult.succeed(Object.entries(params).map(([k, v]) => (v === "" ? k : `${k}=${v}`)).join(","))
-})
+export const ParamsFromString = Schema.transformOrFail(
+  Schema.String,
+  Schema.Record({ key: Schema.String, value: Schema.String }),
+  {
+    strict: true,
+    decode: (text, _, ast) => {
+      const out: Record<string, string> = {}
+      for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
+        const eq = part.indexOf("=")
+        const key = (eq < 0 ? part : part.slice(0, eq)).trim()
+        if (!/^[A-Za-z][-A-Za-z0-9_]*$/.test(key) || key in out) {
+          return ParseResult.fail(
+            new ParseResult.Type(ast, text, `a parameter name, not ${key}`)
+          )
+        }
+        out[key] = eq < 0 ? "" : part.slice(eq + 1).trim()
+      }
+      return ParseResult.succeed(out)
+    },
+    encode: (params) =>
+      ParseResult.succeed(Object.entries(params).map(([k, v]) => (v === "" ? k : `${k}=${v}`)).join(","))
+  }
+)
 
-const pingPath = Schema.String.pipe(Schema.filter((s) => /^\/[\x21-\x7e]*$/.test(s) && s.length <= 1024, { message: () => "a path starting with /" }))
+const pingPath = Schema.String.pipe(
+  Schema.filter((s) => /^\/[\x21-\x7e]*$/.test(s) && s.length <= 1024, { message: () => "a path starting with /" })
+)
 const seconds = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 600))
 const threshold = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))
 
@@ -351,12 +377,18 @@ export const decode = (
   const errors: Array<InvalidAnnotationError> = []
   const result: LbAnnotations = {
     address: decodeOne(annotations, ADDRESS, ipAddress, "an IP address", errors),
-    proxyProtocol: Option.getOrElse(decodeOne(annotations, PROXY_PROTOCOL, literalBoolean, '"true" or "false"', errors), () => false),
+    proxyProtocol: Option.getOrElse(
+      decodeOne(annotations, PROXY_PROTOCOL, literalBoolean, "\"true\" or \"false\"", errors),
+      () => false
+    ),
     algorithm: decodeOne(annotations, ALGORITHM, algorithm, "roundrobin, leastconn or source", errors),
     sourceCidrs: decodeOne(annotations, SOURCE_CIDRS, CidrListFromString, "comma-separated CIDRs", errors),
     sourceRanges: decodeOne(annotations, SOURCE_RANGES, CidrListFromString, "comma-separated CIDRs", errors),
     hostname: decodeOne(annotations, HOSTNAME, hostname, "a lowercase DNS hostname", errors),
-    keepIp: Option.getOrElse(decodeOne(annotations, KEEP_IP, literalBoolean, '"true" or "false"', errors), () => false),
+    keepIp: Option.getOrElse(
+      decodeOne(annotations, KEEP_IP, literalBoolean, "\"true\" or \"false\"", errors),
+      () => false
+    ),
     networkId: decodeOne(annotations, NETWORK_ID, uuid, "a CloudStack network id (UUID)", errors),
     sticky: Option.map(
       Option.orElse(
@@ -375,7 +407,7 @@ export const decode = (
       })
     ),
     healthCheck: {
-      enabled: decodeOne(annotations, HEALTH_CHECK, literalBoolean, '"true" or "false"', errors),
+      enabled: decodeOne(annotations, HEALTH_CHECK, literalBoolean, "\"true\" or \"false\"", errors),
       path: decodeOne(annotations, HEALTH_CHECK_PATH, pingPath, "a path starting with /", errors),
       interval: decodeOne(annotations, HEALTH_CHECK_INTERVAL, seconds, "whole seconds, 1 to 600", errors),
       timeout: decodeOne(annotations, HEALTH_CHECK_TIMEOUT, seconds, "whole seconds, 1 to 600", errors),
@@ -385,8 +417,17 @@ export const decode = (
   }
   for (const key of [STICKY_PARAMS, STICKYNESS_PARAM]) {
     const raw = annotations[key]
-    if (raw !== undefined && Option.isNone(result.sticky) && annotations[STICKY_METHOD] === undefined && annotations[STICKYNESS_METHOD] === undefined) {
-      errors.push(new InvalidAnnotationError({ key, value: raw, expected: `parameters of a stickiness method set with ${STICKY_METHOD}` }))
+    if (
+      raw !== undefined && Option.isNone(result.sticky) && annotations[STICKY_METHOD] === undefined &&
+      annotations[STICKYNESS_METHOD] === undefined
+    ) {
+      errors.push(
+        new InvalidAnnotationError({
+          key,
+          value: raw,
+          expected: `parameters of a stickiness method set with ${STICKY_METHOD}`
+        })
+      )
     }
   }
   return errors.length === 0 ? Either.right(result) : Either.left(errors)

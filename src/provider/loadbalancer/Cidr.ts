@@ -2,8 +2,8 @@
  * CIDR parsing and comparison for source ranges (firewall rules, ACL items, LB rule cidrlists).
  * Pure. A bare address is a host CIDR (/32 or /128), as CloudStack accepts it.
  */
-import { isIPv4, isIPv6 } from "node:net"
 import { Option } from "effect"
+import { isIPv4, isIPv6 } from "node:net"
 
 export interface Cidr {
   readonly family: 4 | 6

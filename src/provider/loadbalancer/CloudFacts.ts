@@ -53,7 +53,9 @@ export const make = Effect.gen(function*() {
         ? Option.none<string>()
         : network.aclName !== undefined
         ? Option.some(network.aclName)
-        : Option.fromNullable((yield* cs.list(listNetworkACLLists, { id: network.aclId })).find((l) => l.id === network.aclId)?.name)
+        : Option.fromNullable(
+          (yield* cs.list(listNetworkACLLists, { id: network.aclId })).find((l) => l.id === network.aclId)?.name
+        )
       return Option.some(fromNetwork(network, listName))
     })
 
@@ -63,7 +65,9 @@ export const make = Effect.gen(function*() {
       const cached = (yield* Ref.get(profiles)).get(id)
       if (fresh(cached, PROFILE_TTL, now)) return Option.some(cached.value)
       const loaded = yield* load(id)
-      if (Option.isSome(loaded)) yield* Ref.update(profiles, (m) => new Map(m).set(id, { at: now, value: loaded.value }))
+      if (Option.isSome(loaded)) {
+        yield* Ref.update(profiles, (m) => new Map(m).set(id, { at: now, value: loaded.value }))
+      }
       return loaded
     })
 
@@ -87,7 +91,10 @@ export const make = Effect.gen(function*() {
     })
 
   const refuse = (id: NetworkId, protocol: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(refusals, (m) => new Map(m).set(`${id}|${protocol}`, now)))
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => Ref.update(refusals, (m) => new Map(m).set(`${id}|${protocol}`, now))
+    )
 
   return {
     profile,

@@ -7,7 +7,12 @@
 import { Data, Effect, Option, Random, Ref, Stream } from "effect"
 import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
-import { associateIpAddress, disassociateIpAddress, listPublicIpAddresses, type PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
+import {
+  associateIpAddress,
+  disassociateIpAddress,
+  listPublicIpAddresses,
+  type PublicIpAddress
+} from "../../cloudstack/commands/Addresses.js"
 import { createFirewallRule, deleteFirewallRule } from "../../cloudstack/commands/Firewall.js"
 import {
   assignToLoadBalancerRule,
@@ -86,12 +91,18 @@ const pickFree = (network: NetworkProfile, input: ExecuteInput<unknown>) =>
   Effect.gen(function*() {
     const cs = yield* CloudStackClient
     // The first page is plenty: any free address will do, and one page is one call.
-    const page = yield* cs.stream(listPublicIpAddresses, { zoneId: network.zoneId, allocatedOnly: false, state: "Free" }).pipe(
+    const page = yield* cs.stream(listPublicIpAddresses, {
+      zoneId: network.zoneId,
+      allocatedOnly: false,
+      state: "Free"
+    }).pipe(
       Stream.take(500),
       Stream.runCollect
     )
     const reserved = yield* Ref.get(input.reservations)
-    const free = [...page].filter((ip) => ip.state === "Free" && !reserved.has(ip.ipAddress) && !input.avoid(ip.ipAddress))
+    const free = [...page].filter((ip) =>
+      ip.state === "Free" && !reserved.has(ip.ipAddress) && !input.avoid(ip.ipAddress)
+    )
     if (free.length === 0) return yield* new NoFreeAddressError({ zone: network.zoneId })
     // Random among the page, so concurrent CCMs (or a human) rarely race for the same one.
     const index = yield* Random.nextIntBetween(0, free.length)
@@ -123,7 +134,9 @@ export const execute = <E>(
     const { network, spec } = input
     // CloudStack runs a network's jobs one at a time: waits in its lane cost one poll per job.
     const onNetwork = { lane: `network:${network.id}` }
-    const onAddresses = { lane: Option.match(network.vpcId, { onNone: () => `network:${network.id}`, onSome: (vpc) => `vpc:${vpc}` }) }
+    const onAddresses = {
+      lane: Option.match(network.vpcId, { onNone: () => `network:${network.id}`, onSome: (vpc) => `vpc:${vpc}` })
+    }
     const onAcl = { lane: network.access._tag === "Acl" ? `acl:${network.access.aclId}` : `network:${network.id}` }
 
     const ipOf = (ref: IpRef): Effect.Effect<IpAddressId> =>
@@ -148,21 +161,34 @@ export const execute = <E>(
         return yield* Effect.gen(function*() {
           // The adopted IP is recorded by its id first (as the old IP of a move, kept until it goes):
           // the record holds one address being associated, and the new one takes that place.
-          const pin = Option.filter(input.adopted, () =>
-            Option.isNone(state.ownership.ipId) && !Option.exists(state.ownership.allocating, (a) => a === chosen))
-          if (Option.isSome(pin)) yield* record({ ...state.ownership, ipId: pin, associated: true, allocating: Option.none() })
+          const pin = Option.filter(
+            input.adopted,
+            () => Option.isNone(state.ownership.ipId) && !Option.exists(state.ownership.allocating, (a) => a === chosen)
+          )
+          if (Option.isSome(pin)) {
+            yield* record({ ...state.ownership, ipId: pin, associated: true, allocating: Option.none() })
+          }
           const before = state.ownership
           yield* record({ ...before, allocating: Option.some(chosen) })
           const forget = record({ ...before, allocating: Option.none() }).pipe(
-            Effect.catchAll((e) => Effect.logWarning("could not clear the record of an address not associated").pipe(Effect.annotateLogs({ error: String(e.cause) })))
+            Effect.catchAll((e) =>
+              Effect.logWarning("could not clear the record of an address not associated").pipe(
+                Effect.annotateLogs({ error: String(e.cause) })
+              )
+            )
           )
           // A refusal of the request or a failed job means the address is not ours (someone took it):
           // forget it, or a later adoption could take the user's IP for ours. Anything else (a timeout,
           // no answer, a failed poll of the accepted job) keeps it: it may be ours.
           const job = yield* mutate(cs.submit(associateIpAddress, {
-            ...Option.match(network.vpcId, { onNone: () => ({ networkId: network.id }), onSome: (vpcId) => ({ vpcId }) }),
+            ...Option.match(network.vpcId, {
+              onNone: () => ({ networkId: network.id }),
+              onSome: (vpcId) => ({ vpcId })
+            }),
             ipAddress: chosen
-          }, onAddresses)).pipe(Effect.tapError((error) => (error._tag === "CloudStackApiError" ? forget : Effect.void)))
+          }, onAddresses)).pipe(
+            Effect.tapError((error) => (error._tag === "CloudStackApiError" ? forget : Effect.void))
+          )
           const ip = yield* cs.waitForJob(associateIpAddress, job).pipe(
             Effect.tapError((error) => (error._tag === "AsyncJobFailedError" ? forget : Effect.void))
           )
@@ -185,11 +211,23 @@ export const execute = <E>(
         CreateStickiness: ({ name, rule, sticky }) => {
           const id = ruleOf(rule)
           if (id === undefined) return Effect.void
-          const params = Object.entries(sticky.params).map(([key, value]) => ({ name: key, value: value === "" ? "true" : value }))
+          const params = Object.entries(sticky.params).map(([key, value]) => ({
+            name: key,
+            value: value === "" ? "true" : value
+          }))
           // Recorded first: a policy this CCM made is always known as its own, so it goes with the annotation.
           return Effect.zipRight(
-            state.ownership.stickyApplied ? Effect.void : Effect.asVoid(record({ ...state.ownership, stickyApplied: true })),
-            mutate(cs.run(createLBStickinessPolicy, { lbRuleId: id, name, methodName: sticky.method, ...(params.length > 0 ? { param: params } : {}) }, onNetwork))
+            state.ownership.stickyApplied
+              ? Effect.void
+              : Effect.asVoid(record({ ...state.ownership, stickyApplied: true })),
+            mutate(
+              cs.run(createLBStickinessPolicy, {
+                lbRuleId: id,
+                name,
+                methodName: sticky.method,
+                ...(params.length > 0 ? { param: params } : {})
+              }, onNetwork)
+            )
           )
         },
         DeleteStickiness: ({ id }) => mutate(cs.run(deleteLBStickinessPolicy, { id }, onNetwork)),
@@ -207,87 +245,109 @@ export const execute = <E>(
         DeleteHealthCheck: ({ id }) => mutate(cs.run(deleteLBHealthCheckPolicy, { id }, onNetwork))
       })
 
-    const run = (step: Step): Effect.Effect<void, CloudStackError | PersistFailedError<E> | NoFreeAddressError, CloudStackClient> =>
-      Effect.asVoid<unknown, CloudStackError | PersistFailedError<E> | NoFreeAddressError, CloudStackClient>(Step.$match(step, {
-        AcquireIp: ({ address }) => acquire(address),
-        CreateRule: ({ ip, port }) =>
-          Effect.gen(function*() {
-            const publicIpId = yield* ipOf(ip)
-            const rule = yield* mutate(cs.run(createLoadBalancerRule, {
-              name: port.name,
-              algorithm: spec.algorithm,
-              privatePort: port.privatePort,
-              publicPort: port.publicPort,
-              publicIpId,
-              networkId: network.id,
-              protocol: port.protocol,
-              openFirewall: false,
-              ...Option.match(spec.ruleCidrs, { onNone: () => ({}), onSome: (cidrList) => ({ cidrList }) })
-            }, onNetwork))
-            state.created.set(port.name, rule)
-          }),
-        UpdateRule: ({ id }) =>
-          Effect.gen(function*() {
-            const rule = yield* mutate(cs.run(updateLoadBalancerRule, {
-              id,
-              algorithm: spec.algorithm,
-              ...Option.match(spec.ruleCidrs, { onNone: () => ({}), onSome: (cidrList) => ({ cidrList }) })
-            }, onNetwork))
-            state.updated.set(id, rule)
-          }),
-        DeleteRule: ({ id }) => mutate(cs.run(deleteLoadBalancerRule, { id }, onNetwork)),
-        AssignMembers: ({ rule, vms }) => {
-          const id = ruleOf(rule)
-          return id === undefined ? Effect.void : mutate(cs.run(assignToLoadBalancerRule, { id, virtualMachineIds: vms }, onNetwork))
-        },
-        RemoveMembers: ({ rule, vms }) => mutate(cs.run(removeFromLoadBalancerRule, { id: rule, virtualMachineIds: vms }, onNetwork)),
-        CreateFirewall: ({ cidrs, ip, port, protocol }) =>
-          Effect.flatMap(ipOf(ip), (ipAddressId) =>
-            mutate(cs.run(createFirewallRule, { ipAddressId, protocol, startPort: port, endPort: port, cidrList: cidrs }, onNetwork))).pipe(
-              Effect.tap((fw) => Effect.sync(() => state.createdFirewall.set(`${protocol}/${port}`, fw.id)))
+    const run = (
+      step: Step
+    ): Effect.Effect<void, CloudStackError | PersistFailedError<E> | NoFreeAddressError, CloudStackClient> =>
+      Effect.asVoid<unknown, CloudStackError | PersistFailedError<E> | NoFreeAddressError, CloudStackClient>(
+        Step.$match(step, {
+          AcquireIp: ({ address }) => acquire(address),
+          CreateRule: ({ ip, port }) =>
+            Effect.gen(function*() {
+              const publicIpId = yield* ipOf(ip)
+              const rule = yield* mutate(cs.run(createLoadBalancerRule, {
+                name: port.name,
+                algorithm: spec.algorithm,
+                privatePort: port.privatePort,
+                publicPort: port.publicPort,
+                publicIpId,
+                networkId: network.id,
+                protocol: port.protocol,
+                openFirewall: false,
+                ...Option.match(spec.ruleCidrs, { onNone: () => ({}), onSome: (cidrList) => ({ cidrList }) })
+              }, onNetwork))
+              state.created.set(port.name, rule)
+            }),
+          UpdateRule: ({ id }) =>
+            Effect.gen(function*() {
+              const rule = yield* mutate(cs.run(updateLoadBalancerRule, {
+                id,
+                algorithm: spec.algorithm,
+                ...Option.match(spec.ruleCidrs, { onNone: () => ({}), onSome: (cidrList) => ({ cidrList }) })
+              }, onNetwork))
+              state.updated.set(id, rule)
+            }),
+          DeleteRule: ({ id }) => mutate(cs.run(deleteLoadBalancerRule, { id }, onNetwork)),
+          AssignMembers: ({ rule, vms }) => {
+            const id = ruleOf(rule)
+            return id === undefined
+              ? Effect.void
+              : mutate(cs.run(assignToLoadBalancerRule, { id, virtualMachineIds: vms }, onNetwork))
+          },
+          RemoveMembers: ({ rule, vms }) =>
+            mutate(cs.run(removeFromLoadBalancerRule, { id: rule, virtualMachineIds: vms }, onNetwork)),
+          CreateFirewall: ({ cidrs, ip, port, protocol }) =>
+            Effect.flatMap(ipOf(ip), (ipAddressId) =>
+              mutate(
+                cs.run(
+                  createFirewallRule,
+                  { ipAddressId, protocol, startPort: port, endPort: port, cidrList: cidrs },
+                  onNetwork
+                )
+              )).pipe(
+                Effect.tap((fw) => Effect.sync(() => state.createdFirewall.set(`${protocol}/${port}`, fw.id)))
+              ),
+          DeleteFirewall: ({ id }) => mutate(cs.run(deleteFirewallRule, { id }, onNetwork)),
+          CreateAcl: ({ cidrs, port, protocol }) =>
+            network.access._tag !== "Acl" ? Effect.void : mutate(cs.run(createNetworkACL, {
+              aclId: network.access.aclId,
+              protocol,
+              startPort: port,
+              endPort: port,
+              cidrList: cidrs,
+              action: "Allow",
+              trafficType: "Ingress",
+              reason: input.aclReason
+            }, onAcl)).pipe(
+              Effect.tap((item) => Effect.sync(() => state.createdAcl.set(`${protocol}/${port}`, item.id)))
             ),
-        DeleteFirewall: ({ id }) => mutate(cs.run(deleteFirewallRule, { id }, onNetwork)),
-        CreateAcl: ({ cidrs, port, protocol }) =>
-          network.access._tag !== "Acl" ? Effect.void : mutate(cs.run(createNetworkACL, {
-            aclId: network.access.aclId,
-            protocol,
-            startPort: port,
-            endPort: port,
-            cidrList: cidrs,
-            action: "Allow",
-            trafficType: "Ingress",
-            reason: input.aclReason
-          }, onAcl)).pipe(Effect.tap((item) => Effect.sync(() => state.createdAcl.set(`${protocol}/${port}`, item.id)))),
-        DeleteAcl: ({ id }) => mutate(cs.run(deleteNetworkACL, { id: AclItemId.make(id) }, onAcl)),
-        ReleaseIp: ({ id }) => mutate(cs.run(disassociateIpAddress, { id }, onAddresses)),
-        Tag: ({ resourceType, tags, targets }) => {
-          const ids = targets.flatMap((t) => {
-            const id = TagTarget.$match(t, {
-              Existing: ({ id }) => id,
-              AcquiredIp: () => Option.getOrUndefined(Option.map(state.acquired, (ip) => ip.id)),
-              CreatedRule: ({ name }) => state.created.get(name)?.id,
-              CreatedFirewall: ({ port, protocol }) => state.createdFirewall.get(`${protocol}/${port}`),
-              CreatedAcl: ({ port, protocol }) => state.createdAcl.get(`${protocol}/${port}`)
+          DeleteAcl: ({ id }) => mutate(cs.run(deleteNetworkACL, { id: AclItemId.make(id) }, onAcl)),
+          ReleaseIp: ({ id }) => mutate(cs.run(disassociateIpAddress, { id }, onAddresses)),
+          Tag: ({ resourceType, tags, targets }) => {
+            const ids = targets.flatMap((t) => {
+              const id = TagTarget.$match(t, {
+                Existing: ({ id }) => id,
+                AcquiredIp: () => Option.getOrUndefined(Option.map(state.acquired, (ip) => ip.id)),
+                CreatedRule: ({ name }) => state.created.get(name)?.id,
+                CreatedFirewall: ({ port, protocol }) => state.createdFirewall.get(`${protocol}/${port}`),
+                CreatedAcl: ({ port, protocol }) => state.createdAcl.get(`${protocol}/${port}`)
+              })
+              return id === undefined ? [] : [id]
             })
-            return id === undefined ? [] : [id]
-          })
-          // Not awaited: tags never add a wait to the create path; a failed job is redone next time.
-          return ids.length === 0 ? Effect.void : mutate(cs.submit(createTags, { resourceType, resourceIds: ids, tags }))
-        },
-        Policy: ({ policy }) => runPolicy(policy),
-        Persist: ({ associated, ip, stickyApplied }) =>
-          Effect.flatMap(
-            Option.match(ip, { onNone: () => Effect.succeed(Option.none<IpAddressId>()), onSome: (r) => Effect.map(ipOf(r), Option.some) }),
-            (ipId) => {
-              const final: Ownership = { ipId, associated, allocating: Option.none(), stickyApplied }
-              return equals(final, state.ownership) ? Effect.void : Effect.asVoid(record(final))
-            }
-          )
-      }))
+            // Not awaited: tags never add a wait to the create path; a failed job is redone next time.
+            return ids.length === 0
+              ? Effect.void
+              : mutate(cs.submit(createTags, { resourceType, resourceIds: ids, tags }))
+          },
+          Policy: ({ policy }) => runPolicy(policy),
+          Persist: ({ associated, ip, stickyApplied }) =>
+            Effect.flatMap(
+              Option.match(ip, {
+                onNone: () => Effect.succeed(Option.none<IpAddressId>()),
+                onSome: (r) => Effect.map(ipOf(r), Option.some)
+              }),
+              (ipId) => {
+                const final: Ownership = { ipId, associated, allocating: Option.none(), stickyApplied }
+                return equals(final, state.ownership) ? Effect.void : Effect.asVoid(record(final))
+              }
+            )
+        })
+      )
 
     for (const step of steps) {
       const exit = yield* Effect.either(run(step))
-      if (exit._tag === "Left") return yield* new StepFailedError<E>({ step, cause: exit.left, executed: snapshot(), networkId: network.id })
+      if (exit._tag === "Left") {
+        return yield* new StepFailedError<E>({ step, cause: exit.left, executed: snapshot(), networkId: network.id })
+      }
     }
     return snapshot()
   })

@@ -16,7 +16,15 @@ export interface IpLocks {
 /** The addresses and IP ids a Service names. */
 export const keysOf = (service: LbService): ReadonlyArray<string> => {
   const keys = new Set<string>()
-  for (const v of [service.loadBalancerIP, service.annotations[ADDRESS], service.annotations[IP_ID], service.annotations[IP_ALLOCATING], ...(service.ingress ?? [])]) {
+  for (
+    const v of [
+      service.loadBalancerIP,
+      service.annotations[ADDRESS],
+      service.annotations[IP_ID],
+      service.annotations[IP_ALLOCATING],
+      ...(service.ingress ?? [])
+    ]
+  ) {
     const key = v?.trim() ?? ""
     if (key !== "") keys.add(key)
   }

@@ -86,13 +86,17 @@ export const fromService = (
     for (const port of service.ports) {
       const label = `${port.protocol}/${port.port}`
       if (port.protocol === "SCTP") {
-        warnings.push({ reason: "UnsupportedProtocol", message: `port ${label}: CloudStack load balancers do not support SCTP` })
+        warnings.push({
+          reason: "UnsupportedProtocol",
+          message: `port ${label}: CloudStack load balancers do not support SCTP`
+        })
         continue
       }
       if (port.nodePort <= 0) {
         warnings.push({
           reason: "NoNodePort",
-          message: `port ${label} has no nodePort (allocateLoadBalancerNodePorts: false?): CloudStack forwards to node ports`
+          message:
+            `port ${label} has no nodePort (allocateLoadBalancerNodePorts: false?): CloudStack forwards to node ports`
         })
         continue
       }
@@ -101,7 +105,8 @@ export const fromService = (
       if (clash !== undefined) {
         warnings.push({
           reason: "PortConflict",
-          message: `port ${label}: CloudStack cannot balance two protocols on one public port; ${clash.ipProtocol.toUpperCase()}/${port.port} is kept`
+          message:
+            `port ${label}: CloudStack cannot balance two protocols on one public port; ${clash.ipProtocol.toUpperCase()}/${port.port} is kept`
         })
         continue
       }
@@ -114,10 +119,13 @@ export const fromService = (
         privatePort: port.nodePort
       })
     }
-    const requested = Option.orElse(a.address, () =>
-      service.loadBalancerIP === undefined || service.loadBalancerIP.trim() === ""
-        ? Option.none()
-        : Option.some(service.loadBalancerIP.trim()))
+    const requested = Option.orElse(
+      a.address,
+      () =>
+        service.loadBalancerIP === undefined || service.loadBalancerIP.trim() === ""
+          ? Option.none()
+          : Option.some(service.loadBalancerIP.trim())
+    )
     const sourceRanges = service.loadBalancerSourceRanges.length > 0
       ? service.loadBalancerSourceRanges
       : Option.getOrElse(a.sourceRanges, () => ALL_SOURCES)
@@ -126,7 +134,10 @@ export const fromService = (
       lbNames: [name, forkName(clusterName, service.namespace, service.name)],
       ports,
       requestedIp: requested,
-      algorithm: Option.getOrElse(a.algorithm, () => (service.sessionAffinity === "ClientIP" ? "source" : "roundrobin")),
+      algorithm: Option.getOrElse(
+        a.algorithm,
+        () => (service.sessionAffinity === "ClientIP" ? "source" : "roundrobin")
+      ),
       sourceRanges,
       ruleCidrs: a.sourceCidrs,
       keepIp: a.keepIp,

@@ -15,8 +15,8 @@ import type { NodeRef } from "../InstanceLookup.js"
 import { Instances } from "../Instances.js"
 import { KEEP_IP } from "./Annotations.js"
 import * as CloudFacts from "./CloudFacts.js"
-import * as IpLocks from "./IpLocks.js"
 import type { Executed, Reservations } from "./Execute.js"
+import * as IpLocks from "./IpLocks.js"
 import { lbName } from "./LbName.js"
 import { fromService, type LbService, type LbSpec, type LbWarning } from "./LbSpec.js"
 import { membersIn } from "./Members.js"
@@ -123,13 +123,20 @@ const isApiCode = (cause: CloudStackError, code: number): boolean =>
  * Any other 431 (an invalid value, an answer from something in between) says nothing of the protocol.
  */
 const isProviderRefusal = (cause: CloudStackError): boolean =>
-  isApiCode(cause, 431) && cause._tag === "CloudStackApiError" && cause.errorText.includes("LB service provider cannot support this rule")
+  isApiCode(cause, 431) && cause._tag === "CloudStackApiError" &&
+  cause.errorText.includes("LB service provider cannot support this rule")
 
 const addressOf = (target: Option.Option<Target>, executed: Option.Option<Executed>): Option.Option<string> =>
-  Option.flatMap(target, (t) =>
-    t._tag === "Existing" ? Option.some(t.ip.address) : Option.map(Option.flatMap(executed, (e) => e.acquired), (ip) => ip.ipAddress))
+  Option.flatMap(
+    target,
+    (t) =>
+      t._tag === "Existing"
+        ? Option.some(t.ip.address)
+        : Option.map(Option.flatMap(executed, (e) => e.acquired), (ip) => ip.ipAddress)
+  )
 
-const sameCidrs = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => [...a].sort().join(",") === [...b].sort().join(",")
+const sameCidrs = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
+  [...a].sort().join(",") === [...b].sort().join(",")
 
 const roundRequest = <E>(request: LbRequest<E>): RoundRequest<E> => ({
   uid: request.service.uid,
@@ -158,7 +165,9 @@ export const make = (options: LoadBalancersOptions = {}) =>
       Effect.gen(function*() {
         const spec = yield* Either.match(fromService(request.service, cluster), {
           onLeft: (errors) =>
-            Effect.fail(new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })),
+            Effect.fail(
+              new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })
+            ),
           onRight: Effect.succeed
         })
         let ownership = Ownership.fromAnnotations(request.service.annotations)
@@ -170,7 +179,12 @@ export const make = (options: LoadBalancersOptions = {}) =>
           // After a round ran steps the Service is fresh no more: the next one must read all it may have made.
           const fresh = request.fresh && attempt === 1
           const result = yield* Effect.either(
-            round({ ...roundRequest(request), fresh }, spec, ownership, { reads: live, freshListing: listing.fresh, teardown: false, dryRun: false })
+            round({ ...roundRequest(request), fresh }, spec, ownership, {
+              reads: live,
+              freshListing: listing.fresh,
+              teardown: false,
+              dryRun: false
+            })
           )
           if (Either.isRight(result)) {
             const { base, effective, executed, network, planned, warnings } = result.right
@@ -178,23 +192,29 @@ export const make = (options: LoadBalancersOptions = {}) =>
             mutations += done?.mutations ?? 0
             // A server before 4.22 ignores cidrlist on update: learn it and recreate the rule instead.
             const ignored = done !== undefined && Option.isSome(spec.ruleCidrs) &&
-              [...done.updated.values()].some((rule) => !sameCidrs(rule.cidrList ?? [], Option.getOrElse(spec.ruleCidrs, () => [])))
+              [...done.updated.values()].some((rule) =>
+                !sameCidrs(rule.cidrList ?? [], Option.getOrElse(spec.ruleCidrs, () => []))
+              )
             if (ignored && attempt < ATTEMPTS) {
               yield* facts.noCidrUpdateInPlace
               ownership = done.ownership
               continue
             }
-            const onTarget = (ipId: string) => Option.exists(planned.target, (t) => t._tag === "Existing" && t.ip.id === ipId)
+            const onTarget = (ipId: string) =>
+              Option.exists(planned.target, (t) => t._tag === "Existing" && t.ip.id === ipId)
             const rules = effective.ports.flatMap((p) => {
               const id = done?.created.get(p.name)?.id ??
-                base.rules.find((r) => r.protocol === p.protocol && r.publicPort === p.publicPort && onTarget(r.ipId))?.id
+                base.rules.find((r) => r.protocol === p.protocol && r.publicPort === p.publicPort && onTarget(r.ipId))
+                  ?.id
               return id === undefined ? [] : [{ id, name: p.name }]
             })
             return {
               address: addressOf(planned.target, executed),
               spec,
               warnings,
-              snapshot: Option.isSome(planned.target) ? Option.some({ networkId: network.id, networkName: network.name, rules }) : Option.none(),
+              snapshot: Option.isSome(planned.target)
+                ? Option.some({ networkId: network.id, networkName: network.name, rules })
+                : Option.none(),
               mutations
             }
           }
@@ -219,7 +239,8 @@ export const make = (options: LoadBalancersOptions = {}) =>
           if (step._tag === "CreateRule" && isApiCode(cause, 537)) {
             return yield* new LbUserError({
               reason: "PortConflict",
-              detail: `public port ${step.port.publicPort} is already used by another rule on the IP (CloudStack: ${cause.message})`
+              detail:
+                `public port ${step.port.publicPort} is already used by another rule on the IP (CloudStack: ${cause.message})`
             })
           }
           if (step._tag === "AcquireIp" && isApiCode(cause, 533) && Option.isSome(step.address)) {
@@ -233,7 +254,12 @@ export const make = (options: LoadBalancersOptions = {}) =>
             Effect.annotateLogs({ step: step._tag, attempt, error: cause.message })
           )
         }
-      }).pipe(locks.withIps(request.service), Effect.withSpan("LoadBalancers.ensure", { attributes: { service: `${request.service.namespace}/${request.service.name}` } }))
+      }).pipe(
+        locks.withIps(request.service),
+        Effect.withSpan("LoadBalancers.ensure", {
+          attributes: { service: `${request.service.namespace}/${request.service.name}` }
+        })
+      )
 
     const updateMembers = (snapshot: LbSnapshot, nodes: ReadonlyArray<NodeRef>) =>
       Effect.gen(function*() {
@@ -250,8 +276,12 @@ export const make = (options: LoadBalancersOptions = {}) =>
             const haveIds = new Set<VmId>(have)
             const add = wanted.vms.filter((id) => !haveIds.has(id))
             const remove = [...haveIds].filter((id) => !wantIds.has(id)).sort()
-            if (add.length > 0) yield* client.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: add }, lane)
-            if (remove.length > 0) yield* client.run(removeFromLoadBalancerRule, { id: rule.id, virtualMachineIds: remove }, lane)
+            if (add.length > 0) {
+              yield* client.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: add }, lane)
+            }
+            if (remove.length > 0) {
+              yield* client.run(removeFromLoadBalancerRule, { id: rule.id, virtualMachineIds: remove }, lane)
+            }
             return { added: add.length, removed: remove.length }
           }), { concurrency: "unbounded" })
         const added = changes.reduce((n, c) => n + c.added, 0)
@@ -275,9 +305,21 @@ export const make = (options: LoadBalancersOptions = {}) =>
         let mutations = 0
         for (let attempt = 1;; attempt++) {
           const outcome = yield* Effect.either(
-            round(roundRequest({ ...request, fresh: false }), spec, ownership, { reads: live, freshListing: false, teardown: true, dryRun: false })
+            round(roundRequest({ ...request, fresh: false }), spec, ownership, {
+              reads: live,
+              freshListing: false,
+              teardown: true,
+              dryRun: false
+            })
           )
-          if (Either.isRight(outcome)) return { mutations: mutations + Option.match(outcome.right.executed, { onNone: () => 0, onSome: (e) => e.mutations }) }
+          if (Either.isRight(outcome)) {
+            return {
+              mutations: mutations + Option.match(outcome.right.executed, {
+                onNone: () => 0,
+                onSome: (e) => e.mutations
+              })
+            }
+          }
           const error = outcome.left
           // A plan without ports never asks for an IP, so it cannot fail as the user's error.
           if (error._tag === "LbUserError") return { mutations }
@@ -289,7 +331,12 @@ export const make = (options: LoadBalancersOptions = {}) =>
           if (cause._tag === "NoFreeAddressError") return { mutations }
           if (attempt >= ATTEMPTS) return yield* Effect.fail(cause)
         }
-      }).pipe(locks.withIps(request.service), Effect.withSpan("LoadBalancers.delete", { attributes: { service: `${request.service.namespace}/${request.service.name}` } }))
+      }).pipe(
+        locks.withIps(request.service),
+        Effect.withSpan("LoadBalancers.delete", {
+          attributes: { service: `${request.service.namespace}/${request.service.name}` }
+        })
+      )
 
     const fleet = Effect.gen(function*() {
       const snapshot = yield* Reads.fetchFleet(client)
@@ -300,7 +347,10 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const drift = <E>(request: LbRequest<E>, reads: Reads.LbReads) =>
       Effect.gen(function*() {
         const spec = yield* Either.match(fromService(request.service, cluster), {
-          onLeft: (errors) => Effect.fail(new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })),
+          onLeft: (errors) =>
+            Effect.fail(
+              new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })
+            ),
           onRight: Effect.succeed
         })
         const noMembers: Reads.LbReads = { ...reads, members: () => Effect.succeed([]) }
@@ -321,5 +371,6 @@ export const make = (options: LoadBalancersOptions = {}) =>
     return LoadBalancers.of({ ensure, updateMembers, delete: remove, fleet, drift })
   })
 
-export const layer = (options: LoadBalancersOptions = {}): Layer.Layer<LoadBalancers, never, Instances | CloudStackClient> =>
-  Layer.effect(LoadBalancers, make(options))
+export const layer = (
+  options: LoadBalancersOptions = {}
+): Layer.Layer<LoadBalancers, never, Instances | CloudStackClient> => Layer.effect(LoadBalancers, make(options))

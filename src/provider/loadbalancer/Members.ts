@@ -4,8 +4,8 @@
  * Nodes that cannot be members become one warning each kind, naming at most a few nodes. Pure.
  */
 import { Option } from "effect"
-import type { NetworkId, VmId } from "../../cloudstack/Ids.js"
 import type { VirtualMachine } from "../../cloudstack/commands/VirtualMachines.js"
+import type { NetworkId, VmId } from "../../cloudstack/Ids.js"
 import { isGone, type Lookup } from "../InstanceLookup.js"
 import type { LbWarning } from "./LbSpec.js"
 import type { ObservedBase } from "./Observe.js"
@@ -23,7 +23,9 @@ export const chooseNetwork = (
   chosen: Option.Option<NetworkId> = Option.none()
 ): Option.Option<NetworkId> => {
   if (Option.isSome(chosen)) return chosen
-  const recorded = base.rules.find((r) => base.ips.some((ip) => ip.recorded && ip.id === r.ipId) && Option.isSome(r.networkId))
+  const recorded = base.rules.find((r) =>
+    base.ips.some((ip) => ip.recorded && ip.id === r.ipId) && Option.isSome(r.networkId)
+  )
   const fromRules = (recorded ?? base.rules.find((r) => Option.isSome(r.networkId)))?.networkId
   if (fromRules !== undefined && Option.isSome(fromRules)) return fromRules
   const fromIp = base.ips.find((ip) => Option.isSome(ip.associatedNetworkId))?.associatedNetworkId
@@ -72,7 +74,9 @@ export const membersIn = (
   if (elsewhere.length > 0) {
     warnings.push({
       reason: "NodesOnSeveralNetworks",
-      message: `nodes without a NIC in the load balancer's network ${networkName} are not members: ${listed(elsewhere.sort())}`
+      message: `nodes without a NIC in the load balancer's network ${networkName} are not members: ${
+        listed(elsewhere.sort())
+      }`
     })
   }
   if (unresolved.length > 0) {

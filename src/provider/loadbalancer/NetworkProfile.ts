@@ -40,7 +40,9 @@ const splitList = (value: string): ReadonlySet<string> =>
 const StickinessMethods = Schema.parseJson(Schema.Array(Schema.Struct({
   methodname: Schema.String,
   paramlist: Schema.optionalWith(
-    Schema.Array(Schema.Struct({ paramname: Schema.String, isflag: Schema.optionalWith(Schema.Boolean, { default: () => false }) })),
+    Schema.Array(
+      Schema.Struct({ paramname: Schema.String, isflag: Schema.optionalWith(Schema.Boolean, { default: () => false }) })
+    ),
     { default: () => [] }
   )
 })))
@@ -50,7 +52,14 @@ export const stickinessMethods = (value: string | undefined): NetworkProfile["st
   Option.match(Option.flatMap(Option.fromNullable(value), Schema.decodeUnknownOption(StickinessMethods)), {
     onNone: () => new Map(),
     onSome: (methods) =>
-      new Map(methods.map((m) => [m.methodname.toLowerCase(), new Map(m.paramlist.map((p) => [p.paramname.toLowerCase(), { isFlag: p.isflag }]))]))
+      new Map(
+        methods.map((
+          m
+        ) => [
+          m.methodname.toLowerCase(),
+          new Map(m.paramlist.map((p) => [p.paramname.toLowerCase(), { isFlag: p.isflag }]))
+        ])
+      )
   })
 
 /**
@@ -77,6 +86,7 @@ export const fromNetwork = (network: Network, aclListName: Option.Option<string>
     protocols: splitList(protocols),
     access,
     stickiness: stickinessMethods(lb?.capabilities.find((c) => c.name === "SupportedStickinessMethods")?.value),
-    healthChecks: lb?.capabilities.some((c) => c.name === "HealthCheckPolicy" && c.value.toLowerCase() === "true") ?? false
+    healthChecks: lb?.capabilities.some((c) => c.name === "HealthCheckPolicy" && c.value.toLowerCase() === "true") ??
+      false
   }
 }

@@ -14,7 +14,14 @@ import { parseAnyRuleName } from "./LbName.js"
 import type { LbSpec } from "./LbSpec.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { DEFAULT_ACL_LISTS } from "./NetworkProfile.js"
-import { aclMarker, type ObservedIp, type ObservedLb, type ObservedRule, type RequestedIp, type RulePolicies } from "./ObservedLb.js"
+import {
+  aclMarker,
+  type ObservedIp,
+  type ObservedLb,
+  type ObservedRule,
+  type RequestedIp,
+  type RulePolicies
+} from "./ObservedLb.js"
 import type { Ownership } from "./Ownership.js"
 import type { LbReads } from "./Reads.js"
 import { isClusters } from "./Tags.js"
@@ -55,7 +62,12 @@ const toObservedRule = (names: ReadonlyArray<string>, rule: LoadBalancerRule): O
   }
 }
 
-const ipFromAddress = (ip: PublicIpAddress, owned: boolean, foreignPorts: ReadonlyArray<number>, recorded: boolean): ObservedIp => ({
+const ipFromAddress = (
+  ip: PublicIpAddress,
+  owned: boolean,
+  foreignPorts: ReadonlyArray<number>,
+  recorded: boolean
+): ObservedIp => ({
   id: ip.id,
   address: ip.ipAddress,
   associatedNetworkId: Option.fromNullable(ip.associatedNetworkId),
@@ -67,7 +79,12 @@ const ipFromAddress = (ip: PublicIpAddress, owned: boolean, foreignPorts: Readon
   tags: Option.some(ip.tags)
 })
 
-const ipFromRule = (rule: LoadBalancerRule, owned: boolean, foreignPorts: ReadonlyArray<number>, recorded: boolean): ObservedIp => ({
+const ipFromRule = (
+  rule: LoadBalancerRule,
+  owned: boolean,
+  foreignPorts: ReadonlyArray<number>,
+  recorded: boolean
+): ObservedIp => ({
   id: rule.publicIpId,
   address: rule.publicIp,
   associatedNetworkId: Option.fromNullable(rule.networkId),
@@ -83,7 +100,9 @@ const ipFromRule = (rule: LoadBalancerRule, owned: boolean, foreignPorts: Readon
 export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<ObservedBase, CloudStackError> =>
   Effect.gen(function*() {
     const { ownership, spec } = input
-    if (input.fresh && Option.isNone(ownership.ipId) && Option.isNone(ownership.allocating)) return { ips: [], rules: [] }
+    if (input.fresh && Option.isNone(ownership.ipId) && Option.isNone(ownership.allocating)) {
+      return { ips: [], rules: [] }
+    }
     const ips: Array<ObservedIp> = []
     const rules: Array<ObservedRule> = []
     const seen = new Set<string>()
@@ -110,12 +129,19 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
     }
 
     /** The IPs carrying rules named for the Service (keyword is a LIKE match: exact prefixes only). */
-    const byName = (owner: (first: LoadBalancerRule, found: Effect.Effect.Success<ReturnType<typeof rulesOn>>) => Effect.Effect<boolean, CloudStackError>) =>
+    const byName = (
+      owner: (
+        first: LoadBalancerRule,
+        found: Effect.Effect.Success<ReturnType<typeof rulesOn>>
+      ) => Effect.Effect<boolean, CloudStackError>
+    ) =>
       Effect.gen(function*() {
         const named = new Map<IpAddressId, LoadBalancerRule>()
         for (const name of spec.lbNames) {
           for (const r of yield* reads.rulesNamed(name)) {
-            if (toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId) && !seen.has(r.publicIpId)) named.set(r.publicIpId, r)
+            if (
+              toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId) && !seen.has(r.publicIpId)
+            ) named.set(r.publicIpId, r)
           }
         }
         for (const [ipId, first] of named) {
@@ -161,10 +187,12 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       // No record: rules named by the Go CCM or the fork.
       // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
       yield* byName((first, found) =>
-        Effect.succeed(found.forked || Option.match(spec.requestedIp, {
-          onNone: () => true,
-          onSome: (requested) => requested === first.publicIp && ownership.associated
-        }))
+        Effect.succeed(
+          found.forked || Option.match(spec.requestedIp, {
+            onNone: () => true,
+            onSome: (requested) => requested === first.publicIp && ownership.associated
+          })
+        )
       )
     }
 
@@ -174,7 +202,8 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       if (!ips.some((ip) => ip.address === address) && !input.claimedElsewhere(address)) {
         const ip = yield* reads.ipByAddress(address, false)
         if (
-          Option.isSome(ip) && isAllocated(ip.value) && !ip.value.isSourceNat && !ip.value.isStaticNat && !seen.has(ip.value.id) &&
+          Option.isSome(ip) && isAllocated(ip.value) && !ip.value.isSourceNat && !ip.value.isStaticNat &&
+          !seen.has(ip.value.id) &&
           !input.claimedElsewhere(ip.value.id)
         ) {
           const found = yield* rulesOn(ip.value.id)
@@ -186,14 +215,21 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
     // Looked for after the address being associated, which is adopted as ours by the record.
     if (lostTrack) {
       yield* byName((first) =>
-        Effect.map(reads.ipById(first.publicIpId), (ip) =>
-          Option.exists(ip, (i) => isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) && !input.claimedElsewhere(i.ipAddress))))
+        Effect.map(
+          reads.ipById(first.publicIpId),
+          (ip) =>
+            Option.exists(ip, (i) =>
+              isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) &&
+              !input.claimedElsewhere(i.ipAddress))
+        )
+      )
     }
 
     // An IP about to be given up that the record does not call ours: this cluster's tag on it says
     // this CCM associated it for another Service that shared it and left (the last user releases it).
     const givingUp = (ip: ObservedIp) =>
-      !ip.owned && ip.foreignRules === 0 && !spec.keepIp && !input.claimedElsewhere(ip.id) && !input.claimedElsewhere(ip.address) &&
+      !ip.owned && ip.foreignRules === 0 && !spec.keepIp && !input.claimedElsewhere(ip.id) &&
+      !input.claimedElsewhere(ip.address) &&
       (spec.ports.length === 0 || Option.exists(spec.requestedIp, (r) => r !== ip.address))
     const checked: Array<ObservedIp> = []
     for (const ip of ips) {
@@ -201,7 +237,9 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
         checked.push(ip)
         continue
       }
-      const read = Option.isSome(ip.tags) ? Option.some(ip.tags.value) : Option.map(yield* reads.ipById(ip.id), (i) => i.tags)
+      const read = Option.isSome(ip.tags)
+        ? Option.some(ip.tags.value)
+        : Option.map(yield* reads.ipById(ip.id), (i) => i.tags)
       checked.push({ ...ip, tags: read, owned: Option.exists(read, (tags) => isClusters(input.cluster, tags)) })
     }
     return { ips: checked, rules }
@@ -248,10 +286,13 @@ const lookupRequested = (
     if (!isAllocated(ip)) return unavailable(`it is ${ip.state}`)
     if (ip.isStaticNat) return unavailable("it is a static NAT IP (CloudStack refuses load balancing on it)")
     // Whose it is depends on how that association ends: shared only once it is recorded (or given up).
-    if (associatingElsewhere(address)) return unavailable("another Service is associating it; it can be shared once that is done")
+    if (associatingElsewhere(address)) {
+      return unavailable("another Service is associating it; it can be shared once that is done")
+    }
     const here = Option.match(network.vpcId, {
       onNone: () => ip.associatedNetworkId === network.id,
-      onSome: (vpc) => ip.vpcId === vpc && (ip.associatedNetworkId === undefined || ip.associatedNetworkId === network.id)
+      onSome: (vpc) =>
+        ip.vpcId === vpc && (ip.associatedNetworkId === undefined || ip.associatedNetworkId === network.id)
     })
     if (!here) return unavailable(`it belongs to another network than the nodes' network ${network.name}`)
     // Another Service's IP (shared): its rules' ports are what this Service must not take.
@@ -270,10 +311,15 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
     const { network, spec } = input
     const looked = Option.isSome(spec.requestedIp) && spec.ports.length > 0 &&
         !input.base.ips.some((ip) => Option.exists(spec.requestedIp, (r) => r === ip.address))
-      ? Option.some(yield* lookupRequested(reads, spec.lbNames, spec.requestedIp.value, network, input.associatingElsewhere))
+      ? Option.some(
+        yield* lookupRequested(reads, spec.lbNames, spec.requestedIp.value, network, input.associatingElsewhere)
+      )
       : Option.none()
     // The Service's own rules on the requested IP make it one of its IPs (a move that stopped half way).
-    const holding = Option.flatMap(looked, (r) => (r._tag === "Available" && r.own.length > 0 ? Option.some(r) : Option.none()))
+    const holding = Option.flatMap(
+      looked,
+      (r) => (r._tag === "Available" && r.own.length > 0 ? Option.some(r) : Option.none())
+    )
     const base: ObservedBase = Option.match(holding, {
       onNone: () => input.base,
       onSome: ({ ip, own }) => ({ ips: [...input.base.ips, ip], rules: [...input.base.rules, ...own] })
@@ -295,7 +341,10 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
       ...input.memberRules,
       ...Option.match(holding, {
         onNone: () => [],
-        onSome: ({ own }) => own.filter((r) => spec.ports.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)).map((r) => r.id)
+        onSome: ({ own }) =>
+          own.filter((r) => spec.ports.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)).map((
+            r
+          ) => r.id)
       })
     ]
     const members = new Map<LbRuleId, ReadonlyArray<VmId>>()

@@ -19,7 +19,12 @@ export interface Ownership {
   readonly stickyApplied: boolean
 }
 
-export const empty: Ownership = { ipId: Option.none(), associated: false, allocating: Option.none(), stickyApplied: false }
+export const empty: Ownership = {
+  ipId: Option.none(),
+  associated: false,
+  allocating: Option.none(),
+  stickyApplied: false
+}
 
 export const fromAnnotations = (annotations: Readonly<Record<string, string>>): Ownership => {
   const id = annotations[IP_ID]?.trim() ?? ""

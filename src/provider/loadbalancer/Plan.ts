@@ -64,13 +64,22 @@ export type Step = Data.TaggedEnum<{
   DeleteRule: { readonly id: LbRuleId; readonly name: string }
   AssignMembers: { readonly rule: RuleRef; readonly vms: ReadonlyArray<VmId> }
   RemoveMembers: { readonly rule: LbRuleId; readonly vms: ReadonlyArray<VmId> }
-  CreateFirewall: { readonly ip: IpRef; readonly protocol: "tcp" | "udp"; readonly port: number; readonly cidrs: ReadonlyArray<string> }
+  CreateFirewall: {
+    readonly ip: IpRef
+    readonly protocol: "tcp" | "udp"
+    readonly port: number
+    readonly cidrs: ReadonlyArray<string>
+  }
   DeleteFirewall: { readonly id: FirewallRule["id"]; readonly port: number }
   CreateAcl: { readonly protocol: "tcp" | "udp"; readonly port: number; readonly cidrs: ReadonlyArray<string> }
   DeleteAcl: { readonly id: string; readonly port: number }
   ReleaseIp: { readonly id: IpAddressId; readonly address: string }
   /** createTags submitted, its job not awaited: a missing tag is added again by the next ensure. */
-  Tag: { readonly resourceType: TaggedType; readonly targets: ReadonlyArray<TagTarget>; readonly tags: ReadonlyArray<Tags.TagPair> }
+  Tag: {
+    readonly resourceType: TaggedType
+    readonly targets: ReadonlyArray<TagTarget>
+    readonly tags: ReadonlyArray<Tags.TagPair>
+  }
   /** A stickiness or health-check policy created or deleted (Policies). */
   Policy: { readonly policy: PolicyStep }
   /** Write the final ownership record (the acquired IP's id replaces `IpRef.Acquired`). */
@@ -118,10 +127,12 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
     const held = o.ips.find((ip) => ip.address === address && usableIn(ip, d.network))
     if (held !== undefined) return Either.right(existing(held))
     if (o.ips.some((ip) => ip.address === address)) {
-      return Either.left(new LbUserError({
-        reason: "LoadBalancerIPNotAvailable",
-        detail: `IP ${address} cannot be used: it is bound to another network than ${d.network.name}`
-      }))
+      return Either.left(
+        new LbUserError({
+          reason: "LoadBalancerIPNotAvailable",
+          detail: `IP ${address} cannot be used: it is bound to another network than ${d.network.name}`
+        })
+      )
     }
     const unknown: RequestedIp = { _tag: "Unavailable", address, why: "it could not be looked up" }
     const requested = Option.getOrElse(o.requested, () => unknown)
@@ -132,7 +143,10 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
         return Either.right(existing(requested.ip))
       case "Unavailable":
         return Either.left(
-          new LbUserError({ reason: "LoadBalancerIPNotAvailable", detail: `IP ${address} cannot be used: ${requested.why}` })
+          new LbUserError({
+            reason: "LoadBalancerIPNotAvailable",
+            detail: `IP ${address} cannot be used: ${requested.why}`
+          })
         )
     }
   }
@@ -140,13 +154,16 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
   const usable = o.ips.filter((ip) => usableIn(ip, d.network))
   const withRules = usable.filter((ip) => o.rules.some((r) => r.ipId === ip.id))
   const current = withRules.find((ip) => ip.recorded) ?? withRules[0] ?? usable.find((ip) => ip.recorded) ?? usable[0]
-  return Either.right(current !== undefined ? existing(current) : Option.some({ _tag: "Acquire", address: Option.none() }))
+  return Either.right(
+    current !== undefined ? existing(current) : Option.some({ _tag: "Acquire", address: Option.none() })
+  )
 }
 
 /** Whether rules for `network` may go on `ip`: not associated yet, or associated with that network. */
 const usableIn = (ip: ObservedIp, network: NetworkProfile): boolean =>
   Option.match(ip.associatedNetworkId, {
-    onNone: () => Option.isNone(ip.vpcId) || Option.getEquivalence((a: string, b: string) => a === b)(ip.vpcId, network.vpcId),
+    onNone: () =>
+      Option.isNone(ip.vpcId) || Option.getEquivalence((a: string, b: string) => a === b)(ip.vpcId, network.vpcId),
     onSome: (id) => id === network.id
   })
 
@@ -159,7 +176,10 @@ const difference = (a: ReadonlyArray<VmId>, b: ReadonlyArray<VmId>): ReadonlyArr
 }
 
 const firewallFor = (rules: ReadonlyArray<FirewallRule>, ipId: IpAddressId, protocol: string, port: number) =>
-  rules.filter((f) => f.ipAddressId === ipId && f.protocol.toLowerCase() === protocol && f.startPort === port && (f.endPort ?? port) === port)
+  rules.filter((f) =>
+    f.ipAddressId === ipId && f.protocol.toLowerCase() === protocol && f.startPort === port &&
+    (f.endPort ?? port) === port
+  )
 
 /** The ordered steps converging `o` on `d`, or why the LB cannot be built as asked. */
 export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserError> =>
@@ -184,14 +204,18 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
         if (!taken.has(port.publicPort)) return [{ port, ref: targetRef.value }]
         warnings.push({
           reason: "PortConflict",
-          message: `public port ${port.publicPort} of IP ${Option.match(targetIp, { onNone: () => "", onSome: (ip) => ip.address })} is already used by another rule (another Service sharing the IP?)`
+          message: `public port ${port.publicPort} of IP ${
+            Option.match(targetIp, { onNone: () => "", onSome: (ip) => ip.address })
+          } is already used by another rule (another Service sharing the IP?)`
         })
         return []
       })
       : []
 
     // ---- the IP ----
-    if (Option.isSome(target) && target.value._tag === "Acquire") first.push(Step.AcquireIp({ address: target.value.address }))
+    if (Option.isSome(target) && target.value._tag === "Acquire") {
+      first.push(Step.AcquireIp({ address: target.value.address }))
+    }
 
     // ---- rules on the target ----
     const kept = new Set<LbRuleId>()
@@ -239,10 +263,19 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
           keptFirewall.add(f.id)
           // An overlapping rule would conflict (537) with the new one: it goes first.
           const overlaps = Cidr.anyIntersect(f.cidrList ?? ["0.0.0.0/0"], d.spec.sourceRanges)
-          ;(overlaps && keep === undefined ? access : accessAfter).push(Step.DeleteFirewall({ id: f.id, port: port.publicPort }))
+          ;(overlaps && keep === undefined ? access : accessAfter).push(
+            Step.DeleteFirewall({ id: f.id, port: port.publicPort })
+          )
         }
         if (keep === undefined) {
-          access.push(Step.CreateFirewall({ ip: ref, protocol: port.ipProtocol, port: port.publicPort, cidrs: d.spec.sourceRanges }))
+          access.push(
+            Step.CreateFirewall({
+              ip: ref,
+              protocol: port.ipProtocol,
+              port: port.publicPort,
+              cidrs: d.spec.sourceRanges
+            })
+          )
         }
       }
     } else if (d.network.access._tag === "Acl") {
@@ -250,9 +283,12 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
         if (wanted.length > 0) {
           warnings.push({
             reason: "DefaultNetworkACL",
-            message: `tier ${d.network.name} uses the ACL list ${d.network.access.listName}, which CloudStack does not let anyone change: ${
-              d.network.access.listName === "default_deny" ? "the load balancer is unreachable until the tier gets a custom ACL list" : "every source can reach the load balancer"
-            }`
+            message:
+              `tier ${d.network.name} uses the ACL list ${d.network.access.listName}, which CloudStack does not let anyone change: ${
+                d.network.access.listName === "default_deny"
+                  ? "the load balancer is unreachable until the tier gets a custom ACL list"
+                  : "every source can reach the load balancer"
+              }`
           })
         }
       } else {
@@ -260,16 +296,20 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
         stayingAcl.length = 0
         for (const { port } of wanted) {
           const have = o.acl.filter((a) =>
-            a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort && (a.endPort ?? port.publicPort) === port.publicPort
+            a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort &&
+            (a.endPort ?? port.publicPort) === port.publicPort
           )
           const keep = have.find((a) => Cidr.sameSet(a.cidrList ?? [], d.spec.sourceRanges))
           if (keep !== undefined) {
             matched.add(keep.id)
             stayingAcl.push(keep)
-          }
-          else access.push(Step.CreateAcl({ protocol: port.ipProtocol, port: port.publicPort, cidrs: d.spec.sourceRanges }))
+          } else {access.push(
+              Step.CreateAcl({ protocol: port.ipProtocol, port: port.publicPort, cidrs: d.spec.sourceRanges })
+            )}
         }
-        for (const a of o.acl) if (!matched.has(a.id)) accessAfter.push(Step.DeleteAcl({ id: a.id, port: a.startPort ?? 0 }))
+        for (const a of o.acl) {
+          if (!matched.has(a.id)) accessAfter.push(Step.DeleteAcl({ id: a.id, port: a.startPort ?? 0 }))
+        }
       }
     }
     if (d.network.access._tag !== "Acl") {
@@ -285,10 +325,16 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
       if (kept.has(rule.id)) continue
       // Releasing the IP removes its rules and firewall rules with it (reference 5.7).
       if (releasing.has(rule.ipId)) continue
-      const stillOpen = onTarget(rule) && wanted.some(({ port: p }) => p.publicPort === rule.publicPort && ipProtocolOf(p.protocol) === ipProtocolOf(rule.protocol))
+      const stillOpen = onTarget(rule) &&
+        wanted.some(({ port: p }) =>
+          p.publicPort === rule.publicPort && ipProtocolOf(p.protocol) === ipProtocolOf(rule.protocol)
+        )
       const fw = stillOpen ? [] : firewallFor(o.firewall, rule.ipId, ipProtocolOf(rule.protocol), rule.publicPort)
         .filter((f) => !keptFirewall.has(f.id))
-      const steps = [...fw.map((f) => Step.DeleteFirewall({ id: f.id, port: rule.publicPort })), Step.DeleteRule({ id: rule.id, name: rule.name })]
+      const steps = [
+        ...fw.map((f) => Step.DeleteFirewall({ id: f.id, port: rule.publicPort })),
+        Step.DeleteRule({ id: rule.id, name: rule.name })
+      ]
       // A rule on the public port a new rule needs must go before it is created.
       const blocks = onTarget(rule) && wanted.some(({ port: p }) => p.publicPort === rule.publicPort)
       if (blocks) first.push(...steps)
@@ -301,8 +347,14 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
       spec: d.spec,
       network: d.network,
       stickyApplied: d.ownership.stickyApplied,
-      kept: o.rules.filter((r) => kept.has(r.id)).map((r) => ({ id: r.id, protocol: r.protocol, policies: Option.fromNullable(o.policies.get(r.id)) })),
-      created: creates.flatMap((step) => (step._tag === "CreateRule" ? [{ name: step.port.name, protocol: step.port.protocol }] : []))
+      kept: o.rules.filter((r) => kept.has(r.id)).map((r) => ({
+        id: r.id,
+        protocol: r.protocol,
+        policies: Option.fromNullable(o.policies.get(r.id))
+      })),
+      created: creates.flatMap((
+        step
+      ) => (step._tag === "CreateRule" ? [{ name: step.port.name, protocol: step.port.protocol }] : []))
     })
     warnings.push(...policies.warnings)
 
@@ -324,17 +376,31 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
       (Option.isSome(finalIp) && d.ownership.associated !== finalAssociated) ||
       d.ownership.stickyApplied !== policies.stickyApplied
 
-    const tags = d.tags ? tagSteps(d, o, target, releasing, [...creates, ...access], kept, stayingFirewall, stayingAcl) : []
+    const tags = d.tags
+      ? tagSteps(d, o, target, releasing, [...creates, ...access], kept, stayingFirewall, stayingAcl)
+      : []
     const policySteps = policies.steps.map((policy) => Step.Policy({ policy }))
-    const steps = [...first, ...creates, ...updates, ...policySteps, ...access, ...accessAfter, ...cleanup, ...release, ...tags]
+    const steps = [
+      ...first,
+      ...creates,
+      ...updates,
+      ...policySteps,
+      ...access,
+      ...accessAfter,
+      ...cleanup,
+      ...release,
+      ...tags
+    ]
     if (recordChanges || steps.some(Step.$is("AcquireIp"))) {
       const persist = Step.Persist({ ip: finalIp, associated: finalAssociated, stickyApplied: policies.stickyApplied })
       // An existing IP known only by its rules (the Go CCM's, the user's requested one) is recorded
       // first when it is the only one seen (so the record hides nothing else): deleting its last
       // rule, or a failure after its first one, would otherwise lose track of it (a leaked IP, a
       // new one, a 537 on our own rule).
-      const recordFirst = Option.exists(targetIp, (ip) =>
-        !Option.contains(d.ownership.ipId, ip.id) && o.ips.every((other) => other.id === ip.id))
+      const recordFirst = Option.exists(
+        targetIp,
+        (ip) => !Option.contains(d.ownership.ipId, ip.id) && o.ips.every((other) => other.id === ip.id)
+      )
       if (recordFirst) {
         // Stickiness this CCM may have applied stays recorded until the end, so it is never forgotten.
         const early = d.ownership.stickyApplied || policies.stickyApplied
@@ -362,7 +428,10 @@ const tagSteps = (
   acl: ReadonlyArray<NetworkAclItem>
 ): ReadonlyArray<Step> => {
   const all = Tags.tagsOf(d.owner)
-  const groups = new Map<string, { resourceType: TaggedType; tags: ReadonlyArray<Tags.TagPair>; targets: Array<TagTarget> }>()
+  const groups = new Map<
+    string,
+    { resourceType: TaggedType; tags: ReadonlyArray<Tags.TagPair>; targets: Array<TagTarget> }
+  >()
   const add = (resourceType: TaggedType, target: TagTarget, tags: ReadonlyArray<Tags.TagPair>) => {
     if (tags.length === 0) return
     const key = `${resourceType}|${tags.map((t) => t.key).join(",")}`
@@ -383,10 +452,18 @@ const tagSteps = (
   }
   for (const step of created) {
     if (step._tag === "CreateRule") add("LoadBalancer", TagTarget.CreatedRule({ name: step.port.name }), all)
-    if (step._tag === "CreateFirewall") add("FirewallRule", TagTarget.CreatedFirewall({ protocol: step.protocol, port: step.port }), all)
-    if (step._tag === "CreateAcl") add("NetworkACL", TagTarget.CreatedAcl({ protocol: step.protocol, port: step.port }), all)
+    if (step._tag === "CreateFirewall") {
+      add("FirewallRule", TagTarget.CreatedFirewall({ protocol: step.protocol, port: step.port }), all)
+    }
+    if (step._tag === "CreateAcl") {
+      add("NetworkACL", TagTarget.CreatedAcl({ protocol: step.protocol, port: step.port }), all)
+    }
   }
-  for (const rule of o.rules) if (keptRules.has(rule.id)) add("LoadBalancer", TagTarget.Existing({ id: rule.id }), Tags.missing(d.owner, rule.tags))
+  for (const rule of o.rules) {
+    if (keptRules.has(rule.id)) {
+      add("LoadBalancer", TagTarget.Existing({ id: rule.id }), Tags.missing(d.owner, rule.tags))
+    }
+  }
   for (const f of firewall) add("FirewallRule", TagTarget.Existing({ id: f.id }), Tags.missing(d.owner, f.tags))
   for (const a of acl) add("NetworkACL", TagTarget.Existing({ id: a.id }), Tags.missing(d.owner, a.tags))
   return [...groups.values()].map((g) => Step.Tag(g))

@@ -40,7 +40,10 @@ const anyHealthAnnotation = (h: HealthCheck): boolean =>
   Option.isSome(h.unhealthy) || Option.exists(h.enabled, (on) => on)
 
 /** The health check wanted on `network`, with the warning when the annotations ask for one it cannot have. */
-export const wantedHealthCheck = (spec: LbSpec, network: NetworkProfile): { readonly check: Option.Option<WantedHealthCheck>; readonly warning: Option.Option<LbWarning> } => {
+export const wantedHealthCheck = (
+  spec: LbSpec,
+  network: NetworkProfile
+): { readonly check: Option.Option<WantedHealthCheck>; readonly warning: Option.Option<LbWarning> } => {
   const h = spec.healthCheck
   if (!network.healthChecks) {
     return {
@@ -48,7 +51,9 @@ export const wantedHealthCheck = (spec: LbSpec, network: NetworkProfile): { read
       warning: anyHealthAnnotation(h)
         ? Option.some({
           reason: "HealthCheckUnsupported",
-          message: `the ${network.lbProvider || "Lb"} provider of network ${network.name} offers no health checks (HealthCheckPolicy): the health-check annotations are ignored`
+          message: `the ${
+            network.lbProvider || "Lb"
+          } provider of network ${network.name} offers no health checks (HealthCheckPolicy): the health-check annotations are ignored`
         })
         : Option.none()
     }
@@ -67,7 +72,8 @@ export const wantedHealthCheck = (spec: LbSpec, network: NetworkProfile): { read
       check: Option.none(),
       warning: Option.some({
         reason: "InvalidAnnotation",
-        message: `health check: the timeout (${check.timeout} s) must not be longer than the interval (${check.interval} s); no health check is set`
+        message:
+          `health check: the timeout (${check.timeout} s) must not be longer than the interval (${check.interval} s); no health check is set`
       })
     }
   }
@@ -75,17 +81,27 @@ export const wantedHealthCheck = (spec: LbSpec, network: NetworkProfile): { read
 }
 
 /** The stickiness wanted on `network`, with the warning when the provider does not offer it as asked. */
-export const wantedStickiness = (spec: LbSpec, network: NetworkProfile): { readonly sticky: Option.Option<Stickiness>; readonly warning: Option.Option<LbWarning> } =>
+export const wantedStickiness = (
+  spec: LbSpec,
+  network: NetworkProfile
+): { readonly sticky: Option.Option<Stickiness>; readonly warning: Option.Option<LbWarning> } =>
   Option.match(spec.sticky, {
     onNone: () => ({ sticky: Option.none(), warning: Option.none() }),
     onSome: (sticky) => {
       const unsupported = (why: string) => ({
         sticky: Option.none<Stickiness>(),
-        warning: Option.some<LbWarning>({ reason: "UnsupportedStickiness", message: `stickiness ${sticky.method}: ${why}` })
+        warning: Option.some<LbWarning>({
+          reason: "UnsupportedStickiness",
+          message: `stickiness ${sticky.method}: ${why}`
+        })
       })
       const params = network.stickiness.get(sticky.method.toLowerCase())
       if (params === undefined) {
-        return unsupported(`the ${network.lbProvider || "Lb"} provider of network ${network.name} offers ${[...network.stickiness.keys()].join(", ") || "no stickiness"}`)
+        return unsupported(
+          `the ${network.lbProvider || "Lb"} provider of network ${network.name} offers ${
+            [...network.stickiness.keys()].join(", ") || "no stickiness"
+          }`
+        )
       }
       for (const [name, value] of Object.entries(sticky.params)) {
         const def = params.get(name.toLowerCase())
@@ -96,10 +112,16 @@ export const wantedStickiness = (spec: LbSpec, network: NetworkProfile): { reado
     }
   })
 
-const sameStickiness = (have: StickinessPolicy, want: Stickiness, flags: ReadonlyMap<string, { readonly isFlag: boolean }>): boolean => {
+const sameStickiness = (
+  have: StickinessPolicy,
+  want: Stickiness,
+  flags: ReadonlyMap<string, { readonly isFlag: boolean }>
+): boolean => {
   if (have.methodName.toLowerCase() !== want.method.toLowerCase()) return false
   const norm = (params: Readonly<Record<string, string>>) =>
-    Object.entries(params).map(([k, v]) => [k.toLowerCase(), flags.get(k.toLowerCase())?.isFlag === true ? "" : v] as const)
+    Object.entries(params).map(([k, v]) =>
+      [k.toLowerCase(), flags.get(k.toLowerCase())?.isFlag === true ? "" : v] as const
+    )
       .sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(",")
   return norm(have.params) === norm(want.params)
 }
@@ -117,7 +139,9 @@ export interface PolicyInput {
   /** This CCM put stickiness policies on the rules (the record): they go when the annotation goes. */
   readonly stickyApplied: boolean
   /** Rules that stay, with their policies where they were read. */
-  readonly kept: ReadonlyArray<{ readonly id: LbRuleId; readonly protocol: LbProtocol; readonly policies: Option.Option<RulePolicies> }>
+  readonly kept: ReadonlyArray<
+    { readonly id: LbRuleId; readonly protocol: LbProtocol; readonly policies: Option.Option<RulePolicies> }
+  >
   /** The rules the plan creates. */
   readonly created: ReadonlyArray<{ readonly name: string; readonly protocol: LbProtocol }>
 }
@@ -133,20 +157,29 @@ export interface PolicyPlan {
 const checkable = (protocol: LbProtocol): boolean => protocol !== "udp"
 
 /** Cookies need HTTP over TCP: a UDP rule gets only a source-based policy. */
-const stickable = (sticky: Stickiness, protocol: LbProtocol): boolean => protocol !== "udp" || sticky.method === "SourceBased"
+const stickable = (sticky: Stickiness, protocol: LbProtocol): boolean =>
+  protocol !== "udp" || sticky.method === "SourceBased"
 
 /** Policy steps for the plan's rules: created rules get what is wanted, kept rules are compared. */
 export const planPolicies = (input: PolicyInput): PolicyPlan => {
   const { network, spec } = input
   const sticky = wantedStickiness(spec, network)
   const health = wantedHealthCheck(spec, network)
-  const flags = Option.match(sticky.sticky, { onNone: () => new Map(), onSome: (s) => network.stickiness.get(s.method.toLowerCase()) ?? new Map() })
+  const flags = Option.match(sticky.sticky, {
+    onNone: () => new Map(),
+    onSome: (s) => network.stickiness.get(s.method.toLowerCase()) ?? new Map()
+  })
   const steps: Array<PolicyStep> = []
   const name = `${spec.lbName}-sticky`
   for (const rule of input.created) {
     const ref = PolicyRule.Created({ name: rule.name })
-    Option.map(Option.filter(sticky.sticky, (s) => stickable(s, rule.protocol)), (s) => steps.push(PolicyStep.CreateStickiness({ rule: ref, name, sticky: s })))
-    if (checkable(rule.protocol)) Option.map(health.check, (check) => steps.push(PolicyStep.CreateHealthCheck({ rule: ref, check })))
+    Option.map(
+      Option.filter(sticky.sticky, (s) => stickable(s, rule.protocol)),
+      (s) => steps.push(PolicyStep.CreateStickiness({ rule: ref, name, sticky: s }))
+    )
+    if (checkable(rule.protocol)) {
+      Option.map(health.check, (check) => steps.push(PolicyStep.CreateHealthCheck({ rule: ref, check })))
+    }
   }
   // Stickiness not read on some rule: the record stays as it was (nothing was compared there).
   let unread = false
@@ -160,7 +193,9 @@ export const planPolicies = (input: PolicyInput): PolicyPlan => {
       const want = Option.filter(sticky.sticky, (s) => stickable(s, rule.protocol))
       if (Option.isSome(want)) {
         // A new policy replaces the old one (CloudStack revokes it when the new one is applied).
-        if (!live.some((p) => sameStickiness(p, want.value, flags))) steps.push(PolicyStep.CreateStickiness({ rule: ref, name, sticky: want.value }))
+        if (!live.some((p) => sameStickiness(p, want.value, flags))) {
+          steps.push(PolicyStep.CreateStickiness({ rule: ref, name, sticky: want.value }))
+        }
       } else if (input.stickyApplied) {
         // Only what this CCM put there goes.
         for (const p of live) steps.push(PolicyStep.DeleteStickiness({ id: p.id }))
@@ -172,7 +207,9 @@ export const planPolicies = (input: PolicyInput): PolicyPlan => {
     const want = checkable(rule.protocol) ? health.check : Option.none()
     const keep = Option.flatMap(want, (w) => Option.fromNullable(liveChecks.find((p) => sameHealthCheck(p, w))))
     // At most one policy per rule: a changed one is deleted before the new one is created.
-    for (const p of liveChecks) if (Option.isNone(keep) || keep.value !== p) steps.push(PolicyStep.DeleteHealthCheck({ id: p.id }))
+    for (const p of liveChecks) {
+      if (Option.isNone(keep) || keep.value !== p) steps.push(PolicyStep.DeleteHealthCheck({ id: p.id }))
+    }
     if (Option.isNone(keep)) Option.map(want, (check) => steps.push(PolicyStep.CreateHealthCheck({ rule: ref, check })))
   }
   return {

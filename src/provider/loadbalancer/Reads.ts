@@ -29,7 +29,10 @@ export interface LbReads {
   /** An allocated IP of the account by id. */
   readonly ipById: (id: IpAddressId) => Effect.Effect<Option.Option<PublicIpAddress>, CloudStackError>
   /** An IP by address; with `includeFree` the zone's free ones too. */
-  readonly ipByAddress: (address: string, includeFree: boolean) => Effect.Effect<Option.Option<PublicIpAddress>, CloudStackError>
+  readonly ipByAddress: (
+    address: string,
+    includeFree: boolean
+  ) => Effect.Effect<Option.Option<PublicIpAddress>, CloudStackError>
   readonly firewallOnIp: (ip: IpAddressId) => Effect.Effect<ReadonlyArray<FirewallRule>, CloudStackError>
   readonly aclItems: (acl: AclListId) => Effect.Effect<ReadonlyArray<NetworkAclItem>, CloudStackError>
   readonly members: (rule: LbRuleId) => Effect.Effect<ReadonlyArray<VmId>, CloudStackError>
@@ -42,21 +45,33 @@ const first = <A extends { readonly id: string }>(items: ReadonlyArray<A>, id: s
 
 /** One call per read. */
 export const live = (cs: CloudStackClientShape): LbReads => ({
-  rulesOnIp: (ip) => Effect.map(cs.list(listLoadBalancerRules, { publicIpId: ip }), (rs) => rs.filter((r) => r.publicIpId === ip)),
+  rulesOnIp: (ip) =>
+    Effect.map(cs.list(listLoadBalancerRules, { publicIpId: ip }), (rs) => rs.filter((r) => r.publicIpId === ip)),
   rulesNamed: (keyword) => cs.list(listLoadBalancerRules, { keyword }),
   ipById: (id) => Effect.map(cs.list(listPublicIpAddresses, { id }), (ips) => first(ips, id)),
   ipByAddress: (address, includeFree) =>
     Effect.map(
-      cs.list(listPublicIpAddresses, includeFree ? { ipAddress: address, allocatedOnly: false } : { ipAddress: address }),
+      cs.list(
+        listPublicIpAddresses,
+        includeFree ? { ipAddress: address, allocatedOnly: false } : { ipAddress: address }
+      ),
       (ips) => Option.fromNullable(ips.find((i) => i.ipAddress === address))
     ),
-  firewallOnIp: (ip) => Effect.map(cs.list(listFirewallRules, { ipAddressId: ip }), (fs) => fs.filter((f) => f.ipAddressId === ip)),
-  aclItems: (acl) => Effect.map(cs.list(listNetworkACLs, { aclId: acl }), (items) => items.filter((a) => a.aclId === acl)),
+  firewallOnIp: (ip) =>
+    Effect.map(cs.list(listFirewallRules, { ipAddressId: ip }), (fs) => fs.filter((f) => f.ipAddressId === ip)),
+  aclItems: (acl) =>
+    Effect.map(cs.list(listNetworkACLs, { aclId: acl }), (items) => items.filter((a) => a.aclId === acl)),
   members: (rule) => Effect.map(cs.list(listLoadBalancerRuleInstances, { id: rule }), (vms) => vms.map((vm) => vm.id)),
   stickiness: (rule) =>
-    Effect.map(cs.list(listLBStickinessPolicies, { lbRuleId: rule }), (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies)),
+    Effect.map(
+      cs.list(listLBStickinessPolicies, { lbRuleId: rule }),
+      (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies)
+    ),
   healthChecks: (rule) =>
-    Effect.map(cs.list(listLBHealthCheckPolicies, { lbRuleId: rule }), (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies))
+    Effect.map(
+      cs.list(listLBHealthCheckPolicies, { lbRuleId: rule }),
+      (sets) => sets.filter((s) => s.lbRuleId === rule).flatMap((s) => s.policies)
+    )
 })
 
 /** Everything a drift pass reads once: the account's LB rules, firewall rules and allocated IPs. */
@@ -89,7 +104,11 @@ const groupBy = <A, K>(items: ReadonlyArray<A>, key: (a: A) => K): ReadonlyMap<K
  * Reads answered from a fleet snapshot. ACL lists are listed once per pass and kept (`aclCache`);
  * members and a requested free address (rare) are asked live.
  */
-export const fleet = (snapshot: Fleet, cs: CloudStackClientShape, aclCache: Ref.Ref<ReadonlyMap<AclListId, ReadonlyArray<NetworkAclItem>>>): LbReads => {
+export const fleet = (
+  snapshot: Fleet,
+  cs: CloudStackClientShape,
+  aclCache: Ref.Ref<ReadonlyMap<AclListId, ReadonlyArray<NetworkAclItem>>>
+): LbReads => {
   const rulesByIp = groupBy(snapshot.rules, (r) => r.publicIpId)
   const fwByIp = groupBy(snapshot.firewall, (f) => f.ipAddressId)
   const ipsById = new Map(snapshot.ips.map((ip) => [ip.id, ip] as const))
@@ -101,7 +120,9 @@ export const fleet = (snapshot: Fleet, cs: CloudStackClientShape, aclCache: Ref.
     ipById: (id) => Effect.succeed(Option.fromNullable(ipsById.get(id))),
     ipByAddress: (address, includeFree) => {
       const known = ipsByAddress.get(address)
-      return known !== undefined || !includeFree ? Effect.succeed(Option.fromNullable(known)) : inner.ipByAddress(address, true)
+      return known !== undefined || !includeFree
+        ? Effect.succeed(Option.fromNullable(known))
+        : inner.ipByAddress(address, true)
     },
     firewallOnIp: (ip) => Effect.succeed(fwByIp.get(ip) ?? []),
     aclItems: (acl) =>

@@ -6,8 +6,8 @@
 import { Effect, Either, Option } from "effect"
 import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
 import { NetworkId, ZoneId } from "../../cloudstack/Ids.js"
-import type { Instances } from "../Instances.js"
 import type { NodeRef } from "../InstanceLookup.js"
+import type { Instances } from "../Instances.js"
 import type { CloudFacts } from "./CloudFacts.js"
 import { execute, type Executed, type Reservations } from "./Execute.js"
 import type { LbSpec, LbWarning } from "./LbSpec.js"
@@ -16,7 +16,7 @@ import type { NetworkProfile } from "./NetworkProfile.js"
 import { observeBase, type ObservedBase, observeDetails } from "./Observe.js"
 import { aclMarker } from "./ObservedLb.js"
 import type * as Ownership from "./Ownership.js"
-import { type DesiredLb, LbUserError, plan, type Plan } from "./Plan.js"
+import { type DesiredLb, LbUserError, type Plan, plan } from "./Plan.js"
 import type { LbReads } from "./Reads.js"
 
 /** What the controller tells the provider beside the Service itself. */
@@ -96,7 +96,10 @@ export const makeRound = (deps: RoundDeps) => {
   const profileOf = (id: NetworkId) =>
     Effect.flatMap(withClient(deps.facts.profile(id)), (profile) =>
       Option.match(profile, {
-        onNone: () => Effect.fail(new LbUserError({ reason: "NetworkNotFound", detail: `network ${id} is not visible to the CCM's account` })),
+        onNone: () =>
+          Effect.fail(
+            new LbUserError({ reason: "NetworkNotFound", detail: `network ${id} is not visible to the CCM's account` })
+          ),
         onSome: Effect.succeed
       }))
 
@@ -133,7 +136,8 @@ export const makeRound = (deps: RoundDeps) => {
         if (!network.hasLb) {
           return yield* new LbUserError({
             reason: "NoLoadBalancerService",
-            detail: `network ${network.name} offers no Lb service (shared and L2 networks cannot have CloudStack load balancers)`
+            detail:
+              `network ${network.name} offers no Lb service (shared and L2 networks cannot have CloudStack load balancers)`
           })
         }
       }
@@ -143,7 +147,9 @@ export const makeRound = (deps: RoundDeps) => {
         if (!refused.has(p.protocol)) return true
         refusedWarnings.push({
           reason: "UnsupportedProtocol",
-          message: `port ${p.ipProtocol.toUpperCase()}/${p.publicPort}: the ${network.lbProvider || "Lb"} provider of network ${network.name} refuses ${p.protocol} rules (CloudStack answered 431 "LB service provider cannot support this rule")`
+          message: `port ${p.ipProtocol.toUpperCase()}/${p.publicPort}: the ${
+            network.lbProvider || "Lb"
+          } provider of network ${network.name} refuses ${p.protocol} rules (CloudStack answered 431 "LB service provider cannot support this rule")`
         })
         return false
       })
@@ -158,7 +164,9 @@ export const makeRound = (deps: RoundDeps) => {
         base,
         network,
         // Members matter for the rules that stay: those matching a wanted port, whatever their name.
-        memberRules: base.rules.filter((r) => usable.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)).map((r) => r.id),
+        memberRules: base.rules.filter((r) =>
+          usable.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)
+        ).map((r) => r.id),
         // A dry run (the drift pass) leaves policies alone: it would cost reads per rule.
         policies: {
           stickiness: !options.dryRun && (Option.isSome(spec.sticky) || ownership.stickyApplied),
@@ -178,7 +186,12 @@ export const makeRound = (deps: RoundDeps) => {
         tags: deps.tags
       }
       const planned = yield* Either.match(plan(desired, observed), { onLeft: Effect.fail, onRight: Effect.succeed })
-      const warnings = [...(options.teardown ? [] : spec.warnings), ...refusedWarnings, ...members.warnings, ...planned.warnings]
+      const warnings = [
+        ...(options.teardown ? [] : spec.warnings),
+        ...refusedWarnings,
+        ...members.warnings,
+        ...planned.warnings
+      ]
       const executed = options.dryRun ? Option.none<Executed>() : Option.some(
         yield* withClient(execute(planned.steps, {
           spec: effective,
@@ -189,8 +202,11 @@ export const makeRound = (deps: RoundDeps) => {
           avoid: (address) => request.claimedElsewhere(address) || request.requestedElsewhere(address),
           reservations: deps.reservations,
           adopted: Option.map(
-            Option.flatMap(ownership.allocating, (address) =>
-              Option.fromNullable(observed.ips.find((ip) => ip.address === address && ip.owned && !ip.recorded))),
+            Option.flatMap(
+              ownership.allocating,
+              (address) =>
+                Option.fromNullable(observed.ips.find((ip) => ip.address === address && ip.owned && !ip.recorded))
+            ),
             (ip) => ip.id
           )
         }))

@@ -17,7 +17,9 @@ export interface ApiEntry {
 }
 
 const sync = (name: string, description: string, since?: string): ApiEntry =>
-  since === undefined ? { name, description, isasync: false, adminOnly: false } : { name, description, isasync: false, since, adminOnly: false }
+  since === undefined
+    ? { name, description, isasync: false, adminOnly: false }
+    : { name, description, isasync: false, since, adminOnly: false }
 const job = (name: string, description: string): ApiEntry => ({ name, description, isasync: true, adminOnly: false })
 
 /** Every command the simulator implements, in the order listApis returns them. */
@@ -62,7 +64,10 @@ export const API_CATALOGUE: ReadonlyArray<ApiEntry> = [
   job("deleteTags", "Deleting resource tag(s)"),
   sync("enableStaticNat", "Enables static NAT for given IP address"),
   job("disableStaticNat", "Disables static rule for given IP address"),
-  job("deployVirtualMachine", "Creates and automatically starts  an Instance based on a service offering, disk offering, and Template."),
+  job(
+    "deployVirtualMachine",
+    "Creates and automatically starts  an Instance based on a service offering, disk offering, and Template."
+  ),
   job("startVirtualMachine", "Starts  an Instance."),
   job("stopVirtualMachine", "Stops  an Instance."),
   job("destroyVirtualMachine", "Destroys  an Instance. Once destroyed, only the administrator can recover it.")
@@ -100,4 +105,9 @@ export const isAllowed = (caller: Caller, command: string): boolean => {
  * under `errorresponse`.
  */
 export const unavailable = (command: string, account: string): Fail =>
-  new Fail(432, CS_SERVER_API, `The API [${command}] does not exist or is not available for the account ${account}.`, true)
+  new Fail(
+    432,
+    CS_SERVER_API,
+    `The API [${command}] does not exist or is not available for the account ${account}.`,
+    true
+  )

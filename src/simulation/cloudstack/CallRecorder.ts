@@ -72,16 +72,22 @@ export class CallRecordError extends Data.TaggedError("CallRecordError")<{
  * Creates (or truncates) `path` and returns the writer. A failed write is logged once per call and
  * never fails the call it records.
  */
-export const fileRecorder = (path: string): Effect.Effect<OnCall, CallRecordError, FileSystem.FileSystem | Scope.Scope> =>
+export const fileRecorder = (
+  path: string
+): Effect.Effect<OnCall, CallRecordError, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const file = yield* fs.open(path, { flag: "w" }).pipe(Effect.mapError((cause) => new CallRecordError({ path, cause })))
+    const file = yield* fs.open(path, { flag: "w" }).pipe(
+      Effect.mapError((cause) => new CallRecordError({ path, cause }))
+    )
     const lock = yield* Effect.makeSemaphore(1)
     const encoder = new TextEncoder()
     return (call: RecordedCall) =>
       lock.withPermits(1)(file.writeAll(encoder.encode(`${toJsonLine(call)}\n`))).pipe(
         Effect.catchAll((cause) =>
-          Effect.logWarning("call log write failed").pipe(Effect.annotateLogs({ module: "CallRecorder", path, error: cause.message }))
+          Effect.logWarning("call log write failed").pipe(
+            Effect.annotateLogs({ module: "CallRecorder", path, error: cause.message })
+          )
         )
       )
   })

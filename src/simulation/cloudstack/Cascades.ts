@@ -61,7 +61,6 @@ export const releaseIp = (s: Store, ip: IpRow) => {
   Object.assign(ip, FREE_IP)
 }
 
-
 export const setLbStateFromMembers = (lb: LbRuleRow) => {
   if (lb.state !== "Deleting") lb.state = lb.members.size > 0 ? "Active" : "Add"
 }

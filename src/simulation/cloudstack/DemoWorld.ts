@@ -8,16 +8,26 @@ import { Schema } from "effect"
 import { World, type WorldVm } from "./World.js"
 
 const VR_SERVICES = ["Lb", "Firewall", "SourceNat", "StaticNat", "PortForwarding", "Dhcp", "Dns", "UserData"] as const
-const VPC_SERVICES = ["Lb", "NetworkACL", "SourceNat", "StaticNat", "PortForwarding", "Dhcp", "Dns", "UserData"] as const
+const VPC_SERVICES = [
+  "Lb",
+  "NetworkACL",
+  "SourceNat",
+  "StaticNat",
+  "PortForwarding",
+  "Dhcp",
+  "Dns",
+  "UserData"
+] as const
 
-const vm = (name: string, network: string, ip: string, owner = "admin", ip6?: string) => ({
-  name,
-  zone: "zone1",
-  owner,
-  serviceOffering: "Small Instance",
-  template: "Debian 12",
-  nics: [ip6 === undefined ? { network, ip } : { network, ip, ip6 }] as const
-}) satisfies typeof WorldVm.Encoded
+const vm = (name: string, network: string, ip: string, owner = "admin", ip6?: string) =>
+  ({
+    name,
+    zone: "zone1",
+    owner,
+    serviceOffering: "Small Instance",
+    template: "Debian 12",
+    nics: [ip6 === undefined ? { network, ip } : { network, ip, ip6 }] as const
+  }) satisfies typeof WorldVm.Encoded
 
 const encoded: typeof World.Encoded = {
   defaultAccount: "admin",
@@ -80,19 +90,78 @@ const encoded: typeof World.Encoded = {
     vpc: "vpc1",
     description: "ACL of the web and app tiers",
     items: [
-      { number: 10, protocol: "tcp", startport: 80, endport: 80, cidrlist: ["0.0.0.0/0"], action: "Allow", traffictype: "Ingress" },
-      { number: 20, protocol: "tcp", startport: 443, endport: 443, cidrlist: ["0.0.0.0/0"], action: "Allow", traffictype: "Ingress" }
+      {
+        number: 10,
+        protocol: "tcp",
+        startport: 80,
+        endport: 80,
+        cidrlist: ["0.0.0.0/0"],
+        action: "Allow",
+        traffictype: "Ingress"
+      },
+      {
+        number: 20,
+        protocol: "tcp",
+        startport: 443,
+        endport: 443,
+        cidrlist: ["0.0.0.0/0"],
+        action: "Allow",
+        traffictype: "Ingress"
+      }
     ]
   }],
   networks: [
-    { name: "isolated1", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingWithSourceNatService", owner: "admin", cidr: "10.1.1.0/24", ip6cidr: "fd00:1:1::/64" },
+    {
+      name: "isolated1",
+      zone: "zone1",
+      offering: "DefaultIsolatedNetworkOfferingWithSourceNatService",
+      owner: "admin",
+      cidr: "10.1.1.0/24",
+      ip6cidr: "fd00:1:1::/64"
+    },
     { name: "isolated-ns", zone: "zone1", offering: "IsolatedNetscalerOffering", owner: "admin", cidr: "10.1.2.0/24" },
-    { name: "vpc1-web", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingForVpcNetworks", owner: "admin", cidr: "10.10.1.0/24", vpc: "vpc1", acl: "web-acl" },
-    { name: "vpc1-app", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingForVpcNetworks", owner: "admin", cidr: "10.10.2.0/24", vpc: "vpc1", acl: "web-acl" },
-    { name: "vpc1-db", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingForVpcNetworks", owner: "admin", cidr: "10.10.3.0/24", vpc: "vpc1", acl: "default_allow" },
+    {
+      name: "vpc1-web",
+      zone: "zone1",
+      offering: "DefaultIsolatedNetworkOfferingForVpcNetworks",
+      owner: "admin",
+      cidr: "10.10.1.0/24",
+      vpc: "vpc1",
+      acl: "web-acl"
+    },
+    {
+      name: "vpc1-app",
+      zone: "zone1",
+      offering: "DefaultIsolatedNetworkOfferingForVpcNetworks",
+      owner: "admin",
+      cidr: "10.10.2.0/24",
+      vpc: "vpc1",
+      acl: "web-acl"
+    },
+    {
+      name: "vpc1-db",
+      zone: "zone1",
+      offering: "DefaultIsolatedNetworkOfferingForVpcNetworks",
+      owner: "admin",
+      cidr: "10.10.3.0/24",
+      vpc: "vpc1",
+      acl: "default_allow"
+    },
     { name: "shared1", zone: "zone1", offering: "DefaultSharedNetworkOffering", owner: "admin", cidr: "10.100.0.0/24" },
-    { name: "alice-net", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingWithSourceNatService", owner: "alice", cidr: "10.3.1.0/24" },
-    { name: "project-net", zone: "zone1", offering: "DefaultIsolatedNetworkOfferingWithSourceNatService", owner: "project:demo-project", cidr: "10.4.1.0/24" }
+    {
+      name: "alice-net",
+      zone: "zone1",
+      offering: "DefaultIsolatedNetworkOfferingWithSourceNatService",
+      owner: "alice",
+      cidr: "10.3.1.0/24"
+    },
+    {
+      name: "project-net",
+      zone: "zone1",
+      offering: "DefaultIsolatedNetworkOfferingWithSourceNatService",
+      owner: "project:demo-project",
+      cidr: "10.4.1.0/24"
+    }
   ],
   vms: [
     vm("node-1", "isolated1", "10.1.1.11", "admin", "fd00:1:1::11"),

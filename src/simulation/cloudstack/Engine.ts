@@ -41,7 +41,6 @@ const handlers: ReadonlyMap<string, Handler> = new Map(
   ].flatMap((resource) => Object.entries(resource.commands))
 )
 
-
 /** Whether the simulator implements `command` (exact, case-sensitive name like the real server). */
 export const isCommand = (command: string): boolean => handlers.has(command)
 

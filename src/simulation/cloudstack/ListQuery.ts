@@ -116,5 +116,9 @@ export const listBody = <A>(key: string, rows: ReadonlyArray<A>, pg: Page, rende
 }
 
 /** One page of `rows` under `key`, after the paging parameters are checked. */
-export const listOf = <A>(p: Params, key: string, rows: ReadonlyArray<A>, render: (a: A) => unknown): Either.Either<Obj, Fail> =>
-  Either.map(page(p), (pg) => listBody(key, rows, pg, render))
+export const listOf = <A>(
+  p: Params,
+  key: string,
+  rows: ReadonlyArray<A>,
+  render: (a: A) => unknown
+): Either.Either<Obj, Fail> => Either.map(page(p), (pg) => listBody(key, rows, pg, render))

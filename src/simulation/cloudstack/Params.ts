@@ -47,7 +47,9 @@ export class Params {
   required(name: string): Either.Either<string, Fail> {
     const v = this.values.get(name)
     return v === undefined || v === ""
-      ? Either.left(paramError(`Unable to execute API command ${this.command.toLowerCase()} due to missing parameter ${name}`))
+      ? Either.left(
+        paramError(`Unable to execute API command ${this.command.toLowerCase()} due to missing parameter ${name}`)
+      )
       : Either.right(v)
   }
 
@@ -78,7 +80,9 @@ export class Params {
     return INT.test(v.trim())
       ? Either.right(Number(v.trim()))
       : Either.left(
-        paramError(`Unable to execute API command ${this.command.toLowerCase()} due to invalid value ${v} for parameter ${name}`)
+        paramError(
+          `Unable to execute API command ${this.command.toLowerCase()} due to invalid value ${v} for parameter ${name}`
+        )
       )
   }
 

@@ -74,7 +74,9 @@ export const parseExpires = (value: string): Option.Option<number> => {
 const daysInMonth = (year: number, month: number): number =>
   month === 2
     ? (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
-    : [4, 6, 9, 11].includes(month) ? 30 : 31
+    : [4, 6, 9, 11].includes(month)
+    ? 30
+    : 31
 
 /** Why a request got the 401 answer; all of them look the same on the wire (reference 1.7). */
 export type RejectReason =
@@ -208,8 +210,7 @@ export const unauthorizedBody = (responseKey: string): Record<string, unknown> =
 export const JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 export const XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
 
-const escapeXml = (text: string): string =>
-  text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)
+const escapeXml = (text: string): string => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 const xmlElement = (name: string, value: unknown): string => {
   if (Array.isArray(value)) return value.map((item) => xmlElement(name, item)).join("")

@@ -31,7 +31,11 @@ import { type Credentials, FREE_IP, newMac, nextInternalId, nextUuid, projectAcc
 import type { World } from "./World.js"
 
 /** Resolves an owner reference (`account` or `project:<name>`) to the owning account name. */
-const ownerOf = (s: Store, owner: string, projectByName: ReadonlyMap<string, ProjectRow>): Either.Either<string, string> => {
+const ownerOf = (
+  s: Store,
+  owner: string,
+  projectByName: ReadonlyMap<string, ProjectRow>
+): Either.Either<string, string> => {
   if (owner.startsWith("project:")) {
     const p = projectByName.get(owner.slice("project:".length))
     return p === undefined ? Either.left(`unknown project in owner ${owner}`) : Either.right(p.accountName)
@@ -48,7 +52,11 @@ const SEED_CHUNK = 2_000
  * networks and VMs, so the caller can let other work (a signal handler) run while a large world is
  * seeded; run it to its end for the result. Pure.
  */
-export function* seedSteps(world: World, seed: number, now: number): Generator<void, Either.Either<Store, ReadonlyArray<string>>> {
+export function* seedSteps(
+  world: World,
+  seed: number,
+  now: number
+): Generator<void, Either.Either<Store, ReadonlyArray<string>>> {
   let rows = 0
   const errors: Array<string> = []
   const partial = {
@@ -87,7 +95,15 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
     forcedFailures: new Map()
   }
   // defaultAccount is filled below; the placeholder is replaced before the store escapes.
-  const s: Store = { ...partial, defaultAccount: { apiKey: "", secretKey: "", account: { uuid: "", name: "", role: "user", deniedApis: [], projectUuid: undefined }, userUuid: "" } }
+  const s: Store = {
+    ...partial,
+    defaultAccount: {
+      apiKey: "",
+      secretKey: "",
+      account: { uuid: "", name: "", role: "user", deniedApis: [], projectUuid: undefined },
+      userUuid: ""
+    }
+  }
   const id = (given: string | undefined) => given ?? nextUuid(s)
   // References are by name, so names (and api keys) must be unique per kind.
   const unique = (kind: string, names: ReadonlyArray<string>) => {
@@ -109,7 +125,13 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
   unique("network", world.networks.map((n) => n.name))
 
   for (const a of world.accounts) {
-    const row: AccountRow = { uuid: nextUuid(s), name: a.name, role: a.role, deniedApis: a.deniedApis, projectUuid: undefined }
+    const row: AccountRow = {
+      uuid: nextUuid(s),
+      name: a.name,
+      role: a.role,
+      deniedApis: a.deniedApis,
+      projectUuid: undefined
+    }
     s.accounts.set(a.name, row)
     s.accountsByUuid.set(row.uuid, row)
     s.keys.set(a.apiKey, { apiKey: a.apiKey, secretKey: a.secretKey, account: row, userUuid: nextUuid(s) })
@@ -127,7 +149,13 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
     }
     s.projects.set(row.uuid, row)
     projectByName.set(p.name, row)
-    const acct: AccountRow = { uuid: nextUuid(s), name: row.accountName, role: "user", deniedApis: [], projectUuid: row.uuid }
+    const acct: AccountRow = {
+      uuid: nextUuid(s),
+      name: row.accountName,
+      role: "user",
+      deniedApis: [],
+      projectUuid: row.uuid
+    }
     s.accounts.set(acct.name, acct)
     s.accountsByUuid.set(acct.uuid, acct)
   })
@@ -142,8 +170,12 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
   const offeringByName = new Map<string, NetworkOfferingRow>()
   for (const o of world.networkOfferings) {
     const provider = o.lbProvider === undefined ? undefined : providers.get(o.lbProvider)
-    if (o.lbProvider !== undefined && provider === undefined) errors.push(`offering ${o.name}: unknown lbProvider ${o.lbProvider}`)
-    if (o.services.includes("Lb") && o.lbProvider === undefined) errors.push(`offering ${o.name}: Lb service needs lbProvider`)
+    if (o.lbProvider !== undefined && provider === undefined) {
+      errors.push(`offering ${o.name}: unknown lbProvider ${o.lbProvider}`)
+    }
+    if (o.services.includes("Lb") && o.lbProvider === undefined) {
+      errors.push(`offering ${o.name}: Lb service needs lbProvider`)
+    }
     const row: NetworkOfferingRow = {
       uuid: id(o.id),
       name: o.name,
@@ -159,7 +191,14 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
   }
   const soByName = new Map<string, ServiceOfferingRow>()
   for (const o of world.serviceOfferings) {
-    const row: ServiceOfferingRow = { uuid: id(o.id), name: o.name, cpunumber: o.cpunumber, cpuspeed: o.cpuspeed, memory: o.memory, created: now }
+    const row: ServiceOfferingRow = {
+      uuid: id(o.id),
+      name: o.name,
+      cpunumber: o.cpunumber,
+      cpuspeed: o.cpuspeed,
+      memory: o.memory,
+      created: now
+    }
     s.serviceOfferings.set(row.uuid, row)
     soByName.set(o.name, row)
   }
@@ -181,8 +220,9 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
       const base = ipv4ToInt(r.start)
       const count = r.count ?? 1
       if (base === undefined) errors.push(`publicIps: invalid start ${r.start}`)
-      else if (base + count - 1 > 0xffffffff) errors.push(`publicIps: ${count} addresses from ${r.start} run past 255.255.255.255`)
-      else for (let i = 0; i < count; i++) addresses.push(intToIpv4(base + i))
+      else if (base + count - 1 > 0xffffffff) {
+        errors.push(`publicIps: ${count} addresses from ${r.start} run past 255.255.255.255`)
+      } else for (let i = 0; i < count; i++) addresses.push(intToIpv4(base + i))
     }
     for (const address of addresses) {
       if (++rows % SEED_CHUNK === 0) yield
@@ -227,7 +267,14 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
     if (zone === undefined) errors.push(`vpc ${v.name}: unknown zone ${v.zone}`)
     if (Either.isLeft(owner)) errors.push(`vpc ${v.name}: ${owner.left}`)
     if (zone === undefined || Either.isLeft(owner)) continue
-    const row: VpcRow = { uuid: id(v.id), name: v.name, zoneUuid: zone.uuid, cidr: v.cidr, owner: owner.right, created: now }
+    const row: VpcRow = {
+      uuid: id(v.id),
+      name: v.name,
+      zoneUuid: zone.uuid,
+      cidr: v.cidr,
+      owner: owner.right,
+      created: now
+    }
     s.vpcs.set(row.uuid, row)
     vpcByName.set(v.name, row)
     const snat = takeSourceNat(zone.uuid, undefined, `vpc ${v.name}`)
@@ -235,19 +282,64 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
       Object.assign(snat, { state: "Allocated", owner: row.owner, vpcUuid: row.uuid, sourceNat: true, allocated: now })
     }
   }
-  const defaultAllow: AclListRow = { uuid: nextUuid(s), name: "default_allow", description: "Default Network ACL Allow All", vpcUuid: undefined }
-  const defaultDeny: AclListRow = { uuid: nextUuid(s), name: "default_deny", description: "Default Network ACL Deny All", vpcUuid: undefined }
+  const defaultAllow: AclListRow = {
+    uuid: nextUuid(s),
+    name: "default_allow",
+    description: "Default Network ACL Allow All",
+    vpcUuid: undefined
+  }
+  const defaultDeny: AclListRow = {
+    uuid: nextUuid(s),
+    name: "default_deny",
+    description: "Default Network ACL Deny All",
+    vpcUuid: undefined
+  }
   s.aclLists.set(defaultAllow.uuid, defaultAllow)
   s.aclLists.set(defaultDeny.uuid, defaultDeny)
   const addAclItem = (aclUuid: string, item: Omit<AclItemRow, "uuid" | "internalId" | "aclUuid">) => {
     const row: AclItemRow = { uuid: nextUuid(s), internalId: nextInternalId(s), aclUuid, ...item }
     s.aclItems.set(row.uuid, row)
   }
-  const base = { startport: undefined, endport: undefined, icmptype: undefined, icmpcode: undefined, reason: undefined, state: "Active" as const }
-  addAclItem(defaultAllow.uuid, { ...base, number: 1, protocol: "all", cidrlist: ["0.0.0.0/0"], action: "Allow", traffictype: "Ingress" })
-  addAclItem(defaultAllow.uuid, { ...base, number: 2, protocol: "all", cidrlist: ["0.0.0.0/0"], action: "Allow", traffictype: "Egress" })
-  addAclItem(defaultDeny.uuid, { ...base, number: 1, protocol: "all", cidrlist: ["0.0.0.0/0"], action: "Deny", traffictype: "Ingress" })
-  addAclItem(defaultDeny.uuid, { ...base, number: 2, protocol: "all", cidrlist: ["0.0.0.0/0"], action: "Deny", traffictype: "Egress" })
+  const base = {
+    startport: undefined,
+    endport: undefined,
+    icmptype: undefined,
+    icmpcode: undefined,
+    reason: undefined,
+    state: "Active" as const
+  }
+  addAclItem(defaultAllow.uuid, {
+    ...base,
+    number: 1,
+    protocol: "all",
+    cidrlist: ["0.0.0.0/0"],
+    action: "Allow",
+    traffictype: "Ingress"
+  })
+  addAclItem(defaultAllow.uuid, {
+    ...base,
+    number: 2,
+    protocol: "all",
+    cidrlist: ["0.0.0.0/0"],
+    action: "Allow",
+    traffictype: "Egress"
+  })
+  addAclItem(defaultDeny.uuid, {
+    ...base,
+    number: 1,
+    protocol: "all",
+    cidrlist: ["0.0.0.0/0"],
+    action: "Deny",
+    traffictype: "Ingress"
+  })
+  addAclItem(defaultDeny.uuid, {
+    ...base,
+    number: 2,
+    protocol: "all",
+    cidrlist: ["0.0.0.0/0"],
+    action: "Deny",
+    traffictype: "Egress"
+  })
   const aclByKey = new Map<string, AclListRow>()
   for (const a of world.aclLists) {
     const vpc = vpcByName.get(a.vpc)
@@ -284,7 +376,11 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
     if (n.vpc !== undefined && vpc === undefined) errors.push(`network ${n.name}: unknown vpc ${n.vpc}`)
     let acl: AclListRow | undefined
     if (n.acl !== undefined) {
-      acl = n.acl === "default_allow" ? defaultAllow : n.acl === "default_deny" ? defaultDeny : aclByKey.get(`${n.vpc}/${n.acl}`)
+      acl = n.acl === "default_allow"
+        ? defaultAllow
+        : n.acl === "default_deny"
+        ? defaultDeny
+        : aclByKey.get(`${n.vpc}/${n.acl}`)
       if (acl === undefined) errors.push(`network ${n.name}: unknown acl ${n.acl} in vpc ${n.vpc ?? "(none)"}`)
     }
     if (zone === undefined || offering === undefined || Either.isLeft(owner)) continue
@@ -308,7 +404,13 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
     if (vpc === undefined && offering.services.has("SourceNat")) {
       const snat = takeSourceNat(zone.uuid, n.sourceNatIp, `network ${n.name}`)
       if (snat !== undefined) {
-        Object.assign(snat, { state: "Allocated", owner: row.owner, associatedNetworkUuid: row.uuid, sourceNat: true, allocated: now })
+        Object.assign(snat, {
+          state: "Allocated",
+          owner: row.owner,
+          associatedNetworkUuid: row.uuid,
+          sourceNat: true,
+          allocated: now
+        })
       }
     }
   }
@@ -327,7 +429,14 @@ export function* seedSteps(world: World, seed: number, now: number): Generator<v
       const net = netByName.get(nic.network)
       if (net === undefined) errors.push(`vm ${v.name}: unknown network ${nic.network}`)
       else {
-        nics.push({ uuid: nextUuid(s), networkUuid: net.uuid, ip: nic.ip, ip6: nic.ip6, isdefault: i === 0, mac: newMac(s.counter) })
+        nics.push({
+          uuid: nextUuid(s),
+          networkUuid: net.uuid,
+          ip: nic.ip,
+          ip6: nic.ip6,
+          isdefault: i === 0,
+          mac: newMac(s.counter)
+        })
       }
     })
     if (zone === undefined || Either.isLeft(owner) || so === undefined || tpl === undefined) continue

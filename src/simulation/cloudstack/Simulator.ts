@@ -22,13 +22,13 @@ import {
   type SimRequest,
   type SimResponse
 } from "./CloudStackSimulator.js"
-import { advance } from "./Jobs.js"
 import { dispatch, isCommand } from "./Engine.js"
-import * as Verifier from "./RequestVerifier.js"
-import type { SimState } from "./SimModel.js"
-import { seedSteps } from "./Seed.js"
-import type { Store } from "./Store.js"
 import { errorBody, Fail, USER_ERROR_MESSAGE } from "./Fail.js"
+import { advance } from "./Jobs.js"
+import * as Verifier from "./RequestVerifier.js"
+import { seedSteps } from "./Seed.js"
+import type { SimState } from "./SimModel.js"
+import type { Store } from "./Store.js"
 import type { World } from "./World.js"
 
 export { isCommand }
@@ -118,7 +118,7 @@ const snapshot = (s: Store, now: number): SimState =>
 const seedInterruptibly = (world: World, seed: number, now: number) =>
   Effect.gen(function*() {
     const steps = seedSteps(world, seed, now)
-    for (let step = steps.next(); ; step = steps.next()) {
+    for (let step = steps.next();; step = steps.next()) {
       if (step.done === true) return step.value
       yield* Effect.sleep(Duration.zero)
     }
@@ -260,10 +260,17 @@ const unauthorized = (command: string): CloudStackRawResponse => ({
  * A simulator answer as the HTTP face would put it on the wire: JSON envelopes, a proxy's plain
  * text, or (API-down "unreachable") a connection the client cannot make.
  */
-export const toRawResponse = (command: string, r: SimResponse): Effect.Effect<CloudStackRawResponse, CloudStackTransportError> =>
+export const toRawResponse = (
+  command: string,
+  r: SimResponse
+): Effect.Effect<CloudStackRawResponse, CloudStackTransportError> =>
   r.unreachable === true
     ? Effect.fail(
-      new CloudStackTransportError({ command, reason: "Connect", detail: "connection refused (simulated API-down window)" })
+      new CloudStackTransportError({
+        command,
+        reason: "Connect",
+        detail: "connection refused (simulated API-down window)"
+      })
     )
     : Effect.succeed({
       status: r.status,
@@ -295,8 +302,10 @@ export const layer = (world: World, options: SimulatorOptions = {}): Layer.Layer
 /** The in-memory CloudStackTransport over the simulator, acting as the configured `api-key`'s account. */
 export const layerTransport: Layer.Layer<CloudStackTransport, never, CloudStackSimulator | CloudConfig> = Layer.effect(
   CloudStackTransport,
-  Effect.map(Effect.all([CloudStackSimulator, CloudConfig]), ([simulator, config]) =>
-    transportFrom(simulator, Redacted.value(config.apiKey)))
+  Effect.map(
+    Effect.all([CloudStackSimulator, CloudConfig]),
+    ([simulator, config]) => transportFrom(simulator, Redacted.value(config.apiKey))
+  )
 )
 
 /** The simulator seeded from `world` plus the in-memory transport over it (keys from CloudConfig). */

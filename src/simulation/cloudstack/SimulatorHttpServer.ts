@@ -4,13 +4,13 @@
  * management server (see RequestVerifier) before handing the call to `CloudStackSimulator.handle`.
  * It owns the socket only; every CloudStack rule lives in the simulator.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { Clock, Context, Data, Effect, FiberSet, Layer, Option } from "effect"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { isAllowed, unavailable } from "./ApiCatalogue.js"
 import type { OnCall } from "./CallRecorder.js"
 import { CloudStackSimulator, type SimResponse } from "./CloudStackSimulator.js"
-import * as Verifier from "./RequestVerifier.js"
 import { errorBody } from "./Fail.js"
+import * as Verifier from "./RequestVerifier.js"
 
 export const API_PATH = "/client/api"
 /** Loopback only: the simulator is never reachable from another machine. */
@@ -88,7 +88,9 @@ export const make = (options: SimulatorHttpServerOptions) =>
     const runFork = yield* FiberSet.makeRuntime<never>()
 
     /** The answer to a parsed request (undefined when the simulator plays "unreachable"), with the caller's account. */
-    const decide = (params: Verifier.RawParams): Effect.Effect<{ readonly answer: Answer | undefined; readonly account: string | undefined }> =>
+    const decide = (
+      params: Verifier.RawParams
+    ): Effect.Effect<{ readonly answer: Answer | undefined; readonly account: string | undefined }> =>
       Effect.gen(function*() {
         const json = Verifier.wantsJson(params)
         const apiKey = Verifier.apiKeyOf(params)
@@ -101,13 +103,19 @@ export const make = (options: SimulatorHttpServerOptions) =>
           isAllowed: (command) => Option.exists(credentials, (c) => isAllowed(c, command))
         })
         if (verdict._tag === "Unavailable") {
-          return { answer: render(432, errorBody(verdict.command, unavailable(verdict.command, account ?? "")), json), account }
+          return {
+            answer: render(432, errorBody(verdict.command, unavailable(verdict.command, account ?? "")), json),
+            account
+          }
         }
         if (verdict._tag === "Rejected") {
           yield* Effect.logDebug("request rejected").pipe(
             Effect.annotateLogs({ module: "SimulatorHttpServer", reason: verdict.reason })
           )
-          return { answer: render(401, Verifier.unauthorizedBody(Verifier.rejectionKey(params, options.isCommand)), json), account }
+          return {
+            answer: render(401, Verifier.unauthorizedBody(Verifier.rejectionKey(params, options.isCommand)), json),
+            account
+          }
         }
         const response = yield* simulator.handle({
           command: verdict.command,
@@ -172,7 +180,11 @@ export const make = (options: SimulatorHttpServerOptions) =>
       Effect.async<Server, SimulatorServerError>((resume) => {
         // node's listen throws a RangeError (a defect here) for these: say it as the typed error.
         if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
-          return resume(Effect.fail(new SimulatorServerError({ port: options.port, cause: "the port must be an integer in 0..65535" })))
+          return resume(
+            Effect.fail(
+              new SimulatorServerError({ port: options.port, cause: "the port must be an integer in 0..65535" })
+            )
+          )
         }
         const s = createServer({ keepAlive: true }, onRequest)
         s.once("error", (cause) => resume(Effect.fail(new SimulatorServerError({ port: options.port, cause }))))

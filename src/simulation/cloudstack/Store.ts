@@ -129,7 +129,9 @@ export const uuidFor = (seed: number, n: number): string => {
   const d = fmix(seed + 0x1b873593 ^ fmix(n * 4 + 4))
   const hb = hex8(b)
   const hc = hex8(c)
-  return `${hex8(a)}-${hb.slice(0, 4)}-4${hb.slice(5, 8)}-${((c >>> 28) & 0x3 | 0x8).toString(16)}${hc.slice(1, 4)}-${hc.slice(4, 8)}${hex8(d)}`
+  return `${hex8(a)}-${hb.slice(0, 4)}-4${hb.slice(5, 8)}-${((c >>> 28) & 0x3 | 0x8).toString(16)}${hc.slice(1, 4)}-${
+    hc.slice(4, 8)
+  }${hex8(d)}`
 }
 
 /** Whether the world's server version is at least `min` (e.g. [4, 22]). */

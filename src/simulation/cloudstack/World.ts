@@ -28,7 +28,10 @@ const formatted = (n: number) => n.toLocaleString("en-US")
 /** An array of at most `max` items; the message names the limit and what it counts. */
 const bounded = <S extends Schema.Schema.Any>(item: S, max: number, what: string): Schema.filter<Schema.Array$<S>> =>
   Schema.Array(item).pipe(
-    Schema.maxItems<Schema.Array$<S>>(max, { message: (issue) => `at most ${formatted(max)} ${what}, not ${formatted(Array.isArray(issue.actual) ? issue.actual.length : 0)}` })
+    Schema.maxItems<Schema.Array$<S>>(max, {
+      message: (issue) =>
+        `at most ${formatted(max)} ${what}, not ${formatted(Array.isArray(issue.actual) ? issue.actual.length : 0)}`
+    })
   )
 
 /** An API user: requests signed with `apiKey`/`secretKey` act as `name`. */
@@ -43,9 +46,12 @@ export class WorldAccount extends Schema.Class<WorldAccount>("WorldAccount")({
    * CloudStack role-rule patterns with `*` (`create*`). They are missing from its listApis and
    * answer 432, like a custom role's deny rules. Ignored for `admin` (a root admin runs everything).
    */
-  deniedApis: Schema.optionalWith(bounded(Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9*]+$/)), WorldLimits.catalogue, "denied APIs of an account"), {
-    default: () => []
-  })
+  deniedApis: Schema.optionalWith(
+    bounded(Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9*]+$/)), WorldLimits.catalogue, "denied APIs of an account"),
+    {
+      default: () => []
+    }
+  )
 }) {}
 
 export class WorldProject extends Schema.Class<WorldProject>("WorldProject")({
@@ -72,7 +78,16 @@ export class WorldLbProvider extends Schema.Class<WorldLbProvider>("WorldLbProvi
 }) {}
 
 export const NetworkService = Schema.Literal(
-  "Lb", "Firewall", "SourceNat", "StaticNat", "PortForwarding", "NetworkACL", "Dhcp", "Dns", "UserData", "Vpn"
+  "Lb",
+  "Firewall",
+  "SourceNat",
+  "StaticNat",
+  "PortForwarding",
+  "NetworkACL",
+  "Dhcp",
+  "Dns",
+  "UserData",
+  "Vpn"
 )
 export type NetworkService = typeof NetworkService.Type
 
@@ -119,7 +134,9 @@ export class WorldAclItem extends Schema.Class<WorldAclItem>("WorldAclItem")({
   protocol: Schema.String,
   startport: Schema.optional(Schema.Int),
   endport: Schema.optional(Schema.Int),
-  cidrlist: Schema.optionalWith(bounded(Schema.String, WorldLimits.catalogue, "CIDRs in an ACL item"), { default: () => ["0.0.0.0/0"] }),
+  cidrlist: Schema.optionalWith(bounded(Schema.String, WorldLimits.catalogue, "CIDRs in an ACL item"), {
+    default: () => ["0.0.0.0/0"]
+  }),
   action: Schema.optionalWith(Schema.Literal("Allow", "Deny"), { default: () => "Allow" as const }),
   traffictype: Schema.optionalWith(Schema.Literal("Ingress", "Egress"), { default: () => "Ingress" as const })
 }) {}
@@ -176,11 +193,16 @@ export class WorldVm extends Schema.Class<WorldVm>("WorldVm")({
 /** Free public addresses of a zone: an explicit list and/or `count` consecutive IPv4 from `start`. */
 export class WorldIpRange extends Schema.Class<WorldIpRange>("WorldIpRange")({
   zone: Schema.String,
-  addresses: Schema.optionalWith(bounded(Schema.String, WorldLimits.publicIps, "public IPs in a world"), { default: () => [] }),
+  addresses: Schema.optionalWith(bounded(Schema.String, WorldLimits.publicIps, "public IPs in a world"), {
+    default: () => []
+  }),
   start: Schema.optional(Schema.String),
   count: Schema.optionalWith(
     Schema.Int.pipe(Schema.between(1, WorldLimits.publicIps, {
-      message: () => `count: 1 to ${formatted(WorldLimits.publicIps)} (at most ${formatted(WorldLimits.publicIps)} public IPs in a world)`
+      message: () =>
+        `count: 1 to ${formatted(WorldLimits.publicIps)} (at most ${
+          formatted(WorldLimits.publicIps)
+        } public IPs in a world)`
     })),
     { exact: true }
   )
@@ -199,11 +221,17 @@ const WorldFields = Schema.Struct({
   /** Calls to the engine without an api key (the operator's console, tests) act as this account. */
   defaultAccount: Schema.String,
   accounts: Schema.NonEmptyArray(WorldAccount).pipe(
-    Schema.maxItems(WorldLimits.entries, { message: () => `at most ${formatted(WorldLimits.entries)} accounts in a world` })
+    Schema.maxItems(WorldLimits.entries, {
+      message: () => `at most ${formatted(WorldLimits.entries)} accounts in a world`
+    })
   ),
-  projects: Schema.optionalWith(bounded(WorldProject, WorldLimits.entries, "projects in a world"), { default: () => [] }),
+  projects: Schema.optionalWith(bounded(WorldProject, WorldLimits.entries, "projects in a world"), {
+    default: () => []
+  }),
   zones: Schema.NonEmptyArray(WorldZone).pipe(
-    Schema.maxItems(WorldLimits.catalogue, { message: () => `at most ${formatted(WorldLimits.catalogue)} zones in a world` })
+    Schema.maxItems(WorldLimits.catalogue, {
+      message: () => `at most ${formatted(WorldLimits.catalogue)} zones in a world`
+    })
   ),
   lbProviders: Schema.optionalWith(bounded(WorldLbProvider, WorldLimits.catalogue, "LB providers in a world"), {
     default: () => [new WorldLbProvider({ name: "VirtualRouter", supportsUdp: false, supportsHealthCheck: false })]
@@ -212,7 +240,9 @@ const WorldFields = Schema.Struct({
   serviceOfferings: bounded(WorldServiceOffering, WorldLimits.catalogue, "service offerings in a world"),
   templates: bounded(WorldTemplate, WorldLimits.catalogue, "templates in a world"),
   vpcs: Schema.optionalWith(bounded(WorldVpc, WorldLimits.entries, "VPCs in a world"), { default: () => [] }),
-  aclLists: Schema.optionalWith(bounded(WorldAclList, WorldLimits.entries, "ACL lists in a world"), { default: () => [] }),
+  aclLists: Schema.optionalWith(bounded(WorldAclList, WorldLimits.entries, "ACL lists in a world"), {
+    default: () => []
+  }),
   networks: bounded(WorldNetwork, WorldLimits.networks, "networks in a world"),
   vms: Schema.optionalWith(bounded(WorldVm, WorldLimits.vms, "VMs in a world"), { default: () => [] }),
   publicIps: bounded(WorldIpRange, WorldLimits.publicIps, "public IP ranges in a world")

@@ -15,7 +15,14 @@ export const make = (store: FakeStore) => {
         const namespace = eventNamespace(event.involvedObject)
         const key = `${namespace}/${event.name}`
         if (Option.isSome(yield* get((s) => s.events, key))) {
-          return yield* fail("create", "events", event.name, "AlreadyExists", 409, `events "${event.name}" already exists`)
+          return yield* fail(
+            "create",
+            "events",
+            event.name,
+            "AlreadyExists",
+            409,
+            `events "${event.name}" already exists`
+          )
         }
         const version = yield* nextVersion
         const stored: EventView = {

@@ -21,7 +21,14 @@ export const make = (store: FakeStore) => {
       locked(Effect.gen(function*() {
         yield* injected("create", "leases", lease.name)
         if (Option.isSome(yield* get((s) => s.leases, leaseKey(lease)))) {
-          return yield* fail("create", "leases", lease.name, "AlreadyExists", 409, `leases.coordination.k8s.io "${lease.name}" already exists`)
+          return yield* fail(
+            "create",
+            "leases",
+            lease.name,
+            "AlreadyExists",
+            409,
+            `leases.coordination.k8s.io "${lease.name}" already exists`
+          )
         }
         return yield* storeLease(lease)
       })),

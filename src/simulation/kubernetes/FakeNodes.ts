@@ -47,7 +47,9 @@ const TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 /** kube-controller-manager's NoSchedule taint for a Ready status (doNoScheduleTaintingPass); others kept. */
 const conditionTaints = (taints: ReadonlyArray<Taint>, ready: ConditionStatus): ReadonlyArray<Taint> => {
   const wanted = ready === "False" ? TAINT_NOT_READY : ready === "Unknown" ? TAINT_UNREACHABLE : undefined
-  const others = taints.filter((t) => !((t.key === TAINT_NOT_READY || t.key === TAINT_UNREACHABLE) && t.effect === "NoSchedule"))
+  const others = taints.filter((t) =>
+    !((t.key === TAINT_NOT_READY || t.key === TAINT_UNREACHABLE) && t.effect === "NoSchedule")
+  )
   const kept = taints.filter((t) => t.key === wanted && t.effect === "NoSchedule")
   return wanted === undefined ? others : kept.length > 0 ? taints : [...others, { key: wanted, effect: "NoSchedule" }]
 }
@@ -67,7 +69,10 @@ export const make = (store: FakeStore) => {
       const version = yield* nextVersion
       const stored: NodeView = { ...node, metadata: withVersion(node.metadata, version) }
       yield* Ref.update(state, (s) => ({ ...s, nodes: HashMap.set(s.nodes, stored.metadata.name, stored) }))
-      yield* nodeFeed.publish(version, kind === "Added" ? WatchEvent.Added({ object: stored }) : WatchEvent.Modified({ object: stored }))
+      yield* nodeFeed.publish(
+        version,
+        kind === "Added" ? WatchEvent.Added({ object: stored }) : WatchEvent.Modified({ object: stored })
+      )
       return stored
     })
 
@@ -87,10 +92,26 @@ export const make = (store: FakeStore) => {
       locked(Effect.gen(function*() {
         yield* injected("create", "nodes", input.name)
         if (Option.isSome(yield* get((s) => s.nodes, input.name))) {
-          return yield* fail("create", "nodes", input.name, "AlreadyExists", 409, `nodes "${input.name}" already exists`)
+          return yield* fail(
+            "create",
+            "nodes",
+            input.name,
+            "AlreadyExists",
+            409,
+            `nodes "${input.name}" already exists`
+          )
         }
         const invalid = labelProblem(input.labels ?? {})
-        if (invalid !== undefined) return yield* fail("create", "nodes", input.name, "Invalid", 422, `Node "${input.name}" is invalid: ${invalid}`)
+        if (invalid !== undefined) {
+          return yield* fail(
+            "create",
+            "nodes",
+            input.name,
+            "Invalid",
+            422,
+            `Node "${input.name}" is invalid: ${invalid}`
+          )
+        }
         const node: NodeView = {
           metadata: {
             ...newMeta({ name: input.name, labels: input.labels ?? {}, annotations: input.annotations ?? {} }),
@@ -109,10 +130,23 @@ export const make = (store: FakeStore) => {
         const found = yield* get((s) => s.nodes, change.name)
         if (Option.isNone(found)) return yield* notFound("patch", "nodes", change.name)
         const node = found.value
-        if (node.metadata.resourceVersion !== change.resourceVersion) return yield* conflict("patch", "nodes", change.name)
+        if (node.metadata.resourceVersion !== change.resourceVersion) {
+          return yield* conflict("patch", "nodes", change.name)
+        }
         const invalid = labelProblem(change.labels ?? {})
-        if (invalid !== undefined) return yield* fail("patch", "nodes", change.name, "Invalid", 422, `Node "${change.name}" is invalid: ${invalid}`)
-        if (change.providerID !== undefined && node.spec.providerID !== "" && change.providerID !== node.spec.providerID) {
+        if (invalid !== undefined) {
+          return yield* fail(
+            "patch",
+            "nodes",
+            change.name,
+            "Invalid",
+            422,
+            `Node "${change.name}" is invalid: ${invalid}`
+          )
+        }
+        if (
+          change.providerID !== undefined && node.spec.providerID !== "" && change.providerID !== node.spec.providerID
+        ) {
           return yield* fail(
             "patch",
             "nodes",
@@ -162,7 +196,10 @@ export const make = (store: FakeStore) => {
         }
         if (node.metadata.finalizers.length > 0) {
           if (node.metadata.deletionTimestamp === undefined) {
-            yield* storeNode({ ...node, metadata: { ...node.metadata, deletionTimestamp: yield* timestamp } }, "Modified")
+            yield* storeNode(
+              { ...node, metadata: { ...node.metadata, deletionTimestamp: yield* timestamp } },
+              "Modified"
+            )
           }
           return
         }

@@ -3,9 +3,15 @@
  * status dropped on create, finalizers with deletionTimestamp, the server's loadBalancerClass rules).
  */
 import { Effect, HashMap, Option, Ref } from "effect"
-import { keepNodePorts, nextFinalizers, ServiceApi, type ServiceChange, type ServiceCreate } from "../../kubernetes/ServiceApi.js"
-import type { LoadBalancerIngress, ServiceView } from "../../kubernetes/ServiceView.js"
 import { newMeta, objectKey } from "../../kubernetes/ObjectMeta.js"
+import {
+  keepNodePorts,
+  nextFinalizers,
+  ServiceApi,
+  type ServiceChange,
+  type ServiceCreate
+} from "../../kubernetes/ServiceApi.js"
+import type { LoadBalancerIngress, ServiceView } from "../../kubernetes/ServiceView.js"
 import { WatchEvent } from "../../kubernetes/WatchEvent.js"
 import { fail, type FakeStore, labelProblem, mergeMap, notFound, sameJson, withVersion } from "./FakeStore.js"
 
@@ -58,10 +64,26 @@ export const make = (store: FakeStore) => {
       locked(Effect.gen(function*() {
         yield* injected("create", "services", input.name)
         if (Option.isSome(yield* get((s) => s.services, serviceKey(input.namespace, input.name)))) {
-          return yield* fail("create", "services", input.name, "AlreadyExists", 409, `services "${input.name}" already exists`)
+          return yield* fail(
+            "create",
+            "services",
+            input.name,
+            "AlreadyExists",
+            409,
+            `services "${input.name}" already exists`
+          )
         }
         const invalid = labelProblem(input.labels ?? {})
-        if (invalid !== undefined) return yield* fail("create", "services", input.name, "Invalid", 422, `Service "${input.name}" is invalid: ${invalid}`)
+        if (invalid !== undefined) {
+          return yield* fail(
+            "create",
+            "services",
+            input.name,
+            "Invalid",
+            422,
+            `Service "${input.name}" is invalid: ${invalid}`
+          )
+        }
         const service: ServiceView = {
           metadata: {
             ...newMeta({
@@ -149,17 +171,35 @@ export const make = (store: FakeStore) => {
         const type = change.type ?? service.spec.type
         const wantsNodePorts = type === "NodePort" || type === "LoadBalancer"
         const ports = !wantsNodePorts
-          ? (change.ports ?? service.spec.ports).map((p) => ({ name: p.name ?? "", protocol: p.protocol ?? "TCP" as const, port: p.port, nodePort: 0 }))
+          ? (change.ports ?? service.spec.ports).map((p) => ({
+            name: p.name ?? "",
+            protocol: p.protocol ?? "TCP" as const,
+            port: p.port,
+            nodePort: 0
+          }))
           // As the server: ports without one get a node port (a change from ClusterIP), the others keep theirs.
-          : yield* allocateNodePorts({ type: "LoadBalancer", ports: keepNodePorts(service.spec.ports, change.ports ?? service.spec.ports) })
+          : yield* allocateNodePorts({
+            type: "LoadBalancer",
+            ports: keepNodePorts(service.spec.ports, change.ports ?? service.spec.ports)
+          })
         const { loadBalancerClass: oldClass, loadBalancerIP: _dropped, ...rest } = service.spec
         const loadBalancerIP = change.loadBalancerIP === undefined ? service.spec.loadBalancerIP : change.loadBalancerIP
         // The server's rules for spec.loadBalancerClass: set only with type LoadBalancer, immutable
         // while the Service stays one, dropped when the type leaves LoadBalancer.
         const wasLb = service.spec.type === "LoadBalancer"
-        if (change.loadBalancerClass !== undefined && (type !== "LoadBalancer" || (wasLb && change.loadBalancerClass !== oldClass))) {
+        if (
+          change.loadBalancerClass !== undefined &&
+          (type !== "LoadBalancer" || (wasLb && change.loadBalancerClass !== oldClass))
+        ) {
           const why = type !== "LoadBalancer" ? "may only be used when `type` is 'LoadBalancer'" : "field is immutable"
-          return yield* fail("patch", "services", name, "Invalid", 422, `Service "${name}" is invalid: spec.loadBalancerClass: Invalid value: ${why}`)
+          return yield* fail(
+            "patch",
+            "services",
+            name,
+            "Invalid",
+            422,
+            `Service "${name}" is invalid: spec.loadBalancerClass: Invalid value: ${why}`
+          )
         }
         const loadBalancerClass = type !== "LoadBalancer" ? undefined : wasLb ? oldClass : change.loadBalancerClass
         const next: ServiceView = {
@@ -171,7 +211,9 @@ export const make = (store: FakeStore) => {
             ...(loadBalancerClass === undefined ? {} : { loadBalancerClass }),
             ...(loadBalancerIP === undefined || loadBalancerIP === null ? {} : { loadBalancerIP }),
             loadBalancerSourceRanges: change.loadBalancerSourceRanges ?? service.spec.loadBalancerSourceRanges,
-            ...(change.externalTrafficPolicy === undefined ? {} : { externalTrafficPolicy: change.externalTrafficPolicy }),
+            ...(change.externalTrafficPolicy === undefined
+              ? {}
+              : { externalTrafficPolicy: change.externalTrafficPolicy }),
             ...(change.sessionAffinity === undefined ? {} : { sessionAffinity: change.sessionAffinity })
           }
         }

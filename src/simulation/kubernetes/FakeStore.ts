@@ -40,8 +40,14 @@ export interface State {
 /** The first resourceVersion handed out; watching from below it is Gone, as on a long-lived server. */
 const FIRST_VERSION = 1000
 
-export const fail = (verb: Verb, resource: string, name: string, reason: KubeApiError["reason"], status: number, detail: string) =>
-  new KubeApiError({ verb, resource, name, reason, status, detail })
+export const fail = (
+  verb: Verb,
+  resource: string,
+  name: string,
+  reason: KubeApiError["reason"],
+  status: number,
+  detail: string
+) => new KubeApiError({ verb, resource, name, reason, status, detail })
 
 export const notFound = (verb: Verb, resource: string, name: string) =>
   fail(verb, resource, name, "NotFound", 404, `${resource} "${name}" not found`)
@@ -92,7 +98,10 @@ export const labelProblem = (labels: Readonly<Record<string, string | null>>): s
     const slash = key.lastIndexOf("/")
     const prefix = slash === -1 ? "" : key.slice(0, slash)
     const name = slash === -1 ? key : key.slice(slash + 1)
-    if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name) || (slash !== -1 && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) {
+    if (
+      name.length === 0 || name.length > 63 || !LABEL_NAME.test(name) ||
+      (slash !== -1 && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))
+    ) {
       return `metadata.labels: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.'`
     }
     if (value !== null && value !== "" && (value.length > 63 || !LABEL_NAME.test(value))) {
@@ -102,7 +111,10 @@ export const labelProblem = (labels: Readonly<Record<string, string | null>>): s
   return undefined
 }
 
-export const withVersion = (meta: ObjectMeta, version: number): ObjectMeta => ({ ...meta, resourceVersion: String(version) })
+export const withVersion = (meta: ObjectMeta, version: number): ObjectMeta => ({
+  ...meta,
+  resourceVersion: String(version)
+})
 
 export const make = (historyLimit: number) =>
   Effect.gen(function*() {
@@ -150,7 +162,17 @@ export const make = (historyLimit: number) =>
         }),
         Option.match({
           onNone: () => Effect.void,
-          onSome: (f) => Effect.fail(new KubeApiError({ verb, resource, name, reason: f.reason, status: STATUS_OF_REASON[f.reason], detail: "injected failure" }))
+          onSome: (f) =>
+            Effect.fail(
+              new KubeApiError({
+                verb,
+                resource,
+                name,
+                reason: f.reason,
+                status: STATUS_OF_REASON[f.reason],
+                detail: "injected failure"
+              })
+            )
         })
       )
 
@@ -174,7 +196,20 @@ export const make = (historyLimit: number) =>
         }))
       )
 
-    return { state, locked, nextVersion, uid, timestamp, injected, get, watchOf, listOf, nodeFeed, serviceFeed, sliceFeed }
+    return {
+      state,
+      locked,
+      nextVersion,
+      uid,
+      timestamp,
+      injected,
+      get,
+      watchOf,
+      listOf,
+      nodeFeed,
+      serviceFeed,
+      sliceFeed
+    }
   })
 
 /** The store as the resources see it. */

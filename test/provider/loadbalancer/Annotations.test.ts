@@ -77,7 +77,10 @@ describe("Annotations.catalogue", () => {
     assert.strictEqual(STICKYNESS_PARAM, "service.beta.kubernetes.io/cloudstack-load-balancer-stickyness-method-param")
   })
   it("the controller's own keys are exactly the managed ones", () => {
-    assert.deepStrictEqual([...Annotations.managedKeys].sort(), [IP_ALLOCATING, IP_ASSOCIATED, IP_ID, STICKY_APPLIED].sort())
+    assert.deepStrictEqual(
+      [...Annotations.managedKeys].sort(),
+      [IP_ALLOCATING, IP_ASSOCIATED, IP_ID, STICKY_APPLIED].sort()
+    )
   })
   it("renderTable: a header, then one row per entry in catalogue order, managed ones marked", () => {
     const lines = AnnotationReference.renderTable().split("\n")
@@ -130,7 +133,12 @@ describe("Annotations.decode: each value", () => {
     [ALGORITHM, "leastconn", "algorithm", Option.some("leastconn")],
     [ALGORITHM, "source", "algorithm", Option.some("source")],
     [SOURCE_CIDRS, "10.0.0.0/8", "sourceCidrs", Option.some(["10.0.0.0/8"])],
-    [SOURCE_CIDRS, "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32", "sourceCidrs", Option.some(["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"])],
+    [
+      SOURCE_CIDRS,
+      "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32",
+      "sourceCidrs",
+      Option.some(["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"])
+    ],
     [SOURCE_CIDRS, "10.0.0.0/8,,", "sourceCidrs", Option.some(["10.0.0.0/8"])],
     [SOURCE_RANGES, "192.0.2.0/24,198.51.100.7", "sourceRanges", Option.some(["192.0.2.0/24", "198.51.100.7"])],
     [SOURCE_RANGES, "0.0.0.0/0", "sourceRanges", Option.some(["0.0.0.0/0"])],
@@ -140,8 +148,18 @@ describe("Annotations.decode: each value", () => {
     [HOSTNAME, "a", "hostname", Option.some("a")],
     [HOSTNAME, "xn--bcher-kva.example", "hostname", Option.some("xn--bcher-kva.example")],
     [HOSTNAME, `${"a".repeat(63)}.example.com`, "hostname", Option.some(`${"a".repeat(63)}.example.com`)],
-    [NETWORK_ID, "5b7c1e2a-0d3f-4e5a-9b8c-7d6e5f4a3b2c", "networkId", Option.some("5b7c1e2a-0d3f-4e5a-9b8c-7d6e5f4a3b2c")],
-    [NETWORK_ID, "5B7C1E2A-0D3F-4E5A-9B8C-7D6E5F4A3B2C", "networkId", Option.some("5B7C1E2A-0D3F-4E5A-9B8C-7D6E5F4A3B2C")]
+    [
+      NETWORK_ID,
+      "5b7c1e2a-0d3f-4e5a-9b8c-7d6e5f4a3b2c",
+      "networkId",
+      Option.some("5b7c1e2a-0d3f-4e5a-9b8c-7d6e5f4a3b2c")
+    ],
+    [
+      NETWORK_ID,
+      "5B7C1E2A-0D3F-4E5A-9B8C-7D6E5F4A3B2C",
+      "networkId",
+      Option.some("5B7C1E2A-0D3F-4E5A-9B8C-7D6E5F4A3B2C")
+    ]
   ]
   for (const [key, value, field, expected] of valid) {
     it(`${key.slice(27)}: ${JSON.stringify(value)} → ${field}`, () => {
@@ -232,13 +250,17 @@ describe("Annotations.decode: the whole set", () => {
       NETWORK_ID
     ])
     assert.strictEqual(errors[1]?.value, " enabled ")
-    assert.strictEqual(errors[1]?.expected, '"true" or "false"')
+    assert.strictEqual(errors[1]?.expected, "\"true\" or \"false\"")
   })
   it("one bad value fails the whole decode even when the others are valid", () => {
-    assert.deepStrictEqual(errorsOf({ [ALGORITHM]: "source", [KEEP_IP]: "true", [ADDRESS]: "x" }).map((e) => e.key), [ADDRESS])
+    assert.deepStrictEqual(errorsOf({ [ALGORITHM]: "source", [KEEP_IP]: "true", [ADDRESS]: "x" }).map((e) => e.key), [
+      ADDRESS
+    ])
   })
   it("the controller's own keys and foreign keys are never decoded", () => {
-    assert.isTrue(Either.isRight(Annotations.decode({ [IP_ID]: "", [IP_ASSOCIATED]: "maybe", [IP_ALLOCATING]: "x", "a/b": "c" })))
+    assert.isTrue(
+      Either.isRight(Annotations.decode({ [IP_ID]: "", [IP_ASSOCIATED]: "maybe", [IP_ALLOCATING]: "x", "a/b": "c" }))
+    )
   })
   it("the error message names the key, quotes at most 200 characters of the value and says what is expected", () => {
     const [error] = errorsOf({ [SOURCE_RANGES]: "x".repeat(500) })
@@ -298,7 +320,11 @@ const lbAnnotations: fc.Arbitrary<Annotations.LbAnnotations> = fc.record({
   networkId: option(fc.uuid()),
   sticky: option(fc.record({
     method: fc.constantFrom(...Annotations.STICKY_METHODS),
-    params: fc.dictionary(fc.stringMatching(/^[a-z][-a-z0-9]{0,8}$/), fc.oneof(fc.constant(""), fc.stringMatching(/^[A-Za-z0-9._-]{1,8}$/)), { maxKeys: 3 })
+    params: fc.dictionary(
+      fc.stringMatching(/^[a-z][-a-z0-9]{0,8}$/),
+      fc.oneof(fc.constant(""), fc.stringMatching(/^[A-Za-z0-9._-]{1,8}$/)),
+      { maxKeys: 3 }
+    )
   })),
   healthCheck: fc.record({
     enabled: option(fc.boolean()),
@@ -311,9 +337,14 @@ const lbAnnotations: fc.Arbitrary<Annotations.LbAnnotations> = fc.record({
 })
 
 describe("Annotations properties", () => {
-  it.prop("decode(render(x)) = x for every valid set, however it is spelt", [lbAnnotations, fc.boolean(), fc.boolean()], ([a, spaces, explicitFalse]) => {
-    assert.deepStrictEqual(Annotations.decode(render(a, { spaces, explicitFalse })), Either.right(a))
-  }, { fastCheck: { numRuns: 200 } })
+  it.prop(
+    "decode(render(x)) = x for every valid set, however it is spelt",
+    [lbAnnotations, fc.boolean(), fc.boolean()],
+    ([a, spaces, explicitFalse]) => {
+      assert.deepStrictEqual(Annotations.decode(render(a, { spaces, explicitFalse })), Either.right(a))
+    },
+    { fastCheck: { numRuns: 200 } }
+  )
 
   it.prop("CidrListFromString: decode then encode gives the trimmed list back", [cidrs], ([list]) => {
     const text = ` ${list.join(" ,")} ,`
@@ -324,7 +355,10 @@ describe("Annotations properties", () => {
 
   const userKeys = Annotations.catalogue.filter((a) => !a.managed).map((a) => a.key)
   it.prop("decode is total: an error for each bad user key present, never for anything else", [
-    fc.dictionary(fc.constantFrom(...Annotations.catalogue.map((a) => a.key), "example.com/x"), fc.oneof(fc.string(), fc.constantFrom("true", "false", "source", "10.0.0.0/8")))
+    fc.dictionary(
+      fc.constantFrom(...Annotations.catalogue.map((a) => a.key), "example.com/x"),
+      fc.oneof(fc.string(), fc.constantFrom("true", "false", "source", "10.0.0.0/8"))
+    )
   ], ([annotations]) => {
     const result = Annotations.decode(annotations)
     if (Either.isLeft(result)) {

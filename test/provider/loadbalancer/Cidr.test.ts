@@ -1,11 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { BlockList } from "node:net"
 import { FastCheck as fc, Option } from "effect"
+import { BlockList } from "node:net"
 import * as Cidr from "../../../src/provider/loadbalancer/Cidr.js"
 
 /** `family:network-in-hex/prefix`, or "none". */
 const show = (text: string): string =>
-  Option.match(Cidr.parse(text), { onNone: () => "none", onSome: (c) => `${c.family}:${c.network.toString(16)}/${c.prefix}` })
+  Option.match(Cidr.parse(text), {
+    onNone: () => "none",
+    onSome: (c) => `${c.family}:${c.network.toString(16)}/${c.prefix}`
+  })
 
 describe("Cidr.parse", () => {
   const table: ReadonlyArray<readonly [string, string]> = [
@@ -163,8 +166,16 @@ const v6Short = (n: bigint): string => {
   return `${groups.slice(0, best.at).join(":")}::${groups.slice(best.at + best.len).join(":")}`
 }
 
-const v4 = fc.record({ family: fc.constant(4 as const), value: fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }), prefix: fc.integer({ min: 0, max: 32 }) })
-const v6 = fc.record({ family: fc.constant(6 as const), value: fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), prefix: fc.integer({ min: 0, max: 128 }) })
+const v4 = fc.record({
+  family: fc.constant(4 as const),
+  value: fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }),
+  prefix: fc.integer({ min: 0, max: 32 })
+})
+const v6 = fc.record({
+  family: fc.constant(6 as const),
+  value: fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+  prefix: fc.integer({ min: 0, max: 128 })
+})
 // Many addresses with long zero runs, so `::` compression is exercised.
 const v6Sparse = fc.record({
   family: fc.constant(6 as const),
@@ -211,7 +222,10 @@ describe("Cidr properties", () => {
     assert.strictEqual(Cidr.intersects(x, y), expected)
   }, { fastCheck: { numRuns: 300 } })
 
-  it.prop("intersects with itself, with any sub-block, and with 0.0.0.0/0 or ::/0 of its family", [anyCidr, fc.nat(128)], ([c, extra]) => {
+  it.prop("intersects with itself, with any sub-block, and with 0.0.0.0/0 or ::/0 of its family", [
+    anyCidr,
+    fc.nat(128)
+  ], ([c, extra]) => {
     const x = Option.getOrThrow(Cidr.parse(textOf(c, false)))
     const sub = { ...c, prefix: Math.min(width(c), c.prefix + extra) }
     const all = Option.getOrThrow(Cidr.parse(c.family === 4 ? "0.0.0.0/0" : "::/0"))
@@ -220,11 +234,15 @@ describe("Cidr properties", () => {
     assert.isTrue(Cidr.intersects(x, all))
   })
 
-  it.prop("sameSet ignores order, duplicates and spelling", [fc.array(anyCidr, { maxLength: 6 }), fc.nat()], ([cs, n]) => {
-    const long = cs.map((c) => textOf(c, false))
-    const short = cs.map((c) => textOf(c, true)).reverse()
-    assert.isTrue(Cidr.sameSet(long, [...short, ...short.slice(0, n % (short.length + 1))]))
-  })
+  it.prop(
+    "sameSet ignores order, duplicates and spelling",
+    [fc.array(anyCidr, { maxLength: 6 }), fc.nat()],
+    ([cs, n]) => {
+      const long = cs.map((c) => textOf(c, false))
+      const short = cs.map((c) => textOf(c, true)).reverse()
+      assert.isTrue(Cidr.sameSet(long, [...short, ...short.slice(0, n % (short.length + 1))]))
+    }
+  )
 
   it.prop("parse never throws on any text", [fc.string({ maxLength: 60 })], ([s]) => {
     const parsed = Cidr.parse(s)

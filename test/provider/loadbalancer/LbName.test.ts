@@ -28,7 +28,9 @@ describe("LbName.lbName", () => {
     assert.strictEqual(lbName(uid), defaultLoadBalancerName(uid))
     assert.strictEqual(lbName(uid).length, 32)
   })
-  it.prop("equals Kubernetes' DefaultLoadBalancerName for any ASCII UID", [fc.string({ unit: fc.constantFrom("a", "0", "-", "f") , maxLength: 50 })], ([uid]) => {
+  it.prop("equals Kubernetes' DefaultLoadBalancerName for any ASCII UID", [
+    fc.string({ unit: fc.constantFrom("a", "0", "-", "f"), maxLength: 50 })
+  ], ([uid]) => {
     assert.strictEqual(lbName(uid), defaultLoadBalancerName(uid))
   })
 })
@@ -90,20 +92,31 @@ describe("LbName.ruleName and parseRuleName", () => {
   }
 
   const protocol = fc.constantFrom<LbProtocol>("tcp", "udp", "tcp-proxy")
-  it.prop("parse(ruleName(p, port)) round-trips for every valid port and UID", [fc.uuid(), protocol, fc.integer({ min: 1, max: 65535 })], ([uid, p, port]) => {
+  it.prop("parse(ruleName(p, port)) round-trips for every valid port and UID", [
+    fc.uuid(),
+    protocol,
+    fc.integer({ min: 1, max: 65535 })
+  ], ([uid, p, port]) => {
     const name = lbName(uid)
     assert.deepStrictEqual(parseRuleName(name, ruleName(name, p, port)), { protocol: p, port })
   })
   const suffix = fc.oneof(
     fc.string({ maxLength: 16 }),
-    fc.array(fc.constantFrom("tcp", "udp", "proxy", "-", "0", "1", "8", "9", "65536", "x", " "), { maxLength: 8 }).map((xs) => xs.join(""))
+    fc.array(fc.constantFrom("tcp", "udp", "proxy", "-", "0", "1", "8", "9", "65536", "x", " "), { maxLength: 8 }).map((
+      xs
+    ) => xs.join(""))
   )
   it.prop("only the names ruleName makes are ours (any suffix)", [suffix], ([suffix]) => {
     const rule = `${NAME}-${suffix}`
     const parsed = parseRuleName(NAME, rule)
     if (parsed !== undefined) assert.strictEqual(ruleName(NAME, parsed.protocol, parsed.port), rule)
   })
-  it.prop("another Service's rules are never ours", [fc.uuid(), fc.uuid(), protocol, fc.integer({ min: 1, max: 65535 })], ([a, b, p, port]) => {
+  it.prop("another Service's rules are never ours", [
+    fc.uuid(),
+    fc.uuid(),
+    protocol,
+    fc.integer({ min: 1, max: 65535 })
+  ], ([a, b, p, port]) => {
     fc.pre(lbName(a) !== lbName(b))
     assert.isUndefined(parseRuleName(lbName(a), ruleName(lbName(b), p, port)))
   })

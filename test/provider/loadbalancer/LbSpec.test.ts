@@ -25,7 +25,10 @@ const service = (overrides: Partial<LbService> = {}): LbService => ({
 
 const specOf = (overrides: Partial<LbService> = {}): LbSpec => Either.getOrThrow(fromService(service(overrides)))
 /** `name protocol/ip public>private` per port, for compact tables. */
-const portsOf = (spec: LbSpec) => spec.ports.map((p) => `${p.name.slice(NAME.length + 1)} ${p.protocol}/${p.ipProtocol} ${p.publicPort}>${p.privatePort}`)
+const portsOf = (spec: LbSpec) =>
+  spec.ports.map((p) =>
+    `${p.name.slice(NAME.length + 1)} ${p.protocol}/${p.ipProtocol} ${p.publicPort}>${p.privatePort}`
+  )
 
 describe("LbSpec.fromService: ports", () => {
   const table: ReadonlyArray<{
@@ -36,21 +39,75 @@ describe("LbSpec.fromService: ports", () => {
     readonly warnings: ReadonlyArray<string>
   }> = [
     { title: "one TCP port", ports: [tcp(80, 30080)], expected: ["tcp-80 tcp/tcp 80>30080"], warnings: [] },
-    { title: "TCP and UDP, in the Service's order", ports: [udp(53, 30053), tcp(80, 30080)], expected: ["udp-53 udp/udp 53>30053", "tcp-80 tcp/tcp 80>30080"], warnings: [] },
-    { title: "PROXY protocol: TCP ports become tcp-proxy (firewall protocol tcp), UDP stays", ports: [tcp(443, 30443), udp(53, 30053)], proxy: true, expected: ["tcp-proxy-443 tcp-proxy/tcp 443>30443", "udp-53 udp/udp 53>30053"], warnings: [] },
-    { title: "SCTP is a warning", ports: [sctp(9, 30009), tcp(80, 30080)], expected: ["tcp-80 tcp/tcp 80>30080"], warnings: ["UnsupportedProtocol"] },
-    { title: "no nodePort (allocateLoadBalancerNodePorts: false) is a warning", ports: [tcp(80, 0), tcp(81, 30081)], expected: ["tcp-81 tcp/tcp 81>30081"], warnings: ["NoNodePort"] },
-    { title: "TCP and UDP on one port: the first is kept", ports: [tcp(80, 30080), udp(80, 30081)], expected: ["tcp-80 tcp/tcp 80>30080"], warnings: ["PortConflict"] },
-    { title: "UDP first: UDP is kept", ports: [udp(80, 30081), tcp(80, 30080)], expected: ["udp-80 udp/udp 80>30081"], warnings: ["PortConflict"] },
-    { title: "a skipped SCTP port takes no public port", ports: [sctp(80, 30009), tcp(80, 30080)], expected: ["tcp-80 tcp/tcp 80>30080"], warnings: ["UnsupportedProtocol"] },
-    { title: "a port without nodePort takes no public port", ports: [tcp(80, 0), udp(80, 30081)], expected: ["udp-80 udp/udp 80>30081"], warnings: ["NoNodePort"] },
-    { title: "two ports may share a nodePort", ports: [tcp(80, 30080), tcp(8080, 30080)], expected: ["tcp-80 tcp/tcp 80>30080", "tcp-8080 tcp/tcp 8080>30080"], warnings: [] },
+    {
+      title: "TCP and UDP, in the Service's order",
+      ports: [udp(53, 30053), tcp(80, 30080)],
+      expected: ["udp-53 udp/udp 53>30053", "tcp-80 tcp/tcp 80>30080"],
+      warnings: []
+    },
+    {
+      title: "PROXY protocol: TCP ports become tcp-proxy (firewall protocol tcp), UDP stays",
+      ports: [tcp(443, 30443), udp(53, 30053)],
+      proxy: true,
+      expected: ["tcp-proxy-443 tcp-proxy/tcp 443>30443", "udp-53 udp/udp 53>30053"],
+      warnings: []
+    },
+    {
+      title: "SCTP is a warning",
+      ports: [sctp(9, 30009), tcp(80, 30080)],
+      expected: ["tcp-80 tcp/tcp 80>30080"],
+      warnings: ["UnsupportedProtocol"]
+    },
+    {
+      title: "no nodePort (allocateLoadBalancerNodePorts: false) is a warning",
+      ports: [tcp(80, 0), tcp(81, 30081)],
+      expected: ["tcp-81 tcp/tcp 81>30081"],
+      warnings: ["NoNodePort"]
+    },
+    {
+      title: "TCP and UDP on one port: the first is kept",
+      ports: [tcp(80, 30080), udp(80, 30081)],
+      expected: ["tcp-80 tcp/tcp 80>30080"],
+      warnings: ["PortConflict"]
+    },
+    {
+      title: "UDP first: UDP is kept",
+      ports: [udp(80, 30081), tcp(80, 30080)],
+      expected: ["udp-80 udp/udp 80>30081"],
+      warnings: ["PortConflict"]
+    },
+    {
+      title: "a skipped SCTP port takes no public port",
+      ports: [sctp(80, 30009), tcp(80, 30080)],
+      expected: ["tcp-80 tcp/tcp 80>30080"],
+      warnings: ["UnsupportedProtocol"]
+    },
+    {
+      title: "a port without nodePort takes no public port",
+      ports: [tcp(80, 0), udp(80, 30081)],
+      expected: ["udp-80 udp/udp 80>30081"],
+      warnings: ["NoNodePort"]
+    },
+    {
+      title: "two ports may share a nodePort",
+      ports: [tcp(80, 30080), tcp(8080, 30080)],
+      expected: ["tcp-80 tcp/tcp 80>30080", "tcp-8080 tcp/tcp 8080>30080"],
+      warnings: []
+    },
     { title: "no ports", ports: [], expected: [], warnings: [] },
-    { title: "only unusable ports", ports: [sctp(1, 30001), tcp(2, 0)], expected: [], warnings: ["UnsupportedProtocol", "NoNodePort"] }
+    {
+      title: "only unusable ports",
+      ports: [sctp(1, 30001), tcp(2, 0)],
+      expected: [],
+      warnings: ["UnsupportedProtocol", "NoNodePort"]
+    }
   ]
   for (const row of table) {
     it(row.title, () => {
-      const spec = specOf({ ports: row.ports, annotations: row.proxy === true ? { [Annotations.PROXY_PROTOCOL]: "true" } : {} })
+      const spec = specOf({
+        ports: row.ports,
+        annotations: row.proxy === true ? { [Annotations.PROXY_PROTOCOL]: "true" } : {}
+      })
       assert.deepStrictEqual(portsOf(spec), row.expected)
       assert.deepStrictEqual(spec.warnings.map((w) => w.reason), row.warnings)
       for (const p of spec.ports) assert.strictEqual(p.name, `${NAME}-${p.protocol}-${p.publicPort}`)
@@ -75,7 +132,10 @@ describe("LbSpec.fromService: IP, sources, algorithm and flags", () => {
     ["an empty spec.loadBalancerIP", { loadBalancerIP: "" }, Option.none()],
     ["a blank spec.loadBalancerIP", { loadBalancerIP: "  " }, Option.none()],
     ["the address annotation", { annotations: { [Annotations.ADDRESS]: "203.0.113.20" } }, Option.some("203.0.113.20")],
-    ["the address annotation wins over spec.loadBalancerIP", { loadBalancerIP: "203.0.113.10", annotations: { [Annotations.ADDRESS]: "203.0.113.20" } }, Option.some("203.0.113.20")]
+    ["the address annotation wins over spec.loadBalancerIP", {
+      loadBalancerIP: "203.0.113.10",
+      annotations: { [Annotations.ADDRESS]: "203.0.113.20" }
+    }, Option.some("203.0.113.20")]
   ]
   for (const [title, overrides, expected] of requested) {
     it(`requested IP: ${title}`, () => {
@@ -85,9 +145,15 @@ describe("LbSpec.fromService: IP, sources, algorithm and flags", () => {
 
   const ranges: ReadonlyArray<readonly [string, Partial<LbService>, ReadonlyArray<string>]> = [
     ["nothing: every source", {}, ALL_SOURCES],
-    ["the annotation", { annotations: { [Annotations.SOURCE_RANGES]: "192.0.2.0/24, 198.51.100.7" } }, ["192.0.2.0/24", "198.51.100.7"]],
+    ["the annotation", { annotations: { [Annotations.SOURCE_RANGES]: "192.0.2.0/24, 198.51.100.7" } }, [
+      "192.0.2.0/24",
+      "198.51.100.7"
+    ]],
     ["the spec", { loadBalancerSourceRanges: ["10.0.0.0/8"] }, ["10.0.0.0/8"]],
-    ["the spec wins over the annotation", { loadBalancerSourceRanges: ["10.0.0.0/8"], annotations: { [Annotations.SOURCE_RANGES]: "192.0.2.0/24" } }, ["10.0.0.0/8"]]
+    ["the spec wins over the annotation", {
+      loadBalancerSourceRanges: ["10.0.0.0/8"],
+      annotations: { [Annotations.SOURCE_RANGES]: "192.0.2.0/24" }
+    }, ["10.0.0.0/8"]]
   ]
   for (const [title, overrides, expected] of ranges) {
     it(`source ranges: ${title}`, () => {
@@ -109,7 +175,10 @@ describe("LbSpec.fromService: IP, sources, algorithm and flags", () => {
   ]
   for (const [affinity, annotation, expected] of algorithms) {
     it(`algorithm: sessionAffinity ${affinity ?? "unset"}, annotation ${annotation ?? "unset"} → ${expected}`, () => {
-      const spec = specOf({ sessionAffinity: affinity, annotations: annotation === undefined ? {} : { [Annotations.ALGORITHM]: annotation } })
+      const spec = specOf({
+        sessionAffinity: affinity,
+        annotations: annotation === undefined ? {} : { [Annotations.ALGORITHM]: annotation }
+      })
       assert.strictEqual(spec.algorithm, expected)
     })
   }
@@ -131,14 +200,22 @@ describe("LbSpec.fromService: IP, sources, algorithm and flags", () => {
     assert.deepStrictEqual(spec.hostname, Option.some("lb.example.com"))
     assert.deepStrictEqual(spec.networkId, Option.some("5b7c1e2a-0d3f-4e5a-9b8c-7d6e5f4a3b2c"))
     const plain = specOf()
-    assert.deepStrictEqual([plain.ruleCidrs, plain.hostname, plain.networkId], [Option.none(), Option.none(), Option.none()])
+    assert.deepStrictEqual([plain.ruleCidrs, plain.hostname, plain.networkId], [
+      Option.none(),
+      Option.none(),
+      Option.none()
+    ])
     assert.deepStrictEqual([plain.keepIp, plain.proxyProtocol], [false, false])
   })
 
   it("every invalid annotation comes back, and no spec", () => {
-    const result = fromService(service({ annotations: { [Annotations.ALGORITHM]: "fast", [Annotations.KEEP_IP]: "yes" } }))
+    const result = fromService(
+      service({ annotations: { [Annotations.ALGORITHM]: "fast", [Annotations.KEEP_IP]: "yes" } })
+    )
     assert.isTrue(Either.isLeft(result))
-    if (Either.isLeft(result)) assert.deepStrictEqual(result.left.map((e) => e.key), [Annotations.ALGORITHM, Annotations.KEEP_IP])
+    if (Either.isLeft(result)) {
+      assert.deepStrictEqual(result.left.map((e) => e.key), [Annotations.ALGORITHM, Annotations.KEEP_IP])
+    }
   })
 })
 

@@ -11,9 +11,9 @@ import { assignToLoadBalancerRule, createLoadBalancerRule } from "../../../src/c
 import { listVirtualMachines } from "../../../src/cloudstack/commands/VirtualMachines.js"
 import { NetworkId, VmId } from "../../../src/cloudstack/Ids.js"
 import type { NodeRef } from "../../../src/provider/InstanceLookup.js"
-import * as LoadBalancers from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import { lbName } from "../../../src/provider/loadbalancer/LbName.js"
 import type { LbService } from "../../../src/provider/loadbalancer/LbSpec.js"
+import * as LoadBalancers from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { cloudLayer, type CloudOptions } from "../../simulation/NodeScenariosEnv.js"
@@ -77,13 +77,24 @@ export const callsSince = (mark: ReadonlyMap<string, number>) =>
         total += d
       }
     }
-    return { byCommand: out, total, mutating: total - Object.entries(out).filter(([c]) => c.startsWith("list") || c === "queryAsyncJobResult").reduce((a, [, n]) => a + n, 0) }
+    return {
+      byCommand: out,
+      total,
+      mutating: total -
+        Object.entries(out).filter(([c]) => c.startsWith("list") || c === "queryAsyncJobResult").reduce(
+          (a, [, n]) => a + n,
+          0
+        )
+    }
   })
 
 export const request = (
   svc: LbService,
   nodes: ReadonlyArray<NodeRef>,
-  store: { readonly ref: Ref.Ref<Readonly<Record<string, string>>>; readonly persist: (o: Ownership.Ownership) => Effect.Effect<void> },
+  store: {
+    readonly ref: Ref.Ref<Readonly<Record<string, string>>>
+    readonly persist: (o: Ownership.Ownership) => Effect.Effect<void>
+  },
   fresh = false
 ) =>
   Effect.map(Ref.get(store.ref), (annotations): LoadBalancers.LbRequest<never> => ({
@@ -108,15 +119,25 @@ export const networkId = (name: string) =>
 
 /** Everything the CCM could leak or duplicate, for before/after comparisons. */
 export const inventory = Effect.map(simState, (s) => ({
-  ips: s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => `${ip.address}@${ip.associatedNetworkUuid ?? ip.vpcUuid ?? ""}`).sort(),
-  rules: s.lbRules.map((r) => `${r.name}@${r.ipUuid}:${r.publicPort}>${r.privatePort}/${r.protocol}[${[...r.members.keys()].sort().join(",")}]`).sort(),
-  firewall: s.firewallRules.map((f) => `${f.ipUuid}:${f.protocol}/${f.startport}-${f.endport}<${f.cidrlist.join(",")}`).sort(),
-  acl: s.aclItems.map((a) => `${a.aclUuid}#${a.number}:${a.protocol}/${a.startport}<${a.cidrlist.join(",")}(${a.reason ?? ""})`).sort()
+  ips: s.publicIps.filter((ip) => ip.state !== "Free").map((ip) =>
+    `${ip.address}@${ip.associatedNetworkUuid ?? ip.vpcUuid ?? ""}`
+  ).sort(),
+  rules: s.lbRules.map((r) =>
+    `${r.name}@${r.ipUuid}:${r.publicPort}>${r.privatePort}/${r.protocol}[${[...r.members.keys()].sort().join(",")}]`
+  ).sort(),
+  firewall: s.firewallRules.map((f) => `${f.ipUuid}:${f.protocol}/${f.startport}-${f.endport}<${f.cidrlist.join(",")}`)
+    .sort(),
+  acl: s.aclItems.map((a) =>
+    `${a.aclUuid}#${a.number}:${a.protocol}/${a.startport}<${a.cidrlist.join(",")}(${a.reason ?? ""})`
+  ).sort()
 }))
 
 /** The simulator's rules of a Service (by its lbName prefix). */
 export const rulesOfUid = (uid: string) =>
-  Effect.map(simState, (s) => s.lbRules.filter((r) => r.name.startsWith(`${`a${uid.replace(/-/g, "")}`.slice(0, 32)}-`)))
+  Effect.map(
+    simState,
+    (s) => s.lbRules.filter((r) => r.name.startsWith(`${`a${uid.replace(/-/g, "")}`.slice(0, 32)}-`))
+  )
 
 /** What the Go CCM v1.2.0 leaves for a Service (calls-cs4.20.txt, lb-create): IP, rule, members, firewall rule. */
 export const goCcmLb = (uid: string, nodes: ReadonlyArray<{ readonly providerID: string }>) =>
@@ -135,7 +156,16 @@ export const goCcmLb = (uid: string, nodes: ReadonlyArray<{ readonly providerID:
       openFirewall: false,
       cidrList: ["0.0.0.0/0"]
     })
-    yield* cs.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22))) })
-    yield* cs.run(createFirewallRule, { ipAddressId: ip.id, protocol: "tcp", startPort: 80, endPort: 80, cidrList: ["0.0.0.0/0"] })
+    yield* cs.run(assignToLoadBalancerRule, {
+      id: rule.id,
+      virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22)))
+    })
+    yield* cs.run(createFirewallRule, {
+      ipAddressId: ip.id,
+      protocol: "tcp",
+      startPort: 80,
+      endPort: 80,
+      cidrList: ["0.0.0.0/0"]
+    })
     return ip
   })

@@ -6,16 +6,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Ref, TestClock } from "effect"
 import * as CloudStackClient from "../../../src/cloudstack/CloudStackClient.js"
+import { CloudStackTransport } from "../../../src/cloudstack/CloudStackTransport.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { createLoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
-import { CloudStackTransport } from "../../../src/cloudstack/CloudStackTransport.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
 import { CloudConfig } from "../../../src/config/CloudConfig.js"
 import * as Metrics from "../../../src/metrics/Metrics.js"
 import * as Instances from "../../../src/provider/Instances.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
-import * as LoadBalancers from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import type { LbService } from "../../../src/provider/loadbalancer/LbSpec.js"
+import * as LoadBalancers from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import type * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
@@ -37,7 +37,9 @@ const crashableEnv = (budget: Budget, jobDuration: number) => {
     CloudStackTransport,
     Effect.map(CloudStackTransport, (inner) =>
       CloudStackTransport.of({
-        send: (request) => (request.method === "POST" ? Effect.zipRight(spend(budget), inner.send(request)) : inner.send(request))
+        send: (
+          request
+        ) => (request.method === "POST" ? Effect.zipRight(spend(budget), inner.send(request)) : inner.send(request))
       }))
   ).pipe(Layer.provide(Simulator.layerTransport), Layer.provide(Layer.merge(simulator, config)))
   const base = Layer.mergeAll(gated, config, Metrics.layer)
@@ -57,9 +59,17 @@ const inventory = Effect.map(simState, (s) => {
   const address = (uuid: string) => shown(s.publicIps.find((ip) => ip.uuid === uuid)?.address ?? "?")
   return {
     ips: s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => `${shown(ip.address)} ${ip.state}`).sort(),
-    rules: s.lbRules.map((r) => `${r.name} ${address(r.ipUuid)}:${r.publicPort}>${r.privatePort} ${r.protocol} members=${r.members.size} ${r.state}`).sort(),
-    firewall: s.firewallRules.map((f) => `${address(f.ipUuid)} ${f.protocol}/${f.startport}-${f.endport} ${f.cidrlist.join(",")}`).sort(),
-    acl: s.aclItems.map((a) => `${a.aclUuid.slice(0, 4)} ${a.protocol}/${a.startport} ${a.cidrlist.join(",")} ${a.reason ?? ""}`).sort()
+    rules: s.lbRules.map((r) =>
+      `${r.name} ${
+        address(r.ipUuid)
+      }:${r.publicPort}>${r.privatePort} ${r.protocol} members=${r.members.size} ${r.state}`
+    ).sort(),
+    firewall: s.firewallRules.map((f) =>
+      `${address(f.ipUuid)} ${f.protocol}/${f.startport}-${f.endport} ${f.cidrlist.join(",")}`
+    ).sort(),
+    acl: s.aclItems.map((a) =>
+      `${a.aclUuid.slice(0, 4)} ${a.protocol}/${a.startport} ${a.cidrlist.join(",")} ${a.reason ?? ""}`
+    ).sort()
   }
 })
 
@@ -68,7 +78,14 @@ const foreignLb = Effect.gen(function*() {
   const cs = yield* CloudStackClient.CloudStackClient
   const net = NetworkId.make(yield* networkId("isolated1"))
   const ip = yield* cs.run(associateIpAddress, { networkId: net, ipAddress: "203.0.113.40" })
-  yield* cs.run(createLoadBalancerRule, { name: "users-own-rule", algorithm: "roundrobin", privatePort: 8080, publicPort: 80, publicIpId: ip.id, networkId: net })
+  yield* cs.run(createLoadBalancerRule, {
+    name: "users-own-rule",
+    algorithm: "roundrobin",
+    privatePort: 8080,
+    publicPort: 80,
+    publicIpId: ip.id,
+    networkId: net
+  })
 })
 
 type Scenario = (

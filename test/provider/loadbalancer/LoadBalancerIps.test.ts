@@ -2,10 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Option, Ref } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
-import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
+import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import {
   annotationStore,
   callsSince,
@@ -20,13 +20,17 @@ import {
   simState
 } from "./LbTestEnv.js"
 
-const stateOf = (address: string) => Effect.map(simState, (s) => s.publicIps.find((ip) => ip.address === address)?.state)
+const stateOf = (address: string) =>
+  Effect.map(simState, (s) => s.publicIps.find((ip) => ip.address === address)?.state)
 
 /** An IP the user associated by hand on a network (never the CCM's to release). */
 const usersIp = (network: string, address: string) =>
   Effect.gen(function*() {
     const cs = yield* CloudStackClient
-    return yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId(network)), ipAddress: address })
+    return yield* cs.run(associateIpAddress, {
+      networkId: NetworkId.make(yield* networkId(network)),
+      ipAddress: address
+    })
   })
 
 /** A on 203.0.113.62, which it associated but whose tag jobs failed; B shares it by asking for it. */
@@ -35,7 +39,10 @@ const sharedUntagged = Effect.gen(function*() {
   const sim = yield* CloudStackSimulator
   const nodes = yield* nodesFor("node-1", "node-2")
   const a = service({ loadBalancerIP: "203.0.113.62" })
-  const b = service({ loadBalancerIP: "203.0.113.62", ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] })
+  const b = service({
+    loadBalancerIP: "203.0.113.62",
+    ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }]
+  })
   const storeA = yield* annotationStore()
   yield* sim.failNextJobs("createTags", 3)
   yield* lbs.ensure(yield* request(a, nodes, storeA, true))
@@ -73,7 +80,11 @@ describe("LoadBalancers: public IPs", () => {
       const store = yield* annotationStore()
       const svc = service({ annotations: { [Annotations.ADDRESS]: "203.0.113.51" }, loadBalancerIP: "203.0.113.99" })
       const result = yield* lbs.ensure(yield* request(svc, nodes, store, true))
-      assert.deepStrictEqual(result.address, Option.some("203.0.113.51"), "the address annotation wins over spec.loadBalancerIP")
+      assert.deepStrictEqual(
+        result.address,
+        Option.some("203.0.113.51"),
+        "the address annotation wins over spec.loadBalancerIP"
+      )
       assert.strictEqual((yield* rulesOfUid(svc.uid))[0]?.ipUuid, mine.id)
       assert.isUndefined((yield* store.ref.get)[Annotations.IP_ASSOCIATED])
       yield* lbs.delete(yield* request(svc, nodes, store))
@@ -124,7 +135,6 @@ describe("LoadBalancers: public IPs", () => {
       yield* lbs.delete(yield* request(kept, nodes, store))
       assert.deepStrictEqual(yield* rulesOfUid(kept.uid), [])
       assert.strictEqual(yield* stateOf(address), "Allocated")
-
     }).pipe(Effect.provide(env())))
 
   it.effect("a shared IP: each Service owns its rules, a port clash is a Warning (no 537), the last one out releases the IP", () =>
@@ -146,7 +156,11 @@ describe("LoadBalancers: public IPs", () => {
       const shared = yield* lbs.ensure(yield* request(b, nodes, storeB, true))
       assert.deepStrictEqual(shared.warnings.map((w) => w.reason), ["PortConflict"])
       assert.match(shared.warnings[0]!.message, /public port 80 of IP 203\.0\.113\.61 is already used/)
-      assert.strictEqual((yield* callsSince(mark)).byCommand["createLoadBalancerRule"], 1, "only 443: the clash is never sent")
+      assert.strictEqual(
+        (yield* callsSince(mark)).byCommand["createLoadBalancerRule"],
+        1,
+        "only 443: the clash is never sent"
+      )
       assert.deepStrictEqual((yield* rulesOfUid(b.uid)).map((r) => r.publicPort), [443])
       assert.isUndefined((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "B did not associate it")
 
@@ -178,7 +192,10 @@ describe("LoadBalancers: public IPs", () => {
       const rules = yield* rulesOfUid(svc.uid)
       assert.strictEqual(rules.length, 1)
       assert.strictEqual(rules[0]?.members.size, 2)
-      assert.strictEqual((yield* simState).publicIps.find((ip) => ip.uuid === rules[0]?.ipUuid)?.address, "203.0.113.65")
+      assert.strictEqual(
+        (yield* simState).publicIps.find((ip) => ip.uuid === rules[0]?.ipUuid)?.address,
+        "203.0.113.65"
+      )
     }).pipe(Effect.provide(env())))
 
   it.effect("an address another party took first (533) is forgotten: never adopted later as the CCM's", () =>
@@ -232,7 +249,9 @@ describe("LoadBalancers: public IPs", () => {
   it.effect("two Services sharing an IP deleted at once: the IP is released", () =>
     Effect.gen(function*() {
       const { a, b, lbs, nodes, storeA, storeB } = yield* sharedUntagged
-      yield* Effect.all([lbs.delete(yield* request(a, nodes, storeA)), lbs.delete(yield* request(b, nodes, storeB))], { concurrency: "unbounded" })
+      yield* Effect.all([lbs.delete(yield* request(a, nodes, storeA)), lbs.delete(yield* request(b, nodes, storeB))], {
+        concurrency: "unbounded"
+      })
       assert.deepStrictEqual([...(yield* rulesOfUid(a.uid)), ...(yield* rulesOfUid(b.uid))], [])
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Free")
     }).pipe(Effect.provide(env())))
@@ -256,7 +275,11 @@ describe("LoadBalancers: public IPs", () => {
       const moving = yield* request({ ...svc, loadBalancerIP: "203.0.113.66" }, nodes, store)
       const failed = yield* Effect.either(lbs.ensure({
         ...moving,
-        persist: (o) => Effect.flatMap(Ref.getAndSet(written, true), (again) => (again ? store.persist(o) : Effect.fail("the process ended")))
+        persist: (o) =>
+          Effect.flatMap(
+            Ref.getAndSet(written, true),
+            (again) => (again ? store.persist(o) : Effect.fail("the process ended"))
+          )
       }))
       assert.isTrue(Either.isLeft(failed))
       yield* sim.setFaults({ errorRates: [] })
@@ -281,13 +304,24 @@ describe("LoadBalancers: public IPs", () => {
       yield* usersIp("isolated1", address)
       const storeA = yield* annotationStore({ [Annotations.IP_ALLOCATING]: address })
       const a = service({ loadBalancerIP: address })
-      const b = service({ loadBalancerIP: address, ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }] })
+      const b = service({
+        loadBalancerIP: address,
+        ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }]
+      })
       const storeB = yield* annotationStore()
-      const busy = yield* Effect.either(lbs.ensure({ ...(yield* request(b, nodes, storeB, true)), associatingElsewhere: (x: string) => x === address }))
-      assert.isTrue(Either.isLeft(busy) && busy.left._tag === "LbUserError" && busy.left.reason === "LoadBalancerIPNotAvailable")
+      const busy = yield* Effect.either(
+        lbs.ensure({ ...(yield* request(b, nodes, storeB, true)), associatingElsewhere: (x: string) => x === address })
+      )
+      assert.isTrue(
+        Either.isLeft(busy) && busy.left._tag === "LbUserError" && busy.left.reason === "LoadBalancerIPNotAvailable"
+      )
       assert.deepStrictEqual(yield* rulesOfUid(b.uid), [])
       yield* lbs.delete(yield* request(a, nodes, storeA))
-      assert.strictEqual(yield* stateOf(address), "Free", "A's delete adopted and released the address it had associated")
+      assert.strictEqual(
+        yield* stateOf(address),
+        "Free",
+        "A's delete adopted and released the address it had associated"
+      )
       yield* lbs.ensure(yield* request(b, nodes, storeB))
       assert.strictEqual((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "true")
       yield* lbs.delete(yield* request(b, nodes, storeB))
@@ -308,7 +342,10 @@ describe("LoadBalancers: public IPs", () => {
       const store = yield* annotationStore({ [Annotations.IP_ALLOCATING]: old.ipAddress })
       const svc = service({ annotations: { [Annotations.NETWORK_ID]: yield* networkId("isolated-ns") } })
       yield* sim.failNextJobs("associateIpAddress", 5)
-      assert.isTrue(Either.isLeft(yield* Effect.either(lbs.ensure(yield* request(svc, nodes, store)))), "the new associations failed")
+      assert.isTrue(
+        Either.isLeft(yield* Effect.either(lbs.ensure(yield* request(svc, nodes, store)))),
+        "the new associations failed"
+      )
       yield* lbs.ensure(yield* request(svc, nodes, store))
       const state = yield* simState
       assert.strictEqual(state.publicIps.find((i) => i.uuid === old.id)?.state, "Free", "the adopted IP is released")

@@ -14,11 +14,21 @@ import { createNetworkACL } from "../../../src/cloudstack/commands/NetworkAcls.j
 import { AclListId, NetworkId, VmId, VpcId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { forkName, lbName } from "../../../src/provider/loadbalancer/LbName.js"
-import * as Tags from "../../../src/provider/loadbalancer/Tags.js"
-import { aclMarker } from "../../../src/provider/loadbalancer/ObservedLb.js"
-import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import type { LbService } from "../../../src/provider/loadbalancer/LbSpec.js"
-import { annotationStore, callsSince, countersNow, env, networkId, nodesFor, request, service, simState } from "./LbTestEnv.js"
+import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
+import { aclMarker } from "../../../src/provider/loadbalancer/ObservedLb.js"
+import * as Tags from "../../../src/provider/loadbalancer/Tags.js"
+import {
+  annotationStore,
+  callsSince,
+  countersNow,
+  env,
+  networkId,
+  nodesFor,
+  request,
+  service,
+  simState
+} from "./LbTestEnv.js"
 
 /** What the fork v1.8 leaves for a Service: IP, rule named by its scheme, members, firewall, annotations. */
 const forkLb = (svc: LbService, nodes: ReadonlyArray<{ readonly providerID: string }>) =>
@@ -36,8 +46,17 @@ const forkLb = (svc: LbService, nodes: ReadonlyArray<{ readonly providerID: stri
       protocol: "tcp",
       openFirewall: false
     })
-    yield* cs.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22))) })
-    yield* cs.run(createFirewallRule, { ipAddressId: ip.id, protocol: "tcp", startPort: 80, endPort: 80, cidrList: ["0.0.0.0/0"] })
+    yield* cs.run(assignToLoadBalancerRule, {
+      id: rule.id,
+      virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22)))
+    })
+    yield* cs.run(createFirewallRule, {
+      ipAddressId: ip.id,
+      protocol: "tcp",
+      startPort: 80,
+      endPort: 80,
+      cidrList: ["0.0.0.0/0"]
+    })
     const annotations = {
       [Annotations.ADDRESS]: ip.ipAddress,
       [Annotations.IP_ID]: ip.id,
@@ -64,11 +83,23 @@ describe("LoadBalancers: migration from the leaseweb fork", () => {
       const result = yield* lbs.ensure(yield* request(svc, nodes, store))
       const calls = yield* callsSince(mark)
       assert.deepStrictEqual(result.address, Option.some(ip.ipAddress))
-      for (const command of ["createLoadBalancerRule", "deleteLoadBalancerRule", "associateIpAddress", "assignToLoadBalancerRule", "createFirewallRule"]) {
+      for (
+        const command of [
+          "createLoadBalancerRule",
+          "deleteLoadBalancerRule",
+          "associateIpAddress",
+          "assignToLoadBalancerRule",
+          "createFirewallRule"
+        ]
+      ) {
         assert.isUndefined(calls.byCommand[command], command)
       }
       const state = yield* simState
-      assert.deepStrictEqual(state.lbRules.filter((r) => r.ipUuid === ip.id).map((r) => r.uuid), [rule.id], "the fork's rule, kept under its name")
+      assert.deepStrictEqual(
+        state.lbRules.filter((r) => r.ipUuid === ip.id).map((r) => r.uuid),
+        [rule.id],
+        "the fork's rule, kept under its name"
+      )
       // the IP is this CCM's to release now: tagged as ours (the orphan report and a shared IP's last user rely on it)
       assert.deepStrictEqual(ipTags(state, ip.id), [Tags.CLUSTER, Tags.SERVICE, Tags.SERVICE_UID].sort())
       yield* lbs.delete(yield* request(svc, nodes, store))
@@ -116,7 +147,10 @@ describe("LoadBalancers: migration from the Go CCM on a VPC tier", () => {
         openFirewall: false,
         cidrList: ["0.0.0.0/0"]
       })
-      yield* cs.run(assignToLoadBalancerRule, { id: rule.id, virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22))) })
+      yield* cs.run(assignToLoadBalancerRule, {
+        id: rule.id,
+        virtualMachineIds: nodes.map((n) => VmId.make(n.providerID.slice(22)))
+      })
       const goItem = yield* cs.run(createNetworkACL, {
         protocol: "tcp",
         aclId: AclListId.make(tier?.aclUuid ?? ""),
@@ -132,7 +166,15 @@ describe("LoadBalancers: migration from the Go CCM on a VPC tier", () => {
       const result = yield* lbs.ensure(yield* request(svc, nodes, store))
       const calls = yield* callsSince(mark)
       assert.deepStrictEqual(result.address, Option.some(ip.ipAddress))
-      for (const command of ["createLoadBalancerRule", "deleteLoadBalancerRule", "associateIpAddress", "assignToLoadBalancerRule", "deleteNetworkACL"]) {
+      for (
+        const command of [
+          "createLoadBalancerRule",
+          "deleteLoadBalancerRule",
+          "associateIpAddress",
+          "assignToLoadBalancerRule",
+          "deleteNetworkACL"
+        ]
+      ) {
         assert.isUndefined(calls.byCommand[command], command)
       }
       assert.strictEqual(calls.byCommand["createNetworkACL"], 1, "this CCM's own item, marked")
@@ -142,7 +184,10 @@ describe("LoadBalancers: migration from the Go CCM on a VPC tier", () => {
 
       yield* lbs.delete(yield* request(svc, nodes, store))
       const after = yield* simState
-      assert.deepStrictEqual(after.aclItems.filter((a) => a.aclUuid === tier?.aclUuid && a.startport === 8080).map((a) => a.uuid), [goItem.id])
+      assert.deepStrictEqual(
+        after.aclItems.filter((a) => a.aclUuid === tier?.aclUuid && a.startport === 8080).map((a) => a.uuid),
+        [goItem.id]
+      )
       assert.strictEqual(after.publicIps.find((i) => i.uuid === ip.id)?.state, "Free")
     }).pipe(Effect.provide(env())))
 })

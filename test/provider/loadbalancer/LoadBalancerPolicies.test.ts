@@ -4,9 +4,20 @@ import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { createLBStickinessPolicy, deleteLBHealthCheckPolicy } from "../../../src/cloudstack/commands/LoadBalancers.js"
 import { HealthCheckPolicyId, LbRuleId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
-import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import type { LbService } from "../../../src/provider/loadbalancer/LbSpec.js"
-import { annotationStore, callsSince, countersNow, env, networkId, nodesFor, request, rulesOfUid, service, simState } from "./LbTestEnv.js"
+import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
+import {
+  annotationStore,
+  callsSince,
+  countersNow,
+  env,
+  networkId,
+  nodesFor,
+  request,
+  rulesOfUid,
+  service,
+  simState
+} from "./LbTestEnv.js"
 
 const policiesOf = (uid: string) =>
   Effect.gen(function*() {
@@ -36,7 +47,12 @@ describe("LoadBalancers: health checks", () => {
       const nodes = yield* nodesFor("ns-node-1", "ns-node-2")
       const store = yield* annotationStore()
       const svc = yield* onNetscaler({
-        ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, { name: "dns", protocol: "UDP", port: 53, nodePort: 30053 }]
+        ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30080 }, {
+          name: "dns",
+          protocol: "UDP",
+          port: 53,
+          nodePort: 30053
+        }]
       })
       const created = yield* lbs.ensure(yield* request(svc, nodes, store, true))
       assert.deepStrictEqual(created.warnings, [])
@@ -93,7 +109,11 @@ describe("LoadBalancers: health checks", () => {
 
       const bad = {
         ...svc,
-        annotations: { ...svc.annotations, [Annotations.HEALTH_CHECK_INTERVAL]: "3", [Annotations.HEALTH_CHECK_TIMEOUT]: "4" }
+        annotations: {
+          ...svc.annotations,
+          [Annotations.HEALTH_CHECK_INTERVAL]: "3",
+          [Annotations.HEALTH_CHECK_TIMEOUT]: "4"
+        }
       }
       const result = yield* lbs.ensure(yield* request(bad, nodes, store))
       assert.deepStrictEqual(result.warnings.map((w) => w.reason), ["InvalidAnnotation"])
@@ -131,7 +151,10 @@ describe("LoadBalancers: stickiness", () => {
       const nodes = yield* nodesFor("node-1", "node-2")
       const store = yield* annotationStore()
       const svc = service({
-        annotations: { [Annotations.STICKY_METHOD]: "lbcookie", [Annotations.STICKY_PARAMS]: "cookie-name=srv, nocache" }
+        annotations: {
+          [Annotations.STICKY_METHOD]: "lbcookie",
+          [Annotations.STICKY_PARAMS]: "cookie-name=srv, nocache"
+        }
       })
       const result = yield* lbs.ensure(yield* request(svc, nodes, store, true))
       assert.deepStrictEqual(result.warnings, [])
@@ -142,7 +165,13 @@ describe("LoadBalancers: stickiness", () => {
       yield* lbs.ensure(yield* request(svc, nodes, store))
       assert.strictEqual((yield* callsSince(mark)).mutating, 0)
 
-      const source = { ...svc, annotations: { [Annotations.STICKY_METHOD]: "SourceBased", [Annotations.STICKY_PARAMS]: "tablesize=200k,expire=30m" } }
+      const source = {
+        ...svc,
+        annotations: {
+          [Annotations.STICKY_METHOD]: "SourceBased",
+          [Annotations.STICKY_PARAMS]: "tablesize=200k,expire=30m"
+        }
+      }
       const mark2 = yield* countersNow
       yield* lbs.ensure(yield* request(source, nodes, store))
       const replaced = yield* callsSince(mark2)
@@ -165,7 +194,10 @@ describe("LoadBalancers: stickiness", () => {
       const nodes = yield* nodesFor("node-1")
       const store = yield* annotationStore()
       const svc = service({
-        annotations: { [Annotations.STICKYNESS_METHOD]: "AppCookie", [Annotations.STICKYNESS_PARAM]: "cookie-name=JSESSIONID" }
+        annotations: {
+          [Annotations.STICKYNESS_METHOD]: "AppCookie",
+          [Annotations.STICKYNESS_PARAM]: "cookie-name=JSESSIONID"
+        }
       })
       yield* lbs.ensure(yield* request(svc, nodes, store, true))
       assert.deepStrictEqual((yield* policiesOf(svc.uid)).sticky, ["AppCookie(cookie-name=JSESSIONID) Active"])
@@ -176,7 +208,11 @@ describe("LoadBalancers: stickiness", () => {
       yield* lbs.ensure(yield* request(other, nodes, store2, true))
       const cs = yield* CloudStackClient
       const [rule] = yield* rulesOfUid(other.uid)
-      yield* cs.run(createLBStickinessPolicy, { lbRuleId: LbRuleId.make(rule!.uuid), name: "users", methodName: "SourceBased" })
+      yield* cs.run(createLBStickinessPolicy, {
+        lbRuleId: LbRuleId.make(rule!.uuid),
+        name: "users",
+        methodName: "SourceBased"
+      })
       const mark = yield* countersNow
       yield* lbs.ensure(yield* request(other, nodes, store2))
       assert.strictEqual((yield* callsSince(mark)).mutating, 0)
@@ -191,10 +227,16 @@ describe("LoadBalancers: stickiness", () => {
       const svc = service({ annotations: { [Annotations.STICKY_METHOD]: "SourceBased" } })
       yield* lbs.ensure(yield* request(svc, nodes, store, true))
       assert.deepStrictEqual((yield* policiesOf(svc.uid)).sticky, ["SourceBased() Active"])
-      const bad = { ...svc, annotations: { [Annotations.STICKY_METHOD]: "LbCookie", [Annotations.STICKY_PARAMS]: "max-age=3600" } }
+      const bad = {
+        ...svc,
+        annotations: { [Annotations.STICKY_METHOD]: "LbCookie", [Annotations.STICKY_PARAMS]: "max-age=3600" }
+      }
       const result = yield* lbs.ensure(yield* request(bad, nodes, store))
       assert.deepStrictEqual(result.warnings.map((w) => w.reason), ["UnsupportedStickiness"])
-      assert.match(result.warnings[0]!.message, /no parameter max-age \(it takes cookie-name, mode, nocache, indirect, postonly, domain\)/)
+      assert.match(
+        result.warnings[0]!.message,
+        /no parameter max-age \(it takes cookie-name, mode, nocache, indirect, postonly, domain\)/
+      )
       assert.deepStrictEqual((yield* policiesOf(svc.uid)).sticky, [])
     }).pipe(Effect.provide(env())))
 })

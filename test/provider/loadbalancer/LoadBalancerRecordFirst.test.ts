@@ -10,9 +10,22 @@ import { NetworkId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
-import { annotationStore, env, goCcmLb, networkId, nodesFor, request, rulesOfUid, service, simState } from "./LbTestEnv.js"
+import {
+  annotationStore,
+  env,
+  goCcmLb,
+  networkId,
+  nodesFor,
+  request,
+  rulesOfUid,
+  service,
+  simState
+} from "./LbTestEnv.js"
 
-const allocated = Effect.map(simState, (s) => s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.address).sort())
+const allocated = Effect.map(
+  simState,
+  (s) => s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.address).sort()
+)
 
 describe("LoadBalancers: an IP found by its rules is recorded first", () => {
   it.effect("the Go CCM's LB with a changed nodePort: a failed create after the delete keeps the IP, delete releases it", () =>

@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Option, Schema } from "effect"
+import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
+import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
 import { World } from "../../../src/simulation/cloudstack/World.js"
-import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
-import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import {
   annotationStore,
   callsSince,
@@ -20,8 +20,13 @@ import {
 } from "./LbTestEnv.js"
 
 const fwOf = (ipUuid: string) =>
-  Effect.map(simState, (s) =>
-    s.firewallRules.filter((f) => f.ipUuid === ipUuid).map((f) => `${f.protocol}/${f.startport}<${f.cidrlist.join(",")}`).sort())
+  Effect.map(
+    simState,
+    (s) =>
+      s.firewallRules.filter((f) => f.ipUuid === ipUuid).map((f) =>
+        `${f.protocol}/${f.startport}<${f.cidrlist.join(",")}`
+      ).sort()
+  )
 
 describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
   it.effect("one rule and one firewall rule per port; a changed port replaces only its own rule", () =>
@@ -37,12 +42,19 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
       })
       yield* lbs.ensure(yield* request(svc, nodes, store, true))
       const rules = yield* rulesOfUid(svc.uid)
-      assert.deepStrictEqual(rules.map((r) => [r.name.slice(33), r.publicPort, r.privatePort]).sort(), [["tcp-443", 443, 30443], ["tcp-80", 80, 30080]])
+      assert.deepStrictEqual(rules.map((r) => [r.name.slice(33), r.publicPort, r.privatePort]).sort(), [[
+        "tcp-443",
+        443,
+        30443
+      ], ["tcp-80", 80, 30080]])
       const ip = rules[0]!.ipUuid
       assert.deepStrictEqual(yield* fwOf(ip), ["tcp/443<0.0.0.0/0", "tcp/80<0.0.0.0/0"])
       const http = rules.find((r) => r.publicPort === 80)!
 
-      const moved = { ...svc, ports: [svc.ports[0]!, { name: "https", protocol: "TCP" as const, port: 8443, nodePort: 30443 }] }
+      const moved = {
+        ...svc,
+        ports: [svc.ports[0]!, { name: "https", protocol: "TCP" as const, port: 8443, nodePort: 30443 }]
+      }
       const result = yield* lbs.ensure(yield* request(moved, nodes, store))
       const after = yield* rulesOfUid(svc.uid)
       assert.deepStrictEqual(after.map((r) => r.publicPort).sort(), [80, 8443])
@@ -60,12 +72,22 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
       const svc = service()
       yield* lbs.ensure(yield* request(svc, nodes, store, true))
       const ip = (yield* rulesOfUid(svc.uid))[0]!.ipUuid
-      const fwBefore = yield* Effect.map(simState, (s) => s.firewallRules.filter((f) => f.ipUuid === ip).map((f) => f.uuid))
+      const fwBefore = yield* Effect.map(
+        simState,
+        (s) => s.firewallRules.filter((f) => f.ipUuid === ip).map((f) => f.uuid)
+      )
       const proxied = { ...svc, annotations: { [Annotations.PROXY_PROTOCOL]: "true" } }
       const result = yield* lbs.ensure(yield* request(proxied, nodes, store))
       const rules = yield* rulesOfUid(svc.uid)
-      assert.deepStrictEqual(rules.map((r) => [r.name.slice(33), r.protocol, r.members.size]), [["tcp-proxy-80", "tcp-proxy", 2]])
-      assert.deepStrictEqual(yield* Effect.map(simState, (s) => s.firewallRules.filter((f) => f.ipUuid === ip).map((f) => f.uuid)), fwBefore)
+      assert.deepStrictEqual(rules.map((r) => [r.name.slice(33), r.protocol, r.members.size]), [[
+        "tcp-proxy-80",
+        "tcp-proxy",
+        2
+      ]])
+      assert.deepStrictEqual(
+        yield* Effect.map(simState, (s) => s.firewallRules.filter((f) => f.ipUuid === ip).map((f) => f.uuid)),
+        fwBefore
+      )
       assert.isTrue(result.spec.proxyProtocol)
     }).pipe(Effect.provide(env())))
 
@@ -113,7 +135,10 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
       yield* sim.setFaults({ errorRates: [{ command: "createLoadBalancerRule", code: 431, rate: 1 }] })
       const failed = yield* Effect.either(lbs.ensure(yield* request(svc, nodes, store, true)))
       yield* sim.setFaults({ errorRates: [] })
-      assert.isTrue(Either.isLeft(failed) && failed.left._tag === "CloudStackApiError" && failed.left.errorCode === 431, "the 431 is the ensure's error")
+      assert.isTrue(
+        Either.isLeft(failed) && failed.left._tag === "CloudStackApiError" && failed.left.errorCode === 431,
+        "the 431 is the ensure's error"
+      )
       const second = yield* lbs.ensure(yield* request(svc, nodes, store))
       assert.deepStrictEqual(second.warnings, [])
       assert.deepStrictEqual((yield* rulesOfUid(svc.uid)).map((r) => [r.protocol, r.publicPort]), [["tcp", 80]])
@@ -203,7 +228,13 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
       const ip = rule!.ipUuid
       // the firewall is independent of the rule's own list
       assert.deepStrictEqual(yield* fwOf(ip), ["tcp/80<0.0.0.0/0"])
-      yield* lbs.ensure(yield* request({ ...svc, annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8,172.16.0.0/12" } }, nodes, store))
+      yield* lbs.ensure(
+        yield* request(
+          { ...svc, annotations: { [Annotations.SOURCE_CIDRS]: "10.0.0.0/8,172.16.0.0/12" } },
+          nodes,
+          store
+        )
+      )
       const [updated] = yield* rulesOfUid(svc.uid)
       assert.strictEqual(updated?.uuid, rule?.uuid)
       assert.deepStrictEqual(updated?.cidrlist, ["10.0.0.0/8", "172.16.0.0/12"])
@@ -223,11 +254,17 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
         ]
       })
       const result = yield* lbs.ensure(yield* request(svc, nodes, store, true))
-      assert.deepStrictEqual(result.warnings.map((w) => w.reason).sort(), ["NoNodePort", "PortConflict", "UnsupportedProtocol"])
+      assert.deepStrictEqual(result.warnings.map((w) => w.reason).sort(), [
+        "NoNodePort",
+        "PortConflict",
+        "UnsupportedProtocol"
+      ])
       assert.deepStrictEqual((yield* rulesOfUid(svc.uid)).map((r) => r.publicPort), [80])
 
       const mark = yield* countersNow
-      const bad = service({ annotations: { [Annotations.PROXY_PROTOCOL]: "enabled", [Annotations.SOURCE_CIDRS]: "10.0.0.0/33" } })
+      const bad = service({
+        annotations: { [Annotations.PROXY_PROTOCOL]: "enabled", [Annotations.SOURCE_CIDRS]: "10.0.0.0/33" }
+      })
       const failed = yield* Effect.either(lbs.ensure(yield* request(bad, nodes, yield* annotationStore(), true)))
       assert.isTrue(Either.isLeft(failed))
       if (Either.isLeft(failed)) {
@@ -254,10 +291,16 @@ describe("LoadBalancers: rules, protocols, algorithms and sources", () => {
       assert.strictEqual(recreated?.members.size, 2)
       // learnt: the next change goes straight to delete + create, no update attempt
       const mark = yield* countersNow
-      yield* lbs.ensure(yield* request({ ...svc, annotations: { [Annotations.SOURCE_CIDRS]: "172.16.0.0/12" } }, nodes, store))
+      yield* lbs.ensure(
+        yield* request({ ...svc, annotations: { [Annotations.SOURCE_CIDRS]: "172.16.0.0/12" } }, nodes, store)
+      )
       const calls = yield* callsSince(mark)
       assert.isUndefined(calls.byCommand["updateLoadBalancerRule"])
       assert.strictEqual(calls.byCommand["deleteLoadBalancerRule"], 1)
       assert.deepStrictEqual((yield* rulesOfUid(svc.uid))[0]?.cidrlist, ["172.16.0.0/12"])
-    }).pipe(Effect.provide(env({ world: Schema.decodeSync(World)({ ...Schema.encodeSync(World)(demoWorld), version: "4.20.1.0" }) }))))
+    }).pipe(
+      Effect.provide(
+        env({ world: Schema.decodeSync(World)({ ...Schema.encodeSync(World)(demoWorld), version: "4.20.1.0" }) })
+      )
+    ))
 })

@@ -4,7 +4,18 @@ import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import { aclMarker } from "../../../src/provider/loadbalancer/ObservedLb.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
-import { annotationStore, callsSince, countersNow, env, inventory, nodesFor, request, rulesOfUid, service, simState } from "./LbTestEnv.js"
+import {
+  annotationStore,
+  callsSince,
+  countersNow,
+  env,
+  inventory,
+  nodesFor,
+  request,
+  rulesOfUid,
+  service,
+  simState
+} from "./LbTestEnv.js"
 
 const aclItems = (listName: string) =>
   Effect.map(simState, (s) => {
@@ -33,9 +44,12 @@ describe("LoadBalancers on VPC tiers", () => {
       assert.strictEqual(rule?.networkUuid, state.networks.find((n) => n.name === "vpc1-web")?.uuid)
       assert.strictEqual(rule?.members.size, 2)
       const ours = (yield* aclItems("web-acl")).filter((a) => a.reason === aclMarker(svc.uid))
-      assert.deepStrictEqual(ours.map((a) => [a.protocol, a.startport, a.endport, a.cidrlist, a.action, a.traffictype]), [
-        ["tcp", 80, 80, ["192.0.2.0/24"], "Allow", "Ingress"]
-      ])
+      assert.deepStrictEqual(
+        ours.map((a) => [a.protocol, a.startport, a.endport, a.cidrlist, a.action, a.traffictype]),
+        [
+          ["tcp", 80, 80, ["192.0.2.0/24"], "Allow", "Ingress"]
+        ]
+      )
       // the VM listing and listNetworks (first LB of the tier), the free-IP pick, 4 commands with their jobs (the Go CCM: 13)
       assert.deepStrictEqual(calls.byCommand, {
         listVirtualMachines: 1,
@@ -53,11 +67,20 @@ describe("LoadBalancers on VPC tiers", () => {
       const mark2 = yield* countersNow
       yield* lbs.ensure(yield* request(svc, nodes, store))
       const resync = yield* callsSince(mark2)
-      assert.deepStrictEqual(resync.byCommand, { listLoadBalancerRules: 1, listPublicIpAddresses: 1, listNetworkACLs: 1, listLoadBalancerRuleInstances: 1 })
+      assert.deepStrictEqual(resync.byCommand, {
+        listLoadBalancerRules: 1,
+        listPublicIpAddresses: 1,
+        listNetworkACLs: 1,
+        listLoadBalancerRuleInstances: 1
+      })
 
       yield* lbs.delete(yield* request(svc, nodes, store))
       const after = yield* aclItems("web-acl")
-      assert.deepStrictEqual(after.map((a) => a.uuid), userItems.map((a) => a.uuid), "only the CCM's item went; #10 (tcp/80) stays")
+      assert.deepStrictEqual(
+        after.map((a) => a.uuid),
+        userItems.map((a) => a.uuid),
+        "only the CCM's item went; #10 (tcp/80) stays"
+      )
       assert.strictEqual(state.publicIps.length, (yield* simState).publicIps.length)
       assert.strictEqual((yield* simState).publicIps.find((i) => i.uuid === ip?.uuid)?.state, "Free")
     }).pipe(Effect.provide(env())))

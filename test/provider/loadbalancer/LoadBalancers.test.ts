@@ -1,12 +1,26 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
+import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import * as Tags from "../../../src/provider/loadbalancer/Tags.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
-import { annotationStore, callsSince, countersNow, env, goCcmLb, nodesFor, request, rulesOfUid, service, simState } from "./LbTestEnv.js"
+import {
+  annotationStore,
+  callsSince,
+  countersNow,
+  env,
+  goCcmLb,
+  nodesFor,
+  request,
+  rulesOfUid,
+  service,
+  simState
+} from "./LbTestEnv.js"
 
-const allocatedIps = Effect.map(simState, (s) => s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.address).sort())
+const allocatedIps = Effect.map(
+  simState,
+  (s) => s.publicIps.filter((ip) => ip.state !== "Free").map((ip) => ip.address).sort()
+)
 
 describe("LoadBalancers on the simulator", () => {
   it.effect("adopts the Go CCM's LB as it is: no mutation, the same IP; delete releases it as the Go CCM would", () =>
@@ -72,7 +86,9 @@ describe("LoadBalancers on the simulator", () => {
       const ip = state.publicIps.find((i) => i.uuid === rule.ipUuid)!
       assert.strictEqual(ip.address, Option.getOrThrow(result.address))
       const fw = state.firewallRules.filter((f) => f.ipUuid === ip.uuid)
-      assert.deepStrictEqual(fw.map((f) => [f.protocol, f.startport, f.endport, f.cidrlist]), [["tcp", 80, 80, ["0.0.0.0/0"]]])
+      assert.deepStrictEqual(fw.map((f) => [f.protocol, f.startport, f.endport, f.cidrlist]), [["tcp", 80, 80, [
+        "0.0.0.0/0"
+      ]]])
       const annotations = yield* store.ref.get
       assert.strictEqual(annotations[Annotations.IP_ID], ip.uuid)
       assert.strictEqual(annotations[Annotations.IP_ASSOCIATED], "true")
@@ -97,7 +113,11 @@ describe("LoadBalancers on the simulator", () => {
       yield* lbs.delete(yield* request(svc, nodes, store))
       const calls3 = yield* callsSince(mark3)
       // The rules and firewall rules go with the IP (disassociateIpAddress cascades).
-      assert.deepStrictEqual(calls3.byCommand, { listLoadBalancerRules: 1, disassociateIpAddress: 1, queryAsyncJobResult: 1 })
+      assert.deepStrictEqual(calls3.byCommand, {
+        listLoadBalancerRules: 1,
+        disassociateIpAddress: 1,
+        queryAsyncJobResult: 1
+      })
       const after = yield* simState
       assert.strictEqual(after.lbRules.filter((r) => r.ipUuid === ip.uuid).length, 0)
       assert.strictEqual(after.firewallRules.filter((f) => f.ipUuid === ip.uuid).length, 0)
@@ -117,10 +137,18 @@ describe("LoadBalancers on the simulator", () => {
       yield* lbs.ensure(yield* request(svc, nodes, store, true))
       const ipId = (yield* rulesOfUid(svc.uid))[0]?.ipUuid ?? ""
       const tagsOf = (type: string, id: string) =>
-        Effect.map(simState, (s) => s.tags.filter((t) => t.resourceType === type && t.resourceUuid === id).map((t) => t.key).sort())
+        Effect.map(
+          simState,
+          (s) => s.tags.filter((t) => t.resourceType === type && t.resourceUuid === id).map((t) => t.key).sort()
+        )
       assert.deepStrictEqual(yield* tagsOf("PublicIpAddress", ipId), [], "the tag jobs failed")
       yield* lbs.ensure(yield* request(svc, nodes, store))
-      assert.deepStrictEqual(yield* tagsOf("PublicIpAddress", ipId), [Tags.CLUSTER, Tags.SERVICE, Tags.SERVICE_UID].sort())
-      for (const rule of yield* rulesOfUid(svc.uid)) assert.include(yield* tagsOf("LoadBalancer", rule.uuid), Tags.SERVICE_UID)
+      assert.deepStrictEqual(
+        yield* tagsOf("PublicIpAddress", ipId),
+        [Tags.CLUSTER, Tags.SERVICE, Tags.SERVICE_UID].sort()
+      )
+      for (const rule of yield* rulesOfUid(svc.uid)) {
+        assert.include(yield* tagsOf("LoadBalancer", rule.uuid), Tags.SERVICE_UID)
+      }
     }).pipe(Effect.provide(env())))
 })

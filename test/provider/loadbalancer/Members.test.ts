@@ -33,7 +33,11 @@ const noBase = { ips: [], rules: [] }
 const ids = (xs: ReadonlyArray<string>): ReadonlyArray<string> => xs
 
 describe("Members.chooseNetwork", () => {
-  const nodes = lookups({ n1: found(vm("v1", ["net-a"])), n2: found(vm("v2", ["net-b"])), n3: found(vm("v3", ["net-b"])) })
+  const nodes = lookups({
+    n1: found(vm("v1", ["net-a"])),
+    n2: found(vm("v2", ["net-b"])),
+    n3: found(vm("v3", ["net-b"]))
+  })
 
   it("the user's choice wins over everything", () => {
     const base = { ips: [ip("ip-1", { recorded: true })], rules: [rule("r1", "ip-1", port("tcp", 80))] }
@@ -52,12 +56,21 @@ describe("Members.chooseNetwork", () => {
   it("else any rule's network (the first with one)", () => {
     const base = {
       ips: [ip("ip-1")],
-      rules: [rule("r0", "ip-1", port("tcp", 81), { networkId: Option.none() }), rule("r1", "ip-1", port("tcp", 80), { networkId: Option.some(net("net-r")) })]
+      rules: [
+        rule("r0", "ip-1", port("tcp", 81), { networkId: Option.none() }),
+        rule("r1", "ip-1", port("tcp", 80), { networkId: Option.some(net("net-r")) })
+      ]
     }
     assert.deepStrictEqual(chooseNetwork(base, nodes), Option.some("net-r"))
   })
   it("else the network the IP is associated with", () => {
-    const base = { ips: [ip("ip-0", { associatedNetworkId: Option.none() }), ip("ip-1", { associatedNetworkId: Option.some(net("net-ip")) })], rules: [] }
+    const base = {
+      ips: [
+        ip("ip-0", { associatedNetworkId: Option.none() }),
+        ip("ip-1", { associatedNetworkId: Option.some(net("net-ip")) })
+      ],
+      rules: []
+    }
     assert.deepStrictEqual(chooseNetwork(base, nodes), Option.some("net-ip"))
   })
   it("else the network most nodes' default NICs are on", () => {
@@ -70,7 +83,10 @@ describe("Members.chooseNetwork", () => {
       n3: found(vm("v3", ["net-b"]))
     })
     assert.deepStrictEqual(chooseNetwork(noBase, l), Option.some("net-a"))
-    const noDefault: VirtualMachine = { ...vm("v4", ["net-c"]), nics: [{ ...vm("v4", ["net-c"]).nics[0]!, isDefault: false }] }
+    const noDefault: VirtualMachine = {
+      ...vm("v4", ["net-c"]),
+      nics: [{ ...vm("v4", ["net-c"]).nics[0]!, isDefault: false }]
+    }
     assert.deepStrictEqual(chooseNetwork(noBase, lookups({ n: found(noDefault) })), Option.some("net-c"))
   })
   it("a tie goes to the smallest id, whatever the order of the nodes", () => {
@@ -108,8 +124,14 @@ describe("Members.membersIn", () => {
     const m = membersIn(net("net-a"), "guest", ["n3", "n2", "n1", "gone", "missing", "unknown"], l)
     assert.deepStrictEqual(ids(m.vms), ["v1", "v2"])
     assert.deepStrictEqual(m.warnings, [
-      { reason: "NodesOnSeveralNetworks", message: "nodes without a NIC in the load balancer's network guest are not members: n3" },
-      { reason: "UnresolvedNodes", message: "nodes whose CloudStack VM was not found (or is gone) are not members: gone, missing, unknown" }
+      {
+        reason: "NodesOnSeveralNetworks",
+        message: "nodes without a NIC in the load balancer's network guest are not members: n3"
+      },
+      {
+        reason: "UnresolvedNodes",
+        message: "nodes whose CloudStack VM was not found (or is gone) are not members: gone, missing, unknown"
+      }
     ])
   })
   it("every node a member: no warnings", () => {
@@ -118,17 +140,24 @@ describe("Members.membersIn", () => {
   })
   it("two nodes on one VM are one member", () => {
     const same = vm("v1", ["net-a"])
-    assert.deepStrictEqual(membersIn(net("net-a"), "g", ["x", "y"], lookups({ x: found(same), y: found(same) })).vms.map(String), ["v1"])
+    assert.deepStrictEqual(
+      membersIn(net("net-a"), "g", ["x", "y"], lookups({ x: found(same), y: found(same) })).vms.map(String),
+      ["v1"]
+    )
   })
   it("a warning names ten nodes at most, sorted, and counts the rest", () => {
     const names = Array.from({ length: 13 }, (_, i) => `node-${String(i).padStart(2, "0")}`)
     const m = membersIn(net("net-a"), "g", [...names].reverse(), new Map())
     assert.deepStrictEqual(m.warnings.map((w) => w.message), [
-      `nodes whose CloudStack VM was not found (or is gone) are not members: ${names.slice(0, 10).join(", ")} and 3 more`
+      `nodes whose CloudStack VM was not found (or is gone) are not members: ${
+        names.slice(0, 10).join(", ")
+      } and 3 more`
     ])
   })
   it.prop("members ⊆ the nodes' VMs in the network; every node is a member or named in a warning", [
-    fc.array(fc.record({ network: fc.constantFrom("net-a", "net-b"), live: fc.boolean(), resolved: fc.boolean() }), { maxLength: 24 })
+    fc.array(fc.record({ network: fc.constantFrom("net-a", "net-b"), live: fc.boolean(), resolved: fc.boolean() }), {
+      maxLength: 24
+    })
   ], ([specs]) => {
     const entries: Record<string, Lookup> = {}
     specs.forEach((s, i) => {

@@ -16,14 +16,16 @@ const network = (overrides: Partial<Network> = {}): Network => ({
   type: "Isolated",
   state: "Implemented",
   zoneId: ZoneId.make("zone-1"),
-  services: [service("Lb", "VirtualRouter", { SupportedProtocols: "tcp, udp, tcp-proxy" }), service("Firewall", "VirtualRouter")],
+  services: [
+    service("Lb", "VirtualRouter", { SupportedProtocols: "tcp, udp, tcp-proxy" }),
+    service("Firewall", "VirtualRouter")
+  ],
   tags: [],
   ...overrides
 })
 
 const ACL = AclListId.make("acl-1")
-const tierOf = (services: Network["services"]) =>
-  network({ vpcId: VpcId.make("vpc-1"), aclId: ACL, services })
+const tierOf = (services: Network["services"]) => network({ vpcId: VpcId.make("vpc-1"), aclId: ACL, services })
 
 describe("NetworkProfile.fromNetwork", () => {
   it("an isolated network: firewall rules, the Lb provider and its protocols", () => {
@@ -36,7 +38,10 @@ describe("NetworkProfile.fromNetwork", () => {
     assert.deepStrictEqual([p.vpcId, p.aclId], [Option.none(), Option.none()])
   })
   it("protocols are lower-cased and trimmed; without the capability: tcp and udp", () => {
-    const upper = fromNetwork(network({ services: [service("Lb", "Netscaler", { SupportedProtocols: " TCP ,UDP,, " })] }), Option.none())
+    const upper = fromNetwork(
+      network({ services: [service("Lb", "Netscaler", { SupportedProtocols: " TCP ,UDP,, " })] }),
+      Option.none()
+    )
     assert.deepStrictEqual([...upper.protocols].sort(), ["tcp", "udp"])
     const none = fromNetwork(network({ services: [service("Lb", "Netscaler")] }), Option.none())
     assert.deepStrictEqual([...none.protocols].sort(), ["tcp", "udp"])
@@ -48,23 +53,37 @@ describe("NetworkProfile.fromNetwork", () => {
     assert.deepStrictEqual([custom.vpcId, custom.aclId], [Option.some("vpc-1"), Option.some("acl-1")])
     const unknown = fromNetwork(tierOf(services), Option.none())
     assert.deepStrictEqual(unknown.access, { _tag: "Acl", aclId: ACL, listName: "default_deny" })
-    assert.isTrue(DEFAULT_ACL_LISTS.has("default_deny") && DEFAULT_ACL_LISTS.has("default_allow") && DEFAULT_ACL_LISTS.size === 2)
+    assert.isTrue(
+      DEFAULT_ACL_LISTS.has("default_deny") && DEFAULT_ACL_LISTS.has("default_allow") && DEFAULT_ACL_LISTS.size === 2
+    )
   })
   it("a NetworkACL service without a list, or neither service: no access rules", () => {
-    const noList = fromNetwork(network({ vpcId: VpcId.make("vpc-1"), services: [service("Lb", "VpcVirtualRouter"), service("NetworkACL", "VpcVirtualRouter")] }), Option.none())
+    const noList = fromNetwork(
+      network({
+        vpcId: VpcId.make("vpc-1"),
+        services: [service("Lb", "VpcVirtualRouter"), service("NetworkACL", "VpcVirtualRouter")]
+      }),
+      Option.none()
+    )
     assert.deepStrictEqual(noList.access, { _tag: "None" })
     const bare = fromNetwork(network({ services: [service("Lb", "Netscaler")] }), Option.none())
     assert.deepStrictEqual(bare.access, { _tag: "None" })
   })
   it("the firewall wins when a network has both services", () => {
-    const both = fromNetwork(tierOf([service("Lb", "x"), service("Firewall", "x"), service("NetworkACL", "x")]), Option.some("web-acl"))
+    const both = fromNetwork(
+      tierOf([service("Lb", "x"), service("Firewall", "x"), service("NetworkACL", "x")]),
+      Option.some("web-acl")
+    )
     assert.deepStrictEqual(both.access, { _tag: "Firewall" })
   })
   it("a shared or L2 network has no Lb service", () => {
     const shared = fromNetwork(network({ type: "Shared", services: [service("Dhcp", "VirtualRouter")] }), Option.none())
     assert.isFalse(shared.hasLb)
     assert.strictEqual(shared.lbProvider, "")
-    const noProvider = fromNetwork(network({ services: [{ name: "Lb", capabilities: [], providers: [] }] }), Option.none())
+    const noProvider = fromNetwork(
+      network({ services: [{ name: "Lb", capabilities: [], providers: [] }] }),
+      Option.none()
+    )
     assert.isTrue(noProvider.hasLb)
     assert.strictEqual(noProvider.lbProvider, "")
   })

@@ -48,8 +48,18 @@ describe("Ownership.toAnnotations and equals", () => {
       [IP_ALLOCATING]: "203.0.113.5",
       [STICKY_APPLIED]: null
     })
-    assert.deepStrictEqual(Ownership.toAnnotations(own("ip-1", false)), { [IP_ID]: "ip-1", [IP_ASSOCIATED]: null, [IP_ALLOCATING]: null, [STICKY_APPLIED]: null })
-    assert.deepStrictEqual(Ownership.toAnnotations(Ownership.empty), { [IP_ID]: null, [IP_ASSOCIATED]: null, [IP_ALLOCATING]: null, [STICKY_APPLIED]: null })
+    assert.deepStrictEqual(Ownership.toAnnotations(own("ip-1", false)), {
+      [IP_ID]: "ip-1",
+      [IP_ASSOCIATED]: null,
+      [IP_ALLOCATING]: null,
+      [STICKY_APPLIED]: null
+    })
+    assert.deepStrictEqual(Ownership.toAnnotations(Ownership.empty), {
+      [IP_ID]: null,
+      [IP_ASSOCIATED]: null,
+      [IP_ALLOCATING]: null,
+      [STICKY_APPLIED]: null
+    })
     assert.strictEqual(Ownership.toAnnotations({ ...Ownership.empty, stickyApplied: true })[STICKY_APPLIED], "true")
   })
   it("reads the stickiness record back", () => {
@@ -83,10 +93,17 @@ describe("Ownership.toAnnotations and equals", () => {
     associated: fc.boolean(),
     allocating: fc.option(fc.ipV4(), { nil: undefined })
   }).map((o) => own(o.ipId, o.associated, o.allocating))
-  const others = fc.dictionary(fc.constantFrom(IP_ID, IP_ASSOCIATED, IP_ALLOCATING, "example.com/x"), fc.string({ maxLength: 8 }))
-  it.prop("a record written over any annotations reads back equal; foreign keys survive", [ownership, others], ([o, before]) => {
-    const after = patched(before, Ownership.toAnnotations(o))
-    assert.isTrue(Ownership.equals(Ownership.fromAnnotations(after), o))
-    assert.strictEqual(after["example.com/x"], before["example.com/x"])
-  })
+  const others = fc.dictionary(
+    fc.constantFrom(IP_ID, IP_ASSOCIATED, IP_ALLOCATING, "example.com/x"),
+    fc.string({ maxLength: 8 })
+  )
+  it.prop(
+    "a record written over any annotations reads back equal; foreign keys survive",
+    [ownership, others],
+    ([o, before]) => {
+      const after = patched(before, Ownership.toAnnotations(o))
+      assert.isTrue(Ownership.equals(Ownership.fromAnnotations(after), o))
+      assert.strictEqual(after["example.com/x"], before["example.com/x"])
+    }
+  )
 })

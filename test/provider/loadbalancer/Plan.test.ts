@@ -100,7 +100,12 @@ describe("Plan: create, no-op and members", () => {
       title: "fresh without members: no empty assignment",
       d: desired({ members: [] }),
       o: observed(),
-      steps: ["AcquireIp (any)", "CreateRule (acquired) tcp-80 80>30080", "CreateFirewall (acquired) tcp/80 [0.0.0.0/0]", "Persist (acquired) associated=true"]
+      steps: [
+        "AcquireIp (any)",
+        "CreateRule (acquired) tcp-80 80>30080",
+        "CreateFirewall (acquired) tcp/80 [0.0.0.0/0]",
+        "Persist (acquired) associated=true"
+      ]
     },
     { title: "steady state: no step at all", d: steadyDesired(), o: steady(), steps: [] },
     {
@@ -116,10 +121,16 @@ describe("Plan: create, no-op and members", () => {
       steps: []
     },
     {
-      title: "the Go CCM's LB with a nodePort change: recorded before its only rule goes (a failure after it must not lose the IP)",
+      title:
+        "the Go CCM's LB with a nodePort change: recorded before its only rule goes (a failure after it must not lose the IP)",
       d: desired({ spec: spec({ ports: [port("tcp", 80, 30099)] }) }),
       o: steady({ ips: [ip("ip-1")] }),
-      steps: ["Persist ip-1 associated=true", "DeleteRule r1 tcp-80", "CreateRule ip-1 tcp-80 80>30099", "AssignMembers (created tcp-80) [vm-a,vm-b]"]
+      steps: [
+        "Persist ip-1 associated=true",
+        "DeleteRule r1 tcp-80",
+        "CreateRule ip-1 tcp-80 80>30099",
+        "AssignMembers (created tcp-80) [vm-a,vm-b]"
+      ]
     },
     {
       title: "the Go CCM's rules on two IPs: the record would hide the other one, so it is written last",
@@ -163,7 +174,12 @@ describe("Plan: create, no-op and members", () => {
         members: members({ r1: ["vm-a", "vm-old"], r2: ["vm-old"] }),
         firewall: [fw("fw1", "ip-1", "tcp", 80), fw("fw2", "ip-1", "tcp", 443)]
       }),
-      steps: ["AssignMembers r1 [vm-b]", "AssignMembers r2 [vm-a,vm-b]", "RemoveMembers r2 [vm-old]", "RemoveMembers r1 [vm-old]"]
+      steps: [
+        "AssignMembers r1 [vm-b]",
+        "AssignMembers r2 [vm-a,vm-b]",
+        "RemoveMembers r2 [vm-old]",
+        "RemoveMembers r1 [vm-old]"
+      ]
     },
     {
       title: "a rule whose members were not listed gets them all",
@@ -220,7 +236,10 @@ describe("Plan: rules change", () => {
     },
     {
       title: "algorithm and rule cidrs change on an old server: one recreate, no update",
-      d: steadyDesired({ spec: spec({ algorithm: "leastconn", ruleCidrs: Option.some(["10.0.0.0/8"]) }), recreateForCidrs: true }),
+      d: steadyDesired({
+        spec: spec({ algorithm: "leastconn", ruleCidrs: Option.some(["10.0.0.0/8"]) }),
+        recreateForCidrs: true
+      }),
       o: steady(),
       steps: ["DeleteRule r1 tcp-80", "CreateRule ip-1 tcp-80 80>30080", "AssignMembers (created tcp-80) [vm-a,vm-b]"]
     },
@@ -246,7 +265,11 @@ describe("Plan: rules change", () => {
       title: "TCP → PROXY protocol on the same port: the old rule first; the tcp firewall rule is kept",
       d: steadyDesired({ spec: spec({ ports: [port("tcp-proxy", 80)], proxyProtocol: true }) }),
       o: steady(),
-      steps: ["DeleteRule r1 tcp-80", "CreateRule ip-1 tcp-proxy-80 80>30080", "AssignMembers (created tcp-proxy-80) [vm-a,vm-b]"]
+      steps: [
+        "DeleteRule r1 tcp-80",
+        "CreateRule ip-1 tcp-proxy-80 80>30080",
+        "AssignMembers (created tcp-proxy-80) [vm-a,vm-b]"
+      ]
     },
     {
       title: "TCP → UDP on the same port: the tcp firewall rule and the rule go first, a udp firewall rule comes",
@@ -310,7 +333,9 @@ describe("Plan: firewall source ranges", () => {
     {
       title: "one of two firewall rules matches: the other goes, after",
       d: steadyDesired({ spec: spec({ sourceRanges: ["10.0.0.0/8"] }) }),
-      o: steady({ firewall: [fw("fw-old", "ip-1", "tcp", 80, ["192.0.2.0/24"]), fw("fw1", "ip-1", "tcp", 80, ["10.0.0.0/8"])] }),
+      o: steady({
+        firewall: [fw("fw-old", "ip-1", "tcp", 80, ["192.0.2.0/24"]), fw("fw1", "ip-1", "tcp", 80, ["10.0.0.0/8"])]
+      }),
       steps: ["DeleteFirewall fw-old 80"]
     },
     {
@@ -398,7 +423,10 @@ describe("Plan: the public IP", () => {
     {
       title: "a move away from an IP that is not ours: its firewall rules and rules are deleted, the IP kept",
       d: steadyDesired({ spec: requestedSpec, ownership: recorded("ip-1", false) }),
-      o: steady({ ips: [ip("ip-1", { recorded: true, owned: false })], requested: Option.some({ _tag: "Free", address: REQ }) }),
+      o: steady({
+        ips: [ip("ip-1", { recorded: true, owned: false })],
+        requested: Option.some({ _tag: "Free", address: REQ })
+      }),
       steps: [
         ...builtOnNew(REQ),
         "DeleteFirewall fw1 80",
@@ -420,7 +448,10 @@ describe("Plan: the public IP", () => {
     {
       title: "a move away from an IP with another Service's rules: ours are deleted, the IP kept",
       d: steadyDesired({ spec: requestedSpec }),
-      o: steady({ ips: [ip("ip-1", { recorded: true, foreignRules: 2 })], requested: Option.some({ _tag: "Free", address: REQ }) }),
+      o: steady({
+        ips: [ip("ip-1", { recorded: true, foreignRules: 2 })],
+        requested: Option.some({ _tag: "Free", address: REQ })
+      }),
       steps: [
         ...builtOnNew(REQ),
         "DeleteFirewall fw1 80",
@@ -448,7 +479,9 @@ describe("Plan: the public IP", () => {
         ips: [ip("ip-1", { recorded: true, address: REQ, associatedNetworkId: Option.some(OTHER_NET) })],
         rules: [rule("r1", "ip-1", P80, { networkId: Option.some(OTHER_NET) })]
       }),
-      steps: [`LbUserError LoadBalancerIPNotAvailable: IP ${REQ} cannot be used: it is bound to another network than net-1`]
+      steps: [
+        `LbUserError LoadBalancerIPNotAvailable: IP ${REQ} cannot be used: it is bound to another network than net-1`
+      ]
     },
     {
       title: "an IP without a network yet is usable; an IP with rules wins over the recorded one without",
@@ -530,15 +563,29 @@ describe("Plan: no ports (delete, or nothing left to balance)", () => {
         firewall: [],
         acl: [acl("acl-1", "tcp", 80), acl("acl-2", "udp", 53)]
       }),
-      steps: ["DeleteAcl acl-1 80", "DeleteAcl acl-2 53", "ReleaseIp ip-1 203.0.113.1", "Persist (none) associated=false"]
+      steps: [
+        "DeleteAcl acl-1 80",
+        "DeleteAcl acl-2 53",
+        "ReleaseIp ip-1 203.0.113.1",
+        "Persist (none) associated=false"
+      ]
     },
     {
       title: "the network is unknown (no rules left): leftover ACL items still go",
-      d: desired({ spec: spec({ ports: [] }), members: [], network: { ...isolated(NetworkId.make("")), access: { _tag: "None" } } }),
+      d: desired({
+        spec: spec({ ports: [] }),
+        members: [],
+        network: { ...isolated(NetworkId.make("")), access: { _tag: "None" } }
+      }),
       o: observed({ acl: [acl("acl-1", "tcp", 80)] }),
       steps: ["DeleteAcl acl-1 80"]
     },
-    { title: "nothing recorded, nothing found: no step", d: desired({ spec: spec({ ports: [] }), members: [] }), o: observed(), steps: [] },
+    {
+      title: "nothing recorded, nothing found: no step",
+      d: desired({ spec: spec({ ports: [] }), members: [] }),
+      o: observed(),
+      steps: []
+    },
     {
       title: "a record of an IP that is gone: only the record is cleared",
       d: desired({ spec: spec({ ports: [] }), members: [], ownership: recorded("ip-1") }),
@@ -553,7 +600,12 @@ describe("Plan: no ports (delete, or nothing left to balance)", () => {
         rules: [rule("r1", "ip-1", P80), rule("r2", "ip-2", P80)],
         firewall: [fw("fw1", "ip-1", "tcp", 80), fw("fw2", "ip-2", "tcp", 80)]
       }),
-      steps: ["DeleteFirewall fw2 80", "DeleteRule r2 tcp-80", "ReleaseIp ip-1 203.0.113.1", "Persist (none) associated=false"]
+      steps: [
+        "DeleteFirewall fw2 80",
+        "DeleteRule r2 tcp-80",
+        "ReleaseIp ip-1 203.0.113.1",
+        "Persist (none) associated=false"
+      ]
     }
   ])
 })
@@ -603,13 +655,21 @@ describe("Plan: VPC tiers", () => {
       title: "default_allow: no ACL step (a Warning instead), the LB still built",
       d: desired({ network: tier("default_allow") }),
       o: observed(),
-      steps: ["AcquireIp (any)", "CreateRule (acquired) tcp-80 80>30080", "AssignMembers (created tcp-80) [vm-a,vm-b]", "Persist (acquired) associated=true"]
+      steps: [
+        "AcquireIp (any)",
+        "CreateRule (acquired) tcp-80 80>30080",
+        "AssignMembers (created tcp-80) [vm-a,vm-b]",
+        "Persist (acquired) associated=true"
+      ]
     },
     {
       title: "an unassociated IP of the tier's VPC is usable; one of another VPC is not",
       d: steadyDesired({ network: tier("default_deny") }),
       o: observed({
-        ips: [vpcIp("ip-1", { recorded: true, associatedNetworkId: Option.none() }), ip("ip-2", { owned: false, associatedNetworkId: Option.none(), vpcId: Option.some(VpcId.make("vpc-9")) })],
+        ips: [
+          vpcIp("ip-1", { recorded: true, associatedNetworkId: Option.none() }),
+          ip("ip-2", { owned: false, associatedNetworkId: Option.none(), vpcId: Option.some(VpcId.make("vpc-9")) })
+        ],
         rules: [rule("r1", "ip-1", P80)],
         members: members({ r1: ["vm-a", "vm-b"] })
       }),
@@ -637,16 +697,24 @@ describe("Plan: VPC tiers", () => {
 describe("Plan: the target", () => {
   it("is the IP the LB ends on: existing, to acquire (with the address), or none without ports", () => {
     const target = (d: DesiredLb, o: ObservedLb) => Either.getOrThrow(plan(d, o)).target
-    assert.deepStrictEqual(target(steadyDesired(), steady()), Option.some({ _tag: "Existing", ip: ip("ip-1", { recorded: true }) }))
+    assert.deepStrictEqual(
+      target(steadyDesired(), steady()),
+      Option.some({ _tag: "Existing", ip: ip("ip-1", { recorded: true }) })
+    )
     assert.deepStrictEqual(target(desired(), observed()), Option.some({ _tag: "Acquire", address: Option.none() }))
     assert.deepStrictEqual(
-      target(desired({ spec: spec({ requestedIp: Option.some("198.51.100.5") }) }), observed({ requested: Option.some({ _tag: "Free", address: "198.51.100.5" }) })),
+      target(
+        desired({ spec: spec({ requestedIp: Option.some("198.51.100.5") }) }),
+        observed({ requested: Option.some({ _tag: "Free", address: "198.51.100.5" }) })
+      ),
       Option.some({ _tag: "Acquire", address: Option.some("198.51.100.5") })
     )
     assert.deepStrictEqual(target(steadyDesired({ spec: spec({ ports: [] }) }), steady()), Option.none())
   })
   it("all firewall rules created for an IP reference it (isolated network, fresh)", () => {
     const steps = Either.getOrThrow(plan(desired({ spec: spec({ ports: [P80, P443] }) }), observed())).steps
-    for (const s of steps) if (s._tag === "CreateFirewall" || s._tag === "CreateRule") assert.strictEqual(s.ip._tag, "Acquired")
+    for (const s of steps) {
+      if (s._tag === "CreateFirewall" || s._tag === "CreateRule") assert.strictEqual(s.ip._tag, "Acquired")
+    }
   })
 })

@@ -7,11 +7,26 @@ import { Option } from "effect"
 import type { FirewallRule } from "../../../src/cloudstack/commands/Firewall.js"
 import type { LbProtocol } from "../../../src/cloudstack/commands/LoadBalancers.js"
 import type { NetworkAclItem } from "../../../src/cloudstack/commands/NetworkAcls.js"
-import { AclItemId, AclListId, FirewallRuleId, IpAddressId, LbRuleId, NetworkId, VmId, VpcId, ZoneId } from "../../../src/cloudstack/Ids.js"
+import {
+  AclItemId,
+  AclListId,
+  FirewallRuleId,
+  IpAddressId,
+  LbRuleId,
+  NetworkId,
+  VmId,
+  VpcId,
+  ZoneId
+} from "../../../src/cloudstack/Ids.js"
 import { lbName, ruleName } from "../../../src/provider/loadbalancer/LbName.js"
 import type { LbSpec, PortSpec } from "../../../src/provider/loadbalancer/LbSpec.js"
 import type { Access, NetworkProfile } from "../../../src/provider/loadbalancer/NetworkProfile.js"
-import { aclMarker, type ObservedIp, type ObservedLb, type ObservedRule } from "../../../src/provider/loadbalancer/ObservedLb.js"
+import {
+  aclMarker,
+  type ObservedIp,
+  type ObservedLb,
+  type ObservedRule
+} from "../../../src/provider/loadbalancer/ObservedLb.js"
 import * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
 import type { DesiredLb, IpRef, RuleRef, Step } from "../../../src/provider/loadbalancer/Plan.js"
 
@@ -47,7 +62,14 @@ export const spec = (overrides: Partial<LbSpec> = {}): LbSpec => ({
   hostname: Option.none(),
   networkId: Option.none(),
   sticky: Option.none(),
-  healthCheck: { enabled: Option.none(), path: Option.none(), interval: Option.none(), timeout: Option.none(), healthy: Option.none(), unhealthy: Option.none() },
+  healthCheck: {
+    enabled: Option.none(),
+    path: Option.none(),
+    interval: Option.none(),
+    timeout: Option.none(),
+    healthy: Option.none(),
+    unhealthy: Option.none()
+  },
   warnings: [],
   ...overrides
 })
@@ -97,7 +119,13 @@ export const rule = (id: string, ipId: string, p: PortSpec, overrides: Partial<O
   ...overrides
 })
 
-export const fw = (id: string, ipId: string, protocol: string, p: number, cidrs: ReadonlyArray<string> = ALL): FirewallRule => ({
+export const fw = (
+  id: string,
+  ipId: string,
+  protocol: string,
+  p: number,
+  cidrs: ReadonlyArray<string> = ALL
+): FirewallRule => ({
   id: FirewallRuleId.make(id),
   protocol,
   startPort: p,
@@ -162,7 +190,10 @@ const ruleRef = (r: RuleRef) => (r._tag === "Existing" ? r.id : `(created ${shor
 /** A rule name without the LB name: `tcp-80`. */
 const short = (name: string) => (name.startsWith(`${NAME}-`) ? name.slice(NAME.length + 1) : name)
 const list = (xs: ReadonlyArray<string>) => `[${xs.join(",")}]`
-const portText = (p: PortSpec) => `${short(p.name)} ${p.publicPort}>${p.privatePort}${p.ipProtocol === (p.protocol === "udp" ? "udp" : "tcp") ? "" : ` ip:${p.ipProtocol}`}`
+const portText = (p: PortSpec) =>
+  `${short(p.name)} ${p.publicPort}>${p.privatePort}${
+    p.ipProtocol === (p.protocol === "udp" ? "udp" : "tcp") ? "" : ` ip:${p.ipProtocol}`
+  }`
 
 export const show = (step: Step): string => {
   switch (step._tag) {
@@ -189,7 +220,9 @@ export const show = (step: Step): string => {
     case "ReleaseIp":
       return `ReleaseIp ${step.id} ${step.address}`
     case "Persist":
-      return `Persist ${Option.match(step.ip, { onNone: () => "(none)", onSome: ipRef })} associated=${step.associated}${step.stickyApplied ? " sticky" : ""}`
+      return `Persist ${
+        Option.match(step.ip, { onNone: () => "(none)", onSome: ipRef })
+      } associated=${step.associated}${step.stickyApplied ? " sticky" : ""}`
     case "Policy":
       return `${step.policy._tag} ${
         step.policy._tag === "CreateStickiness" || step.policy._tag === "CreateHealthCheck"
@@ -197,6 +230,15 @@ export const show = (step: Step): string => {
           : step.policy.id
       }`
     case "Tag":
-      return `Tag ${step.resourceType} ${list(step.targets.map((t) => (t._tag === "Existing" ? t.id : t._tag === "CreatedRule" ? `(created ${short(t.name)})` : t._tag === "AcquiredIp" ? "(acquired)" : `(created ${t._tag === "CreatedFirewall" ? "fw" : "acl"} ${t.protocol}/${t.port})`)))} ${list(step.tags.map((t) => t.key))}`
+      return `Tag ${step.resourceType} ${
+        list(step.targets.map((t) => (t._tag === "Existing"
+          ? t.id
+          : t._tag === "CreatedRule"
+          ? `(created ${short(t.name)})`
+          : t._tag === "AcquiredIp"
+          ? "(acquired)"
+          : `(created ${t._tag === "CreatedFirewall" ? "fw" : "acl"} ${t.protocol}/${t.port})`)
+        ))
+      } ${list(step.tags.map((t) => t.key))}`
   }
 }

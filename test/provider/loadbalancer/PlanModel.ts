@@ -32,7 +32,12 @@ export const apply = (d: DesiredLb, o: ObservedLb, steps: ReadonlyArray<Step>): 
   applyTo(d, o, o, steps)
 
 /** Applies the steps of a plan made from `o` to `cloud` (which may hold more than `o` shows). */
-export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: ReadonlyArray<Step>): Either.Either<World, string> => {
+export const applyTo = (
+  d: DesiredLb,
+  cloud: Cloud,
+  o: ObservedLb,
+  steps: ReadonlyArray<Step>
+): Either.Either<World, string> => {
   let ips: Array<ObservedIp> = [...cloud.ips]
   let rules: Array<ObservedRule> = [...cloud.rules]
   const members = new Map(cloud.members)
@@ -42,7 +47,12 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
   let acquired: ObservedIp | undefined
   const created = new Map<string, LbRuleId>()
   // New ids continue after those of an earlier application (the input may be one's result).
-  const earlier = [...ips.map((i) => i.id), ...rules.map((r) => r.id), ...firewall.map((f) => f.id), ...acl.map((a) => a.id)]
+  const earlier = [
+    ...ips.map((i) => i.id),
+    ...rules.map((r) => r.id),
+    ...firewall.map((f) => f.id),
+    ...acl.map((a) => a.id)
+  ]
   let n = Math.max(0, ...earlier.map((id) => (/^new-.*-(\d+)$/.exec(id)?.[1] ?? "0")).map(Number))
 
   const ipOf = (ref: IpRef): ObservedIp | string => {
@@ -85,9 +95,15 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
         const target = ipOf(step.ip)
         if (typeof target === "string") return refused(target)
         // An associated IP carries rules of its own network only; a VPC IP those of its VPC's tiers.
-        if (Option.exists(target.associatedNetworkId, (n) => n !== d.network.id)) return refused("the IP is on another network")
-        if (Option.isSome(target.vpcId) && !Option.contains(d.network.vpcId, target.vpcId.value)) return refused("the IP is in another VPC")
-        if (rules.some((r) => r.ipId === target.id && r.publicPort === step.port.publicPort)) return refused("537 port conflict")
+        if (Option.exists(target.associatedNetworkId, (n) => n !== d.network.id)) {
+          return refused("the IP is on another network")
+        }
+        if (Option.isSome(target.vpcId) && !Option.contains(d.network.vpcId, target.vpcId.value)) {
+          return refused("the IP is in another VPC")
+        }
+        if (rules.some((r) => r.ipId === target.id && r.publicPort === step.port.publicPort)) {
+          return refused("537 port conflict")
+        }
         const id = LbRuleId.make(`new-rule-${++n}`)
         rules.push({
           id,
@@ -112,7 +128,9 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
         if (!rules.some((r) => r.id === step.id)) return refused("431 no such rule")
         // Execute sends the algorithm and, when the annotation is set, the cidrlist.
         rules = rules.map((r) =>
-          r.id === step.id ? { ...r, algorithm: d.spec.algorithm, cidrs: Option.getOrElse(d.spec.ruleCidrs, () => r.cidrs) } : r
+          r.id === step.id
+            ? { ...r, algorithm: d.spec.algorithm, cidrs: Option.getOrElse(d.spec.ruleCidrs, () => r.cidrs) }
+            : r
         )
         break
       }
@@ -124,7 +142,9 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
       }
       case "AssignMembers": {
         const id = step.rule._tag === "Existing" ? step.rule.id : created.get(step.rule.name)
-        if (id === undefined || !rules.some((r) => r.id === id)) return refused("assigned to a rule that does not exist")
+        if (id === undefined || !rules.some((r) => r.id === id)) {
+          return refused("assigned to a rule that does not exist")
+        }
         members.set(id, [...new Set([...(members.get(id) ?? []), ...step.vms])].sort())
         break
       }
@@ -218,7 +238,10 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
     )
     .filter((i) => i.recorded || adopted(i) || rules.some((r) => r.ipId === i.id))
   const visibleIds = new Set(visible.map((i) => i.id))
-  const requested = Option.filter(o.requested, (r) => !visible.some((i) => i.address === (r._tag === "Available" ? r.ip.address : r.address)))
+  const requested = Option.filter(
+    o.requested,
+    (r) => !visible.some((i) => i.address === (r._tag === "Available" ? r.ip.address : r.address))
+  )
   return Either.right({
     observed: {
       ips: visible,
@@ -239,16 +262,42 @@ export const applyTo = (d: DesiredLb, cloud: Cloud, o: ObservedLb, steps: Readon
 export const describeInput = (d: DesiredLb, o: ObservedLb): string => {
   const opt = <A>(x: Option.Option<A>) => Option.match(x, { onNone: () => "-", onSome: String })
   const list = (xs: ReadonlyArray<string> | undefined) => `[${(xs ?? []).join(",")}]`
-  const rule = (r: ObservedRule) => `${r.id} ${r.name.slice(d.spec.lbName.length + 1)} ${r.publicPort}>${r.privatePort} on ${r.ipId} ${r.algorithm} ${list(r.cidrs)}`
+  const rule = (r: ObservedRule) =>
+    `${r.id} ${r.name.slice(d.spec.lbName.length + 1)} ${r.publicPort}>${r.privatePort} on ${r.ipId} ${r.algorithm} ${
+      list(r.cidrs)
+    }`
   return [
-    `network ${d.network.access._tag}${d.network.access._tag === "Acl" ? `(${d.network.access.listName})` : ""} vpc=${opt(d.network.vpcId)}`,
-    `spec ports=${list(d.spec.ports.map((p) => `${p.name.slice(d.spec.lbName.length + 1)} ${p.publicPort}>${p.privatePort}`))} requested=${opt(d.spec.requestedIp)} alg=${d.spec.algorithm} sources=${list(d.spec.sourceRanges)} ruleCidrs=${Option.match(d.spec.ruleCidrs, { onNone: () => "-", onSome: list })} keepIp=${d.spec.keepIp}`,
-    `members=${list(d.members)} recreateForCidrs=${d.recreateForCidrs} record=${opt(d.ownership.ipId)} associated=${d.ownership.associated} allocating=${opt(d.ownership.allocating)}`,
-    ...o.ips.map((i) => `ip ${i.id} ${i.address} net=${opt(i.associatedNetworkId)} vpc=${opt(i.vpcId)} owned=${i.owned} foreign=${i.foreignRules} recorded=${i.recorded}`),
-    ...o.rules.map((r) => `rule ${rule(r)} members=${o.members.has(r.id) ? list(o.members.get(r.id)) : "(not listed)"}`),
-    ...o.firewall.map((f) => `fw ${f.id} on ${f.ipAddressId} ${f.protocol}/${f.startPort}-${f.endPort} ${list(f.cidrList)}`),
+    `network ${d.network.access._tag}${d.network.access._tag === "Acl" ? `(${d.network.access.listName})` : ""} vpc=${
+      opt(d.network.vpcId)
+    }`,
+    `spec ports=${
+      list(d.spec.ports.map((p) => `${p.name.slice(d.spec.lbName.length + 1)} ${p.publicPort}>${p.privatePort}`))
+    } requested=${opt(d.spec.requestedIp)} alg=${d.spec.algorithm} sources=${list(d.spec.sourceRanges)} ruleCidrs=${
+      Option.match(d.spec.ruleCidrs, { onNone: () => "-", onSome: list })
+    } keepIp=${d.spec.keepIp}`,
+    `members=${list(d.members)} recreateForCidrs=${d.recreateForCidrs} record=${
+      opt(d.ownership.ipId)
+    } associated=${d.ownership.associated} allocating=${opt(d.ownership.allocating)}`,
+    ...o.ips.map((i) =>
+      `ip ${i.id} ${i.address} net=${opt(i.associatedNetworkId)} vpc=${
+        opt(i.vpcId)
+      } owned=${i.owned} foreign=${i.foreignRules} recorded=${i.recorded}`
+    ),
+    ...o.rules.map((r) =>
+      `rule ${rule(r)} members=${o.members.has(r.id) ? list(o.members.get(r.id)) : "(not listed)"}`
+    ),
+    ...o.firewall.map((f) =>
+      `fw ${f.id} on ${f.ipAddressId} ${f.protocol}/${f.startPort}-${f.endPort} ${list(f.cidrList)}`
+    ),
     ...o.acl.map((a) => `acl ${a.id} ${a.protocol}/${a.startPort} ${list(a.cidrList)}`),
-    `requested=${Option.match(o.requested, { onNone: () => "-", onSome: (r) => (r._tag === "Available" ? `Available ${r.ip.id} ${r.ip.address} foreign=${r.ip.foreignRules}` : `${r._tag} ${r.address}`) })}`
+    `requested=${
+      Option.match(o.requested, {
+        onNone: () => "-",
+        onSome: (r) => (r._tag === "Available"
+          ? `Available ${r.ip.id} ${r.ip.address} foreign=${r.ip.foreignRules}`
+          : `${r._tag} ${r.address}`)
+      })
+    }`
   ].join("\n")
 }
 
@@ -262,60 +311,110 @@ const isSinglePort = (f: FirewallRule, port: number, protocol: string) =>
  * rules or ACL items with the source ranges, the record naming that IP, every IP that was ours
  * alone (and not kept) released, the others still there.
  */
-export const problems = (d: DesiredLb, o: ObservedLb, target: Option.Option<Target>, w: World): ReadonlyArray<string> => {
+export const problems = (
+  d: DesiredLb,
+  o: ObservedLb,
+  target: Option.Option<Target>,
+  w: World
+): ReadonlyArray<string> => {
   const out: Array<string> = []
   const { acl, firewall, ips, members, rules } = w.all
   const expect = (ok: boolean, what: string) => {
     if (!ok) out.push(what)
   }
-  const lbId = Option.getOrUndefined(Option.flatMap(target, (t) => (t._tag === "Existing" ? Option.some(t.ip.id) : w.acquired)))
+  const lbId = Option.getOrUndefined(
+    Option.flatMap(target, (t) => (t._tag === "Existing" ? Option.some(t.ip.id) : w.acquired))
+  )
   for (const ip of o.ips) {
     const releasable = ip.owned && ip.foreignRules === 0 && !d.spec.keepIp && ip.id !== lbId
     expect(ips.some((i) => i.id === ip.id) !== releasable, `${ip.id} ${releasable ? "not released" : "released"}`)
   }
   expect(Option.isNone(w.ownership.allocating), "the record still says allocating")
   // an associated IP is the LB's or gone: never leaked, never a second one
-  const theirs = new Set([...o.ips.map((i) => i.id), ...Option.toArray(o.requested).flatMap((r) => (r._tag === "Available" ? [r.ip.id] : []))])
+  const theirs = new Set([
+    ...o.ips.map((i) => i.id),
+    ...Option.toArray(o.requested).flatMap((r) => (r._tag === "Available" ? [r.ip.id] : []))
+  ])
   const leaked = ips.filter((i) => !theirs.has(i.id) && i.id !== lbId)
   expect(leaked.length === 0, `leaked: ${leaked.map((i) => i.address).join(",")}`)
   if (d.spec.ports.length === 0) {
     expect(rules.length === 0, `rules left: ${rules.map((r) => r.id).join(",")}`)
     expect(acl.length === 0, "ACL items left")
     const recorded = Option.getOrUndefined(w.ownership.ipId)
-    expect(recorded === undefined || ips.some((i) => i.id === recorded && i.owned), `recorded ${recorded}, not an IP of ours`)
+    expect(
+      recorded === undefined || ips.some((i) => i.id === recorded && i.owned),
+      `recorded ${recorded}, not an IP of ours`
+    )
   } else {
     expect(lbId !== undefined, "no IP")
-    const lb = ips.find((i) => i.id === lbId) ?? Option.getOrUndefined(Option.flatMap(o.requested, (r) => (r._tag === "Available" ? Option.some(r.ip) : Option.none())))
-    expect(Option.getOrUndefined(w.ownership.ipId) === lbId, `the record names ${Option.getOrUndefined(w.ownership.ipId)}, the LB is on ${lbId}`)
-    expect(lb !== undefined && w.ownership.associated === (Option.isSome(w.acquired) || lb.owned), "the record's associated flag")
-    expect(lb !== undefined && Option.contains(lb.associatedNetworkId, d.network.id), `the LB's IP is not on ${d.network.id}`)
-    expect(rules.every((r) => r.ipId === lbId), `rules on other IPs: ${rules.filter((r) => r.ipId !== lbId).map((r) => r.id).join(",")}`)
+    const lb = ips.find((i) => i.id === lbId) ??
+      Option.getOrUndefined(
+        Option.flatMap(o.requested, (r) => (r._tag === "Available" ? Option.some(r.ip) : Option.none()))
+      )
+    expect(
+      Option.getOrUndefined(w.ownership.ipId) === lbId,
+      `the record names ${Option.getOrUndefined(w.ownership.ipId)}, the LB is on ${lbId}`
+    )
+    expect(
+      lb !== undefined && w.ownership.associated === (Option.isSome(w.acquired) || lb.owned),
+      "the record's associated flag"
+    )
+    expect(
+      lb !== undefined && Option.contains(lb.associatedNetworkId, d.network.id),
+      `the LB's IP is not on ${d.network.id}`
+    )
+    expect(
+      rules.every((r) => r.ipId === lbId),
+      `rules on other IPs: ${rules.filter((r) => r.ipId !== lbId).map((r) => r.id).join(",")}`
+    )
     expect(rules.length === d.spec.ports.length, `${rules.length} rules for ${d.spec.ports.length} ports`)
     for (const p of d.spec.ports) {
-      const mine = rules.filter((r) => r.name === p.name && r.protocol === p.protocol && r.publicPort === p.publicPort && r.privatePort === p.privatePort)
+      const mine = rules.filter((r) =>
+        r.name === p.name && r.protocol === p.protocol && r.publicPort === p.publicPort &&
+        r.privatePort === p.privatePort
+      )
       expect(mine.length === 1, `${mine.length} rules for ${p.name}`)
       const [r] = mine
       if (r === undefined) continue
       expect(r.algorithm.toLowerCase() === d.spec.algorithm, `${r.id} algorithm ${r.algorithm}`)
       expect(
         Option.match(d.spec.ruleCidrs, {
-          onNone: () => r.cidrs.length === 0 || Cidr.sameSet(r.cidrs, ["0.0.0.0/0"]) || Cidr.sameSet(r.cidrs, ["0.0.0.0/0", "::/0"]),
+          onNone: () =>
+            r.cidrs.length === 0 || Cidr.sameSet(r.cidrs, ["0.0.0.0/0"]) ||
+            Cidr.sameSet(r.cidrs, ["0.0.0.0/0", "::/0"]),
           onSome: (wanted) => Cidr.sameSet(wanted, r.cidrs)
         }),
         `${r.id} cidrs [${r.cidrs.join(",")}]`
       )
-      expect(String([...new Set(members.get(r.id))].sort()) === String([...new Set(d.members)].sort()), `${r.id} members`)
+      expect(
+        String([...new Set(members.get(r.id))].sort()) === String([...new Set(d.members)].sort()),
+        `${r.id} members`
+      )
       if (d.network.access._tag === "Firewall") {
         const open = firewall.filter((f) => f.ipAddressId === lbId && isSinglePort(f, p.publicPort, p.ipProtocol))
-        expect(open.length === 1 && Cidr.sameSet(open[0]?.cidrList ?? ["0.0.0.0/0"], d.spec.sourceRanges), `firewall for ${p.name}: ${open.length}`)
-        const stale = firewall.filter((f) => f.ipAddressId === lbId && f.startPort === p.publicPort && (f.endPort ?? f.startPort) === p.publicPort && f.protocol.toLowerCase() !== p.ipProtocol && o.rules.some((r) => r.ipId === lbId && r.publicPort === p.publicPort && ipProtocolOf(r.protocol) === f.protocol.toLowerCase()))
+        expect(
+          open.length === 1 && Cidr.sameSet(open[0]?.cidrList ?? ["0.0.0.0/0"], d.spec.sourceRanges),
+          `firewall for ${p.name}: ${open.length}`
+        )
+        const stale = firewall.filter((f) =>
+          f.ipAddressId === lbId && f.startPort === p.publicPort && (f.endPort ?? f.startPort) === p.publicPort &&
+          f.protocol.toLowerCase() !== p.ipProtocol && o.rules.some((r) =>
+            r.ipId === lbId && r.publicPort === p.publicPort && ipProtocolOf(r.protocol) === f.protocol.toLowerCase()
+          )
+        )
         expect(stale.length === 0, `a stale firewall rule of the old protocol on ${p.publicPort}`)
       }
     }
     if (d.network.access._tag === "Acl" && d.network.access.listName === "lb-acl") {
       expect(acl.length === d.spec.ports.length, `${acl.length} ACL items for ${d.spec.ports.length} ports`)
       for (const p of d.spec.ports) {
-        expect(acl.some((a) => a.protocol.toLowerCase() === p.ipProtocol && a.startPort === p.publicPort && Cidr.sameSet(a.cidrList ?? [], d.spec.sourceRanges)), `no ACL item for ${p.name}`)
+        expect(
+          acl.some((a) =>
+            a.protocol.toLowerCase() === p.ipProtocol && a.startPort === p.publicPort &&
+            Cidr.sameSet(a.cidrList ?? [], d.spec.sourceRanges)
+          ),
+          `no ACL item for ${p.name}`
+        )
       }
     } else {
       expect(acl.length === 0, "ACL items on a list that cannot have them")
@@ -324,7 +423,10 @@ export const problems = (d: DesiredLb, o: ObservedLb, target: Option.Option<Targ
   // the firewall rules of our rules on other IPs that are still there are gone with the rules
   for (const r of o.rules) {
     if (r.ipId === lbId || !ips.some((i) => i.id === r.ipId)) continue
-    expect(!firewall.some((f) => f.ipAddressId === r.ipId && isSinglePort(f, r.publicPort, ipProtocolOf(r.protocol))), `firewall of ${r.id} left on ${r.ipId}`)
+    expect(
+      !firewall.some((f) => f.ipAddressId === r.ipId && isSinglePort(f, r.publicPort, ipProtocolOf(r.protocol))),
+      `firewall of ${r.id} left on ${r.ipId}`
+    )
   }
   return out
 }

@@ -96,33 +96,49 @@ const anyInput = fc.oneof(planInput, changedInput)
 const stepsOf = (d: DesiredLb, o: ObservedLb) => Either.map(plan(d, o), (p) => p.steps)
 
 describe("Plan properties", () => {
-  it.prop("converges in one step and is idempotent: the plan applies without a refusal, leaves the LB the Service asks for, and the next plan is empty", [anyInput], ([{ d, o }]) => {
-    const first = stepsOf(d, o)
-    if (Either.isLeft(first)) {
-      // Only a requested IP that cannot be used is the user's error.
-      assert.isTrue(Option.isSome(d.spec.requestedIp) && d.spec.ports.length > 0, first.left.detail)
-      return
-    }
-    const world = apply(d, o, first.right)
-    assert.isTrue(Either.isRight(world), Either.isLeft(world) ? `${world.left}\nplan: ${first.right.map(show).join(" | ")}\n${describeInput(d, o)}` : "")
-    if (Either.isLeft(world)) return
-    const target = Either.getOrThrow(plan(d, o)).target
-    assert.strictEqual(problems(d, o, target, world.right).join("; "), "", `plan: ${first.right.map(show).join(" | ")}\n${describeInput(d, o)}`)
-    const second = stepsOf({ ...d, ownership: world.right.ownership }, world.right.observed)
-    assert.deepStrictEqual(
-      Either.map(second, (steps) => steps.map(show)),
-      Either.right([]),
-      `first plan: ${first.right.map(show).join(" | ")}\n${describeInput(d, o)}`
-    )
-  }, RUNS)
+  it.prop(
+    "converges in one step and is idempotent: the plan applies without a refusal, leaves the LB the Service asks for, and the next plan is empty",
+    [anyInput],
+    ([{ d, o }]) => {
+      const first = stepsOf(d, o)
+      if (Either.isLeft(first)) {
+        // Only a requested IP that cannot be used is the user's error.
+        assert.isTrue(Option.isSome(d.spec.requestedIp) && d.spec.ports.length > 0, first.left.detail)
+        return
+      }
+      const world = apply(d, o, first.right)
+      assert.isTrue(
+        Either.isRight(world),
+        Either.isLeft(world) ? `${world.left}\nplan: ${first.right.map(show).join(" | ")}\n${describeInput(d, o)}` : ""
+      )
+      if (Either.isLeft(world)) return
+      const target = Either.getOrThrow(plan(d, o)).target
+      assert.strictEqual(
+        problems(d, o, target, world.right).join("; "),
+        "",
+        `plan: ${first.right.map(show).join(" | ")}\n${describeInput(d, o)}`
+      )
+      const second = stepsOf({ ...d, ownership: world.right.ownership }, world.right.observed)
+      assert.deepStrictEqual(
+        Either.map(second, (steps) => steps.map(show)),
+        Either.right([]),
+        `first plan: ${first.right.map(show).join(" | ")}\n${describeInput(d, o)}`
+      )
+    },
+    RUNS
+  )
 
-  it.prop("a crash after any step, then a restart: the next plan converges, nothing leaked or duplicated", [anyInput, fc.nat()], ([{ d, o }, at]) => {
+  it.prop("a crash after any step, then a restart: the next plan converges, nothing leaked or duplicated", [
+    anyInput,
+    fc.nat()
+  ], ([{ d, o }, at]) => {
     const first = plan(d, o)
     if (Either.isLeft(first) || first.right.steps.length === 0) return
     const target = Option.getOrUndefined(first.right.target)
     // Not here: a second crash while an IP adopted from the first one (by the address being
     // associated) is still to be released; Execute's one `allocating` slot forgets it (reported).
-    const adoptedElsewhere = Option.exists(d.ownership.allocating, (a) => o.ips.some((i) => i.address === a && !i.recorded)) &&
+    const adoptedElsewhere = Option.exists(d.ownership.allocating, (a) =>
+      o.ips.some((i) => i.address === a && !i.recorded)) &&
       !(target?._tag === "Existing" && Option.contains(d.ownership.allocating, target.ip.address))
     // Nor: the LB moving onto an existing IP that is not recorded while another one is observed
     // (the record names one IP; a crash between deleting the new IP's last rule and the record
@@ -146,10 +162,17 @@ describe("Plan properties", () => {
       "",
       `recovery: ${recovery.right.steps.map(show).join(" | ")}\n${why}`
     )
-    assert.deepStrictEqual(Either.map(stepsOf({ ...d, ownership: world.right.ownership }, world.right.observed), (xs) => xs.map(show)), Either.right([]), why)
+    assert.deepStrictEqual(
+      Either.map(stepsOf({ ...d, ownership: world.right.ownership }, world.right.observed), (xs) => xs.map(show)),
+      Either.right([]),
+      why
+    )
   }, RUNS)
 
-  it.prop("deterministic: equal inputs (fresh copies) give equal plans; listing order changes no step", [anyInput, fc.boolean()], ([{ d, o }, reverse]) => {
+  it.prop("deterministic: equal inputs (fresh copies) give equal plans; listing order changes no step", [
+    anyInput,
+    fc.boolean()
+  ], ([{ d, o }, reverse]) => {
     const copy: ObservedLb = {
       ...o,
       ips: [...o.ips],
@@ -169,7 +192,9 @@ describe("Plan properties", () => {
       }
       if (step._tag === "DeleteFirewall") {
         const rule = o.firewall.find((x) => x.id === step.id)
-        return `DeleteFirewall ${rule?.ipAddressId} ${rule?.protocol}/${rule?.startPort}-${rule?.endPort} [${rule?.cidrList?.join(",")}]`
+        return `DeleteFirewall ${rule?.ipAddressId} ${rule?.protocol}/${rule?.startPort}-${rule?.endPort} [${
+          rule?.cidrList?.join(",")
+        }]`
       }
       return show(step)
     }
@@ -177,88 +202,111 @@ describe("Plan properties", () => {
     assert.deepStrictEqual(sorted(d, copy), sorted(d, o))
   }, RUNS)
 
-  it.prop("safe: nothing that is not the Service's is deleted, nothing released that is not ours alone", [anyInput], ([{ d, o }]) => {
-    const result = plan(d, o)
-    if (Either.isLeft(result)) return
-    const steps = result.right.steps
-    const ruleIds = new Set(o.rules.map((r) => r.id))
-    const targetId = Option.flatMap(result.right.target, (t) => (t._tag === "Existing" ? Option.some(t.ip.id) : Option.none()))
-    /** The Service's firewall rules: one port, on one of its IPs, for one of its ports there. */
-    const servicePorts = (ipId: string) => [
-      ...o.rules.filter((r) => r.ipId === ipId).map((r) => r.publicPort),
-      ...(Option.contains(targetId, ipId) ? d.spec.ports.map((p) => p.publicPort) : [])
-    ]
-    const isServiceFirewall = (f: FirewallRule) =>
-      o.ips.some((i) => i.id === f.ipAddressId) && f.startPort !== undefined && (f.endPort ?? f.startPort) === f.startPort &&
-      servicePorts(f.ipAddressId).includes(f.startPort)
-    for (const step of steps) {
-      switch (step._tag) {
-        case "DeleteRule":
-        case "UpdateRule":
-          assert.isTrue(ruleIds.has(step.id), show(step))
-          break
-        case "RemoveMembers": {
-          assert.isTrue(ruleIds.has(step.rule), show(step))
-          const had = o.members.get(step.rule) ?? []
-          for (const v of step.vms) assert.include(had, v, show(step))
-          break
+  it.prop(
+    "safe: nothing that is not the Service's is deleted, nothing released that is not ours alone",
+    [anyInput],
+    ([{ d, o }]) => {
+      const result = plan(d, o)
+      if (Either.isLeft(result)) return
+      const steps = result.right.steps
+      const ruleIds = new Set(o.rules.map((r) => r.id))
+      const targetId = Option.flatMap(
+        result.right.target,
+        (t) => (t._tag === "Existing" ? Option.some(t.ip.id) : Option.none())
+      )
+      /** The Service's firewall rules: one port, on one of its IPs, for one of its ports there. */
+      const servicePorts = (ipId: string) => [
+        ...o.rules.filter((r) => r.ipId === ipId).map((r) => r.publicPort),
+        ...(Option.contains(targetId, ipId) ? d.spec.ports.map((p) => p.publicPort) : [])
+      ]
+      const isServiceFirewall = (f: FirewallRule) =>
+        o.ips.some((i) => i.id === f.ipAddressId) && f.startPort !== undefined &&
+        (f.endPort ?? f.startPort) === f.startPort &&
+        servicePorts(f.ipAddressId).includes(f.startPort)
+      for (const step of steps) {
+        switch (step._tag) {
+          case "DeleteRule":
+          case "UpdateRule":
+            assert.isTrue(ruleIds.has(step.id), show(step))
+            break
+          case "RemoveMembers": {
+            assert.isTrue(ruleIds.has(step.rule), show(step))
+            const had = o.members.get(step.rule) ?? []
+            for (const v of step.vms) assert.include(had, v, show(step))
+            break
+          }
+          case "DeleteFirewall": {
+            const f = o.firewall.find((x) => x.id === step.id)
+            assert.isTrue(f !== undefined && isServiceFirewall(f), show(step))
+            break
+          }
+          case "DeleteAcl":
+            assert.isTrue(o.acl.some((a) => a.id === step.id && a.reason === d.aclReason), show(step))
+            break
+          case "ReleaseIp": {
+            const released = o.ips.find((i) => i.id === step.id)
+            assert.isTrue(
+              released !== undefined && released.owned && released.foreignRules === 0 && !d.spec.keepIp &&
+                !Option.contains(targetId, released.id),
+              show(step)
+            )
+            break
+          }
+          default:
+            break
         }
-        case "DeleteFirewall": {
-          const f = o.firewall.find((x) => x.id === step.id)
-          assert.isTrue(f !== undefined && isServiceFirewall(f), show(step))
-          break
-        }
-        case "DeleteAcl":
-          assert.isTrue(o.acl.some((a) => a.id === step.id && a.reason === d.aclReason), show(step))
-          break
-        case "ReleaseIp": {
-          const released = o.ips.find((i) => i.id === step.id)
-          assert.isTrue(
-            released !== undefined && released.owned && released.foreignRules === 0 && !d.spec.keepIp && !Option.contains(targetId, released.id),
-            show(step)
-          )
-          break
-        }
-        default:
-          break
       }
-    }
-  }, RUNS)
+    },
+    RUNS
+  )
 
-  it.prop("ordered: an IP is acquired first and recorded last (or first, see Plan); new members before old ones go; a release after every creation", [anyInput], ([{ d, o }]) => {
-    const result = plan(d, o)
-    if (Either.isLeft(result)) return
-    const steps = result.right.steps
-    const why = `${steps.map(show).join(" | ")}\n${describeInput(d, o)}`
-    const at = (pred: (s: Step) => boolean) => steps.flatMap((s, i) => (pred(s) ? [i] : []))
-    const acquire = at((s) => s._tag === "AcquireIp")
-    const persist = at((s) => s._tag === "Persist")
-    assert.isAtMost(acquire.length, 1)
-    assert.isAtMost(persist.length, 1)
-    if (acquire.length === 1) assert.deepStrictEqual(acquire, [0])
-    // recorded last, or first: an existing IP (the only one observed) before its rules change
-    const target = Option.getOrUndefined(result.right.target)
-    const recordFirst = target?._tag === "Existing" && !Option.contains(d.ownership.ipId, target.ip.id) &&
-      o.ips.every((i) => i.id === target.ip.id)
-    if (persist.length === 1) assert.deepStrictEqual(persist, [recordFirst ? 0 : steps.length - 1], why)
-    // an acquired IP is always recorded
-    if (acquire.length === 1) assert.strictEqual(persist.length, 1)
-    const lastAssign = Math.max(-1, ...at((s) => s._tag === "AssignMembers"))
-    const firstRemove = Math.min(steps.length, ...at((s) => s._tag === "RemoveMembers"))
-    assert.isBelow(lastAssign, firstRemove, why)
-    const lastCreate = Math.max(-1, ...at((s) => s._tag === "CreateRule" || s._tag === "CreateFirewall" || s._tag === "CreateAcl" || s._tag === "AssignMembers"))
-    const firstRelease = Math.min(steps.length, ...at((s) => s._tag === "ReleaseIp"))
-    assert.isBelow(lastCreate, firstRelease, why)
-    // the firewall rule of a port that closes goes before its rule (one that stays open serves the new rule)
-    const stillOpen = (f: FirewallRule) =>
-      target?._tag === "Existing" && target.ip.id === f.ipAddressId &&
-      d.spec.ports.some((p) => p.publicPort === f.startPort && p.ipProtocol === f.protocol.toLowerCase())
-    steps.forEach((s, i) => {
-      if (s._tag !== "DeleteFirewall") return
-      const f = o.firewall.find((x) => x.id === s.id)
-      if (f === undefined || stillOpen(f)) return
-      const ruleDeletes = at((x) => x._tag === "DeleteRule" && o.rules.some((r) => r.id === x.id && r.ipId === f.ipAddressId && r.publicPort === s.port))
-      for (const j of ruleDeletes) assert.isBelow(i, j, why)
-    })
-  }, RUNS)
+  it.prop(
+    "ordered: an IP is acquired first and recorded last (or first, see Plan); new members before old ones go; a release after every creation",
+    [anyInput],
+    ([{ d, o }]) => {
+      const result = plan(d, o)
+      if (Either.isLeft(result)) return
+      const steps = result.right.steps
+      const why = `${steps.map(show).join(" | ")}\n${describeInput(d, o)}`
+      const at = (pred: (s: Step) => boolean) => steps.flatMap((s, i) => (pred(s) ? [i] : []))
+      const acquire = at((s) => s._tag === "AcquireIp")
+      const persist = at((s) => s._tag === "Persist")
+      assert.isAtMost(acquire.length, 1)
+      assert.isAtMost(persist.length, 1)
+      if (acquire.length === 1) assert.deepStrictEqual(acquire, [0])
+      // recorded last, or first: an existing IP (the only one observed) before its rules change
+      const target = Option.getOrUndefined(result.right.target)
+      const recordFirst = target?._tag === "Existing" && !Option.contains(d.ownership.ipId, target.ip.id) &&
+        o.ips.every((i) => i.id === target.ip.id)
+      if (persist.length === 1) assert.deepStrictEqual(persist, [recordFirst ? 0 : steps.length - 1], why)
+      // an acquired IP is always recorded
+      if (acquire.length === 1) assert.strictEqual(persist.length, 1)
+      const lastAssign = Math.max(-1, ...at((s) => s._tag === "AssignMembers"))
+      const firstRemove = Math.min(steps.length, ...at((s) => s._tag === "RemoveMembers"))
+      assert.isBelow(lastAssign, firstRemove, why)
+      const lastCreate = Math.max(
+        -1,
+        ...at((s) =>
+          s._tag === "CreateRule" || s._tag === "CreateFirewall" || s._tag === "CreateAcl" || s._tag === "AssignMembers"
+        )
+      )
+      const firstRelease = Math.min(steps.length, ...at((s) => s._tag === "ReleaseIp"))
+      assert.isBelow(lastCreate, firstRelease, why)
+      // the firewall rule of a port that closes goes before its rule (one that stays open serves the new rule)
+      const stillOpen = (f: FirewallRule) =>
+        target?._tag === "Existing" && target.ip.id === f.ipAddressId &&
+        d.spec.ports.some((p) => p.publicPort === f.startPort && p.ipProtocol === f.protocol.toLowerCase())
+      steps.forEach((s, i) => {
+        if (s._tag !== "DeleteFirewall") return
+        const f = o.firewall.find((x) => x.id === s.id)
+        if (f === undefined || stillOpen(f)) return
+        const ruleDeletes = at((x) =>
+          x._tag === "DeleteRule" &&
+          o.rules.some((r) => r.id === x.id && r.ipId === f.ipAddressId && r.publicPort === s.port)
+        )
+        for (const j of ruleDeletes) assert.isBelow(i, j, why)
+      })
+    },
+    RUNS
+  )
 })

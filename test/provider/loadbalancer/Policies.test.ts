@@ -10,16 +10,34 @@ import { planPolicies, type PolicyInput, type PolicyStep } from "../../../src/pr
 import { desired, ip, isolated, members, observed, port, recorded, rule, show, spec } from "./PlanFixtures.js"
 
 const VR_METHODS = JSON.stringify([
-  { methodname: "LbCookie", paramlist: [{ paramname: "cookie-name", isflag: false }, { paramname: "nocache", isflag: true }] },
-  { methodname: "SourceBased", paramlist: [{ paramname: "tablesize", isflag: false }, { paramname: "expire", isflag: false }] }
+  {
+    methodname: "LbCookie",
+    paramlist: [{ paramname: "cookie-name", isflag: false }, { paramname: "nocache", isflag: true }]
+  },
+  {
+    methodname: "SourceBased",
+    paramlist: [{ paramname: "tablesize", isflag: false }, { paramname: "expire", isflag: false }]
+  }
 ])
 const vr = { ...isolated(), stickiness: stickinessMethods(VR_METHODS) }
 const ns = { ...vr, lbProvider: "Netscaler", healthChecks: true }
 
-const noHealth: HealthCheck = { enabled: Option.none(), path: Option.none(), interval: Option.none(), timeout: Option.none(), healthy: Option.none(), unhealthy: Option.none() }
+const noHealth: HealthCheck = {
+  enabled: Option.none(),
+  path: Option.none(),
+  interval: Option.none(),
+  timeout: Option.none(),
+  healthy: Option.none(),
+  unhealthy: Option.none()
+}
 const sticky = (method: Stickiness["method"], params: Record<string, string> = {}) => Option.some({ method, params })
 
-const stickyPolicy = (id: string, methodName: string, params: Record<string, string> = {}, state = "Active"): StickinessPolicy => ({
+const stickyPolicy = (
+  id: string,
+  methodName: string,
+  params: Record<string, string> = {},
+  state = "Active"
+): StickinessPolicy => ({
   id: StickinessPolicyId.make(id),
   name: "x",
   methodName,
@@ -36,7 +54,10 @@ const check = (id: string, overrides: Partial<HealthCheckPolicy> = {}): HealthCh
   state: "Active",
   ...overrides
 })
-const read = (stickiness?: ReadonlyArray<StickinessPolicy>, healthChecks?: ReadonlyArray<HealthCheckPolicy>): Option.Option<RulePolicies> =>
+const read = (
+  stickiness?: ReadonlyArray<StickinessPolicy>,
+  healthChecks?: ReadonlyArray<HealthCheckPolicy>
+): Option.Option<RulePolicies> =>
   Option.some({ stickiness: Option.fromNullable(stickiness), healthChecks: Option.fromNullable(healthChecks) })
 
 const input = (overrides: Partial<PolicyInput>): PolicyInput => ({
@@ -54,7 +75,9 @@ const text = (steps: ReadonlyArray<PolicyStep>) =>
       case "CreateStickiness":
         return `CreateStickiness ${s.rule._tag === "Existing" ? s.rule.id : s.rule.name} ${s.sticky.method}`
       case "CreateHealthCheck":
-        return `CreateHealthCheck ${s.rule._tag === "Existing" ? s.rule.id : s.rule.name} ${s.check.path} ${s.check.interval}/${s.check.timeout}`
+        return `CreateHealthCheck ${
+          s.rule._tag === "Existing" ? s.rule.id : s.rule.name
+        } ${s.check.path} ${s.check.interval}/${s.check.timeout}`
       default:
         return `${s._tag} ${s.id}`
     }
@@ -62,8 +85,21 @@ const text = (steps: ReadonlyArray<PolicyStep>) =>
 
 describe("Policies.planPolicies", () => {
   const R1 = LbRuleId.make("r1")
-  const cases: ReadonlyArray<{ readonly name: string; readonly input: PolicyInput; readonly steps: ReadonlyArray<string>; readonly warnings?: ReadonlyArray<string>; readonly applied: boolean }> = [
-    { name: "nothing wanted on the VR: nothing", input: input({ created: [{ name: "new", protocol: "tcp" }] }), steps: [], applied: false },
+  const cases: ReadonlyArray<
+    {
+      readonly name: string
+      readonly input: PolicyInput
+      readonly steps: ReadonlyArray<string>
+      readonly warnings?: ReadonlyArray<string>
+      readonly applied: boolean
+    }
+  > = [
+    {
+      name: "nothing wanted on the VR: nothing",
+      input: input({ created: [{ name: "new", protocol: "tcp" }] }),
+      steps: [],
+      applied: false
+    },
     {
       name: "created rules get the stickiness and (Netscaler) the default check; UDP gets neither a check nor a cookie",
       input: input({
@@ -85,7 +121,11 @@ describe("Policies.planPolicies", () => {
       input: input({
         spec: spec({ sticky: sticky("LbCookie", { "Cookie-Name": "a", nocache: "" }) }),
         stickyApplied: true,
-        kept: [{ id: R1, protocol: "tcp", policies: read([stickyPolicy("s1", "lbcookie", { "cookie-name": "a", nocache: "true" })]) }]
+        kept: [{
+          id: R1,
+          protocol: "tcp",
+          policies: read([stickyPolicy("s1", "lbcookie", { "cookie-name": "a", nocache: "true" })])
+        }]
       }),
       steps: [],
       applied: true
@@ -104,7 +144,11 @@ describe("Policies.planPolicies", () => {
       name: "annotation gone, the record says ours: deleted (a revoked one is not)",
       input: input({
         stickyApplied: true,
-        kept: [{ id: R1, protocol: "tcp", policies: read([stickyPolicy("s1", "SourceBased"), stickyPolicy("s0", "SourceBased", {}, "Revoked")]) }]
+        kept: [{
+          id: R1,
+          protocol: "tcp",
+          policies: read([stickyPolicy("s1", "SourceBased"), stickyPolicy("s0", "SourceBased", {}, "Revoked")])
+        }]
       }),
       steps: ["DeleteStickiness s1"],
       applied: false
@@ -134,7 +178,10 @@ describe("Policies.planPolicies", () => {
     },
     {
       name: "a flag parameter needs no value, a value parameter does",
-      input: input({ spec: spec({ sticky: sticky("LbCookie", { "cookie-name": "" }) }), created: [{ name: "tcp", protocol: "tcp" }] }),
+      input: input({
+        spec: spec({ sticky: sticky("LbCookie", { "cookie-name": "" }) }),
+        created: [{ name: "tcp", protocol: "tcp" }]
+      }),
       steps: [],
       warnings: ["UnsupportedStickiness"],
       applied: false
@@ -146,7 +193,11 @@ describe("Policies.planPolicies", () => {
         spec: spec({ healthCheck: { ...noHealth, path: Option.some("/healthz") } }),
         kept: [
           { id: R1, protocol: "tcp", policies: read(undefined, [check("h1")]) },
-          { id: LbRuleId.make("r2"), protocol: "tcp", policies: read(undefined, [check("h2", { pingPath: "/healthz" })]) }
+          {
+            id: LbRuleId.make("r2"),
+            protocol: "tcp",
+            policies: read(undefined, [check("h2", { pingPath: "/healthz" })])
+          }
         ]
       }),
       steps: ["DeleteHealthCheck h1", "CreateHealthCheck r1 /healthz 5/2"],
@@ -170,7 +221,10 @@ describe("Policies.planPolicies", () => {
     },
     {
       name: "the VR with a health-check annotation: one Warning, nothing else",
-      input: input({ spec: spec({ healthCheck: { ...noHealth, enabled: Option.some(true) } }), created: [{ name: "a", protocol: "tcp" }, { name: "b", protocol: "tcp" }] }),
+      input: input({
+        spec: spec({ healthCheck: { ...noHealth, enabled: Option.some(true) } }),
+        created: [{ name: "a", protocol: "tcp" }, { name: "b", protocol: "tcp" }]
+      }),
       steps: [],
       warnings: ["HealthCheckUnsupported"],
       applied: false
@@ -217,12 +271,18 @@ describe("Plan with policies", () => {
       ips: [ip("ip-1", { recorded: true, owned: true })],
       rules: [r],
       members: members({ r1: ["vm-a", "vm-b"] }),
-      policies: new Map([[r.id, { stickiness: Option.some([stickyPolicy("s1", "SourceBased")]), healthChecks: Option.none() }]]),
+      policies: new Map([[r.id, {
+        stickiness: Option.some([stickyPolicy("s1", "SourceBased")]),
+        healthChecks: Option.none()
+      }]]),
       firewall: []
     })
     const d = desired({ network: vr, ownership: { ...recorded("ip-1"), stickyApplied: true } })
     const p = Either.getOrThrow(plan(d, o))
-    assert.deepStrictEqual(p.steps.map(show).filter((s) => !s.startsWith("CreateFirewall")), ["DeleteStickiness s1", "Persist ip-1 associated=true"])
+    assert.deepStrictEqual(p.steps.map(show).filter((s) => !s.startsWith("CreateFirewall")), [
+      "DeleteStickiness s1",
+      "Persist ip-1 associated=true"
+    ])
   })
 
   it("an IP recorded first (found by its rules) keeps the stickiness record until its policy is gone", () => {
@@ -231,10 +291,17 @@ describe("Plan with policies", () => {
       ips: [ip("ip-1", { owned: true })],
       rules: [r],
       members: members({ r1: ["vm-a", "vm-b"] }),
-      policies: new Map([[r.id, { stickiness: Option.some([stickyPolicy("s1", "SourceBased")]), healthChecks: Option.none() }]])
+      policies: new Map([[r.id, {
+        stickiness: Option.some([stickyPolicy("s1", "SourceBased")]),
+        healthChecks: Option.none()
+      }]])
     })
     const d = desired({ network: vr, ownership: { ...recorded("ip-0"), ipId: Option.none(), stickyApplied: true } })
     const steps = Either.getOrThrow(plan(d, o)).steps.map(show).filter((s) => !s.startsWith("CreateFirewall"))
-    assert.deepStrictEqual(steps, ["Persist ip-1 associated=true sticky", "DeleteStickiness s1", "Persist ip-1 associated=true"])
+    assert.deepStrictEqual(steps, [
+      "Persist ip-1 associated=true sticky",
+      "DeleteStickiness s1",
+      "Persist ip-1 associated=true"
+    ])
   })
 })

@@ -1,6 +1,6 @@
 /** The call log's line format and its redaction of secret parameters. */
 import { assert, describe, it } from "@effect/vitest"
-import { REDACTED, redact, toJsonLine } from "../../../src/simulation/cloudstack/CallRecorder.js"
+import { redact, REDACTED, toJsonLine } from "../../../src/simulation/cloudstack/CallRecorder.js"
 
 describe("CallRecorder", () => {
   it("redacts secret values by name (any case, last segment of map keys), keeps everything else", () => {
@@ -41,6 +41,9 @@ describe("CallRecorder", () => {
       line,
       `{"time":"2030-01-01T12:00:00.250Z","account":"alice","command":"createLoadBalancerRule","params":{"name":"a-tcp-80","password":"${REDACTED}"},"status":200,"ms":7}`
     )
-    assert.notInclude(toJsonLine({ at: 0, command: "", params: {}, status: 401, account: undefined, durationMs: 0 }), "account")
+    assert.notInclude(
+      toJsonLine({ at: 0, command: "", params: {}, status: 401, account: undefined, durationMs: 0 }),
+      "account"
+    )
   })
 })

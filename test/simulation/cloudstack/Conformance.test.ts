@@ -3,12 +3,12 @@
  * command has the same keys and JSON types. Accepted differences are listed per command with
  * the reason; commands the simulator does not implement are listed and checked to be unknown.
  */
-import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { readFileSync } from "node:fs"
 import { isCommand } from "../../../src/simulation/cloudstack/Simulator.js"
-import { byName, call, job, type Json, obj, simLayer, str } from "./SimHarness.js"
 import { compareShape } from "./Shape.js"
+import { byName, call, job, type Json, obj, simLayer, str } from "./SimHarness.js"
 
 const fixtureDir = new URL("../../fixtures/cloudstack/", import.meta.url)
 const FILES = [
@@ -94,15 +94,17 @@ const scenario = Effect.gen(function*() {
   })
   out.createLoadBalancerRule = lb.result.inner
   const vm = yield* byName("listVirtualMachines", "virtualmachine", "node-2")
-  out.assignLoadBalancerRule = (yield* job("assignToLoadBalancerRule", { id: str(lb.submitted.inner.id), virtualmachineids: vm }))
-    .result.inner
+  out.assignLoadBalancerRule =
+    (yield* job("assignToLoadBalancerRule", { id: str(lb.submitted.inner.id), virtualmachineids: vm }))
+      .result.inner
   out.createTags = (yield* job("createTags", {
     resourcetype: "LoadBalancer",
     resourceids: str(lb.submitted.inner.id),
     "tags[0].key": "k",
     "tags[0].value": "v"
   })).result.inner
-  out.deleteTags = (yield* job("deleteTags", { resourcetype: "LoadBalancer", resourceids: str(lb.submitted.inner.id) })).result.inner
+  out.deleteTags =
+    (yield* job("deleteTags", { resourcetype: "LoadBalancer", resourceids: str(lb.submitted.inner.id) })).result.inner
   out.disassociateIpAddress = (yield* job("disassociateIpAddress", { id: ipId })).result.inner
   const nsNet = yield* byName("listNetworks", "network", "isolated-ns")
   out.listNetworks = (yield* call("listNetworks", { id: nsNet })).inner
@@ -111,7 +113,13 @@ const scenario = Effect.gen(function*() {
   const zoneId = yield* byName("listZones", "zone", "zone1")
   const so = yield* byName("listServiceOfferings", "serviceoffering", "Small Instance")
   const tpl = yield* byName("listTemplates", "template", "Debian 12", { templatefilter: "executable" })
-  const deployed = yield* job("deployVirtualMachine", { zoneid: zoneId, serviceofferingid: so, templateid: tpl, networkids: net, name: "testDummyVM" })
+  const deployed = yield* job("deployVirtualMachine", {
+    zoneid: zoneId,
+    serviceofferingid: so,
+    templateid: tpl,
+    networkids: net,
+    name: "testDummyVM"
+  })
   out.deployVirtualMachine = deployed.result.inner
   out.stopVirtualMachine = (yield* job("stopVirtualMachine", { id: str(deployed.submitted.inner.id) })).result.inner
   out.startVirtualMachine = (yield* job("startVirtualMachine", { id: str(deployed.submitted.inner.id) })).result.inner
@@ -142,7 +150,9 @@ describe("conformance with recorded CloudStack responses", () => {
       ]
     )
     // cloudstack-go records assignToLoadBalancerRule under its method name.
-    for (const c of simulated) assert.isTrue(isCommand(c === "assignLoadBalancerRule" ? "assignToLoadBalancerRule" : c), c)
+    for (const c of simulated) {
+      assert.isTrue(isCommand(c === "assignLoadBalancerRule" ? "assignToLoadBalancerRule" : c), c)
+    }
     for (const c of NOT_SIMULATED) assert.isFalse(isCommand(c), c)
   })
 

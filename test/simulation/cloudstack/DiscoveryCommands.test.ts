@@ -71,7 +71,14 @@ describe("listApis", () => {
   it.effect("a custom role's denied commands (names and patterns) are missing and answer 432 under errorresponse", () =>
     Effect.gen(function*() {
       const names = yield* apiNames("lb-less-key")
-      for (const gone of ["createLoadBalancerRule", "updateLoadBalancerRule", "assignToLoadBalancerRule", "associateIpAddress"]) {
+      for (
+        const gone of [
+          "createLoadBalancerRule",
+          "updateLoadBalancerRule",
+          "assignToLoadBalancerRule",
+          "associateIpAddress"
+        ]
+      ) {
         assert.notInclude(names, gone)
       }
       assert.include(names, "listLoadBalancerRules") // `*LoadBalancerRule` matches whole names only

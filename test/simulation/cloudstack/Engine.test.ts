@@ -14,7 +14,11 @@ describe("envelopes", () => {
       const r = yield* call("listUnicorns")
       assert.strictEqual(r.status, 401)
       assert.deepStrictEqual(r.body, {
-        errorresponse: { uuidList: [], errorcode: 401, errortext: "unable to verify user credentials and/or request signature" }
+        errorresponse: {
+          uuidList: [],
+          errorcode: 401,
+          errortext: "unable to verify user credentials and/or request signature"
+        }
       })
       // command names are case-sensitive like the registered API names
       assert.strictEqual((yield* call("listzones")).status, 401)
@@ -61,15 +65,50 @@ describe("envelopes", () => {
 
   it("implements every command of the CCM subset plus the scenario commands", () => {
     const expected = [
-      "listVirtualMachines", "listZones", "listNetworks", "listProjects", "listPublicIpAddresses", "associateIpAddress",
-      "disassociateIpAddress", "listLoadBalancerRules", "createLoadBalancerRule", "updateLoadBalancerRule",
-      "deleteLoadBalancerRule", "assignToLoadBalancerRule", "removeFromLoadBalancerRule", "listLoadBalancerRuleInstances",
-      "createLBHealthCheckPolicy", "createLBStickinessPolicy", "createFirewallRule", "listFirewallRules", "deleteFirewallRule",
-      "createTags", "listTags", "deleteTags", "createNetworkACL", "listNetworkACLs", "deleteNetworkACL", "queryAsyncJobResult",
-      "listNetworkACLLists", "listVPCs", "listTemplates", "listServiceOfferings", "deployVirtualMachine", "startVirtualMachine",
-      "stopVirtualMachine", "destroyVirtualMachine", "enableStaticNat", "disableStaticNat", "updateNetworkACLItem",
-      "listLBHealthCheckPolicies", "listLBStickinessPolicies", "deleteLBHealthCheckPolicy", "deleteLBStickinessPolicy",
-      "listApis", "listCapabilities", "listManagementServersMetrics"
+      "listVirtualMachines",
+      "listZones",
+      "listNetworks",
+      "listProjects",
+      "listPublicIpAddresses",
+      "associateIpAddress",
+      "disassociateIpAddress",
+      "listLoadBalancerRules",
+      "createLoadBalancerRule",
+      "updateLoadBalancerRule",
+      "deleteLoadBalancerRule",
+      "assignToLoadBalancerRule",
+      "removeFromLoadBalancerRule",
+      "listLoadBalancerRuleInstances",
+      "createLBHealthCheckPolicy",
+      "createLBStickinessPolicy",
+      "createFirewallRule",
+      "listFirewallRules",
+      "deleteFirewallRule",
+      "createTags",
+      "listTags",
+      "deleteTags",
+      "createNetworkACL",
+      "listNetworkACLs",
+      "deleteNetworkACL",
+      "queryAsyncJobResult",
+      "listNetworkACLLists",
+      "listVPCs",
+      "listTemplates",
+      "listServiceOfferings",
+      "deployVirtualMachine",
+      "startVirtualMachine",
+      "stopVirtualMachine",
+      "destroyVirtualMachine",
+      "enableStaticNat",
+      "disableStaticNat",
+      "updateNetworkACLItem",
+      "listLBHealthCheckPolicies",
+      "listLBStickinessPolicies",
+      "deleteLBHealthCheckPolicy",
+      "deleteLBStickinessPolicy",
+      "listApis",
+      "listCapabilities",
+      "listManagementServersMetrics"
     ]
     for (const c of expected) assert.isTrue(isCommand(c), c)
     assert.deepStrictEqual([...commands].sort(), [...expected].sort())

@@ -13,7 +13,13 @@ const lbOn = (network: string) =>
   Effect.gen(function*() {
     const net = yield* byName("listNetworks", "network", network)
     const ip = str((yield* job("associateIpAddress", { networkid: net })).submitted.inner.id)
-    const lb = yield* job("createLoadBalancerRule", { name: network, algorithm: "roundrobin", publicport: "80", privateport: "80", publicipid: ip })
+    const lb = yield* job("createLoadBalancerRule", {
+      name: network,
+      algorithm: "roundrobin",
+      publicport: "80",
+      privateport: "80",
+      publicipid: ip
+    })
     return str(lb.submitted.inner.id)
   })
 
@@ -57,11 +63,17 @@ describe("async jobs", () => {
       const a2 = str((yield* call("removeFromLoadBalancerRule", { id: lbA, virtualmachineids: node1 })).inner.jobid)
       const b1 = str((yield* call("assignToLoadBalancerRule", { id: lbB, virtualmachineids: ns1 })).inner.jobid)
       yield* wait(10_000)
-      assert.deepStrictEqual([(yield* status(a1)).jobstatus, (yield* status(a2)).jobstatus, (yield* status(b1)).jobstatus], [1, 0, 1])
+      assert.deepStrictEqual([
+        (yield* status(a1)).jobstatus,
+        (yield* status(a2)).jobstatus,
+        (yield* status(b1)).jobstatus
+      ], [1, 0, 1])
       const lbState = (id: string) =>
         Effect.map(call("listLoadBalancerRules", { id }), (a) => {
           const rows = a.inner.loadbalancerrule
-          return Array.isArray(rows) && typeof rows[0] === "object" && rows[0] !== null && "state" in rows[0] ? rows[0].state : undefined
+          return Array.isArray(rows) && typeof rows[0] === "object" && rows[0] !== null && "state" in rows[0]
+            ? rows[0].state
+            : undefined
         })
       assert.strictEqual(yield* lbState(lbA), "Active")
       yield* wait(10_000)
@@ -73,7 +85,12 @@ describe("async jobs", () => {
     Effect.gen(function*() {
       const sim = yield* CloudStackSimulator
       const before = (yield* sim.state).jobs.length
-      const r = yield* call("createLoadBalancerRule", { name: "x", algorithm: "bogus", publicport: "80", privateport: "80" })
+      const r = yield* call("createLoadBalancerRule", {
+        name: "x",
+        algorithm: "bogus",
+        publicport: "80",
+        privateport: "80"
+      })
       assert.deepStrictEqual([r.status, r.inner.errortext], [431, "Invalid algorithm: bogus"])
       assert.strictEqual((yield* sim.state).jobs.length, before)
     }).pipe(Effect.provide(simLayer())))
@@ -92,7 +109,10 @@ describe("async jobs", () => {
           { errorcode: 534, errortext: "router unreachable" }
         ])
       }
-      assert.strictEqual((yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).result.inner.jobstatus, 1)
+      assert.strictEqual(
+        (yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).result.inner.jobstatus,
+        1
+      )
     }).pipe(Effect.provide(simLayer())))
 
   it.effect("jobFailureRate 1 fails every job with 530; rate 0 fails none", () =>
@@ -100,10 +120,20 @@ describe("async jobs", () => {
       const sim = yield* CloudStackSimulator
       const vm = yield* byName("listVirtualMachines", "virtualmachine", "node-1")
       yield* sim.setFaults({ jobFailureRate: 1 })
-      const failed = yield* job("createTags", { resourcetype: "UserVm", resourceids: vm, "tags[0].key": "a", "tags[0].value": "b" })
+      const failed = yield* job("createTags", {
+        resourcetype: "UserVm",
+        resourceids: vm,
+        "tags[0].key": "a",
+        "tags[0].value": "b"
+      })
       assert.strictEqual(failed.result.inner.jobresultcode, 530)
       yield* sim.setFaults({ jobFailureRate: 0 })
-      const ok = yield* job("createTags", { resourcetype: "UserVm", resourceids: vm, "tags[0].key": "a", "tags[0].value": "b" })
+      const ok = yield* job("createTags", {
+        resourcetype: "UserVm",
+        resourceids: vm,
+        "tags[0].key": "a",
+        "tags[0].value": "b"
+      })
       assert.strictEqual(ok.result.inner.jobstatus, 1)
     }).pipe(Effect.provide(simLayer())))
 
@@ -159,7 +189,12 @@ describe("job expiry", () => {
   it.effect("a finished job is forgotten after job.expire.minutes (1440): its jobid is then 431", () =>
     Effect.gen(function*() {
       const vm = yield* byName("listVirtualMachines", "virtualmachine", "node-1")
-      const tagged = yield* job("createTags", { resourcetype: "UserVm", resourceids: vm, "tags[0].key": "a", "tags[0].value": "b" })
+      const tagged = yield* job("createTags", {
+        resourcetype: "UserVm",
+        resourceids: vm,
+        "tags[0].key": "a",
+        "tags[0].value": "b"
+      })
       const jobid = str(tagged.submitted.inner.jobid)
       yield* wait(1440 * 60_000 - 1)
       assert.strictEqual((yield* status(jobid)).jobstatus, 1)

@@ -26,7 +26,11 @@ const Echo = Layer.mock(CloudStackSimulator, {
         : { status: 200, body: { [`${request.command.toLowerCase()}response`]: { echo: request } } }
     ),
   credentials: (apiKey: string) =>
-    Effect.succeed(apiKey === API_KEY ? Option.some({ apiKey, secretKey: SECRET, account: "admin", role: "admin" as const, deniedApis: [] }) : Option.none())
+    Effect.succeed(
+      apiKey === API_KEY
+        ? Option.some({ apiKey, secretKey: SECRET, account: "admin", role: "admin" as const, deniedApis: [] })
+        : Option.none()
+    )
 })
 
 const Face = HttpFace.layer({ port: 0, isCommand: (c) => COMMANDS.has(c) }).pipe(Layer.provide(Echo))
@@ -45,8 +49,10 @@ const send = (url: string, init?: RequestInit) =>
 
 /** GET with the query as given (already encoded) plus the percent-encoded signature. */
 const getRaw = (query: string, signature: string) =>
-  Effect.flatMap(HttpFace.SimulatorHttpServer, (face) =>
-    send(`${face.apiUrl}?${query}&signature=${encodeValue(signature)}`))
+  Effect.flatMap(
+    HttpFace.SimulatorHttpServer,
+    (face) => send(`${face.apiUrl}?${query}&signature=${encodeValue(signature)}`)
+  )
 
 const get = (params: Record<string, string>, signature: string) => getRaw(encodeQuery(params), signature)
 
@@ -70,37 +76,63 @@ describe("HttpFace", () => {
   describe("reference 1.5 vectors end to end", () => {
     live("v1: the docs example with a lowercase `apikey` name", () =>
       Effect.gen(function*() {
-        const reply = yield* get({ command: "listUsers", response: "json", apikey: API_KEY }, "TTpdDq/7j/J58XCRHomKoQXEQds=")
+        const reply = yield* get(
+          { command: "listUsers", response: "json", apikey: API_KEY },
+          "TTpdDq/7j/J58XCRHomKoQXEQds="
+        )
         const request = echoed(reply, "listUsers")
         assert.strictEqual(request.apiKey, API_KEY)
         assert.deepStrictEqual(request.params, {})
       }))
     live("v2: a space in a value, expires with signatureVersion 3", () =>
       Effect.gen(function*() {
-        const params = { command: "listVirtualMachines", response: "json", apiKey: API_KEY, ...V3, listall: "true", name: "k8s node-1" }
+        const params = {
+          command: "listVirtualMachines",
+          response: "json",
+          apiKey: API_KEY,
+          ...V3,
+          listall: "true",
+          name: "k8s node-1"
+        }
         const request = echoed(yield* get(params, "aqvGQYUrlrMJGvsLsrVzfshXL3s="), "listVirtualMachines")
         assert.deepStrictEqual(request.params, { listall: "true", name: "k8s node-1" })
       }))
     live("v3: map parameters, `/` and `+` in values", () =>
       Effect.gen(function*() {
         const params = {
-          command: "createTags", response: "json", apiKey: API_KEY, ...V3, resourcetype: "LoadBalancer",
-          resourceids: "a1b2,c3d4", "tags[0].key": "cluster", "tags[0].value": "Prod/EU West+1"
+          command: "createTags",
+          response: "json",
+          apiKey: API_KEY,
+          ...V3,
+          resourcetype: "LoadBalancer",
+          resourceids: "a1b2,c3d4",
+          "tags[0].key": "cluster",
+          "tags[0].value": "Prod/EU West+1"
         }
         const request = echoed(yield* get(params, "bbbtfJoF+7hnULUjN2yna6ngPhc="), "createTags")
         assert.strictEqual(request.params["tags[0].value"], "Prod/EU West+1")
       }))
-    live("v4: `*` raw and `~` escaped as the server does; the cs/go signature with `~` unescaped is refused", () =>
-      Effect.gen(function*() {
-        const params = {
-          command: "createLoadBalancerRule", response: "json", apiKey: API_KEY, ...V3, name: "a*b", description: "x~y",
-          algorithm: "roundrobin", publicport: "80", privateport: "30080"
-        }
-        const request = echoed(yield* get(params, "3ylvTeYsvfTGVX14NqvGNbUhF/c="), "createLoadBalancerRule")
-        assert.deepStrictEqual([request.params["name"], request.params["description"]], ["a*b", "x~y"])
-        assertUnauthorized(yield* get(params, "q7I8qKxtdH5vdKtNOkvglPJz/8M="), "createloadbalancerruleresponse")
-        assertUnauthorized(yield* get(params, "LkxfV4EMAei68yPhs7tybaltwPo="), "createloadbalancerruleresponse")
-      }))
+    live(
+      "v4: `*` raw and `~` escaped as the server does; the cs/go signature with `~` unescaped is refused",
+      () =>
+        Effect.gen(function*() {
+          const params = {
+            command: "createLoadBalancerRule",
+            response: "json",
+            apiKey: API_KEY,
+            ...V3,
+            name: "a*b",
+            description: "x~y",
+            algorithm: "roundrobin",
+            publicport: "80",
+            privateport: "30080"
+          }
+          const request = echoed(yield* get(params, "3ylvTeYsvfTGVX14NqvGNbUhF/c="), "createLoadBalancerRule")
+          assert.deepStrictEqual([request.params["name"], request.params["description"]], ["a*b", "x~y"])
+          assertUnauthorized(yield* get(params, "q7I8qKxtdH5vdKtNOkvglPJz/8M="), "createloadbalancerruleresponse")
+          assertUnauthorized(yield* get(params, "LkxfV4EMAei68yPhs7tybaltwPo="), "createloadbalancerruleresponse")
+        })
+    )
     live("v5: a non-ASCII value", () =>
       Effect.gen(function*() {
         const params = { command: "listZones", response: "json", apiKey: API_KEY, name: "Zürich" }
@@ -124,7 +156,16 @@ describe("HttpFace", () => {
     Effect.gen(function*() {
       const face = yield* HttpFace.SimulatorHttpServer
       const expires = formatExpires(Date.now() + 60_000)
-      const params = { command: "createTags", response: "json", apiKey: API_KEY, signatureVersion: "3", expires, resourceids: "r1", "tags[0].key": "k", "tags[0].value": "v w" }
+      const params = {
+        command: "createTags",
+        response: "json",
+        apiKey: API_KEY,
+        signatureVersion: "3",
+        expires,
+        resourceids: "r1",
+        "tags[0].key": "k",
+        "tags[0].value": "v w"
+      }
       const { command, ...form } = params
       const reply = yield* send(`${face.apiUrl}?command=${command}`, {
         method: "POST",
@@ -140,7 +181,10 @@ describe("HttpFace", () => {
       const params = { command: "listZones", response: "json", apiKey: API_KEY, ...V3, name: "z1" }
       const signature = sign(params, SECRET)
       assertUnauthorized(yield* get({ ...params, name: "z2" }, signature), "listzonesresponse")
-      assertUnauthorized(yield* get(params, signature.replace(/^./, (c) => (c === "A" ? "B" : "A"))), "listzonesresponse")
+      assertUnauthorized(
+        yield* get(params, signature.replace(/^./, (c) => (c === "A" ? "B" : "A"))),
+        "listzonesresponse"
+      )
       const expired = { ...params, expires: formatExpires(Date.now() - 1_000) }
       assertUnauthorized(yield* get(expired, sign(expired, SECRET)), "listzonesresponse")
       const unknown = { ...params, command: "listZone" }
@@ -172,7 +216,11 @@ it.live("HttpFace passes the simulator's API-down modes on: a plain-text 503, or
       return get(params, sign(params, SECRET))
     }
     const down = yield* signed("down")
-    assert.deepStrictEqual(down, { status: 503, contentType: "text/plain; charset=UTF-8", text: "503 Service Unavailable" })
+    assert.deepStrictEqual(down, {
+      status: 503,
+      contentType: "text/plain; charset=UTF-8",
+      text: "503 Service Unavailable"
+    })
     const gone = yield* Effect.either(signed("gone").pipe(Effect.sandbox))
     assert.strictEqual(gone._tag, "Left", "the connection must be dropped without an answer")
     const face = yield* HttpFace.SimulatorHttpServer

@@ -20,11 +20,37 @@ const opArb: FastCheck.Arbitrary<Op> = FastCheck.oneof(
   { weight: 3, arbitrary: FastCheck.constant<Op>({ op: "acquire" }) },
   {
     weight: 4,
-    arbitrary: FastCheck.record({ op: FastCheck.constant("lb" as const), ip: FastCheck.nat(5), port: FastCheck.integer({ min: 80, max: 84 }), udp: FastCheck.boolean() })
+    arbitrary: FastCheck.record({
+      op: FastCheck.constant("lb" as const),
+      ip: FastCheck.nat(5),
+      port: FastCheck.integer({ min: 80, max: 84 }),
+      udp: FastCheck.boolean()
+    })
   },
-  { weight: 1, arbitrary: FastCheck.record({ op: FastCheck.constant("fw" as const), ip: FastCheck.nat(5), port: FastCheck.integer({ min: 80, max: 84 }) }) },
-  { weight: 4, arbitrary: FastCheck.record({ op: FastCheck.constant("assign" as const), lb: FastCheck.nat(8), vm: FastCheck.nat(4) }) },
-  { weight: 1, arbitrary: FastCheck.record({ op: FastCheck.constant("unassign" as const), lb: FastCheck.nat(8), vm: FastCheck.nat(4) }) },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({
+      op: FastCheck.constant("fw" as const),
+      ip: FastCheck.nat(5),
+      port: FastCheck.integer({ min: 80, max: 84 })
+    })
+  },
+  {
+    weight: 4,
+    arbitrary: FastCheck.record({
+      op: FastCheck.constant("assign" as const),
+      lb: FastCheck.nat(8),
+      vm: FastCheck.nat(4)
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({
+      op: FastCheck.constant("unassign" as const),
+      lb: FastCheck.nat(8),
+      vm: FastCheck.nat(4)
+    })
+  },
   { weight: 1, arbitrary: FastCheck.record({ op: FastCheck.constant("deleteLb" as const), lb: FastCheck.nat(8) }) },
   { weight: 1, arbitrary: FastCheck.record({ op: FastCheck.constant("release" as const), ip: FastCheck.nat(5) }) }
 )
@@ -60,20 +86,27 @@ const runOps = (ops: ReadonlyArray<Op>) =>
         }
         case "fw": {
           const ip = ips[o.ip % Math.max(1, ips.length)]
-          if (ip !== undefined) yield* job("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: String(o.port) })
+          if (ip !== undefined) {
+            yield* job("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: String(o.port) })
+          }
           break
         }
         case "assign":
         case "unassign": {
           const lb = lbs[o.lb % Math.max(1, lbs.length)]
           if (lb !== undefined) {
-            yield* job(o.op === "assign" ? "assignToLoadBalancerRule" : "removeFromLoadBalancerRule", { id: lb, virtualmachineids: vms[o.vm] ?? "" })
+            yield* job(o.op === "assign" ? "assignToLoadBalancerRule" : "removeFromLoadBalancerRule", {
+              id: lb,
+              virtualmachineids: vms[o.vm] ?? ""
+            })
           }
           break
         }
         case "deleteLb": {
           const lb = lbs[o.lb % Math.max(1, lbs.length)]
-          if (lb !== undefined) yield* job("deleteLoadBalancerRule", { id: lb })
+          if (lb !== undefined) {
+            yield* job("deleteLoadBalancerRule", { id: lb })
+          }
           break
         }
         case "release": {
@@ -86,7 +119,10 @@ const runOps = (ops: ReadonlyArray<Op>) =>
     const state = yield* (yield* CloudStackSimulator).state
     // 1. the per-IP index (publicipid filter) agrees with a scan of all rules
     for (const ip of state.publicIps) {
-      const indexed = items(yield* call("listLoadBalancerRules", { publicipid: ip.uuid, listall: "true" }), "loadbalancerrule").map((r) => r.id)
+      const indexed = items(
+        yield* call("listLoadBalancerRules", { publicipid: ip.uuid, listall: "true" }),
+        "loadbalancerrule"
+      ).map((r) => r.id)
       const scanned = state.lbRules.filter((r) => r.ipUuid === ip.uuid).map((r) => r.uuid)
       assert.deepStrictEqual(indexed, scanned)
       // 2. released IPs carry nothing
@@ -119,6 +155,8 @@ describe("invariants under random operation sequences", () => {
         (ops) => Effect.provide(runOps(ops), simLayer())
       )
       // the sequences do reach the interesting states
-      for (const k of ["active", "released", "conflicts"] as const) assert.isAbove(runs.reduce((n, r) => n + r[k], 0), 0, k)
+      for (const k of ["active", "released", "conflicts"] as const) {
+        assert.isAbove(runs.reduce((n, r) => n + r[k], 0), 0, k)
+      }
     }))
 })

@@ -6,7 +6,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
-import { World, WorldNetwork, WorldNetworkOffering, WorldVm, WorldNic } from "../../../src/simulation/cloudstack/World.js"
+import {
+  World,
+  WorldNetwork,
+  WorldNetworkOffering,
+  WorldNic,
+  WorldVm
+} from "../../../src/simulation/cloudstack/World.js"
 import { arr, byName, call, items, job, simLayer, str, wait } from "./SimHarness.js"
 
 const ALICE = "demo-alice-api-key"
@@ -19,12 +25,20 @@ const acquire = (params: Record<string, string>, apiKey?: string) =>
   Effect.map(job("associateIpAddress", params, apiKey), (j) => str(j.submitted.inner.id))
 
 const lbRule = (ip: string, publicport: string, extra: Record<string, string> = {}) =>
-  job("createLoadBalancerRule", { name: "lb", algorithm: "roundrobin", publicport, privateport: "30080", publicipid: ip, ...extra })
+  job("createLoadBalancerRule", {
+    name: "lb",
+    algorithm: "roundrobin",
+    publicport,
+    privateport: "30080",
+    publicipid: ip,
+    ...extra
+  })
 
 const ipRow = (id: string) =>
   Effect.map(call("listPublicIpAddresses", { id, allocatedonly: "false" }), (a) => items(a, "publicipaddress")[0] ?? {})
 
-const lbRow = (id: string) => Effect.map(call("listLoadBalancerRules", { id }), (a) => items(a, "loadbalancerrule")[0] ?? {})
+const lbRow = (id: string) =>
+  Effect.map(call("listLoadBalancerRules", { id }), (a) => items(a, "loadbalancerrule")[0] ?? {})
 
 const errorOf = (a: { readonly status: number; readonly inner: Record<string, unknown> }) => ({
   status: a.status,
@@ -68,7 +82,10 @@ describe("6.1 IPs, networks, VPC", () => {
       })
       const foreign = yield* lbRule(ip, "80", { networkid: yield* netId("isolated1") })
       assert.strictEqual(foreign.submitted.status, 431)
-      assert.match(str(foreign.submitted.inner.errortext), /^Ip address 203\.0\.113\.\d+ is not assigned to the network /)
+      assert.match(
+        str(foreign.submitted.inner.errortext),
+        /^Ip address 203\.0\.113\.\d+ is not assigned to the network /
+      )
       const web = yield* netId("vpc1-web")
       const lb = yield* lbRule(ip, "80", { networkid: web })
       assert.strictEqual(lb.result.inner.jobstatus, 1)
@@ -81,7 +98,10 @@ describe("6.1 IPs, networks, VPC", () => {
     run(Effect.gen(function*() {
       const ip = yield* acquire({ vpcid: yield* vpcId() })
       const r = yield* lbRule(ip, "80", { networkid: yield* netId("vpc1-web"), openfirewall: "true" })
-      assert.deepStrictEqual(errorOf(r.submitted).errortext, "Can't have openFirewall=true when IP address belongs to VPC")
+      assert.deepStrictEqual(
+        errorOf(r.submitted).errortext,
+        "Can't have openFirewall=true when IP address belongs to VPC"
+      )
     })))
 
   it.effect("the source-NAT IP carries LB rules in a conserve-mode isolated network but never in a VPC, and cannot be released", () =>
@@ -98,7 +118,10 @@ describe("6.1 IPs, networks, VPC", () => {
         assert.deepStrictEqual(jobError(release), {
           jobstatus: 2,
           jobresultcode: 530,
-          jobresult: { errorcode: 530, errortext: "ip address is used for source nat purposes and can not be disassociated." }
+          jobresult: {
+            errorcode: 530,
+            errortext: "ip address is used for source nat purposes and can not be disassociated."
+          }
         })
         assert.strictEqual((yield* ipRow(str(snat?.id))).state, "Allocated")
       }
@@ -106,11 +129,17 @@ describe("6.1 IPs, networks, VPC", () => {
 
   it.effect("in a non-conserve-mode offering the source-NAT IP serves source NAT only", () =>
     Effect.gen(function*() {
-      const list = yield* call("listPublicIpAddresses", { issourcenat: "true", associatednetworkid: yield* netId("strict") })
+      const list = yield* call("listPublicIpAddresses", {
+        issourcenat: "true",
+        associatednetworkid: yield* netId("strict")
+      })
       const snat = str(items(list, "publicipaddress")[0]?.id)
       const r = yield* lbRule(snat, "80")
       assert.strictEqual(r.submitted.status, 431)
-      assert.match(str(r.submitted.inner.errortext), /^The IP 203\.0\.113\.\d+ is already used as SourceNat rather than Lb$/)
+      assert.match(
+        str(r.submitted.inner.errortext),
+        /^The IP 203\.0\.113\.\d+ is already used as SourceNat rather than Lb$/
+      )
     }).pipe(Effect.provide(simLayer(strictWorld))))
 
   it.effect("a static-NAT IP cannot carry LB rules, and static NAT cannot be enabled on an IP with LB rules", () =>
@@ -145,7 +174,12 @@ describe("6.1 IPs, networks, VPC", () => {
       yield* job("assignToLoadBalancerRule", { id: lbId, virtualmachineids: yield* vmId("node-1") })
       const fw = yield* job("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: "22" })
       assert.strictEqual(fw.result.inner.jobstatus, 1)
-      yield* job("createTags", { resourcetype: "PublicIpAddress", resourceids: ip, "tags[0].key": "svc", "tags[0].value": "web" })
+      yield* job("createTags", {
+        resourcetype: "PublicIpAddress",
+        resourceids: ip,
+        "tags[0].key": "svc",
+        "tags[0].value": "web"
+      })
       const released = yield* job("disassociateIpAddress", { id: ip })
       assert.strictEqual(released.result.inner.jobstatus, 1)
       assert.strictEqual((yield* call("listLoadBalancerRules", { id: lbId })).status, 431)
@@ -166,7 +200,10 @@ describe("6.2 rule conflicts", () => {
       const udp = yield* lbRule(ip, "53", { protocol: "udp" })
       assert.strictEqual(udp.submitted.status, 537)
       assert.strictEqual(udp.submitted.inner.cserrorcode, 4360)
-      assert.match(str(udp.submitted.inner.errortext), /^The range specified, 53-53, conflicts with rule Rule\[\d+-LoadBalancing-Add\] which has 53-53$/)
+      assert.match(
+        str(udp.submitted.inner.errortext),
+        /^The range specified, 53-53, conflicts with rule Rule\[\d+-LoadBalancing-Add\] which has 53-53$/
+      )
       assert.strictEqual((yield* lbRule(ip, "54", { protocol: "udp" })).result.inner.jobstatus, 1)
     })))
 
@@ -179,7 +216,10 @@ describe("6.2 rule conflicts", () => {
       yield* lbRule(ip, "443")
       const opened = items(yield* call("listFirewallRules", { ipaddressid: ip }), "firewallrule")
       assert.deepStrictEqual(opened.map((r) => [r.startport, r.cidrlist]), [[443, "0.0.0.0/0"], [80, "0.0.0.0/0"]])
-      assert.strictEqual((yield* job("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: "443" })).submitted.status, 537)
+      assert.strictEqual(
+        (yield* job("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: "443" })).submitted.status,
+        537
+      )
     })))
 
   it.effect("firewall rules conflict only with the same protocol, a shared CIDR and overlapping ports", () =>
@@ -189,10 +229,22 @@ describe("6.2 rule conflicts", () => {
       yield* fw({ protocol: "tcp", startport: "100", endport: "200", cidrlist: "10.0.0.0/8,192.168.0.0/16" })
       const overlap = yield* fw({ protocol: "tcp", startport: "150", endport: "250", cidrlist: "192.168.0.0/16" })
       assert.strictEqual(overlap.submitted.status, 537)
-      assert.match(str(overlap.submitted.inner.errortext), /^The range specified, 150-250, conflicts with rule Rule\[\d+-Firewall-Active\] which has 100-200$/)
-      assert.strictEqual((yield* fw({ protocol: "tcp", startport: "150", endport: "250", cidrlist: "172.16.0.0/12" })).submitted.status, 200)
-      assert.strictEqual((yield* fw({ protocol: "udp", startport: "150", endport: "250", cidrlist: "192.168.0.0/16" })).submitted.status, 200)
-      assert.strictEqual((yield* fw({ protocol: "tcp", startport: "201", endport: "300", cidrlist: "10.0.0.0/8" })).submitted.status, 200)
+      assert.match(
+        str(overlap.submitted.inner.errortext),
+        /^The range specified, 150-250, conflicts with rule Rule\[\d+-Firewall-Active\] which has 100-200$/
+      )
+      assert.strictEqual(
+        (yield* fw({ protocol: "tcp", startport: "150", endport: "250", cidrlist: "172.16.0.0/12" })).submitted.status,
+        200
+      )
+      assert.strictEqual(
+        (yield* fw({ protocol: "udp", startport: "150", endport: "250", cidrlist: "192.168.0.0/16" })).submitted.status,
+        200
+      )
+      assert.strictEqual(
+        (yield* fw({ protocol: "tcp", startport: "201", endport: "300", cidrlist: "10.0.0.0/8" })).submitted.status,
+        200
+      )
     })))
 
   it.effect("port-less firewall rules with a shared CIDR conflict (537), and ICMP with the same type and code is 431", () =>
@@ -209,7 +261,10 @@ describe("6.2 rule conflicts", () => {
       yield* fw({ protocol: "icmp", icmptype: "8", icmpcode: "0" })
       const icmp = yield* fw({ protocol: "icmp", icmptype: "8", icmpcode: "0" })
       assert.strictEqual(icmp.submitted.status, 431)
-      assert.match(str(icmp.submitted.inner.errortext), /^New rule conflicts with existing rule: Rule\[\d+-Firewall-Active\]$/)
+      assert.match(
+        str(icmp.submitted.inner.errortext),
+        /^New rule conflicts with existing rule: Rule\[\d+-Firewall-Active\]$/
+      )
       assert.strictEqual((yield* fw({ protocol: "icmp", icmptype: "0", icmpcode: "0" })).submitted.status, 200)
     })))
 })
@@ -239,20 +294,37 @@ describe("6.3 LB membership", () => {
       const lb = yield* setup
       const node1 = yield* vmId("node-1")
       const node3 = yield* vmId("node-3")
-      assert.strictEqual((yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).result.inner.jobstatus, 1)
+      assert.strictEqual(
+        (yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).result.inner.jobstatus,
+        1
+      )
       assert.strictEqual((yield* lbRow(lb)).state, "Active")
-      assert.deepStrictEqual(jobError(yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })), assignFailed)
+      assert.deepStrictEqual(
+        jobError(yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })),
+        assignFailed
+      )
       yield* job("destroyVirtualMachine", { id: node3 })
-      assert.deepStrictEqual(jobError(yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node3 })), assignFailed)
+      assert.deepStrictEqual(
+        jobError(yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node3 })),
+        assignFailed
+      )
     })))
 
   it.effect("vmidipmap IPs must be the VM's NIC IP in the rule's network", () =>
     run(Effect.gen(function*() {
       const lb = yield* setup
       const node2 = yield* vmId("node-2")
-      const wrong = yield* job("assignToLoadBalancerRule", { id: lb, "vmidipmap[0].vmid": node2, "vmidipmap[0].vmip": "10.1.1.99" })
+      const wrong = yield* job("assignToLoadBalancerRule", {
+        id: lb,
+        "vmidipmap[0].vmid": node2,
+        "vmidipmap[0].vmip": "10.1.1.99"
+      })
       assert.deepStrictEqual(jobError(wrong), assignFailed)
-      const right = yield* job("assignToLoadBalancerRule", { id: lb, "vmidipmap[0].vmid": node2, "vmidipmap[0].vmip": "10.1.1.12" })
+      const right = yield* job("assignToLoadBalancerRule", {
+        id: lb,
+        "vmidipmap[0].vmid": node2,
+        "vmidipmap[0].vmip": "10.1.1.12"
+      })
       assert.strictEqual(right.result.inner.jobstatus, 1)
       const members = yield* call("listLoadBalancerRuleInstances", { id: lb, lbvmips: "true" })
       assert.deepStrictEqual(items(members, "lbrulevmidip").map((m) => m.lbvmipaddresses), [["10.1.1.12"]])
@@ -261,9 +333,15 @@ describe("6.3 LB membership", () => {
   it.effect("an unknown VM id is a synchronous 431, giving no VMs at all too", () =>
     run(Effect.gen(function*() {
       const lb = yield* setup
-      const r = yield* call("assignToLoadBalancerRule", { id: lb, virtualmachineids: "00000000-0000-4000-8000-000000000000" })
+      const r = yield* call("assignToLoadBalancerRule", {
+        id: lb,
+        virtualmachineids: "00000000-0000-4000-8000-000000000000"
+      })
       assert.strictEqual(r.status, 431)
-      assert.strictEqual((yield* call("assignToLoadBalancerRule", { id: lb })).inner.errortext, "Both instanceids and vmidipmap can't be null")
+      assert.strictEqual(
+        (yield* call("assignToLoadBalancerRule", { id: lb })).inner.errortext,
+        "Both instanceids and vmidipmap can't be null"
+      )
     })))
 
   it.effect("destroying a VM removes it from its LB rules, which go back to Add", () =>
@@ -290,13 +368,20 @@ describe("6.3 LB membership", () => {
       const lb = yield* setup
       const node1 = yield* vmId("node-1")
       yield* job("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })
-      const bad = yield* job("removeFromLoadBalancerRule", { id: lb, "vmidipmap[0].vmid": node1, "vmidipmap[0].vmip": "10.1.1.50" })
+      const bad = yield* job("removeFromLoadBalancerRule", {
+        id: lb,
+        "vmidipmap[0].vmid": node1,
+        "vmidipmap[0].vmip": "10.1.1.50"
+      })
       assert.deepStrictEqual(jobError(bad), {
         jobstatus: 2,
         jobresultcode: 431,
         jobresult: { errorcode: 431, errortext: "Failed to remove Instance from load balancer rule" }
       })
-      assert.strictEqual((yield* job("removeFromLoadBalancerRule", { id: lb, virtualmachineids: node1 })).result.inner.jobstatus, 1)
+      assert.strictEqual(
+        (yield* job("removeFromLoadBalancerRule", { id: lb, virtualmachineids: node1 })).result.inner.jobstatus,
+        1
+      )
       assert.strictEqual((yield* lbRow(lb)).state, "Add")
     })))
 })
@@ -319,7 +404,10 @@ describe("6.4 duplicates and names; provider limits (5.9, 5.15)", () => {
       assert.strictEqual((yield* tag("Owner", "a")).result.inner.jobstatus, 1)
       const dup = yield* tag("owner", "b")
       assert.strictEqual(dup.result.inner.jobresultcode, 530)
-      assert.match(str(obj(dup.result.inner.jobresult).errortext), /Duplicate entry .* for key 'i_tags__resource_id__resource_type__key'/)
+      assert.match(
+        str(obj(dup.result.inner.jobresult).errortext),
+        /Duplicate entry .* for key 'i_tags__resource_id__resource_type__key'/
+      )
       const tags = items(yield* call("listTags", { resourceid: vm, listall: "true" }), "tag")
       assert.deepStrictEqual(tags.map((t) => [t.key, t.value, t.resourcetype]), [["Owner", "a", "UserVm"]])
     })))
@@ -339,7 +427,8 @@ describe("6.4 duplicates and names; provider limits (5.9, 5.15)", () => {
         status: 430,
         errorcode: 430,
         cserrorcode: 9999,
-        errortext: `Failed to create HealthCheck policy: Validation Failed (HealthCheck Policy is not supported by LB Provider for the LB rule:${vrLb})`
+        errortext:
+          `Failed to create HealthCheck policy: Validation Failed (HealthCheck Policy is not supported by LB Provider for the LB rule:${vrLb})`
       })
       const nsIp = yield* acquire({ networkid: yield* netId("isolated-ns") })
       assert.strictEqual((yield* lbRule(nsIp, "53", { protocol: "udp" })).result.inner.jobstatus, 1)
@@ -348,16 +437,19 @@ describe("6.4 duplicates and names; provider limits (5.9, 5.15)", () => {
       assert.strictEqual(ok.result.inner.jobstatus, 1)
       const policies = obj(obj(ok.result.inner.jobresult).healthcheckpolicies)
       assert.strictEqual(policies.lbruleid, nsLb)
-      assert.deepStrictEqual(Object.keys(items({ status: 200, body: {}, key: "", inner: policies }, "healthcheckpolicy")[0] ?? {}).sort(), [
-        "fordisplay",
-        "healthcheckinterval",
-        "healthcheckthresshold",
-        "id",
-        "pingpath",
-        "responsetime",
-        "state",
-        "unhealthcheckthresshold"
-      ])
+      assert.deepStrictEqual(
+        Object.keys(items({ status: 200, body: {}, key: "", inner: policies }, "healthcheckpolicy")[0] ?? {}).sort(),
+        [
+          "fordisplay",
+          "healthcheckinterval",
+          "healthcheckthresshold",
+          "id",
+          "pingpath",
+          "responsetime",
+          "state",
+          "unhealthcheckthresshold"
+        ]
+      )
       const second = yield* call("createLBHealthCheckPolicy", { lbruleid: nsLb })
       assert.deepStrictEqual(errorOf(second).errortext, "Already policy attached for the LB Rule")
       assert.strictEqual(second.status, 430)
@@ -378,15 +470,24 @@ describe("6.4 duplicates and names; provider limits (5.9, 5.15)", () => {
       assert.strictEqual(second.result.inner.jobstatus, 1)
       const listed = items(yield* call("listLBStickinessPolicies", { lbruleid: lb }), "stickinesspolicies")[0] ?? {}
       const policies = Array.isArray(listed.stickinesspolicy) ? listed.stickinesspolicy.map(obj) : []
-      assert.deepStrictEqual(policies.map((p) => [p.name, p.methodname, p.params]), [["second", "LbCookie", { "cookie-name": "SRV" }]])
-      const bad = yield* call("createLBStickinessPolicy", { lbruleid: lb, name: "x", methodname: "LbCookie", "param[0].name": "nope", "param[0].value": "1" })
+      assert.deepStrictEqual(policies.map((p) => [p.name, p.methodname, p.params]), [["second", "LbCookie", {
+        "cookie-name": "SRV"
+      }]])
+      const bad = yield* call("createLBStickinessPolicy", {
+        lbruleid: lb,
+        name: "x",
+        methodname: "LbCookie",
+        "param[0].name": "nope",
+        "param[0].value": "1"
+      })
       assert.strictEqual(bad.status, 431)
     })))
 
   it.effect("ACL item numbers are unique per list and the default lists are immutable", () =>
     run(Effect.gen(function*() {
       const web = yield* netId("vpc1-web")
-      const acl = (params: Record<string, string>) => job("createNetworkACL", { protocol: "tcp", startport: "8080", ...params })
+      const acl = (params: Record<string, string>) =>
+        job("createNetworkACL", { protocol: "tcp", startport: "8080", ...params })
       const first = yield* acl({ networkid: web, number: "30" })
       assert.strictEqual(first.result.inner.jobstatus, 1)
       const aclId = str(obj(obj(first.result.inner.jobresult).networkacl).aclid)
@@ -397,7 +498,10 @@ describe("6.4 duplicates and names; provider limits (5.9, 5.15)", () => {
         errortext: `ACL item with number 30 already exists in ACL: ${aclId}`
       })
       const db = yield* netId("vpc1-db")
-      assert.deepStrictEqual(errorOf((yield* acl({ networkid: db })).submitted).errortext, "Default ACL cannot be modified")
+      assert.deepStrictEqual(
+        errorOf((yield* acl({ networkid: db })).submitted).errortext,
+        "Default ACL cannot be modified"
+      )
       const defaults = items(yield* call("listNetworkACLLists", { name: "default_allow" }), "networkacllist")
       const defaultItem = items(yield* call("listNetworkACLs", { aclid: str(defaults[0]?.id) }), "networkacl")[0]
       const update = yield* job("updateNetworkACLItem", { id: str(defaultItem?.id), action: "Deny" })
@@ -406,8 +510,14 @@ describe("6.4 duplicates and names; provider limits (5.9, 5.15)", () => {
         jobresultcode: 431,
         jobresult: { errorcode: 431, errortext: "Default ACL cannot be modified" }
       })
-      assert.strictEqual((yield* acl({ networkid: yield* netId("isolated1") })).submitted.inner.errortext, `Network ${yield* netId("isolated1")} does not belong to VPC`)
-      assert.strictEqual((yield* acl({ protocol: "all", networkid: web })).submitted.inner.errortext, "start port and end port must be null if protocol = 'all'")
+      assert.strictEqual(
+        (yield* acl({ networkid: yield* netId("isolated1") })).submitted.inner.errortext,
+        `Network ${yield* netId("isolated1")} does not belong to VPC`
+      )
+      assert.strictEqual(
+        (yield* acl({ protocol: "all", networkid: web })).submitted.inner.errortext,
+        "start port and end port must be null if protocol = 'all'"
+      )
     })))
 })
 
@@ -421,9 +531,19 @@ describe("6.5 transitional states and deletes", () => {
       assert.strictEqual((yield* ipRow(ip)).state, "Allocating")
       yield* wait(10_000)
       assert.strictEqual((yield* ipRow(ip)).state, "Allocated")
-      const fw = str((yield* call("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: "22" })).inner.id)
+      const fw = str(
+        (yield* call("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: "22" })).inner.id
+      )
       assert.strictEqual(items(yield* call("listFirewallRules", { id: fw }), "firewallrule")[0]?.state, "Add")
-      const lb = str((yield* call("createLoadBalancerRule", { name: "x", algorithm: "source", publicport: "80", privateport: "80", publicipid: ip })).inner.id)
+      const lb = str(
+        (yield* call("createLoadBalancerRule", {
+          name: "x",
+          algorithm: "source",
+          publicport: "80",
+          privateport: "80",
+          publicipid: ip
+        })).inner.id
+      )
       assert.strictEqual((yield* lbRow(lb)).state, "Add")
       yield* wait(20_000)
       assert.strictEqual(items(yield* call("listFirewallRules", { id: fw }), "firewallrule")[0]?.state, "Active")
@@ -456,7 +576,11 @@ describe("6.5 transitional states and deletes", () => {
       const gone = yield* call("listLoadBalancerRules", { id: lb })
       assert.strictEqual(gone.status, 431)
       assert.match(str(gone.inner.errortext), /entity does not exist/)
-      const acl = yield* job("createNetworkACL", { networkid: yield* netId("vpc1-web"), protocol: "udp", startport: "53" })
+      const acl = yield* job("createNetworkACL", {
+        networkid: yield* netId("vpc1-web"),
+        protocol: "udp",
+        startport: "53"
+      })
       const aclItem = str(acl.submitted.inner.id)
       yield* job("deleteNetworkACL", { id: aclItem })
       assert.strictEqual((yield* call("listNetworkACLs", { id: aclItem })).status, 431)
@@ -470,7 +594,10 @@ describe("6.5 transitional states and deletes", () => {
       const own = str(items(yield* call("listVirtualMachines", {}, ALICE), "virtualmachine")[0]?.id)
       yield* job("destroyVirtualMachine", { id: own }, ALICE)
       assert.deepStrictEqual((yield* call("listVirtualMachines", { id: own }, ALICE)).inner, {})
-      assert.strictEqual(items(yield* call("listVirtualMachines", { id: own }), "virtualmachine")[0]?.state, "Destroyed")
+      assert.strictEqual(
+        items(yield* call("listVirtualMachines", { id: own }), "virtualmachine")[0]?.state,
+        "Destroyed"
+      )
     })))
 })
 
@@ -489,7 +616,12 @@ describe("6.6 access", () => {
     })))
 })
 
-const obj = (u: unknown): Record<string, unknown> => (typeof u === "object" && u !== null && !Array.isArray(u) ? Object.fromEntries(Object.entries(u)) : {})
+const obj = (
+  u: unknown
+): Record<
+  string,
+  unknown
+> => (typeof u === "object" && u !== null && !Array.isArray(u) ? Object.fromEntries(Object.entries(u)) : {})
 
 const strictWorld = new World({
   ...demoWorld,
@@ -528,7 +660,10 @@ describe("lifecycle commands", () => {
       const ip = yield* acquire({ networkid: yield* netId("isolated-ns") })
       const lb = str((yield* lbRule(ip, "80")).submitted.inner.id)
       const hc = str((yield* job("createLBHealthCheckPolicy", { lbruleid: lb })).submitted.inner.id)
-      const sp = str((yield* job("createLBStickinessPolicy", { lbruleid: lb, name: "s", methodname: "SourceBased" })).submitted.inner.id)
+      const sp = str(
+        (yield* job("createLBStickinessPolicy", { lbruleid: lb, name: "s", methodname: "SourceBased" })).submitted.inner
+          .id
+      )
       assert.strictEqual((yield* job("deleteLBHealthCheckPolicy", { id: hc })).result.inner.jobstatus, 1)
       assert.strictEqual((yield* job("deleteLBStickinessPolicy", { id: sp })).result.inner.jobstatus, 1)
       const hcs = items(yield* call("listLBHealthCheckPolicies", { lbruleid: lb }), "healthcheckpolicies")[0]
@@ -543,11 +678,27 @@ describe("lifecycle commands", () => {
     run(Effect.gen(function*() {
       const ip = yield* acquire({ networkid: yield* netId("isolated1") })
       const lb = str((yield* lbRule(ip, "80")).submitted.inner.id)
-      assert.strictEqual((yield* call("updateLoadBalancerRule", { id: lb, algorithm: "fastest" })).inner.errortext, "Invalid algorithm: fastest")
-      assert.strictEqual((yield* call("updateLoadBalancerRule", { id: lb, cidrlist: "10.0.0.0/33" })).inner.errortext, "Invalid CIDR list: 10.0.0.0/33")
-      const updated = yield* job("updateLoadBalancerRule", { id: lb, name: "renamed", algorithm: "leastconn", cidrlist: "10.0.0.0/8,192.168.1.1" })
+      assert.strictEqual(
+        (yield* call("updateLoadBalancerRule", { id: lb, algorithm: "fastest" })).inner.errortext,
+        "Invalid algorithm: fastest"
+      )
+      assert.strictEqual(
+        (yield* call("updateLoadBalancerRule", { id: lb, cidrlist: "10.0.0.0/33" })).inner.errortext,
+        "Invalid CIDR list: 10.0.0.0/33"
+      )
+      const updated = yield* job("updateLoadBalancerRule", {
+        id: lb,
+        name: "renamed",
+        algorithm: "leastconn",
+        cidrlist: "10.0.0.0/8,192.168.1.1"
+      })
       const rule = obj(obj(updated.result.inner.jobresult).loadbalancer)
-      assert.deepStrictEqual([rule.name, rule.algorithm, rule.cidrlist, rule.publicport], ["renamed", "leastconn", "10.0.0.0/8,192.168.1.1", "80"])
+      assert.deepStrictEqual([rule.name, rule.algorithm, rule.cidrlist, rule.publicport], [
+        "renamed",
+        "leastconn",
+        "10.0.0.0/8,192.168.1.1",
+        "80"
+      ])
     })))
 
   it.effect("static NAT: enable shows the IP on the VM, disable frees it for LB rules", () =>
@@ -561,7 +712,10 @@ describe("lifecycle commands", () => {
       assert.strictEqual((yield* job("disableStaticNat", { ipaddressid: ip })).result.inner.jobstatus, 1)
       assert.strictEqual((yield* ipRow(ip)).isstaticnat, false)
       assert.strictEqual((yield* lbRule(ip, "80")).result.inner.jobstatus, 1)
-      assert.strictEqual((yield* call("disableStaticNat", { ipaddressid: ip })).inner.errortext, "Specified IP address id is not associated with any vm Id")
+      assert.strictEqual(
+        (yield* call("disableStaticNat", { ipaddressid: ip })).inner.errortext,
+        "Specified IP address id is not associated with any vm Id"
+      )
     })))
 
   it.effect("deploy creates a Starting VM that runs when its job completes; stop/start/destroy change its state", () =>
@@ -579,13 +733,24 @@ describe("lifecycle commands", () => {
       }, ALICE)
       assert.strictEqual(deployed.status, 200, JSON.stringify(deployed.body))
       const id = str(deployed.inner.id)
-      const state = () => Effect.map(call("listVirtualMachines", { id, projectid: project }, ALICE), (a) => items(a, "virtualmachine")[0]?.state)
+      const state = () =>
+        Effect.map(
+          call("listVirtualMachines", { id, projectid: project }, ALICE),
+          (a) => items(a, "virtualmachine")[0]?.state
+        )
       assert.strictEqual(yield* state(), "Starting")
       yield* wait(3000)
       assert.strictEqual(yield* state(), "Running")
-      const nic = arr(items(yield* call("listVirtualMachines", { id, projectid: project }, ALICE), "virtualmachine")[0]?.nic)[0] ?? {}
+      const nic = arr(
+        items(yield* call("listVirtualMachines", { id, projectid: project }, ALICE), "virtualmachine")[0]?.nic
+      )[0] ?? {}
       assert.strictEqual(nic.ipaddress, "10.4.1.2")
-      for (const [command, expected] of [["stopVirtualMachine", "Stopped"], ["startVirtualMachine", "Running"], ["destroyVirtualMachine", undefined]] as const) {
+      for (
+        const [command, expected] of [["stopVirtualMachine", "Stopped"], ["startVirtualMachine", "Running"], [
+          "destroyVirtualMachine",
+          undefined
+        ]] as const
+      ) {
         yield* call(command, { id }, ALICE)
         yield* wait(3000)
         assert.strictEqual(yield* state(), expected)
@@ -595,7 +760,8 @@ describe("lifecycle commands", () => {
   it.effect("no free public IP left is 533 (text hidden from users)", () =>
     run(Effect.gen(function*() {
       const net = yield* netId("isolated1")
-      const free = items(yield* call("listPublicIpAddresses", { allocatedonly: "false", state: "Free" }), "publicipaddress").length
+      const free =
+        items(yield* call("listPublicIpAddresses", { allocatedonly: "false", state: "Free" }), "publicipaddress").length
       for (let i = 0; i < free; i++) yield* acquire({ networkid: net })
       const admin = yield* call("associateIpAddress", { networkid: net })
       assert.strictEqual(admin.status, 533)

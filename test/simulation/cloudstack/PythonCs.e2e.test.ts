@@ -3,10 +3,10 @@
  * signing code was written against the real management server, runs a load-balancer scenario
  * by GET and POST. If its signatures or our answers drift from CloudStack's, this fails.
  */
-import { execFile } from "node:child_process"
-import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Layer } from "effect"
+import { execFile } from "node:child_process"
+import { promisify } from "node:util"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
 import { isCommand, layer as simulatorLayer } from "../../../src/simulation/cloudstack/Simulator.js"
@@ -31,7 +31,8 @@ const python = (program: string, env: Record<string, string>) =>
 const requirePythonCs = python("import cs, requests", {}).pipe(
   Effect.mapError((e) =>
     new PythonError({
-      detail: `python3-cs is not installed for ${PYTHON}: run \`apt-get install python3-cs\` (CI does it in .ci/run)\n${e.detail}`
+      detail:
+        `python3-cs is not installed for ${PYTHON}: run \`apt-get install python3-cs\` (CI does it in .ci/run)\n${e.detail}`
     })
   )
 )
@@ -128,7 +129,14 @@ describe("python3-cs against the HTTP face", () => {
 
       // every call reached the simulator signed by cs, GET and POST, with jobs polled to the end
       const counters = yield* simulator.counters
-      for (const command of ["associateIpAddress", "assignToLoadBalancerRule", "deleteLoadBalancerRule", "disassociateIpAddress"]) {
+      for (
+        const command of [
+          "associateIpAddress",
+          "assignToLoadBalancerRule",
+          "deleteLoadBalancerRule",
+          "disassociateIpAddress"
+        ]
+      ) {
         assert.strictEqual(counters.get(command), 1, command)
       }
       assert.strictEqual(counters.get("createLoadBalancerRule"), 2)

@@ -18,8 +18,16 @@ const secret = "s3cret"
 const apiKey = "key-1"
 const at = (iso: string): number => Date.parse(iso)
 const NOW = at("2030-01-01T00:00:00Z")
-const ctx = { now: NOW, secretKey: Option.some(secret), isCommand: (c: string) => c === "listZones", isAllowed: () => true }
-const signed = (params: Record<string, string>): Record<string, string> => ({ ...params, signature: sign(params, secret) })
+const ctx = {
+  now: NOW,
+  secretKey: Option.some(secret),
+  isCommand: (c: string) => c === "listZones",
+  isAllowed: () => true
+}
+const signed = (params: Record<string, string>): Record<string, string> => ({
+  ...params,
+  signature: sign(params, secret)
+})
 const base = { command: "listZones", response: "json", apiKey }
 
 describe("RequestVerifier", () => {
@@ -45,17 +53,33 @@ describe("RequestVerifier", () => {
       ok("2028-02-29T00:00:00Z", "2028-02-29T00:00:00Z")
     })
     it("rejects what the server cannot parse", () => {
-      for (const bad of [
-        "", "2030-01-01", "2030-01-01 00:00:00+0000", "2030-01-01T00:00:00", "2030-01-01T00:00:00+00",
-        "2030-01-01T00:00:00.5+0000", "2030-13-01T00:00:00Z", "2030-02-29T00:00:00Z", "2030-01-01T24:00:00Z",
-        "1893456000", "2030-01-01T00:00:00+0000 "
-      ]) assert.isTrue(Option.isNone(parseExpires(bad)), bad)
+      for (
+        const bad of [
+          "",
+          "2030-01-01",
+          "2030-01-01 00:00:00+0000",
+          "2030-01-01T00:00:00",
+          "2030-01-01T00:00:00+00",
+          "2030-01-01T00:00:00.5+0000",
+          "2030-13-01T00:00:00Z",
+          "2030-02-29T00:00:00Z",
+          "2030-01-01T24:00:00Z",
+          "1893456000",
+          "2030-01-01T00:00:00+0000 "
+        ]
+      ) assert.isTrue(Option.isNone(parseExpires(bad)), bad)
     })
   })
 
   describe("verify", () => {
     it("accepts a correctly signed request and hands lowercased command params on", () => {
-      const params = signed({ ...base, signatureVersion: "3", expires: "2030-01-01T00:00:01+0000", Name: "a b", _: "1" })
+      const params = signed({
+        ...base,
+        signatureVersion: "3",
+        expires: "2030-01-01T00:00:01+0000",
+        Name: "a b",
+        _: "1"
+      })
       const verdict = verify(params, ctx)
       assert.strictEqual(verdict._tag, "Accepted")
       if (verdict._tag === "Accepted") {
@@ -78,10 +102,23 @@ describe("RequestVerifier", () => {
       return v._tag === "Rejected" ? v.reason : "Accepted"
     }
     it("matches the names apiKey, signature and signatureVersion in any case", () => {
-      const params = { command: "listZones", response: "json", APIKEY: apiKey, SignatureVersion: "3", expires: "2029-01-01T00:00:00Z" }
+      const params = {
+        command: "listZones",
+        response: "json",
+        APIKEY: apiKey,
+        SignatureVersion: "3",
+        expires: "2029-01-01T00:00:00Z"
+      }
       const sig = sign(params, secret)
       assert.strictEqual(reason({ ...params, SIGNATURE: sig }), "Expired")
-      assert.strictEqual(reason({ ...params, expires: "2031-01-01T00:00:00Z", SIGNATURE: sign({ ...params, expires: "2031-01-01T00:00:00Z" }, secret) }), "Accepted")
+      assert.strictEqual(
+        reason({
+          ...params,
+          expires: "2031-01-01T00:00:00Z",
+          SIGNATURE: sign({ ...params, expires: "2031-01-01T00:00:00Z" }, secret)
+        }),
+        "Accepted"
+      )
       assert.strictEqual(apiKeyOf(params), apiKey)
     })
     it("gives every 401 reason of reference 1.7", () => {
@@ -90,22 +127,39 @@ describe("RequestVerifier", () => {
       assert.strictEqual(reason({ command: "listZones", signature: "x" }), "MissingCredentials")
       assert.strictEqual(reason(signed({ ...base, signatureVersion: "3" })), "ExpiresMissing")
       assert.strictEqual(reason(signed({ ...base, signatureVersion: "3", expires: "tomorrow" })), "ExpiresUnparseable")
-      assert.strictEqual(reason(signed({ ...base, signatureVersion: "3", expires: "2029-12-31T23:59:59+0000" })), "Expired")
+      assert.strictEqual(
+        reason(signed({ ...base, signatureVersion: "3", expires: "2029-12-31T23:59:59+0000" })),
+        "Expired"
+      )
       assert.strictEqual(reason(signed(base), { ...ctx, secretKey: Option.none() }), "UnknownApiKey")
       assert.strictEqual(reason(signed({ ...base, command: "listZone" })), "UnknownCommand")
       assert.strictEqual(reason({ ...signed(base), name: "added after signing" }), "BadSignature")
       assert.strictEqual(reason({ ...signed(base), signature: sign(base, "other") }), "BadSignature")
     })
     it("checks expires only with signatureVersion exactly 3 and lets now == expires pass", () => {
-      assert.strictEqual(reason(signed({ ...base, signatureVersion: "2", expires: "2000-01-01T00:00:00Z" })), "Accepted")
+      assert.strictEqual(
+        reason(signed({ ...base, signatureVersion: "2", expires: "2000-01-01T00:00:00Z" })),
+        "Accepted"
+      )
       assert.strictEqual(reason(signed({ ...base, expires: "garbage" })), "Accepted")
-      assert.strictEqual(reason(signed({ ...base, signatureVersion: "3", expires: "2030-01-01T00:00:00Z" })), "Accepted")
+      assert.strictEqual(
+        reason(signed({ ...base, signatureVersion: "3", expires: "2030-01-01T00:00:00Z" })),
+        "Accepted"
+      )
     })
   })
 
   it("commandParams drops command, response and auth parameters in any case", () => {
     assert.deepStrictEqual(
-      commandParams({ command: "x", response: "json", ApiKey: "k", SIGNATURE: "s", signatureversion: "3", Expires: "e", "Tags[0].Key": "v" }),
+      commandParams({
+        command: "x",
+        response: "json",
+        ApiKey: "k",
+        SIGNATURE: "s",
+        signatureversion: "3",
+        Expires: "e",
+        "Tags[0].Key": "v"
+      }),
       { "tags[0].key": "v" }
     )
   })

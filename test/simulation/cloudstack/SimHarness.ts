@@ -3,12 +3,12 @@
  * of `<command>response`, and `job` that submits an async command and reads its final result.
  */
 import { Effect, Layer, TestClock } from "effect"
+import { CloudConfig } from "../../../src/config/CloudConfig.js"
 import { CloudStackSimulator, type Faults } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
-import { CloudConfig } from "../../../src/config/CloudConfig.js"
 import * as Simulator from "../../../src/simulation/cloudstack/Simulator.js"
-import { defaultAccountKeys, simulatedCloudConfig } from "../../../src/simulation/SimulatedCloudConfig.js"
 import type { World } from "../../../src/simulation/cloudstack/World.js"
+import { defaultAccountKeys, simulatedCloudConfig } from "../../../src/simulation/SimulatedCloudConfig.js"
 
 /** The simulator, and its in-memory transport signing as the world's default account. */
 export const simLayer = (world: World = demoWorld, faults?: Partial<Faults>) =>

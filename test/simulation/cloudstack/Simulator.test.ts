@@ -37,9 +37,19 @@ describe("fault injection", () => {
       const sim = yield* CloudStackSimulator
       yield* sim.setFaults({ errorRates: [{ command: "listZones", code: 431, rate: 1 }] })
       assert.deepStrictEqual((yield* call("listZones")).body, {
-        listzonesresponse: { uuidList: [], errorcode: 431, cserrorcode: 4350, errortext: "Invalid parameter value (injected fault)" }
+        listzonesresponse: {
+          uuidList: [],
+          errorcode: 431,
+          cserrorcode: 4350,
+          errortext: "Invalid parameter value (injected fault)"
+        }
       })
-      for (const [code, text] of [[502, "502 Bad Gateway"], [503, "503 Service Unavailable"], [504, "504 Gateway Timeout"]] as const) {
+      for (
+        const [code, text] of [[502, "502 Bad Gateway"], [503, "503 Service Unavailable"], [
+          504,
+          "504 Gateway Timeout"
+        ]] as const
+      ) {
         yield* sim.setFaults({ errorRates: [{ command: "listZones", code, rate: 1 }] })
         const r = yield* sim.handle({ command: "listZones", params: {}, apiKey: undefined })
         assert.deepStrictEqual([r.status, r.body, r.text], [code, undefined, text])
@@ -84,10 +94,17 @@ describe("fault injection", () => {
       const down = yield* sim.handle({ command: "listZones", params: {}, apiKey: undefined })
       assert.deepStrictEqual([down.status, down.text], [503, "503 Service Unavailable"])
       const raw = yield* transport.send({ command: "listZones", params: {}, method: "GET" })
-      assert.deepStrictEqual(raw, { status: 503, contentType: "text/plain; charset=UTF-8", body: "503 Service Unavailable" })
+      assert.deepStrictEqual(raw, {
+        status: 503,
+        contentType: "text/plain; charset=UTF-8",
+        body: "503 Service Unavailable"
+      })
       yield* sim.setFaults({ apiDown: Option.some({ from: 1000, until: 2000, mode: "unreachable" }) })
       const refused = yield* Effect.exit(transport.send({ command: "listZones", params: {}, method: "GET" }))
-      assert.strictEqual(Exit.isFailure(refused) && refused.cause._tag === "Fail" ? refused.cause.error._tag : "", "CloudStackTransportError")
+      assert.strictEqual(
+        Exit.isFailure(refused) && refused.cause._tag === "Fail" ? refused.cause.error._tag : "",
+        "CloudStackTransportError"
+      )
       yield* TestClock.adjust(1000)
       assert.strictEqual((yield* call("listZones")).status, 200)
     }).pipe(Effect.provide(simLayer())))
@@ -102,7 +119,11 @@ describe("call log, counters, transport", () => {
       yield* call("listZones", { name: "x" })
       yield* call("nope")
       const log = yield* sim.callLog
-      assert.deepStrictEqual(log.map((e) => [e.at, e.command, e.status]), [[0, "listZones", 200], [500, "listZones", 200], [500, "nope", 401]])
+      assert.deepStrictEqual(log.map((e) => [e.at, e.command, e.status]), [[0, "listZones", 200], [
+        500,
+        "listZones",
+        200
+      ], [500, "nope", 401]])
       assert.deepStrictEqual(log[1]?.params, { name: "x" })
       assert.deepStrictEqual([...(yield* sim.counters)], [["listZones", 2], ["nope", 1]])
     }).pipe(Effect.provide(simLayer())))
@@ -122,13 +143,16 @@ describe("call log, counters, transport", () => {
   it.effect("credentials resolve api keys to their secret and account", () =>
     Effect.gen(function*() {
       const sim = yield* CloudStackSimulator
-      assert.deepStrictEqual(yield* sim.credentials("demo-alice-api-key"), Option.some({
-        apiKey: "demo-alice-api-key",
-        secretKey: "demo-alice-secret-key",
-        account: "alice",
-        role: "user",
-        deniedApis: []
-      }))
+      assert.deepStrictEqual(
+        yield* sim.credentials("demo-alice-api-key"),
+        Option.some({
+          apiKey: "demo-alice-api-key",
+          secretKey: "demo-alice-secret-key",
+          account: "alice",
+          role: "user",
+          deniedApis: []
+        })
+      )
       assert.isTrue(Option.isNone(yield* sim.credentials("nope")))
     }).pipe(Effect.provide(simLayer())))
 })
@@ -155,7 +179,13 @@ describe("seeding", () => {
         networks: [
           ...demoWorld.networks,
           new WorldNetwork({ name: "bad", zone: "mars", offering: "nope", owner: "nobody", cidr: "10.0.0.0/24" }),
-          new WorldNetwork({ name: "isolated1", zone: "zone1", offering: "DefaultSharedNetworkOffering", owner: "admin", cidr: "10.7.0.0/24" })
+          new WorldNetwork({
+            name: "isolated1",
+            zone: "zone1",
+            offering: "DefaultSharedNetworkOffering",
+            owner: "admin",
+            cidr: "10.7.0.0/24"
+          })
         ]
       })
       const exit = yield* Effect.exit(Effect.provide(CloudStackSimulator, Simulator.layer(broken)))

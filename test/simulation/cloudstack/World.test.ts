@@ -2,11 +2,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { parse } from "yaml"
-import { decodeWorld, World, WorldLimits } from "../../../src/simulation/cloudstack/World.js"
-import { seedSteps } from "../../../src/simulation/cloudstack/Seed.js"
-import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
-import * as Simulator from "../../../src/simulation/cloudstack/Simulator.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
+import { demoWorld } from "../../../src/simulation/cloudstack/DemoWorld.js"
+import { seedSteps } from "../../../src/simulation/cloudstack/Seed.js"
+import * as Simulator from "../../../src/simulation/cloudstack/Simulator.js"
+import { decodeWorld, World, WorldLimits } from "../../../src/simulation/cloudstack/World.js"
 
 const scenario = `
 defaultAccount: ops
@@ -67,29 +67,53 @@ describe("World", () => {
   const base = parse(scenario)
 
   it("bounds a world: a 1 KB file cannot ask for 100,000,000 public IPs, nor more than 65,536 over all ranges", () => {
-    assert.include(problems({ ...base, publicIps: [{ zone: "z1", start: "10.0.0.1", count: 100_000_000 }] }), "count: 1 to 65,536 (at most 65,536 public IPs in a world)")
     assert.include(
-      problems({ ...base, publicIps: [{ zone: "z1", start: "10.0.0.1", count: 40_000 }, { zone: "z1", start: "11.0.0.1", count: 40_000 }] }),
+      problems({ ...base, publicIps: [{ zone: "z1", start: "10.0.0.1", count: 100_000_000 }] }),
+      "count: 1 to 65,536 (at most 65,536 public IPs in a world)"
+    )
+    assert.include(
+      problems({
+        ...base,
+        publicIps: [{ zone: "z1", start: "10.0.0.1", count: 40_000 }, { zone: "z1", start: "11.0.0.1", count: 40_000 }]
+      }),
       "publicIps: at most 65,536 public IPs in a world, not 80,000"
     )
     const addresses = Array.from({ length: 65_537 }, (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`)
-    assert.include(problems({ ...base, publicIps: [{ zone: "z1", addresses }] }), "at most 65,536 public IPs in a world, not 65,537")
-    assert.strictEqual(problems({ ...base, publicIps: [{ zone: "z1", start: "10.0.0.1", count: WorldLimits.publicIps }] }), "valid")
+    assert.include(
+      problems({ ...base, publicIps: [{ zone: "z1", addresses }] }),
+      "at most 65,536 public IPs in a world, not 65,537"
+    )
+    assert.strictEqual(
+      problems({ ...base, publicIps: [{ zone: "z1", start: "10.0.0.1", count: WorldLimits.publicIps }] }),
+      "valid"
+    )
   })
 
   it("bounds every list: VMs, NICs of a VM, networks", () => {
     const vm = base.vms[0]
-    assert.include(problems({ ...base, vms: Array.from({ length: WorldLimits.vms + 1 }, () => vm) }), "at most 100,000 VMs in a world, not 100,001")
-    assert.include(problems({ ...base, vms: [{ ...vm, nics: Array.from({ length: 33 }, () => vm.nics[0]) }] }), "at most 32 NICs in a VM")
+    assert.include(
+      problems({ ...base, vms: Array.from({ length: WorldLimits.vms + 1 }, () => vm) }),
+      "at most 100,000 VMs in a world, not 100,001"
+    )
+    assert.include(
+      problems({ ...base, vms: [{ ...vm, nics: Array.from({ length: 33 }, () => vm.nics[0]) }] }),
+      "at most 32 NICs in a VM"
+    )
     const net = base.networks[0]
-    assert.include(problems({ ...base, networks: Array.from({ length: 10_001 }, () => net) }), "at most 10,000 networks in a world, not 10,001")
+    assert.include(
+      problems({ ...base, networks: Array.from({ length: 10_001 }, () => net) }),
+      "at most 10,000 networks in a world, not 10,001"
+    )
   })
 
   it("seeds in chunks: the generator yields every 2,000 public IPs, networks and VMs, and ends with the store", () => {
-    const world = Schema.decodeUnknownSync(World)({ ...base, publicIps: [{ zone: "z1", start: "10.0.0.1", count: 10_000 }] })
+    const world = Schema.decodeUnknownSync(World)({
+      ...base,
+      publicIps: [{ zone: "z1", start: "10.0.0.1", count: 10_000 }]
+    })
     const steps = seedSteps(world, 1, 0)
     let yields = 0
-    for (let step = steps.next(); ; step = steps.next()) {
+    for (let step = steps.next();; step = steps.next()) {
       if (step.done === true) {
         assert.isTrue(Either.isRight(step.value))
         if (Either.isRight(step.value)) assert.strictEqual(step.value.right.ips.size, 10_000)

@@ -61,7 +61,6 @@ export const renderIp = (s: Store, ip: IpRow, admin: boolean): Obj => {
   return out
 }
 
-
 const ipOrder = (a: IpRow, b: IpRow) => (ipv4ToInt(a.address) ?? 0) - (ipv4ToInt(b.address) ?? 0)
 
 const listPublicIpAddresses: Handler = (c, p) =>
@@ -177,7 +176,9 @@ const associateIpAddress: Handler = (c, p) =>
         }
       }
       if (ip === undefined) {
-        return yield* Either.left(capacityFail(c, `Insufficient address capacity: no free public IP in zone ${zoneUuid}`))
+        return yield* Either.left(
+          capacityFail(c, `Insufficient address capacity: no free public IP in zone ${zoneUuid}`)
+        )
       }
     }
     const row = ip
@@ -211,7 +212,9 @@ const disassociateIpAddress: Handler = (c, p) =>
     const hasId = p.has("id")
     const hasAddr = p.has("ipaddress")
     if (!hasId && !hasAddr) return yield* Either.left(invalid("Please specify either IP address or IP address ID"))
-    if (hasId && hasAddr) return yield* Either.left(invalid("id parameter is mutually exclusive with ipaddress parameter"))
+    if (hasId && hasAddr) {
+      return yield* Either.left(invalid("id parameter is mutually exclusive with ipaddress parameter"))
+    }
     const ip = hasId ? yield* p.reqUuid("id", s.ips) : s.ipsByAddress.get(p.get("ipaddress") ?? "")
     if (ip === undefined) return yield* Either.left(invalid(`Unable to find IP address ${p.get("ipaddress") ?? ""}`))
     const row = ip
@@ -228,7 +231,9 @@ const disassociateIpAddress: Handler = (c, p) =>
       instanceType: "IpAddress",
       instanceUuid: row.uuid,
       execute: () => {
-        if (row.sourceNat) return failed(530, "ip address is used for source nat purposes and can not be disassociated.")
+        if (row.sourceNat) {
+          return failed(530, "ip address is used for source nat purposes and can not be disassociated.")
+        }
         releaseIp(s, row)
         return SUCCESS
       },
@@ -251,7 +256,9 @@ const enableStaticNat: Handler = (c, p) =>
     }
     yield* checkAccess(c, ip.owner, ip.uuid)
     yield* checkAccess(c, vm.owner, vm.uuid)
-    if (ip.sourceNat) return yield* Either.left(invalid(`Can't enable static, ip address ${ip.address} is a sourceNat ip address`))
+    if (ip.sourceNat) {
+      return yield* Either.left(invalid(`Can't enable static, ip address ${ip.address} is a sourceNat ip address`))
+    }
     if (ip.staticNatVmUuid !== undefined) {
       return yield* Either.left(
         invalid(`Failed to enable static nat for the ip address id=${ip.uuid} as it's already assigned to a vm`)
@@ -273,7 +280,9 @@ const enableStaticNat: Handler = (c, p) =>
     if (nicIn(vm, networkUuid) === undefined) {
       return yield* Either.left(invalid(`VM ${vm.uuid} doesn't belong to the network ${networkUuid}`))
     }
-    if (vm.state === "Destroyed" || vm.state === "Expunging") return yield* Either.left(invalid(`Invalid state of vm ${vm.uuid}`))
+    if (vm.state === "Destroyed" || vm.state === "Expunging") {
+      return yield* Either.left(invalid(`Invalid state of vm ${vm.uuid}`))
+    }
     ip.associatedNetworkUuid = networkUuid
     ip.staticNatVmUuid = vm.uuid
     s.staticNatByVm.set(vm.uuid, ip.uuid)

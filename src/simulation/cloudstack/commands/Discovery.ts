@@ -23,7 +23,11 @@ const renderApi = (name: string): Obj => {
 }
 
 /** ListApisCmd's answer when the service returns nothing (unknown name, or one the role may not run). */
-const NO_SUCH_API = new Fail(530, CS_SERVER_API, "Api Discovery plugin was unable to find an api by that name or process any apis")
+const NO_SUCH_API = new Fail(
+  530,
+  CS_SERVER_API,
+  "Api Discovery plugin was unable to find an api by that name or process any apis"
+)
 
 /**
  * listApis: every command the caller's role allows, or only the one named by `name`. Items carry
@@ -82,7 +86,8 @@ const listManagementServersMetrics: Handler = (c, p) =>
       usageislocal: false
     }
     const matches = (p.get("id") === undefined || p.get("id") === id) &&
-      (p.get("name") === undefined || p.get("name") === server.name) && keywordMatch(p.get("keyword"), "cloudstack-simulator")
+      (p.get("name") === undefined || p.get("name") === server.name) &&
+      keywordMatch(p.get("keyword"), "cloudstack-simulator")
     return listBody("managementserver", matches ? [server] : [], pg, (s) => s)
   })
 

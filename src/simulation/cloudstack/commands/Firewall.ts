@@ -80,7 +80,9 @@ const createFirewallRule: Handler = (c, p) =>
     }
     const network = s.networks.get(ip.associatedNetworkUuid)
     if (network === undefined || offeringOf(s, network)?.services.has("Firewall") !== true) {
-      return yield* Either.left(invalid(`Service Firewall is not supported in the network id=${ip.associatedNetworkUuid}`))
+      return yield* Either.left(
+        invalid(`Service Firewall is not supported in the network id=${ip.associatedNetworkUuid}`)
+      )
     }
     if (!FW_PROTOCOLS.has(protocol)) {
       return yield* Either.left(invalid(`Protocol ${protocol} is not supported in zone ${network.zoneUuid}`))
@@ -119,9 +121,9 @@ const createFirewallRule: Handler = (c, p) =>
       }
       if (overlaps(start, end, fw.startport, fw.endport)) {
         return yield* Either.left(conflict(
-          `The range specified, ${start ?? ""}-${end ?? ""}, conflicts with rule ${ruleString(fw, "Firewall")} which has ${
-            fw.startport ?? ""
-          }-${fw.endport ?? ""}`
+          `The range specified, ${start ?? ""}-${end ?? ""}, conflicts with rule ${
+            ruleString(fw, "Firewall")
+          } which has ${fw.startport ?? ""}-${fw.endport ?? ""}`
         ))
       }
     }

@@ -85,7 +85,6 @@ export const STICKINESS_METHODS: ReadonlyArray<{
   { methodname: "SourceBased", params: [{ name: "tablesize", isflag: false }, { name: "expire", isflag: false }] }
 ]
 
-
 /** The rule a policy list is for: by a policy's `id` when no `lbruleid` is given, else by `lbruleid`. */
 const policyRule = (c: Ctx, p: Params): Either.Either<LbRuleRow, Fail> => {
   if (!p.has("lbruleid") && p.has("id")) {
@@ -124,9 +123,13 @@ const createLBHealthCheckPolicy: Handler = (c, p) =>
     const responseTime = rt ?? 2
     const interval = iv ?? 5
     if (lb.state === "Deleting") {
-      return yield* Either.left(malformed(`Failed to create HealthCheck policy: the LB rule ${lb.uuid} is in revoke state`))
+      return yield* Either.left(
+        malformed(`Failed to create HealthCheck policy: the LB rule ${lb.uuid} is in revoke state`)
+      )
     }
-    if (responseTime > interval) return yield* Either.left(malformed("Monitor interval must be greater than response timeout"))
+    if (responseTime > interval) {
+      return yield* Either.left(malformed("Monitor interval must be greater than response timeout"))
+    }
     const net = s.networks.get(lb.networkUuid)
     const provider = net === undefined ? undefined : offeringOf(s, net)?.lbProvider
     if (provider?.supportsHealthCheck !== true) {
@@ -192,14 +195,18 @@ const createLBStickinessPolicy: Handler = (c, p) =>
     const prefix = "Failed to create Stickiness policy: Validation Failed"
     if (method === undefined) {
       return yield* Either.left(
-        invalid(`${prefix} (Stickiness method: ${methodName} is not supported by LB Provider for the LB rule:${lb.uuid})`)
+        invalid(
+          `${prefix} (Stickiness method: ${methodName} is not supported by LB Provider for the LB rule:${lb.uuid})`
+        )
       )
     }
     const values: Record<string, string> = {}
     for (const e of params) {
       const pname = (e.get("name") ?? "").toLowerCase()
       const def = method.params.find((x) => x.name === pname)
-      if (def === undefined) return yield* Either.left(invalid(`${prefix} (Stickiness method param ${pname} is not supported)`))
+      if (def === undefined) {
+        return yield* Either.left(invalid(`${prefix} (Stickiness method param ${pname} is not supported)`))
+      }
       const value = e.get("value")
       if (!def.isflag && (value === undefined || value === "")) {
         return yield* Either.left(invalid(`${prefix} (Stickiness method param ${pname} requires a value)`))
@@ -207,7 +214,9 @@ const createLBStickinessPolicy: Handler = (c, p) =>
       values[pname] = value ?? "true"
     }
     const existing = [...s.stickiness.values()].filter((sp) => sp.lbUuid === lb.uuid && sp.state !== "Revoke")
-    if (existing.length > 1) return yield* Either.left(invalid("Failed to create Stickiness policy: Already two policies attached"))
+    if (existing.length > 1) {
+      return yield* Either.left(invalid("Failed to create Stickiness policy: Already two policies attached"))
+    }
     const row: StickinessRow = {
       uuid: nextUuid(s),
       lbUuid: lb.uuid,

@@ -45,7 +45,6 @@ export const renderLb = (s: Store, r: LbRuleRow): Obj => {
   return out
 }
 
-
 const listLoadBalancerRules: Handler = (c, p) =>
   Either.gen(function*() {
     const { id, ip, vm, zone, net } = yield* Either.all({
@@ -62,7 +61,9 @@ const listLoadBalancerRules: Handler = (c, p) =>
     const candidates: Iterable<LbRuleRow> = id !== undefined
       ? [id]
       : ip !== undefined
-      ? [...(c.s.rulesByIp.get(ip.uuid) ?? [])].map((r) => c.s.lbRules.get(r)).filter((r): r is LbRuleRow => r !== undefined)
+      ? [...(c.s.rulesByIp.get(ip.uuid) ?? [])].map((r) => c.s.lbRules.get(r)).filter((r): r is LbRuleRow =>
+        r !== undefined
+      )
         .sort((a, b) => a.internalId - b.internalId)
       : c.s.lbRules.values()
     const rows: Array<LbRuleRow> = []
@@ -133,7 +134,9 @@ const lbConflict = (s: Store, ip: IpRow, networkUuid: string, port: number): Eit
     // LB vs LB conflicts on overlapping public ports whatever the protocol (issue #4481).
     if (lb !== undefined && lb.publicPort === port) {
       return Either.left(
-        conflict(`The range specified, ${port}-${port}, conflicts with rule ${str} which has ${lb.publicPort}-${lb.publicPort}`)
+        conflict(
+          `The range specified, ${port}-${port}, conflicts with rule ${str} which has ${lb.publicPort}-${lb.publicPort}`
+        )
       )
     }
   }
@@ -168,7 +171,9 @@ const createLoadBalancerRule: Handler = (c, p) =>
       return yield* Either.left(invalid(`Unable to create load balancer rule; ip id=${ip.uuid} is not allocated`))
     }
     yield* checkAccess(c, ip.owner, ip.uuid)
-    if (ip.staticNatVmUuid !== undefined) return yield* Either.left(conflict(`Can't do load balance on ip address: ${ip.address}`))
+    if (ip.staticNatVmUuid !== undefined) {
+      return yield* Either.left(conflict(`Can't do load balance on ip address: ${ip.address}`))
+    }
     let network: NetworkRow | undefined
     let associate = false
     if (ip.associatedNetworkUuid !== undefined) {
@@ -183,16 +188,22 @@ const createLoadBalancerRule: Handler = (c, p) =>
       network = netParam
       associate = true
     }
-    if (network === undefined) return yield* Either.left(invalid(`IP address ID=${ip.uuid} is not associated with any network`))
+    if (network === undefined) {
+      return yield* Either.left(invalid(`IP address ID=${ip.uuid} is not associated with any network`))
+    }
     const inVpc = ip.vpcUuid !== undefined
     const openFirewall = p.optBool("openfirewall") ?? !inVpc
-    if (inVpc && openFirewall) return yield* Either.left(invalid("Can't have openFirewall=true when IP address belongs to VPC"))
+    if (inVpc && openFirewall) {
+      return yield* Either.left(invalid("Can't have openFirewall=true when IP address belongs to VPC"))
+    }
     const offering = offeringOf(s, network)
     if (offering === undefined || !offering.services.has("Lb")) {
       return yield* Either.left(invalid(`LB service is not supported in specified network id=${network.uuid}`))
     }
     if (inVpc && ip.sourceNat) {
-      return yield* Either.left(invalid(`Unable to create load balancer rule; ip id=${ip.uuid} is the source NAT IP of the VPC`))
+      return yield* Either.left(
+        invalid(`Unable to create load balancer rule; ip id=${ip.uuid} is the source NAT IP of the VPC`)
+      )
     }
     if (ip.sourceNat && !offering.conserveMode) {
       return yield* Either.left(invalid(`The IP ${ip.address} is already used as SourceNat rather than Lb`))
@@ -267,9 +278,13 @@ const updateLoadBalancerRule: Handler = (c, p) =>
       return yield* Either.left(invalid(`Invalid algorithm: ${algorithm}`))
     }
     const protocol = p.get("protocol")?.toLowerCase()
-    if (protocol !== undefined && !LB_PROTOCOLS.has(protocol)) return yield* Either.left(invalid(`Invalid protocol ${protocol}`))
+    if (protocol !== undefined && !LB_PROTOCOLS.has(protocol)) {
+      return yield* Either.left(invalid(`Invalid protocol ${protocol}`))
+    }
     // Before 4.22 the command has no cidrlist parameter: the server ignores it.
-    const cidrs = p.has("cidrlist") && atLeast(c.s, [4, 22]) ? yield* cidrsOf(p, (x) => `Invalid CIDR list: ${x}`) : undefined
+    const cidrs = p.has("cidrlist") && atLeast(c.s, [4, 22])
+      ? yield* cidrsOf(p, (x) => `Invalid CIDR list: ${x}`)
+      : undefined
     return submit(c, {
       queueKey: networkKey(lb.networkUuid),
       instanceType: "FirewallRule",

@@ -157,7 +157,9 @@ const createNetworkACL: Handler = (c, p) =>
       aclParam: p.optUuid("aclid", s.aclLists),
       net: p.optUuid("networkid", s.networks)
     })
-    if (aclParam === undefined && net === undefined) return yield* Either.left(invalid("ACL Id or network Id is required"))
+    if (aclParam === undefined && net === undefined) {
+      return yield* Either.left(invalid("ACL Id or network Id is required"))
+    }
     if (aclParam === undefined && net !== undefined && net.vpcUuid === undefined) {
       return yield* Either.left(invalid(`Network ${net.uuid} does not belong to VPC`))
     }

@@ -50,7 +50,11 @@ export const renderServices = (s: Store, n: NetworkRow): Array<Obj> => {
         provider: [{ name: routerName }]
       })
     } else if (svc === "SourceNat") {
-      out.push({ name: "SourceNat", capability: [cap("SupportedSourceNatTypes", "peraccount")], provider: [{ name: routerName }] })
+      out.push({
+        name: "SourceNat",
+        capability: [cap("SupportedSourceNatTypes", "peraccount")],
+        provider: [{ name: routerName }]
+      })
     } else {
       out.push({ name: svc, provider: [{ name: routerName }] })
     }
@@ -140,8 +144,8 @@ export const renderVpc = (s: Store, v: VpcRow): Obj => ({
 
 const networkVisible = (c: Ctx, p: Params, byId: boolean) =>
   Either.map(scope(c, p, byId), (sc) =>
-    // Shared networks (acltype Domain) are usable by every account of the domain.
-    (n: NetworkRow) => (n.type === "Shared" && p.get("projectid") === undefined) || sc(n.owner))
+  // Shared networks (acltype Domain) are usable by every account of the domain.
+  (n: NetworkRow) => (n.type === "Shared" && p.get("projectid") === undefined) || sc(n.owner))
 
 const listNetworks: Handler = (c, p) =>
   Either.gen(function*() {

@@ -14,7 +14,18 @@ import type { TagRow } from "../SimModel.js"
 
 /** Resource types of createTags/listTags and where their rows live (case-insensitive names). */
 export const TAG_TYPES: ReadonlyMap<string, string> = new Map(
-  ["UserVm", "LoadBalancer", "PublicIpAddress", "Network", "FirewallRule", "PortForwardingRule", "NetworkACL", "Vpc", "Project", "Zone"]
+  [
+    "UserVm",
+    "LoadBalancer",
+    "PublicIpAddress",
+    "Network",
+    "FirewallRule",
+    "PortForwardingRule",
+    "NetworkACL",
+    "Vpc",
+    "Project",
+    "Zone"
+  ]
     .map((t) => [t.toLowerCase(), t])
 )
 
@@ -55,7 +66,9 @@ const listTags: Handler = (c, p) =>
   Either.gen(function*() {
     const rawType = p.get("resourcetype")
     const type = rawType === undefined ? undefined : TAG_TYPES.get(rawType.toLowerCase())
-    if (rawType !== undefined && type === undefined) return yield* Either.left(invalid(`Invalid resource type ${rawType}`))
+    if (rawType !== undefined && type === undefined) {
+      return yield* Either.left(invalid(`Invalid resource type ${rawType}`))
+    }
     const resourceId = p.get("resourceid")
     const key = p.get("key")?.toLowerCase()
     const value = p.get("value")?.toLowerCase()
@@ -115,7 +128,9 @@ const createTags: Handler = (c, p) =>
           for (const e of target.tags) {
             const key = e.get("key") ?? ""
             const value = e.get("value")
-            if (value === undefined || value === "") return failed(431, `Value for the key ${key} is either null or empty`)
+            if (value === undefined || value === "") {
+              return failed(431, `Value for the key ${key} is either null or empty`)
+            }
             const existing = s.tags.get(tagKey(target.type, uuid))
             const dup = existing?.has(key.toLowerCase()) === true ||
               planned.some((t) => t.resourceUuid === uuid && t.key.toLowerCase() === key.toLowerCase())
@@ -125,7 +140,13 @@ const createTags: Handler = (c, p) =>
                 `DB Exception on: INSERT INTO resource_tags: Duplicate entry '${uuid}-${target.type}-${key}' for key 'i_tags__resource_id__resource_type__key'`
               )
             }
-            planned.push({ resourceType: target.type, resourceUuid: uuid, key, value, owner: owner ?? c.caller.account.name })
+            planned.push({
+              resourceType: target.type,
+              resourceUuid: uuid,
+              key,
+              value,
+              owner: owner ?? c.caller.account.name
+            })
           }
         }
         for (const t of planned) {
@@ -159,8 +180,12 @@ const deleteTags: Handler = (c, p) =>
             if (matches) doomed.push([m, k])
           }
         }
-        if (doomed.length === 0) return failed(431, "Unable to find any tags which conform to specified delete parameters.")
-        for (const [m, k] of doomed) m.delete(k)
+        if (doomed.length === 0) {
+          return failed(431, "Unable to find any tags which conform to specified delete parameters.")
+        }
+        for (const [m, k] of doomed) {
+          m.delete(k)
+        }
         return SUCCESS
       }
     })

@@ -17,7 +17,8 @@ import type { IpRow, NetworkRow, NicRow, VmRow } from "../SimModel.js"
 import { newMac, nextInternalId, nextUuid, type Store } from "../Store.js"
 
 /** The NIC of `vm` on a network, if it has one. */
-export const nicIn = (vm: VmRow, networkUuid: string): NicRow | undefined => vm.nics.find((n) => n.networkUuid === networkUuid)
+export const nicIn = (vm: VmRow, networkUuid: string): NicRow | undefined =>
+  vm.nics.find((n) => n.networkUuid === networkUuid)
 
 const userOf = (s: Store, owner: string): { readonly username: string; readonly userid: string } => {
   for (const c of s.keys.values()) if (c.account.name === owner) return { username: c.account.name, userid: c.userUuid }
@@ -142,12 +143,27 @@ export const staticNatIpOf = (s: Store, vm: VmRow): IpRow | undefined => {
   return ipUuid === undefined ? undefined : s.ips.get(ipUuid)
 }
 
-
-const VM_DETAILS = new Set(["all", "group", "nics", "stats", "secgrp", "tmpl", "servoff", "diskoff", "backoff", "iso", "volume", "min", "affgrp"])
+const VM_DETAILS = new Set([
+  "all",
+  "group",
+  "nics",
+  "stats",
+  "secgrp",
+  "tmpl",
+  "servoff",
+  "diskoff",
+  "backoff",
+  "iso",
+  "volume",
+  "min",
+  "affgrp"
+])
 
 const listVirtualMachines: Handler = (c, p) =>
   Either.gen(function*() {
-    if (p.has("id") && p.has("ids")) return yield* Either.left(invalid("Specify either id or ids but not both parameters"))
+    if (p.has("id") && p.has("ids")) {
+      return yield* Either.left(invalid("Specify either id or ids but not both parameters"))
+    }
     const id = yield* p.optUuid("id", c.s.vms)
     const ids = p.list("ids")
     for (const i of ids) if (!c.s.vms.has(i)) return yield* Either.left(invalidUuid("ids", i, c.command))
@@ -160,7 +176,9 @@ const listVirtualMachines: Handler = (c, p) =>
     for (const d of details) {
       if (!VM_DETAILS.has(d.toLowerCase())) {
         return yield* Either.left(
-          invalid(`The details parameter contains a non permitted value. The allowed values are ${[...VM_DETAILS].join(", ")}`)
+          invalid(
+            `The details parameter contains a non permitted value. The allowed values are ${[...VM_DETAILS].join(", ")}`
+          )
         )
       }
     }
@@ -184,7 +202,9 @@ const listVirtualMachines: Handler = (c, p) =>
       if (zone !== undefined && vm.zoneUuid !== zone.uuid) continue
       if (net !== undefined && !vm.nics.some((n) => n.networkUuid === net.uuid)) continue
       if (vpc !== undefined && !vm.nics.some((n) => c.s.networks.get(n.networkUuid)?.vpcUuid === vpc.uuid)) continue
-      if (keyword !== undefined && !keywordMatch(keyword, vm.name, vm.displayname, ...vm.nics.map((n) => n.ip))) continue
+      if (keyword !== undefined && !keywordMatch(keyword, vm.name, vm.displayname, ...vm.nics.map((n) => n.ip))) {
+        continue
+      }
       if (!sc(vm.owner)) continue
       if (tf !== undefined && !tf(vm.uuid)) continue
       rows.push(vm)
@@ -204,7 +224,8 @@ const listTemplates: Handler = (c, p) =>
     const name = p.get("name")
     const zones = [...c.s.zones.values()]
     const rows = [...c.s.templates.values()].filter((t) =>
-      (id === undefined || t === id) && (name === undefined || t.name === name) && keywordMatch(p.get("keyword"), t.name)
+      (id === undefined || t === id) && (name === undefined || t.name === name) &&
+      keywordMatch(p.get("keyword"), t.name)
     )
     return yield* listOf(p, "template", rows, (t) => ({
       id: t.uuid,
@@ -234,7 +255,8 @@ const listServiceOfferings: Handler = (c, p) =>
   Either.flatMap(p.optUuid("id", c.s.serviceOfferings), (id) => {
     const name = p.get("name")
     const rows = [...c.s.serviceOfferings.values()].filter((o) =>
-      (id === undefined || o === id) && (name === undefined || o.name === name) && keywordMatch(p.get("keyword"), o.name)
+      (id === undefined || o === id) && (name === undefined || o.name === name) &&
+      keywordMatch(p.get("keyword"), o.name)
     )
     return listOf(p, "serviceoffering", rows, (o) => ({
       id: o.uuid,
@@ -297,8 +319,17 @@ const deployVirtualMachine: Handler = (c, p) =>
       }
       const wanted = i === 0 ? p.get("ipaddress") : undefined
       const ip = wanted ?? freeGuestIp(s, net)
-      if (ip === undefined) return yield* Either.left(capacityFail(c, `Insufficient address capacity in network ${net.uuid}`))
-      nics.push({ uuid: nextUuid(s), networkUuid: net.uuid, ip, ip6: undefined, isdefault: i === 0, mac: newMac(s.counter) })
+      if (ip === undefined) {
+        return yield* Either.left(capacityFail(c, `Insufficient address capacity in network ${net.uuid}`))
+      }
+      nics.push({
+        uuid: nextUuid(s),
+        networkUuid: net.uuid,
+        ip,
+        ip6: undefined,
+        isdefault: i === 0,
+        mac: newMac(s.counter)
+      })
     }
     const uuid = nextUuid(s)
     const name = p.get("name") ?? `VM-${uuid}`
@@ -356,7 +387,9 @@ const vmJob = (c: Ctx, p: Params, run: (vm: VmRow) => string | undefined): Eithe
 
 const startVirtualMachine: Handler = (c, p) =>
   vmJob(c, p, (vm) => {
-    if (vm.state === "Destroyed" || vm.state === "Expunging") return `Unable to start VM ${vm.uuid} in state ${vm.state}`
+    if (vm.state === "Destroyed" || vm.state === "Expunging") {
+      return `Unable to start VM ${vm.uuid} in state ${vm.state}`
+    }
     vm.state = "Running"
     return undefined
   })

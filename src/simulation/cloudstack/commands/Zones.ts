@@ -23,7 +23,8 @@ export const commands: Commands = {
     Either.flatMap(p.optUuid("id", c.s.zones), (id) => {
       const name = p.get("name")
       const rows = [...c.s.zones.values()].filter((z) =>
-        (id === undefined || z === id) && (name === undefined || z.name === name) && keywordMatch(p.get("keyword"), z.name)
+        (id === undefined || z === id) && (name === undefined || z.name === name) &&
+        keywordMatch(p.get("keyword"), z.name)
       )
       return listOf(p, "zone", rows, (z) => renderZone(c.s, z))
     })
