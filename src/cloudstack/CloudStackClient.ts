@@ -10,39 +10,32 @@ import {
   Duration,
   Effect,
   Either,
-  FiberRef,
   Layer,
-  LogLevel,
   Option,
   Predicate,
   RateLimiter,
-  Redacted,
-  Schedule,
   Schema,
   type Scope as EffectScope,
   Stream
 } from "effect"
-import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import { CloudConfig } from "../config/CloudConfig.js"
 import { Metrics, type MetricsShape } from "../metrics/Metrics.js"
+import { type Core, makeCore, secretsOf, toDecodeError } from "./ClientCore.js"
 import {
   AsyncJobFailedError,
   AsyncJobTimeoutError,
   CloudStackDecodeError,
   type CloudStackError,
-  CloudStackProjectError,
-  isRetryable,
-  isRetryableMutation
+  CloudStackProjectError
 } from "./CloudStackError.js"
-import { type CloudStackRawResponse, CloudStackTransport } from "./CloudStackTransport.js"
+import { CloudStackTransport } from "./CloudStackTransport.js"
 import type { AsyncCommand, ListCommand, ListPage, Scope, SyncCommand } from "./Command.js"
 import { AsyncJobResult, JobFailure, JobSubmitted, queryAsyncJobResult } from "./commands/AsyncJobs.js"
 import { listProjects } from "./commands/Projects.js"
-import * as Envelope from "./Envelope.js"
 import { type JobId, ProjectId } from "./Ids.js"
 import * as JobLanes from "./JobLanes.js"
 import * as Redact from "./Redact.js"
-import { pollDelay, retrySchedule } from "./RetryPolicy.js"
+import { pollDelay } from "./RetryPolicy.js"
 import type { Params } from "./Signing.js"
 
 /** CloudStack's maximum (and default) page size, `default.page.size` (reference 4.1). */
@@ -105,32 +98,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** Whether a configured `project-id` is a UUID (used as is) rather than a project name (looked up). */
 export const isUuid = (value: string): boolean => UUID.test(value)
 
-/** A decode failure; its issue texts quote the answer's values, so they are redacted. */
-const toDecodeError =
-  (command: string, prefix: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => (error: ParseError) =>
-    new CloudStackDecodeError({
-      command,
-      detail: Redact.redact(
-        ArrayFormatter.formatErrorSync(error)
-          .map((issue) => `${[...prefix, ...issue.path.map(String)].join(".") || "(root)"}: ${issue.message}`)
-          .join("; "),
-        secrets
-      )
-    })
-
-const outcomeOf = (error: CloudStackError): string => {
-  switch (error._tag) {
-    case "CloudStackApiError":
-      return String(error.errorCode)
-    case "CloudStackTransportError":
-      return "transport"
-    case "CloudStackUnexpectedBodyError":
-      return "unexpected_body"
-    default:
-      return "decode"
-  }
-}
-
 const scopeParams = (scope: Scope, projectId: Option.Option<ProjectId>): Params => {
   const project = Option.match(projectId, { onNone: () => ({}), onSome: (id) => ({ projectid: id }) })
   switch (scope) {
@@ -141,134 +108,6 @@ const scopeParams = (scope: Scope, projectId: Option.Option<ProjectId>): Params 
     case "none":
       return {}
   }
-}
-
-interface Core {
-  readonly request: <A>(
-    command: string,
-    method: "GET" | "POST",
-    params: Params,
-    decode: (inner: unknown) => Effect.Effect<A, ParseError>
-  ) => Effect.Effect<A, CloudStackError>
-}
-
-/** The configured key pair, redacted from every foreign text an error carries. */
-const secretsOf = (config: CloudConfig["Type"]): ReadonlyArray<string> => [
-  Redacted.value(config.apiKey),
-  Redacted.value(config.secretKey)
-]
-
-const makeCore = (
-  keys: ReadonlyArray<string>,
-  transport: CloudStackTransport["Type"],
-  metrics: MetricsShape,
-  limit: RateLimiter.RateLimiter,
-  semaphore: Effect.Semaphore
-): Core => {
-  const record = (command: string, outcome: string, durationMs: number) =>
-    Effect.sync(() => {
-      metrics.apiRequests.inc({ command, outcome })
-      metrics.apiRequestDuration.observe({ command }, durationMs / 1000)
-    })
-
-  /** The decoded answer; the request's signature is redacted along with the keys from any error text. */
-  const answerOf = <A>(
-    command: string,
-    raw: CloudStackRawResponse,
-    decode: (inner: unknown) => Effect.Effect<A, ParseError>
-  ) => {
-    const secrets = raw.signature === undefined ? keys : [...keys, raw.signature]
-    return Effect.flatMap(
-      Envelope.decode(command, raw, secrets),
-      (inner) => Effect.mapError(decode(inner), toDecodeError(command, [], secrets))
-    )
-  }
-
-  /**
-   * klog's -v=6 request line: command, method, parameter NAMES (never a value: a value may be a
-   * secret or personal), HTTP status, duration and outcome. Built only when Trace is enabled.
-   */
-  const trace = (
-    request: { readonly command: string; readonly method: string; readonly params: Params },
-    status: number | undefined,
-    durationMs: number,
-    outcome: string
-  ) =>
-    Effect.flatMap(
-      FiberRef.get(FiberRef.currentMinimumLogLevel),
-      (minimum) =>
-        LogLevel.lessThanEqual(minimum, LogLevel.Trace)
-          ? Effect.logTrace("CloudStack request").pipe(Effect.annotateLogs({
-            command: request.command,
-            method: request.method,
-            params: Object.keys(request.params).sort().join(","),
-            status: status ?? "none",
-            durationMs,
-            outcome
-          }))
-          : Effect.void
-    )
-
-  // One HTTP exchange: rate-limited and bounded, measured, decoded; metrics count the final outcome.
-  const once = <A>(
-    command: string,
-    method: "GET" | "POST",
-    params: Params,
-    decode: (inner: unknown) => Effect.Effect<A, ParseError>
-  ): Effect.Effect<A, CloudStackError> =>
-    semaphore.withPermits(1)(limit(Effect.gen(function*() {
-      const startedAt = yield* Clock.currentTimeMillis
-      const sent = yield* Effect.either(transport.send({ command, params, method }))
-      const result: Either.Either<A, CloudStackError> = Either.isLeft(sent)
-        ? Either.left(sent.left)
-        : yield* Effect.either(answerOf(command, sent.right, decode))
-      const durationMs = (yield* Clock.currentTimeMillis) - startedAt
-      const outcome = Either.isRight(result) ? "success" : outcomeOf(result.left)
-      yield* record(command, outcome, durationMs)
-      yield* trace(
-        { command, method, params },
-        Either.isRight(sent) ? sent.right.status : undefined,
-        durationMs,
-        outcome
-      )
-      return yield* result
-    })))
-
-  // Retries start only after a retryable failure, so the common success path sets up no Schedule.
-  const retryAfter = <A>(
-    first: CloudStackError,
-    retryable: (e: CloudStackError) => boolean,
-    attempt: Effect.Effect<A, CloudStackError>,
-    command: string
-  ): Effect.Effect<A, CloudStackError> =>
-    Effect.gen(function*() {
-      const driver = yield* Schedule.driver(retrySchedule)
-      let last = first
-      for (let n = 2;; n++) {
-        // sleeps the jittered backoff; fails once MAX_ATTEMPTS is reached
-        const step = yield* Effect.either(driver.next(last))
-        if (Either.isLeft(step)) return yield* Effect.fail(last)
-        yield* Effect.sync(() => metrics.apiRetries.inc({ command }))
-        yield* Effect.logDebug("CloudStack request retried").pipe(
-          Effect.annotateLogs({ command, attempt: n, after: last._tag })
-        )
-        const result = yield* Effect.either(attempt)
-        if (Either.isRight(result)) return result.right
-        if (!retryable(result.left)) return yield* Effect.fail(result.left)
-        last = result.left
-      }
-    })
-
-  const request: Core["request"] = (command, method, params, decode) => {
-    const retryable = method === "GET" ? isRetryable : isRetryableMutation
-    const attempt = once(command, method, params, decode)
-    return attempt.pipe(
-      Effect.catchIf(retryable, (error) => retryAfter(error, retryable, attempt, command)),
-      Effect.withSpan("CloudStackClient.request", { attributes: { command } })
-    )
-  }
-
-  return { request }
 }
 
 const makeClient = (
