@@ -24,6 +24,7 @@ import { type LbSnapshot, type LbUserError, LoadBalancers } from "../provider/lo
 import * as Ownership from "../provider/loadbalancer/Ownership.js"
 import type { Controller } from "./Controller.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
+import * as MemberFeeds from "./MemberFeeds.js"
 import * as ServiceDrift from "./ServiceDrift.js"
 import * as ServicePlan from "./ServicePlan.js"
 import * as WorkQueue from "./WorkQueue.js"
@@ -402,32 +403,14 @@ export const make = (options: ServiceControllerOptions = {}) =>
         }
       })
 
-      // Changes arriving within `delay` of each other share one pass.
-      const pending = yield* Ref.make(false)
-      const nudge = Effect.gen(function*() {
-        if (yield* Ref.getAndSet(pending, true)) return
-        yield* Effect.forkScoped(
-          Effect.sleep(delay).pipe(Effect.zipRight(Ref.set(pending, false)), Effect.zipRight(resyncMembers))
-        )
-      })
-      const nodeFeed = nodeInformer.changes.pipe(
-        Stream.runForEach(Informer.Change.$match({
-          Added: () => nudge,
-          Deleted: () => nudge,
-          Updated: ({ object, previous }) =>
-            ServicePlan.membershipFacts(previous) === ServicePlan.membershipFacts(object) ? Effect.void : nudge
-        }))
-      )
-      // The EndpointSlice watch starts with the first Local Service.
-      const sliceFeed = Effect.gen(function*() {
-        yield* Deferred.await(slicesWanted)
-        const informer = yield* sliceInformer
-        yield* informer.changes.pipe(Stream.runForEach(() => nudge))
-      })
-
       yield* Effect.forkScoped(serviceFeed)
-      yield* Effect.forkScoped(nodeFeed)
-      yield* Effect.forkScoped(sliceFeed)
+      yield* MemberFeeds.start({
+        nodes: nodeInformer,
+        slices: sliceInformer,
+        slicesWanted,
+        delay,
+        resync: resyncMembers
+      })
 
       const period = Duration.decode(options.resyncPeriod ?? "10 minutes")
       if (Duration.toMillis(period) > 0) {
