@@ -10,8 +10,6 @@ import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import { EndpointSliceApi } from "../kubernetes/EndpointSliceApi.js"
 import type { EndpointSliceView } from "../kubernetes/EndpointSliceView.js"
 import type { EventApi } from "../kubernetes/EventApi.js"
-import * as EventRecorder from "../kubernetes/EventRecorder.js"
-import type { EventType } from "../kubernetes/EventView.js"
 import * as Informer from "../kubernetes/Informer.js"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
@@ -20,18 +18,18 @@ import { ServiceApi } from "../kubernetes/ServiceApi.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
 import { Metrics } from "../metrics/Metrics.js"
 import type { NodeRef } from "../provider/InstanceLookup.js"
-import { type LbSnapshot, type LbUserError, LoadBalancers } from "../provider/loadbalancer/LoadBalancers.js"
-import * as Ownership from "../provider/loadbalancer/Ownership.js"
+import { type LbUserError, LoadBalancers } from "../provider/loadbalancer/LoadBalancers.js"
 import type { Controller } from "./Controller.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as MemberFeeds from "./MemberFeeds.js"
 import * as ServiceDrift from "./ServiceDrift.js"
+import * as ServiceMemory from "./ServiceMemory.js"
 import * as ServicePlan from "./ServicePlan.js"
+import * as ServiceWrites from "./ServiceWrites.js"
 import * as WorkQueue from "./WorkQueue.js"
 
 export const CONTROLLER_NAME = "service-lb-controller"
-/** The `source.component` of the Events this controller records (as upstream). */
-export const EVENT_COMPONENT = "service-controller"
+export { EVENT_COMPONENT } from "./ServiceWrites.js"
 
 export interface ServiceControllerOptions {
   /** The shared Node informer (RunCommand's); default: the controller starts its own. */
@@ -44,13 +42,6 @@ export interface ServiceControllerOptions {
   readonly drainTimeout?: Duration.DurationInput | undefined
   /** `--lb-resync-period`: drift repair and member audits (default 10 min, 0 off). */
   readonly resyncPeriod?: Duration.DurationInput | undefined
-}
-
-/** What the last successful ensure of a Service saw, to tell a member-only change from a full one. */
-interface Synced {
-  readonly signature: string
-  readonly backends: string
-  readonly snapshot: Option.Option<LbSnapshot>
 }
 
 /** A sync failed for a reason the user can fix; the Warning Event is already recorded. */
@@ -75,43 +66,16 @@ export const make = (options: ServiceControllerOptions = {}) =>
     const sliceApi = yield* EndpointSliceApi
     const lbs = yield* LoadBalancers
     const metrics = yield* Metrics
-    const recorder = yield* EventRecorder.make(EVENT_COMPONENT)
-    const synced = yield* Ref.make(new Map<string, Synced>())
+    const writes = yield* ServiceWrites.make(services)
+    const { event } = writes
+    const memory = yield* ServiceMemory.make
+    const { claimRepair, forget, remember } = memory
     /** Services that vanished while holding a record (finalizer removed by hand): cleaned up once. */
     const vanished = yield* Ref.make(new Map<string, ServiceView>())
     /** UIDs whose cleanup this controller finished: their deletion needs nothing more. */
     const cleaned = yield* Ref.make(new Set<string>())
-    /** Services due a member audit (drift repair): their next sync compares members even if nothing changed. */
-    const audits = yield* Ref.make(new Set<string>())
-    /** Whether the API server keeps `ipMode` (1.29+); learnt from the first status write. */
-    const ipModeKept = yield* Ref.make(true)
     const delay = Duration.decode(options.nodeSyncDelay ?? "1 second")
     const sync = yield* Informer.makeSyncProbe
-
-    const event = (service: ServiceView, type: EventType, reason: string, message: string) =>
-      recorder.record(
-        {
-          kind: "Service",
-          namespace: service.metadata.namespace,
-          name: service.metadata.name,
-          uid: service.metadata.uid,
-          apiVersion: "v1"
-        },
-        type,
-        reason,
-        message
-      )
-
-    /** Drops what the last ensure saw; true for the one caller that found it there (a repair is counted once). */
-    const claimRepair = (key: string) =>
-      Ref.modify(synced, (m) => {
-        if (!m.has(key)) return [false, m] as const
-        const next = new Map(m)
-        next.delete(key)
-        return [true, next] as const
-      })
-    const forget = (key: string) => Effect.asVoid(claimRepair(key))
-    const remember = (key: string, entry: Synced) => Ref.update(synced, (m) => new Map(m).set(key, entry))
 
     const run = Effect.gen(function*() {
       const serviceInformer = yield* Informer.make("services", services)
@@ -141,14 +105,6 @@ export const make = (options: ServiceControllerOptions = {}) =>
           return ServicePlan.backends(service, all, yield* slicesNow(service))
         })
 
-      const persistFor = (service: ServiceView) => (ownership: Ownership.Ownership) =>
-        services.patchAnnotations(service.metadata.namespace, service.metadata.name, Ownership.toAnnotations(ownership))
-          .pipe(
-            Effect.asVoid,
-            // A Service deleted meanwhile needs no record.
-            Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
-          )
-
       const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) =>
         Effect.map(serviceInformer.list, (all) => {
           const claims = ServicePlan.claimsOf(all, ServicePlan.serviceKey(service))
@@ -159,7 +115,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
             claimedElsewhere: (v: string) => claims.recorded.has(v),
             requestedElsewhere: (v: string) => claims.requested.has(v),
             associatingElsewhere: (v: string) => claims.associating.has(v),
-            persist: persistFor(service)
+            persist: writes.persistFor(service)
           }
         })
 
@@ -172,19 +128,6 @@ export const make = (options: ServiceControllerOptions = {}) =>
           )
         )
 
-      const publishStatus = (service: ServiceView, ingress: ReturnType<typeof ServicePlan.ingressOf>) =>
-        Effect.gen(function*() {
-          const withIpMode = yield* Ref.get(ipModeKept)
-          if (ServicePlan.sameIngress(service.status.loadBalancer.ingress, ingress, withIpMode)) return
-          const written = yield* services.patchStatus(service.metadata.namespace, service.metadata.name, ingress)
-          if (
-            ingress.some((i) => i.ipMode !== undefined) &&
-            written.status.loadBalancer.ingress.every((i) => i.ipMode === undefined)
-          ) {
-            yield* Ref.set(ipModeKept, false)
-          }
-        })
-
       const cleanup = (service: ServiceView, stillThere: boolean) =>
         Effect.gen(function*() {
           const key = ServicePlan.serviceKey(service)
@@ -196,27 +139,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
             )
           )
           yield* forget(key)
-          if (stillThere) {
-            if (service.metadata.deletionTimestamp === undefined) {
-              // No longer a LoadBalancer: drop the record and the status, then the finalizer.
-              yield* services.patchAnnotations(
-                service.metadata.namespace,
-                service.metadata.name,
-                Ownership.toAnnotations(Ownership.empty)
-              ).pipe(
-                Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
-              )
-              yield* services.patchStatus(service.metadata.namespace, service.metadata.name, []).pipe(
-                Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
-              )
-            }
-            yield* services.setFinalizer(
-              service.metadata.namespace,
-              service.metadata.name,
-              ServicePlan.FINALIZER,
-              false
-            )
-          }
+          if (stillThere) yield* writes.release(service)
           yield* Ref.update(cleaned, (set) => new Set(set).add(service.metadata.uid))
           yield* event(service, "Normal", "DeletedLoadBalancer", "Deleted load balancer")
           yield* Effect.logInfo("load balancer deleted").pipe(Effect.annotateLogs({ service: key }))
@@ -228,11 +151,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
           const signature = ServicePlan.specSignature(service)
           const nodes = yield* backendsOf(service)
           const backends = ServicePlan.backendsKey(nodes)
-          const last = (yield* Ref.get(synced)).get(key)
-          const audit = yield* Ref.modify(audits, (set) => {
-            const next = new Set(set)
-            return [next.delete(key), next] as const
-          })
+          const last = yield* memory.get(key)
+          const audit = yield* memory.takeAudit(key)
           if (last !== undefined && last.signature === signature && ServicePlan.hasFinalizer(service)) {
             if (last.backends === backends && !audit) return WorkQueue.ReconcileResult.Done()
             if (Option.isSome(last.snapshot)) {
@@ -295,7 +215,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
               Effect.catchTag("LbUserError", (e) => userError(service, e))
             )
             for (const w of result.warnings) yield* event(service, "Warning", w.reason, w.message)
-            yield* publishStatus(
+            yield* writes.publishStatus(
               held.value,
               ServicePlan.ingressOf(result.address, result.spec.hostname, result.spec.proxyProtocol)
             )
@@ -393,10 +313,9 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
       /** Re-queues every converged LB Service whose backends differ from the last sync. */
       const resyncMembers = Effect.gen(function*() {
-        const memory = yield* Ref.get(synced)
         for (const service of yield* serviceInformer.list) {
           const key = ServicePlan.serviceKey(service)
-          const last = memory.get(key)
+          const last = yield* memory.get(key)
           if (last === undefined || !ServicePlan.wantsLoadBalancer(service)) continue
           const now = ServicePlan.backendsKey(yield* backendsOf(service))
           if (now !== last.backends) yield* queue.add(key)
@@ -414,22 +333,14 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
       const period = Duration.decode(options.resyncPeriod ?? "10 minutes")
       if (Duration.toMillis(period) > 0) {
-        const isConverged = (service: ServiceView, memory: ReadonlyMap<string, Synced>) => {
-          const last = memory.get(ServicePlan.serviceKey(service))
-          return last !== undefined && last.signature === ServicePlan.specSignature(service) &&
-            ServicePlan.wantsLoadBalancer(service)
-        }
-        const converged = Effect.gen(function*() {
-          const memory = yield* Ref.get(synced)
-          return (yield* serviceInformer.list).filter((s) => isConverged(s, memory)).map((s) =>
-            ServicePlan.serviceKey(s)
-          )
-        })
+        const converged = Effect.flatMap(
+          serviceInformer.list,
+          (all) => Effect.map(Effect.filter(all, memory.isConverged), (ok) => ok.map(ServicePlan.serviceKey))
+        )
         const requestOf = (key: string) =>
           Effect.gen(function*() {
-            const memory = yield* Ref.get(synced)
             const service = yield* serviceInformer.get(key)
-            if (Option.isNone(service) || !isConverged(service.value, memory)) return Option.none()
+            if (Option.isNone(service) || !(yield* memory.isConverged(service.value))) return Option.none()
             return Option.some(yield* requestFor(service.value, yield* backendsOf(service.value)))
           })
         yield* Effect.forkScoped(ServiceDrift.run({
@@ -438,7 +349,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
           converged,
           requestOf,
           repair: (key) => Effect.zipLeft(claimRepair(key), queue.add(key)),
-          audit: (key) => Effect.zipRight(Ref.update(audits, (set) => new Set(set).add(key)), queue.add(key))
+          audit: (key) => Effect.zipRight(memory.markAudit(key), queue.add(key))
         }))
       }
     }).pipe(Effect.annotateLogs({ module: "ServiceController" }), Effect.provideService(Metrics, metrics))

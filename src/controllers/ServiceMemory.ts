@@ -1,0 +1,61 @@
+/**
+ * What the service controller remembers of each Service it converged: the spec signature and
+ * backends of the last successful ensure and the LB snapshot that lets a member-only change skip a
+ * full ensure; plus the Services due a member audit (drift repair). In memory only: a restart
+ * starts with none, and every Service is ensured in full once.
+ */
+import { Effect, type Option, Ref } from "effect"
+import type { ServiceView } from "../kubernetes/ServiceView.js"
+import type { LbSnapshot } from "../provider/loadbalancer/LoadBalancers.js"
+import * as ServicePlan from "./ServicePlan.js"
+
+/** What the last successful ensure of a Service saw, to tell a member-only change from a full one. */
+export interface Synced {
+  readonly signature: string
+  readonly backends: string
+  readonly snapshot: Option.Option<LbSnapshot>
+}
+
+export interface ServiceMemory {
+  readonly get: (key: string) => Effect.Effect<Synced | undefined>
+  readonly remember: (key: string, entry: Synced) => Effect.Effect<void>
+  readonly forget: (key: string) => Effect.Effect<void>
+  /** Drops what the last ensure saw; true for the one caller that found it there (a repair is counted once). */
+  readonly claimRepair: (key: string) => Effect.Effect<boolean>
+  /** Whether the last ensure of `service` saw its current spec (a converged LB Service). */
+  readonly isConverged: (service: ServiceView) => Effect.Effect<boolean>
+  /** Marks a Service for a member audit: its next sync compares members even if nothing changed. */
+  readonly markAudit: (key: string) => Effect.Effect<void>
+  /** Takes the Service's audit mark; true if it had one. */
+  readonly takeAudit: (key: string) => Effect.Effect<boolean>
+}
+
+export const make: Effect.Effect<ServiceMemory> = Effect.gen(function*() {
+  const synced = yield* Ref.make(new Map<string, Synced>())
+  const audits = yield* Ref.make(new Set<string>())
+  const claimRepair = (key: string) =>
+    Ref.modify(synced, (m) => {
+      if (!m.has(key)) return [false, m] as const
+      const next = new Map(m)
+      next.delete(key)
+      return [true, next] as const
+    })
+  return {
+    get: (key) => Effect.map(Ref.get(synced), (m) => m.get(key)),
+    remember: (key, entry) => Ref.update(synced, (m) => new Map(m).set(key, entry)),
+    forget: (key) => Effect.asVoid(claimRepair(key)),
+    claimRepair,
+    isConverged: (service) =>
+      Effect.map(Ref.get(synced), (m) => {
+        const last = m.get(ServicePlan.serviceKey(service))
+        return last !== undefined && last.signature === ServicePlan.specSignature(service) &&
+          ServicePlan.wantsLoadBalancer(service)
+      }),
+    markAudit: (key) => Ref.update(audits, (set) => new Set(set).add(key)),
+    takeAudit: (key) =>
+      Ref.modify(audits, (set) => {
+        const next = new Set(set)
+        return [next.delete(key), next] as const
+      })
+  }
+})
