@@ -1,12 +1,28 @@
 /**
  * The catalogue of every Service annotation this CCM reads or writes for load balancers: key, type,
- * default, origin and meaning (docs/annotations.md is generated from it by AnnotationReference.ts), each
- * with a Schema from string. Pure: decoding reports every bad value at once, never guesses.
+ * default, origin and meaning (docs/annotations.md is generated from it by AnnotationReference.ts), and
+ * their decoding, each with its Schema from string (AnnotationValues.ts). Pure: decoding reports every
+ * bad value at once, never guesses.
  */
-import { Data, Either, Option, ParseResult, Schema } from "effect"
-import { isIP } from "node:net"
+import { Data, Either, Option, Schema } from "effect"
 import type { LbAlgorithm } from "../../cloudstack/commands/LoadBalancers.js"
-import * as Cidr from "./Cidr.js"
+import {
+  algorithm,
+  CidrListFromString,
+  hostname,
+  ipAddress,
+  literalBoolean,
+  ParamsFromString,
+  pingPath,
+  seconds,
+  STICKY_METHODS,
+  type StickyMethod,
+  stickyMethod,
+  threshold,
+  uuid
+} from "./AnnotationValues.js"
+
+export { CidrListFromString, ParamsFromString, STICKY_METHODS, type StickyMethod }
 
 const PREFIX = "service.beta.kubernetes.io/"
 
@@ -235,93 +251,6 @@ export class InvalidAnnotationError extends Data.TaggedError("InvalidAnnotationE
   }
 }
 
-// ---- value schemas ---------------------------------------------------------------------------
-
-const literalBoolean = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
-  strict: true,
-  decode: (s) => s === "true",
-  encode: (b) => (b ? "true" : "false")
-})
-
-const algorithm = Schema.Literal("roundrobin", "leastconn", "source")
-
-const ipAddress = Schema.String.pipe(Schema.filter((s) => isIP(s) !== 0, { message: () => "an IP address" }))
-
-/** `a, b, c` → trimmed non-empty entries, each a valid CIDR or address; an empty list is invalid. */
-export const CidrListFromString = Schema.transformOrFail(Schema.String, Schema.Array(Schema.String), {
-  strict: true,
-  decode: (text, _, ast) => {
-    const entries = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
-    if (entries.length === 0) return ParseResult.fail(new ParseResult.Type(ast, text, "at least one CIDR"))
-    const bad = entries.find((e) => Option.isNone(Cidr.parse(e)))
-    return bad === undefined
-      ? ParseResult.succeed(entries)
-      : ParseResult.fail(new ParseResult.Type(ast, text, `a CIDR, not ${bad}`))
-  },
-  encode: (list) => ParseResult.succeed(list.join(","))
-})
-
-/** What the status subresource accepts: a lowercase RFC 1123 subdomain (no trailing dot) that is not an IP. */
-const hostname = Schema.String.pipe(
-  Schema.filter(
-    (s) =>
-      /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/.test(s) &&
-      isIP(s) === 0,
-    {
-      message: () => "a DNS hostname"
-    }
-  )
-)
-
-const uuid = Schema.String.pipe(
-  Schema.filter((s) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s), {
-    message: () => "a UUID"
-  })
-)
-
-const stickyMethod = Schema.transformOrFail(Schema.String, Schema.Literal("LbCookie", "AppCookie", "SourceBased"), {
-  strict: true,
-  // CloudStack compares method names case-insensitively: so do we, and send its spelling.
-  decode: (s, _, ast) => {
-    const found = STICKY_METHODS.find((m) => m.toLowerCase() === s.toLowerCase())
-    return found === undefined
-      ? ParseResult.fail(new ParseResult.Type(ast, s, "a stickiness method"))
-      : ParseResult.succeed(found)
-  },
-  encode: (m) => ParseResult.succeed(m)
-})
-
-/** `k=v,k=v` (a bare `k` is a flag): names unique, values without commas. */
-export const ParamsFromString = Schema.transformOrFail(
-  Schema.String,
-  Schema.Record({ key: Schema.String, value: Schema.String }),
-  {
-    strict: true,
-    decode: (text, _, ast) => {
-      const out: Record<string, string> = {}
-      for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
-        const eq = part.indexOf("=")
-        const key = (eq < 0 ? part : part.slice(0, eq)).trim()
-        if (!/^[A-Za-z][-A-Za-z0-9_]*$/.test(key) || key in out) {
-          return ParseResult.fail(
-            new ParseResult.Type(ast, text, `a parameter name, not ${key}`)
-          )
-        }
-        out[key] = eq < 0 ? "" : part.slice(eq + 1).trim()
-      }
-      return ParseResult.succeed(out)
-    },
-    encode: (params) =>
-      ParseResult.succeed(Object.entries(params).map(([k, v]) => (v === "" ? k : `${k}=${v}`)).join(","))
-  }
-)
-
-const pingPath = Schema.String.pipe(
-  Schema.filter((s) => /^\/[\x21-\x7e]*$/.test(s) && s.length <= 1024, { message: () => "a path starting with /" })
-)
-const seconds = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 600))
-const threshold = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))
-
 /** The user-set annotations, decoded. */
 export interface LbAnnotations {
   readonly address: Option.Option<string>
@@ -335,9 +264,6 @@ export interface LbAnnotations {
   readonly sticky: Option.Option<Stickiness>
   readonly healthCheck: HealthCheck
 }
-
-export const STICKY_METHODS = ["LbCookie", "AppCookie", "SourceBased"] as const
-export type StickyMethod = typeof STICKY_METHODS[number]
 
 export interface Stickiness {
   readonly method: StickyMethod
