@@ -15,6 +15,7 @@ import * as Annotations from "../src/provider/loadbalancer/Annotations.js"
 import { DEFAULT_CONCURRENT_SERVICE_SYNCS } from "../src/runtime/CcmSettings.js"
 import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../src/simulation/cloudstack/DemoWorld.js"
+import { networkKey } from "../src/simulation/cloudstack/Jobs.js"
 import { World } from "../src/simulation/cloudstack/World.js"
 import type { BenchRow } from "./run.js"
 import { advanceTo, untilIdle } from "./VirtualTime.js"
@@ -89,7 +90,7 @@ const queuesSince = (since: number) =>
       jobs++
       perQueue.set(job.queueKey, (perQueue.get(job.queueKey) ?? 0) + 1)
     }
-    const networks = new Set(state.networks.filter((n) => n.name.startsWith("scale-")).map((n) => `network:${n.uuid}`))
+    const networks = new Set(state.networks.filter((n) => n.name.startsWith("scale-")).map((n) => networkKey(n.uuid)))
     const busiest = Math.max(0, ...[...perQueue].filter(([k]) => networks.has(k)).map(([, n]) => n))
     return { boundMs: busiest * JOB_MS, jobs }
   })
@@ -150,17 +151,24 @@ const run = (workers: number) =>
     if (ready < SERVICES) return yield* Effect.dieMessage(`only ${ready} of ${SERVICES} Services have an address`)
     const createQueues = yield* queuesSince(t0)
     const createCalls = yield* callsSince(mark0)
-    const state = yield* sim.state
-    const perNetwork = Math.ceil(NODES / NETWORKS)
-    const complete = state.lbRules.filter((r) => r.name.startsWith("a") && r.members.size >= perNetwork - 1).length
-    if (complete < SERVICES * 2) {
-      return yield* Effect.dieMessage(`only ${complete} of ${SERVICES * 2} rules have their members`)
-    }
+    const networkOfVm = new Map(world.vms.map((v) => [v.uuid, v.nics[0]?.networkUuid ?? ""]))
+    /** How many of the Services' rules lack, or do not have exactly the VMs of the current Nodes on their network. */
+    const rulesOff = Effect.gen(function*() {
+      const current = (yield* nodes.list).items.map((n) => n.spec.providerID.replace("external-cloudstack://", ""))
+      const wanted = new Map<string, string>()
+      for (const net of new Set(networkOfVm.values())) {
+        wanted.set(net, current.filter((id) => networkOfVm.get(id) === net).sort().join(","))
+      }
+      const rules = (yield* sim.state).lbRules.filter((r) => r.name.startsWith("a"))
+      const exact = rules.filter((r) => [...r.members.keys()].sort().join(",") === wanted.get(r.networkUuid)).length
+      return SERVICES * 2 - exact
+    })
+    const off = yield* rulesOff
+    if (off > 0) return yield* Effect.dieMessage(`${off} of ${SERVICES * 2} rules without exactly the Nodes' VMs`)
 
     // ---- rolling replacement: every Node replaced, BATCH at a time (new ones join, old ones go) ----
     const t1 = yield* Effect.clockWith((c) => c.currentTimeMillis)
     const mark1 = yield* counters
-    const networkOfVm = new Map(world.vms.map((v) => [v.uuid, v.nics[0]?.networkUuid ?? ""]))
     let replaceMs = 0
     for (let start = 0; start < NODES; start += BATCH) {
       const batch = Array.from({ length: Math.min(BATCH, NODES - start) }, (_, k) => start + k)
@@ -175,21 +183,9 @@ const run = (workers: number) =>
         }
       }
       replaceMs += yield* untilIdle(progress, IDLE_MS, LIMIT_MS)
-      const current = (yield* nodes.list).items.map((n) =>
-        n.spec.providerID.replace("external-cloudstack://", "")
-      )
-      const wanted = new Map<string, string>()
-      for (const net of new Set(networkOfVm.values())) {
-        wanted.set(
-          net,
-          current.filter((id) => networkOfVm.get(id) === net).sort().join(",")
-        )
-      }
-      const wrong = (yield* sim.state).lbRules.filter((r) =>
-        r.name.startsWith("a") && [...r.members.keys()].sort().join(",") !== wanted.get(r.networkUuid)
-      )
-      if (wrong.length > 0) {
-        return yield* Effect.dieMessage(`batch at ${start}: ${wrong.length} rules without exactly the current Nodes`)
+      const wrong = yield* rulesOff
+      if (wrong > 0) {
+        return yield* Effect.dieMessage(`batch at ${start}: ${wrong} rules without exactly the current Nodes`)
       }
     }
     const replaceQueues = yield* queuesSince(t1)
@@ -198,7 +194,9 @@ const run = (workers: number) =>
     // ---- restart with drift repair on: a new process confirms every LB, then two resync periods ----
     yield* closeTicking(first)
     const mark2 = yield* counters
-    const restarted = yield* Effect.clockWith((c) => c.currentTimeMillis)
+    const restarted = yield* Effect.clockWith((c) =>
+      c.currentTimeMillis
+    )
     const second = yield* start(RESYNC_MS)
     const restartMs = yield* untilIdle(progress, IDLE_MS, RESYNC_MS - IDLE_MS)
     const restartCalls = yield* callsSince(mark2)

@@ -198,6 +198,17 @@ export const isRetryableMutation = (error: CloudStackError): boolean => {
   }
 }
 
+/** The text of CloudStack's 431 when the network's Lb provider cannot balance a rule (the virtual router and UDP). */
+export const LB_PROVIDER_REFUSAL = "LB service provider cannot support this rule"
+
+/**
+ * The provider refusing a rule it cannot balance. CloudStack gives this 431 no code of its own, so
+ * its text is the only mark: any other 431 (an invalid value, an answer from something in between)
+ * says nothing of the protocol.
+ */
+export const isLbProviderRefusal = (error: CloudStackError): boolean =>
+  error._tag === "CloudStackApiError" && error.errorCode === 431 && error.errorText.includes(LB_PROVIDER_REFUSAL)
+
 /** The configured `project-id` could not be resolved to exactly one project at start-up. */
 export class CloudStackProjectError extends Data.TaggedError("CloudStackProjectError")<{
   readonly project: string

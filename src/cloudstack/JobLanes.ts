@@ -12,6 +12,11 @@ import type { CloudStackError } from "./CloudStackError.js"
 import type { AsyncJobResult } from "./commands/AsyncJobs.js"
 import type { JobId } from "./Ids.js"
 
+/** The lanes of CloudStack's job queues: a network's, a VPC's (its addresses), an ACL list's. */
+export const networkLane = (networkId: string): string => `network:${networkId}`
+export const vpcLane = (vpcId: string): string => `vpc:${vpcId}`
+export const aclLane = (aclId: string): string => `acl:${aclId}`
+
 /** A waiter not at the head polls this often anyway (the lane's order is an assumption, never a must). */
 export const BEHIND_POLL = Duration.seconds(10)
 /** The head's polls after a pending answer: half the estimate (at least this), doubling, capped. */

@@ -29,6 +29,7 @@ import {
 import { createNetworkACL, deleteNetworkACL } from "../../cloudstack/commands/NetworkAcls.js"
 import { createTags } from "../../cloudstack/commands/Tags.js"
 import { AclItemId, type IpAddressId, type LbRuleId, type NetworkId } from "../../cloudstack/Ids.js"
+import * as JobLanes from "../../cloudstack/JobLanes.js"
 import type { LbSpec } from "./LbSpec.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { equals, type Ownership } from "./Ownership.js"
@@ -133,11 +134,13 @@ export const execute = <E>(
     })
     const { network, spec } = input
     // CloudStack runs a network's jobs one at a time: waits in its lane cost one poll per job.
-    const onNetwork = { lane: `network:${network.id}` }
+    const onNetwork = { lane: JobLanes.networkLane(network.id) }
     const onAddresses = {
-      lane: Option.match(network.vpcId, { onNone: () => `network:${network.id}`, onSome: (vpc) => `vpc:${vpc}` })
+      lane: Option.match(network.vpcId, { onNone: () => JobLanes.networkLane(network.id), onSome: JobLanes.vpcLane })
     }
-    const onAcl = { lane: network.access._tag === "Acl" ? `acl:${network.access.aclId}` : `network:${network.id}` }
+    const onAcl = {
+      lane: network.access._tag === "Acl" ? JobLanes.aclLane(network.access.aclId) : JobLanes.networkLane(network.id)
+    }
 
     const ipOf = (ref: IpRef): Effect.Effect<IpAddressId> =>
       ref._tag === "Existing" ? Effect.succeed(ref.id) : Option.match(state.acquired, {

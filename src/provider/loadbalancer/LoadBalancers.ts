@@ -7,10 +7,11 @@
  */
 import { Context, Data, Effect, Either, Layer, Option, Ref } from "effect"
 import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
-import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
+import { type CloudStackError, isLbProviderRefusal } from "../../cloudstack/CloudStackError.js"
 import { assignToLoadBalancerRule, removeFromLoadBalancerRule } from "../../cloudstack/commands/LoadBalancers.js"
 import type { NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
 import type { AclListId, LbRuleId, NetworkId, VmId } from "../../cloudstack/Ids.js"
+import * as JobLanes from "../../cloudstack/JobLanes.js"
 import type { NodeRef } from "../InstanceLookup.js"
 import { Instances } from "../Instances.js"
 import { KEEP_IP } from "./Annotations.js"
@@ -118,13 +119,8 @@ const ATTEMPTS = 3
 const isApiCode = (cause: CloudStackError, code: number): boolean =>
   (cause._tag === "CloudStackApiError" || cause._tag === "AsyncJobFailedError") && cause.errorCode === code
 
-/**
- * The provider refusing a rule it cannot balance (the virtual router and UDP): that 431's own text.
- * Any other 431 (an invalid value, an answer from something in between) says nothing of the protocol.
- */
-const isProviderRefusal = (cause: CloudStackError): boolean =>
-  isApiCode(cause, 431) && cause._tag === "CloudStackApiError" &&
-  cause.errorText.includes("LB service provider cannot support this rule")
+/** A Service's rules whose members are updated at once (their jobs share the network's queue anyway). */
+const MEMBER_RULES_AT_ONCE = 4
 
 const addressOf = (target: Option.Option<Target>, executed: Option.Option<Executed>): Option.Option<string> =>
   Option.flatMap(
@@ -230,7 +226,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
             case "NoFreeAddressError":
               return yield* new LbUserError({ reason: "LoadBalancerIPNotAvailable", detail: cause.message })
           }
-          if (step._tag === "CreateRule" && isProviderRefusal(cause) && refusals < 2) {
+          if (step._tag === "CreateRule" && isLbProviderRefusal(cause) && refusals < 2) {
             // The provider refuses this protocol (the virtual router and UDP): remember, drop the port.
             refusals++
             yield* facts.refuse(error.networkId, step.port.protocol)
@@ -265,7 +261,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
       Effect.gen(function*() {
         const lookups = yield* instances.resolve(nodes, { maxAge: "10 minutes" })
         const wanted = membersIn(snapshot.networkId, snapshot.networkName, nodes.map((n) => n.name), lookups)
-        const lane = { lane: `network:${snapshot.networkId}` }
+        const lane = { lane: JobLanes.networkLane(snapshot.networkId) }
         const wantIds = new Set(wanted.vms)
         // Rules side by side (their jobs queue on the network together); per rule new members first.
         const changes = yield* Effect.forEach(snapshot.rules, (rule) =>
@@ -283,7 +279,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
               yield* client.run(removeFromLoadBalancerRule, { id: rule.id, virtualMachineIds: remove }, lane)
             }
             return { added: add.length, removed: remove.length }
-          }), { concurrency: "unbounded" })
+          }), { concurrency: MEMBER_RULES_AT_ONCE })
         const added = changes.reduce((n, c) => n + c.added, 0)
         const removed = changes.reduce((n, c) => n + c.removed, 0)
         return { added, removed, warnings: wanted.warnings }

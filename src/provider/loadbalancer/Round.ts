@@ -5,6 +5,7 @@
  */
 import { Effect, Either, Option } from "effect"
 import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
+import { LB_PROVIDER_REFUSAL } from "../../cloudstack/CloudStackError.js"
 import { NetworkId, ZoneId } from "../../cloudstack/Ids.js"
 import type { NodeRef } from "../InstanceLookup.js"
 import type { Instances } from "../Instances.js"
@@ -149,7 +150,7 @@ export const makeRound = (deps: RoundDeps) => {
           reason: "UnsupportedProtocol",
           message: `port ${p.ipProtocol.toUpperCase()}/${p.publicPort}: the ${
             network.lbProvider || "Lb"
-          } provider of network ${network.name} refuses ${p.protocol} rules (CloudStack answered 431 "LB service provider cannot support this rule")`
+          } provider of network ${network.name} refuses ${p.protocol} rules (CloudStack answered 431 "${LB_PROVIDER_REFUSAL}")`
         })
         return false
       })
