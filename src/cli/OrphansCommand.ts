@@ -5,7 +5,8 @@
  * counts as an orphan is `src/orphans/OrphanPlan`, the reads and deletions `src/orphans/Orphans`.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Data, Effect, Layer, Option, Redacted } from "effect"
+import { Console, Data, Effect, Layer, Option } from "effect"
+import { secretsOf } from "../cloudstack/ClientCore.js"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import * as HttpTransport from "../cloudstack/HttpTransport.js"
 import * as Redact from "../cloudstack/Redact.js"
@@ -15,9 +16,9 @@ import * as KubernetesLive from "../kubernetes/KubernetesLive.js"
 import * as Metrics from "../metrics/Metrics.js"
 import * as OrphanReport from "../orphans/OrphanReport.js"
 import * as Orphans from "../orphans/Orphans.js"
+import type { Backends } from "../runtime/Ccm.js"
 import * as CliOptions from "./CliOptions.js"
 import { cloudConfigOption } from "./CloudConfigOption.js"
-import type { Backends } from "./RunCommand.js"
 
 export interface OrphansOptions {
   /** `--cluster-name`, as the controller manager was run with. */
@@ -44,7 +45,7 @@ export class OrphanDeletionFailedError extends Data.TaggedError("OrphanDeletionF
 export const orphansWith = <E1, E2>(options: OrphansOptions, config: CloudConfigShape, backends: Backends<E1, E2>) => {
   const base = Layer.merge(Layer.succeed(CloudConfig, config), Metrics.layer)
   const client = CloudStackClient.layer.pipe(Layer.provide(backends.cloudStackTransport.pipe(Layer.provideMerge(base))))
-  const clean = OrphanReport.cleaner(Redact.make([Redacted.value(config.apiKey), Redacted.value(config.secretKey)]))
+  const clean = OrphanReport.cleaner(Redact.make(secretsOf(config)))
   return Effect.gen(function*() {
     const found = yield* Orphans.survey(options.clusterName)
     const results = options.delete ? yield* Orphans.execute(found.steps) : undefined

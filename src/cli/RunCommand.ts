@@ -10,7 +10,6 @@ import * as CloudConfigFile from "../config/CloudConfigFile.js"
 import * as Ccm from "../runtime/Ccm.js"
 import { parse, type RunFlags, usage } from "./RunFlags.js"
 
-export type { Backends } from "../runtime/Ccm.js"
 export { drainTimeout } from "../runtime/CcmSettings.js"
 
 /** klog verbosity to an Effect log level: 0-3 Info, 4-5 Debug, 6+ Trace. */

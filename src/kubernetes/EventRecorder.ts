@@ -88,15 +88,11 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
         const name = `${event.object.name}.${nanos.toString(16)}${salt.toString(16).padStart(4, "0")}`
         const { object, type, reason, message, timestamp } = event
         yield* api.create({ name, involvedObject: object, type, reason, message, component, timestamp })
-        yield* Ref.update(written, (map) => {
-          const bounded = HashMap.size(map) >= MAX_AGGREGATED
-            ? Option.match(Option.fromIterable(HashMap.keys(map)), {
-              onNone: () => map,
-              onSome: (k) => HashMap.remove(map, k)
-            })
-            : map
-          return HashMap.set(bounded, key, { namespace: eventNamespace(object), name, count: 1 })
-        })
+        yield* Ref.update(
+          written,
+          (map) =>
+            EventSpamFilter.setBounded(map, key, { namespace: eventNamespace(object), name, count: 1 }, MAX_AGGREGATED)
+        )
       })
 
     const write = (event: Pending) =>

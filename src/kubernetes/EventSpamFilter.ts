@@ -33,11 +33,13 @@ export const accept = (
   const bucket = Option.getOrElse(HashMap.get(state, key), (): Bucket => ({ tokens: rate.burst, at: undefined }))
   const [wait, next] = reserve(bucket, now, rate)
   if (wait > 0) return [false, state]
-  const bounded = HashMap.size(state) >= MAX_SPAM_KEYS && !HashMap.has(state, key)
-    ? Option.match(Option.fromIterable(HashMap.keys(state)), {
-      onNone: () => state,
-      onSome: (k) => HashMap.remove(state, k)
-    })
-    : state
-  return [true, HashMap.set(bounded, key, next)]
+  return [true, setBounded(state, key, next, MAX_SPAM_KEYS)]
+}
+
+/** Sets `key`; a new key in a full map first evicts the oldest-iterated one, so the map never grows past `max`. */
+export const setBounded = <K, V>(map: HashMap.HashMap<K, V>, key: K, value: V, max: number): HashMap.HashMap<K, V> => {
+  const room = HashMap.size(map) < max || HashMap.has(map, key)
+    ? map
+    : Option.match(Option.fromIterable(HashMap.keys(map)), { onNone: () => map, onSome: (k) => HashMap.remove(map, k) })
+  return HashMap.set(room, key, value)
 }

@@ -4,7 +4,7 @@
  * status only), reads of optional objects, decoding of answers, and paged lists. Watches are KubeWatch.
  */
 import * as k8s from "@kubernetes/client-node"
-import { Cause, Clock, Effect, Exit, Option, ParseResult } from "effect"
+import { Cause, Clock, Effect, Exit, FiberRef, LogLevel, Option, ParseResult } from "effect"
 import { KubeApiError, reasonFromStatus } from "./KubeError.js"
 import { type KubeLimiter, unlimited } from "./KubeRateLimiter.js"
 import type { ListResult } from "./WatchEvent.js"
@@ -54,29 +54,39 @@ export const toKubeApiError =
 const traced =
   (verb: KubeApiError["verb"], resource: string, name: string | undefined) =>
   <A>(request: Effect.Effect<A, KubeApiError>): Effect.Effect<A, KubeApiError> =>
-    Effect.flatMap(
-      Clock.currentTimeMillis,
-      (started) =>
-        Effect.onExit(request, (exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (ended) =>
-            Effect.logTrace("kubernetes request").pipe(
-              Effect.annotateLogs({
-                verb,
-                resource,
-                ...(name === undefined ? {} : { name }),
-                status: Exit.match(exit, {
-                  onSuccess: () =>
-                    "ok",
-                  onFailure: (cause) =>
-                    Option.match(Cause.failureOption(cause), {
-                      onNone: () => "interrupted",
-                      onSome: (error) => error.status === undefined ? error.reason.toLowerCase() : String(error.status)
-                    })
-                }),
-                durationMs: ended - started
-              })
-            )))
-    )
+    // Timed and logged only when Trace is on: every Kubernetes request passes here.
+    Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+      LogLevel.greaterThan(minimum, LogLevel.Trace) ? request : timedTrace(verb, resource, name, request))
+
+const timedTrace = <A>(
+  verb: KubeApiError["verb"],
+  resource: string,
+  name: string | undefined,
+  request: Effect.Effect<A, KubeApiError>
+): Effect.Effect<A, KubeApiError> =>
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (started) =>
+      Effect.onExit(request, (exit) =>
+        Effect.flatMap(Clock.currentTimeMillis, (ended) =>
+          Effect.logTrace("kubernetes request").pipe(
+            Effect.annotateLogs({
+              verb,
+              resource,
+              ...(name === undefined ? {} : { name }),
+              status: Exit.match(exit, {
+                onSuccess: () =>
+                  "ok",
+                onFailure: (cause) =>
+                  Option.match(Cause.failureOption(cause), {
+                    onNone: () => "interrupted",
+                    onSome: (error) => error.status === undefined ? error.reason.toLowerCase() : String(error.status)
+                  })
+              }),
+              durationMs: ended - started
+            })
+          )))
+  )
 
 /** Runs one client-node call as a typed, interruptible, spanned effect, logged at Trace. */
 export const call = <A>(

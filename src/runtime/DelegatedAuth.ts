@@ -86,7 +86,6 @@ export const make = (options: DelegatedAuthOptions): Effect.Effect<AccessGuard, 
             new KubeApiError({
               verb: "create",
               resource,
-              name: undefined, // else Error's own `name` would print
               reason: "Transport",
               detail: `no answer within ${Duration.format(REVIEW_TIMEOUT)}`
             })

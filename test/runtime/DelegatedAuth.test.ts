@@ -29,7 +29,6 @@ const fake = Effect.gen(function*() {
     new KubeApiError({
       verb: "create",
       resource,
-      name: undefined,
       reason: "Unavailable",
       status: 503,
       detail: "etcd is down"
