@@ -288,7 +288,7 @@ const resolveProject = (
   Option.match(configured, {
     onNone: () => Effect.succeed(Option.none()),
     onSome: (value) =>
-      UUID.test(value)
+      isUuid(value)
         ? Effect.succeed(Option.some(ProjectId.make(value)))
         : Effect.gen(function*() {
           const projects = yield* client.list(listProjects, { name: value, listAll: true })

@@ -79,7 +79,7 @@ export type SyncError =
   | NodeAddresses.ProvidedNodeIpError
 
 /** At most this many attempts of an update that keeps hitting Conflict (each after a re-read). */
-export const CONFLICT_ATTEMPTS = 5
+const CONFLICT_ATTEMPTS = 5
 
 const isConflict = (error: { readonly _tag: string; readonly reason?: unknown }): boolean =>
   error._tag === "KubeApiError" && error.reason === "Conflict"

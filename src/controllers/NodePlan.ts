@@ -133,11 +133,9 @@ export const LifecycleAction = Data.taggedEnum<LifecycleAction>()
 
 /** Ready Nodes only lose the shutdown taint; NotReady ones are judged by their lookup. */
 export const lifecycle = (node: NodeView, lookup: InstanceLookup.Lookup | undefined): LifecycleAction => {
-  if (isReady(node)) {
-    return hasTaint(node, TAINT_SHUTDOWN)
-      ? LifecycleAction.RemoveShutdownTaint()
-      : LifecycleAction.Nothing()
-  }
+  // The monitor keeps only these Nodes as candidates: the rule lives in one place.
+  if (!needsMonitoring(node)) return LifecycleAction.Nothing()
+  if (isReady(node)) return LifecycleAction.RemoveShutdownTaint()
   if (lookup === undefined) return LifecycleAction.Nothing()
   const name = node.metadata.name
   const exists = InstanceLookup.exists(name, lookup)

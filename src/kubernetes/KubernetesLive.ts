@@ -19,7 +19,11 @@ export type KubernetesServices =
   | EventApi.EventApi
   | LeaseApi.LeaseApi
 
-/** All live Kubernetes services sharing one client (and one `rate` limit, if given); fails with KubeConfigError when no API server can be configured. */
+/**
+ * All live Kubernetes services over one kept-alive client; a `rate` gives each clientset (controllers,
+ * informers, leader election) its own bucket at that rate, as the Go CCM's clientsets, so the total may
+ * reach three times it. Fails with KubeConfigError when no API server can be configured.
+ */
 export const layer = (
   options: KubeConfigLoader.KubeConfigOptions,
   rate?: KubeRateLimit

@@ -42,7 +42,7 @@ export class NodesUnavailableError extends Data.TaggedError("NodesUnavailableErr
 }
 
 /** The account's own resources: four paged listings, whatever their number. */
-export const listInventory: Effect.Effect<Inventory, CloudStackError, CloudStackClient> = Effect.gen(function*() {
+const listInventory: Effect.Effect<Inventory, CloudStackError, CloudStackClient> = Effect.gen(function*() {
   const cs = yield* CloudStackClient
   return yield* Effect.all({
     ips: cs.list(ownedOnly(listPublicIpAddresses), {}),

@@ -35,7 +35,7 @@ export interface NetworkReport {
 }
 
 /** The virtual router's names as an Lb provider (isolated networks and VPC tiers). */
-export const VIRTUAL_ROUTERS: ReadonlySet<string> = new Set(["VirtualRouter", "VpcVirtualRouter"])
+const VIRTUAL_ROUTERS: ReadonlySet<string> = new Set(["VirtualRouter", "VpcVirtualRouter"])
 
 const list = (value: string | undefined): ReadonlyArray<string> =>
   (value ?? "").split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "")

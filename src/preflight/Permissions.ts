@@ -4,7 +4,7 @@
  * a disabled feature is only noted. Pure.
  */
 import { Option } from "effect"
-import { type Feature, REQUIRED_COMMANDS } from "../provider/RequiredCommands.js"
+import { type Feature, isNeeded, REQUIRED_COMMANDS } from "../provider/RequiredCommands.js"
 import { type Check, check, type Level } from "./Check.js"
 
 export interface CommandStatus {
@@ -17,13 +17,13 @@ export interface CommandStatus {
   readonly allowed: Option.Option<boolean>
 }
 
-export const FEATURE_LABELS: Readonly<Record<Feature, string>> = {
+const FEATURE_LABELS: Readonly<Record<Feature, string>> = {
   nodes: "the cloud-node and cloud-node-lifecycle controllers",
   loadBalancers: "the service controller (LoadBalancer Services)",
   project: "resolving project-id by name"
 }
 
-export const FEATURES: ReadonlyArray<Feature> = ["nodes", "loadBalancers", "project"]
+const FEATURES: ReadonlyArray<Feature> = ["nodes", "loadBalancers", "project"]
 
 /** Every catalogue command with whether it is needed and allowed (`allowed`: listApis' names, None if unknown). */
 export const statuses = (
@@ -34,7 +34,7 @@ export const statuses = (
     command: c.command,
     use: c.use,
     features: c.features,
-    needed: c.features.some((f) => enabled.has(f)),
+    needed: isNeeded(c, enabled),
     allowed: Option.map(allowed, (names) => names.has(c.command))
   }))
 

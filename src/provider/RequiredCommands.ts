@@ -87,6 +87,6 @@ export const REQUIRED_COMMANDS: ReadonlyArray<RequiredCommand> = [
   lb(queryAsyncJobResult, "wait for every create, update, delete, assign and remove")
 ]
 
-/** The commands the given features need, each once, in catalogue order. */
-export const commandsFor = (features: ReadonlySet<Feature>): ReadonlyArray<RequiredCommand> =>
-  REQUIRED_COMMANDS.filter((c) => c.features.some((f) => features.has(f)))
+/** Whether one of the enabled features needs the command. */
+export const isNeeded = (command: RequiredCommand, enabled: ReadonlySet<Feature>): boolean =>
+  command.features.some((f) => enabled.has(f))

@@ -54,7 +54,7 @@ export class LeaderElection extends Context.Tag("cloudstack-ccm/runtime/LeaderEl
    * LeadershipLostError (after interrupting `effect`) when renewal fails for the renew deadline.
    * When `effect` ends or is interrupted (shutdown), the Lease is released so another candidate
    * takes over at once. The loss is safe only if `effect`'s finalizers end within
-   * leaseDuration - renewDeadline (see RunCommand.drainTimeout).
+   * leaseDuration - renewDeadline (see CcmSettings.drainTimeout).
    */
   readonly withLeadership: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LeadershipLostError, R>
   /**

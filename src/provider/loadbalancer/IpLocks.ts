@@ -14,7 +14,7 @@ export interface IpLocks {
 }
 
 /** The addresses and IP ids a Service names. */
-export const keysOf = (service: LbService): ReadonlyArray<string> => {
+const keysOf = (service: LbService): ReadonlyArray<string> => {
   const keys = new Set<string>()
   for (
     const v of [
