@@ -425,6 +425,9 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     metric: f.scenario,
     value: f.ours,
     unit: "calls",
-    note: `Go CCM v1.2.0: ${f.go}${f.budget === "" ? "" : `; budget ${f.budget}`}`
+    note: [f.go === "" ? "" : `Go CCM v1.2.0: ${f.go}`, f.budget === "" ? "" : `budget ${f.budget}`].filter((s) =>
+      s !== ""
+    )
+      .join("; ")
   }))
 }

@@ -266,7 +266,8 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
           )
         }
         const convergeSeconds = (performance.now() - started) / 1000
-        let rss = outcome === "converged" ? 0 : NaN
+        // Sampled now, then through the hold: a hold of 0 still reports the RSS at convergence.
+        let rss = outcome === "converged" ? procStatusMiB(pid, "VmRSS") ?? NaN : NaN
         for (const until = performance.now() + (outcome === "converged" ? HOLD_MS : 0); performance.now() < until;) {
           await sleep(500)
           rss = procStatusMiB(pid, "VmRSS") ?? NaN

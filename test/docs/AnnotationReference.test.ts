@@ -11,10 +11,10 @@ describe("docs/annotations.md", () => {
   it("is exactly what the catalogue renders (regenerate with npm run docs:annotations)", () => {
     assert.strictEqual(read("docs/annotations.md"), AnnotationReference.renderReference())
   })
-  it("documents every load-balancer annotation exactly as the catalogue has it", () => {
-    const reference = read("docs/annotations.md")
-    assert.include(reference, AnnotationReference.renderTable())
-    for (const a of Annotations.catalogue) assert.include(reference, `\`${a.key}\``)
+  // The file equals the rendering (above): what is left to check is that the rendering leaves no annotation out.
+  it("the rendered table names every annotation of the catalogue", () => {
+    const table = AnnotationReference.renderTable()
+    for (const a of Annotations.catalogue) assert.include(table, `\`${a.key}\``)
   })
   it("the README links the reference", () => {
     assert.include(read("README.md"), "(docs/annotations.md)")
