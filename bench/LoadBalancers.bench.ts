@@ -21,6 +21,7 @@ import {
   LoadBalancers
 } from "../src/provider/loadbalancer/LoadBalancers.js"
 import * as Ownership from "../src/provider/loadbalancer/Ownership.js"
+import * as CallCounts from "../src/simulation/cloudstack/CallCounts.js"
 import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../src/simulation/cloudstack/DemoWorld.js"
 import { World } from "../src/simulation/cloudstack/World.js"
@@ -42,16 +43,9 @@ const service = (overrides: Partial<LbService> = {}): LbService => {
   }
 }
 
-const calls = Effect.flatMap(CloudStackSimulator, (s) => s.counters).pipe(
-  Effect.map((c) => [...c.values()].reduce((a, b) => a + b, 0))
-)
+const calls = Effect.flatMap(CloudStackSimulator, (s) => s.counters).pipe(Effect.map(CallCounts.total))
 const mutations = Effect.flatMap(CloudStackSimulator, (s) => s.counters).pipe(
-  Effect.map((c) =>
-    [...c.entries()].filter(([k]) => !k.startsWith("list") && k !== "queryAsyncJobResult").reduce(
-      (a, [, n]) => a + n,
-      0
-    )
-  )
+  Effect.map((c) => CallCounts.total(c, CallCounts.isMutation))
 )
 const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {

@@ -13,6 +13,7 @@ import { NodeApi } from "../src/kubernetes/NodeApi.js"
 import { ServiceApi } from "../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../src/provider/loadbalancer/Annotations.js"
 import { DEFAULT_CONCURRENT_SERVICE_SYNCS } from "../src/runtime/CcmSettings.js"
+import * as CallCounts from "../src/simulation/cloudstack/CallCounts.js"
 import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../src/simulation/cloudstack/DemoWorld.js"
 import { networkKey } from "../src/simulation/cloudstack/Jobs.js"
@@ -96,13 +97,8 @@ const queuesSince = (since: number) =>
   })
 
 const counters = Effect.flatMap(CloudStackSimulator, (s) => s.counters)
-const totalCalls = Effect.map(counters, (c) => [...c.values()].reduce((a, b) => a + b, 0))
-const callsSince = (mark: ReadonlyMap<string, number>) =>
-  Effect.map(counters, (now) => {
-    const out: Array<[string, number]> = []
-    for (const [k, v] of now) if (v - (mark.get(k) ?? 0) > 0) out.push([k, v - (mark.get(k) ?? 0)])
-    return out.sort(([a], [b]) => (a < b ? -1 : 1))
-  })
+const totalCalls = Effect.map(counters, CallCounts.total)
+const callsSince = (mark: ReadonlyMap<string, number>) => Effect.map(counters, (now) => CallCounts.since(mark, now))
 
 const run = (workers: number) =>
   Effect.gen(function*() {
@@ -298,7 +294,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   rows.push({
     bench,
     metric: "converge from empty: calls",
-    value: r.createCalls.reduce((a, [, n]) => a + n, 0),
+    value: CallCounts.total(r.createCalls),
     unit: "calls",
     note: r.createCalls.map(([k, n]) => `${k} ${n}`).join(", ")
   })
@@ -319,13 +315,12 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   rows.push({
     bench,
     metric: "rolling replacement: calls",
-    value: r.replaceCalls.reduce((a, [, n]) => a + n, 0),
+    value: CallCounts.total(r.replaceCalls),
     unit: "calls",
     note: r.replaceCalls.map(([k, n]) => `${k} ${n}`).join(", ")
   })
-  const sum = (calls: ReadonlyArray<readonly [string, number]>) => calls.reduce((a, [, n]) => a + n, 0)
-  const mutating = (calls: ReadonlyArray<readonly [string, number]>) =>
-    sum(calls.filter(([k]) => !k.startsWith("list") && k !== "queryAsyncJobResult"))
+  const sum = CallCounts.total
+  const mutating = (calls: ReadonlyArray<readonly [string, number]>) => CallCounts.total(calls, CallCounts.isMutation)
   const notes = (calls: ReadonlyArray<readonly [string, number]>) => calls.map(([k, n]) => `${k} ${n}`).join(", ")
   rows.push({
     bench,

@@ -13,6 +13,7 @@ import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
 import { lbName } from "../../src/provider/loadbalancer/LbName.js"
 import { aclMarker } from "../../src/provider/loadbalancer/ObservedLb.js"
 import * as Tags from "../../src/provider/loadbalancer/Tags.js"
+import * as CallCounts from "../../src/simulation/cloudstack/CallCounts.js"
 import type { CallRecord } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import type { SimState } from "../../src/simulation/cloudstack/SimModel.js"
 import { expect, type Expectation, key, vmGone, wantsLb } from "./ChaosExpect.js"
@@ -55,7 +56,7 @@ export interface CheckInput {
 const sameSet = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
   [...a].sort().join(",") === [...b].sort().join(",")
 const allSources = (cidrs: ReadonlyArray<string>) => cidrs.length === 0 || sameSet(cidrs, ["0.0.0.0/0"])
-const isMutation = (command: string) => !command.startsWith("list") && command !== "queryAsyncJobResult"
+const { isMutation } = CallCounts
 
 export const check = (input: CheckInput): ReadonlyArray<Violation> => {
   const out: Array<Violation> = []

@@ -32,6 +32,7 @@ import { LeaseApi } from "../../src/kubernetes/LeaseApi.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
+import * as CallCounts from "../../src/simulation/cloudstack/CallCounts.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { simulatedCloudConfig } from "../../src/simulation/SimulatedCloudConfig.js"
@@ -435,7 +436,7 @@ const run = (options: ChaosOptions) =>
       trace,
       stats: {
         calls: calls.length,
-        mutations: calls.filter((c) => !c.command.startsWith("list") && c.command !== "queryAsyncJobResult").length,
+        mutations: calls.filter((c) => CallCounts.isMutation(c.command)).length,
         actions: churn.counter.actions,
         refused: churn.counter.failures,
         ...stats,

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { promisify } from "node:util"
+import * as CallCounts from "../../src/simulation/cloudstack/CallCounts.js"
 import { type CallRecord, CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
@@ -131,8 +132,7 @@ export const uninitialisedNodes = async (core: k8s.CoreV1Api, names: ReadonlyArr
   }
 }
 
-/** Reads and job polls change nothing; every other command does. */
-export const isMutating = (command: string) => !command.startsWith("list") && command !== "queryAsyncJobResult"
+const isMutating = CallCounts.isMutation
 /** The mutating calls of a slice of the call log, as `command` names. */
 export const mutations = (calls: ReadonlyArray<CallRecord>) =>
   calls.filter((c) => isMutating(c.command)).map((c) => c.command)

@@ -7,6 +7,7 @@ import { deleteNetworkACL } from "../../src/cloudstack/commands/NetworkAcls.js"
 import { deleteTags } from "../../src/cloudstack/commands/Tags.js"
 import { AclItemId, FirewallRuleId, LbRuleId, VmId } from "../../src/cloudstack/Ids.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
+import * as CallCounts from "../../src/simulation/cloudstack/CallCounts.js"
 import {
   cloud,
   counters,
@@ -20,14 +21,7 @@ import {
 } from "./ServiceScenariosEnv.js"
 
 const mutatingSince = (mark: ReadonlyMap<string, number>) =>
-  Effect.map(
-    counters,
-    (now) =>
-      [...now].filter(([c]) => !c.startsWith("list") && c !== "queryAsyncJobResult").reduce(
-        (n, [c, v]) => n + v - (mark.get(c) ?? 0),
-        0
-      )
-  )
+  Effect.map(counters, (now) => CallCounts.total(CallCounts.since(mark, now), CallCounts.isMutation))
 const readsSince = (mark: ReadonlyMap<string, number>) =>
   Effect.map(
     counters,

@@ -15,6 +15,7 @@ import { lbName } from "../../../src/provider/loadbalancer/LbName.js"
 import type { LbService } from "../../../src/provider/loadbalancer/LbSpec.js"
 import * as LoadBalancers from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
+import * as CallCounts from "../../../src/simulation/cloudstack/CallCounts.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import { cloudLayer, type CloudOptions } from "../../simulation/NodeScenariosEnv.js"
 
@@ -68,23 +69,11 @@ export const annotationStore = (initial: Readonly<Record<string, string>> = {}) 
 export const countersNow = Effect.flatMap(CloudStackSimulator, (s) => s.counters)
 export const callsSince = (mark: ReadonlyMap<string, number>) =>
   Effect.map(countersNow, (now) => {
-    const out: Record<string, number> = {}
-    let total = 0
-    for (const [command, n] of now) {
-      const d = n - (mark.get(command) ?? 0)
-      if (d > 0) {
-        out[command] = d
-        total += d
-      }
-    }
+    const calls = CallCounts.since(mark, now)
     return {
-      byCommand: out,
-      total,
-      mutating: total -
-        Object.entries(out).filter(([c]) => c.startsWith("list") || c === "queryAsyncJobResult").reduce(
-          (a, [, n]) => a + n,
-          0
-        )
+      byCommand: Object.fromEntries(calls),
+      total: CallCounts.total(calls),
+      mutating: CallCounts.total(calls, CallCounts.isMutation)
     }
   })
 
