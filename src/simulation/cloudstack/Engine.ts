@@ -10,6 +10,7 @@ import * as Addresses from "./commands/Addresses.js"
 import * as AsyncJobs from "./commands/AsyncJobs.js"
 import * as Discovery from "./commands/Discovery.js"
 import * as Firewall from "./commands/Firewall.js"
+import * as LoadBalancerMembers from "./commands/LoadBalancerMembers.js"
 import * as LoadBalancerPolicies from "./commands/LoadBalancerPolicies.js"
 import * as LoadBalancers from "./commands/LoadBalancers.js"
 import * as NetworkAcls from "./commands/NetworkAcls.js"
@@ -34,6 +35,7 @@ const handlers: ReadonlyMap<string, Handler> = new Map(
     VirtualMachines,
     Addresses,
     LoadBalancers,
+    LoadBalancerMembers,
     LoadBalancerPolicies,
     Firewall,
     Tags,
