@@ -17,6 +17,8 @@ import * as NetworkAcls from "./commands/NetworkAcls.js"
 import * as Networks from "./commands/Networks.js"
 import * as Projects from "./commands/Projects.js"
 import * as Tags from "./commands/Tags.js"
+import * as VirtualMachineCatalogue from "./commands/VirtualMachineCatalogue.js"
+import * as VirtualMachineLifecycle from "./commands/VirtualMachineLifecycle.js"
 import * as VirtualMachines from "./commands/VirtualMachines.js"
 import * as Zones from "./commands/Zones.js"
 import { authFail, errorBody, responseKey } from "./Fail.js"
@@ -33,6 +35,8 @@ const handlers: ReadonlyMap<string, Handler> = new Map(
     Networks,
     NetworkAcls,
     VirtualMachines,
+    VirtualMachineCatalogue,
+    VirtualMachineLifecycle,
     Addresses,
     LoadBalancers,
     LoadBalancerMembers,
