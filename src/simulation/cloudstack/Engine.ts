@@ -10,12 +10,15 @@ import * as Addresses from "./commands/Addresses.js"
 import * as AsyncJobs from "./commands/AsyncJobs.js"
 import * as Discovery from "./commands/Discovery.js"
 import * as Firewall from "./commands/Firewall.js"
+import * as LoadBalancerMembers from "./commands/LoadBalancerMembers.js"
 import * as LoadBalancerPolicies from "./commands/LoadBalancerPolicies.js"
 import * as LoadBalancers from "./commands/LoadBalancers.js"
 import * as NetworkAcls from "./commands/NetworkAcls.js"
 import * as Networks from "./commands/Networks.js"
 import * as Projects from "./commands/Projects.js"
 import * as Tags from "./commands/Tags.js"
+import * as VirtualMachineCatalogue from "./commands/VirtualMachineCatalogue.js"
+import * as VirtualMachineLifecycle from "./commands/VirtualMachineLifecycle.js"
 import * as VirtualMachines from "./commands/VirtualMachines.js"
 import * as Zones from "./commands/Zones.js"
 import { authFail, errorBody, responseKey } from "./Fail.js"
@@ -32,8 +35,11 @@ const handlers: ReadonlyMap<string, Handler> = new Map(
     Networks,
     NetworkAcls,
     VirtualMachines,
+    VirtualMachineCatalogue,
+    VirtualMachineLifecycle,
     Addresses,
     LoadBalancers,
+    LoadBalancerMembers,
     LoadBalancerPolicies,
     Firewall,
     Tags,
