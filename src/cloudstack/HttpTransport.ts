@@ -5,9 +5,9 @@
  * Secrets are read from `Redacted` only to sign and never reach logs, errors or spans: socket error
  * texts (which may contain the URL) are redacted before they become a `CloudStackTransportError`.
  */
-import { Clock, Duration, Effect, Layer, Predicate, Redacted } from "effect"
+import { Clock, Duration, Effect, Layer, Predicate, Redacted, type Scope } from "effect"
 import { EnvHttpProxyAgent, request as undiciRequest } from "undici"
-import { CloudConfig } from "../config/CloudConfig.js"
+import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
 import { CloudStackTransportError } from "./CloudStackError.js"
 import { type CloudStackRawResponse, type CloudStackRequest, CloudStackTransport } from "./CloudStackTransport.js"
 import * as Redact from "./Redact.js"
@@ -109,15 +109,18 @@ export const toTransportError = (command: string, secrets: ReadonlyArray<string>
 export const headerValue = (value: string | ReadonlyArray<string> | undefined): string =>
   value === undefined ? "" : typeof value === "string" ? value : value.join(", ")
 
-const make = Effect.gen(function*() {
-  const config = yield* CloudConfig
+/**
+ * The HTTP agent for CloudStack requests: ssl-no-verify, request-timeout (connect, headers, body) and
+ * the proxy variables (read once, as every other process setting at start-up); closed with the scope.
+ * The preflight's prober uses the same, so it tests what the CCM will do.
+ */
+export const makeAgent = (
+  config: Pick<CloudConfigShape, "requestTimeout" | "sslNoVerify">,
+  label: string
+): Effect.Effect<EnvHttpProxyAgent, never, Scope.Scope> => {
   const timeoutMs = Duration.toMillis(config.requestTimeout)
   const tls = { rejectUnauthorized: !config.sslNoVerify }
-  if (config.sslNoVerify) {
-    yield* Effect.logWarning("TLS certificate verification of the CloudStack API is disabled (ssl-no-verify)")
-  }
-  // Proxy variables are read once here, as every other process setting is at start-up.
-  const agent = yield* Effect.acquireRelease(
+  return Effect.acquireRelease(
     Effect.sync(() =>
       new EnvHttpProxyAgent({
         connect: { ...tls, timeout: timeoutMs },
@@ -129,10 +132,32 @@ const make = Effect.gen(function*() {
     (a) =>
       Effect.tryPromise(() => a.close()).pipe(
         Effect.catchAll((cause) =>
-          Effect.logDebug("CloudStack HTTP agent close failed").pipe(Effect.annotateLogs({ cause }))
+          Effect.logDebug(`${label} HTTP agent close failed`).pipe(Effect.annotateLogs({ cause }))
         )
       )
   )
+}
+
+/** Fails a request with a Timeout transport error once request-timeout has passed. */
+export const withRequestTimeout =
+  (command: string, timeout: Duration.Duration) =>
+  <A, E, R>(request: Effect.Effect<A, E, R>): Effect.Effect<A, E | CloudStackTransportError, R> =>
+    Effect.timeoutFail(request, {
+      duration: timeout,
+      onTimeout: () =>
+        new CloudStackTransportError({
+          command,
+          reason: "Timeout",
+          detail: `no answer within ${Duration.format(timeout)}`
+        })
+    })
+
+const make = Effect.gen(function*() {
+  const config = yield* CloudConfig
+  if (config.sslNoVerify) {
+    yield* Effect.logWarning("TLS certificate verification of the CloudStack API is disabled (ssl-no-verify)")
+  }
+  const agent = yield* makeAgent(config, "CloudStack")
   const apiKey = Redacted.value(config.apiKey)
   const secretKey = Redacted.value(config.secretKey)
 
@@ -166,17 +191,7 @@ const make = Effect.gen(function*() {
         },
         catch: toTransportError(request.command, [apiKey, secretKey, wire.signature])
       })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: config.requestTimeout,
-        onTimeout: () =>
-          new CloudStackTransportError({
-            command: request.command,
-            reason: "Timeout",
-            detail: `no answer within ${Duration.format(config.requestTimeout)}`
-          })
-      })
-    )
+    }).pipe(withRequestTimeout(request.command, config.requestTimeout))
 
   return CloudStackTransport.of({ send })
 })

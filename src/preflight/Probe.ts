@@ -4,10 +4,16 @@
  * secret-key and an api-key problem apart. Keeps what the typed client drops: the status, the body
  * and the server's `Date` header. Same TLS and proxy settings as the live transport.
  */
-import { Clock, DateTime, Duration, Effect, Option, Redacted, type Scope } from "effect"
-import { EnvHttpProxyAgent, request as undiciRequest } from "undici"
+import { Clock, DateTime, Effect, Option, Redacted, type Scope } from "effect"
+import { request as undiciRequest } from "undici"
 import { CloudStackTransportError } from "../cloudstack/CloudStackError.js"
-import { encodeRequest, headerValue, toTransportError } from "../cloudstack/HttpTransport.js"
+import {
+  encodeRequest,
+  headerValue,
+  makeAgent,
+  toTransportError,
+  withRequestTimeout
+} from "../cloudstack/HttpTransport.js"
 import { encodeQuery, type Params, sign } from "../cloudstack/Signing.js"
 import type { CloudConfigShape } from "../config/CloudConfig.js"
 
@@ -58,24 +64,7 @@ const parseDate = (value: string): Option.Option<number> =>
 /** A prober over its own agent (closed with the scope), honouring ssl-no-verify, request-timeout and proxy variables. */
 export const make = (config: CloudConfigShape): Effect.Effect<Prober, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const timeoutMs = Duration.toMillis(config.requestTimeout)
-    const tls = { rejectUnauthorized: !config.sslNoVerify }
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new EnvHttpProxyAgent({
-          connect: { ...tls, timeout: timeoutMs },
-          requestTls: tls,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs
-        })
-      ),
-      (a) =>
-        Effect.tryPromise(() => a.close()).pipe(
-          Effect.catchAll((cause) =>
-            Effect.logDebug("preflight HTTP agent close failed").pipe(Effect.annotateLogs({ cause }))
-          )
-        )
-    )
+    const agent = yield* makeAgent(config, "preflight")
     const send = (command: string, params: Params, signing: Signing) =>
       Effect.gen(function*() {
         const start = yield* Clock.currentTimeMillis
@@ -103,17 +92,7 @@ export const make = (config: CloudConfigShape): Effect.Effect<Prober, never, Sco
           },
           // The URL carries the key and its signature: both are redacted from the error's text.
           catch: toTransportError(command, secrets)
-        }).pipe(
-          Effect.timeoutFail({
-            duration: config.requestTimeout,
-            onTimeout: () =>
-              new CloudStackTransportError({
-                command,
-                reason: "Timeout",
-                detail: `no answer within ${Duration.format(config.requestTimeout)}`
-              })
-          })
-        )
+        }).pipe(withRequestTimeout(command, config.requestTimeout))
         const end = yield* Clock.currentTimeMillis
         return {
           status: answer.status,
