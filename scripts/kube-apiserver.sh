@@ -126,6 +126,9 @@ wait_ready() {
     if ! kill -0 "$(cat "$STATE_DIR/apiserver.pid")" 2>/dev/null; then
       log "kube-apiserver exited; log tail:"; tail -n 30 "$STATE_DIR/apiserver.log" >&2; return 1
     fi
+    if ! kill -0 "$(cat "$STATE_DIR/etcd.pid")" 2>/dev/null; then
+      log "etcd exited; log tail:"; tail -n 10 "$STATE_DIR/etcd.log" >&2; return 1
+    fi
     sleep 0.3
   done
 }
@@ -140,6 +143,17 @@ start() {
     echo "$STATE_DIR/kubeconfig"
     return 0
   fi
+  # A port free_port saw free may be taken by another process starting at the same moment (e2e files
+  # run side by side): then etcd or the apiserver fails to bind, and a new set of ports is tried.
+  local attempt
+  for attempt in 1 2 3; do
+    start_once && return 0
+    log "start attempt $attempt failed; retrying on other ports"
+  done
+  exit 1
+}
+
+start_once() {
   rm -rf "$STATE_DIR"
   mkdir -p "$STATE_DIR/etcd" "$STATE_DIR/certs"
   local etcd_client etcd_peer port
@@ -167,7 +181,7 @@ start() {
     >"$STATE_DIR/apiserver.log" 2>&1 < /dev/null &
   echo $! > "$STATE_DIR/apiserver.pid"
   local url="https://127.0.0.1:$port"
-  wait_ready "$url" || { stop; exit 1; }
+  wait_ready "$url" || { stop; return 1; }
   cat > "$STATE_DIR/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
