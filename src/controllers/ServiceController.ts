@@ -105,16 +105,18 @@ export const make = (options: ServiceControllerOptions = {}) =>
           return ServicePlan.backends(service, all, yield* slicesNow(service))
         })
 
+      const claimIndex = ServicePlan.lastClaimIndex()
       const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) =>
         Effect.map(serviceInformer.list, (all) => {
-          const claims = ServicePlan.claimsOf(all, ServicePlan.serviceKey(service))
+          const claims = claimIndex(all)
+          const self = ServicePlan.serviceKey(service)
           return {
             service: ServicePlan.toLbService(service),
             nodes,
             fresh: ServicePlan.isFresh(service),
-            claimedElsewhere: (v: string) => claims.recorded.has(v),
-            requestedElsewhere: (v: string) => claims.requested.has(v),
-            associatingElsewhere: (v: string) => claims.associating.has(v),
+            claimedElsewhere: (v: string) => claims.claimedElsewhere("recorded", v, self),
+            requestedElsewhere: (v: string) => claims.claimedElsewhere("requested", v, self),
+            associatingElsewhere: (v: string) => claims.claimedElsewhere("associating", v, self),
             persist: writes.persistFor(service)
           }
         })

@@ -159,6 +159,27 @@ export interface Claims {
   readonly requested: ReadonlySet<string>
 }
 
+/** What one Service holds or asks for (the values `Claims` gathers from the others). */
+const claimsOfOne = (s: ServiceView): {
+  readonly recorded: ReadonlyArray<string>
+  readonly associating: ReadonlyArray<string>
+  readonly requested: ReadonlyArray<string>
+} => {
+  const a = s.metadata.annotations
+  const recorded: Array<string> = []
+  for (const key of [Annotations.IP_ID, Annotations.IP_ALLOCATING]) {
+    const v = a[key]
+    if (v !== undefined && v !== "") recorded.push(v)
+  }
+  for (const ingress of s.status.loadBalancer.ingress) {
+    if (ingress.ip !== undefined && ingress.ip !== null) recorded.push(ingress.ip)
+  }
+  const allocating = a[Annotations.IP_ALLOCATING]
+  const associating = allocating !== undefined && allocating !== "" ? [allocating] : []
+  const requested = [s.spec.loadBalancerIP ?? "", a[Annotations.ADDRESS] ?? ""].filter((v) => v !== "")
+  return { recorded, associating, requested }
+}
+
 /** What Services other than `self` hold or ask for. */
 export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Claims => {
   const recorded = new Set<string>()
@@ -166,17 +187,57 @@ export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Cl
   const associating = new Set<string>()
   for (const s of services) {
     if (serviceKey(s) === self) continue
-    const a = s.metadata.annotations
-    for (const key of [Annotations.IP_ID, Annotations.IP_ALLOCATING]) {
-      const v = a[key]
-      if (v !== undefined && v !== "") recorded.add(v)
-    }
-    const allocating = a[Annotations.IP_ALLOCATING]
-    if (allocating !== undefined && allocating !== "") associating.add(allocating)
-    for (const ingress of s.status.loadBalancer.ingress) {
-      if (ingress.ip !== undefined && ingress.ip !== null) recorded.add(ingress.ip)
-    }
-    for (const v of [s.spec.loadBalancerIP ?? "", a[Annotations.ADDRESS] ?? ""]) if (v !== "") requested.add(v)
+    const c = claimsOfOne(s)
+    for (const v of c.recorded) recorded.add(v)
+    for (const v of c.associating) associating.add(v)
+    for (const v of c.requested) requested.add(v)
   }
   return { recorded, requested, associating }
+}
+
+/** Value -> the keys of the Services that claim it. */
+type Claimants = ReadonlyMap<string, ReadonlySet<string>>
+
+/**
+ * Every Service's claims at once, built in one pass: `claimsOf(services, self)` for each of S
+ * Services is O(S²), and the service controller asks it for every Service it syncs.
+ */
+export interface ClaimIndex {
+  /** `claimsOf(services, self).<kind>.has(value)`, without building the sets. */
+  readonly claimedElsewhere: (kind: keyof Claims, value: string, self: string) => boolean
+}
+
+export const claimIndex = (services: ReadonlyArray<ServiceView>): ClaimIndex => {
+  const index: Record<keyof Claims, Map<string, Set<string>>> = {
+    recorded: new Map(),
+    associating: new Map(),
+    requested: new Map()
+  }
+  for (const s of services) {
+    const key = serviceKey(s)
+    const c = claimsOfOne(s)
+    for (const kind of ["recorded", "associating", "requested"] as const) {
+      for (const v of c[kind]) {
+        const owners = index[kind].get(v)
+        if (owners === undefined) index[kind].set(v, new Set([key]))
+        else owners.add(key)
+      }
+    }
+  }
+  const elsewhere = (owners: ReadonlySet<string> | undefined, self: string) =>
+    owners !== undefined && (owners.size > 1 || !owners.has(self))
+  const byKind: Record<keyof Claims, Claimants> = index
+  return { claimedElsewhere: (kind, value, self) => elsewhere(byKind[kind].get(value), self) }
+}
+
+/**
+ * `claimIndex` of the last list given, rebuilt only when the list is another array: an informer's
+ * `list` answers the same array until its cache changes, so a drift pass builds it once.
+ */
+export const lastClaimIndex = (): (services: ReadonlyArray<ServiceView>) => ClaimIndex => {
+  let last: { readonly services: ReadonlyArray<ServiceView>; readonly index: ClaimIndex } | undefined
+  return (services) => {
+    if (last === undefined || last.services !== services) last = { services, index: claimIndex(services) }
+    return last.index
+  }
 }

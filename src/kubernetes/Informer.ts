@@ -29,6 +29,7 @@ export const Change = Data.taggedEnum<ChangeDefinition>()
 export interface Informer<A> {
   /** By cache key: `namespace/name`, or `name` for cluster-scoped objects. */
   readonly get: (key: string) => Effect.Effect<Option.Option<A>>
+  /** The cached objects: the same array while the cache is unchanged. */
   readonly list: Effect.Effect<ReadonlyArray<A>>
   /** Completes once the first list is in the cache (client-go's WaitForCacheSync). */
   readonly awaitSynced: Effect.Effect<void>
@@ -171,9 +172,17 @@ export const make = <A extends KubeObject>(
       )
     }))
 
+    // The same array until the cache changes: a controller listing once per object it syncs copies
+    // the cache once per change, and can key what it derives from the list on the array.
+    let listed: { readonly map: HashMap.HashMap<string, A>; readonly items: ReadonlyArray<A> } | undefined
+    const list = Effect.map(Ref.get(cache), (map) => {
+      if (listed === undefined || listed.map !== map) listed = { map, items: Array.from(HashMap.values(map)) }
+      return listed.items
+    })
+
     return {
       get: (key: string) => Effect.map(Ref.get(cache), HashMap.get(key)),
-      list: Effect.map(Ref.get(cache), (map) => Array.from(HashMap.values(map))),
+      list,
       awaitSynced: Deferred.await(synced),
       isSynced: Deferred.isDone(synced),
       lastError: Ref.get(lastError),

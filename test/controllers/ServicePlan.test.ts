@@ -386,6 +386,68 @@ describe("ServicePlan: the provider's view, status and claims", () => {
     assert.deepStrictEqual([...claims.recorded], [])
   })
 
+  // Shared pools so that Services claim the same ids and addresses, and keys repeat (namespace/name).
+  const CLAIMED = ["ip-1", "ip-2", "203.0.113.1", "203.0.113.2", "203.0.113.3", ""] as const
+  const claimant = fc.record({
+    name: fc.constantFrom("a", "b", "c", "d"),
+    namespace: fc.constantFrom("default", "team"),
+    ipId: fc.option(fc.constantFrom(...CLAIMED), { nil: undefined }),
+    allocating: fc.option(fc.constantFrom(...CLAIMED), { nil: undefined }),
+    address: fc.option(fc.constantFrom(...CLAIMED), { nil: undefined }),
+    loadBalancerIP: fc.option(fc.constantFrom(...CLAIMED), { nil: undefined }),
+    ingress: fc.array(
+      fc.oneof(fc.record({ ip: fc.constantFrom(...CLAIMED) }), fc.constant({ hostname: "lb.example" })),
+      {
+        maxLength: 2
+      }
+    )
+  }).map((c) =>
+    svc({
+      name: c.name,
+      namespace: c.namespace,
+      annotations: Object.fromEntries(
+        [[Annotations.IP_ID, c.ipId], [Annotations.IP_ALLOCATING, c.allocating], [Annotations.ADDRESS, c.address]]
+          .filter((e): e is [string, string] => e[1] !== undefined)
+      ),
+      spec: { type: "LoadBalancer", ...(c.loadBalancerIP === undefined ? {} : { loadBalancerIP: c.loadBalancerIP }) },
+      ingress: c.ingress
+    })
+  )
+
+  it.prop(
+    "claimIndex answers what claimsOf answers, for every Service, value and kind (Services sharing IPs)",
+    [fc.array(claimant, { maxLength: 12 })],
+    ([services]) => {
+      const index = ServicePlan.claimIndex(services)
+      const selves = [...services.map(ServicePlan.serviceKey), "default/gone", ""]
+      for (const self of selves) {
+        const claims = ServicePlan.claimsOf(services, self)
+        for (const kind of ["recorded", "associating", "requested"] as const) {
+          for (const value of [...CLAIMED, "lb.example", "ip-unclaimed"]) {
+            assert.strictEqual(
+              index.claimedElsewhere(kind, value, self),
+              claims[kind].has(value),
+              `${kind} ${value} for ${self}`
+            )
+          }
+        }
+      }
+    }
+  )
+
+  it("lastClaimIndex builds the index once per list array", () => {
+    const memo = ServicePlan.lastClaimIndex()
+    const first = [svc({ name: "a", annotations: { [Annotations.IP_ID]: "ip-a" } })]
+    const index = memo(first)
+    assert.strictEqual(memo(first), index)
+    assert.isTrue(index.claimedElsewhere("recorded", "ip-a", "default/b"))
+    const second = [svc({ name: "a", annotations: { [Annotations.IP_ID]: "ip-b" } })]
+    const rebuilt = memo(second)
+    assert.notStrictEqual(rebuilt, index)
+    assert.isFalse(rebuilt.claimedElsewhere("recorded", "ip-a", "default/b"))
+    assert.isTrue(rebuilt.claimedElsewhere("recorded", "ip-b", "default/b"))
+  })
+
   it("claimsOf: ids, addresses being associated and ingress IPs of the other Services", () => {
     const services = [
       svc({ name: "self", annotations: { [Annotations.IP_ID]: "ip-self" }, ingress: [{ ip: "203.0.113.1" }] }),

@@ -142,6 +142,24 @@ describe("Informer", () => {
       assert.isTrue(Option.isSome(yield* informer.get("x")))
     })))
 
+  it.scoped("list answers the same array until the cache changes (what controllers key derived indexes on)", () =>
+    withFake(Effect.gen(function*() {
+      const { nodes, source } = yield* counting()
+      yield* nodes.create({ name: "x" })
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      yield* settle
+      const first = yield* informer.list
+      assert.strictEqual(yield* informer.list, first)
+      yield* nodes.create({ name: "y" })
+      yield* settle
+      const second = yield* informer.list
+      assert.notStrictEqual(second, first)
+      assert.deepStrictEqual(names(first), ["x"])
+      assert.deepStrictEqual(names(second), ["x", "y"])
+      assert.strictEqual(yield* informer.list, second)
+    })))
+
   it.scoped("moves its resourceVersion forward on bookmarks", () =>
     Effect.gen(function*() {
       const watched = yield* Ref.make<ReadonlyArray<string>>([])
