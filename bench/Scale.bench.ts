@@ -4,9 +4,9 @@
  * at a time per network as CloudStack's per-network job queue does. Reported against that queue's
  * bound: the busy time of the busiest network's queue (its jobs × 200 ms) — no CCM can converge
  * sooner. Scenarios: converge from empty, a rolling replacement of every Node (in batches), and a
- * drift-repair pass. Deterministic (TestClock, seeded simulator): virtual times, not wall times.
+ * drift-repair pass. Deterministic (runVirtual, seeded simulator and Random): virtual times, not wall times.
  */
-import { Effect, Exit, Fiber, Layer, Logger, LogLevel, Schema, Scope, TestClock, TestContext } from "effect"
+import { Effect, Exit, Logger, LogLevel, Random, Schema, Scope } from "effect"
 import * as SimulateCommand from "../src/cli/SimulateCommand.js"
 import * as ServiceController from "../src/controllers/ServiceController.js"
 import { NodeApi } from "../src/kubernetes/NodeApi.js"
@@ -18,8 +18,8 @@ import { CloudStackSimulator } from "../src/simulation/cloudstack/CloudStackSimu
 import { demoWorld } from "../src/simulation/cloudstack/DemoWorld.js"
 import { networkKey } from "../src/simulation/cloudstack/Jobs.js"
 import { World } from "../src/simulation/cloudstack/World.js"
+import { advanceTo, runVirtual, untilIdle } from "../src/simulation/VirtualTime.js"
 import type { BenchRow } from "./run.js"
-import { advanceTo, untilIdle } from "./VirtualTime.js"
 
 const NODES = Number(process.env["BENCH_SCALE_NODES"] ?? "1000")
 const SERVICES = Number(process.env["BENCH_SCALE_SERVICES"] ?? "300")
@@ -188,7 +188,7 @@ const run = (workers: number) =>
     const replaceCalls = yield* callsSince(mark1)
 
     // ---- restart with drift repair on: a new process confirms every LB, then two resync periods ----
-    yield* closeTicking(first)
+    yield* Scope.close(first, Exit.void)
     const mark2 = yield* counters
     const restarted = yield* Effect.clockWith((c) =>
       c.currentTimeMillis
@@ -197,9 +197,9 @@ const run = (workers: number) =>
     const restartMs = yield* untilIdle(progress, IDLE_MS, RESYNC_MS - IDLE_MS)
     const restartCalls = yield* callsSince(mark2)
     // period 1: nothing drifted (the pass at +RESYNC_MS, then its member audits), up to the injection
-    yield* advanceTo(progress, restarted + RESYNC_MS - 1_000)
+    yield* advanceTo(restarted + RESYNC_MS - 1_000)
     const mark3 = yield* counters
-    yield* advanceTo(progress, restarted + 2 * RESYNC_MS - INJECT_BEFORE_MS)
+    yield* advanceTo(restarted + 2 * RESYNC_MS - INJECT_BEFORE_MS)
     const cleanCalls = yield* callsSince(mark3)
     // by hand, seconds before the second pass (as the account's user, straight into the simulator; the
     // jobs finish before the pass): rules deleted, firewall rules deleted, a member removed
@@ -220,7 +220,7 @@ const run = (workers: number) =>
     }
     const mark4 = yield* counters
     // the next pass, its period's member audits (the last at the period's end) and their repairs
-    yield* advanceTo(progress, restarted + 3 * RESYNC_MS + INJECT_BEFORE_MS)
+    yield* advanceTo(restarted + 3 * RESYNC_MS + INJECT_BEFORE_MS)
     const repairCalls = yield* callsSince(mark4)
     const after = yield* sim.state
     const key = (r: { readonly ipUuid: string; readonly publicPort: number }) => `${r.ipUuid}:${r.publicPort}`
@@ -240,7 +240,7 @@ const run = (workers: number) =>
         `drift not repaired within a period (${rulesNow.size} rules for ${ours.length}): ${problems.join("; ")}`
       )
     }
-    yield* closeTicking(second)
+    yield* Scope.close(second, Exit.void)
     return {
       createMs,
       createQueues,
@@ -255,24 +255,20 @@ const run = (workers: number) =>
     }
   }).pipe(Effect.scoped)
 
-/** Closes a controller's scope; its shutdown waits on the (test) clock, so the clock keeps moving meanwhile. */
-const closeTicking = (scope: Scope.CloseableScope) =>
-  Effect.gen(function*() {
-    const ticker = yield* Effect.fork(Effect.forever(TestClock.adjust("1 second")))
-    yield* Scope.close(scope, Exit.void)
-    yield* Fiber.interrupt(ticker)
-  })
-
 export default async (): Promise<ReadonlyArray<BenchRow>> => {
   const world = scaleWorld()
   const env = SimulateCommand.layer({ seed: 1, providerName: "external-cloudstack", world })
-  const measure = (workers: number) =>
-    Effect.runPromise(
+  const measure = async (workers: number) => {
+    const exit = await runVirtual(
       run(workers).pipe(
         Logger.withMinimumLogLevel(LogLevel.Error),
-        Effect.provide(Layer.merge(env, TestContext.TestContext))
+        Effect.provide(env),
+        Effect.withRandom(Random.make("scale-bench"))
       )
     )
+    if (Exit.isFailure(exit)) throw new Error(`scale bench failed: ${String(exit.cause)}`)
+    return exit.value
+  }
   const r = await measure(WORKERS)
   const rows: Array<BenchRow> = []
   const bench =

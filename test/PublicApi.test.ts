@@ -44,10 +44,11 @@ describe("package entry points", () => {
     expect(Api.LeaderElection.layerDisabled).toBeTypeOf("function")
   })
 
-  it("the testing entry has the simulator, the demo world, FakeKubernetes and the simulated cloud-config", () => {
+  it("the testing entry has the simulator, the demo world, FakeKubernetes, the simulated cloud-config and virtual time", () => {
     expect(Testing.Simulator.layerWithTransport).toBeTypeOf("function")
     expect(Testing.DemoWorld.demoWorld.accounts.length).toBeGreaterThan(0)
     expect(Testing.FakeKubernetes.layer).toBeTypeOf("function")
     expect(Testing.SimulatedCloudConfig.simulatedCloudConfig().source).toBe("simulate (built-in)")
+    expect(Testing.VirtualTime.runVirtual).toBeTypeOf("function")
   })
 })

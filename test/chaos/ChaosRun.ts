@@ -36,12 +36,12 @@ import * as CallCounts from "../../src/simulation/cloudstack/CallCounts.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { simulatedCloudConfig } from "../../src/simulation/SimulatedCloudConfig.js"
+import { runVirtual } from "../../src/simulation/VirtualTime.js"
 import { changeService, type Churn, createService, dice, kubelets, nodeEvent, register } from "./ChaosChurn.js"
 import { vmGone, vmOfNode } from "./ChaosExpect.js"
 import { check, type NodeDeletion, type Violation } from "./ChaosInvariants.js"
 import * as Links from "./ChaosLinks.js"
 import { CCM_ACCOUNT, CCM_KEYS, chaosWorld, CLUSTER, CLUSTER_NETWORKS, createForeign } from "./ChaosWorld.js"
-import { runVirtual } from "./VirtualTime.js"
 
 export interface ChaosOptions {
   readonly seed: number
@@ -492,7 +492,11 @@ export const runSeed = async (options: ChaosOptions): Promise<ChaosResult> => {
     )
   )
   try {
-    const exit = await runVirtual(program)
+    const exit = await runVirtual(program, {
+      ...(process.env.CHAOS_TRACE === undefined
+        ? {}
+        : { trace: (now, tasks) => process.stderr.write(`t=${now} tasks=${tasks}\n`) })
+    })
     return Exit.isSuccess(exit) ? exit.value : crashed(options.seed, Cause.pretty(exit.cause))
   } catch (error) {
     return crashed(options.seed, String(error))
