@@ -16,11 +16,17 @@ const defaultNetwork = (vm: VirtualMachine): NetworkId | undefined =>
 const liveVm = (lookup: Lookup | undefined): VirtualMachine | undefined =>
   lookup?._tag === "Found" && !isGone(lookup.vm) ? lookup.vm : undefined
 
-/** The LB's network: the one the user chose, else where its rules (or recorded IP) are, else where most nodes are. */
+/**
+ * The LB's network: the one the user chose, else where its rules (or its IP) are, else where most
+ * nodes are. With an address requested, only that address's IP counts: another one (an association
+ * cut off before the Service asked for a different address) is given up and must not decide where
+ * the requested one is judged.
+ */
 export const chooseNetwork = (
   base: ObservedBase,
   lookups: ReadonlyMap<string, Lookup>,
-  chosen: Option.Option<NetworkId> = Option.none()
+  chosen: Option.Option<NetworkId> = Option.none(),
+  requested: Option.Option<string> = Option.none()
 ): Option.Option<NetworkId> => {
   if (Option.isSome(chosen)) return chosen
   const recorded = base.rules.find((r) =>
@@ -28,7 +34,10 @@ export const chooseNetwork = (
   )
   const fromRules = (recorded ?? base.rules.find((r) => Option.isSome(r.networkId)))?.networkId
   if (fromRules !== undefined && Option.isSome(fromRules)) return fromRules
-  const fromIp = base.ips.find((ip) => Option.isSome(ip.associatedNetworkId))?.associatedNetworkId
+  const fromIp = base.ips.find((ip) =>
+    Option.isSome(ip.associatedNetworkId) &&
+    Option.match(requested, { onNone: () => true, onSome: (a) => a === ip.address })
+  )?.associatedNetworkId
   if (fromIp !== undefined && Option.isSome(fromIp)) return fromIp
   const counts = new Map<NetworkId, number>()
   for (const lookup of lookups.values()) {

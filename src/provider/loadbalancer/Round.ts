@@ -118,7 +118,9 @@ export const makeRound = (deps: RoundDeps) => {
       const lookups = options.teardown
         ? new Map()
         : yield* deps.instances.resolve(request.nodes, { maxAge: options.freshListing ? 0 : LISTING_MAX_AGE })
-      const networkId = chooseNetwork(base, lookups, options.teardown ? Option.none() : spec.networkId)
+      const networkId = options.teardown
+        ? chooseNetwork(base, lookups)
+        : chooseNetwork(base, lookups, spec.networkId, spec.requestedIp)
       let network: NetworkProfile
       if (options.teardown) {
         network = Option.isSome(networkId)

@@ -328,6 +328,28 @@ describe("LoadBalancers: public IPs", () => {
       assert.strictEqual(yield* stateOf(address), "Free")
     }).pipe(Effect.provide(env())))
 
+  // Chaos seeds 8 and 19: an association cut short left ...-ip-allocating naming an IP on another
+  // network; the Service then asked for the user's IP on the nodes' network. The IP being given up
+  // chose the network, so the requested one was refused as "on another network" on every sync: the
+  // LB was never built and the record never cleared (which kept the address from everyone else).
+  it.effect("an IP the Service was associating before it asked for another address does not choose the network", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const cs = yield* CloudStackClient
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const old = yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId("isolated-ns")) })
+      const mine = yield* usersIp("isolated1", "203.0.113.64")
+      const store = yield* annotationStore({ [Annotations.IP_ALLOCATING]: old.ipAddress })
+      const svc = service({ loadBalancerIP: "203.0.113.64" })
+      const result = yield* lbs.ensure(yield* request(svc, nodes, store))
+      assert.deepStrictEqual(result.address, Option.some("203.0.113.64"))
+      assert.deepStrictEqual((yield* rulesOfUid(svc.uid)).map((r) => r.ipUuid), [mine.id])
+      assert.strictEqual(yield* stateOf(old.ipAddress), "Free", "the IP it was associating is released")
+      const record = yield* store.ref.get
+      assert.isUndefined(record[Annotations.IP_ALLOCATING])
+      assert.strictEqual(record[Annotations.IP_ID], mine.id)
+    }).pipe(Effect.provide(env())))
+
   // Chaos seed 63: an address whose association was cut short is adopted through ...-ip-allocating;
   // the Service now wants another network, so a new IP is acquired, and recording the new address
   // overwrote the only record of the adopted one: when that acquisition failed, nothing named it.

@@ -73,6 +73,18 @@ describe("Members.chooseNetwork", () => {
     }
     assert.deepStrictEqual(chooseNetwork(base, nodes), Option.some("net-ip"))
   })
+  it("an IP the Service no longer asks for (an association cut off before the address changed) does not choose", () => {
+    // The record names an address it was associating; the Service now asks for another one: that
+    // IP is given up, so the requested one must be judged on the nodes' network, not on its network.
+    const base = {
+      ips: [ip("ip-1", { address: "100.64.3.12", associatedNetworkId: Option.some(net("net-ip")) })],
+      rules: []
+    }
+    assert.deepStrictEqual(chooseNetwork(base, nodes, Option.none(), Option.some("100.64.3.11")), Option.some("net-b"))
+    // The requested address's own IP still does, and so does any IP when none is requested.
+    assert.deepStrictEqual(chooseNetwork(base, nodes, Option.none(), Option.some("100.64.3.12")), Option.some("net-ip"))
+    assert.deepStrictEqual(chooseNetwork(base, nodes, Option.none(), Option.none()), Option.some("net-ip"))
+  })
   it("else the network most nodes' default NICs are on", () => {
     assert.deepStrictEqual(chooseNetwork(noBase, nodes), Option.some("net-b"))
   })
