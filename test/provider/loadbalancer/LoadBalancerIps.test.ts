@@ -353,4 +353,37 @@ describe("LoadBalancers: public IPs", () => {
       assert.strictEqual(rules.length, 1, "the LB is built on the new network")
       assert.notStrictEqual(rules[0]?.ipUuid, old.id)
     }).pipe(Effect.provide(env())))
+
+  // Chaos seed 8: A's association of an address was cut short (only ...-ip-allocating records it),
+  // then A asked for an address it cannot have. Every ensure of A failed as the user's error before
+  // anything ran, so the record never settled, and B, asking for the address A had associated, was
+  // told "another Service is associating it" for ever.
+  it.effect("a Service that cannot be built still settles an association cut short: the address is given back", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const cs = yield* CloudStackClient
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const old = yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId("isolated1")) })
+      yield* usersIp("isolated-ns", "203.0.113.64")
+      const storeA = yield* annotationStore({ [Annotations.IP_ALLOCATING]: old.ipAddress })
+      const a = service({ loadBalancerIP: "203.0.113.64" })
+      const refused = yield* Effect.either(lbs.ensure(yield* request(a, nodes, storeA)))
+      assert.isTrue(
+        Either.isLeft(refused) && refused.left._tag === "LbUserError" &&
+          refused.left.reason === "LoadBalancerIPNotAvailable",
+        "A asks for an address of another network"
+      )
+      assert.strictEqual(yield* stateOf(old.ipAddress), "Free", "the address A associated for nothing is released")
+      assert.isUndefined((yield* storeA.ref.get)[Annotations.IP_ALLOCATING], "A no longer claims to associate it")
+      // B asks for that address: nobody associates it any more.
+      const b = service({ loadBalancerIP: old.ipAddress })
+      const storeB = yield* annotationStore()
+      const associating = (yield* storeA.ref.get)[Annotations.IP_ALLOCATING]
+      const result = yield* lbs.ensure({
+        ...(yield* request(b, nodes, storeB, true)),
+        associatingElsewhere: (x: string) => x === associating
+      })
+      assert.deepStrictEqual(result.address, Option.some(old.ipAddress))
+      assert.strictEqual((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "true")
+    }).pipe(Effect.provide(env())))
 })
