@@ -19,7 +19,7 @@ import { aclMarker } from "./ObservedLb.js"
 import type * as Ownership from "./Ownership.js"
 import { type DesiredLb, LbUserError, type Plan, plan } from "./Plan.js"
 import type { LbReads } from "./Reads.js"
-import { settleAllocating } from "./Settle.js"
+import { settle as settleSteps } from "./Settle.js"
 
 /** What the controller tells the provider beside the Service itself. */
 export interface LbCaller<E> {
@@ -224,14 +224,14 @@ export const makeRound = (deps: RoundDeps) => {
       return { planned, executed, warnings, network, base, effective } satisfies RoundResult
     })
 
-  /** After a user error: settles an association cut short, which would otherwise stay claimed (Settle). */
+  /** After a user error: settles an association cut short and tags the IP kept (Settle). */
   const settle = <E>(
     request: RoundRequest<E>,
     spec: LbSpec,
     ownership: Ownership.Ownership,
     seen: { readonly base: ObservedBase; readonly network: NetworkProfile }
   ) => {
-    const steps = settleAllocating({
+    const steps = settleSteps({
       ownership,
       observed: seen.base,
       requestedIp: spec.requestedIp,
@@ -252,7 +252,7 @@ export const makeRound = (deps: RoundDeps) => {
       Effect.asVoid,
       // The user's error is what the caller reports; the next attempt settles again.
       Effect.catchAll((e) =>
-        Effect.logDebug("could not settle an association cut short").pipe(
+        Effect.logDebug("could not settle the record or tags after a user error").pipe(
           Effect.annotateLogs({ step: e.step._tag, error: String(e.cause) })
         )
       )

@@ -1,12 +1,14 @@
 /**
- * What an ensure that fails as the user's error still settles: an association cut short (the
- * record's `allocating` address). Such an ensure stops before any plan runs, every time, so the
- * record would claim the address for as long as the user's error lasts, and another Service asking
- * for that address would be told it is being associated, for ever. Nothing that carries traffic is
- * touched (no outage for a typo). Pure.
+ * What an ensure that fails as the user's error still settles. Such an ensure stops before any plan
+ * runs, every time, for as long as the user's error lasts; meanwhile an association cut short (the
+ * record's `allocating` address) would claim the address, and another Service asking for it would
+ * be told it is being associated, for ever; and the IP the Service keeps would lack the tags that
+ * tell the last Service sharing it to release it. Nothing that carries traffic is touched (no
+ * outage for a typo). Pure.
  */
 import { Option } from "effect"
 import type { ObservedBase } from "./Observe.js"
+import type { ObservedIp } from "./ObservedLb.js"
 import type { Ownership } from "./Ownership.js"
 import { IpRef, Step, TagTarget } from "./PlanSteps.js"
 import * as Tags from "./Tags.js"
@@ -19,6 +21,24 @@ export interface SettleInput {
   readonly requestedIp: Option.Option<string>
   /** Whom to tag an IP kept for (None: `--lb-ownership-tags=false`). */
   readonly owner: Option.Option<Tags.Owner>
+}
+
+/** The steps settling `allocating`, then tags for the IP the Service keeps (see `settleAllocating`). */
+export const settle = (input: SettleInput): ReadonlyArray<Step> => {
+  // The IP it records and associated (read whole, so its tags are known) stays while the error
+  // lasts: tagged as this CCM's, so that the last Service sharing it releases it (Observe's `givingUp`).
+  const kept = input.observed.ips.filter((ip) => ip.recorded && ip.owned)
+  return [...settleAllocating(input), ...kept.flatMap((ip) => tagStep(input.owner, ip))]
+}
+
+const tagStep = (owner: Option.Option<Tags.Owner>, ip: ObservedIp): ReadonlyArray<Step> => {
+  const tags = Option.match(Option.all([owner, ip.tags]), {
+    onNone: () => [],
+    onSome: ([o, have]) => Tags.missing(o, have)
+  })
+  return tags.length === 0
+    ? []
+    : [Step.Tag({ resourceType: "PublicIpAddress", targets: [TagTarget.Existing({ id: ip.id })], tags })]
 }
 
 /**
@@ -41,14 +61,5 @@ export const settleAllocating = (input: SettleInput): ReadonlyArray<Step> => {
   if (Option.exists(input.requestedIp, (r) => r !== address) || Option.isSome(ownership.ipId)) {
     return [Step.ReleaseIp({ id: adopted.id, address }), current]
   }
-  const tags = Option.match(Option.all([input.owner, adopted.tags]), {
-    onNone: () => [],
-    onSome: ([owner, have]) => Tags.missing(owner, have)
-  })
-  return [
-    record(Option.some(IpRef.Existing({ id: adopted.id })), true),
-    ...(tags.length === 0
-      ? []
-      : [Step.Tag({ resourceType: "PublicIpAddress", targets: [TagTarget.Existing({ id: adopted.id })], tags })])
-  ]
+  return [record(Option.some(IpRef.Existing({ id: adopted.id })), true), ...tagStep(input.owner, adopted)]
 }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option, Ref } from "effect"
+import { Effect, Either, Option, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
@@ -241,6 +241,32 @@ describe("LoadBalancers: public IPs", () => {
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Allocated", "B's rule keeps it")
       yield* lbs.delete(yield* request(b, nodes, storeB))
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Free")
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seed 15: A associated the IP B shares, its tag job failed, then A asked for an address it
+  // cannot have: every ensure of A failed before any plan ran, so the tag never came, and the IP B
+  // sits on did not say whose it was (B, the last one out, could not have released it).
+  it.effect("a Service that cannot be built still tags the IP it associated and keeps", () =>
+    Effect.gen(function*() {
+      const { a, lbs, nodes, storeA } = yield* sharedUntagged
+      const tagsOf = (address: string) =>
+        Effect.map(simState, (s) => {
+          const ip = s.publicIps.find((i) => i.address === address)
+          return s.tags.filter((t) => t.resourceType === "PublicIpAddress" && t.resourceUuid === ip?.uuid)
+            .map((t) => t.key).sort()
+        })
+      assert.deepStrictEqual(yield* tagsOf("203.0.113.62"), [], "A's tag jobs failed")
+      yield* usersIp("isolated-ns", "203.0.113.64")
+      const refused = yield* Effect.either(
+        lbs.ensure(yield* request({ ...a, loadBalancerIP: "203.0.113.64" }, nodes, storeA))
+      )
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "LbUserError")
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* tagsOf("203.0.113.62"), [
+        "cloudstack-ccm/cluster",
+        "cloudstack-ccm/service",
+        "cloudstack-ccm/service-uid"
+      ])
     }).pipe(Effect.provide(env())))
 
   // Two Services sharing an IP left at once (two workers): A, which had associated it (its tag job

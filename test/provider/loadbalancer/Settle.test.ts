@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Option } from "effect"
 import type { ObservedBase } from "../../../src/provider/loadbalancer/Observe.js"
 import * as Ownership from "../../../src/provider/loadbalancer/Ownership.js"
-import { settleAllocating } from "../../../src/provider/loadbalancer/Settle.js"
+import { settle, settleAllocating } from "../../../src/provider/loadbalancer/Settle.js"
 import { ip, port, recorded, rule, show, UID } from "./PlanFixtures.js"
 
 const OWNER = { cluster: "k8s", namespace: "default", name: "web", uid: UID }
@@ -106,6 +106,49 @@ describe("settleAllocating", () => {
     assert.deepStrictEqual(
       tag?._tag === "Tag" ? tag.tags.map((t) => t.key) : [],
       ["cloudstack-ccm/service", "cloudstack-ccm/service-uid"]
+    )
+  })
+})
+
+describe("settle", () => {
+  const input = (ips: ObservedBase["ips"], ownership = recorded("ip-1")) => ({
+    ownership,
+    observed: { ips, rules: [] },
+    requestedIp: Option.some("203.0.113.9"),
+    owner: Option.some(OWNER)
+  })
+
+  it("tags the IP the Service records and associated when it lacks the tags (read whole)", () => {
+    assert.deepStrictEqual(settle(input([ip("ip-1", { recorded: true, tags: Option.some([]) })])).map(text), [
+      "Tag PublicIpAddress ip-1"
+    ])
+  })
+
+  it("leaves the user's IP, one whose tags were not read, and one tagged already", () => {
+    const tagged = Option.some([
+      { key: "cloudstack-ccm/cluster", value: "k8s" },
+      { key: "cloudstack-ccm/service", value: "default/web" },
+      { key: "cloudstack-ccm/service-uid", value: UID }
+    ])
+    for (
+      const observed of [
+        ip("ip-1", { recorded: true, owned: false, tags: Option.some([]) }),
+        ip("ip-1", { recorded: true, tags: Option.none() }),
+        ip("ip-1", { recorded: true, tags: tagged })
+      ]
+    ) assert.deepStrictEqual(settle(input([observed])), [])
+  })
+
+  it("settles the association first, then tags", () => {
+    assert.deepStrictEqual(
+      settle(
+        input(
+          [ip("ip-1", { recorded: true, tags: Option.some([]) }), adopted],
+          allocating("203.0.113.7", recorded("ip-1"))
+        )
+      )
+        .map(text),
+      ["ReleaseIp ip-7 203.0.113.7", "Persist ip-1 associated=true", "Tag PublicIpAddress ip-1"]
     )
   })
 })
