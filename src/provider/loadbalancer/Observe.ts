@@ -76,6 +76,7 @@ const ipFromAddress = (
   foreignRules: foreignPorts.length,
   foreignPorts,
   recorded,
+  releasing: ip.state === "Releasing",
   tags: Option.some(ip.tags)
 })
 
@@ -93,6 +94,7 @@ const ipFromRule = (
   foreignRules: foreignPorts.length,
   foreignPorts,
   recorded,
+  releasing: false,
   tags: Option.none()
 })
 
@@ -178,7 +180,9 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       // No rule on it (e.g. a crash right after the association): is it still there?
       const alone = any === undefined ? yield* reads.ipById(ipId) : Option.none()
       const gone = any === undefined && !Option.exists(alone, isAllocated)
-      if (Option.isSome(alone) && !gone) addIp(ipFromAddress(alone.value, owned, [], true), [])
+      // Releasing: a release of ours that failed half way (its rules went): released again, not lost.
+      const halfReleased = owned && Option.exists(alone, (ip) => ip.state === "Releasing")
+      if (Option.isSome(alone) && (!gone || halfReleased)) addIp(ipFromAddress(alone.value, owned, [], true), [])
       // None of the Service's rules on a recorded IP that is gone, that others' rules keep, or that is
       // kept anyway: a move that stopped before its record named the new IP may have left them
       // elsewhere. Found by name; an IP there is ours only by this cluster's tag.
@@ -328,7 +332,9 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
       ? Option.none<RequestedIp>()
       : Option.map(looked, (r): RequestedIp => (r._tag === "Available" ? { _tag: "Available", ip: r.ip } : r))
     // Without ports nothing is kept: an IP that will be released takes its firewall rules with it.
-    const released = (ip: ObservedIp) => spec.ports.length === 0 && ip.owned && ip.foreignRules === 0 && !spec.keepIp
+    // A Releasing one has none left (CloudStack answers 431 "not ready for firewall rules yet").
+    const released = (ip: ObservedIp) =>
+      ip.releasing || (spec.ports.length === 0 && ip.owned && ip.foreignRules === 0 && !spec.keepIp)
     const firewall = network.access._tag === "Firewall"
       ? (yield* Effect.forEach(base.ips.filter((ip) => !released(ip)), (ip) => reads.firewallOnIp(ip.id))).flat()
       : []

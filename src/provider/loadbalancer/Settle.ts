@@ -3,8 +3,8 @@
  * runs, every time, for as long as the user's error lasts; meanwhile an association cut short (the
  * record's `allocating` address) would claim the address, and another Service asking for it would
  * be told it is being associated, for ever; and the IP the Service keeps would lack the tags that
- * tell the last Service sharing it to release it. Nothing that carries traffic is touched (no
- * outage for a typo). Pure.
+ * tell the last Service sharing it to release it; and a release of ours that failed half way (the
+ * IP `Releasing`) would never end. Nothing that carries traffic is touched (no outage for a typo). Pure.
  */
 import { Option } from "effect"
 import type { ObservedBase } from "./Observe.js"
@@ -27,8 +27,14 @@ export interface SettleInput {
 export const settle = (input: SettleInput): ReadonlyArray<Step> => {
   // The IP it records and associated (read whole, so its tags are known) stays while the error
   // lasts: tagged as this CCM's, so that the last Service sharing it releases it (Observe's `givingUp`).
-  const kept = input.observed.ips.filter((ip) => ip.recorded && ip.owned)
-  return [...settleAllocating(input), ...kept.flatMap((ip) => tagStep(input.owner, ip))]
+  const kept = input.observed.ips.filter((ip) => ip.recorded && ip.owned && !ip.releasing)
+  // A release of ours that failed half way carries nothing any more: CloudStack frees it only if asked again.
+  const halfReleased = input.observed.ips.filter((ip) => ip.owned && ip.releasing)
+  return [
+    ...halfReleased.map((ip) => Step.ReleaseIp({ id: ip.id, address: ip.address })),
+    ...settleAllocating(input),
+    ...kept.flatMap((ip) => tagStep(input.owner, ip))
+  ]
 }
 
 const tagStep = (owner: Option.Option<Tags.Owner>, ip: ObservedIp): ReadonlyArray<Step> => {

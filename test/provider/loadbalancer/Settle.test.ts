@@ -139,6 +139,16 @@ describe("settle", () => {
     ) assert.deepStrictEqual(settle(input([observed])), [])
   })
 
+  it("finishes a release of ours that failed half way (Releasing), never one of the user's", () => {
+    assert.deepStrictEqual(
+      settle(input([
+        ip("ip-1", { recorded: true, releasing: true, tags: Option.some([]) }),
+        ip("ip-2", { owned: false, releasing: true })
+      ])).map(text),
+      ["ReleaseIp ip-1 203.0.113.1"]
+    )
+  })
+
   it("settles the association first, then tags", () => {
     assert.deepStrictEqual(
       settle(

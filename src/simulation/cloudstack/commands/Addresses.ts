@@ -5,7 +5,7 @@
  */
 import { Either } from "effect"
 import { capacityFail, checkAccess, isAdmin } from "../Access.js"
-import { maybeUnassociate, releaseIp } from "../Cascades.js"
+import { halfReleaseIp, maybeUnassociate, releaseIp } from "../Cascades.js"
 import { conflict, invalid, permissionDenied } from "../Fail.js"
 import type { Commands, Handler, Obj } from "../Handler.js"
 import { ipv4ToInt } from "../Ipv4.js"
@@ -222,8 +222,7 @@ const disassociateIpAddress: Handler = (c, p) =>
       return yield* Either.left(invalid(`Unable to find ip address by id=${row.uuid}`))
     }
     yield* checkAccess(c, row.owner, row.uuid)
-    const before = row.state
-    row.state = "Releasing"
+    // The state changes inside the job (a queued release still shows the IP Allocated), as the server's.
     return submit(c, {
       queueKey: row.associatedNetworkUuid !== undefined
         ? networkKey(row.associatedNetworkUuid)
@@ -237,8 +236,9 @@ const disassociateIpAddress: Handler = (c, p) =>
         releaseIp(s, row)
         return SUCCESS
       },
+      // Refused for source NAT before anything changed; otherwise the rules went and the IP is Releasing.
       onFailure: () => {
-        if (row.state === "Releasing") row.state = before
+        if (!row.sourceNat && row.state !== "Free") halfReleaseIp(s, row)
       }
     })
   })
