@@ -200,13 +200,15 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       )
     }
 
-    // An address being associated when the last attempt stopped: adopted if it is on our side.
+    // An address being associated when the last attempt stopped: adopted if it is on our side. Also
+    // when Releasing: a release of it (adopted so) failed half way, and only another one frees it.
     if (Option.isSome(ownership.allocating)) {
       const address = ownership.allocating.value
       if (!ips.some((ip) => ip.address === address) && !input.claimedElsewhere(address)) {
         const ip = yield* reads.ipByAddress(address, false)
         if (
-          Option.isSome(ip) && isAllocated(ip.value) && !ip.value.isSourceNat && !ip.value.isStaticNat &&
+          Option.isSome(ip) && (isAllocated(ip.value) || ip.value.state === "Releasing") && !ip.value.isSourceNat &&
+          !ip.value.isStaticNat &&
           !seen.has(ip.value.id) &&
           !input.claimedElsewhere(ip.value.id)
         ) {

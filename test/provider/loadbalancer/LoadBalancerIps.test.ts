@@ -272,7 +272,7 @@ describe("LoadBalancers: public IPs", () => {
   // Chaos seed 63 (earlier run): a release whose job failed leaves the IP Releasing, its rules gone
   // (CloudStack's disassociatePublicIpAddress); the next attempt saw no rule and an IP not Allocated,
   // took it for gone and forgot it: the IP stayed the account's for ever.
-  it.effect("a release that failed half way (the IP Releasing) is released again: on delete and on a move", () =>
+  it.effect("a release that failed half way (the IP Releasing) is released again: on delete, on a move, adopted", () =>
     Effect.gen(function*() {
       const lbs = yield* LoadBalancers
       const sim = yield* CloudStackSimulator
@@ -291,6 +291,15 @@ describe("LoadBalancers: public IPs", () => {
       const moved = yield* lbs.ensure(yield* request({ ...b, loadBalancerIP: "203.0.113.65" }, nodes, storeB))
       assert.deepStrictEqual(moved.address, Option.some("203.0.113.65"))
       assert.strictEqual(yield* stateOf(first), "Free", "moved: the old IP released again")
+
+      // Chaos seed 21: the IP known only by ...-ip-allocating (adopted), its release failing too.
+      const cs = yield* CloudStackClient
+      const adopted = yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId("isolated1")) })
+      const storeC = yield* annotationStore({ [Annotations.IP_ALLOCATING]: adopted.ipAddress })
+      yield* sim.failNextJobs("disassociateIpAddress", 1)
+      yield* lbs.delete(yield* request(service(), nodes, storeC))
+      assert.strictEqual(yield* stateOf(adopted.ipAddress), "Free", "adopted: released again")
+      assert.isUndefined((yield* storeC.ref.get)[Annotations.IP_ALLOCATING])
     }).pipe(Effect.provide(env())))
 
   // Two Services sharing an IP left at once (two workers): A, which had associated it (its tag job
