@@ -419,6 +419,13 @@ const run = (options: ChaosOptions) =>
     const traced = new Set(options.trace ?? [])
     for (const ip of after.publicIps) if (traced.has(ip.address)) traced.add(ip.uuid)
     const mentions = (v: string) => [...traced].some((t) => v.includes(t))
+    // What a traced call created (a rule, a firewall rule, an ACL item: the job of the same command and
+    // moment names it) is traced too, so that its later update or delete by id shows.
+    for (const c of calls) {
+      if (c.status !== 200 || !c.command.startsWith("create") || !Object.values(c.params).some(mentions)) continue
+      const job = after.jobs.find((j) => j.command === c.command && j.created === c.at)
+      if (job?.instanceUuid !== undefined) traced.add(job.instanceUuid)
+    }
     const events = yield* kube.fake.events
     const trace = traced.size === 0 ? [] : [
       ...calls.filter((c) => Object.values(c.params).some(mentions))
