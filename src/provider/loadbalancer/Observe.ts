@@ -258,6 +258,8 @@ export interface DetailsInput {
   readonly spec: LbSpec
   readonly base: ObservedBase
   readonly network: NetworkProfile
+  /** The other networks the Service's IPs and rules are on (a move off them): theirs go too. */
+  readonly elsewhere: ReadonlyArray<NetworkProfile>
   /** Rules whose members matter (those that will stay). */
   readonly memberRules: ReadonlyArray<LbRuleId>
   /** Which policies of those rules to read (none in a dry run; stickiness only when wanted or applied). */
@@ -337,14 +339,24 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
     // A Releasing one has none left (CloudStack answers 431 "not ready for firewall rules yet").
     const released = (ip: ObservedIp) =>
       ip.releasing || (spec.ports.length === 0 && ip.owned && ip.foreignRules === 0 && !spec.keepIp)
-    const firewall = network.access._tag === "Firewall"
-      ? (yield* Effect.forEach(base.ips.filter((ip) => !released(ip)), (ip) => reads.firewallOnIp(ip.id))).flat()
-      : []
+    // An IP on another (isolated) network than the LB's has its firewall rules read too: a move off it
+    // deletes its rules, and theirs go with them.
+    const isolatedElsewhere = new Set(input.elsewhere.filter((n) => n.access._tag === "Firewall").map((n) => n.id))
+    const firewallRead = (ip: ObservedIp) =>
+      !released(ip) &&
+      (network.access._tag === "Firewall" || Option.exists(ip.associatedNetworkId, (id) => isolatedElsewhere.has(id)))
+    const firewall = (yield* Effect.forEach(base.ips.filter(firewallRead), (ip) => reads.firewallOnIp(ip.id))).flat()
     const marker = aclMarker(input.uid)
-    // A fresh Service has no items yet (the marker carries its UID).
-    const acl = network.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(network.access.listName) && !input.fresh
-      ? (yield* reads.aclItems(network.access.aclId)).filter((a) => a.reason === marker)
-      : []
+    // The custom ACL lists of the LB's tier and of the tiers it moves off; a fresh Service has no items
+    // yet (the marker carries its UID).
+    const lists = new Set(
+      [network, ...input.elsewhere].flatMap((n) =>
+        n.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(n.access.listName) ? [n.access.aclId] : []
+      )
+    )
+    const acl = input.fresh
+      ? []
+      : (yield* Effect.forEach([...lists], (id) => reads.aclItems(id))).flat().filter((a) => a.reason === marker)
     const memberRules = [
       ...input.memberRules,
       ...Option.match(holding, {

@@ -218,11 +218,12 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
           })
         }
       } else {
+        // Items on another tier's list (the LB moved off it) are never kept here.
+        const listId = d.network.access.aclId
         const matched = new Set<string>()
-        stayingAcl.length = 0
         for (const { port } of wanted) {
           const have = o.acl.filter((a) =>
-            a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort &&
+            a.aclId === listId && a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort &&
             (a.endPort ?? port.publicPort) === port.publicPort
           )
           const keep = have.find((a) => Cidr.sameSet(a.cidrList ?? [], d.spec.sourceRanges))
@@ -238,7 +239,7 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
         }
       }
     }
-    if (d.network.access._tag !== "Acl") {
+    if (d.network.access._tag !== "Acl" || DEFAULT_ACL_LISTS.has(d.network.access.listName)) {
       for (const a of o.acl) accessAfter.push(Step.DeleteAcl({ id: a.id, port: a.startPort ?? 0 }))
     }
 

@@ -167,12 +167,19 @@ export const makeRound = (deps: RoundDeps) => {
       const members = options.teardown
         ? { vms: [], warnings: [] }
         : membersIn(network.id, network.name, request.nodes.map((n) => n.name), lookups)
+      const elsewhereIds = new Set([
+        ...base.ips.flatMap((ip) => Option.toArray(ip.associatedNetworkId)),
+        ...base.rules.flatMap((r) => Option.toArray(r.networkId))
+      ])
+      elsewhereIds.delete(network.id)
+      const elsewhere = yield* Effect.forEach(elsewhereIds, (id) => withClient(deps.facts.profile(id)))
       const observed = yield* observeDetails(reads, {
         uid: request.uid,
         fresh: request.fresh,
         spec: effective,
         base,
         network,
+        elsewhere: elsewhere.flatMap(Option.toArray),
         // Members matter for the rules that stay: those matching a wanted port, whatever their name.
         memberRules: base.rules.filter((r) =>
           usable.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)
