@@ -430,6 +430,11 @@ const run = (options: ChaosOptions) =>
     const trace = traced.size === 0 ? [] : [
       ...calls.filter((c) => Object.values(c.params).some(mentions))
         .map((c) => `${(c.at / 1000).toFixed(1).padStart(7)}s ${c.status} ${c.command} ${JSON.stringify(c.params)}`),
+      ...after.jobs.filter((j) => j.instanceUuid !== undefined && traced.has(j.instanceUuid)).map((j) =>
+        `job ${(j.created / 1000).toFixed(1)}s..${((j.completed ?? j.finishAt) / 1000).toFixed(1)}s ${j.command} ${
+          j.instanceUuid ?? ""
+        } status ${j.status} code ${j.resultCode}`
+      ),
       ...services.filter((s) => mentions(JSON.stringify(s))).map((s) => `service ${JSON.stringify(s)}`),
       ...events.filter((e) => mentions(`${e.involvedObject.namespace ?? ""}/${e.involvedObject.name}`))
         .map((e) =>

@@ -226,6 +226,31 @@ describe("5.7 a release that fails half way", () => {
     })))
 })
 
+describe("6.1 an association still running", () => {
+  // IPAddressVO.readyToUse is `state == Allocated`: createLoadBalancerRule refuses an Allocating IP.
+  it.effect("the IP takes no rule until its job ran", () =>
+    run(Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      yield* sim.setFaults({ jobDuration: "5 seconds" })
+      const ip = str((yield* call("associateIpAddress", { networkid: yield* netId("isolated1") })).inner.id)
+      assert.strictEqual((yield* ipRow(ip)).state, "Allocating")
+      const rule = {
+        name: "lb",
+        algorithm: "roundrobin",
+        publicport: "80",
+        privateport: "30080",
+        publicipid: ip
+      }
+      assert.strictEqual((yield* call("createLoadBalancerRule", rule)).status, 431)
+      assert.strictEqual(
+        (yield* call("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: "80" })).status,
+        431
+      )
+      yield* wait(5_000)
+      assert.strictEqual((yield* call("createLoadBalancerRule", rule)).status, 200)
+    })))
+})
+
 describe("6.2 rule conflicts", () => {
   it.effect("LB rules on one IP and port conflict whatever their protocol (TCP vs UDP), with the real 537 text", () =>
     run(Effect.gen(function*() {

@@ -9,7 +9,7 @@ import { halfReleaseIp, maybeUnassociate, releaseIp } from "../Cascades.js"
 import { conflict, invalid, permissionDenied } from "../Fail.js"
 import type { Commands, Handler, Obj } from "../Handler.js"
 import { ipv4ToInt } from "../Ipv4.js"
-import { failed, networkKey, ok, submit, SUCCESS } from "../Jobs.js"
+import { defaultJobFailureText, failed, networkKey, ok, submit, SUCCESS } from "../Jobs.js"
 import { keywordMatch, listOf, scope, tagFilter } from "../ListQuery.js"
 import { formatDate, ownerFields, tagsOf, zoneName } from "../Render.js"
 import type { IpRow } from "../SimModel.js"
@@ -197,12 +197,16 @@ const associateIpAddress: Handler = (c, p) =>
       instanceUuid: row.uuid,
       createdId: row.uuid,
       execute: () => {
+        // Released while its association waited in the queue: nothing is left to associate.
+        if (row.state !== "Allocating") return failed(530, defaultJobFailureText("associateIpAddress"))
         // The real job renders its answer before the state change commits (recorded: Allocating).
         const result = { ipaddress: renderIp(s, row, isAdmin(c)) }
         row.state = "Allocated"
         return ok(result)
       },
-      onFailure: () => releaseIp(s, row)
+      onFailure: () => {
+        if (row.state === "Allocating") releaseIp(s, row)
+      }
     })
   })
 
