@@ -419,10 +419,22 @@ const run = (options: ChaosOptions) =>
     const traced = new Set(options.trace ?? [])
     for (const ip of after.publicIps) if (traced.has(ip.address)) traced.add(ip.uuid)
     const mentions = (v: string) => [...traced].some((t) => v.includes(t))
+    // What a traced call created (a rule, a firewall rule, an ACL item: the job of the same command and
+    // moment names it) is traced too, so that its later update or delete by id shows.
+    for (const c of calls) {
+      if (c.status !== 200 || !c.command.startsWith("create") || !Object.values(c.params).some(mentions)) continue
+      const job = after.jobs.find((j) => j.command === c.command && j.created === c.at)
+      if (job?.instanceUuid !== undefined) traced.add(job.instanceUuid)
+    }
     const events = yield* kube.fake.events
     const trace = traced.size === 0 ? [] : [
       ...calls.filter((c) => Object.values(c.params).some(mentions))
         .map((c) => `${(c.at / 1000).toFixed(1).padStart(7)}s ${c.status} ${c.command} ${JSON.stringify(c.params)}`),
+      ...after.jobs.filter((j) => j.instanceUuid !== undefined && traced.has(j.instanceUuid)).map((j) =>
+        `job ${(j.created / 1000).toFixed(1)}s..${((j.completed ?? j.finishAt) / 1000).toFixed(1)}s ${j.command} ${
+          j.instanceUuid ?? ""
+        } status ${j.status} code ${j.resultCode}`
+      ),
       ...services.filter((s) => mentions(JSON.stringify(s))).map((s) => `service ${JSON.stringify(s)}`),
       ...events.filter((e) => mentions(`${e.involvedObject.namespace ?? ""}/${e.involvedObject.name}`))
         .map((e) =>

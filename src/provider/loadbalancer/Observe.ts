@@ -76,6 +76,7 @@ const ipFromAddress = (
   foreignRules: foreignPorts.length,
   foreignPorts,
   recorded,
+  releasing: ip.state === "Releasing",
   tags: Option.some(ip.tags)
 })
 
@@ -93,6 +94,7 @@ const ipFromRule = (
   foreignRules: foreignPorts.length,
   foreignPorts,
   recorded,
+  releasing: false,
   tags: Option.none()
 })
 
@@ -178,7 +180,9 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       // No rule on it (e.g. a crash right after the association): is it still there?
       const alone = any === undefined ? yield* reads.ipById(ipId) : Option.none()
       const gone = any === undefined && !Option.exists(alone, isAllocated)
-      if (Option.isSome(alone) && !gone) addIp(ipFromAddress(alone.value, owned, [], true), [])
+      // Releasing: a release of ours that failed half way (its rules went): released again, not lost.
+      const halfReleased = owned && Option.exists(alone, (ip) => ip.state === "Releasing")
+      if (Option.isSome(alone) && (!gone || halfReleased)) addIp(ipFromAddress(alone.value, owned, [], true), [])
       // None of the Service's rules on a recorded IP that is gone, that others' rules keep, or that is
       // kept anyway: a move that stopped before its record named the new IP may have left them
       // elsewhere. Found by name; an IP there is ours only by this cluster's tag.
@@ -196,13 +200,15 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       )
     }
 
-    // An address being associated when the last attempt stopped: adopted if it is on our side.
+    // An address being associated when the last attempt stopped: adopted if it is on our side. Also
+    // when Releasing: a release of it (adopted so) failed half way, and only another one frees it.
     if (Option.isSome(ownership.allocating)) {
       const address = ownership.allocating.value
       if (!ips.some((ip) => ip.address === address) && !input.claimedElsewhere(address)) {
         const ip = yield* reads.ipByAddress(address, false)
         if (
-          Option.isSome(ip) && isAllocated(ip.value) && !ip.value.isSourceNat && !ip.value.isStaticNat &&
+          Option.isSome(ip) && (isAllocated(ip.value) || ip.value.state === "Releasing") && !ip.value.isSourceNat &&
+          !ip.value.isStaticNat &&
           !seen.has(ip.value.id) &&
           !input.claimedElsewhere(ip.value.id)
         ) {
@@ -252,6 +258,8 @@ export interface DetailsInput {
   readonly spec: LbSpec
   readonly base: ObservedBase
   readonly network: NetworkProfile
+  /** The other networks the Service's IPs and rules are on (a move off them): theirs go too. */
+  readonly elsewhere: ReadonlyArray<NetworkProfile>
   /** Rules whose members matter (those that will stay). */
   readonly memberRules: ReadonlyArray<LbRuleId>
   /** Which policies of those rules to read (none in a dry run; stickiness only when wanted or applied). */
@@ -328,15 +336,27 @@ export const observeDetails = (reads: LbReads, input: DetailsInput): Effect.Effe
       ? Option.none<RequestedIp>()
       : Option.map(looked, (r): RequestedIp => (r._tag === "Available" ? { _tag: "Available", ip: r.ip } : r))
     // Without ports nothing is kept: an IP that will be released takes its firewall rules with it.
-    const released = (ip: ObservedIp) => spec.ports.length === 0 && ip.owned && ip.foreignRules === 0 && !spec.keepIp
-    const firewall = network.access._tag === "Firewall"
-      ? (yield* Effect.forEach(base.ips.filter((ip) => !released(ip)), (ip) => reads.firewallOnIp(ip.id))).flat()
-      : []
+    // A Releasing one has none left (CloudStack answers 431 "not ready for firewall rules yet").
+    const released = (ip: ObservedIp) =>
+      ip.releasing || (spec.ports.length === 0 && ip.owned && ip.foreignRules === 0 && !spec.keepIp)
+    // An IP on another (isolated) network than the LB's has its firewall rules read too: a move off it
+    // deletes its rules, and theirs go with them.
+    const isolatedElsewhere = new Set(input.elsewhere.filter((n) => n.access._tag === "Firewall").map((n) => n.id))
+    const firewallRead = (ip: ObservedIp) =>
+      !released(ip) &&
+      (network.access._tag === "Firewall" || Option.exists(ip.associatedNetworkId, (id) => isolatedElsewhere.has(id)))
+    const firewall = (yield* Effect.forEach(base.ips.filter(firewallRead), (ip) => reads.firewallOnIp(ip.id))).flat()
     const marker = aclMarker(input.uid)
-    // A fresh Service has no items yet (the marker carries its UID).
-    const acl = network.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(network.access.listName) && !input.fresh
-      ? (yield* reads.aclItems(network.access.aclId)).filter((a) => a.reason === marker)
-      : []
+    // The custom ACL lists of the LB's tier and of the tiers it moves off; a fresh Service has no items
+    // yet (the marker carries its UID).
+    const lists = new Set(
+      [network, ...input.elsewhere].flatMap((n) =>
+        n.access._tag === "Acl" && !DEFAULT_ACL_LISTS.has(n.access.listName) ? [n.access.aclId] : []
+      )
+    )
+    const acl = input.fresh
+      ? []
+      : (yield* Effect.forEach([...lists], (id) => reads.aclItems(id))).flat().filter((a) => a.reason === marker)
     const memberRules = [
       ...input.memberRules,
       ...Option.match(holding, {

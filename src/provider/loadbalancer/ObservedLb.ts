@@ -23,6 +23,12 @@ export interface ObservedIp {
   readonly foreignPorts: ReadonlyArray<number>
   /** The IP recorded on the Service (`...-id`). */
   readonly recorded: boolean
+  /**
+   * CloudStack is releasing it (state `Releasing`): a disassociateIpAddress failed after the rules
+   * went (IpAddressManagerImpl.disassociatePublicIpAddress marks it so before applying the network's
+   * IPs): nothing can go on it, and only a second disassociateIpAddress frees it.
+   */
+  readonly releasing: boolean
   /** The IP's tags, when the IP itself was read (None: only seen through its rules). */
   readonly tags: Option.Option<ReadonlyArray<Tag>>
 }

@@ -47,13 +47,16 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
   const existing = (ip: ObservedIp): Option.Option<Target> => Option.some({ _tag: "Existing", ip })
   if (Option.isSome(d.spec.requestedIp)) {
     const address = d.spec.requestedIp.value
-    const held = o.ips.find((ip) => ip.address === address && usableIn(ip, d.network))
+    const held = o.ips.find((ip) => ip.address === address && !ip.releasing && usableIn(ip, d.network))
     if (held !== undefined) return Either.right(existing(held))
-    if (o.ips.some((ip) => ip.address === address)) {
+    const other = o.ips.find((ip) => ip.address === address)
+    if (other !== undefined) {
       return Either.left(
         new LbUserError({
           reason: "LoadBalancerIPNotAvailable",
-          detail: `IP ${address} cannot be used: it is bound to another network than ${d.network.name}`
+          detail: other.releasing
+            ? `IP ${address} cannot be used yet: a release of it failed half way; it is released again, then associated anew`
+            : `IP ${address} cannot be used: it is bound to another network than ${d.network.name}`
         })
       )
     }
@@ -74,7 +77,7 @@ const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<
     }
   }
   // An IP already bound to another network cannot carry this LB's rules (its network changed).
-  const usable = o.ips.filter((ip) => usableIn(ip, d.network))
+  const usable = o.ips.filter((ip) => !ip.releasing && usableIn(ip, d.network))
   const withRules = usable.filter((ip) => o.rules.some((r) => r.ipId === ip.id))
   const current = withRules.find((ip) => ip.recorded) ?? withRules[0] ?? usable.find((ip) => ip.recorded) ?? usable[0]
   return Either.right(
@@ -215,11 +218,12 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
           })
         }
       } else {
+        // Items on another tier's list (the LB moved off it) are never kept here.
+        const listId = d.network.access.aclId
         const matched = new Set<string>()
-        stayingAcl.length = 0
         for (const { port } of wanted) {
           const have = o.acl.filter((a) =>
-            a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort &&
+            a.aclId === listId && a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort &&
             (a.endPort ?? port.publicPort) === port.publicPort
           )
           const keep = have.find((a) => Cidr.sameSet(a.cidrList ?? [], d.spec.sourceRanges))
@@ -235,12 +239,13 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
         }
       }
     }
-    if (d.network.access._tag !== "Acl") {
+    if (d.network.access._tag !== "Acl" || DEFAULT_ACL_LISTS.has(d.network.access.listName)) {
       for (const a of o.acl) accessAfter.push(Step.DeleteAcl({ id: a.id, port: a.startPort ?? 0 }))
     }
 
     // ---- rules that go: those on other IPs, and those on the target no port wants ----
-    const releasable = (ip: ObservedIp) => ip.owned && ip.foreignRules === 0 && !d.spec.keepIp
+    // A release of ours that failed half way is finished whatever: CloudStack frees the IP only so.
+    const releasable = (ip: ObservedIp) => ip.owned && (ip.releasing || (ip.foreignRules === 0 && !d.spec.keepIp))
     const releasing = new Set(
       o.ips.filter((ip) => !Option.exists(targetId, (id) => id === ip.id) && releasable(ip)).map((ip) => ip.id)
     )

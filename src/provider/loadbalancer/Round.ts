@@ -19,6 +19,7 @@ import { aclMarker } from "./ObservedLb.js"
 import type * as Ownership from "./Ownership.js"
 import { type DesiredLb, LbUserError, type Plan, plan } from "./Plan.js"
 import type { LbReads } from "./Reads.js"
+import { settle as settleSteps } from "./Settle.js"
 
 /** What the controller tells the provider beside the Service itself. */
 export interface LbCaller<E> {
@@ -104,7 +105,13 @@ export const makeRound = (deps: RoundDeps) => {
         onSome: Effect.succeed
       }))
 
-  return <E>(request: RoundRequest<E>, spec: LbSpec, ownership: Ownership.Ownership, options: RoundOptions) =>
+  const roundOnce = <E>(
+    request: RoundRequest<E>,
+    spec: LbSpec,
+    ownership: Ownership.Ownership,
+    options: RoundOptions,
+    seen: { base: ObservedBase | undefined; network: NetworkProfile }
+  ) =>
     Effect.gen(function*() {
       const { reads } = options
       const base = yield* observeBase(reads, {
@@ -115,6 +122,7 @@ export const makeRound = (deps: RoundDeps) => {
         fresh: request.fresh,
         claimedElsewhere: request.claimedElsewhere
       })
+      seen.base = base
       const lookups = options.teardown
         ? new Map()
         : yield* deps.instances.resolve(request.nodes, { maxAge: options.freshListing ? 0 : LISTING_MAX_AGE })
@@ -136,6 +144,7 @@ export const makeRound = (deps: RoundDeps) => {
           })
         }
         network = yield* profileOf(networkId.value)
+        seen.network = network
         if (!network.hasLb) {
           return yield* new LbUserError({
             reason: "NoLoadBalancerService",
@@ -160,12 +169,19 @@ export const makeRound = (deps: RoundDeps) => {
       const members = options.teardown
         ? { vms: [], warnings: [] }
         : membersIn(network.id, network.name, request.nodes.map((n) => n.name), lookups)
+      const elsewhereIds = new Set([
+        ...base.ips.flatMap((ip) => Option.toArray(ip.associatedNetworkId)),
+        ...base.rules.flatMap((r) => Option.toArray(r.networkId))
+      ])
+      elsewhereIds.delete(network.id)
+      const elsewhere = yield* Effect.forEach(elsewhereIds, (id) => withClient(deps.facts.profile(id)))
       const observed = yield* observeDetails(reads, {
         uid: request.uid,
         fresh: request.fresh,
         spec: effective,
         base,
         network,
+        elsewhere: elsewhere.flatMap(Option.toArray),
         // Members matter for the rules that stay: those matching a wanted port, whatever their name.
         memberRules: base.rules.filter((r) =>
           usable.some((p) => p.protocol === r.protocol && p.publicPort === r.publicPort)
@@ -215,5 +231,56 @@ export const makeRound = (deps: RoundDeps) => {
         }))
       )
       return { planned, executed, warnings, network, base, effective } satisfies RoundResult
+    })
+
+  /** After a user error: settles an association cut short and tags the IP kept (Settle). */
+  const settle = <E>(
+    request: RoundRequest<E>,
+    spec: LbSpec,
+    ownership: Ownership.Ownership,
+    seen: { readonly base: ObservedBase; readonly network: NetworkProfile }
+  ) => {
+    const steps = settleSteps({
+      ownership,
+      observed: seen.base,
+      requestedIp: spec.requestedIp,
+      owner: deps.tags
+        ? Option.some({ cluster: deps.cluster, namespace: request.namespace, name: request.name, uid: request.uid })
+        : Option.none()
+    })
+    return steps.length === 0 ? Effect.void : withClient(execute(steps, {
+      spec,
+      network: seen.network,
+      aclReason: aclMarker(request.uid),
+      ownership,
+      persist: request.persist,
+      avoid: () => true,
+      reservations: deps.reservations,
+      adopted: Option.none()
+    })).pipe(
+      Effect.asVoid,
+      // The user's error is what the caller reports; the next attempt settles again.
+      Effect.catchAll((e) =>
+        Effect.logDebug("could not settle the record or tags after a user error").pipe(
+          Effect.annotateLogs({ step: e.step._tag, error: String(e.cause) })
+        )
+      )
+    )
+  }
+
+  return <E>(request: RoundRequest<E>, spec: LbSpec, ownership: Ownership.Ownership, options: RoundOptions) =>
+    Effect.suspend(() => {
+      const seen: { base: ObservedBase | undefined; network: NetworkProfile } = {
+        base: undefined,
+        network: unknownNetwork
+      }
+      const settleOnUserError = (error: LbUserError) =>
+        seen.base === undefined || options.dryRun || options.teardown
+          ? Effect.fail(error)
+          : Effect.zipRight(
+            settle(request, spec, ownership, { base: seen.base, network: seen.network }),
+            Effect.fail(error)
+          )
+      return roundOnce(request, spec, ownership, options, seen).pipe(Effect.catchTag("LbUserError", settleOnUserError))
     })
 }

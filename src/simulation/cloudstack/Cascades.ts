@@ -48,8 +48,8 @@ export const removeLbRule = (s: Store, lb: LbRuleRow) => {
   if (ip !== undefined) maybeUnassociate(s, ip)
 }
 
-/** Releases an IP: every rule on it, static NAT and its tags go; the row stays, Free (5.7). */
-export const releaseIp = (s: Store, ip: IpRow) => {
+/** Every rule on an IP and its static NAT go (IpAddressManagerImpl.cleanupIpResources). */
+const cleanupIpResources = (s: Store, ip: IpRow) => {
   for (const ruleUuid of [...(s.rulesByIp.get(ip.uuid) ?? [])]) {
     const lb = s.lbRules.get(ruleUuid)
     if (lb !== undefined) removeLbRule(s, lb)
@@ -57,8 +57,27 @@ export const releaseIp = (s: Store, ip: IpRow) => {
   }
   s.rulesByIp.delete(ip.uuid)
   if (ip.staticNatVmUuid !== undefined) s.staticNatByVm.delete(ip.staticNatVmUuid)
+  ip.staticNatVmUuid = undefined
+  maybeUnassociate(s, ip)
+}
+
+/** Releases an IP: every rule on it, static NAT and its tags go; the row stays, Free (5.7). */
+export const releaseIp = (s: Store, ip: IpRow) => {
+  cleanupIpResources(s, ip)
   deleteTagsOf(s, "PublicIpAddress", ip.uuid)
   Object.assign(ip, FREE_IP)
+}
+
+/**
+ * A release that failed after its rules went (IpAddressManagerImpl.disassociatePublicIpAddress:
+ * cleanupIpResources, markIpAsUnavailable, then applyIpAssociations on the IP's network, which
+ * failed): the IP stays `Releasing`, still the account's, until a disassociateIpAddress succeeds. A
+ * VPC IP that no rule ties to a tier any more has no network to apply: it is unassigned at once.
+ */
+export const halfReleaseIp = (s: Store, ip: IpRow) => {
+  cleanupIpResources(s, ip)
+  if (ip.associatedNetworkUuid === undefined) return releaseIp(s, ip)
+  ip.state = "Releasing"
 }
 
 export const setLbStateFromMembers = (lb: LbRuleRow) => {

@@ -98,8 +98,10 @@ export const submit = (c: Ctx, spec: JobSpec): Obj => {
     instanceUuid: spec.instanceUuid,
     completed: undefined
   }
-  const forced = s.forcedFailures.get(c.command)?.shift()
-  const execute: () => JobOutcome = c.jobStuckMs !== undefined
+  // A stuck job never runs: a forced failure waits for the next job of the command that does.
+  const stuck = c.jobStuckMs !== undefined
+  const forced = stuck ? undefined : s.forcedFailures.get(c.command)?.shift()
+  const execute: () => JobOutcome = stuck
     ? () => failed(0, JOB_CANCELLED_TEXT)
     : forced !== undefined
     ? () => failed(forced.code, forced.text ?? defaultJobFailureText(c.command))

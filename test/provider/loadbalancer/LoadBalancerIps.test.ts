@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option, Ref } from "effect"
+import { Effect, Either, Option, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
@@ -243,6 +243,65 @@ describe("LoadBalancers: public IPs", () => {
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Free")
     }).pipe(Effect.provide(env())))
 
+  // Chaos seed 15: A associated the IP B shares, its tag job failed, then A asked for an address it
+  // cannot have: every ensure of A failed before any plan ran, so the tag never came, and the IP B
+  // sits on did not say whose it was (B, the last one out, could not have released it).
+  it.effect("a Service that cannot be built still tags the IP it associated and keeps", () =>
+    Effect.gen(function*() {
+      const { a, lbs, nodes, storeA } = yield* sharedUntagged
+      const tagsOf = (address: string) =>
+        Effect.map(simState, (s) => {
+          const ip = s.publicIps.find((i) => i.address === address)
+          return s.tags.filter((t) => t.resourceType === "PublicIpAddress" && t.resourceUuid === ip?.uuid)
+            .map((t) => t.key).sort()
+        })
+      assert.deepStrictEqual(yield* tagsOf("203.0.113.62"), [], "A's tag jobs failed")
+      yield* usersIp("isolated-ns", "203.0.113.64")
+      const refused = yield* Effect.either(
+        lbs.ensure(yield* request({ ...a, loadBalancerIP: "203.0.113.64" }, nodes, storeA))
+      )
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "LbUserError")
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* tagsOf("203.0.113.62"), [
+        "cloudstack-ccm/cluster",
+        "cloudstack-ccm/service",
+        "cloudstack-ccm/service-uid"
+      ])
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seed 63 (earlier run): a release whose job failed leaves the IP Releasing, its rules gone
+  // (CloudStack's disassociatePublicIpAddress); the next attempt saw no rule and an IP not Allocated,
+  // took it for gone and forgot it: the IP stayed the account's for ever.
+  it.effect("a release that failed half way (the IP Releasing) is released again: on delete, on a move, adopted", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const a = service()
+      const storeA = yield* annotationStore()
+      const address = Option.getOrElse((yield* lbs.ensure(yield* request(a, nodes, storeA, true))).address, () => "")
+      yield* sim.failNextJobs("disassociateIpAddress", 1)
+      yield* lbs.delete(yield* request(a, nodes, storeA))
+      assert.strictEqual(yield* stateOf(address), "Free", "deleted: released again")
+
+      const b = service()
+      const storeB = yield* annotationStore()
+      const first = Option.getOrElse((yield* lbs.ensure(yield* request(b, nodes, storeB, true))).address, () => "")
+      yield* sim.failNextJobs("disassociateIpAddress", 1)
+      const moved = yield* lbs.ensure(yield* request({ ...b, loadBalancerIP: "203.0.113.65" }, nodes, storeB))
+      assert.deepStrictEqual(moved.address, Option.some("203.0.113.65"))
+      assert.strictEqual(yield* stateOf(first), "Free", "moved: the old IP released again")
+
+      // Chaos seed 21: the IP known only by ...-ip-allocating (adopted), its release failing too.
+      const cs = yield* CloudStackClient
+      const adopted = yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId("isolated1")) })
+      const storeC = yield* annotationStore({ [Annotations.IP_ALLOCATING]: adopted.ipAddress })
+      yield* sim.failNextJobs("disassociateIpAddress", 1)
+      yield* lbs.delete(yield* request(service(), nodes, storeC))
+      assert.strictEqual(yield* stateOf(adopted.ipAddress), "Free", "adopted: released again")
+      assert.isUndefined((yield* storeC.ref.get)[Annotations.IP_ALLOCATING])
+    }).pipe(Effect.provide(env())))
+
   // Two Services sharing an IP left at once (two workers): A, which had associated it (its tag job
   // had failed), saw B's rules and kept it for B; B, not seeing the cluster's tag yet, left it to A:
   // a leaked IP (chaos seed 1, small). Operations on one IP now run one at a time.
@@ -374,5 +433,38 @@ describe("LoadBalancers: public IPs", () => {
       const rules = yield* rulesOfUid(svc.uid)
       assert.strictEqual(rules.length, 1, "the LB is built on the new network")
       assert.notStrictEqual(rules[0]?.ipUuid, old.id)
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seed 8: A's association of an address was cut short (only ...-ip-allocating records it),
+  // then A asked for an address it cannot have. Every ensure of A failed as the user's error before
+  // anything ran, so the record never settled, and B, asking for the address A had associated, was
+  // told "another Service is associating it" for ever.
+  it.effect("a Service that cannot be built still settles an association cut short: the address is given back", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const cs = yield* CloudStackClient
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const old = yield* cs.run(associateIpAddress, { networkId: NetworkId.make(yield* networkId("isolated1")) })
+      yield* usersIp("isolated-ns", "203.0.113.64")
+      const storeA = yield* annotationStore({ [Annotations.IP_ALLOCATING]: old.ipAddress })
+      const a = service({ loadBalancerIP: "203.0.113.64" })
+      const refused = yield* Effect.either(lbs.ensure(yield* request(a, nodes, storeA)))
+      assert.isTrue(
+        Either.isLeft(refused) && refused.left._tag === "LbUserError" &&
+          refused.left.reason === "LoadBalancerIPNotAvailable",
+        "A asks for an address of another network"
+      )
+      assert.strictEqual(yield* stateOf(old.ipAddress), "Free", "the address A associated for nothing is released")
+      assert.isUndefined((yield* storeA.ref.get)[Annotations.IP_ALLOCATING], "A no longer claims to associate it")
+      // B asks for that address: nobody associates it any more.
+      const b = service({ loadBalancerIP: old.ipAddress })
+      const storeB = yield* annotationStore()
+      const associating = (yield* storeA.ref.get)[Annotations.IP_ALLOCATING]
+      const result = yield* lbs.ensure({
+        ...(yield* request(b, nodes, storeB, true)),
+        associatingElsewhere: (x: string) => x === associating
+      })
+      assert.deepStrictEqual(result.address, Option.some(old.ipAddress))
+      assert.strictEqual((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "true")
     }).pipe(Effect.provide(env())))
 })

@@ -10,6 +10,7 @@ import {
   countersNow,
   env,
   inventory,
+  networkId,
   nodesFor,
   request,
   rulesOfUid,
@@ -125,5 +126,37 @@ describe("LoadBalancers on VPC tiers", () => {
       yield* sim.setFaults({ errorRates: [] })
       const ours = (yield* aclItems("web-acl")).filter((a) => a.reason === aclMarker(svc.uid))
       assert.deepStrictEqual(ours.map((a) => [a.protocol, a.startport]), [["tcp", 80]])
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seed 25: a keep-ip Service moved from an isolated network to a VPC tier; its rule on the
+  // kept IP went, the rule's firewall rule stayed (firewall rules were read only when the new network
+  // had them). The same for ACL items left on the old tier's list.
+  it.effect("a move between networks takes the old IP's firewall rules and the old tier's ACL items along", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2", "web-1", "web-2", "db-1")
+      const store = yield* annotationStore()
+      const base = service({ loadBalancerSourceRanges: ["192.0.2.0/24"] })
+      const on = (network: string) =>
+        Effect.gen(function*() {
+          const svc = {
+            ...base,
+            annotations: { [Annotations.KEEP_IP]: "true", [Annotations.NETWORK_ID]: yield* networkId(network) }
+          }
+          return yield* lbs.ensure(yield* request(svc, nodes, store))
+        })
+      const ours = Effect.map(simState, (st) => ({
+        firewall: st.firewallRules.filter((f) => f.owner !== "alice" && f.cidrlist.includes("192.0.2.0/24")).length,
+        acl: st.aclItems.filter((a) => a.reason === aclMarker(base.uid)).length
+      }))
+      yield* on("isolated1")
+      assert.deepStrictEqual(yield* ours, { firewall: 1, acl: 0 })
+      yield* on("vpc1-web")
+      assert.deepStrictEqual(yield* ours, { firewall: 0, acl: 1 }, "isolated -> tier: the firewall rule went")
+      yield* on("isolated1")
+      assert.deepStrictEqual(yield* ours, { firewall: 1, acl: 0 }, "tier -> isolated: the ACL item went")
+      yield* on("vpc1-web")
+      yield* on("vpc1-db")
+      assert.deepStrictEqual(yield* ours, { firewall: 0, acl: 0 }, "tier -> tier on default_allow: the ACL item went")
     }).pipe(Effect.provide(env())))
 })

@@ -101,6 +101,7 @@ export const ip = (id: string, overrides: Partial<ObservedIp> = {}): ObservedIp 
   foreignRules: 0,
   foreignPorts: [],
   recorded: false,
+  releasing: false,
   tags: Option.none(),
   ...overrides
 })

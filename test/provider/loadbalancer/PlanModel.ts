@@ -84,6 +84,7 @@ export const applyTo = (
           foreignRules: 0,
           foreignPorts: [],
           recorded: false,
+          releasing: false,
           tags: Option.some([])
         }
         ips.push(acquired)

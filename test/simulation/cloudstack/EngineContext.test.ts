@@ -174,6 +174,27 @@ describe("async jobs", () => {
       assert.strictEqual((yield* status(next)).jobstatus, 1)
     }).pipe(Effect.provide(simLayer())))
 
+  it.effect("a stuck job does not use up a forced failure: the next job that runs fails as forced", () =>
+    Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      const lb = yield* lbOn("isolated1")
+      const node1 = yield* byName("listVirtualMachines", "virtualmachine", "node-1")
+      yield* sim.failNextJobs("assignToLoadBalancerRule", 1, 534, "router unreachable")
+      yield* sim.setFaults({ stuckJobRate: 1, jobCancelThreshold: "10 minutes" })
+      const stuck = str((yield* call("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).inner.jobid)
+      yield* sim.setFaults({ stuckJobRate: 0 })
+      const next = str((yield* call("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).inner.jobid)
+      const after = str((yield* call("assignToLoadBalancerRule", { id: lb, virtualmachineids: node1 })).inner.jobid)
+      yield* wait(10 * 60_000)
+      const [s, n, a] = [yield* status(stuck), yield* status(next), yield* status(after)]
+      assert.deepStrictEqual([s.jobstatus, s.jobresultcode], [2, 0], "the stuck job is cancelled")
+      assert.deepStrictEqual([n.jobstatus, n.jobresultcode, n.jobresult], [2, 534, {
+        errorcode: 534,
+        errortext: "router unreachable"
+      }], "the forced failure waited for a job that runs")
+      assert.strictEqual(a.jobstatus, 1, "one forced failure fails one job")
+    }).pipe(Effect.provide(simLayer())))
+
   it.effect("an unknown jobid is the 431 UUID-resolution error", () =>
     Effect.gen(function*() {
       const r = yield* call("queryAsyncJobResult", { jobid: "deadbeef-0000-4000-8000-000000000000" })

@@ -192,6 +192,65 @@ describe("6.1 IPs, networks, VPC", () => {
     })))
 })
 
+describe("5.7 a release that fails half way", () => {
+  // IpAddressManagerImpl.disassociatePublicIpAddress: cleanupIpResources, markIpAsUnavailable
+  // (Releasing), then applyIpAssociations on the IP's network; the job fails when that fails, and
+  // releaseIpAddressInternal checks nothing but the allocation time, so a second release is accepted.
+  it.effect("the IP stays Releasing without its rules (still the account's); no rule goes on it; a second release frees it", () =>
+    run(Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      const ip = yield* acquire({ networkid: yield* netId("isolated1") })
+      const lb = str((yield* lbRule(ip, "80")).submitted.inner.id)
+      yield* sim.failNextJobs("disassociateIpAddress", 1)
+      const failed = yield* job("disassociateIpAddress", { id: ip })
+      assert.strictEqual(failed.result.inner.jobstatus, 2)
+      assert.strictEqual((yield* ipRow(ip)).state, "Releasing")
+      assert.strictEqual((yield* call("listLoadBalancerRules", { id: lb })).status, 431, "its rules went")
+      const listed = items(yield* call("listPublicIpAddresses", { id: ip, listall: "true" }), "publicipaddress")
+      assert.deepStrictEqual(listed.map((i) => i.state), ["Releasing"], "still listed as allocated")
+      assert.strictEqual((yield* lbRule(ip, "443")).submitted.status, 431, "no new rule on it")
+      assert.strictEqual((yield* job("disassociateIpAddress", { id: ip })).result.inner.jobstatus, 1)
+      assert.strictEqual((yield* ipRow(ip)).state, "Free")
+    })))
+
+  it.effect("a release waiting in its network's queue leaves the IP Allocated until its job runs", () =>
+    run(Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      const ip = yield* acquire({ networkid: yield* netId("isolated1") })
+      yield* sim.setFaults({ jobDuration: "5 seconds" })
+      yield* call("disassociateIpAddress", { id: ip })
+      assert.strictEqual((yield* ipRow(ip)).state, "Allocated")
+      yield* wait(5_000)
+      yield* call("listZones", {})
+      assert.strictEqual((yield* ipRow(ip)).state, "Free")
+    })))
+})
+
+describe("6.1 an association still running", () => {
+  // IPAddressVO.readyToUse is `state == Allocated`: createLoadBalancerRule refuses an Allocating IP.
+  it.effect("the IP takes no rule until its job ran", () =>
+    run(Effect.gen(function*() {
+      const sim = yield* CloudStackSimulator
+      yield* sim.setFaults({ jobDuration: "5 seconds" })
+      const ip = str((yield* call("associateIpAddress", { networkid: yield* netId("isolated1") })).inner.id)
+      assert.strictEqual((yield* ipRow(ip)).state, "Allocating")
+      const rule = {
+        name: "lb",
+        algorithm: "roundrobin",
+        publicport: "80",
+        privateport: "30080",
+        publicipid: ip
+      }
+      assert.strictEqual((yield* call("createLoadBalancerRule", rule)).status, 431)
+      assert.strictEqual(
+        (yield* call("createFirewallRule", { ipaddressid: ip, protocol: "tcp", startport: "80" })).status,
+        431
+      )
+      yield* wait(5_000)
+      assert.strictEqual((yield* call("createLoadBalancerRule", rule)).status, 200)
+    })))
+})
+
 describe("6.2 rule conflicts", () => {
   it.effect("LB rules on one IP and port conflict whatever their protocol (TCP vs UDP), with the real 537 text", () =>
     run(Effect.gen(function*() {

@@ -5,11 +5,11 @@
  */
 import { Either } from "effect"
 import { capacityFail, checkAccess, isAdmin } from "../Access.js"
-import { maybeUnassociate, releaseIp } from "../Cascades.js"
+import { halfReleaseIp, maybeUnassociate, releaseIp } from "../Cascades.js"
 import { conflict, invalid, permissionDenied } from "../Fail.js"
 import type { Commands, Handler, Obj } from "../Handler.js"
 import { ipv4ToInt } from "../Ipv4.js"
-import { failed, networkKey, ok, submit, SUCCESS } from "../Jobs.js"
+import { defaultJobFailureText, failed, networkKey, ok, submit, SUCCESS } from "../Jobs.js"
 import { keywordMatch, listOf, scope, tagFilter } from "../ListQuery.js"
 import { formatDate, ownerFields, tagsOf, zoneName } from "../Render.js"
 import type { IpRow } from "../SimModel.js"
@@ -197,12 +197,16 @@ const associateIpAddress: Handler = (c, p) =>
       instanceUuid: row.uuid,
       createdId: row.uuid,
       execute: () => {
+        // Released while its association waited in the queue: nothing is left to associate.
+        if (row.state !== "Allocating") return failed(530, defaultJobFailureText("associateIpAddress"))
         // The real job renders its answer before the state change commits (recorded: Allocating).
         const result = { ipaddress: renderIp(s, row, isAdmin(c)) }
         row.state = "Allocated"
         return ok(result)
       },
-      onFailure: () => releaseIp(s, row)
+      onFailure: () => {
+        if (row.state === "Allocating") releaseIp(s, row)
+      }
     })
   })
 
@@ -222,8 +226,7 @@ const disassociateIpAddress: Handler = (c, p) =>
       return yield* Either.left(invalid(`Unable to find ip address by id=${row.uuid}`))
     }
     yield* checkAccess(c, row.owner, row.uuid)
-    const before = row.state
-    row.state = "Releasing"
+    // The state changes inside the job (a queued release still shows the IP Allocated), as the server's.
     return submit(c, {
       queueKey: row.associatedNetworkUuid !== undefined
         ? networkKey(row.associatedNetworkUuid)
@@ -237,8 +240,9 @@ const disassociateIpAddress: Handler = (c, p) =>
         releaseIp(s, row)
         return SUCCESS
       },
+      // Refused for source NAT before anything changed; otherwise the rules went and the IP is Releasing.
       onFailure: () => {
-        if (row.state === "Releasing") row.state = before
+        if (!row.sourceNat && row.state !== "Free") halfReleaseIp(s, row)
       }
     })
   })

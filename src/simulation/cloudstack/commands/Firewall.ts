@@ -69,7 +69,8 @@ const createFirewallRule: Handler = (c, p) =>
     const protocol = protocolRaw.trim().toLowerCase()
     const cidrs = cidrsGiven.length === 0 ? ["0.0.0.0/0"] : cidrsGiven
     const end = endRaw ?? start
-    if (ip.owner === undefined || ip.state === "Free") {
+    // Only an Allocated IP takes rules (IPAddressVO.readyToUse): not while its association or release runs.
+    if (ip.owner === undefined || ip.state !== "Allocated") {
       return yield* Either.left(invalid(`Unable to create firewall rule; ip id=${ip.uuid} is not allocated`))
     }
     yield* checkAccess(c, ip.owner, ip.uuid)

@@ -137,7 +137,8 @@ const createLoadBalancerRule: Handler = (c, p) =>
           : invalid("Elastic load balancing is not supported: publicipid is required")
       )
     }
-    if (ip.owner === undefined || ip.state === "Free") {
+    // Only an Allocated IP takes rules (IPAddressVO.readyToUse): not while its association or release runs.
+    if (ip.owner === undefined || ip.state !== "Allocated") {
       return yield* Either.left(invalid(`Unable to create load balancer rule; ip id=${ip.uuid} is not allocated`))
     }
     yield* checkAccess(c, ip.owner, ip.uuid)
