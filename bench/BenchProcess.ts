@@ -32,14 +32,16 @@ export const bundleOptions = {
 } as const
 
 /**
- * The image's bundle of the CLI (deploy/Dockerfile), written to `dir`; its path. BENCH_NO_MINIFY=1
+ * The image's bundle of the CLI (deploy/Dockerfile), written to `dir`; its path. BENCH_KEEP_NAMES=1
+ * keeps function and class names (readable heap snapshots, a little more code). BENCH_NO_MINIFY=1
  * keeps the names (for readable CPU profiles; figures then differ from the image's).
  */
 export const buildCliBundle = async (dir: string): Promise<string> => {
   const { buildSync } = await import("esbuild")
   const outfile = join(dir, "cloudstack-ccm.mjs")
   const minify = process.env["BENCH_NO_MINIFY"] !== "1"
-  buildSync({ ...bundleOptions, minify, entryPoints: [join(repo, "src", "cli", "bin.ts")], outfile })
+  const keepNames = process.env["BENCH_KEEP_NAMES"] === "1"
+  buildSync({ ...bundleOptions, minify, keepNames, entryPoints: [join(repo, "src", "cli", "bin.ts")], outfile })
   return outfile
 }
 
