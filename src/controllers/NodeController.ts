@@ -17,6 +17,7 @@ import { Metrics } from "../metrics/Metrics.js"
 import * as InstanceLookup from "../provider/InstanceLookup.js"
 import { Instances } from "../provider/Instances.js"
 import * as NodeAddresses from "../provider/NodeAddresses.js"
+import * as CachedViews from "./CachedViews.js"
 import type { Controller } from "./Controller.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as NodePlan from "./NodePlan.js"
@@ -249,7 +250,7 @@ export const make = (options: NodeControllerOptions) =>
 
     const run = Effect.gen(function*() {
       // The informer list-watches Nodes (relisting with backoff on 410 or a broken watch).
-      const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
+      const informer = options.informer === undefined ? yield* CachedViews.nodeInformer(nodes) : yield* options.informer
       const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
       yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNodeFrom(informer), {
         controller: CONTROLLER_NAME,

@@ -9,6 +9,7 @@ import type { NetworkId } from "../cloudstack/Ids.js"
 import * as LabelValue from "./LabelValue.js"
 import * as NodeAddresses from "./NodeAddresses.js"
 import * as ProviderId from "./ProviderId.js"
+import { sharing } from "./Sharing.js"
 
 /** What the provider needs of a Node: its name and `spec.providerID` ("" when unset). */
 export interface NodeRef {
@@ -60,17 +61,6 @@ export const isShutdown = (vm: InstanceVm): boolean => vm.state === "Stopped" ||
 export interface VmIndex {
   readonly byId: ReadonlyMap<string, InstanceVm>
   readonly byName: ReadonlyMap<string, ReadonlyArray<InstanceVm>>
-}
-
-/** One copy of each distinct value handed in: later equal values come back as the first one. */
-const sharing = <S extends string>() => {
-  const seen = new Map<S, S>()
-  return (value: S): S => {
-    const known = seen.get(value)
-    if (known !== undefined) return known
-    seen.set(value, value)
-    return value
-  }
 }
 
 /**
