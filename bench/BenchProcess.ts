@@ -20,7 +20,7 @@ export const kubeApiserverScript = join(repo, "scripts", "kube-apiserver.sh")
 
 const banner = "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
 
-/** esbuild options of deploy/Dockerfile. */
+/** esbuild options of deploy/Dockerfile (test/cli/RunCommandDeploy.test.ts checks they agree). */
 export const bundleOptions = {
   bundle: true,
   minify: true,
@@ -28,6 +28,9 @@ export const bundleOptions = {
   format: "esm",
   target: "node20",
   banner: { js: banner },
+  // Resolved from the working directory (the repository root).
+  alias: { "whatwg-url": "./deploy/bundle/whatwg-url.cjs" },
+  absWorkingDir: repo,
   logLevel: "error"
 } as const
 
