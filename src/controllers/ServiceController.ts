@@ -149,7 +149,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
       const ensure = (service: ServiceView) =>
         Effect.gen(function*() {
           const key = ServicePlan.serviceKey(service)
-          const signature = ServicePlan.specSignature(service)
+          const signature = ServicePlan.specDigest(service)
           const nodes = yield* backendsOf(service)
           const backends = ServicePlan.backendsKey(nodes)
           const last = yield* memory.get(key)
