@@ -31,38 +31,46 @@ export const NODE_ANNOTATIONS: ReadonlySet<string> = new Set([PROVIDED_NODE_IP_A
 /** Distinct label values an informer shares; past it a value is kept as it came. */
 const SHARED_VALUES = 1024
 
+const NONE: Readonly<Record<string, string>> = Object.freeze({})
+
+/** The entries of `map` under `keys` (one shared empty object when there are none). */
 const pick = (
   map: Readonly<Record<string, string>>,
   keys: ReadonlySet<string>,
   share: (value: string) => string
 ): Readonly<Record<string, string>> => {
-  const kept: Record<string, string> = {}
-  for (const [key, value] of Object.entries(map)) if (keys.has(key)) kept[key] = share(value)
-  return kept
+  let kept: Record<string, string> | undefined
+  for (const [key, value] of Object.entries(map)) if (keys.has(key)) (kept ??= {})[key] = share(value)
+  return kept ?? NONE
 }
 
 const same = (value: string) => value
 
-/** What a Node informer keeps of a Node, its label values shared through `share`. */
-export const cachedNode = (node: NodeView, share: (value: string) => string = same): NodeView => ({
-  metadata: {
-    ...node.metadata,
-    labels: pick(node.metadata.labels, NODE_LABELS, share),
-    annotations: pick(node.metadata.annotations, NODE_ANNOTATIONS, same)
-  },
-  spec: node.spec,
-  status: {
-    addresses: node.status.addresses,
-    conditions: node.status.conditions.filter((c) => c.type === "Ready")
+/**
+ * What a Node informer keeps of a Node, the text many Nodes repeat (label values, taint keys and
+ * effects) shared through `share`. Lists are built to their exact length (a filtered array keeps
+ * room for 16).
+ */
+export const cachedNode = (node: NodeView, share: (value: string) => string = same): NodeView => {
+  const ready = node.status.conditions.find((c) => c.type === "Ready")
+  return {
+    metadata: {
+      ...node.metadata,
+      labels: pick(node.metadata.labels, NODE_LABELS, share),
+      annotations: pick(node.metadata.annotations, NODE_ANNOTATIONS, same)
+    },
+    spec: {
+      providerID: node.spec.providerID,
+      taints: node.spec.taints.map((t) => ({ ...t, key: share(t.key), effect: share(t.effect) }))
+    },
+    status: { addresses: node.status.addresses, conditions: ready === undefined ? [] : [ready] }
   }
-})
-
-const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({})
+}
 
 /** What a Service informer keeps of a Service. */
 export const cachedService = (service: ServiceView): ServiceView => ({
   ...service,
-  metadata: { ...service.metadata, labels: NO_LABELS }
+  metadata: { ...service.metadata, labels: NONE }
 })
 
 /** A Node informer in the current scope, keeping cached Nodes. */

@@ -106,11 +106,17 @@ describe("CachedViews.cachedNode", () => {
     for (const n of nodes) assert.deepStrictEqual(decisions(CachedViews.cachedNode(n)), decisions(n), n.metadata.name)
   })
 
-  it("shares equal label values through the informer's pool", () => {
-    const share = (value: string) => (value === "zone-one" ? "shared zone-one" : value)
-    const a = CachedViews.cachedNode(node, share)
-    assert.strictEqual(a.metadata.labels["topology.kubernetes.io/zone"], "shared zone-one")
-    assert.strictEqual(a.metadata.labels["node.kubernetes.io/instance-type"], "MediumInstance")
+  it("hands the label values, taint keys and taint effects (text many Nodes repeat) to the informer's pool", () => {
+    const shared: Array<string> = []
+    const share = (value: string) => (shared.push(value), value)
+    assert.deepStrictEqual(CachedViews.cachedNode(node, share), cached)
+    assert.deepStrictEqual(
+      shared.sort(),
+      [
+        ...Object.values(cached.metadata.labels),
+        ...node.spec.taints.flatMap((t) => [t.key, t.effect])
+      ].sort()
+    )
   })
 })
 
