@@ -5,8 +5,10 @@
  * starts with none, and every Service is ensured in full once.
  */
 import { Effect, HashMap, HashSet, Option, Ref } from "effect"
+import type { NetworkId } from "../cloudstack/Ids.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
 import type { LbSnapshot } from "../provider/loadbalancer/LoadBalancers.js"
+import { sharing } from "../provider/Sharing.js"
 import * as ServicePlan from "./ServicePlan.js"
 
 /** What the last successful ensure of a Service saw, to tell a member-only change from a full one. */
@@ -31,15 +33,29 @@ export interface ServiceMemory {
   readonly takeAudit: (key: string) => Effect.Effect<boolean>
 }
 
+/** Distinct networks whose id and name the remembered snapshots share. */
+const SHARED_NETWORKS = 256
+
 export const make: Effect.Effect<ServiceMemory> = Effect.gen(function*() {
   // Persistent maps: a change shares the rest instead of copying every Service's entry.
   const synced = yield* Ref.make(HashMap.empty<string, Synced>())
+  // Every Service on a network would otherwise keep its own copy of the network's id and name.
+  const networkIds = sharing<NetworkId>(SHARED_NETWORKS)
+  const networkNames = sharing<string>(SHARED_NETWORKS)
+  const kept = (entry: Synced): Synced => ({
+    ...entry,
+    snapshot: Option.map(entry.snapshot, (snapshot) => ({
+      networkId: networkIds(snapshot.networkId),
+      networkName: networkNames(snapshot.networkName),
+      rules: snapshot.rules.map((rule) => ({ id: rule.id, name: rule.name }))
+    }))
+  })
   const audits = yield* Ref.make(HashSet.empty<string>())
   const claimRepair = (key: string) =>
     Ref.modify(synced, (m) => HashMap.has(m, key) ? [true, HashMap.remove(m, key)] as const : [false, m] as const)
   return {
     get: (key) => Effect.map(Ref.get(synced), (m) => Option.getOrUndefined(HashMap.get(m, key))),
-    remember: (key, entry) => Ref.update(synced, HashMap.set(key, entry)),
+    remember: (key, entry) => Ref.update(synced, HashMap.set(key, kept(entry))),
     forget: (key) => Effect.asVoid(claimRepair(key)),
     claimRepair,
     isConverged: (service) =>
