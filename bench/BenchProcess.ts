@@ -20,7 +20,7 @@ export const kubeApiserverScript = join(repo, "scripts", "kube-apiserver.sh")
 
 const banner = "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
 
-/** esbuild options of deploy/Dockerfile. */
+/** esbuild options of deploy/Dockerfile (test/cli/RunCommandDeploy.test.ts checks they agree). */
 export const bundleOptions = {
   bundle: true,
   minify: true,
@@ -28,18 +28,23 @@ export const bundleOptions = {
   format: "esm",
   target: "node20",
   banner: { js: banner },
+  // Resolved from the working directory (the repository root).
+  alias: { "whatwg-url": "./deploy/bundle/whatwg-url.cjs" },
+  absWorkingDir: repo,
   logLevel: "error"
 } as const
 
 /**
- * The image's bundle of the CLI (deploy/Dockerfile), written to `dir`; its path. BENCH_NO_MINIFY=1
+ * The image's bundle of the CLI (deploy/Dockerfile), written to `dir`; its path. BENCH_KEEP_NAMES=1
+ * keeps function and class names (readable heap snapshots, a little more code). BENCH_NO_MINIFY=1
  * keeps the names (for readable CPU profiles; figures then differ from the image's).
  */
 export const buildCliBundle = async (dir: string): Promise<string> => {
   const { buildSync } = await import("esbuild")
   const outfile = join(dir, "cloudstack-ccm.mjs")
   const minify = process.env["BENCH_NO_MINIFY"] !== "1"
-  buildSync({ ...bundleOptions, minify, entryPoints: [join(repo, "src", "cli", "bin.ts")], outfile })
+  const keepNames = process.env["BENCH_KEEP_NAMES"] === "1"
+  buildSync({ ...bundleOptions, minify, keepNames, entryPoints: [join(repo, "src", "cli", "bin.ts")], outfile })
   return outfile
 }
 

@@ -42,7 +42,7 @@ export const CidrList = Schema.transform(Schema.String, Schema.Array(Schema.Stri
   encode: (xs) => xs.join(",")
 })
 
-/** A resource tag as embedded in entities (`tags: [...]`) and returned by listTags. */
+/** A resource tag as listTags returns it. */
 export const Tag = Schema.Struct({
   key: Schema.String,
   value: Schema.String,
@@ -51,8 +51,14 @@ export const Tag = Schema.Struct({
 })
 export type Tag = typeof Tag.Type
 
+/**
+ * A tag embedded in an entity: key and value. Its resource type and id are the entity's own, and a
+ * drift pass holds every rule, firewall rule and IP of the account with three tags each.
+ */
+export const EmbeddedTag = Tag.pick("key", "value")
+
 /** Embedded tags of an entity, `[]` when omitted. */
-export const tags = array("tags", Tag)
+export const tags = array("tags", EmbeddedTag)
 
 /** `{"success": true}`: the job result (or sync answer) of commands that return no object. */
 export const Success = Schema.Literal(true)

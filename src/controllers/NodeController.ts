@@ -17,6 +17,7 @@ import { Metrics } from "../metrics/Metrics.js"
 import * as InstanceLookup from "../provider/InstanceLookup.js"
 import { Instances } from "../provider/Instances.js"
 import * as NodeAddresses from "../provider/NodeAddresses.js"
+import * as CachedViews from "./CachedViews.js"
 import type { Controller } from "./Controller.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as NodePlan from "./NodePlan.js"
@@ -223,20 +224,19 @@ export const make = (options: NodeControllerOptions) =>
     const syncAddressesOf = <E>(source: Effect.Effect<ReadonlyArray<NodeView>, E>) =>
       Effect.gen(function*() {
         const ready = (yield* source).filter((n) => !NodePlan.isUninitialized(n))
-        const lookups = yield* instances.resolve(ready.map(NodePlan.nodeRef))
+        // Only the changes are kept of the lookups (a whole VM listing) while they are written.
+        const round = yield* Effect.map(
+          instances.resolve(ready.map(NodePlan.nodeRef)),
+          (lookups) => NodePlan.addressChanges(ready, lookups)
+        )
+        for (const { error, node } of round.invalid) {
+          yield* Effect.logWarning("provided node IP is not a VM address").pipe(
+            Effect.annotateLogs({ node: node.metadata.name, error: error.message })
+          )
+        }
         let patched = 0
-        for (const node of ready) {
-          const lookup = lookups.get(node.metadata.name)
-          if (lookup?._tag !== "Found" || InstanceLookup.isGone(lookup.vm)) continue
-          const change = NodePlan.addressChange(node, NodeAddresses.fromVm(lookup.vm))
-          if (Either.isLeft(change)) {
-            yield* Effect.logWarning("provided node IP is not a VM address").pipe(
-              Effect.annotateLogs({ node: node.metadata.name, error: change.left.message })
-            )
-            continue
-          }
-          if (change.right === undefined) continue
-          const result = yield* Effect.either(patchAddresses(node, change.right))
+        for (const { addresses, node } of round.changes) {
+          const result = yield* Effect.either(patchAddresses(node, addresses))
           if (Either.isLeft(result)) yield* Effect.logWarning("address update failed", result.left)
           else patched++
         }
@@ -250,7 +250,7 @@ export const make = (options: NodeControllerOptions) =>
 
     const run = Effect.gen(function*() {
       // The informer list-watches Nodes (relisting with backoff on 410 or a broken watch).
-      const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
+      const informer = options.informer === undefined ? yield* CachedViews.nodeInformer(nodes) : yield* options.informer
       const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
       yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNodeFrom(informer), {
         controller: CONTROLLER_NAME,

@@ -10,6 +10,7 @@ import type { KubeApiError } from "../kubernetes/KubeError.js"
 import { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import { Instances } from "../provider/Instances.js"
+import * as CachedViews from "./CachedViews.js"
 import type { Controller } from "./Controller.js"
 import { nodeEvents, writeFromCache } from "./NodeController.js"
 import * as NodePlan from "./NodePlan.js"
@@ -178,7 +179,7 @@ export const make = (options: NodeLifecycleOptions) =>
       })
 
     const run = Effect.gen(function*() {
-      const informer = options.informer === undefined ? yield* Informer.make("nodes", nodes) : yield* options.informer
+      const informer = options.informer === undefined ? yield* CachedViews.nodeInformer(nodes) : yield* options.informer
       yield* sync.track(informer)
       const source = yield* candidates(informer)
       yield* informer.awaitSynced

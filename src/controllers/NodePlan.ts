@@ -77,6 +77,29 @@ export const addressChange = (
   )
 }
 
+/** A periodic address round's decisions: the Nodes whose addresses change, and those whose provided IP is no VM address. */
+export interface AddressRound {
+  readonly changes: ReadonlyArray<{ readonly node: NodeView; readonly addresses: ReadonlyArray<NodeAddress> }>
+  readonly invalid: ReadonlyArray<{ readonly node: NodeView; readonly error: NodeAddresses.ProvidedNodeIpError }>
+}
+
+/** The address changes of `nodes` from their lookups; a Node without a live VM is left alone. */
+export const addressChanges = (
+  nodes: ReadonlyArray<NodeView>,
+  lookups: ReadonlyMap<string, InstanceLookup.Lookup>
+): AddressRound => {
+  const changes: Array<AddressRound["changes"][number]> = []
+  const invalid: Array<AddressRound["invalid"][number]> = []
+  for (const node of nodes) {
+    const lookup = lookups.get(node.metadata.name)
+    if (lookup?._tag !== "Found" || InstanceLookup.isGone(lookup.vm)) continue
+    const change = addressChange(node, NodeAddresses.fromVm(lookup.vm))
+    if (Either.isLeft(change)) invalid.push({ node, error: change.left })
+    else if (change.right !== undefined) changes.push({ node, addresses: change.right })
+  }
+  return { changes, invalid }
+}
+
 const KNOWN = new Set(["Hostname", "InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS"])
 const isKnownAddress = (a: NodeAddress): a is NodeAddresses.NodeAddress => KNOWN.has(a.type)
 

@@ -19,6 +19,7 @@ import type { ServiceView } from "../kubernetes/ServiceView.js"
 import { Metrics } from "../metrics/Metrics.js"
 import type { NodeRef } from "../provider/InstanceLookup.js"
 import { type LbUserError, LoadBalancers } from "../provider/loadbalancer/LoadBalancers.js"
+import * as CachedViews from "./CachedViews.js"
 import type { Controller } from "./Controller.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
 import * as MemberFeeds from "./MemberFeeds.js"
@@ -78,10 +79,10 @@ export const make = (options: ServiceControllerOptions = {}) =>
     const sync = yield* Informer.makeSyncProbe
 
     const run = Effect.gen(function*() {
-      const serviceInformer = yield* Informer.make("services", services)
+      const serviceInformer = yield* CachedViews.serviceInformer(services)
       yield* sync.track(serviceInformer)
       const nodeInformer = options.nodeInformer === undefined
-        ? yield* Informer.make("nodes", nodeApi)
+        ? yield* CachedViews.nodeInformer(nodeApi)
         : yield* options.nodeInformer
       // EndpointSlices are watched only once a Service asks for externalTrafficPolicy: Local.
       const scope = yield* Effect.scope
@@ -150,7 +151,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
       const ensure = (service: ServiceView) =>
         Effect.gen(function*() {
           const key = ServicePlan.serviceKey(service)
-          const signature = ServicePlan.specSignature(service)
+          const signature = ServicePlan.specDigest(service)
           const nodes = yield* backendsOf(service)
           const backends = ServicePlan.backendsKey(nodes)
           const last = yield* memory.get(key)

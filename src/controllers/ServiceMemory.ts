@@ -4,13 +4,16 @@
  * full ensure; plus the Services due a member audit (drift repair). In memory only: a restart
  * starts with none, and every Service is ensured in full once.
  */
-import { Effect, type Option, Ref } from "effect"
+import { Effect, HashMap, HashSet, Option, Ref } from "effect"
+import type { NetworkId } from "../cloudstack/Ids.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
 import type { LbSnapshot } from "../provider/loadbalancer/LoadBalancers.js"
+import { sharing } from "../provider/Sharing.js"
 import * as ServicePlan from "./ServicePlan.js"
 
 /** What the last successful ensure of a Service saw, to tell a member-only change from a full one. */
 export interface Synced {
+  /** ServicePlan.specDigest of the Service ensured. */
   readonly signature: string
   readonly backends: string
   readonly snapshot: Option.Option<LbSnapshot>
@@ -30,32 +33,42 @@ export interface ServiceMemory {
   readonly takeAudit: (key: string) => Effect.Effect<boolean>
 }
 
+/** Distinct networks whose id and name the remembered snapshots share. */
+const SHARED_NETWORKS = 256
+
 export const make: Effect.Effect<ServiceMemory> = Effect.gen(function*() {
-  const synced = yield* Ref.make(new Map<string, Synced>())
-  const audits = yield* Ref.make(new Set<string>())
+  // Persistent maps: a change shares the rest instead of copying every Service's entry.
+  const synced = yield* Ref.make(HashMap.empty<string, Synced>())
+  // Every Service on a network would otherwise keep its own copy of the network's id and name.
+  const networkIds = sharing<NetworkId>(SHARED_NETWORKS)
+  const networkNames = sharing<string>(SHARED_NETWORKS)
+  const kept = (entry: Synced): Synced => ({
+    ...entry,
+    snapshot: Option.map(entry.snapshot, (snapshot) => ({
+      networkId: networkIds(snapshot.networkId),
+      networkName: networkNames(snapshot.networkName),
+      rules: snapshot.rules.map((rule) => ({ id: rule.id, name: rule.name }))
+    }))
+  })
+  const audits = yield* Ref.make(HashSet.empty<string>())
   const claimRepair = (key: string) =>
-    Ref.modify(synced, (m) => {
-      if (!m.has(key)) return [false, m] as const
-      const next = new Map(m)
-      next.delete(key)
-      return [true, next] as const
-    })
+    Ref.modify(synced, (m) => HashMap.has(m, key) ? [true, HashMap.remove(m, key)] as const : [false, m] as const)
   return {
-    get: (key) => Effect.map(Ref.get(synced), (m) => m.get(key)),
-    remember: (key, entry) => Ref.update(synced, (m) => new Map(m).set(key, entry)),
+    get: (key) => Effect.map(Ref.get(synced), (m) => Option.getOrUndefined(HashMap.get(m, key))),
+    remember: (key, entry) => Ref.update(synced, HashMap.set(key, kept(entry))),
     forget: (key) => Effect.asVoid(claimRepair(key)),
     claimRepair,
     isConverged: (service) =>
       Effect.map(Ref.get(synced), (m) => {
-        const last = m.get(ServicePlan.serviceKey(service))
-        return last !== undefined && last.signature === ServicePlan.specSignature(service) &&
+        const last = HashMap.get(m, ServicePlan.serviceKey(service))
+        return Option.isSome(last) && last.value.signature === ServicePlan.specDigest(service) &&
           ServicePlan.wantsLoadBalancer(service)
       }),
-    markAudit: (key) => Ref.update(audits, (set) => new Set(set).add(key)),
+    markAudit: (key) => Ref.update(audits, HashSet.add(key)),
     takeAudit: (key) =>
-      Ref.modify(audits, (set) => {
-        const next = new Set(set)
-        return [next.delete(key), next] as const
-      })
+      Ref.modify(
+        audits,
+        (set) => HashSet.has(set, key) ? [true, HashSet.remove(set, key)] as const : [false, set] as const
+      )
   }
 })

@@ -53,6 +53,10 @@ export const specSignature = (service: ServiceView): string =>
     userAnnotations(service)
   ])
 
+/** The spec signature as a SHA-256 digest: what the controller remembers of each converged Service. */
+export const specDigest = (service: ServiceView): string =>
+  createHash("sha256").update(specSignature(service)).digest("base64")
+
 /** Whether an update of a Service needs a sync (upstream's needsUpdate, restricted to what we use). */
 export const needsUpdate = (previous: ServiceView, current: ServiceView): boolean =>
   specSignature(previous) !== specSignature(current) || needsCleanup(current) ||

@@ -7,6 +7,7 @@
  * AccessReporter); queued Events are flushed on shutdown.
  */
 import { Clock, DateTime, type Duration, Effect, HashMap, Option, Queue, Random, Ref, SynchronizedRef } from "effect"
+import { createHash } from "node:crypto"
 import { Metrics } from "../metrics/Metrics.js"
 import * as AccessReporter from "./AccessReporter.js"
 import { EventApi } from "./EventApi.js"
@@ -56,9 +57,14 @@ interface Pending {
   readonly timestamp: string
 }
 
-/** The aggregation key: same object, type, reason and message means the same Event. Pure. */
+/**
+ * The aggregation key: same object, type, reason and message means the same Event. A digest of
+ * them: the recorder keeps up to 4096 keys, and the text is a hundred characters and more. Pure.
+ */
 export const aggregationKey = (object: ObjectReference, type: EventType, reason: string, message: string): string =>
-  [object.kind, object.namespace, object.name, object.uid, type, reason, message].join("\u0000")
+  createHash("sha256").update(
+    [object.kind, object.namespace, object.name, object.uid, type, reason, message].join("\u0000")
+  ).digest("base64")
 
 /**
  * A recorder writing with `component` as `source.component` (e.g. "cloud-node-controller"). Its

@@ -4,6 +4,7 @@
  * empty is dropped. The state is data: the recorder keeps it and passes it back in. Pure.
  */
 import { HashMap, Option } from "effect"
+import { createHash } from "node:crypto"
 import type { ObjectReference } from "./EventView.js"
 import { type KubeRateLimit, reserve } from "./KubeRateLimiter.js"
 
@@ -19,9 +20,14 @@ export type SpamState = HashMap.HashMap<string, Bucket>
 
 export const empty: SpamState = HashMap.empty()
 
-/** client-go's getSpamKey: the source and the involved object, not the reason or message. */
+/**
+ * client-go's getSpamKey: the source and the involved object, not the reason or message; as a
+ * digest (up to 4096 are kept).
+ */
 export const spamKey = (component: string, object: ObjectReference): string =>
-  [component, object.kind, object.namespace, object.name, object.uid, object.apiVersion ?? ""].join("\u0000")
+  createHash("sha256").update(
+    [component, object.kind, object.namespace, object.name, object.uid, object.apiVersion ?? ""].join("\u0000")
+  ).digest("base64")
 
 /** Whether an Event of `key` at `now` (epoch millis) may be written, and the state after it. */
 export const accept = (

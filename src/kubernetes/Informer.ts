@@ -47,9 +47,15 @@ export interface Informer<A> {
   readonly resourceVersion: Effect.Effect<string>
 }
 
-export interface InformerOptions {
+export interface InformerOptions<A> {
   /** Delay between failed cycles (list + watch). Default: 1 s doubling to 30 s, jittered, reset after 2 min of health. */
   readonly backoff?: Schedule.Schedule<unknown, KubeApiError>
+  /**
+   * What the cache keeps of each listed or watched object (default: all of it). The cache holds
+   * every object for the life of the process: its users keep only what they read. Handlers and
+   * readers see the kept objects.
+   */
+  readonly keep?: (object: A) => A
 }
 
 /** The default relist backoff. */
@@ -84,9 +90,10 @@ const relistChanges = <A extends KubeObject>(
 export const make = <A extends KubeObject>(
   name: string,
   source: ListWatch<A>,
-  options: InformerOptions = {}
+  options: InformerOptions<A> = {}
 ): Effect.Effect<Informer<A>, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const keep = options.keep ?? ((object: A) => object)
     const cache = yield* Ref.make(HashMap.empty<string, A>())
     const lastVersion = yield* Ref.make("")
     const synced = yield* Deferred.make<void>()
@@ -98,7 +105,7 @@ export const make = <A extends KubeObject>(
 
     const replace = (items: ReadonlyArray<A>, resourceVersion: string) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        const after = HashMap.fromIterable(items.map((item) => [objectKey(item), item] as const))
+        const after = HashMap.fromIterable(items.map((item) => [objectKey(item), keep(item)] as const))
         const before = yield* Ref.getAndSet(cache, after)
         yield* Ref.set(lastVersion, resourceVersion)
         yield* PubSub.publishAll(changes, relistChanges(before, after))
@@ -110,7 +117,7 @@ export const make = <A extends KubeObject>(
           if (event.resourceVersion !== "") yield* Ref.set(lastVersion, event.resourceVersion)
           return
         }
-        const object = event.object
+        const object = keep(event.object)
         const key = objectKey(object)
         yield* Ref.set(lastVersion, object.metadata.resourceVersion)
         const previous = HashMap.get(yield* Ref.get(cache), key)

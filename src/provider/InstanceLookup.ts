@@ -4,10 +4,12 @@
  * service fetches the listing and confirms providerIDs missing from it by id.
  */
 import { Data, Either } from "effect"
-import type { VirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
+import type { InstanceNic, InstanceVm } from "../cloudstack/commands/VirtualMachines.js"
+import type { NetworkId } from "../cloudstack/Ids.js"
 import * as LabelValue from "./LabelValue.js"
 import * as NodeAddresses from "./NodeAddresses.js"
 import * as ProviderId from "./ProviderId.js"
+import { sharing } from "./Sharing.js"
 
 /** What the provider needs of a Node: its name and `spec.providerID` ("" when unset). */
 export interface NodeRef {
@@ -18,7 +20,7 @@ export interface NodeRef {
 /** The outcome of matching one Node against a listing (before by-id confirmation). */
 export type Match = Data.TaggedEnum<{
   /** The VM, by providerID or by name. */
-  Found: { readonly vm: VirtualMachine; readonly by: "providerID" | "name" }
+  Found: { readonly vm: InstanceVm; readonly by: "providerID" | "name" }
   /** The providerID's VM is not in the listing: only a by-id lookup can say it is gone. */
   Unlisted: { readonly vmId: string }
   /** No VM by that name (in the configured zone): definitive, the listing was complete. */
@@ -47,25 +49,51 @@ export interface MatchOptions {
 }
 
 /** VM states after which the instance no longer exists for Kubernetes. */
-export const isGone = (vm: VirtualMachine): boolean => vm.state === "Destroyed" || vm.state === "Expunging"
+export const isGone = (vm: InstanceVm): boolean => vm.state === "Destroyed" || vm.state === "Expunging"
 
 /**
  * Stopped (and the rare `Shutdown`) VMs are shut down. `Stopping` is not: it is transitional and
  * a VM being rebooted passes through it; the next monitor round sees `Stopped` if it really stops.
  */
-export const isShutdown = (vm: VirtualMachine): boolean => vm.state === "Stopped" || vm.state === "Shutdown"
+export const isShutdown = (vm: InstanceVm): boolean => vm.state === "Stopped" || vm.state === "Shutdown"
 
 /** Index of a listing for many lookups: by id, and by lowercased name (zone-filtered). */
 export interface VmIndex {
-  readonly byId: ReadonlyMap<string, VirtualMachine>
-  readonly byName: ReadonlyMap<string, ReadonlyArray<VirtualMachine>>
+  readonly byId: ReadonlyMap<string, InstanceVm>
+  readonly byName: ReadonlyMap<string, ReadonlyArray<InstanceVm>>
 }
 
-export const index = (vms: ReadonlyArray<VirtualMachine>, options: MatchOptions): VmIndex => {
-  const byId = new Map<string, VirtualMachine>()
-  const byName = new Map<string, Array<VirtualMachine>>()
+/**
+ * The listing as the index keeps it (every VM of the account, for minutes): each VM reduced to the
+ * InstanceVm fields (a fuller object from a test double keeps no more), and the text thousands of
+ * VMs repeat (state, zone, offering, network ids) held once instead of once per VM.
+ */
+export const compact = (vms: ReadonlyArray<InstanceVm>): ReadonlyArray<InstanceVm> => {
+  const text = sharing<string>()
+  const network = sharing<NetworkId>()
+  const nic = (n: InstanceNic): InstanceNic => ({
+    networkId: network(n.networkId),
+    ...(n.ipAddress === undefined ? {} : { ipAddress: n.ipAddress }),
+    ...(n.ip6Address === undefined ? {} : { ip6Address: n.ip6Address }),
+    isDefault: n.isDefault
+  })
+  return vms.map((vm) => ({
+    id: vm.id,
+    name: vm.name,
+    state: text(vm.state),
+    ...(vm.zoneName === undefined ? {} : { zoneName: text(vm.zoneName) }),
+    ...(vm.serviceOfferingName === undefined ? {} : { serviceOfferingName: text(vm.serviceOfferingName) }),
+    ...(vm.publicIp === undefined ? {} : { publicIp: vm.publicIp }),
+    nics: vm.nics.map(nic)
+  }))
+}
+
+/** The index of a listing (compacted, see `compact`). */
+export const index = (listed: ReadonlyArray<InstanceVm>, options: MatchOptions): VmIndex => {
+  const byId = new Map<string, InstanceVm>()
+  const byName = new Map<string, Array<InstanceVm>>()
   const zone = options.zone?.toLowerCase()
-  for (const vm of vms) {
+  for (const vm of compact(listed)) {
     byId.set(vm.id, vm)
     if (zone !== undefined && vm.zoneName?.toLowerCase() !== zone) continue
     const key = vm.name.toLowerCase()

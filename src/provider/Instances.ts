@@ -6,7 +6,7 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Ref } from "effect"
 import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../cloudstack/CloudStackError.js"
-import { listVirtualMachines, type VirtualMachine } from "../cloudstack/commands/VirtualMachines.js"
+import { type InstanceVm, listInstanceVms } from "../cloudstack/commands/VirtualMachines.js"
 import { VmId } from "../cloudstack/Ids.js"
 import { CloudConfig } from "../config/CloudConfig.js"
 import * as InstanceLookup from "./InstanceLookup.js"
@@ -16,8 +16,8 @@ export type InstancesError = CloudStackError | InstanceLookup.NodeNotResolvedErr
 
 /** Where VMs come from: the full scoped listing and a by-id lookup (None = definitively absent). */
 export interface VmSource {
-  readonly listAll: Effect.Effect<ReadonlyArray<VirtualMachine>, CloudStackError>
-  readonly byId: (id: string) => Effect.Effect<Option.Option<VirtualMachine>, CloudStackError>
+  readonly listAll: Effect.Effect<ReadonlyArray<InstanceVm>, CloudStackError>
+  readonly byId: (id: string) => Effect.Effect<Option.Option<InstanceVm>, CloudStackError>
 }
 
 export interface InstancesOptions {
@@ -67,13 +67,13 @@ const DETAILS = ["min", "nics", "servoff"] as const
  * VM the caller cannot see) both mean absent. Anything else is an error, never "absent".
  */
 export const vmSourceFromClient = (client: CloudStackClient["Type"]): VmSource => ({
-  listAll: client.list(listVirtualMachines, { details: DETAILS }),
+  listAll: client.list(listInstanceVms, { details: DETAILS }),
   byId: (id) =>
-    client.list(listVirtualMachines, { id: VmId.make(id), details: DETAILS }).pipe(
+    client.list(listInstanceVms, { id: VmId.make(id), details: DETAILS }).pipe(
       Effect.map((vms) => Option.fromNullable(vms.find((vm) => vm.id === id))),
       Effect.catchIf(
         (error) => error._tag === "CloudStackApiError" && error.errorCode === 431 && error.httpStatus === 431,
-        () => Effect.succeed(Option.none<VirtualMachine>())
+        () => Effect.succeed(Option.none<InstanceVm>())
       )
     )
 })

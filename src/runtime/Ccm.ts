@@ -9,6 +9,7 @@ import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import type { CloudStackTransport } from "../cloudstack/CloudStackTransport.js"
 import * as HttpTransport from "../cloudstack/HttpTransport.js"
 import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
+import * as CachedViews from "../controllers/CachedViews.js"
 import * as NodeController from "../controllers/NodeController.js"
 import * as NodeLifecycleController from "../controllers/NodeLifecycleController.js"
 import * as ServiceController from "../controllers/ServiceController.js"
@@ -189,7 +190,7 @@ const manage = <E1, E2>(settings: CcmSettings, options: CcmOptions<E1, E2>) =>
       // One Node informer for both node controllers, started by the first that runs (so only while
       // leading) and kept until the run ends: one cache and one watch (bench/Memory.bench.ts).
       const nodes = yield* NodeApi.NodeApi
-      const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", nodes), yield* Effect.scope))
+      const nodeInformer = yield* Effect.cached(Scope.extend(CachedViews.nodeInformer(nodes), yield* Effect.scope))
       const controllers = yield* buildControllers(settings, nodeInformer)
       return yield* election.withLeadership(
         ControllerManager.run(controllers, { informerSyncGrace: settings.informerSyncGrace })

@@ -6,9 +6,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Option, Schema } from "effect"
 import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { join } from "node:path"
 import * as YAML from "yaml"
-import { DEPLOYMENT_NODE_OPTIONS, IMAGE_NODE_ARGS } from "../../bench/BenchProcess.js"
+import { bundleOptions, DEPLOYMENT_NODE_OPTIONS, IMAGE_NODE_ARGS } from "../../bench/BenchProcess.js"
 import { parse } from "../../src/cli/RunFlags.js"
 
 const deploy = join(import.meta.dirname, "..", "..", "deploy")
@@ -95,6 +96,42 @@ describe("deploy/ manifests", () => {
     assert.strictEqual(volume.secret.secretName, "cloudstack-secret")
     assert.strictEqual(mount.name, volume.name)
     assert.deepStrictEqual(result.right.flags.cloudConfig, Option.some(`${mount.mountPath}/cloud-config`))
+  })
+
+  it("the image's bundle is built with the esbuild options the benchmarks and the process tests use", () => {
+    const dockerfile = readFileSync(join(deploy, "Dockerfile"), "utf8")
+    const command = /npx esbuild src\/cli\/bin\.ts([\s\S]*?)--outfile=/.exec(dockerfile)?.[1] ?? ""
+    const flags = command.replace(/\\\n/g, " ").split(/\s+/).filter((f) =>
+      f.startsWith("--") && !f.startsWith("--banner")
+    )
+    assert.deepStrictEqual(
+      flags.sort(),
+      [
+        "--bundle",
+        "--minify",
+        `--platform=${bundleOptions.platform}`,
+        `--format=${bundleOptions.format}`,
+        `--target=${bundleOptions.target}`,
+        ...Object.entries(bundleOptions.alias).map(([name, path]) => `--alias:${name}=${path}`)
+      ].sort()
+    )
+    assert.include(command, `--banner:js="${bundleOptions.banner.js}"`)
+    // Every alias target is copied into the build stage.
+    for (const path of Object.values(bundleOptions.alias)) {
+      assert.match(dockerfile, new RegExp(`^COPY ${path.slice(2, path.lastIndexOf("/"))} `, "m"))
+    }
+  })
+
+  it("the bundle's whatwg-url is Node's own URL (node-fetch's only use of it)", () => {
+    const stub: unknown = createRequire(import.meta.url)(join(deploy, "bundle", "whatwg-url.cjs"))
+    assert.deepStrictEqual(stub, { URL, URLSearchParams })
+    const fetchSource = readFileSync(createRequire(import.meta.url).resolve("node-fetch"), "utf8")
+    // node-fetch 2 reads whatwg-url only as the fallback of url.URL, which Node always has
+    assert.deepStrictEqual(
+      fetchSource.match(/whatwgUrl\.\w+/g)?.filter((use, i, all) => all.indexOf(use) === i),
+      ["whatwgUrl.URL"]
+    )
+    assert.match(fetchSource, /Url\.URL \|\| whatwgUrl\.URL/)
   })
 
   it("probes /healthz on 10258 over HTTPS; the image's V8 heap cap leaves room below the memory limit", () => {

@@ -13,6 +13,7 @@ import { Project } from "../../src/cloudstack/commands/Projects.js"
 import { createTags, deleteTags } from "../../src/cloudstack/commands/Tags.js"
 import {
   deployVirtualMachine,
+  listInstanceVms,
   listVirtualMachines,
   startVirtualMachine,
   stopVirtualMachine,
@@ -142,6 +143,28 @@ describe("recorded CloudStack responses decode with the command schemas", () => 
     Effect.gen(function*() {
       assert.strictEqual(yield* asyncResult(createTags, "ResourcetagsService.json", "createTags"), true)
       assert.strictEqual(yield* asyncResult(deleteTags, "ResourcetagsService.json", "deleteTags"), true)
+    }))
+
+  it.effect("listVirtualMachines as the Instances provider decodes it: the full item's fields it reads, no others", () =>
+    Effect.gen(function*() {
+      const [full] = yield* listItems(listVirtualMachines, "VirtualMachineService.json", "listVirtualMachines")
+      const [kept] = yield* listItems(listInstanceVms, "VirtualMachineService.json", "listVirtualMachines")
+      if (full === undefined) return assert.fail("no VM")
+      assert.deepStrictEqual(kept, {
+        id: full.id,
+        name: full.name,
+        state: full.state,
+        ...(full.zoneName === undefined ? {} : { zoneName: full.zoneName }),
+        ...(full.serviceOfferingName === undefined ? {} : { serviceOfferingName: full.serviceOfferingName }),
+        ...(full.publicIp === undefined ? {} : { publicIp: full.publicIp }),
+        nics: full.nics.map((n) => ({
+          networkId: n.networkId,
+          ...(n.ipAddress === undefined ? {} : { ipAddress: n.ipAddress }),
+          ...(n.ip6Address === undefined ? {} : { ip6Address: n.ip6Address }),
+          isDefault: n.isDefault
+        }))
+      })
+      assert.strictEqual(kept?.serviceOfferingName, "Very small instance")
     }))
 
   it.effect("listVirtualMachines (NICs, tags) and the VM jobs", () =>

@@ -182,6 +182,11 @@ describe("ServicePlan.needsUpdate and specSignature", () => {
       const next = svc(current)
       assert.strictEqual(ServicePlan.needsUpdate(previous, next), expected)
       assert.strictEqual(ServicePlan.needsUpdate(next, previous), expected)
+      // the digest the controller remembers tells the same changes apart as the signature
+      assert.strictEqual(
+        ServicePlan.specDigest(previous) === ServicePlan.specDigest(next),
+        ServicePlan.specSignature(previous) === ServicePlan.specSignature(next)
+      )
     })
   }
 

@@ -127,6 +127,37 @@ describe("Informer", () => {
       assert.strictEqual(yield* Ref.get(lists), 1)
     })))
 
+  it.scoped("keeps what `keep` makes of each listed and watched object: in the cache and in the changes", () =>
+    withFake(Effect.gen(function*() {
+      const { nodes, source } = yield* counting()
+      yield* nodes.create({ name: "n1", labels: { a: "1", b: "2" } })
+      const keep = (node: NodeView): NodeView => ({
+        ...node,
+        metadata: { ...node.metadata, labels: node.metadata.labels["a"] === undefined ? {} : { a: "kept" } }
+      })
+      const informer = yield* Informer.make("nodes", source, { backoff, keep })
+      yield* informer.awaitSynced
+      const changes = yield* informer.subscribe
+      const collected = yield* changes.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* settle
+      yield* nodes.create({ name: "n2", labels: { b: "3" } })
+      yield* settle
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      assert.deepStrictEqual(seen.map((c) => [c.object.metadata.name, c.object.metadata.labels]), [
+        ["n1", { a: "kept" }],
+        ["n2", {}]
+      ])
+      assert.deepStrictEqual(
+        (yield* informer.list).map((n) => [n.metadata.name, n.metadata.labels]).sort(),
+        [["n1", { a: "kept" }], ["n2", {}]]
+      )
+      // reads through the API still answer the whole object
+      assert.deepStrictEqual(
+        Option.map(yield* nodes.get("n1"), (n) => n.metadata.labels),
+        Option.some({ a: "1", b: "2" })
+      )
+    })))
+
   it.scoped("replays cached objects to a late subscriber as Added", () =>
     withFake(Effect.gen(function*() {
       const { nodes, source } = yield* counting()

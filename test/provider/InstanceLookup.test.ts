@@ -99,3 +99,59 @@ describe("InstanceLookup answers", () => {
     )
   })
 })
+
+describe("InstanceLookup.index keeps a listing compact", () => {
+  const full = vm("id-1", "worker-1", {
+    displayname: "Worker One",
+    hostname: "SimulatedAgent.z1",
+    instancename: "i-2-31-VM",
+    publicip: "203.0.113.9",
+    tags: [{ key: "team", value: "a" }],
+    nic: [
+      { id: "nic-1", networkid: "n1", networkname: "net one", ipaddress: "10.0.0.1", isdefault: false },
+      {
+        id: "nic-2",
+        networkid: "n2",
+        ipaddress: "10.0.1.1",
+        ip6address: "fd00::1",
+        macaddress: "02:00",
+        isdefault: true
+      }
+    ]
+  })
+
+  it("each VM keeps exactly the fields the provider reads (match, answers, addresses, members)", () => {
+    assert.deepStrictEqual(InstanceLookup.compact([full]), [{
+      id: full.id,
+      name: "worker-1",
+      state: "Running",
+      zoneName: "Zone One",
+      serviceOfferingName: "Small Instance (2 CPU/4 GB)",
+      publicIp: "203.0.113.9",
+      nics: [
+        { networkId: full.nics[0]!.networkId, ipAddress: "10.0.0.1", isDefault: false },
+        { networkId: full.nics[1]!.networkId, ipAddress: "10.0.1.1", ip6Address: "fd00::1", isDefault: true }
+      ]
+    }])
+  })
+
+  it("the answers from the compact index are those from the full VM", () => {
+    const found = InstanceLookup.match({ name: "worker-1", providerID: "" }, idx([full]))
+    if (found._tag !== "Found") return assert.fail(`expected Found, got ${found._tag}`)
+    const options = { providerName: "external-cloudstack", region: undefined } as const
+    const direct = InstanceLookup.Match.Found({ vm: full, by: "name" })
+    assert.deepStrictEqual(
+      InstanceLookup.metadata("worker-1", found, options),
+      InstanceLookup.metadata("worker-1", direct, options)
+    )
+    assert.deepStrictEqual(InstanceLookup.exists("worker-1", found), InstanceLookup.exists("worker-1", direct))
+    assert.deepStrictEqual(InstanceLookup.shutdown("worker-1", found), InstanceLookup.shutdown("worker-1", direct))
+  })
+
+  it("a field a VM does not have stays absent (not present as undefined)", () => {
+    const [bare] = InstanceLookup.compact([
+      Schema.decodeUnknownSync(VirtualMachine)({ id: "id-2", name: "w2", state: "Running", zoneid: "z1" })
+    ])
+    assert.deepStrictEqual<unknown>(bare, { id: "id-2", name: "w2", state: "Running", nics: [] })
+  })
+})

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, TestClock } from "effect"
+import { Effect, Layer, Option, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import {
   deployVirtualMachine,
@@ -16,9 +16,11 @@ import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../../src/controllers/NodeP
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
+import { Instances } from "../../src/provider/Instances.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+import { collectGarbage } from "../fakes/Garbage.js"
 import { bigWorld, cloudLayer, type CloudOptions, settle } from "./NodeScenariosEnv.js"
 
 const env = (options: CloudOptions = {}) => Layer.merge(cloudLayer(options), FakeKubernetes.layer())
@@ -348,4 +350,57 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       const repaired = yield* nodeNamed(victim.metadata.name)
       assert.deepStrictEqual(repaired?.status.addresses, victim.status.addresses)
     }).pipe(Effect.provide(env({ world: bigWorld(600) }))))
+
+  it.scoped("the address round keeps only its changes while it writes them, not the VM listing", () =>
+    Effect.gen(function*() {
+      const api = yield* NodeApi
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const instances = yield* Instances
+      const listed = yield* Ref.make(Option.none<WeakRef<object>>())
+      const alive = yield* Ref.make<ReadonlyArray<boolean>>([])
+      // Instances and NodeApi as the controller sees them: the first listing's VMs are watched; each
+      // address write first replaces the listing (another round, elsewhere) and collects garbage.
+      const watched = Instances.of({
+        ...instances,
+        resolve: (refs, options) =>
+          Effect.tap(instances.resolve(refs, options), (lookups) => {
+            const first = [...lookups.values()].find((l) => l._tag === "Found")
+            return first?._tag === "Found"
+              ? Ref.update(listed, (w) => Option.orElse(w, () => Option.some(new WeakRef(first.vm))))
+              : Effect.void
+          })
+      })
+      const writing = NodeApi.of({
+        ...api,
+        patchStatusAddresses: (name, addresses) =>
+          Effect.gen(function*() {
+            const refs = (yield* fake.nodes).map((n) => ({ name: n.metadata.name, providerID: n.spec.providerID }))
+            yield* Effect.orDie(instances.resolve(refs))
+            yield* collectGarbage
+            const ref = yield* Ref.get(listed)
+            yield* Ref.update(alive, (xs) => [...xs, Option.isSome(ref) && ref.value.deref() !== undefined])
+            return yield* api.patchStatusAddresses(name, addresses)
+          })
+      })
+      yield* DemoCluster.setup({ nodes: 4 })
+      const node = yield* NodeController.make({ statusUpdateFrequency: "5 minutes", workers: 4, drainTimeout: 0 })
+      yield* node.run
+      yield* settle(30)
+      // drift two nodes' addresses by hand: the round writes them back
+      for (const victim of (yield* nodes).slice(0, 2)) {
+        yield* api.patchStatusAddresses(victim.metadata.name, [{ type: "InternalIP", address: "192.0.2.99" }])
+      }
+      const round = yield* NodeController.make({ statusUpdateFrequency: "5 minutes", drainTimeout: 0 }).pipe(
+        Effect.provideService(Instances, watched),
+        Effect.provideService(NodeApi, writing)
+      )
+      yield* round.syncAddresses.pipe(
+        Effect.provideService(Instances, watched),
+        Effect.provideService(NodeApi, writing)
+      )
+      assert.deepStrictEqual(yield* Ref.get(alive), [false, false])
+      for (const n of yield* nodes) {
+        assert.notDeepEqual(n.status.addresses, [{ type: "InternalIP", address: "192.0.2.99" }])
+      }
+    }).pipe(Effect.provide(env())))
 })

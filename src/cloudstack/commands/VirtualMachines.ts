@@ -44,21 +44,45 @@ export const VirtualMachine = Schema.Struct({
 })
 export type VirtualMachine = typeof VirtualMachine.Type
 
+const listVirtualMachinesParams = {
+  id: Param.optional(Param.string<VmId>("id")),
+  ids: Param.optional(Param.list<VmId>("ids")),
+  name: Param.optional(Param.string("name")),
+  keyword: Param.optional(Param.string("keyword")),
+  zoneId: Param.optional(Param.string<ZoneId>("zoneid")),
+  networkId: Param.optional(Param.string<NetworkId>("networkid")),
+  state: Param.optional(Param.string("state")),
+  details: Param.optional(Param.list("details")),
+  tags: Param.optional(Param.tags)
+}
+
 export const listVirtualMachines = Command.list({
   name: "listVirtualMachines",
   itemKey: "virtualmachine",
   item: VirtualMachine,
-  params: {
-    id: Param.optional(Param.string<VmId>("id")),
-    ids: Param.optional(Param.list<VmId>("ids")),
-    name: Param.optional(Param.string("name")),
-    keyword: Param.optional(Param.string("keyword")),
-    zoneId: Param.optional(Param.string<ZoneId>("zoneid")),
-    networkId: Param.optional(Param.string<NetworkId>("networkid")),
-    state: Param.optional(Param.string("state")),
-    details: Param.optional(Param.list("details")),
-    tags: Param.optional(Param.tags)
-  }
+  params: listVirtualMachinesParams
+})
+
+/** A NIC as the Instances provider keeps it: the network and the addresses. */
+export const InstanceNic = Nic.pick("networkId", "ipAddress", "ip6Address", "isDefault")
+export type InstanceNic = typeof InstanceNic.Type
+
+/**
+ * A VM as the Instances provider keeps it between rounds (every VM of the account, for minutes):
+ * only what Node matching, addresses, labels and LB members read. A VirtualMachine is one.
+ */
+export const InstanceVm = Schema.Struct({
+  ...VirtualMachine.pick("id", "name", "state", "zoneName", "serviceOfferingName", "publicIp").fields,
+  nics: Wire.array("nic", InstanceNic)
+})
+export type InstanceVm = typeof InstanceVm.Type
+
+/** listVirtualMachines decoded to InstanceVms: the fields nobody reads are never built. */
+export const listInstanceVms = Command.list({
+  name: "listVirtualMachines",
+  itemKey: "virtualmachine",
+  item: InstanceVm,
+  params: listVirtualMachinesParams
 })
 
 export const Template = Schema.Struct({

@@ -259,8 +259,11 @@ export const make = (options: LoadBalancersOptions = {}) =>
 
     const updateMembers = (snapshot: LbSnapshot, nodes: ReadonlyArray<NodeRef>) =>
       Effect.gen(function*() {
-        const lookups = yield* instances.resolve(nodes, { maxAge: "10 minutes" })
-        const wanted = membersIn(snapshot.networkId, snapshot.networkName, nodes.map((n) => n.name), lookups)
+        // Only the members are kept of the lookups (a whole VM listing) while the rules are updated.
+        const wanted = yield* Effect.map(
+          instances.resolve(nodes, { maxAge: "10 minutes" }),
+          (lookups) => membersIn(snapshot.networkId, snapshot.networkName, nodes.map((n) => n.name), lookups)
+        )
         const lane = { lane: JobLanes.networkLane(snapshot.networkId) }
         const wantIds = new Set(wanted.vms)
         // Rules side by side (their jobs queue on the network together); per rule new members first.

@@ -4,16 +4,16 @@
  * Nodes that cannot be members become one warning each kind, naming at most a few nodes. Pure.
  */
 import { Option } from "effect"
-import type { VirtualMachine } from "../../cloudstack/commands/VirtualMachines.js"
+import type { InstanceVm } from "../../cloudstack/commands/VirtualMachines.js"
 import type { NetworkId, VmId } from "../../cloudstack/Ids.js"
 import { isGone, type Lookup } from "../InstanceLookup.js"
 import type { LbWarning } from "./LbSpec.js"
 import type { ObservedBase } from "./Observe.js"
 
-const defaultNetwork = (vm: VirtualMachine): NetworkId | undefined =>
+const defaultNetwork = (vm: InstanceVm): NetworkId | undefined =>
   (vm.nics.find((n) => n.isDefault) ?? vm.nics[0])?.networkId
 
-const liveVm = (lookup: Lookup | undefined): VirtualMachine | undefined =>
+const liveVm = (lookup: Lookup | undefined): InstanceVm | undefined =>
   lookup?._tag === "Found" && !isGone(lookup.vm) ? lookup.vm : undefined
 
 /**
@@ -59,13 +59,24 @@ export interface MemberSet {
   readonly warnings: ReadonlyArray<LbWarning>
 }
 
-/** The members in `network` of the nodes (by name), with a warning per kind of node left out. */
-export const membersIn = (
+/**
+ * The members in a network and the nodes left out, as the list their warnings name (at most a few
+ * nodes): what an ensure keeps of the VM lookups, which it lets go before its long cloud calls.
+ */
+export interface Membership {
+  readonly vms: ReadonlyArray<VmId>
+  /** Nodes without a NIC in the network. */
+  readonly elsewhere: Option.Option<string>
+  /** Nodes whose VM was not found or is gone. */
+  readonly unresolved: Option.Option<string>
+}
+
+/** The members in `network` of the nodes (by name), and the nodes left out by kind. */
+export const membership = (
   network: NetworkId,
-  networkName: string,
   nodes: ReadonlyArray<string>,
   lookups: ReadonlyMap<string, Lookup>
-): MemberSet => {
+): Membership => {
   const vms = new Set<VmId>()
   const elsewhere: Array<string> = []
   const unresolved: Array<string> = []
@@ -79,20 +90,29 @@ export const membersIn = (
     if (vm.nics.some((n) => n.networkId === network)) vms.add(vm.id)
     else elsewhere.push(node)
   }
-  const warnings: Array<LbWarning> = []
-  if (elsewhere.length > 0) {
-    warnings.push({
-      reason: "NodesOnSeveralNetworks",
-      message: `nodes without a NIC in the load balancer's network ${networkName} are not members: ${
-        listed(elsewhere.sort())
-      }`
-    })
-  }
-  if (unresolved.length > 0) {
-    warnings.push({
-      reason: "UnresolvedNodes",
-      message: `nodes whose CloudStack VM was not found (or is gone) are not members: ${listed(unresolved.sort())}`
-    })
-  }
-  return { vms: [...vms].sort(), warnings }
+  const some = (names: Array<string>) => names.length === 0 ? Option.none() : Option.some(listed(names.sort()))
+  return { vms: [...vms].sort(), elsewhere: some(elsewhere), unresolved: some(unresolved) }
 }
+
+/** A membership's warnings, one per kind of node left out. */
+export const withWarnings = (members: Membership, networkName: string): MemberSet => ({
+  vms: members.vms,
+  warnings: [
+    ...Option.toArray(Option.map(members.elsewhere, (names) => ({
+      reason: "NodesOnSeveralNetworks",
+      message: `nodes without a NIC in the load balancer's network ${networkName} are not members: ${names}`
+    }))),
+    ...Option.toArray(Option.map(members.unresolved, (names) => ({
+      reason: "UnresolvedNodes",
+      message: `nodes whose CloudStack VM was not found (or is gone) are not members: ${names}`
+    })))
+  ]
+})
+
+/** The members in `network` of the nodes (by name), with a warning per kind of node left out. */
+export const membersIn = (
+  network: NetworkId,
+  networkName: string,
+  nodes: ReadonlyArray<string>,
+  lookups: ReadonlyMap<string, Lookup>
+): MemberSet => withWarnings(membership(network, nodes, lookups), networkName)

@@ -19,7 +19,9 @@ import {
   type StickinessPolicy
 } from "../../cloudstack/commands/LoadBalancers.js"
 import { listNetworkACLs, type NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
-import type { AclListId, IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
+import type { AclListId, IpAddressId, LbRuleId, NetworkId, VmId, ZoneId } from "../../cloudstack/Ids.js"
+import { sharing } from "../Sharing.js"
+import type { TagPair } from "./Tags.js"
 
 export interface LbReads {
   /** Every LB rule on the IP (the Service's and any other's). */
@@ -81,12 +83,71 @@ export interface Fleet {
   readonly ips: ReadonlyArray<PublicIpAddress>
 }
 
-/** The fleet's listings: three paged listings whatever the number of Services. */
+/**
+ * Copies of fleet entries sharing the text the account's resources repeat: tag keys and values (the
+ * cluster, a Service's name and UID on its IP, rules and firewall rules), IP, network and zone ids,
+ * addresses, states, protocols and CIDR lists. A pass holds every entry; decoded JSON gives each its
+ * own copy of every value longer than a few characters.
+ */
+export const fleetCompactor = () => {
+  const text = sharing<string>()
+  const ipIds = sharing<IpAddressId>()
+  const networks = sharing<NetworkId>()
+  const zones = sharing<ZoneId>()
+  const lists = new Map<string, ReadonlyArray<string>>()
+  const list = (items: ReadonlyArray<string>): ReadonlyArray<string> => {
+    const key = items.join("\n")
+    const known = lists.get(key)
+    if (known !== undefined) return known
+    const kept = items.map(text)
+    lists.set(key, kept)
+    return kept
+  }
+  const tags = (ts: ReadonlyArray<TagPair>) => ts.map((t) => ({ key: text(t.key), value: text(t.value) }))
+  const rule = (r: LoadBalancerRule): LoadBalancerRule => ({
+    ...r,
+    algorithm: text(r.algorithm),
+    publicIp: text(r.publicIp),
+    publicIpId: ipIds(r.publicIpId),
+    state: text(r.state),
+    ...(r.protocol === undefined ? {} : { protocol: text(r.protocol) }),
+    ...(r.cidrList === undefined ? {} : { cidrList: list(r.cidrList) }),
+    ...(r.networkId === undefined ? {} : { networkId: networks(r.networkId) }),
+    ...(r.zoneId === undefined ? {} : { zoneId: zones(r.zoneId) }),
+    tags: tags(r.tags)
+  })
+  const firewall = (f: FirewallRule): FirewallRule => ({
+    ...f,
+    protocol: text(f.protocol),
+    ipAddressId: ipIds(f.ipAddressId),
+    state: text(f.state),
+    ...(f.ipAddress === undefined ? {} : { ipAddress: text(f.ipAddress) }),
+    ...(f.networkId === undefined ? {} : { networkId: networks(f.networkId) }),
+    ...(f.cidrList === undefined ? {} : { cidrList: list(f.cidrList) }),
+    tags: tags(f.tags)
+  })
+  const ip = (i: PublicIpAddress): PublicIpAddress => ({
+    ...i,
+    id: ipIds(i.id),
+    ipAddress: text(i.ipAddress),
+    state: text(i.state),
+    zoneId: zones(i.zoneId),
+    ...(i.associatedNetworkId === undefined ? {} : { associatedNetworkId: networks(i.associatedNetworkId) }),
+    ...(i.networkId === undefined ? {} : { networkId: text(i.networkId) }),
+    tags: tags(i.tags)
+  })
+  return { rule, firewall, ip }
+}
+
+/** The fleet's listings: three paged listings whatever the number of Services, each compacted as it comes. */
 export const fetchFleet = (cs: CloudStackClientShape): Effect.Effect<Fleet, CloudStackError> =>
-  Effect.all({
-    rules: cs.list(listLoadBalancerRules, {}),
-    firewall: cs.list(listFirewallRules, {}),
-    ips: cs.list(listPublicIpAddresses, {})
+  Effect.suspend(() => {
+    const compact = fleetCompactor()
+    return Effect.all({
+      rules: Effect.map(cs.list(listLoadBalancerRules, {}), (rules) => rules.map(compact.rule)),
+      firewall: Effect.map(cs.list(listFirewallRules, {}), (rules) => rules.map(compact.firewall)),
+      ips: Effect.map(cs.list(listPublicIpAddresses, {}), (ips) => ips.map(compact.ip))
+    })
   })
 
 const groupBy = <A, K>(items: ReadonlyArray<A>, key: (a: A) => K): ReadonlyMap<K, ReadonlyArray<A>> => {

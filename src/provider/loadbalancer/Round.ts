@@ -12,7 +12,7 @@ import type { Instances } from "../Instances.js"
 import type { CloudFacts } from "./CloudFacts.js"
 import { execute, type Executed, type Reservations } from "./Execute.js"
 import type { LbSpec, LbWarning } from "./LbSpec.js"
-import { chooseNetwork, membersIn } from "./Members.js"
+import { chooseNetwork, type Membership, membership, withWarnings } from "./Members.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { observeBase, type ObservedBase, observeDetails } from "./Observe.js"
 import { aclMarker } from "./ObservedLb.js"
@@ -123,12 +123,19 @@ export const makeRound = (deps: RoundDeps) => {
         claimedElsewhere: request.claimedElsewhere
       })
       seen.base = base
-      const lookups = options.teardown
-        ? new Map()
-        : yield* deps.instances.resolve(request.nodes, { maxAge: options.freshListing ? 0 : LISTING_MAX_AGE })
-      const networkId = options.teardown
-        ? chooseNetwork(base, lookups)
-        : chooseNetwork(base, lookups, spec.networkId, spec.requestedIp)
+      // The lookups hold a whole VM listing: only the network and the members are kept from them, so
+      // a round waiting on its cloud calls never keeps alive a listing the next one has replaced.
+      const placed = options.teardown
+        ? { networkId: chooseNetwork(base, new Map()), members: Option.none<Membership>() }
+        : yield* Effect.map(
+          deps.instances.resolve(request.nodes, { maxAge: options.freshListing ? 0 : LISTING_MAX_AGE }),
+          (lookups) => {
+            const networkId = chooseNetwork(base, lookups, spec.networkId, spec.requestedIp)
+            const names = request.nodes.map((n) => n.name)
+            return { networkId, members: Option.map(networkId, (id) => membership(id, names, lookups)) }
+          }
+        )
+      const networkId = placed.networkId
       let network: NetworkProfile
       if (options.teardown) {
         network = Option.isSome(networkId)
@@ -166,9 +173,10 @@ export const makeRound = (deps: RoundDeps) => {
         return false
       })
       const effective: LbSpec = { ...spec, ports: usable }
-      const members = options.teardown
-        ? { vms: [], warnings: [] }
-        : membersIn(network.id, network.name, request.nodes.map((n) => n.name), lookups)
+      const members = Option.match(placed.members, {
+        onNone: () => ({ vms: [], warnings: [] }),
+        onSome: (m) => withWarnings(m, network.name)
+      })
       const elsewhereIds = new Set([
         ...base.ips.flatMap((ip) => Option.toArray(ip.associatedNetworkId)),
         ...base.rules.flatMap((r) => Option.toArray(r.networkId))

@@ -1,0 +1,144 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import * as CachedViews from "../../src/controllers/CachedViews.js"
+import * as NodePlan from "../../src/controllers/NodePlan.js"
+import * as ServicePlan from "../../src/controllers/ServicePlan.js"
+import { NodeView } from "../../src/kubernetes/NodeView.js"
+import { ServiceView } from "../../src/kubernetes/ServiceView.js"
+import * as NodeAddresses from "../../src/provider/NodeAddresses.js"
+
+/** A Node as a kubelet and this CCM leave it, plus what a cluster adds (labels, annotations, conditions). */
+const kubeletNode = (name: string, extra: { labels?: Record<string, string>; ready?: string; taints?: unknown } = {}) =>
+  Schema.decodeUnknownSync(NodeView)({
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      uid: `uid-${name}`,
+      resourceVersion: "42",
+      creationTimestamp: "2026-12-01T00:00:00Z",
+      labels: {
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": name,
+        "node-role.kubernetes.io/worker": "",
+        "node.kubernetes.io/instance-type": "MediumInstance",
+        "beta.kubernetes.io/instance-type": "MediumInstance",
+        "topology.kubernetes.io/zone": "zone-one",
+        "failure-domain.beta.kubernetes.io/zone": "zone-one",
+        "topology.kubernetes.io/region": "region-one",
+        "failure-domain.beta.kubernetes.io/region": "region-one",
+        ...extra.labels
+      },
+      annotations: {
+        "node.alpha.kubernetes.io/ttl": "0",
+        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+        [NodeAddresses.PROVIDED_NODE_IP_ANNOTATION]: "10.0.0.7"
+      },
+      finalizers: ["example.com/keep"]
+    },
+    spec: {
+      providerID: `cloudstack:///vm-${name}`,
+      podCIDR: "10.244.1.0/24",
+      taints: extra.taints ?? [{ key: "example.com/dedicated", value: "db", effect: "NoSchedule" }]
+    },
+    status: {
+      addresses: [{ type: "InternalIP", address: "10.0.0.7" }, { type: "Hostname", address: name }],
+      capacity: { cpu: "4" },
+      conditions: ["MemoryPressure", "DiskPressure", "Ready"].map((type) => ({
+        type,
+        status: type === "Ready" ? (extra.ready ?? "True") : "False",
+        reason: `Kubelet${type}`,
+        message: `kubelet reports ${type}`
+      })),
+      nodeInfo: { kubeletVersion: "v1.20.2" }
+    }
+  })
+
+describe("CachedViews.cachedNode", () => {
+  const node = kubeletNode("w1", { labels: { [ServicePlan.EXCLUDE_LABEL]: "true" } })
+  const cached = CachedViews.cachedNode(node)
+
+  it("keeps every label and annotation a controller reads, and only those", () => {
+    const read = [
+      ...NodePlan.LABELS.instanceType,
+      ...NodePlan.LABELS.zone,
+      ...NodePlan.LABELS.region,
+      ServicePlan.EXCLUDE_LABEL
+    ]
+    assert.deepStrictEqual(
+      cached.metadata.labels,
+      Object.fromEntries(read.map((key) => [key, node.metadata.labels[key]]))
+    )
+    assert.deepStrictEqual(cached.metadata.annotations, { [NodeAddresses.PROVIDED_NODE_IP_ANNOTATION]: "10.0.0.7" })
+  })
+
+  it("keeps the Ready condition, the whole spec, the addresses and the identity; drops the other conditions", () => {
+    assert.deepStrictEqual(cached.status.conditions, [{ type: "Ready", status: "True" }])
+    assert.deepStrictEqual(cached.spec, node.spec)
+    assert.deepStrictEqual(cached.status.addresses, node.status.addresses)
+    assert.deepStrictEqual(
+      { ...cached.metadata, labels: {}, annotations: {} },
+      { ...node.metadata, labels: {}, annotations: {} }
+    )
+  })
+
+  it("every controller decision is the same on the cached Node as on the whole one", () => {
+    const nodes = [
+      node,
+      kubeletNode("w2", { ready: "False" }),
+      kubeletNode("w3", { ready: "Unknown", taints: [{ key: NodePlan.TAINT_SHUTDOWN, effect: "NoSchedule" }] }),
+      kubeletNode("w4", { labels: { "node.kubernetes.io/instance-type": "Other" } }),
+      kubeletNode("w5", { taints: [{ key: ServicePlan.TO_BE_DELETED_TAINT, effect: "NoSchedule" }] }),
+      kubeletNode("w6", { taints: [{ key: NodePlan.TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" }] })
+    ]
+    const cloud: ReadonlyArray<NodeAddresses.NodeAddress> = [{ type: "InternalIP", address: "10.0.0.8" }]
+    const decisions = (n: NodeView) => ({
+      ready: NodePlan.isReady(n),
+      uninitialized: NodePlan.isUninitialized(n),
+      monitored: NodePlan.needsMonitoring(n),
+      mirrored: NodePlan.mirroredLabels(n),
+      providedIp: NodePlan.providedNodeIp(n),
+      addresses: NodePlan.addressChange(n, cloud),
+      ref: NodePlan.nodeRef(n),
+      eligible: ServicePlan.isEligible(n),
+      membership: ServicePlan.membershipFacts(n)
+    })
+    for (const n of nodes) assert.deepStrictEqual(decisions(CachedViews.cachedNode(n)), decisions(n), n.metadata.name)
+  })
+
+  it("hands the label values, taint keys and taint effects (text many Nodes repeat) to the informer's pool", () => {
+    const shared: Array<string> = []
+    const share = (value: string) => (shared.push(value), value)
+    assert.deepStrictEqual(CachedViews.cachedNode(node, share), cached)
+    assert.deepStrictEqual(
+      shared.sort(),
+      [
+        ...Object.values(cached.metadata.labels),
+        ...node.spec.taints.flatMap((t) => [t.key, t.effect])
+      ].sort()
+    )
+  })
+})
+
+describe("CachedViews.cachedService", () => {
+  it("keeps everything the service controller reads: all but the labels", () => {
+    const service = Schema.decodeUnknownSync(ServiceView)({
+      metadata: {
+        name: "web",
+        namespace: "default",
+        uid: "u1",
+        resourceVersion: "9",
+        labels: { app: "web", "app.kubernetes.io/managed-by": "Helm" },
+        annotations: { "service.beta.kubernetes.io/cloudstack-load-balancer-proxy-protocol": "true" },
+        finalizers: [ServicePlan.FINALIZER]
+      },
+      spec: { type: "LoadBalancer", ports: [{ name: "http", port: 80, nodePort: 30080 }], loadBalancerIP: "1.2.3.4" },
+      status: { loadBalancer: { ingress: [{ ip: "1.2.3.4" }] } }
+    })
+    const cached = CachedViews.cachedService(service)
+    assert.deepStrictEqual(cached, { ...service, metadata: { ...service.metadata, labels: {} } })
+    assert.strictEqual(ServicePlan.specSignature(cached), ServicePlan.specSignature(service))
+    assert.deepStrictEqual(ServicePlan.toLbService(cached), ServicePlan.toLbService(service))
+    assert.deepStrictEqual(ServicePlan.claimsOf([cached], ""), ServicePlan.claimsOf([service], ""))
+  })
+})

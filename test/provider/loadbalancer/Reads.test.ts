@@ -1,0 +1,60 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import { PublicIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
+import { FirewallRule } from "../../../src/cloudstack/commands/Firewall.js"
+import { LoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
+import { fleetCompactor } from "../../../src/provider/loadbalancer/Reads.js"
+
+const tags = [
+  { key: "cloudstack-ccm/cluster", value: "kubernetes", resourcetype: "LoadBalancer", resourceid: "r1" },
+  { key: "cloudstack-ccm/service", value: "default/web" },
+  { key: "cloudstack-ccm/service-uid", value: "0e6a7b2c-5e1c-4000-a000-0000c0de0001" }
+]
+const rule = (id: string, extra: Record<string, unknown> = {}) =>
+  Schema.decodeUnknownSync(LoadBalancerRule)({
+    id,
+    name: `a0e6a7b2c5e1c4000a0000000c0de0001-tcp-80`,
+    algorithm: "roundrobin",
+    publicip: "203.0.113.7",
+    publicipid: "ip-1",
+    publicport: "80",
+    privateport: "30080",
+    state: "Active",
+    tags,
+    ...extra
+  })
+const firewall = (id: string, extra: Record<string, unknown> = {}) =>
+  Schema.decodeUnknownSync(FirewallRule)({ id, protocol: "tcp", ipaddressid: "ip-1", state: "Active", tags, ...extra })
+const ip = (id: string, extra: Record<string, unknown> = {}) =>
+  Schema.decodeUnknownSync(PublicIpAddress)({
+    id,
+    ipaddress: "203.0.113.7",
+    state: "Allocated",
+    zoneid: "z1",
+    issourcenat: false,
+    isstaticnat: false,
+    tags,
+    ...extra
+  })
+
+describe("Reads.fleetCompactor", () => {
+  it("a compacted fleet entry equals the decoded one, with or without its optional fields", () => {
+    const compact = fleetCompactor()
+    const full = {
+      protocol: "tcp",
+      cidrlist: "10.0.0.0/8,192.0.2.0/24",
+      networkid: "net-1",
+      zoneid: "z1",
+      description: "web"
+    }
+    for (const r of [rule("r1"), rule("r2", full)]) assert.deepStrictEqual(compact.rule(r), r)
+    const fw = { startport: 80, endport: 80, ipaddress: "203.0.113.7", networkid: "net-1", cidrlist: "0.0.0.0/0" }
+    for (const f of [firewall("f1"), firewall("f2", fw)]) assert.deepStrictEqual(compact.firewall(f), f)
+    const assoc = { associatednetworkid: "net-1", vpcid: "vpc-1", networkid: "public", virtualmachineid: "vm-1" }
+    for (const i of [ip("ip-1"), ip("ip-2", assoc)]) assert.deepStrictEqual(compact.ip(i), i)
+  })
+
+  it("embedded tags keep their key and value only (their resource is the entity itself)", () => {
+    assert.deepStrictEqual(rule("r1").tags[0], { key: "cloudstack-ccm/cluster", value: "kubernetes" })
+  })
+})
