@@ -1,6 +1,6 @@
 /**
  * The Kubernetes client: the typed client-node APIs over one loaded configuration (KubeConfigLoader),
- * all requests over one keep-alive connection (KubeAgent), with the rate limits of each kind of
+ * all requests over one keep-alive connection (KubeAgent, KubeHttp), with the rate limits of each kind of
  * caller. Requests go through KubeRequest (`call`, the one mapping of foreign failures to
  * KubeApiError); watches through KubeWatch.
  */
@@ -8,6 +8,7 @@ import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer } from "effect"
 import { keepAliveAuth } from "./KubeAgent.js"
 import { inlineFiles, KubeConfigError, type KubeConfigOptions, loadConfig } from "./KubeConfigLoader.js"
+import * as KubeHttp from "./KubeHttp.js"
 import { type KubeLimiter, type KubeRateLimit, makeLimiter, unlimited } from "./KubeRateLimiter.js"
 
 export class KubeClient extends Context.Tag("cloudstack-ccm/kubernetes/KubeClient")<KubeClient, {
@@ -30,7 +31,11 @@ const apiClient = <T>(
   Api: new(configuration: k8s.Configuration) => T
 ): T =>
   new Api(
-    k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: auth } })
+    k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(server, {}),
+      authMethods: { default: auth },
+      httpApi: KubeHttp.library
+    })
   )
 
 /** A typed client-node API over a loaded configuration (per-call auth, its own keep-alive connection; files inlined). */
