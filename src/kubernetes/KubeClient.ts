@@ -1,8 +1,8 @@
 /**
  * The Kubernetes client: the typed client-node APIs over one loaded configuration (KubeConfigLoader),
- * all requests over one keep-alive connection (KubeAgent, KubeHttp), with the rate limits of each kind of
- * caller. Requests go through KubeRequest (`call`, the one mapping of foreign failures to
- * KubeApiError); watches through KubeWatch.
+ * all requests over one keep-alive connection (KubeAgent, KubeHttp; Leases over their own), with the
+ * rate limits of each kind of caller. Requests go through KubeRequest (`call`, the one mapping of
+ * foreign failures to KubeApiError); watches through KubeWatch.
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer } from "effect"
@@ -14,6 +14,7 @@ import { type KubeLimiter, type KubeRateLimit, makeLimiter, unlimited } from "./
 export class KubeClient extends Context.Tag("cloudstack-ccm/kubernetes/KubeClient")<KubeClient, {
   readonly config: k8s.KubeConfig
   readonly core: k8s.CoreV1Api
+  /** Leases only (leader election), over a kept-alive connection of its own. */
   readonly coordination: k8s.CoordinationV1Api
   /** Generic group/version/plural access, for discovery.k8s.io (v1 or v1beta1 depending on the server). */
   readonly custom: k8s.CustomObjectsApi
@@ -59,7 +60,10 @@ export interface KubeLimiters {
 const noLimits: KubeLimiters = { limit: unlimited, informerLimit: unlimited, leaseLimit: unlimited }
 
 /**
- * The client: every request (not watches) of every API goes through one keep-alive connection.
+ * The client: every request (not watches) goes through one keep-alive connection, except leader
+ * election's: Leases have a connection of their own, so a renewal never waits behind the
+ * controllers' requests (HTTP/1.1 answers one request at a time per connection: a slow list page
+ * would hold a renewal past the renew deadline; client-go multiplexes them over HTTP/2).
  */
 export const make = (
   options: KubeConfigOptions,
@@ -74,7 +78,7 @@ export const make = (
     return Effect.succeed(KubeClient.of({
       config,
       core: apiClient(server, auth, k8s.CoreV1Api),
-      coordination: apiClient(server, auth, k8s.CoordinationV1Api),
+      coordination: apiClient(server, keepAliveAuth(config), k8s.CoordinationV1Api),
       custom: apiClient(server, auth, k8s.CustomObjectsApi),
       ...limits
     }))

@@ -1,7 +1,8 @@
 /**
  * Connections to the REAL kube-apiserver, counted by a TCP proxy in front of it: every request of
- * every API (Nodes, their status, Events, Leases, paged lists) over one kept-alive connection, plus
- * one for the informer's watch. client-node alone opens a connection per request.
+ * every API (Nodes, their status, Events, paged lists) over one kept-alive connection, Leases over
+ * one of their own (a renewal never waits behind the controllers' requests), plus one for the
+ * informer's watch. client-node alone opens a connection per request.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as k8s from "@kubernetes/client-node"
@@ -38,7 +39,7 @@ afterAll(async () => {
 const NODES = 120
 
 describe("connections to the real kube-apiserver", () => {
-  it.live("one kept-alive connection for all requests, one for the watch", () =>
+  it.live("one kept-alive connection for all requests, one for the Leases, one for the watch", () =>
     Effect.gen(function*() {
       const before = proxy.connections()
       const kubeconfig = kubeconfigVia(apiserver.kubeconfig, proxy, join(dir, "kubeconfig"))
@@ -94,8 +95,12 @@ describe("connections to the real kube-apiserver", () => {
             onTimeout: () => new Error("the watch did not deliver the writes")
           })
         )
-        assert.strictEqual(proxy.connections() - before, 2, "one for the requests, one for the watch")
-        assert.strictEqual(proxy.open(), 2)
+        assert.strictEqual(
+          proxy.connections() - before,
+          3,
+          "one for the requests, one for the Lease requests (leader election), one for the watch"
+        )
+        assert.strictEqual(proxy.open(), 3)
       }).pipe(Effect.scoped, Effect.provide(live))
     }), 120_000)
 
