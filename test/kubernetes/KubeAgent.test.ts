@@ -68,22 +68,14 @@ describe("KubeAgent", () => {
           concurrency: "unbounded"
         }
       )
-      yield* call(
+      const readLease = call(
         "get",
         "leases",
         "l",
         () => client.coordination.readNamespacedLease({ name: "l", namespace: "kube-system" })
-      ).pipe(
-        Effect.ignore
-      )
-      yield* call(
-        "get",
-        "leases",
-        "l",
-        () => client.coordination.readNamespacedLease({ name: "l", namespace: "kube-system" })
-      ).pipe(
-        Effect.ignore
-      )
+      ).pipe(Effect.ignore)
+      yield* readLease
+      yield* readLease
       assert.strictEqual(server.auth().length, 13)
       assert.isTrue(server.auth().every((header) => header === "Bearer secret-token-1234"))
       // the 11 requests of core over one connection, the 2 Lease reads over one of their own
