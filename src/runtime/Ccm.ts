@@ -93,7 +93,7 @@ export interface CcmOptions<E1, E2> {
  */
 const serving = (settings: CcmSettings, review: Backends<unknown, unknown>["accessReview"]) => {
   const server = (access: DelegatedAuth.AccessGuard) =>
-    HealthServer.layer({
+    HealthServer.layerStarting({
       bindAddress: settings.bindAddress,
       port: settings.securePort,
       plainHttp: settings.plainHttp,
@@ -105,10 +105,8 @@ const serving = (settings: CcmSettings, review: Backends<unknown, unknown>["acce
       access
     })
   return review === undefined
-    ? Layer.discard(server(DelegatedAuth.pathsOnly(settings.delegatedAuth.alwaysAllowPaths)))
-    : Layer.discard(Layer.unwrapEffect(Effect.map(DelegatedAuth.make(settings.delegatedAuth), server))).pipe(
-      Layer.provide(review)
-    )
+    ? server(DelegatedAuth.pathsOnly(settings.delegatedAuth.alwaysAllowPaths))
+    : Layer.unwrapEffect(Effect.map(DelegatedAuth.make(settings.delegatedAuth), server)).pipe(Layer.provide(review))
 }
 
 /** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
@@ -173,7 +171,7 @@ const services = <E1, E2>(settings: CcmSettings, backends: Backends<E1, E2>) =>
     const election = settings.leaderElection.enabled
       ? LeaderElection.layer({ ...settings.leaderElection, identity })
       : LeaderElection.layerDisabled(identity)
-    const secure = settings.securePort === 0 ? Layer.empty : serving(settings, backends.accessReview)
+    const secure = settings.securePort === 0 ? HealthServer.layerNone : serving(settings, backends.accessReview)
     const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)
     return Layer.mergeAll(election, secure).pipe(Layer.provideMerge(backends.kubernetes), Layer.provideMerge(base))
   }))
@@ -216,7 +214,15 @@ const settingsOf = (options: CcmOptions<unknown, unknown>): CcmSettings => ({ ..
  */
 export const run = <E1, E2>(options: CcmOptions<E1, E2>) => {
   const settings = settingsOf(options)
-  return manage(settings, options).pipe(Effect.provide(services(settings, options.backends)))
+  // The secure port starts beside the controllers (a self-signed certificate takes ~0.3 s): a
+  // failed start (port in use, TLS files) still ends the run, as before.
+  const serverFailed = Effect.flatMap(
+    HealthServer.HealthServerStart,
+    (start) => Effect.zipRight(start.ready, Effect.never)
+  )
+  return Effect.raceFirst(manage(settings, options), serverFailed).pipe(
+    Effect.provide(services(settings, options.backends))
+  )
 }
 
 /**
@@ -226,9 +232,13 @@ export const run = <E1, E2>(options: CcmOptions<E1, E2>) => {
  */
 export const layer = <E1, E2>(options: CcmOptions<E1, E2>) => {
   const settings = settingsOf(options)
-  return Layer.scopedDiscard(Effect.forkScoped(
-    manage(settings, options).pipe(
-      Effect.catchAll((error) => Effect.logError("controller manager stopped", error))
+  return Layer.scopedDiscard(Effect.zipRight(
+    // Built once the secure port listens: its errors fail the build, as `run`'s.
+    Effect.flatMap(HealthServer.HealthServerStart, (start) => start.ready),
+    Effect.forkScoped(
+      manage(settings, options).pipe(
+        Effect.catchAll((error) => Effect.logError("controller manager stopped", error))
+      )
     )
   )).pipe(Layer.provide(services(settings, options.backends)))
 }
