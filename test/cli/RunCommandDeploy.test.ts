@@ -8,7 +8,7 @@ import { Either, Option, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as YAML from "yaml"
-import { DEPLOYMENT_NODE_OPTIONS, IMAGE_NODE_ARGS } from "../../bench/BenchProcess.js"
+import { DEPLOYMENT_NODE_OPTIONS, IMAGE_ENTRY, IMAGE_NODE_ARGS } from "../../bench/BenchProcess.js"
 import { parse } from "../../src/cli/RunFlags.js"
 
 const deploy = join(import.meta.dirname, "..", "..", "deploy")
@@ -77,12 +77,19 @@ describe("deploy/ manifests", () => {
       readFileSync(join(deploy, "Dockerfile"), "utf8").match(/^ENTRYPOINT (.*)$/m)?.[1]
     )
     // node, its own flags, the bundle, then the CCM's flags
-    const script = entrypoint.indexOf("/app/cloudstack-ccm.mjs")
+    const script = entrypoint.indexOf(`/app/${IMAGE_ENTRY}`)
     assert.deepStrictEqual(
       entrypoint.slice(1, script),
       [...IMAGE_NODE_ARGS],
       "the benchmarks run the bundle with these"
     )
+    // The code cache is written by the image build with the same node flags as the entrypoint's
+    // (V8 rejects it under others): after NODE_OPTIONS is set, with the entrypoint's own flags.
+    const dockerfile = readFileSync(join(deploy, "Dockerfile"), "utf8")
+    const written = /^RUN CLOUDSTACK_CCM_CODE_CACHE=write (.*) --version/m.exec(dockerfile)
+    assert.deepStrictEqual(written?.[1]?.split(" "), entrypoint.slice(0, script + 1))
+    assert.isAbove(written?.index ?? 0, dockerfile.indexOf("ENV NODE_OPTIONS="))
+    assert.isBelow(written?.index ?? 0, dockerfile.indexOf("\nUSER "))
     const result = parse([...entrypoint.slice(script + 1), ...container.args])
     if (Either.isLeft(result)) return assert.fail(result.left.message)
     assert.deepStrictEqual(result.right.warnings, [])
