@@ -197,7 +197,10 @@ const manage = <E1, E2>(settings: CcmSettings, options: CcmOptions<E1, E2>) =>
       // One Node informer for both node controllers, started by the first that runs (so only while
       // leading) and kept until the run ends: one cache and one watch (bench/Memory.bench.ts).
       const nodes = yield* NodeApi.NodeApi
-      const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", nodes), yield* Effect.scope))
+      const source = settings.controllers.includes("cloud-node-controller")
+        ? yield* NodeController.initialisingSource(nodes, settings.initListingMaxAge)
+        : nodes
+      const nodeInformer = yield* Effect.cached(Scope.extend(Informer.make("nodes", source), yield* Effect.scope))
       const controllers = yield* buildControllers(settings, nodeInformer)
       return yield* election.withLeadership(
         ControllerManager.run(controllers, { informerSyncGrace: settings.informerSyncGrace })

@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { gzipSync } from "node:zlib"
 import { KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
 import { call } from "../../src/kubernetes/KubeRequest.js"
+import * as NodeApi from "../../src/kubernetes/NodeApi.js"
+import { listPageObserver } from "../../src/kubernetes/NodeApi.js"
 import { writeKubeconfig } from "../fakes/Kubeconfig.js"
 
 /** A fake API server on a free loopback port answering with `handle`; closed with the scope. */
@@ -99,5 +101,30 @@ describe("KubeHttp", () => {
       const client = yield* clientOf(url)
       const error = yield* Effect.flip(call("get", "nodes", "x", () => client.core.readNode({ name: "x" })))
       assert.deepStrictEqual([error.reason, error.status, error.detail], ["NotFound", 404, "nodes \"x\" not found"])
+    }))
+
+  it.scoped("NodeApi.list shows each page to the fiber's listPageObserver as it arrives", () =>
+    Effect.gen(function*() {
+      const node = (name: string) => ({ metadata: { name, uid: name, resourceVersion: "1" } })
+      const { url } = yield* fakeServer((req, res) => {
+        res.setHeader("content-type", "application/json")
+        const second = (req.url ?? "").includes("continue=")
+        res.end(JSON.stringify({
+          apiVersion: "v1",
+          kind: "NodeList",
+          metadata: { resourceVersion: "7", ...(second ? {} : { continue: "page-2" }) },
+          items: second ? [node("c")] : [node("a"), node("b")]
+        }))
+      })
+      const client = yield* clientOf(url)
+      const nodes = yield* Effect.provideService(NodeApi.make, KubeClient, client)
+      const pages: Array<ReadonlyArray<string>> = []
+      const listed = yield* Effect.locally(
+        nodes.list,
+        listPageObserver,
+        (page) => Effect.sync(() => pages.push(page.map((n) => n.metadata.name)))
+      )
+      assert.deepStrictEqual(pages, [["a", "b"], ["c"]])
+      assert.deepStrictEqual(listed.items.map((n) => n.metadata.name), ["a", "b", "c"])
     }))
 })
