@@ -1,8 +1,9 @@
 /**
- * What the process benchmarks share: the repository root, the image's esbuild bundle of the CLI,
- * a plain-HTTPS client of the kube-apiserver started by scripts/kube-apiserver.sh, and readings of
- * a child process from /proc (RSS, peak RSS, CPU seconds).
+ * What the process benchmarks share: the repository root, the image's files (the esbuild bundle of
+ * the CLI, its entry point and code cache), a plain-HTTPS client of the kube-apiserver started by
+ * scripts/kube-apiserver.sh, and readings of a child process from /proc (RSS, peak RSS, CPU seconds).
  */
+import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { Agent, request } from "node:https"
 import { dirname, join, resolve } from "node:path"
@@ -18,35 +19,18 @@ export const repo =
 
 export const kubeApiserverScript = join(repo, "scripts", "kube-apiserver.sh")
 
-const banner = "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
-
-/** esbuild options of deploy/Dockerfile (test/cli/RunCommandDeploy.test.ts checks they agree). */
+/** esbuild options of deploy/Dockerfile (the CLI bundle and its entry point, CommonJS for V8's code cache). */
 export const bundleOptions = {
   bundle: true,
   minify: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
-  banner: { js: banner },
   // Resolved from the working directory (the repository root).
   alias: { "whatwg-url": "./deploy/bundle/whatwg-url.cjs" },
   absWorkingDir: repo,
   logLevel: "error"
 } as const
-
-/**
- * The image's bundle of the CLI (deploy/Dockerfile), written to `dir`; its path. BENCH_KEEP_NAMES=1
- * keeps function and class names (readable heap snapshots, a little more code). BENCH_NO_MINIFY=1
- * keeps the names (for readable CPU profiles; figures then differ from the image's).
- */
-export const buildCliBundle = async (dir: string): Promise<string> => {
-  const { buildSync } = await import("esbuild")
-  const outfile = join(dir, "cloudstack-ccm.mjs")
-  const minify = process.env["BENCH_NO_MINIFY"] !== "1"
-  const keepNames = process.env["BENCH_KEEP_NAMES"] === "1"
-  buildSync({ ...bundleOptions, minify, keepNames, entryPoints: [join(repo, "src", "cli", "bin.ts")], outfile })
-  return outfile
-}
 
 /**
  * The node flags of the image: its NODE_OPTIONS, the flags of its ENTRYPOINT before the script, and
@@ -55,6 +39,41 @@ export const buildCliBundle = async (dir: string): Promise<string> => {
 export const DEPLOYMENT_NODE_OPTIONS = ["--max-semi-space-size=2", "--v8-pool-size=1", "--max-old-space-size=64"]
 export const IMAGE_NODE_ARGS = ["--liftoff-only"]
 export const DEPLOYMENT_ENV = { MALLOC_MMAP_THRESHOLD_: "32768" }
+/** The image's entry point (deploy/Dockerfile's ENTRYPOINT runs it; the bundle and its code cache sit beside it). */
+export const IMAGE_ENTRY = "start.cjs"
+
+/**
+ * The image's files in `dir`, as deploy/Dockerfile makes them: the CLI bundle `cloudstack-ccm.cjs`,
+ * the entry point `start.cjs` (src/cli/CachedStart.ts) and V8's code cache of the bundle, written by
+ * a `--version` run with the image's node flags; the entry point's path. BENCH_NO_MINIFY=1 keeps the
+ * names (for readable CPU profiles; figures then differ from the image's). BENCH_KEEP_NAMES=1 keeps
+ * function and class names (readable heap snapshots, a little more code).
+ */
+export const buildCliBundle = async (dir: string): Promise<string> => {
+  const { buildSync } = await import("esbuild")
+  const minify = process.env["BENCH_NO_MINIFY"] !== "1"
+  const keepNames = process.env["BENCH_KEEP_NAMES"] === "1"
+  const cli = join(repo, "src", "cli")
+  buildSync({
+    ...bundleOptions,
+    minify,
+    keepNames,
+    entryPoints: [join(cli, "bin.ts")],
+    outfile: join(dir, "cloudstack-ccm.cjs")
+  })
+  const entry = join(dir, IMAGE_ENTRY)
+  buildSync({ ...bundleOptions, minify, entryPoints: [join(cli, "CachedStart.ts")], outfile: entry })
+  execFileSync(process.execPath, [...IMAGE_NODE_ARGS, entry, "--version"], {
+    env: {
+      ...process.env,
+      ...DEPLOYMENT_ENV,
+      NODE_OPTIONS: DEPLOYMENT_NODE_OPTIONS.join(" "),
+      CLOUDSTACK_CCM_CODE_CACHE: "write"
+    },
+    stdio: "ignore"
+  })
+  return entry
+}
 
 /** `status.nodeInfo` as a v1.20 kubelet on Debian reports it. */
 export const KUBELET_NODE_INFO = {

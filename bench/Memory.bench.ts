@@ -84,14 +84,14 @@ const buildBundles = async (dir: string) => {
   buildSync({
     ...bundleOptions,
     stdin: {
-      contents: `import { informerChild } from "./bench/Memory.bench.ts"; await informerChild(process.argv[2] ?? "")`,
+      contents: `import { informerChild } from "./bench/Memory.bench.ts"; void informerChild(process.argv[2] ?? "")`,
       resolveDir: repo,
       loader: "ts"
     },
     external: ["esbuild"],
-    outfile: join(dir, "informers.mjs")
+    outfile: join(dir, "informers.cjs")
   })
-  return { cli, informers: join(dir, "informers.mjs") }
+  return { cli, informers: join(dir, "informers.cjs") }
 }
 
 /** A Node as a kubelet registers it (conditions, capacity, nodeInfo, images): ~5 KiB of JSON with managedFields. */

@@ -8,7 +8,6 @@
  */
 import type { Effect, Scope } from "effect"
 import * as Informer from "../kubernetes/Informer.js"
-import type { NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import type { ServiceApi } from "../kubernetes/ServiceApi.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
@@ -74,7 +73,9 @@ export const cachedService = (service: ServiceView): ServiceView => ({
 })
 
 /** A Node informer in the current scope, keeping cached Nodes. */
-export const nodeInformer = (api: NodeApi["Type"]): Effect.Effect<Informer.Informer<NodeView>, never, Scope.Scope> => {
+export const nodeInformer = (
+  api: Informer.ListWatch<NodeView>
+): Effect.Effect<Informer.Informer<NodeView>, never, Scope.Scope> => {
   const share = sharing<string>(SHARED_VALUES)
   return Informer.make("nodes", api, { keep: (node) => cachedNode(node, share) })
 }

@@ -5,13 +5,13 @@
  * re-syncs the addresses of initialised Nodes every `--node-status-update-frequency` with ONE VM
  * listing per round. Decisions live in NodePlan; this module only executes them.
  */
-import { Clock, DateTime, Duration, Effect, Either, Option, Schedule, type Scope, Stream } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Option, Ref, Schedule, type Scope, Stream } from "effect"
 import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import type { EventApi } from "../kubernetes/EventApi.js"
 import * as EventRecorder from "../kubernetes/EventRecorder.js"
 import * as Informer from "../kubernetes/Informer.js"
 import type { KubeApiError } from "../kubernetes/KubeError.js"
-import { NodeApi } from "../kubernetes/NodeApi.js"
+import { listPageObserver, NodeApi } from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
 import { Metrics } from "../metrics/Metrics.js"
 import * as InstanceLookup from "../provider/InstanceLookup.js"
@@ -79,6 +79,9 @@ export type SyncError =
   | InstanceLookup.NodeNotResolvedError
   | NodeAddresses.ProvidedNodeIpError
 
+/** `initListingMaxAge`'s default. */
+const DEFAULT_INIT_LISTING_MAX_AGE = "60 seconds"
+
 /** At most this many attempts of an update that keeps hitting Conflict (each after a re-read). */
 const CONFLICT_ATTEMPTS = 5
 
@@ -106,12 +109,39 @@ export const writeFromCache = <A, E extends { readonly _tag: string }>(
       ))
   )
 
+/**
+ * The Node informer's source for the node controller: while its list is still coming in, the first
+ * page that shows an uninitialised Node starts the VM listing their initialisation reuses (within
+ * `initListingMaxAge`), in `scope`, instead of after the whole list. A list of initialised Nodes
+ * costs no cloud call. A failed prefetch is the first sync's to meet again and report.
+ */
+export const initialisingSource = (
+  nodes: NodeApi["Type"],
+  initListingMaxAge: Duration.DurationInput = DEFAULT_INIT_LISTING_MAX_AGE
+): Effect.Effect<Informer.ListWatch<NodeView>, never, Instances | Scope.Scope> =>
+  Effect.gen(function*() {
+    const instances = yield* Instances
+    const scope = yield* Effect.scope
+    const prefetch = instances.prefetch(initListingMaxAge).pipe(
+      Effect.catchAll((error) => Effect.logDebug("VM listing prefetch failed", error)),
+      Effect.forkIn(scope),
+      Effect.asVoid
+    )
+    const list = Effect.flatMap(Ref.make(false), (started) =>
+      Effect.locally(nodes.list, listPageObserver, (page) =>
+        page.some(NodePlan.isUninitialized)
+          ? Effect.flatMap(Ref.getAndSet(started, true), (already) =>
+            already ? Effect.void : prefetch)
+          : Effect.void))
+    return { list, watch: nodes.watch }
+  })
+
 export const make = (options: NodeControllerOptions) =>
   Effect.gen(function*() {
     const recordEvent = yield* nodeEvents(EVENT_COMPONENT)
     const nodes = yield* NodeApi
     const instances = yield* Instances
-    const initMaxAge = options.initListingMaxAge ?? "60 seconds"
+    const initMaxAge = options.initListingMaxAge ?? DEFAULT_INIT_LISTING_MAX_AGE
     const frequency = Duration.decode(options.statusUpdateFrequency ?? "5 minutes")
     // Only Metrics: capturing the whole context would also capture the caller's Scope, and `run` would
     // then fork into that Scope instead of the one the controller manager gives it.
@@ -250,7 +280,11 @@ export const make = (options: NodeControllerOptions) =>
 
     const run = Effect.gen(function*() {
       // The informer list-watches Nodes (relisting with backoff on 410 or a broken watch).
-      const informer = options.informer === undefined ? yield* CachedViews.nodeInformer(nodes) : yield* options.informer
+      const informer = options.informer === undefined
+        ? yield* CachedViews.nodeInformer(
+          yield* Effect.provideService(initialisingSource(nodes, initMaxAge), Instances, instances)
+        )
+        : yield* options.informer
       const queue = yield* WorkQueue.make<string>({ name: CONTROLLER_NAME })
       yield* WorkQueue.runWorkers(queue, options.workers ?? 1, syncNodeFrom(informer), {
         controller: CONTROLLER_NAME,

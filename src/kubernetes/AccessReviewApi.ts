@@ -6,8 +6,14 @@
  */
 import * as k8s from "@kubernetes/client-node"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import { typedApi } from "./KubeClient.js"
-import { type KubeConfigError, type KubeConfigOptions, loadConfig } from "./KubeConfigLoader.js"
+import { typedApis } from "./KubeClient.js"
+import {
+  inlineFiles,
+  type KubeConfigError,
+  type KubeConfigOptions,
+  loadConfig,
+  LoadedKubeConfig
+} from "./KubeConfigLoader.js"
 import type { KubeApiError } from "./KubeError.js"
 import { call, decodeWith } from "./KubeRequest.js"
 
@@ -70,17 +76,25 @@ const decodeTokenReview = decodeWith("create", "tokenreviews", Schema.decodeUnkn
 const decodeAccessReview = decodeWith("create", "subjectaccessreviews", Schema.decodeUnknown(SubjectAccessReviewStatus))
 
 export interface AccessReviewOptions {
-  /** Where TokenReviews go. */
-  readonly authentication: KubeConfigOptions
-  /** Where SubjectAccessReviews go. */
-  readonly authorization: KubeConfigOptions
+  /** Where TokenReviews go; absent: the process's configuration (`LoadedKubeConfig`). */
+  readonly authentication?: KubeConfigOptions | undefined
+  /** Where SubjectAccessReviews go; absent: the process's configuration (`LoadedKubeConfig`). */
+  readonly authorization?: KubeConfigOptions | undefined
 }
 
-/** The live reviews, each over its own client configuration. */
-export const make = (options: AccessReviewOptions): Effect.Effect<AccessReviewApi["Type"], KubeConfigError> =>
+/**
+ * The live reviews, each over its own client configuration; those without one share the process's
+ * loaded configuration and one kept-alive connection (the controllers' requests never wait for them).
+ */
+export const make = (
+  options: AccessReviewOptions
+): Effect.Effect<AccessReviewApi["Type"], KubeConfigError, LoadedKubeConfig> =>
   Effect.gen(function*() {
-    const authn = yield* Effect.flatMap(loadConfig(options.authentication), (c) => typedApi(c, k8s.AuthenticationV1Api))
-    const authz = yield* Effect.flatMap(loadConfig(options.authorization), (c) => typedApi(c, k8s.AuthorizationV1Api))
+    const shared = yield* Effect.cached(Effect.flatMap(LoadedKubeConfig, typedApis))
+    const apisOf = (own: KubeConfigOptions | undefined) =>
+      own === undefined ? shared : Effect.flatMap(Effect.flatMap(loadConfig(own), inlineFiles), typedApis)
+    const authn = (yield* apisOf(options.authentication))(k8s.AuthenticationV1Api)
+    const authz = (yield* apisOf(options.authorization))(k8s.AuthorizationV1Api)
 
     const reviewToken = (token: Redacted.Redacted<string>) =>
       call("create", "tokenreviews", undefined, () =>
@@ -120,5 +134,6 @@ export const make = (options: AccessReviewOptions): Effect.Effect<AccessReviewAp
     return AccessReviewApi.of({ reviewToken, reviewAccess })
   })
 
-export const layer = (options: AccessReviewOptions): Layer.Layer<AccessReviewApi, KubeConfigError> =>
-  Layer.effect(AccessReviewApi, make(options))
+export const layer = (
+  options: AccessReviewOptions
+): Layer.Layer<AccessReviewApi, KubeConfigError, LoadedKubeConfig> => Layer.effect(AccessReviewApi, make(options))

@@ -1,10 +1,11 @@
 /**
  * Loads the Kubernetes client configuration the way client-go's BuildConfigFromFlags does
- * (in-cluster, kubeconfig, `--master`), and inlines the files it names once. Failures are
- * KubeConfigError; nothing here makes a request.
+ * (in-cluster, kubeconfig, `--master`), and inlines the files it names once. `layer` loads it once
+ * for every client of the process that uses it. Failures are KubeConfigError; nothing here makes a
+ * request.
  */
 import * as k8s from "@kubernetes/client-node"
-import { Data, Effect } from "effect"
+import { Context, Data, Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
 
 /** Where the API server is: neither field = in-cluster; `master` overrides the kubeconfig's server. */
@@ -95,3 +96,32 @@ export const inlineFiles = (config: k8s.KubeConfig): Effect.Effect<k8s.KubeConfi
     },
     catch: (cause) => new KubeConfigError({ detail: cause instanceof Error ? cause.message : String(cause), cause })
   })
+
+/** A loaded client configuration with its files inlined (`layer`), shared by the clients built on it. */
+export class LoadedKubeConfig extends Context.Tag("cloudstack-ccm/kubernetes/LoadedKubeConfig")<
+  LoadedKubeConfig,
+  k8s.KubeConfig
+>() {}
+
+/** Where a configuration comes from, for the log line (never a server's credentials). */
+const sourceOf = (options: KubeConfigOptions) => ({
+  source: (options.kubeconfig ?? "") !== "" ? "kubeconfig" : (options.master ?? "") !== "" ? "master" : "in-cluster",
+  ...((options.kubeconfig ?? "") === "" ? {} : { kubeconfig: options.kubeconfig }),
+  ...((options.master ?? "") === "" ? {} : { master: options.master })
+})
+
+/**
+ * The configuration loaded and inlined once (logged at Debug): the clients of the process built on
+ * this one layer value share it (the main client, the secure port's reviews).
+ */
+export const layer = (options: KubeConfigOptions): Layer.Layer<LoadedKubeConfig, KubeConfigError> =>
+  Layer.effect(
+    LoadedKubeConfig,
+    Effect.flatMap(loadConfig(options), inlineFiles).pipe(
+      Effect.tap(
+        Effect.logDebug("kubernetes client configuration loaded").pipe(
+          Effect.annotateLogs({ module: "KubeConfigLoader", ...sourceOf(options) })
+        )
+      )
+    )
+  )

@@ -172,13 +172,15 @@ export const LIST_PAGE_SIZE = 100
 
 /**
  * Lists every object, page by page, decoding each page before fetching the next so raw objects
- * never pile up. The snapshot's resourceVersion is the first page's (pages share one snapshot).
+ * never pile up; `onPage` sees each decoded page as it arrives. The snapshot's resourceVersion is the
+ * first page's (pages share one snapshot).
  */
 export const listAll = <A>(
   resource: string,
   fetchPage: (cont: string | undefined, signal: AbortSignal) => Promise<unknown>,
   decode: (input: unknown) => Effect.Effect<A, ParseResult.ParseError>,
-  limit: KubeLimiter = unlimited
+  limit: KubeLimiter = unlimited,
+  onPage: (items: ReadonlyArray<A>) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<ListResult<A>, KubeApiError> =>
   Effect.gen(function*() {
     const items: Array<A> = []
@@ -192,7 +194,9 @@ export const listAll = <A>(
         return yield* new KubeApiError({ verb: "list", resource, reason: "Decode", detail: "the answer is not a list" })
       }
       if (resourceVersion === "") resourceVersion = page.metadata?.resourceVersion ?? ""
+      const first = items.length
       for (const item of page.items) items.push(yield* decodeWith("list", resource, decode)(item))
+      yield* onPage(items.slice(first))
       cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue
     } while (cont !== undefined)
     return { items, resourceVersion }

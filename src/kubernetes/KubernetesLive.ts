@@ -6,7 +6,7 @@ import { Layer } from "effect"
 import * as EndpointSliceApi from "./EndpointSliceApi.js"
 import * as EventApi from "./EventApi.js"
 import * as KubeClient from "./KubeClient.js"
-import type * as KubeConfigLoader from "./KubeConfigLoader.js"
+import * as KubeConfigLoader from "./KubeConfigLoader.js"
 import type { KubeRateLimit } from "./KubeRateLimiter.js"
 import * as LeaseApi from "./LeaseApi.js"
 import * as NodeApi from "./NodeApi.js"
@@ -28,6 +28,12 @@ export const layer = (
   options: KubeConfigLoader.KubeConfigOptions,
   rate?: KubeRateLimit
 ): Layer.Layer<KubernetesServices, KubeConfigLoader.KubeConfigError> =>
+  layerFrom(rate).pipe(Layer.provide(KubeConfigLoader.layer(options)))
+
+/** `layer` over a configuration loaded elsewhere (`KubeConfigLoader.layer`, shared with other clients). */
+export const layerFrom = (
+  rate?: KubeRateLimit
+): Layer.Layer<KubernetesServices, KubeConfigLoader.KubeConfigError, KubeConfigLoader.LoadedKubeConfig> =>
   Layer.mergeAll(NodeApi.layer, ServiceApi.layer, EndpointSliceApi.layer, EventApi.layer, LeaseApi.layer).pipe(
-    Layer.provide(KubeClient.layer(options, rate))
+    Layer.provide(KubeClient.layerFrom(rate))
   )

@@ -4,7 +4,7 @@
  * through the status subresource. The live layer sits here; FakeKubernetes provides the same Tag.
  */
 import * as k8s from "@kubernetes/client-node"
-import { Context, Effect, Layer, type Option, Schema, type Stream } from "effect"
+import { Context, Effect, FiberRef, Layer, type Option, Schema, type Stream } from "effect"
 import { KubeClient } from "./KubeClient.js"
 import type { KubeApiError } from "./KubeError.js"
 import { decodeWith, limitedCall, LIST_PAGE_SIZE, listAll, readOptional } from "./KubeRequest.js"
@@ -55,6 +55,15 @@ export class NodeApi extends Context.Tag("cloudstack-ccm/kubernetes/NodeApi")<No
   readonly delete: (name: string, uid: string) => Effect.Effect<void, KubeApiError>
 }>() {}
 
+/**
+ * Sees each page of Nodes a `list` of this fiber decodes, as it arrives (FakeKubernetes: the one
+ * page): a caller sets it around its list (`Effect.locally`) to act before the whole list is in, as
+ * the node controller starts its VM listing once a page shows an uninitialised Node.
+ */
+export const listPageObserver = FiberRef.unsafeMake<(nodes: ReadonlyArray<NodeView>) => Effect.Effect<void>>(
+  () => Effect.void
+)
+
 /** The merge patch of a NodeUpdate (exported for FakeKubernetes, which applies the same body). */
 export const nodeUpdatePatch = (update: NodeUpdate) => ({
   metadata: {
@@ -80,12 +89,14 @@ export const make = Effect.gen(function*() {
   const decode = (verb: KubeApiError["verb"], name?: string) => (input: unknown) =>
     decodeWith(verb, name === undefined ? "nodes" : `nodes/${name}`, decodeNode)(input)
 
-  const list = listAll(
-    "nodes",
-    (cont) => client.core.listNode({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
-    decodeNode,
-    client.informerLimit
-  ).pipe(Effect.withSpan("NodeApi.list"))
+  const list = Effect.flatMap(FiberRef.get(listPageObserver), (onPage) =>
+    listAll(
+      "nodes",
+      (cont) => client.core.listNode({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
+      decodeNode,
+      client.informerLimit,
+      onPage
+    )).pipe(Effect.withSpan("NodeApi.list"))
 
   const watch = (resourceVersion: string) =>
     watchPath(

@@ -3,7 +3,7 @@
  * `listVirtualMachines` per round (never a call per node), confirming by id only providerIDs missing
  * from the listing. It knows nothing of Kubernetes I/O: plain node refs in, plain answers out.
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Option, Ref } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Either, Layer, Option, Ref } from "effect"
 import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import { type InstanceVm, listInstanceVms } from "../cloudstack/commands/VirtualMachines.js"
@@ -47,6 +47,13 @@ export class Instances extends Context.Tag("cloudstack-ccm/provider/Instances")<
     nodes: ReadonlyArray<InstanceLookup.NodeRef>,
     options?: ResolveOptions
   ) => Effect.Effect<ReadonlyMap<string, InstanceLookup.Lookup>, CloudStackError>
+  /**
+   * Fetches the VM listing now unless one at most `maxAge` old is cached, so that resolves with that
+   * `maxAge` soon after reuse it instead of waiting for a listing of their own (the node controller
+   * lists VMs while its informer lists Nodes at start). Resolves with a `maxAge` that arrive while
+   * it runs share its outcome: its listing, or its failure (not a second round of retries).
+   */
+  readonly prefetch: (maxAge: Duration.DurationInput) => Effect.Effect<void, CloudStackError>
   /** False only for a definitive no-such-VM or a Destroyed/Expunging VM; any API error is an error. */
   readonly instanceExists: (node: InstanceLookup.NodeRef) => Effect.Effect<boolean, InstancesError>
   /** True when the VM exists and is Stopped. */
@@ -100,6 +107,8 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
     // Serialises listings: callers arriving during a fetch wait for it and reuse its result.
     const lock = yield* Effect.makeSemaphore(1)
     const answered = yield* Ref.make<Option.Option<Answered>>(Option.none())
+    // The prefetch in flight, if any: resolves for initialisation wait for its outcome.
+    const prefetching = yield* Ref.make<Option.Option<Deferred.Deferred<void, CloudStackError>>>(Option.none())
     const matchOptions = { zone: options.zone }
 
     const fetch = Effect.gen(function*() {
@@ -151,6 +160,10 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
       const result = new Map<string, InstanceLookup.Lookup>()
       if (nodes.length === 0) return result
       const maxAge = Duration.toMillis(Duration.decode(resolveOptions?.maxAge ?? 0))
+      if (maxAge > 0) {
+        const running = yield* Ref.get(prefetching)
+        if (Option.isSome(running)) yield* Deferred.await(running.value)
+      }
       const index = yield* listing(nodes, maxAge)
       // The service controller's workers each resolve every Node (the same refs, in the same order):
       // one shared answer instead of a map of thousands of lookups per worker.
@@ -193,6 +206,15 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
 
     return Instances.of({
       resolve,
+      prefetch: (maxAge) =>
+        Effect.gen(function*() {
+          const done = yield* Deferred.make<void, CloudStackError>()
+          yield* Ref.set(prefetching, Option.some(done))
+          const fetched = yield* Effect.exit(Effect.asVoid(listing([], Duration.toMillis(Duration.decode(maxAge)))))
+          yield* Ref.set(prefetching, Option.none())
+          yield* Deferred.done(done, fetched)
+          return yield* fetched
+        }).pipe(Effect.withSpan("Instances.prefetch")),
       instanceExists: (node) =>
         one(node, InstanceLookup.exists).pipe(Effect.withSpan("Instances.instanceExists")),
       instanceShutdown: (node) =>

@@ -15,7 +15,7 @@ import * as NodeLifecycleController from "../controllers/NodeLifecycleController
 import * as ServiceController from "../controllers/ServiceController.js"
 import * as AccessReviewApi from "../kubernetes/AccessReviewApi.js"
 import * as Informer from "../kubernetes/Informer.js"
-import type * as KubeConfigLoader from "../kubernetes/KubeConfigLoader.js"
+import * as KubeConfigLoader from "../kubernetes/KubeConfigLoader.js"
 import * as KubernetesLive from "../kubernetes/KubernetesLive.js"
 import * as NodeApi from "../kubernetes/NodeApi.js"
 import type { NodeView } from "../kubernetes/NodeView.js"
@@ -59,17 +59,23 @@ export interface LiveConnection {
   readonly authorizationKubeconfig?: string | undefined
 }
 
-/** The real API server (client-node) and CloudStack over HTTP. */
+/**
+ * The real API server (client-node) and CloudStack over HTTP. The client configuration is loaded
+ * once, for the controllers' client and the secure port's reviews alike (unless those name their
+ * own kubeconfig).
+ */
 export const liveBackends = (connection: LiveConnection = {}): Backends<KubeConfigLoader.KubeConfigError, never> => {
-  const main = { kubeconfig: connection.kubeconfig, master: connection.master }
-  const review = (kubeconfig: string | undefined) => kubeconfig === undefined ? main : { kubeconfig }
+  const loaded = KubeConfigLoader.layer({ kubeconfig: connection.kubeconfig, master: connection.master })
+  const review = (kubeconfig: string | undefined) => kubeconfig === undefined ? undefined : { kubeconfig }
   return {
-    kubernetes: KubernetesLive.layer(main, { qps: connection.qps ?? 20, burst: connection.burst ?? 30 }),
+    kubernetes: KubernetesLive.layerFrom({ qps: connection.qps ?? 20, burst: connection.burst ?? 30 }).pipe(
+      Layer.provide(loaded)
+    ),
     cloudStackTransport: HttpTransport.layer,
     accessReview: AccessReviewApi.layer({
       authentication: review(connection.authenticationKubeconfig),
       authorization: review(connection.authorizationKubeconfig)
-    })
+    }).pipe(Layer.provide(loaded))
   }
 }
 
@@ -81,11 +87,28 @@ export interface CcmOptions<E1, E2> {
   readonly settings?: Partial<CcmSettings> | undefined
 }
 
-/** The secure port's access guard: delegated to the API server, or always-allow paths only. */
-const accessGuard = (settings: CcmSettings, review: Backends<unknown, unknown>["accessReview"]) =>
-  review === undefined
-    ? Effect.succeed(DelegatedAuth.pathsOnly(settings.delegatedAuth.alwaysAllowPaths))
-    : DelegatedAuth.make(settings.delegatedAuth).pipe(Effect.provide(review))
+/**
+ * The secure port (HealthServer) behind its access guard: delegated to the API server, or the
+ * always-allow paths only. The reviews' layer is built with the others (`services`), so a
+ * configuration layer both use is loaded once.
+ */
+const serving = (settings: CcmSettings, review: Backends<unknown, unknown>["accessReview"]) => {
+  const server = (access: DelegatedAuth.AccessGuard) =>
+    HealthServer.layerStarting({
+      bindAddress: settings.bindAddress,
+      port: settings.securePort,
+      plainHttp: settings.plainHttp,
+      tls: Option.zipWith(
+        settings.tlsCertFile,
+        settings.tlsPrivateKeyFile,
+        (certFile, keyFile) => ({ certFile, keyFile })
+      ),
+      access
+    })
+  return review === undefined
+    ? server(DelegatedAuth.pathsOnly(settings.delegatedAuth.alwaysAllowPaths))
+    : Layer.unwrapEffect(Effect.map(DelegatedAuth.make(settings.delegatedAuth), server)).pipe(Layer.provide(review))
+}
 
 /** CloudStack for the controllers: the validated cloud-config, a transport, the typed client, Instances, LoadBalancers. */
 const cloudLayer = <E2>(
@@ -149,24 +172,9 @@ const services = <E1, E2>(settings: CcmSettings, backends: Backends<E1, E2>) =>
     const election = settings.leaderElection.enabled
       ? LeaderElection.layer({ ...settings.leaderElection, identity })
       : LeaderElection.layerDisabled(identity)
-    const serving = settings.securePort === 0
-      ? Layer.empty
-      : Layer.discard(
-        Layer.unwrapEffect(Effect.map(accessGuard(settings, backends.accessReview), (access) =>
-          HealthServer.layer({
-            bindAddress: settings.bindAddress,
-            port: settings.securePort,
-            plainHttp: settings.plainHttp,
-            tls: Option.zipWith(
-              settings.tlsCertFile,
-              settings.tlsPrivateKeyFile,
-              (certFile, keyFile) => ({ certFile, keyFile })
-            ),
-            access
-          })))
-      )
+    const secure = settings.securePort === 0 ? HealthServer.layerNone : serving(settings, backends.accessReview)
     const base = Layer.mergeAll(HealthChecks.layer, Metrics.layerWithProcessMetrics)
-    return Layer.mergeAll(election, serving).pipe(Layer.provideMerge(backends.kubernetes), Layer.provideMerge(base))
+    return Layer.mergeAll(election, secure).pipe(Layer.provideMerge(backends.kubernetes), Layer.provideMerge(base))
   }))
 
 /** The enabled controllers under leadership, on the runtime's services; ends only on lost leadership. */
@@ -190,7 +198,10 @@ const manage = <E1, E2>(settings: CcmSettings, options: CcmOptions<E1, E2>) =>
       // One Node informer for both node controllers, started by the first that runs (so only while
       // leading) and kept until the run ends: one cache and one watch (bench/Memory.bench.ts).
       const nodes = yield* NodeApi.NodeApi
-      const nodeInformer = yield* Effect.cached(Scope.extend(CachedViews.nodeInformer(nodes), yield* Effect.scope))
+      const source = settings.controllers.includes("cloud-node-controller")
+        ? yield* NodeController.initialisingSource(nodes, settings.initListingMaxAge)
+        : nodes
+      const nodeInformer = yield* Effect.cached(Scope.extend(CachedViews.nodeInformer(source), yield* Effect.scope))
       const controllers = yield* buildControllers(settings, nodeInformer)
       return yield* election.withLeadership(
         ControllerManager.run(controllers, { informerSyncGrace: settings.informerSyncGrace })
@@ -207,7 +218,15 @@ const settingsOf = (options: CcmOptions<unknown, unknown>): CcmSettings => ({ ..
  */
 export const run = <E1, E2>(options: CcmOptions<E1, E2>) => {
   const settings = settingsOf(options)
-  return manage(settings, options).pipe(Effect.provide(services(settings, options.backends)))
+  // The secure port starts beside the controllers (a self-signed certificate takes ~0.3 s): a
+  // failed start (port in use, TLS files) still ends the run, as before.
+  const serverFailed = Effect.flatMap(
+    HealthServer.HealthServerStart,
+    (start) => Effect.zipRight(start.ready, Effect.never)
+  )
+  return Effect.raceFirst(manage(settings, options), serverFailed).pipe(
+    Effect.provide(services(settings, options.backends))
+  )
 }
 
 /**
@@ -217,9 +236,13 @@ export const run = <E1, E2>(options: CcmOptions<E1, E2>) => {
  */
 export const layer = <E1, E2>(options: CcmOptions<E1, E2>) => {
   const settings = settingsOf(options)
-  return Layer.scopedDiscard(Effect.forkScoped(
-    manage(settings, options).pipe(
-      Effect.catchAll((error) => Effect.logError("controller manager stopped", error))
+  return Layer.scopedDiscard(Effect.zipRight(
+    // Built once the secure port listens: its errors fail the build, as `run`'s.
+    Effect.flatMap(HealthServer.HealthServerStart, (start) => start.ready),
+    Effect.forkScoped(
+      manage(settings, options).pipe(
+        Effect.catchAll((error) => Effect.logError("controller manager stopped", error))
+      )
     )
   )).pipe(Layer.provide(services(settings, options.backends)))
 }

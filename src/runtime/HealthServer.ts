@@ -7,7 +7,7 @@
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Context, Data, Effect, Layer, Option } from "effect"
+import { Clock, Context, Data, Effect, Fiber, Layer, Option } from "effect"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
@@ -132,10 +132,17 @@ export const selfSigned: Effect.Effect<{ readonly cert: string; readonly key: st
   .flatMap(
     Clock.currentTimeMillis,
     (now) =>
-      Effect.try({
-        // node-forge delegates RSA key generation to node's native crypto here: about 0.3 s, once per start.
-        try: () => {
-          const pem = Selfsigned.generate([{ name: "commonName", value: "cloud-controller-manager" }], {
+      Effect.async<{ readonly cert: string; readonly key: string }, HealthServerError>((resume) => {
+        const failed = (cause: unknown) =>
+          resume(
+            Effect.fail(
+              new HealthServerError({ reason: "Certificate", detail: "cannot create a self-signed certificate", cause })
+            )
+          )
+        try {
+          // With a callback node-forge has node's crypto generate the RSA key on a libuv thread (about
+          // 0.3 s); synchronously it held the event loop for that long at every start.
+          Selfsigned.generate([{ name: "commonName", value: "cloud-controller-manager" }], {
             keySize: 2048,
             days: 365,
             algorithm: "sha256",
@@ -146,11 +153,13 @@ export const selfSigned: Effect.Effect<{ readonly cert: string; readonly key: st
               { name: "extKeyUsage", serverAuth: true },
               { name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }] }
             ]
-          })
-          return { cert: pem.cert, key: pem.private }
-        },
-        catch: (cause) =>
-          new HealthServerError({ reason: "Certificate", detail: "cannot create a self-signed certificate", cause })
+          }, (error, pem) =>
+            error === null || error === undefined
+              ? resume(Effect.succeed({ cert: pem.cert, key: pem.private }))
+              : failed(error))
+        } catch (cause) {
+          failed(cause)
+        }
       })
   )
 
@@ -215,3 +224,28 @@ export const make = (options: HealthServerOptions) =>
   })
 
 export const layer = (options: HealthServerOptions) => Layer.scoped(HealthServer, make(options))
+
+/** A server starting in the background (`layerStarting`). */
+export class HealthServerStart extends Context.Tag("cloudstack-ccm/runtime/HealthServerStart")<HealthServerStart, {
+  /**
+   * The server once it listens (None: no server is started); fails with its start's error (TLS
+   * files, certificate, port in use).
+   */
+  readonly ready: Effect.Effect<Option.Option<HealthServer["Type"]>, HealthServerError>
+}>() {}
+
+/**
+ * Starts the server in the background of the layer's scope: building the layer does not wait for
+ * the certificate and the socket, so the controllers need not either (`ready` tells how it went).
+ */
+export const layerStarting = (options: HealthServerOptions) =>
+  Layer.scoped(
+    HealthServerStart,
+    Effect.map(
+      Effect.forkScoped(make(options)),
+      (start) => HealthServerStart.of({ ready: Effect.asSome(Fiber.join(start)) })
+    )
+  )
+
+/** No server (`--secure-port=0`). */
+export const layerNone = Layer.succeed(HealthServerStart, HealthServerStart.of({ ready: Effect.succeedNone }))

@@ -27,7 +27,7 @@ interface Ccm {
   readonly exited: Promise<number | null>
 }
 
-let bundled: ReturnType<typeof buildBundle> | undefined
+let bundled: Awaited<ReturnType<typeof buildBundle>> | undefined
 /** The image's artifact: the same esbuild invocation as deploy/Dockerfile. */
 const bundle = () => bundled?.file ?? ""
 
@@ -79,8 +79,8 @@ const waitFor = async <A>(what: string, timeoutMs: number, probe: () => Promise<
 let apiserver: RunningApiServer
 let leases: k8s.CoordinationV1Api
 
-beforeAll(() => {
-  bundled = buildBundle()
+beforeAll(async () => {
+  bundled = await buildBundle()
   apiserver = startRealApiServer()
   const config = new k8s.KubeConfig()
   config.loadFromFile(apiserver.kubeconfig)

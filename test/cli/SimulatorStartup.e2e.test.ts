@@ -14,7 +14,7 @@ import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import { World, WorldLimits } from "../../src/simulation/cloudstack/World.js"
 import { buildBundle } from "./CliBundle.js"
 
-let bundled: ReturnType<typeof buildBundle> | undefined
+let bundled: Awaited<ReturnType<typeof buildBundle>> | undefined
 let dir = ""
 let large = ""
 let tiny = ""
@@ -87,8 +87,8 @@ const runSimulator = (scenario: string, sigtermAt: number | undefined) =>
     })
   })
 
-beforeAll(() => {
-  bundled = buildBundle()
+beforeAll(async () => {
+  bundled = await buildBundle()
   dir = mkdtempSync(join(tmpdir(), "ccm-sim-startup-"))
   large = join(dir, "large.json")
   tiny = join(dir, "tiny.yaml")

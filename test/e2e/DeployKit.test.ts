@@ -13,6 +13,7 @@ import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
 import * as YAML from "yaml"
+import { IMAGE_ENTRY } from "../../bench/BenchProcess.js"
 import { parse as parseRunFlags } from "../../src/cli/RunFlags.js"
 import { parseWithWarnings } from "../../src/config/CloudConfigParser.js"
 import * as AccessProblem from "../../src/kubernetes/AccessProblem.js"
@@ -376,7 +377,7 @@ describe("deploy/ kustomizations (kubectl v1.20.2's kustomize, kube-apiserver v1
       }
       // The CCM's flags follow the script in the entrypoint; node's own (--liftoff-only) precede it.
       const flags = parseRunFlags([
-        ...entrypoint.slice(entrypoint.indexOf("/app/cloudstack-ccm.mjs") + 1),
+        ...entrypoint.slice(entrypoint.indexOf(`/app/${IMAGE_ENTRY}`) + 1),
         ...container.args
       ])
       if (Either.isLeft(flags)) return assert.fail(`${name}: ${flags.left.message}`)

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as k8s from "@kubernetes/client-node"
-import { Context, Effect, Layer, Logger, LogLevel } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Logger, LogLevel } from "effect"
 import { createServer, type Server } from "node:http"
 import * as https from "node:https"
 import { IDLE_TIMEOUT_MS, keepAliveAgentLike } from "../../src/kubernetes/KubeAgent.js"
@@ -55,7 +55,7 @@ describe("KubeAgent", () => {
     assert.strictEqual(twin.maxSockets, 1)
   })
 
-  it.scoped("every request of a client, of every API group, goes over ONE kept-alive connection, each with its token", () =>
+  it.scoped("every request of a client, of every API group, goes over ONE kept-alive connection (Leases over one more), each with its token", () =>
     Effect.gen(function*() {
       const server = yield* countingServer
       const client = Context.get(yield* Layer.build(layer({ kubeconfig: kubeconfig(server.url) })), KubeClient)
@@ -68,18 +68,72 @@ describe("KubeAgent", () => {
           concurrency: "unbounded"
         }
       )
-      yield* call(
+      const readLease = call(
         "get",
         "leases",
         "l",
         () => client.coordination.readNamespacedLease({ name: "l", namespace: "kube-system" })
-      ).pipe(
-        Effect.ignore
-      )
-      assert.strictEqual(server.auth().length, 12)
+      ).pipe(Effect.ignore)
+      yield* readLease
+      yield* readLease
+      assert.strictEqual(server.auth().length, 13)
       assert.isTrue(server.auth().every((header) => header === "Bearer secret-token-1234"))
-      assert.strictEqual(server.connections(), 1)
+      // the 11 requests of core over one connection, the 2 Lease reads over one of their own
+      assert.strictEqual(server.connections(), 2)
     }))
+
+  it.live("a Lease request is not queued behind a slow request of the controllers (its own connection)", () =>
+    Effect.gen(function*() {
+      // The node list is answered only once the lease has been read: on a shared socket the lease
+      // read would wait behind the list, and a renewal behind a slow list past the renew deadline.
+      const leaseRead = yield* Deferred.make<void>()
+      let connections = 0
+      const server: Server = createServer((req, res) => {
+        res.setHeader("content-type", "application/json")
+        if (req.url?.startsWith("/apis/coordination.k8s.io/") === true) {
+          res.end(JSON.stringify({
+            apiVersion: "coordination.k8s.io/v1",
+            kind: "Lease",
+            metadata: { name: "l", namespace: "kube-system", resourceVersion: "1" },
+            spec: {}
+          }))
+          Deferred.unsafeDone(leaseRead, Effect.void)
+          return
+        }
+        Effect.runFork(
+          Effect.andThen(
+            Deferred.await(leaseRead),
+            () => res.end(JSON.stringify({ apiVersion: "v1", kind: "NodeList", metadata: {}, items: [] }))
+          )
+        )
+      })
+      server.on("connection", () => connections++)
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () =>
+          Effect.async<void>((resume) => {
+            server.closeAllConnections()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const client = Context.get(
+        yield* Layer.build(layer({ kubeconfig: kubeconfig(`http://127.0.0.1:${port}`) })),
+        KubeClient
+      )
+      const list = yield* Effect.fork(call("list", "nodes", undefined, () => client.core.listNode({})))
+      yield* Effect.sleep("50 millis")
+      const lease = yield* call(
+        "get",
+        "leases",
+        "l",
+        () => client.coordination.readNamespacedLease({ name: "l", namespace: "kube-system" })
+      ).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(lease.metadata?.name, "l")
+      yield* Fiber.join(list)
+      assert.strictEqual(connections, 2)
+    }).pipe(Effect.scoped))
 
   it.scoped("plain client-node (its per-call agent) opens a connection per request: what the twin avoids", () =>
     Effect.gen(function*() {

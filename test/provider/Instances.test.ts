@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, Ref, Schema, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, Ref, Schema, TestClock } from "effect"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
@@ -111,6 +111,54 @@ describe("Instances", () => {
       // without maxAge every round lists afresh
       yield* instances.resolve([{ name: "node-a", providerID: "" }])
       assert.strictEqual((yield* Ref.get(calls)).list, 4)
+    }))
+
+  it.effect("prefetch: a resolve with maxAge arriving meanwhile reuses its listing, or shares its failure", () =>
+    Effect.gen(function*() {
+      const gate = yield* Ref.make(yield* Deferred.make<void>())
+      const down = yield* Ref.make(false)
+      const lists = yield* Ref.make(0)
+      // Each listing waits for the current gate, then answers or fails.
+      const gated: VmSource = {
+        listAll: Effect.flatMap(Ref.get(gate), Deferred.await).pipe(
+          Effect.zipRight(Ref.update(lists, (n) => n + 1)),
+          Effect.zipRight(Ref.get(down)),
+          Effect.flatMap((d) => d ? Effect.fail(outage) : Effect.succeed([vm("a", "node-a")]))
+        ),
+        byId: () => Effect.succeedNone
+      }
+      const instances = yield* makeWith(gated, {
+        providerName: "external-cloudstack",
+        zone: undefined,
+        region: undefined
+      })
+      const node = { name: "node-a", providerID: "" }
+      const prefetchThenResolve = Effect.gen(function*() {
+        const opened = yield* Deferred.make<void>()
+        yield* Ref.set(gate, opened)
+        const prefetch = yield* Effect.fork(instances.prefetch("1 minute"))
+        yield* Effect.yieldNow()
+        const resolve = yield* Effect.fork(instances.resolve([node], { maxAge: "1 minute" }))
+        yield* Effect.yieldNow()
+        yield* Deferred.succeed(opened, undefined)
+        return { prefetch: yield* Fiber.await(prefetch), resolve: yield* Fiber.await(resolve) }
+      })
+      const ok = yield* prefetchThenResolve
+      assert.isTrue(Exit.isSuccess(ok.prefetch))
+      assert.strictEqual(
+        Exit.map(ok.resolve, (lookups) => lookups.get("node-a")?._tag).pipe(Exit.getOrElse(() => "")),
+        "Found"
+      )
+      assert.strictEqual(yield* Ref.get(lists), 1, "the resolve used the prefetched listing")
+      // Older than a minute, and CloudStack down: the resolve fails with the prefetch's error.
+      yield* TestClock.adjust("2 minutes")
+      yield* Ref.set(down, true)
+      const failed = yield* prefetchThenResolve
+      const errorOf = (exit: Exit.Exit<unknown, unknown>) =>
+        Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      assert.isTrue(Option.contains(errorOf(failed.prefetch), outage))
+      assert.isTrue(Option.contains(errorOf(failed.resolve), outage), "the prefetch's own error")
+      assert.strictEqual(yield* Ref.get(lists), 2, "no listing of its own after the failed one")
     }))
 
   it.live("lets the previous listing go before it fetches the next (not two listings in memory at once)", () =>

@@ -4,6 +4,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { execFileSync } from "node:child_process"
+import { closeSync, constants, mkdtempSync, openSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
@@ -13,6 +17,7 @@ import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { simulatedCloudConfig } from "../../src/simulation/SimulatedCloudConfig.js"
+import { freePort } from "../fakes/Ports.js"
 
 const config = simulatedCloudConfig()
 
@@ -83,5 +88,53 @@ describe("Ccm", () => {
       assert.isNull(running.unsafePoll())
       const exit = yield* Fiber.interrupt(running)
       assert.isTrue(Exit.isInterrupted(exit), Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "succeeded")
+    }))
+
+  it.scoped("run: the controllers do not wait for the secure port to start (its TLS files unreadable so far)", () =>
+    Effect.gen(function*() {
+      const { backends, fake } = yield* worlds
+      // A FIFO nobody writes yet: reading it waits, as a slow certificate would (made at start, ~0.3 s).
+      const fifo = join(mkdtempSync(join(tmpdir(), "ccm-fifo-")), "tls")
+      execFileSync("mkfifo", [fifo])
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          // Lets the blocked reads end (a writer opens and closes: end of file).
+          closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK))
+        }).pipe(Effect.ignore)
+      )
+      const port = yield* Effect.promise(freePort)
+      const running = yield* Effect.fork(Ccm.run({
+        cloudConfig: Option.some(config),
+        backends,
+        settings: {
+          leaderElection: { ...Ccm.defaults.leaderElection, enabled: false },
+          securePort: port,
+          bindAddress: "127.0.0.1",
+          tlsCertFile: Option.some(fifo),
+          tlsPrivateKeyFile: Option.some(fifo)
+        }
+      }))
+      yield* advance(30)
+      assert.isTrue((yield* fake.nodes).every(initialised))
+      assert.isNull(running.unsafePoll())
+      yield* Fiber.interrupt(running)
+    }))
+
+  it.scoped("run: a secure port that cannot start ends the run with its error", () =>
+    Effect.gen(function*() {
+      const { backends } = yield* worlds
+      const exit = yield* Ccm.run({
+        cloudConfig: Option.some(config),
+        backends,
+        settings: {
+          leaderElection: { ...Ccm.defaults.leaderElection, enabled: false },
+          securePort: 1,
+          bindAddress: "127.0.0.1",
+          tlsCertFile: Option.some("/nonexistent/tls.crt"),
+          tlsPrivateKeyFile: Option.some("/nonexistent/tls.key")
+        }
+      }).pipe(Effect.exit)
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      assert.isTrue(Option.isSome(error) && error.value._tag === "HealthServerError", String(exit))
     }))
 })

@@ -4,7 +4,7 @@
  * and that no sync waits for an Event to be written.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Layer, Ref, TestClock } from "effect"
+import { Deferred, Effect, FiberRef, Layer, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { stopVirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
 import * as NodeController from "../../src/controllers/NodeController.js"
@@ -12,7 +12,7 @@ import * as NodeLifecycleController from "../../src/controllers/NodeLifecycleCon
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from "../../src/controllers/NodePlan.js"
 import { EventApi } from "../../src/kubernetes/EventApi.js"
 import * as Informer from "../../src/kubernetes/Informer.js"
-import { NodeApi } from "../../src/kubernetes/NodeApi.js"
+import { listPageObserver, NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
@@ -107,6 +107,43 @@ describe("node controllers: Kubernetes requests", () => {
         yield* settle(10)
         assert.strictEqual((yield* listings) - first, 1, "older than a minute: listed afresh")
       }).pipe(Effect.provide(env(requests)))
+    }))
+
+  it.scoped("the VM listing starts at the first page of the Node list that shows an uninitialised Node, and the initialisations reuse it", () =>
+    Effect.gen(function*() {
+      const requests = yield* Ref.make<ReadonlyArray<string>>([])
+      const rest = yield* Deferred.make<void>()
+      // The Node list in two pages, as the API server's: the first page at once, the rest once `rest` opens.
+      const paged = Layer.effect(
+        NodeApi,
+        Effect.map(NodeApi, (api) =>
+          NodeApi.of({
+            ...api,
+            list: Effect.gen(function*() {
+              const onPage = yield* FiberRef.get(listPageObserver)
+              const all = yield* Effect.locally(api.list, listPageObserver, () => Effect.void)
+              yield* onPage(all.items.slice(0, 1))
+              yield* Deferred.await(rest)
+              yield* onPage(all.items.slice(1))
+              return all
+            })
+          }))
+      )
+      yield* Effect.gen(function*() {
+        const sim = yield* CloudStackSimulator
+        const listings = Effect.map(sim.counters, (c) => c.get("listVirtualMachines") ?? 0)
+        yield* DemoCluster.setup({ nodes: 3 })
+        const before = yield* listings
+        const controller = yield* NodeController.make({ workers: 1, drainTimeout: 0 })
+        yield* controller.run
+        yield* settle(5)
+        assert.strictEqual((yield* listings) - before, 1, "listed while the rest of the Node list is outstanding")
+        assert.strictEqual(yield* taintedNodes, 3)
+        yield* Deferred.succeed(rest, undefined)
+        yield* settle(20)
+        assert.strictEqual(yield* taintedNodes, 0)
+        assert.strictEqual((yield* listings) - before, 1, "the three initialisations reused it")
+      }).pipe(Effect.provide(paged.pipe(Layer.provideMerge(env(requests)))))
     }))
 
   it.scoped("a sync never waits for its Event: Nodes are initialised while the Events API does not answer", () =>

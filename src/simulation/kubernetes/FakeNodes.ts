@@ -3,8 +3,8 @@
  * on create, 422 on changing a set providerID, status/spec separation, finalizers) and the parts of
  * kubelet and kube-controller-manager the CCM depends on: the Ready condition and its taints.
  */
-import { Effect, HashMap, Option, Ref, Schema } from "effect"
-import { NodeApi, type NodeCreate, type NodeUpdate } from "../../kubernetes/NodeApi.js"
+import { Effect, FiberRef, HashMap, Option, Ref, Schema } from "effect"
+import { listPageObserver, NodeApi, type NodeCreate, type NodeUpdate } from "../../kubernetes/NodeApi.js"
 import type { NodeAddress, NodeCondition, NodeView, Taint } from "../../kubernetes/NodeView.js"
 import { newMeta } from "../../kubernetes/ObjectMeta.js"
 import { WatchEvent } from "../../kubernetes/WatchEvent.js"
@@ -85,7 +85,10 @@ export const make = (store: FakeStore) => {
     })
 
   const nodeApi = NodeApi.of({
-    list: listOf((s) => s.nodes, "nodes"),
+    list: Effect.tap(
+      listOf((s) => s.nodes, "nodes"),
+      (listed) => Effect.flatMap(FiberRef.get(listPageObserver), (onPage) => onPage(listed.items))
+    ),
     watch: watchOf(nodeFeed, "nodes"),
     get: (name) => Effect.zipRight(injected("get", "nodes", name), get((s) => s.nodes, name)),
     create: (input: NodeCreate) =>
