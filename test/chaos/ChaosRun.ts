@@ -38,7 +38,7 @@ import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { simulatedCloudConfig } from "../../src/simulation/SimulatedCloudConfig.js"
 import { runVirtual } from "../../src/simulation/VirtualTime.js"
 import { changeService, type Churn, createService, dice, kubelets, nodeEvent, register } from "./ChaosChurn.js"
-import { vmGone, vmOfNode } from "./ChaosExpect.js"
+import { eligible, vmGone, vmOfNode } from "./ChaosExpect.js"
 import { check, type NodeDeletion, type Violation } from "./ChaosInvariants.js"
 import * as Links from "./ChaosLinks.js"
 import { CCM_ACCOUNT, CCM_KEYS, chaosWorld, CLUSTER, CLUSTER_NETWORKS, createForeign } from "./ChaosWorld.js"
@@ -436,6 +436,14 @@ const run = (options: ChaosOptions) =>
         } status ${j.status} code ${j.resultCode}`
       ),
       ...services.filter((s) => mentions(JSON.stringify(s))).map((s) => `service ${JSON.stringify(s)}`),
+      // Where the nodes are (what a Service's network and members are judged by).
+      ...nodes.map((n) => {
+        const vm = vmOfNode(after, n)
+        const net = after.networks.find((x) => x.uuid === vm?.nics[0]?.networkUuid)?.name ?? "-"
+        return `node ${n.metadata.name} ${eligible(n) ? "eligible" : "not eligible"} vm ${vm?.name ?? "-"} ${
+          vm?.state ?? ""
+        } on ${net}`
+      }),
       ...events.filter((e) => mentions(`${e.involvedObject.namespace ?? ""}/${e.involvedObject.name}`))
         .map((e) =>
           `event ${e.firstTimestamp ?? ""}..${e.lastTimestamp ?? ""} x${e.count} ${e.type} ${e.reason}: ${e.message}`

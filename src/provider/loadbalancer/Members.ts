@@ -1,6 +1,6 @@
 /**
  * From the eligible nodes' VM lookups to the LB's network and members: the network of the existing
- * rules or IP, else the one most nodes' default NICs are on; members are the VMs with a NIC in it.
+ * rules, else the one most nodes' default NICs are on; members are the VMs with a NIC in it.
  * Nodes that cannot be members become one warning each kind, naming at most a few nodes. Pure.
  */
 import { Option } from "effect"
@@ -17,16 +17,14 @@ const liveVm = (lookup: Lookup | undefined): InstanceVm | undefined =>
   lookup?._tag === "Found" && !isGone(lookup.vm) ? lookup.vm : undefined
 
 /**
- * The LB's network: the one the user chose, else where its rules (or its IP) are, else where most
- * nodes are. With an address requested, only that address's IP counts: another one (an association
- * cut off before the Service asked for a different address) is given up and must not decide where
- * the requested one is judged.
+ * The LB's network: the one the user chose, else where its rules are, else where most nodes are. An
+ * IP without rules decides nothing: a LB there would have no members, and an address the Service
+ * asks for is judged against the nodes' network.
  */
 export const chooseNetwork = (
   base: ObservedBase,
   lookups: ReadonlyMap<string, Lookup>,
-  chosen: Option.Option<NetworkId> = Option.none(),
-  requested: Option.Option<string> = Option.none()
+  chosen: Option.Option<NetworkId> = Option.none()
 ): Option.Option<NetworkId> => {
   if (Option.isSome(chosen)) return chosen
   const recorded = base.rules.find((r) =>
@@ -34,11 +32,6 @@ export const chooseNetwork = (
   )
   const fromRules = (recorded ?? base.rules.find((r) => Option.isSome(r.networkId)))?.networkId
   if (fromRules !== undefined && Option.isSome(fromRules)) return fromRules
-  const fromIp = base.ips.find((ip) =>
-    Option.isSome(ip.associatedNetworkId) &&
-    Option.match(requested, { onNone: () => true, onSome: (a) => a === ip.address })
-  )?.associatedNetworkId
-  if (fromIp !== undefined && Option.isSome(fromIp)) return fromIp
   const counts = new Map<NetworkId, number>()
   for (const lookup of lookups.values()) {
     const net = Option.fromNullable(liveVm(lookup)).pipe(Option.flatMapNullable(defaultNetwork))

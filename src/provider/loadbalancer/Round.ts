@@ -130,7 +130,7 @@ export const makeRound = (deps: RoundDeps) => {
         : yield* Effect.map(
           deps.instances.resolve(request.nodes, { maxAge: options.freshListing ? 0 : LISTING_MAX_AGE }),
           (lookups) => {
-            const networkId = chooseNetwork(base, lookups, spec.networkId, spec.requestedIp)
+            const networkId = chooseNetwork(base, lookups, spec.networkId)
             const names = request.nodes.map((n) => n.name)
             return { networkId, members: Option.map(networkId, (id) => membership(id, names, lookups)) }
           }
