@@ -4,13 +4,11 @@
  * balancer, its network, the ports that can have rules there, the members its eligible Nodes give,
  * and the user errors that excuse it from converging, each with the Warning reason it must carry.
  * The annotation grammar comes from the provider's own `LbSpec.fromService` (table-tested on its
- * own); every cloud fact is judged here from the simulator's tables. The one record of the CCM it
- * reads is the IP a Service records, for where an LB without rules stays (see `chosen`). Pure.
+ * own); every cloud fact is judged here from the simulator's tables. Pure.
  */
 import { Either, Option } from "effect"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import type { ServiceView } from "../../src/kubernetes/ServiceView.js"
-import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
 import { fromService, type LbSpec, type PortSpec } from "../../src/provider/loadbalancer/LbSpec.js"
 import type { IpRow, LbRuleRow, NetworkRow, SimState, VmRow } from "../../src/simulation/cloudstack/SimModel.js"
 
@@ -151,18 +149,12 @@ export const expect = (world: World, service: ServiceView, cluster: string, lbNa
   })
   if (Either.isLeft(spec)) return none(Option.some({ reason: "InvalidAnnotation", why: spec.left }))
   const s = spec.right
-  // The network: the one asked for, else where its rules are, else where the IP it records is (the
-  // requested one, if it asks for one: every port refused or held by others leaves it no rule, and
-  // the LB stays on its IP), else where most eligible nodes are.
+  // The network: the one asked for, else where its rules are, else where most eligible nodes are.
   const byId = (id: string) => state.networks.find((n) => n.uuid === id)
-  const recordedIp = state.publicIps.find((i) =>
-    i.uuid === service.metadata.annotations[Annotations.IP_ID] && i.state === "Allocated" &&
-    Option.match(s.requestedIp, { onNone: () => true, onSome: (a) => a === i.address })
-  )
   const chosen = Option.match(s.networkId, {
     onSome: (id) => byId(id),
     onNone: () => {
-      const ruleNet = rules[0]?.networkUuid ?? recordedIp?.associatedNetworkUuid
+      const ruleNet = rules[0]?.networkUuid
       if (ruleNet !== undefined) return byId(ruleNet)
       const counts = new Map<string, number>()
       for (const node of world.nodes) {
