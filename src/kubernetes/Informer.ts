@@ -29,6 +29,7 @@ export const Change = Data.taggedEnum<ChangeDefinition>()
 export interface Informer<A> {
   /** By cache key: `namespace/name`, or `name` for cluster-scoped objects. */
   readonly get: (key: string) => Effect.Effect<Option.Option<A>>
+  /** Every cached object; while the cache is unchanged, the same array. */
   readonly list: Effect.Effect<ReadonlyArray<A>>
   /** Completes once the first list is in the cache (client-go's WaitForCacheSync). */
   readonly awaitSynced: Effect.Effect<void>
@@ -178,9 +179,22 @@ export const make = <A extends KubeObject>(
       )
     }))
 
+    // Readers of an unchanged cache share one array (the service controller's workers each list
+    // every Node for each sync). Held weakly: a replaced cache's objects are not kept by it.
+    const listed = yield* Ref.make(
+      Option.none<{ readonly map: HashMap.HashMap<string, A>; readonly items: WeakRef<ReadonlyArray<A>> }>()
+    )
+    const list = Effect.flatMap(Ref.get(cache), (map) =>
+      Ref.modify(listed, (last) => {
+        const shared = Option.isSome(last) && last.value.map === map ? last.value.items.deref() : undefined
+        if (shared !== undefined) return [shared, last] as const
+        const items: ReadonlyArray<A> = Array.from(HashMap.values(map))
+        return [items, Option.some({ map, items: new WeakRef(items) })] as const
+      }))
+
     return {
       get: (key: string) => Effect.map(Ref.get(cache), HashMap.get(key)),
-      list: Effect.map(Ref.get(cache), (map) => Array.from(HashMap.values(map))),
+      list,
       awaitSynced: Deferred.await(synced),
       isSynced: Deferred.isDone(synced),
       lastError: Ref.get(lastError),
