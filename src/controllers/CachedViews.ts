@@ -3,7 +3,8 @@
  * life of the process, so only what the controllers read. A Node keeps the labels and annotation
  * they read (instance type, zone and region with their beta twins, the load-balancer exclusion,
  * provided-node-ip) and its Ready condition, the rest of its view whole; a Service all but its
- * labels. Label values many Nodes repeat (zones, instance types) are held once per informer. Reads
+ * labels. Neither keeps its creationTimestamp: the node controller times an initialisation from the
+ * Node its update returned. Label values many Nodes repeat (zones, instance types) are held once per informer. Reads
  * through NodeApi and ServiceApi still answer whole views. Pure, apart from the informers it starts.
  */
 import type { Effect, Scope } from "effect"
@@ -52,9 +53,10 @@ const same = (value: string) => value
  */
 export const cachedNode = (node: NodeView, share: (value: string) => string = same): NodeView => {
   const ready = node.status.conditions.find((c) => c.type === "Ready")
+  const { creationTimestamp: _, ...metadata } = node.metadata
   return {
     metadata: {
-      ...node.metadata,
+      ...metadata,
       labels: pick(node.metadata.labels, NODE_LABELS, share),
       annotations: pick(node.metadata.annotations, NODE_ANNOTATIONS, same)
     },
@@ -67,10 +69,10 @@ export const cachedNode = (node: NodeView, share: (value: string) => string = sa
 }
 
 /** What a Service informer keeps of a Service. */
-export const cachedService = (service: ServiceView): ServiceView => ({
-  ...service,
-  metadata: { ...service.metadata, labels: NONE }
-})
+export const cachedService = (service: ServiceView): ServiceView => {
+  const { creationTimestamp: _, ...metadata } = service.metadata
+  return { ...service, metadata: { ...metadata, labels: NONE } }
+}
 
 /** A Node informer in the current scope, keeping cached Nodes. */
 export const nodeInformer = (

@@ -90,16 +90,29 @@ export const nodesWithReadyEndpoints = (
   return out
 }
 
+const byName = (a: NodeRef, b: NodeRef) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/**
+ * The backends of every Service without `externalTrafficPolicy: Local`, by node list: the informer
+ * answers the same list while its cache is unchanged, and the syncs in flight share one answer.
+ */
+const clusterBackends = new WeakMap<ReadonlyArray<NodeView>, ReadonlyArray<NodeRef>>()
+
 /** The backends of a Service: eligible nodes, and with `externalTrafficPolicy: Local` only those with a ready endpoint. */
 export const backends = (
   service: ServiceView,
   nodes: ReadonlyArray<NodeView>,
   slices: ReadonlyArray<EndpointSliceView>
 ): ReadonlyArray<NodeRef> => {
-  const eligible = nodes.filter(isEligible)
-  const local = service.spec.externalTrafficPolicy === "Local" ? nodesWithReadyEndpoints(service, slices) : undefined
-  return eligible.filter((n) => local === undefined || local.has(n.metadata.name)).map(nodeRef)
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  if (service.spec.externalTrafficPolicy !== "Local") {
+    const known = clusterBackends.get(nodes)
+    if (known !== undefined) return known
+    const all = nodes.filter(isEligible).map(nodeRef).sort(byName)
+    clusterBackends.set(nodes, all)
+    return all
+  }
+  const local = nodesWithReadyEndpoints(service, slices)
+  return nodes.filter((n) => isEligible(n) && local.has(n.metadata.name)).map(nodeRef).sort(byName)
 }
 
 /**

@@ -29,7 +29,7 @@ export const Change = Data.taggedEnum<ChangeDefinition>()
 export interface Informer<A> {
   /** By cache key: `namespace/name`, or `name` for cluster-scoped objects. */
   readonly get: (key: string) => Effect.Effect<Option.Option<A>>
-  /** The cached objects: the same array while the cache is unchanged. */
+  /** Every cached object; while the cache is unchanged, the same array. */
   readonly list: Effect.Effect<ReadonlyArray<A>>
   /** Completes once the first list is in the cache (client-go's WaitForCacheSync). */
   readonly awaitSynced: Effect.Effect<void>
@@ -179,13 +179,18 @@ export const make = <A extends KubeObject>(
       )
     }))
 
-    // The same array until the cache changes: a controller listing once per object it syncs copies
-    // the cache once per change, and can key what it derives from the list on the array.
-    let listed: { readonly map: HashMap.HashMap<string, A>; readonly items: ReadonlyArray<A> } | undefined
-    const list = Effect.map(Ref.get(cache), (map) => {
-      if (listed === undefined || listed.map !== map) listed = { map, items: Array.from(HashMap.values(map)) }
-      return listed.items
-    })
+    // Readers of an unchanged cache share one array (the service controller's workers each list
+    // every Node for each sync). Held weakly: a replaced cache's objects are not kept by it.
+    const listed = yield* Ref.make(
+      Option.none<{ readonly map: HashMap.HashMap<string, A>; readonly items: WeakRef<ReadonlyArray<A>> }>()
+    )
+    const list = Effect.flatMap(Ref.get(cache), (map) =>
+      Ref.modify(listed, (last) => {
+        const shared = Option.isSome(last) && last.value.map === map ? last.value.items.deref() : undefined
+        if (shared !== undefined) return [shared, last] as const
+        const items: ReadonlyArray<A> = Array.from(HashMap.values(map))
+        return [items, Option.some({ map, items: new WeakRef(items) })] as const
+      }))
 
     return {
       get: (key: string) => Effect.map(Ref.get(cache), HashMap.get(key)),

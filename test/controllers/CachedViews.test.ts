@@ -72,13 +72,15 @@ describe("CachedViews.cachedNode", () => {
     assert.deepStrictEqual(cached.metadata.annotations, { [NodeAddresses.PROVIDED_NODE_IP_ANNOTATION]: "10.0.0.7" })
   })
 
-  it("keeps the Ready condition, the whole spec, the addresses and the identity; drops the other conditions", () => {
+  it("keeps the Ready condition, the whole spec, the addresses and the identity; drops the other conditions and the creation time", () => {
     assert.deepStrictEqual(cached.status.conditions, [{ type: "Ready", status: "True" }])
     assert.deepStrictEqual(cached.spec, node.spec)
     assert.deepStrictEqual(cached.status.addresses, node.status.addresses)
+    const { creationTimestamp, ...identity } = node.metadata
+    assert.isDefined(creationTimestamp)
     assert.deepStrictEqual(
       { ...cached.metadata, labels: {}, annotations: {} },
-      { ...node.metadata, labels: {}, annotations: {} }
+      { ...identity, labels: {}, annotations: {} }
     )
   })
 
@@ -136,7 +138,8 @@ describe("CachedViews.cachedService", () => {
       status: { loadBalancer: { ingress: [{ ip: "1.2.3.4" }] } }
     })
     const cached = CachedViews.cachedService(service)
-    assert.deepStrictEqual(cached, { ...service, metadata: { ...service.metadata, labels: {} } })
+    const { creationTimestamp: _, ...metadata } = service.metadata
+    assert.deepStrictEqual(cached, { ...service, metadata: { ...metadata, labels: {} } })
     assert.strictEqual(ServicePlan.specSignature(cached), ServicePlan.specSignature(service))
     assert.deepStrictEqual(ServicePlan.toLbService(cached), ServicePlan.toLbService(service))
     assert.deepStrictEqual(ServicePlan.claimsOf([cached], ""), ServicePlan.claimsOf([service], ""))

@@ -269,6 +269,16 @@ describe("ServicePlan.backends", () => {
       { name: "n4", providerID: "" }
     ])
   })
+  it("Cluster: Services given the same node list share one answer; another list (even equal) is answered afresh", () => {
+    const first = ServicePlan.backends(svc(), nodes, [])
+    assert.strictEqual(ServicePlan.backends(svc({ name: "other" }), nodes, []), first)
+    const copy = [...nodes]
+    assert.notStrictEqual(ServicePlan.backends(svc(), copy, []), first)
+    assert.deepStrictEqual(ServicePlan.backends(svc(), copy, []), first)
+    // a Local Service's answer is its own
+    const local = svc({ spec: { externalTrafficPolicy: "Local" } })
+    assert.deepStrictEqual(ServicePlan.backends(local, nodes, []), [])
+  })
   it("Cluster ignores EndpointSlices", () => {
     assert.strictEqual(ServicePlan.backends(svc(), nodes, [slice("web", [{ nodeName: "n1" }])]).length, 3)
   })

@@ -158,6 +158,23 @@ describe("Informer", () => {
       )
     })))
 
+  it.scoped("lists the same array while the cache is unchanged, a new one after a change", () =>
+    withFake(Effect.gen(function*() {
+      const { nodes, source } = yield* counting()
+      yield* nodes.create({ name: "n1" })
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      const first = yield* informer.list
+      assert.strictEqual(yield* informer.list, first)
+      yield* nodes.create({ name: "n2" })
+      yield* settle
+      const second = yield* informer.list
+      assert.notStrictEqual(second, first)
+      assert.deepStrictEqual(names(second), ["n1", "n2"])
+      assert.deepStrictEqual(names(first), ["n1"])
+      assert.strictEqual(yield* informer.list, second)
+    })))
+
   it.scoped("replays cached objects to a late subscriber as Added", () =>
     withFake(Effect.gen(function*() {
       const { nodes, source } = yield* counting()
