@@ -29,7 +29,10 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: "unit", include: ["test/**/*.test.ts", "examples/**/*.test.ts"], exclude: e2e } },
       // e2e files run one at a time: each starts real servers and processes on a 2-core machine
-      { extends: true, test: { name: "e2e", include: e2e, isolate: true, poolOptions: { forks: { singleFork: true } } } }
+      {
+        extends: true,
+        test: { name: "e2e", include: e2e, isolate: true, poolOptions: { forks: { singleFork: true } } }
+      }
     ]
   }
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Ref, TestClock } from "effect"
+import { Clock, Effect, Layer, Option, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import {
   deployVirtualMachine,
@@ -21,15 +21,10 @@ import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackS
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import { collectGarbage } from "../fakes/Garbage.js"
+import { pass, runScoped } from "../fakes/Virtual.js"
 import { bigWorld, cloudLayer, type CloudOptions, settle } from "./NodeScenariosEnv.js"
 
 const env = (options: CloudOptions = {}) => Layer.merge(cloudLayer(options), FakeKubernetes.layer())
-
-/**
- * Keeps the TestClock moving while the test's scope closes: controllers stopped mid-retry would
- * otherwise wait forever on a clock nobody advances.
- */
-const keepClockRunning = Effect.asVoid(Effect.fork(Effect.forever(TestClock.adjust("1 second"))))
 
 const startControllers = (options: { lifecycle?: boolean } = {}) =>
   Effect.gen(function*() {
@@ -265,41 +260,41 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       assert.strictEqual((yield* nodes).length, 3)
     }).pipe(Effect.provide(env({ world: bigWorld(0) }))))
 
-  it.scoped("a 10-minute API outage deletes nothing; the gone VM's node goes once CloudStack answers", () =>
+  // On virtual time (runVirtual), as the two tests below: minutes of controller time at CPU speed.
+  it("a 10-minute API outage deletes nothing; the gone VM's node goes once CloudStack answers", () =>
     Effect.gen(function*() {
       const client = yield* CloudStackClient
       const sim = yield* CloudStackSimulator
       const [gone] = yield* DemoCluster.setup({ nodes: 4 })
       const node = yield* NodeController.make({ drainTimeout: 0 })
       yield* node.run
-      yield* settle()
+      yield* pass("2 seconds")
       yield* client.run(destroyVirtualMachine, { id: gone!.vm.id, expunge: true })
-      const now = yield* TestClock.currentTimeMillis
+      const now = yield* Clock.currentTimeMillis
       yield* sim.setFaults({ apiDown: Option.some({ from: now, until: now + 10 * 60_000, mode: "unavailable" }) })
       const lifecycle = yield* NodeLifecycleController.make({})
       yield* Effect.forkScoped(lifecycle.run)
       for (let minute = 0; minute < 10; minute++) {
-        yield* settle(60, "1 second")
+        yield* pass("60 seconds")
         if (minute < 9) assert.strictEqual((yield* nodes).length, 4, `minute ${minute}`)
       }
-      yield* settle(30, "1 second")
+      yield* pass("30 seconds")
       const names = (yield* nodes).map((n) => n.metadata.name)
       assert.strictEqual(names.length, 3)
       assert.notInclude(names, gone!.node)
-    }).pipe(Effect.provide(env({ world: bigWorld(0) }))))
+    }).pipe(Effect.provide(env({ world: bigWorld(0) })), runScoped))
 
-  it.scoped("unreachable API (transport errors) deletes nothing", () =>
+  it("unreachable API (transport errors) deletes nothing", () =>
     Effect.gen(function*() {
       const sim = yield* CloudStackSimulator
       yield* DemoCluster.setup({ nodes: 3 })
-      const now = yield* TestClock.currentTimeMillis
+      const now = yield* Clock.currentTimeMillis
       yield* sim.setFaults({ apiDown: Option.some({ from: now, until: now + 3_600_000, mode: "unreachable" }) })
       yield* startControllers()
-      yield* settle(120, "1 second")
+      yield* pass("120 seconds")
       assert.strictEqual((yield* nodes).length, 3)
       for (const n of yield* nodes) assert.isTrue(tainted(n, TAINT_UNINITIALIZED))
-      yield* keepClockRunning
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
   it.scoped("a VM recreated under the same name: the node with the old providerID is deleted, not re-pointed", () =>
     Effect.gen(function*() {
@@ -329,13 +324,13 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
       assert.strictEqual((yield* nodeNamed("node-2"))?.spec.providerID, `external-cloudstack://${created.id}`)
     }).pipe(Effect.provide(env())))
 
-  it.scoped("periodic address sync: one list call per round, patches only changed addresses", () =>
+  it("periodic address sync: one list call per round, patches only changed addresses", () =>
     Effect.gen(function*() {
       const api = yield* NodeApi
       yield* DemoCluster.setup({ nodes: 600 })
       const node = yield* NodeController.make({ statusUpdateFrequency: "5 minutes", workers: 4, drainTimeout: 0 })
       yield* node.run
-      yield* settle(30)
+      yield* pass("3 seconds")
       for (const n of yield* nodes) assert.isFalse(tainted(n, TAINT_UNINITIALIZED), n.metadata.name)
       // drift one node's addresses by hand
       const victim = (yield* nodes)[0]!
@@ -344,12 +339,12 @@ describe("node controllers on the simulator and FakeKubernetes", () => {
         ...victim.status.addresses.filter((a) => a.type === "Hostname")
       ])
       const before = yield* callsOf("listVirtualMachines")
-      yield* TestClock.adjust("5 minutes")
-      yield* settle(5)
+      yield* pass("5 minutes")
+      yield* pass("500 millis")
       assert.strictEqual((yield* callsOf("listVirtualMachines")) - before, 2)
       const repaired = yield* nodeNamed(victim.metadata.name)
       assert.deepStrictEqual(repaired?.status.addresses, victim.status.addresses)
-    }).pipe(Effect.provide(env({ world: bigWorld(600) }))))
+    }).pipe(Effect.provide(env({ world: bigWorld(600) })), runScoped))
 
   it.scoped("the address round keeps only its changes while it writes them, not the VM listing", () =>
     Effect.gen(function*() {

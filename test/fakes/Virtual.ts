@@ -1,0 +1,19 @@
+/**
+ * Tests on virtual time (runVirtual) for scenarios that move the clock a lot: stepping the TestClock
+ * takes real timer turns per step (minutes of controller time cost seconds, more on a busy machine),
+ * while runVirtual moves the clock whenever nothing can run, at CPU speed. Like @effect/vitest's
+ * `it.scoped`: the effect gets a scope of its own and logs nothing.
+ */
+import { Cause, Clock, Duration, Effect, Exit, Logger, type Scope } from "effect"
+import { advanceTo, runVirtual, type VirtualTime } from "../../src/simulation/VirtualTime.js"
+
+/** Runs `effect` on virtual time; a failure or defect (a failed assertion) is thrown as itself. */
+export const runScoped = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | VirtualTime>): Promise<A> =>
+  runVirtual(effect.pipe(Effect.scoped, Effect.provide(Logger.remove(Logger.defaultLogger)))).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  })
+
+/** Lets everything else run for `duration` of virtual time, then settle. */
+export const pass = (duration: Duration.DurationInput): Effect.Effect<void, never, VirtualTime> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => advanceTo(now + Duration.toMillis(duration)))
