@@ -4,7 +4,7 @@
  * leadership. The CLI's run command, `simulate` and library users all start the CCM here. Owns
  * wiring only: no controller logic, no flag parsing, no file reading.
  */
-import { Effect, Layer, Option, Scope } from "effect"
+import { Effect, Fiber, Layer, Option, Scope } from "effect"
 import * as CloudStackClient from "../cloudstack/CloudStackClient.js"
 import type { CloudStackTransport } from "../cloudstack/CloudStackTransport.js"
 import * as HttpTransport from "../cloudstack/HttpTransport.js"
@@ -218,16 +218,23 @@ const settingsOf = (options: CcmOptions<unknown, unknown>): CcmSettings => ({ ..
  */
 export const run = <E1, E2>(options: CcmOptions<E1, E2>) => {
   const settings = settingsOf(options)
-  // The secure port starts beside the controllers (a self-signed certificate takes ~0.3 s): a
-  // failed start (port in use, TLS files) still ends the run, as before.
-  const serverFailed = Effect.flatMap(
-    HealthServer.HealthServerStart,
-    (start) => Effect.zipRight(start.ready, Effect.never)
-  )
-  return Effect.raceFirst(manage(settings, options), serverFailed).pipe(
-    Effect.provide(services(settings, options.backends))
-  )
+  return endedByServerFailure(manage(settings, options)).pipe(Effect.provide(services(settings, options.backends)))
 }
+
+/**
+ * Runs `effect` (the controllers) while the secure port starts beside it (a self-signed certificate
+ * takes ~0.3 s): a failed start (port in use, TLS files) ends the run with that error, as when the
+ * server started first. However the run ends (that, a shutdown, lost leadership), `effect` is
+ * interrupted and awaited here, so its finalizers (the Lease's release) run before the services
+ * they use close: a plain race let those close first, and the Lease was never released.
+ */
+const endedByServerFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const start = yield* HealthServer.HealthServerStart
+    const running = yield* Effect.fork(effect)
+    const serverFailure = Effect.zipRight(start.ready, Effect.never)
+    return yield* Effect.raceFirst(Fiber.join(running), serverFailure).pipe(Effect.ensuring(Fiber.interrupt(running)))
+  })
 
 /**
  * The controller manager as a layer: building it starts the runtime services (errors as `run`'s)
