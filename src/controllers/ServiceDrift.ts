@@ -2,7 +2,8 @@
  * Drift repair for the service controller (`--lb-resync-period`): every period, the account's LB
  * rules, firewall rules and IPs are listed once (a few paged calls for all Services) and every
  * converged Service is planned against them without executing; one that drifted (a rule, firewall
- * rule, ACL item, IP or tag changed by hand) is queued for a full ensure. CloudStack lists LB members
+ * rule, ACL item, IP or tag changed by hand), or that can no longer be built as asked, is queued for
+ * a full ensure. CloudStack lists LB members
  * only rule by rule, so members are audited one Service at a time, spread evenly over the period.
  * A Service's request (its backends, every Node, and the other Services' claims) is built only when
  * its turn comes: all of them at once would hold Services × Nodes references.
@@ -46,6 +47,14 @@ export const pass = <E>(options: DriftOptions<E>) =>
       if (Option.isNone(request)) continue
       const kinds = yield* Effect.either(options.lbs.drift(request.value, reads.right))
       if (Either.isLeft(kinds)) {
+        // It can no longer be built as asked (its nodes moved off the network of the address it asks
+        // for, say): a full ensure tells the user (the Warning) and keeps it on the backoff.
+        if (kinds.left._tag === "LbUserError" && (yield* options.repair(key))) {
+          yield* Effect.logInfo("load balancer can no longer be built as asked, ensuring").pipe(
+            Effect.annotateLogs({ service: key, reason: kinds.left.reason })
+          )
+          continue
+        }
         yield* Effect.logDebug("load balancer drift check failed").pipe(
           Effect.annotateLogs({ service: key, error: kinds.left.message })
         )

@@ -1,11 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
+import { associateIpAddress } from "../../src/cloudstack/commands/Addresses.js"
 import { deleteFirewallRule } from "../../src/cloudstack/commands/Firewall.js"
-import { deleteLoadBalancerRule, removeFromLoadBalancerRule } from "../../src/cloudstack/commands/LoadBalancers.js"
+import {
+  createLoadBalancerRule,
+  deleteLoadBalancerRule,
+  removeFromLoadBalancerRule
+} from "../../src/cloudstack/commands/LoadBalancers.js"
 import { deleteNetworkACL } from "../../src/cloudstack/commands/NetworkAcls.js"
 import { deleteTags } from "../../src/cloudstack/commands/Tags.js"
-import { AclItemId, FirewallRuleId, LbRuleId, VmId } from "../../src/cloudstack/Ids.js"
+import { AclItemId, FirewallRuleId, LbRuleId, NetworkId, VmId } from "../../src/cloudstack/Ids.js"
+import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as CallCounts from "../../src/simulation/cloudstack/CallCounts.js"
 import {
@@ -13,6 +19,7 @@ import {
   counters,
   createService,
   env,
+  eventsOf,
   keepClockRunning,
   registerNodes,
   rulesOf,
@@ -179,5 +186,41 @@ describe("service controller: drift repair every --lb-resync-period", () => {
       yield* settle(70, "1 second")
       assert.isDefined((yield* cloud).aclItems.find((a) => a.reason === marker))
       assert.isAtLeast(yield* driftMetric("acl"), 1)
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seed 54: a Service converged without a rule (its only port held on the address it asks
+  // for) follows its nodes' network; when they moved, the drift check found that the address is now
+  // on another network than the nodes (a user error) and dropped the finding, so nobody told the user.
+  it.scoped("a converged Service that can no longer be built as asked is ensured again: the user is told", () =>
+    Effect.gen(function*() {
+      yield* keepClockRunning
+      const cs = yield* CloudStackClient
+      const state = yield* cloud
+      const net = NetworkId.make(state.networks.find((n) => n.name === "isolated1")?.uuid ?? "")
+      const users = yield* cs.run(associateIpAddress, { networkId: net, ipAddress: "203.0.113.61" })
+      yield* cs.run(createLoadBalancerRule, {
+        name: "users-web",
+        algorithm: "roundrobin",
+        privatePort: 8080,
+        publicPort: 80,
+        publicIpId: users.id,
+        networkId: net,
+        protocol: "tcp",
+        openFirewall: false
+      })
+      yield* registerNodes("node-1")
+      yield* startController({ resyncPeriod: "1 minute" })
+      yield* createService({ name: "web", loadBalancerIP: "203.0.113.61" })
+      yield* settle()
+      const reasons = Effect.map(eventsOf("web"), (events) => events.map((e) => e.reason))
+      assert.include(yield* reasons, "PortConflict", "converged on the address, without a rule")
+      assert.notInclude(yield* reasons, "LoadBalancerIPNotAvailable")
+      // the nodes move to isolated-ns
+      yield* registerNodes("ns-node-1", "ns-node-2")
+      const nodes = yield* NodeApi
+      const leaving = yield* nodes.get("node-1")
+      yield* nodes.delete("node-1", leaving._tag === "Some" ? leaving.value.metadata.uid : "")
+      yield* settle(70, "1 second")
+      assert.include(yield* reasons, "LoadBalancerIPNotAvailable")
     }).pipe(Effect.provide(env())))
 })
