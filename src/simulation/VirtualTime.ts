@@ -15,6 +15,9 @@ class StepScheduler implements Scheduler.Scheduler {
   scheduleTask(task: Scheduler.Task): void {
     this.queue.push(task)
   }
+  get idle(): boolean {
+    return this.queue.length === 0
+  }
   // The default scheduler's rule: a fiber yields after its maximum ops, so none starves the others.
   shouldYield(fiber: Parameters<Scheduler.Scheduler["shouldYield"]>[0]): number | false {
     return Scheduler.defaultScheduler.shouldYield(fiber)
@@ -123,15 +126,24 @@ export interface RunVirtualOptions {
   readonly maxStalled?: number
   /** Called now and then with the virtual time and the tasks run so far (for debugging a long run). */
   readonly trace?: (now: number, tasks: number) => void
+  /** Gives up (rejects with the signal's reason) once aborted, e.g. by a test's timeout. */
+  readonly signal?: AbortSignal
 }
 
-/** Tasks the driver runs before it gives the event loop a turn (a test runner's messages, signals). */
+/** Tasks (or wake-ups) the driver runs before it gives the event loop a turn (a test runner's messages). */
 const TASKS_PER_TURN = 20_000
+const WAKES_PER_TURN = 10_000
+/**
+ * Microtask turns the driver waits, when no fiber can run, before it moves the clock: a promise the
+ * program awaits that settles without I/O (an in-memory library's async API) resumes its fiber first.
+ */
+const MICROTASK_TURNS = 16
 
 /**
  * Runs `effect` to its end on virtual time. The run itself is synchronous; between slices of work
- * the event loop gets a turn, which changes nothing in the run. Resolves with the effect's Exit;
- * rejects with VirtualTimeDeadlock when the program can never finish.
+ * the event loop gets a turn, which changes nothing in the run. Promises the program awaits must
+ * settle without I/O (within a few microtask turns): the clock does not wait for sockets or timers.
+ * Resolves with the effect's Exit; rejects with VirtualTimeDeadlock when the program can never finish.
  */
 export const runVirtual = async <A, E>(
   effect: Effect.Effect<A, E, VirtualTime>,
@@ -157,15 +169,21 @@ export const runVirtual = async <A, E>(
   const maxStalled = options.maxStalled ?? 1_000_000
   let stalled = 0
   let turnAt = 0
+  let wakes = 0
   let tracedAt = clock.now
   for (;;) {
-    if (scheduler.ran - turnAt > TASKS_PER_TURN) {
+    if (scheduler.ran - turnAt > TASKS_PER_TURN || wakes > WAKES_PER_TURN) {
       await new Promise<void>((resolve) => setImmediate(resolve))
       turnAt = scheduler.ran
+      wakes = 0
     }
     scheduler.drain()
     const done = fiber.unsafePoll()
     if (done !== null) return done
+    for (let turn = 0; turn < MICROTASK_TURNS && scheduler.idle; turn++) await undefined
+    if (options.signal?.aborted === true) throw options.signal.reason
+    if (!scheduler.idle) continue
+    wakes++
     const before = clock.now
     if (!clock.fireDue()) {
       if (waiting.length > 0) {

@@ -7,9 +7,14 @@
 import { Cause, Clock, Duration, Effect, Exit, Logger, type Scope } from "effect"
 import { advanceTo, runVirtual, type VirtualTime } from "../../src/simulation/VirtualTime.js"
 
+/** The unit project's testTimeout: a run past it is a failed test, and its loop must not spin on. */
+const GIVE_UP_MS = 60_000
+
 /** Runs `effect` on virtual time; a failure or defect (a failed assertion) is thrown as itself. */
 export const runScoped = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | VirtualTime>): Promise<A> =>
-  runVirtual(effect.pipe(Effect.scoped, Effect.provide(Logger.remove(Logger.defaultLogger)))).then((exit) => {
+  runVirtual(effect.pipe(Effect.scoped, Effect.provide(Logger.remove(Logger.defaultLogger))), {
+    signal: AbortSignal.timeout(GIVE_UP_MS)
+  }).then((exit) => {
     if (Exit.isSuccess(exit)) return exit.value
     throw Cause.squash(exit.cause)
   })

@@ -1,29 +1,25 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Ref, TestClock } from "effect"
+import { Duration, Effect, Ref } from "effect"
+import { assert, describe, it } from "vitest"
 import { simulate } from "../../src/cli/SimulateCommand.js"
+import { runScoped } from "../fakes/Virtual.js"
 
-/** Runs the demo in-process on the TestClock, driving time until it finishes; returns its output. */
+/** Runs the demo in-process on virtual time (within a virtual minute); returns its output. */
 const run = (nodes: number, seed: number) =>
   Effect.gen(function*() {
     const out = yield* Ref.make<ReadonlyArray<string>>([])
-    const fiber = yield* Effect.fork(simulate({
+    yield* simulate({
       seed,
       nodes,
       duration: Duration.seconds(6),
       providerName: "cloudstack",
       verbose: false,
       output: (text) => Ref.update(out, (lines) => [...lines, ...text.split("\n")])
-    }))
-    for (let i = 0; i < 600 && fiber.unsafePoll() === null; i++) {
-      yield* TestClock.adjust("100 millis")
-      yield* Effect.repeatN(Effect.yieldNow(), 30)
-    }
-    yield* Fiber.join(fiber)
+    }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => "the demo ran over a minute" }))
     return yield* Ref.get(out)
   })
 
 describe("cloudstack-ccm simulate (npm start)", () => {
-  it.effect("nodes report Ready and get initialised; the stopped VM's node is tainted, then untainted once started; the destroyed one is deleted", () =>
+  it("nodes report Ready and get initialised; the stopped VM's node is tainted, then untainted once started; the destroyed one is deleted", () =>
     Effect.gen(function*() {
       const lines = yield* run(8, 1)
       const text = lines.join("\n")
@@ -60,9 +56,9 @@ describe("cloudstack-ccm simulate (npm start)", () => {
       for (const row of rows) assert.match(row, /^\S+\s+Ready\s.*\s-$/, row)
       assert.include(text, "startVirtualMachine 1")
       assert.include(text, "Events: Synced 9, DeletingNode 1")
-    }))
+    }).pipe(runScoped))
 
-  it.effect("LoadBalancer Services: IP, rules, members and firewall; a port change; a node joins and is excluded; UDP refused on the VR, accepted on the Netscaler-like network; all released", () =>
+  it("LoadBalancer Services: IP, rules, members and firewall; a port change; a node joins and is excluded; UDP refused on the VR, accepted on the Netscaler-like network; all released", () =>
     Effect.gen(function*() {
       const lines = yield* run(8, 1)
       const story = [
@@ -95,9 +91,9 @@ describe("cloudstack-ccm simulate (npm start)", () => {
           /web: rule tcp-443: /.test(l) && lines.indexOf(l) > lines.findIndex((x) => x.includes("becomes 8443"))
         )
       )
-    }))
+    }).pipe(runScoped))
 
-  it.effect("the same seed gives the same run; more nodes than the demo world deploys VMs", () =>
+  it("the same seed gives the same run; more nodes than the demo world deploys VMs", () =>
     Effect.gen(function*() {
       const a = (yield* run(3, 7)).filter((l) => l.includes("registered by kubelet")).map((l) => l.slice(8))
       const b = (yield* run(3, 7)).filter((l) => l.includes("registered by kubelet")).map((l) => l.slice(8))
@@ -106,5 +102,5 @@ describe("cloudstack-ccm simulate (npm start)", () => {
       assert.strictEqual(big.filter((l) => l.includes("initialised:") && !l.includes("joiner-1")).length, 16)
       // 4 to reach 16 nodes, 1 for joiner-1
       assert.include(big.join("\n"), "deployVirtualMachine 5")
-    }))
+    }).pipe(runScoped))
 })

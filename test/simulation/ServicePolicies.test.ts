@@ -1,17 +1,16 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { assert, describe, it } from "vitest"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
+import { pass, runScoped } from "../fakes/Virtual.js"
 import {
   cloud,
   createService,
   env,
   eventsOf,
-  keepClockRunning,
   registerNodes,
   rulesOf,
   serviceNamed,
-  settle,
   startController
 } from "./ServiceScenariosEnv.js"
 
@@ -31,13 +30,12 @@ const warnings = (name: string, reason: string) =>
   Effect.map(eventsOf(name), (events) => events.filter((e) => e.type === "Warning" && e.reason === reason))
 
 describe("service controller: stickiness and health-check policies", () => {
-  it.scoped("on the virtual router a health-check annotation is one Warning, once: not again on node changes or drift passes", () =>
+  it("on the virtual router a health-check annotation is one Warning, once: not again on node changes or drift passes", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       yield* startController({ resyncPeriod: "1 minute" })
       yield* createService({ name: "web", annotations: { [Annotations.HEALTH_CHECK_PATH]: "/healthz" } })
-      yield* settle()
+      yield* pass("3 seconds")
       const first = yield* warnings("web", "HealthCheckUnsupported")
       assert.strictEqual(first.length, 1)
       assert.strictEqual(first[0]?.count, 1)
@@ -48,28 +46,27 @@ describe("service controller: stickiness and health-check policies", () => {
       )
 
       yield* registerNodes("node-3")
-      yield* settle(30, "1 second")
+      yield* pass("30 seconds")
       // Three drift passes and member audits later.
-      yield* settle(40, "5 seconds")
+      yield* pass("200 seconds")
       const later = yield* warnings("web", "HealthCheckUnsupported")
       assert.strictEqual(later.length, 1)
       assert.strictEqual(later[0]?.count, 1)
       assert.strictEqual((yield* cloud).healthChecks.length, 0)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("on the Netscaler-like network: the default check at once; stickiness follows the annotation, set, changed, removed", () =>
+  it("on the Netscaler-like network: the default check at once; stickiness follows the annotation, set, changed, removed", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("ns-node-1", "ns-node-2")
       yield* startController()
       const ns = (yield* cloud).networks.find((n) => n.name === "isolated-ns")?.uuid ?? ""
       const created = yield* createService({ name: "web", annotations: { [Annotations.NETWORK_ID]: ns } })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.deepStrictEqual(yield* policiesOf(created.metadata.uid), { checks: ["/ 5/2"], sticky: [] })
 
       const api = yield* ServiceApi
       yield* api.patchAnnotations("default", "web", { [Annotations.STICKY_METHOD]: "SourceBased" })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.deepStrictEqual((yield* policiesOf(created.metadata.uid)).sticky, ["SourceBased"])
       assert.strictEqual((yield* serviceNamed("web"))?.metadata.annotations[Annotations.STICKY_APPLIED], "true")
 
@@ -77,19 +74,19 @@ describe("service controller: stickiness and health-check policies", () => {
         [Annotations.STICKY_METHOD]: "LbCookie",
         [Annotations.HEALTH_CHECK_INTERVAL]: "10"
       })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.deepStrictEqual(yield* policiesOf(created.metadata.uid), { checks: ["/ 10/2"], sticky: ["LbCookie"] })
 
       yield* api.patchAnnotations("default", "web", { [Annotations.STICKY_METHOD]: null })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.deepStrictEqual((yield* policiesOf(created.metadata.uid)).sticky, [])
       assert.isUndefined((yield* serviceNamed("web"))?.metadata.annotations[Annotations.STICKY_APPLIED])
       assert.deepStrictEqual(yield* warnings("web", "SyncLoadBalancerFailed"), [])
 
       // Delete: the rules' policies go with the rules.
       yield* api.delete("default", "web")
-      yield* settle()
+      yield* pass("3 seconds")
       const s = yield* cloud
       assert.deepStrictEqual([s.healthChecks.length, s.stickiness.length], [0, 0])
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 })

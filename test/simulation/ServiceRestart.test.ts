@@ -3,21 +3,13 @@
  * Nodes, but no LB may be ensured against an empty node cache, which would take every member off
  * the existing rules until the Nodes arrive (the k8s service controller waits for both caches too).
  */
-import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Scope, Stream } from "effect"
+import { assert, describe, it } from "vitest"
 import * as Informer from "../../src/kubernetes/Informer.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import type { NodeView } from "../../src/kubernetes/NodeView.js"
-import {
-  counters,
-  createService,
-  env,
-  keepClockRunning,
-  registerNodes,
-  rulesOf,
-  settle,
-  startController
-} from "./ServiceScenariosEnv.js"
+import { pass, runScoped } from "../fakes/Virtual.js"
+import { counters, createService, env, registerNodes, rulesOf, startController } from "./ServiceScenariosEnv.js"
 
 /** The Node informer of a process whose first Node list has not arrived yet: empty and unsynced until `gate`. */
 const unsyncedUntil = (gate: Deferred.Deferred<void>) =>
@@ -42,14 +34,13 @@ const membersChanged = Effect.map(
 )
 
 describe("service controller restart", () => {
-  it.scoped("Services listed before the Nodes: existing LBs keep their members until the node cache is synced", () =>
+  it("Services listed before the Nodes: existing LBs keep their members until the node cache is synced", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       const first = yield* Scope.make()
       yield* Scope.extend(startController(), first)
       const web = yield* createService({ name: "web" })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.strictEqual((yield* rulesOf(web.metadata.uid))[0]?.members.size, 2)
       yield* Scope.close(first, Exit.void)
 
@@ -58,15 +49,15 @@ describe("service controller restart", () => {
       const nodes = yield* unsyncedUntil(gate)
       const mark = yield* membersChanged
       yield* startController({ nodeInformer: Effect.succeed(nodes) })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.strictEqual(
         (yield* rulesOf(web.metadata.uid))[0]?.members.size,
         2,
         "members kept while the Nodes are unknown"
       )
       yield* Deferred.succeed(gate, undefined)
-      yield* settle()
+      yield* pass("3 seconds")
       assert.strictEqual((yield* rulesOf(web.metadata.uid))[0]?.members.size, 2)
       assert.strictEqual((yield* membersChanged) - mark, 0, "no member taken off and put back")
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 })

@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Option } from "effect"
+import { assert, describe, it } from "vitest"
 import { EXCLUDE_LABEL, FINALIZER } from "../../src/controllers/ServicePlan.js"
 import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import { newMeta } from "../../src/kubernetes/ObjectMeta.js"
@@ -7,6 +7,7 @@ import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+import { pass, runScoped } from "../fakes/Virtual.js"
 import {
   allocated,
   cloud,
@@ -14,23 +15,20 @@ import {
   createService,
   env,
   eventsOf,
-  keepClockRunning,
   registerNodes,
   rulesOf,
   serviceNamed,
-  settle,
   startController
 } from "./ServiceScenariosEnv.js"
 
 describe("service controller on the simulator and FakeKubernetes", () => {
-  it.scoped("a LoadBalancer Service gets an IP, a rule with every node, a firewall rule, status and events; delete releases it", () =>
+  it("a LoadBalancer Service gets an IP, a rule with every node, a firewall rule, status and events; delete releases it", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2", "node-3")
       const before = yield* allocated
       yield* startController()
       const created = yield* createService({ name: "web" })
-      yield* settle()
+      yield* pass("3 seconds")
 
       const svc = yield* serviceNamed("web")
       assert.deepStrictEqual(svc?.metadata.finalizers, [FINALIZER])
@@ -57,13 +55,13 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       const nodes = yield* NodeApi
       const leaving = yield* nodes.get("node-3")
       yield* nodes.delete("node-3", leaving._tag === "Some" ? leaving.value.metadata.uid : "")
-      yield* settle()
+      yield* pass("3 seconds")
       assert.strictEqual((yield* rulesOf(created.metadata.uid))[0]?.members.size, 2)
       assert.include((yield* eventsOf("web")).map((e) => e.reason), "UpdatedLoadBalancer")
 
       // Delete: the finalizer holds the Service until everything is gone.
       yield* Effect.flatMap(ServiceApi, (api) => api.delete("default", "web"))
-      yield* settle()
+      yield* pass("3 seconds")
       assert.isUndefined(yield* serviceNamed("web"))
       assert.deepStrictEqual(yield* rulesOf(created.metadata.uid), [])
       assert.deepStrictEqual(yield* allocated, before)
@@ -71,75 +69,71 @@ describe("service controller on the simulator and FakeKubernetes", () => {
         "DeletingLoadBalancer",
         "DeletedLoadBalancer"
       ])
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("a Service that stops being a LoadBalancer is torn down: IP released, record, status and finalizer removed", () =>
+  it("a Service that stops being a LoadBalancer is torn down: IP released, record, status and finalizer removed", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       const before = yield* allocated
       yield* startController()
       const created = yield* createService({ name: "web" })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.strictEqual((yield* rulesOf(created.metadata.uid)).length, 1)
       yield* Effect.flatMap(ServiceApi, (api) => api.update("default", "web", { type: "ClusterIP" }))
-      yield* settle()
+      yield* pass("3 seconds")
       const svc = yield* serviceNamed("web")
       assert.deepStrictEqual(svc?.metadata.finalizers, [])
       assert.deepStrictEqual(svc?.status.loadBalancer.ingress, [])
       assert.isUndefined(svc?.metadata.annotations[Annotations.IP_ID])
       assert.deepStrictEqual(yield* rulesOf(created.metadata.uid), [])
       assert.deepStrictEqual(yield* allocated, before)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("a Service with a loadBalancerClass is someone else's: no finalizer, no CloudStack call", () =>
+  it("a Service with a loadBalancerClass is someone else's: no finalizer, no CloudStack call", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       yield* startController()
       const mark = yield* counters
       yield* createService({ name: "other", loadBalancerClass: "example.com/other-lb" })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.deepStrictEqual((yield* serviceNamed("other"))?.metadata.finalizers, [])
       assert.deepStrictEqual(yield* counters, mark)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("the finalizer goes on before any cloud call: while it cannot be written, CloudStack is not called", () =>
+  it("the finalizer goes on before any cloud call: while it cannot be written, CloudStack is not called", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       const fake = yield* FakeKubernetes.FakeKubernetes
       yield* startController()
-      yield* settle(5)
+      yield* pass("500 millis")
       const mark = yield* counters
       yield* fake.failNext({ verb: "patch", resource: "services", reason: "Unavailable", times: 3 })
       yield* createService({ name: "web" })
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.deepStrictEqual(yield* counters, mark, "no CloudStack call without the finalizer")
       assert.include((yield* eventsOf("web")).map((e) => e.reason), "SyncLoadBalancerFailed")
       // after the backoff the finalizer and the LB come
-      yield* settle(60, "1 second")
+      yield* pass("60 seconds")
       const svc = yield* serviceNamed("web")
       assert.deepStrictEqual(svc?.metadata.finalizers, [FINALIZER])
       assert.strictEqual(svc?.status.loadBalancer.ingress.length, 1)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("node changes: heartbeats cost nothing; the exclusion label, the autoscaler's taint and a joining node change members", () =>
+  it("node changes: heartbeats cost nothing; the exclusion label, the autoscaler's taint and a joining node change members", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       const fake = yield* FakeKubernetes.FakeKubernetes
       const nodes = yield* NodeApi
       yield* startController()
       const created = yield* createService({ name: "web" })
-      yield* settle()
+      yield* pass("3 seconds")
       const members = Effect.map(rulesOf(created.metadata.uid), (rs) => rs[0]?.members.size)
       assert.strictEqual(yield* members, 2)
 
       let mark = yield* counters
       yield* fake.setNodeReady("node-1", "True")
       yield* fake.setNodeReady("node-2", "True")
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.deepStrictEqual(yield* counters, mark, "a heartbeat triggers nothing")
 
       const relabel = (name: string, labels: Record<string, string | null>) =>
@@ -151,15 +145,15 @@ describe("service controller on the simulator and FakeKubernetes", () => {
               : Effect.dieMessage("no node")
         )
       yield* relabel("node-2", { [EXCLUDE_LABEL]: "" })
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.strictEqual(yield* members, 1, "kubeadm's empty exclusion label excludes")
       yield* relabel("node-2", { [EXCLUDE_LABEL]: "false" })
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.strictEqual(yield* members, 2, "exclusion label false includes")
 
       mark = yield* counters
       yield* registerNodes("node-3")
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.strictEqual(yield* members, 3)
       const joined = yield* counters
       const delta = [...joined].reduce((a, [c, n]) => a + n - (mark.get(c) ?? 0), 0)
@@ -174,13 +168,12 @@ describe("service controller on the simulator and FakeKubernetes", () => {
           taints: [{ key: "ToBeDeletedByClusterAutoscaler", value: "1", effect: "NoSchedule" }]
         })
       }
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.strictEqual(yield* members, 2, "a node being scaled down leaves")
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("externalTrafficPolicy Local: members are the nodes with a ready endpoint, following EndpointSlice changes", () =>
+  it("externalTrafficPolicy Local: members are the nodes with a ready endpoint, following EndpointSlice changes", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2", "node-3")
       const fake = yield* FakeKubernetes.FakeKubernetes
       const slice = (ready: ReadonlyArray<string>) =>
@@ -193,17 +186,16 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       yield* slice(["node-1"])
       yield* startController()
       const created = yield* createService({ name: "web", externalTrafficPolicy: "Local" })
-      yield* settle()
+      yield* pass("3 seconds")
       const members = Effect.map(rulesOf(created.metadata.uid), (rs) => rs[0]?.members.size)
       assert.strictEqual(yield* members, 1)
       yield* slice(["node-1", "node-3"])
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.strictEqual(yield* members, 2)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("status: ipMode Proxy with PROXY protocol, a hostname-only ingress with the hostname annotation", () =>
+  it("status: ipMode Proxy with PROXY protocol, a hostname-only ingress with the hostname annotation", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       yield* startController()
       yield* createService({ name: "proxied", annotations: { [Annotations.PROXY_PROTOCOL]: "true" } })
@@ -212,27 +204,27 @@ describe("service controller on the simulator and FakeKubernetes", () => {
         annotations: { [Annotations.HOSTNAME]: "lb.example.com" },
         ports: [{ name: "https", port: 443 }]
       })
-      yield* settle()
+      yield* pass("3 seconds")
       const proxied = (yield* serviceNamed("proxied"))?.status.loadBalancer.ingress
       assert.strictEqual(proxied?.[0]?.ipMode, "Proxy")
       assert.deepStrictEqual((yield* serviceNamed("named"))?.status.loadBalancer.ingress, [{
         hostname: "lb.example.com"
       }])
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("a user error is one Warning Event and a capped backoff, never a hot loop, and never delays another Service", () =>
+  it("a user error is one Warning Event and a capped backoff, never a hot loop, and never delays another Service", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       yield* startController()
       const mark = yield* counters
       yield* createService({ name: "bad", annotations: { [Annotations.PROXY_PROTOCOL]: "enabled" } })
       yield* createService({ name: "dns", ports: [{ name: "dns", port: 53, protocol: "UDP" }] })
       yield* createService({ name: "good" })
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.strictEqual((yield* serviceNamed("good"))?.status.loadBalancer.ingress.length, 1)
-      // ten minutes later
-      yield* settle(600, "1 second")
+      // ten minutes later: past the retry at 615 s (5 s doubling to 300 s: 0, 5, 15, ... 315, 615), so
+      // the Event spans ten minutes of retries (on the TestClock a ticker fiber moved the clock further)
+      yield* pass("620 seconds")
       const bad = (yield* eventsOf("bad")).filter((e) => e.reason === "InvalidAnnotation")
       assert.strictEqual(bad.length, 1, "one Event, aggregated")
       // 5 s doubling to 300 s: the attempts that fit between the first and the last Event, no more.
@@ -249,42 +241,40 @@ describe("service controller on the simulator and FakeKubernetes", () => {
       const associated = (now.get("associateIpAddress") ?? 0) - (mark.get("associateIpAddress") ?? 0)
       assert.strictEqual(associated, 2, "one IP for good, one for the first UDP try (released): no IP churn on retries")
       assert.strictEqual((now.get("createLoadBalancerRule") ?? 0) - (mark.get("createLoadBalancerRule") ?? 0), 2)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("a finalizer removed by hand while CloudStack is down: the vanished Service's LB is still cleaned up, once", () =>
+  it("a finalizer removed by hand while CloudStack is down: the vanished Service's LB is still cleaned up, once", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       const before = yield* allocated
       const simulator = yield* CloudStackSimulator
       yield* startController()
       const created = yield* createService({ name: "web" })
-      yield* settle()
+      yield* pass("3 seconds")
       assert.strictEqual((yield* rulesOf(created.metadata.uid)).length, 1)
       const now = yield* Clock.currentTimeMillis
       yield* simulator.setFaults({ apiDown: Option.some({ from: now, until: now + 60_000, mode: "unavailable" }) })
       const api = yield* ServiceApi
       yield* api.delete("default", "web")
-      yield* settle(20)
+      yield* pass("2 seconds")
       assert.isDefined(yield* serviceNamed("web"), "held by the finalizer while the cleanup fails")
       yield* api.setFinalizer("default", "web", FINALIZER, false)
       assert.isUndefined(yield* serviceNamed("web"))
-      yield* settle(120, "1 second")
+      yield* pass("120 seconds")
       assert.deepStrictEqual(yield* rulesOf(created.metadata.uid), [])
       assert.deepStrictEqual(yield* allocated, before)
       const deleted = (yield* eventsOf("web")).filter((e) => e.reason === "DeletedLoadBalancer")
       assert.strictEqual(deleted.reduce((n, e) => n + e.count, 0), 1)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 
-  it.scoped("a normal delete cleans up exactly once (no second pass when the Service goes)", () =>
+  it("a normal delete cleans up exactly once (no second pass when the Service goes)", () =>
     Effect.gen(function*() {
-      yield* keepClockRunning
       yield* registerNodes("node-1", "node-2")
       yield* startController()
       yield* createService({ name: "web" })
-      yield* settle()
+      yield* pass("3 seconds")
       yield* Effect.flatMap(ServiceApi, (api) => api.delete("default", "web"))
-      yield* settle()
+      yield* pass("3 seconds")
       const reasons = (yield* eventsOf("web")).filter((e) =>
         e.reason.endsWith("LoadBalancer") && e.reason.startsWith("Delet")
       )
@@ -292,5 +282,5 @@ describe("service controller on the simulator and FakeKubernetes", () => {
         "DeletingLoadBalancer",
         1
       ]])
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env()), runScoped))
 })

@@ -1,9 +1,10 @@
 /**
- * Wiring of the service controller scenarios: the CloudStack simulator (in memory, TestClock) behind
- * the real client, Instances and LoadBalancers, FakeKubernetes, and helpers to register initialised
- * Nodes for demo-world VMs, start the controller, let it settle and read the results.
+ * Wiring of the service controller scenarios: the CloudStack simulator (in memory) behind the real
+ * client, Instances and LoadBalancers, FakeKubernetes, and helpers to register initialised Nodes for
+ * demo-world VMs, start the controller and read the results. The scenarios run on virtual time
+ * (test/fakes/Virtual.ts).
  */
-import { type Duration, Effect, Layer, Option, TestClock } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { listVirtualMachines } from "../../src/cloudstack/commands/VirtualMachines.js"
 import * as ServiceController from "../../src/controllers/ServiceController.js"
@@ -16,13 +17,6 @@ import { cloudLayer, type CloudOptions } from "./NodeScenariosEnv.js"
 
 export const env = (options: CloudOptions = {}) =>
   Layer.merge(LoadBalancers.layer().pipe(Layer.provideMerge(cloudLayer(options))), FakeKubernetes.layer())
-
-/** Small TestClock steps, each followed by enough scheduler turns for woken fibers to reach their next sleep. */
-export const settle = (steps = 30, step: Duration.DurationInput = "100 millis") =>
-  Effect.repeatN(Effect.zipRight(TestClock.adjust(step), Effect.repeatN(Effect.yieldNow(), 40)), steps - 1)
-
-/** Keeps the TestClock moving while the test's scope closes. */
-export const keepClockRunning = Effect.asVoid(Effect.fork(Effect.forever(TestClock.adjust("1 second"))))
 
 /** Registers initialised Nodes (providerID set, as the node controller leaves them) for demo VMs. */
 export const registerNodes = (...vmNames: ReadonlyArray<string>) =>

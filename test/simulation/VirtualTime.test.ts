@@ -71,6 +71,29 @@ describe("VirtualTime.runVirtual", () => {
     assert.deepStrictEqual(a, b)
   })
 
+  it("lets a promise that settles without I/O resume its fiber before the clock moves", async () => {
+    const exit = await runVirtual(
+      Effect.gen(function*() {
+        yield* Effect.fork(Effect.forever(Effect.sleep("1 second")))
+        // a chain of a few microtasks, as an in-memory library's async API answers
+        const answer = yield* Effect.promise(() =>
+          Promise.resolve(1).then((n) => n + 1).then((n) => Promise.resolve(n * 21))
+        )
+        return [answer, yield* now] as const
+      })
+    )
+    assert.deepStrictEqual(valueOf(exit), [42, 0])
+  })
+
+  it("gives up when its signal aborts (a program that would run forever)", async () => {
+    const controller = new AbortController()
+    const running = runVirtual(Effect.forever(Effect.sleep("1 second")), { signal: controller.signal })
+    controller.abort(new Error("test timed out"))
+    const error = await running.then(() => assert.fail("finished"), (e: unknown) => e)
+    assert.instanceOf(error, Error)
+    assert.strictEqual(error.message, "test timed out")
+  })
+
   it("resolves with the program's failure as its Exit", async () => {
     const exit = await runVirtual(Effect.zipRight(Effect.sleep("1 minute"), Effect.fail("boom")))
     assert.deepStrictEqual(exit, Exit.fail("boom"))
