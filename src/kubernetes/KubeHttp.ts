@@ -35,7 +35,13 @@ export const send = (request: k8s.RequestContext): Promise<k8s.ResponseContext> 
     const url = new URL(request.getUrl())
     const options: https.RequestOptions = {
       method: request.getHttpMethod(),
-      headers: { "accept-encoding": "gzip", ...request.getHeaders() },
+      headers: {
+        "accept-encoding": "gzip",
+        ...request.getHeaders(),
+        // Node frames a body by its length only when told: a DELETE's body (preconditions) would go
+        // out unframed and be read by the server as the next request on the kept-alive socket.
+        ...(body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) })
+      },
       agent: request.getAgent(),
       signal: request.getSignal()
     }

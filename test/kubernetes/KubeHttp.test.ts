@@ -65,6 +65,33 @@ describe("KubeHttp", () => {
       for (const r of results) if (Either.isRight(r)) assert.strictEqual(names(r.right).length, 100)
     }))
 
+  it.scoped("a DELETE's body reaches the server whole (framed by its length), and the next request on the socket too", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const { url } = yield* fakeServer((req, res) => {
+        let body = ""
+        req.setEncoding("utf8")
+        req.on("data", (chunk: string) => (body += chunk))
+        req.on("end", () => {
+          seen.push(`${req.method} ${req.url} ${body}`)
+          res.setHeader("content-type", "application/json")
+          res.end(JSON.stringify({ apiVersion: "v1", kind: "Status", status: "Success" }))
+        })
+      })
+      const client = yield* clientOf(url)
+      yield* call(
+        "delete",
+        "nodes",
+        "a",
+        () => client.core.deleteNode({ name: "a", body: { preconditions: { uid: "u1" } } })
+      )
+      yield* call("get", "nodes", "b", () => client.core.readNode({ name: "b" })).pipe(Effect.ignore)
+      assert.deepStrictEqual(seen, [
+        `DELETE /api/v1/nodes/a {"preconditions":{"uid":"u1"}}`,
+        "GET /api/v1/nodes/b "
+      ])
+    }))
+
   it.scoped("asks for gzip and reads a gzipped answer", () =>
     Effect.gen(function*() {
       const asked: Array<string> = []
