@@ -22,9 +22,10 @@ class StepScheduler implements Scheduler.Scheduler {
   shouldYield(fiber: Parameters<Scheduler.Scheduler["shouldYield"]>[0]): number | false {
     return Scheduler.defaultScheduler.shouldYield(fiber)
   }
-  /** Runs tasks until none is left. */
-  drain(): void {
-    while (this.queue.length > 0) {
+  /** Runs tasks until none is left or about `budget` have run (whole batches, so the order is the same). */
+  drain(budget: number): void {
+    const until = this.ran + budget
+    while (this.queue.length > 0 && this.ran < until) {
       const batch = this.queue
       this.queue = []
       for (const task of batch) task()
@@ -177,7 +178,8 @@ export const runVirtual = async <A, E>(
       turnAt = scheduler.ran
       wakes = 0
     }
-    scheduler.drain()
+    // A budget per drain: one long burst must not hold the event loop past a test runner's RPC deadline.
+    scheduler.drain(TASKS_PER_TURN)
     const done = fiber.unsafePoll()
     if (done !== null) return done
     for (let turn = 0; turn < MICROTASK_TURNS && scheduler.idle; turn++) await undefined
