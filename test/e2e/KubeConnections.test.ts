@@ -39,70 +39,74 @@ afterAll(async () => {
 const NODES = 120
 
 describe("connections to the real kube-apiserver", () => {
-  it.live("one kept-alive connection for all requests, one for the Leases, one for the watch", () =>
-    Effect.gen(function*() {
-      const before = proxy.connections()
-      const kubeconfig = kubeconfigVia(apiserver.kubeconfig, proxy, join(dir, "kubeconfig"))
-      const live = Layer.merge(KubernetesLive.layer({ kubeconfig }, { qps: 1000, burst: 1000 }), Metrics.layer)
-      yield* Effect.gen(function*() {
-        const nodes = yield* NodeApi
-        const leases = yield* LeaseApi
-        const events = yield* EventApi
-        const recorder = yield* EventRecorder.make("connections-test")
-        const informer = yield* Informer.make("nodes", nodes)
-        yield* informer.awaitSynced
-        const names = Array.from({ length: NODES }, (_, i) => `conn-${i}`)
-        // Concurrent requests queue on the one connection instead of opening more.
-        yield* Effect.forEach(names, (name) => nodes.create({ name }), { concurrency: 8, discard: true })
-        for (const name of names.slice(0, 20)) {
-          const node = yield* nodes.get(name)
-          if (Option.isNone(node)) return assert.fail(`${name} missing`)
-          const updated = yield* nodes.update({
-            name,
-            resourceVersion: node.value.metadata.resourceVersion,
-            labels: { "x/y": "z" }
-          })
-          yield* nodes.patchStatusAddresses(updated.metadata.name, [{ type: "InternalIP", address: "10.0.0.1" }])
-          yield* recorder.record(
-            { kind: "Node", namespace: "", name, uid: node.value.metadata.uid },
-            "Normal",
-            "Synced",
-            "ok"
+  it.live(
+    "one kept-alive connection for all requests, one for the Leases, one for the watch",
+    () =>
+      Effect.gen(function*() {
+        const before = proxy.connections()
+        const kubeconfig = kubeconfigVia(apiserver.kubeconfig, proxy, join(dir, "kubeconfig"))
+        const live = Layer.merge(KubernetesLive.layer({ kubeconfig }, { qps: 1000, burst: 1000 }), Metrics.layer)
+        yield* Effect.gen(function*() {
+          const nodes = yield* NodeApi
+          const leases = yield* LeaseApi
+          const events = yield* EventApi
+          const recorder = yield* EventRecorder.make("connections-test")
+          const informer = yield* Informer.make("nodes", nodes)
+          yield* informer.awaitSynced
+          const names = Array.from({ length: NODES }, (_, i) => `conn-${i}`)
+          // Concurrent requests queue on the one connection instead of opening more.
+          yield* Effect.forEach(names, (name) => nodes.create({ name }), { concurrency: 8, discard: true })
+          for (const name of names.slice(0, 20)) {
+            const node = yield* nodes.get(name)
+            if (Option.isNone(node)) return assert.fail(`${name} missing`)
+            const updated = yield* nodes.update({
+              name,
+              resourceVersion: node.value.metadata.resourceVersion,
+              labels: { "x/y": "z" }
+            })
+            yield* nodes.patchStatusAddresses(updated.metadata.name, [{ type: "InternalIP", address: "10.0.0.1" }])
+            yield* recorder.record(
+              { kind: "Node", namespace: "", name, uid: node.value.metadata.uid },
+              "Normal",
+              "Synced",
+              "ok"
+            )
+          }
+          yield* recorder.flush
+          // Two pages of 100 and the Events list, over the same connection.
+          assert.isAtLeast((yield* nodes.list).items.length, NODES)
+          assert.isAtLeast((yield* events.list("default")).length, 20)
+          const spec = {
+            holderIdentity: "a",
+            leaseDurationSeconds: 15,
+            acquireTime: undefined,
+            renewTime: undefined,
+            leaseTransitions: 0
+          }
+          const lease = yield* leases.create({ namespace: "kube-system", name: "conn-test", resourceVersion: "", spec })
+          yield* leases.update({ ...lease, spec: { ...spec, holderIdentity: "b" } })
+          // The informer saw the writes through its watch.
+          const sawWrites = Effect.map(
+            informer.get("conn-19"),
+            Option.exists((node) => node.metadata.labels["x/y"] === "z")
           )
-        }
-        yield* recorder.flush
-        // Two pages of 100 and the Events list, over the same connection.
-        assert.isAtLeast((yield* nodes.list).items.length, NODES)
-        assert.isAtLeast((yield* events.list("default")).length, 20)
-        const spec = {
-          holderIdentity: "a",
-          leaseDurationSeconds: 15,
-          acquireTime: undefined,
-          renewTime: undefined,
-          leaseTransitions: 0
-        }
-        const lease = yield* leases.create({ namespace: "kube-system", name: "conn-test", resourceVersion: "", spec })
-        yield* leases.update({ ...lease, spec: { ...spec, holderIdentity: "b" } })
-        // The informer saw the writes through its watch.
-        const sawWrites = Effect.map(
-          informer.get("conn-19"),
-          Option.exists((node) => node.metadata.labels["x/y"] === "z")
-        )
-        yield* sawWrites.pipe(
-          Effect.repeat({ until: (seen) => seen, schedule: Schedule.spaced("100 millis") }),
-          Effect.timeoutFail({
-            duration: "20 seconds",
-            onTimeout: () => new Error("the watch did not deliver the writes")
-          })
-        )
-        assert.strictEqual(
-          proxy.connections() - before,
-          3,
-          "one for the requests, one for the Lease requests (leader election), one for the watch"
-        )
-        assert.strictEqual(proxy.open(), 3)
-      }).pipe(Effect.scoped, Effect.provide(live))
-    }), 120_000)
+          yield* sawWrites.pipe(
+            Effect.repeat({ until: (seen) => seen, schedule: Schedule.spaced("100 millis") }),
+            Effect.timeoutFail({
+              duration: "20 seconds",
+              onTimeout: () => new Error("the watch did not deliver the writes")
+            })
+          )
+          assert.strictEqual(
+            proxy.connections() - before,
+            3,
+            "one for the requests, one for the Lease requests (leader election), one for the watch"
+          )
+          assert.strictEqual(proxy.open(), 3)
+        }).pipe(Effect.scoped, Effect.provide(live))
+      }),
+    120_000
+  )
 
   it.live(
     "for comparison, client-node's own agent: a new connection for each request",
