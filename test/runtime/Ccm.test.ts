@@ -3,13 +3,14 @@
  * defaults and simulated backends (FakeKubernetes, the CloudStack simulator), on the TestClock.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Layer, Option, Ref, Scope, TestClock } from "effect"
 import { execFileSync } from "node:child_process"
 import { closeSync, constants, mkdtempSync, openSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { CloudConfig } from "../../src/config/CloudConfig.js"
+import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as Ccm from "../../src/runtime/Ccm.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
@@ -117,6 +118,29 @@ describe("Ccm", () => {
       yield* advance(30)
       assert.isTrue((yield* fake.nodes).every(initialised))
       assert.isNull(running.unsafePoll())
+      yield* Fiber.interrupt(running)
+    }))
+
+  it.scoped("run: the node controller initialises Nodes while the Service informer's list has not answered", () =>
+    Effect.gen(function*() {
+      const { backends, fake } = yield* worlds
+      const servicesListed = yield* Ref.make(false)
+      // The API server's Service list never answers: the service controller's informer never syncs.
+      const stuck = Layer.effect(
+        ServiceApi,
+        Effect.map(
+          ServiceApi,
+          (api) => ServiceApi.of({ ...api, list: Effect.zipRight(Ref.set(servicesListed, true), Effect.never) })
+        )
+      ).pipe(Layer.provideMerge(backends.kubernetes))
+      const running = yield* Effect.fork(Ccm.run({
+        cloudConfig: Option.some(config),
+        backends: { ...backends, kubernetes: stuck },
+        settings: { leaderElection: { ...Ccm.defaults.leaderElection, enabled: false }, securePort: 0 }
+      }))
+      yield* advance(30)
+      assert.isTrue(yield* Ref.get(servicesListed), "the service controller asked")
+      assert.isTrue((yield* fake.nodes).every(initialised))
       yield* Fiber.interrupt(running)
     }))
 
