@@ -108,14 +108,14 @@ export const make = (options: ServiceControllerOptions = {}) =>
 
       const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) =>
         Effect.map(serviceInformer.list, (all) => {
-          const claims = ServicePlan.claimsOf(all, ServicePlan.serviceKey(service))
+          const claims = ServicePlan.claimChecks(all, ServicePlan.serviceKey(service))
           return {
             service: ServicePlan.toLbService(service),
             nodes,
             fresh: ServicePlan.isFresh(service),
-            claimedElsewhere: (v: string) => claims.recorded.has(v),
-            requestedElsewhere: (v: string) => claims.requested.has(v),
-            associatingElsewhere: (v: string) => claims.associating.has(v),
+            claimedElsewhere: claims.recorded,
+            requestedElsewhere: claims.requested,
+            associatingElsewhere: claims.associating,
             persist: writes.persistFor(service)
           }
         })

@@ -176,6 +176,35 @@ export interface Claims {
   readonly requested: ReadonlySet<string>
 }
 
+/** A Claims question: whether a value is claimed by a Service other than the one asking. */
+export interface ClaimChecks {
+  readonly recorded: (value: string) => boolean
+  readonly requested: (value: string) => boolean
+  readonly associating: (value: string) => boolean
+}
+
+/**
+ * `claimsOf(services, self)` as questions, the index built when first asked and held weakly: an
+ * ensure keeps only the list (the informer's, shared) through its cloud calls, not an index of
+ * every other Service's claims; one collected meanwhile is built again from the same list, so the
+ * answers never change.
+ */
+export const claimChecks = (services: ReadonlyArray<ServiceView>, self: string): ClaimChecks => {
+  let held: WeakRef<Claims> | undefined
+  const claims = (): Claims => {
+    const known = held?.deref()
+    if (known !== undefined) return known
+    const built = claimsOf(services, self)
+    held = new WeakRef(built)
+    return built
+  }
+  return {
+    recorded: (value) => claims().recorded.has(value),
+    requested: (value) => claims().requested.has(value),
+    associating: (value) => claims().associating.has(value)
+  }
+}
+
 /** What Services other than `self` hold or ask for. */
 export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Claims => {
   const recorded = new Set<string>()

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { FastCheck as fc, Option, Schema } from "effect"
+import { Effect, FastCheck as fc, Option, Schema } from "effect"
 import * as ServicePlan from "../../src/controllers/ServicePlan.js"
 import { EndpointSliceView } from "../../src/kubernetes/EndpointSliceView.js"
 import { NodeView } from "../../src/kubernetes/NodeView.js"
 import { ServiceView } from "../../src/kubernetes/ServiceView.js"
 import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
+import { collectGarbage } from "../fakes/Garbage.js"
 
 const { EXCLUDE_LABEL, FINALIZER, TO_BE_DELETED_TAINT } = ServicePlan
 
@@ -415,4 +416,25 @@ describe("ServicePlan: the provider's view, status and claims", () => {
     assert.deepStrictEqual([...claims.requested], [])
     assert.deepStrictEqual([...claims.associating], ["203.0.113.2"], "only an address being associated")
   })
+
+  it.effect("claimChecks answer as claimsOf, also once a collection took their index", () =>
+    Effect.gen(function*() {
+      const services = [
+        svc({ name: "self", annotations: { [Annotations.IP_ID]: "ip-self" }, ingress: [{ ip: "203.0.113.1" }] }),
+        svc({ name: "a", annotations: { [Annotations.IP_ID]: "ip-a", [Annotations.IP_ALLOCATING]: "203.0.113.2" } }),
+        svc({
+          name: "b",
+          ingress: [{ ip: "203.0.113.3" }],
+          spec: { type: "LoadBalancer", loadBalancerIP: "203.0.113.4" }
+        })
+      ]
+      const values = ["ip-self", "203.0.113.1", "ip-a", "203.0.113.2", "203.0.113.3", "203.0.113.4", "198.51.100.1"]
+      const claims = ServicePlan.claimsOf(services, "default/self")
+      const expected = values.map((v) => [claims.recorded.has(v), claims.requested.has(v), claims.associating.has(v)])
+      const checks = ServicePlan.claimChecks(services, "default/self")
+      const answers = () => values.map((v) => [checks.recorded(v), checks.requested(v), checks.associating(v)])
+      assert.deepStrictEqual(answers(), expected)
+      yield* collectGarbage
+      assert.deepStrictEqual(answers(), expected)
+    }))
 })
