@@ -4,7 +4,7 @@
  * they read (instance type, zone and region with their beta twins, the load-balancer exclusion,
  * provided-node-ip) and its Ready condition, the rest of its view whole; a Service all but its
  * labels. Neither keeps its creationTimestamp: the node controller times an initialisation from the
- * Node its update returned. Label values many Nodes repeat (zones, instance types) are held once per informer. Reads
+ * Node its update returned. What many Nodes or Services have alike is held once per informer. Reads
  * through NodeApi and ServiceApi still answer whole views. Pure, apart from the informers it starts.
  */
 import type { Effect, Scope } from "effect"
@@ -107,10 +107,45 @@ export const cachedNode = (node: NodeView, shared: NodeSharing = unshared): Node
 const NO_TAINTS: ReadonlyArray<Taint> = Object.freeze([])
 const NO_CONDITIONS: ReadonlyArray<NodeCondition> = Object.freeze([])
 
-/** What a Service informer keeps of a Service. */
-export const cachedService = (service: ServiceView): ServiceView => {
+/** What Services have alike, held once per informer: annotation values, the type, finalizer lists. */
+export interface ServiceSharing {
+  readonly text: (value: string) => string
+  readonly type: (value: ServiceView["spec"]["type"]) => ServiceView["spec"]["type"]
+  readonly finalizers: (key: string, finalizers: ReadonlyArray<string>) => ReadonlyArray<string>
+}
+
+const unsharedServices: ServiceSharing = { text: same, type: (value) => value, finalizers: (_, list) => list }
+
+/** A fresh sharing pool for one Service informer. */
+export const serviceSharing = (): ServiceSharing => ({
+  text: sharing<string>(SHARED_VALUES),
+  type: sharing<ServiceView["spec"]["type"]>(SHARED_VALUES),
+  finalizers: sharingBy<ReadonlyArray<string>>(SHARED_VALUES)
+})
+
+const NO_TEXTS: ReadonlyArray<string> = Object.freeze([])
+
+/** What a Service informer keeps of a Service, what Services have alike shared through `shared`. */
+export const cachedService = (service: ServiceView, shared: ServiceSharing = unsharedServices): ServiceView => {
   const { creationTimestamp: _, ...metadata } = service.metadata
-  return { ...service, metadata: { ...metadata, labels: NONE } }
+  const annotations: Record<string, string> = {}
+  for (const [key, value] of Object.entries(service.metadata.annotations)) annotations[key] = shared.text(value)
+  const finalizers = service.metadata.finalizers
+  const ranges = service.spec.loadBalancerSourceRanges
+  return {
+    ...service,
+    metadata: {
+      ...metadata,
+      labels: NONE,
+      annotations,
+      finalizers: finalizers.length === 0 ? NO_TEXTS : shared.finalizers(JSON.stringify(finalizers), finalizers)
+    },
+    spec: {
+      ...service.spec,
+      type: shared.type(service.spec.type),
+      loadBalancerSourceRanges: ranges.length === 0 ? NO_TEXTS : ranges
+    }
+  }
 }
 
 /** A Node informer in the current scope, keeping cached Nodes. */
@@ -122,5 +157,7 @@ export const nodeInformer = (api: NodeApi["Type"]): Effect.Effect<Informer.Infor
 /** A Service informer in the current scope, keeping cached Services. */
 export const serviceInformer = (
   api: ServiceApi["Type"]
-): Effect.Effect<Informer.Informer<ServiceView>, never, Scope.Scope> =>
-  Informer.make("services", api, { keep: cachedService })
+): Effect.Effect<Informer.Informer<ServiceView>, never, Scope.Scope> => {
+  const shared = serviceSharing()
+  return Informer.make("services", api, { keep: (service) => cachedService(service, shared) })
+}

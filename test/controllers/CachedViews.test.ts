@@ -153,4 +153,28 @@ describe("CachedViews.cachedService", () => {
     assert.deepStrictEqual(ServicePlan.toLbService(cached), ServicePlan.toLbService(service))
     assert.deepStrictEqual(ServicePlan.claimsOf([cached], ""), ServicePlan.claimsOf([service], ""))
   })
+
+  it("Services cached through one informer's pool share their finalizer list, and stay equal to the unshared", () => {
+    const decoded = (name: string, finalizers: ReadonlyArray<string>) =>
+      Schema.decodeUnknownSync(ServiceView)({
+        metadata: {
+          name,
+          namespace: "default",
+          uid: `u-${name}`,
+          annotations: { "example.com/net": "net-1" },
+          finalizers
+        },
+        spec: { type: "LoadBalancer", ports: [{ port: 80, nodePort: 30080 }] }
+      })
+    const shared = CachedViews.serviceSharing()
+    const [a, b, c] = [
+      decoded("a", [ServicePlan.FINALIZER]),
+      decoded("b", [ServicePlan.FINALIZER]),
+      decoded("c", ["example.com/other"])
+    ].map((s) => CachedViews.cachedService(s, shared))
+    if (a === undefined || b === undefined || c === undefined) return assert.fail("three Services")
+    assert.strictEqual(b.metadata.finalizers, a.metadata.finalizers)
+    assert.notStrictEqual(c.metadata.finalizers, a.metadata.finalizers)
+    assert.deepStrictEqual(c, CachedViews.cachedService(decoded("c", ["example.com/other"])))
+  })
 })
