@@ -4,16 +4,16 @@
  * they read (instance type, zone and region with their beta twins, the load-balancer exclusion,
  * provided-node-ip) and its Ready condition, the rest of its view whole; a Service all but its
  * labels. Neither keeps its creationTimestamp: the node controller times an initialisation from the
- * Node its update returned. Label values many Nodes repeat (zones, instance types) are held once per informer. Reads
+ * Node its update returned. What many Nodes or Services have alike is held once per informer. Reads
  * through NodeApi and ServiceApi still answer whole views. Pure, apart from the informers it starts.
  */
 import type { Effect, Scope } from "effect"
 import * as Informer from "../kubernetes/Informer.js"
-import type { NodeView } from "../kubernetes/NodeView.js"
+import type { NodeCondition, NodeView, Taint } from "../kubernetes/NodeView.js"
 import type { ServiceApi } from "../kubernetes/ServiceApi.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
 import { PROVIDED_NODE_IP_ANNOTATION } from "../provider/NodeAddresses.js"
-import { sharing } from "../provider/Sharing.js"
+import { sharing, sharingBy } from "../provider/Sharing.js"
 import * as NodePlan from "./NodePlan.js"
 import * as ServicePlan from "./ServicePlan.js"
 
@@ -28,7 +28,7 @@ export const NODE_LABELS: ReadonlySet<string> = new Set([
 /** The Node annotations a controller reads. */
 export const NODE_ANNOTATIONS: ReadonlySet<string> = new Set([PROVIDED_NODE_IP_ANNOTATION])
 
-/** Distinct label values an informer shares; past it a value is kept as it came. */
+/** Distinct values of each kind an informer shares; past it a value is kept as it came. */
 const SHARED_VALUES = 1024
 
 const NONE: Readonly<Record<string, string>> = Object.freeze({})
@@ -47,43 +47,118 @@ const pick = (
 const same = (value: string) => value
 
 /**
- * What a Node informer keeps of a Node, the text many Nodes repeat (label values, taint keys and
- * effects) shared through `share`. Lists are built to their exact length (a filtered array keeps
- * room for 16).
+ * What Nodes have alike, held once per informer: label values, taint keys and effects, and whole
+ * label maps, taint lists and Ready conditions (most Nodes of a cluster carry the same ones).
  */
-export const cachedNode = (node: NodeView, share: (value: string) => string = same): NodeView => {
-  const ready = node.status.conditions.find((c) => c.type === "Ready")
+export interface NodeSharing {
+  readonly text: (value: string) => string
+  readonly labels: (key: string, labels: Readonly<Record<string, string>>) => Readonly<Record<string, string>>
+  readonly taints: (key: string, taints: ReadonlyArray<Taint>) => ReadonlyArray<Taint>
+  readonly conditions: (key: string, conditions: ReadonlyArray<NodeCondition>) => ReadonlyArray<NodeCondition>
+}
+
+const unshared: NodeSharing = {
+  text: same,
+  labels: (_, labels) => labels,
+  taints: (_, taints) => taints,
+  conditions: (_, conditions) => conditions
+}
+
+/** A fresh sharing pool for one informer (each part remembers at most SHARED_VALUES distinct values). */
+export const nodeSharing = (): NodeSharing => ({
+  text: sharing<string>(SHARED_VALUES),
+  labels: sharingBy<Readonly<Record<string, string>>>(SHARED_VALUES),
+  taints: sharingBy<ReadonlyArray<Taint>>(SHARED_VALUES),
+  conditions: sharingBy<ReadonlyArray<NodeCondition>>(SHARED_VALUES)
+})
+
+/**
+ * What a Node informer keeps of a Node, what Nodes have alike shared through `shared` (values that
+ * end up shared are never changed: views are read-only). Lists are built to their exact length (a
+ * filtered array keeps room for 16).
+ */
+export const cachedNode = (node: NodeView, shared: NodeSharing = unshared): NodeView => {
   const { creationTimestamp: _, ...metadata } = node.metadata
+  const labels = pick(node.metadata.labels, NODE_LABELS, shared.text)
+  const taints = node.spec.taints.map((t) => ({ ...t, key: shared.text(t.key), effect: shared.text(t.effect) }))
+  const ready = node.status.conditions.find((c) => c.type === "Ready")
+  const name = node.metadata.name
   return {
     metadata: {
       ...metadata,
-      labels: pick(node.metadata.labels, NODE_LABELS, share),
+      labels: labels === NONE ? NONE : shared.labels(JSON.stringify(labels), labels),
       annotations: pick(node.metadata.annotations, NODE_ANNOTATIONS, same)
     },
     spec: {
       providerID: node.spec.providerID,
-      taints: node.spec.taints.map((t) => ({ ...t, key: share(t.key), effect: share(t.effect) }))
+      taints: taints.length === 0 ? NO_TAINTS : shared.taints(JSON.stringify(taints), taints)
     },
-    status: { addresses: node.status.addresses, conditions: ready === undefined ? [] : [ready] }
+    status: {
+      // kubelet's Hostname address is usually the Node's name: one string for both
+      addresses: node.status.addresses.map((a) => (a.address === name ? { type: a.type, address: name } : a)),
+      conditions: ready === undefined
+        ? NO_CONDITIONS
+        : shared.conditions(JSON.stringify(ready), [{ type: ready.type, status: ready.status }])
+    }
   }
 }
 
-/** What a Service informer keeps of a Service. */
-export const cachedService = (service: ServiceView): ServiceView => {
+const NO_TAINTS: ReadonlyArray<Taint> = Object.freeze([])
+const NO_CONDITIONS: ReadonlyArray<NodeCondition> = Object.freeze([])
+
+/** What Services have alike, held once per informer: annotation values, the type, finalizer lists. */
+export interface ServiceSharing {
+  readonly text: (value: string) => string
+  readonly type: (value: ServiceView["spec"]["type"]) => ServiceView["spec"]["type"]
+  readonly finalizers: (key: string, finalizers: ReadonlyArray<string>) => ReadonlyArray<string>
+}
+
+const unsharedServices: ServiceSharing = { text: same, type: (value) => value, finalizers: (_, list) => list }
+
+/** A fresh sharing pool for one Service informer. */
+export const serviceSharing = (): ServiceSharing => ({
+  text: sharing<string>(SHARED_VALUES),
+  type: sharing<ServiceView["spec"]["type"]>(SHARED_VALUES),
+  finalizers: sharingBy<ReadonlyArray<string>>(SHARED_VALUES)
+})
+
+const NO_TEXTS: ReadonlyArray<string> = Object.freeze([])
+
+/** What a Service informer keeps of a Service, what Services have alike shared through `shared`. */
+export const cachedService = (service: ServiceView, shared: ServiceSharing = unsharedServices): ServiceView => {
   const { creationTimestamp: _, ...metadata } = service.metadata
-  return { ...service, metadata: { ...metadata, labels: NONE } }
+  const annotations: Record<string, string> = {}
+  for (const [key, value] of Object.entries(service.metadata.annotations)) annotations[key] = shared.text(value)
+  const finalizers = service.metadata.finalizers
+  const ranges = service.spec.loadBalancerSourceRanges
+  return {
+    ...service,
+    metadata: {
+      ...metadata,
+      labels: NONE,
+      annotations,
+      finalizers: finalizers.length === 0 ? NO_TEXTS : shared.finalizers(JSON.stringify(finalizers), finalizers)
+    },
+    spec: {
+      ...service.spec,
+      type: shared.type(service.spec.type),
+      loadBalancerSourceRanges: ranges.length === 0 ? NO_TEXTS : ranges
+    }
+  }
 }
 
 /** A Node informer in the current scope, keeping cached Nodes. */
 export const nodeInformer = (
   api: Informer.ListWatch<NodeView>
 ): Effect.Effect<Informer.Informer<NodeView>, never, Scope.Scope> => {
-  const share = sharing<string>(SHARED_VALUES)
-  return Informer.make("nodes", api, { keep: (node) => cachedNode(node, share) })
+  const shared = nodeSharing()
+  return Informer.make("nodes", api, { keep: (node) => cachedNode(node, shared) })
 }
 
 /** A Service informer in the current scope, keeping cached Services. */
 export const serviceInformer = (
   api: ServiceApi["Type"]
-): Effect.Effect<Informer.Informer<ServiceView>, never, Scope.Scope> =>
-  Informer.make("services", api, { keep: cachedService })
+): Effect.Effect<Informer.Informer<ServiceView>, never, Scope.Scope> => {
+  const shared = serviceSharing()
+  return Informer.make("services", api, { keep: (service) => cachedService(service, shared) })
+}

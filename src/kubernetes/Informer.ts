@@ -3,7 +3,7 @@
  * relisting with backoff when the watch fails (410 Gone or a broken connection). Keeps a cache of
  * decoded views keyed `namespace/name`, a change stream for handlers, and a has-synced signal.
  */
-import { Data, Deferred, Effect, HashMap, Option, PubSub, Ref, Schedule, type Scope, Stream } from "effect"
+import { Data, Deferred, Effect, Option, PubSub, Ref, Schedule, type Scope, Stream } from "effect"
 import * as AccessReporter from "./AccessReporter.js"
 import { brief, type KubeApiError } from "./KubeError.js"
 import { type KubeObject, objectKey } from "./ObjectMeta.js"
@@ -67,19 +67,19 @@ export const defaultBackoff: Schedule.Schedule<unknown, KubeApiError> = Schedule
 
 /** The change a relist implies for one key. Pure. */
 const relistChanges = <A extends KubeObject>(
-  before: HashMap.HashMap<string, A>,
-  after: HashMap.HashMap<string, A>
+  before: ReadonlyMap<string, A>,
+  after: ReadonlyMap<string, A>
 ): ReadonlyArray<Change<A>> => {
   const changes: Array<Change<A>> = []
   for (const [key, object] of after) {
-    const previous = HashMap.get(before, key)
-    if (Option.isNone(previous)) changes.push(Change.Added({ object }))
-    else if (previous.value.metadata.resourceVersion !== object.metadata.resourceVersion) {
-      changes.push(Change.Updated({ previous: previous.value, object }))
+    const previous = before.get(key)
+    if (previous === undefined) changes.push(Change.Added({ object }))
+    else if (previous.metadata.resourceVersion !== object.metadata.resourceVersion) {
+      changes.push(Change.Updated({ previous, object }))
     }
   }
   for (const [key, object] of before) {
-    if (!HashMap.has(after, key)) changes.push(Change.Deleted({ object }))
+    if (!after.has(key)) changes.push(Change.Deleted({ object }))
   }
   return changes
 }
@@ -94,7 +94,11 @@ export const make = <A extends KubeObject>(
 ): Effect.Effect<Informer<A>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const keep = options.keep ?? ((object: A) => object)
-    const cache = yield* Ref.make(HashMap.empty<string, A>())
+    // A plain Map, changed in place under the lock (a persistent map costs several times as much per
+    // object, for every Node of the cluster); `version` counts its changes.
+    const cache = yield* Ref.make(new Map<string, A>())
+    const version = yield* Ref.make(0)
+    const changed = Ref.update(version, (n) => n + 1)
     const lastVersion = yield* Ref.make("")
     const synced = yield* Deferred.make<void>()
     const lastError = yield* Ref.make(Option.none<KubeApiError>())
@@ -105,8 +109,9 @@ export const make = <A extends KubeObject>(
 
     const replace = (items: ReadonlyArray<A>, resourceVersion: string) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        const after = HashMap.fromIterable(items.map((item) => [objectKey(item), keep(item)] as const))
+        const after = new Map(items.map((item) => [objectKey(item), keep(item)] as const))
         const before = yield* Ref.getAndSet(cache, after)
+        yield* changed
         yield* Ref.set(lastVersion, resourceVersion)
         yield* PubSub.publishAll(changes, relistChanges(before, after))
       }))
@@ -120,16 +125,19 @@ export const make = <A extends KubeObject>(
         const object = keep(event.object)
         const key = objectKey(object)
         yield* Ref.set(lastVersion, object.metadata.resourceVersion)
-        const previous = HashMap.get(yield* Ref.get(cache), key)
+        const map = yield* Ref.get(cache)
+        const previous = map.get(key)
         if (event._tag === "Deleted") {
-          yield* Ref.update(cache, HashMap.remove(key))
+          yield* Effect.sync(() => map.delete(key))
+          yield* changed
           yield* PubSub.publish(changes, Change.Deleted({ object }))
           return
         }
-        yield* Ref.update(cache, HashMap.set(key, object))
-        if (Option.isNone(previous)) yield* PubSub.publish(changes, Change.Added({ object }))
-        else if (previous.value.metadata.resourceVersion !== object.metadata.resourceVersion) {
-          yield* PubSub.publish(changes, Change.Updated({ previous: previous.value, object }))
+        yield* Effect.sync(() => map.set(key, object))
+        yield* changed
+        if (previous === undefined) yield* PubSub.publish(changes, Change.Added({ object }))
+        else if (previous.metadata.resourceVersion !== object.metadata.resourceVersion) {
+          yield* PubSub.publish(changes, Change.Updated({ previous, object }))
         }
       }))
 
@@ -170,9 +178,10 @@ export const make = <A extends KubeObject>(
 
     const subscribe = lock.withPermits(1)(Effect.gen(function*() {
       const subscription = yield* PubSub.subscribe(changes)
-      const snapshot = yield* Ref.get(cache)
+      // Copied under the lock: the map changes in place after it is released.
+      const snapshot = Array.from((yield* Ref.get(cache)).values())
       return Stream.concat(
-        Stream.fromIterable(HashMap.values(snapshot)).pipe(Stream.map((object) =>
+        Stream.fromIterable(snapshot).pipe(Stream.map((object) =>
           Change.Added({ object })
         )),
         Stream.fromQueue(subscription)
@@ -182,18 +191,23 @@ export const make = <A extends KubeObject>(
     // Readers of an unchanged cache share one array (the service controller's workers each list
     // every Node for each sync). Held weakly: a replaced cache's objects are not kept by it.
     const listed = yield* Ref.make(
-      Option.none<{ readonly map: HashMap.HashMap<string, A>; readonly items: WeakRef<ReadonlyArray<A>> }>()
+      Option.none<{ readonly version: number; readonly items: WeakRef<ReadonlyArray<A>> }>()
     )
-    const list = Effect.flatMap(Ref.get(cache), (map) =>
+    // The version is read first: a change in between only makes the next list build its array again.
+    const list = Effect.flatMap(Effect.zip(Ref.get(version), Ref.get(cache)), ([now, map]) =>
       Ref.modify(listed, (last) => {
-        const shared = Option.isSome(last) && last.value.map === map ? last.value.items.deref() : undefined
-        if (shared !== undefined) return [shared, last] as const
-        const items: ReadonlyArray<A> = Array.from(HashMap.values(map))
-        return [items, Option.some({ map, items: new WeakRef(items) })] as const
+        const shared = Option.isSome(last) && last.value.version === now ? last.value.items.deref() : undefined
+        if (shared !== undefined) {
+          return [shared, last] as const
+        }
+        const items: ReadonlyArray<A> = Array.from(map.values())
+        return [items, Option.some({ version: now, items: new WeakRef(items) })] as const
       }))
 
     return {
-      get: (key: string) => Effect.map(Ref.get(cache), HashMap.get(key)),
+      get: (key: string) =>
+        Effect.map(Ref.get(cache), (map) =>
+          Option.fromNullable(map.get(key))),
       list,
       awaitSynced: Deferred.await(synced),
       isSynced: Deferred.isDone(synced),

@@ -1,6 +1,7 @@
 /**
- * One copy of equal text that many long-lived objects hold (a zone name in every cached VM or Node):
- * JSON.parse gives each object its own copy of every value longer than a few characters.
+ * One copy of equal values that many long-lived objects hold (a zone name in every cached VM or
+ * Node, the same labels on every Node): JSON.parse gives each object its own copy of every value
+ * longer than a few characters, and of every object.
  */
 
 /**
@@ -13,6 +14,21 @@ export const sharing = <S extends string>(max = Number.POSITIVE_INFINITY) => {
     const known = seen.get(value)
     if (known !== undefined) return known
     if (seen.size < max) seen.set(value, value)
+    return value
+  }
+}
+
+/**
+ * A function answering each value with the first one it was handed under the same key (`key` must
+ * tell equal values apart from the others), remembering at most `max` keys. Values must be immutable:
+ * they end up shared.
+ */
+export const sharingBy = <A>(max = Number.POSITIVE_INFINITY) => {
+  const seen = new Map<string, A>()
+  return (key: string, value: A): A => {
+    const known = seen.get(key)
+    if (known !== undefined) return known
+    if (seen.size < max) seen.set(key, value)
     return value
   }
 }

@@ -108,16 +108,25 @@ describe("CachedViews.cachedNode", () => {
     for (const n of nodes) assert.deepStrictEqual(decisions(CachedViews.cachedNode(n)), decisions(n), n.metadata.name)
   })
 
-  it("hands the label values, taint keys and taint effects (text many Nodes repeat) to the informer's pool", () => {
-    const shared: Array<string> = []
-    const share = (value: string) => (shared.push(value), value)
-    assert.deepStrictEqual(CachedViews.cachedNode(node, share), cached)
+  it("Nodes cached through one informer's pool share what they have alike, and only that", () => {
+    const shared = CachedViews.nodeSharing()
+    const [a, b, c] = [
+      node,
+      kubeletNode("w2", { labels: { [ServicePlan.EXCLUDE_LABEL]: "true" } }),
+      kubeletNode("w3", { ready: "False", labels: { "topology.kubernetes.io/zone": "zone-two" } })
+    ].map((n) => CachedViews.cachedNode(n, shared))
+    if (a === undefined || b === undefined || c === undefined) return assert.fail("three Nodes")
+    assert.strictEqual(b.metadata.labels, a.metadata.labels)
+    assert.strictEqual(b.spec.taints, a.spec.taints)
+    assert.strictEqual(b.status.conditions, a.status.conditions)
+    assert.notStrictEqual(c.metadata.labels, a.metadata.labels)
+    assert.notStrictEqual(c.status.conditions, a.status.conditions)
+    // what is shared is what each Node has
+    assert.deepStrictEqual(c.metadata.labels["topology.kubernetes.io/zone"], "zone-two")
+    assert.deepStrictEqual(c.status.conditions, [{ type: "Ready", status: "False" }])
     assert.deepStrictEqual(
-      shared.sort(),
-      [
-        ...Object.values(cached.metadata.labels),
-        ...node.spec.taints.flatMap((t) => [t.key, t.effect])
-      ].sort()
+      b,
+      CachedViews.cachedNode(kubeletNode("w2", { labels: { [ServicePlan.EXCLUDE_LABEL]: "true" } }))
     )
   })
 })
@@ -143,5 +152,29 @@ describe("CachedViews.cachedService", () => {
     assert.strictEqual(ServicePlan.specSignature(cached), ServicePlan.specSignature(service))
     assert.deepStrictEqual(ServicePlan.toLbService(cached), ServicePlan.toLbService(service))
     assert.deepStrictEqual(ServicePlan.claimsOf([cached], ""), ServicePlan.claimsOf([service], ""))
+  })
+
+  it("Services cached through one informer's pool share their finalizer list, and stay equal to the unshared", () => {
+    const decoded = (name: string, finalizers: ReadonlyArray<string>) =>
+      Schema.decodeUnknownSync(ServiceView)({
+        metadata: {
+          name,
+          namespace: "default",
+          uid: `u-${name}`,
+          annotations: { "example.com/net": "net-1" },
+          finalizers
+        },
+        spec: { type: "LoadBalancer", ports: [{ port: 80, nodePort: 30080 }] }
+      })
+    const shared = CachedViews.serviceSharing()
+    const [a, b, c] = [
+      decoded("a", [ServicePlan.FINALIZER]),
+      decoded("b", [ServicePlan.FINALIZER]),
+      decoded("c", ["example.com/other"])
+    ].map((s) => CachedViews.cachedService(s, shared))
+    if (a === undefined || b === undefined || c === undefined) return assert.fail("three Services")
+    assert.strictEqual(b.metadata.finalizers, a.metadata.finalizers)
+    assert.notStrictEqual(c.metadata.finalizers, a.metadata.finalizers)
+    assert.deepStrictEqual(c, CachedViews.cachedService(decoded("c", ["example.com/other"])))
   })
 })

@@ -208,6 +208,30 @@ describe("Informer", () => {
       assert.strictEqual(yield* informer.list, second)
     })))
 
+  it.scoped("a subscriber sees the cache as it was when it subscribed, then each later change once", () =>
+    withFake(Effect.gen(function*() {
+      const { nodes, source } = yield* counting()
+      yield* nodes.create({ name: "x" })
+      const informer = yield* Informer.make("nodes", source, { backoff })
+      yield* informer.awaitSynced
+      yield* settle
+      const stream = yield* informer.subscribe
+      // changes after the subscription, before its stream is read
+      yield* nodes.create({ name: "y" })
+      const x = yield* Effect.flatMap(
+        nodes.get("x"),
+        (n) => Effect.orDie(Option.match(n, { onNone: () => Effect.dieMessage("x"), onSome: Effect.succeed }))
+      )
+      yield* nodes.delete("x", x.metadata.uid)
+      yield* settle
+      const seen = yield* stream.pipe(Stream.take(3), Stream.runCollect)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(seen).map((c) => `${c._tag} ${c.object.metadata.name}`), [
+        "Added x",
+        "Added y",
+        "Deleted x"
+      ])
+    })))
+
   it.scoped("moves its resourceVersion forward on bookmarks", () =>
     Effect.gen(function*() {
       const watched = yield* Ref.make<ReadonlyArray<string>>([])
