@@ -33,6 +33,8 @@ export interface ObserveInput {
   readonly ownership: Ownership
   /** No controller has acted on the Service yet (no finalizer, status or record): nothing can exist. */
   readonly fresh: boolean
+  /** The Service goes: its rules are looked for by name too, wherever they are. */
+  readonly everywhere: boolean
   /** Whether another Service records this IP id or address. */
   readonly claimedElsewhere: (idOrAddress: string) => boolean
 }
@@ -135,11 +137,12 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       owner: (
         first: LoadBalancerRule,
         found: Effect.Effect.Success<ReturnType<typeof rulesOn>>
-      ) => Effect.Effect<boolean, CloudStackError>
+      ) => Effect.Effect<boolean, CloudStackError>,
+      names: ReadonlyArray<string> = spec.lbNames
     ) =>
       Effect.gen(function*() {
         const named = new Map<IpAddressId, LoadBalancerRule>()
-        for (const name of spec.lbNames) {
+        for (const name of names) {
           for (const r of yield* reads.rulesNamed(name)) {
             if (
               toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId) && !seen.has(r.publicIpId)
@@ -154,6 +157,7 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
 
     // The recorded IP: one read lists its rules, the Service's and any others'.
     let lostTrack = false
+    let elsewhere = false
     if (Option.isSome(ownership.ipId)) {
       const ipId = ownership.ipId.value
       const found = yield* rulesOn(ipId)
@@ -187,6 +191,10 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       // kept anyway: a move that stopped before its record named the new IP may have left them
       // elsewhere. Found by name; an IP there is ours only by this cluster's tag.
       lostTrack = found.own.length === 0 && (gone || found.foreign.length > 0 || spec.keepIp)
+      // Not all of them (a port without its rule), or the Service goes: a move onto an existing IP
+      // that stopped before its record named it may have left some there (seed 48). By this CCM's name.
+      elsewhere = input.everywhere ||
+        spec.ports.some((p) => !found.own.some((r) => r.protocol === p.protocol && r.publicPort === p.publicPort))
     } else if (!input.fresh) {
       // No record: rules named by the Go CCM or the fork.
       // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
@@ -219,15 +227,17 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
     }
 
     // Looked for after the address being associated, which is adopted as ours by the record.
-    if (lostTrack) {
-      yield* byName((first) =>
-        Effect.map(
-          reads.ipById(first.publicIpId),
-          (ip) =>
-            Option.exists(ip, (i) =>
-              isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) &&
-              !input.claimedElsewhere(i.ipAddress))
-        )
+    if (lostTrack || elsewhere) {
+      yield* byName(
+        (first) =>
+          Effect.map(
+            reads.ipById(first.publicIpId),
+            (ip) =>
+              Option.exists(ip, (i) =>
+                isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) &&
+                !input.claimedElsewhere(i.ipAddress))
+          ),
+        lostTrack ? spec.lbNames : [spec.lbName]
       )
     }
 
