@@ -6,7 +6,7 @@
  * the rules that stay (and their policies, when any are wanted or were applied). The reads come from `LbReads`: live calls, or a drift pass's fleet listings.
  */
 import { Effect, Option } from "effect"
-import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
+import { AsyncJobPendingError, type CloudStackError } from "../../cloudstack/CloudStackError.js"
 import type { PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
 import type { LoadBalancerRule } from "../../cloudstack/commands/LoadBalancers.js"
 import type { IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
@@ -220,6 +220,11 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
           !seen.has(ip.value.id) &&
           !input.claimedElsewhere(ip.value.id)
         ) {
+          // Still Allocating: its association (whose wait ran out, or whose process ended) is running.
+          // Rules cannot go on it yet, and another association would be a second IP: wait for it.
+          if (ip.value.state === "Allocating") {
+            return yield* new AsyncJobPendingError({ command: "associateIpAddress", entity: address })
+          }
           const found = yield* rulesOn(ip.value.id)
           if (found.foreign.length === 0) addIp(ipFromAddress(ip.value, true, [], false), found.own)
         }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option, Ref, TestClock } from "effect"
+import { Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
@@ -355,6 +355,35 @@ describe("LoadBalancers: public IPs", () => {
       assert.deepStrictEqual(yield* rulesOfUid(second.a.uid), [])
       assert.strictEqual(yield* stateOf("203.0.113.60"), "Allocated", "the owner's IP stays")
       assert.strictEqual((yield* rulesOfUid(owner.uid)).length, 1, "with the owner's rule")
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seeds 26 and 57 (last session): an association outlasted the client's 5-minute job wait;
+  // the next attempt adopted the Allocating IP and put rules on it (CloudStack refuses them: the IP
+  // is not ready) or, had it not been recorded, would have associated a second one.
+  it.effect("an association still running when the job wait ran out is waited for: no rule on it, no second IP", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      yield* lbs.ensure(yield* request(service(), nodes, yield* annotationStore(), true)) // the VM listing known
+      const store = yield* annotationStore()
+      const svc = service()
+      const mark = yield* countersNow
+      yield* sim.setFaults({ slowJobRate: 1, slowJobDuration: "8 minutes" })
+      const attempt = yield* Effect.fork(Effect.either(lbs.ensure(yield* request(svc, nodes, store, true))))
+      yield* TestClock.adjust("1 second")
+      yield* sim.setFaults({ slowJobRate: 0 })
+      for (let i = 0; i < 400 && attempt.unsafePoll() === null; i++) yield* TestClock.adjust("1 second")
+      const failed = yield* Fiber.join(attempt)
+      assert.isTrue(Either.isLeft(failed) && failed.left._tag === "AsyncJobPendingError", String(failed))
+      const during = (yield* callsSince(mark)).byCommand
+      assert.strictEqual(during["associateIpAddress"], 1)
+      assert.isUndefined(during["createLoadBalancerRule"], "no rule on an IP still being associated")
+      yield* TestClock.adjust("4 minutes")
+      const done = yield* lbs.ensure(yield* request(svc, nodes, store))
+      assert.strictEqual((yield* callsSince(mark)).byCommand["associateIpAddress"], 1, "the same IP, adopted")
+      assert.isTrue(Option.isSome(done.address))
+      assert.strictEqual((yield* rulesOfUid(svc.uid)).length, 1)
     }).pipe(Effect.provide(env())))
 
   // Two Services sharing an IP left at once (two workers): A, which had associated it (its tag job
