@@ -456,7 +456,9 @@ const run = (options: ChaosOptions) =>
           busy += j.finishAt - Math.max(j.created, until)
           until = j.finishAt
         }
-        return `queue ${q}: ${jobs.length} jobs, ${(busy / 1000).toFixed(0)} s busy, last done at ${(until / 1000).toFixed(0)} s`
+        return `queue ${q}: ${jobs.length} jobs, ${(busy / 1000).toFixed(0)} s busy, last done at ${
+          (until / 1000).toFixed(0)
+        } s`
       }),
       // Where the nodes are (what a Service's network and members are judged by).
       ...nodes.map((n) => {
