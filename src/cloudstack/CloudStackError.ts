@@ -149,6 +149,20 @@ export class AsyncJobTimeoutError extends Data.TaggedError("AsyncJobTimeoutError
   }
 }
 
+/**
+ * A job started earlier (by an attempt or a process whose wait ended) is still running: its entity
+ * is in a transitional state. Waited for (a retry later), never started a second time.
+ */
+export class AsyncJobPendingError extends Data.TaggedError("AsyncJobPendingError")<{
+  readonly command: string
+  /** What the job works on (an address, an id). */
+  readonly entity: string
+}> {
+  override get message(): string {
+    return `CloudStack ${this.command} of ${this.entity} is still running`
+  }
+}
+
 export type CloudStackError =
   | CloudStackApiError
   | CloudStackTransportError
@@ -156,6 +170,7 @@ export type CloudStackError =
   | CloudStackDecodeError
   | AsyncJobFailedError
   | AsyncJobTimeoutError
+  | AsyncJobPendingError
 
 const RETRYABLE_CLASSES: ReadonlySet<ApiErrorClass> = new Set(["rateLimited", "unavailable"])
 

@@ -6,7 +6,7 @@
  * the rules that stay (and their policies, when any are wanted or were applied). The reads come from `LbReads`: live calls, or a drift pass's fleet listings.
  */
 import { Effect, Option } from "effect"
-import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
+import { AsyncJobPendingError, type CloudStackError } from "../../cloudstack/CloudStackError.js"
 import type { PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
 import type { LoadBalancerRule } from "../../cloudstack/commands/LoadBalancers.js"
 import type { IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
@@ -33,6 +33,8 @@ export interface ObserveInput {
   readonly ownership: Ownership
   /** No controller has acted on the Service yet (no finalizer, status or record): nothing can exist. */
   readonly fresh: boolean
+  /** The Service goes: its rules are looked for by name too, wherever they are. */
+  readonly everywhere: boolean
   /** Whether another Service records this IP id or address. */
   readonly claimedElsewhere: (idOrAddress: string) => boolean
 }
@@ -135,11 +137,12 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       owner: (
         first: LoadBalancerRule,
         found: Effect.Effect.Success<ReturnType<typeof rulesOn>>
-      ) => Effect.Effect<boolean, CloudStackError>
+      ) => Effect.Effect<boolean, CloudStackError>,
+      names: ReadonlyArray<string> = spec.lbNames
     ) =>
       Effect.gen(function*() {
         const named = new Map<IpAddressId, LoadBalancerRule>()
-        for (const name of spec.lbNames) {
+        for (const name of names) {
           for (const r of yield* reads.rulesNamed(name)) {
             if (
               toObservedRule(spec.lbNames, r) !== undefined && !named.has(r.publicIpId) && !seen.has(r.publicIpId)
@@ -154,6 +157,7 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
 
     // The recorded IP: one read lists its rules, the Service's and any others'.
     let lostTrack = false
+    let elsewhere = false
     if (Option.isSome(ownership.ipId)) {
       const ipId = ownership.ipId.value
       const found = yield* rulesOn(ipId)
@@ -187,6 +191,10 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       // kept anyway: a move that stopped before its record named the new IP may have left them
       // elsewhere. Found by name; an IP there is ours only by this cluster's tag.
       lostTrack = found.own.length === 0 && (gone || found.foreign.length > 0 || spec.keepIp)
+      // Not all of them (a port without its rule), or the Service goes: a move onto an existing IP
+      // that stopped before its record named it may have left some there (seed 48). By this CCM's name.
+      elsewhere = input.everywhere ||
+        spec.ports.some((p) => !found.own.some((r) => r.protocol === p.protocol && r.publicPort === p.publicPort))
     } else if (!input.fresh) {
       // No record: rules named by the Go CCM or the fork.
       // The Go CCM always released IPs it allocated itself, a requested one only with its annotation.
@@ -212,6 +220,11 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
           !seen.has(ip.value.id) &&
           !input.claimedElsewhere(ip.value.id)
         ) {
+          // Still Allocating: its association (whose wait ran out, or whose process ended) is running.
+          // Rules cannot go on it yet, and another association would be a second IP: wait for it.
+          if (ip.value.state === "Allocating") {
+            return yield* new AsyncJobPendingError({ command: "associateIpAddress", entity: address })
+          }
           const found = yield* rulesOn(ip.value.id)
           if (found.foreign.length === 0) addIp(ipFromAddress(ip.value, true, [], false), found.own)
         }
@@ -219,15 +232,17 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
     }
 
     // Looked for after the address being associated, which is adopted as ours by the record.
-    if (lostTrack) {
-      yield* byName((first) =>
-        Effect.map(
-          reads.ipById(first.publicIpId),
-          (ip) =>
-            Option.exists(ip, (i) =>
-              isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) &&
-              !input.claimedElsewhere(i.ipAddress))
-        )
+    if (lostTrack || elsewhere) {
+      yield* byName(
+        (first) =>
+          Effect.map(
+            reads.ipById(first.publicIpId),
+            (ip) =>
+              Option.exists(ip, (i) =>
+                isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) &&
+                !input.claimedElsewhere(i.ipAddress))
+          ),
+        lostTrack ? spec.lbNames : [spec.lbName]
       )
     }
 

@@ -120,6 +120,7 @@ export const makeRound = (deps: RoundDeps) => {
         spec,
         ownership,
         fresh: request.fresh,
+        everywhere: options.teardown,
         claimedElsewhere: request.claimedElsewhere
       })
       seen.base = base

@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option, Ref, TestClock } from "effect"
+import { Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
-import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
+import { type LbRequest, LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import { CloudStackSimulator } from "../../../src/simulation/cloudstack/CloudStackSimulator.js"
 import {
   annotationStore,
@@ -68,7 +68,8 @@ describe("LoadBalancers: public IPs", () => {
       assert.strictEqual(created.total, 12, JSON.stringify(created.byCommand)) // 9 + 3 tags; the Go CCM: 18
       const mark2 = yield* countersNow
       yield* lbs.delete(yield* request(svc, nodes, store))
-      assert.strictEqual((yield* callsSince(mark2)).total, 3) // the Go CCM: 14
+      // the rules on the IP, the Service's by name anywhere, the release and its job (the Go CCM: 14)
+      assert.strictEqual((yield* callsSince(mark2)).total, 4)
       assert.strictEqual(yield* stateOf("203.0.113.50"), "Free")
     }).pipe(Effect.provide(env())))
 
@@ -300,6 +301,89 @@ describe("LoadBalancers: public IPs", () => {
       yield* lbs.delete(yield* request(service(), nodes, storeC))
       assert.strictEqual(yield* stateOf(adopted.ipAddress), "Free", "adopted: released again")
       assert.isUndefined((yield* storeC.ref.get)[Annotations.IP_ALLOCATING])
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seed 48: A moved onto B's address (shared); the move stopped after A's rules were on it
+  // and before the record named it; then A's request was dropped. A's record names its old IP, which
+  // carries its rules, so the rules left on B's IP were never looked for: duplicates, for ever.
+  it.effect("rules a move cut short left on another Service's IP are found by name and deleted: on the next change and on delete", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const owner = service({
+        loadBalancerIP: "203.0.113.60",
+        ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }]
+      })
+      yield* lbs.ensure(yield* request(owner, nodes, yield* annotationStore(), true))
+      const movedAndLeft = Effect.gen(function*() {
+        const a = service()
+        const store = yield* annotationStore()
+        yield* lbs.ensure(yield* request(a, nodes, store, true))
+        yield* sim.failNextJobs("createFirewallRule", 3)
+        const moving = yield* request({ ...a, loadBalancerIP: "203.0.113.60" }, nodes, store)
+        assert.isTrue(Either.isLeft(yield* Effect.either(lbs.ensure(moving))), "the move stops")
+        const ownerIp = (yield* simState).publicIps.find((i) => i.address === "203.0.113.60")?.uuid ?? ""
+        assert.deepStrictEqual(
+          (yield* rulesOfUid(a.uid)).map((r) => r.ipUuid === ownerIp),
+          [false, true],
+          "A's rule on its own IP and one on B's"
+        )
+        return { a, ownerIp, store }
+      })
+      // the owner records its IP: never adopted or released by A
+      const byOwner = (r: LbRequest<never>, ownerIp: string): LbRequest<never> => ({
+        ...r,
+        claimedElsewhere: (v) => v === ownerIp || v === "203.0.113.60"
+      })
+
+      const first = yield* movedAndLeft
+      const changed = {
+        ...first.a,
+        ports: [...first.a.ports, { name: "alt", protocol: "TCP" as const, port: 8080, nodePort: 30808 }]
+      }
+      yield* lbs.ensure(byOwner(yield* request(changed, nodes, first.store), first.ownerIp))
+      const rules = yield* rulesOfUid(first.a.uid)
+      assert.deepStrictEqual(
+        rules.map((r) => r.ipUuid === first.ownerIp),
+        [false, false],
+        "A's rules on its own IP only"
+      )
+
+      const second = yield* movedAndLeft
+      yield* lbs.delete(byOwner(yield* request(second.a, nodes, second.store), second.ownerIp))
+      assert.deepStrictEqual(yield* rulesOfUid(second.a.uid), [])
+      assert.strictEqual(yield* stateOf("203.0.113.60"), "Allocated", "the owner's IP stays")
+      assert.strictEqual((yield* rulesOfUid(owner.uid)).length, 1, "with the owner's rule")
+    }).pipe(Effect.provide(env())))
+
+  // Chaos seeds 26 and 57 (last session): an association outlasted the client's 5-minute job wait;
+  // the next attempt adopted the Allocating IP and put rules on it (CloudStack refuses them: the IP
+  // is not ready) or, had it not been recorded, would have associated a second one.
+  it.effect("an association still running when the job wait ran out is waited for: no rule on it, no second IP", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const sim = yield* CloudStackSimulator
+      const nodes = yield* nodesFor("node-1", "node-2")
+      yield* lbs.ensure(yield* request(service(), nodes, yield* annotationStore(), true)) // the VM listing known
+      const store = yield* annotationStore()
+      const svc = service()
+      const mark = yield* countersNow
+      yield* sim.setFaults({ slowJobRate: 1, slowJobDuration: "8 minutes" })
+      const attempt = yield* Effect.fork(Effect.either(lbs.ensure(yield* request(svc, nodes, store, true))))
+      yield* TestClock.adjust("1 second")
+      yield* sim.setFaults({ slowJobRate: 0 })
+      for (let i = 0; i < 400 && attempt.unsafePoll() === null; i++) yield* TestClock.adjust("1 second")
+      const failed = yield* Fiber.join(attempt)
+      assert.isTrue(Either.isLeft(failed) && failed.left._tag === "AsyncJobPendingError", String(failed))
+      const during = (yield* callsSince(mark)).byCommand
+      assert.strictEqual(during["associateIpAddress"], 1)
+      assert.isUndefined(during["createLoadBalancerRule"], "no rule on an IP still being associated")
+      yield* TestClock.adjust("4 minutes")
+      const done = yield* lbs.ensure(yield* request(svc, nodes, store))
+      assert.strictEqual((yield* callsSince(mark)).byCommand["associateIpAddress"], 1, "the same IP, adopted")
+      assert.isTrue(Option.isSome(done.address))
+      assert.strictEqual((yield* rulesOfUid(svc.uid)).length, 1)
     }).pipe(Effect.provide(env())))
 
   // Two Services sharing an IP left at once (two workers): A, which had associated it (its tag job
