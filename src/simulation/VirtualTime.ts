@@ -22,14 +22,17 @@ class StepScheduler implements Scheduler.Scheduler {
   shouldYield(fiber: Parameters<Scheduler.Scheduler["shouldYield"]>[0]): number | false {
     return Scheduler.defaultScheduler.shouldYield(fiber)
   }
-  /** Runs tasks until none is left. */
-  drain(): void {
-    while (this.queue.length > 0) {
+  /** Runs tasks in arrival order until none is left or `budget` ran (the rest keep their place). */
+  drain(budget: number): void {
+    let ran = 0
+    while (this.queue.length > 0 && ran < budget) {
       const batch = this.queue
       this.queue = []
-      for (const task of batch) task()
-      this.ran += batch.length
+      let i = 0
+      for (; i < batch.length && ran < budget; i++, ran++) batch[i]?.()
+      if (i < batch.length) this.queue = batch.slice(i).concat(this.queue)
     }
+    this.ran += ran
   }
 }
 
@@ -172,12 +175,15 @@ export const runVirtual = async <A, E>(
   let wakes = 0
   let tracedAt = clock.now
   for (;;) {
-    if (scheduler.ran - turnAt > TASKS_PER_TURN || wakes > WAKES_PER_TURN) {
+    if (scheduler.ran - turnAt >= TASKS_PER_TURN || wakes > WAKES_PER_TURN) {
       await new Promise<void>((resolve) => setImmediate(resolve))
       turnAt = scheduler.ran
       wakes = 0
     }
-    scheduler.drain()
+    // A burst of work gets the event loop turns too: a test runner that hears nothing for a minute
+    // counts the worker as hung.
+    scheduler.drain(TASKS_PER_TURN - (scheduler.ran - turnAt))
+    if (!scheduler.idle) continue
     const done = fiber.unsafePoll()
     if (done !== null) return done
     for (let turn = 0; turn < MICROTASK_TURNS && scheduler.idle; turn++) await undefined
