@@ -1,10 +1,10 @@
 /**
  * The node controllers of one run share one Node informer (one list, one watch, one cache), as
  * client-go's shared informers: a second cache of 5,000 Nodes cost ~7 MiB of the 120 MiB budget
- * (bench/Memory.bench.ts). Counted at the NodeApi seam, in-process on TestClock.
+ * (bench/Memory.bench.ts). Counted at the NodeApi seam, in-process on virtual time (runVirtual).
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Either, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"
+import { Context, Effect, Either, Fiber, Layer, Option, Ref, Stream } from "effect"
+import { assert, describe, it } from "vitest"
 import { programWith } from "../../src/cli/RunCommand.js"
 import { parse } from "../../src/cli/RunFlags.js"
 import * as CloudConfigFile from "../../src/config/CloudConfigFile.js"
@@ -12,6 +12,7 @@ import { NodeApi } from "../../src/kubernetes/NodeApi.js"
 import { demoWorld } from "../../src/simulation/cloudstack/DemoWorld.js"
 import * as Simulator from "../../src/simulation/cloudstack/Simulator.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
+import { pass, runScoped } from "../fakes/Virtual.js"
 
 const run = (controllers: string) =>
   Effect.gen(function*() {
@@ -52,17 +53,17 @@ const run = (controllers: string) =>
       kubernetes: Layer.succeedContext(Context.add(kube, NodeApi, counted)),
       cloudStackTransport: Simulator.layerTransport.pipe(Layer.provide(Layer.succeedContext(cloud)))
     }))
-    yield* Effect.forEach(Array.from({ length: 40 }), () => TestClock.adjust(Duration.millis(500)), { discard: true })
+    yield* pass("20 seconds")
     yield* Fiber.interrupt(running)
     return { lists: yield* Ref.get(lists), watches: yield* Ref.get(watches) }
   }).pipe(Effect.scoped)
 
 describe("RunCommand: the node controllers share one Node informer", () => {
-  it.effect("both node controllers: one list and one watch of Nodes, as for one controller alone", () =>
+  it("both node controllers: one list and one watch of Nodes, as for one controller alone", () =>
     Effect.gen(function*() {
       const alone = yield* run("cloud-node")
       const both = yield* run("cloud-node,cloud-node-lifecycle")
       assert.deepStrictEqual(alone, { lists: 1, watches: 1 })
       assert.deepStrictEqual(both, { lists: 1, watches: 1 })
-    }))
+    }).pipe(runScoped))
 })

@@ -85,6 +85,18 @@ describe("VirtualTime.runVirtual", () => {
     assert.deepStrictEqual(valueOf(exit), [42, 0])
   })
 
+  it("gives the event loop turns during a long burst of work, not only between bursts", async () => {
+    let turned = false
+    setImmediate(() => {
+      turned = true
+    })
+    // one burst: 50,000 yields and no sleep, so the clock never has to move
+    const exit = await runVirtual(
+      Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 50_000), Effect.sync(() => turned))
+    )
+    assert.isTrue(valueOf(exit), "an event-loop turn happened inside the burst")
+  })
+
   it("gives up when its signal aborts (a program that would run forever)", async () => {
     const controller = new AbortController()
     const running = runVirtual(Effect.forever(Effect.sleep("1 second")), { signal: controller.signal })
