@@ -9,10 +9,12 @@ import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../src/cloudstack/commands/Addresses.js"
 import { deleteFirewallRule } from "../../src/cloudstack/commands/Firewall.js"
 import { createLoadBalancerRule } from "../../src/cloudstack/commands/LoadBalancers.js"
+import { deleteTags } from "../../src/cloudstack/commands/Tags.js"
 import { FirewallRuleId, IpAddressId, NetworkId } from "../../src/cloudstack/Ids.js"
 import { NodeView } from "../../src/kubernetes/NodeView.js"
 import { ServiceView } from "../../src/kubernetes/ServiceView.js"
 import { lbName } from "../../src/provider/loadbalancer/LbName.js"
+import * as Tags from "../../src/provider/loadbalancer/Tags.js"
 import * as LoadBalancers from "../../src/provider/loadbalancer/LoadBalancers.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import type { SimState } from "../../src/simulation/cloudstack/SimModel.js"
@@ -117,6 +119,22 @@ describe("the chaos oracle (ChaosInvariants.check)", () => {
       assert.deepStrictEqual(messages(check(input(yield* sim.state))), [
         `[leak] IP ${ip.ipAddress} (Allocated, network ${net}) is held for no live Service`
       ])
+    }).pipe(Effect.provide(env)))
+
+  it.effect("a Service's IP without this cluster's tag is reported, unless a Service asked to keep it (keep-ip)", () =>
+    Effect.gen(function*() {
+      const { address, input, sim } = yield* built
+      const cs = yield* CloudStackClient
+      const ip = (yield* sim.state).publicIps.find((i) => i.address === address)
+      assert.isDefined(ip)
+      yield* cs.run(deleteTags, { resourceType: "PublicIpAddress", resourceIds: [ip?.uuid ?? ""] })
+      const after = yield* sim.state
+      assert.deepStrictEqual(messages(check(input(after))), [
+        `[converged] default/web: its IP ${address} lacks the ownership tag ${Tags.CLUSTER}`
+      ])
+      // kept once (a Service that asked to keep it recorded it): the user's from then on
+      const kept = new Map([["an-earlier-service-uid", new Set([ip?.uuid ?? ""])]])
+      assert.deepStrictEqual(messages(check({ ...input(after), kept })), [])
     }).pipe(Effect.provide(env)))
 
   it.effect("a second rule for a Service's port (on another IP) is a duplicate", () =>

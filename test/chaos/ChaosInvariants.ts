@@ -182,6 +182,8 @@ export const check = (input: CheckInput): ReadonlyArray<Violation> => {
       e.type === "Warning" && e.reason === reason && e.involvedObject.uid === service.metadata.uid
     )
 
+  /** IPs a Service asked to keep (keep-ip): the user's from then on, never tagged as this cluster's. */
+  const keptIps = new Set([...input.kept.values()].flatMap((s) => [...s]))
   /** Resources a live Service may keep: those of Services whose LB is excused (user error). */
   const allowedRules = new Set<string>()
   const allowedIps = new Set<string>()
@@ -268,7 +270,10 @@ export const check = (input: CheckInput): ReadonlyArray<Violation> => {
     if (recorded !== ip.uuid) {
       add("converged", `${name}: records IP id ${recorded ?? "(none)"}, its LB is on ${ip.address} (${ip.uuid})`)
     }
-    if (ip.owner === input.ccmAccount && !foreign.ips.has(ip.uuid) && ip.sourceNat === false) {
+    if (
+      ip.owner === input.ccmAccount && !foreign.ips.has(ip.uuid) && ip.sourceNat === false && !keptIps.has(ip.uuid) &&
+      !keptIps.has(ip.address)
+    ) {
       const tags = tagsOf("PublicIpAddress", ip.uuid)
       if (!tags.some((t) => t.key === Tags.CLUSTER && t.value === input.cluster)) {
         add("converged", `${name}: its IP ${ip.address} lacks the ownership tag ${Tags.CLUSTER}`)
@@ -426,7 +431,6 @@ export const check = (input: CheckInput): ReadonlyArray<Violation> => {
     if (n === 0) add("converged", `${who}: no ACL item ${proto}/${port} (${aclMarker(uid ?? "")})`)
     if (n > 1) add("duplicate", `${who}: ${n} ACL items ${proto}/${port}`)
   }
-  const keptIps = new Set([...input.kept.values()].flatMap((s) => [...s]))
   for (const ip of after.publicIps) {
     if (ip.state === "Free" || foreign.ips.has(ip.uuid) || allowedIps.has(ip.uuid)) continue
     if (keptIps.has(ip.uuid) || keptIps.has(ip.address)) {
