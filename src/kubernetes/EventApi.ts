@@ -46,7 +46,8 @@ const referenceToWire = (ref: ObjectReference): k8s.V1ObjectReference => ({
 
 export const make = Effect.gen(function*() {
   const client = yield* KubeClient
-  const call = limitedCall(client.limit)
+  // Events yield the bucket to the controllers' own requests (KubeClient.eventLimit).
+  const call = limitedCall(client.eventLimit)
   const decode = (verb: KubeApiError["verb"]) => decodeWith(verb, "events", decodeEvent)
 
   const create = Effect.fn("EventApi.create")(function*(event: EventCreate) {

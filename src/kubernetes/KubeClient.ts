@@ -16,7 +16,7 @@ import {
   LoadedKubeConfig
 } from "./KubeConfigLoader.js"
 import * as KubeHttp from "./KubeHttp.js"
-import { type KubeLimiter, type KubeRateLimit, makeLimiter, unlimited } from "./KubeRateLimiter.js"
+import { type KubeLimiter, type KubeRateLimit, makeLimiter, makeLimiters, unlimited } from "./KubeRateLimiter.js"
 
 export class KubeClient extends Context.Tag("cloudstack-ccm/kubernetes/KubeClient")<KubeClient, {
   readonly config: k8s.KubeConfig
@@ -25,8 +25,10 @@ export class KubeClient extends Context.Tag("cloudstack-ccm/kubernetes/KubeClien
   readonly coordination: k8s.CoordinationV1Api
   /** Generic group/version/plural access, for discovery.k8s.io (v1 or v1beta1 depending on the server). */
   readonly custom: k8s.CustomObjectsApi
-  /** The rate limit of the controllers' requests (gets, writes, Events). */
+  /** The rate limit of the controllers' requests (gets, writes). */
   readonly limit: KubeLimiter
+  /** Events' rate limit: `limit`'s bucket, taken only when no controller request waits for it. */
+  readonly eventLimit: KubeLimiter
   /** The rate limit of the informers' list pages and watch openings. */
   readonly informerLimit: KubeLimiter
   /** The rate limit of leader election's Lease requests. */
@@ -70,11 +72,18 @@ export const typedApis = (config: k8s.KubeConfig): Effect.Effect<
 /** The rate limits of a client, one bucket per kind of caller (client-go: one per clientset). */
 export interface KubeLimiters {
   readonly limit: KubeLimiter
+  /** Events: `limit`'s bucket, taken only when no controller request waits for it. */
+  readonly eventLimit: KubeLimiter
   readonly informerLimit: KubeLimiter
   readonly leaseLimit: KubeLimiter
 }
 
-const noLimits: KubeLimiters = { limit: unlimited, informerLimit: unlimited, leaseLimit: unlimited }
+const noLimits: KubeLimiters = {
+  limit: unlimited,
+  eventLimit: unlimited,
+  informerLimit: unlimited,
+  leaseLimit: unlimited
+}
 
 /**
  * The client: every request (not watches) goes through one keep-alive connection, except leader
@@ -107,8 +116,9 @@ export const make = (
 /**
  * The live client over the process's loaded configuration. With `rate` (`--kube-api-qps/-burst`), each kind of caller gets its own bucket of
  * that rate, as the Go CCM gives each controller, the shared informers and leader election their
- * own clientset: the controllers' requests (Events included), the informers' lists and watch
- * openings, the leader election's Lease requests.
+ * own clientset: the controllers' requests (their Events share that bucket but wait while a
+ * controller request does), the informers' lists and watch openings, the leader election's Lease
+ * requests.
  */
 export const layerFrom = (rate?: KubeRateLimit): Layer.Layer<KubeClient, KubeConfigError, LoadedKubeConfig> =>
   Layer.effect(
@@ -118,7 +128,16 @@ export const layerFrom = (rate?: KubeRateLimit): Layer.Layer<KubeClient, KubeCon
         LoadedKubeConfig,
         rate === undefined
           ? Effect.succeed(noLimits)
-          : Effect.all({ limit: makeLimiter(rate), informerLimit: makeLimiter(rate), leaseLimit: makeLimiter(rate) })
+          : Effect.all({
+            controllers: makeLimiters(rate),
+            informerLimit: makeLimiter(rate),
+            leaseLimit: makeLimiter(rate)
+          })
+            .pipe(Effect.map(({ controllers, ...others }) => ({
+              limit: controllers.limit,
+              eventLimit: controllers.background,
+              ...others
+            })))
       ),
       ([config, limits]) => makeFrom(config, limits)
     )

@@ -38,9 +38,37 @@ export const reserve = (bucket: Bucket, now: number, rate: KubeRateLimit): reado
   }]
 }
 
+/**
+ * Takes one token at `now` only if one is there (no request waits for it, none past the burst is
+ * reserved): 0 and the new bucket, or how long until one is there and the bucket unchanged. Pure.
+ */
+export const takeAvailable = (bucket: Bucket, now: number, rate: KubeRateLimit): readonly [number, Bucket] => {
+  const elapsed = bucket.at === undefined ? 0 : Math.max(0, now - bucket.at)
+  const tokens = Math.min(rate.burst, bucket.tokens + (elapsed * rate.qps) / 1000)
+  // Tolerant of rounding: a token earned exactly by now (0.1 qps steps do not add up to 1 exactly).
+  if (tokens >= 1 - 1e-9) {
+    return [0, { tokens: Math.max(0, tokens - 1), at: bucket.at === undefined ? now : Math.max(now, bucket.at) }]
+  }
+  return [((1 - tokens) * 1000) / rate.qps, bucket]
+}
+
+/** One bucket, two classes of request. */
+export interface KubeLimiterPair {
+  /** Reserves its token in arrival order, as client-go does. */
+  readonly limit: KubeLimiter
+  /**
+   * Takes a token only when no `limit` request waits for one (Events): the API server sees the same
+   * rate, and what the controllers write (a Node's initialisation) never queues behind an Event.
+   */
+  readonly background: KubeLimiter
+}
+
 /** A bucket of `burst` tokens, full at start, refilled `qps` per second, up to `burst`. */
-export const makeLimiter = (rate: KubeRateLimit): Effect.Effect<KubeLimiter> =>
-  Effect.map(Ref.make<Bucket>({ tokens: rate.burst, at: undefined }), (bucket): KubeLimiter => {
+export const makeLimiters = (rate: KubeRateLimit): Effect.Effect<KubeLimiterPair> =>
+  Effect.gen(function*() {
+    const bucket = yield* Ref.make<Bucket>({ tokens: rate.burst, at: undefined })
+    // Background requests wait one at a time: one fiber polls the bucket, not one per Event.
+    const backgroundTurn = yield* Effect.makeSemaphore(1)
     const take = Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.modify(bucket, (b) => reserve(b, now, rate)))
     // An interrupted wait hands its token back, as x/time/rate cancels a reservation.
     const giveBack = Ref.update(bucket, (b) => ({ ...b, tokens: Math.min(rate.burst, b.tokens + 1) }))
@@ -51,5 +79,17 @@ export const makeLimiter = (rate: KubeRateLimit): Effect.Effect<KubeLimiter> =>
           wait <= 0 ? Effect.void : Effect.onInterrupt(restore(Effect.sleep(Duration.millis(wait))), () => giveBack)
       )
     )
-    return (request) => Effect.zipRight(admit, request)
+    // Nothing is taken until the token is: an interrupted wait has nothing to give back.
+    const admitBackground: Effect.Effect<void> = Effect.flatMap(
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.modify(bucket, (b) => takeAvailable(b, now, rate))),
+      (wait) => wait <= 0 ? Effect.void : Effect.zipRight(Effect.sleep(Duration.millis(wait)), admitBackground)
+    )
+    return {
+      limit: (request) => Effect.zipRight(admit, request),
+      background: (request) => Effect.zipRight(backgroundTurn.withPermits(1)(admitBackground), request)
+    }
   })
+
+/** `makeLimiters(rate).limit`: a bucket for one class of request. */
+export const makeLimiter = (rate: KubeRateLimit): Effect.Effect<KubeLimiter> =>
+  Effect.map(makeLimiters(rate), (pair) => pair.limit)

@@ -7,7 +7,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
 import { inlineFiles, loadConfig } from "../../src/kubernetes/KubeConfigLoader.js"
-import { type KubeLimiter, makeLimiter, reserve } from "../../src/kubernetes/KubeRateLimiter.js"
+import {
+  type KubeLimiter,
+  makeLimiter,
+  makeLimiters,
+  reserve,
+  takeAvailable
+} from "../../src/kubernetes/KubeRateLimiter.js"
 import { call, limitedCall, listAll, toKubeApiError } from "../../src/kubernetes/KubeRequest.js"
 import { watchErrorToKubeApiError } from "../../src/kubernetes/KubeWatch.js"
 import { writeKubeconfig } from "../fakes/Kubeconfig.js"
@@ -189,6 +195,37 @@ describe("KubeClient", () => {
     assert.strictEqual(late, 0)
   })
 
+  it("a background request takes a token only when one is there, and none while requests wait for one", () => {
+    const rate = { qps: 2, burst: 2 }
+    const full = { tokens: 2, at: undefined }
+    const [now, afterOne] = takeAvailable(full, 0, rate)
+    assert.strictEqual(now, 0)
+    assert.strictEqual(afterOne.tokens, 1)
+    // two requests reserved past the burst: 1.5 tokens owed at 0 ms
+    const [, owing] = reserve({ tokens: 0.5, at: 0 }, 0, rate)
+    const [wait, unchanged] = takeAvailable(owing, 0, rate)
+    assert.strictEqual(wait, 750, "until the debt is paid and one token is there: (1 - -0.5) tokens at 2 qps")
+    assert.strictEqual(unchanged, owing, "nothing taken, nothing reserved")
+    const [later] = takeAvailable(owing, 1000, rate)
+    assert.strictEqual(later, 0)
+  })
+
+  it.scoped("background requests (Events) wait while controller requests wait, and then go in turn", () =>
+    Effect.gen(function*() {
+      const { background, limit } = yield* makeLimiters({ qps: 1, burst: 1 })
+      const stamp = (l: KubeLimiter) => l(Clock.currentTimeMillis)
+      assert.strictEqual(yield* stamp(limit), 0)
+      const events = yield* Effect.fork(
+        Effect.all([stamp(background), stamp(background)], { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("100 millis")
+      // a controller request asked after the Events is served first
+      const write = yield* Effect.fork(stamp(limit))
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(yield* Fiber.join(write), 1000)
+      assert.deepStrictEqual([...(yield* Fiber.join(events))].sort((a, b) => a - b), [2000, 3000])
+    }))
+
   it.scoped("an interrupted wait hands its token back", () =>
     Effect.gen(function*() {
       const limit = yield* makeLimiter({ qps: 1, burst: 1 })
@@ -248,7 +285,10 @@ describe("KubeClient", () => {
       // Each bucket's one token is there at once; only the controllers' second request waits.
       assert.deepStrictEqual(yield* stamps, [0, 0, 0])
       const fiber = yield* Effect.fork(client.limit(Clock.currentTimeMillis))
-      yield* TestClock.adjust("1 second")
+      // Events share the controllers' bucket, behind their requests
+      const event = yield* Effect.fork(client.eventLimit(Clock.currentTimeMillis))
+      yield* TestClock.adjust("2 seconds")
       assert.strictEqual(yield* Fiber.join(fiber), 1000)
+      assert.strictEqual(yield* Fiber.join(event), 2000)
     }))
 })
