@@ -232,12 +232,15 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
     const cpuByThen = cpuSeconds(pid)
     const callsByThen = (await cloudStackCalls()) - callsBefore
 
-    // The Synced Events trail the last update by a token or two; wait for them before counting.
+    // The Events trail the Nodes (they take the rate limit's tokens only when no Node write waits for
+    // one): wait for them before counting, and count their CPU too.
     let requests = delta(before, await requestCounts(api))
-    for (let i = 0; i < 40 && (requests.get("POST events") ?? 0) < NODES; i++) {
+    for (let i = 0; i < 480 && (requests.get("POST events") ?? 0) < NODES; i++) {
       await sleep(250)
       requests = delta(before, await requestCounts(api))
     }
+    const eventsSeconds = (performance.now() - started) / 1000
+    const cpuByEvents = cpuSeconds(pid)
     const total = (keep: (key: string) => boolean) =>
       [...requests].filter(([key]) => keep(key)).reduce((n, [, c]) => n + c, 0)
     const perNode = total((key) => !key.startsWith("LIST ") && !key.startsWith("WATCH ")) / NODES
@@ -285,21 +288,30 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         wallSeconds <= GO_CCM.wallSeconds,
         `machine load average ${round(load)} on ${cpus().length} cores at start`
       ),
+      {
+        bench,
+        metric: "all Events written, after process start",
+        value: round(eventsSeconds),
+        unit: "s",
+        note: `the Events yield the rate limit to Node writes; the process's CPU when all Nodes were initialised: ${
+          round(cpuByThen, 2)
+        } s`
+      },
       row(
-        "CPU seconds by then",
-        round(cpuByThen, 2),
+        "CPU seconds by then (by the last Event)",
+        round(cpuByEvents, 2),
         "s",
         GO_CCM.cpuSeconds,
         `per Node <= 1.5 x Go's`,
-        cpuByThen / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300
+        cpuByEvents / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300
       ),
       row(
-        "CPU per initialised Node",
-        round((cpuByThen / NODES) * 1000),
+        "CPU per initialised Node (Events included)",
+        round((cpuByEvents / NODES) * 1000),
         "ms",
         round((GO_CCM.cpuSeconds / 300) * 1000),
         `<= ${round((1.5 * GO_CCM.cpuSeconds * 1000) / 300)} ms`,
-        cpuByThen / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300
+        cpuByEvents / NODES <= (1.5 * GO_CCM.cpuSeconds) / 300
       ),
       row(
         "CloudStack calls to initialise them",
