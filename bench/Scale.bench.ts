@@ -276,7 +276,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   rows.push({
     bench,
     metric: "converge from empty (virtual s)",
-    value: r.createMs / 1000,
+    value: Math.round(r.createMs / 100) / 10,
     unit: "s",
     note: `bound ${r.createQueues.boundMs / 1000} s`
   })
@@ -297,7 +297,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   rows.push({
     bench,
     metric: `rolling replacement, ${BATCH} at a time (virtual s)`,
-    value: r.replaceMs / 1000,
+    value: Math.round(r.replaceMs / 100) / 10,
     unit: "s",
     note: `bound ${r.replaceQueues.boundMs / 1000} s`
   })
@@ -321,7 +321,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
   rows.push({
     bench,
     metric: "restart: every LB confirmed (virtual s)",
-    value: r.restartMs / 1000,
+    value: Math.round(r.restartMs / 100) / 10,
     unit: "s",
     note: `${mutating(r.restartCalls)} mutating calls`
   })
