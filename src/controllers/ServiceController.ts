@@ -122,6 +122,10 @@ export const make = (options: ServiceControllerOptions = {}) =>
           }
         })
 
+      // The service controller's words when a Service's LB has no member left.
+      const noNodes = (service: ServiceView) =>
+        event(service, "Warning", "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
+
       const userError = (service: ServiceView, e: LbUserError) =>
         event(service, "Warning", e.reason, e.detail).pipe(
           Effect.zipRight(
@@ -170,14 +174,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
                 if (last.backends === backends && !changed) return WorkQueue.ReconcileResult.Done()
                 for (const w of updated.right.warnings) yield* event(service, "Warning", w.reason, w.message)
                 yield* event(service, "Normal", "UpdatedLoadBalancer", "Updated load balancer with new hosts")
-                if (nodes.length === 0) {
-                  yield* event(
-                    service,
-                    "Warning",
-                    "UnAvailableLoadBalancer",
-                    "There are no available nodes for LoadBalancer"
-                  )
-                }
+                if (nodes.length === 0) yield* noNodes(service)
                 return WorkQueue.ReconcileResult.Done()
               }
               if (updated.left._tag !== "LbSnapshotStaleError") {
@@ -206,14 +203,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
                 true
               )
             if (Option.isNone(held)) return Option.none()
-            if (nodes.length === 0) {
-              yield* event(
-                service,
-                "Warning",
-                "UnAvailableLoadBalancer",
-                "There are no available nodes for LoadBalancer"
-              )
-            }
+            if (nodes.length === 0) yield* noNodes(service)
             const result = yield* lbs.ensure(yield* requestFor(service, nodes)).pipe(
               Effect.catchTag("LbUserError", (e) => userError(service, e))
             )

@@ -157,15 +157,19 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const round = makeRound({ instances, client, facts, reservations, cluster, tags: options.tags ?? true })
     const live = Reads.live(client)
 
+    /** The Service's LB as asked, or the user's error naming every bad annotation. */
+    const specOf = <E>(request: LbRequest<E>) =>
+      Either.match(fromService(request.service, cluster), {
+        onLeft: (errors) =>
+          Effect.fail(
+            new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })
+          ),
+        onRight: Effect.succeed
+      })
+
     const ensure = <E>(request: LbRequest<E>): Effect.Effect<EnsureResult, LbError | E> =>
       Effect.gen(function*() {
-        const spec = yield* Either.match(fromService(request.service, cluster), {
-          onLeft: (errors) =>
-            Effect.fail(
-              new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })
-            ),
-          onRight: Effect.succeed
-        })
+        const spec = yield* specOf(request)
         let ownership = Ownership.fromAnnotations(request.service.annotations)
         let mutations = 0
         let refusals = 0
@@ -345,13 +349,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
 
     const drift = <E>(request: LbRequest<E>, reads: Reads.LbReads) =>
       Effect.gen(function*() {
-        const spec = yield* Either.match(fromService(request.service, cluster), {
-          onLeft: (errors) =>
-            Effect.fail(
-              new LbUserError({ reason: "InvalidAnnotation", detail: errors.map((e) => e.message).join("; ") })
-            ),
-          onRight: Effect.succeed
-        })
+        const spec = yield* specOf(request)
         const noMembers: Reads.LbReads = { ...reads, members: () => Effect.succeed([]) }
         const result = yield* round(
           roundRequest(request),
