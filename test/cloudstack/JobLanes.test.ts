@@ -4,7 +4,7 @@ import { CloudStackTransportError } from "../../src/cloudstack/CloudStackError.j
 import type { AsyncJobResult } from "../../src/cloudstack/commands/AsyncJobs.js"
 import { JobId } from "../../src/cloudstack/Ids.js"
 import * as JobLanes from "../../src/cloudstack/JobLanes.js"
-import { runScoped } from "../fakes/Virtual.js"
+import { runScoped, settled } from "../fakes/Virtual.js"
 
 /** A CloudStack job queue: jobs run one at a time in submission order (or as `finishAt` says). */
 const queue = (durationMs: number) =>
@@ -59,7 +59,8 @@ describe("JobLanes", () => {
       const first = yield* Effect.fork(
         lanes.await("l", slow.id, slow.submittedAt, q.poll(slow.id)).pipe(Effect.timeout("20 seconds"), Effect.either)
       )
-      yield* Effect.yieldNow()
+      // the slow one has joined the lane (as its head) before the quick one does
+      yield* settled
       const at = yield* Effect.all([
         Fiber.join(first),
         lanes.await("l", quick.id, quick.submittedAt, q.poll(quick.id)).pipe(Effect.zipRight(Clock.currentTimeMillis))

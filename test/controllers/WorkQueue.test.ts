@@ -4,6 +4,7 @@ import * as WorkQueue from "../../src/controllers/WorkQueue.js"
 import { ReconcileResult } from "../../src/controllers/WorkQueue.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as CapturingLogger from "../fakes/CapturingLogger.js"
+import { runScoped, settled } from "../fakes/Virtual.js"
 
 const TestMetrics = Metrics.layer
 
@@ -38,7 +39,7 @@ describe("WorkQueue", () => {
       assert.strictEqual(yield* counter((m) => m.workqueueDepth, { name: "test" }), 0)
     }).pipe(Effect.provide(TestMetrics)))
 
-  it.scoped("awaitIdle completes when the last processing key is done, without polling the clock", () =>
+  it("awaitIdle completes when the last processing key is done, without polling the clock", () =>
     Effect.gen(function*() {
       const q = yield* WorkQueue.make<string>({ name: "test" })
       yield* q.awaitIdle
@@ -48,13 +49,13 @@ describe("WorkQueue", () => {
       const b = yield* q.take
       const idle = yield* Effect.fork(q.awaitIdle)
       yield* q.done(a)
-      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      yield* settled
       assert.isNull(idle.unsafePoll(), "b still processing")
       yield* q.done(b)
-      // No TestClock.adjust: a signal, not a timer, ends the wait.
-      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      // settled does not move the clock: a signal, not a timer, ends the wait.
+      yield* settled
       assert.isTrue(Exit.isExit(idle.unsafePoll()))
-    }).pipe(Effect.provide(TestMetrics)))
+    }).pipe(Effect.provide(TestMetrics), runScoped))
 
   it.scoped("never hands a processing key out again before done, then re-queues it once", () =>
     Effect.gen(function*() {

@@ -5,7 +5,7 @@
  * `it.scoped`: the effect gets a scope of its own and logs nothing.
  */
 import { Cause, Clock, Duration, Effect, Exit, Logger, type Scope } from "effect"
-import { advanceTo, runVirtual, type VirtualTime } from "../../src/simulation/VirtualTime.js"
+import { advanceTo, runVirtual, VirtualTime } from "../../src/simulation/VirtualTime.js"
 
 /** The unit project's testTimeout: a run past it is a failed test, and its loop must not spin on. */
 const GIVE_UP_MS = 60_000
@@ -22,3 +22,6 @@ export const runScoped = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Virtua
 /** Lets everything else run for `duration` of virtual time, then settle. */
 export const pass = (duration: Duration.DurationInput): Effect.Effect<void, never, VirtualTime> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => advanceTo(now + Duration.toMillis(duration)))
+
+/** Completes once no other fiber can run without the clock moving (the clock stays where it is). */
+export const settled: Effect.Effect<void, never, VirtualTime> = Effect.flatMap(VirtualTime, (driver) => driver.settled)

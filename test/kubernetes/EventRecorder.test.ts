@@ -5,6 +5,7 @@ import * as EventRecorder from "../../src/kubernetes/EventRecorder.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
 import * as CapturingLogger from "../fakes/CapturingLogger.js"
+import { runScoped, settled } from "../fakes/Virtual.js"
 
 const ref = { kind: "Service", namespace: "shop", name: "web", uid: "uid-1", apiVersion: "v1" }
 const env = Layer.merge(FakeKubernetes.layer(), Metrics.layer)
@@ -84,7 +85,7 @@ describe("EventRecorder", () => {
       assert.deepStrictEqual((yield* fake.events).map((event) => event.count), [1])
     }).pipe(Effect.provide(env)))
 
-  it.scoped("record returns at once while the API server has not answered; the Events follow in the background", () =>
+  it("record returns at once while the API server has not answered; the Events follow in the background", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
       const fake = yield* FakeKubernetes.FakeKubernetes
@@ -98,15 +99,16 @@ describe("EventRecorder", () => {
         )
       }
       const flushed = yield* Effect.fork(recorder.flush)
-      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      // everything that can run without an answer has run
+      yield* settled
       assert.isNull(flushed.unsafePoll())
       assert.strictEqual((yield* fake.events).length, 0)
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(flushed)
       assert.deepStrictEqual((yield* fake.events).map((e) => e.involvedObject.name).sort(), ["n1", "n2", "n3"])
-    }).pipe(Effect.provide(env)))
+    }).pipe(Effect.provide(env), runScoped))
 
-  it.scoped("a full queue drops new Events and counts them; the queued ones are still written", () =>
+  it("a full queue drops new Events and counts them; the queued ones are still written", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
       const fake = yield* FakeKubernetes.FakeKubernetes
@@ -116,13 +118,13 @@ describe("EventRecorder", () => {
       const node = (i: number) => ({ kind: "Node", namespace: "", name: `n${i}`, uid: `u${i}` })
       // The first is taken by the sender (waiting on the API), 4 wait in the queue, 3 find it full.
       yield* recorder.record(node(0), "Normal", "Synced", "ok")
-      yield* Effect.repeatN(Effect.yieldNow(), 5)
+      yield* settled
       for (let i = 1; i <= 7; i++) yield* recorder.record(node(i), "Normal", "Synced", "ok")
       assert.strictEqual(yield* dropped("queue_full"), 3)
       yield* Deferred.succeed(gate, undefined)
       yield* recorder.flush
       assert.strictEqual((yield* fake.events).length, 5)
-    }).pipe(Effect.provide(env)))
+    }).pipe(Effect.provide(env), runScoped))
 
   it.scoped("spam filter: 25 Events per object, then one per 5 minutes; other objects are not held back", () =>
     Effect.gen(function*() {

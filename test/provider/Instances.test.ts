@@ -8,6 +8,7 @@ import { VirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js
 import { makeWith, type VmSource, vmSourceFromClient } from "../../src/provider/Instances.js"
 import { clientLayer } from "../fakes/CloudStackTestEnv.js"
 import { json, script } from "../fakes/ScriptedTransport.js"
+import { pass, runScoped, settled } from "../fakes/Virtual.js"
 
 const vm = (id: string, name: string, state = "Running") =>
   Schema.decodeUnknownSync(VirtualMachine)({
@@ -113,7 +114,7 @@ describe("Instances", () => {
       assert.strictEqual((yield* Ref.get(calls)).list, 4)
     }))
 
-  it.effect("prefetch: a resolve with maxAge arriving meanwhile reuses its listing, or shares its failure", () =>
+  it("prefetch: a resolve with maxAge arriving meanwhile reuses its listing, or shares its failure", () =>
     Effect.gen(function*() {
       const gate = yield* Ref.make(yield* Deferred.make<void>())
       const down = yield* Ref.make(false)
@@ -137,9 +138,11 @@ describe("Instances", () => {
         const opened = yield* Deferred.make<void>()
         yield* Ref.set(gate, opened)
         const prefetch = yield* Effect.fork(instances.prefetch("1 minute"))
-        yield* Effect.yieldNow()
+        // the prefetch's listing waits on the gate
+        yield* settled
         const resolve = yield* Effect.fork(instances.resolve([node], { maxAge: "1 minute" }))
-        yield* Effect.yieldNow()
+        // and so does the resolve, on the prefetch
+        yield* settled
         yield* Deferred.succeed(opened, undefined)
         return { prefetch: yield* Fiber.await(prefetch), resolve: yield* Fiber.await(resolve) }
       })
@@ -151,7 +154,7 @@ describe("Instances", () => {
       )
       assert.strictEqual(yield* Ref.get(lists), 1, "the resolve used the prefetched listing")
       // Older than a minute, and CloudStack down: the resolve fails with the prefetch's error.
-      yield* TestClock.adjust("2 minutes")
+      yield* pass("2 minutes")
       yield* Ref.set(down, true)
       const failed = yield* prefetchThenResolve
       const errorOf = (exit: Exit.Exit<unknown, unknown>) =>
@@ -159,7 +162,7 @@ describe("Instances", () => {
       assert.isTrue(Option.contains(errorOf(failed.prefetch), outage))
       assert.isTrue(Option.contains(errorOf(failed.resolve), outage), "the prefetch's own error")
       assert.strictEqual(yield* Ref.get(lists), 2, "no listing of its own after the failed one")
-    }))
+    }).pipe(runScoped))
 
   it.live("lets the previous listing go before it fetches the next (not two listings in memory at once)", () =>
     Effect.gen(function*() {

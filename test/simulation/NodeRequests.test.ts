@@ -4,7 +4,7 @@
  * and that no sync waits for an Event to be written.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, FiberRef, Layer, Ref, TestClock } from "effect"
+import { Deferred, Effect, FiberRef, Layer, Ref } from "effect"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { stopVirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
 import * as NodeController from "../../src/controllers/NodeController.js"
@@ -17,7 +17,8 @@ import type { NodeView } from "../../src/kubernetes/NodeView.js"
 import { CloudStackSimulator } from "../../src/simulation/cloudstack/CloudStackSimulator.js"
 import * as DemoCluster from "../../src/simulation/DemoCluster.js"
 import * as FakeKubernetes from "../../src/simulation/FakeKubernetes.js"
-import { bigWorld, cloudLayer, settle } from "./NodeScenariosEnv.js"
+import { pass, runScoped } from "../fakes/Virtual.js"
+import { bigWorld, cloudLayer } from "./NodeScenariosEnv.js"
 
 type Requests = Ref.Ref<ReadonlyArray<string>>
 
@@ -62,7 +63,7 @@ const taintedNodes = Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.node
 )
 
 describe("node controllers: Kubernetes requests", () => {
-  it.scoped("initialising a Node takes 3 requests: the update from the informer's copy, the addresses, the Synced Event; no read", () =>
+  it("initialising a Node takes 3 requests: the update from the informer's copy, the addresses, the Synced Event; no read", () =>
     Effect.gen(function*() {
       const requests = yield* Ref.make<ReadonlyArray<string>>([])
       yield* Effect.gen(function*() {
@@ -70,7 +71,7 @@ describe("node controllers: Kubernetes requests", () => {
         yield* Ref.set(requests, [])
         const controller = yield* NodeController.make({ workers: 4, drainTimeout: 0 })
         yield* controller.run
-        yield* settle(30)
+        yield* pass("3 seconds")
         assert.strictEqual(yield* taintedNodes, 0)
         const made = yield* Ref.get(requests)
         const count = (request: string) => made.filter((r) => r === request).length
@@ -80,9 +81,9 @@ describe("node controllers: Kubernetes requests", () => {
         assert.strictEqual(count("get nodes"), 0)
         assert.strictEqual(made.length, 90, made.join(", "))
       }).pipe(Effect.provide(env(requests)))
-    }))
+    }).pipe(runScoped))
 
-  it.scoped("Nodes joining within a minute share one VM listing (a long initialisation does not list every VM every 10 s)", () =>
+  it("Nodes joining within a minute share one VM listing (a long initialisation does not list every VM every 10 s)", () =>
     Effect.gen(function*() {
       const requests = yield* Ref.make<ReadonlyArray<string>>([])
       yield* Effect.gen(function*() {
@@ -93,23 +94,23 @@ describe("node controllers: Kubernetes requests", () => {
         const controller = yield* NodeController.make({ workers: 1, drainTimeout: 0 })
         yield* controller.run
         yield* api.create({ name: "big-1", taints })
-        yield* settle(10)
+        yield* pass("1 second")
         const first = yield* listings
         for (const [i, wait] of [[2, "20 seconds"], [3, "25 seconds"]] as const) {
-          yield* TestClock.adjust(wait)
+          yield* pass(wait)
           yield* api.create({ name: `big-${i}`, taints })
-          yield* settle(10)
+          yield* pass("1 second")
         }
         assert.strictEqual(yield* taintedNodes, 0)
         assert.strictEqual(yield* listings, first, "the listing of 48 s ago still answers")
-        yield* TestClock.adjust("15 seconds")
+        yield* pass("15 seconds")
         yield* api.create({ name: "big-4", taints })
-        yield* settle(10)
+        yield* pass("1 second")
         assert.strictEqual((yield* listings) - first, 1, "older than a minute: listed afresh")
       }).pipe(Effect.provide(env(requests)))
-    }))
+    }).pipe(runScoped))
 
-  it.scoped("the VM listing starts at the first page of the Node list that shows an uninitialised Node, and the initialisations reuse it", () =>
+  it("the VM listing starts at the first page of the Node list that shows an uninitialised Node, and the initialisations reuse it", () =>
     Effect.gen(function*() {
       const requests = yield* Ref.make<ReadonlyArray<string>>([])
       const rest = yield* Deferred.make<void>()
@@ -136,17 +137,17 @@ describe("node controllers: Kubernetes requests", () => {
         const before = yield* listings
         const controller = yield* NodeController.make({ workers: 1, drainTimeout: 0 })
         yield* controller.run
-        yield* settle(5)
+        yield* pass("500 millis")
         assert.strictEqual((yield* listings) - before, 1, "listed while the rest of the Node list is outstanding")
         assert.strictEqual(yield* taintedNodes, 3)
         yield* Deferred.succeed(rest, undefined)
-        yield* settle(20)
+        yield* pass("2 seconds")
         assert.strictEqual(yield* taintedNodes, 0)
         assert.strictEqual((yield* listings) - before, 1, "the three initialisations reused it")
       }).pipe(Effect.provide(paged.pipe(Layer.provideMerge(env(requests)))))
-    }))
+    }).pipe(runScoped))
 
-  it.scoped("a sync never waits for its Event: Nodes are initialised while the Events API does not answer", () =>
+  it("a sync never waits for its Event: Nodes are initialised while the Events API does not answer", () =>
     Effect.gen(function*() {
       const requests = yield* Ref.make<ReadonlyArray<string>>([])
       const gate = yield* Deferred.make<void>()
@@ -154,19 +155,19 @@ describe("node controllers: Kubernetes requests", () => {
         yield* DemoCluster.setup({ nodes: 10 })
         const controller = yield* NodeController.make({ workers: 1, drainTimeout: 0 })
         yield* controller.run
-        yield* settle(30)
+        yield* pass("3 seconds")
         assert.strictEqual(yield* taintedNodes, 0)
         assert.strictEqual((yield* Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events)).length, 0)
         yield* Deferred.succeed(gate, undefined)
-        yield* settle(5)
+        yield* pass("500 millis")
         const synced = (yield* Effect.flatMap(FakeKubernetes.FakeKubernetes, (k) => k.events)).filter((e) =>
           e.reason === "Synced"
         )
         assert.strictEqual(synced.length, 10)
       }).pipe(Effect.provide(env(requests, gate)))
-    }))
+    }).pipe(runScoped))
 
-  it.scoped("a Conflict costs one read: the Node is read from the API server only then", () =>
+  it("a Conflict costs one read: the Node is read from the API server only then", () =>
     Effect.gen(function*() {
       const requests = yield* Ref.make<ReadonlyArray<string>>([])
       yield* Effect.gen(function*() {
@@ -176,7 +177,7 @@ describe("node controllers: Kubernetes requests", () => {
         yield* fake.failNext({ verb: "patch", resource: "nodes", reason: "Conflict", times: 1 })
         const controller = yield* NodeController.make({ workers: 1, drainTimeout: 0 })
         yield* controller.run
-        yield* settle(20)
+        yield* pass("2 seconds")
         assert.strictEqual(yield* taintedNodes, 0)
         assert.deepStrictEqual(yield* Ref.get(requests), [
           "patch nodes",
@@ -186,9 +187,9 @@ describe("node controllers: Kubernetes requests", () => {
           "create events"
         ])
       }).pipe(Effect.provide(env(requests)))
-    }))
+    }).pipe(runScoped))
 
-  it.scoped("a quiet lifecycle round reads no Node: only NotReady or shutdown-tainted Nodes are looked at", () =>
+  it("a quiet lifecycle round reads no Node: only NotReady or shutdown-tainted Nodes are looked at", () =>
     Effect.gen(function*() {
       const requests = yield* Ref.make<ReadonlyArray<string>>([])
       yield* Effect.gen(function*() {
@@ -207,20 +208,20 @@ describe("node controllers: Kubernetes requests", () => {
           informer: Effect.succeed(counted)
         })
         yield* Effect.forkScoped(lifecycle.run)
-        yield* settle(30, "1 second")
+        yield* pass("30 seconds")
         assert.deepStrictEqual(yield* Ref.get(reads), { lists: 0, gets: 0 }, "30 rounds over 20 Ready Nodes")
         // One Node turns NotReady: from then on each round reads that one Node.
         const [down] = registered
         yield* fake.setNodeReady(down!.node, "Unknown")
-        yield* settle(5, "1 second")
+        yield* pass("5 seconds")
         const after = yield* Ref.get(reads)
         assert.strictEqual(after.lists, 0)
         assert.isAtLeast(after.gets, 3)
         assert.isAtMost(after.gets, 6)
       }).pipe(Effect.provide(env(requests)))
-    }))
+    }).pipe(runScoped))
 
-  it.scoped("the lifecycle monitor taints from the informer's copy: one request per change, none per quiet round", () =>
+  it("the lifecycle monitor taints from the informer's copy: one request per change, none per quiet round", () =>
     Effect.gen(function*() {
       const requests = yield* Ref.make<ReadonlyArray<string>>([])
       yield* Effect.gen(function*() {
@@ -230,19 +231,19 @@ describe("node controllers: Kubernetes requests", () => {
         for (const { node } of registered) yield* fake.setNodeReady(node, "True")
         const controller = yield* NodeController.make({ workers: 1, drainTimeout: 0 })
         yield* controller.run
-        yield* settle(20)
+        yield* pass("2 seconds")
         const lifecycle = yield* NodeLifecycleController.make({ monitorPeriod: "1 second" })
         yield* Effect.forkScoped(lifecycle.run)
         yield* Ref.set(requests, [])
-        yield* settle(30, "1 second")
+        yield* pass("30 seconds")
         assert.deepStrictEqual(yield* Ref.get(requests), [], "quiet rounds ask nothing")
         const [stopped] = registered
         yield* client.run(stopVirtualMachine, { id: stopped!.vm.id })
         yield* fake.setNodeReady(stopped!.node, "Unknown")
-        yield* settle(10, "1 second")
+        yield* pass("10 seconds")
         const node = (yield* fake.nodes).find((n) => n.metadata.name === stopped!.node)
         assert.isTrue(node?.spec.taints.some((t) => t.key === TAINT_SHUTDOWN))
         assert.deepStrictEqual(yield* Ref.get(requests), ["patch nodes"])
       }).pipe(Effect.provide(env(requests)))
-    }))
+    }).pipe(runScoped))
 })

@@ -1,8 +1,8 @@
 /**
- * Shared wiring of the node scenario tests: the CloudStack simulator (in memory, on the TestClock)
+ * Shared wiring of the node scenario tests: the CloudStack simulator (in memory, on the ambient Clock)
  * behind the real CloudStackClient and Instances provider, and worlds sized for the scenarios.
  */
-import { type Duration, Effect, Layer, TestClock } from "effect"
+import { Layer } from "effect"
 import * as CloudStackClient from "../../src/cloudstack/CloudStackClient.js"
 import { CloudConfig, type CloudConfigShape } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
@@ -40,10 +40,3 @@ export const cloudLayer = (options: CloudOptions = {}) => {
   const client = CloudStackClient.layer.pipe(Layer.provideMerge(base))
   return Instances.layer(options.providerName ?? "external-cloudstack").pipe(Layer.provideMerge(client))
 }
-
-/**
- * Lets forked controllers run: small TestClock steps, each followed by enough scheduler turns for
- * the woken fibers' chains (client, simulator, fake API server) to reach their next sleep.
- */
-export const settle = (steps = 20, step: Duration.DurationInput = "100 millis") =>
-  Effect.repeatN(Effect.zipRight(TestClock.adjust(step), Effect.repeatN(Effect.yieldNow(), 30)), steps - 1)
