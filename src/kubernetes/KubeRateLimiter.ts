@@ -52,13 +52,17 @@ export const takeAvailable = (bucket: Bucket, now: number, rate: KubeRateLimit):
   return [((1 - tokens) * 1000) / rate.qps, bucket]
 }
 
+/** The longest a background request yields to the others before it takes its place in line. */
+export const BACKGROUND_MAX_WAIT_MS = 10_000
+
 /** One bucket, two classes of request. */
 export interface KubeLimiterPair {
   /** Reserves its token in arrival order, as client-go does. */
   readonly limit: KubeLimiter
   /**
-   * Takes a token only when no `limit` request waits for one (Events): the API server sees the same
-   * rate, and what the controllers write (a Node's initialisation) never queues behind an Event.
+   * Takes a token only when no `limit` request waits for one (Events), for up to
+   * BACKGROUND_MAX_WAIT_MS, then reserves in line: the API server sees the same rate, and what the
+   * controllers write (a Node's initialisation) does not queue behind Events.
    */
   readonly background: KubeLimiter
 }
@@ -79,14 +83,28 @@ export const makeLimiters = (rate: KubeRateLimit): Effect.Effect<KubeLimiterPair
           wait <= 0 ? Effect.void : Effect.onInterrupt(restore(Effect.sleep(Duration.millis(wait))), () => giveBack)
       )
     )
-    // Nothing is taken until the token is: an interrupted wait has nothing to give back.
-    const admitBackground: Effect.Effect<void> = Effect.flatMap(
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.modify(bucket, (b) => takeAvailable(b, now, rate))),
-      (wait) => wait <= 0 ? Effect.void : Effect.zipRight(Effect.sleep(Duration.millis(wait)), admitBackground)
-    )
+    // Nothing is taken until the token is: an interrupted wait has nothing to give back. Past
+    // BACKGROUND_MAX_WAIT it reserves in line like the others: busy controllers delay an Event
+    // (a Warning) by seconds, never starve it.
+    const admitBackground = (until: number): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        now >= until ? admit : Effect.flatMap(
+          Ref.modify(bucket, (b) => takeAvailable(b, now, rate)),
+          (wait) =>
+            wait <= 0 ? Effect.void : Effect.zipRight(
+              Effect.sleep(Duration.millis(Math.min(wait, until - now))),
+              admitBackground(until)
+            )
+        ))
     return {
       limit: (request) => Effect.zipRight(admit, request),
-      background: (request) => Effect.zipRight(backgroundTurn.withPermits(1)(admitBackground), request)
+      background: (request) =>
+        Effect.zipRight(
+          backgroundTurn.withPermits(1)(
+            Effect.flatMap(Clock.currentTimeMillis, (now) => admitBackground(now + BACKGROUND_MAX_WAIT_MS))
+          ),
+          request
+        )
     }
   })
 

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as k8s from "@kubernetes/client-node"
-import { Clock, Context, Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
+import { Clock, Context, Effect, Either, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import type { RequestOptions } from "node:https"
 import { tmpdir } from "node:os"
@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
 import { inlineFiles, loadConfig } from "../../src/kubernetes/KubeConfigLoader.js"
 import {
+  BACKGROUND_MAX_WAIT_MS,
   type KubeLimiter,
   makeLimiter,
   makeLimiters,
@@ -224,6 +225,25 @@ describe("KubeClient", () => {
       yield* TestClock.adjust("5 seconds")
       assert.strictEqual(yield* Fiber.join(write), 1000)
       assert.deepStrictEqual([...(yield* Fiber.join(events))].sort((a, b) => a - b), [2000, 3000])
+    }))
+
+  it.scoped("a background request yields for at most BACKGROUND_MAX_WAIT_MS, then takes its place in line", () =>
+    Effect.gen(function*() {
+      const { background, limit } = yield* makeLimiters({ qps: 1, burst: 1 })
+      // two controller loops keep a request waiting for the bucket all the time
+      const writer = Effect.forever(limit(Effect.void))
+      yield* Effect.forkScoped(writer)
+      yield* Effect.forkScoped(writer)
+      yield* TestClock.adjust("1 milli")
+      const event = yield* Effect.fork(background(Clock.currentTimeMillis))
+      yield* TestClock.adjust("60 seconds")
+      const sent = yield* Fiber.poll(event)
+      assert.isTrue(Option.isSome(sent), "the Event was not starved by the busy controllers")
+      const at = Option.isSome(sent) && Exit.isSuccess(sent.value) ? sent.value.value : NaN
+      // it yielded until its wait ran out, then waited in line behind the tokens already reserved (the
+      // two loops', one of them two deep at that instant): seconds, at 1 qps
+      assert.isAtLeast(at, 1 + BACKGROUND_MAX_WAIT_MS)
+      assert.isAtMost(at, 1 + BACKGROUND_MAX_WAIT_MS + 3_000)
     }))
 
   it.scoped("an interrupted wait hands its token back", () =>
