@@ -34,11 +34,11 @@ export const bundleOptions = {
 
 /**
  * The node flags of the image: its NODE_OPTIONS, the flags of its ENTRYPOINT before the script, and
- * its malloc setting (deploy/Dockerfile; test/cli/RunCommandDeploy.test.ts checks they agree).
+ * its malloc settings (deploy/Dockerfile; test/cli/RunCommandDeploy.test.ts checks they agree).
  */
 export const DEPLOYMENT_NODE_OPTIONS = ["--max-semi-space-size=2", "--v8-pool-size=1", "--max-old-space-size=64"]
-export const IMAGE_NODE_ARGS = ["--liftoff-only"]
-export const DEPLOYMENT_ENV = { MALLOC_MMAP_THRESHOLD_: "32768" }
+export const IMAGE_NODE_ARGS = ["--liftoff-only", "--optimize-for-size"]
+export const DEPLOYMENT_ENV = { MALLOC_MMAP_THRESHOLD_: "32768", MALLOC_ARENA_MAX: "2" }
 /** The image's entry point (deploy/Dockerfile's ENTRYPOINT runs it; the bundle and its code cache sit beside it). */
 export const IMAGE_ENTRY = "start.cjs"
 

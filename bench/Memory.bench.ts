@@ -51,7 +51,8 @@ const variants: ReadonlyArray<Variant> = [
     env: DEPLOYMENT_ENV
   },
   {
-    name: "image settings (semi 2, pool 1, old 64, liftoff-only, MALLOC_MMAP_THRESHOLD_=32768)",
+    name:
+      "image settings (semi 2, pool 1, old 64, liftoff-only, optimize-for-size, MALLOC_MMAP_THRESHOLD_=32768, MALLOC_ARENA_MAX=2)",
     nodeFlags: [...DEPLOYMENT_NODE_OPTIONS, ...IMAGE_NODE_ARGS],
     env: DEPLOYMENT_ENV
   }

@@ -156,7 +156,8 @@ const extraFlags = (process.env["BENCH_NODE_FLAGS"] ?? "").split(" ").filter((fl
 const allVariants: ReadonlyArray<Variant & { readonly key: string }> = [
   {
     key: "image",
-    name: "image settings (semi 2, pool 1, old 64, liftoff-only, MALLOC_MMAP_THRESHOLD_=32768)",
+    name:
+      "image settings (semi 2, pool 1, old 64, liftoff-only, optimize-for-size, MALLOC_MMAP_THRESHOLD_=32768, MALLOC_ARENA_MAX=2)",
     nodeFlags: [...DEPLOYMENT_NODE_OPTIONS, ...IMAGE_NODE_ARGS, ...extraFlags],
     env: DEPLOYMENT_ENV
   },

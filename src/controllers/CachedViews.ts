@@ -4,13 +4,15 @@
  * they read (instance type, zone and region with their beta twins, the load-balancer exclusion,
  * provided-node-ip) and its Ready condition, the rest of its view whole; a Service all but its
  * labels. Neither keeps its creationTimestamp: the node controller times an initialisation from the
- * Node its update returned. What many Nodes or Services have alike is held once per informer. Reads
- * through NodeApi and ServiceApi still answer whole views. Pure, apart from the informers it starts.
+ * Node its update returned. What many Nodes or Services have alike is held once per informer. The
+ * informers' lists keep each object as its page is decoded. Reads through NodeApi and ServiceApi
+ * still answer whole views. Pure, apart from the informers it starts.
  */
-import type { Effect, Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import * as Informer from "../kubernetes/Informer.js"
+import * as NodeApi from "../kubernetes/NodeApi.js"
 import type { NodeCondition, NodeView, Taint } from "../kubernetes/NodeView.js"
-import type { ServiceApi } from "../kubernetes/ServiceApi.js"
+import * as ServiceApi from "../kubernetes/ServiceApi.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
 import { PROVIDED_NODE_IP_ANNOTATION } from "../provider/NodeAddresses.js"
 import { sharing, sharingBy } from "../provider/Sharing.js"
@@ -147,18 +149,44 @@ export const cachedService = (service: ServiceView, shared: ServiceSharing = uns
   }
 }
 
-/** A Node informer in the current scope, keeping cached Nodes. */
+/**
+ * `reduce` twice over: for the informer's source list, which keeps each object as its page is
+ * decoded (the whole list of full objects is never alive at once), and for the informer, which
+ * takes what the list already kept as it is (and reduces watched objects).
+ */
+const keepers = <A extends object>(reduce: (object: A) => A) => {
+  // Emptied as the informer takes the list's objects: it holds nothing once the list is cached.
+  const listed = new WeakSet<A>()
+  return {
+    list: (object: A): A => {
+      const slim = reduce(object)
+      listed.add(slim)
+      return slim
+    },
+    informer: (object: A): A => (listed.delete(object) ? object : reduce(object))
+  }
+}
+
+/** A Node informer in the current scope, keeping cached Nodes (each as its list page comes in). */
 export const nodeInformer = (
   api: Informer.ListWatch<NodeView>
 ): Effect.Effect<Informer.Informer<NodeView>, never, Scope.Scope> => {
   const shared = nodeSharing()
-  return Informer.make("nodes", api, { keep: (node) => cachedNode(node, shared) })
+  const keep = keepers((node: NodeView) => cachedNode(node, shared))
+  return Informer.make("nodes", { list: Effect.locally(api.list, NodeApi.listKeep, keep.list), watch: api.watch }, {
+    keep: keep.informer
+  })
 }
 
-/** A Service informer in the current scope, keeping cached Services. */
+/** A Service informer in the current scope, keeping cached Services (each as its list page comes in). */
 export const serviceInformer = (
-  api: ServiceApi["Type"]
+  api: Informer.ListWatch<ServiceView>
 ): Effect.Effect<Informer.Informer<ServiceView>, never, Scope.Scope> => {
   const shared = serviceSharing()
-  return Informer.make("services", api, { keep: (service) => cachedService(service, shared) })
+  const keep = keepers((service: ServiceView) => cachedService(service, shared))
+  return Informer.make(
+    "services",
+    { list: Effect.locally(api.list, ServiceApi.listKeep, keep.list), watch: api.watch },
+    { keep: keep.informer }
+  )
 }

@@ -116,12 +116,24 @@ export const backends = (
 }
 
 /**
+ * The key of each backend list still in use: the syncs of every Service without
+ * `externalTrafficPolicy: Local` share one list (`backends`), whose key would otherwise be joined
+ * and hashed again for each of them (a string of every Node, per sync).
+ */
+const backendKeys = new WeakMap<ReadonlyArray<NodeRef>, string>()
+
+/**
  * upstream's nodesSufficientlyEqual: the set of node name → providerID, as a SHA-256 digest. The
  * controller keeps one per Service: the joined list itself is ~60 bytes per Node, so 2,000
  * Services over 5,000 Nodes would keep 600 MB of equal strings.
  */
-export const backendsKey = (nodes: ReadonlyArray<NodeRef>): string =>
-  createHash("sha256").update(nodes.map((n) => `${n.name}=${n.providerID}`).join(",")).digest("base64")
+export const backendsKey = (nodes: ReadonlyArray<NodeRef>): string => {
+  const known = backendKeys.get(nodes)
+  if (known !== undefined) return known
+  const key = createHash("sha256").update(nodes.map((n) => `${n.name}=${n.providerID}`).join(",")).digest("base64")
+  backendKeys.set(nodes, key)
+  return key
+}
 
 /** The plain Service data the provider takes. */
 export const toLbService = (service: ServiceView): LbService => ({

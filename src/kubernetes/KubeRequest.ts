@@ -172,15 +172,17 @@ export const LIST_PAGE_SIZE = 100
 
 /**
  * Lists every object, page by page, decoding each page before fetching the next so raw objects
- * never pile up; `onPage` sees each decoded page as it arrives. The snapshot's resourceVersion is the
- * first page's (pages share one snapshot).
+ * never pile up; `keep` reduces each decoded object as it arrives (an informer's cache keeps only
+ * what it reads, so a whole list of full objects is never alive at once); `onPage` sees each kept
+ * page. The snapshot's resourceVersion is the first page's (pages share one snapshot).
  */
 export const listAll = <A>(
   resource: string,
   fetchPage: (cont: string | undefined, signal: AbortSignal) => Promise<unknown>,
   decode: (input: unknown) => Effect.Effect<A, ParseResult.ParseError>,
   limit: KubeLimiter = unlimited,
-  onPage: (items: ReadonlyArray<A>) => Effect.Effect<void> = () => Effect.void
+  onPage: (items: ReadonlyArray<A>) => Effect.Effect<void> = () => Effect.void,
+  keep: (item: A) => A = (item) => item
 ): Effect.Effect<ListResult<A>, KubeApiError> =>
   Effect.gen(function*() {
     const items: Array<A> = []
@@ -195,7 +197,7 @@ export const listAll = <A>(
       }
       if (resourceVersion === "") resourceVersion = page.metadata?.resourceVersion ?? ""
       const first = items.length
-      for (const item of page.items) items.push(yield* decodeWith("list", resource, decode)(item))
+      for (const item of page.items) items.push(keep(yield* decodeWith("list", resource, decode)(item)))
       yield* onPage(items.slice(first))
       cont = page.metadata?._continue === "" ? undefined : page.metadata?._continue
     } while (cont !== undefined)

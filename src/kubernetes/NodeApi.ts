@@ -64,6 +64,13 @@ export const listPageObserver = FiberRef.unsafeMake<(nodes: ReadonlyArray<NodeVi
   () => Effect.void
 )
 
+/**
+ * What a `list` of this fiber keeps of each Node, applied as each page is decoded (default: all of
+ * it): an informer whose cache keeps part of each Node sets it around its list, so the whole list
+ * of full Nodes is never alive at once.
+ */
+export const listKeep = FiberRef.unsafeMake<(node: NodeView) => NodeView>((node) => node)
+
 /** The merge patch of a NodeUpdate (exported for FakeKubernetes, which applies the same body). */
 export const nodeUpdatePatch = (update: NodeUpdate) => ({
   metadata: {
@@ -89,14 +96,18 @@ export const make = Effect.gen(function*() {
   const decode = (verb: KubeApiError["verb"], name?: string) => (input: unknown) =>
     decodeWith(verb, name === undefined ? "nodes" : `nodes/${name}`, decodeNode)(input)
 
-  const list = Effect.flatMap(FiberRef.get(listPageObserver), (onPage) =>
-    listAll(
-      "nodes",
-      (cont) => client.core.listNode({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
-      decodeNode,
-      client.informerLimit,
-      onPage
-    )).pipe(Effect.withSpan("NodeApi.list"))
+  const list = Effect.flatMap(
+    Effect.zip(FiberRef.get(listPageObserver), FiberRef.get(listKeep)),
+    ([onPage, keep]) =>
+      listAll(
+        "nodes",
+        (cont) => client.core.listNode({ limit: LIST_PAGE_SIZE, ...(cont === undefined ? {} : { _continue: cont }) }),
+        decodeNode,
+        client.informerLimit,
+        onPage,
+        keep
+      )
+  ).pipe(Effect.withSpan("NodeApi.list"))
 
   const watch = (resourceVersion: string) =>
     watchPath(

@@ -4,7 +4,7 @@
  * annotations through the object. The live layer sits here; FakeKubernetes provides the same Tag.
  */
 import * as k8s from "@kubernetes/client-node"
-import { Context, Effect, Layer, Option, Schedule, Schema, type Stream } from "effect"
+import { Context, Effect, FiberRef, Layer, Option, Schedule, Schema, type Stream } from "effect"
 import { KubeClient } from "./KubeClient.js"
 import type { KubeApiError } from "./KubeError.js"
 import { decodeWith, limitedCall, LIST_PAGE_SIZE, listAll, readOptional } from "./KubeRequest.js"
@@ -161,22 +161,31 @@ const serviceToWire = (service: ServiceCreate): k8s.V1Service => ({
   }
 })
 
+/**
+ * What a `list` of this fiber keeps of each Service, applied as each page is decoded (default: all
+ * of it): an informer whose cache keeps part of each Service sets it around its list.
+ */
+export const listKeep = FiberRef.unsafeMake<(service: ServiceView) => ServiceView>((service) => service)
+
 export const make = Effect.gen(function*() {
   const client = yield* KubeClient
   const call = limitedCall(client.limit)
   const decode = (verb: KubeApiError["verb"], name: string) => (input: unknown) =>
     decodeWith(verb, `services/${name}`, decodeService)(input)
 
-  const list = listAll(
-    "services",
-    (cont) =>
-      client.core.listServiceForAllNamespaces({
-        limit: LIST_PAGE_SIZE,
-        ...(cont === undefined ? {} : { _continue: cont })
-      }),
-    decodeService,
-    client.informerLimit
-  ).pipe(Effect.withSpan("ServiceApi.list"))
+  const list = Effect.flatMap(FiberRef.get(listKeep), (keep) =>
+    listAll(
+      "services",
+      (cont) =>
+        client.core.listServiceForAllNamespaces({
+          limit: LIST_PAGE_SIZE,
+          ...(cont === undefined ? {} : { _continue: cont })
+        }),
+      decodeService,
+      client.informerLimit,
+      undefined,
+      keep
+    )).pipe(Effect.withSpan("ServiceApi.list"))
 
   const watch = (resourceVersion: string) =>
     watchPath(

@@ -9,7 +9,13 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import * as YAML from "yaml"
-import { bundleOptions, DEPLOYMENT_NODE_OPTIONS, IMAGE_ENTRY, IMAGE_NODE_ARGS } from "../../bench/BenchProcess.js"
+import {
+  bundleOptions,
+  DEPLOYMENT_ENV,
+  DEPLOYMENT_NODE_OPTIONS,
+  IMAGE_ENTRY,
+  IMAGE_NODE_ARGS
+} from "../../bench/BenchProcess.js"
 import { parse } from "../../src/cli/RunFlags.js"
 
 const deploy = join(import.meta.dirname, "..", "..", "deploy")
@@ -152,6 +158,9 @@ describe("deploy/ manifests", () => {
     assert.isAtMost(heapMb + 50, limitMi)
     assert.isAtMost(limitMi, 120, "the Go image's limit")
     assert.strictEqual(imageEnv("MALLOC_MMAP_THRESHOLD_"), "32768")
+    for (const [name, value] of Object.entries(DEPLOYMENT_ENV)) {
+      assert.strictEqual(imageEnv(name), value, `the benchmarks run the bundle with ${name}=${value}`)
+    }
     assert.deepStrictEqual(
       imageEnv("NODE_OPTIONS")?.split(" "),
       [...DEPLOYMENT_NODE_OPTIONS],

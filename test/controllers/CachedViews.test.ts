@@ -1,9 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { Effect, FiberRef, Schema, Stream } from "effect"
 import * as CachedViews from "../../src/controllers/CachedViews.js"
 import * as NodePlan from "../../src/controllers/NodePlan.js"
 import * as ServicePlan from "../../src/controllers/ServicePlan.js"
+import type * as Informer from "../../src/kubernetes/Informer.js"
+import * as NodeApi from "../../src/kubernetes/NodeApi.js"
 import { NodeView } from "../../src/kubernetes/NodeView.js"
+import * as ServiceApi from "../../src/kubernetes/ServiceApi.js"
 import { ServiceView } from "../../src/kubernetes/ServiceView.js"
 import * as NodeAddresses from "../../src/provider/NodeAddresses.js"
 
@@ -177,4 +180,57 @@ describe("CachedViews.cachedService", () => {
     assert.notStrictEqual(c.metadata.finalizers, a.metadata.finalizers)
     assert.deepStrictEqual(c, CachedViews.cachedService(decoded("c", ["example.com/other"])))
   })
+})
+
+describe("CachedViews informers", () => {
+  /** A source whose list keeps each Node with the fiber's NodeApi.listKeep, as NodeApi's list does per page. */
+  const keepingSource = (nodes: ReadonlyArray<NodeView>, seen: Array<NodeView>): Informer.ListWatch<NodeView> => ({
+    list: Effect.map(FiberRef.get(NodeApi.listKeep), (keep) => {
+      const items = nodes.map((node) => {
+        const kept = keep(node)
+        seen.push(kept)
+        return kept
+      })
+      return { items, resourceVersion: "1" }
+    }),
+    watch: () => Stream.never
+  })
+
+  it.scoped("the Node informer's list keeps each Node as it is decoded, and the cache holds those very objects", () =>
+    Effect.gen(function*() {
+      const seen: Array<NodeView> = []
+      const informer = yield* CachedViews.nodeInformer(keepingSource([kubeletNode("w1"), kubeletNode("w2")], seen))
+      yield* informer.awaitSynced
+      // Reduced by the list already: no full Node of the list is alive until the whole list is in.
+      assert.deepStrictEqual(seen.map((node) => node.metadata.creationTimestamp), [undefined, undefined])
+      assert.deepStrictEqual(seen, [
+        CachedViews.cachedNode(kubeletNode("w1")),
+        CachedViews.cachedNode(kubeletNode("w2"))
+      ])
+      const cached = yield* informer.list
+      assert.strictEqual(cached.length, 2)
+      for (const node of cached) assert.isTrue(seen.includes(node), `${node.metadata.name} kept once, by the list`)
+    }))
+
+  it.scoped("the Service informer's list keeps each Service as it is decoded", () =>
+    Effect.gen(function*() {
+      const service = Schema.decodeUnknownSync(ServiceView)({
+        metadata: { name: "web", namespace: "default", uid: "u1", labels: { app: "web" } },
+        spec: { type: "LoadBalancer", ports: [{ port: 80, nodePort: 30080 }] }
+      })
+      const seen: Array<ServiceView> = []
+      const source: Informer.ListWatch<ServiceView> = {
+        list: Effect.map(FiberRef.get(ServiceApi.listKeep), (keep) => {
+          const kept = keep(service)
+          seen.push(kept)
+          return { items: [kept], resourceVersion: "1" }
+        }),
+        watch: () => Stream.never
+      }
+      const informer = yield* CachedViews.serviceInformer(source)
+      yield* informer.awaitSynced
+      assert.deepStrictEqual(seen, [CachedViews.cachedService(service)])
+      assert.deepStrictEqual(yield* informer.list, seen)
+      assert.strictEqual((yield* informer.list)[0], seen[0])
+    }))
 })

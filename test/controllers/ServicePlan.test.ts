@@ -313,6 +313,20 @@ describe("ServicePlan.backends", () => {
     assert.strictEqual(ServicePlan.backendsKey(many), ServicePlan.backendsKey([...many]))
     assert.notStrictEqual(ServicePlan.backendsKey(many), ServicePlan.backendsKey(many.slice(1)))
   })
+  it("backendsKey: a list the syncs share is read once, whatever the number of syncs keying it", () => {
+    let reads = 0
+    const nodes = Array.from({ length: 3 }, (_, i) => ({ name: `worker-${i}`, providerID: `cloudstack:///vm-${i}` }))
+    const shared = new Proxy(nodes, {
+      get: (target, property, receiver) => {
+        if (property === "map") reads++
+        return Reflect.get(target, property, receiver)
+      }
+    })
+    const key = ServicePlan.backendsKey(shared)
+    for (let sync = 0; sync < 5; sync++) assert.strictEqual(ServicePlan.backendsKey(shared), key)
+    assert.strictEqual(reads, 1)
+    assert.strictEqual(ServicePlan.backendsKey([...nodes]), key)
+  })
 })
 
 describe("ServicePlan: the provider's view, status and claims", () => {

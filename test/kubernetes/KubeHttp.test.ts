@@ -5,7 +5,7 @@ import { gzipSync } from "node:zlib"
 import { KubeClient, layer } from "../../src/kubernetes/KubeClient.js"
 import { call } from "../../src/kubernetes/KubeRequest.js"
 import * as NodeApi from "../../src/kubernetes/NodeApi.js"
-import { listPageObserver } from "../../src/kubernetes/NodeApi.js"
+import { listKeep, listPageObserver } from "../../src/kubernetes/NodeApi.js"
 import { writeKubeconfig } from "../fakes/Kubeconfig.js"
 
 /** A fake API server on a free loopback port answering with `handle`; closed with the scope. */
@@ -130,12 +130,14 @@ describe("KubeHttp", () => {
       assert.deepStrictEqual([error.reason, error.status, error.detail], ["NotFound", 404, "nodes \"x\" not found"])
     }))
 
-  it.scoped("NodeApi.list shows each page to the fiber's listPageObserver as it arrives", () =>
+  /** NodeApi over a server answering Nodes a and b, then (page 2) c; `log` records each page served. */
+  const twoPageNodes = (log: Array<string> = []) =>
     Effect.gen(function*() {
-      const node = (name: string) => ({ metadata: { name, uid: name, resourceVersion: "1" } })
+      const node = (name: string) => ({ metadata: { name, uid: name, resourceVersion: "1", labels: { big: "x" } } })
       const { url } = yield* fakeServer((req, res) => {
         res.setHeader("content-type", "application/json")
         const second = (req.url ?? "").includes("continue=")
+        log.push(second ? "page 2" : "page 1")
         res.end(JSON.stringify({
           apiVersion: "v1",
           kind: "NodeList",
@@ -144,7 +146,12 @@ describe("KubeHttp", () => {
         }))
       })
       const client = yield* clientOf(url)
-      const nodes = yield* Effect.provideService(NodeApi.make, KubeClient, client)
+      return yield* Effect.provideService(NodeApi.make, KubeClient, client)
+    })
+
+  it.scoped("NodeApi.list shows each page to the fiber's listPageObserver as it arrives", () =>
+    Effect.gen(function*() {
+      const nodes = yield* twoPageNodes()
       const pages: Array<ReadonlyArray<string>> = []
       const listed = yield* Effect.locally(
         nodes.list,
@@ -153,5 +160,17 @@ describe("KubeHttp", () => {
       )
       assert.deepStrictEqual(pages, [["a", "b"], ["c"]])
       assert.deepStrictEqual(listed.items.map((n) => n.metadata.name), ["a", "b", "c"])
+    }))
+
+  it.scoped("NodeApi.list keeps each Node with the fiber's listKeep as its page is decoded, before the next page", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const nodes = yield* twoPageNodes(log)
+      const listed = yield* Effect.locally(nodes.list, listKeep, (n) => {
+        log.push(`keep ${n.metadata.name}`)
+        return { ...n, metadata: { ...n.metadata, labels: {} } }
+      })
+      assert.deepStrictEqual(log, ["page 1", "keep a", "keep b", "page 2", "keep c"])
+      assert.deepStrictEqual(listed.items.map((n) => n.metadata.labels), [{}, {}, {}])
     }))
 })
