@@ -35,7 +35,7 @@ export const MAX_AGGREGATED = 4096
 export const QUEUE_CAPACITY = 1000
 
 export interface EventRecorderOptions {
-  /** Events waiting to be written; beyond, new ones are dropped (default 1000). */
+  /** Events waiting to be written; beyond, new ones are dropped (default 1000; Normal ones at 90%). */
   readonly queueCapacity?: number | undefined
   /** On shutdown, how long the queued Events may take to be written (default 2 s). */
   readonly flushTimeout?: Duration.DurationInput | undefined
@@ -74,7 +74,11 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
   Effect.gen(function*() {
     const api = yield* EventApi
     const metrics = yield* Metrics
-    const queue = yield* Queue.dropping<Pending>(options.queueCapacity ?? QUEUE_CAPACITY)
+    const capacity = options.queueCapacity ?? QUEUE_CAPACITY
+    const queue = yield* Queue.dropping<Pending>(capacity)
+    // The last tenth of the queue is for Warnings: a flood of Normal Events (a large cluster's Nodes
+    // initialised at once, their Events yielding the rate limit) never crowds out a Warning.
+    const normalCapacity = capacity - Math.floor(capacity / 10)
     // Only the sender fiber reads and writes these two.
     const written = yield* Ref.make(HashMap.empty<string, Written>())
     const spam = yield* Ref.make(EventSpamFilter.empty)
@@ -173,6 +177,7 @@ export const make = (component: string, options: EventRecorderOptions = {}) =>
           at: DateTime.toEpochMillis(now),
           timestamp: DateTime.formatIso(now)
         }
+        if (type === "Normal" && (yield* Queue.size(queue)) >= normalCapacity) return yield* dropped("queue_full")
         yield* adjust(1)
         if (!(yield* Queue.offer(queue, event))) yield* Effect.zipRight(adjust(-1), dropped("queue_full"))
       })

@@ -126,6 +126,29 @@ describe("EventRecorder", () => {
       assert.strictEqual((yield* fake.events).length, 5)
     }).pipe(Effect.provide(env), runScoped))
 
+  it("the last tenth of the queue is kept for Warnings: Normal Events are dropped before it", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const fake = yield* FakeKubernetes.FakeKubernetes
+      const recorder = yield* EventRecorder.make("cloud-node-controller", { queueCapacity: 20 }).pipe(
+        Effect.provide(gated(gate))
+      )
+      const node = (i: number) => ({ kind: "Node", namespace: "", name: `n${i}`, uid: `u${i}` })
+      // The first is taken by the sender; 18 Normals fill the queue up to its last tenth, 5 more drop.
+      yield* recorder.record(node(0), "Normal", "Synced", "ok")
+      yield* settled
+      for (let i = 1; i <= 23; i++) yield* recorder.record(node(i), "Normal", "Synced", "ok")
+      assert.strictEqual(yield* dropped("queue_full"), 5)
+      // Warnings still find room: 2 places, then the queue is full for them too
+      for (let i = 100; i < 103; i++) yield* recorder.record(node(i), "Warning", "Broken", "no VM")
+      assert.strictEqual(yield* dropped("queue_full"), 6)
+      yield* Deferred.succeed(gate, undefined)
+      yield* recorder.flush
+      const events = yield* fake.events
+      assert.strictEqual(events.length, 21)
+      assert.strictEqual(events.filter((e) => e.type === "Warning").length, 2)
+    }).pipe(Effect.provide(env), runScoped))
+
   it.scoped("spam filter: 25 Events per object, then one per 5 minutes; other objects are not held back", () =>
     Effect.gen(function*() {
       const fake = yield* FakeKubernetes.FakeKubernetes
