@@ -256,6 +256,15 @@ export const deleteAndCheck = async (
   expected: ReadonlyArray<{ readonly seeded: Seeded; readonly ipState: "Free" | "Allocated" }>,
   tail: () => string
 ) => {
+  // The last ensure's tag jobs are not awaited by it: the deletion's calls are counted from when no
+  // mutation came for 2 s (at most 30 s), not from the middle of a tail of createTags.
+  let seen = mutations(await sim.callLog()).length
+  for (let quiet = 0, polls = 0; quiet < 4 && polls < 60; polls++) {
+    await sleep(500)
+    const now = mutations(await sim.callLog()).length
+    quiet = now === seen ? quiet + 1 : 0
+    seen = now
+  }
   const mark = (await sim.callLog()).length
   for (const { seeded } of expected) await core.deleteNamespacedService({ name: seeded.name, namespace: "default" })
   for (const { seeded } of expected) {
