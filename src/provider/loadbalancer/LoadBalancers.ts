@@ -155,7 +155,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const reservations: Reservations = yield* Ref.make<ReadonlySet<string>>(new Set())
     const cluster = options.clusterName ?? "kubernetes"
     const round = makeRound({ instances, client, facts, reservations, cluster, tags: options.tags ?? true })
-    const live = Reads.serialMembers(Reads.live(client), yield* Effect.makeSemaphore(1))
+    const live = Reads.live(client)
 
     const ensure = <E>(request: LbRequest<E>): Effect.Effect<EnsureResult, LbError | E> =>
       Effect.gen(function*() {

@@ -77,16 +77,6 @@ export const live = (cs: CloudStackClientShape): LbReads => ({
     )
 })
 
-/**
- * `reads` with one rule's members read at a time through `semaphore`: an answer holds every member
- * VM's whole record (CloudStack has no id-only form), and the service workers' reads at once (member
- * audits after a drift pass) held several of them beside the live heap.
- */
-export const serialMembers = (reads: LbReads, semaphore: Effect.Semaphore): LbReads => ({
-  ...reads,
-  members: (rule) => semaphore.withPermits(1)(reads.members(rule))
-})
-
 /** Everything a drift pass reads once: the account's LB rules, firewall rules and allocated IPs. */
 export interface Fleet {
   readonly rules: ReadonlyArray<LoadBalancerRule>

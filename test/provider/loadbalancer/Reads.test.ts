@@ -1,13 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import type { CloudStackRequest } from "../../../src/cloudstack/CloudStackTransport.js"
 import { PublicIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { FirewallRule } from "../../../src/cloudstack/commands/Firewall.js"
 import { LoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
-import { LbRuleId } from "../../../src/cloudstack/Ids.js"
-import * as Reads from "../../../src/provider/loadbalancer/Reads.js"
-import { fetchFleet, fleetCompactor, type LbReads } from "../../../src/provider/loadbalancer/Reads.js"
+import { fetchFleet, fleetCompactor } from "../../../src/provider/loadbalancer/Reads.js"
 import { clientLayer } from "../../fakes/CloudStackTestEnv.js"
 import { ok } from "../../fakes/ScriptedTransport.js"
 
@@ -107,31 +105,4 @@ describe("Reads.fetchFleet", () => {
       assert.deepStrictEqual(fleet.rules, [rule("r1"), rule("r2"), rule("r3")])
       assert.deepStrictEqual([fleet.firewall, fleet.ips], [[], []])
     }).pipe(Effect.provide(clientLayer(handler))))
-})
-
-describe("Reads.serialMembers", () => {
-  it.effect("reads one rule's members at a time", () =>
-    Effect.gen(function*() {
-      const log: Array<string> = []
-      const gate = yield* Deferred.make<void>()
-      const inner: LbReads = {
-        ...Reads.live(yield* CloudStackClient),
-        members: (rule) =>
-          Effect.gen(function*() {
-            log.push(`start ${rule}`)
-            if (rule === "r1") yield* Deferred.await(gate)
-            log.push(`end ${rule}`)
-            return []
-          })
-      }
-      const reads = Reads.serialMembers(inner, yield* Effect.makeSemaphore(1))
-      const both = yield* Effect.fork(
-        Effect.all([reads.members(LbRuleId.make("r1")), reads.members(LbRuleId.make("r2"))], { concurrency: 2 })
-      )
-      yield* Effect.repeatN(Effect.yieldNow(), 20)
-      assert.deepStrictEqual(log, ["start r1"])
-      yield* Deferred.succeed(gate, undefined)
-      yield* Fiber.join(both)
-      assert.deepStrictEqual(log, ["start r1", "end r1", "start r2", "end r2"])
-    }).pipe(Effect.provide(clientLayer(() => Effect.die("no call")))))
 })
