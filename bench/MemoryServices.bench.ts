@@ -271,6 +271,15 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         let rss = outcome === "converged" ? procStatusMiB(pid, "VmRSS") ?? NaN : NaN
         for (const until = performance.now() + (outcome === "converged" ? HOLD_MS : 0); performance.now() < until;) {
           await sleep(500)
+          // Dying in the hold (the first drift pass comes 10 min after the start) is a result too.
+          if (proc.exitCode !== null || proc.signalCode !== null) {
+            const oom = stderr.includes("heap out of memory") ? ", JavaScript heap out of memory" : ""
+            outcome = `died ${
+              round((performance.now() - started) / 1000)
+            } s after the start, in the hold after converging (${proc.exitCode ?? proc.signalCode}${oom})`
+            process.stderr.write(`\n${stderr.slice(-1500)}\n`)
+            break
+          }
           rss = procStatusMiB(pid, "VmRSS") ?? NaN
           maxRss = Math.max(maxRss, rss)
         }
@@ -337,7 +346,7 @@ export default async (): Promise<ReadonlyArray<BenchRow>> => {
         {
           bench,
           metric: `${
-            sample.outcome === "converged" ? "start to every Service's ingress" : "start to the end of the run"
+            sample.served === SERVICES ? "start to every Service's ingress" : "start to the end of the run"
           } (${v})`,
           value: round(sample.convergeSeconds),
           unit: "s",

@@ -4,9 +4,10 @@
  * listing per page of rules, firewall rules and IPs instead of calls per Service). Members have no
  * bulk listing in the API, nor have policies: both ask per rule.
  */
-import { Effect, Option, Ref } from "effect"
+import { Chunk, Effect, Option, Ref, Stream } from "effect"
 import type { CloudStackClientShape } from "../../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
+import type { ListCommand } from "../../cloudstack/Command.js"
 import { listPublicIpAddresses, type PublicIpAddress } from "../../cloudstack/commands/Addresses.js"
 import { type FirewallRule, listFirewallRules } from "../../cloudstack/commands/Firewall.js"
 import {
@@ -139,14 +140,22 @@ export const fleetCompactor = () => {
   return { rule, firewall, ip }
 }
 
-/** The fleet's listings: three paged listings whatever the number of Services, each compacted as it comes. */
-export const fetchFleet = (cs: CloudStackClientShape): Effect.Effect<Fleet, CloudStackError> =>
+/**
+ * The fleet's listings: three paged listings whatever the number of Services, each page compacted
+ * as it comes (a whole listing as decoded is never alive beside its compacted copy).
+ */
+export const fetchFleet = (
+  cs: CloudStackClientShape,
+  compactor: () => ReturnType<typeof fleetCompactor> = fleetCompactor
+): Effect.Effect<Fleet, CloudStackError> =>
   Effect.suspend(() => {
-    const compact = fleetCompactor()
+    const compact = compactor()
+    const listed = <P, A>(command: ListCommand<P, A>, params: P, keep: (item: A) => A) =>
+      Effect.map(Stream.runCollect(Stream.map(cs.stream(command, params), keep)), Chunk.toReadonlyArray)
     return Effect.all({
-      rules: Effect.map(cs.list(listLoadBalancerRules, {}), (rules) => rules.map(compact.rule)),
-      firewall: Effect.map(cs.list(listFirewallRules, {}), (rules) => rules.map(compact.firewall)),
-      ips: Effect.map(cs.list(listPublicIpAddresses, {}), (ips) => ips.map(compact.ip))
+      rules: listed(listLoadBalancerRules, {}, compact.rule),
+      firewall: listed(listFirewallRules, {}, compact.firewall),
+      ips: listed(listPublicIpAddresses, {}, compact.ip)
     })
   })
 

@@ -1,28 +1,33 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
+import type { CloudStackRequest } from "../../../src/cloudstack/CloudStackTransport.js"
 import { PublicIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { FirewallRule } from "../../../src/cloudstack/commands/Firewall.js"
 import { LoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
-import { fleetCompactor } from "../../../src/provider/loadbalancer/Reads.js"
+import { fetchFleet, fleetCompactor } from "../../../src/provider/loadbalancer/Reads.js"
+import { clientLayer } from "../../fakes/CloudStackTestEnv.js"
+import { ok } from "../../fakes/ScriptedTransport.js"
 
 const tags = [
   { key: "cloudstack-ccm/cluster", value: "kubernetes", resourcetype: "LoadBalancer", resourceid: "r1" },
   { key: "cloudstack-ccm/service", value: "default/web" },
   { key: "cloudstack-ccm/service-uid", value: "0e6a7b2c-5e1c-4000-a000-0000c0de0001" }
 ]
+/** An LB rule as listLoadBalancerRules answers it. */
+const wire = (id: string) => ({
+  id,
+  name: `a0e6a7b2c5e1c4000a0000000c0de0001-tcp-80`,
+  algorithm: "roundrobin",
+  publicip: "203.0.113.7",
+  publicipid: "ip-1",
+  publicport: "80",
+  privateport: "30080",
+  state: "Active",
+  tags
+})
 const rule = (id: string, extra: Record<string, unknown> = {}) =>
-  Schema.decodeUnknownSync(LoadBalancerRule)({
-    id,
-    name: `a0e6a7b2c5e1c4000a0000000c0de0001-tcp-80`,
-    algorithm: "roundrobin",
-    publicip: "203.0.113.7",
-    publicipid: "ip-1",
-    publicport: "80",
-    privateport: "30080",
-    state: "Active",
-    tags,
-    ...extra
-  })
+  Schema.decodeUnknownSync(LoadBalancerRule)({ ...wire(id), ...extra })
 const firewall = (id: string, extra: Record<string, unknown> = {}) =>
   Schema.decodeUnknownSync(FirewallRule)({ id, protocol: "tcp", ipaddressid: "ip-1", state: "Active", tags, ...extra })
 const ip = (id: string, extra: Record<string, unknown> = {}) =>
@@ -57,4 +62,47 @@ describe("Reads.fleetCompactor", () => {
   it("embedded tags keep their key and value only (their resource is the entity itself)", () => {
     assert.deepStrictEqual(rule("r1").tags[0], { key: "cloudstack-ccm/cluster", value: "kubernetes" })
   })
+})
+
+describe("Reads.fetchFleet", () => {
+  const log: Array<string> = []
+  const handler = (request: CloudStackRequest) => {
+    const command = request.command
+    const page = request.params["page"] ?? ""
+    log.push(`${command} page ${page}`)
+    if (command === "listLoadBalancerRules") {
+      return Effect.succeed(
+        ok(command, { count: 3, loadbalancerrule: page === "1" ? [wire("r1"), wire("r2")] : [wire("r3")] })
+      )
+    }
+    return Effect.succeed(ok(command, {}))
+  }
+
+  it.effect("compacts each page of a listing before it asks for the next", () =>
+    Effect.gen(function*() {
+      const cs = yield* CloudStackClient
+      const compactor = () => {
+        const inner = fleetCompactor()
+        return {
+          ...inner,
+          rule: (r: LoadBalancerRule) => {
+            log.push(`compact ${r.id}`)
+            return inner.rule(r)
+          }
+        }
+      }
+      const fleet = yield* fetchFleet(cs, compactor)
+      assert.deepStrictEqual(
+        log.filter((line) => line.startsWith("listLoadBalancerRules") || line.startsWith("compact")),
+        [
+          "listLoadBalancerRules page 1",
+          "compact r1",
+          "compact r2",
+          "listLoadBalancerRules page 2",
+          "compact r3"
+        ]
+      )
+      assert.deepStrictEqual(fleet.rules, [rule("r1"), rule("r2"), rule("r3")])
+      assert.deepStrictEqual([fleet.firewall, fleet.ips], [[], []])
+    }).pipe(Effect.provide(clientLayer(handler))))
 })
