@@ -5,17 +5,15 @@
  * its rules before they change, when nothing else depends on the record), rules that block a public
  * port go before the rule that needs it, new rules and members before old ones go, firewall rules
  * and ACL items before their LB rule is deleted, and an IP is released only when nothing foreign is
- * on it.
+ * on it. Its parts: which IP (PlanTarget), who may reach it (PlanAccess), the ownership tags
+ * (PlanTags), the policies (Policies).
  */
 import { Either, Option } from "effect"
-import type { FirewallRule } from "../../cloudstack/commands/Firewall.js"
-import type { NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
-import type { IpAddressId, LbRuleId, VmId } from "../../cloudstack/Ids.js"
+import type { LbRuleId, VmId } from "../../cloudstack/Ids.js"
 import * as Cidr from "./Cidr.js"
 import type { LbWarning, PortSpec } from "./LbSpec.js"
-import type { NetworkProfile } from "./NetworkProfile.js"
-import { DEFAULT_ACL_LISTS } from "./NetworkProfile.js"
-import type { ObservedIp, ObservedLb, ObservedRule, RequestedIp } from "./ObservedLb.js"
+import type { ObservedIp, ObservedLb, ObservedRule } from "./ObservedLb.js"
+import { firewallFor, ipProtocolOf, planAccess, type WantedPort } from "./PlanAccess.js"
 import {
   type DesiredLb,
   IpRef,
@@ -27,8 +25,9 @@ import {
   TagTarget,
   type Target
 } from "./PlanSteps.js"
+import { tagSteps } from "./PlanTags.js"
+import { chooseTarget, refOf } from "./PlanTarget.js"
 import { planPolicies } from "./Policies.js"
-import * as Tags from "./Tags.js"
 
 export { type DesiredLb, IpRef, LbUserError, type Plan, RuleRef, Step, type TaggedType, TagTarget, type Target }
 
@@ -42,70 +41,10 @@ const cidrsMatch = (wanted: Option.Option<ReadonlyArray<string>>, have: Readonly
     onSome: (w) => Cidr.sameSet(w, have)
   })
 
-const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.Option<Target>, LbUserError> => {
-  if (d.spec.ports.length === 0) return Either.right(Option.none())
-  const existing = (ip: ObservedIp): Option.Option<Target> => Option.some({ _tag: "Existing", ip })
-  if (Option.isSome(d.spec.requestedIp)) {
-    const address = d.spec.requestedIp.value
-    const held = o.ips.find((ip) => ip.address === address && !ip.releasing && usableIn(ip, d.network))
-    if (held !== undefined) return Either.right(existing(held))
-    const other = o.ips.find((ip) => ip.address === address)
-    if (other !== undefined) {
-      return Either.left(
-        new LbUserError({
-          reason: "LoadBalancerIPNotAvailable",
-          detail: other.releasing
-            ? `IP ${address} cannot be used yet: a release of it failed half way; it is released again, then associated anew`
-            : `IP ${address} cannot be used: it is bound to another network than ${d.network.name}`
-        })
-      )
-    }
-    const unknown: RequestedIp = { _tag: "Unavailable", address, why: "it could not be looked up" }
-    const requested = Option.getOrElse(o.requested, () => unknown)
-    switch (requested._tag) {
-      case "Free":
-        return Either.right(Option.some({ _tag: "Acquire", address: Option.some(address) }))
-      case "Available":
-        return Either.right(existing(requested.ip))
-      case "Unavailable":
-        return Either.left(
-          new LbUserError({
-            reason: "LoadBalancerIPNotAvailable",
-            detail: `IP ${address} cannot be used: ${requested.why}`
-          })
-        )
-    }
-  }
-  // An IP already bound to another network cannot carry this LB's rules (its network changed).
-  const usable = o.ips.filter((ip) => !ip.releasing && usableIn(ip, d.network))
-  const withRules = usable.filter((ip) => o.rules.some((r) => r.ipId === ip.id))
-  const current = withRules.find((ip) => ip.recorded) ?? withRules[0] ?? usable.find((ip) => ip.recorded) ?? usable[0]
-  return Either.right(
-    current !== undefined ? existing(current) : Option.some({ _tag: "Acquire", address: Option.none() })
-  )
-}
-
-/** Whether rules for `network` may go on `ip`: not associated yet, or associated with that network. */
-const usableIn = (ip: ObservedIp, network: NetworkProfile): boolean =>
-  Option.match(ip.associatedNetworkId, {
-    onNone: () =>
-      Option.isNone(ip.vpcId) || Option.getEquivalence((a: string, b: string) => a === b)(ip.vpcId, network.vpcId),
-    onSome: (id) => id === network.id
-  })
-
-const refOf = (target: Target): IpRef =>
-  target._tag === "Existing" ? IpRef.Existing({ id: target.ip.id }) : IpRef.Acquired()
-
 const difference = (a: ReadonlyArray<VmId>, b: ReadonlyArray<VmId>): ReadonlyArray<VmId> => {
   const set = new Set(b)
   return a.filter((x) => !set.has(x)).sort()
 }
-
-const firewallFor = (rules: ReadonlyArray<FirewallRule>, ipId: IpAddressId, protocol: string, port: number) =>
-  rules.filter((f) =>
-    f.ipAddressId === ipId && f.protocol.toLowerCase() === protocol && f.startPort === port &&
-    (f.endPort ?? port) === port
-  )
 
 /** The ordered steps converging `o` on `d`, or why the LB cannot be built as asked. */
 export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserError> =>
@@ -114,8 +53,6 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     const first: Array<Step> = []
     const creates: Array<Step> = []
     const updates: Array<Step> = []
-    const access: Array<Step> = []
-    const accessAfter: Array<Step> = []
     const cleanup: Array<Step> = []
     const release: Array<Step> = []
 
@@ -125,8 +62,8 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     const targetRef = Option.map(target, refOf)
     // Another Service's (or the user's) rule on the IP holds a port: a Warning, never a 537 retry loop.
     const taken = new Set(Option.match(targetIp, { onNone: () => [], onSome: (ip) => ip.foreignPorts }))
-    const wanted = Option.isSome(targetRef)
-      ? d.spec.ports.flatMap((port) => {
+    const wanted: ReadonlyArray<WantedPort> = Option.isSome(targetRef)
+      ? d.spec.ports.flatMap((port): Array<WantedPort> => {
         if (!taken.has(port.publicPort)) return [{ port, ref: targetRef.value }]
         warnings.push({
           reason: "PortConflict",
@@ -170,78 +107,13 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     }
 
     // ---- access: firewall rules or ACL items for the wanted ports ----
-    const keptFirewall = new Set<string>()
-    const stayingFirewall: Array<FirewallRule> = []
-    const stayingAcl: Array<NetworkAclItem> = []
-    if (d.network.access._tag === "Firewall") {
-      for (const { port, ref } of wanted) {
-        const have = Option.match(targetId, {
-          onNone: () => [],
-          onSome: (id) => firewallFor(o.firewall, id, port.ipProtocol, port.publicPort)
-        })
-        const keep = have.find((f) => Cidr.sameSet(f.cidrList ?? ["0.0.0.0/0"], d.spec.sourceRanges))
-        if (keep !== undefined) {
-          keptFirewall.add(keep.id)
-          stayingFirewall.push(keep)
-        }
-        for (const f of have) {
-          if (f === keep) continue
-          keptFirewall.add(f.id)
-          // An overlapping rule would conflict (537) with the new one: it goes first.
-          const overlaps = Cidr.anyIntersect(f.cidrList ?? ["0.0.0.0/0"], d.spec.sourceRanges)
-          ;(overlaps && keep === undefined ? access : accessAfter).push(
-            Step.DeleteFirewall({ id: f.id, port: port.publicPort })
-          )
-        }
-        if (keep === undefined) {
-          access.push(
-            Step.CreateFirewall({
-              ip: ref,
-              protocol: port.ipProtocol,
-              port: port.publicPort,
-              cidrs: d.spec.sourceRanges
-            })
-          )
-        }
-      }
-    } else if (d.network.access._tag === "Acl") {
-      if (DEFAULT_ACL_LISTS.has(d.network.access.listName)) {
-        if (wanted.length > 0) {
-          warnings.push({
-            reason: "DefaultNetworkACL",
-            message:
-              `tier ${d.network.name} uses the ACL list ${d.network.access.listName}, which CloudStack does not let anyone change: ${
-                d.network.access.listName === "default_deny"
-                  ? "the load balancer is unreachable until the tier gets a custom ACL list"
-                  : "every source can reach the load balancer"
-              }`
-          })
-        }
-      } else {
-        // Items on another tier's list (the LB moved off it) are never kept here.
-        const listId = d.network.access.aclId
-        const matched = new Set<string>()
-        for (const { port } of wanted) {
-          const have = o.acl.filter((a) =>
-            a.aclId === listId && a.protocol.toLowerCase() === port.ipProtocol && a.startPort === port.publicPort &&
-            (a.endPort ?? port.publicPort) === port.publicPort
-          )
-          const keep = have.find((a) => Cidr.sameSet(a.cidrList ?? [], d.spec.sourceRanges))
-          if (keep !== undefined) {
-            matched.add(keep.id)
-            stayingAcl.push(keep)
-          } else {access.push(
-              Step.CreateAcl({ protocol: port.ipProtocol, port: port.publicPort, cidrs: d.spec.sourceRanges })
-            )}
-        }
-        for (const a of o.acl) {
-          if (!matched.has(a.id)) accessAfter.push(Step.DeleteAcl({ id: a.id, port: a.startPort ?? 0 }))
-        }
-      }
-    }
-    if (d.network.access._tag !== "Acl" || DEFAULT_ACL_LISTS.has(d.network.access.listName)) {
-      for (const a of o.acl) accessAfter.push(Step.DeleteAcl({ id: a.id, port: a.startPort ?? 0 }))
-    }
+    const { access, accessAfter, keptFirewall, stayingAcl, stayingFirewall, ...accessPlan } = planAccess(
+      d,
+      o,
+      wanted,
+      targetId
+    )
+    warnings.push(...accessPlan.warnings)
 
     // ---- rules that go: those on other IPs, and those on the target no port wants ----
     // A release of ours that failed half way is finished whatever: CloudStack frees the IP only so.
@@ -338,64 +210,6 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     }
     return { steps, target, warnings }
   })
-
-const ipProtocolOf = (protocol: string): "tcp" | "udp" => (protocol === "udp" ? "udp" : "tcp")
-
-/**
- * createTags for what the plan creates and for what stays but lacks the owner's tags (adopted from
- * the Go CCM, or a tag job that failed), one step per resource type and set of missing keys.
- */
-const tagSteps = (
-  d: DesiredLb,
-  o: ObservedLb,
-  target: Option.Option<Target>,
-  releasing: ReadonlySet<IpAddressId>,
-  created: ReadonlyArray<Step>,
-  keptRules: ReadonlySet<LbRuleId>,
-  firewall: ReadonlyArray<FirewallRule>,
-  acl: ReadonlyArray<NetworkAclItem>
-): ReadonlyArray<Step> => {
-  const all = Tags.tagsOf(d.owner)
-  const groups = new Map<
-    string,
-    { resourceType: TaggedType; tags: ReadonlyArray<Tags.TagPair>; targets: Array<TagTarget> }
-  >()
-  const add = (resourceType: TaggedType, target: TagTarget, tags: ReadonlyArray<Tags.TagPair>) => {
-    if (tags.length === 0) return
-    const key = `${resourceType}|${tags.map((t) => t.key).join(",")}`
-    const group = groups.get(key) ?? { resourceType, tags, targets: [] }
-    group.targets.push(target)
-    groups.set(key, group)
-  }
-  Option.map(target, (t) => {
-    if (t._tag === "Acquire") add("PublicIpAddress", TagTarget.AcquiredIp(), all)
-  })
-  // Every IP this CCM associated that stays (the target, or one another Service's rules keep): the
-  // last Service out of a shared IP releases it by this cluster's tag. An IP seen only through its
-  // rules has unknown tags: only one read whole is retagged.
-  for (const ip of o.ips) {
-    if (ip.owned && !releasing.has(ip.id) && Option.isSome(ip.tags)) {
-      add("PublicIpAddress", TagTarget.Existing({ id: ip.id }), Tags.missing(d.owner, ip.tags.value))
-    }
-  }
-  for (const step of created) {
-    if (step._tag === "CreateRule") add("LoadBalancer", TagTarget.CreatedRule({ name: step.port.name }), all)
-    if (step._tag === "CreateFirewall") {
-      add("FirewallRule", TagTarget.CreatedFirewall({ protocol: step.protocol, port: step.port }), all)
-    }
-    if (step._tag === "CreateAcl") {
-      add("NetworkACL", TagTarget.CreatedAcl({ protocol: step.protocol, port: step.port }), all)
-    }
-  }
-  for (const rule of o.rules) {
-    if (keptRules.has(rule.id)) {
-      add("LoadBalancer", TagTarget.Existing({ id: rule.id }), Tags.missing(d.owner, rule.tags))
-    }
-  }
-  for (const f of firewall) add("FirewallRule", TagTarget.Existing({ id: f.id }), Tags.missing(d.owner, f.tags))
-  for (const a of acl) add("NetworkACL", TagTarget.Existing({ id: a.id }), Tags.missing(d.owner, a.tags))
-  return [...groups.values()].map((g) => Step.Tag(g))
-}
 
 const refKey = (ref: Option.Option<IpRef>): string =>
   Option.match(ref, { onNone: () => "", onSome: (r) => (r._tag === "Existing" ? r.id : "(acquired)") })
