@@ -23,6 +23,24 @@ const gated = (gate: Deferred.Deferred<void>) =>
       EventApi.of({ ...api, create: (event) => Effect.zipRight(Deferred.await(gate), api.create(event)) }))
   )
 
+const node = (i: number) => ({ kind: "Node", namespace: "", name: `n${i}`, uid: `u${i}` })
+
+/**
+ * A recorder with a queue of `capacity` whose API server does not answer until `gate` opens; the
+ * sender has taken one Event (node 0) and waits on it, so every later one stays in the queue.
+ */
+const stalled = (capacity: number) =>
+  Effect.gen(function*() {
+    const gate = yield* Deferred.make<void>()
+    const fake = yield* FakeKubernetes.FakeKubernetes
+    const recorder = yield* EventRecorder.make("cloud-node-controller", { queueCapacity: capacity }).pipe(
+      Effect.provide(gated(gate))
+    )
+    yield* recorder.record(node(0), "Normal", "Synced", "ok")
+    yield* settled
+    return { fake, gate, recorder }
+  })
+
 describe("EventRecorder", () => {
   it.scoped("bumps count and lastTimestamp of a repeated event instead of creating another", () =>
     Effect.gen(function*() {
@@ -110,15 +128,8 @@ describe("EventRecorder", () => {
 
   it("a full queue drops new Events and counts them; the queued ones are still written", () =>
     Effect.gen(function*() {
-      const gate = yield* Deferred.make<void>()
-      const fake = yield* FakeKubernetes.FakeKubernetes
-      const recorder = yield* EventRecorder.make("cloud-node-controller", { queueCapacity: 4 }).pipe(
-        Effect.provide(gated(gate))
-      )
-      const node = (i: number) => ({ kind: "Node", namespace: "", name: `n${i}`, uid: `u${i}` })
       // The first is taken by the sender (waiting on the API), 4 wait in the queue, 3 find it full.
-      yield* recorder.record(node(0), "Normal", "Synced", "ok")
-      yield* settled
+      const { fake, gate, recorder } = yield* stalled(4)
       for (let i = 1; i <= 7; i++) yield* recorder.record(node(i), "Normal", "Synced", "ok")
       assert.strictEqual(yield* dropped("queue_full"), 3)
       yield* Deferred.succeed(gate, undefined)
@@ -128,15 +139,8 @@ describe("EventRecorder", () => {
 
   it("the last tenth of the queue is kept for Warnings: Normal Events are dropped before it", () =>
     Effect.gen(function*() {
-      const gate = yield* Deferred.make<void>()
-      const fake = yield* FakeKubernetes.FakeKubernetes
-      const recorder = yield* EventRecorder.make("cloud-node-controller", { queueCapacity: 20 }).pipe(
-        Effect.provide(gated(gate))
-      )
-      const node = (i: number) => ({ kind: "Node", namespace: "", name: `n${i}`, uid: `u${i}` })
       // The first is taken by the sender; 18 Normals fill the queue up to its last tenth, 5 more drop.
-      yield* recorder.record(node(0), "Normal", "Synced", "ok")
-      yield* settled
+      const { fake, gate, recorder } = yield* stalled(20)
       for (let i = 1; i <= 23; i++) yield* recorder.record(node(i), "Normal", "Synced", "ok")
       assert.strictEqual(yield* dropped("queue_full"), 5)
       // Warnings still find room: 2 places, then the queue is full for them too
