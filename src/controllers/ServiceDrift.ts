@@ -3,8 +3,8 @@
  * rules, firewall rules and IPs are listed once (a few paged calls for all Services) and every
  * converged Service is planned against them without executing; one that drifted (a rule, firewall
  * rule, ACL item, IP or tag changed by hand), or that can no longer be built as asked, is queued for
- * a full ensure. CloudStack lists LB members
- * only rule by rule, so members are audited one Service at a time, spread evenly over the period.
+ * a full ensure. CloudStack lists LB members only rule by rule, so members are audited one Service at
+ * a time, spread evenly over the period.
  * A Service's request (its backends, every Node, and the other Services' claims) is built only when
  * its turn comes: all of them at once would hold Services × Nodes references.
  */
