@@ -342,7 +342,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
           converged,
           requestOf,
           repair: (key) => Effect.zipLeft(claimRepair(key), queue.add(key)),
-          audit: (key) => Effect.zipRight(memory.markAudit(key), queue.add(key))
+          audit: (key) => Effect.zipRight(memory.markAudit(key), queue.add(key)),
+          busy: Effect.map(Effect.zip(queue.len, queue.processing), ([queued, inHand]) => queued + inHand >= AUDIT_ROOM)
         }))
       }
     }).pipe(Effect.annotateLogs({ module: "ServiceController" }), Effect.provideService(Metrics, metrics))
@@ -350,6 +351,9 @@ export const make = (options: ServiceControllerOptions = {}) =>
     const controller: Controller = { name: CONTROLLER_NAME, run, informerSync: sync.status }
     return controller
   })
+
+/** Syncs queued or in hand from which a member audit waits for the workers to catch up. */
+const AUDIT_ROOM = 2
 
 /** Warning reasons that may clear without a Service change (another try is worth a capped backoff). */
 const RETRY_REASONS: ReadonlySet<string> = new Set(["UnsupportedProtocol", "UnresolvedNodes"])

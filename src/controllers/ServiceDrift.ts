@@ -4,7 +4,9 @@
  * converged Service is planned against them without executing; one that drifted (a rule, firewall
  * rule, ACL item, IP or tag changed by hand), or that can no longer be built as asked, is queued for
  * a full ensure. CloudStack lists LB members only rule by rule, so members are audited one Service at
- * a time, spread evenly over the period.
+ * a time, spread evenly over the period, and only while the workers have room (`busy`): an audit
+ * reads every member of every rule, and on a large cluster audits queued faster than they finish
+ * would take every worker (and its memory) from the Services that changed.
  * A Service's request (its backends, every Node, and the other Services' claims) is built only when
  * its turn comes: all of them at once would hold Services × Nodes references.
  */
@@ -26,7 +28,12 @@ export interface DriftOptions<E> {
   readonly repair: (key: string) => Effect.Effect<boolean>
   /** Queues a member audit of a Service. */
   readonly audit: (key: string) => Effect.Effect<void>
+  /** True while the workers have enough to do (queued or in hand) that the next audit waits. */
+  readonly busy: Effect.Effect<boolean>
 }
+
+/** How often a waiting audit looks again at least (a gap is shorter on a cluster of many Services). */
+const BUSY_RECHECK = Duration.seconds(1)
 
 /** One structural pass: what drifted, by Service. Failures skip the pass (logged), never repair blindly. */
 export const pass = <E>(options: DriftOptions<E>) =>
@@ -75,8 +82,10 @@ const audits = <E>(options: DriftOptions<E>) =>
   Effect.gen(function*() {
     const keys = yield* options.converged
     const gap = Duration.millis(Duration.toMillis(options.period) / Math.max(1, keys.length))
+    const recheck = Duration.max(gap, BUSY_RECHECK)
     for (const key of keys) {
       yield* Effect.sleep(gap)
+      while (yield* options.busy) yield* Effect.sleep(recheck)
       yield* options.audit(key)
     }
     if (keys.length === 0) yield* Effect.sleep(options.period)

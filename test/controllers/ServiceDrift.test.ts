@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Fiber, Option, TestClock } from "effect"
 import * as ServiceDrift from "../../src/controllers/ServiceDrift.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import type { NodeRef } from "../../src/provider/InstanceLookup.js"
@@ -69,7 +69,8 @@ describe("ServiceDrift.pass", () => {
             return name === "gone" ? Option.none() : Option.some(request(name, nodes))
           }),
         repair: (key) => Effect.sync(() => repaired.push(key) > 0),
-        audit: () => Effect.void
+        audit: () => Effect.void,
+        busy: Effect.succeed(false)
       })
       // One request at a time: never every Service's nodes and claims held at once.
       assert.deepStrictEqual(log, [
@@ -105,9 +106,45 @@ describe("ServiceDrift.pass", () => {
         converged: Effect.succeed([]),
         requestOf: () => unused,
         repair: () => unused,
-        audit: () => unused
+        audit: () => unused,
+        busy: unused
       })
       assert.deepStrictEqual(drifted, [])
       assert.strictEqual(listed, 0)
+    }).pipe(Effect.provide(Metrics.layer)))
+})
+
+describe("ServiceDrift.run", () => {
+  it.effect("member audits are spread over the period and wait while the workers are busy", () =>
+    Effect.gen(function*() {
+      const lbs: LoadBalancers["Type"] = {
+        ensure: () => unused,
+        updateMembers: () => unused,
+        delete: () => unused,
+        fleet: Effect.succeed(reads),
+        drift: () => unused
+      }
+      let busy = true
+      const audited: Array<string> = []
+      const fiber = yield* Effect.fork(ServiceDrift.run({
+        period: Duration.seconds(10),
+        lbs,
+        converged: Effect.succeed(["default/a", "default/b", "default/c"]),
+        requestOf: () => Effect.succeed(Option.none()),
+        repair: () => unused,
+        audit: (key) => Effect.map(Clock.currentTimeMillis, (now) => void audited.push(`${key}@${now / 1000}`)),
+        busy: Effect.sync(() => busy)
+      }))
+      // The pass at 10 s; then an audit every 10/3 s, but none while the workers are busy.
+      yield* TestClock.adjust("30 seconds")
+      assert.deepStrictEqual(audited, [])
+      busy = false
+      yield* TestClock.adjust("10500 millis")
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(audited.map((a) => a.split("@")[0]), ["default/a", "default/b", "default/c"])
+      const times = audited.map((a) => Number(a.split("@")[1]))
+      assert.isTrue((times[0] ?? 0) > 30 && (times[0] ?? 0) <= 34, `first audit at ${times[0]}`)
+      assert.closeTo((times[1] ?? 0) - (times[0] ?? 0), 10 / 3, 0.01)
+      assert.closeTo((times[2] ?? 0) - (times[1] ?? 0), 10 / 3, 0.01)
     }).pipe(Effect.provide(Metrics.layer)))
 })

@@ -122,6 +122,9 @@ const isApiCode = (cause: CloudStackError, code: number): boolean =>
 /** A Service's rules whose members are updated at once (their jobs share the network's queue anyway). */
 const MEMBER_RULES_AT_ONCE = 4
 
+/** Member listings read at once by all the workers together (`Reads.gateMembers`). */
+const MEMBER_READS_AT_ONCE = 4
+
 const addressOf = (target: Option.Option<Target>, executed: Option.Option<Executed>): Option.Option<string> =>
   Option.flatMap(
     target,
@@ -155,7 +158,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const reservations: Reservations = yield* Ref.make<ReadonlySet<string>>(new Set())
     const cluster = options.clusterName ?? "kubernetes"
     const round = makeRound({ instances, client, facts, reservations, cluster, tags: options.tags ?? true })
-    const live = Reads.live(client)
+    const live = Reads.gateMembers(Reads.live(client), yield* Effect.makeSemaphore(MEMBER_READS_AT_ONCE))
 
     /** The Service's LB as asked, or the user's error naming every bad annotation. */
     const specOf = <E>(request: LbRequest<E>) =>
@@ -344,7 +347,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const fleet = Effect.gen(function*() {
       const snapshot = yield* Reads.fetchFleet(client)
       const aclCache = yield* Ref.make<ReadonlyMap<AclListId, ReadonlyArray<NetworkAclItem>>>(new Map())
-      return Reads.fleet(snapshot, client, aclCache)
+      return Reads.fleet(snapshot, live, aclCache)
     }).pipe(Effect.withSpan("LoadBalancers.fleet"))
 
     const drift = <E>(request: LbRequest<E>, reads: Reads.LbReads) =>

@@ -171,19 +171,28 @@ const groupBy = <A, K>(items: ReadonlyArray<A>, key: (a: A) => K): ReadonlyMap<K
 }
 
 /**
+ * Member reads `gate` lets through at once. A member listing answers whole VMs, a page of them
+ * megabytes of text and parsed JSON before they are cut to ids: unbounded, the workers of a drift
+ * pass's member audits on a large cluster held one each at the same time.
+ */
+export const gateMembers = (reads: LbReads, gate: Effect.Semaphore): LbReads => ({
+  ...reads,
+  members: (rule) => gate.withPermits(1)(reads.members(rule))
+})
+
+/**
  * Reads answered from a fleet snapshot. ACL lists are listed once per pass and kept (`aclCache`);
- * members and a requested free address (rare) are asked live.
+ * members and a requested free address (rare) are asked through `inner` (the live reads).
  */
 export const fleet = (
   snapshot: Fleet,
-  cs: CloudStackClientShape,
+  inner: LbReads,
   aclCache: Ref.Ref<ReadonlyMap<AclListId, ReadonlyArray<NetworkAclItem>>>
 ): LbReads => {
   const rulesByIp = groupBy(snapshot.rules, (r) => r.publicIpId)
   const fwByIp = groupBy(snapshot.firewall, (f) => f.ipAddressId)
   const ipsById = new Map(snapshot.ips.map((ip) => [ip.id, ip] as const))
   const ipsByAddress = new Map(snapshot.ips.map((ip) => [ip.ipAddress, ip] as const))
-  const inner = live(cs)
   return {
     rulesOnIp: (ip) => Effect.succeed(rulesByIp.get(ip) ?? []),
     rulesNamed: (keyword) => Effect.succeed(snapshot.rules.filter((r) => r.name.includes(keyword))),
