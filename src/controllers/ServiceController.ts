@@ -162,7 +162,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
           const audit = yield* memory.takeAudit(key)
           if (last !== undefined && last.signature === signature && ServicePlan.hasFinalizer(service)) {
             if (last.backends === backends && !audit) return WorkQueue.ReconcileResult.Done()
-            if (Option.isSome(last.snapshot)) {
+            // An audit of an LB with policies is a full ensure: only that reads them (see LbSnapshot).
+            if (Option.isSome(last.snapshot) && !(audit && last.snapshot.value.policies)) {
               const updated = yield* Effect.either(lbs.updateMembers(last.snapshot.value, nodes))
               if (updated._tag === "Right") {
                 const changed = updated.right.added + updated.right.removed > 0
@@ -191,7 +192,9 @@ export const make = (options: ServiceControllerOptions = {}) =>
               // A stale snapshot or a failed update: a full ensure finds out what is there.
             }
           }
-          yield* event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
+          // An audit that finds nothing to do is not the user's news.
+          const quiet = audit && last !== undefined && last.signature === signature && last.backends === backends
+          if (!quiet) yield* event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
           const outcome = yield* Effect.gen(function*() {
             // The finalizer goes on before any cloud call, so nothing can be left behind unseen.
             const held = ServicePlan.hasFinalizer(service)
@@ -224,7 +227,10 @@ export const make = (options: ServiceControllerOptions = {}) =>
           )
           if (Option.isNone(outcome)) return WorkQueue.ReconcileResult.Done()
           const result = outcome.value
-          yield* event(service, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
+          if (quiet && result.mutations > 0) yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "policy" }))
+          if (!quiet || result.mutations > 0) {
+            yield* event(service, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
+          }
           if (result.mutations > 0) {
             yield* Effect.logInfo("load balancer ensured").pipe(
               Effect.annotateLogs({
@@ -235,7 +241,9 @@ export const make = (options: ServiceControllerOptions = {}) =>
             )
           }
           // Warnings the user must act on keep the Service on a capped backoff; the rest is converged.
-          if (result.warnings.some((w) => RETRY_REASONS.has(w.reason))) {
+          if (
+            result.warnings.some((w) => RETRY_REASONS.has(w.reason))
+          ) {
             yield* forget(key)
             return WorkQueue.ReconcileResult.Requeue()
           }

@@ -47,7 +47,8 @@ export const make: Effect.Effect<ServiceMemory> = Effect.gen(function*() {
     snapshot: Option.map(entry.snapshot, (snapshot) => ({
       networkId: networkIds(snapshot.networkId),
       networkName: networkNames(snapshot.networkName),
-      rules: snapshot.rules.map((rule) => ({ id: rule.id, name: rule.name }))
+      rules: snapshot.rules.map((rule) => ({ id: rule.id, name: rule.name })),
+      policies: snapshot.policies
     }))
   })
   const audits = yield* Ref.make(HashSet.empty<string>())

@@ -102,7 +102,7 @@ const make = Effect.sync(() => {
     lbDriftRepaired: new Prom.Counter({
       name: `${PREFIX}lb_drift_repaired_total`,
       help:
-        "Load-balancer drift found by the periodic repair pass (or a member audit) and queued for repair, by kind (ip, rule, firewall, acl, tag, member).",
+        "Load-balancer drift found by the periodic repair pass (or a member audit) and queued for repair, by kind (ip, rule, firewall, acl, tag, member, policy).",
       labelNames: ["kind"] as const,
       registers
     }),

@@ -13,7 +13,8 @@ describe("ServiceMemory", () => {
         snapshot: Option.some({
           networkId: NetworkId.make("net-1"),
           networkName: "isolated1",
-          rules: [{ id: LbRuleId.make("r1"), name: "a123-tcp-80" }, { id: LbRuleId.make("r2"), name: "a123-tcp-443" }]
+          rules: [{ id: LbRuleId.make("r1"), name: "a123-tcp-80" }, { id: LbRuleId.make("r2"), name: "a123-tcp-443" }],
+          policies: true
         })
       }
       yield* memory.remember("default/web", entry)

@@ -1,6 +1,10 @@
 import { Effect } from "effect"
 import { assert, describe, it } from "vitest"
+import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
+import { deleteLBHealthCheckPolicy } from "../../src/cloudstack/commands/LoadBalancers.js"
+import { HealthCheckPolicyId } from "../../src/cloudstack/Ids.js"
 import { ServiceApi } from "../../src/kubernetes/ServiceApi.js"
+import * as Metrics from "../../src/metrics/Metrics.js"
 import * as Annotations from "../../src/provider/loadbalancer/Annotations.js"
 import { pass, runScoped } from "../fakes/Virtual.js"
 import {
@@ -88,5 +92,34 @@ describe("service controller: stickiness and health-check policies", () => {
       yield* pass("3 seconds")
       const s = yield* cloud
       assert.deepStrictEqual([s.healthChecks.length, s.stickiness.length], [0, 0])
+    }).pipe(Effect.provide(env()), runScoped))
+
+  it("a health check gone from under a converged LB comes back at its member audit; quiet audits send no Events", () =>
+    Effect.gen(function*() {
+      yield* registerNodes("ns-node-1", "ns-node-2")
+      yield* startController({ resyncPeriod: "1 minute" })
+      const ns = (yield* cloud).networks.find((n) => n.name === "isolated-ns")?.uuid ?? ""
+      const created = yield* createService({ name: "web", annotations: { [Annotations.NETWORK_ID]: ns } })
+      yield* pass("3 seconds")
+      assert.deepStrictEqual((yield* policiesOf(created.metadata.uid)).checks, ["/ 5/2"])
+      const ensuring = (yield* eventsOf("web")).filter((e) => e.reason === "EnsuringLoadBalancer")
+      // Two periods with nothing changed: each audit reads the policies, changes nothing, says nothing.
+      yield* pass("150 seconds")
+      assert.deepStrictEqual(
+        (yield* eventsOf("web")).filter((e) => e.reason === "EnsuringLoadBalancer"),
+        ensuring
+      )
+
+      // Deleted by hand (as a create job that fails after its policy was listed leaves it: gone).
+      const check = (yield* cloud).healthChecks[0]?.uuid ?? ""
+      yield* Effect.flatMap(
+        CloudStackClient,
+        (cs) => cs.run(deleteLBHealthCheckPolicy, { id: HealthCheckPolicyId.make(check) })
+      )
+      assert.deepStrictEqual((yield* policiesOf(created.metadata.uid)).checks, [])
+      yield* pass("70 seconds")
+      assert.deepStrictEqual((yield* policiesOf(created.metadata.uid)).checks, ["/ 5/2"])
+      const text = yield* Effect.flatMap(Metrics.Metrics, Metrics.render)
+      assert.include(text, `cloudstack_ccm_lb_drift_repaired_total{kind="policy"} 1`)
     }).pipe(Effect.provide(env()), runScoped))
 })

@@ -23,6 +23,7 @@ import { fromService, type LbService, type LbSpec, type LbWarning } from "./LbSp
 import { membersIn } from "./Members.js"
 import * as Ownership from "./Ownership.js"
 import { LbUserError, type Step, type Target } from "./Plan.js"
+import { wantedHealthCheck } from "./Policies.js"
 import * as Reads from "./Reads.js"
 import { type LbCaller, makeRound, type RoundRequest } from "./Round.js"
 
@@ -37,6 +38,12 @@ export interface LbSnapshot {
   readonly networkId: NetworkId
   readonly networkName: string
   readonly rules: ReadonlyArray<{ readonly id: LbRuleId; readonly name: string }>
+  /**
+   * Whether the rules carry policies (stickiness, health checks). A member update does not see
+   * them: a policy whose create job failed after it was listed, or one deleted by hand, is found
+   * only by a full ensure.
+   */
+  readonly policies: boolean
 }
 
 export interface EnsureResult {
@@ -216,7 +223,13 @@ export const make = (options: LoadBalancersOptions = {}) =>
               spec,
               warnings,
               snapshot: Option.isSome(planned.target)
-                ? Option.some({ networkId: network.id, networkName: network.name, rules })
+                ? Option.some({
+                  networkId: network.id,
+                  networkName: network.name,
+                  rules,
+                  policies: Option.isSome(effective.sticky) ||
+                    Option.isSome(wantedHealthCheck(effective, network).check)
+                })
                 : Option.none(),
               mutations
             }

@@ -29,13 +29,19 @@ export const renderHealthCheck = (s: Store, lb: LbRuleRow, hcs: ReadonlyArray<He
         healthcheckinterval: h.interval,
         healthcheckthresshold: h.healthy,
         unhealthcheckthresshold: h.unhealthy,
-        state: h.state,
+        ...revoked(h.state),
         fordisplay: true
       })
       return o
     })
   }
 }
+
+/**
+ * A policy's `state` as CloudStack renders it (LB{HealthCheck,Stickiness}PolicyResponse): "Revoked"
+ * once revoked, else absent. A policy whose create job is still running is listed like an applied one.
+ */
+const revoked = (state: string): Obj => (state === "Revoke" ? { state: "Revoked" } : {})
 
 export const renderStickiness = (s: Store, lb: LbRuleRow, ps: ReadonlyArray<StickinessRow>): Obj => {
   const net = s.networks.get(lb.networkUuid)
@@ -44,13 +50,12 @@ export const renderStickiness = (s: Store, lb: LbRuleRow, ps: ReadonlyArray<Stic
   if (first !== undefined) {
     out.name = first.name
     if (first.description !== undefined) out.description = first.description
-    out.state = first.state
   }
   Object.assign(out, ownerFields(s, lb.owner), { zoneid: net?.zoneUuid ?? "" })
   out.stickinesspolicy = ps.map((p) => {
     const o: Obj = { id: p.uuid, name: p.name, methodname: p.methodname }
     if (p.description !== undefined) o.description = p.description
-    Object.assign(o, { params: { ...p.params }, state: p.state, fordisplay: true })
+    Object.assign(o, { params: { ...p.params }, ...revoked(p.state), fordisplay: true })
     return o
   })
   return out
