@@ -140,7 +140,20 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
       if (blocks) first.push(...steps)
       else cleanup.push(...steps)
     }
-    for (const ip of o.ips) if (releasing.has(ip.id)) release.push(Step.ReleaseIp({ id: ip.id, address: ip.address }))
+    // An IP adopted through the record's `allocating` address (an association cut short) that the
+    // plan gives up while it acquires another and the record names an old IP too: the new address
+    // takes the record's one place for an address being associated, so the adopted IP is released
+    // first, or a failure in between would leave it recorded nowhere (leaked). It serves nothing: a
+    // move onto it that had finished would have recorded it.
+    const adoptedGoesFirst = (ip: ObservedIp) =>
+      first.some(Step.$is("AcquireIp")) && Option.isSome(d.ownership.ipId) && !ip.recorded &&
+      Option.contains(d.ownership.allocating, ip.address)
+    for (const ip of o.ips) {
+      if (!releasing.has(ip.id)) continue
+      const step = Step.ReleaseIp({ id: ip.id, address: ip.address })
+      if (adoptedGoesFirst(ip)) first.unshift(step)
+      else release.push(step)
+    }
 
     // ---- policies of the rules that stay or are created ----
     const policies = planPolicies({

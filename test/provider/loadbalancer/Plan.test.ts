@@ -473,6 +473,24 @@ describe("Plan: the public IP", () => {
       ]
     },
     {
+      title:
+        "a move cut short after its association, and the LB moves again: the IP adopted by `allocating` is released before the next is recorded in its place",
+      d: steadyDesired({ ownership: { ...recorded("ip-1"), allocating: Option.some("203.0.113.5") } }),
+      o: steady({
+        ips: [
+          ip("ip-1", { recorded: true, associatedNetworkId: Option.some(OTHER_NET) }),
+          ip("ip-5", { associatedNetworkId: Option.some(OTHER_NET) })
+        ],
+        rules: [rule("r1", "ip-1", P80, { networkId: Option.some(OTHER_NET) })]
+      }),
+      steps: [
+        "ReleaseIp ip-5 203.0.113.5",
+        ...builtOnNew(),
+        "ReleaseIp ip-1 203.0.113.1",
+        "Persist (acquired) associated=true"
+      ]
+    },
+    {
       title: "a requested address held on another network (Observe does not look it up again) is refused, saying why",
       d: steadyDesired({ spec: requestedSpec }),
       o: steady({
