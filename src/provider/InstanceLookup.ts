@@ -63,12 +63,17 @@ export interface VmIndex {
   readonly byName: ReadonlyMap<string, ReadonlyArray<InstanceVm>>
 }
 
+/** VMs `compactor` made: compacting one again would only copy it. */
+const compacted = new WeakSet<InstanceVm>()
+
 /**
- * The listing as the index keeps it (every VM of the account, for minutes): each VM reduced to the
- * InstanceVm fields (a fuller object from a test double keeps no more), and the text thousands of
- * VMs repeat (state, zone, offering, network ids) held once instead of once per VM.
+ * A VM as the index keeps it (every VM of the account, for minutes): reduced to the InstanceVm
+ * fields (a fuller object from a test double keeps no more), and the text thousands of VMs repeat
+ * (state, zone, offering, network ids) held once per compactor instead of once per VM. One
+ * compactor serves a whole listing, page by page (`Instances.vmSourceFromClient`); a VM it made
+ * is taken as it is.
  */
-export const compact = (vms: ReadonlyArray<InstanceVm>): ReadonlyArray<InstanceVm> => {
+export const compactor = (): (vm: InstanceVm) => InstanceVm => {
   const text = sharing<string>()
   const network = sharing<NetworkId>()
   const nic = (n: InstanceNic): InstanceNic => ({
@@ -77,16 +82,24 @@ export const compact = (vms: ReadonlyArray<InstanceVm>): ReadonlyArray<InstanceV
     ...(n.ip6Address === undefined ? {} : { ip6Address: n.ip6Address }),
     isDefault: n.isDefault
   })
-  return vms.map((vm) => ({
-    id: vm.id,
-    name: vm.name,
-    state: text(vm.state),
-    ...(vm.zoneName === undefined ? {} : { zoneName: text(vm.zoneName) }),
-    ...(vm.serviceOfferingName === undefined ? {} : { serviceOfferingName: text(vm.serviceOfferingName) }),
-    ...(vm.publicIp === undefined ? {} : { publicIp: vm.publicIp }),
-    nics: vm.nics.map(nic)
-  }))
+  return (vm) => {
+    if (compacted.has(vm)) return vm
+    const kept: InstanceVm = {
+      id: vm.id,
+      name: vm.name,
+      state: text(vm.state),
+      ...(vm.zoneName === undefined ? {} : { zoneName: text(vm.zoneName) }),
+      ...(vm.serviceOfferingName === undefined ? {} : { serviceOfferingName: text(vm.serviceOfferingName) }),
+      ...(vm.publicIp === undefined ? {} : { publicIp: vm.publicIp }),
+      nics: vm.nics.map(nic)
+    }
+    compacted.add(kept)
+    return kept
+  }
 }
+
+/** The listing as the index keeps it: each VM through one compactor (see `compactor`). */
+export const compact = (vms: ReadonlyArray<InstanceVm>): ReadonlyArray<InstanceVm> => vms.map(compactor())
 
 /** The index of a listing (compacted, see `compact`). */
 export const index = (listed: ReadonlyArray<InstanceVm>, options: MatchOptions): VmIndex => {

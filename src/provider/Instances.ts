@@ -3,7 +3,7 @@
  * `listVirtualMachines` per round (never a call per node), confirming by id only providerIDs missing
  * from the listing. It knows nothing of Kubernetes I/O: plain node refs in, plain answers out.
  */
-import { Clock, Context, Deferred, Duration, Effect, Either, Layer, Option, Ref } from "effect"
+import { Chunk, Clock, Context, Deferred, Duration, Effect, Either, Layer, Option, Ref, Stream } from "effect"
 import { CloudStackClient } from "../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../cloudstack/CloudStackError.js"
 import { type InstanceVm, listInstanceVms } from "../cloudstack/commands/VirtualMachines.js"
@@ -74,7 +74,14 @@ const DETAILS = ["min", "nics", "servoff"] as const
  * VM the caller cannot see) both mean absent. Anything else is an error, never "absent".
  */
 export const vmSourceFromClient = (client: CloudStackClient["Type"]): VmSource => ({
-  listAll: client.list(listInstanceVms, { details: DETAILS }),
+  // Each page compacted as it comes: the whole listing of decoded VMs is never alive at once.
+  listAll: Effect.suspend(() => {
+    const compact = InstanceLookup.compactor()
+    return Effect.map(
+      Stream.runCollect(Stream.map(client.stream(listInstanceVms, { details: DETAILS }), compact)),
+      Chunk.toReadonlyArray
+    )
+  }),
   byId: (id) =>
     client.list(listInstanceVms, { id: VmId.make(id), details: DETAILS }).pipe(
       Effect.map((vms) => Option.fromNullable(vms.find((vm) => vm.id === id))),

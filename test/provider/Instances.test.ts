@@ -5,6 +5,7 @@ import { runInNewContext } from "node:vm"
 import { CloudStackClient } from "../../src/cloudstack/CloudStackClient.js"
 import { CloudStackApiError } from "../../src/cloudstack/CloudStackError.js"
 import { VirtualMachine } from "../../src/cloudstack/commands/VirtualMachines.js"
+import * as InstanceLookup from "../../src/provider/InstanceLookup.js"
 import { makeWith, type VmSource, vmSourceFromClient } from "../../src/provider/Instances.js"
 import { clientLayer } from "../fakes/CloudStackTestEnv.js"
 import { json, script } from "../fakes/ScriptedTransport.js"
@@ -244,4 +245,33 @@ describe("vmSourceFromClient: 'absent' needs a well-formed answer", () => {
       const error = yield* Effect.flip(byId)
       assert.deepInclude(error, { _tag: "CloudStackApiError", errorCode: 431, httpStatus: 200 })
     }).pipe(Effect.provide(clientLayer(script([notFound(200)])))))
+})
+
+describe("vmSourceFromClient: the listing", () => {
+  const raw = (id: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    name: `node-${id}`,
+    state: "Running",
+    zoneid: "z1",
+    zonename: "zone1",
+    serviceofferingname: "Medium Instance",
+    nic: [{ id: `nic-${id}`, networkid: "n1", ipaddress: "10.0.0.1", isdefault: true, macaddress: "02:00" }],
+    ...extra
+  })
+  const page = (items: ReadonlyArray<unknown>, count: number) =>
+    json(200, { listvirtualmachinesresponse: { count, virtualmachine: items } })
+
+  it.effect("comes compacted page by page: the index keeps the listed VMs themselves, not copies", () =>
+    Effect.gen(function*() {
+      const listed = yield* Effect.flatMap(CloudStackClient, (client) => vmSourceFromClient(client).listAll)
+      assert.deepStrictEqual(listed.map((vm) => vm.id), ["a", "b", "c"])
+      const expected = [raw("a"), raw("b", { displayname: "B" }), raw("c")].map((v) =>
+        Schema.decodeUnknownSync(VirtualMachine)(v)
+      )
+      assert.deepStrictEqual(listed, InstanceLookup.compact(expected))
+      const index = InstanceLookup.index(listed, { zone: undefined })
+      for (const vm of listed) assert.strictEqual(index.byId.get(vm.id), vm, `${vm.id} taken as listed`)
+    }).pipe(
+      Effect.provide(clientLayer(script([page([raw("a"), raw("b", { displayname: "B" })], 3), page([raw("c")], 3)])))
+    ))
 })
