@@ -273,7 +273,14 @@ describe("Plan properties", () => {
       const persist = at((s) => s._tag === "Persist")
       assert.isAtMost(acquire.length, 1)
       assert.isAtMost(persist.length, 1)
-      if (acquire.length === 1) assert.deepStrictEqual(acquire, [0])
+      // Before an acquisition only the release of an IP the record names as being associated (see Plan)
+      const early = at((s) =>
+        s._tag === "ReleaseIp" && acquire.length === 1 && Option.isSome(d.ownership.ipId) &&
+        Option.contains(d.ownership.allocating, s.address) && o.ips.some((i) => i.id === s.id && !i.recorded)
+      )
+      assert.isAtMost(early.length, 1)
+      if (early.length === 1) assert.deepStrictEqual(early, [0], why)
+      if (acquire.length === 1) assert.deepStrictEqual(acquire, [early.length], why)
       // recorded last, or first: an existing IP (the only one observed) before its rules change
       const target = Option.getOrUndefined(result.right.target)
       const recordFirst = target?._tag === "Existing" && !Option.contains(d.ownership.ipId, target.ip.id) &&
@@ -290,7 +297,10 @@ describe("Plan properties", () => {
           s._tag === "CreateRule" || s._tag === "CreateFirewall" || s._tag === "CreateAcl" || s._tag === "AssignMembers"
         )
       )
-      const firstRelease = Math.min(steps.length, ...at((s) => s._tag === "ReleaseIp"))
+      const firstRelease = Math.min(
+        steps.length,
+        ...at((s) => s._tag === "ReleaseIp").filter((i) => !early.includes(i))
+      )
       assert.isBelow(lastCreate, firstRelease, why)
       // the firewall rule of a port that closes goes before its rule (one that stays open serves the new rule)
       const stillOpen = (f: FirewallRule) =>
