@@ -10,7 +10,7 @@ import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
 import type { CloudStackError } from "../../cloudstack/CloudStackError.js"
 import { listNetworkACLLists } from "../../cloudstack/commands/NetworkAcls.js"
 import { listNetworks } from "../../cloudstack/commands/Networks.js"
-import type { NetworkId } from "../../cloudstack/Ids.js"
+import type { NetworkId, VpcId } from "../../cloudstack/Ids.js"
 import { fromNetwork, type NetworkProfile } from "./NetworkProfile.js"
 
 /** How long a network profile is trusted (offerings and ACL lists rarely change). */
@@ -27,6 +27,8 @@ export interface CloudFacts {
   /** The profile of a network the account can see; None when it cannot. */
   readonly profile: (id: NetworkId) => Effect.Effect<Option.Option<NetworkProfile>, CloudStackError, CloudStackClient>
   readonly forget: (id: NetworkId) => Effect.Effect<void>
+  /** The tiers of a VPC (not cached: asked only for a VPC IP that lost its tier). */
+  readonly tiers: (vpc: VpcId) => Effect.Effect<ReadonlyArray<NetworkId>, CloudStackError, CloudStackClient>
   /** Protocols refused on a network (unexpired). */
   readonly refused: (id: NetworkId) => Effect.Effect<ReadonlySet<string>>
   readonly refuse: (id: NetworkId, protocol: string) => Effect.Effect<void>
@@ -96,9 +98,17 @@ export const make = Effect.gen(function*() {
       (now) => Ref.update(refusals, (m) => new Map(m).set(`${id}|${protocol}`, now))
     )
 
+  const tiers: CloudFacts["tiers"] = (vpc) =>
+    Effect.flatMap(
+      CloudStackClient,
+      (cs) =>
+        Effect.map(cs.list(listNetworks, { vpcId: vpc }), (ns) => ns.filter((n) => n.vpcId === vpc).map((n) => n.id))
+    )
+
   return {
     profile,
     forget,
+    tiers,
     refused,
     refuse,
     cidrUpdateInPlace: Ref.get(cidrInPlace),

@@ -178,9 +178,16 @@ export const makeRound = (deps: RoundDeps) => {
         onNone: () => ({ vms: [], warnings: [] }),
         onSome: (m) => withWarnings(m, network.name)
       })
+      // A VPC IP whose last rule went (deleted by hand, or by an attempt cut short after) has no tier
+      // any more: the Service's ACL items may be on any tier of its VPC, found by their marker.
+      const untiered = new Set(
+        base.ips.flatMap((ip) => Option.isNone(ip.associatedNetworkId) ? Option.toArray(ip.vpcId) : [])
+      )
+      const tiers = yield* Effect.forEach(untiered, (vpc) => withClient(deps.facts.tiers(vpc)))
       const elsewhereIds = new Set([
         ...base.ips.flatMap((ip) => Option.toArray(ip.associatedNetworkId)),
-        ...base.rules.flatMap((r) => Option.toArray(r.networkId))
+        ...base.rules.flatMap((r) => Option.toArray(r.networkId)),
+        ...tiers.flat()
       ])
       elsewhereIds.delete(network.id)
       const elsewhere = yield* Effect.forEach(elsewhereIds, (id) => withClient(deps.facts.profile(id)))

@@ -1,5 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Ref } from "effect"
+import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
+import { deleteLoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
+import { LbRuleId } from "../../../src/cloudstack/Ids.js"
 import * as Annotations from "../../../src/provider/loadbalancer/Annotations.js"
 import { LoadBalancers } from "../../../src/provider/loadbalancer/LoadBalancers.js"
 import { aclMarker } from "../../../src/provider/loadbalancer/ObservedLb.js"
@@ -158,5 +161,33 @@ describe("LoadBalancers on VPC tiers", () => {
       yield* on("vpc1-web")
       yield* on("vpc1-db")
       assert.deepStrictEqual(yield* ours, { firewall: 0, acl: 0 }, "tier -> tier on default_allow: the ACL item went")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a move off a tier whose IP lost its tier (its rules gone first) still takes the tier's ACL items along", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const cs = yield* CloudStackClient
+      const nodes = yield* nodesFor("node-1", "node-2", "web-1", "web-2")
+      const store = yield* annotationStore()
+      const base = service({ loadBalancerSourceRanges: ["192.0.2.0/24"] })
+      const on = (network: string) =>
+        Effect.gen(function*() {
+          const svc = { ...base, annotations: { [Annotations.NETWORK_ID]: yield* networkId(network) } }
+          return yield* lbs.ensure(yield* request(svc, nodes, store))
+        })
+      const marked = Effect.map(simState, (st) => st.aclItems.filter((a) => a.reason === aclMarker(base.uid)).length)
+      yield* on("vpc1-web")
+      assert.strictEqual(yield* marked, 1)
+      // Its rules deleted (by hand, or by an attempt of another process cut short after): the VPC IP has no tier.
+      for (const rule of yield* rulesOfUid(base.uid)) {
+        yield* cs.run(deleteLoadBalancerRule, { id: LbRuleId.make(rule.uuid) })
+      }
+      const recorded = (yield* Ref.get(store.ref))[Annotations.IP_ID]
+      const ip = (yield* simState).publicIps.find((i) => i.uuid === recorded)
+      assert.isDefined(ip)
+      assert.isUndefined(ip?.associatedNetworkUuid)
+      yield* on("isolated1")
+      assert.strictEqual(yield* marked, 0, "the ACL item on the tier went with the move")
+      assert.isUndefined((yield* simState).publicIps.find((i) => i.uuid === ip?.uuid && i.state !== "Free"))
     }).pipe(Effect.provide(env())))
 })
