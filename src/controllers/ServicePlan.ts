@@ -224,8 +224,12 @@ export const claimsOf = (services: ReadonlyArray<ServiceView>, self: string): Cl
   return { recorded, requested, associating }
 }
 
-/** Value -> the keys of the Services that claim it. */
-type Claimants = ReadonlyMap<string, ReadonlySet<string>>
+/**
+ * Value -> the key of the Service that claims it, or the keys when several do (rare). A Set per value
+ * would cost ~200 bytes each: every worker's sync holds an index over every Service's IPs while its
+ * ensure runs, thousands of values each.
+ */
+type Claimants = ReadonlyMap<string, string | ReadonlyArray<string>>
 
 /**
  * Every Service's claims at once, built in one pass: `claimsOf(services, self)` for each of S
@@ -237,7 +241,7 @@ export interface ClaimIndex {
 }
 
 export const claimIndex = (services: ReadonlyArray<ServiceView>): ClaimIndex => {
-  const index: Record<keyof Claims, Map<string, Set<string>>> = {
+  const index: Record<keyof Claims, Map<string, string | Array<string>>> = {
     recorded: new Map(),
     associating: new Map(),
     requested: new Map()
@@ -248,13 +252,15 @@ export const claimIndex = (services: ReadonlyArray<ServiceView>): ClaimIndex => 
     for (const kind of ["recorded", "associating", "requested"] as const) {
       for (const v of c[kind]) {
         const owners = index[kind].get(v)
-        if (owners === undefined) index[kind].set(v, new Set([key]))
-        else owners.add(key)
+        if (owners === undefined) index[kind].set(v, key)
+        else if (typeof owners === "string") {
+          if (owners !== key) index[kind].set(v, [owners, key])
+        } else if (!owners.includes(key)) owners.push(key)
       }
     }
   }
-  const elsewhere = (owners: ReadonlySet<string> | undefined, self: string) =>
-    owners !== undefined && (owners.size > 1 || !owners.has(self))
+  const elsewhere = (owners: string | ReadonlyArray<string> | undefined, self: string) =>
+    owners !== undefined && (typeof owners === "string" ? owners !== self : owners.some((o) => o !== self))
   const byKind: Record<keyof Claims, Claimants> = index
   return { claimedElsewhere: (kind, value, self) => elsewhere(byKind[kind].get(value), self) }
 }
