@@ -5,7 +5,7 @@
  * its rules before they change, when nothing else depends on the record), rules that block a public
  * port go before the rule that needs it, new rules and members before old ones go, firewall rules
  * and ACL items before their LB rule is deleted, and an IP is released only when nothing foreign is
- * on it. Its parts: which IP (PlanTarget), who may reach it (PlanAccess), the ownership tags
+ * on it (and before an acquisition only if the record's `allocating` is its one trace). Its parts: which IP (PlanTarget), who may reach it (PlanAccess), the ownership tags
  * (PlanTags), the policies (Policies).
  */
 import { Either, Option } from "effect"
