@@ -6,7 +6,7 @@
  * Service is written through the `persist` function the caller passes.
  */
 import { Context, Data, Effect, Either, Layer, Option, Ref } from "effect"
-import { CloudStackClient } from "../../cloudstack/CloudStackClient.js"
+import { CloudStackClient, PAGE_SIZE } from "../../cloudstack/CloudStackClient.js"
 import { type CloudStackError, isLbProviderRefusal } from "../../cloudstack/CloudStackError.js"
 import { assignToLoadBalancerRule, removeFromLoadBalancerRule } from "../../cloudstack/commands/LoadBalancers.js"
 import type { NetworkAclItem } from "../../cloudstack/commands/NetworkAcls.js"
@@ -129,9 +129,6 @@ const isApiCode = (cause: CloudStackError, code: number): boolean =>
 /** A Service's rules whose members are updated at once (their jobs share the network's queue anyway). */
 const MEMBER_RULES_AT_ONCE = 4
 
-/** Member listings read at once by all the workers together (`Reads.gateMembers`). */
-const MEMBER_READS_AT_ONCE = 4
-
 const addressOf = (target: Option.Option<Target>, executed: Option.Option<Executed>): Option.Option<string> =>
   Option.flatMap(
     target,
@@ -165,7 +162,10 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const reservations: Reservations = yield* Ref.make<ReadonlySet<string>>(new Set())
     const cluster = options.clusterName ?? "kubernetes"
     const round = makeRound({ instances, client, facts, reservations, cluster, tags: options.tags ?? true })
-    const live = Reads.gateMembers(Reads.live(client), yield* Effect.makeSemaphore(MEMBER_READS_AT_ONCE))
+    const ungated = Reads.live(client)
+    // One page of member VMs in flight, whoever reads (Reads.memberGate).
+    const gated = Reads.memberGate(yield* Effect.makeSemaphore(PAGE_SIZE), PAGE_SIZE)
+    const live = (nodes: number) => gated(ungated, nodes)
 
     /** The Service's LB as asked, or the user's error naming every bad annotation. */
     const specOf = <E>(request: LbRequest<E>) =>
@@ -190,7 +190,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
           const fresh = request.fresh && attempt === 1
           const result = yield* Effect.either(
             round({ ...roundRequest(request), fresh }, spec, ownership, {
-              reads: live,
+              reads: live(request.nodes.length),
               freshListing: listing.fresh,
               teardown: false,
               dryRun: false
@@ -289,7 +289,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
         // Rules side by side (their jobs queue on the network together); per rule new members first.
         const changes = yield* Effect.forEach(snapshot.rules, (rule) =>
           Effect.gen(function*() {
-            const have = yield* live.members(rule.id).pipe(
+            const have = yield* live(nodes.length).members(rule.id).pipe(
               Effect.catchIf((e) => isApiCode(e, 431), () => Effect.fail(new LbSnapshotStaleError({ rule: rule.id })))
             )
             const haveIds = new Set<VmId>(have)
@@ -325,7 +325,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
         for (let attempt = 1;; attempt++) {
           const outcome = yield* Effect.either(
             round(roundRequest({ ...request, fresh: false }), spec, ownership, {
-              reads: live,
+              reads: live(request.nodes.length),
               freshListing: false,
               teardown: true,
               dryRun: false
@@ -360,7 +360,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
     const fleet = Effect.gen(function*() {
       const snapshot = yield* Reads.fetchFleet(client)
       const aclCache = yield* Ref.make<ReadonlyMap<AclListId, ReadonlyArray<NetworkAclItem>>>(new Map())
-      return Reads.fleet(snapshot, live, aclCache)
+      return Reads.fleet(snapshot, live(PAGE_SIZE), aclCache)
     }).pipe(Effect.withSpan("LoadBalancers.fleet"))
 
     const drift = <E>(request: LbRequest<E>, reads: Reads.LbReads) =>

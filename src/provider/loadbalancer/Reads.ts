@@ -171,14 +171,23 @@ const groupBy = <A, K>(items: ReadonlyArray<A>, key: (a: A) => K): ReadonlyMap<K
 }
 
 /**
- * Member reads `gate` lets through at once. A member listing answers whole VMs, a page of them
- * megabytes of text and parsed JSON before they are cut to ids: unbounded, the workers of a drift
- * pass's member audits on a large cluster held one each at the same time.
+ * Member listings under one budget of member VMs in flight (`gate`, permits = a page of VMs). A
+ * member listing answers whole VMs, a page of them megabytes of text and parsed JSON before it is
+ * cut to ids: unbounded, the workers of a drift pass's member audits on a large cluster held one
+ * each at once. A listing takes as many permits as members it may answer, up to a page (`expected`:
+ * the request's nodes, or the most members one listing answered so far if more): on a small
+ * cluster several are read at once, on a large one one at a time.
  */
-export const gateMembers = (reads: LbReads, gate: Effect.Semaphore): LbReads => ({
-  ...reads,
-  members: (rule) => gate.withPermits(1)(reads.members(rule))
-})
+export const memberGate = (gate: Effect.Semaphore, page: number) => {
+  let largest = 0
+  return (reads: LbReads, expected: number): LbReads => ({
+    ...reads,
+    members: (rule) =>
+      gate.withPermits(Math.min(page, Math.max(1, expected, largest)))(
+        Effect.tap(reads.members(rule), (ids) => Effect.sync(() => void (largest = Math.max(largest, ids.length))))
+      )
+  })
+}
 
 /**
  * Reads answered from a fleet snapshot. ACL lists are listed once per pass and kept (`aclCache`);

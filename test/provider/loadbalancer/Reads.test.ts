@@ -1,11 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Fiber, Schema, TestClock } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import type { CloudStackRequest } from "../../../src/cloudstack/CloudStackTransport.js"
 import { PublicIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { FirewallRule } from "../../../src/cloudstack/commands/Firewall.js"
 import { LoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers.js"
-import { fetchFleet, fleetCompactor } from "../../../src/provider/loadbalancer/Reads.js"
+import { LbRuleId, VmId } from "../../../src/cloudstack/Ids.js"
+import { fetchFleet, fleetCompactor, type LbReads, memberGate } from "../../../src/provider/loadbalancer/Reads.js"
 import { clientLayer } from "../../fakes/CloudStackTestEnv.js"
 import { ok } from "../../fakes/ScriptedTransport.js"
 
@@ -105,4 +106,67 @@ describe("Reads.fetchFleet", () => {
       assert.deepStrictEqual(fleet.rules, [rule("r1"), rule("r2"), rule("r3")])
       assert.deepStrictEqual([fleet.firewall, fleet.ips], [[], []])
     }).pipe(Effect.provide(clientLayer(handler))))
+})
+
+describe("Reads.memberGate", () => {
+  const unused = Effect.dieMessage("not read")
+  /** Reads whose member listing takes a second and answers `answer` ids, counting those in flight. */
+  const slow = (answer: number) => {
+    const seen = { now: 0, max: 0 }
+    const reads: LbReads = {
+      rulesOnIp: () => unused,
+      rulesNamed: () => unused,
+      ipById: () => unused,
+      ipByAddress: () => unused,
+      firewallOnIp: () => unused,
+      aclItems: () => unused,
+      members: () =>
+        Effect.sync(() => {
+          seen.now++
+          seen.max = Math.max(seen.max, seen.now)
+        }).pipe(
+          Effect.zipRight(Effect.sleep("1 second")),
+          Effect.as(Array.from({ length: answer }, (_, i) => VmId.make(`vm-${i}`))),
+          Effect.ensuring(Effect.sync(() => void seen.now--))
+        ),
+      stickiness: () => unused,
+      healthChecks: () => unused
+    }
+    return { reads, seen }
+  }
+  const tenAtOnce = (reads: LbReads) =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 10 }, (_, i) => LbRuleId.make(`r${i}`)), (id) => reads.members(id), {
+          concurrency: "unbounded"
+        })
+      )
+      yield* TestClock.adjust("1 minute")
+      return yield* Fiber.join(fiber)
+    })
+
+  it.effect("a page of member VMs in flight: as many listings as fit by the members each may answer", () =>
+    Effect.gen(function*() {
+      const gate = memberGate(yield* Effect.makeSemaphore(500), 500)
+      const small = slow(2)
+      yield* tenAtOnce(gate(small.reads, 2))
+      assert.strictEqual(small.seen.max, 10)
+      const large = slow(100)
+      yield* tenAtOnce(gate(large.reads, 250))
+      assert.strictEqual(large.seen.max, 2)
+      const huge = slow(100)
+      yield* tenAtOnce(gate(huge.reads, 5000))
+      assert.strictEqual(huge.seen.max, 1, "never more than a page: one at a time")
+    }))
+
+  it.effect("a listing that answered more members than the nodes asked for makes every later one count that many", () =>
+    Effect.gen(function*() {
+      const gate = memberGate(yield* Effect.makeSemaphore(500), 500)
+      // A rule with 300 members (stale ones, after a mass removal of nodes) though 2 nodes are asked for.
+      const stale = slow(300)
+      yield* tenAtOnce(gate(stale.reads, 2))
+      const after = slow(2)
+      yield* tenAtOnce(gate(after.reads, 2))
+      assert.strictEqual(after.seen.max, 1)
+    }))
 })
