@@ -117,7 +117,11 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
 
     // ---- rules that go: those on other IPs, and those on the target no port wants ----
     // A release of ours that failed half way is finished whatever: CloudStack frees the IP only so.
-    const releasable = (ip: ObservedIp) => ip.owned && (ip.releasing || (ip.foreignRules === 0 && !d.spec.keepIp))
+    // keep-ip keeps the Service's IP: not one it was associating when an attempt stopped (adopted
+    // through the record's `allocating`) that it does not use, which nobody would ever release.
+    const adoptedUnused = (ip: ObservedIp) => !ip.recorded && Option.contains(d.ownership.allocating, ip.address)
+    const releasable = (ip: ObservedIp) =>
+      ip.owned && (ip.releasing || (ip.foreignRules === 0 && (!d.spec.keepIp || adoptedUnused(ip))))
     const releasing = new Set(
       o.ips.filter((ip) => !Option.exists(targetId, (id) => id === ip.id) && releasable(ip)).map((ip) => ip.id)
     )

@@ -491,6 +491,17 @@ describe("Plan: the public IP", () => {
       ]
     },
     {
+      title:
+        "keep-ip keeps the recorded IP, not an address adopted by `allocating` that the LB does not use: that one is released",
+      d: steadyDesired({
+        spec: spec({ ports: [], keepIp: true }),
+        members: [],
+        ownership: { ...recorded("ip-1"), allocating: Option.some("203.0.113.5") }
+      }),
+      o: observed({ ips: [ip("ip-1", { recorded: true }), ip("ip-5")] }),
+      steps: ["ReleaseIp ip-5 203.0.113.5", "Persist ip-1 associated=true"]
+    },
+    {
       title: "a requested address held on another network (Observe does not look it up again) is refused, saying why",
       d: steadyDesired({ spec: requestedSpec }),
       o: steady({

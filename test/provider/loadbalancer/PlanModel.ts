@@ -327,7 +327,9 @@ export const problems = (
     Option.flatMap(target, (t) => (t._tag === "Existing" ? Option.some(t.ip.id) : w.acquired))
   )
   for (const ip of o.ips) {
-    const releasable = ip.owned && ip.foreignRules === 0 && !d.spec.keepIp && ip.id !== lbId
+    // keep-ip keeps the Service's IP, not an address adopted through `allocating` that it does not use
+    const kept = d.spec.keepIp && !(!ip.recorded && Option.contains(d.ownership.allocating, ip.address))
+    const releasable = ip.owned && ip.foreignRules === 0 && !kept && ip.id !== lbId
     expect(ips.some((i) => i.id === ip.id) !== releasable, `${ip.id} ${releasable ? "not released" : "released"}`)
   }
   expect(Option.isNone(w.ownership.allocating), "the record still says allocating")

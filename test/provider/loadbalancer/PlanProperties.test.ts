@@ -246,7 +246,8 @@ describe("Plan properties", () => {
           case "ReleaseIp": {
             const released = o.ips.find((i) => i.id === step.id)
             assert.isTrue(
-              released !== undefined && released.owned && released.foreignRules === 0 && !d.spec.keepIp &&
+              released !== undefined && released.owned && released.foreignRules === 0 &&
+                (!d.spec.keepIp || (!released.recorded && Option.contains(d.ownership.allocating, released.address))) &&
                 !Option.contains(targetId, released.id),
               show(step)
             )
