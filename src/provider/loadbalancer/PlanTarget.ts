@@ -42,8 +42,13 @@ export const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.
         )
     }
   }
-  // An IP already bound to another network cannot carry this LB's rules (its network changed).
-  const usable = o.ips.filter((ip) => !ip.releasing && usableIn(ip, d.network))
+  // An IP already bound to another network cannot carry this LB's rules (its network changed). Nor,
+  // for a Service that asks for no address, an IP where it has no rule and where another Service's
+  // rule holds a port it wants (others asked for that address since): it would never serve that port.
+  const wanted = new Set(d.spec.ports.map((p) => p.publicPort))
+  const blocked = (ip: ObservedIp) =>
+    ip.foreignPorts.some((port) => wanted.has(port)) && !o.rules.some((r) => r.ipId === ip.id)
+  const usable = o.ips.filter((ip) => !ip.releasing && usableIn(ip, d.network) && !blocked(ip))
   const withRules = usable.filter((ip) => o.rules.some((r) => r.ipId === ip.id))
   const current = withRules.find((ip) => ip.recorded) ?? withRules[0] ?? usable.find((ip) => ip.recorded) ?? usable[0]
   return Either.right(

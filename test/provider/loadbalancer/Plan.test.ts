@@ -502,6 +502,13 @@ describe("Plan: the public IP", () => {
       steps: ["ReleaseIp ip-5 203.0.113.5", "Persist ip-1 associated=true"]
     },
     {
+      title:
+        "no address asked for, the recorded IP carries none of its rules and another Service's rule holds its port: a new IP, the shared one left to the others",
+      d: steadyDesired(),
+      o: observed({ ips: [ip("ip-1", { recorded: true, foreignRules: 1, foreignPorts: [80] })] }),
+      steps: [...builtOnNew(), "Persist (acquired) associated=true"]
+    },
+    {
       title: "a requested address held on another network (Observe does not look it up again) is refused, saying why",
       d: steadyDesired({ spec: requestedSpec }),
       o: steady({
