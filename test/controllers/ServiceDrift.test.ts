@@ -4,7 +4,7 @@ import * as ServiceDrift from "../../src/controllers/ServiceDrift.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import type { NodeRef } from "../../src/provider/InstanceLookup.js"
 import type { LbRequest, LoadBalancers } from "../../src/provider/loadbalancer/LoadBalancers.js"
-import type { LbReads } from "../../src/provider/loadbalancer/Reads.js"
+import { unreadable } from "../fakes/Reads.js"
 
 const request = (name: string, nodes: ReadonlyArray<NodeRef>): LbRequest<never> => ({
   service: {
@@ -26,17 +26,7 @@ const request = (name: string, nodes: ReadonlyArray<NodeRef>): LbRequest<never> 
 })
 
 const unused = Effect.dieMessage("not used by a drift pass")
-const reads: LbReads = {
-  rulesOnIp: () => unused,
-  rulesNamed: () => unused,
-  ipById: () => unused,
-  ipByAddress: () => unused,
-  firewallOnIp: () => unused,
-  aclItems: () => unused,
-  members: () => unused,
-  stickiness: () => unused,
-  healthChecks: () => unused
-}
+const reads = unreadable("not used by a drift pass")
 
 describe("ServiceDrift.pass", () => {
   it.effect("builds each Service's request only when its turn comes, and skips one no longer converged", () =>

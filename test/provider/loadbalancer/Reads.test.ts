@@ -8,6 +8,7 @@ import { LoadBalancerRule } from "../../../src/cloudstack/commands/LoadBalancers
 import { LbRuleId, VmId } from "../../../src/cloudstack/Ids.js"
 import { fetchFleet, fleetCompactor, type LbReads, memberGate } from "../../../src/provider/loadbalancer/Reads.js"
 import { clientLayer } from "../../fakes/CloudStackTestEnv.js"
+import { unreadable } from "../../fakes/Reads.js"
 import { ok } from "../../fakes/ScriptedTransport.js"
 
 const tags = [
@@ -109,17 +110,10 @@ describe("Reads.fetchFleet", () => {
 })
 
 describe("Reads.memberGate", () => {
-  const unused = Effect.dieMessage("not read")
   /** Reads whose member listing takes a second and answers `answer` ids, counting those in flight. */
   const slow = (answer: number) => {
     const seen = { now: 0, max: 0 }
-    const reads: LbReads = {
-      rulesOnIp: () => unused,
-      rulesNamed: () => unused,
-      ipById: () => unused,
-      ipByAddress: () => unused,
-      firewallOnIp: () => unused,
-      aclItems: () => unused,
+    const reads = unreadable("not read", {
       members: () =>
         Effect.sync(() => {
           seen.now++
@@ -128,10 +122,8 @@ describe("Reads.memberGate", () => {
           Effect.zipRight(Effect.sleep("1 second")),
           Effect.as(Array.from({ length: answer }, (_, i) => VmId.make(`vm-${i}`))),
           Effect.ensuring(Effect.sync(() => void seen.now--))
-        ),
-      stickiness: () => unused,
-      healthChecks: () => unused
-    }
+        )
+    })
     return { reads, seen }
   }
   const tenAtOnce = (reads: LbReads) =>
