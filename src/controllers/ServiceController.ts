@@ -160,10 +160,14 @@ export const make = (options: ServiceControllerOptions = {}) =>
           const backends = ServicePlan.backendsKey(nodes)
           const last = yield* memory.get(key)
           const audit = yield* memory.takeAudit(key)
+          // The audit of an unchanged LB whose rules carry policies is a full ensure: only that reads
+          // them (see LbSnapshot). What it changes is a `policy` repair.
+          const policyAudit = audit && last !== undefined && last.signature === signature &&
+            last.backends === backends && ServicePlan.hasFinalizer(service) &&
+            Option.exists(last.snapshot, (s) => s.policies)
           if (last !== undefined && last.signature === signature && ServicePlan.hasFinalizer(service)) {
             if (last.backends === backends && !audit) return WorkQueue.ReconcileResult.Done()
-            // An audit of an LB with policies is a full ensure: only that reads them (see LbSnapshot).
-            if (Option.isSome(last.snapshot) && !(audit && last.snapshot.value.policies)) {
+            if (Option.isSome(last.snapshot) && !policyAudit) {
               const updated = yield* Effect.either(lbs.updateMembers(last.snapshot.value, nodes))
               if (updated._tag === "Right") {
                 const changed = updated.right.added + updated.right.removed > 0
@@ -193,7 +197,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
             }
           }
           // An audit that finds nothing to do is not the user's news.
-          const quiet = audit && last !== undefined && last.signature === signature && last.backends === backends
+          const quiet = policyAudit
           if (!quiet) yield* event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
           const outcome = yield* Effect.gen(function*() {
             // The finalizer goes on before any cloud call, so nothing can be left behind unseen.
