@@ -162,10 +162,10 @@ export const make = (options: ServiceControllerOptions = {}) =>
           const audit = yield* memory.takeAudit(key)
           // The audit of an unchanged LB whose rules carry policies is a full ensure: only that reads
           // them (see LbSnapshot). What it changes is a `policy` repair.
-          const policyAudit = audit && last !== undefined && last.signature === signature &&
-            last.backends === backends && ServicePlan.hasFinalizer(service) &&
+          const unchanged = last !== undefined && last.signature === signature && ServicePlan.hasFinalizer(service)
+          const policyAudit = unchanged && audit && last.backends === backends &&
             Option.exists(last.snapshot, (s) => s.policies)
-          if (last !== undefined && last.signature === signature && ServicePlan.hasFinalizer(service)) {
+          if (unchanged) {
             if (last.backends === backends && !audit) return WorkQueue.ReconcileResult.Done()
             if (Option.isSome(last.snapshot) && !policyAudit) {
               const updated = yield* Effect.either(lbs.updateMembers(last.snapshot.value, nodes))
@@ -245,9 +245,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
             )
           }
           // Warnings the user must act on keep the Service on a capped backoff; the rest is converged.
-          if (
-            result.warnings.some((w) => RETRY_REASONS.has(w.reason))
-          ) {
+          if (result.warnings.some((w) => RETRY_REASONS.has(w.reason))) {
             yield* forget(key)
             return WorkQueue.ReconcileResult.Requeue()
           }

@@ -119,9 +119,9 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     // A release of ours that failed half way is finished whatever: CloudStack frees the IP only so.
     // keep-ip keeps the Service's IP: not one it was associating when an attempt stopped (adopted
     // through the record's `allocating`) that it does not use, which nobody would ever release.
-    const adoptedUnused = (ip: ObservedIp) => !ip.recorded && Option.contains(d.ownership.allocating, ip.address)
+    const adopted = (ip: ObservedIp) => !ip.recorded && Option.contains(d.ownership.allocating, ip.address)
     const releasable = (ip: ObservedIp) =>
-      ip.owned && (ip.releasing || (ip.foreignRules === 0 && (!d.spec.keepIp || adoptedUnused(ip))))
+      ip.owned && (ip.releasing || (ip.foreignRules === 0 && (!d.spec.keepIp || adopted(ip))))
     const releasing = new Set(
       o.ips.filter((ip) => !Option.exists(targetId, (id) => id === ip.id) && releasable(ip)).map((ip) => ip.id)
     )
@@ -150,8 +150,7 @@ export const plan = (d: DesiredLb, o: ObservedLb): Either.Either<Plan, LbUserErr
     // first, or a failure in between would leave it recorded nowhere (leaked). It serves nothing: a
     // move onto it that had finished would have recorded it.
     const adoptedGoesFirst = (ip: ObservedIp) =>
-      first.some(Step.$is("AcquireIp")) && Option.isSome(d.ownership.ipId) && !ip.recorded &&
-      Option.contains(d.ownership.allocating, ip.address)
+      first.some(Step.$is("AcquireIp")) && Option.isSome(d.ownership.ipId) && adopted(ip)
     for (const ip of o.ips) {
       if (!releasing.has(ip.id)) continue
       const step = Step.ReleaseIp({ id: ip.id, address: ip.address })

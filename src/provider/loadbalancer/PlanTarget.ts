@@ -46,10 +46,10 @@ export const chooseTarget = (d: DesiredLb, o: ObservedLb): Either.Either<Option.
   // for a Service that asks for no address, an IP where it has no rule and where another Service's
   // rule holds a port it wants (others asked for that address since): it would never serve that port.
   const wanted = new Set(d.spec.ports.map((p) => p.publicPort))
-  const blocked = (ip: ObservedIp) =>
-    ip.foreignPorts.some((port) => wanted.has(port)) && !o.rules.some((r) => r.ipId === ip.id)
+  const ruled = new Set(o.rules.map((r) => r.ipId))
+  const blocked = (ip: ObservedIp) => !ruled.has(ip.id) && ip.foreignPorts.some((port) => wanted.has(port))
   const usable = o.ips.filter((ip) => !ip.releasing && usableIn(ip, d.network) && !blocked(ip))
-  const withRules = usable.filter((ip) => o.rules.some((r) => r.ipId === ip.id))
+  const withRules = usable.filter((ip) => ruled.has(ip.id))
   const current = withRules.find((ip) => ip.recorded) ?? withRules[0] ?? usable.find((ip) => ip.recorded) ?? usable[0]
   return Either.right(
     current !== undefined ? existing(current) : Option.some({ _tag: "Acquire", address: Option.none() })
