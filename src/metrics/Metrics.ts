@@ -5,6 +5,7 @@
  */
 import { Context, Data, Effect, Layer } from "effect"
 import * as Prom from "prom-client"
+import * as ProcessMetrics from "./ProcessMetrics.js"
 
 const PREFIX = "cloudstack_ccm_"
 
@@ -136,11 +137,7 @@ export const layerWithProcessMetrics = Layer.effect(
     make,
     (m) =>
       Effect.sync(() =>
-        Prom.collectDefaultMetrics({
-          register: m.registry,
-          prefix: PREFIX,
-          eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS
-        })
+        ProcessMetrics.register(m.registry, { prefix: PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS })
       )
   )
 )
