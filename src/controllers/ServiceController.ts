@@ -197,8 +197,7 @@ export const make = (options: ServiceControllerOptions = {}) =>
             }
           }
           // An audit that finds nothing to do is not the user's news.
-          const quiet = policyAudit
-          if (!quiet) yield* event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
+          if (!policyAudit) yield* event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
           const outcome = yield* Effect.gen(function*() {
             // The finalizer goes on before any cloud call, so nothing can be left behind unseen.
             const held = ServicePlan.hasFinalizer(service)
@@ -231,8 +230,10 @@ export const make = (options: ServiceControllerOptions = {}) =>
           )
           if (Option.isNone(outcome)) return WorkQueue.ReconcileResult.Done()
           const result = outcome.value
-          if (quiet && result.mutations > 0) yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "policy" }))
-          if (!quiet || result.mutations > 0) {
+          if (policyAudit && result.mutations > 0) {
+            yield* Effect.sync(() => metrics.lbDriftRepaired.inc({ kind: "policy" }))
+          }
+          if (!policyAudit || result.mutations > 0) {
             yield* event(service, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
           }
           if (result.mutations > 0) {

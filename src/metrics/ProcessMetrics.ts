@@ -20,11 +20,8 @@ import processResources from "prom-client/lib/metrics/processResources.js"
 import processStartTime from "prom-client/lib/metrics/processStartTime.js"
 import version from "prom-client/lib/metrics/version.js"
 
-export interface ProcessMetricsConfig {
-  readonly prefix: string
-  /** How often the event-loop-lag histogram samples, in ms. */
-  readonly eventLoopMonitoringPrecision: number
-}
+/** What every collector takes (typed once, in prom-client-collectors.d.ts). */
+export type ProcessMetricsConfig = Parameters<typeof processCpuTotal>[1]
 
 /** Registers the process metrics on `registry`, in prom-client's order. */
 export const register = (registry: Prom.Registry, config: ProcessMetricsConfig): void => {

@@ -3,7 +3,11 @@ declare module "prom-client/lib/metrics/*.js" {
   import type { Registry } from "prom-client"
   const collector: (
     registry: Registry,
-    config: { readonly prefix: string; readonly eventLoopMonitoringPrecision: number }
+    config: {
+      readonly prefix: string
+      /** How often the event-loop-lag histogram samples, in ms. */
+      readonly eventLoopMonitoringPrecision: number
+    }
   ) => void
   export default collector
 }

@@ -312,6 +312,10 @@ const isSinglePort = (f: FirewallRule, port: number, protocol: string) =>
  * rules or ACL items with the source ranges, the record naming that IP, every IP that was ours
  * alone (and not kept) released, the others still there.
  */
+/** keep-ip keeps the Service's IP, not an address adopted through `allocating` that it does not use. */
+export const keptByKeepIp = (d: DesiredLb, ip: ObservedIp): boolean =>
+  d.spec.keepIp && !(!ip.recorded && Option.contains(d.ownership.allocating, ip.address))
+
 export const problems = (
   d: DesiredLb,
   o: ObservedLb,
@@ -327,9 +331,7 @@ export const problems = (
     Option.flatMap(target, (t) => (t._tag === "Existing" ? Option.some(t.ip.id) : w.acquired))
   )
   for (const ip of o.ips) {
-    // keep-ip keeps the Service's IP, not an address adopted through `allocating` that it does not use
-    const kept = d.spec.keepIp && !(!ip.recorded && Option.contains(d.ownership.allocating, ip.address))
-    const releasable = ip.owned && ip.foreignRules === 0 && !kept && ip.id !== lbId
+    const releasable = ip.owned && ip.foreignRules === 0 && !keptByKeepIp(d, ip) && ip.id !== lbId
     expect(ips.some((i) => i.id === ip.id) !== releasable, `${ip.id} ${releasable ? "not released" : "released"}`)
   }
   expect(Option.isNone(w.ownership.allocating), "the record still says allocating")

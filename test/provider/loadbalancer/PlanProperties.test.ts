@@ -23,7 +23,7 @@ import {
   vmSet
 } from "../../arbitraries/LoadBalancer.js"
 import { show } from "./PlanFixtures.js"
-import { apply, applyTo, describeInput, problems } from "./PlanModel.js"
+import { apply, applyTo, describeInput, keptByKeepIp, problems } from "./PlanModel.js"
 
 const RUNS = { fastCheck: { numRuns: 500 } }
 
@@ -247,8 +247,7 @@ describe("Plan properties", () => {
             const released = o.ips.find((i) => i.id === step.id)
             assert.isTrue(
               released !== undefined && released.owned && released.foreignRules === 0 &&
-                (!d.spec.keepIp || (!released.recorded && Option.contains(d.ownership.allocating, released.address))) &&
-                !Option.contains(targetId, released.id),
+                !keptByKeepIp(d, released) && !Option.contains(targetId, released.id),
               show(step)
             )
             break
