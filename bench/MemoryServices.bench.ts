@@ -10,7 +10,7 @@
  * dies or does not converge in time is reported with how many Services it served.
  * The cloud-config sets `requests-per-second = 1000`: the client's default of 20 would make
  * reconciling 2,000 Services (about 23 calls each) take most of an hour.
- * BENCH_LB_NODES, BENCH_LB_SERVICES, BENCH_LB_VARIANTS (a comma list of `image`, `image96`, `node`),
+ * BENCH_LB_NODES, BENCH_LB_SERVICES, BENCH_LB_NETWORKS (default 4), BENCH_LB_VARIANTS (a comma list of `image`, `image96`, `node`),
  * BENCH_LB_TIMEOUT_S, BENCH_LB_HOLD_S (the hold after converging, e.g. past a drift pass), BENCH_KUBE_QPS, BENCH_NODE_FLAGS (more node flags for the image variants) and
  * BENCH_CCM_FLAGS (more CCM flags, e.g. `--lb-resync-period=2m`) vary it.
  */
@@ -42,7 +42,7 @@ import type { BenchRow } from "./run.js"
 const NODES = Number(process.env["BENCH_LB_NODES"] ?? "5000")
 const SERVICES = Number(process.env["BENCH_LB_SERVICES"] ?? "2000")
 const QPS = process.env["BENCH_KUBE_QPS"]
-const NETWORKS = 4
+const NETWORKS = Number(process.env["BENCH_LB_NETWORKS"] ?? "4")
 const HOLD_MS = Number(process.env["BENCH_LB_HOLD_S"] ?? "20") * 1000
 const CLOUD_RPS = 1000
 const TIMEOUT_MS = Number(process.env["BENCH_LB_TIMEOUT_S"] ?? "1800") * 1000

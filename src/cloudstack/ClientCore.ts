@@ -10,6 +10,7 @@ import type { MetricsShape } from "../metrics/Metrics.js"
 import { CloudStackDecodeError, type CloudStackError, isRetryable, isRetryableMutation } from "./CloudStackError.js"
 import type { CloudStackRawResponse, CloudStackTransport } from "./CloudStackTransport.js"
 import * as Envelope from "./Envelope.js"
+import type * as ListSkim from "./ListSkim.js"
 import * as Redact from "./Redact.js"
 import { retrySchedule } from "./RetryPolicy.js"
 import type { Params } from "./Signing.js"
@@ -45,7 +46,8 @@ export interface Core {
     command: string,
     method: "GET" | "POST",
     params: Params,
-    decode: (inner: unknown) => Effect.Effect<A, ParseError>
+    decode: (inner: unknown) => Effect.Effect<A, ParseError>,
+    skim?: ListSkim.Skim
   ) => Effect.Effect<A, CloudStackError>
 }
 
@@ -72,11 +74,12 @@ export const makeCore = (
   const answerOf = <A>(
     command: string,
     raw: CloudStackRawResponse,
-    decode: (inner: unknown) => Effect.Effect<A, ParseError>
+    decode: (inner: unknown) => Effect.Effect<A, ParseError>,
+    skim: ListSkim.Skim | undefined
   ) => {
     const secrets = raw.signature === undefined ? keys : [...keys, raw.signature]
     return Effect.flatMap(
-      Envelope.decode(command, raw, secrets),
+      Envelope.decode(command, raw, secrets, skim),
       (inner) => Effect.mapError(decode(inner), toDecodeError(command, [], secrets))
     )
   }
@@ -111,14 +114,15 @@ export const makeCore = (
     command: string,
     method: "GET" | "POST",
     params: Params,
-    decode: (inner: unknown) => Effect.Effect<A, ParseError>
+    decode: (inner: unknown) => Effect.Effect<A, ParseError>,
+    skim: ListSkim.Skim | undefined
   ): Effect.Effect<A, CloudStackError> =>
     semaphore.withPermits(1)(limit(Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
-      const sent = yield* Effect.either(transport.send({ command, params, method }))
+      const sent = yield* Effect.either(transport.send({ command, params, method, skim }))
       const result: Either.Either<A, CloudStackError> = Either.isLeft(sent)
         ? Either.left(sent.left)
-        : yield* Effect.either(answerOf(command, sent.right, decode))
+        : yield* Effect.either(answerOf(command, sent.right, decode, skim))
       const durationMs = (yield* Clock.currentTimeMillis) - startedAt
       const outcome = Either.isRight(result) ? "success" : outcomeOf(result.left)
       yield* record(command, outcome, durationMs)
@@ -156,9 +160,9 @@ export const makeCore = (
       }
     })
 
-  const request: Core["request"] = (command, method, params, decode) => {
+  const request: Core["request"] = (command, method, params, decode, skim) => {
     const retryable = method === "GET" ? isRetryable : isRetryableMutation
-    const attempt = once(command, method, params, decode)
+    const attempt = once(command, method, params, decode, skim)
     return attempt.pipe(
       Effect.catchIf(retryable, (error) => retryAfter(error, retryable, attempt, command)),
       Effect.withSpan("CloudStackClient.request", { attributes: { command } })

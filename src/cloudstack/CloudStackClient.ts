@@ -131,7 +131,13 @@ const makeClient = (
     readonly seen: number
   }
   const fetchPage = <P, A>(command: ListCommand<P, A>, base: Params, page: number) =>
-    core.request(command.name, "GET", { ...base, page: String(page), pagesize: String(PAGE_SIZE) }, command.decodePage)
+    core.request(
+      command.name,
+      "GET",
+      { ...base, page: String(page), pagesize: String(PAGE_SIZE) },
+      command.decodePage,
+      command.skim
+    )
   /**
    * The next page, if `count` says there is more. `{}` (no count) is an empty result. A page that
    * comes back empty before `count` items were seen makes the listing incomplete: an error, never

@@ -5,6 +5,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { CloudStackTransportError } from "./CloudStackError.js"
+import type { Skim, Skimmed } from "./ListSkim.js"
 
 export interface CloudStackRequest {
   readonly command: string
@@ -12,12 +13,17 @@ export interface CloudStackRequest {
   readonly params: Readonly<Record<string, string>>
   /** GET for reads, POST form for mutations. */
   readonly method: "GET" | "POST"
+  /** A list read for some fields of its items: a transport that streams may read it so as it arrives. */
+  readonly skim?: Skim | undefined
 }
 
 export interface CloudStackRawResponse {
   readonly status: number
   readonly contentType: string
+  /** The answer's text; with `skimmed`, its first bytes only. */
   readonly body: string
+  /** The answer as ListSkim read it while it arrived (a request with `skim`). */
+  readonly skimmed?: Skimmed | undefined
   /** The request's signature, when it was signed: redacted, like the keys, from errors built from this answer. */
   readonly signature?: string | undefined
 }

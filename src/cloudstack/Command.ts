@@ -5,6 +5,7 @@
 import { Schema } from "effect"
 import type { Effect } from "effect/Effect"
 import type { ParseError } from "effect/ParseResult"
+import type { Skim } from "./ListSkim.js"
 import * as Param from "./Param.js"
 import type { Params } from "./Signing.js"
 import * as Wire from "./Wire.js"
@@ -33,6 +34,8 @@ export interface ListCommand<P, A> extends Base<P> {
   readonly kind: "list"
   readonly itemKey: string
   readonly decodePage: (inner: unknown) => Effect<ListPage<A>, ParseError>
+  /** Read each item for these wire fields only (ListSkim): an item schema that needs no others. */
+  readonly skim?: Skim | undefined
 }
 
 export interface ListPage<A> {
@@ -70,6 +73,8 @@ export const list = <S extends Param.Spec, A, I>(def: {
   readonly params: S
   readonly scope?: Scope
   readonly fixed?: Params
+  /** The item's wire fields, when the item schema reads no others and answers may be large. */
+  readonly fields?: ReadonlyArray<string>
 }): ListCommand<Param.ParamsOf<S>, A> => {
   const allowed: ReadonlySet<string> = new Set(["count", def.itemKey])
   const onlyPageKeys = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
@@ -95,7 +100,8 @@ export const list = <S extends Param.Spec, A, I>(def: {
     scope: def.scope ?? "list",
     itemKey: def.itemKey,
     encode: withFixed(def.params, def.fixed),
-    decodePage: Schema.decodeUnknown(page, { onExcessProperty: "ignore" })
+    decodePage: Schema.decodeUnknown(page, { onExcessProperty: "ignore" }),
+    skim: def.fields === undefined ? undefined : { itemKey: def.itemKey, fields: def.fields }
   }
 }
 

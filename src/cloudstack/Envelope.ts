@@ -8,6 +8,7 @@
 import { Either, Predicate, Schema } from "effect"
 import { CloudStackApiError, CloudStackUnexpectedBodyError } from "./CloudStackError.js"
 import type { CloudStackRawResponse } from "./CloudStackTransport.js"
+import * as ListSkim from "./ListSkim.js"
 import * as Redact from "./Redact.js"
 import * as ResponseKey from "./ResponseKey.js"
 import * as Wire from "./Wire.js"
@@ -46,11 +47,10 @@ const parseJson = (body: string): Either.Either<unknown, void> => {
   }
 }
 
-/** The single top-level key and its object, if the body is one such JSON object. */
+/** The single top-level key and its object, if the body was one such JSON object. */
 const envelopeOf = (
-  body: string
+  parsed: Either.Either<unknown, void>
 ): { readonly key: string; readonly inner: Readonly<Record<string, unknown>> } | undefined => {
-  const parsed = parseJson(body)
   if (Either.isLeft(parsed) || !Predicate.isRecord(parsed.right)) return undefined
   const keys = Object.keys(parsed.right)
   const key = keys.length === 1 ? keys[0] : undefined
@@ -59,20 +59,30 @@ const envelopeOf = (
   return Predicate.isRecord(inner) ? { key, inner } : undefined
 }
 
+/** The body's JSON value: read by the transport as it arrived (`skimmed`), skimmed from the text, or parsed. */
+const valueOf = (raw: CloudStackRawResponse, skim: ListSkim.Skim | undefined): Either.Either<unknown, void> => {
+  const read = raw.skimmed ?? (skim === undefined ? undefined : ListSkim.text(raw.body, skim))
+  if (read === undefined) return parseJson(raw.body)
+  return read.json ? Either.right(read.value) : Either.left(undefined)
+}
+
 /**
  * Success: HTTP 200, the command's envelope key and no `errorcode` inside; the inner object is
  * returned undecoded. Error envelope (the command's key on any status or with `errorcode`, or
  * `errorresponse` with errorcode 401/432): `CloudStackApiError`. Anything else (HTML, truncated
  * JSON, an empty body, several top-level keys, another key, JSON from a proxy on a non-200
  * status): `CloudStackUnexpectedBodyError` with the first bytes for the operator. `secrets` (the
- * configured keys, the request's signature) are redacted from every text an error carries.
+ * configured keys, the request's signature) are redacted from every text an error carries. With
+ * `skim` (or an answer the transport read so), the items of a list keep only the fields asked for;
+ * everything else is the same.
  */
 export const decode = (
   command: string,
   raw: CloudStackRawResponse,
-  secrets: ReadonlyArray<string>
+  secrets: ReadonlyArray<string>,
+  skim?: ListSkim.Skim
 ): Either.Either<Readonly<Record<string, unknown>>, CloudStackApiError | CloudStackUnexpectedBodyError> => {
-  const envelope = envelopeOf(raw.body)
+  const envelope = envelopeOf(valueOf(raw, skim))
   const ours = envelope !== undefined && ResponseKey.accepted(command).includes(envelope.key)
   if (ours && raw.status === 200 && !("errorcode" in envelope.inner)) return Either.right(envelope.inner)
   const redact = Redact.make(secrets)

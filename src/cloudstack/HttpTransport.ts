@@ -10,6 +10,7 @@ import { EnvHttpProxyAgent, request as undiciRequest } from "undici"
 import { CloudConfig, type CloudConfigShape } from "../config/CloudConfig.js"
 import { CloudStackTransportError } from "./CloudStackError.js"
 import { type CloudStackRawResponse, type CloudStackRequest, CloudStackTransport } from "./CloudStackTransport.js"
+import * as ListSkim from "./ListSkim.js"
 import * as Redact from "./Redact.js"
 import { encodeQuery, formatExpires, type Params, sign } from "./Signing.js"
 
@@ -181,13 +182,17 @@ const make = Effect.gen(function*() {
               headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
               body: wire.body
             })
-          const body = await response.body.text()
-          return {
+          const head = {
             status: response.statusCode,
             contentType: headerValue(response.headers["content-type"]),
-            body,
             signature: wire.signature
           }
+          if (request.skim === undefined) return { ...head, body: await response.body.text() }
+          // Read as it arrives: a large list is never held whole (ListSkim).
+          const scanner = ListSkim.scanner(request.skim)
+          for await (const chunk of response.body) scanner.write(chunk as Uint8Array)
+          const skimmed = scanner.end()
+          return { ...head, body: skimmed.prefix, skimmed }
         },
         catch: toTransportError(request.command, [apiKey, secretKey, wire.signature])
       })

@@ -113,11 +113,15 @@ export const removeFromLoadBalancerRule = Command.async({
 export const RuleMember = Schema.Struct({ id: VmId, name: Schema.String })
 export type RuleMember = typeof RuleMember.Type
 
-/** Members of a rule (`lbvmips=false`). */
+/**
+ * Members of a rule (`lbvmips=false`). CloudStack answers every member at once (no paging), so the
+ * answer is read for the two fields only (`fields`): the whole VMs are never built.
+ */
 export const listLoadBalancerRuleInstances = Command.list({
   name: "listLoadBalancerRuleInstances",
   itemKey: "loadbalancerruleinstance",
   item: RuleMember,
+  fields: ["id", "name"],
   scope: "none",
   params: { id: Param.string<LbRuleId>("id"), applied: Param.optional(Param.bool("applied")) },
   fixed: { lbvmips: "false" }
