@@ -129,12 +129,26 @@ export const scanner = ({ fields, itemKey }: Skim): Scanner => {
     let segment = 0
     keyFrom = 0
     const n = chunk.length
+    // The next backslash in this chunk (n: none): a string is skipped to its quote natively.
+    let backslash = -1
     for (let i = 0; i < n; i++) {
-      const b = chunk[i] as number
       if (inString) {
-        if (escaped) escaped = false
-        else if (b === BACKSLASH) escaped = true
-        else if (b === QUOTE) {
+        if (escaped) {
+          escaped = false
+          continue
+        }
+        if (backslash < i) {
+          const at = chunk.indexOf(BACKSLASH, i)
+          backslash = at === -1 ? n : at
+        }
+        const quote = chunk.indexOf(QUOTE, i)
+        const end = quote === -1 ? n : quote
+        if (backslash < end) {
+          i = backslash
+          escaped = true
+        } else if (end === n) i = n
+        else {
+          i = end
           inString = false
           if (keyParts !== undefined) {
             keyParts.push(chunk.subarray(keyFrom, i + 1))
@@ -144,6 +158,7 @@ export const scanner = ({ fields, itemKey }: Skim): Scanner => {
         }
         continue
       }
+      const b = chunk[i] as number
       if (stack.length === 0 && b !== OPEN_OBJECT && b !== 32 && b !== 10 && b !== 13 && b !== 9) {
         broken = true // not one object: not a CloudStack answer
         return
