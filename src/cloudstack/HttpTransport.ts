@@ -2,6 +2,7 @@
  * The live `CloudStackTransport`: adds apiKey/response/signatureVersion/expires, signs (reference 1.3)
  * and sends over undici — GET query for reads, POST form for mutations — honouring HTTP(S)_PROXY and
  * NO_PROXY, with TLS verified unless `ssl-no-verify`. Maps every socket failure to a typed reason.
+ * A list sent with `skim` is read as it arrives (ListSkim): its answer is never held whole.
  * Secrets are read from `Redacted` only to sign and never reach logs, errors or spans: socket error
  * texts (which may contain the URL) are redacted before they become a `CloudStackTransportError`.
  */
