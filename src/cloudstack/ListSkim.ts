@@ -13,6 +13,7 @@
  * item and the rest are, and its value is what JSON.parse would give for the whole answer with each
  * object item cut to `fields`. Only the first PREFIX_BYTES are kept for an error's quote.
  */
+import { Predicate } from "effect"
 import { Buffer } from "node:buffer"
 import { StringDecoder } from "node:string_decoder"
 
@@ -42,7 +43,7 @@ const BACKSLASH = 92
 const COLON = 58
 const COMMA = 44
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+const { isRecord } = Predicate
 
 /** As JSON.parse makes properties (CreateDataProperty): `__proto__` is an own key, not the prototype. */
 const put = (target: Record<string, unknown>, key: string, value: unknown) =>

@@ -10,15 +10,9 @@ import * as Command from "../../src/cloudstack/Command.js"
 import { listLoadBalancerRuleInstances, RuleMember } from "../../src/cloudstack/commands/LoadBalancers.js"
 import { LbRuleId, VmId } from "../../src/cloudstack/Ids.js"
 import { clientLayer } from "../fakes/CloudStackTestEnv.js"
+import { memberVm as vm } from "../fakes/MemberVm.js"
 import { ok } from "../fakes/ScriptedTransport.js"
 
-const vm = (n: number) => ({
-  id: `5e1ec7ed-0002-4000-8000-00000000000${n}`,
-  name: `node-${n}`,
-  state: "Running",
-  nic: [{ id: `nic-${n}`, ipaddress: `10.0.0.${n}`, networkid: "net-1", isdefault: true }],
-  serviceofferingname: "small"
-})
 const answer = ok("listLoadBalancerRuleInstances", { count: 2, loadbalancerruleinstance: [vm(1), vm(2)] })
 
 /** The same wire command, decoded with a schema that would keep `nic` if it were there. */

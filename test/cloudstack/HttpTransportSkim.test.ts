@@ -17,29 +17,12 @@ import { CloudConfig } from "../../src/config/CloudConfig.js"
 import * as Metrics from "../../src/metrics/Metrics.js"
 import { cloudConfig } from "../fakes/CloudStackTestEnv.js"
 import * as LoopbackServer from "../fakes/LoopbackServer.js"
+import { memberVm as vm } from "../fakes/MemberVm.js"
 
 const KEY = "listloadbalancerruleinstancesresponse"
 const VMS = 2_000
 const SKIM = { itemKey: "loadbalancerruleinstance", fields: ["id", "name"] }
 
-/** A member as CloudStack answers it: the whole VM (~0.8 KB here), non-ASCII in its display name. */
-const vm = (n: number) => ({
-  id: `5e1ec7ed-0002-4000-8000-${String(n).padStart(12, "0")}`,
-  name: `node-${n}`,
-  displayname: `nœud ${n} ✓`,
-  state: "Running",
-  nic: [{
-    id: `nic-${n}`,
-    ipaddress: `10.0.${n >> 8}.${n & 255}`,
-    networkid: "net-1",
-    isdefault: true,
-    secondaryip: []
-  }],
-  serviceofferingname: "small",
-  details: { "Message.ReservedCapacityFreed.Flag": "false" },
-  tags: [{ key: "owner", value: "team \"a\"" }],
-  servicestate: "Active"
-})
 const listing = JSON.stringify({
   [KEY]: { count: VMS, loadbalancerruleinstance: Array.from({ length: VMS }, (_, n) => vm(n)) }
 })

@@ -4,18 +4,19 @@
  * itself, on generated answers, their truncations and single-character edits.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Either, FastCheck as fc } from "effect"
+import { Either, FastCheck as fc, Predicate } from "effect"
 import { Buffer } from "node:buffer"
 import * as Envelope from "../../src/cloudstack/Envelope.js"
 import * as ListSkim from "../../src/cloudstack/ListSkim.js"
 import { API_KEY, SECRET_KEY } from "../fakes/CloudStackTestEnv.js"
+import { memberVm as vm } from "../fakes/MemberVm.js"
 import { json } from "../fakes/ScriptedTransport.js"
 
 const ITEM_KEY = "loadbalancerruleinstance"
 const FIELDS = ["id", "name"] as const
 const KEY = "listloadbalancerruleinstancesresponse"
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+const isObject = Predicate.isRecord
 
 /** What ListSkim must give: JSON.parse's envelope with each object item cut to FIELDS. */
 const oracle = (body: string): { key: string; inner: Record<string, unknown> } | undefined => {
@@ -93,19 +94,10 @@ const answer = fc.record({
 
 describe("ListSkim.envelope", () => {
   it("a member listing: the envelope with each VM cut to id and name", () => {
-    const vm = (n: number) => ({
-      id: `vm-${n}`,
-      name: `node-${n}`,
-      nic: [{ ipaddress: `10.0.0.${n}`, secondaryip: [], isdefault: true }],
-      memory: 256,
-      cpuused: "10%",
-      details: { "Message.ReservedCapacityFreed.Flag": "false" },
-      tags: []
-    })
     const body = JSON.stringify({ [KEY]: { count: 2, [ITEM_KEY]: [vm(1), vm(2)] } })
     assert.deepStrictEqual(skim(body), {
       key: KEY,
-      inner: { count: 2, [ITEM_KEY]: [{ id: "vm-1", name: "node-1" }, { id: "vm-2", name: "node-2" }] }
+      inner: { count: 2, [ITEM_KEY]: [{ id: vm(1).id, name: "node-1" }, { id: vm(2).id, name: "node-2" }] }
     })
   })
 

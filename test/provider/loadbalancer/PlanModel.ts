@@ -306,16 +306,16 @@ const ipProtocolOf = (protocol: string) => (protocol === "udp" ? "udp" : "tcp")
 const isSinglePort = (f: FirewallRule, port: number, protocol: string) =>
   f.protocol.toLowerCase() === protocol && f.startPort === port && (f.endPort ?? port) === port
 
+/** keep-ip keeps the Service's IP, not an address adopted through `allocating` that it does not use. */
+export const keptByKeepIp = (d: DesiredLb, ip: ObservedIp): boolean =>
+  d.spec.keepIp && !(!ip.recorded && Option.contains(d.ownership.allocating, ip.address))
+
 /**
  * What is wrong with the LB after a plan ran, judged from the Service alone (not from the planner):
  * one IP carrying exactly one rule per port with its algorithm, cidrs and members, the firewall
  * rules or ACL items with the source ranges, the record naming that IP, every IP that was ours
  * alone (and not kept) released, the others still there.
  */
-/** keep-ip keeps the Service's IP, not an address adopted through `allocating` that it does not use. */
-export const keptByKeepIp = (d: DesiredLb, ip: ObservedIp): boolean =>
-  d.spec.keepIp && !(!ip.recorded && Option.contains(d.ownership.allocating, ip.address))
-
 export const problems = (
   d: DesiredLb,
   o: ObservedLb,
