@@ -40,9 +40,11 @@ export const tagSteps = (
   })
   // Every IP this CCM associated that stays (the target, or one another Service's rules keep): the
   // last Service out of a shared IP releases it by this cluster's tag. An IP seen only through its
-  // rules has unknown tags: only one read whole is retagged.
+  // rules has unknown tags: only one read whole is retagged. Not under keep-ip: the IP is the
+  // user's to keep (a deleted Service's IP, read whole once its last rule went, got the tags of a
+  // Service that is gone), and the orphan report releases only IPs tagged as this cluster's.
   for (const ip of o.ips) {
-    if (ip.owned && !releasing.has(ip.id) && Option.isSome(ip.tags)) {
+    if (ip.owned && !d.spec.keepIp && !releasing.has(ip.id) && Option.isSome(ip.tags)) {
       add("PublicIpAddress", TagTarget.Existing({ id: ip.id }), Tags.missing(d.owner, ip.tags.value))
     }
   }

@@ -260,6 +260,7 @@ export const makeRound = (deps: RoundDeps) => {
       ownership,
       observed: seen.base,
       requestedIp: spec.requestedIp,
+      keepIp: spec.keepIp,
       owner: deps.tags
         ? Option.some({ cluster: deps.cluster, namespace: request.namespace, name: request.name, uid: request.uid })
         : Option.none()

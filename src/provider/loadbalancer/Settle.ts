@@ -21,6 +21,8 @@ export interface SettleInput {
   readonly requestedIp: Option.Option<string>
   /** Whom to tag an IP kept for (None: `--lb-ownership-tags=false`). */
   readonly owner: Option.Option<Tags.Owner>
+  /** keep-ip: the IP is the user's to keep, never retagged as this cluster's (as in PlanTags). */
+  readonly keepIp: boolean
 }
 
 /** The steps settling `allocating`, then tags for the IP the Service keeps (see `settleAllocating`). */
@@ -33,11 +35,12 @@ export const settle = (input: SettleInput): ReadonlyArray<Step> => {
   return [
     ...halfReleased.map((ip) => Step.ReleaseIp({ id: ip.id, address: ip.address })),
     ...settleAllocating(input),
-    ...kept.flatMap((ip) => tagStep(input.owner, ip))
+    ...kept.flatMap((ip) => tagStep(input, ip))
   ]
 }
 
-const tagStep = (owner: Option.Option<Tags.Owner>, ip: ObservedIp): ReadonlyArray<Step> => {
+const tagStep = (input: SettleInput, ip: ObservedIp): ReadonlyArray<Step> => {
+  const owner = input.keepIp ? Option.none() : input.owner
   const tags = Option.match(Option.all([owner, ip.tags]), {
     onNone: () => [],
     onSome: ([o, have]) => Tags.missing(o, have)
@@ -67,5 +70,5 @@ export const settleAllocating = (input: SettleInput): ReadonlyArray<Step> => {
   if (Option.exists(input.requestedIp, (r) => r !== address) || Option.isSome(ownership.ipId)) {
     return [Step.ReleaseIp({ id: adopted.id, address }), current]
   }
-  return [record(Option.some(IpRef.Existing({ id: adopted.id })), true), ...tagStep(input.owner, adopted)]
+  return [record(Option.some(IpRef.Existing({ id: adopted.id })), true), ...tagStep(input, adopted)]
 }

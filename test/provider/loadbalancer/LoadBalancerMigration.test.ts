@@ -121,6 +121,11 @@ describe("LoadBalancers: migration from the leaseweb fork", () => {
       yield* lbs.delete(yield* request(svc, nodes, store))
       assert.deepStrictEqual((yield* simState).lbRules.filter((r) => r.ipUuid === ip.id), [])
       assert.strictEqual(yield* ipState(ip.id), "Allocated")
+      // A delete again (the finalizer not yet off) reads the IP whole, no rule left on it: still the
+      // user's, not tagged as the deleted Service's (CI saw that createTags).
+      yield* lbs.delete(yield* request(svc, nodes, store))
+      assert.deepStrictEqual(ipTags(yield* simState, ip.id), [])
+      assert.strictEqual(yield* ipState(ip.id), "Allocated")
     }).pipe(Effect.provide(env())))
 })
 

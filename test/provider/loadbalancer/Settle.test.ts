@@ -22,6 +22,7 @@ const cases: ReadonlyArray<{
   readonly observed: ObservedBase
   readonly requestedIp?: string
   readonly tags?: boolean
+  readonly keepIp?: boolean
   readonly steps: ReadonlyArray<string>
 }> = [
   {
@@ -57,6 +58,14 @@ const cases: ReadonlyArray<{
     steps: ["Persist ip-7 associated=true", "Tag PublicIpAddress ip-7"]
   },
   {
+    title: "recorded without tags under keep-ip: the IP is the user's to keep",
+    ownership: allocating("203.0.113.7"),
+    observed: { ips: [adopted], rules: [] },
+    requestedIp: "203.0.113.7",
+    keepIp: true,
+    steps: ["Persist ip-7 associated=true"]
+  },
+  {
     title: "recorded without tags when ownership tags are off",
     ownership: allocating("203.0.113.7"),
     observed: { ips: [adopted], rules: [] },
@@ -87,7 +96,8 @@ describe("settleAllocating", () => {
         ownership: c.ownership,
         observed: c.observed,
         requestedIp: Option.fromNullable(c.requestedIp),
-        owner: c.tags === false ? Option.none() : Option.some(OWNER)
+        owner: c.tags === false ? Option.none() : Option.some(OWNER),
+        keepIp: c.keepIp ?? false
       })
       assert.deepStrictEqual(steps.map(text), c.steps)
     })
@@ -101,7 +111,8 @@ describe("settleAllocating", () => {
         rules: []
       },
       requestedIp: Option.none(),
-      owner: Option.some(OWNER)
+      owner: Option.some(OWNER),
+      keepIp: false
     })
     assert.deepStrictEqual(
       tag?._tag === "Tag" ? tag.tags.map((t) => t.key) : [],
@@ -111,11 +122,12 @@ describe("settleAllocating", () => {
 })
 
 describe("settle", () => {
-  const input = (ips: ObservedBase["ips"], ownership = recorded("ip-1")) => ({
+  const input = (ips: ObservedBase["ips"], ownership = recorded("ip-1"), keepIp = false) => ({
     ownership,
     observed: { ips, rules: [] },
     requestedIp: Option.some("203.0.113.9"),
-    owner: Option.some(OWNER)
+    owner: Option.some(OWNER),
+    keepIp
   })
 
   it("tags the IP the Service records and associated when it lacks the tags (read whole)", () => {
@@ -137,6 +149,13 @@ describe("settle", () => {
         ip("ip-1", { recorded: true, tags: tagged })
       ]
     ) assert.deepStrictEqual(settle(input([observed])), [])
+  })
+
+  it("leaves untagged the IP a keep-ip Service keeps: the user's from then on", () => {
+    assert.deepStrictEqual(
+      settle(input([ip("ip-1", { recorded: true, tags: Option.some([]) })], recorded("ip-1"), true)),
+      []
+    )
   })
 
   it("finishes a release of ours that failed half way (Releasing), never one of the user's", () => {
