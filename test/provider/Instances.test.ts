@@ -196,6 +196,24 @@ describe("Instances", () => {
       assert.deepStrictEqual(seenDuringFetch, [false, false])
     }))
 
+  it.effect("the same nodes asked again with maxAge: reused while every one was found, listed again while one is not", () =>
+    Effect.gen(function*() {
+      const { calls, instances, vms } = yield* source
+      const found = [{ name: "node-a", providerID: "" }, { name: "node-b", providerID: "" }]
+      yield* instances.resolve(found, { maxAge: "1 minute" })
+      yield* instances.resolve(found, { maxAge: "1 minute" })
+      assert.strictEqual((yield* Ref.get(calls)).list, 1)
+      // node-x has no VM yet: its answer (Missing) is remembered, but never makes the listing reusable
+      const withMissing = [...found, { name: "node-x", providerID: "" }]
+      assert.strictEqual((yield* instances.resolve(withMissing, { maxAge: "1 minute" })).get("node-x")?._tag, "Missing")
+      assert.strictEqual((yield* Ref.get(calls)).list, 2)
+      yield* Ref.update(vms, (xs) => [...xs, vm("x", "node-x")])
+      assert.strictEqual((yield* instances.resolve(withMissing, { maxAge: "1 minute" })).get("node-x")?._tag, "Found")
+      assert.strictEqual((yield* Ref.get(calls)).list, 3)
+      yield* instances.resolve(withMissing, { maxAge: "1 minute" })
+      assert.strictEqual((yield* Ref.get(calls)).list, 3)
+    }))
+
   it.effect("the same nodes against the same listing share one answer; a new listing or an unlisted VM answers afresh", () =>
     Effect.gen(function*() {
       const { calls, hidden, instances, vms } = yield* source

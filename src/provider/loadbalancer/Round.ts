@@ -12,7 +12,7 @@ import type { Instances } from "../Instances.js"
 import type { CloudFacts } from "./CloudFacts.js"
 import { execute, type Executed, type Reservations } from "./Execute.js"
 import type { LbSpec, LbWarning } from "./LbSpec.js"
-import { chooseNetwork, type Membership, membership, withWarnings } from "./Members.js"
+import { chooseNetwork, type Membership, membershipMemo, withWarnings } from "./Members.js"
 import type { NetworkProfile } from "./NetworkProfile.js"
 import { observeBase, type ObservedBase, observeDetails } from "./Observe.js"
 import { aclMarker } from "./ObservedLb.js"
@@ -93,6 +93,7 @@ const unknownNetwork: NetworkProfile = {
 
 export const makeRound = (deps: RoundDeps) => {
   const withClient = Effect.provideService(CloudStackClient, deps.client)
+  const membership = membershipMemo()
 
   /** The profile of `id`; a network the account cannot see is the user's to fix. */
   const profileOf = (id: NetworkId) =>
@@ -132,8 +133,7 @@ export const makeRound = (deps: RoundDeps) => {
           deps.instances.resolve(request.nodes, { maxAge: options.freshListing ? 0 : LISTING_MAX_AGE }),
           (lookups) => {
             const networkId = chooseNetwork(base, lookups, spec.networkId)
-            const names = request.nodes.map((n) => n.name)
-            return { networkId, members: Option.map(networkId, (id) => membership(id, names, lookups)) }
+            return { networkId, members: Option.map(networkId, (id) => membership(id, request.nodes, lookups)) }
           }
         )
       const networkId = placed.networkId

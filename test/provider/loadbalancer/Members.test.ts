@@ -3,7 +3,7 @@ import { FastCheck as fc, Option } from "effect"
 import type { VirtualMachine } from "../../../src/cloudstack/commands/VirtualMachines.js"
 import { NetworkId, NicId, VmId, ZoneId } from "../../../src/cloudstack/Ids.js"
 import { type Lookup, Match } from "../../../src/provider/InstanceLookup.js"
-import { chooseNetwork, membersIn } from "../../../src/provider/loadbalancer/Members.js"
+import { chooseNetwork, membership, membershipMemo, membersIn } from "../../../src/provider/loadbalancer/Members.js"
 import { ProviderIdError } from "../../../src/provider/ProviderId.js"
 import { ip, port, rule } from "./PlanFixtures.js"
 
@@ -176,5 +176,39 @@ describe("Members.membersIn", () => {
       return n + shown.split(", ").length + (more === undefined ? 0 : Number.parseInt(more, 10))
     }, 0)
     assert.strictEqual(named, left)
+  })
+})
+
+describe("Members.membershipMemo", () => {
+  it.prop("answers as membership, whatever was asked before; the same question again is the same answer", [
+    fc.array(
+      fc.record({
+        network: fc.constantFrom("net-a", "net-b"),
+        nodes: fc.subarray(["n0", "n1", "n2", "n3", "n4"]),
+        listing: fc.boolean()
+      }),
+      { maxLength: 12 }
+    )
+  ], ([asks]) => {
+    // two listings: n0-n2 on net-a and n3 on net-b, then every node on net-b (n4 unresolved in both)
+    const first = lookups({
+      n0: found(vm("v0", ["net-a"])),
+      n1: found(vm("v1", ["net-a"])),
+      n2: found(vm("v2", ["net-a", "net-b"])),
+      n3: found(vm("v3", ["net-b"]))
+    })
+    const second = lookups({
+      n0: found(vm("v0", ["net-b"])),
+      n1: found(vm("v1", ["net-b"])),
+      n3: found(vm("v3", ["net-b"]))
+    })
+    const memo = membershipMemo()
+    for (const ask of asks) {
+      const nodes = ask.nodes.map((name) => ({ name }))
+      const l = ask.listing ? second : first
+      const got = memo(net(ask.network), nodes, l)
+      assert.deepStrictEqual(got, membership(net(ask.network), ask.nodes, l))
+      assert.strictEqual(memo(net(ask.network), ask.nodes.map((name) => ({ name })), l), got)
+    }
   })
 })
