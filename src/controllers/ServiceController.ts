@@ -352,7 +352,8 @@ export const make = (options: ServiceControllerOptions = {}) =>
           lbs,
           converged,
           requestOf,
-          repair: (key) => Effect.zipLeft(claimRepair(key), queue.add(key)),
+          repair: (key, mark) => Effect.zipLeft(claimRepair(key, mark), queue.add(key)),
+          mark: memory.mark,
           audit: (key) => Effect.zipRight(memory.markAudit(key), queue.add(key)),
           busy: Effect.map(Effect.zip(queue.len, queue.processing), ([queued, inHand]) => queued + inHand >= AUDIT_ROOM)
         }))

@@ -13,6 +13,7 @@
 import { Duration, Effect, Either, Option } from "effect"
 import { Metrics } from "../metrics/Metrics.js"
 import type { LbRequest, LoadBalancers } from "../provider/loadbalancer/LoadBalancers.js"
+import { giveTurns } from "../runtime/LoopTurns.js"
 
 export interface DriftOptions<E> {
   readonly period: Duration.Duration
@@ -23,9 +24,13 @@ export interface DriftOptions<E> {
   readonly requestOf: (key: string) => Effect.Effect<Option.Option<LbRequest<E>>>
   /**
    * Queues a full ensure of a drifted Service; true if this pass took the repair over, false if
-   * something else already had (a member update that found a rule gone): then it is not counted twice.
+   * something else already had (a member update that found a rule gone), or if the Service was
+   * ensured after `mark` (its ensure saw a newer cloud than the pass's listing): then it is not
+   * counted twice.
    */
-  readonly repair: (key: string) => Effect.Effect<boolean>
+  readonly repair: (key: string, mark: number) => Effect.Effect<boolean>
+  /** A mark taken before the pass lists the cloud (ServiceMemory.mark). */
+  readonly mark: Effect.Effect<number>
   /** Queues a member audit of a Service. */
   readonly audit: (key: string) => Effect.Effect<void>
   /** True while the workers have enough to do (queued or in hand) that the next audit waits. */
@@ -41,6 +46,7 @@ export const pass = <E>(options: DriftOptions<E>) =>
     const metrics = yield* Metrics
     const keys = yield* options.converged
     if (keys.length === 0) return []
+    const mark = yield* options.mark
     const reads = yield* Effect.either(options.lbs.fleet)
     if (Either.isLeft(reads)) {
       yield* Effect.logWarning("load balancer drift pass skipped: CloudStack could not be read").pipe(
@@ -50,13 +56,15 @@ export const pass = <E>(options: DriftOptions<E>) =>
     }
     const drifted: Array<string> = []
     for (const key of keys) {
+      // A yield per Service: under `giveTurns` the event loop turns between any two of them.
+      yield* Effect.yieldNow()
       const request = yield* options.requestOf(key)
       if (Option.isNone(request)) continue
       const kinds = yield* Effect.either(options.lbs.drift(request.value, reads.right))
       if (Either.isLeft(kinds)) {
         // It can no longer be built as asked (its nodes moved off the network of the address it asks
         // for, say): a full ensure tells the user (the Warning) and keeps it on the backoff.
-        if (kinds.left._tag === "LbUserError" && (yield* options.repair(key))) {
+        if (kinds.left._tag === "LbUserError" && (yield* options.repair(key, mark))) {
           yield* Effect.logInfo("load balancer can no longer be built as asked, ensuring").pipe(
             Effect.annotateLogs({ service: key, reason: kinds.left.reason })
           )
@@ -67,7 +75,7 @@ export const pass = <E>(options: DriftOptions<E>) =>
         )
         continue
       }
-      if (kinds.right.length === 0 || !(yield* options.repair(key))) continue
+      if (kinds.right.length === 0 || !(yield* options.repair(key, mark))) continue
       for (const kind of kinds.right) metrics.lbDriftRepaired.inc({ kind })
       yield* Effect.logInfo("load balancer drifted, repairing").pipe(
         Effect.annotateLogs({ service: key, kinds: kinds.right.join(",") })
@@ -91,9 +99,12 @@ const audits = <E>(options: DriftOptions<E>) =>
     if (keys.length === 0) yield* Effect.sleep(options.period)
   })
 
-/** Runs forever: after each period a structural pass, then the period's member audits. */
+/**
+ * Runs forever: after each period a structural pass, then the period's member audits. The pass plans
+ * every Service without I/O: it lets the event loop turn (/healthz, the Lease) at each yield.
+ */
 export const run = <E>(options: DriftOptions<E>) =>
   Effect.sleep(options.period).pipe(
-    Effect.zipRight(Effect.forever(Effect.zipRight(pass(options), audits(options)))),
+    Effect.zipRight(Effect.forever(Effect.zipRight(giveTurns(pass(options)), audits(options)))),
     Effect.annotateLogs({ module: "ServiceDrift" })
   )

@@ -23,8 +23,14 @@ export interface ServiceMemory {
   readonly get: (key: string) => Effect.Effect<Synced | undefined>
   readonly remember: (key: string, entry: Synced) => Effect.Effect<void>
   readonly forget: (key: string) => Effect.Effect<void>
-  /** Drops what the last ensure saw; true for the one caller that found it there (a repair is counted once). */
-  readonly claimRepair: (key: string) => Effect.Effect<boolean>
+  /**
+   * Drops what the last ensure saw; true for the one caller that found it there (a repair is counted
+   * once). With `before` (a `mark`), only an entry remembered before it: a drift found in a listing
+   * read before the last ensure is not drift (that ensure saw a newer cloud).
+   */
+  readonly claimRepair: (key: string, before?: number) => Effect.Effect<boolean>
+  /** How many ensures were remembered so far: the `before` of a later claimRepair. */
+  readonly mark: Effect.Effect<number>
   /** Whether the last ensure of `service` saw its current spec (a converged LB Service). */
   readonly isConverged: (service: ServiceView) => Effect.Effect<boolean>
   /** Marks a Service for a member audit: its next sync compares members even if nothing changed. */
@@ -38,7 +44,9 @@ const SHARED_NETWORKS = 256
 
 export const make: Effect.Effect<ServiceMemory> = Effect.gen(function*() {
   // Persistent maps: a change shares the rest instead of copying every Service's entry.
-  const synced = yield* Ref.make(HashMap.empty<string, Synced>())
+  // Each entry with its place in the order of remembers (ServiceMemory.mark).
+  const synced = yield* Ref.make(HashMap.empty<string, { readonly entry: Synced; readonly seq: number }>())
+  const remembered = yield* Ref.make(0)
   // Every Service on a network would otherwise keep its own copy of the network's id and name.
   const networkIds = sharing<NetworkId>(SHARED_NETWORKS)
   const networkNames = sharing<string>(SHARED_NETWORKS)
@@ -52,17 +60,25 @@ export const make: Effect.Effect<ServiceMemory> = Effect.gen(function*() {
     }))
   })
   const audits = yield* Ref.make(HashSet.empty<string>())
-  const claimRepair = (key: string) =>
-    Ref.modify(synced, (m) => HashMap.has(m, key) ? [true, HashMap.remove(m, key)] as const : [false, m] as const)
+  const claimRepair = (key: string, before = Infinity) =>
+    Ref.modify(synced, (m) =>
+      Option.exists(HashMap.get(m, key), (kept) => kept.seq < before)
+        ? [true, HashMap.remove(m, key)] as const
+        : [false, m] as const)
   return {
-    get: (key) => Effect.map(Ref.get(synced), (m) => Option.getOrUndefined(HashMap.get(m, key))),
-    remember: (key, entry) => Ref.update(synced, HashMap.set(key, kept(entry))),
+    get: (key) => Effect.map(Ref.get(synced), (m) => Option.getOrUndefined(HashMap.get(m, key))?.entry),
+    remember: (key, entry) =>
+      Effect.flatMap(
+        Ref.getAndUpdate(remembered, (n) => n + 1),
+        (seq) => Ref.update(synced, HashMap.set(key, { entry: kept(entry), seq }))
+      ),
     forget: (key) => Effect.asVoid(claimRepair(key)),
     claimRepair,
+    mark: Ref.get(remembered),
     isConverged: (service) =>
       Effect.map(Ref.get(synced), (m) => {
         const last = HashMap.get(m, ServicePlan.serviceKey(service))
-        return Option.isSome(last) && last.value.signature === ServicePlan.specDigest(service) &&
+        return Option.isSome(last) && last.value.entry.signature === ServicePlan.specDigest(service) &&
           ServicePlan.wantsLoadBalancer(service)
       }),
     markAudit: (key) => Ref.update(audits, HashSet.add(key)),

@@ -58,12 +58,18 @@ describe("ServiceDrift.pass", () => {
             const name = key.slice("default/".length)
             return name === "gone" ? Option.none() : Option.some(request(name, nodes))
           }),
-        repair: (key) => Effect.sync(() => repaired.push(key) > 0),
+        repair: (key, mark) => Effect.sync(() => repaired.push(`${key} before ${mark}`) > 0),
+        mark: Effect.sync(() => {
+          log.push("mark")
+          return 7
+        }),
         audit: () => Effect.void,
         busy: Effect.succeed(false)
       })
-      // One request at a time: never every Service's nodes and claims held at once.
+      // One request at a time: never every Service's nodes and claims held at once. The mark is
+      // taken before the listing: an ensure remembered after it saw a newer cloud.
       assert.deepStrictEqual(log, [
+        "mark",
         "fleet",
         "request default/a",
         "drift a",
@@ -74,7 +80,7 @@ describe("ServiceDrift.pass", () => {
         "drift c"
       ])
       assert.deepStrictEqual(drifted, ["default/b"])
-      assert.deepStrictEqual(repaired, ["default/b"])
+      assert.deepStrictEqual(repaired, ["default/b before 7"])
     }).pipe(Effect.provide(Metrics.layer)))
 
   it.effect("a pass with nothing converged lists nothing", () =>
@@ -96,6 +102,7 @@ describe("ServiceDrift.pass", () => {
         converged: Effect.succeed([]),
         requestOf: () => unused,
         repair: () => unused,
+        mark: Effect.succeed(0),
         audit: () => unused,
         busy: unused
       })
@@ -122,6 +129,7 @@ describe("ServiceDrift.run", () => {
         converged: Effect.succeed(["default/a", "default/b", "default/c"]),
         requestOf: () => Effect.succeed(Option.none()),
         repair: () => unused,
+        mark: Effect.succeed(0),
         audit: (key) => Effect.map(Clock.currentTimeMillis, (now) => void audited.push(`${key}@${now / 1000}`)),
         busy: Effect.sync(() => busy)
       }))

@@ -24,6 +24,13 @@ describe("ServiceMemory", () => {
       assert.isTrue(yield* memory.claimRepair("default/web"))
       assert.isFalse(yield* memory.claimRepair("default/web"))
       assert.isUndefined(yield* memory.get("default/web"))
+      // A claim with a mark: only an entry remembered before it (a drift pass's stale listing otherwise).
+      const mark = yield* memory.mark
+      assert.isFalse(yield* memory.claimRepair("default/api", 1), "remembered second: after a mark of 1")
+      yield* memory.remember("default/web", entry)
+      assert.isFalse(yield* memory.claimRepair("default/web", mark), "remembered after the mark")
+      assert.isTrue(yield* memory.claimRepair("default/api", mark))
+      assert.isTrue(yield* memory.claimRepair("default/web", yield* memory.mark))
       yield* memory.markAudit("default/api")
       assert.isTrue(yield* memory.takeAudit("default/api"))
       assert.isFalse(yield* memory.takeAudit("default/api"))
