@@ -131,33 +131,32 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
     const allFound = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, index: InstanceLookup.VmIndex) =>
       nodes.every((node) => InstanceLookup.match(node, index)._tag === "Found")
 
+    /** The last answer, if it was for these nodes against `index`. */
+    const answeredFor = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, index: InstanceLookup.VmIndex) =>
+      Effect.map(Ref.get(answered), Option.filter((last) => last.index === index && sameNodes(last.nodes, nodes)))
+
     /**
      * The cached index when it may answer `nodes`: at most `maxAge` old and a VM for each. Known from
      * the last answer when it was for the same nodes against it: the drift pass resolves every Node
      * once per Service, and matching them all each time was most of its CPU.
      */
     const reusable = (nodes: ReadonlyArray<InstanceLookup.NodeRef>, maxAge: number) =>
-      Effect.map(Effect.all([Ref.get(cache), Clock.currentTimeMillis, Ref.get(answered)]), ([cached, now, last]) =>
-        Option.filter(
-          Option.map(
-            Option.filter(cached, (c) =>
-              maxAge > 0 && now - c.at <= maxAge),
-            (c) => c.index
-          ),
-          (index) =>
-            Option.isSome(last) && last.value.index === index && sameNodes(last.value.nodes, nodes)
-              ? last.value.allFound
-              : allFound(nodes, index)
-        ))
+      Effect.gen(function*() {
+        const cached = yield* Ref.get(cache)
+        const now = yield* Clock.currentTimeMillis
+        if (Option.isNone(cached) || maxAge <= 0 || now - cached.value.at > maxAge) return Option.none()
+        const index = cached.value.index
+        const last = yield* answeredFor(nodes, index)
+        const found = Option.match(last, { onNone: () => allFound(nodes, index), onSome: (a) => a.allFound })
+        return found ? Option.some(index) : Option.none()
+      })
 
     // The previous listing is let go before the next is fetched: two listings of 5,000 VMs alive at
     // once (and the pages of the new one) were the process's memory peak every minute.
     const refetch = Ref.set(cache, Option.none()).pipe(
       Effect.zipRight(Ref.set(answered, Option.none())),
       Effect.zipRight(fetch),
-      Effect.tap((fresh) =>
-        Ref.set(cache, Option.some(fresh))
-      ),
+      Effect.tap((fresh) => Ref.set(cache, Option.some(fresh))),
       Effect.map((fresh) => fresh.index)
     )
 
@@ -189,12 +188,12 @@ export const makeWith = (source: VmSource, options: InstancesOptions) =>
       const index = yield* listing(nodes, maxAge)
       // The service controller's workers each resolve every Node (the same refs, in the same order):
       // one shared answer instead of a map of thousands of lookups per worker.
-      const last = yield* Ref.get(answered)
-      if (Option.isSome(last) && last.value.index === index && sameNodes(last.value.nodes, nodes)) {
-        return last.value.lookups
-      }
+      const shared = yield* answeredFor(nodes, index)
+      if (Option.isSome(shared)) return shared.value.lookups
       // An answer from an older listing would keep that listing alive.
-      if (Option.isSome(last) && last.value.index !== index) yield* Ref.set(answered, Option.none())
+      if (Option.exists(yield* Ref.get(answered), (last) => last.index !== index)) {
+        yield* Ref.set(answered, Option.none())
+      }
       // Matched in a plain loop; only unlisted providerIDs need a call each. An effect per Node would
       // cost every caller thousands of objects while it runs (each service worker resolves every Node).
       const unlisted: Array<readonly [string, InstanceLookup.Match]> = []
