@@ -107,20 +107,27 @@ export const make = (options: ServiceControllerOptions = {}) =>
         })
 
       const claimIndex = ServicePlan.lastClaimIndex()
-      const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) =>
+      // The other Services' claims as the informer shows them now; the index is built on first use.
+      const claimsNow = (self: string) =>
         Effect.map(serviceInformer.list, (all) => {
-          const claims = claimIndex(all)
-          const self = ServicePlan.serviceKey(service)
+          const claims = (kind: "recorded" | "requested" | "associating", v: string) =>
+            claimIndex(all).claimedElsewhere(kind, v, self)
           return {
-            service: ServicePlan.toLbService(service),
-            nodes,
-            fresh: ServicePlan.isFresh(service),
-            claimedElsewhere: (v: string) => claims.claimedElsewhere("recorded", v, self),
-            requestedElsewhere: (v: string) => claims.claimedElsewhere("requested", v, self),
-            associatingElsewhere: (v: string) => claims.claimedElsewhere("associating", v, self),
-            persist: writes.persistFor(service)
+            claimedElsewhere: (v: string) => claims("recorded", v),
+            requestedElsewhere: (v: string) => claims("requested", v),
+            associatingElsewhere: (v: string) => claims("associating", v)
           }
         })
+      const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) =>
+        Effect.map(claimsNow(ServicePlan.serviceKey(service)), (claims) => ({
+          service: ServicePlan.toLbService(service),
+          nodes,
+          fresh: ServicePlan.isFresh(service),
+          ...claims,
+          // Read again once the IP locks are held: another Service's ensure may have ended meanwhile.
+          claimsNow: claimsNow(ServicePlan.serviceKey(service)),
+          persist: writes.persistFor(service)
+        }))
 
       // The service controller's words when a Service's LB has no member left.
       const noNodes = (service: ServiceView) =>

@@ -16,18 +16,19 @@ import type { NodeRef } from "../InstanceLookup.js"
 import { Instances } from "../Instances.js"
 import { KEEP_IP } from "./Annotations.js"
 import * as CloudFacts from "./CloudFacts.js"
+import { type DriftKind, driftKindOf } from "./DriftKind.js"
 import type { Executed, Reservations } from "./Execute.js"
 import * as IpLocks from "./IpLocks.js"
 import { lbName } from "./LbName.js"
 import { fromService, type LbService, type LbSpec, type LbWarning } from "./LbSpec.js"
 import { membersIn } from "./Members.js"
 import * as Ownership from "./Ownership.js"
-import { LbUserError, type Step, type Target } from "./Plan.js"
+import { LbUserError, type Target } from "./Plan.js"
 import { wantedHealthCheck } from "./Policies.js"
 import * as Reads from "./Reads.js"
-import { type LbCaller, makeRound, type RoundRequest } from "./Round.js"
+import { type Claims, type LbCaller, makeRound, type RoundRequest } from "./Round.js"
 
-export { LbUserError }
+export { type DriftKind, LbUserError }
 
 export interface LbRequest<E> extends LbCaller<E> {
   readonly service: LbService
@@ -86,33 +87,6 @@ export class LoadBalancers extends Context.Tag("cloudstack-ccm/provider/LoadBala
   readonly drift: <E>(request: LbRequest<E>, reads: Reads.LbReads) => Effect.Effect<ReadonlyArray<DriftKind>, LbError>
 }>() {}
 
-/** What a drift pass can find changed by hand (the `kind` label of `cloudstack_ccm_lb_drift_repaired_total`). */
-export type DriftKind = "ip" | "rule" | "firewall" | "acl" | "tag"
-
-const driftKindOf = (step: Step): DriftKind | undefined => {
-  switch (step._tag) {
-    case "AcquireIp":
-    case "ReleaseIp":
-      return "ip"
-    case "CreateRule":
-    case "UpdateRule":
-    case "DeleteRule":
-      return "rule"
-    case "CreateFirewall":
-    case "DeleteFirewall":
-      return "firewall"
-    case "CreateAcl":
-    case "DeleteAcl":
-      return "acl"
-    case "Tag":
-      // Tags for what the plan creates come with that repair; only a tag missing from a resource that stays drifted.
-      return step.targets.some((t) => t._tag === "Existing") ? "tag" : undefined
-    default:
-      // members are audited rule by rule; the record on the Service is not the cloud's state
-      return undefined
-  }
-}
-
 export interface LoadBalancersOptions {
   /** `--cluster-name`: in the ownership tags and the fork's rule names. */
   readonly clusterName?: string | undefined
@@ -141,17 +115,20 @@ const addressOf = (target: Option.Option<Target>, executed: Option.Option<Execut
 const sameCidrs = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
   [...a].sort().join(",") === [...b].sort().join(",")
 
-const roundRequest = <E>(request: LbRequest<E>): RoundRequest<E> => ({
+const roundRequest = <E>(request: LbRequest<E>, claims: Claims = request): RoundRequest<E> => ({
   uid: request.service.uid,
   namespace: request.service.namespace,
   name: request.service.name,
   nodes: request.nodes,
   fresh: request.fresh,
-  claimedElsewhere: request.claimedElsewhere,
-  requestedElsewhere: request.requestedElsewhere,
-  associatingElsewhere: request.associatingElsewhere,
+  claimedElsewhere: claims.claimedElsewhere,
+  requestedElsewhere: claims.requestedElsewhere,
+  associatingElsewhere: claims.associatingElsewhere,
   persist: request.persist
 })
+
+/** The request's claims as they are now (called with the Service's IP locks held). */
+const claimsNow = <E>(request: LbRequest<E>): Effect.Effect<Claims> => request.claimsNow ?? Effect.succeed(request)
 
 export const make = (options: LoadBalancersOptions = {}) =>
   Effect.gen(function*() {
@@ -181,15 +158,29 @@ export const make = (options: LoadBalancersOptions = {}) =>
       Effect.gen(function*() {
         const spec = yield* specOf(request)
         let ownership = Ownership.fromAnnotations(request.service.annotations)
+        const claims = yield* claimsNow(request)
         let mutations = 0
         let refusals = 0
         // A membership failure may come from a stale VM listing: the next round lists afresh.
         const listing = { fresh: false }
+        // The IPs (ids and addresses) this ensure's own jobs associated: ours, whatever the caller's
+        // view of other Services' records says (that view is as old as the ensure; seed 85).
+        const associatedHere = new Set<string>()
+        const notOurs = (elsewhere: (v: string) => boolean) => (v: string) => !associatedHere.has(v) && elsewhere(v)
+        const learn = ({ acquired }: Executed) => {
+          if (Option.isSome(acquired)) associatedHere.add(acquired.value.id).add(acquired.value.ipAddress)
+        }
         for (let attempt = 1;; attempt++) {
           // After a round ran steps the Service is fresh no more: the next one must read all it may have made.
           const fresh = request.fresh && attempt === 1
+          const caller = {
+            ...roundRequest(request, claims),
+            fresh,
+            claimedElsewhere: notOurs(claims.claimedElsewhere),
+            associatingElsewhere: notOurs(claims.associatingElsewhere)
+          }
           const result = yield* Effect.either(
-            round({ ...roundRequest(request), fresh }, spec, ownership, {
+            round(caller, spec, ownership, {
               reads: live(request.nodes.length),
               freshListing: listing.fresh,
               teardown: false,
@@ -207,6 +198,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
               )
             if (ignored && attempt < ATTEMPTS) {
               yield* facts.noCidrUpdateInPlace
+              learn(done)
               ownership = done.ownership
               continue
             }
@@ -237,6 +229,7 @@ export const make = (options: LoadBalancersOptions = {}) =>
           const error = result.left
           if (error._tag !== "StepFailedError") return yield* Effect.fail(error)
           mutations += error.executed.mutations
+          learn(error.executed)
           ownership = error.executed.ownership
           const { cause, step } = error
           listing.fresh = step._tag === "AssignMembers"
@@ -321,10 +314,11 @@ export const make = (options: LoadBalancersOptions = {}) =>
           })
         })
         let ownership = Ownership.fromAnnotations(request.service.annotations)
+        const claims = yield* claimsNow(request)
         let mutations = 0
         for (let attempt = 1;; attempt++) {
           const outcome = yield* Effect.either(
-            round(roundRequest({ ...request, fresh: false }), spec, ownership, {
+            round(roundRequest({ ...request, fresh: false }, claims), spec, ownership, {
               reads: live(request.nodes.length),
               freshListing: false,
               teardown: true,

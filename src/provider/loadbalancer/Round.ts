@@ -21,18 +21,27 @@ import { type DesiredLb, LbUserError, type Plan, plan } from "./Plan.js"
 import type { LbReads } from "./Reads.js"
 import { settle as settleSteps } from "./Settle.js"
 
-/** What the controller tells the provider beside the Service itself. */
-export interface LbCaller<E> {
-  /** The eligible nodes (the controller applied Kubernetes' predicates and externalTrafficPolicy). */
-  readonly nodes: ReadonlyArray<NodeRef>
-  /** No controller has acted on the Service yet: no discovery reads are needed. */
-  readonly fresh: boolean
+/** What the caller knows of the other Services' IPs. */
+export interface Claims {
   /** Whether another Service records this IP id or address (never adopted or released as ours). */
   readonly claimedElsewhere: (idOrAddress: string) => boolean
   /** Whether another Service asks for this address (never picked as a free one). */
   readonly requestedElsewhere: (address: string) => boolean
   /** Whether another Service is associating this address right now (its outcome is not known yet). */
   readonly associatingElsewhere: (address: string) => boolean
+}
+
+/** What the controller tells the provider beside the Service itself. */
+export interface LbCaller<E> extends Claims {
+  /** The eligible nodes (the controller applied Kubernetes' predicates and externalTrafficPolicy). */
+  readonly nodes: ReadonlyArray<NodeRef>
+  /** No controller has acted on the Service yet: no discovery reads are needed. */
+  readonly fresh: boolean
+  /**
+   * The claims as they are now, asked for once the Service's IP locks are held: a Service that held
+   * them meanwhile has settled its record since the request was built (the claims above may predate it).
+   */
+  readonly claimsNow?: Effect.Effect<Claims> | undefined
   /** Writes the ownership record on the Service (annotations). */
   readonly persist: (ownership: Ownership.Ownership) => Effect.Effect<void, E>
 }

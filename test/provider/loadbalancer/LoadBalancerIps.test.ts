@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
+import { Deferred, Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
 import { CloudStackClient } from "../../../src/cloudstack/CloudStackClient.js"
 import { associateIpAddress } from "../../../src/cloudstack/commands/Addresses.js"
 import { NetworkId } from "../../../src/cloudstack/Ids.js"
@@ -49,6 +49,16 @@ const sharedUntagged = Effect.gen(function*() {
   const storeB = yield* annotationStore()
   yield* lbs.ensure(yield* request(b, nodes, storeB, true))
   return { a, b, lbs, nodes, storeA, storeB }
+})
+
+/** A Service served on a free IP the CCM picked and associated (about to move). */
+const servedOnAFreeIp = Effect.gen(function*() {
+  const lbs = yield* LoadBalancers
+  const nodes = yield* nodesFor("node-1", "node-2")
+  const store = yield* annotationStore()
+  const svc = service()
+  const first = yield* lbs.ensure(yield* request(svc, nodes, store, true))
+  return { lbs, nodes, store, svc, old: Option.getOrThrow(first.address) }
 })
 
 describe("LoadBalancers: public IPs", () => {
@@ -106,12 +116,7 @@ describe("LoadBalancers: public IPs", () => {
 
   it.effect("a changed requested IP moves the LB: new rules first, then the old ones go and the old IP is released", () =>
     Effect.gen(function*() {
-      const lbs = yield* LoadBalancers
-      const nodes = yield* nodesFor("node-1", "node-2")
-      const store = yield* annotationStore()
-      const svc = service()
-      const first = yield* lbs.ensure(yield* request(svc, nodes, store, true))
-      const old = Option.getOrThrow(first.address)
+      const { lbs, nodes, old, store, svc } = yield* servedOnAFreeIp
       const moved = yield* lbs.ensure(yield* request({ ...svc, loadBalancerIP: "203.0.113.60" }, nodes, store))
       assert.deepStrictEqual(moved.address, Option.some("203.0.113.60"))
       const rules = yield* rulesOfUid(svc.uid)
@@ -550,5 +555,101 @@ describe("LoadBalancers: public IPs", () => {
       })
       assert.deepStrictEqual(result.address, Option.some(old.ipAddress))
       assert.strictEqual((yield* storeB.ref.get)[Annotations.IP_ASSOCIATED], "true")
+    }).pipe(Effect.provide(env())))
+})
+
+describe("LoadBalancers: an association and a refusal in one ensure", () => {
+  // Chaos seed 85: a Service moved onto the address it asks for, and its UDP rule there was refused
+  // (431), so the ensure ran another round. Another Service's record, as the informer last showed it,
+  // still named the address (an association of its own, since given up): the round did not adopt the
+  // IP this ensure had just associated, took it for the user's and recorded it so: never tagged,
+  // never released.
+  it.effect("an IP the ensure itself associated stays the CCM's when a refusal replans: recorded, tagged, released on delete", () =>
+    Effect.gen(function*() {
+      const { lbs, nodes, old, store, svc } = yield* servedOnAFreeIp
+      const moved = {
+        ...svc,
+        loadBalancerIP: "203.0.113.61",
+        ports: [...svc.ports, { name: "dns", protocol: "UDP" as const, port: 53, nodePort: 30053 }]
+      }
+      const stale = (v: string) => v === "203.0.113.61"
+      const result = yield* lbs.ensure({ ...(yield* request(moved, nodes, store)), claimedElsewhere: stale })
+      assert.deepStrictEqual(result.address, Option.some("203.0.113.61"))
+      assert.deepStrictEqual(result.warnings.map((w) => w.reason), ["UnsupportedProtocol"])
+      assert.strictEqual(yield* stateOf(old), "Free", "the old IP is released")
+      const ip = (yield* simState).publicIps.find((i) => i.address === "203.0.113.61")
+      const annotations = yield* store.ref.get
+      assert.strictEqual(annotations[Annotations.IP_ID], ip?.uuid)
+      assert.strictEqual(annotations[Annotations.IP_ASSOCIATED], "true", "recorded as the CCM's")
+      assert.isUndefined(annotations[Annotations.IP_ALLOCATING])
+      const tags = (yield* simState).tags.filter((t) => t.resourceUuid === ip?.uuid).map((t) => t.key).sort()
+      assert.include(tags, "cloudstack-ccm/cluster", "tagged as the cluster's")
+      yield* lbs.delete(yield* request(moved, nodes, store))
+      assert.strictEqual(yield* stateOf("203.0.113.61"), "Free", "released with the Service")
+    }).pipe(Effect.provide(env())))
+})
+
+describe("LoadBalancers: the claims of other Services", () => {
+  it.effect("are read again once the IP locks are held: a Service that held them has settled its record by then", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const nodes = yield* nodesFor("node-1", "node-2")
+      const order: Array<string> = []
+      const gate = yield* Deferred.make<void>()
+      const storeB = yield* annotationStore()
+      const b = service({ loadBalancerIP: "203.0.113.63" })
+      // B's first record (the address it associates) waits: B holds the address's lock meanwhile.
+      const requestB = yield* request(b, nodes, storeB, true)
+      const fiberB = yield* Effect.fork(lbs.ensure({
+        ...requestB,
+        persist: (o) => Effect.zipRight(Deferred.await(gate), requestB.persist(o))
+      }))
+      yield* Effect.yieldNow()
+      const a = service({
+        loadBalancerIP: "203.0.113.63",
+        ports: [{ name: "s", protocol: "TCP", port: 443, nodePort: 30443 }]
+      })
+      const requestA = yield* request(a, nodes, yield* annotationStore(), true)
+      const fiberA = yield* Effect.fork(lbs.ensure({
+        ...requestA,
+        claimsNow: Effect.sync(() => {
+          order.push("A reads the claims")
+          return requestA
+        })
+      }))
+      yield* Effect.yieldNow()
+      order.push("B goes on")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(fiberB)
+      yield* Effect.either(Fiber.join(fiberA))
+      assert.deepStrictEqual(order, ["B goes on", "A reads the claims"])
+    }).pipe(Effect.provide(env())))
+
+  // The claims the request was built with named the address another Service was associating; by the
+  // time the Service held the address's lock that Service had given it up (seed 85, across ensures).
+  it.effect("as they are now decide whether an association cut short is adopted as the CCM's", () =>
+    Effect.gen(function*() {
+      const lbs = yield* LoadBalancers
+      const cs = yield* CloudStackClient
+      const nodes = yield* nodesFor("node-1", "node-2")
+      // associated by an attempt that stopped before recording its id
+      const cut = yield* cs.run(associateIpAddress, {
+        networkId: NetworkId.make(yield* networkId("isolated1")),
+        ipAddress: "203.0.113.64"
+      })
+      const store = yield* annotationStore({ [Annotations.IP_ALLOCATING]: cut.ipAddress })
+      const svc = service({ loadBalancerIP: cut.ipAddress })
+      const built = yield* request(svc, nodes, store)
+      yield* lbs.ensure({
+        ...built,
+        claimedElsewhere: (v) => v === cut.ipAddress,
+        associatingElsewhere: (v) => v === cut.ipAddress,
+        claimsNow: Effect.succeed(built)
+      })
+      const annotations = yield* store.ref.get
+      assert.strictEqual(annotations[Annotations.IP_ID], cut.id)
+      assert.strictEqual(annotations[Annotations.IP_ASSOCIATED], "true", "adopted as the CCM's")
+      yield* lbs.delete(yield* request(svc, nodes, store))
+      assert.strictEqual(yield* stateOf(cut.ipAddress), "Free", "released with the Service")
     }).pipe(Effect.provide(env())))
 })
