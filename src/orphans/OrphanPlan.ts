@@ -15,6 +15,7 @@ import type { Tag } from "../cloudstack/Wire.js"
 import { claimsOf, serviceKey } from "../controllers/ServicePlan.js"
 import type { ServiceView } from "../kubernetes/ServiceView.js"
 import { lbName } from "../provider/loadbalancer/LbName.js"
+import { isKept, KEPT } from "../provider/loadbalancer/Tags.js"
 import {
   clusterOf,
   combine,
@@ -232,6 +233,7 @@ const ipVerdict = (
   const keep = (why: string): Verdict => ({ _tag: "Kept", why: `${verdict.why}; but ${why}` })
   const claimant = claims.get(ip.id) ?? claims.get(ip.ipAddress)
   if (claimant !== undefined) return keep(`Service ${claimant} records or requests it`)
+  if (isKept(ip.tags)) return keep(`a Service that gave it up asked to keep it (tag ${KEPT})`)
   if (ip.isSourceNat) return keep("it is a source NAT IP")
   if (ip.isStaticNat) return keep("it is a static NAT IP")
   if (ip.state !== "Allocated") return keep(`it is ${ip.state}`)

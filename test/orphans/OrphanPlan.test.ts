@@ -288,6 +288,16 @@ const cases: ReadonlyArray<Case> = [
     left: { "ip-s": "source NAT", "ip-n": "static NAT" }
   },
   {
+    name:
+      "an IP a Service gave up under keep-ip (marked kept) under another gone Service's rule: the rule goes, the IP stays",
+    inventory: {
+      ips: [ip("ip-1", "203.0.113.10", { tags: [...tagged(U1), { key: "cloudstack-ccm/keep-ip", value: "true" }] })],
+      rules: [rule("r-1", goRule(uid(3)), "ip-1", 443, { tags: tagged(uid(3)) })]
+    },
+    steps: ["DeleteRule r-1"],
+    left: { "ip-1": "asked to keep it (tag cloudstack-ccm/keep-ip)" }
+  },
+  {
     name: "a tagged IP with nothing on it (kept on purpose with keep-ip?): left",
     inventory: { ips: [ip("ip-1", "203.0.113.10", { tags: tagged(U1) })] },
     steps: [],

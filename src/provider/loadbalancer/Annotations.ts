@@ -197,7 +197,8 @@ export const catalogue: ReadonlyArray<AnnotationDoc> = [
     default: "`false`",
     managed: false,
     origin: "leaseweb fork",
-    description: "Never release the public IP when the LB is deleted, even if this CCM associated it."
+    description:
+      "Never release the public IP when the LB is deleted or moves off it, even if this CCM associated it. An IP this CCM associated is then tagged `cloudstack-ccm/keep-ip`: no other Service sharing it, nor the orphan report, releases it either."
   },
   {
     key: IP_ID,

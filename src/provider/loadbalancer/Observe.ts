@@ -24,7 +24,7 @@ import {
 } from "./ObservedLb.js"
 import type { Ownership } from "./Ownership.js"
 import type { LbReads } from "./Reads.js"
-import { isClusters } from "./Tags.js"
+import { releasableByTags } from "./Tags.js"
 
 export interface ObserveInput {
   readonly uid: string
@@ -168,9 +168,11 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
         // An IP this CCM (or the Go CCM, or the fork) associated and keeps (for its ports, or for the
         // other rules on it) is read whole for its tags: a tag job that failed (or a run that stopped
         // before it) is repaired only if the missing tag is seen, and the last Service out of a shared
-        // IP releases it by that tag. Not the fork's IP under keep-ip: the user keeps it, it was never
-        // ours to tag (a user's own loadBalancerIP is not owned at all).
-        const whole = owned && !(spec.keepIp && found.forked) && (spec.ports.length > 0 || found.foreign.length > 0)
+        // IP releases it by that tag; one given up under keep-ip is marked kept by it. Not the fork's IP
+        // under keep-ip: the user keeps it, it was never ours to tag (a user's own loadBalancerIP is
+        // not owned at all).
+        const whole = owned && !(spec.keepIp && found.forked) &&
+            (spec.ports.length > 0 || found.foreign.length > 0 || spec.keepIp)
           ? yield* reads.ipById(ipId)
           : Option.none()
         addIp(
@@ -239,7 +241,7 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
             reads.ipById(first.publicIpId),
             (ip) =>
               Option.exists(ip, (i) =>
-                isClusters(input.cluster, i.tags) && !input.claimedElsewhere(i.id) &&
+                releasableByTags(input.cluster, i.tags) && !input.claimedElsewhere(i.id) &&
                 !input.claimedElsewhere(i.ipAddress))
           ),
         lostTrack ? spec.lbNames : [spec.lbName]
@@ -261,7 +263,7 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
       const read = Option.isSome(ip.tags)
         ? Option.some(ip.tags.value)
         : Option.map(yield* reads.ipById(ip.id), (i) => i.tags)
-      checked.push({ ...ip, tags: read, owned: Option.exists(read, (tags) => isClusters(input.cluster, tags)) })
+      checked.push({ ...ip, tags: read, owned: Option.exists(read, (tags) => releasableByTags(input.cluster, tags)) })
     }
     return { ips: checked, rules }
   })

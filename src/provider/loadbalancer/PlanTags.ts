@@ -40,12 +40,16 @@ export const tagSteps = (
   })
   // Every IP this CCM associated that stays (the target, or one another Service's rules keep): the
   // last Service out of a shared IP releases it by this cluster's tag. An IP seen only through its
-  // rules has unknown tags: only one read whole is retagged. Not under keep-ip: the IP is the
-  // user's to keep (a deleted Service's IP, read whole once its last rule went, got the tags of a
-  // Service that is gone), and the orphan report releases only IPs tagged as this cluster's.
+  // rules has unknown tags: only one read whole is retagged. Under keep-ip the IP is the user's to
+  // keep: never retagged (a deleted Service's IP, read whole once its last rule went, got the tags
+  // of a Service that is gone), and one the Service gives up (it goes, or moves away) is marked kept
+  // if this cluster's tag is on it, or the last Service out of it or the orphan report would release it.
+  const staying = (id: IpAddressId) => Option.exists(target, (t) => t._tag === "Existing" && t.ip.id === id)
   for (const ip of o.ips) {
-    if (ip.owned && !d.spec.keepIp && !releasing.has(ip.id) && Option.isSome(ip.tags)) {
-      add("PublicIpAddress", TagTarget.Existing({ id: ip.id }), Tags.missing(d.owner, ip.tags.value))
+    if (!ip.owned || releasing.has(ip.id) || Option.isNone(ip.tags)) continue
+    if (!d.spec.keepIp) add("PublicIpAddress", TagTarget.Existing({ id: ip.id }), Tags.missing(d.owner, ip.tags.value))
+    else if (!staying(ip.id) && Tags.releasableByTags(d.owner.cluster, ip.tags.value)) {
+      add("PublicIpAddress", TagTarget.Existing({ id: ip.id }), [Tags.keptTag])
     }
   }
   for (const step of created) {

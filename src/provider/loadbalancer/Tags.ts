@@ -10,6 +10,12 @@ export const PREFIX = "cloudstack-ccm/"
 export const CLUSTER = `${PREFIX}cluster`
 export const SERVICE = `${PREFIX}service`
 export const SERVICE_UID = `${PREFIX}service-uid`
+/**
+ * Put on an IP this CCM associated when its Service gives it up under keep-ip while it stays: the
+ * user's from then on, so no other Service leaving it (nor the orphan report) releases it by its tag.
+ */
+export const KEPT = `${PREFIX}keep-ip`
+export const keptTag: TagPair = { key: KEPT, value: "true" }
 
 export interface Owner {
   readonly cluster: string
@@ -39,6 +45,13 @@ export const missing = (owner: Owner, tags: ReadonlyArray<Tag>): ReadonlyArray<T
 /** Whether this cluster's CCM tagged the resource. */
 export const isClusters = (cluster: string, tags: ReadonlyArray<Tag>): boolean =>
   tags.some((t) => t.key.toLowerCase() === CLUSTER && t.value === cluster)
+
+/** Whether a Service that gave the IP up asked to keep it (`KEPT`). */
+export const isKept = (tags: ReadonlyArray<Tag>): boolean => has(tags, KEPT)
+
+/** Whether this cluster's CCM may release the IP by its tags: it associated it, and nobody kept it. */
+export const releasableByTags = (cluster: string, tags: ReadonlyArray<Tag>): boolean =>
+  isClusters(cluster, tags) && !isKept(tags)
 
 /** The Service UID a resource is tagged with, if any. */
 export const uidOf = (tags: ReadonlyArray<Tag>): string | undefined =>

@@ -51,6 +51,23 @@ const sharedUntagged = Effect.gen(function*() {
   return { a, b, lbs, nodes, storeA, storeB }
 })
 
+/** A (keep-ip) associates `address`; B shares it with another port. */
+const keptAndShared = (address: string) =>
+  Effect.gen(function*() {
+    const lbs = yield* LoadBalancers
+    const nodes = yield* nodesFor("node-1", "node-2")
+    const a = service({ loadBalancerIP: address, annotations: { [Annotations.KEEP_IP]: "true" } })
+    const b = service({
+      loadBalancerIP: address,
+      ports: [{ name: "https", protocol: "TCP", port: 443, nodePort: 30443 }]
+    })
+    const storeA = yield* annotationStore()
+    const storeB = yield* annotationStore()
+    yield* lbs.ensure(yield* request(a, nodes, storeA, true))
+    yield* lbs.ensure(yield* request(b, nodes, storeB, true))
+    return { a, b, lbs, nodes, storeA, storeB }
+  })
+
 /** A Service served on a free IP the CCM picked and associated (about to move). */
 const servedOnAFreeIp = Effect.gen(function*() {
   const lbs = yield* LoadBalancers
@@ -130,7 +147,7 @@ describe("LoadBalancers: public IPs", () => {
       assert.isUndefined(annotations[Annotations.IP_ALLOCATING])
     }).pipe(Effect.provide(env())))
 
-  it.effect("keep-ip keeps an associated IP on delete; another Service's rules on an IP keep it too", () =>
+  it.effect("keep-ip keeps an associated IP on delete, also from a Service that uses it later; another Service's rules on an IP keep it too", () =>
     Effect.gen(function*() {
       const lbs = yield* LoadBalancers
       const nodes = yield* nodesFor("node-1", "node-2")
@@ -141,6 +158,59 @@ describe("LoadBalancers: public IPs", () => {
       yield* lbs.delete(yield* request(kept, nodes, store))
       assert.deepStrictEqual(yield* rulesOfUid(kept.uid), [])
       assert.strictEqual(yield* stateOf(address), "Allocated")
+      // The kept IP is the user's: a Service that asks for it later and leaves does not release it.
+      const later = service({ loadBalancerIP: address })
+      const laterStore = yield* annotationStore()
+      yield* lbs.ensure(yield* request(later, nodes, laterStore, true))
+      yield* lbs.delete(yield* request(later, nodes, laterStore))
+      assert.strictEqual(yield* stateOf(address), "Allocated", "still kept")
+    }).pipe(Effect.provide(env())))
+
+  // An IP shared by a keep-ip Service that associated it and one without: the keep-ip one left first,
+  // and the other, the last one out, released the IP by this cluster's tag (the user's kept address lost).
+  it.effect("keep-ip on the Service that associated a shared IP keeps it whoever leaves last", () =>
+    Effect.gen(function*() {
+      const { a, b, lbs, nodes, storeA, storeB } = yield* keptAndShared("203.0.113.62")
+      assert.strictEqual((yield* storeA.ref.get)[Annotations.IP_ASSOCIATED], "true", "A associated the IP")
+      const mark = yield* countersNow
+      yield* lbs.delete(yield* request(a, nodes, storeA))
+      // the rules on the IP, the IP (for its tags, as before), its firewall rules, the Service's rules by
+      // name, A's firewall rule and rule with their jobs, and the one call more: the mark
+      assert.deepStrictEqual((yield* callsSince(mark)).byCommand, {
+        listLoadBalancerRules: 2,
+        listPublicIpAddresses: 1,
+        listFirewallRules: 1,
+        deleteFirewallRule: 1,
+        deleteLoadBalancerRule: 1,
+        queryAsyncJobResult: 2,
+        createTags: 1
+      })
+      const ipTags = Effect.map(simState, (s) => {
+        const ip = s.publicIps.find((i) => i.address === "203.0.113.62")
+        return s.tags.filter((t) => t.resourceUuid === ip?.uuid).map((t) => `${t.key}=${t.value}`)
+      })
+      assert.include(yield* ipTags, "cloudstack-ccm/keep-ip=true")
+      yield* lbs.delete(yield* request(b, nodes, storeB))
+      assert.deepStrictEqual(yield* rulesOfUid(b.uid), [])
+      assert.strictEqual(yield* stateOf("203.0.113.62"), "Allocated", "the IP A asked to keep stays")
+      // A Service that asks for the kept address later takes it as the user's, and leaves it.
+      const c = service({ loadBalancerIP: "203.0.113.62" })
+      const storeC = yield* annotationStore()
+      yield* lbs.ensure(yield* request(c, nodes, storeC, true))
+      assert.isUndefined((yield* storeC.ref.get)[Annotations.IP_ASSOCIATED])
+      yield* lbs.delete(yield* request(c, nodes, storeC))
+      assert.strictEqual(yield* stateOf("203.0.113.62"), "Allocated")
+    }).pipe(Effect.provide(env())))
+
+  it.effect("keep-ip on a Service that moves away from an IP it associated and shares: the IP is marked kept", () =>
+    Effect.gen(function*() {
+      const { a, b, lbs, nodes, storeA, storeB } = yield* keptAndShared("203.0.113.65")
+      yield* lbs.ensure(yield* request({ ...a, loadBalancerIP: "203.0.113.66" }, nodes, storeA))
+      yield* lbs.delete(yield* request(b, nodes, storeB))
+      assert.strictEqual(yield* stateOf("203.0.113.65"), "Allocated", "the IP A moved away from stays")
+      // without keep-ip a move releases the old IP once no other rule is on it
+      yield* lbs.ensure(yield* request({ ...a, annotations: {}, loadBalancerIP: "203.0.113.67" }, nodes, storeA))
+      assert.strictEqual(yield* stateOf("203.0.113.66"), "Free")
     }).pipe(Effect.provide(env())))
 
   it.effect("a shared IP: each Service owns its rules, a port clash is a Warning (no 537), the last one out releases the IP", () =>
