@@ -110,24 +110,25 @@ export const make = (options: ServiceControllerOptions = {}) =>
       // The other Services' claims as the informer shows them now; the index is built on first use.
       const claimsNow = (self: string) =>
         Effect.map(serviceInformer.list, (all) => {
-          const claims = (kind: "recorded" | "requested" | "associating", v: string) =>
-            claimIndex(all).claimedElsewhere(kind, v, self)
+          const claims = (kind: keyof ServicePlan.Claims, v: string) => claimIndex(all).claimedElsewhere(kind, v, self)
           return {
             claimedElsewhere: (v: string) => claims("recorded", v),
             requestedElsewhere: (v: string) => claims("requested", v),
             associatingElsewhere: (v: string) => claims("associating", v)
           }
         })
-      const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) =>
-        Effect.map(claimsNow(ServicePlan.serviceKey(service)), (claims) => ({
+      const requestFor = (service: ServiceView, nodes: ReadonlyArray<NodeRef>) => {
+        const now = claimsNow(ServicePlan.serviceKey(service))
+        return Effect.map(now, (claims) => ({
           service: ServicePlan.toLbService(service),
           nodes,
           fresh: ServicePlan.isFresh(service),
           ...claims,
           // Read again once the IP locks are held: another Service's ensure may have ended meanwhile.
-          claimsNow: claimsNow(ServicePlan.serviceKey(service)),
+          claimsNow: now,
           persist: writes.persistFor(service)
         }))
+      }
 
       // The service controller's words when a Service's LB has no member left.
       const noNodes = (service: ServiceView) =>

@@ -171,8 +171,7 @@ export const observeBase = (reads: LbReads, input: ObserveInput): Effect.Effect<
         // IP releases it by that tag; one given up under keep-ip is marked kept by it. Not the fork's IP
         // under keep-ip: the user keeps it, it was never ours to tag (a user's own loadBalancerIP is
         // not owned at all).
-        const whole = owned && !(spec.keepIp && found.forked) &&
-            (spec.ports.length > 0 || found.foreign.length > 0 || spec.keepIp)
+        const whole = owned && (spec.keepIp ? !found.forked : spec.ports.length > 0 || found.foreign.length > 0)
           ? yield* reads.ipById(ipId)
           : Option.none()
         addIp(

@@ -23,6 +23,14 @@ import {
 const stateOf = (address: string) =>
   Effect.map(simState, (s) => s.publicIps.find((ip) => ip.address === address)?.state)
 
+/** The tag keys on the IP with `address`, sorted. */
+const ipTagKeys = (address: string) =>
+  Effect.map(simState, (s) => {
+    const ip = s.publicIps.find((i) => i.address === address)
+    return s.tags.filter((t) => t.resourceType === "PublicIpAddress" && t.resourceUuid === ip?.uuid)
+      .map((t) => t.key).sort()
+  })
+
 /** An IP the user associated by hand on a network (never the CCM's to release). */
 const usersIp = (network: string, address: string) =>
   Effect.gen(function*() {
@@ -185,11 +193,7 @@ describe("LoadBalancers: public IPs", () => {
         queryAsyncJobResult: 2,
         createTags: 1
       })
-      const ipTags = Effect.map(simState, (s) => {
-        const ip = s.publicIps.find((i) => i.address === "203.0.113.62")
-        return s.tags.filter((t) => t.resourceUuid === ip?.uuid).map((t) => `${t.key}=${t.value}`)
-      })
-      assert.include(yield* ipTags, "cloudstack-ccm/keep-ip=true")
+      assert.include(yield* ipTagKeys("203.0.113.62"), "cloudstack-ccm/keep-ip")
       yield* lbs.delete(yield* request(b, nodes, storeB))
       assert.deepStrictEqual(yield* rulesOfUid(b.uid), [])
       assert.strictEqual(yield* stateOf("203.0.113.62"), "Allocated", "the IP A asked to keep stays")
@@ -325,20 +329,14 @@ describe("LoadBalancers: public IPs", () => {
   it.effect("a Service that cannot be built still tags the IP it associated and keeps", () =>
     Effect.gen(function*() {
       const { a, lbs, nodes, storeA } = yield* sharedUntagged
-      const tagsOf = (address: string) =>
-        Effect.map(simState, (s) => {
-          const ip = s.publicIps.find((i) => i.address === address)
-          return s.tags.filter((t) => t.resourceType === "PublicIpAddress" && t.resourceUuid === ip?.uuid)
-            .map((t) => t.key).sort()
-        })
-      assert.deepStrictEqual(yield* tagsOf("203.0.113.62"), [], "A's tag jobs failed")
+      assert.deepStrictEqual(yield* ipTagKeys("203.0.113.62"), [], "A's tag jobs failed")
       yield* usersIp("isolated-ns", "203.0.113.64")
       const refused = yield* Effect.either(
         lbs.ensure(yield* request({ ...a, loadBalancerIP: "203.0.113.64" }, nodes, storeA))
       )
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "LbUserError")
       yield* TestClock.adjust("1 second")
-      assert.deepStrictEqual(yield* tagsOf("203.0.113.62"), [
+      assert.deepStrictEqual(yield* ipTagKeys("203.0.113.62"), [
         "cloudstack-ccm/cluster",
         "cloudstack-ccm/service",
         "cloudstack-ccm/service-uid"
@@ -652,8 +650,7 @@ describe("LoadBalancers: an association and a refusal in one ensure", () => {
       assert.strictEqual(annotations[Annotations.IP_ID], ip?.uuid)
       assert.strictEqual(annotations[Annotations.IP_ASSOCIATED], "true", "recorded as the CCM's")
       assert.isUndefined(annotations[Annotations.IP_ALLOCATING])
-      const tags = (yield* simState).tags.filter((t) => t.resourceUuid === ip?.uuid).map((t) => t.key).sort()
-      assert.include(tags, "cloudstack-ccm/cluster", "tagged as the cluster's")
+      assert.include(yield* ipTagKeys("203.0.113.61"), "cloudstack-ccm/cluster", "tagged as the cluster's")
       yield* lbs.delete(yield* request(moved, nodes, store))
       assert.strictEqual(yield* stateOf("203.0.113.61"), "Free", "released with the Service")
     }).pipe(Effect.provide(env())))
